@@ -1,0 +1,50 @@
+# sandbot: `make run` to start the bot, `make test` to run every test.
+# Everything a fresh machine needs (the wasm32-wasip2 target, the skills) is
+# built on the way.
+
+CARGO ?= cargo
+SKILLS_OUT := target/skills
+# opsdroid's four example skills, installed into ./skills by `make run`.
+EXAMPLE_SKILLS := hello seen dance loudnoises
+# Skills only tests use: a second hello build, hostile skills, a wrong world.
+TEST_SKILLS := hello-v2 infinite-loop memory-bomb wrong-world
+
+.PHONY: all run test skills bench setup install-skills clean
+
+all: skills
+	$(CARGO) build --locked -p sandbot
+
+## Toolchain pieces that rustup can add.
+setup:
+	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+
+## Every Rust skill, built once into target/skills/<name>.wasm.
+skills: setup
+	$(CARGO) build --locked --target wasm32-wasip2 --profile skill \
+		$(addprefix -p ,$(EXAMPLE_SKILLS) $(TEST_SKILLS))
+	@mkdir -p $(SKILLS_OUT)
+	@for f in target/wasm32-wasip2/skill/*.wasm; do \
+		n=$$(basename $$f .wasm | tr _ -); \
+		cp $$f $(SKILLS_OUT)/.$$n.tmp && mv -f $(SKILLS_OUT)/.$$n.tmp $(SKILLS_OUT)/$$n.wasm; \
+	done
+
+## The example skills, into the folder configuration.yaml watches. Copy then
+## rename, so a running bot never sees half a file.
+install-skills: skills
+	@mkdir -p skills
+	@for s in $(EXAMPLE_SKILLS); do \
+		cp $(SKILLS_OUT)/$$s.wasm skills/.$$s.tmp && mv -f skills/.$$s.tmp skills/$$s.wasm; \
+	done
+
+run: install-skills
+	$(CARGO) run --locked -p sandbot -- start -c configuration.yaml
+
+test: skills
+	SANDBOT_TEST_SKILLS=$(abspath $(SKILLS_OUT)) $(CARGO) test --locked -p sandbot
+
+bench: skills
+	SANDBOT_TEST_SKILLS=$(abspath $(SKILLS_OUT)) $(CARGO) bench --locked -p sandbot
+
+clean:
+	$(CARGO) clean
+	rm -rf skills data

@@ -1,0 +1,159 @@
+//! What a reload did, for the log and for the `reload` chat command.
+
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Added {
+        name: String,
+        version: String,
+    },
+    Updated {
+        name: String,
+        from: String,
+        to: String,
+    },
+    Unchanged {
+        name: String,
+        version: String,
+    },
+    Removed {
+        name: String,
+        version: String,
+    },
+    /// Loading failed; `kept` is the version still serving, if any.
+    Failed {
+        name: String,
+        error: String,
+        kept: Option<String>,
+    },
+}
+
+impl Change {
+    pub fn name(&self) -> &str {
+        match self {
+            Change::Added { name, .. }
+            | Change::Updated { name, .. }
+            | Change::Unchanged { name, .. }
+            | Change::Removed { name, .. }
+            | Change::Failed { name, .. } => name,
+        }
+    }
+
+    /// Logs the change at a level that fits it.
+    pub fn log(&self) {
+        match self {
+            Change::Failed { error, .. } => {
+                tracing::error!(skill = %self.name(), "{self}: {error}")
+            }
+            Change::Unchanged { .. } => tracing::debug!(skill = %self.name(), "{self}"),
+            _ => tracing::info!(skill = %self.name(), "{self}"),
+        }
+    }
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Change::Added { name, version } => write!(f, "{name} {version} (new)"),
+            Change::Updated { name, from, to } => write!(f, "{name} {from}→{to}"),
+            Change::Unchanged { name, version } => write!(f, "{name} {version}"),
+            Change::Removed { name, version } => write!(f, "{name} {version} (removed)"),
+            Change::Failed {
+                name,
+                kept: Some(v),
+                ..
+            } => write!(f, "{name} failed to load, {v} still serving"),
+            Change::Failed {
+                name, kept: None, ..
+            } => write!(f, "{name} failed to load"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReloadReport {
+    pub changes: Vec<Change>,
+}
+
+impl ReloadReport {
+    pub fn push(&mut self, change: Change) {
+        self.changes.push(change);
+    }
+
+    pub fn failures(&self) -> impl Iterator<Item = &Change> {
+        self.changes
+            .iter()
+            .filter(|c| matches!(c, Change::Failed { .. }))
+    }
+
+    /// `reloaded 4 skills: hello 0.1.0→0.1.1, seen 0.1.0, …`, with the
+    /// reasons of any failure after it.
+    pub fn summary(&self) -> String {
+        let serving = self
+            .changes
+            .iter()
+            .filter(|c| {
+                !matches!(
+                    c,
+                    Change::Removed { .. } | Change::Failed { kept: None, .. }
+                )
+            })
+            .count();
+        let list: Vec<String> = self.changes.iter().map(ToString::to_string).collect();
+        let mut text = format!(
+            "reloaded {serving} skill{}: {}",
+            if serving == 1 { "" } else { "s" },
+            if list.is_empty() {
+                "none found".into()
+            } else {
+                list.join(", ")
+            }
+        );
+        for failure in self.failures() {
+            if let Change::Failed { name, error, .. } = failure {
+                text.push_str(&format!("\n{name}: {error}"));
+            }
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_reads_like_the_issue() {
+        let report = ReloadReport {
+            changes: vec![
+                Change::Updated {
+                    name: "hello".into(),
+                    from: "0.1.0".into(),
+                    to: "0.1.1".into(),
+                },
+                Change::Unchanged {
+                    name: "seen".into(),
+                    version: "0.1.0".into(),
+                },
+                Change::Added {
+                    name: "dance".into(),
+                    version: "0.1.0".into(),
+                },
+                Change::Failed {
+                    name: "bad".into(),
+                    error: "it does not compile".into(),
+                    kept: Some("0.2.0".into()),
+                },
+                Change::Removed {
+                    name: "old".into(),
+                    version: "1.0.0".into(),
+                },
+            ],
+        };
+        assert_eq!(
+            report.summary(),
+            "reloaded 4 skills: hello 0.1.0→0.1.1, seen 0.1.0, dance 0.1.0 (new), bad failed to load, 0.2.0 still serving, old 1.0.0 (removed)\nbad: it does not compile"
+        );
+    }
+}

@@ -1,0 +1,182 @@
+//! Finding and reading configuration.yaml.
+
+use super::{Config, env};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// What is wrong with a configuration file, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    /// 1-based; `None` when the problem is the file as a whole.
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn at(file: &Path, line: usize, column: usize, message: String) -> Self {
+        ConfigError {
+            file: file.to_path_buf(),
+            line: Some(line),
+            column: Some(column),
+            message,
+        }
+    }
+
+    fn whole_file(file: &Path, message: String) -> Self {
+        ConfigError {
+            file: file.to_path_buf(),
+            line: None,
+            column: None,
+            message,
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(column) = self.column {
+                write!(f, ":{column}")?;
+            }
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+pub const SEARCH_ORDER_HELP: &str = "-c FILE, ./configuration.yaml, ~/.local/share/sandbot/configuration.yaml, /etc/sandbot/configuration.yaml";
+
+/// The configuration file to use: `explicit` if given, else the first that
+/// exists of `./configuration.yaml`, the user's data dir, `/etc/sandbot`.
+pub fn locate(explicit: Option<&Path>) -> Option<PathBuf> {
+    if let Some(path) = explicit {
+        return Some(path.to_path_buf());
+    }
+    [
+        PathBuf::from("configuration.yaml"),
+        super::default_data_dir().join("configuration.yaml"),
+        PathBuf::from("/etc/sandbot/configuration.yaml"),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
+}
+
+/// Reads, substitutes and parses `path`.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::whole_file(path, format!("cannot read: {e}")))?;
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    parse(&text, &absolute)
+}
+
+/// Parses configuration text that came from `file` (used in messages and to
+/// resolve relative paths).
+pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
+    let text = env::substitute(text, file, |name| std::env::var(name).ok())?;
+    let has_content = text
+        .lines()
+        .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#') && l.trim() != "---");
+    let mut config: Config = if has_content {
+        serde_yaml_ng::from_str(&text).map_err(|e| yaml_error(file, &e))?
+    } else {
+        serde_yaml_ng::from_str("{}").expect("an empty mapping is a valid configuration")
+    };
+    config.source = Some(file.to_path_buf());
+    config.resolve_paths();
+    Ok(config)
+}
+
+fn yaml_error(file: &Path, error: &serde_yaml_ng::Error) -> ConfigError {
+    let message = error.to_string();
+    match error.location() {
+        Some(loc) => {
+            // The location goes in front, `file:line:column:`, not in the text.
+            let at = format!(" at line {} column {}", loc.line(), loc.column());
+            ConfigError::at(file, loc.line(), loc.column(), message.replacen(&at, "", 1))
+        }
+        None => ConfigError::whole_file(file, message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        parse(text, Path::new("/etc/bot/configuration.yaml"))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn unknown_top_level_key() {
+        assert_eq!(
+            err("logging:\n  level: info\nconectors:\n  shell: {}\n"),
+            "/etc/bot/configuration.yaml:3:1: unknown field `conectors`, expected one of `logging`, `admins`, `connectors`, `databases`, `skills-dir`, `data-dir`, `skills`, `runtime`"
+        );
+    }
+
+    #[test]
+    fn type_error_names_the_field_path() {
+        assert_eq!(
+            err("skills:\n  hello:\n    no-cache: maybe\n"),
+            "/etc/bot/configuration.yaml:3:15: skills.hello.no-cache: invalid type: string \"maybe\", expected a boolean"
+        );
+    }
+
+    #[test]
+    fn syntax_errors_have_a_line() {
+        let e = parse(
+            "logging:\n  level: info\n   console: true\n",
+            Path::new("c.yaml"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "c.yaml:2:10: logging.level: unknown variant `info console`, expected one of `trace`, `debug`, `info`, `warn`, `warning`, `error`"
+        );
+        let e = parse("admins: [alice\nlogging: {}\n", Path::new("c.yaml")).unwrap_err();
+        assert_eq!(e.line, Some(2), "{e}");
+        assert!(
+            e.message.contains("did not find expected ',' or ']'"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn empty_file_is_the_defaults() {
+        let c = parse("# nothing here\n", Path::new("/srv/bot/configuration.yaml")).unwrap();
+        assert!(c.skills.is_empty());
+        assert!(c.connectors.shell.is_none());
+    }
+
+    #[test]
+    fn relative_paths_resolve_against_the_file() {
+        let c = parse(
+            "skills-dir: skills\ndata-dir: /var/lib/sandbot\nskills:\n  hello:\n    path: ../x/hello.wasm\n",
+            Path::new("/srv/bot/configuration.yaml"),
+        )
+        .unwrap();
+        assert_eq!(c.skills_dir.unwrap(), Path::new("/srv/bot/skills"));
+        assert_eq!(c.data_dir.unwrap(), Path::new("/var/lib/sandbot"));
+        assert_eq!(
+            c.skills["hello"].path.as_deref().unwrap(),
+            Path::new("/srv/bot/../x/hello.wasm")
+        );
+    }
+
+    #[test]
+    fn missing_file_is_named() {
+        let e = load(Path::new("/nonexistent/configuration.yaml")).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("/nonexistent/configuration.yaml: cannot read"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,245 @@
+//! configuration.yaml: where it is found, `${VAR}` substitution, the typed
+//! settings, and errors that say `file:line:column: what is wrong`.
+
+mod env;
+mod load;
+mod skill;
+mod units;
+
+pub use load::{ConfigError, SEARCH_ORDER_HELP, load, locate, parse};
+pub use skill::{Limits, SkillEntry};
+pub use units::{ByteSize, HumanDuration};
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// The whole configuration, with relative paths already resolved against the
+/// directory of the file they came from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Config {
+    #[serde(default)]
+    pub logging: Logging,
+    /// Users (by name or id) who may run admin commands such as `reload`.
+    #[serde(default)]
+    pub admins: Vec<String>,
+    #[serde(default)]
+    pub connectors: Connectors,
+    #[serde(default)]
+    pub databases: Databases,
+    /// The watched folder: every `.wasm` in it is a skill.
+    #[serde(default)]
+    pub skills_dir: Option<PathBuf>,
+    /// Where the bot keeps its database and compiled-skill cache.
+    #[serde(default)]
+    pub data_dir: Option<PathBuf>,
+    /// Per-skill settings, in the order that breaks ties between matchers.
+    #[serde(default)]
+    pub skills: IndexMap<String, SkillEntry>,
+    #[serde(default)]
+    pub runtime: RuntimeSettings,
+    /// The file this was read from; `None` for built-in defaults.
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Logging {
+    #[serde(default)]
+    pub level: LogLevel,
+    /// Log to stderr (responses go to stdout, so the two never mix).
+    #[serde(default = "yes")]
+    pub console: bool,
+    /// Also append the log to this file.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+}
+
+impl Default for Logging {
+    fn default() -> Self {
+        Logging {
+            level: LogLevel::default(),
+            console: true,
+            path: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    #[default]
+    Info,
+    #[serde(alias = "warning")]
+    Warn,
+    Error,
+}
+
+impl LogLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Trace => "trace",
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warn",
+            LogLevel::Error => "error",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Connectors {
+    pub shell: Option<ShellSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ShellSettings {
+    /// Shown before the bot's answers at an interactive prompt.
+    #[serde(default = "default_bot_name")]
+    pub bot_name: String,
+    /// The user name; `$USER` when absent.
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default = "default_shell_room")]
+    pub room: String,
+}
+
+impl Default for ShellSettings {
+    fn default() -> Self {
+        ShellSettings {
+            bot_name: default_bot_name(),
+            user: None,
+            room: default_shell_room(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Databases {
+    pub sqlite: Option<SqliteSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SqliteSettings {
+    /// The database file; `<data-dir>/memory.db` when absent.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RuntimeSettings {
+    /// Events handled at once; more wait their turn.
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: usize,
+    /// Reuse compiled skills across restarts.
+    #[serde(default = "yes")]
+    pub compile_cache: bool,
+    /// Limits for skills whose entry sets none.
+    #[serde(default)]
+    pub default_limits: Limits,
+}
+
+impl Default for RuntimeSettings {
+    fn default() -> Self {
+        RuntimeSettings {
+            max_in_flight: default_max_in_flight(),
+            compile_cache: true,
+            default_limits: Limits::default(),
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_bot_name() -> String {
+    "sandbot".into()
+}
+fn default_shell_room() -> String {
+    "shell".into()
+}
+fn default_max_in_flight() -> usize {
+    256
+}
+
+impl Config {
+    /// The folder of the file, against which relative paths are resolved.
+    fn base_dir(&self) -> PathBuf {
+        self.source
+            .as_deref()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(default_data_dir)
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.databases
+            .sqlite
+            .as_ref()
+            .and_then(|s| s.path.clone())
+            .unwrap_or_else(|| self.data_dir().join("memory.db"))
+    }
+
+    pub fn cache_dir(&self) -> PathBuf {
+        self.data_dir().join("cache")
+    }
+
+    /// Makes every relative path absolute against the config file's folder,
+    /// so the bot behaves the same whatever directory it was started from.
+    fn resolve_paths(&mut self) {
+        let base = self.base_dir();
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        if let Some(p) = self.skills_dir.as_mut() {
+            fix(p);
+        }
+        if let Some(p) = self.data_dir.as_mut() {
+            fix(p);
+        }
+        if let Some(p) = self.logging.path.as_mut() {
+            fix(p);
+        }
+        if let Some(p) = self.databases.sqlite.as_mut().and_then(|s| s.path.as_mut()) {
+            fix(p);
+        }
+        for entry in self.skills.values_mut() {
+            if let Some(p) = entry.path.as_mut() {
+                fix(p);
+            }
+        }
+    }
+
+    pub fn is_admin(&self, user: &str, user_id: &str) -> bool {
+        self.admins.iter().any(|a| a == user || a == user_id)
+    }
+}
+
+/// `$XDG_DATA_HOME/sandbot`, else `~/.local/share/sandbot`.
+pub fn default_data_dir() -> PathBuf {
+    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(xdg).join("sandbot");
+    }
+    home_dir().join(".local/share/sandbot")
+}
+
+fn home_dir() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/"))
+}

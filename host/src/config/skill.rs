@@ -1,0 +1,203 @@
+//! One entry under `skills:`. Besides the bot's own keys (`path`, `no-cache`,
+//! `limits`) an entry holds the skill's settings, which the skill reads
+//! through the `config` interface, as in opsdroid. A key within two edits of a
+//! bot key is refused, so `no-cahce: true` is an error, not a skill setting.
+
+use super::units::{ByteSize, HumanDuration};
+use serde::{Deserialize, Deserializer, de};
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Default)]
+pub struct SkillEntry {
+    /// The `.wasm` file; `<skills-dir>/<name>.wasm` when absent.
+    pub path: Option<PathBuf>,
+    /// Compile afresh at every load instead of using the compilation cache.
+    pub no_cache: bool,
+    /// `None`: the runtime's default limits.
+    pub limits: Option<Limits>,
+    /// The skill's own settings.
+    pub settings: serde_json::Map<String, serde_json::Value>,
+}
+
+/// What one event may cost a skill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Limits {
+    /// Wall-clock time for one event, host calls included.
+    #[serde(default = "default_time")]
+    pub time: HumanDuration,
+    /// The most linear memory the skill may grow to.
+    #[serde(default = "default_memory")]
+    pub memory: ByteSize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            time: default_time(),
+            memory: default_memory(),
+        }
+    }
+}
+
+fn default_time() -> HumanDuration {
+    HumanDuration(Duration::from_secs(5))
+}
+fn default_memory() -> ByteSize {
+    ByteSize(64 << 20)
+}
+
+const BOT_KEYS: &[&str] = &["path", "no-cache", "limits"];
+
+impl<'de> Deserialize<'de> for SkillEntry {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(EntryVisitor)
+    }
+}
+
+struct EntryVisitor;
+
+impl<'de> de::Visitor<'de> for EntryVisitor {
+    type Value = SkillEntry;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a mapping of the skill's settings (or nothing)")
+    }
+
+    // `hello:` with nothing after it means "load hello with defaults".
+    fn visit_unit<E: de::Error>(self) -> Result<SkillEntry, E> {
+        Ok(SkillEntry::default())
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<SkillEntry, E> {
+        Ok(SkillEntry::default())
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<SkillEntry, A::Error> {
+        let mut entry = SkillEntry::default();
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            match key.as_str() {
+                "path" => entry.path = Some(map.next_value()?),
+                "no-cache" => entry.no_cache = map.next_value()?,
+                "limits" => entry.limits = Some(map.next_value()?),
+                _ => {
+                    let value: serde_json::Value = map.next_value()?;
+                    entry.settings.insert(key, value);
+                }
+            }
+        }
+        Ok(entry)
+    }
+}
+
+/// Reads a key, refusing near misses of the bot's keys. Failing here (not
+/// after the key is read) makes the error point at the key's line.
+struct KeySeed;
+
+impl<'de> de::DeserializeSeed<'de> for KeySeed {
+    type Value = String;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl de::Visitor<'_> for KeySeed {
+    type Value = String;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a setting name")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<String, E> {
+        if !BOT_KEYS.contains(&key) {
+            if let Some(meant) = near_bot_key(key) {
+                return Err(E::custom(format!(
+                    "unknown setting `{key}`: did you mean `{meant}`? (a skill's own settings may not look like the bot's keys: {})",
+                    BOT_KEYS.join(", ")
+                )));
+            }
+        }
+        Ok(key.to_owned())
+    }
+}
+
+fn near_bot_key(key: &str) -> Option<&'static str> {
+    let folded = key.to_ascii_lowercase().replace('_', "-");
+    BOT_KEYS
+        .iter()
+        .copied()
+        .find(|k| folded == *k || edit_distance(&folded, k) <= 2)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for j in 0..b.len() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != b[j]))
+                .min(row[j] + 1)
+                .min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::parse;
+    use std::path::Path;
+    use std::time::Duration;
+
+    #[test]
+    fn own_settings_sit_beside_bot_keys() {
+        let c = parse(
+            "skills:\n  alerts:\n    no-cache: true\n    limits: {time: 250ms, memory: 8MiB}\n    url: http://x\n    rooms: [ops, dev]\n  hello:\n",
+            Path::new("/c.yaml"),
+        )
+        .unwrap();
+        let alerts = &c.skills["alerts"];
+        assert!(alerts.no_cache);
+        let limits = alerts.limits.unwrap();
+        assert_eq!(limits.time.0, Duration::from_millis(250));
+        assert_eq!(limits.memory.0, 8 << 20);
+        assert_eq!(alerts.settings["url"], "http://x");
+        assert_eq!(alerts.settings["rooms"][1], "dev");
+        assert!(c.skills["hello"].settings.is_empty());
+        assert_eq!(c.skills.get_index(0).unwrap().0, "alerts", "order is kept");
+    }
+
+    #[test]
+    fn a_near_miss_of_a_bot_key_is_an_error_with_a_line() {
+        let e = parse(
+            "skills:\n  hello:\n    url: x\n    no-cahce: true\n",
+            Path::new("/c.yaml"),
+        )
+        .unwrap_err();
+        assert_eq!(e.line, Some(4), "{e}");
+        assert!(e.message.contains("did you mean `no-cache`"), "{e}");
+    }
+
+    #[test]
+    fn bad_limits_are_named() {
+        let e = parse(
+            "skills:\n  hello:\n    limits:\n      time: soon\n",
+            Path::new("/c.yaml"),
+        )
+        .unwrap_err();
+        assert_eq!(e.line, Some(4), "{e}");
+        assert!(e.message.contains("a duration such as 250ms"), "{e}");
+        let e = parse(
+            "skills:\n  hello:\n    limits:\n      cpu: 1\n",
+            Path::new("/c.yaml"),
+        )
+        .unwrap_err();
+        assert!(e.message.contains("unknown field `cpu`"), "{e}");
+    }
+}

@@ -1,0 +1,51 @@
+//! Logs go to stderr (and optionally a file); responses go to stdout, so
+//! piping the shell never mixes the two. `SANDBOT_LOG` overrides the level
+//! with a tracing filter, e.g. `SANDBOT_LOG=debug` or `sandbot=trace`.
+
+use crate::config::Logging;
+use anyhow::{Context, Result};
+use std::io::IsTerminal;
+use std::sync::Mutex;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::writer::MakeWriterExt;
+
+pub fn init(settings: &Logging) -> Result<()> {
+    let level = settings.level.as_str();
+    let filter = std::env::var("SANDBOT_LOG")
+        .ok()
+        .and_then(|f| EnvFilter::try_new(f).ok())
+        .unwrap_or_else(|| EnvFilter::new(format!("warn,sandbot={level},skill={level}")));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal());
+    let stderr = std::io::stderr.with_filter(move |_| settings_console());
+    CONSOLE.store(settings.console, std::sync::atomic::Ordering::Relaxed);
+    let result = match &settings.path {
+        Some(path) => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+            }
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("opening the log file {}", path.display()))?;
+            builder
+                .with_writer(stderr.and(Mutex::new(file)))
+                .with_ansi(false)
+                .try_init()
+        }
+        None => builder.with_writer(stderr).try_init(),
+    };
+    // A second init (tests start several bots in one process) keeps the first.
+    let _ = result;
+    Ok(())
+}
+
+static CONSOLE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+fn settings_console() -> bool {
+    CONSOLE.load(std::sync::atomic::Ordering::Relaxed)
+}

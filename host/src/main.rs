@@ -1,0 +1,125 @@
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use sandbot::config::{self, Config};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// A ChatOps bot whose skills are sandboxed WebAssembly components.
+#[derive(Parser)]
+#[command(name = "sandbot", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the bot.
+    Start {
+        /// The configuration file [default: the first found of ./configuration.yaml,
+        /// ~/.local/share/sandbot/configuration.yaml, /etc/sandbot/configuration.yaml]
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+    },
+    /// Work with configuration files.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Check a configuration file; exits non-zero if it has mistakes.
+    Validate {
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+    },
+}
+
+/// The configuration written for a first start without one, as opsdroid does.
+const DEFAULT_CONFIG: &str = include_str!("../../configuration.yaml");
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Start { config } => start(config.as_deref()),
+        Command::Config(ConfigCommand::Validate { config }) => validate(config.as_deref()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn read_config(explicit: Option<&Path>) -> Result<Config> {
+    let path = match config::locate(explicit) {
+        Some(path) => path,
+        None => {
+            let path = config::default_data_dir().join("configuration.yaml");
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+            }
+            std::fs::write(&path, DEFAULT_CONFIG)
+                .with_context(|| format!("writing {}", path.display()))?;
+            eprintln!(
+                "No configuration found ({}); wrote an example to {}",
+                config::SEARCH_ORDER_HELP,
+                path.display()
+            );
+            path
+        }
+    };
+    Ok(config::load(&path)?)
+}
+
+fn start(explicit: Option<&Path>) -> Result<()> {
+    let config = read_config(explicit)?;
+    sandbot::logging::init(&config.logging)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("sandbot")
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let app = sandbot::app::App::start(config).await?;
+        app.run().await
+    })
+}
+
+fn validate(explicit: Option<&Path>) -> Result<()> {
+    let path = config::locate(explicit).with_context(|| {
+        format!(
+            "no configuration file found (looked for {})",
+            config::SEARCH_ORDER_HELP
+        )
+    })?;
+    let config = config::load(&path)?;
+    let connectors = usize::from(config.connectors.shell.is_some());
+    println!(
+        "{}: valid ({} connector{}, {} configured skill{})",
+        path.display(),
+        connectors,
+        if connectors == 1 { "" } else { "s" },
+        config.skills.len(),
+        if config.skills.len() == 1 { "" } else { "s" },
+    );
+    for (name, entry) in &config.skills {
+        let file = entry.path.clone().or_else(|| {
+            config
+                .skills_dir
+                .as_ref()
+                .map(|d| d.join(format!("{name}.wasm")))
+        });
+        match file {
+            Some(f) if !f.exists() => {
+                println!("note: skill `{name}`: {} does not exist yet", f.display())
+            }
+            None => println!("note: skill `{name}` has no `path:` and there is no `skills-dir:`"),
+            _ => {}
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,265 @@
+//! Which skill takes an event. The index is built whenever the skill set
+//! changes (never per message); a message is tested against every regex
+//! matcher of every skill in one `RegexSet` pass.
+//!
+//! Choosing among several matches (documented in README.md, "Matching"):
+//! 1. the regex that matched the longest stretch of the message wins;
+//! 2. on a tie, the skill listed first wins: skills in `configuration.yaml`
+//!    order, then skills found only in the skills folder, by file name;
+//! 3. within a skill, the matcher it declared first wins.
+//!
+//! Every `always` matcher also runs, whatever else matched. A `catch-all`
+//! runs only when no regex matched; if several skills have one, the first
+//! (by rule 2) runs. `event-type` matchers run for every event of their kind.
+
+mod regex_index;
+
+use crate::event::Event;
+use crate::manifest::{EventKind, Manifest, MatcherKind};
+use regex_index::RegexIndex;
+
+/// One matcher's decision to run a skill.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    /// Position of the skill in the list the index was built from.
+    pub skill: usize,
+    pub matcher_id: String,
+    pub captures: Vec<(String, String)>,
+    pub why: Why,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Why {
+    /// The best match for a message, or an event-type matcher: the user
+    /// expects an answer, so a failure is reported in chat.
+    Chosen,
+    /// An `always` matcher, running beside whatever was chosen.
+    Always,
+    /// Nothing else matched.
+    CatchAll,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Route {
+    skill: usize,
+    matcher: usize,
+}
+
+#[derive(Default)]
+pub struct Index {
+    regexes: RegexIndex,
+    always: Vec<Route>,
+    catch_all: Option<Route>,
+    event_types: Vec<(EventKind, Route)>,
+    /// Matcher ids, by skill then matcher position.
+    ids: Vec<Vec<String>>,
+}
+
+/// Checks one skill's matchers on their own, so a bad pattern fails that
+/// skill's load with a message instead of breaking the whole index.
+pub fn check(manifest: &Manifest) -> Result<(), String> {
+    for m in &manifest.matchers {
+        if let MatcherKind::Regex {
+            pattern,
+            case_sensitive,
+        } = &m.kind
+        {
+            regex_index::compile_one(pattern, *case_sensitive)
+                .map_err(|e| format!("matcher `{}` has a bad regex: {e}", m.id))?;
+        }
+    }
+    Ok(())
+}
+
+impl Index {
+    /// Builds the index over `manifests`, in priority order.
+    pub fn build<'a>(manifests: impl IntoIterator<Item = &'a Manifest>) -> Index {
+        let mut index = Index::default();
+        let mut regexes = Vec::new();
+        for (skill, manifest) in manifests.into_iter().enumerate() {
+            index
+                .ids
+                .push(manifest.matchers.iter().map(|m| m.id.clone()).collect());
+            for (matcher, m) in manifest.matchers.iter().enumerate() {
+                let route = Route { skill, matcher };
+                match &m.kind {
+                    MatcherKind::Regex {
+                        pattern,
+                        case_sensitive,
+                    } => regexes.push((route, pattern.as_str(), *case_sensitive)),
+                    MatcherKind::Always => index.always.push(route),
+                    MatcherKind::CatchAll => {
+                        index.catch_all.get_or_insert(route);
+                    }
+                    MatcherKind::EventType(kind) => index.event_types.push((*kind, route)),
+                    // Declared in the contract; the matching issue brings these.
+                    MatcherKind::ParseFormat(_)
+                    | MatcherKind::ActionAlias(_)
+                    | MatcherKind::Crontab { .. }
+                    | MatcherKind::Webhook(_) => {}
+                }
+            }
+        }
+        index.regexes = RegexIndex::build(regexes);
+        index
+    }
+
+    /// Every skill that should run for `event`, chosen skill first.
+    pub fn route(&self, event: &Event) -> Vec<Hit> {
+        let mut hits = Vec::new();
+        let kind = match event {
+            Event::Message(m) => {
+                match self.regexes.best(&m.text) {
+                    Some((route, captures)) => hits.push(self.hit(route, captures, Why::Chosen)),
+                    None => {
+                        if let Some(route) = self.catch_all {
+                            hits.push(self.hit(route, Vec::new(), Why::CatchAll));
+                        }
+                    }
+                }
+                hits.extend(
+                    self.always
+                        .iter()
+                        .map(|r| self.hit(*r, Vec::new(), Why::Always)),
+                );
+                EventKind::Message
+            }
+            Event::Reaction(_) => EventKind::Reaction,
+            Event::Join(_) => EventKind::Join,
+            Event::Leave(_) => EventKind::Leave,
+            Event::Webhook(_) => EventKind::Webhook,
+            Event::Schedule { .. } => EventKind::Schedule,
+        };
+        hits.extend(
+            self.event_types
+                .iter()
+                .filter(|(k, _)| *k == kind)
+                .map(|(_, r)| self.hit(*r, Vec::new(), Why::Chosen)),
+        );
+        hits
+    }
+
+    fn hit(&self, route: Route, captures: Vec<(String, String)>, why: Why) -> Hit {
+        Hit {
+            skill: route.skill,
+            matcher_id: self.ids[route.skill][route.matcher].clone(),
+            captures,
+            why,
+        }
+    }
+
+    /// How many regex matchers the index holds.
+    pub fn regex_count(&self) -> usize {
+        self.regexes.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Message;
+    use crate::manifest::MatcherSpec;
+
+    fn manifest(name: &str, matchers: Vec<(&str, MatcherKind)>) -> Manifest {
+        Manifest {
+            name: name.into(),
+            version: "1".into(),
+            description: String::new(),
+            matchers: matchers
+                .into_iter()
+                .map(|(id, kind)| MatcherSpec {
+                    id: id.into(),
+                    kind,
+                    help: String::new(),
+                })
+                .collect(),
+        }
+    }
+
+    fn regex(p: &str, case_sensitive: bool) -> MatcherKind {
+        MatcherKind::Regex {
+            pattern: p.into(),
+            case_sensitive,
+        }
+    }
+
+    fn say(text: &str) -> Event {
+        Event::Message(Message {
+            id: "1".into(),
+            text: text.into(),
+            user: "alice".into(),
+            user_id: "alice".into(),
+            room: "ops".into(),
+            connector: "shell".into(),
+            thread: None,
+            received_at: 0,
+        })
+    }
+
+    #[test]
+    fn longest_match_then_order_decides() {
+        let skills = [
+            manifest("a", vec![("short", regex("deploy", true))]),
+            manifest("b", vec![("long", regex(r"deploy (?P<app>\w+)", true))]),
+            manifest("c", vec![("same", regex(r"deploy (?P<what>\w+)", true))]),
+        ];
+        let index = Index::build(&skills);
+        let hits = index.route(&say("deploy api"));
+        assert_eq!(hits.len(), 1);
+        assert_eq!((hits[0].skill, hits[0].matcher_id.as_str()), (1, "long"));
+        assert_eq!(
+            hits[0].captures,
+            vec![("app".to_string(), "api".to_string())]
+        );
+    }
+
+    #[test]
+    fn case_option_and_numbered_groups() {
+        let skills = [manifest(
+            "hello",
+            vec![("greet", regex("^(hi|hello)$", false))],
+        )];
+        let index = Index::build(&skills);
+        let hits = index.route(&say("HeLLo"));
+        assert_eq!(
+            hits[0].captures,
+            vec![("1".to_string(), "HeLLo".to_string())]
+        );
+        let strict = [manifest(
+            "hello",
+            vec![("greet", regex("^(hi|hello)$", true))],
+        )];
+        assert!(Index::build(&strict).route(&say("HeLLo")).is_empty());
+    }
+
+    #[test]
+    fn always_runs_beside_and_catch_all_only_alone() {
+        let skills = [
+            manifest("seen", vec![("record", MatcherKind::Always)]),
+            manifest("fallback", vec![("huh", MatcherKind::CatchAll)]),
+            manifest("fallback2", vec![("huh2", MatcherKind::CatchAll)]),
+            manifest("hello", vec![("greet", regex("^hi$", true))]),
+        ];
+        let index = Index::build(&skills);
+        let hits = index.route(&say("hi"));
+        assert_eq!(
+            hits.iter().map(|h| (h.skill, h.why)).collect::<Vec<_>>(),
+            vec![(3, Why::Chosen), (0, Why::Always)]
+        );
+        let hits = index.route(&say("what?"));
+        assert_eq!(
+            hits.iter().map(|h| (h.skill, h.why)).collect::<Vec<_>>(),
+            vec![(1, Why::CatchAll), (0, Why::Always)]
+        );
+    }
+
+    #[test]
+    fn bad_patterns_are_reported_per_matcher() {
+        let m = manifest("x", vec![("broken", regex("(unclosed", true))]);
+        assert!(
+            check(&m)
+                .unwrap_err()
+                .contains("matcher `broken` has a bad regex")
+        );
+    }
+}

@@ -1,0 +1,20 @@
+//! The host side of the WIT imports, one file per interface.
+
+mod chat;
+mod config;
+mod log;
+mod memory;
+
+use super::bindings::{AsyncSkill, wit};
+use super::state::State;
+use wasmtime::component::{HasSelf, Linker};
+
+impl wit::Host for State {}
+
+/// Adds every interface a skill may import: sandbot's own and WASI p2.
+pub fn add_to_linker(linker: &mut Linker<State>) -> anyhow::Result<()> {
+    let err = |e: wasmtime::Error| anyhow::anyhow!("{e:#}");
+    wasmtime_wasi::p2::add_to_linker_async(linker).map_err(err)?;
+    // Both skill worlds import the same interfaces, so one call serves both.
+    AsyncSkill::add_to_linker::<State, HasSelf<State>>(linker, |state| state).map_err(err)
+}

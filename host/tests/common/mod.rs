@@ -1,0 +1,223 @@
+//! Test harness: a bot folder (configuration, skills, data) in a temp dir,
+//! and the real `sandbot` binary driven over pipes like a user's script.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Where `make skills` put the built skills.
+pub fn built_skills() -> PathBuf {
+    let dir = std::env::var_os("SANDBOT_TEST_SKILLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/skills"));
+    assert!(
+        dir.join("hello.wasm").is_file(),
+        "the test skills are not built in {}: run `make test` (or `make skills` before `cargo test`)",
+        dir.display()
+    );
+    dir
+}
+
+pub fn skill_wasm(name: &str) -> PathBuf {
+    let path = built_skills().join(format!("{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "{} is missing: run `make skills`",
+        path.display()
+    );
+    path
+}
+
+/// A bot's folder: `configuration.yaml`, `skills/`, `data/`.
+pub struct BotDir {
+    pub dir: tempfile::TempDir,
+}
+
+impl BotDir {
+    /// `skills` are copied into the skills folder; `config` is the YAML
+    /// after the standard header (shell connector, folders).
+    pub fn new(skills: &[&str], config: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("skills")).unwrap();
+        let bot = BotDir { dir };
+        for s in skills {
+            bot.install(s, s);
+        }
+        bot.write_config(&format!(
+            "admins: [alice]\nconnectors:\n  shell: {{}}\nskills-dir: skills\ndata-dir: data\n{config}"
+        ));
+        bot
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.path().join("configuration.yaml")
+    }
+
+    pub fn write_config(&self, text: &str) {
+        std::fs::write(self.config(), text).unwrap();
+    }
+
+    pub fn skill_path(&self, name: &str) -> PathBuf {
+        self.path().join("skills").join(format!("{name}.wasm"))
+    }
+
+    /// Puts built skill `built` in the skills folder as `as_name`.wasm, the
+    /// way an installer should: write aside, then rename over.
+    pub fn install(&self, built: &str, as_name: &str) {
+        let dest = self.skill_path(as_name);
+        let tmp = dest.with_file_name(format!(".{as_name}.tmp"));
+        std::fs::copy(skill_wasm(built), &tmp).unwrap();
+        std::fs::rename(&tmp, &dest).unwrap();
+    }
+
+    pub fn start(&self) -> Running {
+        Running::start(&self.config(), &[])
+    }
+}
+
+/// A running `sandbot start`, fed through stdin.
+pub struct Running {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::Receiver<String>,
+    stderr: Arc<Mutex<String>>,
+}
+
+pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(20);
+
+impl Running {
+    pub fn start(config: &Path, env: &[(&str, &str)]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sandbot"))
+            .args(["start", "-c"])
+            .arg(config)
+            .env("USER", "alice")
+            .envs(env.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting sandbot");
+        let (tx, lines) = mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let sink = stderr.clone();
+        let err = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines() {
+                let Ok(line) = line else { break };
+                let mut s = sink.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        let stdin = child.stdin.take();
+        Running {
+            child,
+            stdin,
+            lines,
+            stderr,
+        }
+    }
+
+    pub fn say(&mut self, text: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin is open");
+        writeln!(stdin, "{text}").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// The next line the bot prints.
+    pub fn answer(&self) -> String {
+        self.lines
+            .recv_timeout(ANSWER_TIMEOUT)
+            .unwrap_or_else(|_| panic!("no answer within {ANSWER_TIMEOUT:?}; log:\n{}", self.log()))
+    }
+
+    /// Says `text` and returns the one line it is answered with.
+    pub fn ask(&mut self, text: &str) -> String {
+        self.say(text);
+        self.answer()
+    }
+
+    pub fn try_answer(&self, within: Duration) -> Option<String> {
+        self.lines.recv_timeout(within).ok()
+    }
+
+    pub fn log(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits until the log contains `needle`.
+    pub fn wait_for_log(&self, needle: &str) {
+        let deadline = std::time::Instant::now() + ANSWER_TIMEOUT;
+        while !self.log().contains(needle) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "`{needle}` never appeared in the log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Closes stdin and waits for a clean exit; returns the lines printed
+    /// after the last one read, and the exit status.
+    pub fn finish(mut self) -> (Vec<String>, ExitStatus, String) {
+        drop(self.stdin.take());
+        let status = wait_timeout(&mut self.child, ANSWER_TIMEOUT).unwrap_or_else(|| {
+            let _ = self.child.kill();
+            panic!("sandbot did not exit at end of input; log:\n{}", self.log())
+        });
+        let rest: Vec<String> = self.lines.iter().collect();
+        (rest, status, self.log())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Runs `sandbot ARGS` to completion: (exit status, stdout, stderr).
+pub fn sandbot(args: &[&str]) -> (ExitStatus, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_sandbot"))
+        .args(args)
+        .env("USER", "alice")
+        .output()
+        .unwrap();
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

@@ -1,0 +1,111 @@
+//! Skills that loop or eat memory are stopped and reported; the others keep
+//! answering.
+
+mod common;
+use common::BotDir;
+use sandbot::event::{Event, Message, ResponseBody};
+use std::time::{Duration, Instant};
+
+const LIMITS: &str = "skills:\n  hello: {}\n  infinite-loop:\n    limits: {time: 300ms}\n  memory-bomb:\n    limits: {memory: 16MiB}\n";
+
+#[test]
+fn a_loop_and_a_memory_bomb_fail_clearly_while_hello_answers() {
+    let bot = BotDir::new(&["hello", "infinite-loop", "memory-bomb"], LIMITS);
+    let mut run = bot.start();
+    let asked = Instant::now();
+    assert_eq!(
+        run.ask("loop"),
+        "⚠ infinite-loop: took longer than its 300ms budget and was stopped"
+    );
+    // Generous: the budget is 300 ms; this only catches a budget not enforced.
+    assert!(
+        asked.elapsed() < Duration::from_secs(3),
+        "stopped after {:?}",
+        asked.elapsed()
+    );
+    assert_eq!(run.ask("hello"), "Hello alice");
+    assert_eq!(
+        run.ask("bomb"),
+        "⚠ memory-bomb: ran out of memory (limit 16MiB) and was stopped"
+    );
+    assert_eq!(run.ask("hello"), "Hello alice");
+    assert_eq!(
+        run.ask("loop"),
+        "⚠ infinite-loop: took longer than its 300ms budget and was stopped"
+    );
+    let (_, status, log) = run.finish();
+    assert!(status.success(), "{log}");
+    assert!(
+        log.contains("ran past its time budget of 300ms skill=infinite-loop"),
+        "{log}"
+    );
+    assert!(
+        log.contains("went over its memory limit of 16MiB skill=memory-bomb"),
+        "{log}"
+    );
+    assert!(!log.contains("panicked"), "{log}");
+}
+
+fn message(n: usize, text: &str) -> Event {
+    Event::Message(Message {
+        id: n.to_string(),
+        text: text.into(),
+        user: "alice".into(),
+        user_id: "alice".into(),
+        room: "ops".into(),
+        connector: "shell".into(),
+        thread: None,
+        received_at: sandbot::event::now_ms(),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hello_answers_while_a_loop_is_still_running() {
+    let bot = BotDir::new(
+        &["hello", "infinite-loop"],
+        "skills:\n  hello: {}\n  infinite-loop:\n    limits: {time: 2s}\n",
+    );
+    let config = sandbot::config::load(&bot.config()).unwrap();
+    let mut app = sandbot::app::App::start(config).await.unwrap();
+    let mut outbox = app.take_outbox("shell").unwrap();
+    let bot_handle = app.bot.clone();
+    let looping = tokio::spawn(async move { bot_handle.dispatch(message(0, "loop")).await });
+    // Several loops at once: more than there are worker threads.
+    let more: Vec<_> = (1..=3)
+        .map(|i| {
+            let b = app.bot.clone();
+            tokio::spawn(async move { b.dispatch(message(100 + i, "loop")).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    for i in 1..=20 {
+        app.bot.dispatch(message(i, "hello")).await;
+    }
+    let mut texts = Vec::new();
+    while let Ok(r) = outbox.try_recv() {
+        if let ResponseBody::Text(t) = r.body {
+            texts.push(t);
+        }
+    }
+    assert_eq!(
+        texts.len(),
+        20,
+        "all twenty greetings came while the loops ran: {texts:?}"
+    );
+    assert!(texts.iter().all(|t| t == "Hello alice"), "{texts:?}");
+    assert!(
+        !looping.is_finished(),
+        "the loop is still within its 2 s budget"
+    );
+    looping.await.unwrap();
+    for m in more {
+        m.await.unwrap();
+    }
+    let failure = outbox.recv().await.unwrap();
+    assert_eq!(
+        failure.body,
+        ResponseBody::Text(
+            "⚠ infinite-loop: took longer than its 2s budget and was stopped".into()
+        )
+    );
+}
