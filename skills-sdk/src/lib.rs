@@ -84,10 +84,10 @@ macro_rules! export {
                         event, matcher_id, captures,
                     ))
                     .await
-        }
+                }
             }
 
-            $crate::bindings::__export_skill_bindings!($skill with_types_in $crate::bindings);
+    $crate::bindings::__export_skill_bindings!($skill with_types_in $crate::bindings);
         };
     };
 }

@@ -24,7 +24,7 @@ pub struct SkillSet {
 
 impl SkillSet {
     fn new(skills: Vec<Arc<LoadedSkill>>) -> SkillSet {
-        let index = Index::build(skills.iter().map(|s| &s.manifest));
+        let index = Index::build(skills.iter().map(|s| (&s.manifest, &s.matchers)));
         SkillSet { skills, index }
     }
 

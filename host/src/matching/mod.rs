@@ -16,7 +16,7 @@ mod regex_index;
 
 use crate::event::Event;
 use crate::manifest::{EventKind, Manifest, MatcherKind};
-use regex_index::RegexIndex;
+use regex_index::{CompiledRegex, RegexIndex};
 
 /// One matcher's decision to run a skill.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,38 +55,55 @@ pub struct Index {
     ids: Vec<Vec<String>>,
 }
 
-/// Checks one skill's matchers on their own, so a bad pattern fails that
-/// skill's load with a message instead of breaking the whole index.
-pub fn check(manifest: &Manifest) -> Result<(), String> {
-    for m in &manifest.matchers {
+/// One skill's matchers, compiled when the skill loads: a bad pattern fails
+/// that skill's load with a message, and rebuilding the index after a
+/// reload compiles nothing but the combined prefilter.
+#[derive(Debug, Clone, Default)]
+pub struct SkillMatchers {
+    /// Regex matchers by position in the manifest.
+    regexes: Vec<(usize, CompiledRegex)>,
+}
+
+pub fn compile(manifest: &Manifest) -> Result<SkillMatchers, String> {
+    let mut regexes = Vec::new();
+    for (i, m) in manifest.matchers.iter().enumerate() {
         if let MatcherKind::Regex {
             pattern,
             case_sensitive,
         } = &m.kind
         {
-            regex_index::compile_one(pattern, *case_sensitive)
+            let compiled = regex_index::compile(pattern, *case_sensitive)
                 .map_err(|e| format!("matcher `{}` has a bad regex: {e}", m.id))?;
+            regexes.push((i, compiled));
         }
     }
-    Ok(())
+    Ok(SkillMatchers { regexes })
 }
 
 impl Index {
     /// Builds the index over `manifests`, in priority order.
-    pub fn build<'a>(manifests: impl IntoIterator<Item = &'a Manifest>) -> Index {
+    /// Builds the index over skills' manifests and compiled matchers, in
+    /// priority order.
+    pub fn build<'a>(skills: impl IntoIterator<Item = (&'a Manifest, &'a SkillMatchers)>) -> Index {
         let mut index = Index::default();
         let mut regexes = Vec::new();
-        for (skill, manifest) in manifests.into_iter().enumerate() {
+        for (skill, (manifest, compiled)) in skills.into_iter().enumerate() {
             index
                 .ids
                 .push(manifest.matchers.iter().map(|m| m.id.clone()).collect());
+            regexes.extend(compiled.regexes.iter().map(|(matcher, c)| {
+                (
+                    Route {
+                        skill,
+                        matcher: *matcher,
+                    },
+                    c,
+                )
+            }));
             for (matcher, m) in manifest.matchers.iter().enumerate() {
                 let route = Route { skill, matcher };
                 match &m.kind {
-                    MatcherKind::Regex {
-                        pattern,
-                        case_sensitive,
-                    } => regexes.push((route, pattern.as_str(), *case_sensitive)),
+                    MatcherKind::Regex { .. } => {}
                     MatcherKind::Always => index.always.push(route),
                     MatcherKind::CatchAll => {
                         index.catch_all.get_or_insert(route);
@@ -176,6 +193,11 @@ mod tests {
         }
     }
 
+    fn build(skills: &[Manifest]) -> Index {
+        let compiled: Vec<SkillMatchers> = skills.iter().map(|m| compile(m).unwrap()).collect();
+        Index::build(skills.iter().zip(&compiled))
+    }
+
     fn regex(p: &str, case_sensitive: bool) -> MatcherKind {
         MatcherKind::Regex {
             pattern: p.into(),
@@ -203,7 +225,7 @@ mod tests {
             manifest("b", vec![("long", regex(r"deploy (?P<app>\w+)", true))]),
             manifest("c", vec![("same", regex(r"deploy (?P<what>\w+)", true))]),
         ];
-        let index = Index::build(&skills);
+        let index = build(&skills);
         let hits = index.route(&say("deploy api"));
         assert_eq!(hits.len(), 1);
         assert_eq!((hits[0].skill, hits[0].matcher_id.as_str()), (1, "long"));
@@ -219,7 +241,7 @@ mod tests {
             "hello",
             vec![("greet", regex("^(hi|hello)$", false))],
         )];
-        let index = Index::build(&skills);
+        let index = build(&skills);
         let hits = index.route(&say("HeLLo"));
         assert_eq!(
             hits[0].captures,
@@ -229,7 +251,7 @@ mod tests {
             "hello",
             vec![("greet", regex("^(hi|hello)$", true))],
         )];
-        assert!(Index::build(&strict).route(&say("HeLLo")).is_empty());
+        assert!(build(&strict).route(&say("HeLLo")).is_empty());
     }
 
     #[test]
@@ -240,7 +262,7 @@ mod tests {
             manifest("fallback2", vec![("huh2", MatcherKind::CatchAll)]),
             manifest("hello", vec![("greet", regex("^hi$", true))]),
         ];
-        let index = Index::build(&skills);
+        let index = build(&skills);
         let hits = index.route(&say("hi"));
         assert_eq!(
             hits.iter().map(|h| (h.skill, h.why)).collect::<Vec<_>>(),
@@ -257,7 +279,7 @@ mod tests {
     fn bad_patterns_are_reported_per_matcher() {
         let m = manifest("x", vec![("broken", regex("(unclosed", true))]);
         assert!(
-            check(&m)
+            compile(&m)
                 .unwrap_err()
                 .contains("matcher `broken` has a bad regex")
         );

@@ -8,6 +8,7 @@ use super::state::{SkillHost, State};
 use super::{Compiled, Runtime};
 use crate::config::Limits;
 use crate::manifest::Manifest;
+use crate::matching::SkillMatchers;
 use anyhow::{Context, Result, anyhow, bail};
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
@@ -44,6 +45,8 @@ pub(super) enum Pre {
 pub struct LoadedSkill {
     pub name: String,
     pub manifest: Manifest,
+    /// The manifest's matchers, compiled at load.
+    pub matchers: SkillMatchers,
     pub path: PathBuf,
     pub sha256: String,
     pub world: World,
@@ -128,13 +131,14 @@ impl Runtime {
         });
         let manifest = self.describe(&pre, &host).await?;
         manifest.validate().map_err(|e| anyhow!("{e}"))?;
-        crate::matching::check(&manifest).map_err(|e| anyhow!("{e}"))?;
+        let matchers = crate::matching::compile(&manifest).map_err(|e| anyhow!("{e}"))?;
         if manifest.name != source.name {
             tracing::debug!(skill = %source.name, calls_itself = %manifest.name, "a skill's file name and manifest name differ; the file name is what counts");
         }
         Ok(LoadedSkill {
             name: source.name,
             manifest,
+            matchers,
             path: source.path,
             sha256,
             world,

@@ -28,17 +28,33 @@ pub struct State {
     /// events that did not come from a room.
     pub(super) origin: Option<Origin>,
     pub(super) memory_cap: MemoryCap,
-    pub(super) stderr: MemoryOutputPipe,
-    wasi: WasiCtx,
+    /// WASI state, built on the first WASI call: many events make none,
+    /// and building it is a sizeable share of a fresh instance's cost.
+    wasi: Option<Wasi>,
+}
+
+struct Wasi {
+    ctx: WasiCtx,
     table: ResourceTable,
+    stderr: MemoryOutputPipe,
+}
+
+impl Wasi {
+    fn new() -> Self {
+        let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
+        // No arguments, environment, preopened folders or sockets: only
+        // clocks, random numbers and a captured stderr.
+        let ctx = WasiCtx::builder().stderr(stderr.clone()).build();
+        Wasi {
+            ctx,
+            table: ResourceTable::new(),
+            stderr,
+        }
+    }
 }
 
 impl State {
     pub fn new(skill: Arc<SkillHost>, origin: Option<Origin>) -> Self {
-        let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
-        // No arguments, environment, preopened folders or sockets: only
-        // clocks, random numbers and a captured stderr.
-        let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
         let memory_cap = MemoryCap {
             max: skill.limits.memory.0 as usize,
             exceeded: false,
@@ -47,23 +63,25 @@ impl State {
             skill,
             origin,
             memory_cap,
-            stderr,
-            wasi,
-            table: ResourceTable::new(),
+            wasi: None,
         }
     }
 
     /// What the skill wrote to stderr, as text.
     pub fn stderr_text(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.contents()).into_owned()
+        self.wasi
+            .as_ref()
+            .map(|w| String::from_utf8_lossy(&w.stderr.contents()).into_owned())
+            .unwrap_or_default()
     }
 }
 
 impl WasiView for State {
     fn ctx(&mut self) -> WasiCtxView<'_> {
+        let wasi = self.wasi.get_or_insert_with(Wasi::new);
         WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
+            ctx: &mut wasi.ctx,
+            table: &mut wasi.table,
         }
     }
 }

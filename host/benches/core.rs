@@ -1,0 +1,375 @@
+//! `make bench`: the figures of the core issue, each a median over repeated
+//! runs. Needs the skills built (`make skills`); prints, asserts nothing.
+
+use sandbot::app::App;
+use sandbot::config::{self, Limits};
+use sandbot::connectors::Outboxes;
+use sandbot::event::{Event, Message, now_ms};
+use sandbot::manifest::{Manifest, MatcherKind, MatcherSpec};
+use sandbot::matching::Index;
+use sandbot::memory::SqliteMemory;
+use sandbot::runtime::{Runtime, Services, SkillSource};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn skills_dir() -> PathBuf {
+    std::env::var_os("SANDBOT_TEST_SKILLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/skills"))
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    xs[xs.len() / 2]
+}
+
+fn message(text: &str) -> Event {
+    Event::Message(Message {
+        id: "1".into(),
+        text: text.into(),
+        user: "alice".into(),
+        user_id: "alice".into(),
+        room: "ops".into(),
+        connector: "shell".into(),
+        thread: None,
+        received_at: now_ms(),
+    })
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    runtime: Runtime,
+    responses: tokio::sync::mpsc::Receiver<sandbot::event::Response>,
+}
+
+impl Fixture {
+    /// Throws away the responses so far, so skills never wait on a full outbox.
+    fn drain(&mut self) {
+        while self.responses.try_recv().is_ok() {}
+    }
+}
+
+fn runtime(cache: bool) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let memory = SqliteMemory::open(&dir.path().join("m.db")).unwrap();
+    let mut outboxes = Outboxes::default();
+    let responses = outboxes.open("shell");
+    let services = Services {
+        memory: Arc::new(memory),
+        outboxes: Arc::new(outboxes),
+    };
+    let cache_dir = cache.then(|| dir.path().join("cache"));
+    let runtime = Runtime::new(cache_dir.as_deref(), services).unwrap();
+    Fixture {
+        _dir: dir,
+        runtime,
+        responses,
+    }
+}
+
+fn source(name: &str, no_cache: bool) -> SkillSource {
+    SkillSource {
+        name: name.into(),
+        path: skills_dir().join(format!("{name}.wasm")),
+        no_cache,
+        limits: Limits::default(),
+        settings: Default::default(),
+    }
+}
+
+fn bench_compile(rt: &tokio::runtime::Runtime) {
+    println!("\n## Loading a skill (compile + check + describe), median of 7");
+    println!("| skill | cold (no cache) | from the compile cache |");
+    println!("|---|---|---|");
+    let f = runtime(true);
+    for name in ["hello", "seen", "dance", "loudnoises"] {
+        let cold: Vec<f64> = (0..7)
+            .map(|_| {
+                let t = Instant::now();
+                rt.block_on(f.runtime.load(source(name, true))).unwrap();
+                t.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        rt.block_on(f.runtime.load(source(name, false))).unwrap(); // fills the cache
+        let warm: Vec<(f64, bool)> = (0..7)
+            .map(|_| {
+                let t = Instant::now();
+                let s = rt.block_on(f.runtime.load(source(name, false))).unwrap();
+                (t.elapsed().as_secs_f64() * 1e3, s.compiled.from_cache)
+            })
+            .collect();
+        assert!(warm.iter().all(|(_, hit)| *hit));
+        let warm = median(warm.into_iter().map(|(t, _)| t).collect());
+        println!("| {name} | {:.1} ms | {:.2} ms |", median(cold), warm);
+    }
+}
+
+fn bench_fresh_instance(rt: &tokio::runtime::Runtime) {
+    println!(
+        "\n## One `hello` event, fresh store + instance + handle + drop (one thread), median of 5 × 20,000"
+    );
+    let mut f = runtime(false);
+    let skill = rt.block_on(f.runtime.load(source("hello", true))).unwrap();
+    let event = message("hello");
+    let caps = vec![("greeting".to_string(), "hello".to_string())];
+    let mut runs = Vec::new();
+    for round in 0..6 {
+        let n = 20_000;
+        let t = Instant::now();
+        for _ in 0..n / 500 {
+            rt.block_on(async {
+                for _ in 0..500 {
+                    f.runtime
+                        .handle(&skill, &event, "greet", &caps)
+                        .await
+                        .unwrap();
+                }
+            });
+            f.drain();
+        }
+        if round > 0 {
+            runs.push(t.elapsed().as_secs_f64() * 1e6 / n as f64);
+        }
+    }
+    println!("hello: {:.1} µs per event (target ≤ 30 µs)", median(runs));
+}
+
+fn bot_dir(skills: &[&str], extra: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("skills")).unwrap();
+    for s in skills {
+        std::fs::copy(
+            skills_dir().join(format!("{s}.wasm")),
+            dir.path().join(format!("skills/{s}.wasm")),
+        )
+        .unwrap();
+    }
+    let entries: String = skills.iter().map(|s| format!("  {s}: {{}}\n")).collect();
+    std::fs::write(
+        dir.path().join("configuration.yaml"),
+        format!("connectors:\n  shell: {{}}\nskills-dir: skills\ndata-dir: data\nlogging: {{level: error}}\n{extra}skills:\n{entries}"),
+    )
+    .unwrap();
+    dir
+}
+
+fn bench_dispatch() {
+    println!(
+        "\n## Events per second through the dispatcher (2 worker threads, 64 in flight), median of 5 × 20,000"
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    for (label, skills) in [
+        ("hello only", &["hello"][..]),
+        (
+            "opsdroid's four examples (seen writes SQLite on every message)",
+            &["hello", "seen", "dance", "loudnoises"][..],
+        ),
+    ] {
+        let dir = bot_dir(skills, "");
+        let rate = rt.block_on(async {
+            let config = config::load(&dir.path().join("configuration.yaml")).unwrap();
+            let mut app = App::start(config).await.unwrap();
+            let mut outbox = app.take_outbox("shell").unwrap();
+            tokio::spawn(async move { while outbox.recv().await.is_some() {} });
+            let bot = app.bot.clone();
+            let mut rates = Vec::new();
+            for _ in 0..5 {
+                let n = 20_000usize;
+                let t = Instant::now();
+                let sem = Arc::new(tokio::sync::Semaphore::new(64));
+                let mut tasks = tokio::task::JoinSet::new();
+                for _ in 0..n {
+                    let permit = sem.clone().acquire_owned().await.unwrap();
+                    let bot = bot.clone();
+                    tasks.spawn(async move {
+                        bot.dispatch(message("hello")).await;
+                        drop(permit);
+                    });
+                }
+                while tasks.join_next().await.is_some() {}
+                rates.push(n as f64 / t.elapsed().as_secs_f64());
+            }
+            drop(app);
+            median(rates)
+        });
+        println!("{label}: {rate:.0} events/s");
+    }
+}
+
+/// Synthetic matchers in the styles chat bots use: anchored commands with
+/// captures, case-insensitive phrases, alternations, unanchored patterns.
+fn synthetic(n: usize) -> Vec<Manifest> {
+    (0..n)
+        .map(|i| {
+            let (pattern, case_sensitive) = match i % 4 {
+                0 => (format!(r"^deploy{i} (?P<app>\w+) to (?P<env>\w+)$"), true),
+                1 => (format!(r"^(show|list) widgets{i}( please)?$"), false),
+                2 => (format!(r"^status{i} of (?P<service>[a-z-]+)$"), true),
+                _ => (
+                    format!(r"remind me about thing{i} in (?P<minutes>\d+) minutes"),
+                    false,
+                ),
+            };
+            Manifest {
+                name: format!("s{i}"),
+                version: "1".into(),
+                description: String::new(),
+                matchers: vec![MatcherSpec {
+                    id: "m".into(),
+                    kind: MatcherKind::Regex {
+                        pattern,
+                        case_sensitive,
+                    },
+                    help: String::new(),
+                }],
+            }
+        })
+        .collect()
+}
+
+fn bench_matching() {
+    println!("\n## Regex matching per message, median of 5 runs over 5 kinds of message");
+    for n in [1_000, 10_000] {
+        let manifests = synthetic(n);
+        let t = Instant::now();
+        let compiled: Vec<_> = manifests
+            .iter()
+            .map(|m| sandbot::matching::compile(m).unwrap())
+            .collect();
+        let load = t.elapsed();
+        let t = Instant::now();
+        let index = Index::build(manifests.iter().zip(&compiled));
+        let build = t.elapsed();
+        let messages: Vec<Event> = [
+            format!("deploy{} api to prod", n - 4),
+            "LIST WIDGETS5 please".to_string(),
+            format!("status{} of billing-api", n - 2),
+            "hey can you remind me about thing7 in 15 minutes".to_string(),
+            "nothing here matches anything at all, it is just chatter in the room".to_string(),
+        ]
+        .iter()
+        .map(|t| message(t))
+        .collect();
+        for m in &messages[..4] {
+            assert_eq!(index.route(m).len(), 1, "{m:?}");
+        }
+        let mut runs = Vec::new();
+        for _ in 0..6 {
+            let reps = 2_000;
+            let t = Instant::now();
+            for _ in 0..reps {
+                for m in &messages {
+                    std::hint::black_box(index.route(m));
+                }
+            }
+            runs.push(t.elapsed().as_secs_f64() * 1e6 / (reps * messages.len()) as f64);
+        }
+        runs.remove(0);
+        println!(
+            "{n} matchers: {:.2} µs per message (target ≤ 20 µs at 10,000); index rebuilt in {:.0} ms (patterns compiled at skill load: {:.0} ms)",
+            median(runs),
+            build.as_secs_f64() * 1e3,
+            load.as_secs_f64() * 1e3
+        );
+    }
+}
+
+fn bench_reload() {
+    println!("\n## Reload latency: file written → new version answering, median of 7");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    for (label, extra) in [
+        ("cold compile", "no-cache: true"),
+        ("from the compile cache", "no-cache: false"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("skills")).unwrap();
+        std::fs::copy(
+            skills_dir().join("hello.wasm"),
+            dir.path().join("skills/hello.wasm"),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("configuration.yaml"),
+            format!("connectors:\n  shell: {{}}\nskills-dir: skills\ndata-dir: data\nlogging: {{level: error}}\nskills:\n  hello:\n    {extra}\n"),
+        )
+        .unwrap();
+        let median_ms = rt.block_on(async {
+            let config = config::load(&dir.path().join("configuration.yaml")).unwrap();
+            let mut app = App::start(config).await.unwrap();
+            let mut outbox = app.take_outbox("shell").unwrap();
+            let mut times = Vec::new();
+            for round in 0..8 {
+                let (file, expect) = if round % 2 == 0 {
+                    ("hello-v2.wasm", "Good day, alice")
+                } else {
+                    ("hello.wasm", "Hello alice")
+                };
+                let tmp = dir.path().join("skills/.tmp");
+                std::fs::copy(skills_dir().join(file), &tmp).unwrap();
+                let t = Instant::now();
+                std::fs::rename(&tmp, dir.path().join("skills/hello.wasm")).unwrap();
+                loop {
+                    app.bot.dispatch(message("hello")).await;
+                    let answer = outbox.recv().await.unwrap();
+                    if answer.body == sandbot::event::ResponseBody::Text(expect.into()) {
+                        break;
+                    }
+                    assert!(
+                        t.elapsed() < Duration::from_secs(10),
+                        "reload never happened"
+                    );
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                if round > 0 {
+                    times.push(t.elapsed().as_secs_f64() * 1e3);
+                }
+            }
+            median(times)
+        });
+        println!(
+            "hello, {label}: {median_ms:.0} ms (target ≤ 200 ms; includes the {} ms debounce)",
+            sandbot::catalog::watch::DEBOUNCE.as_millis()
+        );
+    }
+}
+
+fn main() {
+    let only: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let want = |name: &str| only.as_deref().is_none_or(|o| name.contains(o));
+    assert!(
+        skills_dir().join("hello.wasm").is_file(),
+        "build the skills first: make skills"
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    println!(
+        "# sandbot core benchmarks ({} cores)",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    if want("compile") {
+        bench_compile(&rt);
+    }
+    if want("instance") {
+        bench_fresh_instance(&rt);
+    }
+    if want("dispatch") {
+        bench_dispatch();
+    }
+    if want("matching") {
+        bench_matching();
+    }
+    if want("reload") {
+        bench_reload();
+    }
+}
