@@ -4,10 +4,12 @@
 
 CARGO ?= cargo
 SKILLS_OUT := target/skills
-# opsdroid's four example skills, installed into ./skills by `make run`.
-EXAMPLE_SKILLS := hello seen dance loudnoises
-# Skills only tests use: a second hello build, hostile skills, a wrong world.
-TEST_SKILLS := hello-v2 infinite-loop memory-bomb wrong-world
+# The example skills (opsdroid's four, and alerts), installed into ./skills by `make run`.
+EXAMPLE_SKILLS := hello seen dance loudnoises alerts
+# Skills only tests use: a second hello build, the hostile suite, a wrong world.
+HOSTILE_SKILLS := infinite-loop memory-bomb deep-recursion trap-and-panic output-flood \
+	oversized-response forbidden-host ssrf file-read env-read describe-never-returns wrong-world
+TEST_SKILLS := hello-v2 $(HOSTILE_SKILLS)
 
 .PHONY: all run test skills bench setup install-skills clean
 

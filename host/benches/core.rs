@@ -2,7 +2,7 @@
 //! runs. Needs the skills built (`make skills`); prints, asserts nothing.
 
 use sandbot::app::App;
-use sandbot::config::{self, Limits};
+use sandbot::config;
 use sandbot::connectors::Outboxes;
 use sandbot::event::{Event, Message, now_ms};
 use sandbot::manifest::{Manifest, MatcherKind, MatcherSpec};
@@ -70,11 +70,8 @@ fn runtime(cache: bool) -> Fixture {
 
 fn source(name: &str, no_cache: bool) -> SkillSource {
     SkillSource {
-        name: name.into(),
-        path: skills_dir().join(format!("{name}.wasm")),
         no_cache,
-        limits: Limits::default(),
-        settings: Default::default(),
+        ..SkillSource::new(name, skills_dir().join(format!("{name}.wasm")))
     }
 }
 
@@ -109,30 +106,40 @@ fn bench_fresh_instance(rt: &tokio::runtime::Runtime) {
     println!(
         "\n## One `hello` event, fresh store + instance + handle + drop (one thread), median of 5 × 20,000"
     );
-    let mut f = runtime(false);
-    let skill = rt.block_on(f.runtime.load(source("hello", true))).unwrap();
-    let event = message("hello");
-    let caps = vec![("greeting".to_string(), "hello".to_string())];
-    let mut runs = Vec::new();
-    for round in 0..6 {
-        let n = 20_000;
-        let t = Instant::now();
-        for _ in 0..n / 500 {
-            rt.block_on(async {
-                for _ in 0..500 {
-                    f.runtime
-                        .handle(&skill, &event, "greet", &caps)
-                        .await
-                        .unwrap();
-                }
-            });
-            f.drain();
+    println!("| limits | µs per event |");
+    println!("|---|---|");
+    for (label, limited) in [
+        ("enforced (time budget, memory cap, epoch yields)", true),
+        ("off (measurement only)", false),
+    ] {
+        let mut f = runtime(false);
+        if !limited {
+            f.runtime = f.runtime.without_limits_for_benchmarks();
         }
-        if round > 0 {
-            runs.push(t.elapsed().as_secs_f64() * 1e6 / n as f64);
+        let skill = rt.block_on(f.runtime.load(source("hello", true))).unwrap();
+        let event = message("hello");
+        let caps = vec![("greeting".to_string(), "hello".to_string())];
+        let mut runs = Vec::new();
+        for round in 0..6 {
+            let n = 20_000;
+            let t = Instant::now();
+            for _ in 0..n / 500 {
+                rt.block_on(async {
+                    for _ in 0..500 {
+                        f.runtime
+                            .handle(&skill, &event, "greet", &caps)
+                            .await
+                            .unwrap();
+                    }
+                });
+                f.drain();
+            }
+            if round > 0 {
+                runs.push(t.elapsed().as_secs_f64() * 1e6 / n as f64);
+            }
         }
+        println!("| {label} | {:.1} (target ≤ 30) |", median(runs));
     }
-    println!("hello: {:.1} µs per event (target ≤ 30 µs)", median(runs));
 }
 
 fn bot_dir(skills: &[&str], extra: &str) -> tempfile::TempDir {

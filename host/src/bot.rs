@@ -150,7 +150,9 @@ fn brief(failure: &Failure) -> String {
     match failure {
         Failure::Timeout(budget) => format!("took longer than its {budget} budget and was stopped"),
         Failure::OutOfMemory(limit) => format!("ran out of memory (limit {limit}) and was stopped"),
-        Failure::Crashed(_) => "crashed; the bot's log has the details".into(),
+        Failure::StackOverflow => "ran out of stack (runaway recursion?) and was stopped".into(),
+        Failure::Panicked { message, .. } => format!("panicked: {message}"),
+        Failure::Crashed(reason) => format!("crashed: {reason}"),
         Failure::Error(message) => message.clone(),
     }
 }

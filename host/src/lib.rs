@@ -15,4 +15,5 @@ pub mod logging;
 pub mod manifest;
 pub mod matching;
 pub mod memory;
+pub mod outbound;
 pub mod runtime;

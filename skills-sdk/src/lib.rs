@@ -38,6 +38,8 @@ mod manifest;
 
 pub mod chat;
 pub mod config;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod log;
 pub mod memory;
 
@@ -60,6 +62,8 @@ pub trait Skill {
 
 /// Everything a skill usually needs, in one `use`.
 pub mod prelude {
+    #[cfg(feature = "http")]
+    pub use crate::http;
     pub use crate::{
         Context, Event, EventKind, Manifest, Matcher, Skill, chat, config, log, memory,
     };

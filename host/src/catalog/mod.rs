@@ -10,6 +10,7 @@ pub use report::{Change, ReloadReport};
 
 use crate::config::Config;
 use crate::matching::Index;
+use crate::outbound::OutboundPolicy;
 use crate::runtime::{LoadedSkill, Runtime, SkillSource};
 use arc_swap::ArcSwap;
 use sha2::{Digest, Sha256};
@@ -95,8 +96,17 @@ impl Catalog {
                 name: name.clone(),
                 path,
                 no_cache: entry.no_cache,
+                sha256: entry.sha256.clone(),
                 limits: entry.limits.unwrap_or(config.runtime.default_limits),
                 settings: entry.settings.clone(),
+                secrets: config.granted_secrets(name),
+                withheld_secrets: config
+                    .secrets
+                    .keys()
+                    .filter(|k| !entry.allow.secrets.contains(k))
+                    .cloned()
+                    .collect(),
+                outbound: OutboundPolicy::new(entry.allow.http.clone()),
             }));
         }
         if let Some(dir) = &config.skills_dir {
@@ -119,11 +129,9 @@ impl Catalog {
                     continue;
                 }
                 out.push(Ok(SkillSource {
-                    name,
-                    path,
-                    no_cache: false,
                     limits: config.runtime.default_limits,
-                    settings: Default::default(),
+                    withheld_secrets: config.secrets.keys().cloned().collect(),
+                    ..SkillSource::new(name, path)
                 }));
             }
         }

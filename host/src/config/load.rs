@@ -88,7 +88,34 @@ pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
     };
     config.source = Some(file.to_path_buf());
     config.resolve_paths();
+    check_secret_grants(&config, &text, file)?;
     Ok(config)
+}
+
+/// Every secret a skill is granted must exist: a typo would otherwise show
+/// up only as a skill that cannot find its token.
+fn check_secret_grants(config: &Config, text: &str, file: &Path) -> Result<(), ConfigError> {
+    for (skill, entry) in &config.skills {
+        for name in &entry.allow.secrets {
+            if config.secrets.contains_key(name) {
+                continue;
+            }
+            let message = format!(
+                "skills.{skill}.allow.secrets: `{name}` is not defined under the top-level `secrets:`"
+            );
+            // serde has no position for a value it accepted; find the name.
+            let at = text.lines().enumerate().find_map(|(i, line)| {
+                let col = line.find(name.as_str())?;
+                (line.contains("secrets") || line.trim_start().starts_with('-'))
+                    .then_some((i + 1, col + 1))
+            });
+            return Err(match at {
+                Some((line, col)) => ConfigError::at(file, line, col, message),
+                None => ConfigError::whole_file(file, message),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn yaml_error(file: &Path, error: &serde_yaml_ng::Error) -> ConfigError {
@@ -114,10 +141,27 @@ mod tests {
     }
 
     #[test]
+    fn an_undefined_secret_grant_names_its_line() {
+        let e = parse(
+            "secrets:\n  token: abc\nskills:\n  alerts:\n    allow:\n      secrets: [tokne]\n",
+            Path::new("/c.yaml"),
+        )
+        .unwrap_err();
+        assert_eq!(e.line, Some(6), "{e}");
+        assert!(e.message.contains("`tokne` is not defined"), "{e}");
+        let ok = parse(
+            "secrets:\n  token: abc\n  other: x\nskills:\n  alerts:\n    allow: {secrets: [token]}\n",
+            Path::new("/c.yaml"),
+        )
+        .unwrap();
+        assert_eq!(ok.granted_secrets("alerts").len(), 1);
+    }
+
+    #[test]
     fn unknown_top_level_key() {
         assert_eq!(
             err("logging:\n  level: info\nconectors:\n  shell: {}\n"),
-            "/etc/bot/configuration.yaml:3:1: unknown field `conectors`, expected one of `logging`, `admins`, `connectors`, `databases`, `skills-dir`, `data-dir`, `skills`, `runtime`"
+            "/etc/bot/configuration.yaml:3:1: unknown field `conectors`, expected one of `logging`, `admins`, `connectors`, `databases`, `skills-dir`, `data-dir`, `skills`, `secrets`, `runtime`"
         );
     }
 

@@ -37,6 +37,10 @@ pub struct Config {
     /// Per-skill settings, in the order that breaks ties between matchers.
     #[serde(default)]
     pub skills: IndexMap<String, SkillEntry>,
+    /// Values skills may read only when their entry lists them under
+    /// `allow.secrets`; usually `${ENV_VAR}`s.
+    #[serde(default)]
+    pub secrets: IndexMap<String, String>,
     #[serde(default)]
     pub runtime: RuntimeSettings,
     /// The file this was read from; `None` for built-in defaults.
@@ -223,6 +227,19 @@ impl Config {
                 fix(p);
             }
         }
+    }
+
+    /// The secrets `name` may read, by name.
+    pub fn granted_secrets(&self, name: &str) -> IndexMap<String, String> {
+        let Some(entry) = self.skills.get(name) else {
+            return IndexMap::new();
+        };
+        entry
+            .allow
+            .secrets
+            .iter()
+            .filter_map(|s| Some((s.clone(), self.secrets.get(s)?.clone())))
+            .collect()
     }
 
     pub fn is_admin(&self, user: &str, user_id: &str) -> bool {

@@ -1,9 +1,10 @@
 //! One entry under `skills:`. Besides the bot's own keys (`path`, `no-cache`,
-//! `limits`) an entry holds the skill's settings, which the skill reads
+//! `sha256`, `limits`, `allow`) an entry holds the skill's settings, which the skill reads
 //! through the `config` interface, as in opsdroid. A key within two edits of a
 //! bot key is refused, so `no-cahce: true` is an error, not a skill setting.
 
 use super::units::{ByteSize, HumanDuration};
+use crate::outbound::HostPattern;
 use serde::{Deserialize, Deserializer, de};
 use std::fmt;
 use std::path::PathBuf;
@@ -15,8 +16,12 @@ pub struct SkillEntry {
     pub path: Option<PathBuf>,
     /// Compile afresh at every load instead of using the compilation cache.
     pub no_cache: bool,
+    /// Refuse to load the file unless its SHA-256 (hex) is this.
+    pub sha256: Option<String>,
     /// `None`: the runtime's default limits.
     pub limits: Option<Limits>,
+    /// Capabilities beyond the default (none).
+    pub allow: Allow,
     /// The skill's own settings.
     pub settings: serde_json::Map<String, serde_json::Value>,
 }
@@ -31,6 +36,15 @@ pub struct Limits {
     /// The most linear memory the skill may grow to.
     #[serde(default = "default_memory")]
     pub memory: ByteSize,
+    /// Messages (responses, sends, reactions) one event may produce.
+    #[serde(default = "default_responses")]
+    pub responses: u32,
+    /// The largest single message text.
+    #[serde(default = "default_response_size")]
+    pub response_size: ByteSize,
+    /// The largest HTTP response body the skill may read.
+    #[serde(default = "default_http_response_size")]
+    pub http_response_size: ByteSize,
 }
 
 impl Default for Limits {
@@ -38,8 +52,35 @@ impl Default for Limits {
         Limits {
             time: default_time(),
             memory: default_memory(),
+            responses: default_responses(),
+            response_size: default_response_size(),
+            http_response_size: default_http_response_size(),
         }
     }
+}
+
+fn default_responses() -> u32 {
+    20
+}
+fn default_response_size() -> ByteSize {
+    ByteSize(16 << 10)
+}
+fn default_http_response_size() -> ByteSize {
+    ByteSize(1 << 20)
+}
+
+/// What a skill may reach beyond its own memory and settings. Nothing by
+/// default.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Allow {
+    /// Outbound HTTP: `scheme://host:port` patterns.
+    #[serde(default)]
+    pub http: Vec<HostPattern>,
+    /// Names under the top-level `secrets:` the skill may read through
+    /// `config.get`.
+    #[serde(default)]
+    pub secrets: Vec<String>,
 }
 
 fn default_time() -> HumanDuration {
@@ -49,7 +90,7 @@ fn default_memory() -> ByteSize {
     ByteSize(64 << 20)
 }
 
-const BOT_KEYS: &[&str] = &["path", "no-cache", "limits"];
+const BOT_KEYS: &[&str] = &["path", "no-cache", "sha256", "limits", "allow"];
 
 impl<'de> Deserialize<'de> for SkillEntry {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -82,6 +123,17 @@ impl<'de> de::Visitor<'de> for EntryVisitor {
                 "path" => entry.path = Some(map.next_value()?),
                 "no-cache" => entry.no_cache = map.next_value()?,
                 "limits" => entry.limits = Some(map.next_value()?),
+                "allow" => entry.allow = map.next_value()?,
+                "sha256" => {
+                    let pin: String = map.next_value()?;
+                    let pin = pin.trim().to_ascii_lowercase();
+                    if pin.len() != 64 || !pin.bytes().all(|b| b.is_ascii_hexdigit()) {
+                        return Err(de::Error::custom(format!(
+                            "sha256 `{pin}` is not 64 hex digits (`sha256sum FILE.wasm` prints it)"
+                        )));
+                    }
+                    entry.sha256 = Some(pin);
+                }
                 _ => {
                     let value: serde_json::Value = map.next_value()?;
                     entry.settings.insert(key, value);

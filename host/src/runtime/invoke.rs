@@ -17,6 +17,13 @@ pub enum Failure {
     Timeout(HumanDuration),
     #[error("went over its memory limit of {0}")]
     OutOfMemory(ByteSize),
+    /// Runaway recursion, most likely.
+    #[error("exhausted its call stack")]
+    StackOverflow,
+    /// A Rust-style panic: the message, then where (when the guest said).
+    #[error("panicked: {message}{}", at.as_deref().map(|a| format!(" (at {a})")).unwrap_or_default())]
+    Panicked { message: String, at: Option<String> },
+    /// Any other trap, described by wasmtime.
     #[error("crashed: {0}")]
     Crashed(String),
     /// The skill returned an error itself.
@@ -57,7 +64,12 @@ impl Runtime {
             }
         };
         let budget = skill.host.limits.time;
-        match tokio::time::timeout(budget.0, call).await {
+        let outcome = if self.enforce_limits {
+            tokio::time::timeout(budget.0, call).await
+        } else {
+            Ok(call.await)
+        };
+        match outcome {
             Err(_) => Err(Failure::Timeout(budget)),
             Ok(Ok(Ok(()))) => Ok(()),
             Ok(Ok(Err(message))) => Err(Failure::Error(message)),
@@ -77,30 +89,36 @@ pub(super) fn classify_error(
     if state.memory_cap.exceeded {
         return Failure::OutOfMemory(host.limits.memory);
     }
-    let reason = match error.downcast_ref::<wasmtime::Trap>() {
+    tracing::debug!(skill = %host.name, error = ?error, "skill trapped");
+    let trap = error.downcast_ref::<wasmtime::Trap>();
+    if trap == Some(&wasmtime::Trap::StackOverflow) {
+        return Failure::StackOverflow;
+    }
+    if let Some((message, at)) = panic_message(&state.stderr_text()) {
+        return Failure::Panicked { message, at };
+    }
+    let reason = match trap {
         Some(trap) => trap.to_string(),
         None => format!("{error}"),
     };
-    tracing::debug!(skill = %host.name, error = ?error, "skill trapped");
-    match panic_message(&state.stderr_text()) {
-        Some(panic) => Failure::Crashed(format!("{panic} ({reason})")),
-        None => Failure::Crashed(reason),
-    }
+    Failure::Crashed(reason.trim_start_matches("wasm trap: ").to_owned())
 }
 
-/// Finds `panicked at FILE:LINE:COL:\nMESSAGE` in what a Rust guest printed.
-fn panic_message(stderr: &str) -> Option<String> {
-    let mut lines = stderr.lines();
-    let at = lines.find_map(|l| {
-        l.split_once("panicked at ")
-            .map(|(_, rest)| rest.trim_end_matches(':').to_owned())
-    })?;
-    let message = lines.next().unwrap_or("").trim();
-    Some(if message.is_empty() {
-        format!("panicked at {at}")
+/// Finds the last `panicked at FILE:LINE:COL:\nMESSAGE` a Rust guest
+/// printed: (message, location).
+fn panic_message(stderr: &str) -> Option<(String, Option<String>)> {
+    let lines: Vec<&str> = stderr.lines().collect();
+    let i = lines.iter().rposition(|l| l.contains("panicked at "))?;
+    let at = lines[i]
+        .split_once("panicked at ")
+        .map(|(_, rest)| rest.trim_end_matches(':').to_owned());
+    let message = lines.get(i + 1).map(|m| m.trim()).unwrap_or("");
+    let message = if message.is_empty() || message.starts_with("note: ") {
+        "(no message)".to_owned()
     } else {
-        format!("panicked at {at}: {message}")
-    })
+        message.to_owned()
+    };
+    Some((message, at))
 }
 
 #[cfg(test)]
@@ -110,7 +128,10 @@ mod tests {
         let stderr = "thread '<unnamed>' panicked at src/lib.rs:12:9:\nthe answer is not 42\nnote: run with `RUST_BACKTRACE=1`\n";
         assert_eq!(
             super::panic_message(stderr).unwrap(),
-            "panicked at src/lib.rs:12:9: the answer is not 42"
+            (
+                "the answer is not 42".to_owned(),
+                Some("src/lib.rs:12:9".to_owned())
+            )
         );
         assert_eq!(super::panic_message("nothing to see"), None);
     }

@@ -38,6 +38,10 @@ pub struct Runtime {
     linker: Linker<State>,
     cache: Arc<CompileCache>,
     services: Services,
+    /// One compilation at a time (see `skill::COMPILE_TIMEOUT`).
+    compiling: tokio::sync::Mutex<()>,
+    /// Off only to measure what the limits cost (`make bench`).
+    enforce_limits: bool,
 }
 
 impl Runtime {
@@ -53,7 +57,17 @@ impl Runtime {
             linker,
             cache,
             services,
+            compiling: tokio::sync::Mutex::new(()),
+            enforce_limits: true,
         })
+    }
+
+    /// Runs events with no time budget, memory cap or epoch yields: for
+    /// benchmarks that measure what the limits cost, never for skills.
+    #[doc(hidden)]
+    pub fn without_limits_for_benchmarks(mut self) -> Self {
+        self.enforce_limits = false;
+        self
     }
 
     pub fn engine(&self) -> &Engine {
@@ -65,6 +79,10 @@ impl Runtime {
     /// never holds a worker thread (the time budget itself is a tokio timeout).
     fn new_store(&self, state: State) -> Store<State> {
         let mut store = Store::new(&self.engine, state);
+        if !self.enforce_limits {
+            store.set_epoch_deadline(u64::MAX);
+            return store;
+        }
         store.limiter(|state| &mut state.memory_cap);
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|_| {

@@ -9,7 +9,9 @@ use super::{Compiled, Runtime};
 use crate::config::Limits;
 use crate::manifest::Manifest;
 use crate::matching::SkillMatchers;
+use crate::outbound::OutboundPolicy;
 use anyhow::{Context, Result, anyhow, bail};
+use indexmap::IndexMap;
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,8 +24,33 @@ pub struct SkillSource {
     pub name: String,
     pub path: PathBuf,
     pub no_cache: bool,
+    /// Load only a file with this SHA-256 (lower-case hex).
+    pub sha256: Option<String>,
     pub limits: Limits,
     pub settings: serde_json::Map<String, serde_json::Value>,
+    /// Secrets the skill is granted, by name.
+    pub secrets: IndexMap<String, String>,
+    /// Secrets that exist but are not granted: asking for one is an error
+    /// the operator hears about, not a quiet "no such key".
+    pub withheld_secrets: Vec<String>,
+    pub outbound: OutboundPolicy,
+}
+
+impl SkillSource {
+    /// A skill with default limits and no grants.
+    pub fn new(name: impl Into<String>, path: impl Into<PathBuf>) -> Self {
+        SkillSource {
+            name: name.into(),
+            path: path.into(),
+            no_cache: false,
+            sha256: None,
+            limits: Limits::default(),
+            settings: Default::default(),
+            secrets: Default::default(),
+            withheld_secrets: Vec::new(),
+            outbound: OutboundPolicy::default(),
+        }
+    }
 }
 
 /// Which of the two skill worlds a component implements.
@@ -61,8 +88,13 @@ impl LoadedSkill {
     }
 }
 
-/// The largest `.wasm` the bot will compile.
+/// The largest `.wasm` the bot will compile (Python components are ~40 MiB).
 const MAX_COMPONENT_BYTES: u64 = 128 << 20;
+/// The longest the bot waits for one compilation. Cranelift cannot be
+/// stopped midway, so a file past this is refused and its compile thread is
+/// left to finish in the background; one compilation runs at a time, so a
+/// stream of hostile files cannot pile up threads.
+const COMPILE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
 impl Runtime {
     pub async fn load(&self, source: SkillSource) -> Result<LoadedSkill> {
@@ -79,6 +111,14 @@ impl Runtime {
         }
         let wasm = tokio::fs::read(&source.path).await?;
         let sha256 = hex(&Sha256::digest(&wasm));
+        if let Some(pin) = &source.sha256 {
+            if *pin != sha256 {
+                bail!(
+                    "its sha256 is {sha256}, but skills.{}.sha256 pins {pin}: refusing a file the configuration did not approve",
+                    source.name
+                );
+            }
+        }
         if !wasm.starts_with(b"\0asm") {
             bail!("it is not a WebAssembly file");
         }
@@ -90,11 +130,18 @@ impl Runtime {
 
         let (engine, cache, hash) = (self.engine.clone(), self.cache.clone(), sha256.clone());
         let use_cache = !source.no_cache;
-        let (component, compiled) =
-            tokio::task::spawn_blocking(move || cache.component(&engine, &wasm, &hash, use_cache))
+        let (component, compiled) = {
+            let _one_at_a_time = self.compiling.lock().await;
+            let compile = tokio::task::spawn_blocking(move || {
+                cache.component(&engine, &wasm, &hash, use_cache)
+            });
+            tokio::time::timeout(COMPILE_TIMEOUT, compile)
                 .await
+                .map_err(|_| anyhow!("compiling it took longer than {COMPILE_TIMEOUT:?}"))?
                 .context("the compiler thread panicked")?
-                .context("it does not compile")?;
+                .context("it does not compile")?
+        };
+        check_grants(&self.engine, &component, &source)?;
 
         let instance_pre = self
             .linker
@@ -122,13 +169,7 @@ impl Runtime {
             },
         };
 
-        let host = Arc::new(SkillHost {
-            name: source.name.clone(),
-            memory: self.services.memory.clone(),
-            outboxes: self.services.outboxes.clone(),
-            settings: source.settings,
-            limits: source.limits,
-        });
+        let host = Arc::new(SkillHost::new(&source, &self.services));
         let manifest = self.describe(&pre, &host).await?;
         manifest.validate().map_err(|e| anyhow!("{e}"))?;
         let matchers = crate::matching::compile(&manifest).map_err(|e| anyhow!("{e}"))?;
@@ -175,6 +216,26 @@ impl Runtime {
             )),
         }
     }
+}
+
+/// A component's imports must fit its grants: the configuration, not the
+/// file, decides what a skill may do. WASI's filesystem, environment and
+/// sockets are linked for every skill (Rust's std imports them) but give
+/// nothing: no preopened folders, no variables, no addresses.
+fn check_grants(
+    engine: &wasmtime::Engine,
+    component: &wasmtime::component::Component,
+    source: &SkillSource,
+) -> Result<()> {
+    for (import, _) in component.component_type().imports(engine) {
+        if import.starts_with("wasi:http/") && source.outbound.is_empty() {
+            bail!(
+                "it imports `{import}` (outbound HTTP), but skills.{}.allow.http grants no hosts: add the hosts it may call to configuration.yaml",
+                source.name
+            );
+        }
+    }
+    Ok(())
 }
 
 fn hex(bytes: &[u8]) -> String {

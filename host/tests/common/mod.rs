@@ -81,6 +81,13 @@ impl BotDir {
     pub fn start(&self) -> Running {
         Running::start(&self.config(), &[])
     }
+
+    /// Puts the first `len` bytes of built skill `built` in the skills
+    /// folder as `as_name`.wasm: a truncated download, say.
+    pub fn install_truncated(&self, built: &str, as_name: &str, len: usize) {
+        let bytes = std::fs::read(skill_wasm(built)).unwrap();
+        std::fs::write(self.skill_path(as_name), &bytes[..len.min(bytes.len())]).unwrap();
+    }
 }
 
 /// A running `sandbot start`, fed through stdin.
@@ -154,6 +161,21 @@ impl Running {
         self.answer()
     }
 
+    /// Reads the next `n` lines.
+    pub fn answers(&self, n: usize) -> Vec<String> {
+        (0..n).map(|_| self.answer()).collect()
+    }
+
+    /// The bot process's resident memory, in KiB (Linux).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS in /proc/PID/status")
+    }
+
     pub fn try_answer(&self, within: Duration) -> Option<String> {
         self.lines.recv_timeout(within).ok()
     }
@@ -205,6 +227,49 @@ fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
             return None;
         }
         std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A loopback HTTP server that answers every request with `status` and
+/// `body`, and records each request's head (request line and headers).
+pub struct HttpServer {
+    pub port: u16,
+    pub requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl HttpServer {
+    pub fn start(status: u16, content_type: &str, body: Vec<u8>) -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let seen = requests.clone();
+        let content_type = content_type.to_owned();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { break };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut head = String::new();
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    head.push_str(&line);
+                }
+                seen.lock().unwrap().push(head);
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status} X\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(&body);
+            }
+        });
+        HttpServer { port, requests }
+    }
+
+    pub fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
     }
 }
 

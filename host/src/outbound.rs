@@ -1,0 +1,349 @@
+//! Which outbound HTTP requests a skill may make: its `allow.http` patterns
+//! (Spin's `allowed_outbound_hosts` in spirit) and the rule that internal
+//! addresses (loopback, private, link-local...) are reachable only through a
+//! pattern that names the host exactly, never through a wildcard.
+
+use serde::{Deserialize, Deserializer, de};
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// One `allow.http` entry: `scheme://host:port`, each part literal or `*`;
+/// a host may also be `*.example.com`. A missing port means the scheme's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPattern {
+    scheme: Part,
+    host: HostPart,
+    port: Part,
+    text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Any,
+    Is(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum HostPart {
+    Any,
+    /// `*.example.com`: any name ending in `.example.com`.
+    Suffix(String),
+    Is(String),
+}
+
+impl HostPattern {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let bad = |why: &str| format!("allowed host `{text}`: {why}");
+        let (scheme, rest) = text
+            .split_once("://")
+            .ok_or_else(|| bad("write it as scheme://host[:port], e.g. https://api.example.com"))?;
+        let scheme = match scheme.to_ascii_lowercase().as_str() {
+            "*" => Part::Any,
+            s @ ("http" | "https") => Part::Is(s.to_owned()),
+            other => return Err(bad(&format!("scheme `{other}` is not http, https or *"))),
+        };
+        if rest.contains('/') || rest.contains('?') {
+            return Err(bad("a pattern names a host, not a path"));
+        }
+        let (host, port) = split_host_port(rest).map_err(|e| bad(&e))?;
+        let host = host.to_ascii_lowercase();
+        let host = if host == "*" {
+            HostPart::Any
+        } else if let Some(suffix) = host.strip_prefix("*.") {
+            HostPart::Suffix(format!(".{suffix}"))
+        } else if host.is_empty() || host.contains('*') {
+            return Err(bad(
+                "the host is empty or has a `*` other than a leading `*.`",
+            ));
+        } else {
+            HostPart::Is(host)
+        };
+        let port = match (port, &scheme) {
+            (Some("*"), _) => Part::Any,
+            (Some(p), _) => {
+                let n: u16 = p
+                    .parse()
+                    .map_err(|_| bad(&format!("port `{p}` is not a number or *")))?;
+                Part::Is(n.to_string())
+            }
+            (None, Part::Is(s)) => Part::Is(if s == "https" { "443" } else { "80" }.into()),
+            (None, Part::Any) => return Err(bad("with scheme `*`, give a port (or `:*`)")),
+        };
+        Ok(HostPattern {
+            scheme,
+            host,
+            port,
+            text: text.to_owned(),
+        })
+    }
+
+    /// `Some(exact)` when `target` fits; `exact` says the host was named
+    /// literally, which is what lets a request reach an internal address.
+    fn fits(&self, target: &Target) -> Option<bool> {
+        let part = |p: &Part, v: &str| matches!(p, Part::Any) || matches!(p, Part::Is(x) if x == v);
+        if !part(&self.scheme, &target.scheme) || !part(&self.port, &target.port.to_string()) {
+            return None;
+        }
+        match &self.host {
+            HostPart::Any => Some(false),
+            HostPart::Suffix(s) => target.host.ends_with(s.as_str()).then_some(false),
+            HostPart::Is(h) => (*h == target.host).then_some(true),
+        }
+    }
+}
+
+fn split_host_port(s: &str) -> Result<(&str, Option<&str>), String> {
+    // `[::1]:8080` and `[::1]`
+    if let Some(rest) = s.strip_prefix('[') {
+        let (host, after) = rest.split_once(']').ok_or("an IPv6 host lacks its `]`")?;
+        return match after {
+            "" => Ok((host, None)),
+            p => p
+                .strip_prefix(':')
+                .map(|p| (host, Some(p)))
+                .ok_or_else(|| "junk after the IPv6 host".to_string()),
+        };
+    }
+    Ok(match s.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (s, None),
+    })
+}
+
+impl fmt::Display for HostPattern {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for HostPattern {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        HostPattern::parse(&text).map_err(de::Error::custom)
+    }
+}
+
+/// Where a request goes, as the policy sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub scheme: String,
+    /// Lower case; an IPv6 address without brackets.
+    pub host: String,
+    pub port: u16,
+}
+
+impl Target {
+    pub fn from_uri(uri: &http::Uri) -> Option<Target> {
+        let scheme = uri.scheme_str()?.to_ascii_lowercase();
+        let host = uri.host()?.trim_start_matches('[').trim_end_matches(']');
+        let port = uri.port_u16().unwrap_or(match scheme.as_str() {
+            "https" => 443,
+            _ => 80,
+        });
+        Some(Target {
+            scheme,
+            host: host.to_ascii_lowercase(),
+            port,
+        })
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "{}://[{}]:{}", self.scheme, self.host, self.port)
+        } else {
+            write!(f, "{}://{}:{}", self.scheme, self.host, self.port)
+        }
+    }
+}
+
+/// Why a request was refused; the operator's log gets the whole sentence.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Denied {
+    #[error("{0} is not in the skill's allow.http list")]
+    NotAllowed(Target),
+    #[error(
+        "{target} resolves to {ip}, an internal address; only a pattern naming the host exactly (not a wildcard) may reach one"
+    )]
+    Internal { target: Target, ip: IpAddr },
+}
+
+/// A skill's outbound HTTP grants.
+#[derive(Debug, Clone, Default)]
+pub struct OutboundPolicy {
+    patterns: Vec<HostPattern>,
+}
+
+/// The verdict on a request before its host is resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grant {
+    /// Allowed by a wildcard: public addresses only.
+    PublicOnly,
+    /// Allowed by a pattern naming this host: any address it resolves to.
+    Named,
+}
+
+impl OutboundPolicy {
+    pub fn new(patterns: Vec<HostPattern>) -> Self {
+        OutboundPolicy { patterns }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.patterns.is_empty()
+    }
+
+    pub fn check(&self, target: &Target) -> Result<Grant, Denied> {
+        let mut grant = None;
+        for p in &self.patterns {
+            match p.fits(target) {
+                Some(true) => return Ok(Grant::Named),
+                Some(false) => grant = Some(Grant::PublicOnly),
+                None => {}
+            }
+        }
+        grant.ok_or_else(|| Denied::NotAllowed(target.clone()))
+    }
+
+    /// The second check, on each address the host resolved to.
+    pub fn check_address(grant: Grant, target: &Target, ip: IpAddr) -> Result<(), Denied> {
+        if grant == Grant::PublicOnly && is_internal(ip) {
+            return Err(Denied::Internal {
+                target: target.clone(),
+                ip,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Addresses a wildcard grant must never reach: this machine, private
+/// networks, link-local (cloud metadata services live there), and the like.
+pub fn is_internal(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_internal_v4(v4),
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_internal_v4(v4);
+            }
+            let first = v6.segments()[0];
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00 // unique local fc00::/7
+                || (first & 0xffc0) == 0xfe80 // link-local fe80::/10
+                || (first & 0xffc0) == 0xfec0 // site-local fec0::/10 (deprecated, still routed inside)
+                || v6 == Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0, 0) // NAT64 prefix base
+        }
+    }
+}
+
+fn is_internal_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || a == 0 // "this network"
+        || (a == 100 && (64..128).contains(&b)) // carrier-grade NAT 100.64/10
+        || (a == 198 && (b == 18 || b == 19)) // benchmarking 198.18/15
+        || a >= 240 // reserved
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(s: &str) -> Target {
+        Target::from_uri(&s.parse().unwrap()).unwrap()
+    }
+
+    fn policy(patterns: &[&str]) -> OutboundPolicy {
+        OutboundPolicy::new(
+            patterns
+                .iter()
+                .map(|p| HostPattern::parse(p).unwrap())
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn patterns_match_scheme_host_and_port() {
+        let p = policy(&["https://api.example.com", "http://*.internal.test:8080"]);
+        assert_eq!(
+            p.check(&target("https://api.example.com/x")),
+            Ok(Grant::Named)
+        );
+        assert!(
+            p.check(&target("http://api.example.com/x")).is_err(),
+            "scheme"
+        );
+        assert!(
+            p.check(&target("https://api.example.com:8443/")).is_err(),
+            "port"
+        );
+        assert_eq!(
+            p.check(&target("http://prom.internal.test:8080/")),
+            Ok(Grant::PublicOnly)
+        );
+        assert!(p.check(&target("http://internal.test:8080/")).is_err());
+        assert!(p.check(&target("https://evil.com/")).is_err());
+    }
+
+    #[test]
+    fn only_named_hosts_reach_internal_addresses() {
+        let p = policy(&["http://*:*", "http://127.0.0.1:9090"]);
+        let named = p.check(&target("http://127.0.0.1:9090/")).unwrap();
+        assert_eq!(named, Grant::Named);
+        let loopback = "127.0.0.1".parse().unwrap();
+        assert!(
+            OutboundPolicy::check_address(named, &target("http://127.0.0.1:9090/"), loopback)
+                .is_ok()
+        );
+        let wild = p.check(&target("http://127.0.0.1:22/")).unwrap();
+        let e = OutboundPolicy::check_address(wild, &target("http://127.0.0.1:22/"), loopback)
+            .unwrap_err();
+        assert!(e.to_string().contains("internal address"), "{e}");
+    }
+
+    #[test]
+    fn internal_ranges() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::",
+        ] {
+            assert!(is_internal(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["93.184.216.34", "8.8.8.8", "2606:4700::1111"] {
+            assert!(!is_internal(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[test]
+    fn bad_patterns_say_why() {
+        for (p, why) in [
+            ("example.com", "scheme://host"),
+            ("ftp://example.com", "scheme `ftp`"),
+            ("https://example.com/path", "not a path"),
+            ("*://example.com", "give a port"),
+            ("https://ex*ample.com", "leading `*.`"),
+            ("https://example.com:http", "port `http`"),
+        ] {
+            let e = HostPattern::parse(p).unwrap_err();
+            assert!(e.contains(why), "{p}: {e}");
+        }
+        assert!(HostPattern::parse("http://[::1]:8080").is_ok());
+    }
+}
