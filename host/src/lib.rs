@@ -6,6 +6,7 @@
 //! swaps it on reload; `memory` stores what skills remember.
 
 pub mod app;
+pub mod authoring;
 pub mod bot;
 pub mod catalog;
 pub mod config;
@@ -17,3 +18,4 @@ pub mod matching;
 pub mod memory;
 pub mod outbound;
 pub mod runtime;
+pub mod skilltest;

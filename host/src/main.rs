@@ -1,5 +1,6 @@
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use sandbot::authoring::Lang;
 use sandbot::config::{self, Config};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -24,6 +25,37 @@ enum Command {
     /// Work with configuration files.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Write, build and test skills.
+    #[command(subcommand)]
+    Skill(SkillCommand),
+}
+
+#[derive(Subcommand)]
+enum SkillCommand {
+    /// Start a skill project (source, WIT, build set-up, a test) in ./NAME.
+    New {
+        /// The language to write it in.
+        #[arg(long, value_enum)]
+        lang: Lang,
+        /// The skill's name: lower-case letters, digits and `-`.
+        name: String,
+        /// Create it in this folder instead of the current one.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The Rust SDK (skills-sdk/) to depend on [default: the one beside this build].
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
+    /// Build the skill project in DIR (default: here) into DIR/NAME.wasm.
+    Build {
+        dir: Option<PathBuf>,
+        /// Also copy the component into this skills folder.
+        #[arg(long)]
+        install: Option<PathBuf>,
+    },
+    /// Run a conversation script (CASES.yaml) against a skill; exits
+    /// non-zero if a case fails.
+    Test { skill: PathBuf, cases: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -43,6 +75,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Start { config } => start(config.as_deref()),
         Command::Config(ConfigCommand::Validate { config }) => validate(config.as_deref()),
+        Command::Skill(command) => skill(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -122,4 +155,50 @@ fn validate(explicit: Option<&Path>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn skill(command: SkillCommand) -> Result<()> {
+    match command {
+        SkillCommand::New {
+            lang,
+            name,
+            dir,
+            sdk,
+        } => {
+            let parent = dir.unwrap_or_else(|| PathBuf::from("."));
+            let project = sandbot::authoring::new_project(lang, &name, &parent, sdk.as_deref())?;
+            println!("created {}", project.display());
+            println!(
+                "next: cd {} && sandbot skill build --install <your bot's skills folder>",
+                project.display()
+            );
+            Ok(())
+        }
+        SkillCommand::Build { dir, install } => {
+            let dir = dir.unwrap_or_else(|| PathBuf::from("."));
+            let built = sandbot::authoring::build(&dir, install.as_deref())?;
+            println!("built {}", built.wasm.display());
+            if let Some(to) = built.installed {
+                println!("installed {}", to.display());
+            }
+            Ok(())
+        }
+        SkillCommand::Test { skill, cases } => {
+            sandbot::logging::init(&config::Logging {
+                level: config::LogLevel::Warn,
+                ..Default::default()
+            })?;
+            let script = sandbot::skilltest::Script::load(&cases)?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            let report = runtime.block_on(sandbot::skilltest::run(&skill, &script))?;
+            println!("{report}");
+            if !report.passed() {
+                anyhow::bail!("{} failed", cases.display());
+            }
+            Ok(())
+        }
+    }
 }

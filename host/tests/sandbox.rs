@@ -109,3 +109,34 @@ async fn hello_answers_while_a_loop_is_still_running() {
         )
     );
 }
+
+#[test]
+fn instances_are_fresh_unless_a_skill_opts_into_reuse_and_a_crash_ends_one() {
+    let bot = BotDir::new(&["counter"], "skills:\n  counter: {}\n");
+    let mut run = bot.start();
+    for _ in 0..3 {
+        assert_eq!(run.ask("count"), "instance served 1");
+    }
+    let (_, status, _) = run.finish();
+    assert!(status.success());
+
+    bot.install("counter", "warm");
+    std::fs::remove_file(bot.skill_path("counter")).unwrap();
+    bot.write_config("admins: [alice]\nconnectors:\n  shell: {}\nskills-dir: skills\ndata-dir: data\nskills:\n  warm:\n    instance-reuse: 3\n");
+    let mut run = bot.start();
+    let served: Vec<String> = (0..7).map(|_| run.ask("count")).collect();
+    assert_eq!(
+        served,
+        [1, 2, 3, 1, 2, 3, 1].map(|n| format!("instance served {n}")),
+        "each instance serves three events"
+    );
+    assert_eq!(run.ask("crash"), "⚠ warm: panicked: asked to crash");
+    assert_eq!(
+        run.ask("count"),
+        "instance served 1",
+        "a crashed instance is not reused"
+    );
+    assert_eq!(run.ask("count"), "instance served 2");
+    let (_, status, _) = run.finish();
+    assert!(status.success());
+}

@@ -42,6 +42,8 @@ pub mod config;
 pub mod http;
 pub mod log;
 pub mod memory;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod testing;
 
 pub use bindings::sandbot::skill::types::{
     CrontabMatcher, Event, EventKind, Manifest, Matcher, MatcherKind, Membership, Message,

@@ -107,6 +107,7 @@ impl Catalog {
                     .cloned()
                     .collect(),
                 outbound: OutboundPolicy::new(entry.allow.http.clone()),
+                instance_reuse: entry.instance_reuse,
             }));
         }
         if let Some(dir) = &config.skills_dir {

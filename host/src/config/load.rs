@@ -24,7 +24,7 @@ impl ConfigError {
         }
     }
 
-    fn whole_file(file: &Path, message: String) -> Self {
+    pub fn whole_file(file: &Path, message: String) -> Self {
         ConfigError {
             file: file.to_path_buf(),
             line: None,
@@ -118,7 +118,7 @@ fn check_secret_grants(config: &Config, text: &str, file: &Path) -> Result<(), C
     Ok(())
 }
 
-fn yaml_error(file: &Path, error: &serde_yaml_ng::Error) -> ConfigError {
+pub(crate) fn yaml_error(file: &Path, error: &serde_yaml_ng::Error) -> ConfigError {
     let message = error.to_string();
     match error.location() {
         Some(loc) => {

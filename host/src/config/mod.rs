@@ -2,12 +2,12 @@
 //! settings, and errors that say `file:line:column: what is wrong`.
 
 mod env;
-mod load;
+pub(crate) mod load;
 mod skill;
 mod units;
 
 pub use load::{ConfigError, SEARCH_ORDER_HELP, load, locate, parse};
-pub use skill::{Limits, SkillEntry};
+pub use skill::{Allow, Limits, SkillEntry};
 pub use units::{ByteSize, HumanDuration};
 
 use indexmap::IndexMap;
@@ -150,6 +150,9 @@ pub struct RuntimeSettings {
     /// Limits for skills whose entry sets none.
     #[serde(default)]
     pub default_limits: Limits,
+    /// Where compiled skills are cached [default: `<data-dir>/cache`].
+    #[serde(default)]
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl Default for RuntimeSettings {
@@ -158,6 +161,7 @@ impl Default for RuntimeSettings {
             max_in_flight: default_max_in_flight(),
             compile_cache: true,
             default_limits: Limits::default(),
+            cache_dir: None,
         }
     }
 }
@@ -198,7 +202,10 @@ impl Config {
     }
 
     pub fn cache_dir(&self) -> PathBuf {
-        self.data_dir().join("cache")
+        self.runtime
+            .cache_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir().join("cache"))
     }
 
     /// Makes every relative path absolute against the config file's folder,
@@ -217,6 +224,9 @@ impl Config {
             fix(p);
         }
         if let Some(p) = self.logging.path.as_mut() {
+            fix(p);
+        }
+        if let Some(p) = self.runtime.cache_dir.as_mut() {
             fix(p);
         }
         if let Some(p) = self.databases.sqlite.as_mut().and_then(|s| s.path.as_mut()) {

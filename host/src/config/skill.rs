@@ -22,6 +22,10 @@ pub struct SkillEntry {
     pub limits: Option<Limits>,
     /// Capabilities beyond the default (none).
     pub allow: Allow,
+    /// Serve up to this many events with one instance (never after a trap)
+    /// instead of a fresh instance each: for skills whose runtime is slow to
+    /// start (Python, JavaScript). State then survives between events.
+    pub instance_reuse: u32,
     /// The skill's own settings.
     pub settings: serde_json::Map<String, serde_json::Value>,
 }
@@ -90,7 +94,14 @@ fn default_memory() -> ByteSize {
     ByteSize(64 << 20)
 }
 
-const BOT_KEYS: &[&str] = &["path", "no-cache", "sha256", "limits", "allow"];
+const BOT_KEYS: &[&str] = &[
+    "path",
+    "no-cache",
+    "sha256",
+    "limits",
+    "allow",
+    "instance-reuse",
+];
 
 impl<'de> Deserialize<'de> for SkillEntry {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -124,6 +135,7 @@ impl<'de> de::Visitor<'de> for EntryVisitor {
                 "no-cache" => entry.no_cache = map.next_value()?,
                 "limits" => entry.limits = Some(map.next_value()?),
                 "allow" => entry.allow = map.next_value()?,
+                "instance-reuse" => entry.instance_reuse = map.next_value()?,
                 "sha256" => {
                     let pin: String = map.next_value()?;
                     let pin = pin.trim().to_ascii_lowercase();

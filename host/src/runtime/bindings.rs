@@ -28,4 +28,4 @@ mod sync_world {
 
 pub use async_world::sandbot::skill::{chat, config, log, memory, types as wit};
 pub use async_world::{Skill as AsyncSkill, SkillPre as AsyncSkillPre};
-pub use sync_world::SkillSyncPre;
+pub use sync_world::{SkillSync, SkillSyncPre};

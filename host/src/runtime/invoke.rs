@@ -3,6 +3,7 @@
 //! and the operator can read.
 
 use super::Runtime;
+use super::bindings::{AsyncSkill, SkillSync};
 use super::convert;
 use super::skill::{LoadedSkill, Pre};
 use super::state::{SkillHost, State};
@@ -31,8 +32,45 @@ pub enum Failure {
     Error(String),
 }
 
+/// An instance kept for reuse: only skills whose entry sets
+/// `instance-reuse` get them, and only until a trap or N events.
+pub(super) struct Warm {
+    store: Store<State>,
+    instance: Instance,
+    uses: u32,
+}
+
+enum Instance {
+    Async(AsyncSkill),
+    Sync(SkillSync),
+}
+
+/// Idle instances kept per skill; more concurrent events make fresh ones.
+const MAX_IDLE: usize = 4;
+
+/// The warm instances of one skill. Its lock is the skill's own and is held
+/// only to push or pop.
+#[derive(Default)]
+pub(super) struct WarmPool {
+    idle: std::sync::Mutex<Vec<Warm>>,
+}
+
+impl WarmPool {
+    fn take(&self) -> Option<Warm> {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop()
+    }
+
+    fn give_back(&self, warm: Warm) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < MAX_IDLE {
+            idle.push(warm);
+        }
+    }
+}
+
 impl Runtime {
-    /// Runs `skill`'s `handle` for `event`, as matched by `matcher_id`.
+    /// Runs `skill`'s `handle` for `event`, as matched by `matcher_id`: in a
+    /// fresh instance, or in a warm one when the skill opted into reuse.
     pub async fn handle(
         &self,
         skill: &LoadedSkill,
@@ -40,28 +78,51 @@ impl Runtime {
         matcher_id: &str,
         captures: &[(String, String)],
     ) -> Result<(), Failure> {
-        let mut store = self.new_store(State::new(skill.host.clone(), event.origin()));
+        let reuse = skill.instance_reuse;
+        let warm = if reuse > 1 { skill.warm.take() } else { None };
+        let (mut store, instance, uses) = match warm {
+            Some(Warm {
+                mut store,
+                instance,
+                uses,
+            }) => {
+                let state = store.data_mut();
+                state.origin = event.origin();
+                state.messages_sent = 0;
+                store.set_epoch_deadline(1);
+                (store, Some(instance), uses)
+            }
+            None => (
+                self.new_store(State::new(skill.host.clone(), event.origin())),
+                None,
+                0,
+            ),
+        };
         let wit_event = convert::event_to_wit(event);
         let call = async {
-            match &skill.pre {
-                Pre::Async(pre) => {
-                    let instance = pre.instantiate_async(&mut store).await?;
+            let instance = match instance {
+                Some(i) => i,
+                None => match &skill.pre {
+                    Pre::Async(pre) => Instance::Async(pre.instantiate_async(&mut store).await?),
+                    Pre::Sync(pre) => Instance::Sync(pre.instantiate_async(&mut store).await?),
+                },
+            };
+            let result = match &instance {
+                Instance::Async(skill) => {
                     let (id, captures) = (matcher_id.to_owned(), captures.to_vec());
                     store
                         .run_concurrent(async |accessor| {
-                            instance
-                                .call_handle(accessor, wit_event, id, captures)
-                                .await
+                            skill.call_handle(accessor, wit_event, id, captures).await
                         })
+                        .await??
+                }
+                Instance::Sync(skill) => {
+                    skill
+                        .call_handle(&mut store, &wit_event, matcher_id, &captures.to_vec())
                         .await?
                 }
-                Pre::Sync(pre) => {
-                    let instance = pre.instantiate_async(&mut store).await?;
-                    instance
-                        .call_handle(&mut store, &wit_event, matcher_id, &captures.to_vec())
-                        .await
-                }
-            }
+            };
+            wasmtime::Result::Ok((result, instance))
         };
         let budget = skill.host.limits.time;
         let outcome = if self.enforce_limits {
@@ -69,12 +130,23 @@ impl Runtime {
         } else {
             Ok(call.await)
         };
-        match outcome {
-            Err(_) => Err(Failure::Timeout(budget)),
-            Ok(Ok(Ok(()))) => Ok(()),
-            Ok(Ok(Err(message))) => Err(Failure::Error(message)),
-            Ok(Err(e)) => Err(classify_error(e, &store, &skill.host)),
-        }
+        // A timed-out or trapped instance is dropped with its store; one
+        // that finished (even with an error of its own) may serve again.
+        let result = match outcome {
+            Err(_) => return Err(Failure::Timeout(budget)),
+            Ok(Err(e)) => return Err(classify_error(e, &store, &skill.host)),
+            Ok(Ok((result, instance))) => {
+                if uses + 1 < reuse {
+                    skill.warm.give_back(Warm {
+                        store,
+                        instance,
+                        uses: uses + 1,
+                    });
+                }
+                result
+            }
+        };
+        result.map_err(Failure::Error)
     }
 }
 

@@ -4,6 +4,7 @@
 
 use super::bindings::{AsyncSkillPre, SkillSyncPre};
 use super::convert;
+use super::invoke::WarmPool;
 use super::state::{SkillHost, State};
 use super::{Compiled, Runtime};
 use crate::config::Limits;
@@ -34,6 +35,9 @@ pub struct SkillSource {
     /// the operator hears about, not a quiet "no such key".
     pub withheld_secrets: Vec<String>,
     pub outbound: OutboundPolicy,
+    /// Events one instance may serve before a fresh one is made; 0 or 1
+    /// means a fresh instance for every event.
+    pub instance_reuse: u32,
 }
 
 impl SkillSource {
@@ -49,6 +53,7 @@ impl SkillSource {
             secrets: Default::default(),
             withheld_secrets: Vec::new(),
             outbound: OutboundPolicy::default(),
+            instance_reuse: 0,
         }
     }
 }
@@ -80,6 +85,8 @@ pub struct LoadedSkill {
     pub compiled: Compiled,
     pub(super) pre: Pre,
     pub(super) host: Arc<SkillHost>,
+    pub instance_reuse: u32,
+    pub(super) warm: WarmPool,
 }
 
 impl LoadedSkill {
@@ -186,6 +193,8 @@ impl Runtime {
             compiled,
             pre,
             host,
+            instance_reuse: source.instance_reuse,
+            warm: WarmPool::default(),
         })
     }
 

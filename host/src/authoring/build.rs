@@ -1,0 +1,222 @@
+//! `sandbot skill build`: the language's own tool makes the component; this
+//! finds the tool, runs it, checks the result is a component and copies it
+//! where asked. A missing tool is named, with how to install it.
+
+use super::Lang;
+use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub struct Built {
+    pub lang: Lang,
+    /// `<project>/<name>.wasm`
+    pub wasm: PathBuf,
+    /// Where it was installed too, if asked.
+    pub installed: Option<PathBuf>,
+}
+
+/// Builds the project in `dir`; with `install`, also copies the component
+/// into that skills folder (write aside, then rename, so a watching bot never
+/// loads half a file).
+pub fn build(dir: &Path, install: Option<&Path>) -> Result<Built> {
+    let dir =
+        std::fs::canonicalize(dir).with_context(|| format!("cannot find {}", dir.display()))?;
+    let lang = Lang::detect(&dir).with_context(|| {
+        format!(
+            "{} is not a skill project: expected Cargo.toml (Rust), app.py (Python), skill.js (JavaScript) or skill.c (C); `sandbot skill new` makes one",
+            dir.display()
+        )
+    })?;
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .context("the project folder has no name")?;
+    let wasm = dir.join(format!("{name}.wasm"));
+    match lang {
+        Lang::Rust => build_rust(&dir, &name, &wasm)?,
+        Lang::Python => build_python(&dir, &wasm)?,
+        Lang::Js => build_js(&dir, &wasm)?,
+        Lang::C => build_c(&dir, &name, &wasm)?,
+    }
+    let bytes = std::fs::read(&wasm).with_context(|| format!("reading {}", wasm.display()))?;
+    if !bytes.starts_with(b"\0asm") || wasmparser::Parser::is_core_wasm(&bytes) {
+        bail!("{} is not a WebAssembly component", wasm.display());
+    }
+    let installed = match install {
+        Some(folder) => Some(install_into(&wasm, folder, &name)?),
+        None => None,
+    };
+    Ok(Built {
+        lang,
+        wasm,
+        installed,
+    })
+}
+
+fn install_into(wasm: &Path, folder: &Path, name: &str) -> Result<PathBuf> {
+    std::fs::create_dir_all(folder).with_context(|| format!("creating {}", folder.display()))?;
+    let dest = folder.join(format!("{name}.wasm"));
+    let tmp = folder.join(format!(".{name}.wasm.tmp"));
+    std::fs::copy(wasm, &tmp).with_context(|| format!("copying to {}", tmp.display()))?;
+    std::fs::rename(&tmp, &dest).with_context(|| format!("renaming to {}", dest.display()))?;
+    Ok(dest)
+}
+
+/// Runs a tool, or says what is missing and how to get it.
+fn run(cmd: &mut Command, tool: &str, install_hint: &str) -> Result<()> {
+    let status = match cmd.status() {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            bail!("`{tool}` is not installed (or not on PATH): {install_hint}")
+        }
+        Err(e) => return Err(e).with_context(|| format!("running `{tool}`")),
+    };
+    if !status.success() {
+        bail!("`{tool}` failed ({status}); its output is above");
+    }
+    Ok(())
+}
+
+fn build_rust(dir: &Path, name: &str, wasm: &Path) -> Result<()> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l == "wasm32-wasip2")
+        })
+        .unwrap_or(true); // without rustup, let cargo say what it lacks
+    if !installed {
+        bail!("Rust's wasm32-wasip2 target is missing: run `rustup target add wasm32-wasip2`");
+    }
+    run(
+        Command::new("cargo")
+            .args(["build", "--release", "--target", "wasm32-wasip2"])
+            .current_dir(dir),
+        "cargo",
+        "install Rust with rustup (https://rustup.rs), then `rustup target add wasm32-wasip2`",
+    )?;
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| dir.join("target"));
+    let out = target_dir
+        .join("wasm32-wasip2/release")
+        .join(format!("{}.wasm", name.replace('-', "_")));
+    std::fs::copy(&out, wasm).with_context(|| format!("copying {}", out.display()))?;
+    Ok(())
+}
+
+/// Where a tool is: in the toolchains folder `make lang-toolchains` fills
+/// (`$SANDBOT_TOOLCHAINS` if set, else `target/toolchains` of the source tree
+/// this binary was built from), then the project's own `node_modules`, then
+/// on PATH.
+fn find_tool(project: &Path, name: &str, in_toolchains: &str) -> PathBuf {
+    let root = std::env::var_os("SANDBOT_TOOLCHAINS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/toolchains"));
+    [
+        root.join(in_toolchains),
+        project.join("node_modules/.bin").join(name),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
+    .unwrap_or_else(|| PathBuf::from(name))
+}
+
+const PYTHON_HINT: &str = "install it with `pip install componentize-py==0.25.1` (or `make lang-toolchains` in sandbot's source tree)";
+const JS_HINT: &str = "install it with `npm install @bytecodealliance/componentize-js@0.23.0 @bytecodealliance/preview2-shim@0.25.0` in the project (or `make lang-toolchains` in sandbot's source tree)";
+const JCO_HINT: &str = "install it with `npm install @bytecodealliance/jco@1.35.0` in the project (or `make lang-toolchains` in sandbot's source tree)";
+const WIT_BINDGEN_HINT: &str = "install it with `cargo install --locked wit-bindgen-cli@0.63.0 --no-default-features --features c` (or `make lang-toolchains` in sandbot's source tree)";
+const CLANG_HINT: &str = "install clang for wasm with `apt-get install clang lld wasi-libc libclang-rt-dev-wasm32` (Debian/Ubuntu)";
+
+fn build_python(dir: &Path, wasm: &Path) -> Result<()> {
+    let tool = find_tool(dir, "componentize-py", "python/bin/componentize-py");
+    run(
+        Command::new(tool)
+            .args(["-d", "wit", "-w", "skill", "componentize", "-p", "."])
+            .arg("app")
+            .arg("-o")
+            .arg(wasm)
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .current_dir(dir),
+        "componentize-py",
+        PYTHON_HINT,
+    )
+}
+
+fn build_js(dir: &Path, wasm: &Path) -> Result<()> {
+    let tool = find_tool(
+        dir,
+        "componentize-js",
+        "js/node_modules/.bin/componentize-js",
+    );
+    // No `wasi:http`: the skill does not use it, and the bot refuses a
+    // component that imports it without a grant.
+    run(
+        Command::new(tool)
+            .args(["skill.js", "--wit", "wit", "--world-name", "skill-sync"])
+            .args(["--disable", "http", "fetch-event", "-o"])
+            .arg(wasm)
+            .current_dir(dir),
+        "componentize-js",
+        JS_HINT,
+    )
+}
+
+fn build_c(dir: &Path, name: &str, wasm: &Path) -> Result<()> {
+    let gen_dir = dir.join("build");
+    std::fs::create_dir_all(&gen_dir)?;
+    let wit_bindgen = find_tool(dir, "wit-bindgen", "bin/wit-bindgen");
+    // `--sync all`: `handle` is lifted synchronously; it never waits.
+    run(
+        Command::new(wit_bindgen)
+            .args([
+                "c",
+                "wit",
+                "--world",
+                "skill",
+                "--sync",
+                "all",
+                "--out-dir",
+                "build",
+            ])
+            .current_dir(dir),
+        "wit-bindgen",
+        WIT_BINDGEN_HINT,
+    )?;
+    let core = gen_dir.join(format!("{name}.core.wasm"));
+    let mut sources: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "c"))
+        .collect();
+    sources.sort();
+    run(
+        Command::new("clang")
+            .args([
+                "--target=wasm32-wasi",
+                "-mexec-model=reactor",
+                "-Os",
+                "-Wall",
+            ])
+            .args(["-Wl,--strip-all", "-I", "build", "-o"])
+            .arg(&core)
+            .args(&sources)
+            .args(["build/skill.c", "build/skill_component_type.o"])
+            .current_dir(dir),
+        "clang",
+        CLANG_HINT,
+    )?;
+    let jco = find_tool(dir, "jco", "js/node_modules/.bin/jco");
+    run(
+        Command::new(jco)
+            .arg("new")
+            .arg(&core)
+            .args(["--wasi-reactor", "-o"])
+            .arg(wasm)
+            .current_dir(dir),
+        "jco",
+        JCO_HINT,
+    )
+}
