@@ -9,9 +9,14 @@ EXAMPLE_SKILLS := hello seen dance loudnoises alerts
 # Skills only tests use: a second hello build, the hostile suite, a wrong world.
 HOSTILE_SKILLS := infinite-loop memory-bomb deep-recursion trap-and-panic output-flood \
 	oversized-response forbidden-host ssrf file-read env-read describe-never-returns wrong-world
-TEST_SKILLS := hello-v2 $(HOSTILE_SKILLS)
+TEST_SKILLS := hello-v2 counter $(HOSTILE_SKILLS)
+# Skills in Python, JavaScript and C (example-skills/<language>/<name>/),
+# built by example-skills/lang-skills.sh with toolchains it installs into
+# target/toolchains/ the first time.
+LANG_SKILLS := remember table calc
+LANG_TOOL := example-skills/lang-skills.sh
 
-.PHONY: all run test skills bench setup install-skills clean
+.PHONY: all run test skills lang-skills lang-toolchains bench setup install-skills clean
 
 all: skills
 	$(CARGO) build --locked -p sandbot
@@ -30,6 +35,24 @@ skills: setup
 		cp $$f $(SKILLS_OUT)/.$$n.tmp && mv -f $(SKILLS_OUT)/.$$n.tmp $(SKILLS_OUT)/$$n.wasm; \
 	done
 
+## Skills in other languages, into target/skills/<name>.wasm; each is rebuilt
+## when its sources, the WIT or the build script change.
+lang-skills: $(addprefix $(SKILLS_OUT)/,$(addsuffix .wasm,$(LANG_SKILLS)))
+
+## Their toolchains alone: componentize-py, componentize-js and jco, wit-bindgen
+## and Debian's clang for C. Each is skipped when already installed.
+lang-toolchains:
+	@for l in python js c; do $(LANG_TOOL) toolchain $$l || exit 1; done
+
+$(SKILLS_OUT)/remember.wasm: $(wildcard example-skills/python/remember/*.py wit/*.wit) $(LANG_TOOL)
+	$(LANG_TOOL) build python remember
+
+$(SKILLS_OUT)/table.wasm: $(wildcard example-skills/js/table/*.js wit/*.wit) $(LANG_TOOL)
+	$(LANG_TOOL) build js table
+
+$(SKILLS_OUT)/calc.wasm: $(wildcard example-skills/c/calc/*.[ch] wit/*.wit) $(LANG_TOOL)
+	$(LANG_TOOL) build c calc
+
 ## The example skills, into the folder configuration.yaml watches. Copy then
 ## rename, so a running bot never sees half a file.
 install-skills: skills
@@ -41,10 +64,10 @@ install-skills: skills
 run: install-skills
 	$(CARGO) run --locked -p sandbot -- start -c configuration.yaml
 
-test: skills
+test: skills lang-skills
 	SANDBOT_TEST_SKILLS=$(abspath $(SKILLS_OUT)) $(CARGO) test --locked -p sandbot
 
-bench: skills
+bench: skills lang-skills
 	SANDBOT_TEST_SKILLS=$(abspath $(SKILLS_OUT)) $(CARGO) bench --locked -p sandbot
 
 clean:
