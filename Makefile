@@ -8,7 +8,8 @@ SKILLS_OUT := target/skills
 EXAMPLE_SKILLS := hello seen dance loudnoises alerts
 # Skills only tests use: a second hello build, the hostile suite, a wrong world.
 HOSTILE_SKILLS := infinite-loop memory-bomb deep-recursion trap-and-panic output-flood \
-	oversized-response forbidden-host ssrf file-read env-read describe-never-returns wrong-world
+	oversized-response forbidden-host ssrf file-read env-read describe-never-returns wrong-world \
+	unknown-import
 TEST_SKILLS := hello-v2 counter $(HOSTILE_SKILLS)
 # Skills in Python, JavaScript and C (example-skills/<language>/<name>/),
 # built by example-skills/lang-skills.sh with toolchains it installs into

@@ -142,6 +142,76 @@ fn bench_fresh_instance(rt: &tokio::runtime::Runtime) {
     }
 }
 
+/// Python, JavaScript and C skills: compile cold and cached, and µs per
+/// event with a fresh instance each time or with instance reuse.
+fn bench_languages(rt: &tokio::runtime::Runtime) {
+    println!("\n## Skills in other languages: load, and one event fresh vs. reused instance");
+    println!(
+        "| skill | size | load cold | load cached | event, fresh instance | event, reused instance |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for (name, text, caps) in [
+        (
+            "remember",
+            "what is the wifi password",
+            vec![("key", "the wifi password")],
+        ),
+        ("table", "table a,b 1,2", vec![("rows", "a,b 1,2")]),
+        ("calc", "calc 2*(3+4)", vec![("expr", "2*(3+4)")]),
+        ("hello", "hello", vec![("greeting", "hello")]),
+    ] {
+        let path = skills_dir().join(format!("{name}.wasm"));
+        let Ok(meta) = std::fs::metadata(&path) else {
+            println!("| {name} | not built (`make lang-skills`) | | | | |");
+            continue;
+        };
+        let mut f = runtime(true);
+        let t = Instant::now();
+        let skill = rt.block_on(f.runtime.load(source(name, false))).unwrap();
+        let cold = t.elapsed();
+        let cached: Vec<f64> = (0..3)
+            .map(|_| {
+                let t = Instant::now();
+                rt.block_on(f.runtime.load(source(name, false))).unwrap();
+                t.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        let matcher = skill.manifest.matchers[0].id.clone();
+        let caps: Vec<(String, String)> = caps
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let event = message(text);
+        let reusing = rt
+            .block_on(f.runtime.load(SkillSource {
+                instance_reuse: 1_000_000,
+                ..source(name, false)
+            }))
+            .unwrap();
+        let mut per_event = |skill: &sandbot::runtime::LoadedSkill, n: usize| {
+            let mut runs = Vec::new();
+            for _ in 0..3 {
+                let t = Instant::now();
+                for _ in 0..n {
+                    rt.block_on(f.runtime.handle(skill, &event, &matcher, &caps))
+                        .unwrap();
+                    f.drain();
+                }
+                runs.push(t.elapsed().as_secs_f64() * 1e6 / n as f64);
+            }
+            median(runs)
+        };
+        let fresh = per_event(&skill, 200);
+        let reused = per_event(&reusing, 2000);
+        println!(
+            "| {name} | {:.1} MB | {:.2} s | {:.0} ms | {fresh:.0} µs | {reused:.1} µs |",
+            meta.len() as f64 / 1e6,
+            cold.as_secs_f64(),
+            median(cached),
+        );
+    }
+}
+
 fn bot_dir(skills: &[&str], extra: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("skills")).unwrap();
@@ -369,6 +439,9 @@ fn main() {
     }
     if want("instance") {
         bench_fresh_instance(&rt);
+    }
+    if want("languages") {
+        bench_languages(&rt);
     }
     if want("dispatch") {
         bench_dispatch();

@@ -115,7 +115,7 @@ fn the_repositorys_default_configuration_validates() {
 
 #[test]
 fn bad_skills_are_reported_and_the_bot_stays_up() {
-    let bot = BotDir::new(&["hello", "wrong-world"], "");
+    let bot = BotDir::new(&["hello", "wrong-world", "unknown-import"], "");
     let skills = bot.path().join("skills");
     std::fs::write(
         skills.join("garbage.wasm"),
@@ -144,6 +144,14 @@ fn bad_skills_are_reported_and_the_bot_stays_up() {
     );
     expect("truncated.wasm", "it does not compile");
     expect("wrong-world.wasm", "it is not a sandbot skill");
+    expect(
+        "unknown-import.wasm",
+        "it needs something the bot does not provide",
+    );
+    assert!(
+        log.contains("`acme:tools/deploy`"),
+        "the import is named:\n{log}"
+    );
     assert!(
         log.contains("this one exports `wasi:cli/run@0.2.0`"),
         "{log}"

@@ -24,7 +24,10 @@ impl Skill for Alerts {
         let base = config::get("url")?
             .ok_or("the `url` setting (the Prometheus API's base URL) is missing")?;
         let url = format!("{}/api/v1/alerts", base.trim_end_matches('/'));
-        let token = config::get("prometheus-token").ok().flatten();
+        let token = config::get("prometheus-token")
+            .ok()
+            .flatten()
+            .filter(|t| !t.is_empty());
         let auth = token.map(|t| format!("Bearer {t}"));
         let headers: Vec<(&str, &str)> = auth
             .as_deref()

@@ -150,6 +150,9 @@ impl Runtime {
     }
 }
 
+/// The most of a failed skill's stderr that goes to the log.
+const STDERR_LINES_LOGGED: usize = 30;
+
 /// Turns a trap into a failure, using what the store saw: whether the memory
 /// cap was hit, and a panic message the guest wrote to stderr.
 pub(super) fn classify_error(
@@ -162,11 +165,19 @@ pub(super) fn classify_error(
         return Failure::OutOfMemory(host.limits.memory);
     }
     tracing::debug!(skill = %host.name, error = ?error, "skill trapped");
+    let stderr = state.stderr_text();
+    // Python and JavaScript runtimes print their traceback to stderr before
+    // they trap: that is what the operator needs to see.
+    let lines: Vec<&str> = stderr.lines().collect();
+    if !lines.is_empty() {
+        let tail = lines[lines.len().saturating_sub(STDERR_LINES_LOGGED)..].join("\n");
+        tracing::warn!(skill = %host.name, "what the skill wrote to stderr before it failed:\n{tail}");
+    }
     let trap = error.downcast_ref::<wasmtime::Trap>();
     if trap == Some(&wasmtime::Trap::StackOverflow) {
         return Failure::StackOverflow;
     }
-    if let Some((message, at)) = panic_message(&state.stderr_text()) {
+    if let Some((message, at)) = panic_message(&stderr) {
         return Failure::Panicked { message, at };
     }
     let reason = match trap {
