@@ -60,6 +60,20 @@ fn a_rust_skill_goes_from_new_to_an_answer_in_chat() {
     assert!(out.contains("3 passed, 0 failed"), "{out}");
     let (_, status, _) = run.finish();
     assert!(status.success());
+
+    // The project's own `cargo test` has the same conversation through
+    // skills-sdk's harness.
+    let out = Command::new(env!("CARGO"))
+        .args(["test", "--quiet"])
+        .current_dir(&project)
+        .env("SANDBOT", env!("CARGO_BIN_EXE_sandbot"))
+        .env("CARGO_TARGET_DIR", rust_target())
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("1 passed"), "{text}");
 }
 
 #[test]

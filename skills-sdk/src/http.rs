@@ -61,7 +61,7 @@ impl From<ErrorCode> for Error {
             ErrorCode::HttpRequestDenied => Error::Denied,
             ErrorCode::DestinationIpProhibited => Error::InternalAddress,
             ErrorCode::HttpResponseBodySize(_) => Error::TooLarge,
-            other => Error::Http(format!("{other:?}")),
+            other => Error::Http(format!("{other:?}").replace("ErrorCode::", "")),
         }
     }
 }
