@@ -14,7 +14,13 @@ pub fn init(settings: &Logging) -> Result<()> {
     let filter = std::env::var("SANDBOT_LOG")
         .ok()
         .and_then(|f| EnvFilter::try_new(f).ok())
-        .unwrap_or_else(|| EnvFilter::new(format!("warn,sandbot={level},skill={level}")));
+        .unwrap_or_else(|| {
+            EnvFilter::new(format!(
+                // wasmtime-wasi-http logs every failed connect of a skill at warn;
+                // the skill already gets the error, and sandbot logs refusals.
+                "warn,wasmtime_wasi_http=error,sandbot={level},skill={level}"
+            ))
+        });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
