@@ -71,6 +71,7 @@ enum ConfigCommand {
 const DEFAULT_CONFIG: &str = include_str!("../../configuration.yaml");
 
 fn main() -> ExitCode {
+    return_large_buffers_to_the_os();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Start { config } => start(config.as_deref()),
@@ -200,5 +201,19 @@ fn skill(command: SkillCommand) -> Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+/// A skill can make the host copy out a string as large as its memory limit
+/// (a 10 MiB "response", say) before the host refuses it. glibc raises its
+/// mmap threshold after such a buffer is freed, and from then on keeps
+/// buffers that size in its heap arenas, one per thread: resident memory
+/// then steps up by the largest buffer each time a new thread sees one. A
+/// fixed threshold makes every large buffer an mmap, returned when freed.
+fn return_large_buffers_to_the_os() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator tuning; called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 << 10);
     }
 }

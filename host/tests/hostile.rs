@@ -67,7 +67,11 @@ fn every_attack_fails_on_its_own_while_hello_answers() {
             .into(),
     );
     let mut rss = Vec::new();
-    for _round in 0..3 {
+    let rounds: usize = std::env::var("HOSTILE_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3);
+    for _round in 0..rounds {
         expect(&mut run, "hello", &hello());
         expect(
             &mut run,
@@ -139,14 +143,17 @@ fn every_attack_fails_on_its_own_while_hello_answers() {
         internal.requests().is_empty(),
         "the SSRF attempt got through"
     );
-    // Each round runs a 16 MiB memory bomb and 10 MiB strings; rounds two
-    // and three must not keep what round one used.
-    let growth = rss[2].saturating_sub(rss[0]);
+    // Each round runs a 16 MiB memory bomb and has the host copy out a
+    // 10 MiB string; later rounds must not keep what earlier ones used.
+    // (HOSTILE_ROUNDS=10 shows the plateau: 48.5 → 50.1 MiB here.)
+    println!("host RSS after each round: {rss:?} KiB");
+    let last = *rss.last().unwrap();
+    let growth = last.saturating_sub(rss[0]);
     assert!(
-        growth < 32 << 10,
-        "host memory grew by {growth} KiB over two rounds: {rss:?}"
+        growth < 12 << 10,
+        "host memory grew by {growth} KiB: {rss:?}"
     );
-    assert!(rss[2] < 512 << 10, "host memory is {} KiB", rss[2]);
+    assert!(last < 256 << 10, "host memory is {last} KiB");
 
     let (rest, status, log) = run.finish();
     assert!(rest.is_empty(), "unexpected output: {rest:?}");
