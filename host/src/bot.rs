@@ -57,10 +57,10 @@ impl Bot {
         let Ok(_permit) = self.in_flight.acquire().await else {
             return;
         };
-        if let Event::Message(m) = &event {
-            if let Some(command) = builtin(&m.text) {
-                return self.run_builtin(command, m).await;
-            }
+        if let Event::Message(m) = &event
+            && let Some(command) = builtin(&m.text)
+        {
+            return self.run_builtin(command, m).await;
         }
         let set = self.catalog.current();
         let hits = set.index.route(&event);

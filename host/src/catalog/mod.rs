@@ -259,11 +259,11 @@ impl Catalog {
         previous: Option<Arc<LoadedSkill>>,
     ) -> (Option<Arc<LoadedSkill>>, Change) {
         let name = source.name.clone();
-        if let Some(prev) = &previous {
-            if file_sha256(&source.path).as_deref() == Some(prev.sha256.as_str()) {
-                let version = prev.manifest.version.clone();
-                return (Some(prev.clone()), Change::Unchanged { name, version });
-            }
+        if let Some(prev) = &previous
+            && file_sha256(&source.path).as_deref() == Some(prev.sha256.as_str())
+        {
+            let version = prev.manifest.version.clone();
+            return (Some(prev.clone()), Change::Unchanged { name, version });
         }
         match self.runtime.load(source).await {
             Ok(skill) => {

@@ -176,13 +176,13 @@ impl de::Visitor<'_> for KeySeed {
     }
 
     fn visit_str<E: de::Error>(self, key: &str) -> Result<String, E> {
-        if !BOT_KEYS.contains(&key) {
-            if let Some(meant) = near_bot_key(key) {
-                return Err(E::custom(format!(
-                    "unknown setting `{key}`: did you mean `{meant}`? (a skill's own settings may not look like the bot's keys: {})",
-                    BOT_KEYS.join(", ")
-                )));
-            }
+        if !BOT_KEYS.contains(&key)
+            && let Some(meant) = near_bot_key(key)
+        {
+            return Err(E::custom(format!(
+                "unknown setting `{key}`: did you mean `{meant}`? (a skill's own settings may not look like the bot's keys: {})",
+                BOT_KEYS.join(", ")
+            )));
         }
         Ok(key.to_owned())
     }

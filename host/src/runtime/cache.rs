@@ -65,10 +65,10 @@ impl CompileCache {
         }
         let component = Component::new(engine, wasm).map_err(|e| anyhow::anyhow!("{e:#}"))?;
         let took = start.elapsed();
-        if let Some(file) = file {
-            if let Err(e) = store(&component, &file) {
-                tracing::warn!(file = %file.display(), error = %format!("{e:#}"), "could not write the compilation cache");
-            }
+        if let Some(file) = file
+            && let Err(e) = store(&component, &file)
+        {
+            tracing::warn!(file = %file.display(), error = %format!("{e:#}"), "could not write the compilation cache");
         }
         Ok((
             component,

@@ -118,13 +118,13 @@ impl Runtime {
         }
         let wasm = tokio::fs::read(&source.path).await?;
         let sha256 = hex(&Sha256::digest(&wasm));
-        if let Some(pin) = &source.sha256 {
-            if *pin != sha256 {
-                bail!(
-                    "its sha256 is {sha256}, but skills.{}.sha256 pins {pin}: refusing a file the configuration did not approve",
-                    source.name
-                );
-            }
+        if let Some(pin) = &source.sha256
+            && *pin != sha256
+        {
+            bail!(
+                "its sha256 is {sha256}, but skills.{}.sha256 pins {pin}: refusing a file the configuration did not approve",
+                source.name
+            );
         }
         if !wasm.starts_with(b"\0asm") {
             bail!("it is not a WebAssembly file");

@@ -141,16 +141,16 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
         let frame = std::task::ready!(Pin::new(&mut self.body).poll_frame(cx));
-        if let Some(Ok(frame)) = &frame {
-            if let Some(data) = frame.data_ref() {
-                let n = data.len() as u64;
-                if n > self.left {
-                    let cap = self.cap;
-                    self.left = 0;
-                    return Poll::Ready(Some(Err(Error::HttpResponseBodySize(Some(cap)))));
-                }
-                self.left -= n;
+        if let Some(Ok(frame)) = &frame
+            && let Some(data) = frame.data_ref()
+        {
+            let n = data.len() as u64;
+            if n > self.left {
+                let cap = self.cap;
+                self.left = 0;
+                return Poll::Ready(Some(Err(Error::HttpResponseBodySize(Some(cap)))));
             }
+            self.left -= n;
         }
         Poll::Ready(frame)
     }
