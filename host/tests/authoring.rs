@@ -129,6 +129,16 @@ fn a_missing_tool_is_named_with_how_to_install_it() {
     assert!(out.contains("`Bad_Name` is not a skill name"), "{out}");
 }
 
+/// `sandbot skill test WASM CASES`: (exit status, stdout, stderr).
+fn skill_test(wasm: &Path, cases: &Path) -> (std::process::ExitStatus, String, String) {
+    sandbot(&[
+        "skill",
+        "test",
+        wasm.to_str().unwrap(),
+        cases.to_str().unwrap(),
+    ])
+}
+
 #[test]
 fn a_failing_case_is_reported_and_fails_the_run() {
     let dir = tempfile::tempdir().unwrap();
@@ -139,12 +149,7 @@ fn a_failing_case_is_reported_and_fails_the_run() {
     )
     .unwrap();
     let wasm = common::skill_wasm("hello");
-    let (status, out, err) = sandbot(&[
-        "skill",
-        "test",
-        wasm.to_str().unwrap(),
-        cases.to_str().unwrap(),
-    ]);
+    let (status, out, err) = skill_test(&wasm, &cases);
     assert!(!status.success());
     assert!(out.contains("  ok    1 hello"), "{out}");
     assert!(
@@ -155,12 +160,7 @@ fn a_failing_case_is_reported_and_fails_the_run() {
     assert!(err.contains("cases.yaml failed"), "{err}");
 
     std::fs::write(&cases, "cases:\n  - say: hello\n    expct: Hello\n").unwrap();
-    let (status, _, err) = sandbot(&[
-        "skill",
-        "test",
-        wasm.to_str().unwrap(),
-        cases.to_str().unwrap(),
-    ]);
+    let (status, _, err) = skill_test(&wasm, &cases);
     assert!(!status.success());
     assert!(
         err.contains("cases.yaml:3:5: cases[0]: unknown field `expct`"),
@@ -179,12 +179,7 @@ fn cases_preset_memory_settings_and_grants() {
     )
     .unwrap();
     let wasm = common::skill_wasm("remember");
-    let (status, out, err) = sandbot(&[
-        "skill",
-        "test",
-        wasm.to_str().unwrap(),
-        cases.to_str().unwrap(),
-    ]);
+    let (status, out, err) = skill_test(&wasm, &cases);
     assert!(status.success(), "{out}{err}");
 
     // `alerts`, with its `url` setting and an HTTP grant for a loopback API.
@@ -202,12 +197,7 @@ fn cases_preset_memory_settings_and_grants() {
     )
     .unwrap();
     let wasm = common::skill_wasm("alerts");
-    let (status, out, err) = sandbot(&[
-        "skill",
-        "test",
-        wasm.to_str().unwrap(),
-        cases.to_str().unwrap(),
-    ]);
+    let (status, out, err) = skill_test(&wasm, &cases);
     assert!(status.success(), "{out}{err}");
     assert_eq!(api.requests().len(), 1);
 }
