@@ -6,11 +6,6 @@ CARGO ?= cargo
 SKILLS_OUT := target/skills
 # The example skills (opsdroid's four, and alerts), installed into ./skills by `make run`.
 EXAMPLE_SKILLS := hello seen dance loudnoises alerts
-# Skills only tests use: a second hello build, the hostile suite, a wrong world.
-HOSTILE_SKILLS := infinite-loop memory-bomb deep-recursion trap-and-panic output-flood \
-	oversized-response forbidden-host ssrf file-read env-read describe-never-returns wrong-world \
-	unknown-import
-TEST_SKILLS := hello-v2 counter $(HOSTILE_SKILLS)
 # Skills in Python, JavaScript and C (example-skills/<language>/<name>/),
 # built by example-skills/lang-skills.sh with toolchains it installs into
 # target/toolchains/ the first time.
@@ -26,15 +21,10 @@ all: skills
 setup:
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
 
-## Every Rust skill, built once into target/skills/<name>.wasm.
+## Every Rust skill under example-skills/, built once into target/skills/<name>.wasm
+## by the build script of example-skills/artifacts (which the tests use too).
 skills: setup
-	$(CARGO) build --locked --target wasm32-wasip2 --profile skill \
-		$(addprefix -p ,$(EXAMPLE_SKILLS) $(TEST_SKILLS))
-	@mkdir -p $(SKILLS_OUT)
-	@for f in target/wasm32-wasip2/skill/*.wasm; do \
-		n=$$(basename $$f .wasm | tr _ -); \
-		cp $$f $(SKILLS_OUT)/.$$n.tmp && mv -f $(SKILLS_OUT)/.$$n.tmp $(SKILLS_OUT)/$$n.wasm; \
-	done
+	$(CARGO) build --locked -p sandbot-test-skills
 
 ## Skills in other languages, into target/skills/<name>.wasm; each is rebuilt
 ## when its sources, the WIT or the build script change.
@@ -65,11 +55,11 @@ install-skills: skills
 run: install-skills
 	$(CARGO) run --locked -p sandbot -- start -c configuration.yaml
 
-test: skills lang-skills
-	SANDBOT_TEST_SKILLS=$(abspath $(SKILLS_OUT)) $(CARGO) test --locked -p sandbot
+test: setup lang-skills
+	$(CARGO) test --locked -p sandbot
 
-bench: skills lang-skills
-	SANDBOT_TEST_SKILLS=$(abspath $(SKILLS_OUT)) $(CARGO) bench --locked -p sandbot
+bench: setup lang-skills
+	$(CARGO) bench --locked -p sandbot
 
 clean:
 	$(CARGO) clean

@@ -2,21 +2,19 @@
 //! runs. Needs the skills built (`make skills`); prints, asserts nothing.
 
 use sandbot::app::App;
+use sandbot::bus::{Delivery, Outboxes};
 use sandbot::config;
-use sandbot::connectors::Outboxes;
 use sandbot::event::{Event, Message, now_ms};
 use sandbot::manifest::{Manifest, MatcherKind, MatcherSpec};
 use sandbot::matching::Index;
 use sandbot::memory::SqliteMemory;
-use sandbot::runtime::{Runtime, Services, SkillSource};
-use std::path::{Path, PathBuf};
+use sandbot::runtime::{Options, Runtime, Services, SkillSource};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn skills_dir() -> PathBuf {
-    std::env::var_os("SANDBOT_TEST_SKILLS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/skills"))
+    sandbot_test_skills::dir().to_path_buf()
 }
 
 fn median(mut xs: Vec<f64>) -> f64 {
@@ -40,7 +38,7 @@ fn message(text: &str) -> Event {
 struct Fixture {
     _dir: tempfile::TempDir,
     runtime: Runtime,
-    responses: tokio::sync::mpsc::Receiver<sandbot::event::Response>,
+    responses: tokio::sync::mpsc::Receiver<Delivery>,
 }
 
 impl Fixture {
@@ -57,10 +55,13 @@ fn runtime(cache: bool) -> Fixture {
     let responses = outboxes.open("shell");
     let services = Services {
         memory: Arc::new(memory),
-        outboxes: Arc::new(outboxes),
+        responses: Arc::new(outboxes),
     };
-    let cache_dir = cache.then(|| dir.path().join("cache"));
-    let runtime = Runtime::new(cache_dir.as_deref(), services).unwrap();
+    let options = Options {
+        cache_dir: cache.then(|| dir.path().join("cache")),
+        ..Options::default()
+    };
+    let runtime = Runtime::new(options, services).unwrap();
     Fixture {
         _dir: dir,
         runtime,
@@ -396,7 +397,11 @@ fn bench_reload() {
                 std::fs::rename(&tmp, dir.path().join("skills/hello.wasm")).unwrap();
                 loop {
                     app.bot.dispatch(message("hello")).await;
-                    let answer = outbox.recv().await.unwrap();
+                    let answer = loop {
+                        if let Delivery::Response(r) = outbox.recv().await.unwrap() {
+                            break r;
+                        }
+                    };
                     if answer.body == sandbot::event::ResponseBody::Text(expect.into()) {
                         break;
                     }

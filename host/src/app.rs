@@ -1,13 +1,17 @@
-//! Wiring: from a configuration to a running bot.
+//! Wiring: from a configuration to a running bot. The one place that knows
+//! every part: it builds the runtime, the catalog, the dispatcher and the
+//! connector instances, and joins them through the ports in `bus`.
 
-use crate::bot::Bot;
+use crate::bot::{Bot, Dispatch};
+use crate::bus::{Delivery, EventSink, Outboxes};
 use crate::catalog::{Catalog, watch};
 use crate::config::Config;
-use crate::connectors::{Outboxes, Shell, shell};
-use crate::event::Response;
+use crate::connectors::registry::{self, Instance};
+use crate::connectors::{ConnectorSink, Context};
 use crate::memory::SqliteMemory;
-use crate::runtime::{Runtime, Services};
-use anyhow::{Context, Result};
+use crate::observe::{LogObserver, Observer};
+use crate::runtime::{Options, Runtime, Services};
+use anyhow::{Context as _, Result};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -16,7 +20,10 @@ pub struct App {
     pub bot: Arc<Bot>,
     pub catalog: Arc<Catalog>,
     pub config: Arc<Config>,
-    outboxes: HashMap<String, mpsc::Receiver<Response>>,
+    /// The event sink connectors submit to.
+    pub events: Arc<dyn EventSink>,
+    connectors: Vec<Instance>,
+    outboxes: HashMap<String, mpsc::Receiver<Delivery>>,
     _watch: watch::WatchHandle,
 }
 
@@ -24,20 +31,29 @@ impl App {
     /// Opens the database, loads every skill and starts watching for
     /// changes. Connectors start with [`App::run`].
     pub async fn start(config: Config) -> Result<App> {
+        Self::start_with(config, Vec::new()).await
+    }
+
+    /// [`App::start`] with more execution observers besides the log.
+    pub async fn start_with(config: Config, observers: Vec<Arc<dyn Observer>>) -> Result<App> {
         let config = Arc::new(config);
+        let connectors = registry::instances(&config)?;
         let memory = SqliteMemory::open(&config.database_path())?;
         let mut outboxes = Outboxes::default();
         let mut receivers = HashMap::new();
-        if config.connectors.shell.is_some() {
-            receivers.insert(shell::NAME.to_string(), outboxes.open(shell::NAME));
+        for instance in &connectors {
+            receivers.insert(instance.name.clone(), outboxes.open(&instance.name));
         }
         let outboxes = Arc::new(outboxes);
         let services = Services {
             memory: Arc::new(memory),
-            outboxes: outboxes.clone(),
+            responses: outboxes.clone(),
         };
-        let cache_dir = config.runtime.compile_cache.then(|| config.cache_dir());
-        let runtime = Arc::new(Runtime::new(cache_dir.as_deref(), services)?);
+        let options = Options {
+            cache_dir: config.runtime.compile_cache.then(|| config.cache_dir()),
+            max_in_flight: config.runtime.max_in_flight,
+        };
+        let runtime = Arc::new(Runtime::new(options, services)?);
         let catalog = Arc::new(Catalog::new(runtime.clone(), config.clone()));
         let watch = watch::start(catalog.clone())?;
         let report = catalog.reload_all().await;
@@ -50,49 +66,83 @@ impl App {
                 "no skills loaded; put .wasm skills in the skills folder and say `reload`"
             );
         }
-        let bot = Arc::new(Bot::new(catalog.clone(), runtime, outboxes, config.clone()));
+        let mut all: Vec<Arc<dyn Observer>> = vec![Arc::new(LogObserver)];
+        all.extend(observers);
+        let bot = Arc::new(Bot::new(
+            catalog.clone(),
+            runtime,
+            outboxes,
+            config.clone(),
+            all,
+        ));
+        let events: Arc<dyn EventSink> = Arc::new(Dispatch(bot.clone()));
         Ok(App {
             bot,
             catalog,
             config,
+            events,
+            connectors,
             outboxes: receivers,
             _watch: watch,
         })
     }
 
-    /// Hands a connector's outbox to whoever delivers its responses.
-    pub fn take_outbox(&mut self, connector: &str) -> Option<mpsc::Receiver<Response>> {
+    /// Hands a connector's outbox to whoever delivers its responses (tests
+    /// drive the bot this way, without running the connector).
+    pub fn take_outbox(&mut self, connector: &str) -> Option<mpsc::Receiver<Delivery>> {
         self.outboxes.remove(connector)
     }
 
-    /// Runs the configured connectors until input ends (a piped shell) or the
-    /// process is told to stop.
+    /// Runs the configured connectors until one whose input ends (a piped
+    /// shell) returns, or the process is told to stop. A connector that
+    /// fails is logged and the others keep running.
     pub async fn run(mut self) -> Result<()> {
-        let mut connectors = tokio::task::JoinSet::new();
-        if let Some(settings) = self.config.connectors.shell.clone() {
+        let mut running = tokio::task::JoinSet::new();
+        for instance in std::mem::take(&mut self.connectors) {
             let outbox = self
-                .take_outbox(shell::NAME)
-                .context("the shell's outbox is missing")?;
-            let bot = self.bot.clone();
-            connectors.spawn(async move {
-                Shell::new(settings)
-                    .run(bot, outbox)
-                    .await
-                    .context("shell connector")
-            });
+                .take_outbox(&instance.name)
+                .with_context(|| format!("connector `{}` has no outbox", instance.name))?;
+            let cx = Context {
+                events: ConnectorSink::new(
+                    &instance.name,
+                    instance.max_message,
+                    self.events.clone(),
+                ),
+                name: instance.name.clone(),
+                outbox,
+            };
+            let (name, kind) = (instance.name, instance.kind);
+            tracing::debug!(connector = %name, kind = %kind, "starting");
+            running.spawn(async move { (name, instance.connector.run(cx).await) });
         }
-        if connectors.is_empty() {
+        if running.is_empty() {
             tracing::warn!(
                 "no connectors configured: nothing to listen to (add `connectors: {{shell: {{}}}}`)"
             );
         }
-        tokio::select! {
-            Some(ended) = connectors.join_next() => {
-                ended.context("a connector panicked")??;
+        loop {
+            tokio::select! {
+                ended = running.join_next(), if !running.is_empty() => {
+                    match ended {
+                        Some(Ok((name, Ok(())))) => {
+                            tracing::debug!(connector = %name, "input ended");
+                            // A connector whose input ended (a piped shell)
+                            // ends the bot, as it always has.
+                            return Ok(());
+                        }
+                        Some(Ok((name, Err(e)))) => {
+                            tracing::error!(connector = %name, "the connector stopped: {e:#}");
+                        }
+                        Some(Err(e)) => tracing::error!("a connector panicked: {e}"),
+                        None => {}
+                    }
+                }
+                _ = shutdown_signal() => {
+                    tracing::info!("stopping");
+                    return Ok(());
+                }
             }
-            _ = shutdown_signal() => tracing::info!("stopping"),
         }
-        Ok(())
     }
 }
 

@@ -1,158 +1,241 @@
-//! The dispatcher: the one place that knows connectors, matching and the
-//! runtime. Per event it takes the current skill set (one atomic load), asks
-//! the index who should run, and runs them; no lock, no disk, no compiling.
+//! The dispatcher: the event sink connectors submit to. Per event it takes
+//! the current skill set (one atomic load), routes the event (which skills
+//! run, `matching`), executes each hit in the runtime, and gives every
+//! execution record to the observers; answers, and the mark that an event is
+//! finished, go out through the response sink. No lock, no disk, no
+//! compiling on this path.
 
-use crate::catalog::{Catalog, SkillSet};
+use crate::builtins::Builtin;
+use crate::bus::{Closed, EventSink, ResponseSink};
+use crate::catalog::{Catalog, Skill, SkillSet};
 use crate::config::Config;
-use crate::connectors::Outboxes;
-use crate::event::{Event, Message, Response, ResponseBody, Target};
+use crate::event::{
+    Event, EventId, Execution, Message, Outcome, Response, ResponseBody, Target, now_ms,
+};
 use crate::matching::{Hit, Why};
-use crate::runtime::{Failure, Runtime};
+use crate::observe::Observer;
+use crate::runtime::{Call, Failure, Runtime};
+use futures::future::BoxFuture;
 use std::sync::Arc;
+use std::time::Instant;
 use tokio::sync::Semaphore;
+use tracing::Instrument;
 
 pub struct Bot {
     catalog: Arc<Catalog>,
     runtime: Arc<Runtime>,
-    outboxes: Arc<Outboxes>,
+    responses: Arc<dyn ResponseSink>,
     config: Arc<Config>,
-    in_flight: Semaphore,
-}
-
-/// Commands the bot answers itself, before any skill is asked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Builtin {
-    Reload,
-    Help,
-}
-
-fn builtin(text: &str) -> Option<Builtin> {
-    match text.trim().to_ascii_lowercase().as_str() {
-        "reload" => Some(Builtin::Reload),
-        "help" => Some(Builtin::Help),
-        _ => None,
-    }
+    observers: Vec<Arc<dyn Observer>>,
+    in_flight: Arc<Semaphore>,
 }
 
 impl Bot {
     pub fn new(
         catalog: Arc<Catalog>,
         runtime: Arc<Runtime>,
-        outboxes: Arc<Outboxes>,
+        responses: Arc<dyn ResponseSink>,
         config: Arc<Config>,
+        observers: Vec<Arc<dyn Observer>>,
     ) -> Self {
-        let in_flight = Semaphore::new(config.runtime.max_in_flight.max(1));
+        let in_flight = Arc::new(Semaphore::new(config.runtime.max_in_flight.max(1)));
         Bot {
             catalog,
             runtime,
-            outboxes,
+            responses,
             config,
+            observers,
             in_flight,
         }
     }
 
     /// Handles one event to completion: every skill it started has finished
-    /// (or failed) when this returns.
-    pub async fn dispatch(&self, event: Event) {
+    /// (or failed) and every answer is delivered when this returns.
+    pub async fn dispatch(&self, event: Event) -> Vec<Execution> {
         let Ok(_permit) = self.in_flight.acquire().await else {
-            return;
+            return Vec::new();
         };
-        if let Event::Message(m) = &event
-            && let Some(command) = builtin(&m.text)
-        {
-            return self.run_builtin(command, m).await;
-        }
-        let set = self.catalog.current();
-        let hits = set.index.route(&event);
-        if hits.is_empty() {
-            tracing::trace!(?event, "nothing matched");
-            return;
-        }
-        futures::future::join_all(hits.iter().map(|hit| self.run(&set, &event, hit))).await;
+        self.handle(EventId::next(), event).await
     }
 
-    async fn run(&self, set: &SkillSet, event: &Event, hit: &Hit) {
-        let skill = &set.skills[hit.skill];
-        let result = self
-            .runtime
-            .handle(skill, event, &hit.matcher_id, &hit.captures)
-            .await;
-        let Err(failure) = result else { return };
-        tracing::warn!(skill = %skill.name, version = %skill.manifest.version, matcher = %hit.matcher_id, "{failure}");
-        // An `always` matcher runs on every message: reporting its failures
-        // in chat would answer messages that were not meant for it.
-        if hit.why == Why::Always {
-            return;
-        }
-        if let Some(origin) = event.origin() {
-            self.say(
-                origin.target,
-                format!("⚠ {}: {}", skill.name, brief(&failure)),
-            )
-            .await;
-        }
-    }
-
-    async fn run_builtin(&self, command: Builtin, m: &Message) {
-        let target = Target {
-            connector: m.connector.clone(),
-            room: m.room.clone(),
-            thread: m.thread.clone(),
-        };
-        let answer = match command {
-            Builtin::Reload if !self.config.is_admin(&m.user, &m.user_id) => {
-                format!("Sorry {}, only admins may reload skills.", m.user)
-            }
-            Builtin::Reload => {
-                tracing::info!(user = %m.user, "reload asked for in chat");
-                let report = self.catalog.reload_all().await;
-                for change in &report.changes {
-                    change.log();
+    async fn handle(&self, id: EventId, event: Event) -> Vec<Execution> {
+        let span = tracing::info_span!(
+            "event",
+            id = %id,
+            connector = event.connector().unwrap_or(""),
+            user_id = event.user_id().unwrap_or(""),
+        );
+        async {
+            let builtin = event
+                .message()
+                .and_then(|m| Some((m, Builtin::parse(&m.text)?)));
+            let executions = match builtin {
+                Some((m, command)) => {
+                    let answer = command.run(m, &self.catalog, &self.config).await;
+                    self.say(reply_target(m), id, answer).await;
+                    Vec::new()
                 }
-                report.summary()
+                None => {
+                    let set = self.catalog.current();
+                    let hits = self.route(&set, &event);
+                    if hits.is_empty() {
+                        tracing::trace!("nothing matched");
+                    }
+                    futures::future::join_all(
+                        hits.iter()
+                            .enumerate()
+                            .map(|(n, hit)| self.execute(&set, id, n, &event, hit)),
+                    )
+                    .await
+                }
+            };
+            for execution in &executions {
+                for observer in &self.observers {
+                    observer.executed(execution);
+                }
             }
-            Builtin::Help => self.help(),
-        };
-        self.say(target, answer).await;
+            if let Some(connector) = event.connector() {
+                self.responses.finished(connector, id).await;
+            }
+            executions
+        }
+        .instrument(span)
+        .await
     }
 
-    fn help(&self) -> String {
-        let set = self.catalog.current();
-        let mut lines = vec!["I answer to:".to_string()];
-        for skill in &set.skills {
-            for m in skill
-                .manifest
-                .matchers
-                .iter()
-                .filter(|m| !m.help.is_empty())
-            {
-                lines.push(format!("  {} ({})", m.help, skill.name));
+    /// Which skills should run for `event`, chosen skill first.
+    pub fn route(&self, set: &SkillSet, event: &Event) -> Vec<Hit> {
+        set.index.route(event)
+    }
+
+    /// Runs one hit and makes its execution record; a failure the user
+    /// should hear of is answered in the event's room.
+    pub async fn execute(
+        &self,
+        set: &SkillSet,
+        event_id: EventId,
+        n: usize,
+        event: &Event,
+        hit: &Hit,
+    ) -> Execution {
+        let skill: &Skill = &set.skills[hit.skill];
+        let span = tracing::info_span!("execution", skill = %skill.name, matcher = %hit.matcher_id);
+        async {
+            let started_at = now_ms();
+            let clock = Instant::now();
+            let handled = self
+                .runtime
+                .call(
+                    skill,
+                    Call {
+                        event,
+                        event_id: Some(event_id),
+                        matcher_id: &hit.matcher_id,
+                        captures: &hit.captures,
+                    },
+                )
+                .await;
+            let micros = clock.elapsed().as_micros() as u64;
+            let (outcome, error) = match &handled.result {
+                Ok(()) => (Outcome::Ok, None),
+                Err(failure) => (
+                    outcome_of(failure, &handled.denials),
+                    Some(failure.to_string()),
+                ),
+            };
+            if let Err(failure) = &handled.result {
+                // An `always` matcher runs on every message: reporting its
+                // failures in chat would answer messages not meant for it.
+                if hit.why != Why::Always
+                    && let Some(origin) = event.origin()
+                {
+                    let text = format!("⚠ {}: {}", skill.name, failure.brief());
+                    self.say(origin.target, event_id, text).await;
+                }
+            }
+            let m = event.message();
+            Execution {
+                id: format!("{event_id}-{n}"),
+                event_id,
+                skill: skill.name.clone(),
+                version: skill.manifest.version.clone(),
+                sha256: skill.sha256.clone(),
+                matcher: hit.matcher_id.clone(),
+                connector: event.connector().map(str::to_owned),
+                room: event.room().map(str::to_owned),
+                thread: m.and_then(|m| m.thread.clone()),
+                user: event.user().map(str::to_owned),
+                user_id: event.user_id().map(str::to_owned),
+                text: m.map(|m| m.text.clone()),
+                captures: hit.captures.clone(),
+                started_at,
+                ended_at: now_ms(),
+                micros,
+                outcome,
+                error,
+                denials: handled.denials,
+                responses: handled.sent,
             }
         }
-        lines.push("  help — this list".into());
-        lines.push("  reload — reload every skill (admins only)".into());
-        lines.join("\n")
+        .instrument(span)
+        .await
     }
 
-    async fn say(&self, target: Target, text: String) {
+    async fn say(&self, target: Target, id: EventId, text: String) {
         let response = Response {
             target,
             body: ResponseBody::Text(text),
+            in_reply_to: Some(id),
         };
-        if let Err(e) = self.outboxes.deliver(response).await {
+        if let Err(e) = self.responses.deliver(response).await {
             tracing::warn!("could not answer: {e}");
         }
     }
 }
 
-/// What the user is told: short, and without the operator's details.
-fn brief(failure: &Failure) -> String {
+fn reply_target(m: &Message) -> Target {
+    Target {
+        connector: m.connector.clone(),
+        room: m.room.clone(),
+        thread: m.thread.clone(),
+    }
+}
+
+/// The record's outcome for a failure: a skill that failed after a grant
+/// was refused counts as denied.
+fn outcome_of(failure: &Failure, denials: &[String]) -> Outcome {
     match failure {
-        Failure::Timeout(budget) => format!("took longer than its {budget} budget and was stopped"),
-        Failure::OutOfMemory(limit) => format!("ran out of memory (limit {limit}) and was stopped"),
-        Failure::StackOverflow => "ran out of stack (runaway recursion?) and was stopped".into(),
-        Failure::Panicked { message, .. } => format!("panicked: {message}"),
-        Failure::Crashed(reason) => format!("crashed: {reason}"),
-        Failure::Error(message) => message.clone(),
+        Failure::Error(_) if !denials.is_empty() => Outcome::Denied,
+        Failure::Error(_) => Outcome::Error,
+        Failure::Timeout(_) => Outcome::Timeout,
+        Failure::OutOfMemory(_) => Outcome::OutOfMemory,
+        Failure::StackOverflow => Outcome::StackOverflow,
+        Failure::Panicked { .. } | Failure::Crashed(_) => Outcome::Crashed,
+        Failure::Busy { .. } => Outcome::Busy,
+    }
+}
+
+/// The dispatcher as connectors see it: an event sink that takes an event,
+/// waits for a place among `max-in-flight`, and handles it in the background.
+pub struct Dispatch(pub Arc<Bot>);
+
+impl EventSink for Dispatch {
+    fn submit(&self, event: Event) -> BoxFuture<'_, Result<EventId, Closed>> {
+        Box::pin(async move {
+            let permit = self
+                .0
+                .in_flight
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|_| Closed)?;
+            let id = EventId::next();
+            let bot = self.0.clone();
+            tokio::spawn(async move {
+                bot.handle(id, event).await;
+                drop(permit);
+            });
+            Ok(id)
+        })
     }
 }

@@ -1,7 +1,38 @@
 //! The bot's own event and response types. Connectors build events, matching
 //! reads them, and `runtime::convert` turns them into the WIT types once.
+//! They are serde types: the web API, history and a message bus between
+//! hosts carry them.
 
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The bot's own id for one event, unique across restarts and hosts in
+/// practice: the high bits are random per process, the low ones count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct EventId(pub u64);
+
+impl EventId {
+    pub fn next() -> EventId {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        static BASE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        let base = *BASE.get_or_init(|| {
+            // 24 random bits per process, from the standard library's seeded hasher.
+            use std::hash::{BuildHasher, Hasher};
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u64(now_ms());
+            (h.finish() & 0xff_ffff) << 40
+        });
+        EventId(base | (NEXT.fetch_add(1, Ordering::Relaxed) & ((1 << 40) - 1)))
+    }
+}
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
 
 /// Milliseconds since the Unix epoch, the unit every timestamp here uses.
 pub fn now_ms() -> u64 {
@@ -11,7 +42,7 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     pub id: String,
     pub text: String,
@@ -23,7 +54,7 @@ pub struct Message {
     pub received_at: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reaction {
     pub emoji: String,
     pub message_id: String,
@@ -34,7 +65,7 @@ pub struct Reaction {
     pub received_at: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Membership {
     pub user: String,
     pub user_id: String,
@@ -43,7 +74,7 @@ pub struct Membership {
     pub received_at: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WebhookRequest {
     pub path: String,
     pub method: String,
@@ -52,7 +83,8 @@ pub struct WebhookRequest {
     pub received_at: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Event {
     Message(Message),
     Reaction(Reaction),
@@ -63,6 +95,52 @@ pub enum Event {
 }
 
 impl Event {
+    pub fn message(&self) -> Option<&Message> {
+        match self {
+            Event::Message(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The connector the event came from, if it came from one.
+    pub fn connector(&self) -> Option<&str> {
+        match self {
+            Event::Message(m) => Some(&m.connector),
+            Event::Reaction(r) => Some(&r.connector),
+            Event::Join(m) | Event::Leave(m) => Some(&m.connector),
+            Event::Webhook(_) | Event::Schedule { .. } => None,
+        }
+    }
+
+    pub fn room(&self) -> Option<&str> {
+        match self {
+            Event::Message(m) => Some(&m.room),
+            Event::Reaction(r) => Some(&r.room),
+            Event::Join(m) | Event::Leave(m) => Some(&m.room),
+            Event::Webhook(_) | Event::Schedule { .. } => None,
+        }
+    }
+
+    /// The sender's display name.
+    pub fn user(&self) -> Option<&str> {
+        match self {
+            Event::Message(m) => Some(&m.user),
+            Event::Reaction(r) => Some(&r.user),
+            Event::Join(m) | Event::Leave(m) => Some(&m.user),
+            Event::Webhook(_) | Event::Schedule { .. } => None,
+        }
+    }
+
+    /// The sender's stable id on its connector.
+    pub fn user_id(&self) -> Option<&str> {
+        match self {
+            Event::Message(m) => Some(&m.user_id),
+            Event::Reaction(r) => Some(&r.user_id),
+            Event::Join(m) | Event::Leave(m) => Some(&m.user_id),
+            Event::Webhook(_) | Event::Schedule { .. } => None,
+        }
+    }
+
     /// Where an answer to this event goes, if it came from a chat room.
     pub fn origin(&self) -> Option<Origin> {
         match self {
@@ -96,7 +174,7 @@ impl Event {
 }
 
 /// A room on a connector, optionally a thread in it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Target {
     pub connector: String,
     pub room: String,
@@ -104,21 +182,99 @@ pub struct Target {
 }
 
 /// The place an event came from: where `respond` and `react` go.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Origin {
     pub target: Target,
     pub message_id: Option<String>,
 }
 
 /// What the bot sends back through a connector.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Response {
     pub target: Target,
     pub body: ResponseBody,
+    /// The event this answers, if it answers one: a connector keeps a
+    /// transcript in order, and a request can wait for its own answers.
+    pub in_reply_to: Option<EventId>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum ResponseBody {
     Text(String),
     Reaction { message_id: String, emoji: String },
+}
+
+/// Everything the bot knows about one run of one skill for one event: what
+/// audit, history, notifications and metrics consume. Every execution,
+/// successful or not, produces exactly one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Execution {
+    /// Unique per execution: the event's id and the position of the skill
+    /// among those the event ran.
+    pub id: String,
+    pub event_id: EventId,
+    pub skill: String,
+    pub version: String,
+    /// SHA-256 of the skill's `.wasm`.
+    pub sha256: String,
+    pub matcher: String,
+    pub connector: Option<String>,
+    pub room: Option<String>,
+    pub thread: Option<String>,
+    pub user: Option<String>,
+    pub user_id: Option<String>,
+    /// The message text, for message events.
+    pub text: Option<String>,
+    pub captures: Vec<(String, String)>,
+    /// Milliseconds since the Unix epoch.
+    pub started_at: u64,
+    pub ended_at: u64,
+    /// Microseconds the execution took (the clock above is too coarse).
+    pub micros: u64,
+    pub outcome: Outcome,
+    /// The reason, for any outcome but `ok`.
+    pub error: Option<String>,
+    /// Grants the skill asked for and was refused during the execution.
+    pub denials: Vec<String>,
+    pub responses: Vec<Response>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Ok,
+    /// The skill returned an error.
+    Error,
+    Timeout,
+    OutOfMemory,
+    StackOverflow,
+    /// A trap or a panic.
+    Crashed,
+    /// The skill failed after being refused something it is not granted, or
+    /// the user may not run it.
+    Denied,
+    /// The skill was at its concurrency bound and queue: it did not run.
+    Busy,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Error => "error",
+            Outcome::Timeout => "timeout",
+            Outcome::OutOfMemory => "out-of-memory",
+            Outcome::StackOverflow => "stack-overflow",
+            Outcome::Crashed => "crashed",
+            Outcome::Denied => "denied",
+            Outcome::Busy => "busy",
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }

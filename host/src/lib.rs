@@ -1,21 +1,39 @@
 //! sandbot: a ChatOps bot whose skills are sandboxed WebAssembly components.
 //!
-//! An event's path, front to back: `connectors` → `bot` (dispatcher) →
-//! `matching` → `runtime` → a skill's `handle` → `runtime::host_api::chat` →
-//! back out through the connector. `catalog` keeps the current skill set and
-//! swaps it on reload; `memory` stores what skills remember.
+//! An event's path, front to back: a connector (`connectors`) submits it
+//! through the event sink (`bus`) to the dispatcher (`bot`), which routes it
+//! (`matching`) and executes each hit in the `runtime`; a skill's answers go
+//! out through the response sink to the connector's outbox, and every
+//! execution's record goes to the observers (`observe`). `catalog` keeps
+//! the current skill set and swaps it on reload; `memory` stores what
+//! skills remember.
+//!
+//! Layers, bottom up (a module imports only from its own layer or below):
+//! 1. `event`, `bus`, `limits`, `manifest`, `text`, `skill_file`;
+//! 2. `config`, `memory`, `outbound`, `grants`, `matching`;
+//! 3. `runtime`, `connectors`;
+//! 4. `catalog`;
+//! 5. `bot`, `builtins`, `observe`;
+//! 6. `app`, `skilltest`, `authoring`, `logging`, and the binary.
 
 pub mod app;
 pub mod authoring;
 pub mod bot;
+pub mod builtins;
+pub mod bus;
 pub mod catalog;
 pub mod config;
 pub mod connectors;
 pub mod event;
+pub mod grants;
+pub mod limits;
 pub mod logging;
 pub mod manifest;
 pub mod matching;
 pub mod memory;
+pub mod observe;
 pub mod outbound;
 pub mod runtime;
+pub mod skill_file;
 pub mod skilltest;
+pub mod text;

@@ -131,7 +131,8 @@ fn validate(explicit: Option<&Path>) -> Result<()> {
         )
     })?;
     let config = config::load(&path)?;
-    let connectors = usize::from(config.connectors.shell.is_some());
+    sandbot::connectors::registry::instances(&config)?;
+    let connectors = config.connectors.len();
     println!(
         "{}: valid ({} connector{}, {} configured skill{})",
         path.display(),

@@ -1,4 +1,8 @@
-//! What a skill declares about itself (`describe`), in the bot's own types.
+//! What a skill declares about itself (`describe`), in the bot's own types,
+//! and the checks a manifest must pass: it comes from an untrusted skill and
+//! its words end up in chat (`help`, `reload`) and in the log.
+
+use crate::text::is_dangerous;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Manifest {
@@ -59,21 +63,54 @@ pub enum EventKind {
     Schedule,
 }
 
+/// Longest name, version or matcher id.
+pub const MAX_NAME: usize = 64;
+/// Longest help line.
+pub const MAX_HELP: usize = 256;
+/// Longest description.
+pub const MAX_DESCRIPTION: usize = 4 << 10;
+
+/// A short field: present when `required`, within `max` bytes, with no
+/// control or bidi characters.
+fn check_field(what: &str, value: &str, max: usize, required: bool) -> Result<(), String> {
+    if required && value.trim().is_empty() {
+        return Err(format!("its manifest has an empty {what}"));
+    }
+    if value.len() > max {
+        return Err(format!(
+            "its manifest's {what} is {} bytes; at most {max} are allowed",
+            value.len()
+        ));
+    }
+    if let Some(c) = value.chars().find(|&c| is_dangerous(c)) {
+        return Err(format!(
+            "its manifest's {what} holds the control character U+{:04X}",
+            c as u32
+        ));
+    }
+    Ok(())
+}
+
 impl Manifest {
     /// Checks what the bot relies on: a name, a version, matcher ids that are
-    /// present and unique.
+    /// present and unique, and text fields that are short and printable.
     pub fn validate(&self) -> Result<(), String> {
-        if self.name.trim().is_empty() {
-            return Err("its manifest has an empty name".into());
-        }
-        if self.version.trim().is_empty() {
-            return Err("its manifest has an empty version".into());
-        }
+        check_field("name", &self.name, MAX_NAME, true)?;
+        check_field("version", &self.version, MAX_NAME, true)?;
+        let description: String = self.description.replace('\n', " ");
+        check_field("description", &description, MAX_DESCRIPTION, false)?;
         let mut seen = std::collections::HashSet::new();
         for m in &self.matchers {
             if m.id.trim().is_empty() {
                 return Err(format!("a {} matcher has an empty id", m.kind.name()));
             }
+            check_field("matcher id", &m.id, MAX_NAME, true)?;
+            check_field(
+                &format!("help of matcher `{}`", m.id),
+                &m.help,
+                MAX_HELP,
+                false,
+            )?;
             if !seen.insert(m.id.as_str()) {
                 return Err(format!("two matchers share the id `{}`", m.id));
             }

@@ -219,27 +219,56 @@ impl OutboundPolicy {
 
 /// Addresses a wildcard grant must never reach: this machine, private
 /// networks, link-local (cloud metadata services live there), and the like.
+/// An IPv6 address that carries an IPv4 one (mapped, compatible, NAT64,
+/// 6to4, Teredo) is judged by the IPv4 address it carries: where such a
+/// prefix routes, the packet ends up at that IPv4 host.
 pub fn is_internal(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_internal_v4(v4),
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_internal_v4(v4);
-            }
-            let first = v6.segments()[0];
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00 // unique local fc00::/7
-                || (first & 0xffc0) == 0xfe80 // link-local fe80::/10
-                || (first & 0xffc0) == 0xfec0 // site-local fec0::/10 (deprecated, still routed inside)
-                || v6 == Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0, 0) // NAT64 prefix base
-        }
+        IpAddr::V6(v6) => is_internal_v6(v6),
+    }
+}
+
+fn is_internal_v6(v6: Ipv6Addr) -> bool {
+    let s = v6.segments();
+    let v4 = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    if let Some(embedded) = embedded_v4(&s) {
+        return embedded.iter().any(|&(hi, lo)| is_internal_v4(v4(hi, lo)));
+    }
+    let first = s[0];
+    v6.is_multicast()
+        || (first & 0xfe00) == 0xfc00 // unique local fc00::/7
+        || (first & 0xffc0) == 0xfe80 // link-local fe80::/10
+        || (first & 0xffc0) == 0xfec0 // site-local fec0::/10 (deprecated, still routed inside)
+        || (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1) // local-use NAT64 64:ff9b:1::/48 (RFC 8215)
+        || (s[0] == 0x0100 && s[1..4] == [0, 0, 0]) // discard-only 100::/64
+        || (s[0] == 0x2001 && s[1] < 0x0200) // IETF protocol assignments 2001::/23 (Teredo is above)
+        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation 2001:db8::/32
+}
+
+/// The IPv4 address(es) an IPv6 address embeds, by the prefix that says so.
+fn embedded_v4(s: &[u16; 8]) -> Option<Vec<(u16, u16)>> {
+    match s {
+        // IPv4-compatible ::a.b.c.d (deprecated), which also covers :: and ::1
+        // (0.0.0.0 and 0.0.0.1, both in "this network").
+        [0, 0, 0, 0, 0, 0, hi, lo] => Some(vec![(*hi, *lo)]),
+        // IPv4-mapped ::ffff:a.b.c.d
+        [0, 0, 0, 0, 0, 0xffff, hi, lo] => Some(vec![(*hi, *lo)]),
+        // IPv4-translated ::ffff:0:a.b.c.d (SIIT)
+        [0, 0, 0, 0, 0xffff, 0, hi, lo] => Some(vec![(*hi, *lo)]),
+        // NAT64 well-known prefix 64:ff9b::/96
+        [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => Some(vec![(*hi, *lo)]),
+        // 6to4 2002:AABB:CCDD::/48
+        [0x2002, hi, lo, ..] => Some(vec![(*hi, *lo)]),
+        // Teredo 2001:0::/32: the server in bits 32..64, the client (the
+        // destination) in the last 32 bits, inverted.
+        [0x2001, 0, shi, slo, _, _, chi, clo] => Some(vec![(*shi, *slo), (!*chi, !*clo)]),
+        _ => None,
     }
 }
 
 fn is_internal_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, ..] = ip.octets();
+    let [a, b, c, _] = ip.octets();
     ip.is_loopback()
         || ip.is_private()
         || ip.is_link_local()
@@ -249,6 +278,11 @@ fn is_internal_v4(ip: Ipv4Addr) -> bool {
         || a == 0 // "this network"
         || (a == 100 && (64..128).contains(&b)) // carrier-grade NAT 100.64/10
         || (a == 198 && (b == 18 || b == 19)) // benchmarking 198.18/15
+        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments 192.0.0/24
+        || (a == 192 && b == 0 && c == 2) // documentation TEST-NET-1
+        || (a == 198 && b == 51 && c == 100) // documentation TEST-NET-2
+        || (a == 203 && b == 0 && c == 113) // documentation TEST-NET-3
+        || (a == 192 && b == 88 && c == 99) // 6to4 relay anycast (deprecated)
         || a >= 240 // reserved
 }
 
@@ -318,17 +352,110 @@ mod tests {
             "169.254.169.254",
             "0.0.0.0",
             "100.64.0.1",
+            "192.0.2.7",
             "::1",
             "fd00::1",
             "fe80::1",
             "::ffff:127.0.0.1",
             "::",
+            "100::1",
+            "2001:db8::1",
+            "2001:2::1",
         ] {
             assert!(is_internal(ip.parse().unwrap()), "{ip}");
         }
         for ip in ["93.184.216.34", "8.8.8.8", "2606:4700::1111"] {
             assert!(!is_internal(ip.parse().unwrap()), "{ip}");
         }
+    }
+
+    /// Each IPv6 form that carries an IPv4 address is judged by that address:
+    /// loopback, private and metadata addresses inside it are internal, a
+    /// public one is not. The policy is tested directly; nothing is sent.
+    #[test]
+    fn ipv6_forms_that_embed_ipv4_are_judged_by_it() {
+        type Embed = fn(Ipv4Addr) -> Ipv6Addr;
+        let forms: [(&str, Embed); 6] = [
+            ("mapped", |v4| v4.to_ipv6_mapped()),
+            ("compatible", |v4| v4.to_ipv6_compatible()),
+            ("translated", |v4| {
+                let [a, b, c, d] = v4.octets();
+                Ipv6Addr::new(
+                    0,
+                    0,
+                    0,
+                    0,
+                    0xffff,
+                    0,
+                    u16::from_be_bytes([a, b]),
+                    u16::from_be_bytes([c, d]),
+                )
+            }),
+            ("nat64", |v4| {
+                let [a, b, c, d] = v4.octets();
+                Ipv6Addr::new(
+                    0x64,
+                    0xff9b,
+                    0,
+                    0,
+                    0,
+                    0,
+                    u16::from_be_bytes([a, b]),
+                    u16::from_be_bytes([c, d]),
+                )
+            }),
+            ("6to4", |v4| {
+                let [a, b, c, d] = v4.octets();
+                Ipv6Addr::new(
+                    0x2002,
+                    u16::from_be_bytes([a, b]),
+                    u16::from_be_bytes([c, d]),
+                    0,
+                    0,
+                    0,
+                    0,
+                    1,
+                )
+            }),
+            ("teredo client", |v4| {
+                let [a, b, c, d] = v4.octets();
+                // A public server (8.8.8.8), the client inverted in the last 32 bits.
+                Ipv6Addr::new(
+                    0x2001,
+                    0,
+                    0x0808,
+                    0x0808,
+                    0,
+                    0,
+                    !u16::from_be_bytes([a, b]),
+                    !u16::from_be_bytes([c, d]),
+                )
+            }),
+        ];
+        for (form, make) in forms {
+            for inside in [
+                "127.0.0.1",
+                "10.0.0.5",
+                "169.254.169.254",
+                "192.168.0.1",
+                "100.64.1.1",
+            ] {
+                let ip = IpAddr::V6(make(inside.parse().unwrap()));
+                assert!(
+                    is_internal(ip),
+                    "{form} of {inside} ({ip}) must be internal"
+                );
+            }
+            let ip = IpAddr::V6(make("93.184.216.34".parse().unwrap()));
+            assert!(
+                !is_internal(ip),
+                "{form} of a public address ({ip}) is public"
+            );
+        }
+        // A Teredo address whose server is internal is refused too.
+        assert!(is_internal("2001:0:7f00:1::1".parse().unwrap()));
+        // Local-use NAT64 is internal whatever it embeds.
+        assert!(is_internal("64:ff9b:1::5db8:d822".parse().unwrap()));
     }
 
     #[test]

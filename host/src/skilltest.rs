@@ -21,9 +21,10 @@
 //! ```
 
 use crate::app::App;
+use crate::bus::Delivery;
 use crate::config::{self, Allow, ConfigError, Limits, SkillEntry};
 use crate::event::{Event, Message, ResponseBody};
-use crate::memory::{MemoryStore, SqliteMemory};
+use crate::memory::{MemoryStore, Quota, SqliteMemory};
 use anyhow::{Context, Result, bail};
 use indexmap::IndexMap;
 use serde::Deserialize;
@@ -54,6 +55,9 @@ pub struct Script {
     pub instance_reuse: u32,
     pub cases: Vec<Case>,
 }
+
+/// The connector the conversation happens on.
+const SHELL: &str = "shell";
 
 fn default_user() -> String {
     "alice".into()
@@ -211,7 +215,7 @@ pub async fn run(wasm: &Path, script: &Script) -> Result<Report> {
     if !script.memory.is_empty() {
         let memory = SqliteMemory::open(&config.database_path())?;
         for (k, v) in &script.memory {
-            memory.put(&name, k, v).await?;
+            memory.put(&name, k, v, Quota::UNLIMITED).await?;
         }
     }
 
@@ -222,7 +226,7 @@ pub async fn run(wasm: &Path, script: &Script) -> Result<Report> {
     };
     let version = skill.manifest.version.clone();
     let mut outbox = app
-        .take_outbox(crate::connectors::shell::NAME)
+        .take_outbox(SHELL)
         .context("the shell outbox is missing")?;
 
     let mut outcomes = Vec::new();
@@ -234,13 +238,16 @@ pub async fn run(wasm: &Path, script: &Script) -> Result<Report> {
             user_id: user.clone(),
             user,
             room: case.room.clone().unwrap_or_else(|| script.room.clone()),
-            connector: crate::connectors::shell::NAME.into(),
+            connector: SHELL.into(),
             thread: None,
             received_at: crate::event::now_ms(),
         });
         app.bot.dispatch(event).await;
         let mut answers = Vec::new();
-        while let Ok(response) = outbox.try_recv() {
+        while let Ok(delivery) = outbox.try_recv() {
+            let Delivery::Response(response) = delivery else {
+                continue;
+            };
             answers.push(match response.body {
                 ResponseBody::Text(t) => t,
                 ResponseBody::Reaction { emoji, .. } => format!("(reacts {emoji})"),

@@ -2,35 +2,68 @@
 //! with one atomic load; a change builds a whole new set off the message path
 //! and swaps it in (make-before-break). Events in flight keep the set they
 //! started with, so none is dropped or answered twice across a reload.
+//!
+//! Skill files are untrusted: each is read (bounded, regular files only)
+//! before the reload lock is taken, so a file that hangs or floods its
+//! reader never holds up a reload or a message. The catalog compiles each
+//! skill's matchers; a skill whose matchers break a bound does not load.
 
 mod report;
 pub mod watch;
 
-pub use report::{Change, ReloadReport};
+pub use report::{Change, LoadFailure, ReloadReport};
 
 use crate::config::Config;
-use crate::matching::Index;
-use crate::outbound::OutboundPolicy;
-use crate::runtime::{LoadedSkill, Runtime, SkillSource};
+use crate::matching::{Index, SkillMatchers};
+use crate::runtime::{LoadError, LoadedSkill, Runtime, SkillSource};
+use crate::skill_file::{FileStamp, ReadError, SkillFile};
 use arc_swap::ArcSwap;
-use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
+
+/// The longest a skill's matchers may take to compile.
+const MATCHERS_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A loaded skill with its compiled matchers.
+pub struct Skill {
+    pub loaded: LoadedSkill,
+    pub matchers: SkillMatchers,
+}
+
+impl Deref for Skill {
+    type Target = LoadedSkill;
+    fn deref(&self) -> &LoadedSkill {
+        &self.loaded
+    }
+}
 
 /// An immutable snapshot: skills in priority order and their matching index.
 pub struct SkillSet {
-    pub skills: Vec<Arc<LoadedSkill>>,
+    pub skills: Vec<Arc<Skill>>,
     pub index: Index,
+    by_name: HashMap<String, usize>,
 }
 
 impl SkillSet {
-    fn new(skills: Vec<Arc<LoadedSkill>>) -> SkillSet {
+    fn new(skills: Vec<Arc<Skill>>) -> SkillSet {
         let index = Index::build(skills.iter().map(|s| (&s.manifest, &s.matchers)));
-        SkillSet { skills, index }
+        let by_name = skills
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.clone(), i))
+            .collect();
+        SkillSet {
+            skills,
+            index,
+            by_name,
+        }
     }
 
-    pub fn get(&self, name: &str) -> Option<&Arc<LoadedSkill>> {
-        self.skills.iter().find(|s| s.name == name)
+    pub fn get(&self, name: &str) -> Option<&Arc<Skill>> {
+        self.by_name.get(name).map(|&i| &self.skills[i])
     }
 }
 
@@ -38,9 +71,13 @@ pub struct Catalog {
     current: ArcSwap<SkillSet>,
     runtime: Arc<Runtime>,
     config: Arc<Config>,
-    /// One change at a time; readers never take it.
+    /// One change at a time; readers never take it, and it is never held
+    /// while a file is read.
     changing: tokio::sync::Mutex<()>,
 }
+
+/// A source and what reading its file gave.
+type Read = (SkillSource, Result<SkillFile, ReadError>);
 
 impl Catalog {
     pub fn new(runtime: Arc<Runtime>, config: Arc<Config>) -> Self {
@@ -61,6 +98,10 @@ impl Catalog {
         self.config.skills_dir.as_deref()
     }
 
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.runtime
+    }
+
     /// The paths whose changes matter: the skills folder and the files named
     /// by `path:` in the configuration.
     pub fn watched_paths(&self) -> (Option<PathBuf>, Vec<PathBuf>) {
@@ -78,7 +119,7 @@ impl Catalog {
     pub fn sources(&self) -> Vec<Result<SkillSource, (String, String)>> {
         let config = &self.config;
         let mut out = Vec::new();
-        let mut claimed: Vec<PathBuf> = Vec::new();
+        let mut claimed: HashSet<PathBuf> = HashSet::new();
         for (name, entry) in &config.skills {
             let path = match (&entry.path, &config.skills_dir) {
                 (Some(p), _) => p.clone(),
@@ -91,7 +132,7 @@ impl Catalog {
                     continue;
                 }
             };
-            claimed.push(path.clone());
+            claimed.insert(path.clone());
             out.push(Ok(SkillSource {
                 name: name.clone(),
                 path,
@@ -99,14 +140,7 @@ impl Catalog {
                 sha256: entry.sha256.clone(),
                 limits: entry.limits.unwrap_or(config.runtime.default_limits),
                 settings: entry.settings.clone(),
-                secrets: config.granted_secrets(name),
-                withheld_secrets: config
-                    .secrets
-                    .keys()
-                    .filter(|k| !entry.allow.secrets.contains(k))
-                    .cloned()
-                    .collect(),
-                outbound: OutboundPolicy::new(entry.allow.http.clone()),
+                grants: config.grants(name),
                 instance_reuse: entry.instance_reuse,
             }));
         }
@@ -131,7 +165,7 @@ impl Catalog {
                 }
                 out.push(Ok(SkillSource {
                     limits: config.runtime.default_limits,
-                    withheld_secrets: config.secrets.keys().cloned().collect(),
+                    grants: config.grants(&name),
                     ..SkillSource::new(name, path)
                 }));
             }
@@ -143,44 +177,61 @@ impl Catalog {
     /// files, unloads vanished ones, and keeps the old version of any that
     /// fails. Used at start and by the `reload` command.
     pub async fn reload_all(&self) -> ReloadReport {
+        let mut report = ReloadReport::default();
+        let mut reads: Vec<Read> = Vec::new();
+        for source in self.sources() {
+            match source {
+                Ok(source) => {
+                    let file = SkillFile::read(&source.path).await;
+                    reads.push((source, file));
+                }
+                Err((name, error)) => report.push(Change::Failed {
+                    name,
+                    error: LoadFailure {
+                        path: None,
+                        error: LoadError::NoFile(error),
+                    },
+                    kept: None,
+                }),
+            }
+        }
+
         let _guard = self.changing.lock().await;
         let old = self.current();
-        let mut report = ReloadReport::default();
         let mut next = Vec::new();
-        for source in self.sources() {
-            let source = match source {
-                Ok(s) => s,
-                Err((name, error)) => {
-                    report.push(Change::Failed {
-                        name,
-                        error,
-                        kept: None,
-                    });
+        for (source, file) in reads {
+            let previous = old.get(&source.name).cloned();
+            let file = match file {
+                // A configured skill whose file is gone: unloaded, like a
+                // file deleted from the skills folder.
+                Err(ReadError::NotFound) => {
+                    if previous.is_none() {
+                        report.push(failed(&source, LoadError::Read(ReadError::NotFound), None));
+                    }
                     continue;
                 }
-            };
-            let previous = old.get(&source.name).cloned();
-            if !source.path.exists() {
-                // A configured skill whose file is gone: unloaded, like a file
-                // deleted from the skills folder.
-                if previous.is_none() {
-                    let error = format!("{} does not exist", source.path.display());
-                    report.push(Change::Failed {
-                        name: source.name,
-                        error,
-                        kept: None,
-                    });
+                Err(e) => {
+                    let kept = previous.as_ref().map(|p| p.manifest.version.clone());
+                    report.push(failed(&source, LoadError::Read(e), kept));
+                    next.extend(previous);
+                    continue;
                 }
+                Ok(file) => file,
+            };
+            if FileStamp::now(&source.path).as_ref() != Some(&file.stamp) {
+                // Changed since it was read: the watcher loads the newer file.
+                next.extend(previous);
                 continue;
             }
-            let (skill, change) = self.load_or_keep(source, previous).await;
+            let (skill, change) = self.load_or_keep(source, file, previous).await;
             next.extend(skill);
             report.push(change);
         }
+        let serving: HashSet<&str> = next.iter().map(|s| s.name.as_str()).collect();
         for gone in old
             .skills
             .iter()
-            .filter(|s| !next.iter().any(|n| n.name == s.name))
+            .filter(|s| !serving.contains(s.name.as_str()))
         {
             report.push(Change::Removed {
                 name: gone.name.clone(),
@@ -193,21 +244,38 @@ impl Catalog {
 
     /// Reacts to a change of one file (from the watcher).
     pub async fn reload_path(&self, path: &Path) -> Option<Change> {
-        let _guard = self.changing.lock().await;
-        let old = self.current();
         let source = self
             .sources()
             .into_iter()
             .flatten()
-            .find(|s| s.path == path)
-            .filter(|s| s.path.exists());
-        let previous = match &source {
-            Some(s) => old.get(&s.name).cloned(),
+            .find(|s| s.path == path);
+        let read = match source {
+            Some(source) => {
+                let file = SkillFile::read(&source.path).await;
+                Some((source, file))
+            }
+            None => None,
+        };
+
+        let _guard = self.changing.lock().await;
+        let old = self.current();
+        let previous = match &read {
+            Some((s, _)) => old.get(&s.name).cloned(),
             None => old.skills.iter().find(|s| s.path == path).cloned(),
         };
-        let (loaded, change) = match source {
-            Some(source) => self.load_or_keep(source, previous.clone()).await,
-            None => {
+        let (loaded, change) = match read {
+            Some((source, Ok(file))) => {
+                if FileStamp::now(&source.path).as_ref() != Some(&file.stamp) {
+                    // Changed again since it was read: a later event loads it.
+                    return None;
+                }
+                self.load_or_keep(source, file, previous.clone()).await
+            }
+            Some((source, Err(e))) if e != ReadError::NotFound => {
+                let kept = previous.as_ref().map(|p| p.manifest.version.clone());
+                (previous.clone(), failed(&source, LoadError::Read(e), kept))
+            }
+            _ => {
                 let gone = previous.clone()?;
                 (
                     None,
@@ -221,7 +289,7 @@ impl Catalog {
         if matches!(change, Change::Unchanged { .. }) {
             return None;
         }
-        let mut next: Vec<Arc<LoadedSkill>> = old.skills.clone();
+        let mut next: Vec<Arc<Skill>> = old.skills.clone();
         match (previous, loaded) {
             (Some(prev), Some(new)) => {
                 if let Some(slot) = next.iter_mut().find(|s| Arc::ptr_eq(s, &prev)) {
@@ -233,18 +301,14 @@ impl Catalog {
             }
             (None, Some(new)) => {
                 next.push(new);
-                let order: Vec<String> = self
+                let order: HashMap<String, usize> = self
                     .sources()
                     .into_iter()
                     .flatten()
-                    .map(|s| s.name)
+                    .enumerate()
+                    .map(|(i, s)| (s.name, i))
                     .collect();
-                next.sort_by_key(|s| {
-                    order
-                        .iter()
-                        .position(|n| *n == s.name)
-                        .unwrap_or(usize::MAX)
-                });
+                next.sort_by_key(|s| order.get(&s.name).copied().unwrap_or(usize::MAX));
             }
             _ => {}
         }
@@ -256,16 +320,22 @@ impl Catalog {
     async fn load_or_keep(
         &self,
         source: SkillSource,
-        previous: Option<Arc<LoadedSkill>>,
-    ) -> (Option<Arc<LoadedSkill>>, Change) {
+        file: SkillFile,
+        previous: Option<Arc<Skill>>,
+    ) -> (Option<Arc<Skill>>, Change) {
         let name = source.name.clone();
         if let Some(prev) = &previous
-            && file_sha256(&source.path).as_deref() == Some(prev.sha256.as_str())
+            && file.sha256 == prev.sha256
         {
             let version = prev.manifest.version.clone();
             return (Some(prev.clone()), Change::Unchanged { name, version });
         }
-        match self.runtime.load(source).await {
+        let path = source.path.clone();
+        let loaded = match self.runtime.load_file(source, file).await {
+            Ok(loaded) => compile_matchers(loaded).await,
+            Err(e) => Err(e),
+        };
+        match loaded {
             Ok(skill) => {
                 let skill = Arc::new(skill);
                 let to = skill.manifest.version.clone();
@@ -285,21 +355,58 @@ impl Catalog {
                 };
                 (Some(skill), change)
             }
-            Err(e) => {
-                let error = format!("{e:#}");
+            Err(error) => {
                 let kept = previous.as_ref().map(|p| p.manifest.version.clone());
-                (previous, Change::Failed { name, error, kept })
+                let change = Change::Failed {
+                    name,
+                    error: LoadFailure {
+                        path: Some(path),
+                        error,
+                    },
+                    kept,
+                };
+                (previous, change)
             }
         }
     }
 
-    async fn swap(&self, skills: Vec<Arc<LoadedSkill>>) {
+    async fn swap(&self, skills: Vec<Arc<Skill>>) {
+        let in_use: HashSet<String> = skills.iter().map(|s| s.sha256.clone()).collect();
         // Building the index compiles regexes: keep it off the async workers.
         let set = tokio::task::spawn_blocking(move || SkillSet::new(skills))
             .await
             .expect("building the matching index panicked");
         self.current.store(Arc::new(set));
+        self.runtime.prune_cache(in_use).await;
     }
+}
+
+fn failed(source: &SkillSource, error: LoadError, kept: Option<String>) -> Change {
+    Change::Failed {
+        name: source.name.clone(),
+        error: LoadFailure {
+            path: Some(source.path.clone()),
+            error,
+        },
+        kept,
+    }
+}
+
+/// Compiles a loaded skill's matchers on a blocking thread, within a time
+/// bound (the patterns are the skill's, so untrusted).
+async fn compile_matchers(loaded: LoadedSkill) -> Result<Skill, LoadError> {
+    let manifest = loaded.manifest.clone();
+    let compile = tokio::task::spawn_blocking(move || crate::matching::compile(&manifest));
+    let matchers = tokio::time::timeout(MATCHERS_TIMEOUT, compile)
+        .await
+        .map_err(|_| {
+            LoadError::Matchers(format!(
+                "compiling them took longer than {MATCHERS_TIMEOUT:?}"
+            ))
+        })?
+        .map_err(|e| LoadError::Matchers(format!("compiling them failed: {e}")))?
+        .map_err(LoadError::Matchers)?;
+    Ok(Skill { loaded, matchers })
 }
 
 fn is_skill_file(path: &Path) -> bool {
@@ -307,14 +414,4 @@ fn is_skill_file(path: &Path) -> bool {
         && !path
             .file_name()
             .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-}
-
-fn file_sha256(path: &Path) -> Option<String> {
-    let bytes = std::fs::read(path).ok()?;
-    Some(
-        Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect(),
-    )
 }

@@ -1,6 +1,25 @@
 //! What a reload did, for the log and for the `reload` chat command.
 
+use crate::runtime::LoadError;
+use crate::text::for_log;
 use std::fmt;
+use std::path::PathBuf;
+
+/// Why one skill is not (newly) serving: the typed reason and the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadFailure {
+    pub path: Option<PathBuf>,
+    pub error: LoadError,
+}
+
+impl fmt::Display for LoadFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.path {
+            Some(p) => write!(f, "cannot load {}: {}", p.display(), self.error),
+            None => write!(f, "{}", self.error),
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
@@ -24,7 +43,7 @@ pub enum Change {
     /// Loading failed; `kept` is the version still serving, if any.
     Failed {
         name: String,
-        error: String,
+        error: LoadFailure,
         kept: Option<String>,
     },
 }
@@ -44,7 +63,7 @@ impl Change {
     pub fn log(&self) {
         match self {
             Change::Failed { error, .. } => {
-                tracing::error!(skill = %self.name(), "{self}: {error}")
+                tracing::error!(skill = %self.name(), "{self}: {}", for_log(&error.to_string()))
             }
             Change::Unchanged { .. } => tracing::debug!(skill = %self.name(), "{self}"),
             _ => tracing::info!(skill = %self.name(), "{self}"),
@@ -142,7 +161,10 @@ mod tests {
                 },
                 Change::Failed {
                     name: "bad".into(),
-                    error: "it does not compile".into(),
+                    error: LoadFailure {
+                        path: Some("/skills/bad.wasm".into()),
+                        error: LoadError::Compile("unexpected end".into()),
+                    },
                     kept: Some("0.2.0".into()),
                 },
                 Change::Removed {
@@ -153,7 +175,7 @@ mod tests {
         };
         assert_eq!(
             report.summary(),
-            "reloaded 4 skills: hello 0.1.0→0.1.1, seen 0.1.0, dance 0.1.0 (new), bad failed to load, 0.2.0 still serving, old 1.0.0 (removed)\nbad: it does not compile"
+            "reloaded 4 skills: hello 0.1.0→0.1.1, seen 0.1.0, dance 0.1.0 (new), bad failed to load, 0.2.0 still serving, old 1.0.0 (removed)\nbad: cannot load /skills/bad.wasm: it does not compile: unexpected end"
         );
     }
 }

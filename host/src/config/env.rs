@@ -20,9 +20,9 @@ pub fn substitute(
         while let Some(start) = rest.find('$') {
             out.push_str(&rest[..start]);
             let after = &rest[start..];
-            if after.starts_with("$${") {
+            if let Some(after_escape) = after.strip_prefix("$${") {
                 out.push_str("${");
-                rest = &after[3..];
+                rest = after_escape;
                 continue;
             }
             if !after.starts_with("${") {

@@ -87,6 +87,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
         serde_yaml_ng::from_str("{}").expect("an empty mapping is a valid configuration")
     };
     config.source = Some(file.to_path_buf());
+    config.text = Some(text.as_str().into());
     config.resolve_paths();
     check_secret_grants(&config, &text, file)?;
     Ok(config)
@@ -118,7 +119,7 @@ fn check_secret_grants(config: &Config, text: &str, file: &Path) -> Result<(), C
     Ok(())
 }
 
-pub(crate) fn yaml_error(file: &Path, error: &serde_yaml_ng::Error) -> ConfigError {
+pub fn yaml_error(file: &Path, error: &serde_yaml_ng::Error) -> ConfigError {
     let message = error.to_string();
     match error.location() {
         Some(loc) => {
@@ -196,7 +197,7 @@ mod tests {
     fn empty_file_is_the_defaults() {
         let c = parse("# nothing here\n", Path::new("/srv/bot/configuration.yaml")).unwrap();
         assert!(c.skills.is_empty());
-        assert!(c.connectors.shell.is_none());
+        assert!(c.connectors.is_empty());
     }
 
     #[test]

@@ -1,15 +1,18 @@
 //! configuration.yaml: where it is found, `${VAR}` substitution, the typed
 //! settings, and errors that say `file:line:column: what is wrong`.
 
+mod connectors;
 mod env;
 pub(crate) mod load;
 mod skill;
-mod units;
 
-pub use load::{ConfigError, SEARCH_ORDER_HELP, load, locate, parse};
-pub use skill::{Allow, Limits, SkillEntry};
-pub use units::{ByteSize, HumanDuration};
+pub use crate::limits::{ByteSize, HumanDuration, Limits};
+pub use connectors::ConnectorSection;
+pub use load::{ConfigError, SEARCH_ORDER_HELP, load, locate, parse, yaml_error};
+pub use skill::{Allow, SkillEntry};
 
+use crate::grants::Grants;
+use crate::outbound::OutboundPolicy;
 use indexmap::IndexMap;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -24,8 +27,10 @@ pub struct Config {
     /// Users (by name or id) who may run admin commands such as `reload`.
     #[serde(default)]
     pub admins: Vec<String>,
-    #[serde(default)]
-    pub connectors: Connectors,
+    /// Named connector instances; each kind reads its own settings
+    /// (`connectors::registry`).
+    #[serde(default, deserialize_with = "connectors::sections")]
+    pub connectors: IndexMap<String, ConnectorSection>,
     #[serde(default)]
     pub databases: Databases,
     /// The watched folder: every `.wasm` in it is a skill.
@@ -46,6 +51,10 @@ pub struct Config {
     /// The file this was read from; `None` for built-in defaults.
     #[serde(skip)]
     pub source: Option<PathBuf>,
+    /// Its text after `${VAR}` substitution, which connector kinds read
+    /// their settings from (with positions for errors).
+    #[serde(skip)]
+    pub text: Option<std::sync::Arc<str>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -97,35 +106,6 @@ impl LogLevel {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Connectors {
-    pub shell: Option<ShellSettings>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct ShellSettings {
-    /// Shown before the bot's answers at an interactive prompt.
-    #[serde(default = "default_bot_name")]
-    pub bot_name: String,
-    /// The user name; `$USER` when absent.
-    #[serde(default)]
-    pub user: Option<String>,
-    #[serde(default = "default_shell_room")]
-    pub room: String,
-}
-
-impl Default for ShellSettings {
-    fn default() -> Self {
-        ShellSettings {
-            bot_name: default_bot_name(),
-            user: None,
-            room: default_shell_room(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Databases {
     pub sqlite: Option<SqliteSettings>,
 }
@@ -168,12 +148,6 @@ impl Default for RuntimeSettings {
 
 fn yes() -> bool {
     true
-}
-fn default_bot_name() -> String {
-    "sandbot".into()
-}
-fn default_shell_room() -> String {
-    "shell".into()
 }
 fn default_max_in_flight() -> usize {
     256
@@ -241,15 +215,35 @@ impl Config {
 
     /// The secrets `name` may read, by name.
     pub fn granted_secrets(&self, name: &str) -> IndexMap<String, String> {
-        let Some(entry) = self.skills.get(name) else {
-            return IndexMap::new();
-        };
-        entry
-            .allow
-            .secrets
-            .iter()
-            .filter_map(|s| Some((s.clone(), self.secrets.get(s)?.clone())))
-            .collect()
+        self.grants(name).secrets
+    }
+
+    /// Everything skill `name` is granted: its entry's `allow`, or nothing
+    /// for a skill found only in the skills folder.
+    pub fn grants(&self, name: &str) -> Grants {
+        let empty = Allow::default();
+        let allow = self.skills.get(name).map_or(&empty, |e| &e.allow);
+        self.grants_from(allow)
+    }
+
+    /// The grants an `allow` section gives, with secrets resolved against
+    /// the top-level `secrets:`.
+    pub fn grants_from(&self, allow: &Allow) -> Grants {
+        Grants {
+            http: OutboundPolicy::new(allow.http.clone()),
+            secrets: allow
+                .secrets
+                .iter()
+                .filter_map(|s| Some((s.clone(), self.secrets.get(s)?.clone())))
+                .collect(),
+            withheld_secrets: self
+                .secrets
+                .keys()
+                .filter(|k| !allow.secrets.contains(k))
+                .cloned()
+                .collect(),
+            send: allow.send.clone(),
+        }
     }
 
     pub fn is_admin(&self, user: &str, user_id: &str) -> bool {

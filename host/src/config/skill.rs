@@ -3,12 +3,12 @@
 //! through the `config` interface, as in opsdroid. A key within two edits of a
 //! bot key is refused, so `no-cahce: true` is an error, not a skill setting.
 
-use super::units::{ByteSize, HumanDuration};
+use crate::grants::RoomPattern;
+use crate::limits::Limits;
 use crate::outbound::HostPattern;
 use serde::{Deserialize, Deserializer, de};
 use std::fmt;
 use std::path::PathBuf;
-use std::time::Duration;
 
 #[derive(Debug, Clone, Default)]
 pub struct SkillEntry {
@@ -30,49 +30,6 @@ pub struct SkillEntry {
     pub settings: serde_json::Map<String, serde_json::Value>,
 }
 
-/// What one event may cost a skill.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Limits {
-    /// Wall-clock time for one event, host calls included.
-    #[serde(default = "default_time")]
-    pub time: HumanDuration,
-    /// The most linear memory the skill may grow to.
-    #[serde(default = "default_memory")]
-    pub memory: ByteSize,
-    /// Messages (responses, sends, reactions) one event may produce.
-    #[serde(default = "default_responses")]
-    pub responses: u32,
-    /// The largest single message text.
-    #[serde(default = "default_response_size")]
-    pub response_size: ByteSize,
-    /// The largest HTTP response body the skill may read.
-    #[serde(default = "default_http_response_size")]
-    pub http_response_size: ByteSize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            time: default_time(),
-            memory: default_memory(),
-            responses: default_responses(),
-            response_size: default_response_size(),
-            http_response_size: default_http_response_size(),
-        }
-    }
-}
-
-fn default_responses() -> u32 {
-    20
-}
-fn default_response_size() -> ByteSize {
-    ByteSize(16 << 10)
-}
-fn default_http_response_size() -> ByteSize {
-    ByteSize(1 << 20)
-}
-
 /// What a skill may reach beyond its own memory and settings. Nothing by
 /// default.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -85,13 +42,10 @@ pub struct Allow {
     /// `config.get`.
     #[serde(default)]
     pub secrets: Vec<String>,
-}
-
-fn default_time() -> HumanDuration {
-    HumanDuration(Duration::from_secs(5))
-}
-fn default_memory() -> ByteSize {
-    ByteSize(64 << 20)
+    /// Rooms beyond the event's own that `chat.send` may reach:
+    /// `connector:room` patterns (`irc:#alerts`, `matrix:*`, `*`).
+    #[serde(default)]
+    pub send: Vec<RoomPattern>,
 }
 
 const BOT_KEYS: &[&str] = &[

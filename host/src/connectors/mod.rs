@@ -1,41 +1,82 @@
 //! Connectors turn an outside source into events and carry responses back.
-//! Each configured connector gets an outbox: skills' `respond`/`send` put
-//! responses in it, and the connector's task delivers them.
+//! Each kind is one file behind [`Connector`], with its own settings type;
+//! [`registry`] is the one place that lists the kinds and builds the named
+//! instances configuration.yaml asks for. A connector sees only the ports
+//! (`bus`): a [`ConnectorSink`] to submit events, and its outbox of
+//! responses. It never sees the dispatcher, the runtime or other connectors.
 
+mod line_reader;
+pub mod registry;
+pub mod render;
 pub mod shell;
+pub mod tcp;
 
-pub use shell::Shell;
+pub use line_reader::{Line, LineReader};
 
-use crate::event::Response;
-use std::collections::HashMap;
+use crate::bus::{Closed, Delivery, EventSink};
+use crate::event::{Event, EventId};
+use crate::text::cut;
+use futures::future::BoxFuture;
+use std::sync::Arc;
 use tokio::sync::mpsc;
 
-/// Responses waiting per connector before a sending skill is made to wait.
-const OUTBOX_DEPTH: usize = 1024;
-
-/// The outboxes of all connectors, fixed at start-up (so no lock is needed).
-#[derive(Default)]
-pub struct Outboxes {
-    senders: HashMap<String, mpsc::Sender<Response>>,
+/// A running connector instance.
+pub trait Connector: Send + 'static {
+    /// Runs until its source ends (a piped shell at end of input) or the bot
+    /// stops; an error ends this connector only, never the bot.
+    fn run(self: Box<Self>, cx: Context) -> BoxFuture<'static, anyhow::Result<()>>;
 }
 
-impl Outboxes {
-    /// Adds a connector's outbox; the connector reads from the receiver.
-    pub fn open(&mut self, connector: &str) -> mpsc::Receiver<Response> {
-        let (tx, rx) = mpsc::channel(OUTBOX_DEPTH);
-        self.senders.insert(connector.to_owned(), tx);
-        rx
+/// What a connector instance gets to run with.
+pub struct Context {
+    /// Its name in configuration.yaml: the `connector` of its events.
+    pub name: String,
+    pub events: ConnectorSink,
+    pub outbox: mpsc::Receiver<Delivery>,
+}
+
+/// The event sink as one connector instance holds it. It stamps the
+/// instance's name on every event (a connector cannot speak for another)
+/// and cuts message text at the instance's `max-message-length`.
+#[derive(Clone)]
+pub struct ConnectorSink {
+    name: Arc<str>,
+    max_message: usize,
+    inner: Arc<dyn EventSink>,
+}
+
+impl ConnectorSink {
+    pub fn new(name: &str, max_message: usize, inner: Arc<dyn EventSink>) -> Self {
+        ConnectorSink {
+            name: name.into(),
+            max_message: max_message.max(1),
+            inner,
+        }
     }
 
-    pub async fn deliver(&self, response: Response) -> Result<(), String> {
-        let connector = &response.target.connector;
-        let outbox = self
-            .senders
-            .get(connector)
-            .ok_or_else(|| format!("there is no connector named `{connector}`"))?;
-        outbox
-            .send(response)
-            .await
-            .map_err(|e| format!("connector `{}` has stopped", e.0.target.connector))
+    /// The most bytes of text a message may have here.
+    pub fn max_message(&self) -> usize {
+        self.max_message
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub async fn submit(&self, mut event: Event) -> Result<EventId, Closed> {
+        match &mut event {
+            Event::Message(m) => {
+                m.connector = self.name.to_string();
+                if m.text.len() > self.max_message {
+                    let dropped = m.text.len() - cut(&m.text, self.max_message).len();
+                    tracing::warn!(connector = %self.name, user = %crate::text::for_log(&m.user_id), "a message of {} bytes was cut at {} (max-message-length)", m.text.len(), self.max_message);
+                    m.text.truncate(m.text.len() - dropped);
+                }
+            }
+            Event::Reaction(r) => r.connector = self.name.to_string(),
+            Event::Join(m) | Event::Leave(m) => m.connector = self.name.to_string(),
+            Event::Webhook(_) | Event::Schedule { .. } => {}
+        }
+        self.inner.submit(event).await
     }
 }

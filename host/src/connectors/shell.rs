@@ -1,18 +1,40 @@
 //! The shell connector, like opsdroid's: an interactive prompt on a terminal.
 //! When stdin is not a terminal it reads lines until end of input, handling
 //! each to completion before the next (so a script's transcript is in
-//! order), prints the responses, and returns so the bot can exit cleanly.
+//! order), prints the answers, and returns so the bot can exit cleanly.
+//! Input is read as untrusted bytes (`LineReader`), and answers are printed
+//! through `render`, so neither a stray byte nor a skill's escape sequence
+//! can end the connector or take over the operator's terminal.
 
-use crate::bot::Bot;
-use crate::config::ShellSettings;
-use crate::event::{Event, Message, Response, ResponseBody};
-use anyhow::Result;
+use super::render;
+use super::{Connector, Context, LineReader};
+use crate::bus::Delivery;
+use crate::event::{Event, EventId, Message};
+use crate::text::for_log;
+use futures::future::BoxFuture;
+use serde::Deserialize;
 use std::io::IsTerminal;
-use std::sync::Arc;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::sync::mpsc;
+use tokio::io::{AsyncWriteExt, BufReader};
 
-pub const NAME: &str = "shell";
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ShellSettings {
+    /// Shown before the bot's answers at an interactive prompt.
+    #[serde(default = "default_bot_name")]
+    pub bot_name: String,
+    /// The user name; `$USER` when absent.
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default = "default_room")]
+    pub room: String,
+}
+
+fn default_bot_name() -> String {
+    "sandbot".into()
+}
+fn default_room() -> String {
+    "shell".into()
+}
 
 pub struct Shell {
     settings: ShellSettings,
@@ -29,81 +51,130 @@ impl Shell {
         Shell { settings, user }
     }
 
-    fn message(&self, n: u64, text: &str) -> Event {
+    fn message(&self, connector: &str, n: u64, text: String) -> Event {
         Event::Message(Message {
-            id: format!("{NAME}-{n}"),
-            text: text.to_owned(),
+            id: format!("{connector}-{n}"),
+            text,
             user: self.user.clone(),
             user_id: self.user.clone(),
             room: self.settings.room.clone(),
-            connector: NAME.into(),
+            connector: connector.to_owned(),
             thread: None,
             received_at: crate::event::now_ms(),
         })
     }
+}
 
-    /// Runs until end of input.
-    pub async fn run(self, bot: Arc<Bot>, mut outbox: mpsc::Receiver<Response>) -> Result<()> {
-        let interactive = std::io::stdin().is_terminal();
-        let mut lines = BufReader::new(tokio::io::stdin()).lines();
-        let mut out = tokio::io::stdout();
-        let prompt = if interactive { "> " } else { "" };
-        let bot_prefix = if interactive {
-            format!("{}: ", self.settings.bot_name)
-        } else {
-            String::new()
+impl super::registry::Kind for Shell {
+    type Settings = ShellSettings;
+    fn from_settings(settings: ShellSettings) -> Self {
+        Shell::new(settings)
+    }
+}
+
+impl Connector for Shell {
+    fn run(self: Box<Self>, cx: Context) -> BoxFuture<'static, anyhow::Result<()>> {
+        Box::pin(self.serve(cx))
+    }
+}
+
+/// Where answers are printed, and how.
+struct Printer {
+    out: tokio::io::Stdout,
+    prefix: String,
+    interactive: bool,
+    prompt: &'static str,
+}
+
+impl Printer {
+    async fn print(&mut self, delivery: &Delivery) -> std::io::Result<()> {
+        let Delivery::Response(response) = delivery else {
+            return Ok(());
         };
-        out.write_all(prompt.as_bytes()).await?;
-        out.flush().await?;
+        let mut text = String::new();
+        if self.interactive {
+            text.push('\r');
+        }
+        for line in render::lines(&response.body, &self.prefix) {
+            text.push_str(&line);
+            text.push('\n');
+        }
+        if self.interactive {
+            text.push_str(self.prompt);
+        }
+        self.out.write_all(text.as_bytes()).await?;
+        self.out.flush().await
+    }
+}
+
+impl Shell {
+    async fn serve(self, mut cx: Context) -> anyhow::Result<()> {
+        let interactive = std::io::stdin().is_terminal();
+        let max = cx.events.max_message();
+        let mut lines = LineReader::new(BufReader::new(tokio::io::stdin()), max);
+        let prompt = if interactive { "> " } else { "" };
+        let mut printer = Printer {
+            out: tokio::io::stdout(),
+            prefix: if interactive {
+                format!("{}: ", self.settings.bot_name)
+            } else {
+                String::new()
+            },
+            interactive,
+            prompt,
+        };
+        printer.out.write_all(prompt.as_bytes()).await?;
+        printer.out.flush().await?;
         let mut n = 0u64;
         loop {
             tokio::select! {
-                // Responses not tied to a line (a reload, a schedule) print as
-                // they come.
-                Some(response) = outbox.recv() => {
-                    let text = render(&response, &bot_prefix);
-                    let text = if interactive { format!("\r{text}\n{prompt}") } else { format!("{text}\n") };
-                    out.write_all(text.as_bytes()).await?;
-                    out.flush().await?;
-                }
+                // Answers not tied to a line (a reload, a schedule, or any
+                // answer at an interactive prompt) print as they come.
+                Some(delivery) = cx.outbox.recv() => printer.print(&delivery).await?,
                 line = lines.next_line() => {
                     let Some(line) = line? else { break };
-                    let text = line.trim();
+                    if line.replaced {
+                        tracing::warn!(connector = %cx.name, "a line with bytes that are not UTF-8: they were replaced");
+                    }
+                    if line.cut > 0 {
+                        tracing::warn!(connector = %cx.name, "a line {} bytes over max-message-length ({max}) was cut", line.cut);
+                    }
+                    let text = line.text.trim();
                     if text.is_empty() {
-                        out.write_all(prompt.as_bytes()).await?;
-                        out.flush().await?;
+                        printer.out.write_all(prompt.as_bytes()).await?;
+                        printer.out.flush().await?;
                         continue;
                     }
                     n += 1;
-                    let event = self.message(n, text);
-                    if interactive {
-                        let bot = bot.clone();
-                        tokio::spawn(async move { bot.dispatch(event).await });
-                    } else {
-                        bot.dispatch(event).await;
-                        while let Ok(response) = outbox.try_recv() {
-                            out.write_all(format!("{}\n", render(&response, &bot_prefix)).as_bytes()).await?;
-                        }
-                        out.flush().await?;
+                    let event = self.message(&cx.name, n, text.to_owned());
+                    let Ok(id) = cx.events.submit(event).await else { break };
+                    if !interactive {
+                        wait_for(id, &mut cx, &mut printer).await?;
                     }
                 }
             }
         }
-        while let Ok(response) = outbox.try_recv() {
-            out.write_all(format!("{}\n", render(&response, &bot_prefix)).as_bytes())
-                .await?;
+        // End of input: what is already queued is printed, then the bot exits.
+        while let Ok(delivery) = cx.outbox.try_recv() {
+            printer.print(&delivery).await?;
         }
         if interactive {
-            out.write_all(b"\n").await?;
+            printer.out.write_all(b"\n").await?;
         }
-        out.flush().await?;
+        printer.out.flush().await?;
+        tracing::debug!(connector = %for_log(&cx.name), "end of input");
         Ok(())
     }
 }
 
-fn render(response: &Response, prefix: &str) -> String {
-    match &response.body {
-        ResponseBody::Text(text) => format!("{prefix}{text}"),
-        ResponseBody::Reaction { emoji, .. } => format!("{prefix}(reacts {emoji})"),
+/// Prints answers until event `id` is finished: a piped transcript keeps
+/// each line's answers right after it.
+async fn wait_for(id: EventId, cx: &mut Context, printer: &mut Printer) -> std::io::Result<()> {
+    while let Some(delivery) = cx.outbox.recv().await {
+        if delivery == Delivery::Finished(id) {
+            break;
+        }
+        printer.print(&delivery).await?;
     }
+    Ok(())
 }

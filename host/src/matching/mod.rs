@@ -1,6 +1,11 @@
 //! Which skill takes an event. The index is built whenever the skill set
 //! changes (never per message); a message is tested against every regex
-//! matcher of every skill in one `RegexSet` pass.
+//! matcher of every skill in one multi-pattern pass (`regex_index`).
+//!
+//! Matchers are untrusted input: a skill may declare at most
+//! [`MAX_MATCHERS`], each pattern at most [`MAX_PATTERN_BYTES`] long and
+//! compiling to at most `regex_index::PATTERN_SIZE_LIMIT`, and all of them
+//! together at most [`MAX_COMPILED_BYTES`]; searches use bounded caches.
 //!
 //! Choosing among several matches (documented in README.md, "Matching"):
 //! 1. the regex that matched the longest stretch of the message wins;
@@ -64,9 +69,38 @@ pub struct SkillMatchers {
     regexes: Vec<(usize, CompiledRegex)>,
 }
 
+/// The most matchers one skill may declare.
+pub const MAX_MATCHERS: usize = 128;
+/// The longest pattern (or format) one matcher may have.
+pub const MAX_PATTERN_BYTES: usize = 1024;
+/// The most memory one skill's compiled patterns may hold together.
+pub const MAX_COMPILED_BYTES: usize = 8 << 20;
+
+/// Compiles a skill's matchers, refusing any that breaks a bound above.
 pub fn compile(manifest: &Manifest) -> Result<SkillMatchers, String> {
+    if manifest.matchers.len() > MAX_MATCHERS {
+        return Err(format!(
+            "it declares {} matchers; a skill may declare at most {MAX_MATCHERS}",
+            manifest.matchers.len()
+        ));
+    }
     let mut regexes = Vec::new();
+    let mut bytes = 0usize;
     for (i, m) in manifest.matchers.iter().enumerate() {
+        let text = match &m.kind {
+            MatcherKind::Regex { pattern, .. } => pattern.as_str(),
+            MatcherKind::ParseFormat(f) | MatcherKind::ActionAlias(f) => f.as_str(),
+            MatcherKind::Crontab { expression, .. } => expression.as_str(),
+            MatcherKind::Webhook(path) => path.as_str(),
+            MatcherKind::EventType(_) | MatcherKind::Always | MatcherKind::CatchAll => "",
+        };
+        if text.len() > MAX_PATTERN_BYTES {
+            return Err(format!(
+                "matcher `{}` is {} bytes long; at most {MAX_PATTERN_BYTES} are allowed",
+                m.id,
+                text.len()
+            ));
+        }
         if let MatcherKind::Regex {
             pattern,
             case_sensitive,
@@ -74,6 +108,13 @@ pub fn compile(manifest: &Manifest) -> Result<SkillMatchers, String> {
         {
             let compiled = regex_index::compile(pattern, *case_sensitive)
                 .map_err(|e| format!("matcher `{}` has a bad regex: {e}", m.id))?;
+            bytes += compiled.bytes;
+            if bytes > MAX_COMPILED_BYTES {
+                return Err(format!(
+                    "its patterns compile to more than {MAX_COMPILED_BYTES} bytes together (at matcher `{}`)",
+                    m.id
+                ));
+            }
             regexes.push((i, compiled));
         }
     }

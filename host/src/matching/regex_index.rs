@@ -12,42 +12,91 @@
 //! supersets); the exact regexes are compiled once per skill at load.
 
 use super::Route;
-use regex::{Regex, RegexBuilder};
-use regex_automata::nfa::thompson::WhichCaptures;
-use regex_automata::{Input, MatchKind, PatternSet, meta};
+use regex_automata::dfa::{StartKind, dense};
+use regex_automata::nfa::thompson::{self, WhichCaptures};
+use regex_automata::util::syntax;
+use regex_automata::{Input, MatchKind, PatternID, PatternSet, meta};
 use regex_syntax::hir::{Class, ClassUnicode, ClassUnicodeRange, Hir, HirKind, Look, Repetition};
 
 /// A matcher's pattern, compiled when its skill loads.
 #[derive(Debug, Clone)]
 pub struct CompiledRegex {
-    pub exact: Regex,
+    pub exact: meta::Regex,
     /// The prefilter's superset of `exact`.
     pub wide: Hir,
+    /// Its automaton blows up when determinized (`a[ab]{24}c`): it stays
+    /// out of the shared prefilter, whose cache it would thrash for every
+    /// skill, and is run on its own for each message instead.
+    pub explosive: bool,
+    /// Heap bytes the compiled pattern holds (not counting search caches).
+    pub bytes: usize,
 }
 
-/// Patterns can be large (`\w` is), and are all the user's own; the regex
-/// crate's default compiled-size limit is for untrusted patterns.
-const SIZE_LIMIT: usize = 1 << 28;
+/// The largest automaton one pattern may compile to. Patterns come from
+/// skills, which are untrusted: `\w{1000}` would otherwise take seconds and
+/// hundreds of MiB.
+pub const PATTERN_SIZE_LIMIT: usize = 1 << 20;
+/// Most memory one pattern's lazy DFA may use per thread before it resets.
+const EXACT_CACHE: usize = 256 << 10;
 /// Most memory the prefilter's lazy DFA may use per thread before it resets.
-const DFA_CACHE: usize = 256 << 20;
+const DFA_CACHE: usize = 32 << 20;
+/// A widened pattern whose DFA would be larger than this is "explosive".
+const EXPLOSIVE_ABOVE: usize = 256 << 10;
 /// Classes with more ranges than this widen to "any character".
 const WIDEN_ABOVE_RANGES: usize = 8;
 
 pub fn compile(pattern: &str, case_sensitive: bool) -> Result<CompiledRegex, String> {
-    let exact = RegexBuilder::new(pattern)
-        .case_insensitive(!case_sensitive)
-        .size_limit(SIZE_LIMIT)
-        .build()
-        .map_err(|e| e.to_string())?;
+    let syntax = syntax::Config::new().case_insensitive(!case_sensitive);
+    let exact = meta::Builder::new()
+        .configure(
+            meta::Config::new()
+                .nfa_size_limit(Some(PATTERN_SIZE_LIMIT))
+                .onepass_size_limit(Some(PATTERN_SIZE_LIMIT))
+                .dfa_size_limit(Some(PATTERN_SIZE_LIMIT / 4))
+                .hybrid_cache_capacity(EXACT_CACHE),
+        )
+        .syntax(syntax)
+        .build(pattern)
+        .map_err(|e| match e.size_limit() {
+            Some(limit) => format!("it compiles to more than {limit} bytes"),
+            None => e.to_string(),
+        })?;
     let hir = regex_syntax::ParserBuilder::new()
         .case_insensitive(!case_sensitive)
         .build()
         .parse(pattern)
         .map_err(|e| e.to_string())?;
+    let wide = widen(hir);
+    let explosive = explodes(&wide);
     Ok(CompiledRegex {
+        bytes: exact.memory_usage(),
         exact,
-        wide: widen(hir),
+        wide,
+        explosive,
     })
+}
+
+/// Does the widened pattern's DFA (unanchored, every match) blow up?
+fn explodes(wide: &Hir) -> bool {
+    let nfa = thompson::Compiler::new()
+        .configure(
+            thompson::Config::new()
+                .which_captures(WhichCaptures::None)
+                .nfa_size_limit(Some(PATTERN_SIZE_LIMIT)),
+        )
+        .build_from_hir(wide);
+    let Ok(nfa) = nfa else { return true };
+    dense::Builder::new()
+        .configure(
+            dense::Config::new()
+                .match_kind(MatchKind::All)
+                .start_kind(StartKind::Unanchored)
+                .minimize(false)
+                .dfa_size_limit(Some(EXPLOSIVE_ABOVE))
+                .determinize_size_limit(Some(EXPLOSIVE_ABOVE)),
+        )
+        .build_from_nfa(&nfa)
+        .is_err()
 }
 
 fn widen(hir: Hir) -> Hir {
@@ -79,13 +128,26 @@ fn widen(hir: Hir) -> Hir {
 
 #[derive(Default)]
 pub struct RegexIndex {
+    /// One pass over every well-behaved pattern.
     prefilter: Option<meta::Regex>,
-    entries: Vec<(Route, Regex)>,
+    /// Entry index of each prefilter pattern.
+    prefiltered: Vec<usize>,
+    /// Entries whose patterns are explosive, run one by one.
+    explosive: Vec<usize>,
+    entries: Vec<(Route, meta::Regex)>,
 }
 
 impl RegexIndex {
     pub fn build(patterns: Vec<(Route, &CompiledRegex)>) -> RegexIndex {
-        let wide: Vec<&Hir> = patterns.iter().map(|(_, c)| &c.wide).collect();
+        let (mut wide, mut prefiltered, mut explosive) = (Vec::new(), Vec::new(), Vec::new());
+        for (i, (_, c)) in patterns.iter().enumerate() {
+            if c.explosive {
+                explosive.push(i);
+            } else {
+                wide.push(&c.wide);
+                prefiltered.push(i);
+            }
+        }
         let config = meta::Config::new()
             .match_kind(MatchKind::All)
             .which_captures(WhichCaptures::None)
@@ -93,22 +155,30 @@ impl RegexIndex {
             .utf8_empty(false)
             .nfa_size_limit(None)
             .hybrid_cache_capacity(DFA_CACHE);
-        let prefilter = (!wide.is_empty())
-            .then(|| {
-                meta::Regex::builder()
-                    .configure(config)
-                    .build_many_from_hir(&wide)
-            })
-            .and_then(|built| {
-                built
-                    .map_err(|e| tracing::error!(error = %e, "cannot build the regex index"))
-                    .ok()
-            });
+        let prefilter = if wide.is_empty() {
+            None
+        } else {
+            match meta::Regex::builder()
+                .configure(config)
+                .build_many_from_hir(&wide)
+            {
+                Ok(built) => Some(built),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot build the regex index");
+                    None
+                }
+            }
+        };
         let entries = patterns
             .into_iter()
             .map(|(route, c)| (route, c.exact.clone()))
             .collect();
-        RegexIndex { prefilter, entries }
+        RegexIndex {
+            prefilter,
+            prefiltered,
+            explosive,
+            entries,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -117,32 +187,40 @@ impl RegexIndex {
 
     /// The winning route for `text` and its captures (see the module rules).
     pub fn best(&self, text: &str) -> Option<(Route, Vec<(String, String)>)> {
-        let prefilter = self.prefilter.as_ref()?;
-        let mut candidates = PatternSet::new(prefilter.pattern_len());
-        prefilter.which_overlapping_matches(&Input::new(text), &mut candidates);
-        let mut best: Option<(usize, regex::Captures)> = None;
+        let mut candidates: Vec<usize> = Vec::new();
+        if let Some(prefilter) = &self.prefilter {
+            let mut set = PatternSet::new(prefilter.pattern_len());
+            prefilter.which_overlapping_matches(&Input::new(text), &mut set);
+            candidates.extend(set.iter().map(|p| self.prefiltered[p.as_usize()]));
+        }
+        if !self.explosive.is_empty() {
+            candidates.extend(&self.explosive);
+            candidates.sort_unstable();
+        }
+        let input = Input::new(text);
+        let mut best: Option<(usize, usize, regex_automata::util::captures::Captures)> = None;
         // Candidates come in ascending order, so ties go to the earlier skill
         // and matcher by keeping only strictly longer matches.
-        for i in candidates.iter() {
-            let Some(caps) = self.entries[i.as_usize()].1.captures(text) else {
+        for i in candidates {
+            let re = &self.entries[i].1;
+            let mut caps = re.create_captures();
+            re.search_captures(&input, &mut caps);
+            let Some(whole) = caps.get_match() else {
                 continue;
             };
-            let len = caps.get(0).map_or(0, |m| m.len());
-            if best
-                .as_ref()
-                .is_none_or(|(_, b)| len > b.get(0).map_or(0, |m| m.len()))
-            {
-                best = Some((i.as_usize(), caps));
+            if best.as_ref().is_none_or(|(_, len, _)| whole.len() > *len) {
+                best = Some((i, whole.len(), caps));
             }
         }
-        let (i, caps) = best?;
+        let (i, _, caps) = best?;
         let (route, re) = &self.entries[i];
-        let captures = re
-            .capture_names()
+        let names = re.group_info().pattern_names(PatternID::ZERO);
+        let captures = names
             .enumerate()
             .skip(1)
             .filter_map(|(n, name)| {
-                let value = caps.get(n)?.as_str().to_owned();
+                let span = caps.get_group(n)?;
+                let value = text[span.range()].to_owned();
                 Some((name.map_or_else(|| n.to_string(), str::to_owned), value))
             })
             .collect();
@@ -153,6 +231,16 @@ impl RegexIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn untrusted_patterns_are_bounded() {
+        let e = compile(r"\w{1000}x1", true).unwrap_err();
+        assert!(e.contains("compiles to more than"), "{e}");
+        let ok = compile(r"^deploy (?P<app>\w+) to (?P<env>\w+)$", true).unwrap();
+        assert!(!ok.explosive);
+        assert!(ok.bytes < PATTERN_SIZE_LIMIT, "{}", ok.bytes);
+        assert!(compile("a[ab]{24}c", true).unwrap().explosive);
+    }
 
     /// The widened pattern must match wherever the exact one does.
     #[test]
@@ -171,7 +259,7 @@ mod tests {
         for (pattern, case_sensitive, text) in cases {
             let c = compile(pattern, case_sensitive).unwrap();
             assert!(c.exact.is_match(text), "{pattern} should match {text}");
-            let wide = Regex::new(&c.wide.to_string()).unwrap();
+            let wide = regex::Regex::new(&c.wide.to_string()).unwrap();
             assert!(wide.is_match(text), "widened {pattern} lost {text}");
         }
     }

@@ -1,11 +1,15 @@
 //! Compiled skills kept on disk, keyed by the `.wasm`'s sha256 and the
 //! engine's compatibility hash, so a restart or a reload of an unchanged file
 //! skips Cranelift. Only files this process wrote are ever deserialized.
+//! The cache is bounded: after every change of the skill set, entries no
+//! loaded skill uses are removed, all but the few most recently used (so
+//! switching back to the previous build is still quick), and those only
+//! within a size cap; other engines' folders and stray temporary files go.
 
 use anyhow::{Context, Result};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
@@ -13,6 +17,13 @@ pub struct CompileCache {
     /// `None`: caching is off for every skill.
     dir: Option<PathBuf>,
 }
+
+/// Entries no loaded skill uses that are kept, newest first.
+pub const KEEP_UNUSED: usize = 4;
+/// The most the entries no loaded skill uses may take together.
+pub const UNUSED_BYTES: u64 = 256 << 20;
+/// A temporary file older than this was left by a crash.
+const STALE_TMP: Duration = Duration::from_secs(600);
 
 /// How a component was obtained, for logs and `make bench`.
 #[derive(Debug, Clone, Copy)]
@@ -49,6 +60,8 @@ impl CompileCache {
             // this engine configuration (the folder name is its compatibility hash).
             match unsafe { Component::deserialize_file(engine, file) } {
                 Ok(component) => {
+                    // Recently used entries are the ones pruning keeps.
+                    touch(file);
                     let took = start.elapsed();
                     return Ok((
                         component,
@@ -77,6 +90,90 @@ impl CompileCache {
                 took,
             },
         ))
+    }
+}
+
+impl CompileCache {
+    /// Removes what no loaded skill needs (see the module comment). `in_use`
+    /// holds the sha256 of every loaded skill. Runs on a blocking thread.
+    pub fn prune(&self, in_use: &std::collections::HashSet<String>) {
+        let Some(dir) = &self.dir else { return };
+        if let Some(parent) = dir.parent() {
+            // Folders of other engine builds (an older sandbot) are useless.
+            for entry in std::fs::read_dir(parent).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path != *dir
+                    && entry.file_type().is_ok_and(|t| t.is_dir())
+                    && is_engine_dir(&path)
+                {
+                    let _ = std::fs::remove_dir_all(&path);
+                }
+            }
+        }
+        let mut unused = Vec::new();
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            let Ok(meta) = entry.metadata() else { continue };
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+            if let Some(sha) = name.strip_suffix(".cwasm") {
+                if !in_use.contains(sha) {
+                    unused.push((modified, meta.len(), path));
+                }
+            } else if name.contains(".tmp") && modified.elapsed().unwrap_or_default() > STALE_TMP {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+        unused.sort_by_key(|u| std::cmp::Reverse(u.0));
+        let mut kept_bytes = 0;
+        for (i, (_, len, path)) in unused.into_iter().enumerate() {
+            kept_bytes += len;
+            if i >= KEEP_UNUSED || kept_bytes > UNUSED_BYTES {
+                match std::fs::remove_file(&path) {
+                    Ok(()) => {
+                        tracing::debug!(file = %path.display(), "removed an unused compile-cache entry")
+                    }
+                    Err(e) => {
+                        tracing::warn!(file = %path.display(), error = %e, "could not remove a compile-cache entry")
+                    }
+                }
+            }
+        }
+    }
+
+    /// The `.cwasm` files in the cache now (for tests and the operator).
+    pub fn entries(&self) -> usize {
+        let Some(dir) = &self.dir else { return 0 };
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".cwasm"))
+            .count()
+    }
+}
+
+/// A cache folder is named by a 16-digit hex engine hash and holds nothing
+/// but compiled skills (and their temporary files): anything else in the
+/// parent folder is left alone.
+fn is_engine_dir(path: &Path) -> bool {
+    let named = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .is_some_and(|n| n.len() == 16 && n.bytes().all(|b| b.is_ascii_hexdigit()));
+    named
+        && std::fs::read_dir(path).is_ok_and(|entries| {
+            entries.flatten().all(|e| {
+                let n = e.file_name().to_string_lossy().into_owned();
+                e.file_type().is_ok_and(|t| t.is_file())
+                    && (n.ends_with(".cwasm") || n.contains(".tmp"))
+            })
+        })
+}
+
+fn touch(file: &Path) {
+    if let Ok(f) = std::fs::File::options().append(true).open(file) {
+        let _ = f.set_modified(SystemTime::now());
     }
 }
 

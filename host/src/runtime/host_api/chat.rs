@@ -1,11 +1,21 @@
-use crate::event::{Response, ResponseBody, Target};
+//! `chat`: a skill answers in the room its event came from; sending anywhere
+//! else needs an `allow.send` grant. Every message counts against
+//! `limits.responses` and `limits.response-size`, names the event it
+//! answers, and is recorded for the execution. `describe` may not talk.
+
+use crate::event::{Origin, Response, ResponseBody, Target};
 use crate::runtime::bindings::chat;
-use crate::runtime::state::State;
+use crate::runtime::store::{Phase, State};
+use crate::text::for_log;
 
 impl State {
     /// Counts a message against `limits.responses` and checks its size; the
     /// first refusal of each kind is logged for the operator.
     fn admit_message(&mut self, text: &str) -> Result<(), String> {
+        if self.phase == Phase::Describe {
+            tracing::warn!(skill = %self.skill.name, "denied: a message from `describe`, which runs at load and may not talk");
+            return Err(self.deny("`describe` may not send messages: it runs when the skill loads, before anyone asked".into()));
+        }
         let limits = self.skill.limits;
         if text.len() as u64 > limits.response_size.0 {
             tracing::warn!(skill = %self.skill.name, bytes = text.len(), "message refused: over limits.response-size ({})", limits.response_size);
@@ -29,10 +39,26 @@ impl State {
         Ok(())
     }
 
-    fn origin_or(&self, what: &str) -> Result<&crate::event::Origin, String> {
+    fn origin_or(&self, what: &str) -> Result<&Origin, String> {
         self.origin
             .as_ref()
             .ok_or_else(|| format!("cannot {what}: this event did not come from a chat room"))
+    }
+
+    /// Delivers `response` and records it for the execution.
+    async fn emit(&mut self, target: Target, body: ResponseBody) -> Result<(), String> {
+        let response = Response {
+            target,
+            body,
+            in_reply_to: self.event_id,
+        };
+        self.skill
+            .responses
+            .deliver(response.clone())
+            .await
+            .map_err(|e| e.to_string())?;
+        self.sent.push(response);
+        Ok(())
     }
 }
 
@@ -40,31 +66,35 @@ impl chat::Host for State {
     async fn respond(&mut self, text: String) -> Result<(), String> {
         self.admit_message(&text)?;
         let target = self.origin_or("respond")?.target.clone();
-        let response = Response {
-            target,
-            body: ResponseBody::Text(text),
-        };
-        self.skill.outboxes.deliver(response).await
+        self.emit(target, ResponseBody::Text(text)).await
     }
 
     async fn send(&mut self, target: chat::Target, text: String) -> Result<(), String> {
         self.admit_message(&text)?;
-        let connector = match (target.connector, &self.origin) {
+        let origin = self.origin.as_ref().map(|o| &o.target);
+        let connector = match (target.connector, origin) {
             (Some(c), _) => c,
-            (None, Some(origin)) => origin.target.connector.clone(),
+            (None, Some(origin)) => origin.connector.clone(),
             (None, None) => {
                 return Err("send needs a connector: this event did not come from one".into());
             }
         };
-        let response = Response {
-            target: Target {
-                connector,
-                room: target.room,
-                thread: target.thread,
-            },
-            body: ResponseBody::Text(text),
+        let from = origin.map(|o| (o.connector.as_str(), o.room.as_str()));
+        if !self.skill.grants.may_send(&connector, &target.room, from) {
+            let name = &self.skill.name;
+            tracing::warn!(skill = %name, "denied: send to {}:{}, which skills.{name}.allow.send does not grant", for_log(&connector), for_log(&target.room));
+            let why = format!(
+                "sending to {connector}:{} is not granted to this skill (skills.{name}.allow.send); it may answer where its event came from",
+                target.room
+            );
+            return Err(self.deny(why));
+        }
+        let target = Target {
+            connector,
+            room: target.room,
+            thread: target.thread,
         };
-        self.skill.outboxes.deliver(response).await
+        self.emit(target, ResponseBody::Text(text)).await
     }
 
     async fn react(&mut self, emoji: String) -> Result<(), String> {
@@ -74,10 +104,8 @@ impl chat::Host for State {
             .message_id
             .clone()
             .ok_or("cannot react: this event is not about a message")?;
-        let response = Response {
-            target: origin.target.clone(),
-            body: ResponseBody::Reaction { message_id, emoji },
-        };
-        self.skill.outboxes.deliver(response).await
+        let target = origin.target.clone();
+        self.emit(target, ResponseBody::Reaction { message_id, emoji })
+            .await
     }
 }

@@ -3,7 +3,8 @@
 //! (connector tokens, other skills' settings) is reachable.
 
 use crate::runtime::bindings::config;
-use crate::runtime::state::State;
+use crate::runtime::store::State;
+use crate::text::for_log;
 
 impl config::Host for State {
     async fn get(&mut self, key: String) -> Result<Option<String>, String> {
@@ -13,22 +14,23 @@ impl config::Host for State {
                 other => other.to_string(),
             }));
         }
-        if let Some(secret) = self.skill.secrets.get(&key) {
+        if let Some(secret) = self.skill.grants.secrets.get(&key) {
             return Ok(Some(secret.clone()));
         }
-        if self.skill.withheld_secrets.contains(&key) {
+        if self.skill.grants.withheld_secrets.contains(&key) {
             let name = &self.skill.name;
-            tracing::warn!(skill = %name, "denied: read of secret `{key}`, which skills.{name}.allow.secrets does not list");
-            return Err(format!(
+            tracing::warn!(skill = %name, "denied: read of secret `{}`, which skills.{name}.allow.secrets does not list", for_log(&key));
+            let why = format!(
                 "secret `{key}` is not granted to this skill (skills.{name}.allow.secrets)"
-            ));
+            );
+            return Err(self.deny(why));
         }
         Ok(None)
     }
 
     async fn all(&mut self) -> String {
         let mut all = self.skill.settings.clone();
-        for (k, v) in &self.skill.secrets {
+        for (k, v) in &self.skill.grants.secrets {
             all.insert(k.clone(), serde_json::Value::String(v.clone()));
         }
         serde_json::Value::Object(all).to_string()

@@ -1,16 +1,13 @@
-//! The host side of the WIT imports, one file per interface.
+//! The host side of the WIT imports, one file per interface, and the linker
+//! that offers them (with WASI p2 and `wasi:http`) to every skill.
 
 mod chat;
 mod config;
-mod http;
 mod log;
 mod memory;
 
-pub use http::HttpHooks;
-pub use log::LogLimiter;
-
 use super::bindings::{AsyncSkill, wit};
-use super::state::State;
+use super::store::State;
 use wasmtime::component::{HasSelf, Linker};
 
 impl wit::Host for State {}

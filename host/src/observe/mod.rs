@@ -1,0 +1,15 @@
+//! Observers of execution records: every execution, successful or not,
+//! yields one record, and each observer gets it as the dispatcher finishes
+//! it. An observer must be quick (it runs on the message path): one that
+//! writes somewhere slow queues the record and writes in batches elsewhere.
+//! A new observer (history, notifications, metrics) is one new file here.
+
+mod log;
+
+pub use log::LogObserver;
+
+use crate::event::Execution;
+
+pub trait Observer: Send + Sync + 'static {
+    fn executed(&self, execution: &Execution);
+}

@@ -1,0 +1,85 @@
+//! The one place that knows a skill comes in two worlds: `skill`, whose
+//! `handle` is a component-model `async func`, and `skill-sync`, whose
+//! `handle` is a plain func (for toolchains that cannot export async yet).
+//! Everything else asks this module to instantiate, describe and handle.
+
+use super::bindings::{AsyncSkill, AsyncSkillPre, SkillSync, SkillSyncPre, wit};
+use super::store::State;
+use wasmtime::Store;
+
+/// Which of the two skill worlds a component implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum World {
+    /// `sandbot:skill/skill`, with an async `handle`.
+    Async,
+    /// `sandbot:skill/skill-sync`, with a plain `handle`.
+    Sync,
+}
+
+/// A skill ready to instantiate: linked and type-checked once at load.
+pub enum Pre {
+    Async(AsyncSkillPre<State>),
+    Sync(SkillSyncPre<State>),
+}
+
+/// One instance of a skill, living in one store.
+pub enum Instance {
+    Async(AsyncSkill),
+    Sync(SkillSync),
+}
+
+impl Pre {
+    /// Tells the worlds apart by the type of the `handle` export.
+    pub fn new(
+        pre: wasmtime::component::InstancePre<State>,
+    ) -> Result<(Pre, World), wasmtime::Error> {
+        match AsyncSkillPre::new(pre.clone()) {
+            Ok(p) => Ok((Pre::Async(p), World::Async)),
+            Err(async_err) => match SkillSyncPre::new(pre) {
+                Ok(p) => Ok((Pre::Sync(p), World::Sync)),
+                Err(_) => Err(async_err),
+            },
+        }
+    }
+
+    pub async fn instantiate(&self, store: &mut Store<State>) -> wasmtime::Result<Instance> {
+        Ok(match self {
+            Pre::Async(pre) => Instance::Async(pre.instantiate_async(store).await?),
+            Pre::Sync(pre) => Instance::Sync(pre.instantiate_async(store).await?),
+        })
+    }
+}
+
+impl Instance {
+    pub async fn describe(&self, store: &mut Store<State>) -> wasmtime::Result<wit::Manifest> {
+        match self {
+            Instance::Async(skill) => skill.call_describe(store).await,
+            Instance::Sync(skill) => skill.call_describe(store).await,
+        }
+    }
+
+    /// Calls `handle`; the outer error is a trap, the inner one the skill's own.
+    pub async fn handle(
+        &self,
+        store: &mut Store<State>,
+        event: wit::Event,
+        matcher_id: &str,
+        captures: &[(String, String)],
+    ) -> wasmtime::Result<Result<(), String>> {
+        match self {
+            Instance::Async(skill) => {
+                let (id, captures) = (matcher_id.to_owned(), captures.to_vec());
+                store
+                    .run_concurrent(async |accessor| {
+                        skill.call_handle(accessor, event, id, captures).await
+                    })
+                    .await?
+            }
+            Instance::Sync(skill) => {
+                skill
+                    .call_handle(store, &event, matcher_id, &captures.to_vec())
+                    .await
+            }
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! Loading a skill: check the file's bytes, compile (or take from the cache),
+//! check its imports against its grants, find which world it implements, and
+//! ask it to `describe` itself. All of it happens off the message path, and
+//! every refusal is a typed [`LoadError`] with the reason in words.
+
+use super::Compiled;
+use super::convert;
+use super::engine::Runtime;
+use super::failure::{self, Aftermath, Failure};
+use super::gate::Gate;
+use super::instance::{Pre, World};
+use super::shape;
+use super::skill_host::SkillHost;
+use super::store::{Phase, State};
+use super::warm::WarmPool;
+use crate::grants::Grants;
+use crate::limits::{HumanDuration, Limits};
+use crate::manifest::Manifest;
+use crate::skill_file::{ReadError, SkillFile};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Everything needed to load one skill.
+#[derive(Debug, Clone)]
+pub struct SkillSource {
+    /// The skill's identity: its config key or file stem. Memory is
+    /// namespaced by it.
+    pub name: String,
+    pub path: PathBuf,
+    pub no_cache: bool,
+    /// Load only a file with this SHA-256 (lower-case hex).
+    pub sha256: Option<String>,
+    pub limits: Limits,
+    /// The skill's own section of configuration.yaml.
+    pub settings: serde_json::Map<String, serde_json::Value>,
+    pub grants: Grants,
+    /// Events one instance may serve before a fresh one is made; 0 or 1
+    /// means a fresh instance for every event.
+    pub instance_reuse: u32,
+}
+
+impl SkillSource {
+    /// A skill with default limits and no grants.
+    pub fn new(name: impl Into<String>, path: impl Into<PathBuf>) -> Self {
+        SkillSource {
+            name: name.into(),
+            path: path.into(),
+            no_cache: false,
+            sha256: None,
+            limits: Limits::default(),
+            settings: Default::default(),
+            grants: Grants::default(),
+            instance_reuse: 0,
+        }
+    }
+}
+
+/// Why a skill did not load. The previous version, if any, keeps serving.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LoadError {
+    /// The configuration does not say where the file is.
+    #[error("{0}")]
+    NoFile(String),
+    #[error("{0}")]
+    Read(#[from] ReadError),
+    #[error(
+        "its sha256 is {found}, but skills.{skill}.sha256 pins {pinned}: refusing a file the configuration did not approve"
+    )]
+    NotPinned {
+        skill: String,
+        found: String,
+        pinned: String,
+    },
+    #[error("it is not a WebAssembly file")]
+    NotWasm,
+    #[error(
+        "it is a core WebAssembly module, not a component: build it for wasm32-wasip2 or run `wasm-tools component new`"
+    )]
+    CoreModule,
+    #[error("{0}")]
+    Shape(String),
+    #[error("compiling it took longer than {0:?}")]
+    CompileTimeout(std::time::Duration),
+    #[error("it does not compile: {0}")]
+    Compile(String),
+    #[error(
+        "it imports `{import}` (outbound HTTP), but skills.{skill}.allow.http grants no hosts: add the hosts it may call to configuration.yaml"
+    )]
+    NotGranted { skill: String, import: String },
+    #[error("it needs something the bot does not provide: {0}")]
+    Imports(String),
+    #[error(
+        "it is not a sandbot skill: a skill exports `describe` and `handle` of world sandbot:skill/skill (or skill-sync); this one exports {exports} ({reason})"
+    )]
+    NotASkill { exports: String, reason: String },
+    #[error("`describe` failed: {0}")]
+    Describe(Failure),
+    #[error("`describe` did not answer within its time budget of {0}")]
+    DescribeTimeout(HumanDuration),
+    #[error("its manifest is not acceptable: {0}")]
+    Manifest(String),
+    #[error("its matchers are not acceptable: {0}")]
+    Matchers(String),
+}
+
+/// A compiled, checked skill, ready to handle events. Cheap to share:
+/// events in flight keep the version they started on alive.
+pub struct LoadedSkill {
+    pub name: String,
+    pub manifest: Manifest,
+    pub path: PathBuf,
+    pub sha256: String,
+    pub world: World,
+    pub compiled: Compiled,
+    pub instance_reuse: u32,
+    pub(super) pre: Pre,
+    pub(super) host: Arc<SkillHost>,
+    pub(super) warm: WarmPool,
+    pub(super) gate: Gate,
+}
+
+impl LoadedSkill {
+    pub fn limits(&self) -> Limits {
+        self.host.limits
+    }
+}
+
+/// The longest the bot waits for one compilation. Cranelift cannot be
+/// stopped midway, so a file past this is refused and its compile thread is
+/// left to finish in the background; one compilation runs at a time, so a
+/// stream of hostile files cannot pile up threads.
+const COMPILE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+impl Runtime {
+    /// Reads `source.path` (bounded; regular files only) and loads it.
+    pub async fn load(&self, source: SkillSource) -> Result<LoadedSkill, LoadError> {
+        let file = SkillFile::read(&source.path).await?;
+        self.load_file(source, file).await
+    }
+
+    /// Loads a skill from bytes already read.
+    pub async fn load_file(
+        &self,
+        source: SkillSource,
+        file: SkillFile,
+    ) -> Result<LoadedSkill, LoadError> {
+        let SkillFile { bytes, sha256, .. } = file;
+        if let Some(pin) = &source.sha256
+            && *pin != sha256
+        {
+            return Err(LoadError::NotPinned {
+                skill: source.name.clone(),
+                found: sha256,
+                pinned: pin.clone(),
+            });
+        }
+        if !bytes.starts_with(b"\0asm") {
+            return Err(LoadError::NotWasm);
+        }
+        if wasmparser::Parser::is_core_wasm(&bytes) {
+            return Err(LoadError::CoreModule);
+        }
+        shape::check(&bytes).map_err(|refused| match refused {
+            shape::Refused::Malformed(why) => LoadError::Compile(why),
+            shape::Refused::OverBound(why) => LoadError::Shape(why),
+        })?;
+
+        let (engine, cache, hash) = (self.engine.clone(), self.cache.clone(), sha256.clone());
+        let use_cache = !source.no_cache;
+        let (component, compiled) = {
+            let _one_at_a_time = self.compiling.lock().await;
+            let compile = tokio::task::spawn_blocking(move || {
+                cache.component(&engine, &bytes, &hash, use_cache)
+            });
+            tokio::time::timeout(COMPILE_TIMEOUT, compile)
+                .await
+                .map_err(|_| LoadError::CompileTimeout(COMPILE_TIMEOUT))?
+                .map_err(|e| LoadError::Compile(format!("the compiler thread failed: {e}")))?
+                .map_err(|e| LoadError::Compile(format!("{e:#}")))?
+        };
+        check_grants(&self.engine, &component, &source)?;
+
+        let instance_pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::Imports(e.to_string()))?;
+        let (pre, world) = Pre::new(instance_pre).map_err(|reason| {
+            let exports: Vec<String> = component
+                .component_type()
+                .exports(&self.engine)
+                .map(|(name, _)| format!("`{name}`"))
+                .collect();
+            LoadError::NotASkill {
+                exports: if exports.is_empty() {
+                    "nothing".into()
+                } else {
+                    exports.join(", ")
+                },
+                reason: reason.to_string(),
+            }
+        })?;
+
+        let host = Arc::new(SkillHost::new(
+            source.name.clone(),
+            source.grants,
+            source.limits,
+            source.settings,
+            &self.services,
+        ));
+        let manifest = self.describe(&pre, &host).await?;
+        manifest.validate().map_err(LoadError::Manifest)?;
+        if manifest.name != source.name {
+            tracing::debug!(skill = %source.name, calls_itself = %manifest.name, "a skill's file name and manifest name differ; the file name is what counts");
+        }
+        Ok(LoadedSkill {
+            name: source.name,
+            manifest,
+            path: source.path,
+            sha256,
+            world,
+            compiled,
+            instance_reuse: source.instance_reuse,
+            pre,
+            gate: Gate::new(&host.limits),
+            host,
+            warm: WarmPool::default(),
+        })
+    }
+
+    /// Calls `describe` in a fresh store, under the skill's time budget, with
+    /// no chat, no outbound calls and no memory writes.
+    async fn describe(&self, pre: &Pre, host: &Arc<SkillHost>) -> Result<Manifest, LoadError> {
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .expect("the slots are never closed");
+        let mut store = self.new_store(State::new(host.clone(), Phase::Describe));
+        let call = async {
+            let instance = pre.instantiate(&mut store).await?;
+            instance.describe(&mut store).await
+        };
+        let budget = host.limits.time;
+        match tokio::time::timeout(budget.0, call).await {
+            Ok(Ok(manifest)) => Ok(convert::manifest_from_wit(manifest)),
+            Ok(Err(e)) => {
+                let state = store.data();
+                let after = Aftermath {
+                    skill: &host.name,
+                    memory_exceeded: state.resources.exceeded(),
+                    stderr: state.stderr_text(),
+                };
+                Err(LoadError::Describe(failure::classify(e, after)))
+            }
+            Err(_) => Err(LoadError::DescribeTimeout(budget)),
+        }
+    }
+}
+
+/// A component's imports must fit its grants: the configuration, not the
+/// file, decides what a skill may do. WASI's filesystem, environment and
+/// sockets are linked for every skill (Rust's std imports them) but give
+/// nothing: no preopened folders, no variables, no addresses.
+fn check_grants(
+    engine: &wasmtime::Engine,
+    component: &wasmtime::component::Component,
+    source: &SkillSource,
+) -> Result<(), LoadError> {
+    for (import, _) in component.component_type().imports(engine) {
+        if import.starts_with("wasi:http/") && source.grants.http.is_empty() {
+            return Err(LoadError::NotGranted {
+                skill: source.name.clone(),
+                import: import.to_owned(),
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,202 @@
+//! For skill authors: `sandbot skill new`, `build` and `test`, each language
+//! from an empty folder to a skill answering, and the conversation harness.
+
+use crate::common::{BotDir, HttpServer, sandbot};
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+/// Runs `sandbot ARGS` in `dir` with extra environment: (success, stdout + stderr).
+fn sandbot_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_sandbot"))
+        .args(args)
+        .current_dir(dir)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// Rust builds share a target folder across test runs, as a user's would
+/// stay warm across builds.
+fn rust_target() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/scaffold-test")
+        .display()
+        .to_string()
+}
+
+#[test]
+fn a_rust_skill_goes_from_new_to_an_answer_in_chat() {
+    let work = tempfile::tempdir().unwrap();
+    let bot = BotDir::new(&[], "");
+    let started = Instant::now();
+    let (ok, out) = sandbot_in(
+        work.path(),
+        &["skill", "new", "--lang", "rust", "ping"],
+        &[],
+    );
+    assert!(ok, "{out}");
+    let project = work.path().join("ping");
+    let skills = bot.path().join("skills");
+    let (ok, out) = sandbot_in(
+        &project,
+        &["skill", "build", "--install", skills.to_str().unwrap()],
+        &[("CARGO_TARGET_DIR", &rust_target())],
+    );
+    assert!(ok, "{out}");
+    let mut run = bot.start();
+    assert_eq!(run.ask("ping"), "Hello from ping, alice");
+    println!("skill new → answer in chat: {:?}", started.elapsed());
+
+    let (ok, out) = sandbot_in(&project, &["skill", "test", "ping.wasm", "cases.yaml"], &[]);
+    assert!(ok, "{out}");
+    assert!(out.contains("3 passed, 0 failed"), "{out}");
+    let (_, status, _) = run.finish();
+    assert!(status.success());
+
+    // The project's own `cargo test` has the same conversation through
+    // skills-sdk's harness.
+    let out = Command::new(env!("CARGO"))
+        .args(["test", "--quiet"])
+        .current_dir(&project)
+        .env("SANDBOT", env!("CARGO_BIN_EXE_sandbot"))
+        .env("CARGO_TARGET_DIR", rust_target())
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("1 passed"), "{text}");
+}
+
+#[test]
+fn python_javascript_and_c_projects_build_and_pass_their_cases() {
+    let work = tempfile::tempdir().unwrap();
+    for lang in ["python", "js", "c"] {
+        let name = format!("hi-{lang}");
+        let (ok, out) = sandbot_in(work.path(), &["skill", "new", "--lang", lang, &name], &[]);
+        assert!(ok, "{out}");
+        let project = work.path().join(&name);
+        let started = Instant::now();
+        let (ok, out) = sandbot_in(&project, &["skill", "build"], &[]);
+        assert!(ok, "{lang}: {out}");
+        println!("{lang}: built in {:?}", started.elapsed());
+        let wasm = format!("{name}.wasm");
+        let (ok, out) = sandbot_in(&project, &["skill", "test", &wasm, "cases.yaml"], &[]);
+        assert!(ok, "{lang}: {out}");
+        assert!(out.contains("3 passed, 0 failed"), "{lang}: {out}");
+    }
+}
+
+#[test]
+fn a_missing_tool_is_named_with_how_to_install_it() {
+    let work = tempfile::tempdir().unwrap();
+    let (ok, _) = sandbot_in(
+        work.path(),
+        &["skill", "new", "--lang", "python", "snake"],
+        &[],
+    );
+    assert!(ok);
+    let (ok, out) = sandbot_in(
+        &work.path().join("snake"),
+        &["skill", "build"],
+        &[
+            ("SANDBOT_TOOLCHAINS", "/nonexistent"),
+            ("PATH", "/usr/bin:/bin"),
+        ],
+    );
+    assert!(!ok);
+    assert!(
+        out.contains("`componentize-py` is not installed (or not on PATH): install it with `pip install componentize-py==0.25.1`"),
+        "{out}"
+    );
+    let (ok, out) = sandbot_in(work.path(), &["skill", "build"], &[]);
+    assert!(!ok);
+    assert!(out.contains("is not a skill project"), "{out}");
+    let (ok, out) = sandbot_in(
+        work.path(),
+        &["skill", "new", "--lang", "c", "Bad_Name"],
+        &[],
+    );
+    assert!(!ok);
+    assert!(out.contains("`Bad_Name` is not a skill name"), "{out}");
+}
+
+/// `sandbot skill test WASM CASES`: (exit status, stdout, stderr).
+fn skill_test(wasm: &Path, cases: &Path) -> (std::process::ExitStatus, String, String) {
+    sandbot(&[
+        "skill",
+        "test",
+        wasm.to_str().unwrap(),
+        cases.to_str().unwrap(),
+    ])
+}
+
+#[test]
+fn a_failing_case_is_reported_and_fails_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = dir.path().join("cases.yaml");
+    std::fs::write(
+        &cases,
+        "cases:\n  - say: hello\n    expect: Hello alice\n  - say: hi\n    user: bob\n    expect: Hi alice\n  - say: nothing here\n    expect: []\n",
+    )
+    .unwrap();
+    let wasm = crate::common::skill_wasm("hello");
+    let (status, out, err) = skill_test(&wasm, &cases);
+    assert!(!status.success());
+    assert!(out.contains("  ok    1 hello"), "{out}");
+    assert!(
+        out.contains(r#"  FAIL  2 hi: expected ["Hi alice"], got ["Hi bob"]"#),
+        "{out}"
+    );
+    assert!(out.contains("2 passed, 1 failed"), "{out}");
+    assert!(err.contains("cases.yaml failed"), "{err}");
+
+    std::fs::write(&cases, "cases:\n  - say: hello\n    expct: Hello\n").unwrap();
+    let (status, _, err) = skill_test(&wasm, &cases);
+    assert!(!status.success());
+    assert!(
+        err.contains("cases.yaml:3:5: cases[0]: unknown field `expct`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn cases_preset_memory_settings_and_grants() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = dir.path().join("cases.yaml");
+    // The Python `remember` skill, with a fact already in its memory.
+    std::fs::write(
+        &cases,
+        "memory:\n  \"fact:the wifi password\": hunter2\ncases:\n  - say: what is the wifi password?\n    expect: the wifi password is hunter2\n  - say: forget the wifi password\n    expect-match: ^OK, I forgot\n  - say: what is the wifi password?\n    expect: I don't know what the wifi password is\n",
+    )
+    .unwrap();
+    let wasm = crate::common::skill_wasm("remember");
+    let (status, out, err) = skill_test(&wasm, &cases);
+    assert!(status.success(), "{out}{err}");
+
+    // `alerts`, with its `url` setting and an HTTP grant for a loopback API.
+    let api = HttpServer::start(
+        200,
+        "application/json",
+        br#"{"data":{"alerts":[{"labels":{"alertname":"Down"},"state":"firing"}]}}"#.to_vec(),
+    );
+    std::fs::write(
+        &cases,
+        format!(
+            "settings:\n  url: http://127.0.0.1:{p}\nallow:\n  http: [\"http://127.0.0.1:{p}\"]\ncases:\n  - say: alerts\n    expect: [\"1 alert firing:\\n• Down\"]\n",
+            p = api.port
+        ),
+    )
+    .unwrap();
+    let wasm = crate::common::skill_wasm("alerts");
+    let (status, out, err) = skill_test(&wasm, &cases);
+    assert!(status.success(), "{out}{err}");
+    assert_eq!(api.requests().len(), 1);
+}

@@ -1,0 +1,136 @@
+//! Replacing a skill's `.wasm` while the bot is talking.
+
+use crate::common::{BotDir, skill_wasm};
+use std::time::{Duration, Instant};
+
+/// Sends `hello` every few milliseconds while `replace` swaps in hello-v2
+/// half a second in, then checks every message got exactly one answer and
+/// the answers switched once, within a second of the new file landing.
+fn answers_switch_while_messages_flow(replace: impl FnOnce(&BotDir)) {
+    let bot = BotDir::new(&["hello"], "");
+    let mut run = bot.start();
+    assert_eq!(run.ask("hello"), "Hello alice");
+
+    let mut sent_at = Vec::new();
+    let start = Instant::now();
+    let mut replaced_at = None;
+    let mut replace = Some(replace);
+    while start.elapsed() < Duration::from_millis(2500) {
+        if replaced_at.is_none() && start.elapsed() > Duration::from_millis(500) {
+            (replace.take().unwrap())(&bot);
+            replaced_at = Some(Instant::now());
+        }
+        run.say("hello");
+        sent_at.push(Instant::now());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let replaced_at = replaced_at.unwrap();
+    let (answers, status, log) = run.finish();
+    assert!(status.success(), "log:\n{log}");
+
+    assert_eq!(
+        answers.len(),
+        sent_at.len(),
+        "every message gets exactly one answer; log:\n{log}"
+    );
+    let first_new = answers
+        .iter()
+        .position(|a| a == "Good day, alice")
+        .unwrap_or_else(|| panic!("the new version never answered; log:\n{log}"));
+    assert!(
+        answers[..first_new].iter().all(|a| a == "Hello alice"),
+        "{answers:?}"
+    );
+    assert!(
+        answers[first_new..].iter().all(|a| a == "Good day, alice"),
+        "once switched, never back: {answers:?}"
+    );
+    let switch_delay = sent_at[first_new].saturating_duration_since(replaced_at);
+    assert!(
+        switch_delay < Duration::from_secs(1),
+        "switched {switch_delay:?} after the write"
+    );
+    assert!(
+        log.contains("hello 0.1.0→0.2.0"),
+        "the reload is logged:\n{log}"
+    );
+}
+
+#[test]
+fn an_atomic_replace_switches_answers_without_losing_one() {
+    answers_switch_while_messages_flow(|bot| bot.install("hello-v2", "hello"));
+}
+
+#[test]
+fn cargo_style_delete_and_hard_link_switches_answers() {
+    answers_switch_while_messages_flow(|bot| {
+        // What cargo does to its output: unlink, then hard-link the new file.
+        let dest = bot.skill_path("hello");
+        let staged = bot.path().join("hello-v2.wasm");
+        std::fs::copy(skill_wasm("hello-v2"), &staged).unwrap();
+        std::fs::remove_file(&dest).unwrap();
+        std::fs::hard_link(&staged, &dest).unwrap();
+    });
+}
+
+#[test]
+fn a_broken_replacement_leaves_the_old_version_serving() {
+    let bot = BotDir::new(&["hello"], "");
+    let mut run = bot.start();
+    assert_eq!(run.ask("hi"), "Hi alice");
+    std::fs::write(
+        bot.skill_path("hello"),
+        b"\0asm\x0d\0\x01\0 this is not a component",
+    )
+    .unwrap();
+    run.wait_for_log("hello failed to load, 0.1.0 still serving");
+    assert_eq!(run.ask("hi"), "Hi alice");
+    assert!(
+        run.log().contains("skills/hello.wasm: it does not compile"),
+        "{}",
+        run.log()
+    );
+}
+
+#[test]
+fn a_new_file_loads_and_a_deleted_one_unloads() {
+    let bot = BotDir::new(&["hello"], "");
+    let mut run = bot.start();
+    bot.install("loudnoises", "loudnoises");
+    run.wait_for_log("loudnoises 0.1.0 (new)");
+    assert_eq!(run.ask("STOP"), "STOP!!! WHY ARE WE SHOUTING?");
+    std::fs::remove_file(bot.skill_path("loudnoises")).unwrap();
+    run.wait_for_log("loudnoises 0.1.0 (removed)");
+    run.say("STOP");
+    assert_eq!(run.ask("hi"), "Hi alice", "loudnoises no longer answers");
+}
+
+#[test]
+fn reload_in_chat_reports_what_changed() {
+    // `later/` does not exist at start, so no watcher sees it: only the
+    // `reload` command can pick the skill up.
+    let bot = BotDir::new(&[], "skills:\n  hello:\n    path: later/hello.wasm\n");
+    let mut run = bot.start();
+    run.wait_for_log("hello failed to load");
+    let later = bot.path().join("later");
+    std::fs::create_dir(&later).unwrap();
+    std::fs::copy(skill_wasm("hello"), later.join("hello.wasm")).unwrap();
+    assert_eq!(run.ask("reload"), "reloaded 1 skill: hello 0.1.0 (new)");
+    assert_eq!(run.ask("hi"), "Hi alice");
+
+    std::fs::copy(skill_wasm("hello-v2"), later.join("hello.wasm")).unwrap();
+    assert_eq!(run.ask("reload"), "reloaded 1 skill: hello 0.1.0→0.2.0");
+    assert_eq!(run.ask("hi"), "Good day, alice");
+    assert_eq!(run.ask("reload"), "reloaded 1 skill: hello 0.2.0");
+}
+
+#[test]
+fn only_admins_may_reload() {
+    let bot = BotDir::new(&["hello"], "");
+    let mut run = crate::common::Running::start(&bot.config(), &[("USER", "mallory")]);
+    assert_eq!(
+        run.ask("reload"),
+        "Sorry mallory, only admins may reload skills."
+    );
+    assert_eq!(run.ask("hi"), "Hi mallory");
+}

@@ -1,0 +1,19 @@
+//! Every integration test, as one binary (so wasmtime is linked once): one
+//! module per area. The skills they load are built once by the
+//! `sandbot-test-skills` build script; the real `sandbot` binary is driven
+//! over pipes where a test is about what a user sees.
+
+mod authoring;
+mod bad_input;
+mod common;
+mod compile_cache;
+mod connectors;
+mod executions;
+mod grants;
+mod hostile;
+mod hot_reload;
+mod languages;
+mod properties;
+mod sandbox;
+mod shell;
+mod untrusted;
