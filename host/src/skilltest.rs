@@ -103,7 +103,7 @@ impl OneOrMany {
 impl Script {
     pub fn parse(text: &str, file: &Path) -> Result<Script, ConfigError> {
         let script: Script =
-            serde_yaml_ng::from_str(text).map_err(|e| config::load::yaml_error(file, &e))?;
+            serde_yaml_ng::from_str(text).map_err(|e| config::yaml_error(file, &e))?;
         for (i, case) in script.cases.iter().enumerate() {
             if case.expect.is_some() == case.expect_match.is_some() {
                 return Err(ConfigError::whole_file(

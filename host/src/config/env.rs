@@ -2,7 +2,7 @@
 //! YAML is parsed (as opsdroid does). `$${` stands for a literal `${`.
 //! Whole-line comments are left alone, so a commented-out line cannot fail.
 
-use super::load::ConfigError;
+use super::error::ConfigError;
 use std::path::Path;
 
 pub fn substitute(

@@ -1,53 +1,8 @@
 //! Finding and reading configuration.yaml.
 
+use super::error::{ConfigError, yaml_error};
 use super::{Config, env};
-use std::fmt;
 use std::path::{Path, PathBuf};
-
-/// What is wrong with a configuration file, and where.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    pub file: PathBuf,
-    /// 1-based; `None` when the problem is the file as a whole.
-    pub line: Option<usize>,
-    pub column: Option<usize>,
-    pub message: String,
-}
-
-impl ConfigError {
-    pub fn at(file: &Path, line: usize, column: usize, message: String) -> Self {
-        ConfigError {
-            file: file.to_path_buf(),
-            line: Some(line),
-            column: Some(column),
-            message,
-        }
-    }
-
-    pub fn whole_file(file: &Path, message: String) -> Self {
-        ConfigError {
-            file: file.to_path_buf(),
-            line: None,
-            column: None,
-            message,
-        }
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file.display())?;
-        if let Some(line) = self.line {
-            write!(f, ":{line}")?;
-            if let Some(column) = self.column {
-                write!(f, ":{column}")?;
-            }
-        }
-        write!(f, ": {}", self.message)
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 pub const SEARCH_ORDER_HELP: &str = "-c FILE, ./configuration.yaml, ~/.local/share/sandbot/configuration.yaml, /etc/sandbot/configuration.yaml";
 
@@ -117,18 +72,6 @@ fn check_secret_grants(config: &Config, text: &str, file: &Path) -> Result<(), C
         }
     }
     Ok(())
-}
-
-pub fn yaml_error(file: &Path, error: &serde_yaml_ng::Error) -> ConfigError {
-    let message = error.to_string();
-    match error.location() {
-        Some(loc) => {
-            // The location goes in front, `file:line:column:`, not in the text.
-            let at = format!(" at line {} column {}", loc.line(), loc.column());
-            ConfigError::at(file, loc.line(), loc.column(), message.replacen(&at, "", 1))
-        }
-        None => ConfigError::whole_file(file, message),
-    }
 }
 
 #[cfg(test)]

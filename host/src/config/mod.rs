@@ -3,12 +3,14 @@
 
 mod connectors;
 mod env;
-pub(crate) mod load;
+mod error;
+mod load;
 mod skill;
 
 pub use crate::limits::{ByteSize, HumanDuration, Limits};
 pub use connectors::ConnectorSection;
-pub use load::{ConfigError, SEARCH_ORDER_HELP, load, locate, parse, yaml_error};
+pub use error::{ConfigError, yaml_error};
+pub use load::{SEARCH_ORDER_HELP, load, locate, parse};
 pub use skill::{Allow, SkillEntry};
 
 use crate::grants::Grants;

@@ -1,15 +1,45 @@
 //! Connectors turn an outside source into events and carry responses back.
 //! Each kind is one file behind [`Connector`], with its own settings type;
-//! [`registry`] is the one place that lists the kinds and builds the named
-//! instances configuration.yaml asks for. A connector sees only the ports
-//! (`bus`): a [`ConnectorSink`] to submit events, and its outbox of
-//! responses. It never sees the dispatcher, the runtime or other connectors.
+//! the `kinds!` list below is the one place that names the kinds, and
+//! [`registry`] builds the named instances configuration.yaml asks for. A
+//! connector sees only the ports (`bus`): a [`ConnectorSink`] to submit
+//! events, and its outbox of responses. It never sees the dispatcher, the
+//! runtime or other connectors.
 
 mod line_reader;
 pub mod registry;
 pub mod render;
-pub mod shell;
-pub mod tcp;
+
+/// Declares each kind's module and builds `KINDS` and `build`, which reads a
+/// kind's settings and makes the connector.
+macro_rules! kinds {
+    ($($module:ident :: $kind:ident),* $(,)?) => {
+        $(pub mod $module;)*
+
+        /// The names `type:` accepts.
+        pub const KINDS: &[&str] = &[$(stringify!($module)),*];
+
+        fn build<'de, D: serde::Deserializer<'de>>(
+            kind: &str,
+            name: &str,
+            d: D,
+        ) -> Result<Box<dyn Connector>, D::Error> {
+            $(if kind == stringify!($module) {
+                let settings =
+                    <<$module::$kind as registry::Kind>::Settings as serde::Deserialize>::deserialize(d)?;
+                return Ok(Box::new(<$module::$kind as registry::Kind>::from_settings(settings)));
+            })*
+            serde::Deserializer::deserialize_any(d, registry::UnknownKind { name })
+        }
+    };
+}
+
+// Every connector kind, by the name `type:` gives it (its file's name).
+// Adding a kind is its file and one line here.
+kinds! {
+    shell::Shell,
+    tcp::Tcp,
+}
 
 pub use line_reader::{Line, LineReader};
 

@@ -13,7 +13,7 @@
 //! kinds' settings types, so that a bad setting is reported at its
 //! `file:line:column` like any other mistake in the file.
 
-use super::Connector;
+use super::{Connector, KINDS, build};
 use crate::config::{Config, ConfigError};
 use serde::de::{
     self, DeserializeOwned, DeserializeSeed, Deserializer, IgnoredAny, IntoDeserializer, MapAccess,
@@ -25,29 +25,6 @@ use std::fmt;
 pub trait Kind: Connector + Sized {
     type Settings: DeserializeOwned;
     fn from_settings(settings: Self::Settings) -> Self;
-}
-
-/// Every kind, by the name `type:` gives it. Adding a kind is one line here.
-macro_rules! kinds {
-    ($($name:literal => $kind:ty),* $(,)?) => {
-        /// The names `type:` accepts.
-        pub const KINDS: &[&str] = &[$($name),*];
-
-        fn build<'de, D: Deserializer<'de>>(kind: &str, name: &str, d: D) -> Result<Box<dyn Connector>, D::Error> {
-            match kind {
-                $($name => {
-                    let settings = <<$kind as Kind>::Settings as serde::Deserialize>::deserialize(d)?;
-                    Ok(Box::new(<$kind as Kind>::from_settings(settings)))
-                })*
-                _ => d.deserialize_any(UnknownKind { name }),
-            }
-        }
-    };
-}
-
-kinds! {
-    "shell" => super::shell::Shell,
-    "tcp" => super::tcp::Tcp,
 }
 
 /// The keys every instance has, which the kinds' settings types never see.
@@ -182,8 +159,8 @@ impl<'de> DeserializeSeed<'de> for Entry<'_> {
 /// For a kind nobody registered: reads the mapping, so a bad `type:` value
 /// is reported where it stands; with no `type:` at all, the name was taken
 /// for one.
-struct UnknownKind<'a> {
-    name: &'a str,
+pub(super) struct UnknownKind<'a> {
+    pub(super) name: &'a str,
 }
 
 impl<'de> Visitor<'de> for UnknownKind<'_> {
@@ -204,7 +181,7 @@ impl<'de> Visitor<'de> for UnknownKind<'_> {
 
 /// A deserializer that shows the kind's settings type its mapping without
 /// the common keys (and an empty mapping for `name:` with nothing after it).
-struct HideCommon<D>(D);
+pub(super) struct HideCommon<D>(pub(super) D);
 
 impl<'de, D: Deserializer<'de>> Deserializer<'de> for HideCommon<D> {
     type Error = D::Error;

@@ -3,6 +3,7 @@
 //! `sandbot-test-skills` build script; the real `sandbot` binary is driven
 //! over pipes where a test is about what a user sees.
 
+mod architecture;
 mod authoring;
 mod bad_input;
 mod common;
