@@ -15,6 +15,7 @@ use crate::event::{
 use crate::matching::{Hit, Why};
 use crate::observe::Observer;
 use crate::runtime::{Call, Failure, Runtime};
+use futures::FutureExt;
 use futures::future::BoxFuture;
 use std::sync::Arc;
 use std::time::Instant;
@@ -231,8 +232,17 @@ impl EventSink for Dispatch {
                 .map_err(|_| Closed)?;
             let id = EventId::next();
             let bot = self.0.clone();
+            let connector = event.connector().map(str::to_owned);
             tokio::spawn(async move {
-                bot.handle(id, event).await;
+                let handled = std::panic::AssertUnwindSafe(bot.handle(id, event)).catch_unwind();
+                if handled.await.is_err() {
+                    // A bug, not a skill (skills trap inside wasmtime): the
+                    // event still ends, so its connector is not left waiting.
+                    tracing::error!(event = %id, "handling an event panicked");
+                    if let Some(connector) = connector {
+                        bot.responses.finished(&connector, id).await;
+                    }
+                }
                 drop(permit);
             });
             Ok(id)

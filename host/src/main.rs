@@ -1,3 +1,6 @@
+//! The `sandbot` command line: `start`, `config validate` and `skill new|build|test`.
+//! Everything else lives in the library; this file only parses arguments.
+
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use sandbot::authoring::Lang;

@@ -61,4 +61,3 @@ pub fn yaml_error(file: &Path, error: &serde_yaml_ng::Error) -> ConfigError {
         None => ConfigError::whole_file(file, message),
     }
 }
-

@@ -140,13 +140,24 @@ fn expand(tree: &str) -> Vec<Vec<String>> {
             None => {
                 let mut p = prefix.to_vec();
                 p.extend(tree.split("::").filter(|s| !s.is_empty()).map(|s| {
-                    s.split(" as ").next().unwrap().split("as").next().unwrap().to_string()
+                    s.split(" as ")
+                        .next()
+                        .unwrap()
+                        .split("as")
+                        .next()
+                        .unwrap()
+                        .to_string()
                 }));
                 out.push(p);
             }
             Some(open) => {
                 let mut p = prefix.to_vec();
-                p.extend(tree[..open].split("::").filter(|s| !s.is_empty()).map(str::to_string));
+                p.extend(
+                    tree[..open]
+                        .split("::")
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string),
+                );
                 let inner = &tree[open + 1..tree.len() - 1];
                 let mut depth = 0;
                 let mut start = 0;
@@ -264,11 +275,16 @@ fn graphs() -> (
             if to == s.module || (reexport && is_child) {
                 continue;
             }
-            files.entry(s.module.clone()).or_default().insert(to.clone());
+            files
+                .entry(s.module.clone())
+                .or_default()
+                .insert(to.clone());
             if let (Some(a), Some(b)) = (s.module.first(), to.first())
                 && a != b
             {
-                tops.entry(vec![a.clone()]).or_default().insert(vec![b.clone()]);
+                tops.entry(vec![a.clone()])
+                    .or_default()
+                    .insert(vec![b.clone()]);
             }
         }
     }
@@ -304,7 +320,10 @@ fn no_layer_imports_a_higher_one() {
             }
         }
     }
-    assert!(wrong.is_empty(), "lower layers import higher ones: {wrong:?}");
+    assert!(
+        wrong.is_empty(),
+        "lower layers import higher ones: {wrong:?}"
+    );
     for low in ["connectors", "runtime", "matching", "memory", "config"] {
         for high in ["bot", "app"] {
             assert!(
