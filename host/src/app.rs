@@ -96,7 +96,7 @@ impl App {
     /// Runs the configured connectors until one whose input ends (a piped
     /// shell) returns, or the process is told to stop. A connector that
     /// fails is logged and the others keep running.
-    pub async fn run(mut self) -> Result<()> {
+    pub async fn run(&mut self) -> Result<()> {
         let mut running = tokio::task::JoinSet::new();
         for instance in std::mem::take(&mut self.connectors) {
             let outbox = self

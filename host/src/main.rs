@@ -120,10 +120,17 @@ fn start(explicit: Option<&Path>) -> Result<()> {
         .thread_name("sandbot")
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(async {
-        let app = sandbot::app::App::start(config).await?;
-        app.run().await
-    })
+    let app = runtime.block_on(async {
+        let mut app = sandbot::app::App::start(config).await?;
+        app.run().await?;
+        anyhow::Ok(app)
+    })?;
+    // Every answer is written and every memory write committed by now.
+    // Tearing down thousands of compiled skills (their unwind information
+    // is deregistered one by one) would only delay the exit.
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    std::mem::forget(app);
+    std::process::exit(0)
 }
 
 fn validate(explicit: Option<&Path>) -> Result<()> {

@@ -18,12 +18,15 @@ use crate::matching::{Index, SkillMatchers};
 use crate::runtime::{LoadError, LoadedSkill, Runtime, SkillSource};
 use crate::skill_file::{FileStamp, ReadError, SkillFile};
 use arc_swap::ArcSwap;
+use futures::StreamExt;
 use std::collections::{HashMap, HashSet};
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Skill files read at once during a reload.
+const PARALLEL_READS: usize = 8;
 /// The longest a skill's matchers may take to compile.
 const MATCHERS_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -178,13 +181,10 @@ impl Catalog {
     /// fails. Used at start and by the `reload` command.
     pub async fn reload_all(&self) -> ReloadReport {
         let mut report = ReloadReport::default();
-        let mut reads: Vec<Read> = Vec::new();
+        let mut sources = Vec::new();
         for source in self.sources() {
             match source {
-                Ok(source) => {
-                    let file = SkillFile::read(&source.path).await;
-                    reads.push((source, file));
-                }
+                Ok(source) => sources.push(source),
                 Err((name, error)) => report.push(Change::Failed {
                     name,
                     error: LoadFailure {
@@ -195,37 +195,57 @@ impl Catalog {
                 }),
             }
         }
+        // Every file is read before the lock is taken, several at a time.
+        let reads: Vec<Read> = futures::stream::iter(sources)
+            .map(|source| async move {
+                let file = SkillFile::read(&source.path).await;
+                (source, file)
+            })
+            .buffered(PARALLEL_READS)
+            .collect()
+            .await;
 
         let _guard = self.changing.lock().await;
         let old = self.current();
-        let mut next = Vec::new();
-        for (source, file) in reads {
+        // Loads run on all cores, their results kept in priority order.
+        let loads = reads.into_iter().map(|(source, file)| {
             let previous = old.get(&source.name).cloned();
-            let file = match file {
-                // A configured skill whose file is gone: unloaded, like a
-                // file deleted from the skills folder.
-                Err(ReadError::NotFound) => {
-                    if previous.is_none() {
-                        report.push(failed(&source, LoadError::Read(ReadError::NotFound), None));
+            let runtime = self.runtime.clone();
+            tokio::spawn(async move {
+                let file = match file {
+                    // A configured skill whose file is gone: unloaded, like a
+                    // file deleted from the skills folder.
+                    Err(ReadError::NotFound) => {
+                        let change = previous.is_none().then(|| {
+                            failed(&source, LoadError::Read(ReadError::NotFound), None)
+                        });
+                        return (None, change);
                     }
-                    continue;
+                    Err(e) => {
+                        let kept = previous.as_ref().map(|p| p.manifest.version.clone());
+                        return (previous, Some(failed(&source, LoadError::Read(e), kept)));
+                    }
+                    Ok(file) => file,
+                };
+                if FileStamp::now(&source.path).as_ref() != Some(&file.stamp) {
+                    // Changed since it was read: the watcher loads the newer file.
+                    return (previous, None);
                 }
-                Err(e) => {
-                    let kept = previous.as_ref().map(|p| p.manifest.version.clone());
-                    report.push(failed(&source, LoadError::Read(e), kept));
-                    next.extend(previous);
-                    continue;
+                let (skill, change) = load_or_keep(&runtime, source, file, previous).await;
+                (skill, Some(change))
+            })
+        });
+        let parallel = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
+        let loaded: Vec<_> = futures::stream::iter(loads).buffered(parallel).collect().await;
+        let mut next = Vec::new();
+        for result in loaded {
+            match result {
+                Ok((skill, change)) => {
+                    next.extend(skill);
+                    report.changes.extend(change);
                 }
-                Ok(file) => file,
-            };
-            if FileStamp::now(&source.path).as_ref() != Some(&file.stamp) {
-                // Changed since it was read: the watcher loads the newer file.
-                next.extend(previous);
-                continue;
+                Err(e) => tracing::error!("loading a skill panicked: {e}"),
             }
-            let (skill, change) = self.load_or_keep(source, file, previous).await;
-            next.extend(skill);
-            report.push(change);
         }
         let serving: HashSet<&str> = next.iter().map(|s| s.name.as_str()).collect();
         for gone in old
@@ -269,7 +289,7 @@ impl Catalog {
                     // Changed again since it was read: a later event loads it.
                     return None;
                 }
-                self.load_or_keep(source, file, previous.clone()).await
+                load_or_keep(&self.runtime, source, file, previous.clone()).await
             }
             Some((source, Err(e))) if e != ReadError::NotFound => {
                 let kept = previous.as_ref().map(|p| p.manifest.version.clone());
@@ -316,60 +336,6 @@ impl Catalog {
         Some(change)
     }
 
-    /// Loads `source` unless `previous` already runs the same bytes.
-    async fn load_or_keep(
-        &self,
-        source: SkillSource,
-        file: SkillFile,
-        previous: Option<Arc<Skill>>,
-    ) -> (Option<Arc<Skill>>, Change) {
-        let name = source.name.clone();
-        if let Some(prev) = &previous
-            && file.sha256 == prev.sha256
-        {
-            let version = prev.manifest.version.clone();
-            return (Some(prev.clone()), Change::Unchanged { name, version });
-        }
-        let path = source.path.clone();
-        let loaded = match self.runtime.load_file(source, file).await {
-            Ok(loaded) => compile_matchers(loaded).await,
-            Err(e) => Err(e),
-        };
-        match loaded {
-            Ok(skill) => {
-                let skill = Arc::new(skill);
-                let to = skill.manifest.version.clone();
-                tracing::debug!(
-                    skill = %name,
-                    from_cache = skill.compiled.from_cache,
-                    took_ms = skill.compiled.took.as_secs_f64() * 1e3,
-                    "compiled"
-                );
-                let change = match previous {
-                    Some(prev) => Change::Updated {
-                        name,
-                        from: prev.manifest.version.clone(),
-                        to,
-                    },
-                    None => Change::Added { name, version: to },
-                };
-                (Some(skill), change)
-            }
-            Err(error) => {
-                let kept = previous.as_ref().map(|p| p.manifest.version.clone());
-                let change = Change::Failed {
-                    name,
-                    error: LoadFailure {
-                        path: Some(path),
-                        error,
-                    },
-                    kept,
-                };
-                (previous, change)
-            }
-        }
-    }
-
     async fn swap(&self, skills: Vec<Arc<Skill>>) {
         let in_use: HashSet<String> = skills.iter().map(|s| s.sha256.clone()).collect();
         // Building the index compiles regexes: keep it off the async workers.
@@ -378,6 +344,60 @@ impl Catalog {
             .expect("building the matching index panicked");
         self.current.store(Arc::new(set));
         self.runtime.prune_cache(in_use).await;
+    }
+}
+
+/// Loads `source` unless `previous` already runs the same bytes.
+async fn load_or_keep(
+runtime: &Runtime,
+source: SkillSource,
+    file: SkillFile,
+    previous: Option<Arc<Skill>>,
+) -> (Option<Arc<Skill>>, Change) {
+    let name = source.name.clone();
+    if let Some(prev) = &previous
+        && file.sha256 == prev.sha256
+    {
+        let version = prev.manifest.version.clone();
+        return (Some(prev.clone()), Change::Unchanged { name, version });
+    }
+    let path = source.path.clone();
+    let loaded = match runtime.load_file(source, file).await {
+        Ok(loaded) => compile_matchers(loaded).await,
+        Err(e) => Err(e),
+    };
+    match loaded {
+        Ok(skill) => {
+            let skill = Arc::new(skill);
+            let to = skill.manifest.version.clone();
+            tracing::debug!(
+                skill = %name,
+                from_cache = skill.compiled.from_cache,
+                took_ms = skill.compiled.took.as_secs_f64() * 1e3,
+                "compiled"
+            );
+            let change = match previous {
+                Some(prev) => Change::Updated {
+                    name,
+                    from: prev.manifest.version.clone(),
+                    to,
+                },
+                None => Change::Added { name, version: to },
+            };
+            (Some(skill), change)
+        }
+        Err(error) => {
+            let kept = previous.as_ref().map(|p| p.manifest.version.clone());
+            let change = Change::Failed {
+                name,
+                error: LoadFailure {
+                    path: Some(path),
+                    error,
+                },
+                kept,
+            };
+            (previous, change)
+        }
     }
 }
 

@@ -1,35 +1,85 @@
-//! All regex matchers of all skills in one pass. The pass is a prefilter:
-//! a `regex-automata` multi-pattern regex over *widened* patterns, which
-//! may report a pattern that does not really match but never misses one.
-//! Each candidate is then run exactly, for its captures and match length.
+//! All regex matchers of all skills, found for a message in two cheap
+//! passes, then checked exactly:
 //!
-//! Why widened, and why no literal prefilter (measured with 10,000 matchers
-//! on this 2-core machine; see `make bench`): Unicode classes such as `\w`
-//! cost about a millisecond each to compile into the combined automaton, and
-//! the literal prefilter's extraction grows superlinearly with the number of
-//! patterns; with both, building the index took over a minute. Large classes
-//! become "any character" and Unicode word boundaries become empty (both
-//! supersets); the exact regexes are compiled once per skill at load.
+//! 1. **Command prefixes.** Most chat commands are anchored and start with
+//!    words (`^deploy (?P<app>\w+)`): their literal prefixes, folded to
+//!    lower case, go into one trie, and a message's start is walked through
+//!    it once. Building it for 10,000 patterns takes milliseconds.
+//! 2. **Everything else**, in one `regex-automata` multi-pattern regex over
+//!    *widened* patterns (large classes become "any character", Unicode word
+//!    boundaries become empty: supersets), which may report a pattern that
+//!    does not really match but never misses one. No literal prefilter:
+//!    its extraction grows superlinearly with the number of patterns.
+//!    A pattern whose automaton explodes when determinized (`a[ab]{24}c`)
+//!    stays out of this pass, whose cache it would thrash for everyone, and
+//!    is run on its own.
+//!
+//! Each candidate is then run exactly, for its captures and match length.
+//! Exact regexes are compiled on first use (a skill that is never asked
+//! costs no automaton) and lean (no one-pass or full DFA: chat lines are
+//! short); at load a pattern is parsed, and its size estimated from its
+//! syntax, so a bad or oversized pattern is still a load error.
 
 use super::Route;
 use regex_automata::dfa::{StartKind, dense};
 use regex_automata::nfa::thompson::{self, WhichCaptures};
 use regex_automata::util::syntax;
 use regex_automata::{Input, MatchKind, PatternID, PatternSet, meta};
+use regex_syntax::hir::literal::{ExtractKind, Extractor};
 use regex_syntax::hir::{Class, ClassUnicode, ClassUnicodeRange, Hir, HirKind, Look, Repetition};
+use std::sync::{Arc, OnceLock};
 
-/// A matcher's pattern, compiled when its skill loads.
+/// A matcher's pattern, checked when its skill loads.
 #[derive(Debug, Clone)]
 pub struct CompiledRegex {
-    pub exact: meta::Regex,
-    /// The prefilter's superset of `exact`.
-    pub wide: Hir,
-    /// Its automaton blows up when determinized (`a[ab]{24}c`): it stays
-    /// out of the shared prefilter, whose cache it would thrash for every
-    /// skill, and is run on its own for each message instead.
+    pub exact: Arc<Exact>,
+    /// Lower-case literal prefixes one of which every match starts with, when
+    /// the pattern is anchored at the start: the trie pass finds it by them.
+    pub keys: Vec<Vec<u8>>,
+    /// Otherwise, the shared pass's superset of the pattern.
+    pub wide: Option<Hir>,
+    /// Its automaton blows up when determinized: it is run on its own.
     pub explosive: bool,
-    /// Heap bytes the compiled pattern holds (not counting search caches).
+    /// Heap bytes the compiled pattern will hold, estimated from its syntax
+    /// (not counting search caches).
     pub bytes: usize,
+}
+
+/// The exact pattern, compiled the first time a pass reports it.
+#[derive(Debug)]
+pub struct Exact {
+    pattern: String,
+    case_sensitive: bool,
+    compiled: OnceLock<Option<meta::Regex>>,
+}
+
+impl Exact {
+    fn new(pattern: &str, case_sensitive: bool) -> Exact {
+        Exact {
+            pattern: pattern.to_owned(),
+            case_sensitive,
+            compiled: OnceLock::new(),
+        }
+    }
+
+    /// The compiled pattern; `None` if it cannot be (which the size
+    /// estimate at load makes a bug, reported once).
+    pub fn regex(&self) -> Option<&meta::Regex> {
+        self.compiled
+            .get_or_init(|| match build_exact(&self.pattern, self.case_sensitive) {
+                Ok(re) => Some(re),
+                Err(e) => {
+                    tracing::error!(pattern = %crate::text::for_log(&self.pattern), "a pattern that passed its checks does not compile: {e}");
+                    None
+                }
+            })
+            .as_ref()
+    }
+
+    #[cfg(test)]
+    fn is_match(&self, text: &str) -> bool {
+        self.regex().is_some_and(|re| re.is_match(text))
+    }
 }
 
 /// The largest automaton one pattern may compile to. Patterns come from
@@ -38,42 +88,142 @@ pub struct CompiledRegex {
 pub const PATTERN_SIZE_LIMIT: usize = 1 << 20;
 /// Most memory one pattern's lazy DFA may use per thread before it resets.
 const EXACT_CACHE: usize = 256 << 10;
-/// Most memory the prefilter's lazy DFA may use per thread before it resets.
+/// Most memory the shared pass's lazy DFA may use per thread before it resets.
 const DFA_CACHE: usize = 32 << 20;
 /// A widened pattern whose DFA would be larger than this is "explosive".
 const EXPLOSIVE_ABOVE: usize = 256 << 10;
 /// Classes with more ranges than this widen to "any character".
 const WIDEN_ABOVE_RANGES: usize = 8;
 
-pub fn compile(pattern: &str, case_sensitive: bool) -> Result<CompiledRegex, String> {
-    let syntax = syntax::Config::new().case_insensitive(!case_sensitive);
-    let exact = meta::Builder::new()
+fn build_exact(pattern: &str, case_sensitive: bool) -> Result<meta::Regex, String> {
+    meta::Builder::new()
         .configure(
             meta::Config::new()
                 .nfa_size_limit(Some(PATTERN_SIZE_LIMIT))
-                .onepass_size_limit(Some(PATTERN_SIZE_LIMIT))
-                .dfa_size_limit(Some(PATTERN_SIZE_LIMIT / 4))
+                .onepass(false)
+                .dfa(false)
                 .hybrid_cache_capacity(EXACT_CACHE),
         )
-        .syntax(syntax)
+        .syntax(syntax::Config::new().case_insensitive(!case_sensitive))
         .build(pattern)
         .map_err(|e| match e.size_limit() {
             Some(limit) => format!("it compiles to more than {limit} bytes"),
             None => e.to_string(),
-        })?;
+        })
+}
+
+/// Checks a pattern and prepares it for the passes; compiles nothing but
+/// (for patterns in the shared pass) a probe of its DFA.
+pub fn compile(pattern: &str, case_sensitive: bool) -> Result<CompiledRegex, String> {
     let hir = regex_syntax::ParserBuilder::new()
         .case_insensitive(!case_sensitive)
         .build()
         .parse(pattern)
         .map_err(|e| e.to_string())?;
-    let wide = widen(hir);
-    let explosive = explodes(&wide);
+    let bytes = estimated_bytes(&hir);
+    if bytes > PATTERN_SIZE_LIMIT {
+        return Err(format!("it compiles to more than {PATTERN_SIZE_LIMIT} bytes"));
+    }
+    let keys = literal_keys(&hir);
+    let (wide, explosive) = if keys.is_empty() {
+        let wide = widen(hir);
+        let explosive = explodes(&wide);
+        (Some(wide), explosive)
+    } else {
+        (None, false)
+    };
     Ok(CompiledRegex {
-        bytes: exact.memory_usage(),
-        exact,
+        exact: Arc::new(Exact::new(pattern, case_sensitive)),
+        keys,
         wide,
         explosive,
+        bytes,
     })
+}
+
+/// What a pattern's lean automaton takes, from its syntax alone: about 12
+/// bytes per state, states counted as UTF-8 byte ranges (measured against
+/// `memory_usage` for the patterns chat bots use; an overestimate).
+fn estimated_bytes(hir: &Hir) -> usize {
+    fn states(h: &Hir) -> u64 {
+        let width = |c: u32| match c {
+            0..0x80 => 1u64,
+            0x80..0x800 => 2,
+            0x800..0x10000 => 3,
+            _ => 4,
+        };
+        match h.kind() {
+            HirKind::Empty | HirKind::Look(_) => 1,
+            HirKind::Literal(l) => l.0.len() as u64,
+            HirKind::Class(Class::Unicode(c)) => c
+                .ranges()
+                .iter()
+                .map(|r| {
+                    let (a, b) = (width(r.start() as u32), width(r.end() as u32));
+                    2 * b + 2 * (b - a)
+                })
+                .sum::<u64>()
+                .max(1),
+            HirKind::Class(Class::Bytes(c)) => c.ranges().len() as u64,
+            HirKind::Repetition(r) => {
+                let n = r.max.unwrap_or(r.min.saturating_add(1)).max(r.min).max(1);
+                states(&r.sub).saturating_mul(u64::from(n))
+            }
+            HirKind::Capture(c) => states(&c.sub).saturating_add(2),
+            HirKind::Concat(xs) | HirKind::Alternation(xs) => xs
+                .iter()
+                .map(states)
+                .fold(xs.len() as u64, u64::saturating_add),
+        }
+    }
+    usize::try_from(states(hir).saturating_mul(12).saturating_add(2048)).unwrap_or(usize::MAX)
+}
+
+/// The lower-case literal prefixes of a pattern anchored at the start of
+/// the text, one of which every match begins with; none when the pattern
+/// is not anchored or some match could begin without one.
+fn literal_keys(hir: &Hir) -> Vec<Vec<u8>> {
+    if !hir.properties().look_set_prefix().contains(Look::Start) {
+        return Vec::new();
+    }
+    let seq = Extractor::new().kind(ExtractKind::Prefix).extract(hir);
+    let Some(literals) = seq.literals() else {
+        return Vec::new();
+    };
+    let mut keys: Vec<Vec<u8>> = Vec::with_capacity(literals.len());
+    for literal in literals {
+        let key = fold_prefix(literal.as_bytes());
+        if key.is_empty() {
+            return Vec::new();
+        }
+        keys.push(key);
+    }
+    if keys.is_empty() {
+        return Vec::new();
+    }
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// The fold the trie compares with: ASCII letters in lower case, and the
+/// two non-ASCII letters that fold to ASCII ones (`ſ` to `s`, the Kelvin
+/// sign to `k`); the prefix ends at any other non-ASCII character.
+fn fold_prefix(bytes: &[u8]) -> Vec<u8> {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or(""),
+    };
+    text.chars().map_while(fold).collect()
+}
+
+fn fold(c: char) -> Option<u8> {
+    match c {
+        c if c.is_ascii() => Some(c.to_ascii_lowercase() as u8),
+        '\u{17f}' => Some(b's'),
+        '\u{212a}' => Some(b'k'),
+        _ => None,
+    }
 }
 
 /// Does the widened pattern's DFA (unanchored, every match) blow up?
@@ -126,26 +276,87 @@ fn widen(hir: Hir) -> Hir {
     }
 }
 
+/// The literal prefixes of the command patterns, as a byte trie.
+#[derive(Default)]
+struct Trie {
+    /// Node 0 is the root.
+    nodes: Vec<TrieNode>,
+}
+
+#[derive(Default)]
+struct TrieNode {
+    /// Sorted by byte.
+    next: Vec<(u8, u32)>,
+    /// Entries whose key ends here.
+    ends: Vec<u32>,
+}
+
+impl Trie {
+    fn insert(&mut self, key: &[u8], entry: u32) {
+        if self.nodes.is_empty() {
+            self.nodes.push(TrieNode::default());
+        }
+        let mut at = 0usize;
+        for &b in key {
+            let node = &self.nodes[at];
+            at = match node.next.binary_search_by_key(&b, |(k, _)| *k) {
+                Ok(i) => node.next[i].1 as usize,
+                Err(i) => {
+                    let new = self.nodes.len();
+                    self.nodes[at].next.insert(i, (b, new as u32));
+                    self.nodes.push(TrieNode::default());
+                    new
+                }
+            };
+        }
+        self.nodes[at].ends.push(entry);
+    }
+
+    /// Every entry whose key the folded start of `text` begins with.
+    fn walk(&self, text: &str, out: &mut Vec<usize>) {
+        let Some(mut node) = self.nodes.first() else {
+            return;
+        };
+        for c in text.chars() {
+            let Some(b) = fold(c) else { return };
+            match node.next.binary_search_by_key(&b, |(k, _)| *k) {
+                Ok(i) => {
+                    node = &self.nodes[node.next[i].1 as usize];
+                    out.extend(node.ends.iter().map(|&e| e as usize));
+                }
+                Err(_) => return,
+            }
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct RegexIndex {
-    /// One pass over every well-behaved pattern.
+    /// The command prefixes.
+    trie: Trie,
+    /// One pass over every other well-behaved pattern.
     prefilter: Option<meta::Regex>,
     /// Entry index of each prefilter pattern.
     prefiltered: Vec<usize>,
     /// Entries whose patterns are explosive, run one by one.
     explosive: Vec<usize>,
-    entries: Vec<(Route, meta::Regex)>,
+    entries: Vec<(Route, Arc<Exact>)>,
 }
 
 impl RegexIndex {
     pub fn build(patterns: Vec<(Route, &CompiledRegex)>) -> RegexIndex {
+        let mut trie = Trie::default();
         let (mut wide, mut prefiltered, mut explosive) = (Vec::new(), Vec::new(), Vec::new());
         for (i, (_, c)) in patterns.iter().enumerate() {
             if c.explosive {
                 explosive.push(i);
-            } else {
-                wide.push(&c.wide);
+            } else if let Some(w) = &c.wide {
+                wide.push(w);
                 prefiltered.push(i);
+            } else {
+                for key in &c.keys {
+                    trie.insert(key, i as u32);
+                }
             }
         }
         let config = meta::Config::new()
@@ -174,6 +385,7 @@ impl RegexIndex {
             .map(|(route, c)| (route, c.exact.clone()))
             .collect();
         RegexIndex {
+            trie,
             prefilter,
             prefiltered,
             explosive,
@@ -188,21 +400,23 @@ impl RegexIndex {
     /// The winning route for `text` and its captures (see the module rules).
     pub fn best(&self, text: &str) -> Option<(Route, Vec<(String, String)>)> {
         let mut candidates: Vec<usize> = Vec::new();
+        self.trie.walk(text, &mut candidates);
         if let Some(prefilter) = &self.prefilter {
             let mut set = PatternSet::new(prefilter.pattern_len());
             prefilter.which_overlapping_matches(&Input::new(text), &mut set);
             candidates.extend(set.iter().map(|p| self.prefiltered[p.as_usize()]));
         }
-        if !self.explosive.is_empty() {
-            candidates.extend(&self.explosive);
-            candidates.sort_unstable();
-        }
+        candidates.extend(&self.explosive);
+        candidates.sort_unstable();
+        candidates.dedup();
         let input = Input::new(text);
         let mut best: Option<(usize, usize, regex_automata::util::captures::Captures)> = None;
-        // Candidates come in ascending order, so ties go to the earlier skill
+        // Candidates are in ascending order, so ties go to the earlier skill
         // and matcher by keeping only strictly longer matches.
         for i in candidates {
-            let re = &self.entries[i].1;
+            let Some(re) = self.entries[i].1.regex() else {
+                continue;
+            };
             let mut caps = re.create_captures();
             re.search_captures(&input, &mut caps);
             let Some(whole) = caps.get_match() else {
@@ -213,7 +427,8 @@ impl RegexIndex {
             }
         }
         let (i, _, caps) = best?;
-        let (route, re) = &self.entries[i];
+        let (route, exact) = &self.entries[i];
+        let re = exact.regex()?;
         let names = re.group_info().pattern_names(PatternID::ZERO);
         let captures = names
             .enumerate()
@@ -239,7 +454,11 @@ mod tests {
         let ok = compile(r"^deploy (?P<app>\w+) to (?P<env>\w+)$", true).unwrap();
         assert!(!ok.explosive);
         assert!(ok.bytes < PATTERN_SIZE_LIMIT, "{}", ok.bytes);
+        // The estimate is not below what the compiled pattern takes.
+        let real = ok.exact.regex().unwrap().memory_usage();
+        assert!(ok.bytes >= real, "estimated {} < {real}", ok.bytes);
         assert!(compile("a[ab]{24}c", true).unwrap().explosive);
+        assert_eq!(compile(r"\w{100}", true).unwrap_err(), "it compiles to more than 1048576 bytes");
     }
 
     /// The widened pattern must match wherever the exact one does.
@@ -259,8 +478,42 @@ mod tests {
         for (pattern, case_sensitive, text) in cases {
             let c = compile(pattern, case_sensitive).unwrap();
             assert!(c.exact.is_match(text), "{pattern} should match {text}");
-            let wide = regex::Regex::new(&c.wide.to_string()).unwrap();
+            let hir = regex_syntax::ParserBuilder::new()
+                .case_insensitive(!case_sensitive)
+                .build()
+                .parse(pattern)
+                .unwrap();
+            let wide = regex::Regex::new(&widen(hir).to_string()).unwrap();
             assert!(wide.is_match(text), "widened {pattern} lost {text}");
+        }
+    }
+
+    /// A message a pattern matches always walks to one of its keys.
+    #[test]
+    fn command_prefixes_never_lose_a_match() {
+        let cases = [
+            (r"^deploy (?P<app>\w+)$", true, "deploy api", true),
+            (r"^(show|list) widgets( please)?$", false, "LIST widgets", true),
+            (r"^seen @?(?P<user>\w+)", false, "ſEEN bob", true),
+            (r"^kick (\w+)", false, "\u{212a}ICK bob", true),
+            (r"^déployer (\w+)", true, "déployer api", true),
+            (r"(?m)^x", true, "x", false),
+            (r"hello", true, "hello", false),
+            (r"^(?:\w+) please", true, "hi please", false),
+        ];
+        for (pattern, case_sensitive, text, keyed) in cases {
+            let c = compile(pattern, case_sensitive).unwrap();
+            assert_eq!(!c.keys.is_empty(), keyed, "{pattern}: {:?}", c.keys);
+            assert!(c.exact.is_match(text), "{pattern} should match {text}");
+            if keyed {
+                let mut trie = Trie::default();
+                for k in &c.keys {
+                    trie.insert(k, 7);
+                }
+                let mut found = Vec::new();
+                trie.walk(text, &mut found);
+                assert_eq!(found, [7], "{pattern} / {text}: keys {:?}", c.keys);
+            }
         }
     }
 }

@@ -40,9 +40,41 @@ impl CompileCache {
         CompileCache { dir }
     }
 
-    /// Compiles `wasm`, or loads what an earlier compile of the same bytes
-    /// left in the cache. `use_cache: false` compiles afresh and stores nothing.
-    pub fn component(
+    /// The file a compile of `sha256` is kept in, when caching is on.
+    fn file(&self, sha256: &str, use_cache: bool) -> Option<PathBuf> {
+        self.dir
+            .as_ref()
+            .filter(|_| use_cache)
+            .map(|d| d.join(format!("{sha256}.cwasm")))
+    }
+
+    /// What an earlier compile of the same bytes left in the cache, if
+    /// anything (reading it needs no compile lock).
+    pub fn cached(&self, engine: &Engine, sha256: &str, use_cache: bool) -> Option<(Component, Compiled)> {
+        let start = Instant::now();
+        let file = self.file(sha256, use_cache).filter(|f| f.is_file())?;
+        // SAFETY: the cache folder holds only artifacts serialized below by
+        // this engine configuration (the folder name is its compatibility hash).
+        match unsafe { Component::deserialize_file(engine, &file) } {
+            Ok(component) => {
+                // Recently used entries are the ones pruning keeps.
+                touch(&file);
+                let compiled = Compiled {
+                    from_cache: true,
+                    took: start.elapsed(),
+                };
+                Some((component, compiled))
+            }
+            Err(e) => {
+                tracing::warn!(file = %file.display(), error = %e, "ignoring an unreadable cache entry");
+                None
+            }
+        }
+    }
+
+    /// Compiles `wasm` and keeps the result in the cache (unless
+    /// `use_cache` is false).
+    pub fn compile(
         &self,
         engine: &Engine,
         wasm: &[u8],
@@ -50,35 +82,9 @@ impl CompileCache {
         use_cache: bool,
     ) -> Result<(Component, Compiled)> {
         let start = Instant::now();
-        let file = self
-            .dir
-            .as_ref()
-            .filter(|_| use_cache)
-            .map(|d| d.join(format!("{sha256}.cwasm")));
-        if let Some(file) = file.as_ref().filter(|f| f.is_file()) {
-            // SAFETY: the cache folder holds only artifacts serialized below by
-            // this engine configuration (the folder name is its compatibility hash).
-            match unsafe { Component::deserialize_file(engine, file) } {
-                Ok(component) => {
-                    // Recently used entries are the ones pruning keeps.
-                    touch(file);
-                    let took = start.elapsed();
-                    return Ok((
-                        component,
-                        Compiled {
-                            from_cache: true,
-                            took,
-                        },
-                    ));
-                }
-                Err(e) => {
-                    tracing::warn!(file = %file.display(), error = %e, "ignoring an unreadable cache entry")
-                }
-            }
-        }
         let component = Component::new(engine, wasm).map_err(|e| anyhow::anyhow!("{e:#}"))?;
         let took = start.elapsed();
-        if let Some(file) = file
+        if let Some(file) = self.file(sha256, use_cache)
             && let Err(e) = store(&component, &file)
         {
             tracing::warn!(file = %file.display(), error = %format!("{e:#}"), "could not write the compilation cache");

@@ -5,6 +5,7 @@
 use super::cache::CompileCache;
 use super::host_api;
 use super::shape;
+use super::shared::SharedComponents;
 use super::skill_host::Services;
 use super::store::State;
 use super::warm::MAX_IDLE_TOTAL;
@@ -21,6 +22,10 @@ use wasmtime::{
 /// tick, so this bounds both how long it can hold a worker thread and how
 /// late a time budget can be noticed.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Idle pool slots that keep their resident pages: enough for the skills
+/// that are busy now, without one warm slot per loaded skill.
+const MAX_WARM_SLOTS: u32 = 32;
 
 /// The largest linear memory any skill can have; per-skill limits are lower.
 pub const MAX_MEMORY: usize = 256 << 20;
@@ -49,6 +54,8 @@ pub struct Runtime {
     pub(super) linker: Linker<State>,
     pub(super) cache: Arc<CompileCache>,
     pub(super) services: Services,
+    /// Compiled forms of the loaded skills, shared by identical bytes.
+    pub(super) shared: SharedComponents,
     /// One compilation at a time (see `load::COMPILE_TIMEOUT`).
     pub(super) compiling: tokio::sync::Mutex<()>,
     /// A place in the instance pool per live store: every store takes one,
@@ -71,6 +78,7 @@ impl Runtime {
             linker,
             cache,
             services,
+            shared: SharedComponents::default(),
             compiling: tokio::sync::Mutex::new(()),
             slots: tokio::sync::Semaphore::new(slots),
             enforce_limits: true,
@@ -150,6 +158,9 @@ fn pooling(slots: usize) -> PoolingAllocationConfig {
         .max_tables_per_component(shape::MAX_TABLES)
         .max_core_instances_per_component(shape::MAX_CORE_INSTANCES)
         .table_elements(100_000)
+        // A used slot keeps its pages (and the skill's memory image) for the
+        // next instance of the same skill; only this many idle ones stay so.
+        .max_unused_warm_slots(MAX_WARM_SLOTS)
         .linear_memory_keep_resident(256 << 10)
         .table_keep_resident(64 << 10);
     pool

@@ -89,7 +89,7 @@ impl Runtime {
         let run = async {
             let instance = match instance {
                 Some(i) => i,
-                None => skill.pre.instantiate(&mut store).await?,
+                None => skill.shared.pre.instantiate(&mut store).await?,
             };
             let result = instance
                 .handle(&mut store, wit_event, call.matcher_id, call.captures)

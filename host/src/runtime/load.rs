@@ -8,6 +8,7 @@ use super::convert;
 use super::engine::Runtime;
 use super::failure::{self, Aftermath, Failure};
 use super::gate::Gate;
+use super::shared::Shared;
 use super::instance::{Pre, World};
 use super::shape;
 use super::skill_host::SkillHost;
@@ -113,7 +114,7 @@ pub struct LoadedSkill {
     pub world: World,
     pub compiled: Compiled,
     pub instance_reuse: u32,
-    pub(super) pre: Pre,
+    pub(super) shared: Arc<Shared>,
     pub(super) host: Arc<SkillHost>,
     pub(super) warm: WarmPool,
     pub(super) gate: Gate,
@@ -160,26 +161,75 @@ impl Runtime {
         if wasmparser::Parser::is_core_wasm(&bytes) {
             return Err(LoadError::CoreModule);
         }
+        let use_cache = !source.no_cache;
+        let reused = use_cache.then(|| self.shared.get(&sha256)).flatten();
+        let (shared, compiled) = match reused {
+            Some(hit) => hit,
+            None => self.compile(bytes, &sha256, use_cache).await?,
+        };
+        check_grants(&self.engine, &shared.component, &source)?;
+
+        let host = Arc::new(SkillHost::new(
+            source.name.clone(),
+            source.grants,
+            source.limits,
+            source.settings,
+            &self.services,
+        ));
+        let manifest = self.describe(&shared.pre, &host).await?;
+        manifest.validate().map_err(LoadError::Manifest)?;
+        if manifest.name != source.name {
+            tracing::debug!(skill = %source.name, calls_itself = %manifest.name, "a skill's file name and manifest name differ; the file name is what counts");
+        }
+        Ok(LoadedSkill {
+            name: source.name,
+            manifest,
+            path: source.path,
+            sha256,
+            world: shared.world,
+            compiled,
+            instance_reuse: source.instance_reuse,
+            shared,
+            gate: Gate::new(&host.limits),
+            host,
+            warm: WarmPool::default(),
+        })
+    }
+
+    /// Checks the shape, compiles (or reads the compile cache), links and
+    /// type-checks `bytes`, and offers the result to later loads of the
+    /// same bytes.
+    async fn compile(
+        &self,
+        bytes: Vec<u8>,
+        sha256: &str,
+        use_cache: bool,
+    ) -> Result<(Arc<Shared>, Compiled), LoadError> {
         shape::check(&bytes).map_err(|refused| match refused {
             shape::Refused::Malformed(why) => LoadError::Compile(why),
             shape::Refused::OverBound(why) => LoadError::Shape(why),
         })?;
-
-        let (engine, cache, hash) = (self.engine.clone(), self.cache.clone(), sha256.clone());
-        let use_cache = !source.no_cache;
-        let (component, compiled) = {
-            let _one_at_a_time = self.compiling.lock().await;
-            let compile = tokio::task::spawn_blocking(move || {
-                cache.component(&engine, &bytes, &hash, use_cache)
-            });
-            tokio::time::timeout(COMPILE_TIMEOUT, compile)
-                .await
-                .map_err(|_| LoadError::CompileTimeout(COMPILE_TIMEOUT))?
-                .map_err(|e| LoadError::Compile(format!("the compiler thread failed: {e}")))?
-                .map_err(|e| LoadError::Compile(format!("{e:#}")))?
+        let (engine, cache, hash) = (self.engine.clone(), self.cache.clone(), sha256.to_owned());
+        let cached = tokio::task::spawn_blocking(move || cache.cached(&engine, &hash, use_cache))
+            .await
+            .ok()
+            .flatten();
+        let (component, compiled) = match cached {
+            Some(hit) => hit,
+            None => {
+                let (engine, cache, hash) =
+                    (self.engine.clone(), self.cache.clone(), sha256.to_owned());
+                let _one_at_a_time = self.compiling.lock().await;
+                let compile = tokio::task::spawn_blocking(move || {
+                    cache.compile(&engine, &bytes, &hash, use_cache)
+                });
+                tokio::time::timeout(COMPILE_TIMEOUT, compile)
+                    .await
+                    .map_err(|_| LoadError::CompileTimeout(COMPILE_TIMEOUT))?
+                    .map_err(|e| LoadError::Compile(format!("the compiler thread failed: {e}")))?
+                    .map_err(|e| LoadError::Compile(format!("{e:#}")))?
+            }
         };
-        check_grants(&self.engine, &component, &source)?;
-
         let instance_pre = self
             .linker
             .instantiate_pre(&component)
@@ -199,32 +249,15 @@ impl Runtime {
                 reason: reason.to_string(),
             }
         })?;
-
-        let host = Arc::new(SkillHost::new(
-            source.name.clone(),
-            source.grants,
-            source.limits,
-            source.settings,
-            &self.services,
-        ));
-        let manifest = self.describe(&pre, &host).await?;
-        manifest.validate().map_err(LoadError::Manifest)?;
-        if manifest.name != source.name {
-            tracing::debug!(skill = %source.name, calls_itself = %manifest.name, "a skill's file name and manifest name differ; the file name is what counts");
-        }
-        Ok(LoadedSkill {
-            name: source.name,
-            manifest,
-            path: source.path,
-            sha256,
-            world,
-            compiled,
-            instance_reuse: source.instance_reuse,
+        let shared = Arc::new(Shared {
+            component,
             pre,
-            gate: Gate::new(&host.limits),
-            host,
-            warm: WarmPool::default(),
-        })
+            world,
+        });
+        if use_cache {
+            self.shared.offer(sha256, &shared);
+        }
+        Ok((shared, compiled))
     }
 
     /// Calls `describe` in a fresh store, under the skill's time budget, with

@@ -18,6 +18,7 @@ mod load;
 mod log_limit;
 mod outbound_http;
 pub mod shape;
+mod shared;
 mod skill_host;
 mod store;
 mod warm;
