@@ -16,10 +16,11 @@ pub const MAX_COMPONENT_BYTES: u64 = 128 << 20;
 /// The longest a read of one skill file may take.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A skill file's bytes, read once, with what identifies them.
+/// A skill file's bytes, read once, with what identifies them. Cheap to
+/// clone: a file configured as many skills is read once per reload.
 #[derive(Clone)]
 pub struct SkillFile {
-    pub bytes: Vec<u8>,
+    pub bytes: std::sync::Arc<[u8]>,
     /// Lower-case hex SHA-256 of `bytes`.
     pub sha256: String,
     /// The file as it was when read, to notice a change before using it.
@@ -91,7 +92,7 @@ impl SkillFile {
     pub fn from_bytes(bytes: Vec<u8>) -> SkillFile {
         let sha256 = sha256_hex(&bytes);
         SkillFile {
-            bytes,
+            bytes: bytes.into(),
             sha256,
             stamp: FileStamp {
                 device: 0,
@@ -128,7 +129,7 @@ fn read_blocking(path: &Path) -> Result<SkillFile, ReadError> {
     }
     let sha256 = sha256_hex(&bytes);
     Ok(SkillFile {
-        bytes,
+        bytes: bytes.into(),
         sha256,
         stamp: FileStamp::of(&meta),
     })
@@ -191,7 +192,7 @@ mod tests {
         let good = dir.path().join("good.wasm");
         std::fs::write(&good, b"\0asm").unwrap();
         let file = SkillFile::read(&good).await.unwrap();
-        assert_eq!(file.bytes, b"\0asm");
+        assert_eq!(&file.bytes[..], b"\0asm");
         assert_eq!(FileStamp::now(&good), Some(file.stamp));
 
         #[cfg(unix)]

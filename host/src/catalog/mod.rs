@@ -195,15 +195,26 @@ impl Catalog {
                 }),
             }
         }
-        // Every file is read before the lock is taken, several at a time.
-        let reads: Vec<Read> = futures::stream::iter(sources)
-            .map(|source| async move {
-                let file = SkillFile::read(&source.path).await;
-                (source, file)
+        // Every file is read before the lock is taken, several at a time,
+        // and once however many skills it is configured as.
+        let mut paths: Vec<PathBuf> = sources.iter().map(|s| s.path.clone()).collect();
+        paths.sort();
+        paths.dedup();
+        let files: HashMap<PathBuf, Result<SkillFile, ReadError>> = futures::stream::iter(paths)
+            .map(|path| async move {
+                let file = SkillFile::read(&path).await;
+                (path, file)
             })
-            .buffered(PARALLEL_READS)
+            .buffer_unordered(PARALLEL_READS)
             .collect()
             .await;
+        let reads: Vec<Read> = sources
+            .into_iter()
+            .map(|source| {
+                let file = files[&source.path].clone();
+                (source, file)
+            })
+            .collect();
 
         let _guard = self.changing.lock().await;
         let old = self.current();
@@ -216,9 +227,9 @@ impl Catalog {
                     // A configured skill whose file is gone: unloaded, like a
                     // file deleted from the skills folder.
                     Err(ReadError::NotFound) => {
-                        let change = previous.is_none().then(|| {
-                            failed(&source, LoadError::Read(ReadError::NotFound), None)
-                        });
+                        let change = previous
+                            .is_none()
+                            .then(|| failed(&source, LoadError::Read(ReadError::NotFound), None));
                         return (None, change);
                     }
                     Err(e) => {
@@ -236,7 +247,10 @@ impl Catalog {
             })
         });
         let parallel = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
-        let loaded: Vec<_> = futures::stream::iter(loads).buffered(parallel).collect().await;
+        let loaded: Vec<_> = futures::stream::iter(loads)
+            .buffered(parallel)
+            .collect()
+            .await;
         let mut next = Vec::new();
         for result in loaded {
             match result {
@@ -349,8 +363,8 @@ impl Catalog {
 
 /// Loads `source` unless `previous` already runs the same bytes.
 async fn load_or_keep(
-runtime: &Runtime,
-source: SkillSource,
+    runtime: &Runtime,
+    source: SkillSource,
     file: SkillFile,
     previous: Option<Arc<Skill>>,
 ) -> (Option<Arc<Skill>>, Change) {

@@ -122,7 +122,9 @@ pub fn compile(pattern: &str, case_sensitive: bool) -> Result<CompiledRegex, Str
         .map_err(|e| e.to_string())?;
     let bytes = estimated_bytes(&hir);
     if bytes > PATTERN_SIZE_LIMIT {
-        return Err(format!("it compiles to more than {PATTERN_SIZE_LIMIT} bytes"));
+        return Err(format!(
+            "it compiles to more than {PATTERN_SIZE_LIMIT} bytes"
+        ));
     }
     let keys = literal_keys(&hir);
     let (wide, explosive) = if keys.is_empty() {
@@ -458,7 +460,10 @@ mod tests {
         let real = ok.exact.regex().unwrap().memory_usage();
         assert!(ok.bytes >= real, "estimated {} < {real}", ok.bytes);
         assert!(compile("a[ab]{24}c", true).unwrap().explosive);
-        assert_eq!(compile(r"\w{100}", true).unwrap_err(), "it compiles to more than 1048576 bytes");
+        assert_eq!(
+            compile(r"\w{100}", true).unwrap_err(),
+            "it compiles to more than 1048576 bytes"
+        );
     }
 
     /// The widened pattern must match wherever the exact one does.
@@ -493,7 +498,12 @@ mod tests {
     fn command_prefixes_never_lose_a_match() {
         let cases = [
             (r"^deploy (?P<app>\w+)$", true, "deploy api", true),
-            (r"^(show|list) widgets( please)?$", false, "LIST widgets", true),
+            (
+                r"^(show|list) widgets( please)?$",
+                false,
+                "LIST widgets",
+                true,
+            ),
             (r"^seen @?(?P<user>\w+)", false, "ſEEN bob", true),
             (r"^kick (\w+)", false, "\u{212a}ICK bob", true),
             (r"^déployer (\w+)", true, "déployer api", true),

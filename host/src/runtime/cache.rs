@@ -50,7 +50,12 @@ impl CompileCache {
 
     /// What an earlier compile of the same bytes left in the cache, if
     /// anything (reading it needs no compile lock).
-    pub fn cached(&self, engine: &Engine, sha256: &str, use_cache: bool) -> Option<(Component, Compiled)> {
+    pub fn cached(
+        &self,
+        engine: &Engine,
+        sha256: &str,
+        use_cache: bool,
+    ) -> Option<(Component, Compiled)> {
         let start = Instant::now();
         let file = self.file(sha256, use_cache).filter(|f| f.is_file())?;
         // SAFETY: the cache folder holds only artifacts serialized below by

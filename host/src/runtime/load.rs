@@ -8,9 +8,9 @@ use super::convert;
 use super::engine::Runtime;
 use super::failure::{self, Aftermath, Failure};
 use super::gate::Gate;
-use super::shared::Shared;
 use super::instance::{Pre, World};
 use super::shape;
+use super::shared::Shared;
 use super::skill_host::SkillHost;
 use super::store::{Phase, State};
 use super::warm::WarmPool;
@@ -201,7 +201,7 @@ impl Runtime {
     /// same bytes.
     async fn compile(
         &self,
-        bytes: Vec<u8>,
+        bytes: Arc<[u8]>,
         sha256: &str,
         use_cache: bool,
     ) -> Result<(Arc<Shared>, Compiled), LoadError> {
