@@ -12,7 +12,7 @@ EXAMPLE_SKILLS := hello seen dance loudnoises alerts
 LANG_SKILLS := remember table calc
 LANG_TOOL := example-skills/lang-skills.sh
 
-.PHONY: all run test skills lang-skills lang-toolchains bench setup install-skills clean
+.PHONY: all run test skills lang-skills lang-toolchains test-servers bench setup install-skills clean
 
 all: skills
 	$(CARGO) build --locked -p sandbot
@@ -55,7 +55,12 @@ install-skills: skills
 run: install-skills
 	$(CARGO) run --locked -p sandbot -- start -c configuration.yaml
 
-test: setup lang-skills
+## Programs some tests drive (headless Chromium and its WebDriver), from
+## Debian's packages when missing.
+test-servers:
+	host/tests/servers.sh
+
+test: setup lang-skills test-servers
 	$(CARGO) test --locked -p sandbot
 
 bench: setup lang-skills

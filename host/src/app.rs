@@ -7,10 +7,11 @@ use crate::bus::{Delivery, EventSink, Outboxes};
 use crate::catalog::{Catalog, watch};
 use crate::config::Config;
 use crate::connectors::registry::{self, Instance};
-use crate::connectors::{ConnectorSink, Context};
+use crate::connectors::{ConnectorSink, Context, Status, Web};
 use crate::memory::SqliteMemory;
 use crate::observe::{LogObserver, Observer};
 use crate::runtime::{Options, Runtime, Services};
+use crate::web;
 use anyhow::{Context as _, Result};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -97,23 +98,61 @@ impl App {
     /// shell) returns, or the process is told to stop. A connector that
     /// fails is logged and the others keep running.
     pub async fn run(&mut self) -> Result<()> {
+        let web_settings = self.config.web.clone().unwrap_or_default();
+        let loopback = web::loopback_only(&web_settings);
+        let mut routes = axum::Router::new();
+        let mut mounted = false;
+        let mut statuses = Vec::new();
+        let mut ready = Vec::new();
+        for mut instance in std::mem::take(&mut self.connectors) {
+            let events =
+                ConnectorSink::new(&instance.name, instance.max_message, self.events.clone());
+            let status = Status::new("starting");
+            let web = Web {
+                name: instance.name.clone(),
+                events: events.clone(),
+                status: status.clone(),
+                loopback,
+            };
+            if let Some(r) = instance.connector.routes(&web) {
+                routes = routes.merge(r);
+                mounted = true;
+            }
+            statuses.push((instance.name.clone(), instance.kind.clone(), status.clone()));
+            ready.push((instance, events, status));
+        }
+        // The server runs when configured or when a connector mounted on it.
+        let _server = if self.config.web.is_some() || mounted {
+            let source = web::StatusSource {
+                catalog: self.catalog.clone(),
+                connectors: statuses,
+            };
+            let (_, task) = web::serve(&web_settings, routes, source).await?;
+            Some(AbortOnDrop(task))
+        } else {
+            None
+        };
         let mut running = tokio::task::JoinSet::new();
-        for instance in std::mem::take(&mut self.connectors) {
+        for (instance, events, status) in ready {
             let outbox = self
                 .take_outbox(&instance.name)
                 .with_context(|| format!("connector `{}` has no outbox", instance.name))?;
             let cx = Context {
-                events: ConnectorSink::new(
-                    &instance.name,
-                    instance.max_message,
-                    self.events.clone(),
-                ),
+                events,
                 name: instance.name.clone(),
                 outbox,
+                status: status.clone(),
             };
             let (name, kind) = (instance.name, instance.kind);
             tracing::debug!(connector = %name, kind = %kind, "starting");
-            running.spawn(async move { (name, instance.connector.run(cx).await) });
+            running.spawn(async move {
+                let ended = instance.connector.run(cx).await;
+                match &ended {
+                    Ok(()) => status.set("stopped"),
+                    Err(e) => status.set(format!("stopped: {e:#}")),
+                }
+                (name, ended)
+            });
         }
         if running.is_empty() {
             tracing::warn!(
@@ -143,6 +182,15 @@ impl App {
                 }
             }
         }
+    }
+}
+
+/// Stops a task when dropped (the HTTP server, when the bot stops).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -221,7 +221,7 @@ fn outcome_of(failure: &Failure, denials: &[String]) -> Outcome {
 pub struct Dispatch(pub Arc<Bot>);
 
 impl EventSink for Dispatch {
-    fn submit(&self, event: Event) -> BoxFuture<'_, Result<EventId, Closed>> {
+    fn submit(&self, id: EventId, event: Event) -> BoxFuture<'_, Result<(), Closed>> {
         Box::pin(async move {
             let permit = self
                 .0
@@ -230,7 +230,6 @@ impl EventSink for Dispatch {
                 .acquire_owned()
                 .await
                 .map_err(|_| Closed)?;
-            let id = EventId::next();
             let bot = self.0.clone();
             let connector = event.connector().map(str::to_owned);
             tokio::spawn(async move {
@@ -245,7 +244,7 @@ impl EventSink for Dispatch {
                 }
                 drop(permit);
             });
-            Ok(id)
+            Ok(())
         })
     }
 }

@@ -24,7 +24,7 @@ impl Builtin {
     /// Runs the command for the sender of `m` and returns the answer.
     pub async fn run(self, m: &Message, catalog: &Catalog, config: &Config) -> String {
         match self {
-            Builtin::Reload if !config.is_admin(&m.user, &m.user_id) => {
+            Builtin::Reload if !config.is_admin(&m.connector, &m.user_id) => {
                 format!("Sorry {}, only admins may reload skills.", m.user)
             }
             Builtin::Reload => {

@@ -11,9 +11,10 @@ use tokio::sync::mpsc;
 
 /// Connector → dispatcher.
 pub trait EventSink: Send + Sync + 'static {
-    /// Hands `event` over and returns the id it was given, once it has been
-    /// accepted: a connector that awaits this cannot outrun the bot.
-    fn submit(&self, event: Event) -> BoxFuture<'_, Result<EventId, Closed>>;
+    /// Hands `event` over under `id` (which answers to it will name), and
+    /// returns once it has been accepted: a connector that awaits this
+    /// cannot outrun the bot.
+    fn submit(&self, id: EventId, event: Event) -> BoxFuture<'_, Result<(), Closed>>;
 }
 
 /// Runtime (and dispatcher) → connectors.

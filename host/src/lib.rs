@@ -9,11 +9,11 @@
 //! skills remember.
 //!
 //! Layers, bottom up (a module imports only from its own layer or below):
-//! 1. `event`, `bus`, `limits`, `manifest`, `text`, `skill_file`;
+//! 1. `event`, `bus`, `limits`, `manifest`, `text`, `skill_file`, `identity`;
 //! 2. `config`, `memory`, `outbound`, `grants`, `matching`;
 //! 3. `runtime`, `connectors`;
 //! 4. `catalog`;
-//! 5. `bot`, `builtins`, `observe`;
+//! 5. `bot`, `builtins`, `observe`, `web`;
 //! 6. `app`, `skilltest`, `authoring`, `logging`, and the binary.
 
 pub mod app;
@@ -26,6 +26,7 @@ pub mod config;
 pub mod connectors;
 pub mod event;
 pub mod grants;
+pub mod identity;
 pub mod limits;
 pub mod logging;
 pub mod manifest;
@@ -37,3 +38,4 @@ pub mod runtime;
 pub mod skill_file;
 pub mod skilltest;
 pub mod text;
+pub mod web;

@@ -98,7 +98,7 @@ pub fn request(
     let fields = Fields::new();
     for (k, v) in headers {
         fields
-            .append(&k.to_string(), &v.as_bytes().to_vec())
+            .append(k, v.as_bytes())
             .map_err(|e| Error::Invalid(format!("header `{k}`: {e:?}")))?;
     }
     let req = OutgoingRequest::new(fields);

@@ -14,6 +14,7 @@ pub use load::{SEARCH_ORDER_HELP, load, locate, parse};
 pub use skill::{Allow, SkillEntry};
 
 use crate::grants::Grants;
+use crate::identity::IdentityPattern;
 use crate::outbound::OutboundPolicy;
 use indexmap::IndexMap;
 use serde::Deserialize;
@@ -26,9 +27,10 @@ use std::path::{Path, PathBuf};
 pub struct Config {
     #[serde(default)]
     pub logging: Logging,
-    /// Users (by name or id) who may run admin commands such as `reload`.
+    /// Who may run admin commands such as `reload`: `connector:user-id`
+    /// patterns (a bare name is the shell's user).
     #[serde(default)]
-    pub admins: Vec<String>,
+    pub admins: Vec<IdentityPattern>,
     /// Named connector instances; each kind reads its own settings
     /// (`connectors::registry`).
     #[serde(default, deserialize_with = "connectors::sections")]
@@ -50,6 +52,10 @@ pub struct Config {
     pub secrets: IndexMap<String, String>,
     #[serde(default)]
     pub runtime: RuntimeSettings,
+    /// The HTTP server (status, the websocket connector and its page). It
+    /// runs when this section is there or a connector needs it.
+    #[serde(default)]
+    pub web: Option<WebSettings>,
     /// The file this was read from; `None` for built-in defaults.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -80,6 +86,39 @@ impl Default for Logging {
             path: None,
         }
     }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct WebSettings {
+    /// The address to listen on; loopback unless said otherwise.
+    #[serde(default = "default_web_host")]
+    pub host: String,
+    #[serde(default = "default_web_port")]
+    pub port: u16,
+    /// A PEM certificate chain and key: with both, the server speaks HTTPS.
+    #[serde(default)]
+    pub cert: Option<PathBuf>,
+    #[serde(default)]
+    pub key: Option<PathBuf>,
+}
+
+impl Default for WebSettings {
+    fn default() -> Self {
+        WebSettings {
+            host: default_web_host(),
+            port: default_web_port(),
+            cert: None,
+            key: None,
+        }
+    }
+}
+
+fn default_web_host() -> String {
+    "127.0.0.1".into()
+}
+fn default_web_port() -> u16 {
+    8080
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -205,6 +244,9 @@ impl Config {
         if let Some(p) = self.runtime.cache_dir.as_mut() {
             fix(p);
         }
+        if let Some(web) = self.web.as_mut() {
+            web.cert.iter_mut().chain(web.key.iter_mut()).for_each(fix);
+        }
         if let Some(p) = self.databases.sqlite.as_mut().and_then(|s| s.path.as_mut()) {
             fix(p);
         }
@@ -248,8 +290,9 @@ impl Config {
         }
     }
 
-    pub fn is_admin(&self, user: &str, user_id: &str) -> bool {
-        self.admins.iter().any(|a| a == user || a == user_id)
+    /// Is `user_id` on `connector` an admin? By stable id, never by name.
+    pub fn is_admin(&self, connector: &str, user_id: &str) -> bool {
+        self.admins.iter().any(|a| a.fits(connector, user_id))
     }
 }
 

@@ -6,6 +6,7 @@
 //! events, and its outbox of responses. It never sees the dispatcher, the
 //! runtime or other connectors.
 
+pub mod in_order;
 mod line_reader;
 pub mod registry;
 pub mod render;
@@ -39,6 +40,7 @@ macro_rules! kinds {
 kinds! {
     shell::Shell,
     tcp::Tcp,
+    websocket::Websocket,
 }
 
 pub use line_reader::{Line, LineReader};
@@ -52,6 +54,12 @@ use tokio::sync::mpsc;
 
 /// A running connector instance.
 pub trait Connector: Send + 'static {
+    /// The routes this connector serves on the bot's HTTP server, if any.
+    /// Called once, before `run`, with what its handlers need.
+    fn routes(&mut self, _web: &Web) -> Option<axum::Router> {
+        None
+    }
+
     /// Runs until its source ends (a piped shell at end of input) or the bot
     /// stops; an error ends this connector only, never the bot.
     fn run(self: Box<Self>, cx: Context) -> BoxFuture<'static, anyhow::Result<()>>;
@@ -63,6 +71,36 @@ pub struct Context {
     pub name: String,
     pub events: ConnectorSink,
     pub outbox: mpsc::Receiver<Delivery>,
+    /// What it says about itself in the bot's status (`GET /`).
+    pub status: Status,
+}
+
+/// What a connector that serves HTTP gets before it runs.
+pub struct Web {
+    pub name: String,
+    pub events: ConnectorSink,
+    pub status: Status,
+    /// The HTTP server listens on a loopback address only.
+    pub loopback: bool,
+}
+
+/// A connector's state as the operator sees it: `running`, `listening on
+/// …`, `reconnecting (attempt 3): …`, `stopped: …`.
+#[derive(Clone, Default)]
+pub struct Status(Arc<std::sync::Mutex<String>>);
+
+impl Status {
+    pub fn new(state: &str) -> Status {
+        Status(Arc::new(std::sync::Mutex::new(state.to_owned())))
+    }
+
+    pub fn set(&self, state: impl Into<String>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = state.into();
+    }
+
+    pub fn get(&self) -> String {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
 }
 
 /// The event sink as one connector instance holds it. It stamps the
@@ -84,6 +122,11 @@ impl ConnectorSink {
         }
     }
 
+    /// A new event id, for a connector that must note it before submitting.
+    pub fn new_id(&self) -> EventId {
+        EventId::next()
+    }
+
     /// The most bytes of text a message may have here.
     pub fn max_message(&self) -> usize {
         self.max_message
@@ -93,7 +136,15 @@ impl ConnectorSink {
         &self.name
     }
 
-    pub async fn submit(&self, mut event: Event) -> Result<EventId, Closed> {
+    /// Submits `event` under a new id, and returns the id.
+    pub async fn submit(&self, event: Event) -> Result<EventId, Closed> {
+        let id = EventId::next();
+        self.submit_as(id, event).await.map(|()| id)
+    }
+
+    /// Submits `event` under `id` (from [`EventId::next`]): a connector
+    /// that must know the id before any answer can come takes it first.
+    pub async fn submit_as(&self, id: EventId, mut event: Event) -> Result<(), Closed> {
         match &mut event {
             Event::Message(m) => {
                 m.connector = self.name.to_string();
@@ -107,6 +158,6 @@ impl ConnectorSink {
             Event::Join(m) | Event::Leave(m) => m.connector = self.name.to_string(),
             Event::Webhook(_) | Event::Schedule { .. } => {}
         }
-        self.inner.submit(event).await
+        self.inner.submit(id, event).await
     }
 }

@@ -14,7 +14,7 @@ use crate::text::for_log;
 use futures::future::BoxFuture;
 use serde::Deserialize;
 use std::io::IsTerminal;
-use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::io::BufReader;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -78,15 +78,25 @@ impl Connector for Shell {
     }
 }
 
-/// Where answers are printed, and how.
+/// Where answers are printed, and how. Standard output is written
+/// directly, not through tokio's: its writes go through the blocking pool,
+/// two thread hops for every answer, which were most of what an answer
+/// cost on a pipe. A write to a terminal or a pipe returns at once unless
+/// the reader stops reading, and then only this connector waits.
 struct Printer {
-    out: tokio::io::Stdout,
     prefix: String,
     interactive: bool,
     prompt: &'static str,
 }
 
 impl Printer {
+    fn write(&self, text: &[u8]) -> std::io::Result<()> {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        out.write_all(text)?;
+        out.flush()
+    }
+
     async fn print(&mut self, delivery: &Delivery) -> std::io::Result<()> {
         let Delivery::Response(response) = delivery else {
             return Ok(());
@@ -102,8 +112,7 @@ impl Printer {
         if self.interactive {
             text.push_str(self.prompt);
         }
-        self.out.write_all(text.as_bytes()).await?;
-        self.out.flush().await
+        self.write(text.as_bytes())
     }
 }
 
@@ -114,7 +123,6 @@ impl Shell {
         let mut lines = LineReader::new(BufReader::new(tokio::io::stdin()), max);
         let prompt = if interactive { "> " } else { "" };
         let mut printer = Printer {
-            out: tokio::io::stdout(),
             prefix: if interactive {
                 format!("{}: ", self.settings.bot_name)
             } else {
@@ -123,8 +131,8 @@ impl Shell {
             interactive,
             prompt,
         };
-        printer.out.write_all(prompt.as_bytes()).await?;
-        printer.out.flush().await?;
+        printer.write(prompt.as_bytes())?;
+        cx.status.set(if interactive { "at the prompt" } else { "reading its input" });
         let mut n = 0u64;
         loop {
             tokio::select! {
@@ -141,8 +149,7 @@ impl Shell {
                     }
                     let text = line.text.trim();
                     if text.is_empty() {
-                        printer.out.write_all(prompt.as_bytes()).await?;
-                        printer.out.flush().await?;
+                        printer.write(prompt.as_bytes())?;
                         continue;
                     }
                     n += 1;
@@ -159,9 +166,8 @@ impl Shell {
             printer.print(&delivery).await?;
         }
         if interactive {
-            printer.out.write_all(b"\n").await?;
+            printer.write(b"\n")?;
         }
-        printer.out.flush().await?;
         tracing::debug!(connector = %for_log(&cx.name), "end of input");
         Ok(())
     }

@@ -71,6 +71,7 @@ impl Tcp {
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {address}: {e}"))?;
         tracing::info!(connector = %cx.name, "listening on {address}");
+        cx.status.set(format!("listening on {address}"));
         let clients: Clients = Arc::default();
         let mut n = 0u64;
         loop {

@@ -8,11 +8,19 @@ use std::path::{Path, PathBuf};
 
 /// Layers, bottom up, as `lib.rs` documents them.
 const LAYERS: &[&[&str]] = &[
-    &["event", "bus", "limits", "manifest", "text", "skill_file"],
+    &[
+        "event",
+        "bus",
+        "limits",
+        "manifest",
+        "text",
+        "skill_file",
+        "identity",
+    ],
     &["config", "memory", "outbound", "grants", "matching"],
     &["runtime", "connectors"],
     &["catalog"],
-    &["bot", "builtins", "observe"],
+    &["bot", "builtins", "observe", "web"],
     &["app", "skilltest", "authoring", "logging"],
 ];
 

@@ -6,6 +6,7 @@
 mod architecture;
 mod authoring;
 mod bad_input;
+mod browser;
 mod common;
 mod compile_cache;
 mod connectors;
@@ -18,3 +19,4 @@ mod properties;
 mod sandbox;
 mod shell;
 mod untrusted;
+mod web;

@@ -1,0 +1,304 @@
+//! `make bench`, web part: the real binary serving the websocket connector,
+//! a closed-loop client in this process on the other core. Replies per
+//! second, p50/p99 latency and the server's own CPU time per message (from
+//! /proc, the figure least moved by noise), at concurrency 1 and 32, with
+//! `hello` alone, with `instance-reuse`, and with 1,000 regex skills loaded;
+//! then the piped shell's CPU per `hello`. Prints, asserts nothing.
+
+use futures::{SinkExt, StreamExt};
+use std::io::Write;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message;
+
+const MESSAGES: usize = 20_000;
+
+fn skill(name: &str) -> std::path::PathBuf {
+    sandbot_test_skills::path(name)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Pins the calling thread (and what it spawns) to one CPU.
+fn pin_to(cpu: usize) {
+    // SAFETY: a zeroed cpu_set_t is valid; CPU_SET writes within it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
+fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+struct Server {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    fn start(extra_skills: usize, reuse: bool) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let skills = dir.path().join("skills");
+        std::fs::create_dir_all(&skills).unwrap();
+        std::fs::copy(skill("hello"), skills.join("hello.wasm")).unwrap();
+        std::fs::copy(skill("configured"), skills.join("configured.wasm")).unwrap();
+        let port = free_port();
+        let mut config = format!(
+            "connectors:\n  websocket: {{max-connections: 64, page: false}}\nweb: {{port: {port}}}\nskills-dir: skills\ndata-dir: data\nskills:\n  hello: {{{}}}\n",
+            if reuse { "instance-reuse: 1000000" } else { "" }
+        );
+        for i in 0..extra_skills {
+            config.push_str(&format!(
+                "  cmd{i}: {{path: skills/configured.wasm, pattern: '^cmd{i} (?P<x>\\w+)$'}}\n"
+            ));
+        }
+        let path = dir.path().join("configuration.yaml");
+        std::fs::write(&path, config).unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sandbot"));
+        command
+            .args(["start", "-c"])
+            .arg(&path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if cpus() > 1 {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: only async-signal-safe calls between fork and exec.
+            unsafe {
+                command.pre_exec(|| {
+                    let mut set: libc::cpu_set_t = std::mem::zeroed();
+                    libc::CPU_SET(1, &mut set);
+                    libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+                    Ok(())
+                });
+            }
+        }
+        let child = command.spawn().expect("starting sandbot");
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "the server never listened");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Server {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+
+    fn cpu(&self) -> Duration {
+        cpu_of(self.child.id())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn cpu_of(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    Duration::from_secs_f64(ticks as f64 / hz as f64)
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(port: u16) -> Socket {
+    let post = "POST /connector/websocket HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(post.as_bytes()).unwrap();
+    let mut reply = String::new();
+    std::io::Read::read_to_string(&mut s, &mut reply).unwrap();
+    let body = reply.split_once("\r\n\r\n").unwrap().1;
+    let id = serde_json::from_str::<serde_json::Value>(body).unwrap()["socket"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let url = format!("ws://127.0.0.1:{port}/connector/websocket/{id}");
+    tokio_tungstenite::connect_async(url).await.unwrap().0
+}
+
+struct Figures {
+    rate: f64,
+    p50: Duration,
+    p99: Duration,
+    cpu_per_message: Duration,
+}
+
+fn measure(server: &Server, concurrency: usize, text: &str, expect: &str) -> Figures {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut sockets = Vec::new();
+        for _ in 0..concurrency {
+            sockets.push(connect(server.port).await);
+        }
+        // Warm up: every socket once.
+        for ws in &mut sockets {
+            ws.send(Message::text(text)).await.unwrap();
+            ws.next().await.unwrap().unwrap();
+        }
+        let mut per = MESSAGES / concurrency;
+        if std::env::var_os("WEB_BENCH_PROFILE").is_some() {
+            // Time to attach a profiler to the server, and more to profile.
+            eprintln!("server pid {}", server.child.id());
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            per *= 5;
+        }
+        let cpu = server.cpu();
+        let start = Instant::now();
+        let tasks: Vec<_> = sockets
+            .into_iter()
+            .map(|mut ws| {
+                let (text, expect) = (text.to_string(), expect.to_string());
+                tokio::spawn(async move {
+                    let mut latencies = Vec::with_capacity(per);
+                    for _ in 0..per {
+                        let t = Instant::now();
+                        ws.send(Message::text(text.clone())).await.unwrap();
+                        let reply = ws.next().await.unwrap().unwrap();
+                        latencies.push(t.elapsed());
+                        debug_assert_eq!(reply.to_text().unwrap(), expect);
+                    }
+                    latencies
+                })
+            })
+            .collect();
+        let mut latencies = Vec::new();
+        for t in tasks {
+            latencies.extend(t.await.unwrap());
+        }
+        let took = start.elapsed();
+        let cpu = server.cpu() - cpu;
+        latencies.sort();
+        let n = latencies.len();
+        Figures {
+            rate: n as f64 / took.as_secs_f64(),
+            p50: latencies[n / 2],
+            p99: latencies[n * 99 / 100],
+            cpu_per_message: cpu / n as u32,
+        }
+    })
+}
+
+/// The piped shell: CPU per `hello`, 20,000 lines written ahead.
+fn shell_cpu_per_hello() -> Duration {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("skills")).unwrap();
+    std::fs::copy(skill("hello"), dir.path().join("skills/hello.wasm")).unwrap();
+    let config = dir.path().join("configuration.yaml");
+    std::fs::write(
+        &config,
+        "connectors: {shell: {}}\nskills-dir: skills\ndata-dir: data\nlogging: {level: error}\n",
+    )
+    .unwrap();
+    let run = |lines: usize| -> Duration {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sandbot"))
+            .args(["start", "-c"])
+            .arg(&config)
+            .env("USER", "alice")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let input: String = "hello\n".repeat(lines);
+        let writer = std::thread::spawn(move || {
+            stdin.write_all(input.as_bytes()).unwrap();
+        });
+        let out = child.wait_with_output().unwrap();
+        writer.join().unwrap();
+        assert_eq!(out.stdout.len(), "Hello alice\n".len() * lines);
+        Duration::ZERO
+    };
+    // The CPU of a whole run, less that of a run with one line: start-up
+    // (loading, compiling from the cache) cancels out.
+    let total = |lines: usize| -> Duration {
+        let before = children_cpu();
+        run(lines);
+        children_cpu() - before
+    };
+    total(1);
+    let one = total(1);
+    let many = total(MESSAGES);
+    (many.saturating_sub(one)) / (MESSAGES as u32 - 1)
+}
+
+/// CPU time of the children this process has waited for.
+fn children_cpu() -> Duration {
+    // SAFETY: a zeroed rusage is valid for getrusage to fill.
+    let usage = unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut u);
+        u
+    };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+fn main() {
+    let only: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let want = |name: &str| only.as_deref().is_none_or(|o| name.contains(o));
+    if cpus() > 1 {
+        pin_to(0);
+    }
+    if want("websocket") {
+        websocket();
+    }
+    if want("shell") {
+        println!(
+            "\npiped shell: {:.1} µs of CPU per `hello`",
+            shell_cpu_per_hello().as_secs_f64() * 1e6
+        );
+    }
+}
+
+fn websocket() {
+    println!(
+        "\n## Websocket end to end: the server on one core, a closed-loop client on the other, {MESSAGES} messages"
+    );
+    println!("| skills | concurrency | replies/s | p50 | p99 | server CPU per message |");
+    println!("|---|---|---|---|---|---|");
+    for (label, extra, reuse) in [
+        ("hello", 0, false),
+        ("hello, instance-reuse", 0, true),
+        ("hello + 1,000 regex skills", 1000, false),
+    ] {
+        let server = Server::start(extra, reuse);
+        for concurrency in [1, 32] {
+            let f = measure(&server, concurrency, "hello", "Hello user");
+            println!(
+                "| {label} | {concurrency} | {:.0} | {:.0} µs | {:.0} µs | {:.1} µs |",
+                f.rate,
+                f.p50.as_secs_f64() * 1e6,
+                f.p99.as_secs_f64() * 1e6,
+                f.cpu_per_message.as_secs_f64() * 1e6
+            );
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! The bot's HTTP server (axum on tokio), shared by whatever mounts on it:
+//! the websocket connector and its chat page now; webhooks, metrics and the
+//! execution API later. `GET /` answers a small JSON status (the bot, its
+//! connectors and their state, the skills loaded), like opsdroid's root
+//! endpoint. A request the server cannot serve gets a 4xx with a one-line
+//! reason. With `cert` and `key` it speaks HTTPS (rustls).
+
+mod tls;
+
+use crate::catalog::Catalog;
+use crate::config::WebSettings;
+use crate::connectors::Status;
+use anyhow::{Context as _, Result};
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// What `GET /` reports.
+#[derive(Clone)]
+pub struct StatusSource {
+    pub catalog: Arc<Catalog>,
+    /// Each connector's name, kind and state.
+    pub connectors: Vec<(String, String, Status)>,
+}
+
+/// Serves `routes` (what connectors mounted) plus `GET /`, until the
+/// returned task is dropped or aborted. Returns the address it listens on.
+pub async fn serve(
+    settings: &WebSettings,
+    routes: Router,
+    status: StatusSource,
+) -> Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let app = Router::new()
+        .route("/", get(root))
+        .with_state(Arc::new(status))
+        .merge(routes)
+        .fallback(not_found);
+    let address = format!("{}:{}", settings.host, settings.port);
+    let listener = tokio::net::TcpListener::bind(&address)
+        .await
+        .with_context(|| format!("cannot listen on {address} (web.host, web.port)"))?;
+    let local = listener.local_addr()?;
+    let task = match (&settings.cert, &settings.key) {
+        (Some(cert), Some(key)) => {
+            let acceptor = tls::acceptor(cert, key)?;
+            tracing::info!("serving HTTPS on {local}");
+            tokio::spawn(tls::serve(listener, acceptor, app))
+        }
+        (None, None) => {
+            tracing::info!("serving HTTP on {local}");
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, app).await {
+                    tracing::error!("the HTTP server stopped: {e}");
+                }
+            })
+        }
+        _ => anyhow::bail!("web: give both `cert` and `key` for HTTPS, or neither"),
+    };
+    Ok((local, task))
+}
+
+/// Is the server reachable from this machine only?
+pub fn loopback_only(settings: &WebSettings) -> bool {
+    let host = settings.host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+async fn root(State(status): State<Arc<StatusSource>>) -> impl IntoResponse {
+    let set = status.catalog.current();
+    let skills: Vec<_> = set
+        .skills
+        .iter()
+        .map(|s| serde_json::json!({ "name": s.name, "version": s.manifest.version }))
+        .collect();
+    let connectors: Vec<_> = status
+        .connectors
+        .iter()
+        .map(|(name, kind, state)| {
+            serde_json::json!({ "name": name, "type": kind, "state": state.get() })
+        })
+        .collect();
+    axum::Json(serde_json::json!({
+        "name": "sandbot",
+        "version": env!("CARGO_PKG_VERSION"),
+        "connectors": connectors,
+        "skills": skills,
+    }))
+}
+
+async fn not_found(uri: Uri) -> impl IntoResponse {
+    (
+        StatusCode::NOT_FOUND,
+        format!("no such endpoint: {}\n", crate::text::for_log(uri.path())),
+    )
+}

@@ -1,0 +1,163 @@
+//! The web chat page in a real headless Chromium (Debian's `chromium`,
+//! driven through `chromedriver` by WebDriver): open it, say hello, see the
+//! answer; stop the bot and start it again, see the page notice, reconnect
+//! and answer again. Screenshots are kept in `target/test-artifacts/`.
+
+use crate::common::{BotDir, Running, free_port, wait_for_port};
+use fantoccini::{Client, ClientBuilder, Locator};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn chromedriver() -> (Driver, u16) {
+    let port = free_port();
+    let child = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .arg("--allowed-ips=127.0.0.1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver is not installed: `make test` installs it (host/tests/servers.sh)");
+    wait_for_port(port);
+    (Driver(child), port)
+}
+
+async fn browser(driver_port: u16, profile: &std::path::Path) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": "/usr/bin/chromium",
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--window-size=900,700",
+                "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+                format!("--user-data-dir={}", profile.display()),
+            ]
+        }),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    ClientBuilder::new(connector)
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{driver_port}"))
+        .await
+        .expect("starting headless chromium")
+}
+
+/// Waits until `script` (a JS expression) is true in the page.
+async fn until(page: &Client, what: &str, script: &str) {
+    for _ in 0..400 {
+        let v = page
+            .execute(&format!("return ({script});"), vec![])
+            .await
+            .unwrap();
+        if v.as_bool() == Some(true) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let state = page
+        .execute("return document.body.innerText;", vec![])
+        .await
+        .unwrap();
+    panic!("the page never showed {what}; it shows:\n{state}");
+}
+
+async fn ask(page: &Client, text: &str) {
+    let input = page.find(Locator::Id("text")).await.unwrap();
+    input.send_keys(&format!("{text}\n")).await.unwrap();
+}
+
+const BOT_SAID: &str = "[...document.querySelectorAll('.row.bot .bubble')].map(b => b.textContent)";
+
+fn artifacts() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/test-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chat_page_talks_and_reconnects_after_a_restart() {
+    let port = free_port();
+    let bot = BotDir::with_connectors(
+        &["hello", "dance"],
+        &format!("  websocket: {{bot-name: sandbot}}\nweb: {{port: {port}}}\n"),
+    );
+    let run = Running::start(&bot.config(), &[]);
+    wait_for_port(port);
+    let (_driver, driver_port) = chromedriver();
+    let profile = tempfile::tempdir().unwrap();
+    let page = browser(driver_port, profile.path()).await;
+    page.goto(&format!("http://127.0.0.1:{port}/chat"))
+        .await
+        .unwrap();
+    until(
+        &page,
+        "that it is online",
+        "document.getElementById('state').textContent === 'online'",
+    )
+    .await;
+
+    ask(&page, "hello").await;
+    until(
+        &page,
+        "the greeting",
+        &format!("{BOT_SAID}.includes('Hello you')"),
+    )
+    .await;
+    ask(&page, "help").await;
+    until(
+        &page,
+        "the multi-line help",
+        &format!(
+            "{BOT_SAID}.some(t => t.startsWith('I answer to:\\n') && t.includes('reload — '))"
+        ),
+    )
+    .await;
+    let shot = page.screenshot().await.unwrap();
+    std::fs::write(artifacts().join("chat.png"), &shot).unwrap();
+
+    // The bot goes away: the page says so, and comes back when it does.
+    drop(run);
+    until(
+        &page,
+        "that it is offline",
+        "document.getElementById('state').className === 'offline'",
+    )
+    .await;
+    let run = Running::start(&bot.config(), &[]);
+    wait_for_port(port);
+    until(
+        &page,
+        "that it is online again",
+        "document.getElementById('state').textContent === 'online'",
+    )
+    .await;
+    until(
+        &page,
+        "the reconnection",
+        "document.body.innerText.includes('reconnected')",
+    )
+    .await;
+    ask(&page, "hi").await;
+    until(
+        &page,
+        "an answer after the restart",
+        &format!("{BOT_SAID}.includes('Hi you')"),
+    )
+    .await;
+    let shot = page.screenshot().await.unwrap();
+    std::fs::write(artifacts().join("chat-reconnected.png"), &shot).unwrap();
+    page.close().await.unwrap();
+    drop(run);
+}
