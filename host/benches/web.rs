@@ -3,11 +3,14 @@
 //! second, p50/p99 latency and the server's own CPU time per message (from
 //! /proc, the figure least moved by noise), at concurrency 1 and 32, with
 //! `hello` alone, with `instance-reuse`, and with 1,000 regex skills loaded;
-//! then the piped shell's CPU per `hello`. Prints, asserts nothing.
+//! beside them, in the same run, the in-process dispatcher's CPU per event
+//! on one core (what the websocket path adds is the difference); then the
+//! piped shell's CPU per `hello`. Prints, asserts nothing.
 
 use futures::{SinkExt, StreamExt};
 use std::io::Write;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -251,14 +254,92 @@ fn shell_cpu_per_hello() -> Duration {
 
 /// CPU time of the children this process has waited for.
 fn children_cpu() -> Duration {
+    rusage_cpu(libc::RUSAGE_CHILDREN)
+}
+
+fn rusage_cpu(who: libc::c_int) -> Duration {
     // SAFETY: a zeroed rusage is valid for getrusage to fill.
     let usage = unsafe {
         let mut u: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_CHILDREN, &mut u);
+        libc::getrusage(who, &mut u);
         u
     };
     let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
     tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+/// The dispatcher alone, in this process on one core (a one-worker runtime,
+/// as the pinned server has), `concurrency` events in flight: CPU per
+/// `hello` from the process's counters, which see only this while it runs.
+fn in_process_cpu_per_event(reuse: bool, concurrency: usize) -> Duration {
+    use sandbot::event::{Event, Message as ChatMessage, now_ms};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("skills")).unwrap();
+    std::fs::copy(skill("hello"), dir.path().join("skills/hello.wasm")).unwrap();
+    let path = dir.path().join("configuration.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "connectors: {{shell: {{}}}}\nskills-dir: skills\ndata-dir: data\nlogging: {{level: error}}\nskills:\n  hello: {{{}}}\n",
+            if reuse { "instance-reuse: 1000000" } else { "" }
+        ),
+    )
+    .unwrap();
+    std::thread::spawn(move || {
+        if cpus() > 1 {
+            pin_to(1);
+        }
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let config = sandbot::config::load(&path).unwrap();
+            let mut app = sandbot::app::App::start(config).await.unwrap();
+            let mut outbox = app.take_outbox("shell").unwrap();
+            tokio::spawn(async move { while outbox.recv().await.is_some() {} });
+            let bot = app.bot.clone();
+            let round = |n: usize| {
+                let bot = bot.clone();
+                tokio::spawn(async move {
+                    let sem = Arc::new(tokio::sync::Semaphore::new(concurrency));
+                    let mut tasks = tokio::task::JoinSet::new();
+                    for i in 0..n {
+                        let permit = sem.clone().acquire_owned().await.unwrap();
+                        let bot = bot.clone();
+                        tasks.spawn(async move {
+                            let event = Event::Message(ChatMessage {
+                                id: i.to_string(),
+                                text: "hello".into(),
+                                user: "user".into(),
+                                user_id: "bench".into(),
+                                room: "bench".into(),
+                                connector: "shell".into(),
+                                thread: None,
+                                received_at: now_ms(),
+                            });
+                            bot.dispatch(event).await;
+                            drop(permit);
+                        });
+                    }
+                    while tasks.join_next().await.is_some() {}
+                })
+            };
+            round(1000).await.unwrap();
+            let before = self_cpu();
+            round(MESSAGES).await.unwrap();
+            let cpu = self_cpu() - before;
+            drop(app);
+            cpu / MESSAGES as u32
+        })
+    })
+    .join()
+    .unwrap()
+}
+
+fn self_cpu() -> Duration {
+    rusage_cpu(libc::RUSAGE_SELF)
 }
 
 fn main() {
@@ -282,8 +363,10 @@ fn websocket() {
     println!(
         "\n## Websocket end to end: the server on one core, a closed-loop client on the other, {MESSAGES} messages"
     );
-    println!("| skills | concurrency | replies/s | p50 | p99 | server CPU per message |");
-    println!("|---|---|---|---|---|---|");
+    println!(
+        "| skills | concurrency | replies/s | p50 | p99 | server CPU per message | in-process dispatcher CPU per event | websocket path adds |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     for (label, extra, reuse) in [
         ("hello", 0, false),
         ("hello, instance-reuse", 0, true),
@@ -292,12 +375,21 @@ fn websocket() {
         let server = Server::start(extra, reuse);
         for concurrency in [1, 32] {
             let f = measure(&server, concurrency, "hello", "Hello user");
+            let alone = (extra == 0).then(|| in_process_cpu_per_event(reuse, concurrency));
+            let us = |d: Duration| d.as_secs_f64() * 1e6;
+            let (alone, adds) = match alone {
+                Some(d) => (
+                    format!("{:.1} µs", us(d)),
+                    format!("{:.1} µs", us(f.cpu_per_message) - us(d)),
+                ),
+                None => ("".into(), "".into()),
+            };
             println!(
-                "| {label} | {concurrency} | {:.0} | {:.0} µs | {:.0} µs | {:.1} µs |",
+                "| {label} | {concurrency} | {:.0} | {:.0} µs | {:.0} µs | {:.1} µs | {alone} | {adds} |",
                 f.rate,
-                f.p50.as_secs_f64() * 1e6,
-                f.p99.as_secs_f64() * 1e6,
-                f.cpu_per_message.as_secs_f64() * 1e6
+                us(f.p50),
+                us(f.p99),
+                us(f.cpu_per_message),
             );
         }
     }

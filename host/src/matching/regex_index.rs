@@ -188,7 +188,12 @@ fn literal_keys(hir: &Hir) -> Vec<Vec<u8>> {
     if !hir.properties().look_set_prefix().contains(Look::Start) {
         return Vec::new();
     }
-    let seq = Extractor::new().kind(ExtractKind::Prefix).extract(hir);
+    // Folded first: `(?i)show` would otherwise be 2·2·2·3 literals (`ſ` is
+    // an `s`), and past the extractor's limits its prefixes shrink to a few
+    // letters that thousands of commands share.
+    let seq = Extractor::new()
+        .kind(ExtractKind::Prefix)
+        .extract(&fold_cases(hir));
     let Some(literals) = seq.literals() else {
         return Vec::new();
     };
@@ -203,9 +208,45 @@ fn literal_keys(hir: &Hir) -> Vec<Vec<u8>> {
     if keys.is_empty() {
         return Vec::new();
     }
+    // Sorted, a key comes right before those it is a prefix of, which it
+    // makes redundant (the walk passes it first).
     keys.sort();
-    keys.dedup();
+    keys.dedup_by(|later, kept| later.starts_with(kept.as_slice()));
     keys
+}
+
+/// `hir` with each class whose characters all fold (see [`fold`]) to one
+/// byte replaced by that byte: the prefixes the trie stores, folded.
+fn fold_cases(hir: &Hir) -> Hir {
+    match hir.kind() {
+        HirKind::Class(Class::Unicode(c)) => {
+            let mut folded = c
+                .ranges()
+                .iter()
+                .flat_map(|r| (r.start()..=r.end()).take(8))
+                .map(fold);
+            let chars: usize = c
+                .ranges()
+                .iter()
+                .map(|r| (r.end() as usize).saturating_sub(r.start() as usize) + 1)
+                .sum();
+            match folded.next() {
+                Some(Some(b)) if chars <= 8 && folded.all(|f| f == Some(b)) => Hir::literal([b]),
+                _ => hir.clone(),
+            }
+        }
+        HirKind::Capture(c) => Hir::capture(regex_syntax::hir::Capture {
+            sub: Box::new(fold_cases(&c.sub)),
+            ..c.clone()
+        }),
+        HirKind::Repetition(r) => Hir::repetition(Repetition {
+            sub: Box::new(fold_cases(&r.sub)),
+            ..r.clone()
+        }),
+        HirKind::Concat(xs) => Hir::concat(xs.iter().map(fold_cases).collect()),
+        HirKind::Alternation(xs) => Hir::alternation(xs.iter().map(fold_cases).collect()),
+        _ => hir.clone(),
+    }
 }
 
 /// The fold the trie compares with: ASCII letters in lower case, and the
@@ -525,5 +566,18 @@ mod tests {
                 assert_eq!(found, [7], "{pattern} / {text}: keys {:?}", c.keys);
             }
         }
+    }
+
+    /// A case-insensitive command keeps its whole prefix as its key, so
+    /// thousands of `(?i)^list widgetsN` do not all become candidates.
+    #[test]
+    fn case_insensitive_commands_keep_their_whole_prefix() {
+        let c = compile(r"^(show|list) widgets57( please)?$", false).unwrap();
+        assert_eq!(
+            c.keys,
+            [b"list widgets57".to_vec(), b"show widgets57".to_vec()]
+        );
+        let c = compile(r"^KICK (\w+)", false).unwrap();
+        assert_eq!(c.keys, [b"kick ".to_vec()]);
     }
 }
