@@ -116,6 +116,13 @@ async fn opsdroid_protocol_round_trip() {
         answer(&mut ws).await,
     ];
     assert_eq!(steps, [":D|-<", ":D/-<", ":D|-<", ":D\\-<"]);
+    // A frame several times the server's read buffer arrives whole.
+    let long = "LOUD ".repeat(2_400);
+    said(&mut ws, "ada", &id, long.trim_end()).await;
+    assert_eq!(
+        answer(&mut ws).await,
+        format!("{}!!! WHY ARE WE SHOUTING?", long.trim_end())
+    );
 
     // Three sockets at most: one open, two more requested, then 429.
     assert_eq!(new_socket(port, &[]).0, 200);
