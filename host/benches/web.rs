@@ -14,6 +14,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 
+mod support;
+
 const MESSAGES: usize = 20_000;
 /// Each figure is the round with the median server CPU of this many: on a
 /// shared 2-core machine one round can be off by half.
@@ -112,7 +114,7 @@ impl Server {
     }
 
     fn cpu(&self) -> Duration {
-        cpu_of(self.child.id())
+        support::cpu_of(self.child.id())
     }
 }
 
@@ -121,20 +123,6 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn cpu_of(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .unwrap()
-        .1
-        .split_whitespace()
-        .collect();
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
-    Duration::from_secs_f64(ticks as f64 / hz as f64)
 }
 
 type Socket =
