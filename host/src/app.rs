@@ -142,6 +142,11 @@ impl App {
                 name: instance.name.clone(),
                 outbox,
                 status: status.clone(),
+                data: self
+                    .config
+                    .data_dir()
+                    .join("connectors")
+                    .join(&instance.name),
             };
             let (name, kind) = (instance.name, instance.kind);
             tracing::debug!(connector = %name, kind = %kind, "starting");

@@ -18,9 +18,16 @@ pub fn init(settings: &Logging) -> Result<()> {
             EnvFilter::new(format!(
                 // wasmtime-wasi-http logs every failed connect of a skill at warn;
                 // the skill already gets the error, and sandbot logs refusals.
-                "warn,wasmtime_wasi_http=error,sandbot={level},skill={level}"
+                // matrix-sdk logs every failed request as an error and its
+                // housekeeping (key backups, device checks) as warnings: the
+                // Matrix connector says what matters, with its name on it.
+                "warn,wasmtime_wasi_http=error,matrix_sdk=error,matrix_sdk_crypto=error,\
+                 matrix_sdk_base=error,matrix_sdk::http_client=off,sandbot={level},skill={level}"
             ))
-        });
+        })
+        // The IRC crate traces every line it sends, the server password
+        // (PASS) among them: never below debug, whatever SANDBOT_LOG asks.
+        .add_directive("irc=debug".parse().expect("a valid directive"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)

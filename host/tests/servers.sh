@@ -1,21 +1,45 @@
 #!/usr/bin/env bash
-# Programs the tests drive that are not built here: a headless Chromium and
-# its WebDriver (the web chat page's browser test). Installed from Debian's
-# packages when missing; `make test` runs this first. Everything they serve
-# or reach is on loopback.
+# Programs the tests drive that are not built here, each installed only when
+# missing; `make test` runs this first:
+# - a headless Chromium and its WebDriver (the web chat page's browser
+#   test) and ngircd (the IRC connector's), from Debian's packages;
+# - Synapse (the Matrix connector's), from PyPI into a venv under
+#   target/test-servers/ so nothing lands outside the checkout.
+# The tests start each on loopback only, with their own ports and folders.
 set -euo pipefail
+cd "$(dirname "$0")/../.."
 
 say() { echo "test-servers: $*" >&2; }
+
+# Synapse's version, pinned so every run tests against the same server.
+SYNAPSE=matrix-synapse==1.163.2
+VENV=${CARGO_TARGET_DIR:-target}/test-servers/venv
 
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+command -v ngircd >/dev/null 2>&1 || [[ -x /usr/sbin/ngircd ]] || need+=(ngircd)
 if ((${#need[@]})); then
     start=$SECONDS
     say "installing ${need[*]} with apt-get"
     sudo=""
     if [[ $(id -u) != 0 ]]; then sudo=sudo; fi
     $sudo apt-get update -qq >/dev/null
+    # ngircd's package starts the system's own server on 6667: the tests do
+    # not use it (they start theirs on other ports), and it is stopped here
+    # so the machine serves nothing it did not serve before.
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    if [[ " ${need[*]} " == *" ngircd "* ]]; then
+        $sudo systemctl stop ngircd >/dev/null 2>&1 || $sudo service ngircd stop >/dev/null 2>&1 || true
+        $sudo pkill -x ngircd >/dev/null 2>&1 || true
+    fi
     say "installed ${need[*]} in $((SECONDS - start)) s"
+fi
+
+if ! "$VENV/bin/python" -c 'import synapse' >/dev/null 2>&1; then
+    start=$SECONDS
+    say "installing $SYNAPSE into $VENV"
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q --disable-pip-version-check "$SYNAPSE"
+    say "installed Synapse in $((SECONDS - start)) s"
 fi

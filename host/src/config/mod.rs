@@ -5,12 +5,14 @@ mod connectors;
 mod env;
 mod error;
 mod load;
+mod secret;
 mod skill;
 
 pub use crate::limits::{ByteSize, HumanDuration, Limits};
 pub use connectors::ConnectorSection;
 pub use error::{ConfigError, yaml_error};
 pub use load::{SEARCH_ORDER_HELP, load, locate, parse};
+pub use secret::Secret;
 pub use skill::{Allow, SkillEntry};
 
 use crate::grants::Grants;

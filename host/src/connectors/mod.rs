@@ -6,10 +6,12 @@
 //! events, and its outbox of responses. It never sees the dispatcher, the
 //! runtime or other connectors.
 
+pub mod backoff;
 pub mod in_order;
 mod line_reader;
 pub mod registry;
 pub mod render;
+pub mod split;
 
 /// Declares each kind's module and builds `KINDS` and `build`, which reads a
 /// kind's settings and makes the connector.
@@ -40,6 +42,9 @@ macro_rules! kinds {
 kinds! {
     shell::Shell,
     tcp::Tcp,
+    irc::Irc,
+    slack::Slack,
+    matrix::Matrix,
     websocket::Websocket,
 }
 
@@ -51,6 +56,17 @@ use crate::text::cut;
 use futures::future::BoxFuture;
 use std::sync::Arc;
 use tokio::sync::mpsc;
+
+/// Makes ring the process's TLS provider for clients that take the
+/// process default (the IRC and websocket crates): with ring and aws-lc both
+/// built in (matrix-sdk's HTTP client brings the second), rustls cannot pick
+/// one by itself and such a client would panic at its first TLS connection.
+pub fn install_tls_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
 
 /// A running connector instance.
 pub trait Connector: Send + 'static {
@@ -73,6 +89,9 @@ pub struct Context {
     pub outbox: mpsc::Receiver<Delivery>,
     /// What it says about itself in the bot's status (`GET /`).
     pub status: Status,
+    /// A folder of its own for what it keeps across restarts
+    /// (`<data-dir>/connectors/<name>`), made by the connector if it needs it.
+    pub data: std::path::PathBuf,
 }
 
 /// What a connector that serves HTTP gets before it runs.

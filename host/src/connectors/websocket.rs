@@ -149,6 +149,9 @@ impl Connector for Websocket {
             sockets: Mutex::default(),
         });
         self.shared = Some(shared.clone());
+        // Its routes answer as soon as the server does, which may be
+        // before `run` is first polled: it is listening from here on.
+        web.status.set("listening");
         let base = format!("/connector/{}", web.name);
         let mut router = Router::new()
             .route(&base, post(new_socket))

@@ -69,8 +69,8 @@ fn a_rust_skill_goes_from_new_to_an_answer_in_chat() {
         .env("CARGO_TARGET_DIR", rust_target())
         .output()
         .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned()
+        + String::from_utf8_lossy(&out.stderr).as_ref();
     assert!(out.status.success(), "{text}");
     assert!(text.contains("1 passed"), "{text}");
 }

@@ -220,6 +220,10 @@ impl Running {
 
 impl Drop for Running {
     fn drop(&mut self) {
+        // A failing test shows what the bot said about it.
+        if std::thread::panicking() {
+            eprintln!("--- the bot's log ---\n{}", self.log());
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -3,6 +3,9 @@
 //! `sandbot-test-skills` build script; the real `sandbot` binary is driven
 //! over pipes where a test is about what a user sees.
 
+// matrix-sdk's futures are deep: proving one Send takes more than the default 128.
+#![recursion_limit = "256"]
+
 mod architecture;
 mod authoring;
 mod bad_input;
@@ -14,9 +17,12 @@ mod executions;
 mod grants;
 mod hostile;
 mod hot_reload;
+mod irc;
 mod languages;
+mod matrix;
 mod properties;
 mod sandbox;
 mod shell;
+mod slack;
 mod untrusted;
 mod web;

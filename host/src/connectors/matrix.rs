@@ -1,0 +1,661 @@
+//! Matrix, through matrix-sdk: the client-server API with end-to-end
+//! encryption, so the bot reads and answers in encrypted rooms (Element's
+//! default for private rooms) as in plain ones.
+//!
+//! Everything it keeps lives in its data folder: `session.json` (user,
+//! device and access token, so a restart is the same device and can still
+//! read the room keys it was sent), `store/` (matrix-sdk's SQLite state and
+//! crypto stores) and `sync-token` (where the last `/sync` ended). A restart
+//! goes on from that token: what was answered is not answered again, and
+//! what was said while the bot was down is answered once. The very first
+//! start skips the rooms' history instead.
+//!
+//! In: `m.room.message` (`m.text`, `m.emote`; `m.notice` is how bots talk and
+//! is not handled, so two bots never loop), with the thread it is in;
+//! `m.reaction`; joins and leaves; invites are accepted. The bot's own
+//! events are skipped. Out: `m.text` (or `m.notice` with `notice: true`),
+//! in the event's thread when it had one, and `m.reaction`. matrix-sdk waits
+//! out rate limits (HTTP 429, `retry_after_ms`) and shares room keys.
+//!
+//! A user's stable id is their Matrix id (`matrix:@alice:example.org`).
+
+use super::backoff::Backoff;
+use super::split::split_to_fit;
+use super::{Connector, ConnectorSink, Context, Status};
+use crate::bus::Delivery;
+use crate::config::Secret;
+use crate::event::{Event, Membership, Message, Reaction, Response, ResponseBody, now_ms};
+use anyhow::{Context as _, anyhow, bail};
+use futures::future::BoxFuture;
+use matrix_sdk::authentication::matrix::MatrixSession;
+use matrix_sdk::config::{RequestConfig, SyncSettings};
+use matrix_sdk::ruma::events::reaction::{OriginalSyncReactionEvent, ReactionEventContent};
+use matrix_sdk::ruma::events::relation::{Annotation, Thread};
+use matrix_sdk::ruma::events::room::member::{
+    MembershipState, OriginalSyncRoomMemberEvent, StrippedRoomMemberEvent,
+};
+use matrix_sdk::ruma::events::room::message::{
+    MessageType, OriginalSyncRoomMessageEvent, Relation, RoomMessageEventContent,
+};
+use matrix_sdk::ruma::{
+    MilliSecondsSinceUnixEpoch, OwnedEventId, OwnedRoomId, OwnedUserId, RoomOrAliasId,
+};
+use matrix_sdk::{Client, Room, SessionMeta, SessionTokens};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct MatrixSettings {
+    /// The homeserver's URL (`https://matrix.example.org`).
+    pub homeserver: String,
+    /// The bot's Matrix id (`@sandbot:example.org`) or its local part.
+    pub user: String,
+    /// Log in with a password (a new device, kept in the data folder)...
+    pub password: Option<Secret>,
+    /// ... or use an access token made elsewhere.
+    pub access_token: Option<Secret>,
+    /// Encrypts the SQLite stores (room keys among them) on disk.
+    pub store_passphrase: Option<Secret>,
+    /// Rooms to join at start, by id or alias; invites are accepted anyway.
+    #[serde(default)]
+    pub rooms: Vec<String>,
+    /// Answer with `m.notice` (shown as a bot's message) rather than `m.text`.
+    #[serde(default)]
+    pub notice: bool,
+    /// The device name others see in their device lists.
+    #[serde(default = "default_device_name")]
+    pub device_name: String,
+}
+
+fn default_device_name() -> String {
+    "sandbot".into()
+}
+
+/// Synapse refuses events over 64 KiB; answers are cut below that.
+const MESSAGE_BYTES: usize = 32 * 1024;
+/// How long one `/sync` waits on the server for something to happen.
+const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct Matrix {
+    settings: MatrixSettings,
+}
+
+impl super::registry::Kind for Matrix {
+    type Settings = MatrixSettings;
+    fn from_settings(settings: MatrixSettings) -> Self {
+        Matrix { settings }
+    }
+}
+
+impl Connector for Matrix {
+    fn run(self: Box<Self>, cx: Context) -> BoxFuture<'static, anyhow::Result<()>> {
+        Box::pin(serve(self.settings, cx))
+    }
+}
+
+async fn serve(settings: MatrixSettings, cx: Context) -> anyhow::Result<()> {
+    super::install_tls_provider();
+    if settings.password.is_none() && settings.access_token.is_none() {
+        bail!("give the Matrix connector a `password` or an `access-token`");
+    }
+    let Context {
+        name,
+        events,
+        outbox,
+        status,
+        data,
+    } = cx;
+    make_private_dir(&data)?;
+    let mut backoff = Backoff::default();
+    let client = loop {
+        status.set(format!("logging in to {}", settings.homeserver));
+        match log_in(&settings, &data).await {
+            Ok(client) => break client,
+            Err(e) => {
+                let wait = backoff.fail();
+                let attempt = backoff.attempt();
+                tracing::warn!(connector = %name, attempt, "Matrix {}: {e:#}; retrying in {:.1} s", settings.homeserver, wait.as_secs_f64());
+                status.set(format!("reconnecting (attempt {attempt}): {e:#}"));
+                tokio::time::sleep(wait).await;
+            }
+        }
+    };
+    let me = client.user_id().context("logged in without a user id")?.to_owned();
+    tracing::info!(connector = %name, user = %me, device = ?client.device_id(), "logged in to Matrix");
+    let sender = tokio::spawn(send_answers(
+        client.clone(),
+        settings.notice,
+        name.clone(),
+        outbox,
+    ));
+    let sync = Sync {
+        client,
+        me,
+        name,
+        events,
+        status,
+        token_file: data.join("sync-token"),
+        rooms: settings.rooms.clone(),
+    };
+    tokio::select! {
+        _ = sender => Ok(()),
+        () = sync.run(backoff) => Ok(()),
+    }
+}
+
+/// A client with a session: the saved one, or a new login saved for next time.
+async fn log_in(settings: &MatrixSettings, data: &Path) -> anyhow::Result<Client> {
+    let session_file = data.join("session.json");
+    let saved: Option<MatrixSession> = std::fs::read_to_string(&session_file)
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok());
+    // A configured token that changed means another device: start afresh.
+    let saved = saved.filter(|s| {
+        settings
+            .access_token
+            .as_ref()
+            .is_none_or(|t| t.expose() == s.tokens.access_token)
+    });
+    let store = data.join("store");
+    if saved.is_none() && store.exists() {
+        // The crypto store belongs to the device of the old session.
+        std::fs::remove_dir_all(&store).context("cannot clear the old store")?;
+        let _ = std::fs::remove_file(data.join("sync-token"));
+    }
+    let client = Client::builder()
+        .homeserver_url(&settings.homeserver)
+        .sqlite_store(
+            &store,
+            settings.store_passphrase.as_ref().map(Secret::expose),
+        )
+        .request_config(RequestConfig::new().timeout(Duration::from_secs(60)))
+        .build()
+        .await
+        .context("cannot reach the homeserver")?;
+    if let Some(session) = saved {
+        client
+            .restore_session(session)
+            .await
+            .context("cannot restore the saved session")?;
+        return Ok(client);
+    }
+    let session = if let Some(token) = &settings.access_token {
+        let (user_id, device_id) = whoami(&settings.homeserver, token).await?;
+        let session = MatrixSession {
+            meta: SessionMeta { user_id, device_id },
+            tokens: SessionTokens {
+                access_token: token.expose().to_owned(),
+                refresh_token: None,
+            },
+        };
+        client
+            .restore_session(session.clone())
+            .await
+            .context("cannot use the access token")?;
+        session
+    } else {
+        let password = settings.password.as_ref().map(Secret::expose).unwrap_or_default();
+        client
+            .matrix_auth()
+            .login_username(&settings.user, password)
+            .initial_device_display_name(&settings.device_name)
+            .send()
+            .await
+            .context("cannot log in")?;
+        client
+            .matrix_auth()
+            .session()
+            .context("logged in without a session")?
+    };
+    write_private(&session_file, &serde_json::to_vec(&session)?)?;
+    Ok(client)
+}
+
+/// Who an access token belongs to, and its device.
+async fn whoami(
+    homeserver: &str,
+    token: &Secret,
+) -> anyhow::Result<(OwnedUserId, matrix_sdk::ruma::OwnedDeviceId)> {
+    #[derive(Deserialize)]
+    struct WhoAmI {
+        user_id: OwnedUserId,
+        device_id: Option<matrix_sdk::ruma::OwnedDeviceId>,
+    }
+    let url = format!(
+        "{}/_matrix/client/v3/account/whoami",
+        homeserver.trim_end_matches('/')
+    );
+    let who: WhoAmI = reqwest::Client::new()
+        .get(url)
+        .bearer_auth(token.expose())
+        .send()
+        .await
+        .context("whoami")?
+        .error_for_status()
+        .context("the homeserver refused the access token")?
+        .json()
+        .await
+        .context("whoami")?;
+    let device = who
+        .device_id
+        .context("the access token has no device; log in with a password instead")?;
+    Ok((who.user_id, device))
+}
+
+/// The receiving side: `/sync` forever, handlers turning events into the bot's.
+struct Sync {
+    client: Client,
+    me: OwnedUserId,
+    name: String,
+    events: ConnectorSink,
+    status: Status,
+    token_file: PathBuf,
+    rooms: Vec<String>,
+}
+
+/// What the event handlers share.
+struct Shared {
+    me: OwnedUserId,
+    name: String,
+    events: ConnectorSink,
+    /// When the bot joined each room: a room's first sync after a join
+    /// carries its recent history, which is not for the bot to answer.
+    joined: std::sync::Mutex<HashMap<OwnedRoomId, MilliSecondsSinceUnixEpoch>>,
+}
+
+impl Sync {
+    async fn run(self, mut backoff: Backoff) {
+        let mut token = std::fs::read_to_string(&self.token_file)
+            .ok()
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty());
+        let shared = Arc::new(Shared {
+            me: self.me.clone(),
+            name: self.name.clone(),
+            events: self.events.clone(),
+            joined: Default::default(),
+        });
+        // The first start skips history: one sync before any handler.
+        let mut handlers = false;
+        if token.is_some() {
+            self.add_handlers(&shared);
+            handlers = true;
+        }
+        for room in &self.rooms {
+            match RoomOrAliasId::parse(room) {
+                Ok(id) => {
+                    if let Err(e) = self.client.join_room_by_id_or_alias(&id, &[]).await {
+                        tracing::warn!(connector = %self.name, room, "cannot join: {e}");
+                    }
+                }
+                Err(e) => tracing::warn!(connector = %self.name, room, "not a room id or alias: {e}"),
+            }
+        }
+        loop {
+            let mut settings = SyncSettings::default().timeout(if handlers {
+                SYNC_TIMEOUT
+            } else {
+                Duration::ZERO
+            });
+            if let Some(t) = &token {
+                settings = settings.token(t.clone());
+            }
+            match self.client.sync_once(settings).await {
+                Ok(response) => {
+                    if backoff.attempt() > 0 || token.is_none() {
+                        tracing::info!(connector = %self.name, "syncing with {}", self.client.homeserver());
+                    }
+                    backoff.reset();
+                    self.status
+                        .set(format!("connected to {} as {}", self.client.homeserver(), self.me));
+                    if let Err(e) = write_private(&self.token_file, response.next_batch.as_bytes()) {
+                        tracing::warn!(connector = %self.name, "cannot save the sync token: {e:#}");
+                    }
+                    token = Some(response.next_batch);
+                    if !handlers {
+                        // Invites that came before the bot first ran.
+                        for room in self.client.invited_rooms() {
+                            tokio::spawn(join(room, self.name.clone()));
+                        }
+                        self.add_handlers(&shared);
+                        handlers = true;
+                    }
+                }
+                Err(e) => {
+                    let wait = backoff.fail();
+                    let attempt = backoff.attempt();
+                    tracing::warn!(connector = %self.name, attempt, "Matrix sync: {e}; retrying in {:.1} s", wait.as_secs_f64());
+                    self.status
+                        .set(format!("reconnecting (attempt {attempt}): {e}"));
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    fn add_handlers(&self, shared: &Arc<Shared>) {
+        let s = shared.clone();
+        self.client
+            .add_event_handler(move |ev: OriginalSyncRoomMessageEvent, room: Room| {
+                let s = s.clone();
+                async move { s.message(ev, room).await }
+            });
+        let s = shared.clone();
+        self.client
+            .add_event_handler(move |ev: OriginalSyncReactionEvent, room: Room| {
+                let s = s.clone();
+                async move { s.reaction(ev, room).await }
+            });
+        let s = shared.clone();
+        self.client
+            .add_event_handler(move |ev: OriginalSyncRoomMemberEvent, room: Room| {
+                let s = s.clone();
+                async move { s.membership(ev, room).await }
+            });
+        let s = shared.clone();
+        self.client
+            .add_event_handler(move |ev: StrippedRoomMemberEvent, room: Room| {
+                let s = s.clone();
+                async move {
+                    if ev.state_key == s.me && ev.content.membership == MembershipState::Invite {
+                        tracing::info!(connector = %s.name, room = %room.room_id(), by = %ev.sender, "invited; joining");
+                        tokio::spawn(join(room, s.name.clone()));
+                    }
+                }
+            });
+    }
+}
+
+/// Joins a room the bot was invited to, retrying: a server may not be
+/// ready for the join the moment it sent the invite.
+async fn join(room: Room, connector: String) {
+    let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
+    loop {
+        match room.join().await {
+            Ok(()) => {
+                tracing::info!(connector = %connector, room = %room.room_id(), "joined");
+                return;
+            }
+            Err(e) if backoff.attempt() < 8 => {
+                tracing::debug!(connector = %connector, room = %room.room_id(), "join failed: {e}; retrying");
+                tokio::time::sleep(backoff.fail()).await;
+            }
+            Err(e) => {
+                tracing::warn!(connector = %connector, room = %room.room_id(), "cannot join: {e}");
+                return;
+            }
+        }
+    }
+}
+
+impl Shared {
+    /// Was an event of `room` sent before the bot joined it?
+    async fn before_join(&self, room: &Room, sent: MilliSecondsSinceUnixEpoch) -> bool {
+        let known = self
+            .joined
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(room.room_id())
+            .copied();
+        let joined = match known {
+            Some(t) => t,
+            // The store already holds this sync's state: the bot's own
+            // membership event says when it joined.
+            None => match room.get_member_no_sync(&self.me).await {
+                Ok(Some(member)) => match member.event().origin_server_ts() {
+                    Some(t) => {
+                        self.joined
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(room.room_id().to_owned(), t);
+                        t
+                    }
+                    None => return false,
+                },
+                _ => return false,
+            },
+        };
+        sent < joined
+    }
+
+    async fn submit(&self, event: Event) {
+        // The bot stopping is the only refusal; nothing to do then.
+        let _ = self.events.submit(event).await;
+    }
+
+    async fn display_name(&self, room: &Room, user: &OwnedUserId) -> String {
+        match room.get_member_no_sync(user).await {
+            Ok(Some(member)) => member
+                .display_name()
+                .map(str::to_owned)
+                .unwrap_or_else(|| user.localpart().to_owned()),
+            _ => user.localpart().to_owned(),
+        }
+    }
+
+    async fn message(&self, ev: OriginalSyncRoomMessageEvent, room: Room) {
+        if ev.sender == self.me || self.before_join(&room, ev.origin_server_ts).await {
+            return;
+        }
+        let body = match &ev.content.msgtype {
+            MessageType::Text(t) => t.body.as_str(),
+            MessageType::Emote(e) => e.body.as_str(),
+            _ => return,
+        };
+        let text = without_mention(without_reply_fallback(body), &self.me);
+        if text.is_empty() {
+            return;
+        }
+        let thread = match &ev.content.relates_to {
+            Some(Relation::Thread(t)) => Some(t.event_id.to_string()),
+            _ => None,
+        };
+        let event = Event::Message(Message {
+            id: ev.event_id.to_string(),
+            text: text.to_owned(),
+            user: self.display_name(&room, &ev.sender).await,
+            user_id: ev.sender.to_string(),
+            room: room.room_id().to_string(),
+            connector: String::new(),
+            thread,
+            received_at: now_ms(),
+        });
+        self.submit(event).await;
+    }
+
+    async fn reaction(&self, ev: OriginalSyncReactionEvent, room: Room) {
+        if ev.sender == self.me || self.before_join(&room, ev.origin_server_ts).await {
+            return;
+        }
+        let event = Event::Reaction(Reaction {
+            emoji: ev.content.relates_to.key.clone(),
+            message_id: ev.content.relates_to.event_id.to_string(),
+            user: self.display_name(&room, &ev.sender).await,
+            user_id: ev.sender.to_string(),
+            room: room.room_id().to_string(),
+            connector: String::new(),
+            received_at: now_ms(),
+        });
+        self.submit(event).await;
+    }
+
+    async fn membership(&self, ev: OriginalSyncRoomMemberEvent, room: Room) {
+        if ev.state_key == self.me {
+            if ev.content.membership == MembershipState::Join {
+                self.joined
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(room.room_id().to_owned(), ev.origin_server_ts);
+            }
+            return;
+        }
+        if ev.sender == self.me || self.before_join(&room, ev.origin_server_ts).await {
+            return;
+        }
+        let before = ev
+            .unsigned
+            .prev_content
+            .as_ref()
+            .map(|c| c.membership.clone());
+        let now = ev.content.membership.clone();
+        let joined = now == MembershipState::Join && before != Some(MembershipState::Join);
+        let left = now == MembershipState::Leave && before == Some(MembershipState::Join);
+        if !joined && !left {
+            return;
+        }
+        let m = Membership {
+            user: ev
+                .content
+                .displayname
+                .clone()
+                .unwrap_or_else(|| ev.state_key.localpart().to_owned()),
+            user_id: ev.state_key.to_string(),
+            room: room.room_id().to_string(),
+            connector: String::new(),
+            received_at: now_ms(),
+        };
+        self.submit(if joined { Event::Join(m) } else { Event::Leave(m) })
+            .await;
+    }
+}
+
+/// A reply's body may begin with the quoted message (`> <@a:b> …`, then a
+/// blank line): the fallback for clients without replies.
+fn without_reply_fallback(body: &str) -> &str {
+    if !body.starts_with("> ") {
+        return body;
+    }
+    match body.find("\n\n") {
+        Some(at) if body[..at].lines().all(|l| l.starts_with('>')) => &body[at + 2..],
+        _ => body,
+    }
+}
+
+/// The text without a leading `@bot:server:` or `bot:` address.
+fn without_mention<'t>(text: &'t str, me: &OwnedUserId) -> &'t str {
+    let text = text.trim();
+    for name in [me.as_str(), me.localpart()] {
+        if let Some(head) = text.get(..name.len())
+            && head.eq_ignore_ascii_case(name)
+        {
+            let rest = &text[name.len()..];
+            if let Some(after) = rest.strip_prefix([':', ',']) {
+                return after.trim_start();
+            }
+        }
+    }
+    text
+}
+
+/// Sends answers in order until the outbox closes.
+async fn send_answers(
+    client: Client,
+    notice: bool,
+    connector: String,
+    mut outbox: mpsc::Receiver<Delivery>,
+) {
+    while let Some(delivery) = outbox.recv().await {
+        let Delivery::Response(response) = delivery else {
+            continue;
+        };
+        if let Err(e) = send(&client, notice, &response).await {
+            tracing::warn!(connector = %connector, room = %response.target.room, "cannot send an answer: {e:#}");
+        }
+    }
+}
+
+async fn send(client: &Client, notice: bool, response: &Response) -> anyhow::Result<()> {
+    let room_id = OwnedRoomId::try_from(response.target.room.as_str())
+        .map_err(|e| anyhow!("`{}` is not a room id: {e}", response.target.room))?;
+    let room = client
+        .get_room(&room_id)
+        .with_context(|| format!("the bot is not in room {room_id}"))?;
+    match &response.body {
+        ResponseBody::Text(text) => {
+            let thread = match &response.target.thread {
+                Some(root) => Some(
+                    OwnedEventId::try_from(root.as_str())
+                        .map_err(|e| anyhow!("`{root}` is not an event id: {e}"))?,
+                ),
+                None => None,
+            };
+            for piece in split_to_fit(text, MESSAGE_BYTES) {
+                let mut content = if notice {
+                    RoomMessageEventContent::notice_plain(piece)
+                } else {
+                    RoomMessageEventContent::text_plain(piece)
+                };
+                if let Some(root) = &thread {
+                    content.relates_to = Some(Relation::Thread(Thread::plain(
+                        root.clone(),
+                        root.clone(),
+                    )));
+                }
+                room.send(content).await?;
+            }
+        }
+        ResponseBody::Reaction { message_id, emoji } => {
+            let event_id = OwnedEventId::try_from(message_id.as_str())
+                .map_err(|e| anyhow!("`{message_id}` is not an event id: {e}"))?;
+            room.send(ReactionEventContent::new(Annotation::new(
+                event_id,
+                emoji.clone(),
+            )))
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+fn make_private_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot make {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot make {} private", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// Writes a file only its owner can read, whole or not at all.
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(&tmp)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    file.write_all(bytes)?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mentions_and_reply_quotes_are_not_part_of_the_command() {
+        let me = OwnedUserId::try_from("@sandbot:localhost").unwrap();
+        assert_eq!(without_mention("sandbot: hello", &me), "hello");
+        assert_eq!(without_mention("@sandbot:localhost: hello", &me), "hello");
+        assert_eq!(without_mention("hello sandbot", &me), "hello sandbot");
+        assert_eq!(
+            without_reply_fallback("> <@a:b> earlier\n> more\n\ndeploy api"),
+            "deploy api"
+        );
+        assert_eq!(without_reply_fallback("> quoted only"), "> quoted only");
+    }
+}

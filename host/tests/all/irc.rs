@@ -1,0 +1,424 @@
+//! The IRC connector against a real ngircd (Debian's, started here on a
+//! loopback port with no flood penalty), with people played by plain TCP
+//! clients speaking RFC 2812: addressing, private messages, identity by
+//! `nick!user@host`, long answers cut to fit, nick-in-use fallback, two
+//! networks at once, and reconnecting when the server restarts.
+
+use crate::common::{ANSWER_TIMEOUT, BotDir, free_port, http, wait_for_port};
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// An ngircd on a loopback port of its own.
+pub struct Ngircd {
+    pub port: u16,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl Ngircd {
+    pub fn start() -> Ngircd {
+        let mut server = Ngircd {
+            port: free_port(),
+            dir: tempfile::tempdir().unwrap(),
+            child: None,
+        };
+        server.run();
+        server
+    }
+
+    fn run(&mut self) {
+        let conf = self.dir.path().join("ngircd.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "[Global]\nName = irc.test.local\nInfo = sandbot tests\nListen = 127.0.0.1\n\
+                 Ports = {}\nMotdPhrase = test\nHelpFile = /dev/null\n\
+                 [Limits]\nMaxConnectionsIP = 0\nMaxJoins = 0\nMaxPenaltyTime = 0\n\
+                 PingTimeout = 120\nPongTimeout = 20\n\
+                 [Options]\nDNS = no\nIdent = no\nPAM = no\n",
+                self.port
+            ),
+        )
+        .unwrap();
+        let binary = if std::path::Path::new("/usr/sbin/ngircd").exists() {
+            "/usr/sbin/ngircd"
+        } else {
+            "ngircd"
+        };
+        let child = Command::new(binary)
+            .args(["-n", "-f"])
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ngircd (host/tests/servers.sh installs it)");
+        self.child = Some(child);
+        wait_for_port(self.port);
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Stops the server and starts it again on the same port.
+    pub fn restart(&mut self) {
+        self.stop();
+        // The port must be free again before the new server binds it.
+        std::thread::sleep(Duration::from_millis(200));
+        self.run();
+    }
+}
+
+impl Drop for Ngircd {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A person on IRC: a raw client that answers PINGs and collects lines.
+pub struct IrcPerson {
+    pub nick: String,
+    writer: TcpStream,
+    lines: mpsc::Receiver<String>,
+}
+
+impl IrcPerson {
+    /// Connects as `nick` with user name `user`, and waits for the welcome.
+    pub fn connect(port: u16, nick: &str, user: &str) -> IrcPerson {
+        let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let mut pong = stream.try_clone().unwrap();
+        let reader = BufReader::new(stream.try_clone().unwrap());
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in reader.split(b'\n') {
+                let Ok(line) = line else { break };
+                let line = String::from_utf8_lossy(&line).trim_end().to_string();
+                if let Some(token) = line.strip_prefix("PING ") {
+                    let _ = write!(pong, "PONG {token}\r\n");
+                    continue;
+                }
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut person = IrcPerson {
+            nick: nick.into(),
+            writer: stream,
+            lines,
+        };
+        person.send(&format!("NICK {nick}"));
+        person.send(&format!("USER {user} 0 * :{nick} the tester"));
+        person.wait_for(|l| l.split(' ').nth(1) == Some("001"));
+        person
+    }
+
+    pub fn send(&mut self, raw: &str) {
+        write!(self.writer, "{raw}\r\n").unwrap();
+        self.writer.flush().unwrap();
+    }
+
+    /// Joins `channel` and waits for the end of its names list.
+    pub fn join(&mut self, channel: &str) {
+        self.send(&format!("JOIN {channel}"));
+        self.wait_for(|l| l.split(' ').nth(1) == Some("366"));
+    }
+
+    pub fn say(&mut self, target: &str, text: &str) {
+        self.send(&format!("PRIVMSG {target} :{text}"));
+    }
+
+    /// The next line that fits `pred`, within the answer timeout.
+    pub fn wait_for(&self, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + ANSWER_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if pred(&line) => return line,
+                Ok(_) => {}
+                Err(_) => panic!("{}: no such line within {ANSWER_TIMEOUT:?}", self.nick),
+            }
+        }
+    }
+
+    /// The text of the next PRIVMSG from `from` (a nick), with its target.
+    pub fn message_from(&self, from: &str) -> (String, String) {
+        let prefix = format!(":{from}!");
+        let line = self.wait_for(|l| l.starts_with(&prefix) && l.contains(" PRIVMSG "));
+        privmsg(&line)
+    }
+
+    /// Like `message_from`, but `None` when nothing comes within `within`.
+    pub fn try_message_from(&self, from: &str, within: Duration) -> Option<(String, String)> {
+        let prefix = format!(":{from}!");
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) if l.starts_with(&prefix) && l.contains(" PRIVMSG ") => {
+                    return Some(privmsg(&l));
+                }
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// Raw lines (for sizes), the next PRIVMSG from `from`.
+    pub fn raw_message_from(&self, from: &str) -> String {
+        let prefix = format!(":{from}!");
+        self.wait_for(|l| l.starts_with(&prefix) && l.contains(" PRIVMSG "))
+    }
+}
+
+/// (target, text) of a PRIVMSG line.
+fn privmsg(line: &str) -> (String, String) {
+    let after = line.split_once(" PRIVMSG ").unwrap().1;
+    let (target, text) = after.split_once(" :").unwrap();
+    (target.to_string(), text.to_string())
+}
+
+/// The `connectors:` entry for an IRC instance on `port`.
+pub fn irc_connector(name: &str, port: u16, nick: &str, extra: &str) -> String {
+    format!(
+        "  {name}:\n    type: irc\n    server: 127.0.0.1\n    port: {port}\n    nick: {nick}\n    channels: ['#ops']\n    prefix: '!'\n{extra}"
+    )
+}
+
+/// Waits until `nick` is in `#ops`, asking the server for the channel's
+/// names until it is (it may have joined before or after `person`).
+pub fn wait_for_join(person: &mut IrcPerson, nick: &str) {
+    let deadline = Instant::now() + ANSWER_TIMEOUT;
+    loop {
+        person.send("NAMES #ops");
+        let mut found = false;
+        loop {
+            let line = person.wait_for(|l| matches!(l.split(' ').nth(1), Some("353" | "366")));
+            if line.split(' ').nth(1) == Some("366") {
+                break;
+            }
+            let names = line.rsplit_once(" :").map(|(_, n)| n).unwrap_or_default();
+            found |= names
+                .split(' ')
+                .any(|n| n.trim_start_matches(['@', '+']) == nick);
+        }
+        if found {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{nick} never joined #ops");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn answers_when_addressed_in_channels_and_always_in_private() {
+    let server = Ngircd::start();
+    let mut alice = IrcPerson::connect(server.port, "alice", "alice");
+    alice.join("#ops");
+    let bot = BotDir::with_connectors(
+        &["hello", "events"],
+        &irc_connector("irc", server.port, "sandbot", ""),
+    );
+    let running = bot.start();
+    wait_for_join(&mut alice, "sandbot");
+
+    alice.say("#ops", "sandbot: hello");
+    assert_eq!(
+        alice.message_from("sandbot"),
+        ("#ops".into(), "Hello alice".into())
+    );
+    // Talk that is not for the bot is not answered; the prefix is for it.
+    alice.say("#ops", "hello");
+    alice.say("#ops", "!whoami");
+    let (room, text) = alice.message_from("sandbot");
+    assert_eq!(room, "#ops");
+    assert_eq!(
+        text, "id=alice!~alice@127.0.0.1 name=alice connector=irc room=#ops thread=-",
+        "the stable id is nick!user@host"
+    );
+    // A private message needs no address, and is answered in private.
+    alice.say("sandbot", "hello");
+    assert_eq!(
+        alice.message_from("sandbot"),
+        ("alice".into(), "Hello alice".into())
+    );
+    // A skill's control characters cannot become IRC formatting or CTCP.
+    alice.say("sandbot", "react");
+    let (_, text) = alice.message_from("sandbot");
+    assert!(text.contains("👍"), "{text}");
+    drop(running);
+}
+
+#[test]
+fn admins_are_named_by_nick_user_and_host_never_by_nick_alone() {
+    let server = Ngircd::start();
+    let bot = BotDir::with_connectors(
+        &["hello"],
+        &irc_connector("irc", server.port, "sandbot", ""),
+    );
+    // Only alice's whole identity is an admin.
+    let config = std::fs::read_to_string(bot.config())
+        .unwrap()
+        .replace("admins: [alice]", "admins: ['irc:alice!~alice@127.0.0.1']");
+    bot.write_config(&config);
+    let running = bot.start();
+    // Someone else takes the nick `alice` first.
+    let mut impostor = IrcPerson::connect(server.port, "alice", "mallory");
+    impostor.join("#ops");
+    wait_for_join(&mut impostor, "sandbot");
+    impostor.say("#ops", "!reload");
+    let (_, text) = impostor.message_from("sandbot");
+    assert!(text.contains("only admins"), "{text}");
+    impostor.send("QUIT :bye");
+    std::thread::sleep(Duration::from_millis(300));
+
+    let mut alice = IrcPerson::connect(server.port, "alice", "alice");
+    alice.say("sandbot", "reload");
+    let (_, text) = alice.message_from("sandbot");
+    assert!(!text.contains("only admins"), "{text}");
+    assert!(running.log().contains("reload asked for in chat"));
+}
+
+#[test]
+fn long_answers_fit_in_lines_and_a_taken_nick_falls_back() {
+    let server = Ngircd::start();
+    // Someone already has the bot's nick.
+    let mut squatter = IrcPerson::connect(server.port, "sandbot", "squatter");
+    squatter.join("#ops");
+    let bot = BotDir::with_connectors(
+        &["events"],
+        &irc_connector(
+            "irc",
+            server.port,
+            "sandbot",
+            "    burst: 100\n    max-lines: 10\n",
+        ),
+    );
+    let _running = bot.start();
+    wait_for_join(&mut squatter, "sandbot_");
+
+    // 1,500 characters with two-byte ones among them: several lines, each
+    // within 512 bytes as relayed, none splitting a character.
+    squatter.say("#ops", "sandbot_: long 1500");
+    let expected: String = "0123456789é".chars().cycle().take(1500).collect();
+    let mut got = String::new();
+    while got.chars().count() < 1500 {
+        let raw = squatter.raw_message_from("sandbot_");
+        assert!(
+            raw.len() + 2 <= 512,
+            "a relayed line of {} bytes",
+            raw.len() + 2
+        );
+        got.push_str(&privmsg(&raw).1);
+    }
+    assert_eq!(got, expected);
+
+    // An answer of more lines than `max-lines` is cut, and says so.
+    squatter.say("#ops", "!lines 25");
+    let lines: Vec<String> = (0..10)
+        .map(|_| squatter.message_from("sandbot_").1)
+        .collect();
+    assert!(lines[0].starts_with("line 0001"), "{lines:?}");
+    assert!(lines[8].starts_with("│ line 0009"), "{lines:?}");
+    assert_eq!(lines[9], "… (16 more lines not shown)");
+}
+
+#[test]
+fn two_networks_at_once_and_a_server_restart_is_survived() {
+    let mut a = Ngircd::start();
+    let b = Ngircd::start();
+    let web = free_port();
+    let bot = BotDir::with_connectors(
+        &["hello", "events"],
+        &format!(
+            "{}{}web: {{host: 127.0.0.1, port: {web}}}\n",
+            irc_connector("net-a", a.port, "sandbot", ""),
+            irc_connector("net-b", b.port, "sandbot", ""),
+        ),
+    );
+    let running = bot.start();
+    let mut alice = IrcPerson::connect(a.port, "alice", "alice");
+    alice.join("#ops");
+    let mut bob = IrcPerson::connect(b.port, "bob", "bob");
+    bob.join("#ops");
+    wait_for_join(&mut alice, "sandbot");
+    wait_for_join(&mut bob, "sandbot");
+    alice.say("sandbot", "whoami");
+    assert!(alice.message_from("sandbot").1.contains("connector=net-a"));
+    bob.say("sandbot", "whoami");
+    assert!(bob.message_from("sandbot").1.contains("connector=net-b"));
+    alice.say("#ops", "sandbot: hello");
+    assert_eq!(alice.message_from("sandbot").1, "Hello alice");
+    bob.say("#ops", "sandbot: hello");
+    assert_eq!(bob.message_from("sandbot").1, "Hello bob");
+
+    // Network A goes away; B keeps answering, and the status says so.
+    a.stop();
+    running.wait_for_log("retrying in");
+    let (_, status) = http(web, "GET", "/", &[], "");
+    assert!(status.contains("reconnecting"), "{status}");
+    bob.say("#ops", "!hello");
+    assert_eq!(bob.message_from("sandbot").1, "Hello bob");
+
+    // A comes back on the same port: the bot finds it and rejoins.
+    a.restart();
+    let mut alice = IrcPerson::connect(a.port, "alice", "alice");
+    alice.join("#ops");
+    wait_for_join(&mut alice, "sandbot");
+    alice.say("#ops", "sandbot: hello");
+    assert_eq!(alice.message_from("sandbot").1, "Hello alice");
+    let deadline = Instant::now() + ANSWER_TIMEOUT;
+    loop {
+        let (_, status) = http(web, "GET", "/", &[], "");
+        if !status.contains("reconnecting") {
+            assert!(status.contains("connected to 127.0.0.1"), "{status}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{status}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        alice
+            .try_message_from("sandbot", Duration::from_millis(300))
+            .is_none(),
+        "nothing more was asked"
+    );
+    drop(running);
+}
+
+#[test]
+fn sending_is_paced_so_the_server_sees_no_flood() {
+    let server = Ngircd::start();
+    let mut alice = IrcPerson::connect(server.port, "alice", "alice");
+    alice.join("#ops");
+    let bot = BotDir::with_connectors(
+        &["events"],
+        &irc_connector(
+            "irc",
+            server.port,
+            "sandbot",
+            "    burst: 2\n    interval: 300ms\n",
+        ),
+    );
+    let _running = bot.start();
+    wait_for_join(&mut alice, "sandbot");
+    alice.say("#ops", "!lines 6");
+    let first = alice.message_from("sandbot");
+    let started = Instant::now();
+    let rest: Vec<String> = (0..5).map(|_| alice.message_from("sandbot").1).collect();
+    assert!(
+        first.1.starts_with("line 0001") && rest[4].starts_with("│ line 0006"),
+        "{rest:?}"
+    );
+    // Two at once, then one per 300 ms: the sixth no sooner than 4 × 300 ms
+    // after the first.
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(1100), "six lines in {took:?}");
+}
