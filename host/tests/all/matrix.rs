@@ -40,7 +40,6 @@ fn synapse_python() -> PathBuf {
 /// (The nested ones, `rc_login`, `rc_joins`, `rc_invites`, are in the
 /// configuration text.)
 const NO_RATE_LIMITS: &[&str] = &[
-    "rc_message",
     "rc_registration",
     "rc_joins_per_room",
     "rc_room_creation",
@@ -48,6 +47,11 @@ const NO_RATE_LIMITS: &[&str] = &[
 
 impl Synapse {
     pub async fn start() -> Synapse {
+        Synapse::start_with_message_rate("{per_second: 10000, burst_count: 10000}").await
+    }
+
+    /// A homeserver whose `rc_message` (messages per user) is `rate`.
+    pub async fn start_with_message_rate(rate: &str) -> Synapse {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let d = dir.path().display();
@@ -73,6 +77,7 @@ impl Synapse {
              rc_invites:\n  per_room: {{per_second: 10000, burst_count: 10000}}\n  per_user: {{per_second: 10000, burst_count: 10000}}\n  per_issuer: {{per_second: 10000, burst_count: 10000}}\n\
              rc_joins:\n  local: {{per_second: 10000, burst_count: 10000}}\n  remote: {{per_second: 10000, burst_count: 10000}}\n"
         );
+        config.push_str(&format!("rc_message: {rate}\n"));
         for key in NO_RATE_LIMITS {
             config.push_str(&format!(
                 "{key}: {{per_second: 10000, burst_count: 10000}}\n"
@@ -366,7 +371,10 @@ const BOT: &str = "@sandbot:localhost";
 
 /// Synapse with alice, bob and the bot registered.
 async fn homeserver() -> Synapse {
-    let synapse = Synapse::start().await;
+    registered(Synapse::start().await).await
+}
+
+async fn registered(synapse: Synapse) -> Synapse {
     for (user, pw) in [
         ("alice", "alice-pw"),
         ("bob", "bob-pw"),
@@ -604,4 +612,34 @@ async fn two_bots_on_one_homeserver_and_a_homeserver_restart() {
     assert!(running.log().contains("retrying in"), "{}", running.log());
     let (_, status) = crate::common::http(web, "GET", "/", &[], "");
     assert!(status.contains("connected to http://127.0.0.1"), "{status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_are_waited_out() {
+    // Two messages at once, then one every two seconds, per user.
+    let synapse =
+        registered(Synapse::start_with_message_rate("{per_second: 0.5, burst_count: 2}").await)
+            .await;
+    let alice = Person::log_in(&synapse, "alice", "alice-pw").await;
+    let room = alice.create_room(&[BOT], false).await;
+    let bot = BotDir::with_connectors(&["events"], &synapse.connector("matrix", "sandbot"));
+    let running = start_bot(&bot);
+    alice.wait_for(&room, BOT, |s| s.what == "join").await;
+    // One request, four answers: the bot is told to wait (429 with
+    // `retry_after_ms`) and sends them all, in order.
+    alice.say(&room, "react").await;
+    for n in 1..=3 {
+        alice.say(&room, &format!("long {n}")).await;
+    }
+    for expected in ["0", "01", "012"] {
+        alice.wait_for(&room, BOT, text(expected)).await;
+    }
+    let log = std::fs::read_to_string(synapse.dir.path().join("synapse.log")).unwrap();
+    let limited = log
+        .lines()
+        .filter(|l| l.contains("@sandbot:localhost") && l.contains(" 429 "))
+        .count();
+    assert!(limited > 0, "the bot was never rate-limited:\n{}", running.log());
+    let said = alice.said_by(&room, BOT);
+    assert_eq!(said, ["text:0", "text:01", "text:012"], "in order, once each");
 }
