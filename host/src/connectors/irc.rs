@@ -32,9 +32,12 @@ pub struct IrcSettings {
     pub server: String,
     /// 6697 with `tls`, else 6667.
     pub port: Option<u16>,
-    /// TLS (rustls, with the Mozilla root certificates).
+    /// TLS (rustls, trusting the Mozilla roots and the system's).
     #[serde(default)]
     pub tls: bool,
+    /// A PEM file of certificates to trust besides those: a private
+    /// network's own CA, or a self-signed server. An absolute path.
+    pub ca_file: Option<std::path::PathBuf>,
     pub nick: String,
     /// Nicks to try when `nick` is taken [default: `nick_`, `nick__`, `nick___`].
     #[serde(default)]
@@ -108,6 +111,7 @@ enum Ended {
 
 impl Irc {
     async fn serve(self, mut cx: Context) -> anyhow::Result<()> {
+        super::install_tls_provider();
         let address = format!("{}:{}", self.settings.server, self.port());
         let mut backoff = Backoff::default();
         loop {
@@ -156,6 +160,7 @@ impl Irc {
             port: Some(self.port()),
             password: s.password.as_ref().map(|p| p.expose().to_owned()),
             use_tls: Some(s.tls),
+            cert_path: s.ca_file.as_ref().map(|p| p.display().to_string()),
             channels: s.channels.clone(),
             ping_time: Some(60),
             ping_timeout: Some(30),

@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 /// An ngircd on a loopback port of its own.
 pub struct Ngircd {
     pub port: u16,
+    /// The TLS port, when started with `start_tls`.
+    pub tls_port: Option<u16>,
     dir: tempfile::TempDir,
     child: Option<Child>,
 }
@@ -22,11 +24,40 @@ impl Ngircd {
     pub fn start() -> Ngircd {
         let mut server = Ngircd {
             port: free_port(),
+            tls_port: None,
             dir: tempfile::tempdir().unwrap(),
             child: None,
         };
         server.run();
         server
+    }
+
+    /// A server that also speaks TLS, with a self-signed certificate for
+    /// `localhost`, which it returns (PEM) for the client to trust.
+    pub fn start_tls() -> (Ngircd, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let issued = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let cert = issued.cert.pem();
+        std::fs::write(dir.path().join("cert.pem"), &cert).unwrap();
+        std::fs::write(
+            dir.path().join("key.pem"),
+            issued.signing_key.serialize_pem(),
+        )
+        .unwrap();
+        // ngircd drops to `nobody` when started as root: let it read them.
+        use std::os::unix::fs::PermissionsExt;
+        for (name, mode) in [("", 0o755), ("cert.pem", 0o644), ("key.pem", 0o644)] {
+            let path = dir.path().join(name);
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        let mut server = Ngircd {
+            port: free_port(),
+            tls_port: Some(free_port()),
+            dir,
+            child: None,
+        };
+        server.run();
+        (server, cert)
     }
 
     fn run(&mut self) {
@@ -38,8 +69,14 @@ impl Ngircd {
                  Ports = {}\nMotdPhrase = test\nHelpFile = /dev/null\n\
                  [Limits]\nMaxConnectionsIP = 0\nMaxJoins = 0\nMaxPenaltyTime = 0\n\
                  PingTimeout = 120\nPongTimeout = 20\n\
-                 [Options]\nDNS = no\nIdent = no\nPAM = no\n",
-                self.port
+                 [Options]\nDNS = no\nIdent = no\nPAM = no\n{}",
+                self.port,
+                self.tls_port
+                    .map(|p| format!(
+                        "[SSL]\nCertFile = {d}/cert.pem\nKeyFile = {d}/key.pem\nPorts = {p}\n",
+                        d = self.dir.path().display()
+                    ))
+                    .unwrap_or_default(),
             ),
         )
         .unwrap();
@@ -58,6 +95,9 @@ impl Ngircd {
             .expect("ngircd (host/tests/servers.sh installs it)");
         self.child = Some(child);
         wait_for_port(self.port);
+        if let Some(p) = self.tls_port {
+            wait_for_port(p);
+        }
     }
 
     pub fn stop(&mut self) {
@@ -422,4 +462,30 @@ fn sending_is_paced_so_the_server_sees_no_flood() {
     // after the first.
     let took = started.elapsed();
     assert!(took >= Duration::from_millis(1100), "six lines in {took:?}");
+}
+
+#[test]
+fn tls_with_a_trusted_certificate() {
+    let (server, cert) = Ngircd::start_tls();
+    let mut alice = IrcPerson::connect(server.port, "alice", "alice");
+    alice.join("#ops");
+    let bot = BotDir::with_connectors(&["hello"], "");
+    let ca = bot.path().join("irc-ca.pem");
+    std::fs::write(&ca, cert).unwrap();
+    let connector = format!(
+        "  irc:\n    server: localhost\n    port: {}\n    tls: true\n    ca-file: {}\n    nick: sandbot\n    channels: ['#ops']\n",
+        server.tls_port.unwrap(),
+        ca.display()
+    );
+    let config = std::fs::read_to_string(bot.config()).unwrap();
+    bot.write_config(&format!("{config}{connector}"));
+    let running = bot.start();
+    wait_for_join(&mut alice, "sandbot");
+    alice.say("#ops", "sandbot: hello");
+    alice.expect("sandbot", "#ops", "Hello alice");
+    assert!(
+        running.log().contains("connected to localhost"),
+        "{}",
+        running.log()
+    );
 }

@@ -39,11 +39,7 @@ fn synapse_python() -> PathBuf {
 /// Rate limits Synapse would otherwise apply to a test's quick messages.
 /// (The nested ones, `rc_login`, `rc_joins`, `rc_invites`, are in the
 /// configuration text.)
-const NO_RATE_LIMITS: &[&str] = &[
-    "rc_registration",
-    "rc_joins_per_room",
-    "rc_room_creation",
-];
+const NO_RATE_LIMITS: &[&str] = &["rc_registration", "rc_joins_per_room", "rc_room_creation"];
 
 impl Synapse {
     pub async fn start() -> Synapse {
@@ -639,7 +635,15 @@ async fn rate_limits_are_waited_out() {
         .lines()
         .filter(|l| l.contains("@sandbot:localhost") && l.contains(" 429 "))
         .count();
-    assert!(limited > 0, "the bot was never rate-limited:\n{}", running.log());
+    assert!(
+        limited > 0,
+        "the bot was never rate-limited:\n{}",
+        running.log()
+    );
     let said = alice.said_by(&room, BOT);
-    assert_eq!(said, ["text:0", "text:01", "text:012"], "in order, once each");
+    assert_eq!(
+        said,
+        ["text:0", "text:01", "text:012"],
+        "in order, once each"
+    );
 }
