@@ -5,7 +5,7 @@ use sandbot::app::App;
 use sandbot::bus::{Delivery, Outboxes};
 use sandbot::config;
 use sandbot::event::{Event, Message, now_ms};
-use sandbot::manifest::{Manifest, MatcherKind, MatcherSpec};
+use sandbot::manifest::{AliasSpec, Manifest, MatcherKind, MatcherSpec};
 use sandbot::matching::Index;
 use sandbot::memory::SqliteMemory;
 use sandbot::runtime::{Options, Runtime, Services, SkillSource};
@@ -357,6 +357,86 @@ fn bench_matching() {
     }
 }
 
+/// Mixed matchers, a third each: regexes, parse-format templates and
+/// StackStorm aliases, all in the one index.
+fn mixed(n: usize) -> Vec<Manifest> {
+    (0..n)
+        .map(|i| {
+            let kind = match i % 3 {
+                0 => MatcherKind::Regex {
+                    pattern: format!(r"^deploy{i} (?P<app>\w+) to (?P<env>\w+)$"),
+                    case_sensitive: true,
+                },
+                1 => MatcherKind::ParseFormat(format!("status{i} of {{service}}")),
+                _ => MatcherKind::ActionAlias(AliasSpec::new(format!(
+                    "ship{i} {{{{app}}}}( to {{{{env=staging}}}})?"
+                ))),
+            };
+            Manifest {
+                name: format!("s{i}"),
+                version: "1".into(),
+                description: String::new(),
+                matchers: vec![MatcherSpec {
+                    id: "m".into(),
+                    kind,
+                    help: String::new(),
+                }],
+            }
+        })
+        .collect()
+}
+
+fn bench_mixed_matching() {
+    println!("\n## Mixed matchers (regex, parse-format, alias), per message, median of 5 runs");
+    for n in [10, 1_000, 10_000] {
+        let manifests = mixed(n);
+        let compiled: Vec<_> = manifests
+            .iter()
+            .map(|m| sandbot::matching::compile(m).unwrap())
+            .collect();
+        let last = |k: usize| (0..n).rev().find(|i| i % 3 == k).unwrap();
+        let messages: Vec<Event> = [
+            format!("deploy{} api to prod", last(0)),
+            format!("status{} of billing-api", last(1)),
+            format!("ship{} web to prod timeout=30", last(2)),
+            "nothing here matches anything at all, it is just chatter in the room".to_string(),
+        ]
+        .iter()
+        .map(|t| message(t))
+        .collect();
+        // The rebuild after one skill changes: the index over every skill's
+        // already-compiled matchers (what a reload does).
+        let mut builds = Vec::new();
+        let mut index = None;
+        for _ in 0..3 {
+            let t = Instant::now();
+            index = Some(Index::build(manifests.iter().zip(&compiled)));
+            builds.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        let index = index.unwrap();
+        for m in &messages[..3] {
+            assert_eq!(index.route(m).len(), 1, "{m:?}");
+        }
+        let mut runs = Vec::new();
+        for _ in 0..6 {
+            let reps = 2_000;
+            let t = Instant::now();
+            for _ in 0..reps {
+                for m in &messages {
+                    std::hint::black_box(index.route(m));
+                }
+            }
+            runs.push(t.elapsed().as_secs_f64() * 1e6 / (reps * messages.len()) as f64);
+        }
+        runs.remove(0);
+        println!(
+            "{n} matchers: {:.2} µs per message (target ≤ 10 µs at 10,000); index rebuilt in {:.0} ms (target ≤ 200 ms)",
+            median(runs),
+            median(builds)
+        );
+    }
+}
+
 fn bench_reload() {
     println!("\n## Reload latency: file written → new version answering, median of 7");
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -453,6 +533,7 @@ fn main() {
     }
     if want("matching") {
         bench_matching();
+        bench_mixed_matching();
     }
     if want("reload") {
         bench_reload();

@@ -78,9 +78,24 @@ impl Bot {
                 }
                 None => {
                     let set = self.catalog.current();
-                    let hits = self.route(&set, &event);
+                    let mut hits = self.route(&set, &event);
                     if hits.is_empty() {
                         tracing::trace!("nothing matched");
+                    }
+                    // Several aliases fit: say which, rather than guess.
+                    if let Some(at) = hits.iter().position(|h| !h.rivals.is_empty()) {
+                        let hit = hits.remove(at);
+                        if let Some(origin) = event.origin() {
+                            self.say(origin.target, id, ambiguity(&set, &hit)).await;
+                        }
+                    }
+                    // An alias's acknowledgement goes out before the skill runs.
+                    for hit in &hits {
+                        if let (Some(ack), Some(origin)) = (&hit.ack, event.origin())
+                            && let Some(text) = render_ack(ack, hit, &event)
+                        {
+                            self.say(origin.target, id, text).await;
+                        }
                     }
                     futures::future::join_all(
                         hits.iter()
@@ -192,6 +207,46 @@ impl Bot {
             tracing::warn!("could not answer: {e}");
         }
     }
+}
+
+/// An alias's `ack` with its parameters, `user` and `room` filled in.
+fn render_ack(template: &str, hit: &Hit, event: &Event) -> Option<String> {
+    let mut values: std::collections::BTreeMap<&str, &str> = hit
+        .captures
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    values.insert("user", event.user().unwrap_or_default());
+    values.insert("room", event.room().unwrap_or_default());
+    match minijinja::Environment::new().render_str(template, values) {
+        Ok(text) => Some(text),
+        Err(e) => {
+            tracing::warn!(matcher = %hit.matcher_id, "cannot render the alias's ack: {e}");
+            None
+        }
+    }
+}
+
+/// The answer to a message that more than one alias matched.
+fn ambiguity(set: &SkillSet, hit: &Hit) -> String {
+    // Named by their help (or their words): two may share a matcher id.
+    let names: Vec<String> = std::iter::once((hit.skill, hit.matcher))
+        .chain(hit.rivals.iter().copied())
+        .map(|(skill, matcher)| {
+            let skill = &set.skills[skill];
+            let m = &skill.manifest.matchers[matcher];
+            let words = match (&m.kind, m.help.is_empty()) {
+                (crate::manifest::MatcherKind::ActionAlias(a), true) => a.format.as_str(),
+                _ => m.help.as_str(),
+            };
+            format!("`{words}` ({})", skill.name)
+        })
+        .collect();
+    tracing::info!(candidates = %names.join(", "), "a message matched more than one alias");
+    format!(
+        "⚠ That matches more than one command: {}. Say which, more precisely.",
+        names.join(", ")
+    )
 }
 
 fn reply_target(m: &Message) -> Target {

@@ -26,7 +26,7 @@ pub enum MatcherKind {
         case_sensitive: bool,
     },
     ParseFormat(String),
-    ActionAlias(String),
+    ActionAlias(AliasSpec),
     Crontab {
         expression: String,
         timezone: Option<String>,
@@ -35,6 +35,29 @@ pub enum MatcherKind {
     Webhook(String),
     Always,
     CatchAll,
+}
+
+/// A StackStorm-style action alias: its format, and what an operator's
+/// alias in configuration.yaml adds to it.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct AliasSpec {
+    /// `deploy {{app}} to {{env=staging}}` (see `matching::alias`).
+    pub format: String,
+    /// Parameters the operator fixed: they win over what the message says.
+    pub parameters: Vec<(String, String)>,
+    /// Said at once when the alias matches: a minijinja template over the
+    /// parameters, `user` and `room`.
+    pub ack: Option<String>,
+}
+
+impl AliasSpec {
+    /// A skill's own alias: a format and nothing else.
+    pub fn new(format: impl Into<String>) -> AliasSpec {
+        AliasSpec {
+            format: format.into(),
+            ..AliasSpec::default()
+        }
+    }
 }
 
 impl MatcherKind {

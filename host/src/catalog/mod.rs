@@ -14,6 +14,7 @@ pub mod watch;
 pub use report::{Change, LoadFailure, ReloadReport};
 
 use crate::config::Config;
+use crate::manifest::{AliasSpec, MatcherKind, MatcherSpec};
 use crate::matching::{Index, SkillMatchers};
 use crate::runtime::{LoadError, LoadedSkill, Runtime, SkillSource};
 use crate::skill_file::{FileStamp, ReadError, SkillFile};
@@ -145,6 +146,19 @@ impl Catalog {
                 settings: entry.settings.clone(),
                 grants: config.grants(name),
                 instance_reuse: entry.instance_reuse,
+                extra_matchers: entry
+                    .aliases
+                    .iter()
+                    .map(|a| MatcherSpec {
+                        id: a.matcher.clone(),
+                        kind: MatcherKind::ActionAlias(AliasSpec {
+                            format: a.format.clone(),
+                            parameters: a.fixed(),
+                            ack: a.ack.clone(),
+                        }),
+                        help: a.help.clone().unwrap_or_else(|| a.format.clone()),
+                    })
+                    .collect(),
             }));
         }
         if let Some(dir) = &config.skills_dir {

@@ -26,8 +26,51 @@ pub struct SkillEntry {
     /// instead of a fresh instance each: for skills whose runtime is slow to
     /// start (Python, JavaScript). State then survives between events.
     pub instance_reuse: u32,
+    /// The operator's own words for the skill's commands.
+    pub aliases: Vec<OperatorAlias>,
     /// The skill's own settings.
     pub settings: serde_json::Map<String, serde_json::Value>,
+}
+
+/// An alias the operator adds in configuration.yaml, StackStorm-style: their
+/// own words (and fixed parameters) for one of the skill's matchers, with no
+/// change to the skill.
+///
+/// ```yaml
+/// skills:
+///   deploy:
+///     aliases:
+///       - format: ship {{app}}
+///         matcher: deploy          # the skill runs as if this matcher fired
+///         parameters: {env: prod}  # fixed: the message cannot change them
+///         ack: "Shipping {{ app }} to {{ env }}…"
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct OperatorAlias {
+    pub format: String,
+    pub matcher: String,
+    #[serde(default)]
+    pub parameters: indexmap::IndexMap<String, serde_json::Value>,
+    pub ack: Option<String>,
+    /// What `help` shows [default: the format].
+    pub help: Option<String>,
+}
+
+impl OperatorAlias {
+    /// The fixed parameters as text, as captures are.
+    pub fn fixed(&self) -> Vec<(String, String)> {
+        self.parameters
+            .iter()
+            .map(|(k, v)| {
+                let text = match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                (k.clone(), text)
+            })
+            .collect()
+    }
 }
 
 /// What a skill may reach beyond its own memory and settings. Nothing by
@@ -55,6 +98,7 @@ const BOT_KEYS: &[&str] = &[
     "limits",
     "allow",
     "instance-reuse",
+    "aliases",
 ];
 
 impl<'de> Deserialize<'de> for SkillEntry {
@@ -90,6 +134,7 @@ impl<'de> de::Visitor<'de> for EntryVisitor {
                 "limits" => entry.limits = Some(map.next_value()?),
                 "allow" => entry.allow = map.next_value()?,
                 "instance-reuse" => entry.instance_reuse = map.next_value()?,
+                "aliases" => entry.aliases = map.next_value()?,
                 "sha256" => {
                     let pin: String = map.next_value()?;
                     let pin = pin.trim().to_ascii_lowercase();

@@ -7,30 +7,50 @@
 //! compiling to at most `regex_index::PATTERN_SIZE_LIMIT`, and all of them
 //! together at most [`MAX_COMPILED_BYTES`]; searches use bounded caches.
 //!
+//! Regexes, opsdroid's parse-format templates (`parse_format`) and
+//! StackStorm's action aliases (`alias`) all become regexes in that one
+//! pass.
+//!
 //! Choosing among several matches (documented in README.md, "Matching"):
-//! 1. the regex that matched the longest stretch of the message wins;
-//! 2. on a tie, the skill listed first wins: skills in `configuration.yaml`
+//! 1. an alias wins over a parse-format template, which wins over a regex;
+//! 2. then the matcher that matched the longest stretch of the message;
+//! 3. on a tie, the skill listed first wins: skills in `configuration.yaml`
 //!    order, then skills found only in the skills folder, by file name;
-//! 3. within a skill, the matcher it declared first wins.
+//! 4. within a skill, the matcher it declared first wins.
+//!
+//! Two aliases that both match are not ranked: nothing runs, and the user
+//! is told which commands the message could mean.
 //!
 //! Every `always` matcher also runs, whatever else matched. A `catch-all`
 //! runs only when no regex matched; if several skills have one, the first
 //! (by rule 2) runs. `event-type` matchers run for every event of their kind.
 
+pub mod alias;
+pub mod parse_format;
 mod regex_index;
 
 use crate::event::Event;
 use crate::manifest::{EventKind, Manifest, MatcherKind};
 use regex_index::{CompiledRegex, RegexIndex};
+use std::collections::HashMap;
+use std::sync::Arc;
 
 /// One matcher's decision to run a skill.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hit {
     /// Position of the skill in the list the index was built from.
     pub skill: usize,
+    /// Position of the matcher in the skill's manifest.
+    pub matcher: usize,
     pub matcher_id: String,
     pub captures: Vec<(String, String)>,
     pub why: Why,
+    /// Other aliases that matched the message as well as this one: then
+    /// nothing runs, and the user is told which commands it could mean.
+    /// (skill, matcher) positions, as `skill` and `matcher` above.
+    pub rivals: Vec<(usize, usize)>,
+    /// An alias's acknowledgement template, said before the skill runs.
+    pub ack: Option<Arc<str>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +68,15 @@ pub enum Why {
 struct Route {
     skill: usize,
     matcher: usize,
+    /// Which kind of matcher wins over which: an alias over a parse-format
+    /// template over a regex, whatever their lengths.
+    rank: u8,
 }
+
+const REGEX_RANK: u8 = 0;
+const PARSE_RANK: u8 = 1;
+/// Aliases rank highest, and two aliases that both match are an error.
+const ALIAS_RANK: u8 = 2;
 
 #[derive(Default)]
 pub struct Index {
@@ -58,6 +86,8 @@ pub struct Index {
     event_types: Vec<(EventKind, Route)>,
     /// Matcher ids, by skill then matcher position.
     ids: Vec<Vec<String>>,
+    /// Alias formats, to read parameters out of their matches.
+    aliases: HashMap<(usize, usize), Arc<alias::AliasFormat>>,
 }
 
 /// One skill's matchers, compiled when the skill loads: a bad pattern fails
@@ -65,8 +95,10 @@ pub struct Index {
 /// reload compiles nothing but the combined prefilter.
 #[derive(Debug, Clone, Default)]
 pub struct SkillMatchers {
-    /// Regex matchers by position in the manifest.
-    regexes: Vec<(usize, CompiledRegex)>,
+    /// Regex, parse-format and alias matchers by position in the manifest,
+    /// as regexes, with their rank.
+    regexes: Vec<(usize, CompiledRegex, u8)>,
+    aliases: Vec<(usize, Arc<alias::AliasFormat>)>,
 }
 
 /// The most matchers one skill may declare.
@@ -85,11 +117,13 @@ pub fn compile(manifest: &Manifest) -> Result<SkillMatchers, String> {
         ));
     }
     let mut regexes = Vec::new();
+    let mut aliases = Vec::new();
     let mut bytes = 0usize;
     for (i, m) in manifest.matchers.iter().enumerate() {
         let text = match &m.kind {
             MatcherKind::Regex { pattern, .. } => pattern.as_str(),
-            MatcherKind::ParseFormat(f) | MatcherKind::ActionAlias(f) => f.as_str(),
+            MatcherKind::ParseFormat(f) => f.as_str(),
+            MatcherKind::ActionAlias(a) => a.format.as_str(),
             MatcherKind::Crontab { expression, .. } => expression.as_str(),
             MatcherKind::Webhook(path) => path.as_str(),
             MatcherKind::EventType(_) | MatcherKind::Always | MatcherKind::CatchAll => "",
@@ -101,24 +135,37 @@ pub fn compile(manifest: &Manifest) -> Result<SkillMatchers, String> {
                 text.len()
             ));
         }
-        if let MatcherKind::Regex {
-            pattern,
-            case_sensitive,
-        } = &m.kind
-        {
-            let compiled = regex_index::compile(pattern, *case_sensitive)
-                .map_err(|e| format!("matcher `{}` has a bad regex: {e}", m.id))?;
-            bytes += compiled.bytes;
-            if bytes > MAX_COMPILED_BYTES {
-                return Err(format!(
-                    "its patterns compile to more than {MAX_COMPILED_BYTES} bytes together (at matcher `{}`)",
-                    m.id
-                ));
+        let (pattern, case_sensitive, rank) = match &m.kind {
+            MatcherKind::Regex {
+                pattern,
+                case_sensitive,
+            } => (pattern.clone(), *case_sensitive, REGEX_RANK),
+            MatcherKind::ParseFormat(template) => {
+                let pattern = parse_format::compile(template)
+                    .map_err(|e| format!("matcher `{}` has a bad template: {e}", m.id))?;
+                (pattern, false, PARSE_RANK)
             }
-            regexes.push((i, compiled));
+            MatcherKind::ActionAlias(spec) => {
+                let compiled = alias::compile_spec(spec)
+                    .map_err(|e| format!("matcher `{}` has a bad alias: {e}", m.id))?;
+                let pattern = compiled.regex.clone();
+                aliases.push((i, Arc::new(compiled)));
+                (pattern, false, ALIAS_RANK)
+            }
+            _ => continue,
+        };
+        let compiled = regex_index::compile(&pattern, case_sensitive)
+            .map_err(|e| format!("matcher `{}` has a bad regex: {e}", m.id))?;
+        bytes += compiled.bytes;
+        if bytes > MAX_COMPILED_BYTES {
+            return Err(format!(
+                "its patterns compile to more than {MAX_COMPILED_BYTES} bytes together (at matcher `{}`)",
+                m.id
+            ));
         }
+        regexes.push((i, compiled, rank));
     }
-    Ok(SkillMatchers { regexes })
+    Ok(SkillMatchers { regexes, aliases })
 }
 
 impl Index {
@@ -132,29 +179,36 @@ impl Index {
             index
                 .ids
                 .push(manifest.matchers.iter().map(|m| m.id.clone()).collect());
-            regexes.extend(compiled.regexes.iter().map(|(matcher, c)| {
+            regexes.extend(compiled.regexes.iter().map(|(matcher, c, rank)| {
                 (
                     Route {
                         skill,
                         matcher: *matcher,
+                        rank: *rank,
                     },
                     c,
                 )
             }));
+            for (matcher, format) in &compiled.aliases {
+                index.aliases.insert((skill, *matcher), format.clone());
+            }
             for (matcher, m) in manifest.matchers.iter().enumerate() {
-                let route = Route { skill, matcher };
+                let route = Route {
+                    skill,
+                    matcher,
+                    rank: REGEX_RANK,
+                };
                 match &m.kind {
-                    MatcherKind::Regex { .. } => {}
+                    MatcherKind::Regex { .. }
+                    | MatcherKind::ParseFormat(_)
+                    | MatcherKind::ActionAlias(_) => {}
                     MatcherKind::Always => index.always.push(route),
                     MatcherKind::CatchAll => {
                         index.catch_all.get_or_insert(route);
                     }
                     MatcherKind::EventType(kind) => index.event_types.push((*kind, route)),
                     // Declared in the contract; the matching issue brings these.
-                    MatcherKind::ParseFormat(_)
-                    | MatcherKind::ActionAlias(_)
-                    | MatcherKind::Crontab { .. }
-                    | MatcherKind::Webhook(_) => {}
+                    MatcherKind::Crontab { .. } | MatcherKind::Webhook(_) => {}
                 }
             }
         }
@@ -168,7 +222,16 @@ impl Index {
         let kind = match event {
             Event::Message(m) => {
                 match self.regexes.best(&m.text) {
-                    Some((route, captures)) => hits.push(self.hit(route, captures, Why::Chosen)),
+                    Some(best) => {
+                        let captures = self.captures(best.route, &m.text, best.captures);
+                        let mut hit = self.hit(best.route, captures, Why::Chosen);
+                        hit.ack = self
+                            .aliases
+                            .get(&(best.route.skill, best.route.matcher))
+                            .and_then(|a| a.ack.clone());
+                        hit.rivals = best.rivals.iter().map(|r| (r.skill, r.matcher)).collect();
+                        hits.push(hit);
+                    }
                     None => {
                         if let Some(route) = self.catch_all {
                             hits.push(self.hit(route, Vec::new(), Why::CatchAll));
@@ -200,9 +263,34 @@ impl Index {
     fn hit(&self, route: Route, captures: Vec<(String, String)>, why: Why) -> Hit {
         Hit {
             skill: route.skill,
+            matcher: route.matcher,
             matcher_id: self.ids[route.skill][route.matcher].clone(),
             captures,
             why,
+            rivals: Vec::new(),
+            ack: None,
+        }
+    }
+
+    /// What the skill gets as captures: an alias's parameters (quotes off,
+    /// defaults in, trailing pairs applied), a template's fields by name or
+    /// number, a regex's groups.
+    fn captures(
+        &self,
+        route: Route,
+        text: &str,
+        captures: Vec<(String, String)>,
+    ) -> Vec<(String, String)> {
+        match route.rank {
+            ALIAS_RANK => match self.aliases.get(&(route.skill, route.matcher)) {
+                Some(format) => format.parameters(text, &captures),
+                None => captures,
+            },
+            PARSE_RANK => captures
+                .into_iter()
+                .map(|(n, v)| (parse_format::field_name(&n).to_owned(), v))
+                .collect(),
+            _ => captures,
         }
     }
 
@@ -317,12 +405,121 @@ mod tests {
     }
 
     #[test]
+    fn an_alias_beats_a_template_beats_a_regex_and_parameters_come_out() {
+        let skills = [
+            manifest(
+                "r",
+                vec![("re", regex(r"^deploy (?P<app>\w+) to (?P<env>\w+)$", false))],
+            ),
+            manifest(
+                "p",
+                vec![(
+                    "tpl",
+                    MatcherKind::ParseFormat("deploy {app} to {env}".into()),
+                )],
+            ),
+            manifest(
+                "a",
+                vec![(
+                    "alias",
+                    MatcherKind::ActionAlias(crate::manifest::AliasSpec::new(
+                        "deploy {{app}} to {{env=staging}}",
+                    )),
+                )],
+            ),
+        ];
+        let index = build(&skills);
+        let hits = index.route(&say("Deploy web to prod timeout=30"));
+        assert_eq!((hits[0].skill, hits[0].matcher_id.as_str()), (2, "alias"));
+        assert_eq!(
+            hits[0].captures,
+            vec![
+                ("app".to_string(), "web".to_string()),
+                ("env".to_string(), "prod".to_string()),
+                ("timeout".to_string(), "30".to_string())
+            ]
+        );
+        assert!(hits[0].rivals.is_empty());
+        // Without the alias, the template wins over the regex.
+        let index = build(&skills[..2]);
+        let hits = index.route(&say("deploy web to prod"));
+        assert_eq!((hits[0].skill, hits[0].matcher_id.as_str()), (1, "tpl"));
+    }
+
+    #[test]
+    fn two_aliases_that_both_match_are_named_not_guessed() {
+        let skills = [
+            manifest(
+                "deploy",
+                vec![(
+                    "deploy",
+                    MatcherKind::ActionAlias(crate::manifest::AliasSpec::new("deploy {{app}}")),
+                )],
+            ),
+            manifest(
+                "ship",
+                vec![(
+                    "ship",
+                    MatcherKind::ActionAlias(crate::manifest::AliasSpec::new("deploy {{app}} now")),
+                )],
+            ),
+        ];
+        let index = build(&skills);
+        let hits = index.route(&say("deploy web now"));
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].skill, 0);
+        assert_eq!(hits[0].rivals, vec![(1, 0)]);
+        let hits = index.route(&say("deploy web"));
+        assert!(hits[0].rivals.is_empty(), "only one fits: {hits:?}");
+    }
+
+    #[test]
+    fn templates_give_fields_by_name_and_number() {
+        let skills = [manifest(
+            "remind",
+            vec![(
+                "in",
+                MatcherKind::ParseFormat("remind me in {minutes:d} minutes to {}".into()),
+            )],
+        )];
+        let hits = build(&skills).route(&say("remind me in 5 minutes to stretch"));
+        assert_eq!(
+            hits[0].captures,
+            vec![
+                ("minutes".to_string(), "5".to_string()),
+                ("1".to_string(), "stretch".to_string())
+            ]
+        );
+    }
+
+    #[test]
     fn bad_patterns_are_reported_per_matcher() {
         let m = manifest("x", vec![("broken", regex("(unclosed", true))]);
         assert!(
             compile(&m)
                 .unwrap_err()
                 .contains("matcher `broken` has a bad regex")
+        );
+        let m = manifest(
+            "x",
+            vec![(
+                "a",
+                MatcherKind::ActionAlias(crate::manifest::AliasSpec::new("deploy {{app")),
+            )],
+        );
+        assert!(
+            compile(&m)
+                .unwrap_err()
+                .contains("matcher `a` has a bad alias")
+        );
+        let m = manifest(
+            "x",
+            vec![("t", MatcherKind::ParseFormat("in {m:x}".into()))],
+        );
+        assert!(
+            compile(&m)
+                .unwrap_err()
+                .contains("matcher `t` has a bad template")
         );
     }
 }

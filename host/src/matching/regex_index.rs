@@ -440,8 +440,10 @@ impl RegexIndex {
         self.entries.len()
     }
 
-    /// The winning route for `text` and its captures (see the module rules).
-    pub fn best(&self, text: &str) -> Option<(Route, Vec<(String, String)>)> {
+    /// The winning route for `text` and its captures (see the module rules),
+    /// and every other route of the winner's rank that matched too, when that
+    /// rank is one whose ties are errors (aliases: see `Route::rank`).
+    pub fn best(&self, text: &str) -> Option<Best> {
         let mut candidates: Vec<usize> = Vec::new();
         self.trie.walk(text, &mut candidates);
         if let Some(prefilter) = &self.prefilter {
@@ -453,9 +455,11 @@ impl RegexIndex {
         candidates.sort_unstable();
         candidates.dedup();
         let input = Input::new(text);
-        let mut best: Option<(usize, usize, regex_automata::util::captures::Captures)> = None;
+        let mut best: Option<(usize, (u8, usize), regex_automata::util::captures::Captures)> = None;
+        let mut matched: Vec<(usize, u8)> = Vec::new();
         // Candidates are in ascending order, so ties go to the earlier skill
-        // and matcher by keeping only strictly longer matches.
+        // and matcher by keeping only strictly better matches: a higher
+        // rank, then a longer stretch of the message.
         for i in candidates {
             let Some(re) = self.entries[i].1.regex() else {
                 continue;
@@ -465,11 +469,14 @@ impl RegexIndex {
             let Some(whole) = caps.get_match() else {
                 continue;
             };
-            if best.as_ref().is_none_or(|(_, len, _)| whole.len() > *len) {
-                best = Some((i, whole.len(), caps));
+            let rank = self.entries[i].0.rank;
+            matched.push((i, rank));
+            let score = (rank, whole.len());
+            if best.as_ref().is_none_or(|(_, s, _)| score > *s) {
+                best = Some((i, score, caps));
             }
         }
-        let (i, _, caps) = best?;
+        let (i, (rank, _), caps) = best?;
         let (route, exact) = &self.entries[i];
         let re = exact.regex()?;
         let names = re.group_info().pattern_names(PatternID::ZERO);
@@ -482,8 +489,29 @@ impl RegexIndex {
                 Some((name.map_or_else(|| n.to_string(), str::to_owned), value))
             })
             .collect();
-        Some((*route, captures))
+        let rivals = if rank >= super::ALIAS_RANK {
+            matched
+                .iter()
+                .filter(|(j, r)| *j != i && *r == rank)
+                .map(|(j, _)| self.entries[*j].0)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Some(Best {
+            route: *route,
+            captures,
+            rivals,
+        })
     }
+}
+
+/// What `RegexIndex::best` found.
+pub struct Best {
+    pub route: Route,
+    pub captures: Vec<(String, String)>,
+    /// Others that matched as well as the winner, where that is an error.
+    pub rivals: Vec<Route>,
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use super::bindings::wit;
 use crate::event::{Event, Membership, Message};
-use crate::manifest::{EventKind, Manifest, MatcherKind, MatcherSpec};
+use crate::manifest::{AliasSpec, EventKind, Manifest, MatcherKind, MatcherSpec};
 
 pub fn event_to_wit(event: &Event) -> wit::Event {
     match event {
@@ -78,7 +78,7 @@ fn matcher_kind(kind: wit::MatcherKind) -> MatcherKind {
             case_sensitive: r.case_sensitive,
         },
         wit::MatcherKind::ParseFormat(f) => MatcherKind::ParseFormat(f),
-        wit::MatcherKind::ActionAlias(f) => MatcherKind::ActionAlias(f),
+        wit::MatcherKind::ActionAlias(f) => MatcherKind::ActionAlias(AliasSpec::new(f)),
         wit::MatcherKind::Crontab(c) => MatcherKind::Crontab {
             expression: c.expression,
             timezone: c.timezone,

@@ -16,7 +16,7 @@ use super::store::{Phase, State};
 use super::warm::WarmPool;
 use crate::grants::Grants;
 use crate::limits::{HumanDuration, Limits};
-use crate::manifest::Manifest;
+use crate::manifest::{Manifest, MatcherSpec};
 use crate::skill_file::{ReadError, SkillFile};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -38,6 +38,9 @@ pub struct SkillSource {
     /// Events one instance may serve before a fresh one is made; 0 or 1
     /// means a fresh instance for every event.
     pub instance_reuse: u32,
+    /// Matchers the configuration adds (operators' aliases): each reuses
+    /// the id of a matcher the skill declares.
+    pub extra_matchers: Vec<MatcherSpec>,
 }
 
 impl SkillSource {
@@ -52,6 +55,7 @@ impl SkillSource {
             settings: Default::default(),
             grants: Grants::default(),
             instance_reuse: 0,
+            extra_matchers: Vec::new(),
         }
     }
 }
@@ -176,8 +180,19 @@ impl Runtime {
             source.settings,
             &self.services,
         ));
-        let manifest = self.describe(&shared.pre, &host).await?;
+        let mut manifest = self.describe(&shared.pre, &host).await?;
         manifest.validate().map_err(LoadError::Manifest)?;
+        for extra in source.extra_matchers {
+            if !manifest.matchers.iter().any(|m| m.id == extra.id) {
+                let ids: Vec<&str> = manifest.matchers.iter().map(|m| m.id.as_str()).collect();
+                return Err(LoadError::Manifest(format!(
+                    "an alias in the configuration names matcher `{}`, which the skill does not declare (it has: {})",
+                    extra.id,
+                    ids.join(", ")
+                )));
+            }
+            manifest.matchers.push(extra);
+        }
         if manifest.name != source.name {
             tracing::debug!(skill = %source.name, calls_itself = %manifest.name, "a skill's file name and manifest name differ; the file name is what counts");
         }

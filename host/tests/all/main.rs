@@ -19,6 +19,7 @@ mod hostile;
 mod hot_reload;
 mod irc;
 mod languages;
+mod matching;
 mod matrix;
 mod properties;
 mod sandbox;

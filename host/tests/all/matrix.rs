@@ -605,7 +605,7 @@ async fn two_bots_on_one_homeserver_and_a_homeserver_restart() {
     alice
         .wait_for(&dev, "@sandbot2:localhost", text("Hello alice"))
         .await;
-    assert!(running.log().contains("retrying in"), "{}", running.log());
+    running.wait_for_log("retrying in");
     let (_, status) = crate::common::http(web, "GET", "/", &[], "");
     assert!(status.contains("connected to http://127.0.0.1"), "{status}");
 }

@@ -464,7 +464,7 @@ fn rate_limits_are_waited_out_and_errors_logged_with_slacks_code() {
         asked.elapsed()
     );
     assert_eq!(slack.calls("rate-limited").len(), 1);
-    assert!(running.log().contains("rate-limited"));
+    running.wait_for_log("rate-limited");
 
     slack.push(message("U0ALICE", "C0GONE", "1700000011.000100", "hello"));
     slack.nth_call("chat.postMessage", 2);

@@ -1,0 +1,75 @@
+//! Matching through the real bot and a real skill (`deploy`): StackStorm
+//! action aliases, opsdroid parse-format templates, an operator's alias
+//! from configuration.yaml with fixed parameters and an ack, and a message
+//! two aliases fit, answered with both rather than guessed.
+
+use crate::common::BotDir;
+
+const CONFIG: &str = r#"skills:
+  deploy:
+    aliases:
+      - format: "ship {{app}}"
+        matcher: deploy
+        parameters: {env: prod}
+        ack: "Shipping {{ app }} to {{ env }}…"
+      - format: "deploy {{app}} now"
+        matcher: deploy
+        parameters: {env: prod}
+        help: "deploy <app> now — straight to prod"
+  hello: {}
+"#;
+
+#[test]
+fn aliases_templates_and_an_operators_own_words() {
+    let bot = BotDir::new(&["deploy", "hello"], CONFIG);
+    let mut run = bot.start();
+    // The skill's alias: default, given, quoted, trailing pairs.
+    assert_eq!(run.ask("deploy web"), "Deploying web to staging for alice.");
+    assert_eq!(
+        run.ask("Deploy web to prod timeout=120 canary=true"),
+        "Deploying web to prod (timeout=120, canary=true) for alice."
+    );
+    assert_eq!(
+        run.ask("deploy web to 'eu west'"),
+        "Deploying web to eu west for alice."
+    );
+    // The template.
+    assert_eq!(
+        run.ask("STATUS OF web"),
+        "web was last deployed to eu west."
+    );
+    assert_eq!(run.ask("status of db"), "db has not been deployed yet.");
+    // The operator's words: the ack first, and `env` stays fixed.
+    run.say("ship api env=dev");
+    assert_eq!(
+        run.answers(2),
+        ["Shipping api to prod…", "Deploying api to prod for alice."]
+    );
+    // Two aliases fit: nothing runs, both are named.
+    let answer = run.ask("deploy api now");
+    assert!(
+        answer.contains("matches more than one command")
+            && answer.contains(
+                "`deploy <app> [to <env>] [key=value ...] — deploy (staging by default)` (deploy)"
+            )
+            && answer.contains("`deploy <app> now — straight to prod` (deploy)"),
+        "{answer}"
+    );
+    assert_eq!(run.ask("status of api"), "api was last deployed to prod.");
+    assert_eq!(
+        run.ask("hello"),
+        "Hello alice",
+        "regexes still work beside them"
+    );
+}
+
+#[test]
+fn an_alias_for_a_matcher_the_skill_lacks_is_a_load_error() {
+    let bot = BotDir::new(
+        &["deploy"],
+        "skills:\n  deploy:\n    aliases:\n      - {format: 'ship {{app}}', matcher: shipit}\n",
+    );
+    let mut run = bot.start();
+    run.wait_for_log("which the skill does not declare (it has: deploy, status)");
+    assert_eq!(run.ask("help"), "I answer to:", "the bot keeps serving");
+}
