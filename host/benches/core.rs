@@ -336,25 +336,31 @@ fn bench_matching() {
         for m in &messages[..4] {
             assert_eq!(index.route(m).len(), 1, "{m:?}");
         }
-        let mut runs = Vec::new();
-        for _ in 0..6 {
-            let reps = 2_000;
-            let t = Instant::now();
-            for _ in 0..reps {
-                for m in &messages {
-                    std::hint::black_box(index.route(m));
-                }
-            }
-            runs.push(t.elapsed().as_secs_f64() * 1e6 / (reps * messages.len()) as f64);
-        }
-        runs.remove(0);
         println!(
             "{n} matchers: {:.2} µs per message (target ≤ 20 µs at 10,000); index rebuilt in {:.0} ms (patterns compiled at skill load: {:.0} ms)",
-            median(runs),
+            micros_per_message(&index, &messages),
             build.as_secs_f64() * 1e3,
             load.as_secs_f64() * 1e3
         );
     }
+}
+
+/// Routing time per message over `messages`: the median of five runs
+/// after a warm-up.
+fn micros_per_message(index: &Index, messages: &[Event]) -> f64 {
+    let mut runs = Vec::new();
+    for _ in 0..6 {
+        let reps = 2_000;
+        let t = Instant::now();
+        for _ in 0..reps {
+            for m in messages {
+                std::hint::black_box(index.route(m));
+            }
+        }
+        runs.push(t.elapsed().as_secs_f64() * 1e6 / (reps * messages.len()) as f64);
+    }
+    runs.remove(0);
+    median(runs)
 }
 
 /// Mixed matchers, a third each: regexes, parse-format templates and
@@ -417,21 +423,9 @@ fn bench_mixed_matching() {
         for m in &messages[..3] {
             assert_eq!(index.route(m).len(), 1, "{m:?}");
         }
-        let mut runs = Vec::new();
-        for _ in 0..6 {
-            let reps = 2_000;
-            let t = Instant::now();
-            for _ in 0..reps {
-                for m in &messages {
-                    std::hint::black_box(index.route(m));
-                }
-            }
-            runs.push(t.elapsed().as_secs_f64() * 1e6 / (reps * messages.len()) as f64);
-        }
-        runs.remove(0);
         println!(
             "{n} matchers: {:.2} µs per message (target ≤ 10 µs at 10,000); index rebuilt in {:.0} ms (target ≤ 200 ms)",
-            median(runs),
+            micros_per_message(&index, &messages),
             median(builds)
         );
     }

@@ -37,6 +37,27 @@ impl Backoff {
         self.attempt = 0;
     }
 
+    /// After a failed attempt: logs it once, shows it in the connector's
+    /// status, and waits before the next try.
+    pub async fn wait_after(
+        &mut self,
+        connector: &str,
+        status: &super::Status,
+        what: &str,
+        error: &str,
+    ) {
+        let wait = self.fail();
+        let attempt = self.attempt;
+        tracing::warn!(
+            connector,
+            attempt,
+            "{what}: {error}; retrying in {:.1} s",
+            wait.as_secs_f64()
+        );
+        status.set(format!("reconnecting (attempt {attempt}): {error}"));
+        tokio::time::sleep(wait).await;
+    }
+
     /// Counts a failure and returns how long to wait before the next try:
     /// `first · 2^n` capped at `max`, then a random point in its upper half.
     pub fn fail(&mut self) -> Duration {

@@ -123,12 +123,10 @@ impl Irc {
                     if connected {
                         backoff.reset();
                     }
-                    let wait = backoff.fail();
-                    let attempt = backoff.attempt();
-                    tracing::warn!(connector = %cx.name, attempt, "IRC {address}: {e:#}; retrying in {:.1} s", wait.as_secs_f64());
-                    cx.status
-                        .set(format!("reconnecting (attempt {attempt}): {e:#}"));
-                    tokio::time::sleep(wait).await;
+                    let what = format!("IRC {address}");
+                    backoff
+                        .wait_after(&cx.name, &cx.status, &what, &format!("{e:#}"))
+                        .await;
                 }
             }
         }

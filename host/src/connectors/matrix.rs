@@ -117,11 +117,10 @@ async fn serve(settings: MatrixSettings, cx: Context) -> anyhow::Result<()> {
         match log_in(&settings, &data).await {
             Ok(client) => break client,
             Err(e) => {
-                let wait = backoff.fail();
-                let attempt = backoff.attempt();
-                tracing::warn!(connector = %name, attempt, "Matrix {}: {e:#}; retrying in {:.1} s", settings.homeserver, wait.as_secs_f64());
-                status.set(format!("reconnecting (attempt {attempt}): {e:#}"));
-                tokio::time::sleep(wait).await;
+                let what = format!("Matrix {}", settings.homeserver);
+                backoff
+                    .wait_after(&name, &status, &what, &format!("{e:#}"))
+                    .await;
             }
         }
     };
@@ -327,12 +326,9 @@ impl Sync {
                     }
                 }
                 Err(e) => {
-                    let wait = backoff.fail();
-                    let attempt = backoff.attempt();
-                    tracing::warn!(connector = %self.name, attempt, "Matrix sync: {e}; retrying in {:.1} s", wait.as_secs_f64());
-                    self.status
-                        .set(format!("reconnecting (attempt {attempt}): {e}"));
-                    tokio::time::sleep(wait).await;
+                    backoff
+                        .wait_after(&self.name, &self.status, "Matrix sync", &e.to_string())
+                        .await;
                 }
             }
         }

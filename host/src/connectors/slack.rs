@@ -201,10 +201,9 @@ async fn serve(settings: SlackSettings, cx: Context) -> anyhow::Result<()> {
                 };
             }
             Err(e) => {
-                let wait = backoff.fail();
-                tracing::warn!(connector = %name, attempt = backoff.attempt(), "Slack auth.test: {e}; retrying in {:.1} s", wait.as_secs_f64());
-                status.set(format!("reconnecting (attempt {}): auth.test: {e}", backoff.attempt()));
-                tokio::time::sleep(wait).await;
+                backoff
+                    .wait_after(&name, &status, "Slack auth.test", &e.to_string())
+                    .await;
             }
         }
     };
@@ -265,12 +264,9 @@ impl Listener {
             match ended {
                 Ok(()) => return,
                 Err(e) => {
-                    let wait = backoff.fail();
-                    let attempt = backoff.attempt();
-                    tracing::warn!(connector = %self.name, attempt, "Slack socket: {e:#}; reconnecting in {:.1} s", wait.as_secs_f64());
-                    self.status
-                        .set(format!("reconnecting (attempt {attempt}): {e:#}"));
-                    tokio::time::sleep(wait).await;
+                    backoff
+                        .wait_after(&self.name, &self.status, "Slack socket", &format!("{e:#}"))
+                        .await;
                 }
             }
         }

@@ -493,7 +493,7 @@ fn a_refresh_opens_the_next_socket_first_and_a_restart_is_survived() {
 
     // Slack goes away and comes back: the bot reconnects by itself.
     slack.restart();
-    running.wait_for_log("reconnecting in");
+    running.wait_for_log("retrying in");
     let opened = slack.sockets_opened();
     slack.wait_connected(opened.max(3));
     slack.push(message("U0ALICE", "C0OPS", "1700000021.000100", "hello"));
