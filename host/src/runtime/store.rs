@@ -87,6 +87,8 @@ pub struct State {
     pub(super) origin: Option<Origin>,
     /// The event being handled, which answers name.
     pub(super) event_id: Option<EventId>,
+    /// Rewrites what `respond` says, for this event (`Call::reword`).
+    pub(super) reword: Option<super::invoke::Reword>,
     pub(super) resources: ResourceCap,
     /// Messages sent so far in this event (capped by `limits.responses`).
     pub(super) messages_sent: u32,
@@ -137,6 +139,7 @@ impl State {
             phase,
             origin: None,
             event_id: None,
+            reword: None,
             resources,
             messages_sent: 0,
             sent: Vec::new(),
@@ -161,9 +164,15 @@ impl State {
     }
 
     /// Readies a store (fresh or reused) for one event.
-    pub fn begin_event(&mut self, id: Option<EventId>, origin: Option<Origin>) {
+    pub fn begin_event(
+        &mut self,
+        id: Option<EventId>,
+        origin: Option<Origin>,
+        reword: Option<super::invoke::Reword>,
+    ) {
         self.phase = Phase::Handle;
         self.event_id = id;
+        self.reword = reword;
         self.origin = origin;
         self.messages_sent = 0;
         self.sent.clear();

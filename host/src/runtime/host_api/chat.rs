@@ -64,6 +64,10 @@ impl State {
 
 impl chat::Host for State {
     async fn respond(&mut self, text: String) -> Result<(), String> {
+        let text = match &self.reword {
+            Some(reword) => reword(text),
+            None => text,
+        };
         self.admit_message(&text)?;
         let target = self.origin_or("respond")?.target.clone();
         self.emit(target, ResponseBody::Text(text)).await
