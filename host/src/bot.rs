@@ -84,25 +84,7 @@ impl Bot {
                     if hits.is_empty() {
                         tracing::trace!("nothing matched");
                     }
-                    // Who may run what: a refused choice is answered and
-                    // recorded; a refused `always` or catch-all just does
-                    // not run.
-                    let mut refused = Vec::new();
-                    hits.retain(|hit| match permitted(&set, hit, &event) {
-                        Ok(()) => true,
-                        Err(why) => {
-                            refused.push((hit.clone(), why));
-                            false
-                        }
-                    });
-                    let mut denied = Vec::new();
-                    for (hit, why) in refused {
-                        if hit.why == Why::Chosen {
-                            denied.push(self.refuse(&set, id, hits.len() + denied.len(), &event, &hit, why).await);
-                        } else {
-                            tracing::debug!(skill = %set.skills[hit.skill].name, matcher = %hit.matcher_id, "not run for this user: {why}");
-                        }
-                    }
+                    let denied = self.screen(&set, id, &event, &mut hits).await;
                     if let Some(m) = event.message()
                         && m.addressed
                         && denied.is_empty()
@@ -217,6 +199,38 @@ impl Bot {
         }
         .instrument(span)
         .await
+    }
+
+    /// Takes out of `hits` what the sender may not run. A refused command
+    /// is answered and recorded (returned); a refused `always`, catch-all
+    /// or event-type matcher just does not run, since no one asked it
+    /// anything.
+    async fn screen(
+        &self,
+        set: &SkillSet,
+        id: EventId,
+        event: &Event,
+        hits: &mut Vec<Hit>,
+    ) -> Vec<Execution> {
+        let mut refused = Vec::new();
+        hits.retain(|hit| match permitted(set, hit, event) {
+            Ok(()) => true,
+            Err(why) => {
+                refused.push((hit.clone(), why));
+                false
+            }
+        });
+        let mut denied = Vec::new();
+        for (hit, why) in refused {
+            if hit.why == Why::Chosen && event.message().is_some() {
+                // Numbered after the hits that run, so record ids stay unique.
+                let n = hits.len() + denied.len();
+                denied.push(self.refuse(set, id, n, event, &hit, why).await);
+            } else {
+                tracing::debug!(skill = %set.skills[hit.skill].name, matcher = %hit.matcher_id, "not run for this user: {why}");
+            }
+        }
+        denied
     }
 
     /// Answers a user who may not run what they asked for, and records it.

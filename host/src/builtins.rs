@@ -205,10 +205,14 @@ pub fn did_you_mean(set: &SkillSet, m: &Message) -> Option<String> {
         let Some(head) = leading_word(words) else {
             return;
         };
+        // A slip: a few letters off, relative to the word's length (lengths
+        // further apart than that need no distance worked out).
+        let allowed = (head.chars().count() / 3).max(1);
+        if first.chars().count().abs_diff(head.chars().count()) > allowed {
+            return;
+        }
         let distance = edit_distance(first, &head);
-        // A slip: a few letters off, relative to the word's length.
-        if distance <= (head.chars().count() / 3).max(1) && !scored.iter().any(|(_, s)| *s == shown)
-        {
+        if distance <= allowed && !scored.iter().any(|(_, s)| *s == shown) {
             scored.push((distance, shown));
         }
     };

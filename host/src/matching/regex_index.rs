@@ -191,15 +191,18 @@ fn literal_keys(hir: &Hir) -> Vec<Vec<u8>> {
     // Folded first: `(?i)show` would otherwise be 2·2·2·3 literals (`ſ` is
     // an `s`), and past the extractor's limits its prefixes shrink to a few
     // letters that thousands of commands share.
+    // Leading blanks (`^\s*deploy`, as every StackStorm alias begins) are
+    // skipped: the walk starts at the message's first non-blank character.
     let seq = Extractor::new()
         .kind(ExtractKind::Prefix)
-        .extract(&fold_cases(hir));
+        .extract(&fold_cases(&without_leading_blanks(hir)));
     let Some(literals) = seq.literals() else {
         return Vec::new();
     };
     let mut keys: Vec<Vec<u8>> = Vec::with_capacity(literals.len());
     for literal in literals {
         let key = fold_prefix(literal.as_bytes());
+        let key = key.trim_ascii_start().to_vec();
         if key.is_empty() {
             return Vec::new();
         }
@@ -213,6 +216,41 @@ fn literal_keys(hir: &Hir) -> Vec<Vec<u8>> {
     keys.sort();
     keys.dedup_by(|later, kept| later.starts_with(kept.as_slice()));
     keys
+}
+
+/// `hir` without the optional or repeated blanks it begins with (after
+/// its zero-width assertions): `^\s*deploy` as `^deploy`. The trie is
+/// walked over the message with its leading blanks skipped, so this only
+/// widens what the pass reports.
+fn without_leading_blanks(hir: &Hir) -> Hir {
+    let HirKind::Concat(xs) = hir.kind() else {
+        return hir.clone();
+    };
+    let blank = |h: &Hir| match h.kind() {
+        HirKind::Repetition(r) => match r.sub.kind() {
+            HirKind::Class(Class::Unicode(c)) => c
+                .ranges()
+                .iter()
+                .all(|r| (r.start()..=r.end()).all(char::is_whitespace)),
+            HirKind::Literal(l) => std::str::from_utf8(&l.0)
+                .is_ok_and(|t| t.chars().all(char::is_whitespace)),
+            _ => false,
+        },
+        _ => false,
+    };
+    let mut kept = Vec::with_capacity(xs.len());
+    let mut leading = true;
+    for x in xs {
+        match x.kind() {
+            HirKind::Look(_) if leading => kept.push(x.clone()),
+            _ if leading && blank(x) => {}
+            _ => {
+                leading = false;
+                kept.push(x.clone());
+            }
+        }
+    }
+    Hir::concat(kept)
 }
 
 /// `hir` with each class whose characters all fold (see [`fold`]) to one
@@ -360,7 +398,8 @@ impl Trie {
         let Some(mut node) = self.nodes.first() else {
             return;
         };
-        for c in text.chars() {
+        // Keys have no leading blanks (`literal_keys`), nor does the walk.
+        for c in text.trim_start().chars() {
             let Some(b) = fold(c) else { return };
             match node.next.binary_search_by_key(&b, |(k, _)| *k) {
                 Ok(i) => {
@@ -584,6 +623,10 @@ mod tests {
             (r"(?m)^x", true, "x", false),
             (r"hello", true, "hello", false),
             (r"^(?:\w+) please", true, "hi please", false),
+            // StackStorm's aliases begin with `^\s*`; blanks are skipped.
+            (r"^\s*ship\s+(?P<app>\S.*?)\s*$", false, "  SHIP web", true),
+            (r"^ \tdeploy", true, " \tdeploy x", true),
+            (r"^\s*$", true, "   ", false),
         ];
         for (pattern, case_sensitive, text, keyed) in cases {
             let c = compile(pattern, case_sensitive).unwrap();

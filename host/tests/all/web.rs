@@ -318,7 +318,10 @@ async fn a_client_that_stops_reading_is_disconnected() {
 /// `make run`'s configuration serves the chat page beside the shell.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_default_configuration_serves_the_page_beside_the_shell() {
-    let bot = BotDir::new(&["hello", "seen", "dance", "loudnoises", "alerts"], "");
+    let bot = BotDir::new(
+        &["hello", "seen", "dance", "loudnoises", "deploy", "alerts"],
+        "",
+    );
     let default = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../configuration.yaml"
