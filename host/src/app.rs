@@ -8,8 +8,9 @@ use crate::catalog::{Catalog, watch};
 use crate::config::Config;
 use crate::connectors::registry::{self, Instance};
 use crate::connectors::{ConnectorSink, Context, Status, Web};
+use crate::history::{History, Retention};
 use crate::memory::SqliteMemory;
-use crate::observe::{LogObserver, Observer};
+use crate::observe::{HistoryObserver, LogObserver, Observer};
 use crate::runtime::{Options, Runtime, Services};
 use crate::web;
 use anyhow::{Context as _, Result};
@@ -23,6 +24,8 @@ pub struct App {
     pub config: Arc<Config>,
     /// The event sink connectors submit to.
     pub events: Arc<dyn EventSink>,
+    /// Every execution record, when `history.enabled`.
+    pub history: Option<Arc<History>>,
     connectors: Vec<Instance>,
     outboxes: HashMap<String, mpsc::Receiver<Delivery>>,
     _watch: watch::WatchHandle,
@@ -68,6 +71,17 @@ impl App {
             );
         }
         let mut all: Vec<Arc<dyn Observer>> = vec![Arc::new(LogObserver)];
+        let history = if config.history.enabled {
+            let retention = Retention {
+                max_age: config.history.max_age.0,
+                max_count: config.history.max_count,
+            };
+            let history = Arc::new(History::open(&config.history_path(), retention)?);
+            all.push(Arc::new(HistoryObserver(history.clone())));
+            Some(history)
+        } else {
+            None
+        };
         all.extend(observers);
         let bot = Arc::new(Bot::new(
             catalog.clone(),
@@ -75,6 +89,7 @@ impl App {
             outboxes,
             config.clone(),
             all,
+            history.clone(),
         ));
         let events: Arc<dyn EventSink> = Arc::new(Dispatch(bot.clone()));
         Ok(App {
@@ -82,6 +97,7 @@ impl App {
             catalog,
             config,
             events,
+            history,
             connectors,
             outboxes: receivers,
             _watch: watch,
@@ -101,6 +117,11 @@ impl App {
         let web_settings = self.config.web.clone().unwrap_or_default();
         let loopback = web::loopback_only(&web_settings);
         let mut routes = axum::Router::new();
+        if let (Some(history), Some(token)) = (&self.history, &self.config.history.token)
+            && !token.is_empty()
+        {
+            routes = routes.merge(web::api::routes(history.clone(), token.expose().to_owned()));
+        }
         let mut mounted = false;
         let mut statuses = Vec::new();
         let mut ready = Vec::new();

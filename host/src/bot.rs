@@ -30,6 +30,7 @@ pub struct Bot {
     responses: Arc<dyn ResponseSink>,
     config: Arc<Config>,
     observers: Vec<Arc<dyn Observer>>,
+    history: Option<Arc<crate::history::History>>,
     in_flight: Arc<Semaphore>,
 }
 
@@ -40,6 +41,7 @@ impl Bot {
         responses: Arc<dyn ResponseSink>,
         config: Arc<Config>,
         observers: Vec<Arc<dyn Observer>>,
+        history: Option<Arc<crate::history::History>>,
     ) -> Self {
         let in_flight = Arc::new(Semaphore::new(config.runtime.max_in_flight.max(1)));
         Bot {
@@ -48,6 +50,7 @@ impl Bot {
             responses,
             config,
             observers,
+            history,
             in_flight,
         }
     }
@@ -74,7 +77,9 @@ impl Bot {
                 .and_then(|m| Some((m, Builtin::parse(&m.text)?)));
             let executions = match builtin {
                 Some((m, command)) => {
-                    let answer = command.run(m, &self.catalog, &self.config).await;
+                    let answer = command
+                        .run(m, &self.catalog, &self.config, self.history.as_ref())
+                        .await;
                     self.say(reply_target(m), id, answer).await;
                     Vec::new()
                 }

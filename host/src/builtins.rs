@@ -7,9 +7,11 @@
 
 use crate::catalog::{Catalog, SkillSet};
 use crate::config::Config;
-use crate::event::Message;
+use crate::event::{Message, now_ms};
+use crate::history::{Filter, History};
 use crate::manifest::MatcherKind;
 use crate::permissions::Asker;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Builtin {
@@ -19,11 +21,17 @@ pub enum Builtin {
     Skills,
     /// `skill enable NAME` (true) or `skill disable NAME` (false).
     Enable(String, bool),
+    /// `history [skill] [user] [n]`.
+    History(Vec<String>),
 }
 
 /// What `help` lists for the built-in commands, and who may run them.
 const BUILTINS: &[(&str, bool)] = &[
     ("help [word] — what I answer to (containing word)", false),
+    (
+        "history [skill] [user] [n] — recent runs (your own; admins: anyone's)",
+        false,
+    ),
     ("reload — reload every skill (admins only)", true),
     (
         "skills — the loaded skills, versions and state (admins only)",
@@ -50,6 +58,11 @@ impl Builtin {
             [help, word @ ..] if help.eq_ignore_ascii_case("help") && !word.is_empty() => {
                 Some(Builtin::Help(Some(word.join(" "))))
             }
+            [history, rest @ ..] if history.eq_ignore_ascii_case("history") && rest.len() <= 3 => {
+                Some(Builtin::History(
+                    rest.iter().map(|w| (*w).to_owned()).collect(),
+                ))
+            }
             [skill, verb, name] if skill.eq_ignore_ascii_case("skill") => {
                 match verb.to_ascii_lowercase().as_str() {
                     "enable" => Some(Builtin::Enable((*name).to_owned(), true)),
@@ -62,10 +75,20 @@ impl Builtin {
     }
 
     /// Runs the command for the sender of `m` and returns the answer.
-    pub async fn run(self, m: &Message, catalog: &Catalog, config: &Config) -> String {
+    pub async fn run(
+        self,
+        m: &Message,
+        catalog: &Catalog,
+        config: &Config,
+        history: Option<&Arc<History>>,
+    ) -> String {
         let admin = config.is_admin(&m.connector, &m.user_id);
         match self {
             Builtin::Help(word) => help(&catalog.current(), m, admin, word.as_deref()),
+            Builtin::History(words) => match history {
+                Some(history) => recent(history, &catalog.current(), m, admin, &words).await,
+                None => "The history is off (history.enabled: false).".into(),
+            },
             _ if !admin => {
                 tracing::warn!(user_id = %crate::text::for_log(&m.user_id), command = ?self, "denied: an admin command from someone not in `admins`");
                 let what = match self {
@@ -185,6 +208,97 @@ fn skills(catalog: &Catalog) -> String {
         ));
     }
     lines.join("\n")
+}
+
+/// The most records `history` shows, and how many without a number.
+const HISTORY_MAX: usize = 50;
+const HISTORY_DEFAULT: usize = 10;
+
+/// `history [skill] [user] [n]`: a number is how many, a loaded skill's
+/// name is the skill, any other word the user (id or name). Only admins
+/// see other people's runs.
+async fn recent(
+    history: &Arc<History>,
+    set: &SkillSet,
+    m: &Message,
+    admin: bool,
+    words: &[String],
+) -> String {
+    let mut filter = Filter {
+        limit: HISTORY_DEFAULT,
+        ..Filter::default()
+    };
+    for word in words {
+        if let Ok(n) = word.parse::<usize>() {
+            filter.limit = n.clamp(1, HISTORY_MAX);
+        } else if set.get(word).is_some() {
+            filter.skill = Some(word.clone());
+        } else {
+            filter.user = Some(word.clone());
+        }
+    }
+    if !admin {
+        if filter
+            .user
+            .as_ref()
+            .is_some_and(|u| *u != m.user_id && *u != m.user)
+        {
+            return format!("Sorry {}, only admins may see other people's runs.", m.user);
+        }
+        filter.user = Some(m.user_id.clone());
+        filter.connector = Some(m.connector.clone());
+    }
+    let history = history.clone();
+    let found = tokio::task::spawn_blocking(move || history.find(&filter)).await;
+    let records = match found {
+        Ok(Ok(records)) => records,
+        Ok(Err(e)) => {
+            tracing::error!("reading the history: {e:#}");
+            return "⚠ I could not read the history.".into();
+        }
+        Err(e) => {
+            tracing::error!("reading the history: {e}");
+            return "⚠ I could not read the history.".into();
+        }
+    };
+    if records.is_empty() {
+        return "No runs recorded yet.".into();
+    }
+    let now = now_ms();
+    let mut lines = vec![format!("Last {} runs, newest first:", records.len())];
+    for e in records {
+        let who = e.user_id.as_deref().unwrap_or("-");
+        let place = match (&e.connector, &e.room) {
+            (Some(c), Some(r)) => format!(" in {c}:{r}"),
+            _ => String::new(),
+        };
+        let error = e
+            .error
+            .map(|e| format!(": {}", crate::text::cut(&e, 80)))
+            .unwrap_or_default();
+        lines.push(format!(
+            "  {} ago  {} {}/{} by {who}{place} — {} ({} ms){error}  [{}]",
+            ago(now.saturating_sub(e.started_at)),
+            e.skill,
+            e.version,
+            e.matcher,
+            e.outcome,
+            e.micros / 1000,
+            e.id
+        ));
+    }
+    lines.join("\n")
+}
+
+/// `42s`, `5m`, `3h`, `2d`.
+fn ago(ms: u64) -> String {
+    let s = ms / 1000;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86_400 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
+    }
 }
 
 /// The most suggestions "did you mean" gives.

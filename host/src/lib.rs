@@ -11,7 +11,7 @@
 //! Layers, bottom up (a module imports only from its own layer or below):
 //! 1. `event`, `bus`, `limits`, `manifest`, `text`, `skill_file`, `identity`,
 //!    `permissions`;
-//! 2. `config`, `memory`, `outbound`, `grants`, `matching`;
+//! 2. `config`, `memory`, `history`, `outbound`, `grants`, `matching`;
 //! 3. `runtime`, `connectors`;
 //! 4. `catalog`;
 //! 5. `bot`, `builtins`, `observe`, `web`;
@@ -27,6 +27,7 @@ pub mod config;
 pub mod connectors;
 pub mod event;
 pub mod grants;
+pub mod history;
 pub mod identity;
 pub mod limits;
 pub mod logging;

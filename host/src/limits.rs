@@ -111,6 +111,7 @@ impl HumanDuration {
             "s" | "sec" => n * 1e3,
             "m" | "min" => n * 60e3,
             "h" => n * 3600e3,
+            "d" => n * 86_400e3,
             _ => return None,
         };
         Some(HumanDuration(Duration::from_micros((ms * 1e3) as u64)))

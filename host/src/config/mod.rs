@@ -58,6 +58,9 @@ pub struct Config {
     /// runs when this section is there or a connector needs it.
     #[serde(default)]
     pub web: Option<WebSettings>,
+    /// Execution history: kept, findable, served.
+    #[serde(default)]
+    pub history: HistorySettings,
     /// The file this was read from; `None` for built-in defaults.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -88,6 +91,46 @@ impl Default for Logging {
             path: None,
         }
     }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct HistorySettings {
+    /// Keep every execution record [default: true].
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// The database file [default: `<data-dir>/history.db`].
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// Records older than this are deleted [default: 30d].
+    #[serde(default = "default_history_age")]
+    pub max_age: HumanDuration,
+    /// At most this many records are kept, the newest [default: 100000].
+    #[serde(default = "default_history_count")]
+    pub max_count: u64,
+    /// The bearer token `GET /api/executions` wants; without one the API
+    /// is off.
+    #[serde(default)]
+    pub token: Option<Secret>,
+}
+
+impl Default for HistorySettings {
+    fn default() -> Self {
+        HistorySettings {
+            enabled: true,
+            path: None,
+            max_age: default_history_age(),
+            max_count: default_history_count(),
+            token: None,
+        }
+    }
+}
+
+fn default_history_age() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(30 * 86_400))
+}
+fn default_history_count() -> u64 {
+    100_000
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -218,6 +261,13 @@ impl Config {
             .unwrap_or_else(|| self.data_dir().join("memory.db"))
     }
 
+    pub fn history_path(&self) -> PathBuf {
+        self.history
+            .path
+            .clone()
+            .unwrap_or_else(|| self.data_dir().join("history.db"))
+    }
+
     pub fn cache_dir(&self) -> PathBuf {
         self.runtime
             .cache_dir
@@ -244,6 +294,9 @@ impl Config {
             fix(p);
         }
         if let Some(p) = self.runtime.cache_dir.as_mut() {
+            fix(p);
+        }
+        if let Some(p) = self.history.path.as_mut() {
             fix(p);
         }
         if let Some(web) = self.web.as_mut() {

@@ -232,8 +232,9 @@ fn without_leading_blanks(hir: &Hir) -> Hir {
                 .ranges()
                 .iter()
                 .all(|r| (r.start()..=r.end()).all(char::is_whitespace)),
-            HirKind::Literal(l) => std::str::from_utf8(&l.0)
-                .is_ok_and(|t| t.chars().all(char::is_whitespace)),
+            HirKind::Literal(l) => {
+                std::str::from_utf8(&l.0).is_ok_and(|t| t.chars().all(char::is_whitespace))
+            }
             _ => false,
         },
         _ => false,

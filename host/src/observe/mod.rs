@@ -4,8 +4,10 @@
 //! writes somewhere slow queues the record and writes in batches elsewhere.
 //! A new observer (history, notifications, metrics) is one new file here.
 
+mod history;
 mod log;
 
+pub use history::HistoryObserver;
 pub use log::LogObserver;
 
 use crate::event::Execution;

@@ -23,8 +23,7 @@ pub struct Call<'a> {
     pub reword: Option<Reword>,
 }
 
-/// See [`Call::reword`].
-pub type Reword = std::sync::Arc<dyn Fn(String) -> String + Send + Sync>;
+pub use super::store::Reword;
 
 /// How a call ended, and what it sent on the way.
 pub struct Handled {

@@ -79,6 +79,10 @@ pub enum Phase {
     Handle,
 }
 
+/// Rewrites each answer `respond` gives (an operator alias's `result`
+/// template; see `invoke::Call::reword`).
+pub type Reword = std::sync::Arc<dyn Fn(String) -> String + Send + Sync>;
+
 pub struct State {
     pub(super) skill: Arc<SkillHost>,
     pub(super) phase: Phase,
@@ -88,7 +92,7 @@ pub struct State {
     /// The event being handled, which answers name.
     pub(super) event_id: Option<EventId>,
     /// Rewrites what `respond` says, for this event (`Call::reword`).
-    pub(super) reword: Option<super::invoke::Reword>,
+    pub(super) reword: Option<Reword>,
     pub(super) resources: ResourceCap,
     /// Messages sent so far in this event (capped by `limits.responses`).
     pub(super) messages_sent: u32,
@@ -168,7 +172,7 @@ impl State {
         &mut self,
         id: Option<EventId>,
         origin: Option<Origin>,
-        reword: Option<super::invoke::Reword>,
+        reword: Option<Reword>,
     ) {
         self.phase = Phase::Handle;
         self.event_id = id;

@@ -18,7 +18,9 @@ const LAYERS: &[&[&str]] = &[
         "identity",
         "permissions",
     ],
-    &["config", "memory", "outbound", "grants", "matching"],
+    &[
+        "config", "memory", "history", "outbound", "grants", "matching",
+    ],
     &["runtime", "connectors"],
     &["catalog"],
     &["bot", "builtins", "observe", "web"],

@@ -16,6 +16,7 @@ mod compile_cache;
 mod connectors;
 mod executions;
 mod grants;
+mod history;
 mod hostile;
 mod hot_reload;
 mod irc;

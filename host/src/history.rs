@@ -1,0 +1,342 @@
+//! Execution history: every execution record kept in SQLite (WAL), beside
+//! the memory database, findable by skill, user, outcome and time, as
+//! StackStorm keeps its executions. Records arrive over a channel and one
+//! thread writes them in batches (one transaction per batch), so a burst of
+//! messages never waits on the disk; reads open their own connection.
+//! Retention by age and by count is applied after writes, at most once a
+//! second.
+
+use crate::event::{Execution, Outcome};
+use anyhow::{Context, Result};
+use rusqlite::{Connection, params};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The most records written in one transaction.
+const BATCH: usize = 512;
+
+/// How long and how many records are kept.
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    pub max_age: Duration,
+    pub max_count: u64,
+}
+
+/// What to look for. Empty fields match everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    pub skill: Option<String>,
+    /// A user id, or a display name.
+    pub user: Option<String>,
+    /// With `user`: the connector the user id belongs to.
+    pub connector: Option<String>,
+    pub outcome: Option<Outcome>,
+    /// Started at or after, in milliseconds since the Unix epoch.
+    pub since: Option<u64>,
+    /// The most records, newest first.
+    pub limit: usize,
+}
+
+/// The writer's end, and where readers find the file.
+pub struct History {
+    records: mpsc::Sender<Execution>,
+    path: PathBuf,
+    /// Records written so far, for tests and shutdown: see [`History::flush`].
+    written: std::sync::Arc<(std::sync::Mutex<u64>, std::sync::Condvar)>,
+    sent: std::sync::atomic::AtomicU64,
+}
+
+impl History {
+    /// Opens (creating if needed) the history database at `path` and starts
+    /// its writer thread.
+    pub fn open(path: &Path, retention: Retention) -> Result<History> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating the history folder {}", dir.display()))?;
+        }
+        let conn = Connection::open(path)
+            .with_context(|| format!("opening the history database {}", path.display()))?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = NORMAL;
+             PRAGMA busy_timeout = 5000;
+             CREATE TABLE IF NOT EXISTS executions (
+                 id TEXT PRIMARY KEY,
+                 skill TEXT NOT NULL,
+                 user_id TEXT,
+                 user TEXT,
+                 connector TEXT,
+                 outcome TEXT NOT NULL,
+                 started_at INTEGER NOT NULL,
+                 record TEXT NOT NULL
+             );
+             CREATE INDEX IF NOT EXISTS executions_started ON executions (started_at);
+             CREATE INDEX IF NOT EXISTS executions_skill ON executions (skill, started_at);",
+        )
+        .with_context(|| format!("preparing the history database {}", path.display()))?;
+        let (records, rx) = mpsc::channel();
+        let written = std::sync::Arc::new((std::sync::Mutex::new(0u64), std::sync::Condvar::new()));
+        let counter = written.clone();
+        std::thread::Builder::new()
+            .name("history".into())
+            .spawn(move || writer(conn, rx, retention, counter))
+            .context("starting the history writer")?;
+        Ok(History {
+            records,
+            path: path.to_owned(),
+            written,
+            sent: std::sync::atomic::AtomicU64::new(0),
+        })
+    }
+
+    /// Queues a record for writing; never waits.
+    pub fn record(&self, execution: &Execution) {
+        if self.records.send(execution.clone()).is_ok() {
+            self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Waits (up to `within`) until every record queued so far is written.
+    pub fn flush(&self, within: Duration) -> bool {
+        let target = self.sent.load(std::sync::atomic::Ordering::Relaxed);
+        let (lock, ready) = &*self.written;
+        let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+        let (guard, _) = ready
+            .wait_timeout_while(guard, within, |n| *n < target)
+            .unwrap_or_else(|e| e.into_inner());
+        *guard >= target
+    }
+
+    /// The records that fit `filter`, newest first, including every record
+    /// queued before the call (it waits up to a second for the writer).
+    /// Blocking: call it off the async workers.
+    pub fn find(&self, filter: &Filter) -> Result<Vec<Execution>> {
+        self.flush(Duration::from_secs(1));
+        let conn =
+            Connection::open_with_flags(&self.path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .context("opening the history to read")?;
+        let mut sql = String::from("SELECT record FROM executions WHERE 1 = 1");
+        let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+        if let Some(skill) = &filter.skill {
+            sql.push_str(" AND skill = ?");
+            args.push(Box::new(skill.clone()));
+        }
+        if let Some(user) = &filter.user {
+            sql.push_str(" AND (user_id = ? OR user = ?)");
+            args.push(Box::new(user.clone()));
+            args.push(Box::new(user.clone()));
+        }
+        if let Some(connector) = &filter.connector {
+            sql.push_str(" AND connector = ?");
+            args.push(Box::new(connector.clone()));
+        }
+        if let Some(outcome) = filter.outcome {
+            sql.push_str(" AND outcome = ?");
+            args.push(Box::new(outcome.as_str()));
+        }
+        if let Some(since) = filter.since {
+            sql.push_str(" AND started_at >= ?");
+            args.push(Box::new(since as i64));
+        }
+        sql.push_str(" ORDER BY started_at DESC, rowid DESC LIMIT ?");
+        args.push(Box::new(filter.limit.max(1) as i64));
+        let mut statement = conn.prepare(&sql)?;
+        let rows = statement.query_map(
+            rusqlite::params_from_iter(args.iter().map(|a| a.as_ref())),
+            |row| row.get::<_, String>(0),
+        )?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(serde_json::from_str(&row?).context("a history record that is not JSON")?);
+        }
+        Ok(out)
+    }
+
+    /// One record by its id.
+    pub fn get(&self, id: &str) -> Result<Option<Execution>> {
+        self.flush(Duration::from_secs(1));
+        let conn =
+            Connection::open_with_flags(&self.path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .context("opening the history to read")?;
+        let record: Option<String> = rusqlite::OptionalExtension::optional(conn.query_row(
+            "SELECT record FROM executions WHERE id = ?",
+            [id],
+            |row| row.get(0),
+        ))?;
+        record
+            .map(|r| serde_json::from_str(&r).context("a history record that is not JSON"))
+            .transpose()
+    }
+}
+
+/// Writes what arrives, a batch per transaction, until every sender is gone.
+fn writer(
+    mut conn: Connection,
+    rx: mpsc::Receiver<Execution>,
+    retention: Retention,
+    written: std::sync::Arc<(std::sync::Mutex<u64>, std::sync::Condvar)>,
+) {
+    let mut pruned = Instant::now();
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = write(&mut conn, &batch) {
+            tracing::error!(
+                "could not write {} execution records to the history: {e:#}",
+                batch.len()
+            );
+        }
+        if pruned.elapsed() >= Duration::from_secs(1) {
+            if let Err(e) = prune(&conn, retention) {
+                tracing::warn!("could not prune the history: {e:#}");
+            }
+            pruned = Instant::now();
+        }
+        let (lock, ready) = &*written;
+        *lock.lock().unwrap_or_else(|e| e.into_inner()) += batch.len() as u64;
+        ready.notify_all();
+    }
+}
+
+fn write(conn: &mut Connection, batch: &[Execution]) -> Result<()> {
+    let tx = conn.transaction()?;
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT OR REPLACE INTO executions (id, skill, user_id, user, connector, outcome, started_at, record)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )?;
+        for e in batch {
+            insert.execute(params![
+                e.id,
+                e.skill,
+                e.user_id,
+                e.user,
+                e.connector,
+                e.outcome.as_str(),
+                e.started_at as i64,
+                serde_json::to_string(e)?,
+            ])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+fn prune(conn: &Connection, retention: Retention) -> Result<()> {
+    let oldest = crate::event::now_ms().saturating_sub(retention.max_age.as_millis() as u64);
+    conn.execute(
+        "DELETE FROM executions WHERE started_at < ?",
+        [oldest as i64],
+    )?;
+    conn.execute(
+        "DELETE FROM executions WHERE rowid IN (
+             SELECT rowid FROM executions ORDER BY started_at DESC, rowid DESC LIMIT -1 OFFSET ?)",
+        [retention.max_count as i64],
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::EventId;
+
+    fn record(n: u64, skill: &str, user: &str, outcome: Outcome) -> Execution {
+        Execution {
+            id: format!("e{n}"),
+            event_id: EventId(n),
+            skill: skill.into(),
+            version: "1".into(),
+            sha256: "ab".into(),
+            matcher: "m".into(),
+            connector: Some("shell".into()),
+            room: Some("shell".into()),
+            thread: None,
+            user: Some(user.into()),
+            user_id: Some(user.into()),
+            text: Some("hi".into()),
+            captures: vec![("app".into(), "web".into())],
+            started_at: crate::event::now_ms() - 1000 + n,
+            ended_at: crate::event::now_ms(),
+            micros: 5,
+            outcome,
+            error: None,
+            denials: Vec::new(),
+            responses: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn records_are_written_found_and_pruned_by_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let retention = Retention {
+            max_age: Duration::from_secs(3600),
+            max_count: 3,
+        };
+        let history = History::open(&dir.path().join("h.db"), retention).unwrap();
+        history.record(&record(1, "deploy", "alice", Outcome::Ok));
+        history.record(&record(2, "hello", "bob", Outcome::Error));
+        history.record(&record(3, "deploy", "bob", Outcome::Denied));
+        assert!(history.flush(Duration::from_secs(5)));
+        let all = history
+            .find(&Filter {
+                limit: 10,
+                ..Filter::default()
+            })
+            .unwrap();
+        assert_eq!(
+            all.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+            ["e3", "e2", "e1"]
+        );
+        assert_eq!(
+            all[2],
+            record(1, "deploy", "alice", Outcome::Ok).clone_with_times(&all[2])
+        );
+        let bobs_deploys = Filter {
+            skill: Some("deploy".into()),
+            user: Some("bob".into()),
+            limit: 10,
+            ..Filter::default()
+        };
+        assert_eq!(history.find(&bobs_deploys).unwrap()[0].id, "e3");
+        let errors = Filter {
+            outcome: Some(Outcome::Error),
+            limit: 10,
+            ..Filter::default()
+        };
+        assert_eq!(history.find(&errors).unwrap().len(), 1);
+        assert_eq!(history.get("e2").unwrap().unwrap().skill, "hello");
+        assert!(history.get("nope").unwrap().is_none());
+        // Over the count: the oldest goes (pruning runs at most once a second).
+        std::thread::sleep(Duration::from_millis(1100));
+        history.record(&record(4, "hello", "carol", Outcome::Ok));
+        assert!(history.flush(Duration::from_secs(5)));
+        let all = history
+            .find(&Filter {
+                limit: 10,
+                ..Filter::default()
+            })
+            .unwrap();
+        assert_eq!(
+            all.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+            ["e4", "e3", "e2"]
+        );
+    }
+
+    impl Execution {
+        /// This record with `other`'s clock readings, to compare the rest.
+        fn clone_with_times(&self, other: &Execution) -> Execution {
+            Execution {
+                started_at: other.started_at,
+                ended_at: other.ended_at,
+                ..self.clone()
+            }
+        }
+    }
+}

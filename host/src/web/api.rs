@@ -1,0 +1,120 @@
+//! The execution history over HTTP, for dashboards and scripts:
+//! `GET /api/executions?skill=&user=&outcome=&since=&limit=` (newest first,
+//! JSON) and `GET /api/executions/<id>`. Every request must carry
+//! `Authorization: Bearer <history.token>`; without a configured token the
+//! routes are not mounted at all.
+
+use crate::event::Outcome;
+use crate::history::{Filter, History};
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+use std::sync::Arc;
+
+/// The most records one request returns.
+const MAX_LIMIT: usize = 1000;
+
+struct Api {
+    history: Arc<History>,
+    token: String,
+}
+
+pub fn routes(history: Arc<History>, token: String) -> Router {
+    Router::new()
+        .route("/api/executions", get(list))
+        .route("/api/executions/{id}", get(one))
+        .with_state(Arc::new(Api { history, token }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Params {
+    skill: Option<String>,
+    user: Option<String>,
+    connector: Option<String>,
+    outcome: Option<String>,
+    /// Milliseconds since the Unix epoch.
+    since: Option<u64>,
+    limit: Option<usize>,
+}
+
+/// Is the request's bearer token the configured one? Compared in constant
+/// time, so its timing says nothing about how much of a guess was right.
+fn authorized(api: &Api, headers: &HeaderMap) -> bool {
+    let given = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let (a, b) = (given.as_bytes(), api.token.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn refuse() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [("www-authenticate", "Bearer")],
+        "a bearer token (history.token) is needed\n",
+    )
+        .into_response()
+}
+
+async fn list(
+    State(api): State<Arc<Api>>,
+    headers: HeaderMap,
+    Query(params): Query<Params>,
+) -> Response {
+    if !authorized(&api, &headers) {
+        return refuse();
+    }
+    let outcome = match params.outcome.as_deref().map(parse_outcome) {
+        Some(None) => {
+            return (StatusCode::BAD_REQUEST, "outcome: one of ok, error, timeout, out-of-memory, stack-overflow, crashed, denied, busy\n").into_response();
+        }
+        Some(Some(o)) => Some(o),
+        None => None,
+    };
+    let filter = Filter {
+        skill: params.skill,
+        user: params.user,
+        connector: params.connector,
+        outcome,
+        since: params.since,
+        limit: params.limit.unwrap_or(50).clamp(1, MAX_LIMIT),
+    };
+    let history = api.history.clone();
+    match tokio::task::spawn_blocking(move || history.find(&filter)).await {
+        Ok(Ok(records)) => axum::Json(records).into_response(),
+        Ok(Err(e)) => server_error(e),
+        Err(e) => server_error(anyhow::anyhow!("{e}")),
+    }
+}
+
+async fn one(State(api): State<Arc<Api>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    if !authorized(&api, &headers) {
+        return refuse();
+    }
+    let history = api.history.clone();
+    match tokio::task::spawn_blocking(move || history.get(&id)).await {
+        Ok(Ok(Some(record))) => axum::Json(record).into_response(),
+        Ok(Ok(None)) => (StatusCode::NOT_FOUND, "no such execution\n").into_response(),
+        Ok(Err(e)) => server_error(e),
+        Err(e) => server_error(anyhow::anyhow!("{e}")),
+    }
+}
+
+fn server_error(e: anyhow::Error) -> Response {
+    tracing::error!("reading the history: {e:#}");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "could not read the history\n",
+    )
+        .into_response()
+}
+
+pub fn parse_outcome(text: &str) -> Option<Outcome> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned())).ok()
+}
