@@ -6,14 +6,15 @@
 //! out through the response sink to the connector's outbox, and every
 //! execution's record goes to the observers (`observe`). `catalog` keeps
 //! the current skill set and swaps it on reload; `memory` stores what
-//! skills remember.
+//! skills remember. Events no connector brings come from the `scheduler`
+//! (crontab matchers) and `web::webhook` (webhook matchers).
 //!
 //! Layers, bottom up (a module imports only from its own layer or below):
 //! 1. `event`, `bus`, `limits`, `manifest`, `text`, `skill_file`, `identity`;
 //! 2. `config`, `memory`, `outbound`, `grants`, `matching`;
 //! 3. `runtime`, `connectors`;
 //! 4. `catalog`;
-//! 5. `bot`, `builtins`, `observe`, `web`;
+//! 5. `bot`, `builtins`, `observe`, `web`, `scheduler`;
 //! 6. `app`, `skilltest`, `authoring`, `logging`, and the binary.
 
 pub mod app;
@@ -35,6 +36,7 @@ pub mod memory;
 pub mod observe;
 pub mod outbound;
 pub mod runtime;
+pub mod scheduler;
 pub mod skill_file;
 pub mod skilltest;
 pub mod text;

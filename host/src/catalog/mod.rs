@@ -78,6 +78,8 @@ pub struct Catalog {
     /// One change at a time; readers never take it, and it is never held
     /// while a file is read.
     changing: tokio::sync::Mutex<()>,
+    /// Told after every swap, for those that follow the set (the scheduler).
+    changes: tokio::sync::watch::Sender<()>,
 }
 
 /// A source and what reading its file gave.
@@ -90,12 +92,18 @@ impl Catalog {
             runtime,
             config,
             changing: tokio::sync::Mutex::new(()),
+            changes: tokio::sync::watch::Sender::new(()),
         }
     }
 
     /// The skills serving now.
     pub fn current(&self) -> Arc<SkillSet> {
         self.current.load_full()
+    }
+
+    /// Changes (`changed()`) after each swap of the skill set.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<()> {
+        self.changes.subscribe()
     }
 
     pub fn skills_dir(&self) -> Option<&Path> {
@@ -371,6 +379,7 @@ impl Catalog {
             .await
             .expect("building the matching index panicked");
         self.current.store(Arc::new(set));
+        self.changes.send_replace(());
         self.runtime.prune_cache(in_use).await;
     }
 }

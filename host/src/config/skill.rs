@@ -28,6 +28,8 @@ pub struct SkillEntry {
     pub instance_reuse: u32,
     /// The operator's own words for the skill's commands.
     pub aliases: Vec<OperatorAlias>,
+    /// Requests to its webhook matchers (`webhook.rs`).
+    pub webhook: super::WebhookSettings,
     /// The skill's own settings.
     pub settings: serde_json::Map<String, serde_json::Value>,
 }
@@ -99,6 +101,7 @@ const BOT_KEYS: &[&str] = &[
     "allow",
     "instance-reuse",
     "aliases",
+    "webhook",
 ];
 
 impl<'de> Deserialize<'de> for SkillEntry {
@@ -135,6 +138,7 @@ impl<'de> de::Visitor<'de> for EntryVisitor {
                 "allow" => entry.allow = map.next_value()?,
                 "instance-reuse" => entry.instance_reuse = map.next_value()?,
                 "aliases" => entry.aliases = map.next_value()?,
+                "webhook" => entry.webhook = map.next_value()?,
                 "sha256" => {
                     let pin: String = map.next_value()?;
                     let pin = pin.trim().to_ascii_lowercase();

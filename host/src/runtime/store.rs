@@ -85,6 +85,8 @@ pub struct State {
     /// Where `respond` and `react` go; `None` during `describe` and for
     /// events that did not come from a room.
     pub(super) origin: Option<Origin>,
+    /// The event is a webhook request: `respond` answers its HTTP caller.
+    pub(super) answers_http: bool,
     /// The event being handled, which answers name.
     pub(super) event_id: Option<EventId>,
     pub(super) resources: ResourceCap,
@@ -136,6 +138,7 @@ impl State {
             skill,
             phase,
             origin: None,
+            answers_http: false,
             event_id: None,
             resources,
             messages_sent: 0,

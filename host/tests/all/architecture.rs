@@ -20,7 +20,7 @@ const LAYERS: &[&[&str]] = &[
     &["config", "memory", "outbound", "grants", "matching"],
     &["runtime", "connectors"],
     &["catalog"],
-    &["bot", "builtins", "observe", "web"],
+    &["bot", "builtins", "observe", "web", "scheduler"],
     &["app", "skilltest", "authoring", "logging"],
 ];
 
