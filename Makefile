@@ -5,7 +5,7 @@
 CARGO ?= cargo
 SKILLS_OUT := target/skills
 # The example skills (opsdroid's four, and alerts), installed into ./skills by `make run`.
-EXAMPLE_SKILLS := hello seen dance loudnoises alerts
+EXAMPLE_SKILLS := hello seen dance loudnoises alerts reminder webhook-alert
 # Skills in Python, JavaScript and C (example-skills/<language>/<name>/),
 # built by example-skills/lang-skills.sh with toolchains it installs into
 # target/toolchains/ the first time.
