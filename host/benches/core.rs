@@ -32,6 +32,7 @@ fn message(text: &str) -> Event {
         connector: "shell".into(),
         thread: None,
         received_at: now_ms(),
+        addressed: true,
     })
 }
 
@@ -321,7 +322,13 @@ fn bench_matching() {
             .collect();
         let load = t.elapsed();
         let t = Instant::now();
-        let index = Index::build(manifests.iter().zip(&compiled));
+        let policy = sandbot::matching::Policy::default();
+        let index = Index::build(
+            manifests
+                .iter()
+                .zip(&compiled)
+                .map(|(m, c)| (m, c, &policy)),
+        );
         let build = t.elapsed();
         let messages: Vec<Event> = [
             format!("deploy{} api to prod", n - 4),
@@ -414,9 +421,15 @@ fn bench_mixed_matching() {
         // already-compiled matchers (what a reload does).
         let mut builds = Vec::new();
         let mut index = None;
+        let policy = sandbot::matching::Policy::default();
         for _ in 0..3 {
             let t = Instant::now();
-            index = Some(Index::build(manifests.iter().zip(&compiled)));
+            index = Some(Index::build(
+                manifests
+                    .iter()
+                    .zip(&compiled)
+                    .map(|(m, c)| (m, c, &policy)),
+            ));
             builds.push(t.elapsed().as_secs_f64() * 1e3);
         }
         let index = index.unwrap();

@@ -318,6 +318,7 @@ fn in_process_cpu_per_event(reuse: bool, concurrency: usize) -> Duration {
                                 connector: "shell".into(),
                                 thread: None,
                                 received_at: now_ms(),
+                                addressed: true,
                             });
                             bot.dispatch(event).await;
                             drop(permit);

@@ -14,9 +14,11 @@ use crate::event::{
 };
 use crate::matching::{Hit, Why};
 use crate::observe::Observer;
+use crate::permissions::{Asker, Refusal};
 use crate::runtime::{Call, Failure, Runtime};
 use futures::FutureExt;
 use futures::future::BoxFuture;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::Semaphore;
@@ -82,6 +84,33 @@ impl Bot {
                     if hits.is_empty() {
                         tracing::trace!("nothing matched");
                     }
+                    // Who may run what: a refused choice is answered and
+                    // recorded; a refused `always` or catch-all just does
+                    // not run.
+                    let mut refused = Vec::new();
+                    hits.retain(|hit| match permitted(&set, hit, &event) {
+                        Ok(()) => true,
+                        Err(why) => {
+                            refused.push((hit.clone(), why));
+                            false
+                        }
+                    });
+                    let mut denied = Vec::new();
+                    for (hit, why) in refused {
+                        if hit.why == Why::Chosen {
+                            denied.push(self.refuse(&set, id, hits.len() + denied.len(), &event, &hit, why).await);
+                        } else {
+                            tracing::debug!(skill = %set.skills[hit.skill].name, matcher = %hit.matcher_id, "not run for this user: {why}");
+                        }
+                    }
+                    if let Some(m) = event.message()
+                        && m.addressed
+                        && denied.is_empty()
+                        && hits.iter().all(|h| h.why == Why::Always)
+                        && let Some(answer) = crate::builtins::did_you_mean(&set, m)
+                    {
+                        self.say(reply_target(m), id, answer).await;
+                    }
                     // Several aliases fit: say which, rather than guess.
                     if let Some(at) = hits.iter().position(|h| !h.rivals.is_empty()) {
                         let hit = hits.remove(at);
@@ -97,12 +126,14 @@ impl Bot {
                             self.say(origin.target, id, text).await;
                         }
                     }
-                    futures::future::join_all(
+                    let mut executions = futures::future::join_all(
                         hits.iter()
                             .enumerate()
                             .map(|(n, hit)| self.execute(&set, id, n, &event, hit)),
                     )
-                    .await
+                    .await;
+                    executions.extend(denied);
+                    executions
                 }
             };
             for execution in &executions {
@@ -139,6 +170,12 @@ impl Bot {
         async {
             let started_at = now_ms();
             let clock = Instant::now();
+            let reword = set.policies[hit.skill]
+                .result
+                .get(hit.matcher)
+                .cloned()
+                .flatten()
+                .map(|template| result_template(template, hit, event));
             let handled = self
                 .runtime
                 .call(
@@ -148,6 +185,7 @@ impl Bot {
                         event_id: Some(event_id),
                         matcher_id: &hit.matcher_id,
                         captures: &hit.captures,
+                        reword,
                     },
                 )
                 .await;
@@ -169,32 +207,47 @@ impl Bot {
                     self.say(origin.target, event_id, text).await;
                 }
             }
-            let m = event.message();
-            Execution {
-                id: format!("{event_id}-{n}"),
-                event_id,
-                skill: skill.name.clone(),
-                version: skill.manifest.version.clone(),
-                sha256: skill.sha256.clone(),
-                matcher: hit.matcher_id.clone(),
-                connector: event.connector().map(str::to_owned),
-                room: event.room().map(str::to_owned),
-                thread: m.and_then(|m| m.thread.clone()),
-                user: event.user().map(str::to_owned),
-                user_id: event.user_id().map(str::to_owned),
-                text: m.map(|m| m.text.clone()),
-                captures: hit.captures.clone(),
-                started_at,
-                ended_at: now_ms(),
-                micros,
-                outcome,
-                error,
-                denials: handled.denials,
-                responses: handled.sent,
-            }
+            let mut record = record(skill, event_id, n, event, hit, started_at);
+            record.micros = micros;
+            record.outcome = outcome;
+            record.error = error;
+            record.denials = handled.denials;
+            record.responses = handled.sent;
+            record
         }
         .instrument(span)
         .await
+    }
+
+    /// Answers a user who may not run what they asked for, and records it.
+    async fn refuse(
+        &self,
+        set: &SkillSet,
+        event_id: EventId,
+        n: usize,
+        event: &Event,
+        hit: &Hit,
+        why: Refusal,
+    ) -> Execution {
+        let skill: &Skill = &set.skills[hit.skill];
+        tracing::warn!(
+            skill = %skill.name,
+            matcher = %hit.matcher_id,
+            user_id = %crate::text::for_log(event.user_id().unwrap_or_default()),
+            "denied: {why}"
+        );
+        if let Some(origin) = event.origin() {
+            let text = format!(
+                "⛔ Sorry {}, you are not allowed to run that ({}) here.",
+                event.user().unwrap_or("you"),
+                skill.name
+            );
+            self.say(origin.target, event_id, text).await;
+        }
+        let mut record = record(skill, event_id, n, event, hit, now_ms());
+        record.outcome = Outcome::Denied;
+        record.error = Some(format!("not allowed: {why}"));
+        record
     }
 
     async fn say(&self, target: Target, id: EventId, text: String) {
@@ -235,15 +288,70 @@ fn event_kind(event: &Event) -> &'static str {
     }
 }
 
+/// An execution record of `hit` for `event`, as if it ran without a
+/// word: the caller fills in how it went.
+fn record(
+    skill: &Skill,
+    event_id: EventId,
+    n: usize,
+    event: &Event,
+    hit: &Hit,
+    started_at: u64,
+) -> Execution {
+    let m = event.message();
+    Execution {
+        id: format!("{event_id}-{n}"),
+        event_id,
+        skill: skill.name.clone(),
+        version: skill.manifest.version.clone(),
+        sha256: skill.sha256.clone(),
+        matcher: hit.matcher_id.clone(),
+        connector: event.connector().map(str::to_owned),
+        room: event.room().map(str::to_owned),
+        thread: m.and_then(|m| m.thread.clone()),
+        user: event.user().map(str::to_owned),
+        user_id: event.user_id().map(str::to_owned),
+        text: m.map(|m| m.text.clone()),
+        captures: hit.captures.clone(),
+        started_at,
+        ended_at: now_ms(),
+        micros: 0,
+        outcome: Outcome::Ok,
+        error: None,
+        denials: Vec::new(),
+        responses: Vec::new(),
+    }
+}
+
+/// May the sender of `event` run `hit`? Events from no one (webhooks,
+/// ticks) are not the configuration's permissions' business.
+fn permitted(set: &SkillSet, hit: &Hit, event: &Event) -> Result<(), Refusal> {
+    let (Some(connector), Some(user_id), Some(room)) =
+        (event.connector(), event.user_id(), event.room())
+    else {
+        return Ok(());
+    };
+    match set.policies[hit.skill].access.get(hit.matcher) {
+        Some(access) => access.check(Asker {
+            connector,
+            user_id,
+            room,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The values an alias's templates see: its parameters, `user`, `room`.
+fn template_values(hit: &Hit, event: &Event) -> BTreeMap<String, String> {
+    let mut values: BTreeMap<String, String> = hit.captures.iter().cloned().collect();
+    values.insert("user".into(), event.user().unwrap_or_default().into());
+    values.insert("room".into(), event.room().unwrap_or_default().into());
+    values
+}
+
 /// An alias's `ack` with its parameters, `user` and `room` filled in.
 fn render_ack(template: &str, hit: &Hit, event: &Event) -> Option<String> {
-    let mut values: std::collections::BTreeMap<&str, &str> = hit
-        .captures
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    values.insert("user", event.user().unwrap_or_default());
-    values.insert("room", event.room().unwrap_or_default());
+    let values = template_values(hit, event);
     match minijinja::Environment::new().render_str(template, values) {
         Ok(text) => Some(text),
         Err(e) => {
@@ -251,6 +359,25 @@ fn render_ack(template: &str, hit: &Hit, event: &Event) -> Option<String> {
             None
         }
     }
+}
+
+/// An operator alias's `result` template as a rewrite of each answer: the
+/// answer is `result`, beside the parameters, `user` and `room`. An answer
+/// the template cannot render goes out as the skill said it.
+fn result_template(template: Arc<str>, hit: &Hit, event: &Event) -> crate::runtime::Reword {
+    let values = template_values(hit, event);
+    let matcher = hit.matcher_id.clone();
+    Arc::new(move |answer: String| {
+        let mut values = values.clone();
+        values.insert("result".into(), answer.clone());
+        match minijinja::Environment::new().render_str(&template, values) {
+            Ok(text) => text,
+            Err(e) => {
+                tracing::warn!(matcher = %matcher, "cannot render the alias's result: {e}");
+                answer
+            }
+        }
+    })
 }
 
 /// The answer to a message that more than one alias matched.

@@ -1,31 +1,78 @@
-//! Commands the bot answers itself, before any skill is asked: `help` (what
-//! the skills declared) and `reload` (admins only). Each returns its answer
-//! as text; the dispatcher sends it.
+//! Commands the bot answers itself, before any skill is asked: `help` and
+//! `help <word>` (what the asking user may run, from what the skills
+//! declared), `reload`, `skills`, `skill disable NAME` and `skill enable
+//! NAME` (admins only). Each returns its answer as text; the dispatcher
+//! sends it. Also "did you mean …" for a message said to the bot that no
+//! command took.
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, SkillSet};
 use crate::config::Config;
 use crate::event::Message;
+use crate::manifest::MatcherKind;
+use crate::permissions::Asker;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Builtin {
     Reload,
-    Help,
+    /// `help`, or `help <word>` to search.
+    Help(Option<String>),
+    Skills,
+    /// `skill enable NAME` (true) or `skill disable NAME` (false).
+    Enable(String, bool),
 }
+
+/// What `help` lists for the built-in commands, and who may run them.
+const BUILTINS: &[(&str, bool)] = &[
+    ("help [word] — what I answer to (containing word)", false),
+    ("reload — reload every skill (admins only)", true),
+    (
+        "skills — the loaded skills, versions and state (admins only)",
+        true,
+    ),
+    (
+        "skill disable NAME / skill enable NAME — turn a skill off or on (admins only)",
+        true,
+    ),
+];
 
 impl Builtin {
     pub fn parse(text: &str) -> Option<Builtin> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "reload" => Some(Builtin::Reload),
-            "help" => Some(Builtin::Help),
+        let text = text.trim();
+        let lower = text.to_ascii_lowercase();
+        let words: Vec<&str> = text.split_whitespace().collect();
+        match lower.as_str() {
+            "reload" => return Some(Builtin::Reload),
+            "help" => return Some(Builtin::Help(None)),
+            "skills" => return Some(Builtin::Skills),
+            _ => {}
+        }
+        match words.as_slice() {
+            [help, word @ ..] if help.eq_ignore_ascii_case("help") && !word.is_empty() => {
+                Some(Builtin::Help(Some(word.join(" "))))
+            }
+            [skill, verb, name] if skill.eq_ignore_ascii_case("skill") => {
+                match verb.to_ascii_lowercase().as_str() {
+                    "enable" => Some(Builtin::Enable((*name).to_owned(), true)),
+                    "disable" => Some(Builtin::Enable((*name).to_owned(), false)),
+                    _ => None,
+                }
+            }
             _ => None,
         }
     }
 
     /// Runs the command for the sender of `m` and returns the answer.
     pub async fn run(self, m: &Message, catalog: &Catalog, config: &Config) -> String {
+        let admin = config.is_admin(&m.connector, &m.user_id);
         match self {
-            Builtin::Reload if !config.is_admin(&m.connector, &m.user_id) => {
-                format!("Sorry {}, only admins may reload skills.", m.user)
+            Builtin::Help(word) => help(&catalog.current(), m, admin, word.as_deref()),
+            _ if !admin => {
+                tracing::warn!(user_id = %crate::text::for_log(&m.user_id), command = ?self, "denied: an admin command from someone not in `admins`");
+                let what = match self {
+                    Builtin::Reload => "reload skills",
+                    _ => "manage skills",
+                };
+                format!("Sorry {}, only admins may {what}.", m.user)
             }
             Builtin::Reload => {
                 tracing::info!(user = %m.user, "reload asked for in chat");
@@ -35,25 +82,246 @@ impl Builtin {
                 }
                 report.summary()
             }
-            Builtin::Help => help(catalog),
+            Builtin::Skills => skills(catalog),
+            Builtin::Enable(name, enabled) => {
+                let verb = if enabled { "enabled" } else { "disabled" };
+                match catalog.set_enabled(&name, enabled).await {
+                    Ok(true) => format!("`{name}` was already {verb}."),
+                    Ok(false) => {
+                        tracing::info!(user = %m.user, skill = %name, "skill {verb} in chat");
+                        format!("`{name}` is {verb}.")
+                    }
+                    Err(e) => format!("⚠ {e}"),
+                }
+            }
         }
     }
 }
 
-fn help(catalog: &Catalog) -> String {
-    let set = catalog.current();
-    let mut lines = vec!["I answer to:".to_string()];
-    for skill in &set.skills {
-        for m in skill
-            .manifest
-            .matchers
-            .iter()
-            .filter(|m| !m.help.is_empty())
-        {
-            lines.push(format!("  {} ({})", m.help, skill.name));
+/// One line of `help`: a command the user may run.
+struct Command<'a> {
+    help: &'a str,
+    skill: &'a str,
+}
+
+/// Every command of an enabled skill with a help line that the sender of
+/// `m` may run.
+fn commands<'a>(set: &'a SkillSet, m: &Message) -> Vec<Command<'a>> {
+    let asker = Asker {
+        connector: &m.connector,
+        user_id: &m.user_id,
+        room: &m.room,
+    };
+    let mut out = Vec::new();
+    for (skill, policy) in set.skills.iter().zip(&set.policies) {
+        if policy.disabled {
+            continue;
+        }
+        for (i, matcher) in skill.manifest.matchers.iter().enumerate() {
+            if matcher.help.is_empty()
+                || policy
+                    .access
+                    .get(i)
+                    .is_some_and(|a| a.check(asker).is_err())
+            {
+                continue;
+            }
+            out.push(Command {
+                help: &matcher.help,
+                skill: &skill.name,
+            });
         }
     }
-    lines.push("  help — this list".into());
-    lines.push("  reload — reload every skill (admins only)".into());
+    out
+}
+
+fn help(set: &SkillSet, m: &Message, admin: bool, word: Option<&str>) -> String {
+    let mut lines: Vec<String> = commands(set, m)
+        .iter()
+        .map(|c| format!("  {} ({})", c.help, c.skill))
+        .collect();
+    lines.extend(
+        BUILTINS
+            .iter()
+            .filter(|(_, admins_only)| admin || !admins_only)
+            .map(|(line, _)| format!("  {line}")),
+    );
+    match word {
+        None => format!("I answer to:\n{}", lines.join("\n")),
+        Some(word) => {
+            let needle = word.to_lowercase();
+            let found: Vec<String> = lines
+                .into_iter()
+                .filter(|l| l.to_lowercase().contains(&needle))
+                .collect();
+            if found.is_empty() {
+                format!("Nothing about `{word}`. Say `help` for everything I answer to.")
+            } else {
+                format!("About `{word}`:\n{}", found.join("\n"))
+            }
+        }
+    }
+}
+
+fn skills(catalog: &Catalog) -> String {
+    let set = catalog.current();
+    if set.skills.is_empty() {
+        return "No skills are loaded.".into();
+    }
+    let mut lines = vec![format!("{} skills:", set.skills.len())];
+    for (skill, policy) in set.skills.iter().zip(&set.policies) {
+        let state = if policy.disabled {
+            "disabled"
+        } else {
+            "enabled"
+        };
+        lines.push(format!(
+            "  {} {} — {}, sha256 {}, {} matchers",
+            skill.name,
+            skill.manifest.version,
+            state,
+            &skill.sha256[..skill.sha256.len().min(12)],
+            skill.manifest.matchers.len()
+        ));
+    }
     lines.join("\n")
+}
+
+/// The most suggestions "did you mean" gives.
+const SUGGESTIONS: usize = 3;
+
+/// For a message said to the bot that nothing took: the commands whose
+/// words are closest to it, if any is close enough to be a slip.
+pub fn did_you_mean(set: &SkillSet, m: &Message) -> Option<String> {
+    let said: Vec<String> = m
+        .text
+        .split_whitespace()
+        .take(3)
+        .map(str::to_lowercase)
+        .collect();
+    let first = said.first()?;
+    let mut scored: Vec<(usize, String)> = Vec::new();
+    let mut consider = |words: &str, shown: String| {
+        let Some(head) = leading_word(words) else {
+            return;
+        };
+        let distance = edit_distance(first, &head);
+        // A slip: a few letters off, relative to the word's length.
+        if distance <= (head.chars().count() / 3).max(1) && !scored.iter().any(|(_, s)| *s == shown)
+        {
+            scored.push((distance, shown));
+        }
+    };
+    for command in commands(set, m) {
+        consider(
+            command.help,
+            format!("`{}` ({})", command.help, command.skill),
+        );
+    }
+    // Aliases and templates without a help line still have their words.
+    for (skill, policy) in set.skills.iter().zip(&set.policies) {
+        if policy.disabled {
+            continue;
+        }
+        for matcher in skill.manifest.matchers.iter().filter(|m| m.help.is_empty()) {
+            let words = match &matcher.kind {
+                MatcherKind::ActionAlias(a) => a.format.as_str(),
+                MatcherKind::ParseFormat(f) => f.as_str(),
+                _ => continue,
+            };
+            consider(words, format!("`{words}` ({})", skill.name));
+        }
+    }
+    for (builtin, _) in BUILTINS {
+        consider(
+            builtin,
+            format!("`{}`", builtin.split(" — ").next().unwrap_or(builtin)),
+        );
+    }
+    if scored.is_empty() {
+        return None;
+    }
+    scored.sort_by_key(|(d, _)| *d);
+    let names: Vec<String> = scored
+        .into_iter()
+        .take(SUGGESTIONS)
+        .map(|(_, s)| s)
+        .collect();
+    Some(format!(
+        "I don't know `{}`. Did you mean {}?",
+        crate::text::cut(&m.text, 80),
+        names.join(" or ")
+    ))
+}
+
+/// The first word of a command's help or format, lowercased: what a user
+/// types first.
+fn leading_word(text: &str) -> Option<String> {
+    let word = text.split_whitespace().next()?;
+    let word: String = word
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    (!word.is_empty()).then(|| word.to_lowercase())
+}
+
+/// Edits between two words, a swap of neighbours counting as one
+/// (`hepl` is one slip from `help`).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for j in 0..=b.len() {
+        d[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_parse() {
+        assert_eq!(Builtin::parse(" HELP "), Some(Builtin::Help(None)));
+        assert_eq!(
+            Builtin::parse("help deploy"),
+            Some(Builtin::Help(Some("deploy".into())))
+        );
+        assert_eq!(
+            Builtin::parse("skill disable hello"),
+            Some(Builtin::Enable("hello".into(), false))
+        );
+        assert_eq!(
+            Builtin::parse("Skill Enable hello"),
+            Some(Builtin::Enable("hello".into(), true))
+        );
+        assert_eq!(Builtin::parse("skill eat hello"), None);
+        assert_eq!(Builtin::parse("skills"), Some(Builtin::Skills));
+        assert_eq!(Builtin::parse("helpful"), None);
+    }
+
+    #[test]
+    fn slips_are_near_and_other_words_far() {
+        assert_eq!(edit_distance("deplyo", "deploy"), 1);
+        assert_eq!(edit_distance("hepl", "help"), 1);
+        assert_eq!(edit_distance("hello", "help"), 2);
+        assert_eq!(leading_word("deploy {{app}}"), Some("deploy".into()));
+        assert_eq!(leading_word("seen <user> — when"), Some("seen".into()));
+    }
 }

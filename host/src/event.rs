@@ -52,6 +52,12 @@ pub struct Message {
     pub connector: String,
     pub thread: Option<String>,
     pub received_at: u64,
+    /// Said to the bot: in a direct conversation, after its name or a
+    /// mention, or after the connector's command prefix (which the
+    /// connector has already taken out of `text`). Matchers that `respond`
+    /// only (Hubot's `respond`, not `hear`) see only these.
+    #[serde(default)]
+    pub addressed: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -49,7 +49,7 @@ impl<'de> Deserialize<'de> for IdentityPattern {
 
 /// `*` matches any run of characters (none included); everything else
 /// matches itself.
-fn glob(pattern: &str, text: &str) -> bool {
+pub fn glob(pattern: &str, text: &str) -> bool {
     let Some((first, rest)) = pattern.split_once('*') else {
         return pattern == text;
     };

@@ -10,7 +10,8 @@
 //! (crontab matchers) and `web::webhook` (webhook matchers).
 //!
 //! Layers, bottom up (a module imports only from its own layer or below):
-//! 1. `event`, `bus`, `limits`, `manifest`, `text`, `skill_file`, `identity`;
+//! 1. `event`, `bus`, `limits`, `manifest`, `text`, `skill_file`, `identity`,
+//!    `permissions`;
 //! 2. `config`, `memory`, `outbound`, `grants`, `matching`;
 //! 3. `runtime`, `connectors`;
 //! 4. `catalog`;
@@ -35,6 +36,7 @@ pub mod matching;
 pub mod memory;
 pub mod observe;
 pub mod outbound;
+pub mod permissions;
 pub mod runtime;
 pub mod scheduler;
 pub mod skill_file;

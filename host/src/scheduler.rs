@@ -107,6 +107,10 @@ fn plan(
     let mut plan = Vec::new();
     let mut kept = HashMap::new();
     for (skill, s) in set.skills.iter().enumerate() {
+        // An admin's `skill disable` stops its schedule too.
+        if set.policies[skill].disabled {
+            continue;
+        }
         for (matcher, schedule) in s.matchers.crontabs() {
             let key = (s.name.clone(), s.manifest.matchers[*matcher].id.clone());
             let flag = busy.remove(&key).unwrap_or_default();

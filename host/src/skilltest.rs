@@ -241,6 +241,7 @@ pub async fn run(wasm: &Path, script: &Script) -> Result<Report> {
             connector: SHELL.into(),
             thread: None,
             received_at: crate::event::now_ms(),
+            addressed: true,
         });
         app.bot.dispatch(event).await;
         let mut answers = Vec::new();

@@ -8,6 +8,7 @@
 //! reader never holds up a reload or a message. The catalog compiles each
 //! skill's matchers; a skill whose matchers break a bound does not load.
 
+mod policy;
 mod report;
 pub mod watch;
 
@@ -15,11 +16,13 @@ pub use report::{Change, LoadFailure, ReloadReport};
 
 use crate::config::Config;
 use crate::manifest::{AliasSpec, MatcherKind, MatcherSpec};
-use crate::matching::{Index, SkillMatchers};
+use crate::matching::{Index, Policy, SkillMatchers};
 use crate::runtime::{LoadError, LoadedSkill, Runtime, SkillSource};
 use crate::skill_file::{FileStamp, ReadError, SkillFile};
 use arc_swap::ArcSwap;
 use futures::StreamExt;
+use policy::DisabledList;
+use std::collections::BTreeSet;
 use std::collections::{HashMap, HashSet};
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
@@ -47,13 +50,24 @@ impl Deref for Skill {
 /// An immutable snapshot: skills in priority order and their matching index.
 pub struct SkillSet {
     pub skills: Vec<Arc<Skill>>,
+    /// What the configuration says of each skill's matchers, by position.
+    pub policies: Vec<Policy>,
     pub index: Index,
     by_name: HashMap<String, usize>,
 }
 
 impl SkillSet {
-    fn new(skills: Vec<Arc<Skill>>) -> SkillSet {
-        let index = Index::build(skills.iter().map(|s| (&s.manifest, &s.matchers)));
+    fn new(skills: Vec<Arc<Skill>>, config: &Config, disabled: &BTreeSet<String>) -> SkillSet {
+        let policies: Vec<Policy> = skills
+            .iter()
+            .map(|s| policy::policy(config, &s.name, &s.manifest, disabled.contains(&s.name)))
+            .collect();
+        let index = Index::build(
+            skills
+                .iter()
+                .zip(&policies)
+                .map(|(s, p)| (&s.manifest, &s.matchers, p)),
+        );
         let by_name = skills
             .iter()
             .enumerate()
@@ -61,6 +75,7 @@ impl SkillSet {
             .collect();
         SkillSet {
             skills,
+            policies,
             index,
             by_name,
         }
@@ -76,8 +91,9 @@ pub struct Catalog {
     runtime: Arc<Runtime>,
     config: Arc<Config>,
     /// One change at a time; readers never take it, and it is never held
-    /// while a file is read.
-    changing: tokio::sync::Mutex<()>,
+    /// while a file is read. It guards the disabled skills' names too.
+    changing: tokio::sync::Mutex<BTreeSet<String>>,
+    disabled_list: DisabledList,
     /// Told after every swap, for those that follow the set (the scheduler).
     changes: tokio::sync::watch::Sender<()>,
 }
@@ -87,13 +103,50 @@ type Read = (SkillSource, Result<SkillFile, ReadError>);
 
 impl Catalog {
     pub fn new(runtime: Arc<Runtime>, config: Arc<Config>) -> Self {
+        let disabled_list = DisabledList::new(&config.data_dir());
+        let disabled = disabled_list.read();
         Catalog {
-            current: ArcSwap::from_pointee(SkillSet::new(Vec::new())),
+            current: ArcSwap::from_pointee(SkillSet::new(Vec::new(), &config, &disabled)),
             runtime,
             config,
-            changing: tokio::sync::Mutex::new(()),
+            changing: tokio::sync::Mutex::new(disabled),
+            disabled_list,
             changes: tokio::sync::watch::Sender::new(()),
         }
+    }
+
+    /// Turns a loaded skill off or on for everyone, at once and across
+    /// restarts (admins' `skill disable NAME`). Returns whether it was in
+    /// that state already.
+    pub async fn set_enabled(&self, name: &str, enabled: bool) -> Result<bool, String> {
+        let mut disabled = self.changing.lock().await;
+        let old = self.current();
+        if old.get(name).is_none() && !disabled.contains(name) {
+            return Err(format!("no skill is named `{name}`"));
+        }
+        let already = disabled.contains(name) != enabled;
+        if already {
+            return Ok(true);
+        }
+        let mut next = disabled.clone();
+        if enabled {
+            next.remove(name);
+        } else {
+            next.insert(name.to_owned());
+        }
+        self.disabled_list
+            .write(&next)
+            .map_err(|e| format!("cannot save the list of disabled skills: {e}"))?;
+        *disabled = next;
+        self.swap(old.skills.clone(), &disabled).await;
+        Ok(false)
+    }
+
+    /// Is the skill turned off by an admin?
+    pub fn is_disabled(&self, set: &SkillSet, name: &str) -> bool {
+        set.by_name
+            .get(name)
+            .is_some_and(|&i| set.policies[i].disabled)
     }
 
     /// The skills serving now.
@@ -167,6 +220,7 @@ impl Catalog {
                         help: a.help.clone().unwrap_or_else(|| a.format.clone()),
                     })
                     .collect(),
+                configured_matchers: entry.matchers.keys().cloned().collect(),
             }));
         }
         if let Some(dir) = &config.skills_dir {
@@ -238,7 +292,7 @@ impl Catalog {
             })
             .collect();
 
-        let _guard = self.changing.lock().await;
+        let guard = self.changing.lock().await;
         let old = self.current();
         // Loads run on all cores, their results kept in priority order.
         let loads = reads.into_iter().map(|(source, file)| {
@@ -294,7 +348,7 @@ impl Catalog {
                 version: gone.manifest.version.clone(),
             });
         }
-        self.swap(next).await;
+        self.swap(next, &guard).await;
         report
     }
 
@@ -313,7 +367,7 @@ impl Catalog {
             None => None,
         };
 
-        let _guard = self.changing.lock().await;
+        let guard = self.changing.lock().await;
         let old = self.current();
         let previous = match &read {
             Some((s, _)) => old.get(&s.name).cloned(),
@@ -368,14 +422,16 @@ impl Catalog {
             }
             _ => {}
         }
-        self.swap(next).await;
+        self.swap(next, &guard).await;
         Some(change)
     }
 
-    async fn swap(&self, skills: Vec<Arc<Skill>>) {
+    async fn swap(&self, skills: Vec<Arc<Skill>>, disabled: &BTreeSet<String>) {
         let in_use: HashSet<String> = skills.iter().map(|s| s.sha256.clone()).collect();
+        let config = self.config.clone();
+        let disabled = disabled.clone();
         // Building the index compiles regexes: keep it off the async workers.
-        let set = tokio::task::spawn_blocking(move || SkillSet::new(skills))
+        let set = tokio::task::spawn_blocking(move || SkillSet::new(skills, &config, &disabled))
             .await
             .expect("building the matching index panicked");
         self.current.store(Arc::new(set));

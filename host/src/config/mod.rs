@@ -14,7 +14,7 @@ pub use connectors::ConnectorSection;
 pub use error::{ConfigError, yaml_error};
 pub use load::{SEARCH_ORDER_HELP, load, locate, parse};
 pub use secret::Secret;
-pub use skill::{Allow, OperatorAlias, SkillEntry};
+pub use skill::{Allow, MatcherEntry, OperatorAlias, SkillEntry};
 pub use webhook::WebhookSettings;
 
 use crate::grants::Grants;

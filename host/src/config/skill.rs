@@ -6,6 +6,8 @@
 use crate::grants::RoomPattern;
 use crate::limits::Limits;
 use crate::outbound::HostPattern;
+use crate::permissions::Permissions;
+use indexmap::IndexMap;
 use serde::{Deserialize, Deserializer, de};
 use std::fmt;
 use std::path::PathBuf;
@@ -30,6 +32,13 @@ pub struct SkillEntry {
     pub aliases: Vec<OperatorAlias>,
     /// Requests to its webhook matchers (`webhook.rs`).
     pub webhook: super::WebhookSettings,
+    /// Its matchers answer only messages addressed to the bot (Hubot's
+    /// `respond`) rather than hearing all talk [default: false].
+    pub addressed: bool,
+    /// Who may run it, where (`permissions`).
+    pub permissions: Permissions,
+    /// Per matcher id: more permissions, and `addressed`.
+    pub matchers: IndexMap<String, MatcherEntry>,
     /// The skill's own settings.
     pub settings: serde_json::Map<String, serde_json::Value>,
 }
@@ -57,6 +66,25 @@ pub struct OperatorAlias {
     pub ack: Option<String>,
     /// What `help` shows [default: the format].
     pub help: Option<String>,
+    /// Applied to each answer of the skill: a minijinja template over
+    /// `result` (the answer), the parameters, `user` and `room`.
+    pub result: Option<String>,
+    /// Only when addressed to the bot [default: the skill's setting].
+    pub addressed: Option<bool>,
+    /// Besides the skill's own.
+    #[serde(default)]
+    pub permissions: Permissions,
+}
+
+/// `skills.<name>.matchers.<id>`: what the operator adds to one matcher.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct MatcherEntry {
+    /// Only when addressed to the bot [default: the skill's setting].
+    pub addressed: Option<bool>,
+    /// Besides the skill's own.
+    #[serde(default)]
+    pub permissions: Permissions,
 }
 
 impl OperatorAlias {
@@ -102,6 +130,9 @@ const BOT_KEYS: &[&str] = &[
     "instance-reuse",
     "aliases",
     "webhook",
+    "addressed",
+    "permissions",
+    "matchers",
 ];
 
 impl<'de> Deserialize<'de> for SkillEntry {
@@ -139,6 +170,9 @@ impl<'de> de::Visitor<'de> for EntryVisitor {
                 "instance-reuse" => entry.instance_reuse = map.next_value()?,
                 "aliases" => entry.aliases = map.next_value()?,
                 "webhook" => entry.webhook = map.next_value()?,
+                "addressed" => entry.addressed = map.next_value()?,
+                "permissions" => entry.permissions = map.next_value()?,
+                "matchers" => entry.matchers = map.next_value()?,
                 "sha256" => {
                     let pin: String = map.next_value()?;
                     let pin = pin.trim().to_ascii_lowercase();

@@ -53,6 +53,11 @@ pub struct IrcSettings {
     /// In a channel, a message beginning with this is for the bot, as is
     /// one beginning with its nick (`sandbot: …`, `sandbot, …`).
     pub prefix: Option<String>,
+    /// Also pass on channel talk that is not addressed to the bot, for
+    /// matchers that hear ambient talk [default: false: busy channels stay
+    /// quiet, and only what is said to the bot reaches the skills].
+    #[serde(default)]
+    pub hear: bool,
     /// Lines sent at once before the rest are paced [default: 5].
     #[serde(default = "default_burst")]
     pub burst: u32,
@@ -254,10 +259,14 @@ impl Irc {
                 if text.starts_with('\u{1}') {
                     return None;
                 }
-                let (room, text) = if is_channel(target) {
-                    (target.clone(), addressed(text, me, self.settings.prefix.as_deref())?)
+                let (room, text, to_bot) = if is_channel(target) {
+                    match addressed(text, me, self.settings.prefix.as_deref()) {
+                        Some(text) => (target.clone(), text, true),
+                        None if self.settings.hear => (target.clone(), text.trim(), false),
+                        None => return None,
+                    }
                 } else {
-                    (nick.clone(), text.trim())
+                    (nick.clone(), text.trim(), true)
                 };
                 if text.is_empty() {
                     return None;
@@ -272,6 +281,7 @@ impl Irc {
                     connector: String::new(),
                     thread: None,
                     received_at: now_ms(),
+                    addressed: to_bot,
                 }))
             }
             Command::JOIN(channel, _, _) => Some(Event::Join(member(channel))),

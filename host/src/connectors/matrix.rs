@@ -443,10 +443,13 @@ impl Shared {
             MessageType::Emote(e) => e.body.as_str(),
             _ => return,
         };
-        let text = without_mention(without_reply_fallback(body), &self.me);
+        let said = without_reply_fallback(body).trim();
+        let text = without_mention(said, &self.me);
         if text.is_empty() {
             return;
         }
+        // Said to the bot: after its name, or in a direct room.
+        let addressed = text.len() != said.len() || room.is_direct().await.unwrap_or(false);
         let thread = match &ev.content.relates_to {
             Some(Relation::Thread(t)) => Some(t.event_id.to_string()),
             _ => None,
@@ -460,6 +463,7 @@ impl Shared {
             connector: String::new(),
             thread,
             received_at: now_ms(),
+            addressed,
         });
         self.submit(event).await;
     }

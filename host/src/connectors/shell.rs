@@ -61,6 +61,7 @@ impl Shell {
             connector: connector.to_owned(),
             thread: None,
             received_at: crate::event::now_ms(),
+            addressed: true,
         })
     }
 }

@@ -404,7 +404,12 @@ impl Listener {
                 if !self.seen.first_time(&channel, &ts) {
                     return None;
                 }
-                let text = strip_mention(e["text"].as_str().unwrap_or_default(), &self.me.user_id);
+                let raw = e["text"].as_str().unwrap_or_default();
+                let mentioned = !self.me.user_id.is_empty()
+                    && raw.trim_start().starts_with(&format!("<@{}>", self.me.user_id));
+                // A direct message is always for the bot.
+                let direct = e["channel_type"] == "im" || channel.starts_with('D');
+                let text = strip_mention(raw, &self.me.user_id);
                 if text.is_empty() {
                     return None;
                 }
@@ -422,6 +427,7 @@ impl Listener {
                     connector: String::new(),
                     thread: e["thread_ts"].as_str().map(str::to_owned),
                     received_at: now_ms(),
+                    addressed: direct || mentioned || kind == "app_mention",
                 }))
             }
             "reaction_added" => {

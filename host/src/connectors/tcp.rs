@@ -161,6 +161,7 @@ impl Session {
                 connector: String::new(),
                 thread: None,
                 received_at: crate::event::now_ms(),
+                addressed: true,
             });
             if self.events.submit(event).await.is_err() {
                 break;

@@ -389,6 +389,7 @@ async fn serve_socket(shared: Arc<Shared>, id: String, token_user: Option<String
             connector: shared.name.clone(),
             thread: None,
             received_at: crate::event::now_ms(),
+            addressed: true,
         });
         let event_id = shared.events.new_id();
         {

@@ -77,6 +77,29 @@ struct Route {
     /// Which kind of matcher wins over which: an alias over a parse-format
     /// template over a regex, whatever their lengths.
     rank: u8,
+    /// Only for messages addressed to the bot (`respond`, not `hear`).
+    addressed: bool,
+}
+
+/// What the configuration says of one skill's matchers (built by the
+/// catalog, since it knows both): routing reads `disabled` and
+/// `addressed`; the dispatcher reads `access` and `result`.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    /// Turned off by an admin (`skill disable`): none of its matchers runs.
+    pub disabled: bool,
+    /// By matcher position: answers only messages addressed to the bot.
+    pub addressed: Vec<bool>,
+    /// By matcher position: who may run it, where.
+    pub access: Vec<crate::permissions::Access>,
+    /// By matcher position: an operator alias's `result` template.
+    pub result: Vec<Option<Arc<str>>>,
+}
+
+impl Policy {
+    fn addressed(&self, matcher: usize) -> bool {
+        self.addressed.get(matcher).copied().unwrap_or(false)
+    }
 }
 
 const REGEX_RANK: u8 = 0;
@@ -88,7 +111,8 @@ const ALIAS_RANK: u8 = 2;
 pub struct Index {
     regexes: RegexIndex,
     always: Vec<Route>,
-    catch_all: Option<Route>,
+    /// In priority order; the first one the message may reach runs.
+    catch_all: Vec<Route>,
     event_types: Vec<(EventKind, Route)>,
     /// Matcher ids, by skill then matcher position.
     ids: Vec<Vec<String>>,
@@ -233,22 +257,28 @@ pub fn compile(manifest: &Manifest) -> Result<SkillMatchers, String> {
 }
 
 impl Index {
-    /// Builds the index over `manifests`, in priority order.
-    /// Builds the index over skills' manifests and compiled matchers, in
-    /// priority order.
-    pub fn build<'a>(skills: impl IntoIterator<Item = (&'a Manifest, &'a SkillMatchers)>) -> Index {
+    /// Builds the index over skills' manifests, compiled matchers and
+    /// policies, in priority order. A disabled skill keeps its position
+    /// but routes nothing.
+    pub fn build<'a>(
+        skills: impl IntoIterator<Item = (&'a Manifest, &'a SkillMatchers, &'a Policy)>,
+    ) -> Index {
         let mut index = Index::default();
         let mut regexes = Vec::new();
-        for (skill, (manifest, compiled)) in skills.into_iter().enumerate() {
+        for (skill, (manifest, compiled, policy)) in skills.into_iter().enumerate() {
             index
                 .ids
                 .push(manifest.matchers.iter().map(|m| m.id.clone()).collect());
+            if policy.disabled {
+                continue;
+            }
             regexes.extend(compiled.regexes.iter().map(|(matcher, c, rank)| {
                 (
                     Route {
                         skill,
                         matcher: *matcher,
                         rank: *rank,
+                        addressed: policy.addressed(*matcher),
                     },
                     c,
                 )
@@ -264,15 +294,14 @@ impl Index {
                     skill,
                     matcher,
                     rank: REGEX_RANK,
+                    addressed: policy.addressed(matcher),
                 };
                 match &m.kind {
                     MatcherKind::Regex { .. }
                     | MatcherKind::ParseFormat(_)
                     | MatcherKind::ActionAlias(_) => {}
                     MatcherKind::Always => index.always.push(route),
-                    MatcherKind::CatchAll => {
-                        index.catch_all.get_or_insert(route);
-                    }
+                    MatcherKind::CatchAll => index.catch_all.push(route),
                     MatcherKind::EventType(kind) => index.event_types.push((*kind, route)),
                     // The scheduler fires crontabs; webhooks are found by path.
                     MatcherKind::Crontab { .. } | MatcherKind::Webhook(_) => {}
@@ -288,7 +317,8 @@ impl Index {
         let mut hits = Vec::new();
         let kind = match event {
             Event::Message(m) => {
-                match self.regexes.best(&m.text) {
+                let reaches = |r: &&Route| m.addressed || !r.addressed;
+                match self.regexes.best(&m.text, m.addressed) {
                     Some(best) => {
                         let captures = self.captures(best.route, &m.text, best.captures);
                         let mut hit = self.hit(best.route, captures, Why::Chosen);
@@ -300,14 +330,15 @@ impl Index {
                         hits.push(hit);
                     }
                     None => {
-                        if let Some(route) = self.catch_all {
-                            hits.push(self.hit(route, Vec::new(), Why::CatchAll));
+                        if let Some(route) = self.catch_all.iter().find(reaches) {
+                            hits.push(self.hit(*route, Vec::new(), Why::CatchAll));
                         }
                     }
                 }
                 hits.extend(
                     self.always
                         .iter()
+                        .filter(reaches)
                         .map(|r| self.hit(*r, Vec::new(), Why::Always)),
                 );
                 EventKind::Message
@@ -369,6 +400,7 @@ impl Index {
             skill,
             matcher,
             rank: REGEX_RANK,
+            addressed: false,
         };
         Some(self.hit(route, Vec::new(), Why::Chosen))
     }
@@ -380,6 +412,7 @@ impl Index {
             skill,
             matcher,
             rank: REGEX_RANK,
+            addressed: false,
         };
         self.hit(route, Vec::new(), Why::Chosen)
     }
@@ -414,7 +447,8 @@ mod tests {
 
     fn build(skills: &[Manifest]) -> Index {
         let compiled: Vec<SkillMatchers> = skills.iter().map(|m| compile(m).unwrap()).collect();
-        Index::build(skills.iter().zip(&compiled))
+        let policy = Policy::default();
+        Index::build(skills.iter().zip(&compiled).map(|(m, c)| (m, c, &policy)))
     }
 
     fn regex(p: &str, case_sensitive: bool) -> MatcherKind {
@@ -434,6 +468,7 @@ mod tests {
             connector: "shell".into(),
             thread: None,
             received_at: 0,
+            addressed: true,
         })
     }
 
@@ -561,6 +596,64 @@ mod tests {
         assert_eq!(hits[0].rivals, vec![(1, 0)]);
         let hits = index.route(&say("deploy web"));
         assert!(hits[0].rivals.is_empty(), "only one fits: {hits:?}");
+    }
+
+    #[test]
+    fn respond_only_matchers_need_the_bot_addressed_and_disabled_skills_none() {
+        let skills = [
+            manifest(
+                "deploy",
+                vec![("deploy", regex(r"^deploy (?P<app>\w+)$", false))],
+            ),
+            manifest("any", vec![("word", regex(r"^deploy", false))]),
+            manifest("huh", vec![("huh", MatcherKind::CatchAll)]),
+        ];
+        let compiled: Vec<SkillMatchers> = skills.iter().map(|m| compile(m).unwrap()).collect();
+        let respond = Policy {
+            addressed: vec![true],
+            ..Policy::default()
+        };
+        let hear = Policy::default();
+        let policies = [&respond, &hear, &respond];
+        let index = Index::build(
+            skills
+                .iter()
+                .zip(&compiled)
+                .zip(policies)
+                .map(|((m, c), p)| (m, c, p)),
+        );
+        let mut ambient = say("deploy api");
+        if let Event::Message(m) = &mut ambient {
+            m.addressed = false;
+        }
+        let hits = index.route(&ambient);
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].skill, 1, "the hearing matcher takes it");
+        assert_eq!(index.route(&say("deploy api"))[0].skill, 0);
+        if let Event::Message(m) = &mut ambient {
+            m.text = "what?".into();
+        }
+        assert!(
+            index.route(&ambient).is_empty(),
+            "the catch-all responds only"
+        );
+        assert_eq!(index.route(&say("what?"))[0].skill, 2);
+        let off = Policy {
+            disabled: true,
+            ..Policy::default()
+        };
+        let index = Index::build(
+            skills
+                .iter()
+                .zip(&compiled)
+                .zip([&off, &off, &hear])
+                .map(|((m, c), p)| (m, c, p)),
+        );
+        let hits = index.route(&say("deploy api"));
+        assert_eq!(
+            hits.iter().map(|h| (h.skill, h.why)).collect::<Vec<_>>(),
+            vec![(2, Why::CatchAll)]
+        );
     }
 
     #[test]

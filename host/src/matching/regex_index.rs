@@ -443,7 +443,9 @@ impl RegexIndex {
     /// The winning route for `text` and its captures (see the module rules),
     /// and every other route of the winner's rank that matched too, when that
     /// rank is one whose ties are errors (aliases: see `Route::rank`).
-    pub fn best(&self, text: &str) -> Option<Best> {
+    /// A matcher that answers only messages addressed to the bot is not
+    /// a candidate when `addressed` is false.
+    pub fn best(&self, text: &str, addressed: bool) -> Option<Best> {
         let mut candidates: Vec<usize> = Vec::new();
         self.trie.walk(text, &mut candidates);
         if let Some(prefilter) = &self.prefilter {
@@ -454,6 +456,9 @@ impl RegexIndex {
         candidates.extend(&self.explosive);
         candidates.sort_unstable();
         candidates.dedup();
+        if !addressed {
+            candidates.retain(|&i| !self.entries[i].0.addressed);
+        }
         let input = Input::new(text);
         let mut best: Option<(usize, (u8, usize), regex_automata::util::captures::Captures)> = None;
         let mut matched: Vec<(usize, u8)> = Vec::new();

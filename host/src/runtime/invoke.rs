@@ -18,7 +18,13 @@ pub struct Call<'a> {
     pub event_id: Option<EventId>,
     pub matcher_id: &'a str,
     pub captures: &'a [(String, String)],
+    /// Rewrites each answer `respond` gives (an operator alias's `result`
+    /// template), before its limits are checked.
+    pub reword: Option<Reword>,
 }
+
+/// See [`Call::reword`].
+pub type Reword = std::sync::Arc<dyn Fn(String) -> String + Send + Sync>;
 
 /// How a call ended, and what it sent on the way.
 pub struct Handled {
@@ -43,6 +49,7 @@ impl Runtime {
             event_id: None,
             matcher_id,
             captures,
+            reword: None,
         };
         self.call(skill, call).await.result
     }
@@ -84,7 +91,7 @@ impl Runtime {
         };
         store
             .data_mut()
-            .begin_event(call.event_id, call.event.origin());
+            .begin_event(call.event_id, call.event.origin(), call.reword.clone());
         store.data_mut().answers_http = matches!(call.event, crate::event::Event::Webhook(_));
         let wit_event = convert::event_to_wit(call.event);
         let run = async {

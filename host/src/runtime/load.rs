@@ -41,6 +41,9 @@ pub struct SkillSource {
     /// Matchers the configuration adds (operators' aliases): each reuses
     /// the id of a matcher the skill declares.
     pub extra_matchers: Vec<MatcherSpec>,
+    /// Matcher ids the configuration gives settings to
+    /// (`skills.<name>.matchers`): each must be one the skill declares.
+    pub configured_matchers: Vec<String>,
 }
 
 impl SkillSource {
@@ -56,6 +59,7 @@ impl SkillSource {
             grants: Grants::default(),
             instance_reuse: 0,
             extra_matchers: Vec::new(),
+            configured_matchers: Vec::new(),
         }
     }
 }
@@ -192,6 +196,21 @@ impl Runtime {
                 )));
             }
             manifest.matchers.push(extra);
+        }
+        // A typo here would silently restrict nothing.
+        let unknown: Vec<&str> = source
+            .configured_matchers
+            .iter()
+            .filter(|id| !manifest.matchers.iter().any(|m| &m.id == *id))
+            .map(String::as_str)
+            .collect();
+        if !unknown.is_empty() {
+            let ids: Vec<&str> = manifest.matchers.iter().map(|m| m.id.as_str()).collect();
+            return Err(LoadError::Manifest(format!(
+                "the configuration's `matchers:` names {}, which the skill does not declare (it has: {})",
+                unknown.join(", "),
+                ids.join(", ")
+            )));
         }
         if manifest.name != source.name {
             tracing::debug!(skill = %source.name, calls_itself = %manifest.name, "a skill's file name and manifest name differ; the file name is what counts");

@@ -89,6 +89,8 @@ pub struct State {
     pub(super) answers_http: bool,
     /// The event being handled, which answers name.
     pub(super) event_id: Option<EventId>,
+    /// Rewrites what `respond` says, for this event (`Call::reword`).
+    pub(super) reword: Option<super::invoke::Reword>,
     pub(super) resources: ResourceCap,
     /// Messages sent so far in this event (capped by `limits.responses`).
     pub(super) messages_sent: u32,
@@ -140,6 +142,7 @@ impl State {
             origin: None,
             answers_http: false,
             event_id: None,
+            reword: None,
             resources,
             messages_sent: 0,
             sent: Vec::new(),
@@ -164,9 +167,15 @@ impl State {
     }
 
     /// Readies a store (fresh or reused) for one event.
-    pub fn begin_event(&mut self, id: Option<EventId>, origin: Option<Origin>) {
+    pub fn begin_event(
+        &mut self,
+        id: Option<EventId>,
+        origin: Option<Origin>,
+        reword: Option<super::invoke::Reword>,
+    ) {
         self.phase = Phase::Handle;
         self.event_id = id;
+        self.reword = reword;
         self.origin = origin;
         self.messages_sent = 0;
         self.sent.clear();

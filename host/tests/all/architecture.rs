@@ -16,6 +16,7 @@ const LAYERS: &[&[&str]] = &[
         "text",
         "skill_file",
         "identity",
+        "permissions",
     ],
     &["config", "memory", "outbound", "grants", "matching"],
     &["runtime", "connectors"],

@@ -26,6 +26,7 @@ fn message(text: &str) -> Event {
         connector: "shell".into(),
         thread: Some("t1".into()),
         received_at: sandbot::event::now_ms(),
+        addressed: true,
     })
 }
 

@@ -295,6 +295,42 @@ fn answers_when_addressed_in_channels_and_always_in_private() {
 }
 
 #[test]
+fn respond_only_matchers_wait_to_be_addressed_while_others_hear() {
+    let server = Ngircd::start();
+    let mut alice = IrcPerson::connect(server.port, "alice", "alice");
+    alice.join("#ops");
+    let bot = BotDir::with_connectors(
+        &["hello", "loudnoises"],
+        &format!(
+            "{}skills:\n  hello:\n    addressed: true\n  loudnoises: {{}}\n",
+            irc_connector("irc", server.port, "sandbot", "    hear: true\n")
+        ),
+    );
+    let running = bot.start();
+    wait_for_join(&mut alice, "sandbot");
+    // Ambient talk reaches the skills that hear it, and only those: the
+    // greeting, said to no one, goes unanswered, so the shout's answer is
+    // the bot's first word.
+    alice.say("#ops", "hello");
+    alice.say("#ops", "WHAT A DAY");
+    assert_eq!(
+        alice.message_from("sandbot"),
+        ("#ops".into(), "WHAT A DAY!!! WHY ARE WE SHOUTING?".into())
+    );
+    alice.say("#ops", "sandbot, hello");
+    assert_eq!(
+        alice.message_from("sandbot"),
+        ("#ops".into(), "Hello alice".into())
+    );
+    alice.say("#ops", "!hello");
+    assert_eq!(
+        alice.message_from("sandbot"),
+        ("#ops".into(), "Hello alice".into())
+    );
+    drop(running);
+}
+
+#[test]
 fn admins_are_named_by_nick_user_and_host_never_by_nick_alone() {
     let server = Ngircd::start();
     let bot = BotDir::with_connectors(

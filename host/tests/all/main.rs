@@ -10,6 +10,7 @@ mod architecture;
 mod authoring;
 mod bad_input;
 mod browser;
+mod commands;
 mod common;
 mod compile_cache;
 mod connectors;

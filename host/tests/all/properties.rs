@@ -137,6 +137,7 @@ fn say(text: &str) -> Event {
         connector: "shell".into(),
         thread: None,
         received_at: 0,
+        addressed: true,
     })
 }
 
@@ -171,7 +172,7 @@ proptest! {
     fn matchers_compile_within_bounds_and_route_any_text(m in manifest(), text in "\\PC{0,64}") {
         if let Ok(compiled) = sandbot::matching::compile(&m) {
             prop_assert!(m.matchers.len() <= sandbot::matching::MAX_MATCHERS);
-            let index = sandbot::matching::Index::build([(&m, &compiled)]);
+            let index = sandbot::matching::Index::build([(&m, &compiled, &sandbot::matching::Policy::default())]);
             for hit in index.route(&say(&text)) {
                 prop_assert_eq!(hit.skill, 0);
             }

@@ -56,6 +56,7 @@ fn message(n: usize, text: &str) -> Event {
         connector: "shell".into(),
         thread: None,
         received_at: sandbot::event::now_ms(),
+        addressed: true,
     })
 }
 

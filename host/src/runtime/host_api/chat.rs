@@ -65,6 +65,10 @@ impl State {
 
 impl chat::Host for State {
     async fn respond(&mut self, text: String) -> Result<(), String> {
+        let text = match &self.reword {
+            Some(reword) => reword(text),
+            None => text,
+        };
         self.admit_message(&text)?;
         if self.origin.is_none() && self.answers_http {
             // Kept for the HTTP response (the execution's record), not sent.
