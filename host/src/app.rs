@@ -12,7 +12,7 @@ use crate::history::{History, Retention};
 use crate::memory::SqliteMemory;
 use crate::observe::{HistoryObserver, LogObserver, Observer};
 use crate::runtime::{Options, Runtime, Services};
-use crate::web;
+use crate::{scheduler, web};
 use anyhow::{Context as _, Result};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -142,6 +142,23 @@ impl App {
             statuses.push((instance.name.clone(), instance.kind.clone(), status.clone()));
             ready.push((instance, events, status));
         }
+        // Webhooks are always mounted, but need `web:` to be served.
+        routes = routes.merge(web::webhook::routes(
+            self.bot.clone(),
+            self.catalog.clone(),
+            self.config.clone(),
+        ));
+        let hooked = self
+            .catalog
+            .current()
+            .skills
+            .iter()
+            .any(|s| s.matchers.has_webhooks());
+        if hooked && self.config.web.is_none() && !mounted {
+            tracing::warn!(
+                "a skill has webhook matchers, but no HTTP server runs: add `web:` to the configuration"
+            );
+        }
         // The server runs when configured or when a connector mounted on it.
         let _server = if self.config.web.is_some() || mounted {
             let source = web::StatusSource {
@@ -153,6 +170,7 @@ impl App {
         } else {
             None
         };
+        let _scheduler = AbortOnDrop(scheduler::start(self.bot.clone(), self.catalog.clone()));
         let mut running = tokio::task::JoinSet::new();
         for (instance, events, status) in ready {
             let outbox = self
@@ -211,7 +229,8 @@ impl App {
     }
 }
 
-/// Stops a task when dropped (the HTTP server, when the bot stops).
+/// Stops a task when dropped (the HTTP server or the scheduler, when the bot
+/// stops).
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {

@@ -279,6 +279,32 @@ impl Bot {
             tracing::warn!("could not answer: {e}");
         }
     }
+
+    /// Runs `hit` (from `set`'s index) for an event no connector brought: a
+    /// schedule tick or a webhook request. Takes a place among
+    /// `max-in-flight` like any event, and gives the record to the observers.
+    pub async fn trigger(&self, set: &SkillSet, hit: &Hit, event: Event) -> Execution {
+        let _permit = self.in_flight.acquire().await;
+        let id = EventId::next();
+        let span = tracing::info_span!("event", id = %id, kind = event_kind(&event));
+        async {
+            let execution = self.execute(set, id, 0, &event, hit).await;
+            for observer in &self.observers {
+                observer.executed(&execution);
+            }
+            execution
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+fn event_kind(event: &Event) -> &'static str {
+    match event {
+        Event::Webhook(_) => "webhook",
+        Event::Schedule { .. } => "schedule",
+        _ => "chat",
+    }
 }
 
 /// An execution record of `hit` for `event`, as if it ran without a

@@ -179,6 +179,10 @@ impl Event {
     }
 }
 
+/// The connector a webhook skill's `respond` is recorded under: those texts
+/// are not delivered to any room but become the HTTP response's body.
+pub const HTTP_CALLER: &str = "@http";
+
 /// A room on a connector, optionally a thread in it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Target {

@@ -6,7 +6,8 @@
 //! out through the response sink to the connector's outbox, and every
 //! execution's record goes to the observers (`observe`). `catalog` keeps
 //! the current skill set and swaps it on reload; `memory` stores what
-//! skills remember.
+//! skills remember. Events no connector brings come from the `scheduler`
+//! (crontab matchers) and `web::webhook` (webhook matchers).
 //!
 //! Layers, bottom up (a module imports only from its own layer or below):
 //! 1. `event`, `bus`, `limits`, `manifest`, `text`, `skill_file`, `identity`,
@@ -14,7 +15,7 @@
 //! 2. `config`, `memory`, `history`, `outbound`, `grants`, `matching`;
 //! 3. `runtime`, `connectors`;
 //! 4. `catalog`;
-//! 5. `bot`, `builtins`, `observe`, `web`;
+//! 5. `bot`, `builtins`, `observe`, `web`, `scheduler`;
 //! 6. `app`, `skilltest`, `authoring`, `logging`, and the binary.
 
 pub mod app;
@@ -38,6 +39,7 @@ pub mod observe;
 pub mod outbound;
 pub mod permissions;
 pub mod runtime;
+pub mod scheduler;
 pub mod skill_file;
 pub mod skilltest;
 pub mod text;

@@ -54,7 +54,9 @@ impl Matcher {
         Self::new(id, MatcherKind::ActionAlias(format.into()))
     }
 
-    /// A five-field crontab expression, in UTC unless [`Matcher::timezone`] is set.
+    /// A crontab expression, five fields (`minute hour day-of-month month
+    /// day-of-week`) or six with seconds first (`*/2 * * * * *`), in UTC
+    /// unless [`Matcher::timezone`] is set.
     pub fn crontab(id: &str, expression: &str) -> Self {
         Self::new(
             id,

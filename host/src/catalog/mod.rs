@@ -94,6 +94,8 @@ pub struct Catalog {
     /// while a file is read. It guards the disabled skills' names too.
     changing: tokio::sync::Mutex<BTreeSet<String>>,
     disabled_list: DisabledList,
+    /// Told after every swap, for those that follow the set (the scheduler).
+    changes: tokio::sync::watch::Sender<()>,
 }
 
 /// A source and what reading its file gave.
@@ -109,6 +111,7 @@ impl Catalog {
             config,
             changing: tokio::sync::Mutex::new(disabled),
             disabled_list,
+            changes: tokio::sync::watch::Sender::new(()),
         }
     }
 
@@ -149,6 +152,11 @@ impl Catalog {
     /// The skills serving now.
     pub fn current(&self) -> Arc<SkillSet> {
         self.current.load_full()
+    }
+
+    /// Changes (`changed()`) after each swap of the skill set.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<()> {
+        self.changes.subscribe()
     }
 
     pub fn skills_dir(&self) -> Option<&Path> {
@@ -427,6 +435,7 @@ impl Catalog {
             .await
             .expect("building the matching index panicked");
         self.current.store(Arc::new(set));
+        self.changes.send_replace(());
         self.runtime.prune_cache(in_use).await;
     }
 }

@@ -7,6 +7,7 @@ mod error;
 mod load;
 mod secret;
 mod skill;
+mod webhook;
 
 pub use crate::limits::{ByteSize, HumanDuration, Limits};
 pub use connectors::ConnectorSection;
@@ -14,6 +15,7 @@ pub use error::{ConfigError, yaml_error};
 pub use load::{SEARCH_ORDER_HELP, load, locate, parse};
 pub use secret::Secret;
 pub use skill::{Allow, MatcherEntry, OperatorAlias, SkillEntry};
+pub use webhook::WebhookSettings;
 
 use crate::grants::Grants;
 use crate::identity::IdentityPattern;

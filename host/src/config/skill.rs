@@ -30,6 +30,8 @@ pub struct SkillEntry {
     pub instance_reuse: u32,
     /// The operator's own words for the skill's commands.
     pub aliases: Vec<OperatorAlias>,
+    /// Requests to its webhook matchers (`webhook.rs`).
+    pub webhook: super::WebhookSettings,
     /// Its matchers answer only messages addressed to the bot (Hubot's
     /// `respond`) rather than hearing all talk [default: false].
     pub addressed: bool,
@@ -127,6 +129,7 @@ const BOT_KEYS: &[&str] = &[
     "allow",
     "instance-reuse",
     "aliases",
+    "webhook",
     "addressed",
     "permissions",
     "matchers",
@@ -166,6 +169,7 @@ impl<'de> de::Visitor<'de> for EntryVisitor {
                 "allow" => entry.allow = map.next_value()?,
                 "instance-reuse" => entry.instance_reuse = map.next_value()?,
                 "aliases" => entry.aliases = map.next_value()?,
+                "webhook" => entry.webhook = map.next_value()?,
                 "addressed" => entry.addressed = map.next_value()?,
                 "permissions" => entry.permissions = map.next_value()?,
                 "matchers" => entry.matchers = map.next_value()?,

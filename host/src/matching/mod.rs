@@ -24,13 +24,19 @@
 //! Every `always` matcher also runs, whatever else matched. A `catch-all`
 //! runs only when no regex matched; if several skills have one, the first
 //! (by rule 2) runs. `event-type` matchers run for every event of their kind.
+//!
+//! Crontab matchers (`crontab`) are checked here when the skill loads and
+//! fired by the scheduler; a webhook matcher is found by its skill and exact
+//! path ([`Index::webhook`]).
 
 pub mod alias;
+pub mod crontab;
 pub mod parse_format;
 mod regex_index;
 
 use crate::event::Event;
 use crate::manifest::{EventKind, Manifest, MatcherKind};
+use crontab::CronSchedule;
 use regex_index::{CompiledRegex, RegexIndex};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -112,6 +118,8 @@ pub struct Index {
     ids: Vec<Vec<String>>,
     /// Alias formats, to read parameters out of their matches.
     aliases: HashMap<(usize, usize), Arc<alias::AliasFormat>>,
+    /// Webhook matchers by (skill, path): the matcher's position.
+    webhooks: HashMap<(usize, String), usize>,
 }
 
 /// One skill's matchers, compiled when the skill loads: a bad pattern fails
@@ -123,6 +131,28 @@ pub struct SkillMatchers {
     /// as regexes, with their rank.
     regexes: Vec<(usize, CompiledRegex, u8)>,
     aliases: Vec<(usize, Arc<alias::AliasFormat>)>,
+    /// Crontab matchers by position, parsed.
+    crontabs: Vec<(usize, Arc<CronSchedule>)>,
+    /// Webhook matchers by position, with their path (no leading `/`).
+    webhooks: Vec<(usize, String)>,
+}
+
+impl SkillMatchers {
+    /// The skill's crontab matchers: (position in the manifest, schedule).
+    pub fn crontabs(&self) -> &[(usize, Arc<CronSchedule>)] {
+        &self.crontabs
+    }
+
+    /// Does the skill listen for webhooks?
+    pub fn has_webhooks(&self) -> bool {
+        !self.webhooks.is_empty()
+    }
+}
+
+/// A webhook matcher's path as requests are matched against it: exact, with
+/// no leading `/`.
+pub fn webhook_path(path: &str) -> &str {
+    path.trim_start_matches('/')
 }
 
 /// The most matchers one skill may declare.
@@ -142,6 +172,8 @@ pub fn compile(manifest: &Manifest) -> Result<SkillMatchers, String> {
     }
     let mut regexes = Vec::new();
     let mut aliases = Vec::new();
+    let mut crontabs = Vec::new();
+    let mut webhooks: Vec<(usize, String)> = Vec::new();
     let mut bytes = 0usize;
     for (i, m) in manifest.matchers.iter().enumerate() {
         let text = match &m.kind {
@@ -176,7 +208,34 @@ pub fn compile(manifest: &Manifest) -> Result<SkillMatchers, String> {
                 aliases.push((i, Arc::new(compiled)));
                 (pattern, false, ALIAS_RANK)
             }
-            _ => continue,
+            MatcherKind::Crontab {
+                expression,
+                timezone,
+            } => {
+                let schedule = CronSchedule::parse(expression, timezone.as_deref())
+                    .map_err(|e| format!("crontab matcher `{}`: {e}", m.id))?;
+                crontabs.push((i, Arc::new(schedule)));
+                continue;
+            }
+            MatcherKind::Webhook(path) => {
+                let path = webhook_path(path);
+                if path.is_empty() || path.chars().any(|c| c.is_whitespace() || "?#*".contains(c)) {
+                    return Err(format!(
+                        "webhook matcher `{}` has path `{path}`: a path is non-empty, exact, \
+                         without spaces, `?`, `#` or `*`",
+                        m.id
+                    ));
+                }
+                if let Some((other, _)) = webhooks.iter().find(|(_, p)| p == path) {
+                    return Err(format!(
+                        "webhook matchers `{}` and `{}` both take path `{path}`",
+                        manifest.matchers[*other].id, m.id
+                    ));
+                }
+                webhooks.push((i, path.to_owned()));
+                continue;
+            }
+            MatcherKind::EventType(_) | MatcherKind::Always | MatcherKind::CatchAll => continue,
         };
         let compiled = regex_index::compile(&pattern, case_sensitive)
             .map_err(|e| format!("matcher `{}` has a bad regex: {e}", m.id))?;
@@ -189,7 +248,12 @@ pub fn compile(manifest: &Manifest) -> Result<SkillMatchers, String> {
         }
         regexes.push((i, compiled, rank));
     }
-    Ok(SkillMatchers { regexes, aliases })
+    Ok(SkillMatchers {
+        regexes,
+        aliases,
+        crontabs,
+        webhooks,
+    })
 }
 
 impl Index {
@@ -222,6 +286,9 @@ impl Index {
             for (matcher, format) in &compiled.aliases {
                 index.aliases.insert((skill, *matcher), format.clone());
             }
+            for (matcher, path) in &compiled.webhooks {
+                index.webhooks.insert((skill, path.clone()), *matcher);
+            }
             for (matcher, m) in manifest.matchers.iter().enumerate() {
                 let route = Route {
                     skill,
@@ -236,7 +303,7 @@ impl Index {
                     MatcherKind::Always => index.always.push(route),
                     MatcherKind::CatchAll => index.catch_all.push(route),
                     MatcherKind::EventType(kind) => index.event_types.push((*kind, route)),
-                    // Declared in the contract; the matching issue brings these.
+                    // The scheduler fires crontabs; webhooks are found by path.
                     MatcherKind::Crontab { .. } | MatcherKind::Webhook(_) => {}
                 }
             }
@@ -323,6 +390,31 @@ impl Index {
                 .collect(),
             _ => captures,
         }
+    }
+
+    /// The webhook matcher of skill `skill` (its position) for a request to
+    /// `path`, matched exactly after trimming leading `/`.
+    pub fn webhook(&self, skill: usize, path: &str) -> Option<Hit> {
+        let matcher = *self.webhooks.get(&(skill, webhook_path(path).to_owned()))?;
+        let route = Route {
+            skill,
+            matcher,
+            rank: REGEX_RANK,
+            addressed: false,
+        };
+        Some(self.hit(route, Vec::new(), Why::Chosen))
+    }
+
+    /// The hit for a matcher fired by something other than an event's
+    /// content (the scheduler).
+    pub fn fired(&self, skill: usize, matcher: usize) -> Hit {
+        let route = Route {
+            skill,
+            matcher,
+            rank: REGEX_RANK,
+            addressed: false,
+        };
+        self.hit(route, Vec::new(), Why::Chosen)
     }
 
     /// How many regex matchers the index holds.
@@ -580,6 +672,64 @@ mod tests {
                 ("minutes".to_string(), "5".to_string()),
                 ("1".to_string(), "stretch".to_string())
             ]
+        );
+    }
+
+    #[test]
+    fn webhooks_match_their_exact_path_and_crontabs_are_checked() {
+        let skills = [
+            manifest("a", vec![("hook", MatcherKind::Webhook("/alert".into()))]),
+            manifest(
+                "b",
+                vec![
+                    ("greet", regex("^hi$", true)),
+                    ("hook", MatcherKind::Webhook("alert/v2".into())),
+                ],
+            ),
+        ];
+        let index = build(&skills);
+        assert_eq!(index.webhook(0, "alert").unwrap().matcher_id, "hook");
+        assert_eq!(index.webhook(0, "//alert").unwrap().skill, 0);
+        assert_eq!(index.webhook(1, "alert/v2").unwrap().matcher, 1);
+        assert!(index.webhook(1, "alert").is_none());
+        assert!(index.webhook(0, "alert/").is_none());
+        assert!(index.webhook(2, "alert").is_none());
+
+        let bad = manifest("x", vec![("w", MatcherKind::Webhook("a/*".into()))]);
+        assert!(compile(&bad).unwrap_err().contains("webhook matcher `w`"));
+        let twice = manifest(
+            "x",
+            vec![
+                ("w1", MatcherKind::Webhook("a".into())),
+                ("w2", MatcherKind::Webhook("/a".into())),
+            ],
+        );
+        assert!(compile(&twice).unwrap_err().contains("`w1` and `w2`"));
+        let cron = |e: &str, z: Option<&str>| {
+            manifest(
+                "x",
+                vec![(
+                    "daily",
+                    MatcherKind::Crontab {
+                        expression: e.into(),
+                        timezone: z.map(Into::into),
+                    },
+                )],
+            )
+        };
+        assert_eq!(
+            compile(&cron("0 9 * * *", Some("Europe/Paris")))
+                .unwrap()
+                .crontabs()
+                .len(),
+            1
+        );
+        let e = compile(&cron("0 9 * *", None)).unwrap_err();
+        assert!(e.starts_with("crontab matcher `daily`: "), "{e}");
+        let e = compile(&cron("0 9 * * *", Some("Europe/Pariss"))).unwrap_err();
+        assert!(
+            e.contains("crontab matcher `daily`: unknown time zone"),
+            "{e}"
         );
     }
 

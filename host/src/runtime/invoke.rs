@@ -91,6 +91,7 @@ impl Runtime {
         store
             .data_mut()
             .begin_event(call.event_id, call.event.origin(), call.reword.clone());
+        store.data_mut().answers_http = matches!(call.event, crate::event::Event::Webhook(_));
         let wit_event = convert::event_to_wit(call.event);
         let run = async {
             let instance = match instance {

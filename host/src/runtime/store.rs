@@ -89,6 +89,8 @@ pub struct State {
     /// Where `respond` and `react` go; `None` during `describe` and for
     /// events that did not come from a room.
     pub(super) origin: Option<Origin>,
+    /// The event is a webhook request: `respond` answers its HTTP caller.
+    pub(super) answers_http: bool,
     /// The event being handled, which answers name.
     pub(super) event_id: Option<EventId>,
     /// Rewrites what `respond` says, for this event (`Call::reword`).
@@ -142,6 +144,7 @@ impl State {
             skill,
             phase,
             origin: None,
+            answers_http: false,
             event_id: None,
             reword: None,
             resources,

@@ -1,12 +1,14 @@
 //! The bot's HTTP server (axum on tokio), shared by whatever mounts on it:
-//! the websocket connector and its chat page, the execution history API
-//! (`api`); webhooks and metrics later. `GET /` answers a small JSON status (the bot, its
+//! the websocket connector and its chat page, skills' webhooks
+//! (`webhook`, `POST /skill/<skill>/<path>`), the execution history API
+//! (`api`); metrics later. `GET /` answers a small JSON status (the bot, its
 //! connectors and their state, the skills loaded), like opsdroid's root
 //! endpoint. A request the server cannot serve gets a 4xx with a one-line
 //! reason. With `cert` and `key` it speaks HTTPS (rustls).
 
 pub mod api;
 mod tls;
+pub mod webhook;
 
 use crate::catalog::Catalog;
 use crate::config::WebSettings;

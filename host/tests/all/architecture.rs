@@ -23,7 +23,7 @@ const LAYERS: &[&[&str]] = &[
     ],
     &["runtime", "connectors"],
     &["catalog"],
-    &["bot", "builtins", "observe", "web"],
+    &["bot", "builtins", "observe", "web", "scheduler"],
     &["app", "skilltest", "authoring", "logging"],
 ];
 

@@ -1,9 +1,10 @@
-//! `chat`: a skill answers in the room its event came from; sending anywhere
+//! `chat`: a skill answers in the room its event came from (a webhook's
+//! answer goes back to the HTTP caller instead); sending anywhere
 //! else needs an `allow.send` grant. Every message counts against
 //! `limits.responses` and `limits.response-size`, names the event it
 //! answers, and is recorded for the execution. `describe` may not talk.
 
-use crate::event::{Origin, Response, ResponseBody, Target};
+use crate::event::{HTTP_CALLER, Origin, Response, ResponseBody, Target};
 use crate::runtime::bindings::chat;
 use crate::runtime::store::{Phase, State};
 use crate::text::for_log;
@@ -69,6 +70,20 @@ impl chat::Host for State {
             None => text,
         };
         self.admit_message(&text)?;
+        if self.origin.is_none() && self.answers_http {
+            // Kept for the HTTP response (the execution's record), not sent.
+            let response = Response {
+                target: Target {
+                    connector: HTTP_CALLER.into(),
+                    room: String::new(),
+                    thread: None,
+                },
+                body: ResponseBody::Text(text),
+                in_reply_to: self.event_id,
+            };
+            self.sent.push(response);
+            return Ok(());
+        }
         let target = self.origin_or("respond")?.target.clone();
         self.emit(target, ResponseBody::Text(text)).await
     }

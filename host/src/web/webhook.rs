@@ -1,0 +1,267 @@
+//! Webhooks: `POST /skill/<skill>/<path>` runs the skill's webhook matcher
+//! for `<path>` (exact, after trimming leading `/`; no wildcards), giving it
+//! the method, headers and body; what the skill `respond`s becomes the HTTP
+//! response. The order of refusals: an unknown skill or path (404), a body
+//! over `skills.<name>.webhook.max-body` (413), a missing or wrong secret
+//! (401, logged; the skill does not run). Then the skill's outcome: 200 with
+//! its answers joined by newlines, 503 when it is busy, 504 when it ran out
+//! of time, 500 with a short reason when it failed.
+
+use crate::bot::Bot;
+use crate::catalog::Catalog;
+use crate::config::{Config, WebhookSettings};
+use crate::event::{Event, HTTP_CALLER, Outcome, ResponseBody, WebhookRequest, now_ms};
+use crate::text::for_log;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use hmac::{Hmac, Mac};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use sha2::Sha256;
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+
+/// The HMAC signature header, as GitHub sends it: `sha256=<hex>`.
+const SIGNATURE: &str = "x-hub-signature-256";
+/// The shared-token header (besides `Authorization: Bearer`).
+const TOKEN: &str = "x-sandbot-token";
+
+struct Hooks {
+    bot: Arc<Bot>,
+    catalog: Arc<Catalog>,
+    config: Arc<Config>,
+}
+
+/// The webhook route, to mount on the bot's HTTP server.
+pub fn routes(bot: Arc<Bot>, catalog: Arc<Catalog>, config: Arc<Config>) -> Router {
+    Router::new()
+        .route("/skill/{skill}/{*path}", post(handle))
+        .with_state(Arc::new(Hooks {
+            bot,
+            catalog,
+            config,
+        }))
+}
+
+async fn handle(
+    State(hooks): State<Arc<Hooks>>,
+    Path((name, path)): Path<(String, String)>,
+    method: Method,
+    mut headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let set = hooks.catalog.current();
+    let hit = set
+        .skills
+        .iter()
+        .position(|s| s.name == name)
+        .and_then(|skill| set.index.webhook(skill, &path));
+    let Some(hit) = hit else {
+        return answer(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no webhook `{}` for skill `{}`",
+                for_log(&path),
+                for_log(&name)
+            ),
+        );
+    };
+    let defaults = WebhookSettings::default();
+    let settings = hooks
+        .config
+        .skills
+        .get(&name)
+        .map_or(&defaults, |e| &e.webhook);
+    let body = match read_body(body, &headers, settings.max_body.0).await {
+        Ok(body) => body,
+        Err(status) => {
+            tracing::warn!(skill = %name, matcher = %hit.matcher_id, "webhook request refused: {status}");
+            let why = match status {
+                StatusCode::PAYLOAD_TOO_LARGE => format!(
+                    "the body is over this webhook's limit of {} (skills.{name}.webhook.max-body)",
+                    settings.max_body
+                ),
+                _ => "the body could not be read".to_string(),
+            };
+            return answer(status, why);
+        }
+    };
+    if let Some(secret) = &settings.secret {
+        if let Err(why) = check_secret(secret.expose(), &headers, &body) {
+            tracing::warn!(skill = %name, matcher = %hit.matcher_id, "webhook request refused (401): {why}");
+            return answer(StatusCode::UNAUTHORIZED, "unauthorized".into());
+        }
+        // The proof was for the bot; the skill need not see the secret.
+        headers.remove(TOKEN);
+        headers.remove(header::AUTHORIZATION);
+    }
+    let request = WebhookRequest {
+        path: crate::matching::webhook_path(&path).to_owned(),
+        method: method.to_string(),
+        headers: headers
+            .iter()
+            .map(|(k, v)| {
+                let value = String::from_utf8_lossy(v.as_bytes()).into_owned();
+                (k.as_str().to_owned(), value)
+            })
+            .collect(),
+        body: body.to_vec(),
+        received_at: now_ms(),
+    };
+    let execution = hooks.bot.trigger(&set, &hit, Event::Webhook(request)).await;
+    match execution.outcome {
+        Outcome::Ok => {
+            let texts: Vec<&str> = execution
+                .responses
+                .iter()
+                .filter(|r| r.target.connector == HTTP_CALLER)
+                .filter_map(|r| match &r.body {
+                    ResponseBody::Text(t) => Some(t.as_str()),
+                    _ => None,
+                })
+                .collect();
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                texts.join("\n"),
+            )
+                .into_response()
+        }
+        Outcome::Busy => answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{name} is busy; try again"),
+        ),
+        Outcome::Timeout => answer(
+            StatusCode::GATEWAY_TIMEOUT,
+            format!("{name} ran out of time"),
+        ),
+        _ => {
+            let reason = execution.error.as_deref().unwrap_or("it failed");
+            let reason: String = reason
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .chars()
+                .take(200)
+                .collect();
+            answer(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("{name} failed: {reason}"),
+            )
+        }
+    }
+}
+
+/// A short plain-text answer.
+fn answer(status: StatusCode, text: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("{text}\n"),
+    )
+        .into_response()
+}
+
+/// The body, at most `max` bytes: a bigger `Content-Length` is refused
+/// before reading, and a body that turns out bigger stops being read.
+async fn read_body(body: Body, headers: &HeaderMap, max: u64) -> Result<bytes::Bytes, StatusCode> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max) {
+        return Err(StatusCode::PAYLOAD_TOO_LARGE);
+    }
+    let limit = usize::try_from(max).unwrap_or(usize::MAX);
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(StatusCode::PAYLOAD_TOO_LARGE)
+        }
+        Err(_) => Err(StatusCode::BAD_REQUEST),
+    }
+}
+
+/// Does the request prove it knows `secret`? An HMAC-SHA256 of the body in
+/// `X-Hub-Signature-256`, or the secret itself in `X-Sandbot-Token` or
+/// `Authorization: Bearer`; both compared in constant time.
+pub fn check_secret(secret: &str, headers: &HeaderMap, body: &[u8]) -> Result<(), &'static str> {
+    if secret.is_empty() {
+        // `${VAR}` of an unset variable: refuse rather than accept anyone.
+        return Err("the configured secret is empty");
+    }
+    let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(signature) = text(SIGNATURE) {
+        let digest = signature
+            .trim()
+            .strip_prefix("sha256=")
+            .and_then(decode_hex)
+            .ok_or("a malformed X-Hub-Signature-256 (sha256=<hex>)")?;
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+        mac.update(body);
+        return mac
+            .verify_slice(&digest)
+            .map_err(|_| "a wrong X-Hub-Signature-256");
+    }
+    let bearer = text(header::AUTHORIZATION.as_str()).and_then(|v| v.strip_prefix("Bearer "));
+    match text(TOKEN).or(bearer) {
+        Some(token) if bool::from(token.trim().as_bytes().ct_eq(secret.as_bytes())) => Ok(()),
+        Some(_) => Err("a wrong token"),
+        None => Err("no X-Hub-Signature-256, X-Sandbot-Token or bearer token"),
+    }
+}
+
+fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(
+                axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn signatures_and_tokens_are_checked() {
+        // GitHub's documented example: secret "It's a Secret to Everybody".
+        let secret = "It's a Secret to Everybody";
+        let good = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+        assert_eq!(
+            check_secret(secret, &headers(&[(SIGNATURE, good)]), b"Hello, World!"),
+            Ok(())
+        );
+        assert!(check_secret(secret, &headers(&[(SIGNATURE, good)]), b"Hello, World?").is_err());
+        assert!(check_secret(secret, &headers(&[(SIGNATURE, "sha256=zz")]), b"").is_err());
+        assert!(check_secret(secret, &headers(&[(SIGNATURE, "757107")]), b"").is_err());
+        assert_eq!(
+            check_secret("t0k", &headers(&[(TOKEN, "t0k")]), b""),
+            Ok(())
+        );
+        assert_eq!(
+            check_secret("t0k", &headers(&[("authorization", "Bearer t0k")]), b""),
+            Ok(())
+        );
+        assert!(check_secret("t0k", &headers(&[(TOKEN, "t0")]), b"").is_err());
+        assert!(check_secret("t0k", &headers(&[]), b"").is_err());
+        assert!(check_secret("", &headers(&[(TOKEN, "")]), b"").is_err());
+    }
+}

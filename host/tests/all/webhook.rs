@@ -1,0 +1,191 @@
+//! Webhooks over real HTTP on loopback: the `webhook-alert` example takes a
+//! signed JSON alert, posts it to the shell's room and answers `ok`; a bad
+//! signature is refused before the skill runs; a body over the cap, an
+//! unknown path and a failing skill get their status codes.
+
+use crate::common::{BotDir, Running, free_port, http, wait_for_port};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use std::time::Duration;
+
+const SECRET: &str = "It's a Secret to Everybody";
+const ALERT: &str =
+    r#"{"name": "DiskFull", "severity": "critical", "summary": "/var is 97% full"}"#;
+
+fn start() -> (BotDir, Running, u16) {
+    let port = free_port();
+    let bot = BotDir::new(
+        &["webhook-alert", "hello"],
+        &format!(
+            r#"logging: {{level: debug}}
+web:
+  host: 127.0.0.1
+  port: {port}
+skills:
+  webhook-alert:
+    room: shell:shell
+    webhook:
+      max-body: 1KiB
+      secret: "{SECRET}"
+    allow:
+      send: ["shell:shell"]
+  hello: {{}}
+"#
+        ),
+    );
+    let run = bot.start();
+    wait_for_port(port);
+    (bot, run, port)
+}
+
+fn signature(body: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(body.as_bytes());
+    let digest: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256={digest}")
+}
+
+const PATH: &str = "/skill/webhook-alert/alert";
+
+#[test]
+fn a_signed_alert_is_posted_and_answered() {
+    let (_bot, run, port) = start();
+    let sig = signature(ALERT);
+    let (status, body) = http(
+        port,
+        "POST",
+        PATH,
+        &[
+            ("content-type", "application/json"),
+            ("x-hub-signature-256", &sig),
+        ],
+        ALERT,
+    );
+    assert_eq!((status, body.as_str()), (200, "ok"), "{}", run.log());
+    assert_eq!(run.answer(), "🚨 [critical] DiskFull: /var is 97% full");
+    // Its execution record went to the observers.
+    run.wait_for_log("executed");
+    let log = run.log();
+    let executed = log.lines().find(|l| l.contains("executed")).unwrap();
+    assert!(
+        executed.contains("skill=webhook-alert") && executed.contains("matcher=alert"),
+        "{executed}"
+    );
+    // The shared token works too.
+    let (status, body) = http(
+        port,
+        "POST",
+        PATH,
+        &[("authorization", &format!("Bearer {SECRET}"))],
+        r#"{"name": "Up"}"#,
+    );
+    assert_eq!((status, body.as_str()), (200, "ok"));
+    assert_eq!(run.answer(), "🚨 Up");
+}
+
+#[test]
+fn a_bad_or_missing_signature_is_refused_before_the_skill_runs() {
+    let (_bot, run, port) = start();
+    let wrong = signature("something else");
+    for headers in [
+        vec![("x-hub-signature-256", wrong.as_str())],
+        vec![("x-sandbot-token", "guess")],
+        vec![],
+    ] {
+        let (status, body) = http(port, "POST", PATH, &headers, ALERT);
+        assert_eq!((status, body.as_str()), (401, "unauthorized\n"));
+    }
+    run.wait_for_log("webhook request refused (401): a wrong X-Hub-Signature-256");
+    run.wait_for_log("webhook request refused (401): a wrong token");
+    run.wait_for_log("webhook request refused (401): no X-Hub-Signature-256");
+    assert_eq!(run.try_answer(Duration::from_millis(500)), None);
+    assert!(!run.log().contains("executed"), "{}", run.log());
+}
+
+#[test]
+fn big_bodies_unknown_paths_and_failures_get_their_status() {
+    let (_bot, run, port) = start();
+    let big = format!(r#"{{"name": "{}"}}"#, "x".repeat(2000));
+    let (status, body) = http(
+        port,
+        "POST",
+        PATH,
+        &[("x-hub-signature-256", &signature(&big))],
+        &big,
+    );
+    assert_eq!(status, 413, "{body}");
+    assert!(body.contains("webhook.max-body"), "{body}");
+
+    for path in [
+        "/skill/webhook-alert/other",
+        "/skill/nobody/alert",
+        "/skill/hello/alert",
+    ] {
+        let (status, _) = http(port, "POST", path, &[], "{}");
+        assert_eq!(status, 404, "{path}");
+    }
+    let (status, _) = http(port, "GET", PATH, &[], "");
+    assert_eq!(status, 405, "webhooks take POST");
+
+    let junk = "not json";
+    let (status, body) = http(
+        port,
+        "POST",
+        PATH,
+        &[("x-hub-signature-256", &signature(junk))],
+        junk,
+    );
+    assert_eq!(status, 500, "{body}");
+    assert!(
+        body.starts_with("webhook-alert failed: ") && body.contains("the body is not JSON"),
+        "{body}"
+    );
+    assert_eq!(run.try_answer(Duration::from_millis(300)), None);
+}
+
+#[test]
+fn answers_are_joined_and_a_slow_skill_times_out() {
+    let port = free_port();
+    let bot = BotDir::new(
+        &["ticker"],
+        &format!(
+            r#"web: {{host: 127.0.0.1, port: {port}}}
+skills:
+  ticker:
+    schedule: "0 0 1 1 *"
+    sleep-ms: 10
+    limits: {{time: 1s}}
+"#
+        ),
+    );
+    let run = bot.start();
+    wait_for_port(port);
+    // No secret configured: anyone who reaches the server may call.
+    let (status, body) = http(port, "POST", "/skill/ticker//slow", &[], "");
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "slept 10 ms\nPOST slow"),
+        "{}",
+        run.log()
+    );
+    drop(run);
+    bot.write_config(&format!(
+        "admins: [alice]\nconnectors:\n  shell: {{}}\nskills-dir: skills\ndata-dir: data\n\
+         web: {{host: 127.0.0.1, port: {port}}}\n\
+         skills:\n  ticker:\n    schedule: \"0 0 1 1 *\"\n    sleep-ms: 3000\n    limits: {{time: 500ms}}\n"
+    ));
+    let run = bot.start();
+    wait_for_port(port);
+    let (status, body) = http(port, "POST", "/skill/ticker/slow", &[], "");
+    assert_eq!(
+        (status, body.as_str()),
+        (504, "ticker ran out of time\n"),
+        "{}",
+        run.log()
+    );
+}
