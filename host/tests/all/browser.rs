@@ -120,7 +120,7 @@ async fn the_chat_page_talks_and_reconnects_after_a_restart() {
         &page,
         "the multi-line help",
         &format!(
-            "{BOT_SAID}.some(t => t.startsWith('I answer to:\\n') && t.includes('reload — '))"
+            "{BOT_SAID}.some(t => t.startsWith('I answer to:\\n') && t.includes('help [word] — '))"
         ),
     )
     .await;

@@ -16,7 +16,8 @@ fn ask_all(run: &mut Running, text: &str) -> Vec<String> {
     run.say(text);
     let mut lines = vec![run.answer()];
     while let Some(line) = run.try_answer(Duration::from_millis(300)) {
-        lines.push(line);
+        // The shell marks the lines that continue an answer.
+        lines.push(line.trim_start_matches("│ ").to_owned());
     }
     lines
 }
@@ -32,11 +33,11 @@ fn every_run_is_kept_and_found_in_chat_and_over_http() {
     let mine = ask_all(&mut bob, "history");
     assert_eq!(mine[0], "Last 2 runs, newest first:", "{mine:?}");
     assert!(
-        mine[1].contains("deploy/") && mine[1].contains("by bob in shell:shell — denied"),
+        mine[1].contains("deploy 0.1.0/deploy by bob in shell:shell — denied"),
         "{mine:?}"
     );
     assert!(
-        mine[2].contains("hello/") && mine[2].contains("— ok"),
+        mine[2].contains("hello 0.1.0/greet by bob in shell:shell — ok"),
         "{mine:?}"
     );
     assert_eq!(
@@ -65,7 +66,7 @@ fn every_run_is_kept_and_found_in_chat_and_over_http() {
     );
     let bobs = ask_all(&mut alice, "history bob 1");
     assert_eq!(bobs.len(), 2, "{bobs:?}");
-    assert!(bobs[1].contains("deploy/"), "{bobs:?}");
+    assert!(bobs[1].contains("/deploy by bob"), "{bobs:?}");
 
     wait_for_port(port);
     let (status, _) = http(port, "GET", "/api/executions", &[], "");

@@ -307,7 +307,7 @@ fn describe_side_effects(s: &mut Suite) {
     s.expect("side effects", &["planted: nothing"]);
     s.run.say("help");
     let help: Vec<String> = std::iter::from_fn(|| s.run.try_answer(Duration::from_millis(500)))
-        .take_while(|l| !l.contains("reload — "))
+        .take_while(|l| !l.contains("skill disable NAME"))
         .collect();
     assert!(
         help.iter()
