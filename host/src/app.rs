@@ -10,7 +10,7 @@ use crate::connectors::registry::{self, Instance};
 use crate::connectors::{ConnectorSink, Context, Status, Web};
 use crate::history::{History, Retention};
 use crate::memory::SqliteMemory;
-use crate::observe::{HistoryObserver, LogObserver, Observer};
+use crate::observe::{HistoryObserver, LogObserver, Metrics, Observer};
 use crate::runtime::{Options, Runtime, Services};
 use crate::{scheduler, web};
 use anyhow::{Context as _, Result};
@@ -26,6 +26,7 @@ pub struct App {
     pub events: Arc<dyn EventSink>,
     /// Every execution record, when `history.enabled`.
     pub history: Option<Arc<History>>,
+    pub metrics: Arc<Metrics>,
     connectors: Vec<Instance>,
     outboxes: HashMap<String, mpsc::Receiver<Delivery>>,
     _watch: watch::WatchHandle,
@@ -70,7 +71,8 @@ impl App {
                 "no skills loaded; put .wasm skills in the skills folder and say `reload`"
             );
         }
-        let mut all: Vec<Arc<dyn Observer>> = vec![Arc::new(LogObserver)];
+        let metrics = Arc::new(Metrics::new());
+        let mut all: Vec<Arc<dyn Observer>> = vec![Arc::new(LogObserver), metrics.clone()];
         let history = if config.history.enabled {
             let retention = Retention {
                 max_age: config.history.max_age.0,
@@ -90,6 +92,7 @@ impl App {
             config.clone(),
             all,
             history.clone(),
+            metrics.clone(),
         ));
         let events: Arc<dyn EventSink> = Arc::new(Dispatch(bot.clone()));
         Ok(App {
@@ -98,6 +101,7 @@ impl App {
             config,
             events,
             history,
+            metrics,
             connectors,
             outboxes: receivers,
             _watch: watch,
@@ -161,6 +165,16 @@ impl App {
         }
         // The server runs when configured or when a connector mounted on it.
         let _server = if self.config.web.is_some() || mounted {
+            let states = statuses
+                .iter()
+                .map(|(name, _, status)| (name.clone(), status.clone()))
+                .collect();
+            let routes = routes.merge(web::metrics::routes(
+                self.metrics.clone(),
+                self.bot.clone(),
+                self.catalog.clone(),
+                states,
+            ));
             let source = web::StatusSource {
                 catalog: self.catalog.clone(),
                 connectors: statuses,

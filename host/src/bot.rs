@@ -31,7 +31,9 @@ pub struct Bot {
     config: Arc<Config>,
     observers: Vec<Arc<dyn Observer>>,
     history: Option<Arc<crate::history::History>>,
+    metrics: Arc<crate::observe::Metrics>,
     in_flight: Arc<Semaphore>,
+    max_in_flight: usize,
 }
 
 impl Bot {
@@ -42,8 +44,10 @@ impl Bot {
         config: Arc<Config>,
         observers: Vec<Arc<dyn Observer>>,
         history: Option<Arc<crate::history::History>>,
+        metrics: Arc<crate::observe::Metrics>,
     ) -> Self {
-        let in_flight = Arc::new(Semaphore::new(config.runtime.max_in_flight.max(1)));
+        let max_in_flight = config.runtime.max_in_flight.max(1);
+        let in_flight = Arc::new(Semaphore::new(max_in_flight));
         Bot {
             catalog,
             runtime,
@@ -51,8 +55,16 @@ impl Bot {
             config,
             observers,
             history,
+            metrics,
             in_flight,
+            max_in_flight,
         }
+    }
+
+    /// Events being handled now.
+    pub fn in_flight(&self) -> usize {
+        self.max_in_flight
+            .saturating_sub(self.in_flight.available_permits())
     }
 
     /// Handles one event to completion: every skill it started has finished
@@ -65,6 +77,7 @@ impl Bot {
     }
 
     async fn handle(&self, id: EventId, event: Event) -> Vec<Execution> {
+        self.metrics.event(&event);
         let span = tracing::info_span!(
             "event",
             id = %id,

@@ -6,9 +6,11 @@
 
 mod history;
 mod log;
+mod metrics;
 
 pub use history::HistoryObserver;
 pub use log::LogObserver;
+pub use metrics::{Metrics, Snapshot};
 
 use crate::event::Execution;
 

@@ -7,6 +7,7 @@
 //! reason. With `cert` and `key` it speaks HTTPS (rustls).
 
 pub mod api;
+pub mod metrics;
 mod tls;
 pub mod webhook;
 

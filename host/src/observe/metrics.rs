@@ -1,0 +1,139 @@
+//! Prometheus metrics (prometheus-client, OpenMetrics text): events in by
+//! connector and kind, executions by skill and outcome, execution latency
+//! by skill, and, read when scraped, events in flight, skills loaded and
+//! connectors up. Counting is an atomic add on the message path; the text
+//! is built only when `/metrics` is asked for (`web::metrics`).
+
+use super::Observer;
+use crate::event::{Event, Execution};
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+type Labels = Vec<(&'static str, String)>;
+
+/// Latency buckets: 10 µs doubling to about 10 s, skills' whole range.
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(1e-5, 2.0, 21))
+}
+
+pub struct Metrics {
+    registry: Registry,
+    events: Family<Labels, Counter>,
+    executions: Family<Labels, Counter>,
+    latency: Family<Labels, Histogram, fn() -> Histogram>,
+    in_flight: Gauge,
+    skills: Gauge,
+    connector_up: Family<Labels, Gauge>,
+}
+
+/// What a scrape reads from the running bot.
+pub struct Snapshot<'a> {
+    pub in_flight: usize,
+    pub skills: usize,
+    /// Each connector's name and whether it is up.
+    pub connectors: Vec<(&'a str, bool)>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("sandbot");
+        let events = Family::<Labels, Counter>::default();
+        let executions = Family::<Labels, Counter>::default();
+        let latency =
+            Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        let in_flight = Gauge::default();
+        let skills = Gauge::default();
+        let connector_up = Family::<Labels, Gauge>::default();
+        registry.register(
+            "events",
+            "Events received, by connector and kind",
+            events.clone(),
+        );
+        registry.register(
+            "executions",
+            "Skill executions, by skill and outcome",
+            executions.clone(),
+        );
+        registry.register(
+            "execution_seconds",
+            "How long executions took, by skill",
+            latency.clone(),
+        );
+        registry.register(
+            "events_in_flight",
+            "Events being handled now",
+            in_flight.clone(),
+        );
+        registry.register("skills_loaded", "Skills loaded now", skills.clone());
+        registry.register(
+            "connector_up",
+            "1 when the connector is connected or listening, else 0",
+            connector_up.clone(),
+        );
+        Metrics {
+            registry,
+            events,
+            executions,
+            latency,
+            in_flight,
+            skills,
+            connector_up,
+        }
+    }
+
+    /// Counts an event as it arrives.
+    pub fn event(&self, event: &Event) {
+        let kind = match event {
+            Event::Message(_) => "message",
+            Event::Reaction(_) => "reaction",
+            Event::Join(_) => "join",
+            Event::Leave(_) => "leave",
+            Event::Webhook(_) => "webhook",
+            Event::Schedule { .. } => "schedule",
+        };
+        let connector = event.connector().unwrap_or("-").to_owned();
+        self.events
+            .get_or_create(&vec![("connector", connector), ("kind", kind.to_owned())])
+            .inc();
+    }
+
+    /// The whole text a scrape gets.
+    pub fn render(&self, now: Snapshot) -> String {
+        self.in_flight.set(now.in_flight as i64);
+        self.skills.set(now.skills as i64);
+        for (name, up) in now.connectors {
+            self.connector_up
+                .get_or_create(&vec![("connector", name.to_owned())])
+                .set(i64::from(up));
+        }
+        let mut text = String::new();
+        if let Err(e) = encode(&mut text, &self.registry) {
+            tracing::error!("could not encode the metrics: {e}");
+        }
+        text
+    }
+}
+
+impl Observer for Metrics {
+    fn executed(&self, e: &Execution) {
+        self.executions
+            .get_or_create(&vec![
+                ("skill", e.skill.clone()),
+                ("outcome", e.outcome.as_str().to_owned()),
+            ])
+            .inc();
+        self.latency
+            .get_or_create(&vec![("skill", e.skill.clone())])
+            .observe(e.micros as f64 / 1e6);
+    }
+}

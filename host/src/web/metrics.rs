@@ -1,0 +1,73 @@
+//! `GET /metrics`: the bot's Prometheus metrics (`observe::Metrics`), with
+//! what is read at scrape time (events in flight, skills loaded, connector
+//! states) filled in first.
+
+use crate::bot::Bot;
+use crate::catalog::Catalog;
+use crate::connectors::Status;
+use crate::observe::{Metrics, Snapshot};
+use axum::Router;
+use axum::extract::State;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use std::sync::Arc;
+
+struct Scrape {
+    metrics: Arc<Metrics>,
+    bot: Arc<Bot>,
+    catalog: Arc<Catalog>,
+    connectors: Vec<(String, Status)>,
+}
+
+pub fn routes(
+    metrics: Arc<Metrics>,
+    bot: Arc<Bot>,
+    catalog: Arc<Catalog>,
+    connectors: Vec<(String, Status)>,
+) -> Router {
+    Router::new()
+        .route("/metrics", get(scrape))
+        .with_state(Arc::new(Scrape {
+            metrics,
+            bot,
+            catalog,
+            connectors,
+        }))
+}
+
+async fn scrape(State(s): State<Arc<Scrape>>) -> impl IntoResponse {
+    let states: Vec<(String, String)> = s
+        .connectors
+        .iter()
+        .map(|(name, status)| (name.clone(), status.get()))
+        .collect();
+    let snapshot = Snapshot {
+        in_flight: s.bot.in_flight(),
+        skills: s.catalog.current().skills.len(),
+        connectors: states
+            .iter()
+            .map(|(name, state)| (name.as_str(), is_up(state)))
+            .collect(),
+    };
+    (
+        [(
+            "content-type",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        s.metrics.render(snapshot),
+    )
+}
+
+/// A connector's state as up or not: anything but on its way (starting,
+/// connecting, logging in, reconnecting) or stopped.
+fn is_up(state: &str) -> bool {
+    ![
+        "starting",
+        "connecting",
+        "logging in",
+        "reconnecting",
+        "stopped",
+    ]
+    .iter()
+    .any(|s| state.starts_with(s))
+}

@@ -1,0 +1,72 @@
+//! `/metrics` through the real bot: a scrape after some traffic, parsed by
+//! a Prometheus text parser, counts what happened.
+
+use crate::common::{BotDir, free_port, http, wait_for_port};
+
+#[test]
+fn a_scrape_counts_events_and_executions() {
+    let bot = BotDir::new(&["hello", "deploy"], "");
+    let port = free_port();
+    bot.write_config(&format!(
+        "admins: [alice]\nskills-dir: skills\ndata-dir: data\nconnectors:\n  shell: {{}}\nweb: {{port: {port}}}\nskills:\n  hello: {{}}\n  deploy:\n    permissions: {{allow-users: [bob]}}\n"
+    ));
+    let mut run = bot.start();
+    assert_eq!(run.ask("hello"), "Hello alice");
+    assert_eq!(run.ask("hi"), "Hi alice");
+    assert!(run.ask("deploy web").contains("not allowed"));
+    wait_for_port(port);
+    let (status, text) = http(port, "GET", "/metrics", &[], "");
+    assert_eq!(status, 200, "{text}");
+    let lines = text.lines().map(|l| Ok(l.to_owned()));
+    let scrape = prometheus_parse::Scrape::parse(lines).expect("Prometheus text");
+    let value = |name: &str, labels: &[(&str, &str)]| -> f64 {
+        scrape
+            .samples
+            .iter()
+            .find(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+            .map(|s| match s.value {
+                prometheus_parse::Value::Counter(v)
+                | prometheus_parse::Value::Gauge(v)
+                | prometheus_parse::Value::Untyped(v) => v,
+                _ => f64::NAN,
+            })
+            .unwrap_or_else(|| panic!("no {name} {labels:?} in:\n{text}"))
+    };
+    assert_eq!(
+        value(
+            "sandbot_events_total",
+            &[("connector", "shell"), ("kind", "message")]
+        ),
+        3.0
+    );
+    assert_eq!(
+        value(
+            "sandbot_executions_total",
+            &[("skill", "hello"), ("outcome", "ok")]
+        ),
+        2.0
+    );
+    assert_eq!(
+        value(
+            "sandbot_executions_total",
+            &[("skill", "deploy"), ("outcome", "denied")]
+        ),
+        1.0
+    );
+    assert_eq!(value("sandbot_skills_loaded", &[]), 2.0);
+    assert_eq!(
+        value("sandbot_connector_up", &[("connector", "shell")]),
+        1.0
+    );
+    let histogram = scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == "sandbot_execution_seconds" && s.labels.get("skill") == Some("hello"))
+        .unwrap_or_else(|| panic!("no latency histogram in:\n{text}"));
+    match &histogram.value {
+        prometheus_parse::Value::Histogram(buckets) => {
+            assert_eq!(buckets.last().unwrap().count, 2.0, "{text}");
+        }
+        other => panic!("not a histogram: {other:?}"),
+    }
+}
