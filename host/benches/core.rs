@@ -280,6 +280,81 @@ fn bench_dispatch() {
     }
 }
 
+/// User plus system CPU time of this process so far, to the microsecond.
+fn process_cpu() -> Duration {
+    // SAFETY: getrusage writes into the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+/// What keeping every execution record costs: `hello` through the
+/// dispatcher with history off and on, CPU of the whole process (the
+/// history's writer thread included) per event. Rounds alternate so drift
+/// in the machine's speed hits both alike.
+fn bench_history() {
+    println!(
+        "\n## Recording history: CPU per event, hello through the dispatcher, history off vs on, median of 7 × 20,000"
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dirs = [
+        ("off", bot_dir(&["hello"], "history: {enabled: false}\n")),
+        ("on", bot_dir(&["hello"], "")),
+    ];
+    let figures = rt.block_on(async {
+        let mut apps = Vec::new();
+        for (label, dir) in &dirs {
+            let config = config::load(&dir.path().join("configuration.yaml")).unwrap();
+            let mut app = App::start(config).await.unwrap();
+            let mut outbox = app.take_outbox("shell").unwrap();
+            tokio::spawn(async move { while outbox.recv().await.is_some() {} });
+            apps.push((*label, app));
+        }
+        let mut per_event: Vec<Vec<f64>> = vec![Vec::new(); apps.len()];
+        for _ in 0..7 {
+            for (i, (_, app)) in apps.iter().enumerate() {
+                let n = 20_000usize;
+                let bot = app.bot.clone();
+                let cpu = process_cpu();
+                let sem = Arc::new(tokio::sync::Semaphore::new(64));
+                let mut tasks = tokio::task::JoinSet::new();
+                for _ in 0..n {
+                    let permit = sem.clone().acquire_owned().await.unwrap();
+                    let bot = bot.clone();
+                    tasks.spawn(async move {
+                        bot.dispatch(message("hello")).await;
+                        drop(permit);
+                    });
+                }
+                while tasks.join_next().await.is_some() {}
+                // The writer must have caught up, so its CPU is counted.
+                if let Some(history) = &app.history {
+                    let history = history.clone();
+                    tokio::task::spawn_blocking(move || history.flush(Duration::from_secs(30)))
+                        .await
+                        .unwrap();
+                }
+                per_event[i].push((process_cpu() - cpu).as_secs_f64() * 1e6 / n as f64);
+            }
+        }
+        per_event.into_iter().map(median).collect::<Vec<f64>>()
+    });
+    println!("| history | µs CPU per event |");
+    println!("|---|---|");
+    for ((label, _), figure) in dirs.iter().zip(&figures) {
+        println!("| {label} | {figure:.2} |");
+    }
+    println!(
+        "recording costs {:.2} µs of CPU per event (target ≤ 2)",
+        figures[1] - figures[0]
+    );
+}
+
 /// Synthetic matchers in the styles chat bots use: anchored commands with
 /// captures, case-insensitive phrases, alternations, unanchored patterns.
 fn synthetic(n: usize) -> Vec<Manifest> {
@@ -537,6 +612,9 @@ fn main() {
     }
     if want("dispatch") {
         bench_dispatch();
+    }
+    if want("history") {
+        bench_history();
     }
     if want("matching") {
         bench_matching();

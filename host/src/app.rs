@@ -12,6 +12,7 @@ use crate::history::{History, Retention};
 use crate::memory::SqliteMemory;
 use crate::observe::{HistoryObserver, LogObserver, Metrics, Observer};
 use crate::runtime::{Options, Runtime, Services};
+use crate::work::Work;
 use crate::{scheduler, web};
 use anyhow::{Context as _, Result};
 use std::collections::HashMap;
@@ -85,7 +86,7 @@ impl App {
             None
         };
         all.extend(observers);
-        let bot = Arc::new(Bot::new(
+        let bot = Bot::new(
             catalog.clone(),
             runtime,
             outboxes,
@@ -93,7 +94,8 @@ impl App {
             all,
             history.clone(),
             metrics.clone(),
-        ));
+            Arc::new(Work::default()),
+        );
         let events: Arc<dyn EventSink> = Arc::new(Dispatch(bot.clone()));
         Ok(App {
             bot,
@@ -115,9 +117,54 @@ impl App {
     }
 
     /// Runs the configured connectors until one whose input ends (a piped
-    /// shell) returns, or the process is told to stop. A connector that
-    /// fails is logged and the others keep running.
+    /// shell) returns, or the process is told to stop; then stops as
+    /// [`App::stop`] says. A connector that fails is logged and the others
+    /// keep running.
     pub async fn run(&mut self) -> Result<()> {
+        self.serve().await
+    }
+
+    /// Stops taking events, gives running executions (background runs
+    /// included) `runtime.shutdown-grace` to finish, stops the rest (each
+    /// recorded as `interrupted`) and writes out the history.
+    pub async fn stop(&self) {
+        let work = self.bot.work();
+        work.close();
+        let grace = self.config.runtime.shutdown_grace;
+        if work.running() > 0 {
+            tracing::info!(
+                running = work.running(),
+                "waiting up to {grace} for running executions"
+            );
+        }
+        let waited = tokio::select! {
+            waited = tokio::time::timeout(grace.0, work.idle()) => waited.is_ok(),
+            // A second Ctrl-C or SIGTERM does not wait.
+            () = shutdown_signal() => false,
+        };
+        if !waited {
+            tracing::warn!(
+                running = work.running(),
+                "stopping what still runs (shutdown grace {grace})"
+            );
+            work.stop();
+            // Each stopped run gives its record as it is dropped.
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), work.idle()).await;
+        }
+        if let Some(history) = &self.history {
+            let history = history.clone();
+            let flushed = tokio::task::spawn_blocking(move || {
+                history.flush(std::time::Duration::from_secs(5))
+            })
+            .await
+            .unwrap_or(false);
+            if !flushed {
+                tracing::warn!("the history writer did not catch up before the bot stopped");
+            }
+        }
+    }
+
+    async fn serve(&mut self) -> Result<()> {
         let web_settings = self.config.web.clone().unwrap_or_default();
         let loopback = web::loopback_only(&web_settings);
         let mut routes = axum::Router::new();
@@ -184,7 +231,8 @@ impl App {
         } else {
             None
         };
-        let _scheduler = AbortOnDrop(scheduler::start(self.bot.clone(), self.catalog.clone()));
+        // Stopped first when the bot stops, so no tick starts during the grace.
+        let scheduler = AbortOnDrop(scheduler::start(self.bot.clone(), self.catalog.clone()));
         let mut running = tokio::task::JoinSet::new();
         for (instance, events, status) in ready {
             let outbox = self
@@ -217,6 +265,8 @@ impl App {
                 "no connectors configured: nothing to listen to (add `connectors: {{shell: {{}}}}`)"
             );
         }
+        let signal = shutdown_signal();
+        tokio::pin!(signal);
         loop {
             tokio::select! {
                 ended = running.join_next(), if !running.is_empty() => {
@@ -225,7 +275,7 @@ impl App {
                             tracing::debug!(connector = %name, "input ended");
                             // A connector whose input ended (a piped shell)
                             // ends the bot, as it always has.
-                            return Ok(());
+                            break;
                         }
                         Some(Ok((name, Err(e)))) => {
                             tracing::error!(connector = %name, "the connector stopped: {e:#}");
@@ -234,12 +284,17 @@ impl App {
                         None => {}
                     }
                 }
-                _ = shutdown_signal() => {
+                _ = &mut signal => {
                     tracing::info!("stopping");
-                    return Ok(());
+                    break;
                 }
             }
         }
+        // The connectors and the server keep running through the grace,
+        // so answers of what still runs reach their rooms.
+        drop(scheduler);
+        self.stop().await;
+        Ok(())
     }
 }
 

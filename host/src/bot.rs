@@ -15,11 +15,13 @@ use crate::event::{
 use crate::matching::{Hit, Why};
 use crate::observe::Observer;
 use crate::permissions::{Asker, Refusal};
+use crate::runtime::Reserved;
 use crate::runtime::{Call, Failure, Runtime};
+use crate::work::Work;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Instant;
 use tokio::sync::Semaphore;
 use tracing::Instrument;
@@ -34,9 +36,14 @@ pub struct Bot {
     metrics: Arc<crate::observe::Metrics>,
     in_flight: Arc<Semaphore>,
     max_in_flight: usize,
+    /// Events and background runs not finished: what shutdown waits for.
+    work: Arc<Work>,
+    /// The bot itself, for the background runs it spawns.
+    me: Weak<Bot>,
 }
 
 impl Bot {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         catalog: Arc<Catalog>,
         runtime: Arc<Runtime>,
@@ -45,10 +52,11 @@ impl Bot {
         observers: Vec<Arc<dyn Observer>>,
         history: Option<Arc<crate::history::History>>,
         metrics: Arc<crate::observe::Metrics>,
-    ) -> Self {
+        work: Arc<Work>,
+    ) -> Arc<Self> {
         let max_in_flight = config.runtime.max_in_flight.max(1);
         let in_flight = Arc::new(Semaphore::new(max_in_flight));
-        Bot {
+        Arc::new_cyclic(|me| Bot {
             catalog,
             runtime,
             responses,
@@ -58,7 +66,14 @@ impl Bot {
             metrics,
             in_flight,
             max_in_flight,
-        }
+            work,
+            me: me.clone(),
+        })
+    }
+
+    /// What the bot has taken on and not finished (`crate::work`).
+    pub fn work(&self) -> &Arc<Work> {
+        &self.work
     }
 
     /// Events being handled now.
@@ -73,6 +88,7 @@ impl Bot {
         let Ok(_permit) = self.in_flight.acquire().await else {
             return Vec::new();
         };
+        let _entered = self.work.enter();
         self.handle(EventId::next(), event).await
     }
 
@@ -101,6 +117,12 @@ impl Bot {
                     let mut hits = self.route(&set, &event);
                     if hits.is_empty() {
                         tracing::trace!("nothing matched");
+                        if event.message().is_some() {
+                            self.metrics.matched(None);
+                        }
+                    }
+                    for hit in &hits {
+                        self.metrics.matched(Some(hit.why));
                     }
                     let denied = self.screen(&set, id, &event, &mut hits).await;
                     if let Some(m) = event.message()
@@ -118,28 +140,31 @@ impl Bot {
                             self.say(origin.target, id, ambiguity(&set, &hit)).await;
                         }
                     }
-                    // An alias's acknowledgement goes out before the skill runs.
-                    for hit in &hits {
-                        if let (Some(ack), Some(origin)) = (&hit.ack, event.origin())
-                            && let Some(text) = render_ack(ack, hit, &event)
-                        {
-                            self.say(origin.target, id, text).await;
+                    // A hit with an ack runs in the background: the ack
+                    // now, the answer when it ends.
+                    let (later, now): (Vec<_>, Vec<_>) = hits
+                        .into_iter()
+                        .enumerate()
+                        .partition(|(_, hit)| self.ack_of(&set, hit, &event).is_some());
+                    let mut executions = Vec::new();
+                    for (n, hit) in later {
+                        if let Some(refused) = self.acknowledge(&set, id, n, &event, hit).await {
+                            executions.push(refused);
                         }
                     }
-                    let mut executions = futures::future::join_all(
-                        hits.iter()
-                            .enumerate()
-                            .map(|(n, hit)| self.execute(&set, id, n, &event, hit)),
-                    )
-                    .await;
+                    executions.extend(
+                        futures::future::join_all(
+                            now.iter()
+                                .map(|(n, hit)| self.execute(&set, id, *n, &event, hit, None)),
+                        )
+                        .await,
+                    );
                     executions.extend(denied);
                     executions
                 }
             };
             for execution in &executions {
-                for observer in &self.observers {
-                    observer.executed(execution);
-                }
+                self.observe(execution);
             }
             if let Some(connector) = event.connector() {
                 self.responses.finished(connector, id).await;
@@ -150,13 +175,84 @@ impl Bot {
         .await
     }
 
+    fn observe(&self, execution: &Execution) {
+        for observer in &self.observers {
+            observer.executed(execution);
+        }
+    }
+
+    /// The ack that sends `hit` to the background: an alias's own, else
+    /// the configuration's for its matcher or skill. Only for chat events
+    /// someone asked (a webhook's caller waits for its answer; `always`
+    /// matchers were not asked anything).
+    fn ack_of<'h>(&self, set: &'h SkillSet, hit: &'h Hit, event: &Event) -> Option<&'h str> {
+        if hit.why == Why::Always || event.origin().is_none() {
+            return None;
+        }
+        hit.ack
+            .as_deref()
+            .or_else(|| set.policies[hit.skill].ack.get(hit.matcher)?.as_deref())
+    }
+
+    /// Takes `hit` into its skill's gate, says its ack, and runs it in the
+    /// background, its record going to the observers when it ends. A skill
+    /// with no place left is answered as busy at once, without an ack, and
+    /// that refusal is returned as the record.
+    async fn acknowledge(
+        &self,
+        set: &Arc<SkillSet>,
+        id: EventId,
+        n: usize,
+        event: &Event,
+        hit: Hit,
+    ) -> Option<Execution> {
+        let skill = &set.skills[hit.skill];
+        let origin = event.origin()?;
+        let reserved = match self.runtime.reserve(skill) {
+            Ok(reserved) => reserved,
+            Err(busy) => {
+                tracing::warn!(skill = %skill.name, matcher = %hit.matcher_id, "not started: {busy}");
+                let text = format!("⚠ {}: {}", skill.name, busy.brief());
+                self.say(origin.target, id, text).await;
+                let mut refused = record(skill, id, n, event, &hit, now_ms());
+                refused.outcome = Outcome::Busy;
+                refused.error = Some(busy.to_string());
+                return Some(refused);
+            }
+        };
+        let ack = self.ack_of(set, &hit, event)?;
+        if let Some(text) = render_ack(ack, &hit, event) {
+            self.say(origin.target, id, text).await;
+        }
+        let bot = self.me.upgrade()?;
+        let entered = self.work.enter();
+        let (set, event) = (set.clone(), event.clone());
+        let span = tracing::Span::current();
+        tokio::spawn(
+            async move {
+                let run = bot.execute(&set, id, n, &event, &hit, Some(reserved));
+                tokio::select! {
+                    execution = run => bot.observe(&execution),
+                    // Dropping the run records it as interrupted.
+                    () = bot.work.stopped() => {}
+                }
+                drop(entered);
+            }
+            .instrument(span),
+        );
+        None
+    }
+
     /// Which skills should run for `event`, chosen skill first.
     pub fn route(&self, set: &SkillSet, event: &Event) -> Vec<Hit> {
         set.index.route(event)
     }
 
-    /// Runs one hit and makes its execution record; a failure the user
-    /// should hear of is answered in the event's room.
+    /// Runs one hit (in the place `reserved` in its skill's gate, if
+    /// given) and makes its execution record; a failure the user should
+    /// hear of is answered in the event's room. Dropped before it ends
+    /// (shutdown, a webhook caller gone), it still leaves its record, as
+    /// `interrupted`.
     pub async fn execute(
         &self,
         set: &SkillSet,
@@ -164,31 +260,35 @@ impl Bot {
         n: usize,
         event: &Event,
         hit: &Hit,
+        reserved: Option<Reserved>,
     ) -> Execution {
         let skill: &Skill = &set.skills[hit.skill];
-        let span = tracing::info_span!("execution", skill = %skill.name, matcher = %hit.matcher_id);
+        let execution_id = format!("{event_id}-{n}");
+        let span = tracing::info_span!("execution", id = %execution_id, skill = %skill.name, matcher = %hit.matcher_id);
         async {
             let started_at = now_ms();
             let clock = Instant::now();
+            let mut unfinished = Unfinished {
+                bot: self,
+                record: Some(record(skill, event_id, n, event, hit, started_at)),
+            };
             let reword = set.policies[hit.skill]
                 .result
                 .get(hit.matcher)
                 .cloned()
                 .flatten()
                 .map(|template| result_template(template, hit, event));
-            let handled = self
-                .runtime
-                .call(
-                    skill,
-                    Call {
-                        event,
-                        event_id: Some(event_id),
-                        matcher_id: &hit.matcher_id,
-                        captures: &hit.captures,
-                        reword,
-                    },
-                )
-                .await;
+            let call = Call {
+                event,
+                event_id: Some(event_id),
+                matcher_id: &hit.matcher_id,
+                captures: &hit.captures,
+                reword,
+            };
+            let handled = match reserved {
+                Some(reserved) => self.runtime.call_reserved(skill, reserved, call).await,
+                None => self.runtime.call(skill, call).await,
+            };
             let micros = clock.elapsed().as_micros() as u64;
             let (outcome, error) = match &handled.result {
                 Ok(()) => (Outcome::Ok, None),
@@ -207,7 +307,8 @@ impl Bot {
                     self.say(origin.target, event_id, text).await;
                 }
             }
-            let mut record = record(skill, event_id, n, event, hit, started_at);
+            let mut record = unfinished.record.take().expect("taken once");
+            record.ended_at = now_ms();
             record.micros = micros;
             record.outcome = outcome;
             record.error = error;
@@ -298,17 +399,49 @@ impl Bot {
     /// `max-in-flight` like any event, and gives the record to the observers.
     pub async fn trigger(&self, set: &SkillSet, hit: &Hit, event: Event) -> Execution {
         let _permit = self.in_flight.acquire().await;
+        let _entered = self.work.enter();
         let id = EventId::next();
         let span = tracing::info_span!("event", id = %id, kind = event_kind(&event));
         async {
-            let execution = self.execute(set, id, 0, &event, hit).await;
-            for observer in &self.observers {
-                observer.executed(&execution);
+            tokio::select! {
+                execution = self.execute(set, id, 0, &event, hit, None) => {
+                    self.observe(&execution);
+                    execution
+                }
+                // The dropped run has recorded itself as interrupted; this
+                // is that record for the caller.
+                () = self.work.stopped() => {
+                    let mut record = record(&set.skills[hit.skill], id, 0, &event, hit, now_ms());
+                    record.outcome = Outcome::Interrupted;
+                    record.error = Some(INTERRUPTED.into());
+                    record
+                }
             }
-            execution
         }
         .instrument(span)
         .await
+    }
+}
+
+/// Why an execution has no outcome of its own.
+const INTERRUPTED: &str = "the bot stopped before the skill finished";
+
+/// An execution under way: dropped before it ends, it gives its record to
+/// the observers as `interrupted`, so none is lost silently.
+struct Unfinished<'b> {
+    bot: &'b Bot,
+    record: Option<Execution>,
+}
+
+impl Drop for Unfinished<'_> {
+    fn drop(&mut self) {
+        if let Some(mut record) = self.record.take() {
+            record.ended_at = now_ms();
+            record.outcome = Outcome::Interrupted;
+            record.error = Some(INTERRUPTED.into());
+            tracing::warn!(skill = %record.skill, matcher = %record.matcher, "interrupted: {INTERRUPTED}");
+            self.bot.observe(&record);
+        }
     }
 }
 
@@ -463,6 +596,9 @@ pub struct Dispatch(pub Arc<Bot>);
 impl EventSink for Dispatch {
     fn submit(&self, id: EventId, event: Event) -> BoxFuture<'_, Result<(), Closed>> {
         Box::pin(async move {
+            if self.0.work.is_closed() {
+                return Err(Closed);
+            }
             let permit = self
                 .0
                 .in_flight
@@ -470,21 +606,36 @@ impl EventSink for Dispatch {
                 .acquire_owned()
                 .await
                 .map_err(|_| Closed)?;
+            let entered = self.0.work.enter();
             let bot = self.0.clone();
             let connector = event.connector().map(str::to_owned);
             tokio::spawn(async move {
                 let handled = std::panic::AssertUnwindSafe(bot.handle(id, event)).catch_unwind();
-                if handled.await.is_err() {
-                    // A bug, not a skill (skills trap inside wasmtime): the
-                    // event still ends, so its connector is not left waiting.
-                    tracing::error!(event = %id, "handling an event panicked");
+                let ended = tokio::select! {
+                    handled = handled => handled.is_ok(),
+                    // Stopped at shutdown: its executions recorded
+                    // themselves as interrupted when dropped.
+                    () = bot.work.stopped() => false,
+                };
+                if !ended {
+                    // A bug, not a skill (skills trap inside wasmtime), or
+                    // shutdown: the event still ends, so its connector is
+                    // not left waiting.
+                    if !bot.work.is_closed() {
+                        tracing::error!(event = %id, "handling an event panicked");
+                    }
                     if let Some(connector) = connector {
                         bot.responses.finished(&connector, id).await;
                     }
                 }
                 drop(permit);
+                drop(entered);
             });
             Ok(())
         })
+    }
+
+    fn settled(&self) -> BoxFuture<'_, ()> {
+        Box::pin(self.0.work.idle())
     }
 }

@@ -15,6 +15,13 @@ pub trait EventSink: Send + Sync + 'static {
     /// returns once it has been accepted: a connector that awaits this
     /// cannot outrun the bot.
     fn submit(&self, id: EventId, event: Event) -> BoxFuture<'_, Result<(), Closed>>;
+
+    /// Resolves once everything submitted so far is done, background runs
+    /// (after an ack) included: a piped shell waits for this before it
+    /// ends, so the answers still to come are printed.
+    fn settled(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
 }
 
 /// Runtime (and dispatcher) → connectors.

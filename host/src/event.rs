@@ -266,6 +266,8 @@ pub enum Outcome {
     Denied,
     /// The skill was at its concurrency bound and queue: it did not run.
     Busy,
+    /// The bot stopped (or the caller went away) before the skill finished.
+    Interrupted,
 }
 
 impl Outcome {
@@ -279,6 +281,7 @@ impl Outcome {
             Outcome::Crashed => "crashed",
             Outcome::Denied => "denied",
             Outcome::Busy => "busy",
+            Outcome::Interrupted => "interrupted",
         }
     }
 }

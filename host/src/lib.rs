@@ -11,7 +11,7 @@
 //!
 //! Layers, bottom up (a module imports only from its own layer or below):
 //! 1. `event`, `bus`, `limits`, `manifest`, `text`, `skill_file`, `identity`,
-//!    `permissions`;
+//!    `permissions`, `work`;
 //! 2. `config`, `memory`, `history`, `outbound`, `grants`, `matching`;
 //! 3. `runtime`, `connectors`;
 //! 4. `catalog`;
@@ -44,3 +44,4 @@ pub mod skill_file;
 pub mod skilltest;
 pub mod text;
 pub mod web;
+pub mod work;

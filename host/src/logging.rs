@@ -1,13 +1,16 @@
-//! Logs go to stderr (and optionally a file); responses go to stdout, so
-//! piping the shell never mixes the two. `SANDBOT_LOG` overrides the level
+//! Logs go to stderr (and optionally a file, as text or as JSON lines);
+//! responses go to stdout, so piping the shell never mixes the two. `SANDBOT_LOG` overrides the level
 //! with a tracing filter, e.g. `SANDBOT_LOG=debug` or `sandbot=trace`.
 
-use crate::config::Logging;
+use crate::config::{LogFormat, Logging};
 use anyhow::{Context, Result};
 use std::io::IsTerminal;
 use std::sync::Mutex;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer as _;
 use tracing_subscriber::fmt::writer::MakeWriterExt;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 pub fn init(settings: &Logging) -> Result<()> {
     let level = settings.level.as_str();
@@ -28,13 +31,12 @@ pub fn init(settings: &Logging) -> Result<()> {
         // The IRC crate traces every line it sends, the server password
         // (PASS) among them: never below debug, whatever SANDBOT_LOG asks.
         .add_directive("irc=debug".parse().expect("a valid directive"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(std::io::stderr().is_terminal());
-    let stderr = std::io::stderr.with_filter(move |_| settings_console());
     CONSOLE.store(settings.console, std::sync::atomic::Ordering::Relaxed);
-    let result = match &settings.path {
+    let console = tracing_subscriber::fmt::layer()
+        .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr.with_filter(move |_| settings_console()));
+    let file = match &settings.path {
         Some(path) => {
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir)
@@ -45,13 +47,29 @@ pub fn init(settings: &Logging) -> Result<()> {
                 .append(true)
                 .open(path)
                 .with_context(|| format!("opening the log file {}", path.display()))?;
-            builder
-                .with_writer(stderr.and(Mutex::new(file)))
-                .with_ansi(false)
-                .try_init()
+            let layer = tracing_subscriber::fmt::layer()
+                .with_target(false)
+                .with_ansi(false);
+            Some(match settings.format {
+                LogFormat::Text => layer.with_writer(Mutex::new(file)).boxed(),
+                // One JSON object a line, with the fields of the spans it
+                // happened in: an execution's id (`span.id`, and in
+                // `spans`) on every line the execution causes.
+                LogFormat::Json => layer
+                    .json()
+                    .with_current_span(true)
+                    .with_span_list(true)
+                    .with_writer(Mutex::new(file))
+                    .boxed(),
+            })
         }
-        None => builder.with_writer(stderr).try_init(),
+        None => None,
     };
+    let result = tracing_subscriber::registry()
+        .with(filter)
+        .with(console)
+        .with(file)
+        .try_init();
     // A second init (tests start several bots in one process) keeps the first.
     let _ = result;
     Ok(())

@@ -96,6 +96,10 @@ pub struct Catalog {
     disabled_list: DisabledList,
     /// Told after every swap, for those that follow the set (the scheduler).
     changes: tokio::sync::watch::Sender<()>,
+    /// Skills loaded (new or changed) and loads that failed, since start:
+    /// read by `/metrics`.
+    loads: std::sync::atomic::AtomicU64,
+    load_failures: std::sync::atomic::AtomicU64,
 }
 
 /// A source and what reading its file gave.
@@ -112,6 +116,27 @@ impl Catalog {
             changing: tokio::sync::Mutex::new(disabled),
             disabled_list,
             changes: tokio::sync::watch::Sender::new(()),
+            loads: Default::default(),
+            load_failures: Default::default(),
+        }
+    }
+
+    /// Skills loaded (added or updated) and loads that failed, since start.
+    pub fn load_counts(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.loads.load(Relaxed), self.load_failures.load(Relaxed))
+    }
+
+    fn count(&self, change: &Change) {
+        use std::sync::atomic::Ordering::Relaxed;
+        match change {
+            Change::Added { .. } | Change::Updated { .. } => {
+                self.loads.fetch_add(1, Relaxed);
+            }
+            Change::Failed { .. } => {
+                self.load_failures.fetch_add(1, Relaxed);
+            }
+            Change::Unchanged { .. } | Change::Removed { .. } => {}
         }
     }
 
@@ -349,6 +374,7 @@ impl Catalog {
             });
         }
         self.swap(next, &guard).await;
+        report.changes.iter().for_each(|c| self.count(c));
         report
     }
 
@@ -423,6 +449,7 @@ impl Catalog {
             _ => {}
         }
         self.swap(next, &guard).await;
+        self.count(&change);
         Some(change)
     }
 

@@ -14,7 +14,7 @@ pub use connectors::ConnectorSection;
 pub use error::{ConfigError, yaml_error};
 pub use load::{SEARCH_ORDER_HELP, load, locate, parse};
 pub use secret::Secret;
-pub use skill::{Allow, MatcherEntry, OperatorAlias, SkillEntry};
+pub use skill::{Ack, Allow, MatcherEntry, OperatorAlias, SkillEntry};
 pub use webhook::WebhookSettings;
 
 use crate::grants::Grants;
@@ -83,6 +83,19 @@ pub struct Logging {
     /// Also append the log to this file.
     #[serde(default)]
     pub path: Option<PathBuf>,
+    /// How the file's lines are written: `text` as on the console, or
+    /// `json`, one object a line with the fields of the spans it happened
+    /// in (the event's and the execution's ids among them).
+    #[serde(default)]
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 impl Default for Logging {
@@ -91,6 +104,7 @@ impl Default for Logging {
             level: LogLevel::default(),
             console: true,
             path: None,
+            format: LogFormat::default(),
         }
     }
 }
@@ -221,6 +235,11 @@ pub struct RuntimeSettings {
     /// Where compiled skills are cached [default: `<data-dir>/cache`].
     #[serde(default)]
     pub cache_dir: Option<PathBuf>,
+    /// On SIGTERM (or when a piped shell's input ends), how long running
+    /// executions may take to finish; those still running then are stopped
+    /// and recorded as `interrupted` [default: 10s].
+    #[serde(default = "default_shutdown_grace")]
+    pub shutdown_grace: HumanDuration,
 }
 
 impl Default for RuntimeSettings {
@@ -230,8 +249,13 @@ impl Default for RuntimeSettings {
             compile_cache: true,
             default_limits: Limits::default(),
             cache_dir: None,
+            shutdown_grace: default_shutdown_grace(),
         }
     }
+}
+
+fn default_shutdown_grace() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(10))
 }
 
 fn yes() -> bool {

@@ -37,8 +37,13 @@ pub struct SkillEntry {
     pub addressed: bool,
     /// Who may run it, where (`permissions`).
     pub permissions: Permissions,
-    /// Per matcher id: more permissions, and `addressed`.
+    /// Per matcher id: more permissions, `addressed` and `ack`.
     pub matchers: IndexMap<String, MatcherEntry>,
+    /// Said at once when one of its commands is asked for; the skill then
+    /// runs in the background and its answer comes when it ends
+    /// (StackStorm's ack). A minijinja template over the captures, `user`
+    /// and `room`.
+    pub ack: Option<Ack>,
     /// The skill's own settings.
     pub settings: serde_json::Map<String, serde_json::Value>,
 }
@@ -85,6 +90,24 @@ pub struct MatcherEntry {
     /// Besides the skill's own.
     #[serde(default)]
     pub permissions: Permissions,
+    /// Said at once for this matcher, which then runs in the background
+    /// [default: the skill's `ack`].
+    pub ack: Option<Ack>,
+}
+
+/// An acknowledgement template, checked when the configuration is read so
+/// a mistake in it is an error with its line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ack(pub String);
+
+impl<'de> Deserialize<'de> for Ack {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        minijinja::Environment::new()
+            .template_from_str(&text)
+            .map_err(|e| de::Error::custom(format!("ack is not a valid template: {e}")))?;
+        Ok(Ack(text))
+    }
 }
 
 impl OperatorAlias {
@@ -133,6 +156,7 @@ const BOT_KEYS: &[&str] = &[
     "addressed",
     "permissions",
     "matchers",
+    "ack",
 ];
 
 impl<'de> Deserialize<'de> for SkillEntry {
@@ -173,6 +197,7 @@ impl<'de> de::Visitor<'de> for EntryVisitor {
                 "addressed" => entry.addressed = map.next_value()?,
                 "permissions" => entry.permissions = map.next_value()?,
                 "matchers" => entry.matchers = map.next_value()?,
+                "ack" => entry.ack = Some(map.next_value()?),
                 "sha256" => {
                     let pin: String = map.next_value()?;
                     let pin = pin.trim().to_ascii_lowercase();

@@ -155,6 +155,12 @@ impl ConnectorSink {
         &self.name
     }
 
+    /// Resolves once every event submitted so far is done, background runs
+    /// included.
+    pub async fn settled(&self) {
+        self.inner.settled().await
+    }
+
     /// Submits `event` under a new id, and returns the id.
     pub async fn submit(&self, event: Event) -> Result<EventId, Closed> {
         let id = EventId::next();

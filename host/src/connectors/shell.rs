@@ -162,7 +162,17 @@ impl Shell {
                 }
             }
         }
-        // End of input: what is already queued is printed, then the bot exits.
+        // End of input: answers still to come from skills running in the
+        // background are printed as they come, then what is queued, and
+        // then the bot exits.
+        let settled = cx.events.settled();
+        tokio::pin!(settled);
+        loop {
+            tokio::select! {
+                () = &mut settled => break,
+                Some(delivery) = cx.outbox.recv() => printer.print(&delivery).await?,
+            }
+        }
         while let Ok(delivery) = cx.outbox.try_recv() {
             printer.print(&delivery).await?;
         }

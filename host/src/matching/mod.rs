@@ -94,6 +94,9 @@ pub struct Policy {
     pub access: Vec<crate::permissions::Access>,
     /// By matcher position: an operator alias's `result` template.
     pub result: Vec<Option<Arc<str>>>,
+    /// By matcher position: the configuration's `ack` for the matcher or
+    /// the skill (an alias's own ack comes with its [`Hit`]).
+    pub ack: Vec<Option<Arc<str>>>,
 }
 
 impl Policy {

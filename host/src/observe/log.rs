@@ -1,5 +1,7 @@
 //! The operator's log of executions: a failure is a warning with the skill,
 //! its version and matcher; a success is a debug line with its duration.
+//! Both name the execution's id, as every line inside an execution does
+//! through its span.
 
 use super::Observer;
 use crate::event::{Execution, Outcome};
@@ -15,6 +17,7 @@ impl Observer for LogObserver {
                 matcher = %e.matcher,
                 outcome = %e.outcome,
                 micros = e.micros,
+                execution = %e.id,
                 "executed"
             ),
             (_, Some(error)) => tracing::warn!(
@@ -22,6 +25,7 @@ impl Observer for LogObserver {
                 version = %e.version,
                 matcher = %e.matcher,
                 outcome = %e.outcome,
+                execution = %e.id,
                 "{error}"
             ),
         }

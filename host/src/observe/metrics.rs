@@ -1,11 +1,13 @@
 //! Prometheus metrics (prometheus-client, OpenMetrics text): events in by
-//! connector and kind, executions by skill and outcome, execution latency
-//! by skill, and, read when scraped, events in flight, skills loaded and
+//! connector and kind, matches by why a skill ran (or none), executions by
+//! skill and outcome, execution latency by skill, and, read when scraped,
+//! events in flight, skills loaded, loads and load failures, and
 //! connectors up. Counting is an atomic add on the message path; the text
 //! is built only when `/metrics` is asked for (`web::metrics`).
 
 use super::Observer;
 use crate::event::{Event, Execution};
+use crate::matching::Why;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -25,8 +27,11 @@ pub struct Metrics {
     events: Family<Labels, Counter>,
     executions: Family<Labels, Counter>,
     latency: Family<Labels, Histogram, fn() -> Histogram>,
+    matches: Family<Labels, Counter>,
     in_flight: Gauge,
     skills: Gauge,
+    loads: Counter,
+    load_failures: Counter,
     connector_up: Family<Labels, Gauge>,
 }
 
@@ -34,6 +39,8 @@ pub struct Metrics {
 pub struct Snapshot<'a> {
     pub in_flight: usize,
     pub skills: usize,
+    /// Skills loaded and loads failed since start (`Catalog::load_counts`).
+    pub loads: (u64, u64),
     /// Each connector's name and whether it is up.
     pub connectors: Vec<(&'a str, bool)>,
 }
@@ -51,8 +58,11 @@ impl Metrics {
         let executions = Family::<Labels, Counter>::default();
         let latency =
             Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        let matches = Family::<Labels, Counter>::default();
         let in_flight = Gauge::default();
         let skills = Gauge::default();
+        let loads = Counter::default();
+        let load_failures = Counter::default();
         let connector_up = Family::<Labels, Gauge>::default();
         registry.register(
             "events",
@@ -74,7 +84,22 @@ impl Metrics {
             "Events being handled now",
             in_flight.clone(),
         );
+        registry.register(
+            "matches",
+            "Skills chosen to run, by why (chosen, always, catch-all), and messages nothing matched (none)",
+            matches.clone(),
+        );
         registry.register("skills_loaded", "Skills loaded now", skills.clone());
+        registry.register(
+            "skill_loads",
+            "Skills loaded or updated since start",
+            loads.clone(),
+        );
+        registry.register(
+            "skill_load_failures",
+            "Skill loads that failed since start",
+            load_failures.clone(),
+        );
         registry.register(
             "connector_up",
             "1 when the connector is connected or listening, else 0",
@@ -85,8 +110,11 @@ impl Metrics {
             events,
             executions,
             latency,
+            matches,
             in_flight,
             skills,
+            loads,
+            load_failures,
             connector_up,
         }
     }
@@ -107,10 +135,29 @@ impl Metrics {
             .inc();
     }
 
+    /// Counts why each skill ran for a message; `None` for a message
+    /// nothing matched.
+    pub fn matched(&self, why: Option<Why>) {
+        let why = match why {
+            Some(Why::Chosen) => "chosen",
+            Some(Why::Always) => "always",
+            Some(Why::CatchAll) => "catch-all",
+            None => "none",
+        };
+        self.matches
+            .get_or_create(&vec![("why", why.to_owned())])
+            .inc();
+    }
+
     /// The whole text a scrape gets.
     pub fn render(&self, now: Snapshot) -> String {
         self.in_flight.set(now.in_flight as i64);
         self.skills.set(now.skills as i64);
+        // Counters only go up: add what the catalog counted since.
+        self.loads
+            .inc_by(now.loads.0.saturating_sub(self.loads.get()));
+        self.load_failures
+            .inc_by(now.loads.1.saturating_sub(self.load_failures.get()));
         for (name, up) in now.connectors {
             self.connector_up
                 .get_or_create(&vec![("connector", name.to_owned())])

@@ -6,6 +6,7 @@
 use super::convert;
 use super::engine::Runtime;
 use super::failure::{self, Aftermath, Failure};
+pub use super::gate::Reserved;
 use super::load::LoadedSkill;
 use super::store::{Phase, State};
 use super::warm::Warm;
@@ -56,16 +57,30 @@ impl Runtime {
     /// Runs one call: in a fresh instance, or in a warm one when the skill
     /// opted into reuse.
     pub async fn call(&self, skill: &LoadedSkill, call: Call<'_>) -> Handled {
-        let _admitted = match skill.gate.admit().await {
-            Ok(admitted) => admitted,
-            Err(busy) => {
-                return Handled {
-                    result: Err(busy),
-                    sent: Vec::new(),
-                    denials: Vec::new(),
-                };
-            }
-        };
+        match self.reserve(skill) {
+            Ok(reserved) => self.call_reserved(skill, reserved, call).await,
+            Err(busy) => Handled {
+                result: Err(busy),
+                sent: Vec::new(),
+                denials: Vec::new(),
+            },
+        }
+    }
+
+    /// A place in `skill`'s gate (running or queued), or `Busy` at once:
+    /// what a caller learns before it promises the user anything.
+    pub fn reserve(&self, skill: &LoadedSkill) -> Result<Reserved, Failure> {
+        skill.gate.reserve()
+    }
+
+    /// [`Runtime::call`] with the place already reserved.
+    pub async fn call_reserved(
+        &self,
+        skill: &LoadedSkill,
+        reserved: Reserved,
+        call: Call<'_>,
+    ) -> Handled {
+        let _admitted = reserved.admitted().await;
         let _slot = self
             .slots
             .acquire()

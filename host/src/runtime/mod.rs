@@ -27,6 +27,6 @@ pub use cache::Compiled;
 pub use engine::{EPOCH_TICK, Options, Runtime};
 pub use failure::Failure;
 pub use instance::World;
-pub use invoke::{Call, Handled, Reword};
+pub use invoke::{Call, Handled, Reserved, Reword};
 pub use load::{LoadError, LoadedSkill, SkillSource};
 pub use skill_host::{Services, SkillHost};

@@ -72,7 +72,7 @@ async fn list(
     }
     let outcome = match params.outcome.as_deref().map(parse_outcome) {
         Some(None) => {
-            return (StatusCode::BAD_REQUEST, "outcome: one of ok, error, timeout, out-of-memory, stack-overflow, crashed, denied, busy\n").into_response();
+            return (StatusCode::BAD_REQUEST, "outcome: one of ok, error, timeout, out-of-memory, stack-overflow, crashed, denied, busy, interrupted\n").into_response();
         }
         Some(Some(o)) => Some(o),
         None => None,

@@ -44,6 +44,7 @@ async fn scrape(State(s): State<Arc<Scrape>>) -> impl IntoResponse {
     let snapshot = Snapshot {
         in_flight: s.bot.in_flight(),
         skills: s.catalog.current().skills.len(),
+        loads: s.catalog.load_counts(),
         connectors: states
             .iter()
             .map(|(name, state)| (name.as_str(), is_up(state)))

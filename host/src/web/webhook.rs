@@ -53,6 +53,12 @@ async fn handle(
     mut headers: HeaderMap,
     body: Body,
 ) -> Response {
+    if hooks.bot.work().is_closed() {
+        return answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the bot is shutting down".into(),
+        );
+    }
     let set = hooks.catalog.current();
     let hit = set
         .skills
@@ -133,6 +139,10 @@ async fn handle(
         Outcome::Busy => answer(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("{name} is busy; try again"),
+        ),
+        Outcome::Interrupted => answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{name} was stopped: the bot is shutting down"),
         ),
         Outcome::Timeout => answer(
             StatusCode::GATEWAY_TIMEOUT,

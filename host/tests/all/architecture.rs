@@ -17,6 +17,7 @@ const LAYERS: &[&[&str]] = &[
         "skill_file",
         "identity",
         "permissions",
+        "work",
     ],
     &[
         "config", "memory", "history", "outbound", "grants", "matching",

@@ -205,6 +205,30 @@ impl Running {
         }
     }
 
+    /// Sends the bot SIGTERM, as a service manager stopping it would.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("running kill");
+        assert!(status.success(), "kill -TERM failed");
+    }
+
+    /// Waits for the bot to exit by itself (stdin left open); returns the
+    /// lines printed after the last one read, and the exit status.
+    pub fn wait_exit(mut self, within: Duration) -> (Vec<String>, ExitStatus, String) {
+        let status = wait_timeout(&mut self.child, within).unwrap_or_else(|| {
+            let _ = self.child.kill();
+            panic!(
+                "sandbot did not exit within {within:?}; log:\n{}",
+                self.log()
+            )
+        });
+        // The process is gone, so its stdout ends and the reader stops.
+        let rest: Vec<String> = self.lines.iter().collect();
+        (rest, status, self.log())
+    }
+
     /// Closes stdin and waits for a clean exit; returns the lines printed
     /// after the last one read, and the exit status.
     pub fn finish(mut self) -> (Vec<String>, ExitStatus, String) {

@@ -8,6 +8,7 @@
 
 mod architecture;
 mod authoring;
+mod background;
 mod bad_input;
 mod browser;
 mod commands;

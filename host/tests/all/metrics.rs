@@ -10,10 +10,15 @@ fn a_scrape_counts_events_and_executions() {
     bot.write_config(&format!(
         "admins: [alice]\nskills-dir: skills\ndata-dir: data\nconnectors:\n  shell: {{}}\nweb: {{port: {port}}}\nskills:\n  hello: {{}}\n  deploy:\n    permissions: {{allow-users: [bob]}}\n"
     ));
+    // A broken skill file: a load that failed.
+    std::fs::write(bot.skill_path("broken"), b"\0asm not really").unwrap();
     let mut run = bot.start();
     assert_eq!(run.ask("hello"), "Hello alice");
     assert_eq!(run.ask("hi"), "Hi alice");
     assert!(run.ask("deploy web").contains("not allowed"));
+    // Nothing takes it: no answer, but counted as matching nothing.
+    run.say("what is this");
+    assert_eq!(run.ask("hello"), "Hello alice");
     wait_for_port(port);
     let (status, text) = http(port, "GET", "/metrics", &[], "");
     assert_eq!(status, 200, "{text}");
@@ -37,14 +42,14 @@ fn a_scrape_counts_events_and_executions() {
             "sandbot_events_total",
             &[("connector", "shell"), ("kind", "message")]
         ),
-        3.0
+        5.0
     );
     assert_eq!(
         value(
             "sandbot_executions_total",
             &[("skill", "hello"), ("outcome", "ok")]
         ),
-        2.0
+        3.0
     );
     assert_eq!(
         value(
@@ -53,7 +58,11 @@ fn a_scrape_counts_events_and_executions() {
         ),
         1.0
     );
+    assert_eq!(value("sandbot_matches_total", &[("why", "chosen")]), 4.0);
+    assert_eq!(value("sandbot_matches_total", &[("why", "none")]), 1.0);
     assert_eq!(value("sandbot_skills_loaded", &[]), 2.0);
+    assert_eq!(value("sandbot_skill_loads_total", &[]), 2.0);
+    assert_eq!(value("sandbot_skill_load_failures_total", &[]), 1.0);
     assert_eq!(
         value("sandbot_connector_up", &[("connector", "shell")]),
         1.0
@@ -65,7 +74,7 @@ fn a_scrape_counts_events_and_executions() {
         .unwrap_or_else(|| panic!("no latency histogram in:\n{text}"));
     match &histogram.value {
         prometheus_parse::Value::Histogram(buckets) => {
-            assert_eq!(buckets.last().unwrap().count, 2.0, "{text}");
+            assert_eq!(buckets.last().unwrap().count, 3.0, "{text}");
         }
         other => panic!("not a histogram: {other:?}"),
     }
