@@ -7,7 +7,7 @@ use sandbot::config;
 use sandbot::event::{Event, Message, now_ms};
 use sandbot::manifest::{AliasSpec, Manifest, MatcherKind, MatcherSpec};
 use sandbot::matching::Index;
-use sandbot::memory::SqliteMemory;
+use sandbot::memory::{MemoryStore, Quota, RedisMemory, SqliteMemory};
 use sandbot::runtime::{Options, Runtime, Services, SkillSource};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -586,6 +586,136 @@ fn bench_reload() {
     }
 }
 
+/// A `redis-server` of the benchmark's own on a free loopback port, with no
+/// persistence (as the tests run it); `None` when it is not installed.
+struct BenchRedis {
+    port: u16,
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl BenchRedis {
+    fn start() -> Option<BenchRedis> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
+        let dir = tempfile::tempdir().ok()?;
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .arg("--dir")
+            .arg(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Some(BenchRedis {
+            port,
+            child,
+            _dir: dir,
+        })
+    }
+}
+
+impl Drop for BenchRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// µs per operation over `n` operations split across `tasks` tasks
+/// (wall-clock time divided by the count: with many tasks, the cost per op
+/// under load, not one op's latency).
+async fn per_op(
+    memory: &Arc<dyn MemoryStore>,
+    n: usize,
+    tasks: usize,
+    round: usize,
+    put: bool,
+) -> f64 {
+    let value = "v".repeat(64);
+    let t = Instant::now();
+    let mut running = tokio::task::JoinSet::new();
+    for task in 0..tasks {
+        let (memory, value) = (memory.clone(), value.clone());
+        running.spawn(async move {
+            for i in (task..n).step_by(tasks) {
+                let key = format!("r{round}-k{i}");
+                if put {
+                    memory
+                        .put("bench", &key, &value, Quota::UNLIMITED)
+                        .await
+                        .unwrap();
+                } else {
+                    assert!(memory.get("bench", &key).await.unwrap().is_some());
+                }
+            }
+        });
+    }
+    while let Some(done) = running.join_next().await {
+        done.unwrap();
+    }
+    t.elapsed().as_secs_f64() * 1e6 / n as f64
+}
+
+fn bench_memory() {
+    println!("\n## Memory: µs per put and per get (64-byte values, new keys), median of 5 × 2,000");
+    println!("| backend | put, 1 task | get, 1 task | put, 32 tasks | get, 32 tasks |");
+    println!("|---|---|---|---|---|");
+    // The bot's own kind of runtime: several workers, calls from many tasks.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let redis = BenchRedis::start();
+    let mut backends: Vec<(String, Arc<dyn MemoryStore>)> = vec![(
+        "SQLite (WAL, synchronous=NORMAL)".into(),
+        Arc::new(SqliteMemory::open(&dir.path().join("m.db")).unwrap()),
+    )];
+    match &redis {
+        Some(r) => {
+            let url = format!("redis://127.0.0.1:{}/0", r.port);
+            let memory = rt
+                .block_on(RedisMemory::connect(&url, &url, "bench"))
+                .unwrap();
+            backends.push(("Redis 127.0.0.1 (Lua put)".into(), Arc::new(memory)));
+        }
+        None => println!("| Redis | not installed (host/tests/servers.sh) | | | |"),
+    }
+    for (label, memory) in &backends {
+        let mut cells = Vec::new();
+        for tasks in [1, 32] {
+            let (mut puts, mut gets) = (Vec::new(), Vec::new());
+            for round in 0..6 {
+                let put = rt.block_on(per_op(memory, 2_000, tasks, round * 100 + tasks, true));
+                let get = rt.block_on(per_op(memory, 2_000, tasks, round * 100 + tasks, false));
+                // The first round warms up (connections, caches, the file).
+                if round > 0 {
+                    puts.push(put);
+                    gets.push(get);
+                }
+            }
+            cells.push(format!("{:.1}", median(puts)));
+            cells.push(format!("{:.1}", median(gets)));
+        }
+        println!(
+            "| {label} | {} | {} | {} | {} |",
+            cells[0], cells[1], cells[2], cells[3]
+        );
+    }
+}
+
 fn main() {
     let only: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let want = |name: &str| only.as_deref().is_none_or(|o| name.contains(o));
@@ -622,5 +752,8 @@ fn main() {
     }
     if want("reload") {
         bench_reload();
+    }
+    if want("memory") {
+        bench_memory();
     }
 }

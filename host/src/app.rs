@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::connectors::registry::{self, Instance};
 use crate::connectors::{ConnectorSink, Context, Status, Web};
 use crate::history::{History, Retention};
-use crate::memory::SqliteMemory;
+use crate::memory::{MemoryStore, RedisMemory, SqliteMemory};
 use crate::observe::{HistoryObserver, LogObserver, Metrics, Observer};
 use crate::runtime::{Options, Runtime, Services};
 use crate::work::Work;
@@ -44,7 +44,7 @@ impl App {
     pub async fn start_with(config: Config, observers: Vec<Arc<dyn Observer>>) -> Result<App> {
         let config = Arc::new(config);
         let connectors = registry::instances(&config)?;
-        let memory = SqliteMemory::open(&config.database_path())?;
+        let memory = open_memory(&config).await?;
         let mut outboxes = Outboxes::default();
         let mut receivers = HashMap::new();
         for instance in &connectors {
@@ -52,7 +52,7 @@ impl App {
         }
         let outboxes = Arc::new(outboxes);
         let services = Services {
-            memory: Arc::new(memory),
+            memory,
             responses: outboxes.clone(),
         };
         let options = Options {
@@ -295,6 +295,21 @@ impl App {
         drop(scheduler);
         self.stop().await;
         Ok(())
+    }
+}
+
+/// The memory backend `databases:` names: Redis when `redis` is given, else
+/// the SQLite file. A Redis that cannot be reached stops the start here,
+/// with its URL (password hidden) in the error.
+async fn open_memory(config: &Config) -> Result<Arc<dyn MemoryStore>> {
+    match &config.databases.redis {
+        Some(redis) => {
+            let shown = redis.shown_url();
+            let memory = RedisMemory::connect(redis.url.expose(), &shown, &redis.prefix).await?;
+            tracing::info!(url = %shown, prefix = %redis.prefix, "skills' memory is in Redis");
+            Ok(Arc::new(memory))
+        }
+        None => Ok(Arc::new(SqliteMemory::open(&config.database_path())?)),
     }
 }
 

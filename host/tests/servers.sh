@@ -2,7 +2,8 @@
 # Programs the tests drive that are not built here, each installed only when
 # missing; `make test` runs this first:
 # - a headless Chromium and its WebDriver (the web chat page's browser
-#   test) and ngircd (the IRC connector's), from Debian's packages;
+#   test), ngircd (the IRC connector's) and redis-server (the Redis memory
+#   backend's), from Debian's packages;
 # - Synapse (the Matrix connector's), from PyPI into a venv under
 #   target/test-servers/ so nothing lands outside the checkout.
 # The tests start each on loopback only, with their own ports and folders.
@@ -19,19 +20,27 @@ need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 command -v ngircd >/dev/null 2>&1 || [[ -x /usr/sbin/ngircd ]] || need+=(ngircd)
+command -v redis-server >/dev/null 2>&1 || [[ -x /usr/bin/redis-server ]] || need+=(redis-server)
 if ((${#need[@]})); then
     start=$SECONDS
     say "installing ${need[*]} with apt-get"
     sudo=""
     if [[ $(id -u) != 0 ]]; then sudo=sudo; fi
     $sudo apt-get update -qq >/dev/null
-    # ngircd's package starts the system's own server on 6667: the tests do
-    # not use it (they start theirs on other ports), and it is stopped here
-    # so the machine serves nothing it did not serve before.
+    # ngircd's and redis-server's packages start the system's own servers
+    # (on 6667 and 6379): the tests do not use them (they start theirs on
+    # other ports), and they are stopped here so the machine serves nothing
+    # it did not serve before.
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
     if [[ " ${need[*]} " == *" ngircd "* ]]; then
         $sudo systemctl stop ngircd >/dev/null 2>&1 || $sudo service ngircd stop >/dev/null 2>&1 || true
         $sudo pkill -x ngircd >/dev/null 2>&1 || true
+    fi
+    if [[ " ${need[*]} " == *" redis-server "* ]]; then
+        $sudo systemctl stop redis-server >/dev/null 2>&1 || $sudo service redis-server stop >/dev/null 2>&1 || true
+        # Without systemd the init script may have left it running: ask the
+        # one on 6379 (never a test's, which use other ports) to stop.
+        redis-cli -h 127.0.0.1 -p 6379 shutdown nosave >/dev/null 2>&1 || true
     fi
     say "installed ${need[*]} in $((SECONDS - start)) s"
 fi

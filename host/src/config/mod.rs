@@ -2,6 +2,7 @@
 //! settings, and errors that say `file:line:column: what is wrong`.
 
 mod connectors;
+mod databases;
 mod env;
 mod error;
 mod load;
@@ -11,6 +12,7 @@ mod webhook;
 
 pub use crate::limits::{ByteSize, HumanDuration, Limits};
 pub use connectors::ConnectorSection;
+pub use databases::{Databases, RedisSettings, SqliteSettings};
 pub use error::{ConfigError, yaml_error};
 pub use load::{SEARCH_ORDER_HELP, load, locate, parse};
 pub use secret::Secret;
@@ -39,6 +41,7 @@ pub struct Config {
     /// (`connectors::registry`).
     #[serde(default, deserialize_with = "connectors::sections")]
     pub connectors: IndexMap<String, ConnectorSection>,
+    /// Where skills' memory is kept: SQLite unless `redis` is given.
     #[serde(default)]
     pub databases: Databases,
     /// The watched folder: every `.wasm` in it is a skill.
@@ -204,20 +207,6 @@ impl LogLevel {
             LogLevel::Error => "error",
         }
     }
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Databases {
-    pub sqlite: Option<SqliteSettings>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct SqliteSettings {
-    /// The database file; `<data-dir>/memory.db` when absent.
-    #[serde(default)]
-    pub path: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

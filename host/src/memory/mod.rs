@@ -1,9 +1,15 @@
 //! Skills' key-value memory. Keys are namespaced by skill name here, so a
 //! skill can only ever reach its own keys, and every write is checked
 //! against the skill's quota (keys and bytes) before it is made.
+//!
+//! Backends: `sqlite` (one file, the default) and `redis` (a server, for
+//! state that lives outside the host or is shared by several bots). Both
+//! keep the same contract, checked by one test suite (tests/all/memory.rs).
 
+mod redis;
 mod sqlite;
 
+pub use self::redis::RedisMemory;
 pub use sqlite::SqliteMemory;
 
 use futures::future::BoxFuture;

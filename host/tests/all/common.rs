@@ -21,6 +21,16 @@ pub fn skill_wasm(name: &str) -> PathBuf {
     sandbot_test_skills::path(name)
 }
 
+/// The `sandbot` binary the tests drive: `$SANDBOT_BIN` when set, else
+/// cargo's. Checkouts that share one target folder also share cargo's
+/// `target/debug/sandbot`, which the last build of any of them replaces;
+/// `SANDBOT_BIN=target/debug/deps/sandbot-<hash>` pins this checkout's own.
+pub fn sandbot_bin() -> PathBuf {
+    std::env::var_os("SANDBOT_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_sandbot")))
+}
+
 /// A bot's folder: `configuration.yaml`, `skills/`, `data/`.
 pub struct BotDir {
     pub dir: tempfile::TempDir,
@@ -106,7 +116,7 @@ pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(20);
 
 impl Running {
     pub fn start(config: &Path, env: &[(&str, &str)]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sandbot"))
+        let mut child = Command::new(sandbot_bin())
             .args(["start", "-c"])
             .arg(config)
             .env("USER", "alice")
@@ -242,6 +252,17 @@ impl Running {
     }
 }
 
+impl Running {
+    /// `kill -9`: no chance to finish anything. Returns the lines it had
+    /// printed that were not read yet.
+    pub fn kill(mut self) -> Vec<String> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // The reader thread ends at the closed pipe, closing the channel.
+        self.lines.iter().collect()
+    }
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
         // A failing test shows what the bot said about it.
@@ -311,7 +332,7 @@ impl HttpServer {
 
 /// Runs `sandbot ARGS` to completion: (exit status, stdout, stderr).
 pub fn sandbot(args: &[&str]) -> (ExitStatus, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sandbot"))
+    let out = Command::new(sandbot_bin())
         .args(args)
         .env("USER", "alice")
         .output()

@@ -25,6 +25,7 @@ mod irc;
 mod languages;
 mod matching;
 mod matrix;
+mod memory;
 mod metrics;
 mod properties;
 mod sandbox;
