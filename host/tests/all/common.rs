@@ -21,16 +21,6 @@ pub fn skill_wasm(name: &str) -> PathBuf {
     sandbot_test_skills::path(name)
 }
 
-/// The `sandbot` binary the tests drive: `$SANDBOT_BIN` when set, else
-/// cargo's. Checkouts that share one target folder also share cargo's
-/// `target/debug/sandbot`, which the last build of any of them replaces;
-/// `SANDBOT_BIN=target/debug/deps/sandbot-<hash>` pins this checkout's own.
-pub fn sandbot_bin() -> PathBuf {
-    std::env::var_os("SANDBOT_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_sandbot")))
-}
-
 /// A bot's folder: `configuration.yaml`, `skills/`, `data/`.
 pub struct BotDir {
     pub dir: tempfile::TempDir,
@@ -116,7 +106,7 @@ pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(20);
 
 impl Running {
     pub fn start(config: &Path, env: &[(&str, &str)]) -> Self {
-        let mut child = Command::new(sandbot_bin())
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sandbot"))
             .args(["start", "-c"])
             .arg(config)
             .env("USER", "alice")
@@ -332,7 +322,7 @@ impl HttpServer {
 
 /// Runs `sandbot ARGS` to completion: (exit status, stdout, stderr).
 pub fn sandbot(args: &[&str]) -> (ExitStatus, String, String) {
-    let out = Command::new(sandbot_bin())
+    let out = Command::new(env!("CARGO_BIN_EXE_sandbot"))
         .args(args)
         .env("USER", "alice")
         .output()
