@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::connectors::registry::{self, Instance};
 use crate::connectors::{ConnectorSink, Context, Status, Web};
 use crate::history::{History, Retention};
-use crate::memory::{MemoryStore, RedisMemory, SqliteMemory};
+use crate::memory::{Counted, MemoryStore, RedisMemory, SqliteMemory};
 use crate::observe::{HistoryObserver, LogObserver, Metrics, Observer};
 use crate::runtime::{Options, Runtime, Services};
 use crate::work::Work;
@@ -44,7 +44,9 @@ impl App {
     pub async fn start_with(config: Config, observers: Vec<Arc<dyn Observer>>) -> Result<App> {
         let config = Arc::new(config);
         let connectors = registry::instances(&config)?;
-        let memory = open_memory(&config).await?;
+        let memory = Counted::new(open_memory(&config).await?);
+        let memory_counts = memory.counts();
+        let memory: Arc<dyn MemoryStore> = Arc::new(memory);
         let mut outboxes = Outboxes::default();
         let mut receivers = HashMap::new();
         for instance in &connectors {
@@ -72,7 +74,7 @@ impl App {
                 "no skills loaded; put .wasm skills in the skills folder and say `reload`"
             );
         }
-        let metrics = Arc::new(Metrics::new());
+        let metrics = Arc::new(Metrics::new().counting_memory(memory_counts));
         let mut all: Vec<Arc<dyn Observer>> = vec![Arc::new(LogObserver), metrics.clone()];
         let history = if config.history.enabled {
             let retention = Retention {

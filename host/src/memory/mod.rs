@@ -5,11 +5,14 @@
 //! Backends: `sqlite` (one file, the default) and `redis` (a server, for
 //! state that lives outside the host or is shared by several bots). Both
 //! keep the same contract, checked by one test suite (tests/all/memory.rs).
+//! `Counted` wraps either to count calls for `/metrics`.
 
+mod counted;
 mod redis;
 mod sqlite;
 
 pub use self::redis::RedisMemory;
+pub use counted::{Counted, MemoryCounts};
 pub use sqlite::SqliteMemory;
 
 use futures::future::BoxFuture;

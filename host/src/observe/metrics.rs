@@ -1,19 +1,21 @@
 //! Prometheus metrics (prometheus-client, OpenMetrics text): events in by
 //! connector and kind, matches by why a skill ran (or none), executions by
 //! skill and outcome, execution latency by skill, and, read when scraped,
-//! events in flight, skills loaded, loads and load failures, and
-//! connectors up. Counting is an atomic add on the message path; the text
+//! events in flight, skills loaded, loads and load failures, memory
+//! operations by operation and result, and connectors up. Counting is an atomic add on the message path; the text
 //! is built only when `/metrics` is asked for (`web::metrics`).
 
 use super::Observer;
 use crate::event::{Event, Execution};
 use crate::matching::Why;
+use crate::memory::MemoryCounts;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use std::sync::Arc;
 
 type Labels = Vec<(&'static str, String)>;
 
@@ -33,6 +35,9 @@ pub struct Metrics {
     loads: Counter,
     load_failures: Counter,
     connector_up: Family<Labels, Gauge>,
+    memory_ops: Family<Labels, Counter>,
+    /// The memory backend's counts, read when scraped.
+    memory: Option<Arc<MemoryCounts>>,
 }
 
 /// What a scrape reads from the running bot.
@@ -64,6 +69,7 @@ impl Metrics {
         let loads = Counter::default();
         let load_failures = Counter::default();
         let connector_up = Family::<Labels, Gauge>::default();
+        let memory_ops = Family::<Labels, Counter>::default();
         registry.register(
             "events",
             "Events received, by connector and kind",
@@ -101,6 +107,11 @@ impl Metrics {
             load_failures.clone(),
         );
         registry.register(
+            "memory_operations",
+            "Skills' memory calls, by operation (get, put, delete) and result (ok, error, refused: over quota)",
+            memory_ops.clone(),
+        );
+        registry.register(
             "connector_up",
             "1 when the connector is connected or listening, else 0",
             connector_up.clone(),
@@ -116,7 +127,15 @@ impl Metrics {
             loads,
             load_failures,
             connector_up,
+            memory_ops,
+            memory: None,
         }
+    }
+
+    /// Reports the calls `counts` has counted (`memory::Counted`).
+    pub fn counting_memory(mut self, counts: Arc<MemoryCounts>) -> Metrics {
+        self.memory = Some(counts);
+        self
     }
 
     /// Counts an event as it arrives.
@@ -158,6 +177,14 @@ impl Metrics {
             .inc_by(now.loads.0.saturating_sub(self.loads.get()));
         self.load_failures
             .inc_by(now.loads.1.saturating_sub(self.load_failures.get()));
+        if let Some(memory) = &self.memory {
+            for (op, result, count) in memory.snapshot() {
+                let counter = self
+                    .memory_ops
+                    .get_or_create(&vec![("op", op.to_owned()), ("result", result.to_owned())]);
+                counter.inc_by(count.saturating_sub(counter.get()));
+            }
+        }
         for (name, up) in now.connectors {
             self.connector_up
                 .get_or_create(&vec![("connector", name.to_owned())])

@@ -3,6 +3,34 @@
 
 use crate::common::{BotDir, free_port, http, wait_for_port};
 
+fn scrape(port: u16) -> (prometheus_parse::Scrape, String) {
+    wait_for_port(port);
+    let (status, text) = http(port, "GET", "/metrics", &[], "");
+    assert_eq!(status, 200, "{text}");
+    let lines = text.lines().map(|l| Ok(l.to_owned()));
+    let scrape = prometheus_parse::Scrape::parse(lines).expect("Prometheus text");
+    (scrape, text)
+}
+
+fn value(
+    scrape: &prometheus_parse::Scrape,
+    text: &str,
+    name: &str,
+    labels: &[(&str, &str)],
+) -> f64 {
+    scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        .map(|s| match s.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => v,
+            _ => f64::NAN,
+        })
+        .unwrap_or_else(|| panic!("no {name} {labels:?} in:\n{text}"))
+}
+
 #[test]
 fn a_scrape_counts_events_and_executions() {
     let bot = BotDir::new(&["hello", "deploy"], "");
@@ -19,24 +47,8 @@ fn a_scrape_counts_events_and_executions() {
     // Nothing takes it: no answer, but counted as matching nothing.
     run.say("what is this");
     assert_eq!(run.ask("hello"), "Hello alice");
-    wait_for_port(port);
-    let (status, text) = http(port, "GET", "/metrics", &[], "");
-    assert_eq!(status, 200, "{text}");
-    let lines = text.lines().map(|l| Ok(l.to_owned()));
-    let scrape = prometheus_parse::Scrape::parse(lines).expect("Prometheus text");
-    let value = |name: &str, labels: &[(&str, &str)]| -> f64 {
-        scrape
-            .samples
-            .iter()
-            .find(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
-            .map(|s| match s.value {
-                prometheus_parse::Value::Counter(v)
-                | prometheus_parse::Value::Gauge(v)
-                | prometheus_parse::Value::Untyped(v) => v,
-                _ => f64::NAN,
-            })
-            .unwrap_or_else(|| panic!("no {name} {labels:?} in:\n{text}"))
-    };
+    let (scrape, text) = scrape(port);
+    let value = |name: &str, labels: &[(&str, &str)]| value(&scrape, &text, name, labels);
     assert_eq!(
         value(
             "sandbot_events_total",
@@ -78,4 +90,33 @@ fn a_scrape_counts_events_and_executions() {
         }
         other => panic!("not a histogram: {other:?}"),
     }
+}
+
+#[test]
+fn memory_calls_and_always_matchers_are_counted() {
+    let bot = BotDir::new(&["seen"], "");
+    let port = free_port();
+    bot.write_config(&format!(
+        "admins: [alice]\nskills-dir: skills\ndata-dir: data\nconnectors:\n  shell: {{}}\nweb: {{port: {port}}}\nskills:\n  seen: {{}}\n"
+    ));
+    let mut run = bot.start();
+    // `record` (always) writes each time; `seen alice` also reads.
+    run.say("morning all");
+    assert_eq!(
+        run.ask("seen alice"),
+        "alice was last seen just now in shell"
+    );
+    let (scrape, text) = scrape(port);
+    let value = |name: &str, labels: &[(&str, &str)]| value(&scrape, &text, name, labels);
+    let memory = |op: &str, result: &str| {
+        value(
+            "sandbot_memory_operations_total",
+            &[("op", op), ("result", result)],
+        )
+    };
+    assert_eq!(memory("put", "ok"), 2.0);
+    assert_eq!(memory("get", "ok"), 1.0);
+    assert_eq!(memory("put", "refused"), 0.0);
+    assert_eq!(value("sandbot_matches_total", &[("why", "always")]), 2.0);
+    assert_eq!(value("sandbot_matches_total", &[("why", "chosen")]), 1.0);
 }
