@@ -208,6 +208,7 @@ impl Bot {
                 }
             }
             let mut record = record(skill, event_id, n, event, hit, started_at);
+            record.alias = set.policies[hit.skill].alias(hit.matcher);
             record.micros = micros;
             record.outcome = outcome;
             record.error = error;
@@ -277,6 +278,7 @@ impl Bot {
             self.say(origin.target, event_id, text).await;
         }
         let mut record = record(skill, event_id, n, event, hit, now_ms());
+        record.alias = set.policies[hit.skill].alias(hit.matcher);
         record.outcome = Outcome::Denied;
         record.error = Some(format!("not allowed: {why}"));
         record
@@ -338,6 +340,7 @@ fn record(
         version: skill.manifest.version.clone(),
         sha256: skill.sha256.clone(),
         matcher: hit.matcher_id.clone(),
+        alias: None,
         connector: event.connector().map(str::to_owned),
         room: event.room().map(str::to_owned),
         thread: m.and_then(|m| m.thread.clone()),

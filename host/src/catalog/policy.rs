@@ -1,6 +1,6 @@
 //! From configuration.yaml to each loaded skill's [`Policy`]: which of its
 //! matchers answer only when the bot is addressed, who may run each, and
-//! an operator alias's `result` template. A skill's own matchers come
+//! an operator alias's `result` template and format. A skill's own matchers come
 //! first in its manifest, the operator's aliases after them (in
 //! configuration order), so positions say which is which.
 //!
@@ -24,6 +24,7 @@ pub fn policy(config: &Config, name: &str, manifest: &Manifest, disabled: bool) 
             addressed: vec![false; n],
             access: vec![Access::default(); n],
             result: vec![None; n],
+            alias: vec![None; n],
         };
     };
     let skill_level = (!entry.permissions.is_open()).then(|| Arc::new(entry.permissions.clone()));
@@ -53,6 +54,7 @@ pub fn policy(config: &Config, name: &str, manifest: &Manifest, disabled: bool) 
         policy
             .result
             .push(alias.and_then(|a| a.result.as_deref()).map(Arc::from));
+        policy.alias.push(alias.map(|a| Arc::from(a.format.as_str())));
     }
     policy
 }

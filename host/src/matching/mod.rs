@@ -94,11 +94,19 @@ pub struct Policy {
     pub access: Vec<crate::permissions::Access>,
     /// By matcher position: an operator alias's `result` template.
     pub result: Vec<Option<Arc<str>>>,
+    /// By matcher position: the format of the operator alias it is, which
+    /// the execution record names.
+    pub alias: Vec<Option<Arc<str>>>,
 }
 
 impl Policy {
     fn addressed(&self, matcher: usize) -> bool {
         self.addressed.get(matcher).copied().unwrap_or(false)
+    }
+
+    /// The operator alias matcher `matcher` is, by its format.
+    pub fn alias(&self, matcher: usize) -> Option<String> {
+        self.alias.get(matcher)?.as_deref().map(str::to_owned)
     }
 }
 
