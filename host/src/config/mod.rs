@@ -5,6 +5,7 @@ mod connectors;
 mod env;
 mod error;
 mod load;
+mod notify;
 mod secret;
 mod skill;
 mod webhook;
@@ -13,6 +14,10 @@ pub use crate::limits::{ByteSize, HumanDuration, Limits};
 pub use connectors::ConnectorSection;
 pub use error::{ConfigError, yaml_error};
 pub use load::{SEARCH_ORDER_HELP, load, locate, parse};
+pub use notify::{
+    ChannelSpec, Mailbox, NotificationSettings, Notify, NotifyRule, SmtpServer, SmtpTls, Template,
+    WebhookUrl,
+};
 pub use secret::Secret;
 pub use skill::{Allow, MatcherEntry, OperatorAlias, SkillEntry};
 pub use webhook::WebhookSettings;
@@ -63,6 +68,9 @@ pub struct Config {
     /// Execution history: kept, findable, served.
     #[serde(default)]
     pub history: HistorySettings,
+    /// Where execution notices go (`notify:` on skills and aliases).
+    #[serde(default)]
+    pub notifications: NotificationSettings,
     /// The file this was read from; `None` for built-in defaults.
     #[serde(skip)]
     pub source: Option<PathBuf>,

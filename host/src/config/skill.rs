@@ -1,5 +1,5 @@
 //! One entry under `skills:`. Besides the bot's own keys (`path`, `no-cache`,
-//! `sha256`, `limits`, `allow`) an entry holds the skill's settings, which the skill reads
+//! `sha256`, `limits`, `allow`, `notify`, ...) an entry holds the skill's settings, which the skill reads
 //! through the `config` interface, as in opsdroid. A key within two edits of a
 //! bot key is refused, so `no-cahce: true` is an error, not a skill setting.
 
@@ -39,6 +39,8 @@ pub struct SkillEntry {
     pub permissions: Permissions,
     /// Per matcher id: more permissions, and `addressed`.
     pub matchers: IndexMap<String, MatcherEntry>,
+    /// Notices of its executions (`notify.rs`).
+    pub notify: Option<super::Notify>,
     /// The skill's own settings.
     pub settings: serde_json::Map<String, serde_json::Value>,
 }
@@ -74,6 +76,9 @@ pub struct OperatorAlias {
     /// Besides the skill's own.
     #[serde(default)]
     pub permissions: Permissions,
+    /// Replaces the skill's `notify` for runs through this alias.
+    #[serde(default)]
+    pub notify: Option<super::Notify>,
 }
 
 /// `skills.<name>.matchers.<id>`: what the operator adds to one matcher.
@@ -133,6 +138,7 @@ const BOT_KEYS: &[&str] = &[
     "addressed",
     "permissions",
     "matchers",
+    "notify",
 ];
 
 impl<'de> Deserialize<'de> for SkillEntry {
@@ -173,6 +179,7 @@ impl<'de> de::Visitor<'de> for EntryVisitor {
                 "addressed" => entry.addressed = map.next_value()?,
                 "permissions" => entry.permissions = map.next_value()?,
                 "matchers" => entry.matchers = map.next_value()?,
+                "notify" => entry.notify = Some(map.next_value()?),
                 "sha256" => {
                     let pin: String = map.next_value()?;
                     let pin = pin.trim().to_ascii_lowercase();
