@@ -84,6 +84,7 @@ impl App {
         } else {
             None
         };
+        all.extend(crate::observe::Notifier::start(&config, outboxes.clone())?);
         all.extend(observers);
         let bot = Arc::new(Bot::new(
             catalog.clone(),
