@@ -25,6 +25,7 @@ mod languages;
 mod matching;
 mod matrix;
 mod metrics;
+mod notifications;
 mod properties;
 mod sandbox;
 mod shell;
