@@ -54,7 +54,9 @@ pub fn policy(config: &Config, name: &str, manifest: &Manifest, disabled: bool) 
         policy
             .result
             .push(alias.and_then(|a| a.result.as_deref()).map(Arc::from));
-        policy.alias.push(alias.map(|a| Arc::from(a.format.as_str())));
+        policy
+            .alias
+            .push(alias.map(|a| Arc::from(a.format.as_str())));
     }
     policy
 }

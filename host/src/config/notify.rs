@@ -412,15 +412,16 @@ mod tests {
         ));
         assert_eq!(e.line, Some(12), "{e}");
         assert!(e.message.contains("a bad template"), "{e}");
-        let e = err(
-            "notifications:\n  channels:\n    hook: {type: webhook, url: 'ftp://x/y'}\n",
-        );
+        let e = err("notifications:\n  channels:\n    hook: {type: webhook, url: 'ftp://x/y'}\n");
         assert_eq!(e.line, Some(3), "{e}");
         assert!(e.message.contains("webhook url `ftp://x/y`"), "{e}");
         let e = err(
             "notifications:\n  channels:\n    mail: {type: email, smtp: 'h:25', from: nobody, to: []}\n",
         );
-        assert!(e.message.contains("`nobody` is not an email address"), "{e}");
+        assert!(
+            e.message.contains("`nobody` is not an email address"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -430,10 +431,12 @@ mod tests {
         );
         assert_eq!(e.line, Some(6), "{e}");
         assert!(
-            e.message.contains("http://127.0.0.1:9000 is not in notifications.allow-http"),
+            e.message
+                .contains("http://127.0.0.1:9000 is not in notifications.allow-http"),
             "{e}"
         );
-        let e = err("notifications:\n  channels:\n    ops: {type: room, connector: irc, room: ops}\n");
+        let e =
+            err("notifications:\n  channels:\n    ops: {type: room, connector: irc, room: ops}\n");
         assert_eq!(e.line, Some(3), "{e}");
         assert!(e.message.contains("no connector named `irc`"), "{e}");
     }

@@ -284,9 +284,10 @@ fn compile(
             .channels
             .iter()
             .map(|c| {
-                channels.get(c.as_str()).copied().with_context(|| {
-                    format!("{field}.{}: no channel named `{c}`", when.key())
-                })
+                channels
+                    .get(c.as_str())
+                    .copied()
+                    .with_context(|| format!("{field}.{}: no channel named `{c}`", when.key()))
             })
             .collect::<Result<_>>()?;
         rules.push(Rule {

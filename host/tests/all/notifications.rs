@@ -200,7 +200,10 @@ skills:
     assert_eq!(e["outcome"], "ok");
     assert_eq!(e["user_id"], "alice");
     assert_eq!(e["matcher"], "deploy");
-    assert_eq!(e["responses"][0]["body"]["text"], "Deploying api to prod for alice.");
+    assert_eq!(
+        e["responses"][0]["body"]["text"],
+        "Deploying api to prod for alice."
+    );
     assert!(
         e["captures"]
             .as_array()
@@ -243,7 +246,10 @@ fn the_outcome_picks_on_success_or_on_failure() {
     assert!(warning.starts_with("⚠ trap-and-panic: "), "{warning}");
     let mut notices = run.answers(2);
     notices.sort();
-    assert_eq!(notices[0], "bad trap-and-panic crashed (true)", "{notices:?}");
+    assert_eq!(
+        notices[0], "bad trap-and-panic crashed (true)",
+        "{notices:?}"
+    );
     assert_eq!(notices[1], "done trap-and-panic by alice");
     assert_eq!(run.try_answer(Duration::from_millis(300)), None);
 }
@@ -274,7 +280,11 @@ skills:
     let notice = run.answer();
     assert!(notice.starts_with("✅ hello (alice): ok in "), "{notice}");
     // The room did not wait for the webhook's retries (0.4 s, then 0.8 s).
-    assert!(!run.log().contains("notification given up"), "{}", run.log());
+    assert!(
+        !run.log().contains("notification given up"),
+        "{}",
+        run.log()
+    );
     run.wait_for_log("notification given up");
     let log = run.log();
     let failed: Vec<&str> = log
@@ -282,14 +292,20 @@ skills:
         .filter(|l| l.contains("notification failed, retrying"))
         .collect();
     assert_eq!(failed.len(), 2, "{log}");
-    assert!(failed[0].contains("channel=hook") && failed[0].contains("attempt=1"), "{log}");
+    assert!(
+        failed[0].contains("channel=hook") && failed[0].contains("attempt=1"),
+        "{log}"
+    );
     assert!(failed[1].contains("attempt=2"), "{log}");
     let gave_up = log.lines().find(|l| l.contains("given up")).unwrap();
     assert!(
         gave_up.contains("attempt=3") && gave_up.contains(&format!("127.0.0.1:{closed}")),
         "{gave_up}"
     );
-    assert!(log.contains("channel=ops") && log.contains("notified"), "{log}");
+    assert!(
+        log.contains("channel=ops") && log.contains("notified"),
+        "{log}"
+    );
 }
 
 #[test]

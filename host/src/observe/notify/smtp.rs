@@ -91,7 +91,11 @@ impl SmtpSender {
                 let _ = writeln!(body, "{k}: {v}");
             }
         };
-        field(&mut body, "skill", Some(format!("{} {}", e.skill, e.version).as_str()));
+        field(
+            &mut body,
+            "skill",
+            Some(format!("{} {}", e.skill, e.version).as_str()),
+        );
         field(&mut body, "matcher", Some(&e.matcher));
         field(&mut body, "alias", e.alias.as_deref());
         field(&mut body, "user", e.user_id.as_deref());
@@ -99,7 +103,11 @@ impl SmtpSender {
         field(&mut body, "room", e.room.as_deref());
         field(&mut body, "outcome", Some(e.outcome.as_str()));
         field(&mut body, "error", e.error.as_deref());
-        field(&mut body, "duration", Some(super::duration(e.micros).as_str()));
+        field(
+            &mut body,
+            "duration",
+            Some(super::duration(e.micros).as_str()),
+        );
         field(&mut body, "execution", Some(&e.id));
         let mut message = Message::builder()
             .from(self.from.clone())
