@@ -216,7 +216,8 @@ skills:
     assert_eq!(mail["from"], "bot@example.org");
     assert_eq!(mail["to"], serde_json::json!(["oncall@example.org"]));
     assert_eq!(mail["subject"], "deploy ok for alice");
-    let text = mail["body"].as_str().unwrap();
+    // SMTP carries CRLF line ends.
+    let text = mail["body"].as_str().unwrap().replace("\r\n", "\n");
     assert!(text.starts_with(&notice), "{text}");
     assert!(text.contains("\nmatcher: deploy\n"), "{text}");
     assert!(text.contains("\noutcome: ok\n"), "{text}");
@@ -227,7 +228,7 @@ fn the_outcome_picks_on_success_or_on_failure() {
     let rules = r#"
     notify:
       on-success: {channels: [ops], template: "good {{ skill }} {{ outcome }}"}
-      on-failure: {channels: [ops], template: "bad {{ skill }} {{ outcome }}{% if error %} ({{ error | length > 0 }}){% endif %}"}
+      on-failure: {channels: [ops], template: "bad {{ skill }} {{ outcome }}{% if error %} (with an error){% endif %}"}
       on-complete: {channels: [done], template: "done {{ skill }} by {{ user_id }}"}"#;
     let bot = BotDir::new(
         &["hello", "trap-and-panic"],
@@ -247,7 +248,7 @@ fn the_outcome_picks_on_success_or_on_failure() {
     let mut notices = run.answers(2);
     notices.sort();
     assert_eq!(
-        notices[0], "bad trap-and-panic crashed (true)",
+        notices[0], "bad trap-and-panic crashed (with an error)",
         "{notices:?}"
     );
     assert_eq!(notices[1], "done trap-and-panic by alice");
