@@ -55,8 +55,8 @@ install-skills: skills
 run: install-skills
 	$(CARGO) run --locked -p sandbot -- start -c configuration.yaml
 
-## Programs some tests drive (headless Chromium and its WebDriver), from
-## Debian's packages when missing.
+## Programs some tests drive (headless Chromium and its WebDriver, ngircd)
+## from Debian's packages, Synapse and aiosmtpd from PyPI, when missing.
 test-servers:
 	host/tests/servers.sh
 

@@ -87,6 +87,7 @@ impl App {
         } else {
             None
         };
+        all.extend(crate::observe::Notifier::start(&config, outboxes.clone())?);
         all.extend(observers);
         let bot = Bot::new(
             catalog.clone(),

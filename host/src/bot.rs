@@ -214,7 +214,7 @@ impl Bot {
                 tracing::warn!(skill = %skill.name, matcher = %hit.matcher_id, "not started: {busy}");
                 let text = format!("⚠ {}: {}", skill.name, busy.brief());
                 self.say(origin.target, id, text).await;
-                let mut refused = record(skill, id, n, event, &hit, now_ms());
+                let mut refused = record(set, id, n, event, &hit, now_ms());
                 refused.outcome = Outcome::Busy;
                 refused.error = Some(busy.to_string());
                 return Some(refused);
@@ -270,7 +270,7 @@ impl Bot {
             let clock = Instant::now();
             let mut unfinished = Unfinished {
                 bot: self,
-                record: Some(record(skill, event_id, n, event, hit, started_at)),
+                record: Some(record(set, event_id, n, event, hit, started_at)),
             };
             let reword = set.policies[hit.skill]
                 .result
@@ -377,7 +377,7 @@ impl Bot {
             );
             self.say(origin.target, event_id, text).await;
         }
-        let mut record = record(skill, event_id, n, event, hit, now_ms());
+        let mut record = record(set, event_id, n, event, hit, now_ms());
         record.outcome = Outcome::Denied;
         record.error = Some(format!("not allowed: {why}"));
         record
@@ -411,7 +411,7 @@ impl Bot {
                 // The dropped run has recorded itself as interrupted; this
                 // is that record for the caller.
                 () = self.work.stopped() => {
-                    let mut record = record(&set.skills[hit.skill], id, 0, &event, hit, now_ms());
+                    let mut record = record(set, id, 0, &event, hit, now_ms());
                     record.outcome = Outcome::Interrupted;
                     record.error = Some(INTERRUPTED.into());
                     record
@@ -456,13 +456,14 @@ fn event_kind(event: &Event) -> &'static str {
 /// An execution record of `hit` for `event`, as if it ran without a
 /// word: the caller fills in how it went.
 fn record(
-    skill: &Skill,
+    set: &SkillSet,
     event_id: EventId,
     n: usize,
     event: &Event,
     hit: &Hit,
     started_at: u64,
 ) -> Execution {
+    let skill: &Skill = &set.skills[hit.skill];
     let m = event.message();
     Execution {
         id: format!("{event_id}-{n}"),
@@ -471,6 +472,7 @@ fn record(
         version: skill.manifest.version.clone(),
         sha256: skill.sha256.clone(),
         matcher: hit.matcher_id.clone(),
+        alias: set.policies[hit.skill].alias(hit.matcher),
         connector: event.connector().map(str::to_owned),
         room: event.room().map(str::to_owned),
         thread: m.and_then(|m| m.thread.clone()),

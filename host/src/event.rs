@@ -229,6 +229,10 @@ pub struct Execution {
     /// SHA-256 of the skill's `.wasm`.
     pub sha256: String,
     pub matcher: String,
+    /// The operator alias (`skills.<name>.aliases`) it ran through, by its
+    /// format, as StackStorm records the alias with the execution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
     pub connector: Option<String>,
     pub room: Option<String>,
     pub thread: Option<String>,

@@ -255,6 +255,7 @@ mod tests {
             version: "1".into(),
             sha256: "ab".into(),
             matcher: "m".into(),
+            alias: None,
             connector: Some("shell".into()),
             room: Some("shell".into()),
             thread: None,

@@ -4,7 +4,8 @@
 # - a headless Chromium and its WebDriver (the web chat page's browser
 #   test), ngircd (the IRC connector's) and redis-server (the Redis memory
 #   backend's), from Debian's packages;
-# - Synapse (the Matrix connector's), from PyPI into a venv under
+# - Synapse (the Matrix connector's) and aiosmtpd (the SMTP server the
+#   email notifications' test sends to), from PyPI into a venv under
 #   target/test-servers/ so nothing lands outside the checkout.
 # The tests start each on loopback only, with their own ports and folders.
 set -euo pipefail
@@ -14,6 +15,7 @@ say() { echo "test-servers: $*" >&2; }
 
 # Synapse's version, pinned so every run tests against the same server.
 SYNAPSE=matrix-synapse==1.163.2
+AIOSMTPD=aiosmtpd==1.4.6
 VENV=${CARGO_TARGET_DIR:-target}/test-servers/venv
 
 need=()
@@ -51,4 +53,12 @@ if ! "$VENV/bin/python" -c 'import synapse' >/dev/null 2>&1; then
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install -q --disable-pip-version-check "$SYNAPSE"
     say "installed Synapse in $((SECONDS - start)) s"
+fi
+
+if ! "$VENV/bin/python" -c 'import aiosmtpd' >/dev/null 2>&1; then
+    start=$SECONDS
+    say "installing $AIOSMTPD into $VENV"
+    [[ -x $VENV/bin/python ]] || python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q --disable-pip-version-check "$AIOSMTPD"
+    say "installed aiosmtpd in $((SECONDS - start)) s"
 fi

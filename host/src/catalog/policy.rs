@@ -1,7 +1,7 @@
 //! From configuration.yaml to each loaded skill's [`Policy`]: which of its
 //! matchers answer only when the bot is addressed, who may run each, an
-//! operator alias's `result` template, and the `ack` that sends a matcher's
-//! runs to the background. A skill's own matchers come
+//! operator alias's `result` template and format, and the `ack` that
+//! sends a matcher's runs to the background. A skill's own matchers come
 //! first in its manifest, the operator's aliases after them (in
 //! configuration order), so positions say which is which.
 //!
@@ -26,6 +26,7 @@ pub fn policy(config: &Config, name: &str, manifest: &Manifest, disabled: bool) 
             access: vec![Access::default(); n],
             result: vec![None; n],
             ack: vec![None; n],
+            alias: vec![None; n],
         };
     };
     let skill_level = (!entry.permissions.is_open()).then(|| Arc::new(entry.permissions.clone()));
@@ -57,6 +58,9 @@ pub fn policy(config: &Config, name: &str, manifest: &Manifest, disabled: bool) 
             .push(alias.and_then(|a| a.result.as_deref()).map(Arc::from));
         let ack = by_id.and_then(|e| e.ack.as_ref()).or(entry.ack.as_ref());
         policy.ack.push(ack.map(|a| Arc::from(a.0.as_str())));
+        policy
+            .alias
+            .push(alias.map(|a| Arc::from(a.format.as_str())));
     }
     policy
 }

@@ -45,6 +45,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
     config.text = Some(text.as_str().into());
     config.resolve_paths();
     check_secret_grants(&config, &text, file)?;
+    super::notify::check(&config, &text, file)?;
     Ok(config)
 }
 
@@ -105,7 +106,7 @@ mod tests {
     fn unknown_top_level_key() {
         assert_eq!(
             err("logging:\n  level: info\nconectors:\n  shell: {}\n"),
-            "/etc/bot/configuration.yaml:3:1: unknown field `conectors`, expected one of `logging`, `admins`, `connectors`, `databases`, `skills-dir`, `data-dir`, `skills`, `secrets`, `runtime`, `web`, `history`"
+            "/etc/bot/configuration.yaml:3:1: unknown field `conectors`, expected one of `logging`, `admins`, `connectors`, `databases`, `skills-dir`, `data-dir`, `skills`, `secrets`, `runtime`, `web`, `history`, `notifications`"
         );
     }
 

@@ -6,6 +6,7 @@ mod databases;
 mod env;
 mod error;
 mod load;
+mod notify;
 mod secret;
 mod skill;
 mod webhook;
@@ -15,6 +16,10 @@ pub use connectors::ConnectorSection;
 pub use databases::{Databases, RedisSettings, SqliteSettings};
 pub use error::{ConfigError, yaml_error};
 pub use load::{SEARCH_ORDER_HELP, load, locate, parse};
+pub use notify::{
+    ChannelSpec, Mailbox, NotificationSettings, Notify, NotifyRule, SmtpServer, SmtpTls, Template,
+    WebhookUrl,
+};
 pub use secret::Secret;
 pub use skill::{Ack, Allow, MatcherEntry, OperatorAlias, SkillEntry};
 pub use webhook::WebhookSettings;
@@ -66,6 +71,9 @@ pub struct Config {
     /// Execution history: kept, findable, served.
     #[serde(default)]
     pub history: HistorySettings,
+    /// Where execution notices go (`notify:` on skills and aliases).
+    #[serde(default)]
+    pub notifications: NotificationSettings,
     /// The file this was read from; `None` for built-in defaults.
     #[serde(skip)]
     pub source: Option<PathBuf>,

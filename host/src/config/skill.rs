@@ -1,5 +1,5 @@
 //! One entry under `skills:`. Besides the bot's own keys (`path`, `no-cache`,
-//! `sha256`, `limits`, `allow`) an entry holds the skill's settings, which the skill reads
+//! `sha256`, `limits`, `allow`, `notify`, ...) an entry holds the skill's settings, which the skill reads
 //! through the `config` interface, as in opsdroid. A key within two edits of a
 //! bot key is refused, so `no-cahce: true` is an error, not a skill setting.
 
@@ -44,6 +44,8 @@ pub struct SkillEntry {
     /// (StackStorm's ack). A minijinja template over the captures, `user`
     /// and `room`.
     pub ack: Option<Ack>,
+    /// Notices of its executions (`notify.rs`).
+    pub notify: Option<super::Notify>,
     /// The skill's own settings.
     pub settings: serde_json::Map<String, serde_json::Value>,
 }
@@ -79,6 +81,9 @@ pub struct OperatorAlias {
     /// Besides the skill's own.
     #[serde(default)]
     pub permissions: Permissions,
+    /// Replaces the skill's `notify` for runs through this alias.
+    #[serde(default)]
+    pub notify: Option<super::Notify>,
 }
 
 /// `skills.<name>.matchers.<id>`: what the operator adds to one matcher.
@@ -157,6 +162,7 @@ const BOT_KEYS: &[&str] = &[
     "permissions",
     "matchers",
     "ack",
+    "notify",
 ];
 
 impl<'de> Deserialize<'de> for SkillEntry {
@@ -198,6 +204,7 @@ impl<'de> de::Visitor<'de> for EntryVisitor {
                 "permissions" => entry.permissions = map.next_value()?,
                 "matchers" => entry.matchers = map.next_value()?,
                 "ack" => entry.ack = Some(map.next_value()?),
+                "notify" => entry.notify = Some(map.next_value()?),
                 "sha256" => {
                     let pin: String = map.next_value()?;
                     let pin = pin.trim().to_ascii_lowercase();

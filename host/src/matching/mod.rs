@@ -97,11 +97,19 @@ pub struct Policy {
     /// By matcher position: the configuration's `ack` for the matcher or
     /// the skill (an alias's own ack comes with its [`Hit`]).
     pub ack: Vec<Option<Arc<str>>>,
+    /// By matcher position: the format of the operator alias it is, which
+    /// the execution record names.
+    pub alias: Vec<Option<Arc<str>>>,
 }
 
 impl Policy {
     fn addressed(&self, matcher: usize) -> bool {
         self.addressed.get(matcher).copied().unwrap_or(false)
+    }
+
+    /// The operator alias matcher `matcher` is, by its format.
+    pub fn alias(&self, matcher: usize) -> Option<String> {
+        self.alias.get(matcher)?.as_deref().map(str::to_owned)
     }
 }
 

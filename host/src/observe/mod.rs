@@ -7,10 +7,12 @@
 mod history;
 mod log;
 mod metrics;
+mod notify;
 
 pub use history::HistoryObserver;
 pub use log::LogObserver;
 pub use metrics::{Metrics, Snapshot};
+pub use notify::{Notice, Notifier};
 
 use crate::event::Execution;
 

@@ -27,6 +27,7 @@ mod matching;
 mod matrix;
 mod memory;
 mod metrics;
+mod notifications;
 mod properties;
 mod sandbox;
 mod shell;
