@@ -233,6 +233,21 @@ fn bot_dir(skills: &[&str], extra: &str) -> tempfile::TempDir {
     dir
 }
 
+/// Dispatches `n` `hello`s, 64 at a time, and waits for them all.
+async fn hellos(bot: &Arc<sandbot::bot::Bot>, n: usize) {
+    let sem = Arc::new(tokio::sync::Semaphore::new(64));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let permit = sem.clone().acquire_owned().await.unwrap();
+        let bot = bot.clone();
+        tasks.spawn(async move {
+            bot.dispatch(message("hello")).await;
+            drop(permit);
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
 fn bench_dispatch() {
     println!(
         "\n## Events per second through the dispatcher (2 worker threads, 64 in flight), median of 5 × 20,000"
@@ -260,17 +275,7 @@ fn bench_dispatch() {
             for _ in 0..5 {
                 let n = 20_000usize;
                 let t = Instant::now();
-                let sem = Arc::new(tokio::sync::Semaphore::new(64));
-                let mut tasks = tokio::task::JoinSet::new();
-                for _ in 0..n {
-                    let permit = sem.clone().acquire_owned().await.unwrap();
-                    let bot = bot.clone();
-                    tasks.spawn(async move {
-                        bot.dispatch(message("hello")).await;
-                        drop(permit);
-                    });
-                }
-                while tasks.join_next().await.is_some() {}
+                hellos(&bot, n).await;
                 rates.push(n as f64 / t.elapsed().as_secs_f64());
             }
             drop(app);
@@ -321,17 +326,7 @@ fn bench_history() {
                 let n = 20_000usize;
                 let bot = app.bot.clone();
                 let cpu = process_cpu();
-                let sem = Arc::new(tokio::sync::Semaphore::new(64));
-                let mut tasks = tokio::task::JoinSet::new();
-                for _ in 0..n {
-                    let permit = sem.clone().acquire_owned().await.unwrap();
-                    let bot = bot.clone();
-                    tasks.spawn(async move {
-                        bot.dispatch(message("hello")).await;
-                        drop(permit);
-                    });
-                }
-                while tasks.join_next().await.is_some() {}
+                hellos(&bot, n).await;
                 // The writer must have caught up, so its CPU is counted.
                 if let Some(history) = &app.history {
                     let history = history.clone();
