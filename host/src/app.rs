@@ -81,7 +81,15 @@ impl App {
                 max_age: config.history.max_age.0,
                 max_count: config.history.max_count,
             };
-            let history = Arc::new(History::open(&config.history_path(), retention)?);
+            let history = Arc::new(match &config.databases.redis {
+                Some(redis) => History::open_redis(
+                    redis.url.expose(),
+                    &redis.shown_url(),
+                    &redis.prefix,
+                    retention,
+                )?,
+                None => History::open(&config.history_path(), retention)?,
+            });
             all.push(Arc::new(HistoryObserver(history.clone())));
             Some(history)
         } else {

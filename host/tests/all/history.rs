@@ -4,11 +4,14 @@
 //! configured bearer token and filters by skill, user and outcome.
 
 use crate::common::{BotDir, Running, free_port, http, wait_for_port};
+use crate::memory::RedisServer;
+use sandbot::event::{EventId, Execution, Outcome};
+use sandbot::history::{Filter, History, Retention};
 use std::time::Duration;
 
-fn config(port: u16, user: &str) -> String {
+fn config(port: u16, user: &str, databases: &str) -> String {
     format!(
-        "admins: [alice]\nskills-dir: skills\ndata-dir: data\nconnectors:\n  shell: {{user: {user}}}\nweb: {{port: {port}}}\nhistory: {{token: t0ken}}\nskills:\n  deploy:\n    permissions: {{allow-users: [alice]}}\n  hello: {{}}\n"
+        "admins: [alice]\nskills-dir: skills\ndata-dir: data\nconnectors:\n  shell: {{user: {user}}}\nweb: {{port: {port}}}\nhistory: {{token: t0ken}}\n{databases}skills:\n  deploy:\n    permissions: {{allow-users: [alice]}}\n  hello: {{}}\n"
     )
 }
 
@@ -24,9 +27,29 @@ fn ask_all(run: &mut Running, text: &str) -> Vec<String> {
 
 #[test]
 fn every_run_is_kept_and_found_in_chat_and_over_http() {
+    kept_and_found("");
+}
+
+/// The same, with the history (and memory) in Redis: `databases.redis`.
+#[test]
+fn with_redis_every_run_is_kept_there_and_found() {
+    let redis = RedisServer::start();
+    kept_and_found(&format!(
+        "databases: {{redis: {{url: '{}'}}}}\n",
+        redis.url()
+    ));
+    let mut client = redis.client();
+    let kept: u64 = ::redis::cmd("ZCARD")
+        .arg("sandbot/executions-by-time")
+        .query(&mut client)
+        .unwrap();
+    assert_eq!(kept, 3, "the records are in Redis");
+}
+
+fn kept_and_found(databases: &str) {
     let bot = BotDir::new(&["deploy", "hello"], "");
     let port = free_port();
-    bot.write_config(&config(port, "bob"));
+    bot.write_config(&config(port, "bob", databases));
     let mut bob = bot.start();
     assert_eq!(bob.ask("hello"), "Hello bob");
     assert!(bob.ask("deploy web").contains("not allowed"));
@@ -48,7 +71,7 @@ fn every_run_is_kept_and_found_in_chat_and_over_http() {
     assert!(status.success(), "{log}");
 
     // A restart keeps it all; an admin sees everyone's, by skill and user.
-    bot.write_config(&config(port, "alice"));
+    bot.write_config(&config(port, "alice", databases));
     let mut alice = bot.start();
     assert_eq!(
         alice.ask("deploy api to prod"),
@@ -119,4 +142,70 @@ fn every_run_is_kept_and_found_in_chat_and_over_http() {
         http(port, "GET", "/api/executions?outcome=great", &auth, "").0,
         400
     );
+}
+
+/// Retention in Redis: the oldest beyond `max-count` go, filters apply to
+/// what is left, newest first.
+#[test]
+fn redis_keeps_the_newest_records_up_to_the_count() {
+    let redis = RedisServer::start();
+    let retention = Retention {
+        max_age: Duration::from_secs(86_400),
+        max_count: 3,
+    };
+    let history = History::open_redis(&redis.url(), "test", "t", retention).unwrap();
+    let now = sandbot::event::now_ms();
+    let record = |n: u64, skill: &str, outcome: Outcome| Execution {
+        id: format!("e{n}"),
+        event_id: EventId(n),
+        skill: skill.into(),
+        version: "1".into(),
+        sha256: "ab".into(),
+        matcher: "m".into(),
+        alias: None,
+        connector: Some("shell".into()),
+        room: Some("shell".into()),
+        thread: None,
+        user: Some("alice".into()),
+        user_id: Some("alice".into()),
+        text: Some("hi".into()),
+        captures: Vec::new(),
+        started_at: now + n,
+        ended_at: now + n,
+        micros: 1,
+        outcome,
+        error: None,
+        denials: Vec::new(),
+        responses: Vec::new(),
+    };
+    for n in 1..=4 {
+        history.record(&record(
+            n,
+            if n % 2 == 0 { "deploy" } else { "hello" },
+            Outcome::Ok,
+        ));
+    }
+    assert!(history.flush(Duration::from_secs(5)));
+    // Pruning runs at most once a second, after a write.
+    std::thread::sleep(Duration::from_millis(1100));
+    history.record(&record(5, "hello", Outcome::Error));
+    assert!(history.flush(Duration::from_secs(5)));
+    let all = history
+        .find(&Filter {
+            limit: 10,
+            ..Filter::default()
+        })
+        .unwrap();
+    let ids: Vec<&str> = all.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, ["e5", "e4", "e3"], "the newest three, newest first");
+    let errors = history
+        .find(&Filter {
+            outcome: Some(Outcome::Error),
+            limit: 10,
+            ..Filter::default()
+        })
+        .unwrap();
+    assert_eq!(errors.len(), 1);
+    assert_eq!(history.get("e4").unwrap().unwrap().skill, "deploy");
+    assert!(history.get("e1").unwrap().is_none(), "pruned");
 }

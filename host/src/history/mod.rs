@@ -4,11 +4,14 @@
 //! thread writes them in batches (one transaction per batch), so a burst of
 //! messages never waits on the disk; reads open their own connection.
 //! Retention by age and by count is applied after writes, at most once a
-//! second.
+//! second. With `databases.redis` the records go to Redis instead
+//! (`redis.rs`), through the same queue and batching.
 
 use crate::event::{Execution, Outcome};
 use anyhow::{Context, Result};
 use rusqlite::{Connection, params};
+mod redis;
+
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -38,10 +41,38 @@ pub struct Filter {
     pub limit: usize,
 }
 
-/// The writer's end, and where readers find the file.
+/// Where the records are kept, for the writer thread.
+trait Store: Send + 'static {
+    fn write(&mut self, batch: &[Execution]) -> Result<()>;
+    fn prune(&mut self, retention: Retention) -> Result<()>;
+}
+
+/// Where readers find the records.
+enum Reader {
+    Sqlite(PathBuf),
+    Redis(Box<self::redis::RedisHistory>),
+}
+
+impl Filter {
+    /// Does `e` fit (all but `since` and `limit`, which readers apply)?
+    fn fits(&self, e: &Execution) -> bool {
+        let is = |want: &Option<String>, have: &Option<String>| {
+            want.as_ref().is_none_or(|w| have.as_ref() == Some(w))
+        };
+        self.skill.as_ref().is_none_or(|s| *s == e.skill)
+            && self
+                .user
+                .as_ref()
+                .is_none_or(|u| e.user_id.as_ref() == Some(u) || e.user.as_ref() == Some(u))
+            && is(&self.connector, &e.connector)
+            && self.outcome.is_none_or(|o| o == e.outcome)
+    }
+}
+
+/// The writer's end, and where readers find the records.
 pub struct History {
     records: mpsc::Sender<Execution>,
-    path: PathBuf,
+    reader: Reader,
     /// Records written so far, for tests and shutdown: see [`History::flush`].
     written: std::sync::Arc<(std::sync::Mutex<u64>, std::sync::Condvar)>,
     sent: std::sync::atomic::AtomicU64,
@@ -75,16 +106,36 @@ impl History {
              CREATE INDEX IF NOT EXISTS executions_skill ON executions (skill, started_at);",
         )
         .with_context(|| format!("preparing the history database {}", path.display()))?;
+        Self::start(
+            SqliteStore(conn),
+            Reader::Sqlite(path.to_owned()),
+            retention,
+        )
+    }
+
+    /// Keeps the history in Redis at `url` (shown as `shown` in errors),
+    /// under `<prefix>/executions`: refuses when Redis cannot be reached.
+    pub fn open_redis(
+        url: &str,
+        shown: &str,
+        prefix: &str,
+        retention: Retention,
+    ) -> Result<History> {
+        let (store, reader) = self::redis::RedisHistory::connect(url, shown, prefix)?;
+        Self::start(store, Reader::Redis(Box::new(reader)), retention)
+    }
+
+    fn start(store: impl Store, reader: Reader, retention: Retention) -> Result<History> {
         let (records, rx) = mpsc::channel();
         let written = std::sync::Arc::new((std::sync::Mutex::new(0u64), std::sync::Condvar::new()));
         let counter = written.clone();
         std::thread::Builder::new()
             .name("history".into())
-            .spawn(move || writer(conn, rx, retention, counter))
+            .spawn(move || writer(store, rx, retention, counter))
             .context("starting the history writer")?;
         Ok(History {
             records,
-            path: path.to_owned(),
+            reader,
             written,
             sent: std::sync::atomic::AtomicU64::new(0),
         })
@@ -113,9 +164,12 @@ impl History {
     /// Blocking: call it off the async workers.
     pub fn find(&self, filter: &Filter) -> Result<Vec<Execution>> {
         self.flush(Duration::from_secs(1));
-        let conn =
-            Connection::open_with_flags(&self.path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-                .context("opening the history to read")?;
+        let path = match &self.reader {
+            Reader::Sqlite(path) => path,
+            Reader::Redis(redis) => return redis.find(filter),
+        };
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .context("opening the history to read")?;
         let mut sql = String::from("SELECT record FROM executions WHERE 1 = 1");
         let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
         if let Some(skill) = &filter.skill {
@@ -156,9 +210,12 @@ impl History {
     /// One record by its id.
     pub fn get(&self, id: &str) -> Result<Option<Execution>> {
         self.flush(Duration::from_secs(1));
-        let conn =
-            Connection::open_with_flags(&self.path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-                .context("opening the history to read")?;
+        let path = match &self.reader {
+            Reader::Sqlite(path) => path,
+            Reader::Redis(redis) => return redis.get(id),
+        };
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .context("opening the history to read")?;
         let record: Option<String> = rusqlite::OptionalExtension::optional(conn.query_row(
             "SELECT record FROM executions WHERE id = ?",
             [id],
@@ -172,7 +229,7 @@ impl History {
 
 /// Writes what arrives, a batch per transaction, until every sender is gone.
 fn writer(
-    mut conn: Connection,
+    mut store: impl Store,
     rx: mpsc::Receiver<Execution>,
     retention: Retention,
     written: std::sync::Arc<(std::sync::Mutex<u64>, std::sync::Condvar)>,
@@ -186,14 +243,14 @@ fn writer(
                 Err(_) => break,
             }
         }
-        if let Err(e) = write(&mut conn, &batch) {
+        if let Err(e) = store.write(&batch) {
             tracing::error!(
                 "could not write {} execution records to the history: {e:#}",
                 batch.len()
             );
         }
         if pruned.elapsed() >= Duration::from_secs(1) {
-            if let Err(e) = prune(&conn, retention) {
+            if let Err(e) = store.prune(retention) {
                 tracing::warn!("could not prune the history: {e:#}");
             }
             pruned = Instant::now();
@@ -201,6 +258,19 @@ fn writer(
         let (lock, ready) = &*written;
         *lock.lock().unwrap_or_else(|e| e.into_inner()) += batch.len() as u64;
         ready.notify_all();
+    }
+}
+
+/// The embedded default: one SQLite file.
+struct SqliteStore(Connection);
+
+impl Store for SqliteStore {
+    fn write(&mut self, batch: &[Execution]) -> Result<()> {
+        write(&mut self.0, batch)
+    }
+
+    fn prune(&mut self, retention: Retention) -> Result<()> {
+        prune(&self.0, retention)
     }
 }
 
