@@ -106,7 +106,22 @@ fn memory_calls_and_always_matchers_are_counted() {
         run.ask("seen alice"),
         "alice was last seen just now in shell"
     );
-    let (scrape, text) = scrape(port);
+    // The answer can come before `record` (which runs beside the query)
+    // has written: scrape until both puts are counted.
+    let deadline = std::time::Instant::now() + crate::common::ANSWER_TIMEOUT;
+    let (scrape, text) = loop {
+        let (scrape, text) = scrape(port);
+        let puts = value(
+            &scrape,
+            &text,
+            "sandbot_memory_operations_total",
+            &[("op", "put"), ("result", "ok")],
+        );
+        if puts >= 2.0 || std::time::Instant::now() > deadline {
+            break (scrape, text);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
     let value = |name: &str, labels: &[(&str, &str)]| value(&scrape, &text, name, labels);
     let memory = |op: &str, result: &str| {
         value(
