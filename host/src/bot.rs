@@ -263,8 +263,8 @@ impl Bot {
         reserved: Option<Reserved>,
     ) -> Execution {
         let skill: &Skill = &set.skills[hit.skill];
-        let execution_id = format!("{event_id}-{n}");
-        let span = tracing::info_span!("execution", id = %execution_id, skill = %skill.name, matcher = %hit.matcher_id);
+        // The record's id, formatted only when the span is recorded.
+        let span = tracing::info_span!("execution", id = %format_args!("{event_id}-{n}"), skill = %skill.name, matcher = %hit.matcher_id);
         async {
             let started_at = now_ms();
             let clock = Instant::now();
