@@ -1,11 +1,16 @@
 //! Which outbound HTTP requests a skill may make: its `allow.http` patterns
 //! (Spin's `allowed_outbound_hosts` in spirit) and the rule that internal
 //! addresses (loopback, private, link-local...) are reachable only through a
-//! pattern that names the host exactly, never through a wildcard.
+//! pattern that names the host exactly, never through a wildcard. The same
+//! policy, and [`resolve`], serve notification webhooks.
 
 use serde::{Deserialize, Deserializer, de};
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+/// The longest a host's name may take to resolve.
+pub const DNS_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// One `allow.http` entry: `scheme://host:port`, each part literal or `*`;
 /// a host may also be `*.example.com`. A missing port means the scheme's.
@@ -215,6 +220,47 @@ impl OutboundPolicy {
         }
         Ok(())
     }
+}
+
+/// Why a granted request has nowhere it may go.
+#[derive(Debug, thiserror::Error)]
+pub enum Unreachable {
+    #[error("resolving {0} took over {DNS_TIMEOUT:?}")]
+    DnsTimeout(String),
+    #[error("cannot resolve {host}")]
+    NotFound {
+        host: String,
+        #[source]
+        error: std::io::Error,
+    },
+    #[error("{0} resolves to no address")]
+    NoAddress(String),
+    #[error(transparent)]
+    Denied(#[from] Denied),
+}
+
+/// Resolves `target`'s host and checks every address it gives under
+/// `grant`: one address that may not be reached refuses them all, since the
+/// client may try any of them. Skills' HTTP and notification webhooks both
+/// come here, so the internal-address rule cannot differ between them.
+pub async fn resolve(grant: Grant, target: &Target) -> Result<Vec<SocketAddr>, Unreachable> {
+    let host = target.host.as_str();
+    let addrs: Vec<SocketAddr> =
+        tokio::time::timeout(DNS_TIMEOUT, tokio::net::lookup_host((host, target.port)))
+            .await
+            .map_err(|_| Unreachable::DnsTimeout(host.to_owned()))?
+            .map_err(|error| Unreachable::NotFound {
+                host: host.to_owned(),
+                error,
+            })?
+            .collect();
+    if addrs.is_empty() {
+        return Err(Unreachable::NoAddress(host.to_owned()));
+    }
+    for addr in &addrs {
+        OutboundPolicy::check_address(grant, target, addr.ip())?;
+    }
+    Ok(addrs)
 }
 
 /// Addresses a wildcard grant must never reach: this machine, private

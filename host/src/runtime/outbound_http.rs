@@ -5,7 +5,7 @@
 //! runs at load, before anyone asked for anything.
 
 use super::skill_host::SkillHost;
-use crate::outbound::{Grant, OutboundPolicy, Target};
+use crate::outbound::{self, Grant, Target, Unreachable};
 use bytes::Bytes;
 use http_body::{Body, Frame};
 use http_body_util::BodyExt;
@@ -15,8 +15,6 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
-
-const DNS_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct HttpHooks {
     skill: Arc<SkillHost>,
@@ -77,21 +75,19 @@ async fn send(
         Error::HttpRequestDenied
     })?;
 
-    let addrs: Vec<SocketAddr> = tokio::time::timeout(
-        DNS_TIMEOUT,
-        tokio::net::lookup_host((target.host.as_str(), target.port)),
-    )
-    .await
-    .map_err(|_| Error::DnsTimeout)?
-    .map_err(|_| Error::DestinationNotFound)?
-    .collect();
-    let first = *addrs.first().ok_or(Error::DestinationNotFound)?;
-    for addr in &addrs {
-        OutboundPolicy::check_address(grant, &target, addr.ip()).map_err(|e| {
-            deny(&e);
-            Error::DestinationIpProhibited
+    let addrs = outbound::resolve(grant, &target)
+        .await
+        .map_err(|e| match e {
+            Unreachable::DnsTimeout(_) => Error::DnsTimeout,
+            Unreachable::NotFound { .. } | Unreachable::NoAddress(_) => {
+                Error::DestinationNotFound
+            }
+            Unreachable::Denied(e) => {
+                deny(&e);
+                Error::DestinationIpProhibited
+            }
         })?;
-    }
+    let first = addrs[0];
     // Plain HTTP connects to the address just checked, so a second lookup
     // cannot answer differently (DNS rebinding). HTTPS keeps the name for
     // certificate checks, and a rebound name fails them.

@@ -8,14 +8,12 @@
 
 use super::{Deliver, Notice};
 use crate::config::{Secret, WebhookUrl};
-use crate::outbound::{Grant, HostPattern, OutboundPolicy, Target};
+use crate::outbound::{self, HostPattern, OutboundPolicy, Target};
 use anyhow::{Context as _, Result, bail};
 use futures::future::BoxFuture;
 use indexmap::IndexMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::Duration;
-
-const DNS_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub(super) struct WebhookSender {
     url: String,
@@ -53,29 +51,9 @@ impl WebhookSender {
         })
     }
 
-    /// The addresses the request may go to, every one checked.
-    async fn addresses(&self, grant: Grant) -> Result<Vec<SocketAddr>> {
-        let host = self.target.host.as_str();
-        let addrs: Vec<SocketAddr> = tokio::time::timeout(
-            DNS_TIMEOUT,
-            tokio::net::lookup_host((host, self.target.port)),
-        )
-        .await
-        .with_context(|| format!("resolving {host} took over {DNS_TIMEOUT:?}"))?
-        .with_context(|| format!("cannot resolve {host}"))?
-        .collect();
-        if addrs.is_empty() {
-            bail!("{host} resolves to no address");
-        }
-        for addr in &addrs {
-            OutboundPolicy::check_address(grant, &self.target, addr.ip())?;
-        }
-        Ok(addrs)
-    }
-
     async fn post(&self, notice: &Notice) -> Result<()> {
         let grant = self.policy.check(&self.target)?;
-        let addrs = self.addresses(grant).await?;
+        let addrs = outbound::resolve(grant, &self.target).await?;
         let mut client = reqwest::Client::builder()
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
