@@ -19,6 +19,12 @@ use std::time::{Duration, Instant};
 /// The most records written in one transaction.
 const BATCH: usize = 512;
 
+/// How long the writer gathers records after the first before it writes
+/// them: a transaction per record or two costs SQLite a WAL append of every
+/// page it touched (the table's and three indexes'), and the writer a
+/// wake-up per record. A record waits about this long to become findable.
+const LINGER: Duration = Duration::from_millis(10);
+
 /// How long and how many records are kept.
 #[derive(Debug, Clone, Copy)]
 pub struct Retention {
@@ -106,8 +112,10 @@ impl History {
              CREATE INDEX IF NOT EXISTS executions_skill ON executions (skill, started_at);",
         )
         .with_context(|| format!("preparing the history database {}", path.display()))?;
+        let store = SqliteStore::new(conn)
+            .with_context(|| format!("counting the history in {}", path.display()))?;
         Self::start(
-            SqliteStore(conn),
+            store,
             Reader::Sqlite(path.to_owned()),
             retention,
         )
@@ -235,14 +243,24 @@ fn writer(
     written: std::sync::Arc<(std::sync::Mutex<u64>, std::sync::Condvar)>,
 ) {
     let mut pruned = Instant::now();
+    let mut batch = Vec::with_capacity(BATCH);
+    // The last batch was full: more are waiting, so don't linger.
+    let mut behind = false;
     while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
+        batch.push(first);
+        // Sleep rather than wait on the channel: a sender then finds no
+        // one to wake, which spares a futex call and a context switch per
+        // record.
+        if !behind {
+            std::thread::sleep(LINGER);
+        }
         while batch.len() < BATCH {
             match rx.try_recv() {
                 Ok(next) => batch.push(next),
                 Err(_) => break,
             }
         }
+        behind = batch.len() == BATCH;
         if let Err(e) = store.write(&batch) {
             tracing::error!(
                 "could not write {} execution records to the history: {e:#}",
@@ -258,58 +276,80 @@ fn writer(
         let (lock, ready) = &*written;
         *lock.lock().unwrap_or_else(|e| e.into_inner()) += batch.len() as u64;
         ready.notify_all();
+        batch.clear();
     }
 }
 
 /// The embedded default: one SQLite file.
-struct SqliteStore(Connection);
+struct SqliteStore {
+    conn: Connection,
+    /// Rows in the table as far as this writer knows: counted once at open,
+    /// then kept by what it inserts and deletes, so retention by count is a
+    /// delete of the excess, not a walk over every row each second. A
+    /// replaced row counts twice, which only makes it keep a few fewer.
+    rows: u64,
+    /// A record's JSON, the buffer kept between records.
+    json: Vec<u8>,
+}
+
+impl SqliteStore {
+    fn new(conn: Connection) -> Result<SqliteStore> {
+        let rows: i64 = conn.query_row("SELECT count(*) FROM executions", [], |r| r.get(0))?;
+        Ok(SqliteStore {
+            conn,
+            rows: rows as u64,
+            json: Vec::new(),
+        })
+    }
+}
 
 impl Store for SqliteStore {
     fn write(&mut self, batch: &[Execution]) -> Result<()> {
-        write(&mut self.0, batch)
+        let tx = self.conn.transaction()?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR REPLACE INTO executions (id, skill, user_id, user, connector, outcome, started_at, record)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )?;
+            for e in batch {
+                self.json.clear();
+                serde_json::to_writer(&mut self.json, e)?;
+                let json = std::str::from_utf8(&self.json).expect("serde_json writes UTF-8");
+                insert.execute(params![
+                    e.id,
+                    e.skill,
+                    e.user_id,
+                    e.user,
+                    e.connector,
+                    e.outcome.as_str(),
+                    e.started_at as i64,
+                    json,
+                ])?;
+            }
+        }
+        tx.commit()?;
+        self.rows += batch.len() as u64;
+        Ok(())
     }
 
     fn prune(&mut self, retention: Retention) -> Result<()> {
-        prune(&self.0, retention)
-    }
-}
-
-fn write(conn: &mut Connection, batch: &[Execution]) -> Result<()> {
-    let tx = conn.transaction()?;
-    {
-        let mut insert = tx.prepare_cached(
-            "INSERT OR REPLACE INTO executions (id, skill, user_id, user, connector, outcome, started_at, record)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        let oldest = crate::event::now_ms().saturating_sub(retention.max_age.as_millis() as u64);
+        let aged = self.conn.execute(
+            "DELETE FROM executions WHERE started_at < ?",
+            [oldest as i64],
         )?;
-        for e in batch {
-            insert.execute(params![
-                e.id,
-                e.skill,
-                e.user_id,
-                e.user,
-                e.connector,
-                e.outcome.as_str(),
-                e.started_at as i64,
-                serde_json::to_string(e)?,
-            ])?;
+        self.rows = self.rows.saturating_sub(aged as u64);
+        if self.rows > retention.max_count {
+            let excess = self.rows - retention.max_count;
+            let gone = self.conn.execute(
+                "DELETE FROM executions WHERE rowid IN (
+                     SELECT rowid FROM executions ORDER BY started_at, rowid LIMIT ?)",
+                [excess as i64],
+            )?;
+            self.rows = self.rows.saturating_sub(gone as u64);
         }
+        Ok(())
     }
-    tx.commit()?;
-    Ok(())
-}
-
-fn prune(conn: &Connection, retention: Retention) -> Result<()> {
-    let oldest = crate::event::now_ms().saturating_sub(retention.max_age.as_millis() as u64);
-    conn.execute(
-        "DELETE FROM executions WHERE started_at < ?",
-        [oldest as i64],
-    )?;
-    conn.execute(
-        "DELETE FROM executions WHERE rowid IN (
-             SELECT rowid FROM executions ORDER BY started_at DESC, rowid DESC LIMIT -1 OFFSET ?)",
-        [retention.max_count as i64],
-    )?;
-    Ok(())
 }
 
 #[cfg(test)]
