@@ -19,6 +19,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
+/// How long stopping waits for observers' queues (notices) to empty.
+const OBSERVERS_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub struct App {
     pub bot: Arc<Bot>,
     pub catalog: Arc<Catalog>,
@@ -30,6 +33,8 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     connectors: Vec<Instance>,
     outboxes: HashMap<String, mpsc::Receiver<Delivery>>,
+    /// Every observer, to wait for what they queued as the bot stops.
+    observers: Vec<Arc<dyn Observer>>,
     _watch: watch::WatchHandle,
 }
 
@@ -95,8 +100,13 @@ impl App {
         } else {
             None
         };
-        all.extend(crate::observe::Notifier::start(&config, outboxes.clone())?);
+        all.extend(crate::observe::Notifier::start(
+            &config,
+            outboxes.clone(),
+            metrics.notices_dropped(),
+        )?);
         all.extend(observers);
+        let observers = all.clone();
         let bot = Bot::new(
             catalog.clone(),
             runtime,
@@ -117,6 +127,7 @@ impl App {
             metrics,
             connectors,
             outboxes: receivers,
+            observers,
             _watch: watch,
         })
     }
@@ -172,6 +183,14 @@ impl App {
             if !flushed {
                 tracing::warn!("the history writer did not catch up before the bot stopped");
             }
+        }
+        // Notices of the last executions go out while the connectors (and
+        // so the rooms) are still there.
+        let settled = futures::future::join_all(self.observers.iter().map(|o| o.settled()));
+        if tokio::time::timeout(OBSERVERS_GRACE, settled).await.is_err() {
+            tracing::warn!(
+                "notices still queued after {OBSERVERS_GRACE:?} are dropped as the bot stops"
+            );
         }
     }
 

@@ -36,6 +36,7 @@ pub struct Metrics {
     load_failures: Counter,
     connector_up: Family<Labels, Gauge>,
     memory_ops: Family<Labels, Counter>,
+    notices_dropped: Counter,
     /// The memory backend's counts, read when scraped.
     memory: Option<Arc<MemoryCounts>>,
 }
@@ -70,6 +71,7 @@ impl Metrics {
         let load_failures = Counter::default();
         let connector_up = Family::<Labels, Gauge>::default();
         let memory_ops = Family::<Labels, Counter>::default();
+        let notices_dropped = Counter::default();
         registry.register(
             "events",
             "Events received, by connector and kind",
@@ -112,6 +114,11 @@ impl Metrics {
             memory_ops.clone(),
         );
         registry.register(
+            "notifications_dropped",
+            "Notices dropped because their channel's queue was full",
+            notices_dropped.clone(),
+        );
+        registry.register(
             "connector_up",
             "1 when the connector is connected or listening, else 0",
             connector_up.clone(),
@@ -128,8 +135,14 @@ impl Metrics {
             load_failures,
             connector_up,
             memory_ops,
+            notices_dropped,
             memory: None,
         }
+    }
+
+    /// The counter the notifier counts dropped notices in.
+    pub fn notices_dropped(&self) -> Counter {
+        self.notices_dropped.clone()
     }
 
     /// Reports the calls `counts` has counted (`memory::Counted`).

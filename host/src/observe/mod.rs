@@ -15,7 +15,15 @@ pub use metrics::{Metrics, Snapshot};
 pub use notify::{Notice, Notifier};
 
 use crate::event::Execution;
+use futures::future::BoxFuture;
 
 pub trait Observer: Send + Sync + 'static {
     fn executed(&self, execution: &Execution);
+
+    /// Resolves once what this observer queued has gone out: the bot waits
+    /// for it (bounded) as it stops, so the last executions' notices are
+    /// sent. The history has its own flush.
+    fn settled(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
 }

@@ -6,8 +6,10 @@
 //! The observer runs on the message path, so it only renders and queues:
 //! each channel has its own bounded queue and its own task that sends,
 //! retrying a failed send a few times with a doubling wait. A full queue
-//! drops the notice with a warning (counted), never making the bot wait,
-//! and a slow or dead channel holds up only itself.
+//! drops the notice with a warning (counted in
+//! `sandbot_notifications_dropped_total`), never making the bot wait, and a
+//! slow or dead channel holds up only itself. As the bot stops it waits
+//! (bounded) for the notices still queued: the last executions' are sent.
 //!
 //! Executions refused before they ran (the user may not run the command)
 //! notify no one: StackStorm notifies on the completion of executions it
@@ -30,6 +32,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use prometheus_client::metrics::counter::Counter;
 use tokio::sync::mpsc;
 
 /// The longest wait between two attempts, however many retries.
@@ -102,16 +105,36 @@ pub struct Notifier {
     env: Arc<Environment<'static>>,
     skills: HashMap<String, SkillRules>,
     channels: Vec<Channel>,
-    dropped: AtomicU64,
+    /// Notices dropped because a channel's queue was full.
+    dropped: Counter,
+    pending: Arc<Pending>,
+}
+
+/// Notices queued and not yet sent or given up, over every channel, so
+/// stopping can wait for them.
+#[derive(Default)]
+struct Pending {
+    count: AtomicU64,
+    none: tokio::sync::Notify,
+}
+
+impl Pending {
+    fn done(&self) {
+        if self.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.none.notify_waiters();
+        }
+    }
 }
 
 impl Notifier {
     /// The observer for `config`'s `notify` blocks, with a sending task per
     /// channel (so this needs a tokio runtime); `None` when no skill or
     /// alias notifies anyone. Room notices go out through `responses`.
+    /// Each notice dropped for a full queue counts in `dropped`.
     pub fn start(
         config: &Config,
         responses: Arc<dyn ResponseSink>,
+        dropped: Counter,
     ) -> Result<Option<Arc<dyn Observer>>> {
         let mut env: Environment<'static> = Environment::new();
         env.add_template_owned(
@@ -171,6 +194,7 @@ impl Notifier {
             backoff: settings.backoff.0,
         };
         let mut channels = Vec::new();
+        let pending = Arc::new(Pending::default());
         for (name, spec) in &settings.channels {
             let sender: Box<dyn Deliver> = match spec {
                 ChannelSpec::Room {
@@ -218,7 +242,7 @@ impl Notifier {
                 ),
             };
             let (queue, rx) = mpsc::channel(settings.queue.max(1));
-            tokio::spawn(run_channel(name.clone(), sender, rx, retry));
+            tokio::spawn(run_channel(name.clone(), sender, rx, retry, pending.clone()));
             channels.push(Channel {
                 name: name.clone(),
                 queue,
@@ -228,7 +252,8 @@ impl Notifier {
             env,
             skills,
             channels,
-            dropped: AtomicU64::new(0),
+            dropped,
+            pending,
         })))
     }
 
@@ -300,6 +325,22 @@ fn compile(
 }
 
 impl Observer for Notifier {
+    fn settled(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            loop {
+                let none = self.pending.none.notified();
+                tokio::pin!(none);
+                // Registered before the count is read, so a wake-up
+                // between the two is not missed.
+                none.as_mut().enable();
+                if self.pending.count.load(Ordering::Acquire) == 0 {
+                    return;
+                }
+                none.await;
+            }
+        })
+    }
+
     fn executed(&self, e: &Execution) {
         if e.outcome == Outcome::Denied && e.denials.is_empty() {
             // Refused before it ran (see the top of this file).
@@ -328,10 +369,16 @@ impl Observer for Notifier {
             });
             for &at in &rule.channels {
                 let channel = &self.channels[at];
-                match channel.queue.try_send(notice.clone()) {
+                // Counted first: the channel's task may finish it at once.
+                self.pending.count.fetch_add(1, Ordering::AcqRel);
+                let sent = channel.queue.try_send(notice.clone());
+                if sent.is_err() {
+                    self.pending.done();
+                }
+                match sent {
                     Ok(()) => {}
                     Err(mpsc::error::TrySendError::Full(_)) => {
-                        let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                        let dropped = self.dropped.inc() + 1;
                         tracing::warn!(channel = %channel.name, skill = %e.skill, dropped, "the notification queue is full: notice dropped");
                     }
                     Err(mpsc::error::TrySendError::Closed(_)) => {
@@ -409,23 +456,30 @@ async fn run_channel(
     sender: Box<dyn Deliver>,
     mut queue: mpsc::Receiver<Arc<Notice>>,
     retry: Retry,
+    pending: Arc<Pending>,
 ) {
     while let Some(notice) = queue.recv().await {
-        let mut wait = retry.backoff;
-        for attempt in 1..=retry.retries + 1 {
-            match sender.deliver(&notice).await {
-                Ok(()) => {
-                    tracing::debug!(channel = %name, execution = %notice.execution.id, when = notice.when, "notified");
-                    break;
-                }
-                Err(e) if attempt <= retry.retries => {
-                    tracing::warn!(channel = %name, execution = %notice.execution.id, attempt, "notification failed, retrying in {wait:?}: {e:#}");
-                    tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(MAX_BACKOFF);
-                }
-                Err(e) => {
-                    tracing::error!(channel = %name, execution = %notice.execution.id, attempt, "notification given up: {e:#}");
-                }
+        deliver(&name, &*sender, &notice, retry).await;
+        pending.done();
+    }
+}
+
+/// One notice, retried with a doubling wait, until sent or given up.
+async fn deliver(name: &str, sender: &dyn Deliver, notice: &Notice, retry: Retry) {
+    let mut wait = retry.backoff;
+    for attempt in 1..=retry.retries + 1 {
+        match sender.deliver(notice).await {
+            Ok(()) => {
+                tracing::debug!(channel = %name, execution = %notice.execution.id, when = notice.when, "notified");
+                break;
+            }
+            Err(e) if attempt <= retry.retries => {
+                tracing::warn!(channel = %name, execution = %notice.execution.id, attempt, "notification failed, retrying in {wait:?}: {e:#}");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(MAX_BACKOFF);
+            }
+            Err(e) => {
+                tracing::error!(channel = %name, execution = %notice.execution.id, attempt, "notification given up: {e:#}");
             }
         }
     }

@@ -5,7 +5,8 @@
 //! handler that writes each mail it takes as a JSON line). Also: the outcome
 //! picks on-success or on-failure, a dead channel is retried and given up
 //! while the room still hears, an alias's `notify` replaces the skill's, a
-//! refused run notifies no one, and an unknown channel is a config error.
+//! refused run notifies no one, an unknown channel is a config error, and
+//! a bot stopped right after its last executions still sends their notices.
 
 use crate::common::{BotDir, free_port, sandbot, wait_for_port};
 use std::path::PathBuf;
@@ -23,6 +24,12 @@ struct Receiver {
 
 impl Receiver {
     fn start() -> Receiver {
+        Self::answering_after(Duration::ZERO)
+    }
+
+    /// A receiver that takes `delay` to answer each POST (it keeps the
+    /// body as the request arrives).
+    fn answering_after(delay: Duration) -> Receiver {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -40,6 +47,7 @@ impl Receiver {
                         let kept = kept.clone();
                         async move {
                             kept.lock().unwrap().push(body.0);
+                            tokio::time::sleep(delay).await;
                             "ok"
                         }
                     }),
@@ -387,4 +395,35 @@ fn an_unknown_channel_is_a_config_error_with_its_line() {
     let (status, _, err) = sandbot(&["start", "-c", file]);
     assert!(!status.success());
     assert!(err.contains(&expected), "{err}");
+}
+
+#[test]
+fn a_stopping_bot_sends_the_notices_still_queued() {
+    // Each POST takes the receiver 300 ms, so when the bot is told to stop
+    // right after its fifth answer most notices are still queued.
+    let hook = Receiver::answering_after(Duration::from_millis(300));
+    let bot = BotDir::new(
+        &["hello"],
+        &format!(
+            r#"notifications:
+  allow-http: ["http://127.0.0.1:{hook}"]
+  channels:
+    hook: {{type: webhook, url: "http://127.0.0.1:{hook}/hook"}}
+skills:
+  hello:
+    notify:
+      on-success: {{channels: [hook], template: "{{{{ skill }}}} for {{{{ user }}}}"}}
+"#,
+            hook = hook.port,
+        ),
+    );
+    let mut run = bot.start();
+    for _ in 0..5 {
+        assert_eq!(run.ask("hello"), "Hello alice");
+    }
+    run.terminate();
+    let (_, status, log) = run.wait_exit(WAIT);
+    assert!(status.success(), "{status}; log:\n{log}");
+    // Gone, and every notice was taken before it went.
+    assert_eq!(hook.bodies.lock().unwrap().len(), 5, "log:\n{log}");
 }
