@@ -97,6 +97,12 @@ impl App {
         };
         all.extend(crate::observe::Notifier::start(&config, outboxes.clone())?);
         all.extend(observers);
+        let workflows = crate::workflow::Workflows::start(
+            config.clone(),
+            catalog.clone(),
+            outboxes.clone(),
+            all.clone(),
+        )?;
         let bot = Bot::new(
             catalog.clone(),
             runtime,
@@ -107,6 +113,8 @@ impl App {
             metrics.clone(),
             Arc::new(Work::default()),
         );
+        bot.set_workflows(workflows.clone());
+        workflows.resume().await?;
         let events: Arc<dyn EventSink> = Arc::new(Dispatch(bot.clone()));
         Ok(App {
             bot,
