@@ -365,14 +365,18 @@ impl Engine {
             .filter_map(|&j| Some((def.tasks[j].name.clone(), run.tasks[j].clone()?)))
             .collect();
         let doc = vars_changed.then(|| run.doc.clone());
-        let store = self.store.clone();
+        // Written here, not on a blocking thread: a step is one small
+        // transaction into the WAL with no fsync (synchronous = NORMAL),
+        // tens of µs, which the driver must wait for anyway (nothing it led
+        // to may start before it is kept); handing it to another thread
+        // cost more than the write. This is a workflow's step, never the
+        // message path.
         let id = run.id;
-        let stored = tokio::task::spawn_blocking(move || {
-            store.commit(id, doc.as_ref(), &tasks, RunStatus::Running)
-        })
-        .await;
-        if !matches!(stored, Ok(Ok(()))) {
-            tracing::error!(run = id, "could not store a workflow step: {stored:?}");
+        if let Err(e) = self
+            .store
+            .commit(id, doc.as_ref(), &tasks, RunStatus::Running)
+        {
+            tracing::error!(run = id, "could not store a workflow step: {e:#}");
         }
     }
 
@@ -545,12 +549,15 @@ impl Engine {
             // Each item's end is kept: a restart runs only those left.
             let mut doc = cx.doc.clone();
             doc.items = items.clone();
-            let store = self.store.clone();
-            let (id, name) = (cx.run, task.name.clone());
-            let _ = tokio::task::spawn_blocking(move || {
-                store.commit(id, None, &[(name, doc)], RunStatus::Running)
-            })
-            .await;
+            // As a step: small, and waited for (see `ended`).
+            if let Err(e) = self.store.commit(
+                cx.run,
+                None,
+                &[(task.name.clone(), doc)],
+                RunStatus::Running,
+            ) {
+                tracing::error!(run = cx.run, task = %task.name, "could not store an item's end: {e:#}");
+            }
         }
         let done: Vec<&ItemDoc> = items.iter().flatten().collect();
         TaskEnd {
@@ -684,6 +691,11 @@ impl Engine {
                             Some(l) if l < d.0 => {
                                 tokio::time::sleep(l).await;
                                 false
+                            }
+                            // `for: 0s` only gives way (the timer's tick is a millisecond).
+                            _ if d.0.is_zero() => {
+                                tokio::task::yield_now().await;
+                                true
                             }
                             _ => {
                                 tokio::time::sleep(d.0).await;

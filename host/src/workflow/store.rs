@@ -213,15 +213,19 @@ impl Store {
     ) -> Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
+        // Cached statements: a step's write is on every task's path.
         match doc {
-            Some(doc) => tx.execute(
-                "UPDATE workflow_runs SET doc = ?, status = ? WHERE id = ?",
-                params![serde_json::to_string(doc)?, status.as_str(), id as i64],
-            )?,
-            None => tx.execute(
-                "UPDATE workflow_runs SET status = ? WHERE id = ?",
-                params![status.as_str(), id as i64],
-            )?,
+            Some(doc) => tx
+                .prepare_cached("UPDATE workflow_runs SET doc = ?, status = ? WHERE id = ?")?
+                .execute(params![
+                    serde_json::to_string(doc)?,
+                    status.as_str(),
+                    id as i64
+                ])?,
+            None if status == RunStatus::Running => 0,
+            None => tx
+                .prepare_cached("UPDATE workflow_runs SET status = ? WHERE id = ?")?
+                .execute(params![status.as_str(), id as i64])?,
         };
         put_tasks(&tx, id, tasks)?;
         tx.commit()?;
