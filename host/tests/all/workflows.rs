@@ -452,3 +452,52 @@ output:
         .unwrap();
     assert_eq!(most, 2, "{records:?}");
 }
+
+#[test]
+fn a_run_is_canceled_in_chat_times_out_or_retries() {
+    // The whole run may take a second in this copy.
+    let text = example().replace("timeout: 10m", "timeout: 1s");
+    let bot = bot_with("deploy", &text, "");
+    write_workflow(
+        &bot,
+        "flaky",
+        "tasks:\n  t:\n    action: ci.test\n    input: {suite: x, fail: x, ms: 10}\n    retry: {count: 2, delay: 100ms}\n",
+    );
+    let mut alice = bot.start();
+    assert_eq!(alice.ask("deploy web"), "▶ deploy #1 started.");
+    assert!(alice.answer().starts_with("❓ Deploy web"));
+    assert_eq!(alice.ask("workflow cancel 1"), "Canceling #1…");
+    assert_eq!(alice.answer(), "⏹ deploy #1 canceled by shell:alice");
+    assert_eq!(alice.ask("workflow cancel 1"), "#1 is not running.");
+
+    assert_eq!(alice.ask("deploy api"), "▶ deploy #2 started.");
+    assert!(alice.answer().starts_with("❓ Deploy api"));
+    assert_eq!(
+        alice.answer(),
+        "❌ deploy #2 failed: the workflow took longer than 1s"
+    );
+
+    assert_eq!(alice.ask("workflow run flaky"), "▶ flaky #3 started.");
+    assert_eq!(
+        alice.answer(),
+        "❌ flaky #3 failed: t failed: suite x failed"
+    );
+    let (_, status, log) = alice.finish();
+    assert!(status.success(), "{log}");
+
+    let history = history(&bot);
+    assert_eq!(
+        history.get("wf-1").unwrap().unwrap().outcome,
+        Outcome::Interrupted
+    );
+    assert_eq!(
+        history.get("wf-2").unwrap().unwrap().outcome,
+        Outcome::Timeout
+    );
+    // Three attempts, each after the delay.
+    let attempts = tasks_of(&history, "wf-3");
+    assert_eq!(ids(&attempts), ["wf-3.t", "wf-3.t~2", "wf-3.t~3"]);
+    for pair in attempts.windows(2) {
+        assert!(pair[1].started_at >= pair[0].ended_at + 100, "{attempts:?}");
+    }
+}
