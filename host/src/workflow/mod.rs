@@ -57,8 +57,9 @@ impl Workflows {
     ) -> Result<Arc<Workflows>> {
         let store = Store::open(&config.history_path())?;
         let defs = Arc::new(Definitions::new(folder(&config)));
-        defs.reload();
+        // Watching first: a file changed while the folder is read is seen.
         let watch = defs::watch(defs.clone())?;
+        defs.reload();
         let engine = Arc::new(Engine {
             catalog,
             responses,
@@ -113,6 +114,16 @@ impl Workflows {
         let Some(m) = event.message() else {
             return false;
         };
+        // Every message passes here: only a command word is worth splitting
+        // the text for, and an alias is tried with `is_match` (no
+        // allocation) before its captures are taken.
+        let first = m.text.split_whitespace().next().unwrap_or_default();
+        let command = ["approve", "deny", "workflow", "workflows"]
+            .iter()
+            .any(|c| first.eq_ignore_ascii_case(c));
+        if !command {
+            return self.by_alias(id, event, m).await;
+        }
         let words: Vec<&str> = m.text.split_whitespace().collect();
         let lower: Vec<String> = words.iter().map(|w| w.to_ascii_lowercase()).collect();
         let lower: Vec<&str> = lower.iter().map(String::as_str).collect();
@@ -164,30 +175,36 @@ impl Workflows {
                 self.begin(id, event, m, def, pairs, None).await;
                 return true;
             }
-            _ => {
-                let set = self.defs.current();
-                for def in set.by_name.values() {
-                    for alias in &def.aliases {
-                        let Some(caps) = alias.regex.captures(&m.text) else {
-                            continue;
-                        };
-                        let captures: Vec<(String, String)> = alias
-                            .regex
-                            .capture_names()
-                            .flatten()
-                            .filter_map(|n| Some((n.to_owned(), caps.name(n)?.as_str().to_owned())))
-                            .collect();
-                        let params = alias.format.parameters(&m.text, &captures);
-                        self.begin(id, event, m, def.clone(), params, Some(alias))
-                            .await;
-                        return true;
-                    }
-                }
-                return false;
-            }
+            _ => return self.by_alias(id, event, m).await,
         };
         self.say(m, id, answer).await;
         true
+    }
+
+    /// Starts the workflow one of whose aliases `m` fits, if any.
+    async fn by_alias(&self, id: EventId, event: &Event, m: &Message) -> bool {
+        let set = self.defs.current();
+        for def in set.by_name.values() {
+            for alias in &def.aliases {
+                if !alias.regex.is_match(&m.text) {
+                    continue;
+                }
+                let Some(caps) = alias.regex.captures(&m.text) else {
+                    continue;
+                };
+                let captures: Vec<(String, String)> = alias
+                    .regex
+                    .capture_names()
+                    .flatten()
+                    .filter_map(|n| Some((n.to_owned(), caps.name(n)?.as_str().to_owned())))
+                    .collect();
+                let params = alias.format.parameters(&m.text, &captures);
+                self.begin(id, event, m, def.clone(), params, Some(alias))
+                    .await;
+                return true;
+            }
+        }
+        false
     }
 
     /// Starts `def` for the sender of `m`, if they may run it.
