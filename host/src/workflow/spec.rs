@@ -32,7 +32,6 @@ use crate::permissions::Permissions;
 use indexmap::IndexMap;
 use serde::Deserialize;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// The longest a task over a list may be.
@@ -565,9 +564,6 @@ fn locate(file: &Path, text: &str, needle: &str, message: String) -> ConfigError
     }
     ConfigError::whole_file(file, message)
 }
-
-/// The workflow by its position in the set.
-pub type Shared = Arc<Workflow>;
 
 #[cfg(test)]
 mod tests {
