@@ -107,6 +107,12 @@ impl App {
         )?);
         all.extend(observers);
         let observers = all.clone();
+        let workflows = crate::workflow::Workflows::start(
+            config.clone(),
+            catalog.clone(),
+            outboxes.clone(),
+            all.clone(),
+        )?;
         let bot = Bot::new(
             catalog.clone(),
             runtime,
@@ -117,6 +123,8 @@ impl App {
             metrics.clone(),
             Arc::new(Work::default()),
         );
+        bot.set_workflows(workflows.clone());
+        workflows.resume().await?;
         let events: Arc<dyn EventSink> = Arc::new(Dispatch(bot.clone()));
         Ok(App {
             bot,

@@ -40,6 +40,8 @@ pub struct Bot {
     work: Arc<Work>,
     /// The bot itself, for the background runs it spawns.
     me: Weak<Bot>,
+    /// Workflows, asked first with every message (`set_workflows`).
+    workflows: std::sync::OnceLock<Arc<crate::workflow::Workflows>>,
 }
 
 impl Bot {
@@ -68,7 +70,13 @@ impl Bot {
             max_in_flight,
             work,
             me: me.clone(),
+            workflows: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Hands the bot its workflows (once, at start).
+    pub fn set_workflows(&self, workflows: Arc<crate::workflow::Workflows>) {
+        let _ = self.workflows.set(workflows);
     }
 
     /// What the bot has taken on and not finished (`crate::work`).
@@ -101,10 +109,16 @@ impl Bot {
             user_id = event.user_id().unwrap_or(""),
         );
         async {
+            let flow = match self.workflows.get() {
+                Some(workflows) => workflows.chat(id, &event).await,
+                None => false,
+            };
             let builtin = event
                 .message()
+                .filter(|_| !flow)
                 .and_then(|m| Some((m, Builtin::parse(&m.text)?)));
             let executions = match builtin {
+                None if flow => Vec::new(),
                 Some((m, command)) => {
                     let answer = command
                         .run(m, &self.catalog, &self.config, self.history.as_ref())
@@ -284,6 +298,7 @@ impl Bot {
                 matcher_id: &hit.matcher_id,
                 captures: &hit.captures,
                 reword,
+                quiet: false,
             };
             let handled = match reserved {
                 Some(reserved) => self.runtime.call_reserved(skill, reserved, call).await,
@@ -487,6 +502,7 @@ fn record(
         error: None,
         denials: Vec::new(),
         responses: Vec::new(),
+        parent: None,
     }
 }
 

@@ -29,7 +29,7 @@ pub enum Builtin {
 const BUILTINS: &[(&str, bool)] = &[
     ("help [word] — what I answer to (containing word)", false),
     (
-        "history [skill] [user] [n] — recent runs (your own; admins: anyone's)",
+        "history [skill] [user] [wf-N] [n] — recent runs (your own; admins: anyone's), a workflow run's tasks",
         false,
     ),
     ("reload — reload every skill (admins only)", true),
@@ -231,6 +231,9 @@ async fn recent(
     for word in words {
         if let Ok(n) = word.parse::<usize>() {
             filter.limit = n.clamp(1, HISTORY_MAX);
+        } else if word.starts_with("wf-") && !word.contains('.') {
+            // A workflow run: its tasks' records.
+            filter.parent = Some(word.clone());
         } else if set.get(word).is_some() {
             filter.skill = Some(word.clone());
         } else {
@@ -265,7 +268,10 @@ async fn recent(
         return "No runs recorded yet.".into();
     }
     let now = now_ms();
-    let mut lines = vec![format!("Last {} runs, newest first:", records.len())];
+    let mut lines = vec![match words.iter().find(|w| w.starts_with("wf-")) {
+        Some(run) => format!("Last {} tasks of {run}, newest first:", records.len()),
+        None => format!("Last {} runs, newest first:", records.len()),
+    }];
     for e in records {
         let who = e.user_id.as_deref().unwrap_or("-");
         let place = match (&e.connector, &e.room) {
@@ -276,8 +282,10 @@ async fn recent(
             .error
             .map(|e| format!(": {}", crate::text::cut(&e, 80)))
             .unwrap_or_default();
+        // A workflow's task hangs under its run.
+        let under = if e.parent.is_some() { "└ " } else { "" };
         lines.push(format!(
-            "  {} ago  {} {}/{} by {who}{place} — {} ({} ms){error}  [{}]",
+            "  {under}{} ago  {} {}/{} by {who}{place} — {} ({} ms){error}  [{}]",
             ago(now.saturating_sub(e.started_at)),
             e.skill,
             e.version,

@@ -252,6 +252,10 @@ pub struct Execution {
     /// Grants the skill asked for and was refused during the execution.
     pub denials: Vec<String>,
     pub responses: Vec<Response>,
+    /// The execution this one ran inside: a workflow task's record names
+    /// its workflow's (`workflow`), so history shows the tree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

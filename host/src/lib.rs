@@ -15,7 +15,7 @@
 //! 2. `config`, `memory`, `history`, `outbound`, `grants`, `matching`;
 //! 3. `runtime`, `connectors`;
 //! 4. `catalog`;
-//! 5. `bot`, `builtins`, `observe`, `web`, `scheduler`;
+//! 5. `bot`, `builtins`, `observe`, `web`, `scheduler`, `workflow`;
 //! 6. `app`, `skilltest`, `authoring`, `logging`, and the binary.
 
 pub mod app;
@@ -45,3 +45,4 @@ pub mod skilltest;
 pub mod text;
 pub mod web;
 pub mod work;
+pub mod workflow;

@@ -75,6 +75,14 @@ impl Context {
         chat::respond(text.as_ref())
     }
 
+    /// Gives the execution a structured result beside its answers: a
+    /// workflow reads it as `tasks.<task>.result` (`{{
+    /// tasks.build.result.version }}`).
+    #[cfg(feature = "json")]
+    pub fn result<T: serde::Serialize>(&self, value: &T) -> Result<(), String> {
+        chat::result_json(value)
+    }
+
     /// Reacts to the message with an emoji.
     pub fn react(&self, emoji: &str) -> Result<(), String> {
         chat::react(emoji)

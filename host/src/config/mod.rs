@@ -10,6 +10,7 @@ mod notify;
 mod secret;
 mod skill;
 mod webhook;
+mod workflow;
 
 pub use crate::limits::{ByteSize, HumanDuration, Limits};
 pub use connectors::ConnectorSection;
@@ -23,6 +24,7 @@ pub use notify::{
 pub use secret::Secret;
 pub use skill::{Ack, Allow, MatcherEntry, OperatorAlias, SkillEntry};
 pub use webhook::WebhookSettings;
+pub use workflow::WorkflowEntry;
 
 use crate::grants::Grants;
 use crate::identity::IdentityPattern;
@@ -52,6 +54,10 @@ pub struct Config {
     /// The watched folder: every `.wasm` in it is a skill.
     #[serde(default)]
     pub skills_dir: Option<PathBuf>,
+    /// The watched folder of workflow files [default: `workflows/` beside
+    /// the skills folder].
+    #[serde(default)]
+    pub workflows_dir: Option<PathBuf>,
     /// Where the bot keeps its database and compiled-skill cache.
     #[serde(default)]
     pub data_dir: Option<PathBuf>,
@@ -71,6 +77,9 @@ pub struct Config {
     /// Execution history: kept, findable, served.
     #[serde(default)]
     pub history: HistorySettings,
+    /// What the configuration says of each workflow (its `notify:`).
+    #[serde(default)]
+    pub workflows: IndexMap<String, WorkflowEntry>,
     /// Where execution notices go (`notify:` on skills and aliases).
     #[serde(default)]
     pub notifications: NotificationSettings,
@@ -311,6 +320,9 @@ impl Config {
             fix(p);
         }
         if let Some(p) = self.data_dir.as_mut() {
+            fix(p);
+        }
+        if let Some(p) = self.workflows_dir.as_mut() {
             fix(p);
         }
         if let Some(p) = self.logging.path.as_mut() {

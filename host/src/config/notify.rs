@@ -305,6 +305,11 @@ pub(super) fn check(config: &super::Config, text: &str, file: &Path) -> Result<(
             }
         }
     }
+    for (name, entry) in &config.workflows {
+        if let Some(notify) = &entry.notify {
+            blocks.push((format!("workflows.{name}.notify"), name, notify));
+        }
+    }
     for (field, skill, notify) in blocks {
         for (key, rule) in notify.rules() {
             for channel in &rule.channels {

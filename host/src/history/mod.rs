@@ -43,6 +43,8 @@ pub struct Filter {
     pub outcome: Option<Outcome>,
     /// Started at or after, in milliseconds since the Unix epoch.
     pub since: Option<u64>,
+    /// Only the records that ran inside this one (a workflow's tasks).
+    pub parent: Option<String>,
     /// The most records, newest first.
     pub limit: usize,
 }
@@ -72,6 +74,7 @@ impl Filter {
                 .is_none_or(|u| e.user_id.as_ref() == Some(u) || e.user.as_ref() == Some(u))
             && is(&self.connector, &e.connector)
             && self.outcome.is_none_or(|o| o == e.outcome)
+            && is(&self.parent, &e.parent)
     }
 }
 
@@ -200,6 +203,12 @@ impl History {
         if let Some(since) = filter.since {
             sql.push_str(" AND started_at >= ?");
             args.push(Box::new(since as i64));
+        }
+        if let Some(parent) = &filter.parent {
+            // No column of its own: records written before there were
+            // parents need no migration.
+            sql.push_str(" AND json_extract(record, '$.parent') = ?");
+            args.push(Box::new(parent.clone()));
         }
         sql.push_str(" ORDER BY started_at DESC, rowid DESC LIMIT ?");
         args.push(Box::new(filter.limit.max(1) as i64));
@@ -380,6 +389,7 @@ mod tests {
             error: None,
             denials: Vec::new(),
             responses: Vec::new(),
+            parent: None,
         }
     }
 

@@ -172,6 +172,14 @@ impl Notifier {
                 skills.insert(skill.clone(), rules);
             }
         }
+        // A workflow's run is recorded under the workflow's name.
+        for (name, entry) in &config.workflows {
+            if let Some(notify) = &entry.notify {
+                let field = format!("workflows.{name}.notify");
+                let own = compile(&mut env, &field, notify, &by_name)?;
+                skills.entry(name.clone()).or_default().own = own;
+            }
+        }
         if skills.is_empty() {
             return Ok(None);
         }

@@ -22,6 +22,9 @@ pub struct Call<'a> {
     /// Rewrites each answer `respond` gives (an operator alias's `result`
     /// template), before its limits are checked.
     pub reword: Option<Reword>,
+    /// Keep what `respond` says for the record instead of delivering it
+    /// (a workflow's task: the workflow decides what the room hears).
+    pub quiet: bool,
 }
 
 pub use super::store::Reword;
@@ -33,6 +36,8 @@ pub struct Handled {
     pub sent: Vec<Response>,
     /// Grants the skill was refused during the call.
     pub denials: Vec<String>,
+    /// The structured result the skill gave (`chat.set-result`), if any.
+    pub structured: Option<serde_json::Value>,
 }
 
 impl Runtime {
@@ -50,6 +55,7 @@ impl Runtime {
             matcher_id,
             captures,
             reword: None,
+            quiet: false,
         };
         self.call(skill, call).await.result
     }
@@ -63,6 +69,7 @@ impl Runtime {
                 result: Err(busy),
                 sent: Vec::new(),
                 denials: Vec::new(),
+                structured: None,
             },
         }
     }
@@ -106,7 +113,8 @@ impl Runtime {
         store
             .data_mut()
             .begin_event(call.event_id, call.event.origin(), call.reword.clone());
-        store.data_mut().answers_http = matches!(call.event, crate::event::Event::Webhook(_));
+        store.data_mut().answers_http =
+            call.quiet || matches!(call.event, crate::event::Event::Webhook(_));
         let wit_event = convert::event_to_wit(call.event);
         let run = async {
             let instance = match instance {
@@ -126,6 +134,7 @@ impl Runtime {
         };
         let sent = std::mem::take(&mut store.data_mut().sent);
         let denials = store.data_mut().take_denials();
+        let structured = store.data_mut().structured.take();
         // A timed-out or trapped instance is dropped with its store; one
         // that finished (even with an error of its own) may serve again.
         let result = match outcome {
@@ -154,6 +163,7 @@ impl Runtime {
             result,
             sent,
             denials,
+            structured,
         }
     }
 }

@@ -102,6 +102,8 @@ pub struct State {
     pub(super) sent: Vec<Response>,
     /// Grants refused during this event, for its execution record.
     pub(super) denials: Vec<String>,
+    /// What the skill gave `chat.set-result` in this event, parsed.
+    pub(super) structured: Option<serde_json::Value>,
     /// WASI state, built on the first WASI call: many events make none,
     /// and building it is a sizeable share of a fresh instance's cost.
     wasi: Option<Wasi>,
@@ -151,6 +153,7 @@ impl State {
             messages_sent: 0,
             sent: Vec::new(),
             denials: Vec::new(),
+            structured: None,
             wasi: None,
         }
     }
@@ -183,6 +186,7 @@ impl State {
         self.origin = origin;
         self.messages_sent = 0;
         self.sent.clear();
+        self.structured = None;
         self.take_denials();
     }
 

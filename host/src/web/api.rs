@@ -1,6 +1,7 @@
 //! The execution history over HTTP, for dashboards and scripts:
 //! `GET /api/executions?skill=&user=&outcome=&since=&limit=` (newest first,
-//! JSON) and `GET /api/executions/<id>`. Every request must carry
+//! JSON; `parent=` for a workflow run's tasks) and `GET /api/executions/<id>`
+//! (with a workflow run's task records under `children`). Every request must carry
 //! `Authorization: Bearer <history.token>`; without a configured token the
 //! routes are not mounted at all.
 
@@ -38,6 +39,8 @@ struct Params {
     outcome: Option<String>,
     /// Milliseconds since the Unix epoch.
     since: Option<u64>,
+    /// Only the tasks of this workflow run.
+    parent: Option<String>,
     limit: Option<usize>,
 }
 
@@ -83,6 +86,7 @@ async fn list(
         connector: params.connector,
         outcome,
         since: params.since,
+        parent: params.parent,
         limit: params.limit.unwrap_or(50).clamp(1, MAX_LIMIT),
     };
     let history = api.history.clone();
@@ -98,12 +102,31 @@ async fn one(State(api): State<Arc<Api>>, headers: HeaderMap, Path(id): Path<Str
         return refuse();
     }
     let history = api.history.clone();
-    match tokio::task::spawn_blocking(move || history.get(&id)).await {
+    match tokio::task::spawn_blocking(move || with_children(&history, &id)).await {
         Ok(Ok(Some(record))) => axum::Json(record).into_response(),
         Ok(Ok(None)) => (StatusCode::NOT_FOUND, "no such execution\n").into_response(),
         Ok(Err(e)) => server_error(e),
         Err(e) => server_error(anyhow::anyhow!("{e}")),
     }
+}
+
+/// One record and, for a workflow run, its tasks' records (oldest first)
+/// under `children`: the tree the run made.
+fn with_children(history: &History, id: &str) -> anyhow::Result<Option<serde_json::Value>> {
+    let Some(record) = history.get(id)? else {
+        return Ok(None);
+    };
+    let mut value = serde_json::to_value(&record)?;
+    let mut children = history.find(&Filter {
+        parent: Some(id.to_owned()),
+        limit: MAX_LIMIT,
+        ..Filter::default()
+    })?;
+    if !children.is_empty() {
+        children.reverse();
+        value["children"] = serde_json::to_value(children)?;
+    }
+    Ok(Some(value))
 }
 
 fn server_error(e: anyhow::Error) -> Response {

@@ -24,7 +24,7 @@ const LAYERS: &[&[&str]] = &[
     ],
     &["runtime", "connectors"],
     &["catalog"],
-    &["bot", "builtins", "observe", "web", "scheduler"],
+    &["bot", "builtins", "observe", "web", "scheduler", "workflow"],
     &["app", "skilltest", "authoring", "logging"],
 ];
 

@@ -35,3 +35,4 @@ mod slack;
 mod untrusted;
 mod web;
 mod webhook;
+mod workflows;

@@ -3,6 +3,8 @@
 //! else needs an `allow.send` grant. Every message counts against
 //! `limits.responses` and `limits.response-size`, names the event it
 //! answers, and is recorded for the execution. `describe` may not talk.
+//! `set-result` gives the execution a structured (JSON) result beside its
+//! answers, which workflows read; a skill may never call it.
 
 use crate::event::{HTTP_CALLER, Origin, Response, ResponseBody, Target};
 use crate::runtime::bindings::chat;
@@ -70,8 +72,9 @@ impl chat::Host for State {
             None => text,
         };
         self.admit_message(&text)?;
-        if self.origin.is_none() && self.answers_http {
-            // Kept for the HTTP response (the execution's record), not sent.
+        if self.answers_http {
+            // Kept for the HTTP response or the workflow (the execution's
+            // record), not sent.
             let response = Response {
                 target: Target {
                     connector: HTTP_CALLER.into(),
@@ -114,6 +117,24 @@ impl chat::Host for State {
             thread: target.thread,
         };
         self.emit(target, ResponseBody::Text(text)).await
+    }
+
+    async fn set_result(&mut self, json: String) -> Result<(), String> {
+        if self.phase == Phase::Describe {
+            return Err("`describe` may not give a result".into());
+        }
+        let limit = self.skill.limits.response_size.0;
+        if json.len() as u64 > limit {
+            return Err(format!(
+                "a result of {} bytes is over this skill's limit of {} (limits.response-size)",
+                json.len(),
+                self.skill.limits.response_size
+            ));
+        }
+        let value =
+            serde_json::from_str(&json).map_err(|e| format!("the result is not JSON: {e}"))?;
+        self.structured = Some(value);
+        Ok(())
     }
 
     async fn react(&mut self, emoji: String) -> Result<(), String> {

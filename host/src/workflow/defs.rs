@@ -1,0 +1,227 @@
+//! The workflows folder: every `.yaml`/`.yml` in it is a workflow named
+//! after its file. The set is behind one atomic pointer and replaced whole
+//! (make-before-break), as skills are: a run keeps the definition it
+//! started with, and a file that no longer parses is reported
+//! (`file:line:col`) while its previous version keeps serving. A watcher
+//! reloads the folder when a file in it changes.
+
+use super::spec::{self, Workflow};
+use crate::config::ConfigError;
+use anyhow::{Context, Result};
+use arc_swap::ArcSwap;
+use notify::{RecursiveMode, Watcher};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long the folder must be quiet before it is read again.
+const DEBOUNCE: Duration = Duration::from_millis(60);
+/// A workflow file larger than this is refused.
+const MAX_FILE: u64 = 1 << 20;
+
+#[derive(Default)]
+pub struct Set {
+    pub by_name: BTreeMap<String, Arc<Workflow>>,
+}
+
+/// What a reload did, for the log and `workflow reload`.
+#[derive(Default, Debug)]
+pub struct Report {
+    pub loaded: Vec<String>,
+    pub removed: Vec<String>,
+    /// Files that did not load (the old version, if any, kept serving).
+    pub errors: Vec<ConfigError>,
+}
+
+impl Report {
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.loaded.is_empty() {
+            parts.push(format!("loaded {}", self.loaded.join(", ")));
+        }
+        if !self.removed.is_empty() {
+            parts.push(format!("removed {}", self.removed.join(", ")));
+        }
+        for e in &self.errors {
+            parts.push(format!("⚠ {e}"));
+        }
+        if parts.is_empty() {
+            "Workflows: nothing changed.".into()
+        } else {
+            format!("Workflows: {}", parts.join("; "))
+        }
+    }
+}
+
+pub struct Definitions {
+    current: ArcSwap<Set>,
+    dir: Option<PathBuf>,
+    /// One reload at a time.
+    changing: std::sync::Mutex<()>,
+}
+
+impl Definitions {
+    pub fn new(dir: Option<PathBuf>) -> Definitions {
+        Definitions {
+            current: ArcSwap::from_pointee(Set::default()),
+            dir,
+            changing: std::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn current(&self) -> Arc<Set> {
+        self.current.load_full()
+    }
+
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
+    /// Reads the folder and swaps in the new set; blocking (small files).
+    pub fn reload(&self) -> Report {
+        let _one = self.changing.lock().unwrap_or_else(|e| e.into_inner());
+        let old = self.current();
+        let mut report = Report::default();
+        let mut next = BTreeMap::new();
+        let files = self.dir.as_deref().map(files).unwrap_or_default();
+        for file in files {
+            let name = file
+                .file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            match read(&file) {
+                Ok(w) => {
+                    let changed = old.by_name.get(&name).is_none_or(|o| o.sha256 != w.sha256);
+                    if changed {
+                        report.loaded.push(name.clone());
+                        next.insert(name, Arc::new(w));
+                    } else {
+                        let kept = old.by_name[&name].clone();
+                        next.insert(name, kept);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(workflow = %name, "{e}{}", if old.by_name.contains_key(&name) { " (the previous version keeps serving)" } else { "" });
+                    if let Some(prev) = old.by_name.get(&name) {
+                        next.insert(name, prev.clone());
+                    }
+                    report.errors.push(e);
+                }
+            }
+        }
+        for name in old.by_name.keys() {
+            if !next.contains_key(name) {
+                report.removed.push(name.clone());
+            }
+        }
+        for name in &report.loaded {
+            tracing::info!(workflow = %name, "workflow loaded");
+        }
+        for name in &report.removed {
+            tracing::info!(workflow = %name, "workflow removed");
+        }
+        self.current.store(Arc::new(Set { by_name: next }));
+        report
+    }
+}
+
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| is_workflow_file(p))
+        .collect();
+    out.sort();
+    out
+}
+
+fn is_workflow_file(p: &Path) -> bool {
+    p.extension().is_some_and(|e| e == "yaml" || e == "yml")
+        && !p
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+}
+
+fn read(file: &Path) -> Result<Workflow, ConfigError> {
+    let meta = std::fs::metadata(file)
+        .map_err(|e| ConfigError::whole_file(file, format!("cannot read it: {e}")))?;
+    if !meta.is_file() || meta.len() > MAX_FILE {
+        return Err(ConfigError::whole_file(
+            file,
+            format!("not a regular file of at most {MAX_FILE} bytes"),
+        ));
+    }
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| ConfigError::whole_file(file, format!("cannot read it: {e}")))?;
+    spec::parse(file, &text)
+}
+
+/// Keeps the watch alive; dropping it stops watching.
+pub struct WatchHandle {
+    _watcher: Option<notify::RecommendedWatcher>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for WatchHandle {
+    fn drop(&mut self) {
+        if let Some(t) = &self.task {
+            t.abort();
+        }
+    }
+}
+
+/// Reloads `defs` whenever a workflow file in its folder changes.
+pub fn watch(defs: Arc<Definitions>) -> Result<WatchHandle> {
+    let Some(dir) = defs.dir().map(Path::to_path_buf) else {
+        return Ok(WatchHandle {
+            _watcher: None,
+            task: None,
+        });
+    };
+    if !dir.is_dir() {
+        tracing::debug!(folder = %dir.display(), "no workflows folder: not watching");
+        return Ok(WatchHandle {
+            _watcher: None,
+            task: None,
+        });
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if let Ok(event) = event {
+            let content = !matches!(
+                event.kind,
+                notify::EventKind::Access(_)
+                    | notify::EventKind::Modify(notify::event::ModifyKind::Metadata(_))
+            );
+            if content && event.paths.iter().any(|p| is_workflow_file(p)) {
+                let _ = tx.send(());
+            }
+        }
+    })
+    .context("starting the workflow watcher")?;
+    watcher
+        .watch(&dir, RecursiveMode::NonRecursive)
+        .with_context(|| format!("watching {}", dir.display()))?;
+    let task = tokio::spawn(async move {
+        while rx.recv().await.is_some() {
+            // Quiet for a moment: a file being written is read once.
+            loop {
+                match tokio::time::timeout(DEBOUNCE, rx.recv()).await {
+                    Ok(Some(())) => continue,
+                    Ok(None) => return,
+                    Err(_) => break,
+                }
+            }
+            let defs = defs.clone();
+            let _ = tokio::task::spawn_blocking(move || defs.reload()).await;
+        }
+    });
+    Ok(WatchHandle {
+        _watcher: Some(watcher),
+        task: Some(task),
+    })
+}

@@ -1,0 +1,389 @@
+//! Workflows: skills chained into pipelines with no new code, StackStorm
+//! Orquesta-style. A YAML file per workflow in the workflows folder
+//! (`spec`, hot-reloaded by `defs`), started from chat by one of its
+//! aliases or `workflow run NAME key=value…` under its `permissions`, run by
+//! the `engine` (parallel branches, joins, items, retries, timeouts,
+//! approvals in chat), kept by the `store` so a restarted bot resumes
+//! where it was. In chat: `approve N` / `deny N`, `workflow status N`,
+//! `workflow cancel N`, `workflows`, `workflow reload`.
+//!
+//! The dispatcher asks [`Workflows::chat`] first with every message; what
+//! it takes no skill sees.
+
+pub mod defs;
+pub mod engine;
+pub mod spec;
+pub mod store;
+pub mod template;
+
+use crate::bus::ResponseSink;
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::event::{Event, EventId, Message, Outcome, Response, ResponseBody, Target};
+use crate::observe::Observer;
+use crate::permissions::Asker;
+use anyhow::Result;
+use defs::Definitions;
+use engine::Engine;
+use spec::Workflow;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use store::{RunStatus, Status, Store};
+
+pub struct Workflows {
+    defs: Arc<Definitions>,
+    engine: Arc<Engine>,
+    _watch: defs::WatchHandle,
+}
+
+/// The workflows folder: `workflows-dir`, else `workflows/` beside the
+/// skills folder.
+pub fn folder(config: &Config) -> Option<PathBuf> {
+    config
+        .workflows_dir
+        .clone()
+        .or_else(|| Some(config.skills_dir.as_deref()?.parent()?.join("workflows")))
+}
+
+impl Workflows {
+    /// Opens the store (beside the history), loads the folder and watches
+    /// it. Runs left unfinished start again with [`Workflows::resume`].
+    pub fn start(
+        config: Arc<Config>,
+        catalog: Arc<Catalog>,
+        responses: Arc<dyn ResponseSink>,
+        observers: Vec<Arc<dyn Observer>>,
+    ) -> Result<Arc<Workflows>> {
+        let store = Store::open(&config.history_path())?;
+        let defs = Arc::new(Definitions::new(folder(&config)));
+        // Watching first: a file changed while the folder is read is seen.
+        let watch = defs::watch(defs.clone())?;
+        defs.reload();
+        let engine = Arc::new(Engine {
+            catalog,
+            responses,
+            config,
+            observers,
+            store,
+            live: Mutex::new(HashMap::new()),
+        });
+        Ok(Arc::new(Workflows {
+            defs,
+            engine,
+            _watch: watch,
+        }))
+    }
+
+    pub fn definitions(&self) -> Arc<defs::Set> {
+        self.defs.current()
+    }
+
+    /// Starts again every run the last process left unfinished: finished
+    /// tasks keep their results, tasks that were running start afresh.
+    pub async fn resume(&self) -> Result<usize> {
+        let store = self.engine.store.clone();
+        let kept = tokio::task::spawn_blocking(move || store.unfinished()).await??;
+        let set = self.defs.current();
+        let n = kept.len();
+        for run in kept {
+            let Some(def) = set.by_name.get(&run.doc.workflow).cloned() else {
+                tracing::warn!(run = run.id, workflow = %run.doc.workflow, "cannot resume: no such workflow is loaded");
+                let store = self.engine.store.clone();
+                let id = run.id;
+                let _ = tokio::task::spawn_blocking(move || {
+                    store.commit(id, None, &[], RunStatus::Failed)
+                })
+                .await;
+                continue;
+            };
+            if def.sha256 != run.doc.sha256 {
+                tracing::warn!(run = run.id, workflow = %def.name, "the workflow's file changed since the run started: it resumes under the new one");
+            }
+            tracing::info!(run = run.id, workflow = %def.name, "resuming a workflow run");
+            let text = format!("↻ {} #{} resumes after a restart.", def.name, run.id);
+            self.engine.say(&run.doc.event, text).await;
+            self.engine.launch(def, run);
+        }
+        Ok(n)
+    }
+
+    /// Takes `m` if it is a workflow command or starts a workflow; answers
+    /// it (in reply to event `id`) and returns true.
+    pub async fn chat(&self, id: EventId, event: &Event) -> bool {
+        let Some(m) = event.message() else {
+            return false;
+        };
+        // Every message passes here: only a command word is worth splitting
+        // the text for, and an alias is tried with `is_match` (no
+        // allocation) before its captures are taken.
+        let first = m.text.split_whitespace().next().unwrap_or_default();
+        let command = ["approve", "deny", "workflow", "workflows"]
+            .iter()
+            .any(|c| first.eq_ignore_ascii_case(c));
+        if !command {
+            return self.by_alias(id, event, m).await;
+        }
+        let words: Vec<&str> = m.text.split_whitespace().collect();
+        let lower: Vec<String> = words.iter().map(|w| w.to_ascii_lowercase()).collect();
+        let lower: Vec<&str> = lower.iter().map(String::as_str).collect();
+        let answer = match lower.as_slice() {
+            [verb @ ("approve" | "deny"), run, rest @ ..] if rest.len() <= 1 => {
+                match run_number(run) {
+                    Some(n) => {
+                        let task = rest.first().map(|_| words[2]);
+                        match self.engine.decide(
+                            n,
+                            task,
+                            &m.connector,
+                            &m.user_id,
+                            *verb == "approve",
+                        ) {
+                            Ok(text) | Err(text) => text,
+                        }
+                    }
+                    None => return false,
+                }
+            }
+            ["workflows"] => self.list(),
+            ["workflow", "reload"] => {
+                if !self.engine.config.is_admin(&m.connector, &m.user_id) {
+                    format!("Sorry {}, only admins may reload workflows.", m.user)
+                } else {
+                    let defs = self.defs.clone();
+                    tokio::task::spawn_blocking(move || defs.reload().summary())
+                        .await
+                        .unwrap_or_else(|e| format!("⚠ {e}"))
+                }
+            }
+            ["workflow", "status", run] => match run_number(run) {
+                Some(n) => self.status(n).await,
+                None => format!("`{run}` is not a run number."),
+            },
+            ["workflow", "cancel", run] => match run_number(run) {
+                Some(n) => self.cancel(n, m),
+                None => format!("`{run}` is not a run number."),
+            },
+            ["workflow", "run", _name, ..] => {
+                let name = words[2];
+                let Some(def) = self.defs.current().by_name.get(name).cloned() else {
+                    self.say(m, id, format!("⚠ No workflow is named `{name}`."))
+                        .await;
+                    return true;
+                };
+                let (_, pairs) = crate::matching::alias::trailing_pairs(&m.text);
+                self.begin(id, event, m, def, pairs, None).await;
+                return true;
+            }
+            _ => return self.by_alias(id, event, m).await,
+        };
+        self.say(m, id, answer).await;
+        true
+    }
+
+    /// Starts the workflow one of whose aliases `m` fits, if any.
+    async fn by_alias(&self, id: EventId, event: &Event, m: &Message) -> bool {
+        let set = self.defs.current();
+        for def in set.by_name.values() {
+            for alias in &def.aliases {
+                if !alias.regex.is_match(&m.text) {
+                    continue;
+                }
+                let Some(caps) = alias.regex.captures(&m.text) else {
+                    continue;
+                };
+                let captures: Vec<(String, String)> = alias
+                    .regex
+                    .capture_names()
+                    .flatten()
+                    .filter_map(|n| Some((n.to_owned(), caps.name(n)?.as_str().to_owned())))
+                    .collect();
+                let params = alias.format.parameters(&m.text, &captures);
+                self.begin(id, event, m, def.clone(), params, Some(alias))
+                    .await;
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Starts `def` for the sender of `m`, if they may run it.
+    async fn begin(
+        &self,
+        id: EventId,
+        event: &Event,
+        m: &Message,
+        def: Arc<Workflow>,
+        params: Vec<(String, String)>,
+        alias: Option<&spec::Alias>,
+    ) {
+        let who = Asker {
+            connector: &m.connector,
+            user_id: &m.user_id,
+            room: &m.room,
+        };
+        if let Err(why) = def.permissions.check(who) {
+            tracing::warn!(workflow = %def.name, user_id = %crate::text::for_log(&m.user_id), "denied: {why}");
+            let mut record = self.engine.record_of(event, id, format!("{id}-wf"));
+            record.skill = def.name.clone();
+            record.version = "workflow".into();
+            record.matcher = "workflow".into();
+            record.outcome = Outcome::Denied;
+            record.error = Some(format!("not allowed: {why}"));
+            self.engine.observe(&record);
+            let text = format!(
+                "⛔ Sorry {}, you are not allowed to run that ({}) here.",
+                m.user, def.name
+            );
+            self.say(m, id, text).await;
+            return;
+        }
+        let inputs = match def.inputs_from(&params) {
+            Ok(inputs) => inputs,
+            Err(e) => {
+                self.say(m, id, format!("⚠ {}: {e}", def.name)).await;
+                return;
+            }
+        };
+        let kept = self
+            .engine
+            .create(
+                &def,
+                inputs,
+                event.clone(),
+                id,
+                alias.map(|a| a.text.clone()),
+            )
+            .await;
+        let kept = match kept {
+            Ok(kept) => kept,
+            Err(e) => {
+                tracing::error!(workflow = %def.name, "cannot start: {e:#}");
+                self.say(m, id, format!("⚠ {}: cannot start: {e}", def.name))
+                    .await;
+                return;
+            }
+        };
+        let ack = alias.and_then(|a| a.ack.as_ref()).and_then(|t| {
+            let mut values: serde_json::Map<String, serde_json::Value> = kept.doc.inputs.clone();
+            values.insert("user".into(), m.user.clone().into());
+            values.insert("room".into(), m.room.clone().into());
+            values.insert("id".into(), kept.id.into());
+            def.templates
+                .render_text(t, &minijinja::Value::from_serialize(&values))
+                .ok()
+        });
+        let text = ack.unwrap_or_else(|| format!("▶ {} #{} started.", def.name, kept.id));
+        tracing::info!(workflow = %def.name, run = kept.id, user = %m.user, "workflow started");
+        self.say(m, id, text).await;
+        self.engine.launch(def, kept);
+    }
+
+    fn list(&self) -> String {
+        let set = self.defs.current();
+        if set.by_name.is_empty() {
+            return "No workflows are loaded.".into();
+        }
+        let lines: Vec<String> = set
+            .by_name
+            .values()
+            .map(|w| {
+                let how: Vec<String> = w.aliases.iter().map(|a| format!("`{}`", a.help)).collect();
+                let how = if how.is_empty() {
+                    format!("`workflow run {}`", w.name)
+                } else {
+                    how.join(", ")
+                };
+                let about = if w.description.is_empty() {
+                    String::new()
+                } else {
+                    format!(" — {}", w.description)
+                };
+                format!("{}{about}: {how}", w.name)
+            })
+            .collect();
+        lines.join("\n")
+    }
+
+    async fn status(&self, n: u64) -> String {
+        let store = self.engine.store.clone();
+        let kept = match tokio::task::spawn_blocking(move || store.get(n)).await {
+            Ok(Ok(Some(kept))) => kept,
+            Ok(Ok(None)) => return format!("No workflow run #{n}."),
+            Ok(Err(e)) => return format!("⚠ cannot read run #{n}: {e}"),
+            Err(e) => return format!("⚠ {e}"),
+        };
+        let order: Vec<String> = match self.defs.current().by_name.get(&kept.doc.workflow) {
+            Some(def) => def.tasks.iter().map(|t| t.name.clone()).collect(),
+            None => kept.tasks.iter().map(|(n, _)| n.clone()).collect(),
+        };
+        let waiting = self.engine.waiting_for(n);
+        let tasks: Vec<String> = order
+            .iter()
+            .filter_map(|name| {
+                let (_, doc) = kept.tasks.iter().find(|(t, _)| t == name)?;
+                let state = match doc.status {
+                    Status::Scheduled if waiting.contains(name) => {
+                        "waiting for approval".to_owned()
+                    }
+                    Status::Failed => match &doc.error {
+                        Some(e) => format!("failed ({e})"),
+                        None => "failed".into(),
+                    },
+                    other => other.as_str().to_owned(),
+                };
+                Some(format!("{name} {state}"))
+            })
+            .collect();
+        format!(
+            "#{n} {}: {} — {}",
+            kept.doc.workflow,
+            kept.status.as_str(),
+            if tasks.is_empty() {
+                "no task yet".into()
+            } else {
+                tasks.join(", ")
+            }
+        )
+    }
+
+    fn cancel(&self, n: u64, m: &Message) -> String {
+        let Some(starter) = self.engine.started_by(n) else {
+            return format!("#{n} is not running.");
+        };
+        let own = starter.is_some_and(|(c, u)| c == m.connector && u == m.user_id);
+        if !own && !self.engine.config.is_admin(&m.connector, &m.user_id) {
+            return format!(
+                "⛔ Sorry {}, only who started #{n} or an admin may cancel it.",
+                m.user
+            );
+        }
+        let who = format!("{}:{}", m.connector, m.user_id);
+        tracing::info!(run = n, by = %crate::text::for_log(&who), "workflow canceled");
+        self.engine.cancel(n, who);
+        format!("Canceling #{n}…")
+    }
+
+    async fn say(&self, m: &Message, id: EventId, text: String) {
+        let response = Response {
+            target: Target {
+                connector: m.connector.clone(),
+                room: m.room.clone(),
+                thread: m.thread.clone(),
+            },
+            body: ResponseBody::Text(text),
+            in_reply_to: Some(id),
+        };
+        if let Err(e) = self.engine.responses.deliver(response).await {
+            tracing::warn!("could not answer: {e}");
+        }
+    }
+}
+
+/// `3`, `#3` or `wf-3`.
+fn run_number(text: &str) -> Option<u64> {
+    text.trim_start_matches('#')
+        .trim_start_matches("wf-")
+        .parse()
+        .ok()
+}

@@ -1,0 +1,292 @@
+//! Where workflow runs are kept so a restart resumes them: two tables in the
+//! history's SQLite file (WAL), one row per run and one per task. A task's
+//! end, what it published and the tasks it led to are written in one
+//! transaction before any of those start; so after a crash (even `kill
+//! -9`) a finished task is never run again, and a task that was running is
+//! started afresh. Writes are small and go through one connection on a
+//! blocking thread, never on the message path.
+
+use crate::event::{Event, EventId};
+use anyhow::{Context, Result};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// A run, as kept.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunDoc {
+    pub workflow: String,
+    pub sha256: String,
+    pub inputs: serde_json::Map<String, serde_json::Value>,
+    /// What started it: tasks see it as their event, answers go to its room.
+    pub event: Event,
+    pub event_id: EventId,
+    /// The alias format it was started by, if one.
+    pub alias: Option<String>,
+    pub started_at: u64,
+    /// Published variables (`vars.<name>`).
+    #[serde(default)]
+    pub vars: serde_json::Map<String, serde_json::Value>,
+    /// A `do: fail` was reached.
+    #[serde(default)]
+    pub failed: bool,
+}
+
+/// Where a task is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// `join: all` and not every branch has come.
+    Waiting,
+    /// Led to; running, or to be run.
+    Scheduled,
+    Succeeded,
+    Failed,
+}
+
+impl Status {
+    pub fn finished(self) -> bool {
+        matches!(self, Status::Succeeded | Status::Failed)
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Waiting => "waiting",
+            Status::Scheduled => "running",
+            Status::Succeeded => "succeeded",
+            Status::Failed => "failed",
+        }
+    }
+}
+
+/// A task, as kept.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TaskDoc {
+    pub status: Status,
+    /// For `join: all`: the tasks whose transitions have come.
+    #[serde(default)]
+    pub arrived: Vec<String>,
+    /// Its skill's structured result (a list of them over `with-items`).
+    #[serde(default)]
+    pub result: serde_json::Value,
+    /// What it said.
+    #[serde(default)]
+    pub answer: String,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub started_at: u64,
+    #[serde(default)]
+    pub ended_at: u64,
+    /// Over `with-items`: each item's end, as it came (a restart runs only
+    /// the items not finished).
+    #[serde(default)]
+    pub items: Vec<Option<ItemDoc>>,
+    /// An approval's deadline (ms since the epoch), kept across a restart.
+    #[serde(default)]
+    pub deadline: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ItemDoc {
+    pub ok: bool,
+    pub result: serde_json::Value,
+    pub answer: String,
+    pub error: Option<String>,
+}
+
+impl TaskDoc {
+    pub fn new(status: Status) -> TaskDoc {
+        TaskDoc {
+            status,
+            arrived: Vec::new(),
+            result: serde_json::Value::Null,
+            answer: String::new(),
+            error: None,
+            started_at: 0,
+            ended_at: 0,
+            items: Vec::new(),
+            deadline: None,
+        }
+    }
+}
+
+/// How a run ended (`running` until it does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    Running,
+    Succeeded,
+    Failed,
+    Canceled,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::Canceled => "canceled",
+        }
+    }
+    fn parse(s: &str) -> RunStatus {
+        match s {
+            "succeeded" => RunStatus::Succeeded,
+            "failed" => RunStatus::Failed,
+            "canceled" => RunStatus::Canceled,
+            _ => RunStatus::Running,
+        }
+    }
+}
+
+/// A run read back: its row and its tasks'.
+pub struct Kept {
+    pub id: u64,
+    pub status: RunStatus,
+    pub doc: RunDoc,
+    pub tasks: Vec<(String, TaskDoc)>,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating the folder of {}", path.display()))?;
+        }
+        let conn = Connection::open(path)
+            .with_context(|| format!("opening the workflow database {}", path.display()))?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = NORMAL;
+             PRAGMA busy_timeout = 5000;
+             CREATE TABLE IF NOT EXISTS workflow_runs (
+                 id INTEGER PRIMARY KEY AUTOINCREMENT,
+                 workflow TEXT NOT NULL,
+                 status TEXT NOT NULL,
+                 doc TEXT NOT NULL
+             );
+             CREATE INDEX IF NOT EXISTS workflow_runs_status ON workflow_runs (status);
+             CREATE TABLE IF NOT EXISTS workflow_tasks (
+                 run INTEGER NOT NULL,
+                 task TEXT NOT NULL,
+                 doc TEXT NOT NULL,
+                 PRIMARY KEY (run, task)
+             );",
+        )
+        .with_context(|| format!("preparing the workflow tables in {}", path.display()))?;
+        Ok(Store {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A new run with its first tasks scheduled; returns its number.
+    pub fn create(&self, doc: &RunDoc, tasks: &[(String, TaskDoc)]) -> Result<u64> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT INTO workflow_runs (workflow, status, doc) VALUES (?, 'running', ?)",
+            params![doc.workflow, serde_json::to_string(doc)?],
+        )?;
+        let id = tx.last_insert_rowid() as u64;
+        put_tasks(&tx, id, tasks)?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// Writes a step of run `id` at once: its document (when it changed),
+    /// the tasks that changed, and its status.
+    pub fn commit(
+        &self,
+        id: u64,
+        doc: Option<&RunDoc>,
+        tasks: &[(String, TaskDoc)],
+        status: RunStatus,
+    ) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        // Cached statements: a step's write is on every task's path.
+        match doc {
+            Some(doc) => tx
+                .prepare_cached("UPDATE workflow_runs SET doc = ?, status = ? WHERE id = ?")?
+                .execute(params![
+                    serde_json::to_string(doc)?,
+                    status.as_str(),
+                    id as i64
+                ])?,
+            None if status == RunStatus::Running => 0,
+            None => tx
+                .prepare_cached("UPDATE workflow_runs SET status = ? WHERE id = ?")?
+                .execute(params![status.as_str(), id as i64])?,
+        };
+        put_tasks(&tx, id, tasks)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Runs that had not ended when the bot stopped.
+    pub fn unfinished(&self) -> Result<Vec<Kept>> {
+        let ids: Vec<i64> = {
+            let conn = self.conn();
+            let mut q =
+                conn.prepare("SELECT id FROM workflow_runs WHERE status = 'running' ORDER BY id")?;
+            q.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?
+        };
+        ids.into_iter()
+            .filter_map(|id| self.get(id as u64).transpose())
+            .collect()
+    }
+
+    /// Run `id` with its tasks.
+    pub fn get(&self, id: u64) -> Result<Option<Kept>> {
+        let conn = self.conn();
+        let row: Option<(String, String)> = conn
+            .query_row(
+                "SELECT status, doc FROM workflow_runs WHERE id = ?",
+                [id as i64],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((status, doc)) = row else {
+            return Ok(None);
+        };
+        let doc: RunDoc = serde_json::from_str(&doc).context("a workflow run that is not JSON")?;
+        let mut q = conn.prepare("SELECT task, doc FROM workflow_tasks WHERE run = ?")?;
+        let tasks = q
+            .query_map([id as i64], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })?
+            .map(|row| {
+                let (name, doc) = row?;
+                Ok((
+                    name,
+                    serde_json::from_str(&doc).context("a workflow task that is not JSON")?,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Some(Kept {
+            id,
+            status: RunStatus::parse(&status),
+            doc,
+            tasks,
+        }))
+    }
+}
+
+fn put_tasks(tx: &rusqlite::Transaction, id: u64, tasks: &[(String, TaskDoc)]) -> Result<()> {
+    let mut put = tx.prepare_cached(
+        "INSERT OR REPLACE INTO workflow_tasks (run, task, doc) VALUES (?, ?, ?)",
+    )?;
+    for (name, doc) in tasks {
+        put.execute(params![id as i64, name, serde_json::to_string(doc)?])?;
+    }
+    Ok(())
+}
