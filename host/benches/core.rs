@@ -301,7 +301,11 @@ fn threads_cpu(name: &str) -> Duration {
     // SAFETY: sysconf only reads a setting.
     let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
     let mut total = 0u64;
-    for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
+    for task in std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
             continue;
         };
@@ -313,8 +317,14 @@ fn threads_cpu(name: &str) -> Duration {
             continue;
         }
         let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
-        // utime and stime are fields 14 and 15 of stat, 12 and 13 after comm.
-        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+        // utime and stime are fields 14 and 15 of stat: from the state (field
+        // 3) on, indexes 11 and 12.
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
         total += ticks(11) + ticks(12);
     }
     Duration::from_secs_f64(total as f64 / tick)
@@ -366,7 +376,8 @@ fn bench_history() {
                 }
                 per_event[i].push((process_cpu() - cpu).as_secs_f64() * 1e6 / n as f64);
                 if app.history.is_some() {
-                    writer.push((threads_cpu("history") - writer_cpu).as_secs_f64() * 1e6 / n as f64);
+                    writer
+                        .push((threads_cpu("history") - writer_cpu).as_secs_f64() * 1e6 / n as f64);
                 }
             }
         }

@@ -195,7 +195,10 @@ impl App {
         // Notices of the last executions go out while the connectors (and
         // so the rooms) are still there.
         let settled = futures::future::join_all(self.observers.iter().map(|o| o.settled()));
-        if tokio::time::timeout(OBSERVERS_GRACE, settled).await.is_err() {
+        if tokio::time::timeout(OBSERVERS_GRACE, settled)
+            .await
+            .is_err()
+        {
             tracing::warn!(
                 "notices still queued after {OBSERVERS_GRACE:?} are dropped as the bot stops"
             );

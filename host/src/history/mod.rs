@@ -117,11 +117,7 @@ impl History {
         .with_context(|| format!("preparing the history database {}", path.display()))?;
         let store = SqliteStore::new(conn)
             .with_context(|| format!("counting the history in {}", path.display()))?;
-        Self::start(
-            store,
-            Reader::Sqlite(path.to_owned()),
-            retention,
-        )
+        Self::start(store, Reader::Sqlite(path.to_owned()), retention)
     }
 
     /// Keeps the history in Redis at `url` (shown as `shown` in errors),

@@ -28,11 +28,11 @@ use crate::event::{Execution, Outcome, Response, ResponseBody, Target};
 use anyhow::{Context as _, Result};
 use futures::future::BoxFuture;
 use minijinja::Environment;
+use prometheus_client::metrics::counter::Counter;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use prometheus_client::metrics::counter::Counter;
 use tokio::sync::mpsc;
 
 /// The longest wait between two attempts, however many retries.
@@ -250,7 +250,13 @@ impl Notifier {
                 ),
             };
             let (queue, rx) = mpsc::channel(settings.queue.max(1));
-            tokio::spawn(run_channel(name.clone(), sender, rx, retry, pending.clone()));
+            tokio::spawn(run_channel(
+                name.clone(),
+                sender,
+                rx,
+                retry,
+                pending.clone(),
+            ));
             channels.push(Channel {
                 name: name.clone(),
                 queue,

@@ -79,9 +79,7 @@ async fn send(
         .await
         .map_err(|e| match e {
             Unreachable::DnsTimeout(_) => Error::DnsTimeout,
-            Unreachable::NotFound { .. } | Unreachable::NoAddress(_) => {
-                Error::DestinationNotFound
-            }
+            Unreachable::NotFound { .. } | Unreachable::NoAddress(_) => Error::DestinationNotFound,
             Unreachable::Denied(e) => {
                 deny(&e);
                 Error::DestinationIpProhibited
