@@ -16,7 +16,7 @@ use crate::matching::{Hit, Why};
 use crate::observe::Observer;
 use crate::permissions::{Asker, Refusal};
 use crate::runtime::Reserved;
-use crate::runtime::{Call, Failure, Runtime};
+use crate::runtime::{Call, Runtime};
 use crate::work::Work;
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -307,10 +307,7 @@ impl Bot {
             let micros = clock.elapsed().as_micros() as u64;
             let (outcome, error) = match &handled.result {
                 Ok(()) => (Outcome::Ok, None),
-                Err(failure) => (
-                    outcome_of(failure, &handled.denials),
-                    Some(failure.to_string()),
-                ),
+                Err(failure) => (failure.outcome(&handled.denials), Some(failure.to_string())),
             };
             if let Err(failure) = &handled.result {
                 // An `always` matcher runs on every message: reporting its
@@ -590,20 +587,6 @@ fn reply_target(m: &Message) -> Target {
         connector: m.connector.clone(),
         room: m.room.clone(),
         thread: m.thread.clone(),
-    }
-}
-
-/// The record's outcome for a failure: a skill that failed after a grant
-/// was refused counts as denied.
-fn outcome_of(failure: &Failure, denials: &[String]) -> Outcome {
-    match failure {
-        Failure::Error(_) if !denials.is_empty() => Outcome::Denied,
-        Failure::Error(_) => Outcome::Error,
-        Failure::Timeout(_) => Outcome::Timeout,
-        Failure::OutOfMemory(_) => Outcome::OutOfMemory,
-        Failure::StackOverflow => Outcome::StackOverflow,
-        Failure::Panicked { .. } | Failure::Crashed(_) => Outcome::Crashed,
-        Failure::Busy { .. } => Outcome::Busy,
     }
 }
 

@@ -2,6 +2,7 @@
 //! what wasmtime and the store saw, in words for the operator (`Display`)
 //! and for the user (`brief`).
 
+use crate::event::Outcome;
 use crate::limits::{ByteSize, HumanDuration};
 use crate::text::for_log;
 
@@ -32,6 +33,20 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// The execution record's outcome for this failure: a skill that failed
+    /// after a grant was refused (`denials`) counts as denied.
+    pub fn outcome(&self, denials: &[String]) -> Outcome {
+        match self {
+            Failure::Error(_) if !denials.is_empty() => Outcome::Denied,
+            Failure::Error(_) => Outcome::Error,
+            Failure::Timeout(_) => Outcome::Timeout,
+            Failure::OutOfMemory(_) => Outcome::OutOfMemory,
+            Failure::StackOverflow => Outcome::StackOverflow,
+            Failure::Panicked { .. } | Failure::Crashed(_) => Outcome::Crashed,
+            Failure::Busy { .. } => Outcome::Busy,
+        }
+    }
+
     /// What the user is told: short, and without the operator's details.
     pub fn brief(&self) -> String {
         match self {

@@ -23,7 +23,7 @@ use crate::event::{
 };
 use crate::identity::IdentityPattern;
 use crate::observe::Observer;
-use crate::runtime::{Call, Failure};
+use crate::runtime::Call;
 use futures::StreamExt;
 use minijinja::{Value, context};
 use std::collections::{BTreeMap, HashMap};
@@ -814,7 +814,7 @@ impl Engine {
         match handled.result {
             Ok(()) => (Outcome::Ok, ok(result, answer)),
             Err(failure) => {
-                let outcome = outcome_of(&failure, &record.denials);
+                let outcome = failure.outcome(&record.denials);
                 (
                     outcome,
                     Attempt {
@@ -1134,18 +1134,5 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(t) => tokio::time::sleep_until(t).await,
         None => std::future::pending().await,
-    }
-}
-
-/// The record's outcome for a skill's failure, as the dispatcher says it.
-fn outcome_of(failure: &Failure, denials: &[String]) -> Outcome {
-    match failure {
-        Failure::Error(_) if !denials.is_empty() => Outcome::Denied,
-        Failure::Error(_) => Outcome::Error,
-        Failure::Timeout(_) => Outcome::Timeout,
-        Failure::OutOfMemory(_) => Outcome::OutOfMemory,
-        Failure::StackOverflow => Outcome::StackOverflow,
-        Failure::Panicked { .. } | Failure::Crashed(_) => Outcome::Crashed,
-        Failure::Busy { .. } => Outcome::Busy,
     }
 }
