@@ -476,30 +476,15 @@ fn record(
     started_at: u64,
 ) -> Execution {
     let skill: &Skill = &set.skills[hit.skill];
-    let m = event.message();
     Execution {
-        id: format!("{event_id}-{n}"),
-        event_id,
         skill: skill.name.clone(),
         version: skill.manifest.version.clone(),
         sha256: skill.sha256.clone(),
         matcher: hit.matcher_id.clone(),
         alias: set.policies[hit.skill].alias(hit.matcher),
-        connector: event.connector().map(str::to_owned),
-        room: event.room().map(str::to_owned),
-        thread: m.and_then(|m| m.thread.clone()),
-        user: event.user().map(str::to_owned),
-        user_id: event.user_id().map(str::to_owned),
-        text: m.map(|m| m.text.clone()),
         captures: hit.captures.clone(),
-        started_at,
         ended_at: now_ms(),
-        micros: 0,
-        outcome: Outcome::Ok,
-        error: None,
-        denials: Vec::new(),
-        responses: Vec::new(),
-        parent: None,
+        ..Execution::for_event(format!("{event_id}-{n}"), event_id, event, started_at)
     }
 }
 

@@ -258,6 +258,40 @@ pub struct Execution {
     pub parent: Option<String>,
 }
 
+impl Execution {
+    /// A record of an execution for `event` under `id`, started at
+    /// `started_at`: what the event says (connector, room, thread, user,
+    /// text) filled in, the rest empty, the outcome `ok`, for the caller to
+    /// fill in how it went.
+    pub fn for_event(id: String, event_id: EventId, event: &Event, started_at: u64) -> Execution {
+        let m = event.message();
+        Execution {
+            id,
+            event_id,
+            skill: String::new(),
+            version: String::new(),
+            sha256: String::new(),
+            matcher: String::new(),
+            alias: None,
+            connector: event.connector().map(str::to_owned),
+            room: event.room().map(str::to_owned),
+            thread: m.and_then(|m| m.thread.clone()),
+            user: event.user().map(str::to_owned),
+            user_id: event.user_id().map(str::to_owned),
+            text: m.map(|m| m.text.clone()),
+            captures: Vec::new(),
+            started_at,
+            ended_at: started_at,
+            micros: 0,
+            outcome: Outcome::Ok,
+            error: None,
+            denials: Vec::new(),
+            responses: Vec::new(),
+            parent: None,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {

@@ -1061,32 +1061,7 @@ impl Engine {
 
     /// A record of an execution for `event`, to be filled in.
     pub(super) fn record_of(&self, event: &Event, event_id: EventId, id: String) -> Execution {
-        let m = event.message();
-        let now = now_ms();
-        Execution {
-            id,
-            event_id,
-            skill: String::new(),
-            version: String::new(),
-            sha256: String::new(),
-            matcher: String::new(),
-            alias: None,
-            connector: event.connector().map(str::to_owned),
-            room: event.room().map(str::to_owned),
-            thread: m.and_then(|m| m.thread.clone()),
-            user: event.user().map(str::to_owned),
-            user_id: event.user_id().map(str::to_owned),
-            text: m.map(|m| m.text.clone()),
-            captures: Vec::new(),
-            started_at: now,
-            ended_at: now,
-            micros: 0,
-            outcome: Outcome::Ok,
-            error: None,
-            denials: Vec::new(),
-            responses: Vec::new(),
-            parent: None,
-        }
+        Execution::for_event(id, event_id, event, now_ms())
     }
 }
 
