@@ -120,8 +120,18 @@ impl Bot {
             let executions = match builtin {
                 None if flow => Vec::new(),
                 Some((m, command)) => {
+                    let more_help = match (&command, self.workflows.get()) {
+                        (Builtin::Help(_), Some(workflows)) => workflows.help(m),
+                        _ => Vec::new(),
+                    };
                     let answer = command
-                        .run(m, &self.catalog, &self.config, self.history.as_ref())
+                        .run(
+                            m,
+                            &self.catalog,
+                            &self.config,
+                            self.history.as_ref(),
+                            more_help,
+                        )
                         .await;
                     self.say(reply_target(m), id, answer).await;
                     Vec::new()

@@ -1,7 +1,8 @@
 //! Commands the bot answers itself, before any skill is asked: `help` and
 //! `help <word>` (what the asking user may run, from what the skills
 //! declared), `reload`, `skills`, `skill disable NAME` and `skill enable
-//! NAME` (admins only). Each returns its answer as text; the dispatcher
+//! NAME` (admins only). `help` lists the workflows too, from lines the
+//! dispatcher passes in. Each returns its answer as text; the dispatcher
 //! sends it. Also "did you mean …" for a message said to the bot that no
 //! command took.
 
@@ -81,10 +82,11 @@ impl Builtin {
         catalog: &Catalog,
         config: &Config,
         history: Option<&Arc<History>>,
+        more_help: Vec<String>,
     ) -> String {
         let admin = config.is_admin(&m.connector, &m.user_id);
         match self {
-            Builtin::Help(word) => help(&catalog.current(), m, admin, word.as_deref()),
+            Builtin::Help(word) => help(&catalog.current(), m, admin, word.as_deref(), more_help),
             Builtin::History(words) => match history {
                 Some(history) => recent(history, &catalog.current(), m, admin, &words).await,
                 None => "The history is off (history.enabled: false).".into(),
@@ -158,11 +160,14 @@ fn commands<'a>(set: &'a SkillSet, m: &Message) -> Vec<Command<'a>> {
     out
 }
 
-fn help(set: &SkillSet, m: &Message, admin: bool, word: Option<&str>) -> String {
+/// `more` is what else answers `m`'s sender (the workflows they may start
+/// and the workflow commands), a line each.
+fn help(set: &SkillSet, m: &Message, admin: bool, word: Option<&str>, more: Vec<String>) -> String {
     let mut lines: Vec<String> = commands(set, m)
         .iter()
         .map(|c| format!("  {} ({})", c.help, c.skill))
         .collect();
+    lines.extend(more.into_iter().map(|l| format!("  {l}")));
     lines.extend(
         BUILTINS
             .iter()

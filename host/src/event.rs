@@ -310,6 +310,8 @@ pub enum Outcome {
     Busy,
     /// The bot stopped (or the caller went away) before the skill finished.
     Interrupted,
+    /// Someone stopped it on purpose (`workflow cancel N`).
+    Canceled,
 }
 
 impl Outcome {
@@ -324,6 +326,7 @@ impl Outcome {
             Outcome::Denied => "denied",
             Outcome::Busy => "busy",
             Outcome::Interrupted => "interrupted",
+            Outcome::Canceled => "canceled",
         }
     }
 }

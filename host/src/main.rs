@@ -142,14 +142,31 @@ fn validate(explicit: Option<&Path>) -> Result<()> {
     })?;
     let config = config::load(&path)?;
     sandbot::connectors::registry::instances(&config)?;
+    // The workflow files are configuration too: each is read and checked
+    // as the bot would, and every broken one is named with its line.
+    let flows = sandbot::workflow::defs::Definitions::new(sandbot::workflow::folder(&config));
+    let report = flows.reload();
+    if !report.errors.is_empty() {
+        for e in &report.errors {
+            eprintln!("error: {e}");
+        }
+        anyhow::bail!(
+            "{} workflow file{} did not load",
+            report.errors.len(),
+            if report.errors.len() == 1 { "" } else { "s" }
+        );
+    }
     let connectors = config.connectors.len();
+    let workflows = flows.current().by_name.len();
     println!(
-        "{}: valid ({} connector{}, {} configured skill{})",
+        "{}: valid ({} connector{}, {} configured skill{}, {} workflow{})",
         path.display(),
         connectors,
         if connectors == 1 { "" } else { "s" },
         config.skills.len(),
         if config.skills.len() == 1 { "" } else { "s" },
+        workflows,
+        if workflows == 1 { "" } else { "s" },
     );
     for (name, entry) in &config.skills {
         let file = entry.path.clone().or_else(|| {

@@ -393,7 +393,7 @@ impl Engine {
         let (status, outcome, error) = match ending {
             Ending::Canceled => (
                 RunStatus::Canceled,
-                Outcome::Interrupted,
+                Outcome::Canceled,
                 Some(format!(
                     "canceled by {}",
                     canceled_by.unwrap_or_else(|| "the bot".into())

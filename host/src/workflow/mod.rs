@@ -56,6 +56,9 @@ impl Workflows {
         observers: Vec<Arc<dyn Observer>>,
     ) -> Result<Arc<Workflows>> {
         let store = Store::open(&config.history_path())?;
+        if config.history.enabled {
+            prune_now_and_hourly(store.clone(), &config);
+        }
         let defs = Arc::new(Definitions::new(folder(&config)));
         // Watching first: a file changed while the folder is read is seen.
         let watch = defs::watch(defs.clone())?;
@@ -279,6 +282,41 @@ impl Workflows {
         self.engine.launch(def, kept);
     }
 
+    /// For `help`: the workflows `m`'s sender may start (by alias, else by
+    /// `workflow run`), then the workflow commands they may use.
+    pub fn help(&self, m: &Message) -> Vec<String> {
+        let who = Asker {
+            connector: &m.connector,
+            user_id: &m.user_id,
+            room: &m.room,
+        };
+        let set = self.defs.current();
+        let mut lines: Vec<String> = Vec::new();
+        for w in set.by_name.values() {
+            if w.permissions.check(who).is_err() {
+                continue;
+            }
+            if w.aliases.is_empty() {
+                lines.push(format!("workflow run {} key=value… (workflow)", w.name));
+            }
+            for a in &w.aliases {
+                lines.push(format!("{} (workflow {})", a.help, w.name));
+            }
+        }
+        lines.extend(
+            [
+                "approve N / deny N — answer a workflow's question (its approvers only)",
+                "workflows — the loaded workflows and how to start them",
+                "workflow status N / workflow cancel N — a run's tasks; stop it (who started it, or admins)",
+            ]
+            .map(String::from),
+        );
+        if self.engine.config.is_admin(&m.connector, &m.user_id) {
+            lines.push("workflow reload — read the workflows folder again (admins only)".into());
+        }
+        lines
+    }
+
     fn list(&self) -> String {
         let set = self.defs.current();
         if set.by_name.is_empty() {
@@ -378,6 +416,28 @@ impl Workflows {
             tracing::warn!("could not answer: {e}");
         }
     }
+}
+
+/// Ended runs go by the history's retention: at start, then every hour,
+/// on a blocking thread (a delete of many rows is not for a tokio worker).
+fn prune_now_and_hourly(store: Store, config: &Config) {
+    let (max_age, max_count) = (config.history.max_age.0, config.history.max_count);
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            every.tick().await;
+            let store = store.clone();
+            match tokio::task::spawn_blocking(move || store.prune(max_age, max_count)).await {
+                Ok(Ok(0)) => {}
+                Ok(Ok(n)) => tracing::info!(
+                    runs = n,
+                    "forgot ended workflow runs past the history's retention"
+                ),
+                Ok(Err(e)) => tracing::warn!("could not prune the workflow runs: {e:#}"),
+                Err(_) => return,
+            }
+        }
+    });
 }
 
 /// `3`, `#3` or `wf-3`.

@@ -4,7 +4,8 @@
 //! transaction before any of those start; so after a crash (even `kill
 //! -9`) a finished task is never run again, and a task that was running is
 //! started afresh. Writes are small and go through one connection on a
-//! blocking thread, never on the message path.
+//! blocking thread, never on the message path. Ended runs are forgotten
+//! by the history's retention (`history.max-age`, `history.max-count`).
 
 use crate::event::{Event, EventId};
 use anyhow::{Context, Result};
@@ -232,6 +233,39 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets ended runs (and their tasks) that started more than
+    /// `max_age` ago, and all but the newest `max_count` ended runs, as the
+    /// history keeps its records. Running runs are always kept. Returns how
+    /// many runs went.
+    pub fn prune(&self, max_age: std::time::Duration, max_count: u64) -> Result<usize> {
+        let oldest = crate::event::now_ms().saturating_sub(max_age.as_millis() as u64);
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        // The newest ended run beyond the count: it and older ones go.
+        let cut: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM workflow_runs WHERE status != 'running'
+                 ORDER BY id DESC LIMIT 1 OFFSET ?",
+                [max_count as i64],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let gone = "status != 'running'
+             AND (json_extract(doc, '$.started_at') < ?1 OR id <= ?2)";
+        tx.execute(
+            &format!(
+                "DELETE FROM workflow_tasks WHERE run IN (SELECT id FROM workflow_runs WHERE {gone})"
+            ),
+            params![oldest as i64, cut.unwrap_or(0)],
+        )?;
+        let runs = tx.execute(
+            &format!("DELETE FROM workflow_runs WHERE {gone}"),
+            params![oldest as i64, cut.unwrap_or(0)],
+        )?;
+        tx.commit()?;
+        Ok(runs)
+    }
+
     /// Runs that had not ended when the bot stopped.
     pub fn unfinished(&self) -> Result<Vec<Kept>> {
         let ids: Vec<i64> = {
@@ -289,4 +323,68 @@ fn put_tasks(tx: &rusqlite::Transaction, id: u64, tasks: &[(String, TaskDoc)]) -
         put.execute(params![id as i64, name, serde_json::to_string(doc)?])?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Event, EventId, Message};
+
+    fn run_doc(started_at: u64) -> RunDoc {
+        RunDoc {
+            workflow: "w".into(),
+            sha256: String::new(),
+            inputs: serde_json::Map::new(),
+            event: Event::Message(Message {
+                id: "m1".into(),
+                connector: "shell".into(),
+                user: "alice".into(),
+                user_id: "alice".into(),
+                room: "shell".into(),
+                thread: None,
+                text: "go".into(),
+                addressed: false,
+                received_at: started_at,
+            }),
+            event_id: EventId(1),
+            alias: None,
+            started_at,
+            vars: serde_json::Map::new(),
+            failed: false,
+        }
+    }
+
+    #[test]
+    fn pruning_keeps_running_runs_and_the_newest_ended_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("h.db")).unwrap();
+        let now = crate::event::now_ms();
+        let task = [("t".to_owned(), TaskDoc::new(Status::Succeeded))];
+        // 1: ended long ago; 2, 3, 4: ended now; 5: still running, and old.
+        let ids: Vec<u64> = [now - 10 * 86_400_000, now, now, now, now - 10 * 86_400_000]
+            .into_iter()
+            .map(|at| store.create(&run_doc(at), &task).unwrap())
+            .collect();
+        for &id in &ids[..4] {
+            store.commit(id, None, &[], RunStatus::Succeeded).unwrap();
+        }
+        let week = std::time::Duration::from_secs(7 * 86_400);
+        // By age: run 1 goes.
+        assert_eq!(store.prune(week, 100).unwrap(), 1);
+        assert!(store.get(ids[0]).unwrap().is_none());
+        // By count: of 2, 3, 4 the newest two stay.
+        assert_eq!(store.prune(week, 2).unwrap(), 1);
+        assert!(store.get(ids[1]).unwrap().is_none());
+        for &id in &ids[2..] {
+            let kept = store.get(id).unwrap().expect("kept");
+            assert_eq!(kept.tasks.len(), 1);
+        }
+        assert_eq!(store.unfinished().unwrap().len(), 1);
+        // The gone runs' tasks went with them.
+        let tasks: i64 = store
+            .conn()
+            .query_row("SELECT count(*) FROM workflow_tasks", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(tasks, 3);
+    }
 }

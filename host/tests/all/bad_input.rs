@@ -92,7 +92,7 @@ fn a_good_configuration_validates() {
     let (status, out, err) = sandbot(&["config", "validate", "-c", bot.config().to_str().unwrap()]);
     assert!(status.success(), "{err}");
     assert!(
-        out.contains("valid (1 connector, 2 configured skills)"),
+        out.contains("valid (1 connector, 2 configured skills, 0 workflows)"),
         "{out}"
     );
     assert!(
@@ -107,7 +107,7 @@ fn the_repositorys_default_configuration_validates() {
     let (status, out, err) = sandbot(&["config", "validate", "-c", file]);
     assert!(status.success(), "{err}");
     assert!(
-        out.contains("valid (2 connectors, 8 configured skills)"),
+        out.contains("valid (2 connectors, 8 configured skills, "),
         "{out}"
     );
 }

@@ -39,7 +39,7 @@ fn two_connectors_of_one_kind_run_side_by_side() {
     let (status, out, err) = sandbot(&["config", "validate", "-c", bot.config().to_str().unwrap()]);
     assert!(status.success(), "{err}");
     assert!(
-        out.contains("valid (3 connectors, 0 configured skills)"),
+        out.contains("valid (3 connectors, 0 configured skills, 0 workflows)"),
         "{out}"
     );
 

@@ -47,7 +47,23 @@ fn a_scrape_counts_events_and_executions() {
     // Nothing takes it: no answer, but counted as matching nothing.
     run.say("what is this");
     assert_eq!(run.ask("hello"), "Hello alice");
-    let (scrape, text) = scrape(port);
+    // The answer is printed before the execution's record reaches the
+    // observers (the shell does not wait for it): scrape until the last
+    // `hello` is counted, then check everything.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let (scrape, text) = loop {
+        let (scrape, text) = scrape(port);
+        let counted = value(
+            &scrape,
+            &text,
+            "sandbot_executions_total",
+            &[("skill", "hello"), ("outcome", "ok")],
+        );
+        if counted >= 3.0 || std::time::Instant::now() > deadline {
+            break (scrape, text);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
     let value = |name: &str, labels: &[(&str, &str)]| value(&scrape, &text, name, labels);
     assert_eq!(
         value(

@@ -400,6 +400,12 @@ fn a_broken_workflow_file_is_reported_with_its_line_and_the_old_one_serves() {
     let reload = alice.ask("workflow reload");
     assert!(reload.contains(&format!("deploy.yaml:{line}:")), "{reload}");
     assert!(reload.contains("unknown field `retyr`"), "{reload}");
+    // `config validate` reads the workflows too, and names the same place.
+    let config = bot.config();
+    let (status, _, err) =
+        crate::common::sandbot(&["config", "validate", "-c", config.to_str().unwrap()]);
+    assert!(!status.success(), "{err}");
+    assert!(err.contains(&format!("deploy.yaml:{line}:")), "{err}");
     // The good version still runs.
     assert_eq!(alice.ask("deploy web fail=unit"), "▶ deploy #1 started.");
     assert!(
@@ -488,7 +494,7 @@ fn a_run_is_canceled_in_chat_times_out_or_retries() {
     let history = history(&bot);
     assert_eq!(
         history.get("wf-1").unwrap().unwrap().outcome,
-        Outcome::Interrupted
+        Outcome::Canceled
     );
     assert_eq!(
         history.get("wf-2").unwrap().unwrap().outcome,
@@ -500,4 +506,41 @@ fn a_run_is_canceled_in_chat_times_out_or_retries() {
     for pair in attempts.windows(2) {
         assert!(pair[1].started_at >= pair[0].ended_at + 100, "{attempts:?}");
     }
+}
+
+#[test]
+fn help_lists_the_workflows_the_asker_may_start() {
+    let bot = bot_with("deploy", &example(), "");
+    write_workflow(
+        &bot,
+        "secret",
+        "permissions: {allow-users: [\"shell:bob\"]}\ntasks:\n  t:\n    action: ci.test\n    input: {suite: x, ms: 1}\n",
+    );
+    write_workflow(
+        &bot,
+        "nightly",
+        "tasks:\n  t:\n    action: ci.test\n    input: {suite: x, ms: 1}\n",
+    );
+    let mut alice = bot.start();
+    alice.wait_for_log("workflow loaded workflow=secret");
+    alice.say("help");
+    let mut lines = vec![alice.answer()];
+    while let Some(line) = alice.try_answer(Duration::from_millis(300)) {
+        lines.push(line);
+    }
+    let help = lines.join("\n");
+    assert!(
+        help.contains("deploy <app> [to <env>] — build, test, approve, deploy (workflow deploy)"),
+        "{help}"
+    );
+    assert!(help.contains("workflow run nightly"), "{help}");
+    assert!(help.contains("approve N / deny N"), "{help}");
+    // Alice is an admin in these bots: she may reload them too.
+    assert!(help.contains("workflow reload"), "{help}");
+    assert!(
+        !help.contains("secret"),
+        "bob's workflow is not alice's:\n{help}"
+    );
+    let (_, status, log) = alice.finish();
+    assert!(status.success(), "{log}");
 }
