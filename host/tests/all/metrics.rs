@@ -12,6 +12,25 @@ fn scrape(port: u16) -> (prometheus_parse::Scrape, String) {
     (scrape, text)
 }
 
+/// Scrapes until sample `name{labels}` reaches `at_least` (or the answer
+/// timeout passes): an answer can reach the user before its execution's
+/// record reaches the counters, which nothing makes the user wait for.
+fn scrape_until(
+    port: u16,
+    name: &str,
+    labels: &[(&str, &str)],
+    at_least: f64,
+) -> (prometheus_parse::Scrape, String) {
+    let deadline = std::time::Instant::now() + crate::common::ANSWER_TIMEOUT;
+    loop {
+        let (scrape, text) = scrape(port);
+        if value(&scrape, &text, name, labels) >= at_least || std::time::Instant::now() > deadline {
+            return (scrape, text);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 fn value(
     scrape: &prometheus_parse::Scrape,
     text: &str,
@@ -50,20 +69,12 @@ fn a_scrape_counts_events_and_executions() {
     // The answer is printed before the execution's record reaches the
     // observers (the shell does not wait for it): scrape until the last
     // `hello` is counted, then check everything.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let (scrape, text) = loop {
-        let (scrape, text) = scrape(port);
-        let counted = value(
-            &scrape,
-            &text,
-            "sandbot_executions_total",
-            &[("skill", "hello"), ("outcome", "ok")],
-        );
-        if counted >= 3.0 || std::time::Instant::now() > deadline {
-            break (scrape, text);
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
+    let (scrape, text) = scrape_until(
+        port,
+        "sandbot_executions_total",
+        &[("skill", "hello"), ("outcome", "ok")],
+        3.0,
+    );
     let value = |name: &str, labels: &[(&str, &str)]| value(&scrape, &text, name, labels);
     assert_eq!(
         value(
@@ -124,20 +135,12 @@ fn memory_calls_and_always_matchers_are_counted() {
     );
     // The answer can come before `record` (which runs beside the query)
     // has written: scrape until both puts are counted.
-    let deadline = std::time::Instant::now() + crate::common::ANSWER_TIMEOUT;
-    let (scrape, text) = loop {
-        let (scrape, text) = scrape(port);
-        let puts = value(
-            &scrape,
-            &text,
-            "sandbot_memory_operations_total",
-            &[("op", "put"), ("result", "ok")],
-        );
-        if puts >= 2.0 || std::time::Instant::now() > deadline {
-            break (scrape, text);
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
+    let (scrape, text) = scrape_until(
+        port,
+        "sandbot_memory_operations_total",
+        &[("op", "put"), ("result", "ok")],
+        2.0,
+    );
     let value = |name: &str, labels: &[(&str, &str)]| value(&scrape, &text, name, labels);
     let memory = |op: &str, result: &str| {
         value(
