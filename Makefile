@@ -63,7 +63,7 @@ test-servers:
 test: setup lang-skills test-servers
 	$(CARGO) test --locked -p sandbot
 
-bench: setup lang-skills
+bench: setup lang-skills test-servers
 	$(CARGO) bench --locked -p sandbot
 
 clean:

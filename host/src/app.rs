@@ -5,7 +5,7 @@
 use crate::bot::{Bot, Dispatch};
 use crate::bus::{Delivery, EventSink, Outboxes};
 use crate::catalog::{Catalog, watch};
-use crate::config::Config;
+use crate::config::{BusSettings, Config, Role};
 use crate::connectors::registry::{self, Instance};
 use crate::connectors::{ConnectorSink, Context, Status, Web};
 use crate::history::{History, Retention};
@@ -35,7 +35,17 @@ pub struct App {
     outboxes: HashMap<String, mpsc::Receiver<Delivery>>,
     /// Every observer, to wait for what they queued as the bot stops.
     observers: Vec<Arc<dyn Observer>>,
+    /// On a NATS bus: the other hosts, the leases, and the tasks that keep
+    /// this host part of the cluster (stopped when the app is dropped).
+    cluster: Option<ClusterParts>,
     _watch: watch::WatchHandle,
+}
+
+/// What a host on a NATS bus runs besides the local parts.
+struct ClusterParts {
+    hosts: Arc<crate::nats::hosts::Hosts>,
+    leases: crate::nats::lease::Leases,
+    _tasks: Vec<AbortOnDrop>,
 }
 
 impl App {
@@ -54,13 +64,37 @@ impl App {
         let memory: Arc<dyn MemoryStore> = Arc::new(memory);
         let mut outboxes = Outboxes::default();
         let mut receivers = HashMap::new();
-        for instance in &connectors {
-            receivers.insert(instance.name.clone(), outboxes.open(&instance.name));
+        // A host without the `connectors` role runs none, so answers to
+        // them are never delivered here.
+        if config.roles.has(Role::Connectors) {
+            for instance in &connectors {
+                receivers.insert(instance.name.clone(), outboxes.open(&instance.name));
+            }
         }
         let outboxes = Arc::new(outboxes);
+        let work = Arc::new(Work::default());
+        // The response sink everything answers through: the outboxes
+        // themselves, or on NATS the sink that finds each answer's host.
+        let (bus, responses): (Option<Bus>, Arc<dyn crate::bus::ResponseSink>) = match &config.bus {
+            BusSettings::Local => (None, outboxes.clone()),
+            BusSettings::Nats(settings) => {
+                let cluster = crate::nats::Cluster::connect(settings).await?;
+                tracing::info!(url = %settings.url, host = %cluster.host, roles = %config.roles.describe(), "on the NATS bus");
+                let replies = crate::nats::replies::Replies::new(outboxes.clone());
+                let answers = crate::nats::replies::Answers::new(cluster.clone(), replies.clone());
+                (
+                    Some(Bus {
+                        cluster,
+                        replies,
+                        answers: answers.clone(),
+                    }),
+                    answers,
+                )
+            }
+        };
         let services = Services {
             memory,
-            responses: outboxes.clone(),
+            responses: responses.clone(),
         };
         let options = Options {
             cache_dir: config.runtime.compile_cache.then(|| config.cache_dir()),
@@ -102,7 +136,7 @@ impl App {
         };
         all.extend(crate::observe::Notifier::start(
             &config,
-            outboxes.clone(),
+            responses.clone(),
             metrics.notices_dropped(),
         )?);
         all.extend(observers);
@@ -110,22 +144,29 @@ impl App {
         let workflows = crate::workflow::Workflows::start(
             config.clone(),
             catalog.clone(),
-            outboxes.clone(),
+            responses.clone(),
             all.clone(),
         )?;
         let bot = Bot::new(
             catalog.clone(),
             runtime,
-            outboxes,
+            responses,
             config.clone(),
             all,
             history.clone(),
             metrics.clone(),
-            Arc::new(Work::default()),
+            work.clone(),
         );
         bot.set_workflows(workflows.clone());
         workflows.resume().await?;
-        let events: Arc<dyn EventSink> = Arc::new(Dispatch(bot.clone()));
+        let (events, cluster): (Arc<dyn EventSink>, _) = match bus {
+            None => (Arc::new(Dispatch(bot.clone())), None),
+            Some(bus) => {
+                let parts = join_cluster(&config, &bus, &bot, &catalog, history.clone()).await?;
+                let events = crate::nats::events::BusEvents::new(bus.cluster, work);
+                (Arc::new(events), Some(parts))
+            }
+        };
         Ok(App {
             bot,
             catalog,
@@ -136,6 +177,7 @@ impl App {
             connectors,
             outboxes: receivers,
             observers,
+            cluster,
             _watch: watch,
         })
     }
@@ -217,7 +259,12 @@ impl App {
         let mut mounted = false;
         let mut statuses = Vec::new();
         let mut ready = Vec::new();
-        for mut instance in std::mem::take(&mut self.connectors) {
+        let connectors = if self.config.roles.has(Role::Connectors) {
+            std::mem::take(&mut self.connectors)
+        } else {
+            Vec::new()
+        };
+        for mut instance in connectors {
             let events =
                 ConnectorSink::new(&instance.name, instance.max_message, self.events.clone());
             let status = Status::new("starting");
@@ -262,18 +309,38 @@ impl App {
                 self.bot.clone(),
                 self.catalog.clone(),
                 states,
+                self.cluster.as_ref().map(|c| c.hosts.clone()),
             ));
             let source = web::StatusSource {
                 catalog: self.catalog.clone(),
                 connectors: statuses,
+                cluster: self.cluster.as_ref().map(|c| c.hosts.clone()),
             };
             let (_, task) = web::serve(&web_settings, routes, source).await?;
             Some(AbortOnDrop(task))
         } else {
             None
         };
-        // Stopped first when the bot stops, so no tick starts during the grace.
-        let scheduler = AbortOnDrop(scheduler::start(self.bot.clone(), self.catalog.clone()));
+        // Stopped first when the bot stops, so no tick starts during the
+        // grace. On several hosts the ticks fire on the one holding `cron`.
+        let scheduler = match &self.cluster {
+            None => AbortOnDrop(scheduler::start(self.bot.clone(), self.catalog.clone())),
+            Some(parts) => {
+                let (leases, bot, catalog) =
+                    (parts.leases.clone(), self.bot.clone(), self.catalog.clone());
+                AbortOnDrop(tokio::spawn(async move {
+                    loop {
+                        let (bot, catalog) = (bot.clone(), catalog.clone());
+                        let ticking = async move {
+                            let _ticks = AbortOnDrop(scheduler::start(bot, catalog));
+                            std::future::pending::<()>().await
+                        };
+                        leases.run_held("cron", Box::pin(ticking)).await;
+                    }
+                }))
+            }
+        };
+        let leases = self.cluster.as_ref().map(|c| c.leases.clone());
         let mut running = tokio::task::JoinSet::new();
         for (instance, events, status) in ready {
             let outbox = self
@@ -292,8 +359,28 @@ impl App {
             };
             let (name, kind) = (instance.name, instance.kind);
             tracing::debug!(connector = %name, kind = %kind, "starting");
+            let single = leases
+                .clone()
+                .filter(|_| SINGLE_CONNECTION.contains(&kind.as_str()));
             running.spawn(async move {
-                let ended = instance.connector.run(cx).await;
+                let connector = instance.connector;
+                let ended = match single {
+                    None => connector.run(cx).await,
+                    Some(leases) => {
+                        status.set("waiting for its lease (another host holds the connection)");
+                        let (tx, rx) = tokio::sync::oneshot::channel();
+                        let task = async move {
+                            let _ = tx.send(connector.run(cx).await);
+                        };
+                        let lease = format!("connector-{name}");
+                        match leases.run_held(&lease, Box::pin(task)).await {
+                            crate::nats::lease::Ended::Returned => rx.await.unwrap_or(Ok(())),
+                            crate::nats::lease::Ended::Lost => Err(anyhow::anyhow!(
+                                "its lease `{lease}` was lost to another host"
+                            )),
+                        }
+                    }
+                };
                 match &ended {
                     Ok(()) => status.set("stopped"),
                     Err(e) => status.set(format!("stopped: {e:#}")),
@@ -301,7 +388,7 @@ impl App {
                 (name, ended)
             });
         }
-        if running.is_empty() {
+        if running.is_empty() && self.config.roles.has(Role::Connectors) {
             tracing::warn!(
                 "no connectors configured: nothing to listen to (add `connectors: {{shell: {{}}}}`)"
             );
@@ -338,6 +425,76 @@ impl App {
         Ok(())
     }
 }
+
+/// The NATS connection and the two ends of the answers' way back.
+struct Bus {
+    cluster: crate::nats::Cluster,
+    replies: Arc<crate::nats::replies::Replies>,
+    answers: Arc<crate::nats::replies::Answers>,
+}
+
+/// Starts what makes this host one of several: the answers' listener (for
+/// its connectors), the worker (in the `workers` role), the heartbeat and
+/// control subject, and the skills shared through the object store.
+async fn join_cluster(
+    config: &Config,
+    bus: &Bus,
+    bot: &Arc<Bot>,
+    catalog: &Arc<Catalog>,
+    history: Option<Arc<History>>,
+) -> Result<ClusterParts> {
+    use crate::nats::{hosts::Hosts, lease::Leases, skills::SharedSkills, worker::Worker};
+    let cluster = &bus.cluster;
+    let leases = Leases::open(cluster).await?;
+    let hosts = Hosts::open(
+        cluster.clone(),
+        config.roles.clone(),
+        leases.clone(),
+        catalog.clone(),
+        bot.clone(),
+    )
+    .await?;
+    bot.set_peers(hosts.clone());
+    let mut tasks = Vec::new();
+    let replies = bus.replies.clone();
+    let listening = cluster.clone();
+    tasks.push(AbortOnDrop(tokio::spawn(async move {
+        if let Err(e) = replies.listen(listening).await {
+            tracing::error!("answers from other hosts cannot be received: {e:#}");
+        }
+    })));
+    if config.roles.has(Role::Workers) {
+        let worker = Arc::new(Worker {
+            cluster: cluster.clone(),
+            bot: bot.clone(),
+            answers: bus.answers.clone(),
+            history,
+        });
+        tasks.push(AbortOnDrop(tokio::spawn(worker.run())));
+    }
+    tasks.push(AbortOnDrop(tokio::spawn(hosts.clone().heartbeat())));
+    let control = hosts.clone();
+    tasks.push(AbortOnDrop(tokio::spawn(async move {
+        if let Err(e) = control.serve_control().await {
+            tracing::error!("`reload` from other hosts cannot be received: {e:#}");
+        }
+    })));
+    if let Some(dir) = &config.skills_dir {
+        let shared = SharedSkills::start(cluster, dir.clone())
+            .await
+            .context("sharing skills through the object store")?;
+        tasks.push(AbortOnDrop(tokio::spawn(shared.run())));
+    }
+    Ok(ClusterParts {
+        hosts,
+        leases,
+        _tasks: tasks,
+    })
+}
+
+/// Connector kinds whose connection must be single across hosts: one IRC
+/// nick per network, one sync per Matrix account.
+const SINGLE_CONNECTION: &[&str] = &["irc", "matrix"];
 
 /// The memory backend `databases:` names: Redis when `redis` is given, else
 /// the SQLite file. A Redis that cannot be reached stops the start here,

@@ -6,7 +6,7 @@
 //! compiling on this path.
 
 use crate::builtins::Builtin;
-use crate::bus::{Closed, EventSink, ResponseSink};
+use crate::bus::{Closed, EventSink, Peers, ResponseSink};
 use crate::catalog::{Catalog, Skill, SkillSet};
 use crate::config::Config;
 use crate::event::{
@@ -42,6 +42,8 @@ pub struct Bot {
     me: Weak<Bot>,
     /// Workflows, asked first with every message (`set_workflows`).
     workflows: std::sync::OnceLock<Arc<crate::workflow::Workflows>>,
+    /// The other hosts, on a bus that has them (`set_peers`).
+    peers: std::sync::OnceLock<Arc<dyn Peers>>,
 }
 
 impl Bot {
@@ -71,12 +73,18 @@ impl Bot {
             work,
             me: me.clone(),
             workflows: std::sync::OnceLock::new(),
+            peers: std::sync::OnceLock::new(),
         })
     }
 
     /// Hands the bot its workflows (once, at start).
     pub fn set_workflows(&self, workflows: Arc<crate::workflow::Workflows>) {
         let _ = self.workflows.set(workflows);
+    }
+
+    /// Hands the bot the other hosts (once, at start, on a NATS bus).
+    pub fn set_peers(&self, peers: Arc<dyn Peers>) {
+        let _ = self.peers.set(peers);
     }
 
     /// What the bot has taken on and not finished (`crate::work`).
@@ -90,6 +98,34 @@ impl Bot {
             .saturating_sub(self.in_flight.available_permits())
     }
 
+    /// The places among `max-in-flight`: a bus worker takes one per event
+    /// it pulls, before it pulls it.
+    pub fn places(&self) -> Arc<Semaphore> {
+        self.in_flight.clone()
+    }
+
+    /// A place (running or queued) in the gate of every skill `event` goes
+    /// to, or `None` when one of them is at its bound: a bus worker then
+    /// leaves the event in the stream for later rather than answer "busy".
+    pub fn reserve_places(&self, event: &Event) -> Option<Places> {
+        let set = self.catalog.current();
+        let mut reserved = Vec::new();
+        for hit in self.route(&set, event) {
+            reserved.push((
+                hit.skill,
+                self.runtime.reserve(&set.skills[hit.skill]).ok()?,
+            ));
+        }
+        Some(Places { set, reserved })
+    }
+
+    /// Handles an event the caller has taken a place for (a bus worker,
+    /// with a permit from [`Bot::places`], and its skills' places from
+    /// [`Bot::reserve_places`]) under the id it came with.
+    pub async fn handle_taken(&self, id: EventId, event: Event, places: Places) -> Vec<Execution> {
+        self.handle(id, event, Some(places)).await
+    }
+
     /// Handles one event to completion: every skill it started has finished
     /// (or failed) and every answer is delivered when this returns.
     pub async fn dispatch(&self, event: Event) -> Vec<Execution> {
@@ -97,10 +133,10 @@ impl Bot {
             return Vec::new();
         };
         let _entered = self.work.enter();
-        self.handle(EventId::next(), event).await
+        self.handle(EventId::next(), event, None).await
     }
 
-    async fn handle(&self, id: EventId, event: Event) -> Vec<Execution> {
+    async fn handle(&self, id: EventId, event: Event, places: Option<Places>) -> Vec<Execution> {
         self.metrics.event(&event);
         let span = tracing::info_span!(
             "event",
@@ -124,6 +160,8 @@ impl Bot {
                         (Builtin::Help(_), Some(workflows)) => workflows.help(m),
                         _ => Vec::new(),
                     };
+                    let everywhere = matches!(command, Builtin::Reload)
+                        && self.config.is_admin(&m.connector, &m.user_id);
                     let answer = command
                         .run(
                             m,
@@ -133,11 +171,19 @@ impl Bot {
                             more_help,
                         )
                         .await;
+                    let answer = match self.peers.get() {
+                        Some(peers) if everywhere => peers.reload_everywhere(answer).await,
+                        _ => answer,
+                    };
                     self.say(reply_target(m), id, answer).await;
                     Vec::new()
                 }
                 None => {
-                    let set = self.catalog.current();
+                    // Routed on the set the places were reserved in.
+                    let (set, mut places) = match places {
+                        Some(Places { set, reserved }) => (set, reserved),
+                        None => (self.catalog.current(), Vec::new()),
+                    };
                     let mut hits = self.route(&set, &event);
                     if hits.is_empty() {
                         tracing::trace!("nothing matched");
@@ -176,13 +222,17 @@ impl Bot {
                             executions.push(refused);
                         }
                     }
-                    executions.extend(
-                        futures::future::join_all(
-                            now.iter()
-                                .map(|(n, hit)| self.execute(&set, id, *n, &event, hit, None)),
-                        )
-                        .await,
-                    );
+                    let runs: Vec<_> = now
+                        .iter()
+                        .map(|(n, hit)| {
+                            let reserved = places
+                                .iter()
+                                .position(|(skill, _)| *skill == hit.skill)
+                                .map(|at| places.swap_remove(at).1);
+                            self.execute(&set, id, *n, &event, hit, reserved)
+                        })
+                        .collect();
+                    executions.extend(futures::future::join_all(runs).await);
                     executions.extend(denied);
                     executions
                 }
@@ -445,6 +495,13 @@ impl Bot {
     }
 }
 
+/// Places in the skills' gates taken for an event before it is handled
+/// ([`Bot::reserve_places`]), with the skill set they were taken in.
+pub struct Places {
+    set: Arc<SkillSet>,
+    reserved: Vec<(usize, Reserved)>,
+}
+
 /// Why an execution has no outcome of its own.
 const INTERRUPTED: &str = "the bot stopped before the skill finished";
 
@@ -606,7 +663,8 @@ impl EventSink for Dispatch {
             let bot = self.0.clone();
             let connector = event.connector().map(str::to_owned);
             tokio::spawn(async move {
-                let handled = std::panic::AssertUnwindSafe(bot.handle(id, event)).catch_unwind();
+                let handled =
+                    std::panic::AssertUnwindSafe(bot.handle(id, event, None)).catch_unwind();
                 let ended = tokio::select! {
                     handled = handled => handled.is_ok(),
                     // Stopped at shutdown: its executions recorded

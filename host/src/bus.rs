@@ -103,3 +103,11 @@ impl ResponseSink for Outboxes {
         })
     }
 }
+
+/// The other hosts of one bot, when there are any (`nats::hosts`): what a
+/// chat command must reach on every host goes through this.
+pub trait Peers: Send + Sync + 'static {
+    /// Reloads skills on every other host; returns this host's report
+    /// `own` with each host's, a line each.
+    fn reload_everywhere(&self, own: String) -> BoxFuture<'_, String>;
+}

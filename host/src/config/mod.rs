@@ -1,6 +1,7 @@
 //! configuration.yaml: where it is found, `${VAR}` substitution, the typed
 //! settings, and errors that say `file:line:column: what is wrong`.
 
+mod bus;
 mod connectors;
 mod databases;
 mod env;
@@ -13,6 +14,7 @@ mod webhook;
 mod workflow;
 
 pub use crate::limits::{ByteSize, HumanDuration, Limits};
+pub use bus::{BusSettings, NatsSettings, Role, Roles};
 pub use connectors::ConnectorSection;
 pub use databases::{Databases, RedisSettings, SqliteSettings};
 pub use error::{ConfigError, yaml_error};
@@ -83,6 +85,13 @@ pub struct Config {
     /// Where execution notices go (`notify:` on skills and aliases).
     #[serde(default)]
     pub notifications: NotificationSettings,
+    /// How events reach the skills: in-process (`local`) or over NATS
+    /// JetStream between several hosts (`nats`).
+    #[serde(default)]
+    pub bus: BusSettings,
+    /// What this host runs: `connectors`, `workers`, or both [default].
+    #[serde(default)]
+    pub roles: Roles,
     /// The file this was read from; `None` for built-in defaults.
     #[serde(skip)]
     pub source: Option<PathBuf>,

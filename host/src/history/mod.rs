@@ -84,6 +84,8 @@ pub struct History {
     reader: Reader,
     /// Records written so far, for tests and shutdown: see [`History::flush`].
     written: std::sync::Arc<(std::sync::Mutex<u64>, std::sync::Condvar)>,
+    /// The same count, for async waiters ([`History::caught_up`]).
+    written_now: tokio::sync::watch::Receiver<u64>,
     sent: std::sync::atomic::AtomicU64,
 }
 
@@ -136,14 +138,16 @@ impl History {
         let (records, rx) = mpsc::channel();
         let written = std::sync::Arc::new((std::sync::Mutex::new(0u64), std::sync::Condvar::new()));
         let counter = written.clone();
+        let (tell, written_now) = tokio::sync::watch::channel(0);
         std::thread::Builder::new()
             .name("history".into())
-            .spawn(move || writer(store, rx, retention, counter))
+            .spawn(move || writer(store, rx, retention, counter, tell))
             .context("starting the history writer")?;
         Ok(History {
             records,
             reader,
             written,
+            written_now,
             sent: std::sync::atomic::AtomicU64::new(0),
         })
     }
@@ -164,6 +168,14 @@ impl History {
             .wait_timeout_while(guard, within, |n| *n < target)
             .unwrap_or_else(|e| e.into_inner());
         *guard >= target
+    }
+
+    /// Resolves once every record queued before the call is written (a bus
+    /// worker acks an event only then).
+    pub async fn caught_up(&self) {
+        let target = self.sent.load(std::sync::atomic::Ordering::Relaxed);
+        let mut written = self.written_now.clone();
+        let _ = written.wait_for(|n| *n >= target).await;
     }
 
     /// The records that fit `filter`, newest first, including every record
@@ -246,6 +258,7 @@ fn writer(
     rx: mpsc::Receiver<Execution>,
     retention: Retention,
     written: std::sync::Arc<(std::sync::Mutex<u64>, std::sync::Condvar)>,
+    tell: tokio::sync::watch::Sender<u64>,
 ) {
     let mut pruned = Instant::now();
     let mut batch = Vec::with_capacity(BATCH);
@@ -279,7 +292,10 @@ fn writer(
             pruned = Instant::now();
         }
         let (lock, ready) = &*written;
-        *lock.lock().unwrap_or_else(|e| e.into_inner()) += batch.len() as u64;
+        let mut count = lock.lock().unwrap_or_else(|e| e.into_inner());
+        *count += batch.len() as u64;
+        tell.send_replace(*count);
+        drop(count);
         ready.notify_all();
         batch.clear();
     }

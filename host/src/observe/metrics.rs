@@ -37,6 +37,10 @@ pub struct Metrics {
     connector_up: Family<Labels, Gauge>,
     memory_ops: Family<Labels, Counter>,
     notices_dropped: Counter,
+    bus_connected: Family<Labels, Gauge>,
+    stream_pending: Gauge,
+    stream_ack_pending: Gauge,
+    lease_held: Family<Labels, Gauge>,
     /// The memory backend's counts, read when scraped.
     memory: Option<Arc<MemoryCounts>>,
 }
@@ -49,6 +53,19 @@ pub struct Snapshot<'a> {
     pub loads: (u64, u64),
     /// Each connector's name and whether it is up.
     pub connectors: Vec<(&'a str, bool)>,
+    /// On a NATS bus: this host's part.
+    pub bus: Option<BusSnapshot>,
+}
+
+/// This host on a NATS bus, as a scrape reads it.
+pub struct BusSnapshot {
+    pub host: String,
+    pub roles: String,
+    pub connected: bool,
+    /// The work stream's events not yet taken, and taken but not acked.
+    pub pending: u64,
+    pub ack_pending: u64,
+    pub leases: Vec<String>,
 }
 
 impl Default for Metrics {
@@ -72,6 +89,30 @@ impl Metrics {
         let connector_up = Family::<Labels, Gauge>::default();
         let memory_ops = Family::<Labels, Counter>::default();
         let notices_dropped = Counter::default();
+        let bus_connected = Family::<Labels, Gauge>::default();
+        let stream_pending = Gauge::default();
+        let stream_ack_pending = Gauge::default();
+        let lease_held = Family::<Labels, Gauge>::default();
+        registry.register(
+            "bus_connected",
+            "On a NATS bus: 1 while this host (labelled with its name and roles) is connected",
+            bus_connected.clone(),
+        );
+        registry.register(
+            "bus_stream_pending",
+            "On a NATS bus: events in the work stream no worker has taken yet",
+            stream_pending.clone(),
+        );
+        registry.register(
+            "bus_stream_ack_pending",
+            "On a NATS bus: events taken by a worker and not yet acked",
+            stream_ack_pending.clone(),
+        );
+        registry.register(
+            "lease_held",
+            "On a NATS bus: 1 for each lease (single connection, cron) this host holds",
+            lease_held.clone(),
+        );
         registry.register(
             "events",
             "Events received, by connector and kind",
@@ -136,6 +177,10 @@ impl Metrics {
             connector_up,
             memory_ops,
             notices_dropped,
+            bus_connected,
+            stream_pending,
+            stream_ack_pending,
+            lease_held,
             memory: None,
         }
     }
@@ -202,6 +247,20 @@ impl Metrics {
             self.connector_up
                 .get_or_create(&vec![("connector", name.to_owned())])
                 .set(i64::from(up));
+        }
+        if let Some(bus) = now.bus {
+            self.bus_connected
+                .get_or_create(&vec![("host", bus.host), ("roles", bus.roles)])
+                .set(i64::from(bus.connected));
+            self.stream_pending.set(bus.pending as i64);
+            self.stream_ack_pending.set(bus.ack_pending as i64);
+            // A lease held before and lost since reads 0.
+            self.lease_held.clear();
+            for lease in bus.leases {
+                self.lease_held
+                    .get_or_create(&vec![("lease", lease)])
+                    .set(1);
+            }
         }
         let mut text = String::new();
         if let Err(e) = encode(&mut text, &self.registry) {

@@ -5,7 +5,8 @@
 use crate::bot::Bot;
 use crate::catalog::Catalog;
 use crate::connectors::Status;
-use crate::observe::{Metrics, Snapshot};
+use crate::nats::hosts::Hosts;
+use crate::observe::{BusSnapshot, Metrics, Snapshot};
 use axum::Router;
 use axum::extract::State;
 use axum::response::IntoResponse;
@@ -17,6 +18,7 @@ struct Scrape {
     bot: Arc<Bot>,
     catalog: Arc<Catalog>,
     connectors: Vec<(String, Status)>,
+    cluster: Option<Arc<Hosts>>,
 }
 
 pub fn routes(
@@ -24,6 +26,7 @@ pub fn routes(
     bot: Arc<Bot>,
     catalog: Arc<Catalog>,
     connectors: Vec<(String, Status)>,
+    cluster: Option<Arc<Hosts>>,
 ) -> Router {
     Router::new()
         .route("/metrics", get(scrape))
@@ -32,6 +35,7 @@ pub fn routes(
             bot,
             catalog,
             connectors,
+            cluster,
         }))
 }
 
@@ -41,6 +45,21 @@ async fn scrape(State(s): State<Arc<Scrape>>) -> impl IntoResponse {
         .iter()
         .map(|(name, status)| (name.clone(), status.get()))
         .collect();
+    let bus = match &s.cluster {
+        Some(hosts) => {
+            let status = hosts.status();
+            let (pending, ack_pending) = hosts.cluster().lag().await.unwrap_or((0, 0));
+            Some(BusSnapshot {
+                host: status.host,
+                roles: status.roles,
+                connected: status.bus == "connected",
+                pending,
+                ack_pending,
+                leases: status.leases,
+            })
+        }
+        None => None,
+    };
     let snapshot = Snapshot {
         in_flight: s.bot.in_flight(),
         skills: s.catalog.current().skills.len(),
@@ -49,6 +68,7 @@ async fn scrape(State(s): State<Arc<Scrape>>) -> impl IntoResponse {
             .iter()
             .map(|(name, state)| (name.as_str(), is_up(state)))
             .collect(),
+        bus,
     };
     (
         [(

@@ -29,6 +29,8 @@ pub struct StatusSource {
     pub catalog: Arc<Catalog>,
     /// Each connector's name, kind and state.
     pub connectors: Vec<(String, String, Status)>,
+    /// This host among several (on a NATS bus).
+    pub cluster: Option<Arc<crate::nats::hosts::Hosts>>,
 }
 
 /// Serves `routes` (what connectors mounted) plus `GET /`, until the
@@ -90,12 +92,16 @@ async fn root(State(status): State<Arc<StatusSource>>) -> impl IntoResponse {
             serde_json::json!({ "name": name, "type": kind, "state": state.get() })
         })
         .collect();
-    axum::Json(serde_json::json!({
+    let mut body = serde_json::json!({
         "name": "sandbot",
         "version": env!("CARGO_PKG_VERSION"),
         "connectors": connectors,
         "skills": skills,
-    }))
+    });
+    if let Some(hosts) = &status.cluster {
+        body["cluster"] = hosts.status_json().await;
+    }
+    axum::Json(body)
 }
 
 async fn not_found(uri: Uri) -> impl IntoResponse {

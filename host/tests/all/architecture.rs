@@ -24,7 +24,15 @@ const LAYERS: &[&[&str]] = &[
     ],
     &["runtime", "connectors"],
     &["catalog"],
-    &["bot", "builtins", "observe", "web", "scheduler", "workflow"],
+    &[
+        "bot",
+        "builtins",
+        "observe",
+        "web",
+        "scheduler",
+        "workflow",
+        "nats",
+    ],
     &["app", "skilltest", "authoring", "logging"],
 ];
 

@@ -11,6 +11,7 @@ mod authoring;
 mod background;
 mod bad_input;
 mod browser;
+mod cluster;
 mod commands;
 mod common;
 mod compile_cache;

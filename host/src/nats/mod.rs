@@ -1,0 +1,217 @@
+//! Several hosts on NATS JetStream (`bus: {type: nats}`). The in-process
+//! ports of `bus` stay what connectors and the runtime see; this module is
+//! the other implementation of them, plus what only several hosts need:
+//!
+//! - `events`: the connector side's event sink, publishing each event to the
+//!   work-queue stream (`<prefix>_events`), its id as `Nats-Msg-Id` so a
+//!   retried publish is stored once;
+//! - `worker`: every host in the `workers` role pulls from one durable
+//!   consumer, only as many events as it has free places, runs them, and
+//!   acks after their records are stored;
+//! - `replies`: answers travel back to the host whose connector the event
+//!   came from (named by the event id's origin), confirmed, and are
+//!   delivered there once however often a redelivered event runs;
+//! - `lease`: one holder per single connection (IRC, Matrix) and for the
+//!   cron ticks, in a key-value bucket whose entries expire;
+//! - `hosts`: each host's heartbeat in a key-value bucket, for `cluster
+//!   status`, and `reload` on every host;
+//! - `skills`: skill files shared through the object store.
+
+pub mod events;
+pub mod hosts;
+pub mod lease;
+pub mod replies;
+pub mod skills;
+pub mod wire;
+pub mod worker;
+
+use crate::config::NatsSettings;
+use anyhow::{Context as _, Result};
+use async_nats::jetstream::{self, consumer, kv, stream};
+use std::time::Duration;
+
+/// Events that wait in the stream at most this long (a stuck bus should not
+/// answer yesterday's questions).
+const EVENT_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
+
+/// A connection to NATS and the names this bot uses there.
+#[derive(Clone)]
+pub struct Cluster {
+    pub client: async_nats::Client,
+    pub js: jetstream::Context,
+    pub settings: NatsSettings,
+    /// This host's name.
+    pub host: String,
+    /// This process's mark in event ids (`EventId::origin`).
+    pub origin: u32,
+}
+
+impl Cluster {
+    /// Connects (failing at once, with the URL, when no server answers) and
+    /// makes sure the stream, its consumer and the buckets exist.
+    pub async fn connect(settings: &NatsSettings) -> Result<Cluster> {
+        let host = settings.host.clone().unwrap_or_else(default_host_name);
+        let mut options = async_nats::ConnectOptions::new()
+            .name(format!("sandbot {host}"))
+            .connection_timeout(Duration::from_secs(5))
+            // Quick to come back after a server restart; the default waits
+            // up to seconds between tries.
+            .reconnect_delay_callback(|attempt| {
+                Duration::from_millis((attempt as u64 * 100).clamp(50, 1000))
+            });
+        if let Some(path) = &settings.credentials {
+            options = options
+                .credentials_file(path)
+                .await
+                .with_context(|| format!("bus.credentials: reading {}", path.display()))?;
+        }
+        if let Some(token) = &settings.token {
+            options = options.token(token.expose().to_owned());
+        }
+        if let (Some(user), Some(password)) = (&settings.user, &settings.password) {
+            options = options.user_and_password(user.clone(), password.expose().to_owned());
+        }
+        let urls: Vec<&str> = settings.url.split(',').map(str::trim).collect();
+        let addrs: Vec<async_nats::ServerAddr> = urls
+            .iter()
+            .map(|u| u.parse())
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("bus.url `{}` is not a NATS URL", settings.url))?;
+        let client = options
+            .connect(addrs)
+            .await
+            .with_context(|| format!("connecting to NATS at {}", settings.url))?;
+        let js = jetstream::new(client.clone());
+        let cluster = Cluster {
+            client,
+            js,
+            settings: settings.clone(),
+            host,
+            origin: crate::event::EventId::this_process(),
+        };
+        cluster
+            .consumer()
+            .await
+            .context("preparing the event stream (is JetStream enabled: `nats-server -js`?)")?;
+        Ok(cluster)
+    }
+
+    fn prefix(&self) -> &str {
+        &self.settings.prefix
+    }
+
+    /// The subject events are published on.
+    pub fn events_subject(&self) -> String {
+        format!("{}.events", self.prefix())
+    }
+
+    /// Where answers to events from the process marked `origin` go.
+    pub fn replies_subject(&self, origin: u32) -> String {
+        format!("{}.replies.{origin:06x}", self.prefix())
+    }
+
+    /// Where answers that reply to no event go: to a host running `connector`.
+    pub fn connector_subject(&self, connector: &str) -> String {
+        format!("{}.to.{}", self.prefix(), subject_token(connector))
+    }
+
+    /// Requests every host answers (`reload`).
+    pub fn control_subject(&self, what: &str) -> String {
+        format!("{}.control.{what}", self.prefix())
+    }
+
+    pub fn stream_name(&self) -> String {
+        format!("{}_events", self.prefix())
+    }
+
+    /// The work-queue stream and its one durable pull consumer, created if
+    /// missing (every host asks; the first makes them).
+    pub async fn consumer(&self) -> Result<consumer::PullConsumer> {
+        let stream = self
+            .js
+            .get_or_create_stream(stream::Config {
+                name: self.stream_name(),
+                subjects: vec![self.events_subject()],
+                retention: stream::RetentionPolicy::WorkQueue,
+                storage: stream::StorageType::File,
+                num_replicas: self.settings.replicas.max(1),
+                max_age: EVENT_MAX_AGE,
+                // A publish retried after a lost confirmation is stored once.
+                duplicate_window: Duration::from_secs(120),
+                ..Default::default()
+            })
+            .await
+            .with_context(|| format!("creating stream {}", self.stream_name()))?;
+        let consumer = stream
+            .get_or_create_consumer(
+                "workers",
+                consumer::pull::Config {
+                    durable_name: Some("workers".into()),
+                    ack_policy: consumer::AckPolicy::Explicit,
+                    ack_wait: self.settings.ack_wait.0,
+                    max_deliver: self.settings.max_deliver,
+                    // Each worker pulls only what it has room for; this is
+                    // the bound across all of them.
+                    max_ack_pending: 100_000,
+                    ..Default::default()
+                },
+            )
+            .await
+            .context("creating the durable consumer `workers`")?;
+        Ok(consumer)
+    }
+
+    /// A key-value bucket of this bot's, created if missing.
+    pub async fn bucket(&self, name: &str, max_age: Duration) -> Result<kv::Store> {
+        let bucket = format!("{}_{name}", self.prefix());
+        if let Ok(store) = self.js.get_key_value(&bucket).await {
+            return Ok(store);
+        }
+        self.js
+            .create_key_value(kv::Config {
+                bucket: bucket.clone(),
+                history: 1,
+                max_age,
+                num_replicas: self.settings.replicas.max(1),
+                ..Default::default()
+            })
+            .await
+            .with_context(|| format!("creating key-value bucket {bucket}"))
+    }
+
+    /// `connected`, `disconnected` or `pending`, for status pages.
+    pub fn state(&self) -> &'static str {
+        match self.client.connection_state() {
+            async_nats::connection::State::Connected => "connected",
+            async_nats::connection::State::Disconnected => "disconnected",
+            async_nats::connection::State::Pending => "connecting",
+        }
+    }
+
+    /// Events in the stream not yet taken, and taken but not acked.
+    pub async fn lag(&self) -> Result<(u64, u64)> {
+        let mut consumer = self.consumer().await?;
+        let info = consumer.info().await?;
+        Ok((info.num_pending, info.num_ack_pending as u64))
+    }
+}
+
+/// `HOSTNAME-PID`: unique among the hosts of one machine too.
+fn default_host_name() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "host".into());
+    format!("{name}-{}", std::process::id())
+}
+
+/// A connector's name as one subject token (no dots or wildcards).
+fn subject_token(name: &str) -> String {
+    name.chars()
+        .map(|c| match c {
+            '.' | '*' | '>' | ' ' => '_',
+            c => c,
+        })
+        .collect()
+}

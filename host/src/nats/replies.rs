@@ -1,0 +1,345 @@
+//! Answers on their way back, both ends. [`Answers`] is the response sink a
+//! worker's skills answer through: an answer to an event goes to the host
+//! the event came from (its id's origin), as a NATS request that host
+//! confirms, retried until it does (a server restart loses nothing a worker
+//! has been told is delivered). [`Replies`] is that host's end: it delivers
+//! each answer into its connector's outbox once, however often a redelivered
+//! event ran, and drops whatever arrives for an event already finished.
+
+use super::Cluster;
+use super::wire::Reply;
+use crate::bus::{DeliveryError, Outboxes, ResponseSink};
+use crate::event::{EventId, Response};
+use anyhow::Result;
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// How long a host remembers a finished event, to drop what a second run
+/// of it says. Longer than any ack wait plus a run.
+const REMEMBER_FINISHED: Duration = Duration::from_secs(600);
+/// An event whose answers started but whose end never came (its worker
+/// died and nobody reran it) is forgotten after this.
+const FORGET_UNFINISHED: Duration = Duration::from_secs(3600);
+
+/// The connector host's end.
+pub struct Replies {
+    outboxes: Arc<Outboxes>,
+    seen: Mutex<Seen>,
+}
+
+#[derive(Default)]
+struct Seen {
+    events: HashMap<EventId, Delivered>,
+    /// Oldest first, to forget them in order.
+    order: VecDeque<(Instant, EventId)>,
+}
+
+struct Delivered {
+    seqs: HashSet<u32>,
+    finished: bool,
+}
+
+impl Replies {
+    pub fn new(outboxes: Arc<Outboxes>) -> Arc<Replies> {
+        Arc::new(Replies {
+            outboxes,
+            seen: Mutex::new(Seen::default()),
+        })
+    }
+
+    /// Does a connector of this host's go by `name`?
+    pub fn has_connector(&self, name: &str) -> bool {
+        self.outboxes.connectors().any(|c| c == name)
+    }
+
+    /// Should `reply` go out: not a repeat, not after its event's end.
+    fn first_time(&self, reply: &Reply) -> bool {
+        let Some(event) = reply.event() else {
+            return true;
+        };
+        // Unnumbered: a background run's answer, which may come after its
+        // event's end and is never repeated by a redelivery.
+        if let Reply::Response { seq: None, .. } = reply {
+            return true;
+        }
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        seen.forget_old();
+        let Seen { events, order } = &mut *seen;
+        let entry = events.entry(event).or_insert_with(|| {
+            order.push_back((Instant::now(), event));
+            Delivered {
+                seqs: HashSet::new(),
+                finished: false,
+            }
+        });
+        if entry.finished {
+            return false;
+        }
+        match reply {
+            Reply::Response { seq, .. } => entry.seqs.insert(seq.unwrap_or_default()),
+            Reply::Finished { .. } => {
+                entry.finished = true;
+                entry.seqs = HashSet::new();
+                true
+            }
+        }
+    }
+
+    /// Delivers `reply` to its connector's outbox, unless it is a repeat.
+    pub async fn accept(&self, reply: Reply) -> Result<(), DeliveryError> {
+        if !self.first_time(&reply) {
+            tracing::debug!(event = ?reply.event(), "a repeated answer dropped");
+            return Ok(());
+        }
+        match reply {
+            Reply::Response { response, .. } => self.outboxes.deliver(response).await,
+            Reply::Finished { event, connector } => {
+                self.outboxes.finished(&connector, event).await;
+                Ok(())
+            }
+        }
+    }
+
+    /// Takes answers for this host's events, and those to its connectors
+    /// that reply to no event, confirming each once it is in an outbox.
+    pub async fn listen(self: Arc<Self>, cluster: Cluster) -> Result<()> {
+        let mut subjects = vec![
+            cluster
+                .client
+                .subscribe(cluster.replies_subject(cluster.origin))
+                .await?,
+        ];
+        for connector in self.outboxes.connectors() {
+            subjects.push(
+                cluster
+                    .client
+                    .queue_subscribe(cluster.connector_subject(connector), "connectors".into())
+                    .await?,
+            );
+        }
+        let mut all = futures::stream::select_all(subjects);
+        while let Some(message) = all.next().await {
+            let reply: Reply = match serde_json::from_slice(&message.payload) {
+                Ok(reply) => reply,
+                Err(e) => {
+                    tracing::warn!(subject = %message.subject, "an answer on the bus that is not one: {e}");
+                    continue;
+                }
+            };
+            let delivered = self.accept(reply).await;
+            if let Some(confirm) = message.reply {
+                let answer = match delivered {
+                    Ok(()) => bytes::Bytes::new(),
+                    Err(e) => bytes::Bytes::from(e.to_string()),
+                };
+                if let Err(e) = cluster.client.publish(confirm, answer).await {
+                    tracing::debug!("could not confirm an answer: {e}");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Seen {
+    fn forget_old(&mut self) {
+        while let Some(&(at, id)) = self.order.front() {
+            let age = at.elapsed();
+            let forget = match self.events.get(&id) {
+                Some(d) if d.finished => age > REMEMBER_FINISHED,
+                Some(_) => age > FORGET_UNFINISHED,
+                None => true,
+            };
+            if !forget {
+                break;
+            }
+            self.order.pop_front();
+            self.events.remove(&id);
+        }
+    }
+}
+
+/// Shards of the answer counters, so workers' tasks seldom meet on a lock.
+const SHARDS: usize = 16;
+
+/// The worker's response sink.
+pub struct Answers {
+    cluster: Arc<Cluster>,
+    local: Arc<Replies>,
+    /// The answers to each event being handled here.
+    events: [Mutex<HashMap<EventId, Numbering>>; SHARDS],
+}
+
+/// Answers to one event: how many so far, and the last one's sending,
+/// which the next waits for (they arrive in the order given).
+#[derive(Default)]
+struct Numbering {
+    next: u32,
+    tail: Option<oneshot::Receiver<()>>,
+}
+
+/// Where a reply goes.
+enum Route {
+    /// A connector of this host's: straight into its outbox.
+    Here,
+    /// Another host's, on this subject.
+    There(String),
+}
+
+impl Answers {
+    pub fn new(cluster: Cluster, local: Arc<Replies>) -> Arc<Answers> {
+        Arc::new(Answers {
+            cluster: Arc::new(cluster),
+            local,
+            events: std::array::from_fn(|_| Mutex::new(HashMap::new())),
+        })
+    }
+
+    fn shard(&self, id: EventId) -> std::sync::MutexGuard<'_, HashMap<EventId, Numbering>> {
+        self.events[(id.0 as usize) % SHARDS]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts numbering the answers to `id`.
+    pub fn begin(&self, id: EventId) {
+        self.shard(id).insert(id, Numbering::default());
+    }
+
+    /// Stops numbering them: answers after this (a background run's) go
+    /// out unnumbered.
+    pub fn end(&self, id: EventId) {
+        self.shard(id).remove(&id);
+    }
+
+    fn route(&self, event: Option<EventId>, connector: &str) -> Route {
+        match event {
+            Some(id) if id.origin() == self.cluster.origin => Route::Here,
+            Some(id) => Route::There(self.cluster.replies_subject(id.origin())),
+            None if self.local.has_connector(connector) => Route::Here,
+            None => Route::There(self.cluster.connector_subject(connector)),
+        }
+    }
+}
+
+/// How long an answer is retried while NATS is unreachable.
+const RETRY_FOR: Duration = Duration::from_secs(60);
+/// How long while nobody listens on the subject (the host is gone, or not
+/// yet back after a server restart).
+const RETRY_NO_LISTENER: Duration = Duration::from_secs(10);
+
+/// A request to the connector's host, retried until it confirms.
+async fn confirmed(
+    cluster: &Cluster,
+    subject: String,
+    payload: bytes::Bytes,
+    connector: &str,
+) -> Result<(), DeliveryError> {
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(20);
+    loop {
+        let request = cluster.client.request(subject.clone(), payload.clone());
+        let failed = match tokio::time::timeout(Duration::from_secs(5), request).await {
+            Ok(Ok(answer)) if answer.payload.is_empty() => return Ok(()),
+            Ok(Ok(answer)) => {
+                // Its host has no such connector, or it stopped: retrying
+                // would not help.
+                let why = String::from_utf8_lossy(&answer.payload).into_owned();
+                tracing::warn!(connector, "the connector's host refused an answer: {why}");
+                return Err(DeliveryError::Stopped(connector.to_owned()));
+            }
+            Ok(Err(e)) => {
+                let gone = matches!(e.kind(), async_nats::client::RequestErrorKind::NoResponders);
+                let limit = if gone { RETRY_NO_LISTENER } else { RETRY_FOR };
+                (e.to_string(), limit)
+            }
+            Err(_) => ("no confirmation within 5 s".into(), RETRY_FOR),
+        };
+        if started.elapsed() > failed.1 {
+            tracing::warn!(
+                connector,
+                subject,
+                "an answer could not be delivered: {}",
+                failed.0
+            );
+            return Err(DeliveryError::Stopped(connector.to_owned()));
+        }
+        tracing::debug!(connector, "answer not confirmed ({}); retrying", failed.0);
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(500));
+    }
+}
+
+impl ResponseSink for Answers {
+    /// An answer to another host's event is sent in the background, after
+    /// the one before it, so a skill never waits on the network (nor on
+    /// NATS coming back after a restart): its time budget is its own.
+    /// [`ResponseSink::finished`] waits for them all.
+    fn deliver(&self, response: Response) -> BoxFuture<'_, Result<(), DeliveryError>> {
+        Box::pin(async move {
+            let connector = response.target.connector.clone();
+            let event = response.in_reply_to;
+            let numbered = event.and_then(|id| {
+                let mut events = self.shard(id);
+                let n = events.get_mut(&id)?;
+                let seq = n.next;
+                n.next += 1;
+                let (done, tail) = oneshot::channel();
+                Some((seq, n.tail.replace(tail), done))
+            });
+            let seq = numbered.as_ref().map(|(seq, ..)| *seq);
+            let reply = Reply::Response { seq, response };
+            let subject = match self.route(event, &connector) {
+                Route::Here => return self.local.accept(reply).await,
+                Route::There(subject) => subject,
+            };
+            let payload = encode(&reply);
+            let Some((_, before, done)) = numbered else {
+                return confirmed(&self.cluster, subject, payload, &connector).await;
+            };
+            let cluster = self.cluster.clone();
+            tokio::spawn(async move {
+                if let Some(before) = before {
+                    let _ = before.await;
+                }
+                let _ = confirmed(&cluster, subject, payload, &connector).await;
+                let _ = done.send(());
+            });
+            Ok(())
+        })
+    }
+
+    fn finished(&self, connector: &str, event: EventId) -> BoxFuture<'_, ()> {
+        let connector = connector.to_owned();
+        Box::pin(async move {
+            let last = self
+                .shard(event)
+                .get_mut(&event)
+                .and_then(|n| n.tail.take());
+            if let Some(last) = last {
+                let _ = last.await;
+            }
+            let reply = Reply::Finished {
+                event,
+                connector: connector.clone(),
+            };
+            let sent = match self.route(Some(event), &connector) {
+                Route::Here => self.local.accept(reply).await,
+                Route::There(subject) => {
+                    confirmed(&self.cluster, subject, encode(&reply), &connector).await
+                }
+            };
+            if let Err(e) = sent {
+                tracing::warn!(%event, "could not say the event is finished: {e}");
+            }
+        })
+    }
+}
+
+fn encode(reply: &Reply) -> bytes::Bytes {
+    bytes::Bytes::from(serde_json::to_vec(reply).expect("a reply serializes"))
+}
