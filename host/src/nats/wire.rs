@@ -14,7 +14,7 @@ pub struct Envelope {
     pub event: Event,
 }
 
-/// Worker → connector host.
+/// Worker → connector host, as a JSON array: one event's replies in order.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Reply {
