@@ -105,9 +105,13 @@ impl FakeSlack {
         ]
     }
 
-    /// Waits for a socket to be open (after `hello`).
+    /// Waits for the `sockets`th socket to be open. (Its URL is handed out
+    /// before it connects, so `opened` alone does not say it is.)
     pub fn wait_connected(&self, sockets: usize) {
-        self.wait(|s| s.opened >= sockets && !s.sockets.is_empty(), "a socket");
+        self.wait(
+            |s| s.sockets.iter().any(|(id, _)| *id >= sockets),
+            "a socket",
+        );
     }
 
     /// Sends an `events_api` envelope with `event` on the newest socket and
