@@ -223,6 +223,11 @@ impl App {
             // Each stopped run gives its record as it is dropped.
             let _ = tokio::time::timeout(std::time::Duration::from_secs(2), work.idle()).await;
         }
+        // Workflow runs stop where they are, before the history is written
+        // out: each is stored as it was and resumes on the next start.
+        if let Some(workflows) = self.bot.workflows() {
+            workflows.stop(std::time::Duration::from_secs(2)).await;
+        }
         if let Some(history) = &self.history {
             let history = history.clone();
             let flushed = tokio::task::spawn_blocking(move || {
@@ -287,6 +292,10 @@ impl App {
             self.catalog.clone(),
             self.config.clone(),
         ));
+        routes = routes.merge(web::workflow_hook::routes(
+            self.bot.clone(),
+            self.config.clone(),
+        ));
         let hooked = self
             .catalog
             .current()
@@ -296,6 +305,12 @@ impl App {
         if hooked && self.config.web.is_none() && !mounted {
             tracing::warn!(
                 "a skill has webhook matchers, but no HTTP server runs: add `web:` to the configuration"
+            );
+        }
+        let flow_hooked = self.bot.workflows().is_some_and(|w| w.has_webhooks());
+        if flow_hooked && self.config.web.is_none() && !mounted {
+            tracing::warn!(
+                "a workflow declares `webhook:`, but no HTTP server runs: add `web:` to the configuration"
             );
         }
         // The server runs when configured or when a connector mounted on it.

@@ -82,6 +82,12 @@ impl Bot {
         let _ = self.workflows.set(workflows);
     }
 
+    /// The workflows, once handed over (the scheduler starts their
+    /// `crontab:` entries, the web server their webhooks).
+    pub fn workflows(&self) -> Option<&Arc<crate::workflow::Workflows>> {
+        self.workflows.get()
+    }
+
     /// Hands the bot the other hosts (once, at start, on a NATS bus).
     pub fn set_peers(&self, peers: Arc<dyn Peers>) {
         let _ = self.peers.set(peers);

@@ -7,7 +7,8 @@
 //! execution's record goes to the observers (`observe`). `catalog` keeps
 //! the current skill set and swaps it on reload; `memory` stores what
 //! skills remember. Events no connector brings come from the `scheduler`
-//! (crontab matchers) and `web::webhook` (webhook matchers).
+//! (crontab matchers, workflows' `crontab:`) and `web::webhook` (webhook
+//! matchers; `web::workflow_hook` for workflows').
 //!
 //! Layers, bottom up (a module imports only from its own layer or below):
 //! 1. `event`, `bus`, `limits`, `manifest`, `text`, `skill_file`, `identity`,

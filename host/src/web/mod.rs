@@ -1,6 +1,7 @@
 //! The bot's HTTP server (axum on tokio), shared by whatever mounts on it:
 //! the websocket connector and its chat page, skills' webhooks
-//! (`webhook`, `POST /skill/<skill>/<path>`), the execution history API
+//! (`webhook`, `POST /skill/<skill>/<path>`), workflows' webhooks
+//! (`workflow_hook`, `POST /workflow/<name>`), the execution history API
 //! (`api`); metrics later. `GET /` answers a small JSON status (the bot, its
 //! connectors and their state, the skills loaded), like opsdroid's root
 //! endpoint. A request the server cannot serve gets a 4xx with a one-line
@@ -10,6 +11,7 @@ pub mod api;
 pub mod metrics;
 mod tls;
 pub mod webhook;
+pub mod workflow_hook;
 
 use crate::catalog::Catalog;
 use crate::config::WebSettings;

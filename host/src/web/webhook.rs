@@ -166,7 +166,7 @@ async fn handle(
 }
 
 /// A short plain-text answer.
-fn answer(status: StatusCode, text: String) -> Response {
+pub(super) fn answer(status: StatusCode, text: String) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -177,7 +177,11 @@ fn answer(status: StatusCode, text: String) -> Response {
 
 /// The body, at most `max` bytes: a bigger `Content-Length` is refused
 /// before reading, and a body that turns out bigger stops being read.
-async fn read_body(body: Body, headers: &HeaderMap, max: u64) -> Result<bytes::Bytes, StatusCode> {
+pub(super) async fn read_body(
+    body: Body,
+    headers: &HeaderMap,
+    max: u64,
+) -> Result<bytes::Bytes, StatusCode> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())

@@ -3,7 +3,13 @@
 //! (make-before-break), as skills are: a run keeps the definition it
 //! started with, and a file that no longer parses is reported
 //! (`file:line:col`) while its previous version keeps serving. A watcher
-//! reloads the folder when a file in it changes.
+//! reloads the folder when a file in it changes; whoever follows the set
+//! (the scheduler, for `crontab:`) is told through [`Definitions::subscribe`].
+//!
+//! A file whose tasks start workflows that lead back to it (`a` starts `b`,
+//! which starts `a`) is refused at load, naming the task and the circle; a
+//! depth bound at run time ([`spec::MAX_DEPTH`]) catches what a reload
+//! sequence could still let through.
 
 use super::spec::{self, Workflow};
 use crate::config::ConfigError;
@@ -59,6 +65,8 @@ pub struct Definitions {
     dir: Option<PathBuf>,
     /// One reload at a time.
     changing: std::sync::Mutex<()>,
+    /// Bumped after every swap.
+    changes: tokio::sync::watch::Sender<()>,
 }
 
 impl Definitions {
@@ -67,7 +75,14 @@ impl Definitions {
             current: ArcSwap::from_pointee(Set::default()),
             dir,
             changing: std::sync::Mutex::new(()),
+            changes: tokio::sync::watch::Sender::new(()),
         }
+    }
+
+    /// Changes when the set is swapped (a reload, even one that changed
+    /// nothing).
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<()> {
+        self.changes.subscribe()
     }
 
     pub fn current(&self) -> Arc<Set> {
@@ -111,6 +126,7 @@ impl Definitions {
                 }
             }
         }
+        refuse_circles(&mut next, &old, &mut report);
         for name in old.by_name.keys() {
             if !next.contains_key(name) {
                 report.removed.push(name.clone());
@@ -123,8 +139,83 @@ impl Definitions {
             tracing::info!(workflow = %name, "workflow removed");
         }
         self.current.store(Arc::new(Set { by_name: next }));
+        self.changes.send_replace(());
         report
     }
+}
+
+/// Refuses every newly loaded workflow that starts itself through others:
+/// its previous version (if any) stays, and the error names the task and
+/// the circle.
+fn refuse_circles(next: &mut BTreeMap<String, Arc<Workflow>>, old: &Set, report: &mut Report) {
+    // Each pass removes at least one new workflow, so this ends.
+    while let Some(circle) = find_circle(next) {
+        let fresh = circle
+            .iter()
+            .find(|n| report.loaded.contains(n))
+            .cloned()
+            // A circle among versions that were already serving: the
+            // depth bound at run time stops it; report it once here.
+            .unwrap_or_else(|| circle[0].clone());
+        let w = next[&fresh].clone();
+        let at = circle.iter().position(|n| *n == fresh).unwrap_or(0);
+        let callee = &circle[(at + 1) % circle.len()];
+        let mut path: Vec<&str> = circle[at..].iter().map(String::as_str).collect();
+        path.extend(circle[..at].iter().map(String::as_str));
+        path.push(&fresh);
+        let mut error = w
+            .calls
+            .iter()
+            .find(|(c, _)| c == callee)
+            .map(|(_, e)| e.clone())
+            .unwrap_or_else(|| ConfigError::whole_file(Path::new(&fresh), String::new()));
+        error.message = format!(
+            "{}, which leads back to it ({}): a workflow may not start itself",
+            error.message,
+            path.join(" → ")
+        );
+        tracing::warn!(workflow = %fresh, "{error}");
+        report.loaded.retain(|n| *n != fresh);
+        report.errors.push(error);
+        match old.by_name.get(&fresh) {
+            Some(prev) if !Arc::ptr_eq(prev, &w) => {
+                next.insert(fresh, prev.clone());
+            }
+            _ => {
+                next.remove(&fresh);
+            }
+        }
+    }
+}
+
+/// A circle of workflows starting one another, in order, if there is one.
+fn find_circle(set: &BTreeMap<String, Arc<Workflow>>) -> Option<Vec<String>> {
+    fn visit(
+        name: &str,
+        set: &BTreeMap<String, Arc<Workflow>>,
+        done: &mut std::collections::BTreeSet<String>,
+        stack: &mut Vec<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = stack.iter().position(|n| n == name) {
+            return Some(stack[at..].to_vec());
+        }
+        if done.contains(name) {
+            return None;
+        }
+        let w = set.get(name)?;
+        stack.push(name.to_owned());
+        for (callee, _) in &w.calls {
+            if let Some(c) = visit(callee, set, done, stack) {
+                return Some(c);
+            }
+        }
+        stack.pop();
+        done.insert(name.to_owned());
+        None
+    }
+    let mut done = std::collections::BTreeSet::new();
+    set.keys()
+        .find_map(|name| visit(name, set, &mut done, &mut Vec::new()))
 }
 
 fn files(dir: &Path) -> Vec<PathBuf> {

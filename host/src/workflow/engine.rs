@@ -8,12 +8,22 @@
 //!
 //! Tasks run a skill (`action: skill.matcher`, the task's input as the
 //! captures, the starting event as the event, its answers kept rather than
-//! said), or a built-in: `send`, `wait`, `approve`. Every attempt of every
+//! said), another workflow (`action: workflow.<name>`: a child run, stored
+//! with its parent's task in one transaction, whose output is the task's
+//! result), or a built-in: `send`, `wait`, `approve`. Every attempt of every
 //! task is an execution record whose `parent` is the run's
-//! (`wf-<n>`); the run's own record comes when it ends.
+//! (`wf-<n>`); the run's own record comes when it ends (a child run's
+//! record's parent is the task's record). Canceling a run, or its timeout,
+//! cancels its running children.
+//!
+//! Stopping the bot ([`Engine::stop`]) stops every driver at an await
+//! point: a step is written in one transaction or not at all, nothing ends
+//! as failed or canceled because the bot stopped, and the runs (children
+//! too) resume on the next start.
 
-use super::spec::{APPROVAL_TIMEOUT, Action, MAX_ITEMS, Target, Task, When, Workflow};
-use super::store::{ItemDoc, Kept, RunDoc, RunStatus, Status, Store, TaskDoc};
+use super::defs::Definitions;
+use super::spec::{APPROVAL_TIMEOUT, Action, MAX_DEPTH, MAX_ITEMS, Target, Task, When, Workflow};
+use super::store::{ItemDoc, Kept, ParentLink, RunDoc, RunStatus, Status, Store, TaskDoc};
 use super::template::as_text;
 use crate::bus::ResponseSink;
 use crate::catalog::Catalog;
@@ -23,7 +33,9 @@ use crate::event::{
 };
 use crate::identity::IdentityPattern;
 use crate::observe::Observer;
+use crate::permissions::Asker;
 use crate::runtime::Call;
+use crate::work::Work;
 use futures::StreamExt;
 use minijinja::{Value, context};
 use std::collections::{BTreeMap, HashMap};
@@ -52,6 +64,8 @@ pub struct Approval {
 pub struct Live {
     /// `connector:user-id` of who started it.
     pub started_by: Option<(String, String)>,
+    /// The run whose task started it.
+    pub parent: Option<u64>,
     pub cancel: CancellationToken,
     pub canceled_by: Option<String>,
     pub approvals: Vec<Approval>,
@@ -63,9 +77,29 @@ pub struct Engine {
     pub(super) config: Arc<Config>,
     pub(super) observers: Vec<Arc<dyn Observer>>,
     pub(super) store: Store,
+    /// The loaded workflows, for tasks that start one.
+    pub(super) defs: Arc<Definitions>,
     /// Runs in this process, by number. Held only to look up or change an
     /// entry, never across an await.
     pub(super) live: Mutex<HashMap<u64, Live>>,
+    /// Parent tasks waiting for a child run to end, by the child's number.
+    pub(super) waiters: Mutex<HashMap<u64, Vec<oneshot::Sender<()>>>>,
+    /// Cancelled when the bot stops: every driver stops where it is.
+    pub(super) stopping: CancellationToken,
+    /// The drivers running, to wait for them as the bot stops.
+    pub(super) drivers: Arc<Work>,
+}
+
+/// How a run is started, besides its workflow.
+pub struct Start {
+    pub inputs: serde_json::Map<String, serde_json::Value>,
+    /// What started it: a message, a crontab tick, a webhook request.
+    pub event: Event,
+    pub event_id: EventId,
+    /// The alias format it was started by, if one.
+    pub alias: Option<String>,
+    /// Where it speaks, when its event has no room of its own.
+    pub room: Option<Room>,
 }
 
 /// A run's state in its driver.
@@ -74,6 +108,8 @@ struct Run {
     def: Arc<Workflow>,
     doc: RunDoc,
     event: Arc<Event>,
+    /// Where it speaks.
+    room: Option<Room>,
     tasks: Vec<Option<TaskDoc>>,
     /// `tasks.<name>` as templates see it.
     seen: Arc<BTreeMap<String, Value>>,
@@ -109,12 +145,19 @@ struct TaskCx {
     event: Arc<Event>,
     event_id: EventId,
     doc: TaskDoc,
+    room: Option<Room>,
+    depth: u32,
+    /// A child run this task had started before a restart: the first
+    /// attempt waits for it instead of starting another.
+    resumed_child: Mutex<Option<u64>>,
 }
 
 enum Ending {
     Done,
     Canceled,
     Timeout(Duration),
+    /// The bot is stopping: the run stays as stored, to resume.
+    Stopped,
 }
 
 impl Engine {
@@ -124,24 +167,31 @@ impl Engine {
 
     /// Stores a new run of `def` with `inputs` for `event`, its first
     /// tasks scheduled; [`Engine::launch`] runs it.
-    pub async fn create(
+    pub async fn create(&self, def: &Workflow, start: Start) -> anyhow::Result<Kept> {
+        self.create_under(def, start, None).await
+    }
+
+    /// [`Engine::create`], as the child of `parent`'s task (stored with it).
+    async fn create_under(
         &self,
         def: &Workflow,
-        inputs: serde_json::Map<String, serde_json::Value>,
-        event: Event,
-        event_id: EventId,
-        alias: Option<String>,
+        start: Start,
+        parent: Option<(ParentLink, u32, TaskDoc)>,
     ) -> anyhow::Result<Kept> {
         let doc = RunDoc {
             workflow: def.name.clone(),
             sha256: def.sha256.clone(),
-            inputs,
-            event,
-            event_id,
-            alias,
+            inputs: start.inputs,
+            event: start.event,
+            event_id: start.event_id,
+            alias: start.alias,
             started_at: now_ms(),
             vars: serde_json::Map::new(),
             failed: false,
+            room: start.room,
+            depth: parent.as_ref().map_or(0, |(_, d, _)| *d),
+            parent: parent.as_ref().map(|(p, _, _)| p.clone()),
+            error: None,
         };
         let first: Vec<(String, TaskDoc)> = def
             .starts
@@ -150,7 +200,12 @@ impl Engine {
             .collect();
         let store = self.store.clone();
         let (id, doc, first) = tokio::task::spawn_blocking(move || {
-            store.create(&doc, &first).map(|id| (id, doc, first))
+            let under = parent
+                .as_ref()
+                .map(|(p, _, task)| (p.run, p.task.as_str(), task));
+            store
+                .create_child(&doc, &first, under)
+                .map(|id| (id, doc, first))
         })
         .await??;
         Ok(Kept {
@@ -161,18 +216,28 @@ impl Engine {
         })
     }
 
-    /// Runs (or resumes) `kept` under `def`, in the background.
-    pub fn launch(self: &Arc<Self>, def: Arc<Workflow>, kept: Kept) {
+    /// Runs (or resumes) `kept` under `def`, in the background; the
+    /// handle ends with the run (or when the bot stops).
+    pub fn launch(self: &Arc<Self>, def: Arc<Workflow>, kept: Kept) -> tokio::task::JoinHandle<()> {
         let cancel = CancellationToken::new();
         let event = Arc::new(kept.doc.event.clone());
         let started_by = match (event.connector(), event.user_id()) {
             (Some(c), Some(u)) => Some((c.to_owned(), u.to_owned())),
             _ => None,
         };
+        let room = kept
+            .doc
+            .room
+            .clone()
+            .or_else(|| event.origin().map(|o| o.target));
+        // Counted now, not when the driver first runs: a stop in between
+        // waits for it.
+        let entered = self.drivers.enter();
         self.lock().insert(
             kept.id,
             Live {
                 started_by,
+                parent: kept.doc.parent.as_ref().map(|p| p.run),
                 cancel: cancel.clone(),
                 canceled_by: None,
                 approvals: Vec::new(),
@@ -193,6 +258,7 @@ impl Engine {
             vars: Value::from_serialize(&kept.doc.vars),
             doc: kept.doc,
             event,
+            room,
             tasks,
             seen: Arc::new(BTreeMap::new()),
             def,
@@ -204,7 +270,10 @@ impl Engine {
             }
         }
         let engine = self.clone();
-        tokio::spawn(async move { engine.drive(run).await });
+        tokio::spawn(async move {
+            let _entered = entered;
+            engine.drive(run).await
+        })
     }
 
     async fn drive(self: Arc<Self>, mut run: Run) {
@@ -214,8 +283,13 @@ impl Engine {
             let spent = Duration::from_millis(now_ms().saturating_sub(run.doc.started_at));
             (tokio::time::Instant::now() + t.saturating_sub(spent), t)
         });
-        self.start_due(&mut run, &mut running, &mut launched);
         let cancel = run.cancel.clone();
+        let stopping = self.stopping.clone();
+        if stopping.is_cancelled() {
+            self.lock().remove(&run.id);
+            return;
+        }
+        self.start_due(&mut run, &mut running, &mut launched);
         let ending = loop {
             if running.is_empty() {
                 break Ending::Done;
@@ -234,12 +308,29 @@ impl Engine {
                     None => break Ending::Done,
                 },
                 () = cancel.cancelled() => break Ending::Canceled,
+                () = stopping.cancelled() => break Ending::Stopped,
                 () = sleep_until(deadline.map(|d| d.0)) => break Ending::Timeout(deadline.map(|d| d.1).unwrap_or_default()),
             }
         };
         // What still runs is dropped: a skill's call ends with its future.
         running.abort_all();
-        self.finish(run, ending).await;
+        match ending {
+            Ending::Stopped => {
+                // Kept as stored: the next start resumes it. Its children
+                // stop by themselves (the same token).
+                self.lock().remove(&run.id);
+                tracing::info!(run = run.id, workflow = %run.def.name, "workflow stopped with the bot; it resumes on the next start");
+            }
+            Ending::Canceled | Ending::Timeout(_) => {
+                let who = match &ending {
+                    Ending::Canceled => format!("parent #{}", run.id),
+                    _ => format!("parent #{} (it timed out)", run.id),
+                };
+                self.cancel_children(run.id, &who);
+                self.finish(run, ending).await;
+            }
+            Ending::Done => self.finish(run, ending).await,
+        }
     }
 
     /// Starts every scheduled task not started yet.
@@ -264,6 +355,9 @@ impl Engine {
                 event: run.event.clone(),
                 event_id: run.doc.event_id,
                 doc: doc.clone(),
+                room: run.room.clone(),
+                depth: run.doc.depth,
+                resumed_child: Mutex::new(doc.child),
             };
             let engine = self.clone();
             running.spawn(async move {
@@ -412,7 +506,7 @@ impl Engine {
                 Outcome::Error,
                 Some(failed_task.unwrap_or_else(|| "it failed".into())),
             ),
-            Ending::Done => (RunStatus::Succeeded, Outcome::Ok, None),
+            Ending::Done | Ending::Stopped => (RunStatus::Succeeded, Outcome::Ok, None),
         };
         let values = values(&run);
         let mut output = serde_json::Map::new();
@@ -427,10 +521,13 @@ impl Engine {
         let mut doc = run.doc.clone();
         doc.vars
             .insert("output".into(), serde_json::Value::Object(output.clone()));
+        doc.error = error.clone();
         let store = self.store.clone();
         let id = run.id;
         let _ =
             tokio::task::spawn_blocking(move || store.commit(id, Some(&doc), &[], status)).await;
+        // After the store has the end: a parent that looks after this finds it there.
+        self.wake_waiters(id);
 
         let name = &run.def.name;
         let text = match (status, &error) {
@@ -452,7 +549,8 @@ impl Engine {
             (_, Some(e)) => format!("❌ {name} #{id} failed: {e}"),
             (_, None) => format!("❌ {name} #{id} failed"),
         };
-        let mut record = self.record(&run.doc, &run.event, format!("wf-{id}"), None);
+        let parent = run.doc.parent.as_ref().map(|p| p.record.clone());
+        let mut record = self.record(&run.doc, &run.event, format!("wf-{id}"), parent);
         record.skill = name.clone();
         record.version = "workflow".into();
         record.sha256 = run.def.sha256.clone();
@@ -469,11 +567,16 @@ impl Engine {
         record.micros = record.ended_at.saturating_sub(record.started_at) * 1000;
         record.outcome = outcome;
         record.error = error;
-        let said = run.event.origin().map(|o| Response {
-            target: o.target,
-            body: ResponseBody::Text(text),
-            in_reply_to: None,
-        });
+        // A child's end is its parent task's result: the room hears the parent.
+        let said = run
+            .room
+            .clone()
+            .filter(|_| run.doc.parent.is_none())
+            .map(|target| Response {
+                target,
+                body: ResponseBody::Text(text),
+                in_reply_to: None,
+            });
         record.responses.extend(said.clone());
         // Recorded before it is said: whoever hears the end finds the record.
         self.observe(&record);
@@ -532,7 +635,7 @@ impl Engine {
             .enumerate()
             .filter(|(n, _)| cx.doc.items[*n].is_none())
             .collect();
-        let (this, cx) = (&*self, &cx);
+        let (this, cx) = (&self, &cx);
         let mut ends = futures::stream::iter(
             todo.into_iter()
                 .map(|(n, item)| async move { (n, this.attempts(cx, Some((n, item))).await) }),
@@ -576,7 +679,11 @@ impl Engine {
     }
 
     /// One task (or item) with its retries.
-    async fn attempts(&self, cx: &TaskCx, item: Option<(usize, serde_json::Value)>) -> Attempt {
+    async fn attempts(
+        self: &Arc<Self>,
+        cx: &TaskCx,
+        item: Option<(usize, serde_json::Value)>,
+    ) -> Attempt {
         let task = &cx.def.tasks[cx.index];
         let values = match &item {
             Some((_, v)) => context! { item => Value::from_serialize(v), ..cx.values.clone() },
@@ -598,7 +705,7 @@ impl Engine {
 
     /// One attempt, with its execution record.
     async fn once(
-        &self,
+        self: &Arc<Self>,
         cx: &TaskCx,
         task: &Task,
         values: &Value,
@@ -648,18 +755,18 @@ impl Engine {
                 let text = input.get("text").map(as_text).unwrap_or_default();
                 let room = input.get("room").map(as_text);
                 let connector = input.get("connector").map(as_text);
-                let target =
-                    match (room, cx.event.origin()) {
-                        (Some(room), origin) => connector
-                            .or(origin.map(|o| o.target.connector))
+                let target = match (room, cx.room.clone()) {
+                    (Some(room), home) => {
+                        connector
+                            .or(home.map(|h| h.connector))
                             .map(|connector| Room {
                                 connector,
                                 room,
                                 thread: None,
-                            }),
-                        (None, Some(o)) => Some(o.target),
-                        (None, None) => None,
-                    };
+                            })
+                    }
+                    (None, home) => home,
+                };
                 match target {
                     Some(target) => {
                         let response = Response {
@@ -724,6 +831,14 @@ impl Engine {
                 record.skill = "approve".into();
                 record.version = "built-in".into();
                 self.approve(cx, task, &input, &mut record).await
+            }
+            Action::Workflow { name } => {
+                // Not the child's name as the skill: the child run's own
+                // record carries that (and its notifications).
+                record.skill = "workflow".into();
+                record.version = "built-in".into();
+                record.matcher = name.clone();
+                self.child(cx, task, name, input, &record.id, limit).await
             }
         };
         record.ended_at = now_ms();
@@ -828,6 +943,184 @@ impl Engine {
         }
     }
 
+    /// Starts workflow `name` as this task's child (or, after a restart,
+    /// finds the one the task had started) and waits for its end: its
+    /// output is the task's result, its failure the task's.
+    #[allow(clippy::too_many_arguments)]
+    async fn child(
+        self: &Arc<Self>,
+        cx: &TaskCx,
+        task: &Task,
+        name: &str,
+        input: serde_json::Map<String, serde_json::Value>,
+        record_id: &str,
+        limit: Option<Duration>,
+    ) -> (Outcome, Attempt) {
+        let resumed = cx
+            .resumed_child
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let id = match resumed {
+            Some(id) => id,
+            None => match self.start_child(cx, task, name, input, record_id).await {
+                Ok(id) => id,
+                Err((outcome, why)) => return (outcome, fail(why)),
+            },
+        };
+        let end = match limit {
+            Some(l) => match tokio::time::timeout(l, self.child_end(id)).await {
+                Ok(end) => end,
+                Err(_) => {
+                    let why = format!("task {} of #{} timed out", task.name, cx.run);
+                    self.cancel(id, why);
+                    return (
+                        Outcome::Timeout,
+                        fail(format!(
+                            "took longer than its timeout of {}",
+                            HumanDuration(l)
+                        )),
+                    );
+                }
+            },
+            None => self.child_end(id).await,
+        };
+        let kept = match end {
+            Ok(kept) => kept,
+            Err(e) => return (Outcome::Error, fail(format!("{name} #{id}: {e:#}"))),
+        };
+        let output = kept
+            .doc
+            .vars
+            .get("output")
+            .cloned()
+            .unwrap_or(serde_json::Value::Null);
+        let said = format!("{name} #{id} {}", kept.status.as_str());
+        match kept.status {
+            RunStatus::Succeeded => (Outcome::Ok, ok(output, said)),
+            _ => {
+                let why = kept.doc.error.unwrap_or_else(|| "it failed".into());
+                (
+                    Outcome::Error,
+                    Attempt {
+                        ok: false,
+                        result: output,
+                        answer: said,
+                        error: Some(format!("{name} #{id}: {why}")),
+                    },
+                )
+            }
+        }
+    }
+
+    /// Checks and stores a child run of `cx`'s task (with the task's
+    /// pointer to it, in one transaction), and launches it.
+    async fn start_child(
+        self: &Arc<Self>,
+        cx: &TaskCx,
+        task: &Task,
+        name: &str,
+        input: serde_json::Map<String, serde_json::Value>,
+        record_id: &str,
+    ) -> Result<u64, (Outcome, String)> {
+        let Some(def) = self.defs.current().by_name.get(name).cloned() else {
+            return Err((
+                Outcome::Error,
+                format!("no workflow named `{name}` is loaded"),
+            ));
+        };
+        // The load refuses circles; this bounds what a sequence of reloads
+        // could still let through.
+        if cx.depth + 1 > MAX_DEPTH {
+            return Err((
+                Outcome::Error,
+                format!(
+                    "workflows nest deeper than {MAX_DEPTH}: `{}` may not start `{name}` here",
+                    cx.def.name
+                ),
+            ));
+        }
+        // Under the permissions its starter would meet asking for it.
+        if let Some(m) = cx.event.message() {
+            let who = Asker {
+                connector: &m.connector,
+                user_id: &m.user_id,
+                room: &m.room,
+            };
+            if let Err(why) = def.permissions.check(who) {
+                return Err((
+                    Outcome::Denied,
+                    format!("not allowed to start `{name}`: {why}"),
+                ));
+            }
+        }
+        let inputs = def
+            .inputs_from_json(&input)
+            .map_err(|e| (Outcome::Error, format!("{name}: {e}")))?;
+        let start = Start {
+            inputs,
+            event: (*cx.event).clone(),
+            event_id: cx.event_id,
+            alias: None,
+            room: cx.room.clone(),
+        };
+        let link = ParentLink {
+            run: cx.run,
+            task: task.name.clone(),
+            record: record_id.to_owned(),
+        };
+        let kept = self
+            .create_under(&def, start, Some((link, cx.depth + 1, cx.doc.clone())))
+            .await
+            .map_err(|e| (Outcome::Error, format!("cannot start `{name}`: {e:#}")))?;
+        let id = kept.id;
+        tracing::info!(run = id, parent = cx.run, task = %task.name, workflow = %name, "child workflow started");
+        self.launch(def, kept);
+        Ok(id)
+    }
+
+    /// Run `id` as stored once it has ended.
+    async fn child_end(&self, id: u64) -> anyhow::Result<Kept> {
+        loop {
+            // Registered before the store is read: an end written in
+            // between still wakes this (`finish` writes, then wakes).
+            let (tx, rx) = oneshot::channel();
+            self.waiters
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(id)
+                .or_default()
+                .push(tx);
+            let store = self.store.clone();
+            let kept = tokio::task::spawn_blocking(move || store.get(id)).await??;
+            match kept {
+                Some(kept) if kept.status.ended() => {
+                    self.waiters
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(&id);
+                    return Ok(kept);
+                }
+                Some(_) => {
+                    let _ = rx.await;
+                }
+                None => anyhow::bail!("the run is gone from the store"),
+            }
+        }
+    }
+
+    /// Wakes whoever waits for run `id` to end (its end is stored).
+    pub(super) fn wake_waiters(&self, id: u64) {
+        let waiting = self
+            .waiters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+        for w in waiting.into_iter().flatten() {
+            let _ = w.send(());
+        }
+    }
+
     /// Asks in the room and waits for an allowed answer or the deadline.
     async fn approve(
         &self,
@@ -882,12 +1175,12 @@ impl Engine {
         };
         let text = format!("❓ {question} Say `approve {which}` or `deny {which}`.");
         let target = match input.get("room").map(as_text) {
-            Some(room) => cx.event.origin().map(|o| Room {
-                connector: o.target.connector,
+            Some(room) => cx.room.clone().map(|home| Room {
+                connector: home.connector,
                 room,
                 thread: None,
             }),
-            None => cx.event.origin().map(|o| o.target),
+            None => cx.room.clone(),
         };
         if let Some(target) = target {
             let response = Response {
@@ -998,17 +1291,53 @@ impl Engine {
         })
     }
 
-    /// Stops run `id` for `who`, if it runs here.
+    /// Stops run `id` for `who`, if it runs here, and the children it
+    /// started.
     pub fn cancel(&self, id: u64, who: String) -> bool {
-        let mut live = self.lock();
-        match live.get_mut(&id) {
-            Some(run) => {
-                run.canceled_by = Some(who);
-                run.cancel.cancel();
-                true
+        let found = {
+            let mut live = self.lock();
+            match live.get_mut(&id) {
+                Some(run) => {
+                    run.canceled_by = Some(who);
+                    run.cancel.cancel();
+                    true
+                }
+                None => false,
             }
-            None => false,
+        };
+        if found {
+            self.cancel_children(id, &format!("parent #{id}"));
         }
+        found
+    }
+
+    /// Cancels, for `who`, every run here whose task-starting parent is
+    /// `id`, and so on down.
+    fn cancel_children(&self, id: u64, who: &str) {
+        let children: Vec<u64> = self
+            .lock()
+            .iter()
+            .filter(|(_, l)| l.parent == Some(id))
+            .map(|(n, _)| *n)
+            .collect();
+        for child in children {
+            tracing::info!(
+                run = child,
+                parent = id,
+                "canceling a child run with its parent"
+            );
+            self.cancel(child, who.to_owned());
+        }
+    }
+
+    /// Stops every driver where it is (the bot is stopping) and waits for
+    /// them, at most `within`: runs stay as stored and resume on the next
+    /// start.
+    pub async fn stop(&self, within: Duration) -> bool {
+        self.stopping.cancel();
+        tokio::time::timeout(within, self.drivers.idle())
+            .await
+            .is_ok()
     }
 
     /// The approvals run `id` waits for, by task.
@@ -1024,9 +1353,9 @@ impl Engine {
         self.lock().get(&id).map(|l| l.started_by.clone())
     }
 
-    /// Says `text` where the run was started; returns what was sent.
-    pub(super) async fn say(&self, event: &Event, text: String) -> Option<Response> {
-        let target = event.origin()?.target;
+    /// Says `text` in `room`; returns what was sent.
+    pub(super) async fn say(&self, room: Option<Room>, text: String) -> Option<Response> {
+        let target = room?;
         let response = Response {
             target,
             body: ResponseBody::Text(text),

@@ -8,7 +8,10 @@
 //! `workflow cancel N`, `workflows`, `workflow reload`.
 //!
 //! The dispatcher asks [`Workflows::chat`] first with every message; what
-//! it takes no skill sees.
+//! it takes no skill sees. The other ways in: a file's `crontab:` entries
+//! (the scheduler calls [`Workflows::tick`]), its `webhook:` (the web
+//! server calls [`Workflows::start_run`] through `web::workflow_hook`), and a
+//! task of another workflow (`action: workflow.<name>`, in the engine).
 
 pub mod defs;
 pub mod engine;
@@ -25,6 +28,7 @@ use crate::permissions::Asker;
 use anyhow::Result;
 use defs::Definitions;
 use engine::Engine;
+pub use engine::Start;
 use spec::Workflow;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -69,7 +73,11 @@ impl Workflows {
             config,
             observers,
             store,
+            defs: defs.clone(),
             live: Mutex::new(HashMap::new()),
+            waiters: Mutex::new(HashMap::new()),
+            stopping: tokio_util::sync::CancellationToken::new(),
+            drivers: Arc::default(),
         });
         Ok(Arc::new(Workflows {
             defs,
@@ -80,6 +88,73 @@ impl Workflows {
 
     pub fn definitions(&self) -> Arc<defs::Set> {
         self.defs.current()
+    }
+
+    /// Changes whenever the set of workflows is swapped (the scheduler
+    /// replans their `crontab:` entries).
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<()> {
+        self.defs.subscribe()
+    }
+
+    /// Does a loaded workflow declare a `webhook:`?
+    pub fn has_webhooks(&self) -> bool {
+        self.defs
+            .current()
+            .by_name
+            .values()
+            .any(|w| w.webhook.is_some())
+    }
+
+    /// Stores and launches a run of `def` (no permission check: the caller
+    /// made it: a crontab entry in the file, a webhook's secret); returns
+    /// its number and a handle that ends with the run.
+    pub async fn start_run(
+        &self,
+        def: Arc<Workflow>,
+        start: Start,
+    ) -> Result<(u64, tokio::task::JoinHandle<()>)> {
+        let kept = self.engine.create(&def, start).await?;
+        let id = kept.id;
+        tracing::info!(workflow = %def.name, run = id, "workflow started");
+        if let Some(room) = kept.doc.room.clone() {
+            self.engine
+                .say(Some(room), format!("▶ {} #{id} started.", def.name))
+                .await;
+        }
+        Ok((id, self.engine.launch(def, kept)))
+    }
+
+    /// A `crontab:` entry of `def` is due (at `fired_at`, ms): starts a run
+    /// with the entry's inputs and returns once it ends, so the scheduler
+    /// skips a tick while the last one's run is still going, as for skills.
+    pub async fn tick(&self, def: Arc<Workflow>, entry: usize, fired_at: u64) {
+        let Some(cron) = def.crontab.get(entry) else {
+            return;
+        };
+        let start = Start {
+            inputs: cron.inputs.clone(),
+            event: Event::Schedule { fired_at },
+            event_id: EventId::next(),
+            alias: None,
+            room: cron.room.clone(),
+        };
+        match self.start_run(def.clone(), start).await {
+            Ok((_, running)) => {
+                let _ = running.await;
+            }
+            Err(e) => {
+                tracing::error!(workflow = %def.name, schedule = %cron.expression, "cannot start on schedule: {e:#}")
+            }
+        }
+    }
+
+    /// The bot is stopping: every run stops where it is (a step is stored
+    /// whole or not at all) and resumes on the next start. Waits for the
+    /// drivers, at most `within`.
+    pub async fn stop(&self, within: std::time::Duration) {
+        if !self.engine.stop(within).await {
+            tracing::warn!("workflow runs still stopping after {within:?}");
+        }
     }
 
     /// Starts again every run the last process left unfinished: finished
@@ -94,10 +169,17 @@ impl Workflows {
                 tracing::warn!(run = run.id, workflow = %run.doc.workflow, "cannot resume: no such workflow is loaded");
                 let store = self.engine.store.clone();
                 let id = run.id;
+                let mut doc = run.doc.clone();
+                doc.error = Some(format!(
+                    "no workflow `{}` is loaded to resume it",
+                    doc.workflow
+                ));
                 let _ = tokio::task::spawn_blocking(move || {
-                    store.commit(id, None, &[], RunStatus::Failed)
+                    store.commit(id, Some(&doc), &[], RunStatus::Failed)
                 })
                 .await;
+                // A parent waiting for it hears it ended.
+                self.engine.wake_waiters(id);
                 continue;
             };
             if def.sha256 != run.doc.sha256 {
@@ -105,7 +187,12 @@ impl Workflows {
             }
             tracing::info!(run = run.id, workflow = %def.name, "resuming a workflow run");
             let text = format!("↻ {} #{} resumes after a restart.", def.name, run.id);
-            self.engine.say(&run.doc.event, text).await;
+            let room = run
+                .doc
+                .room
+                .clone()
+                .or_else(|| run.doc.event.origin().map(|o| o.target));
+            self.engine.say(room, text).await;
             self.engine.launch(def, run);
         }
         Ok(n)
@@ -164,7 +251,10 @@ impl Workflows {
                 None => format!("`{run}` is not a run number."),
             },
             ["workflow", "cancel", run] => match run_number(run) {
-                Some(n) => self.cancel(n, m),
+                Some(n) => {
+                    self.cancel(n, id, m).await;
+                    return true;
+                }
                 None => format!("`{run}` is not a run number."),
             },
             ["workflow", "run", _name, ..] => {
@@ -248,16 +338,14 @@ impl Workflows {
                 return;
             }
         };
-        let kept = self
-            .engine
-            .create(
-                &def,
-                inputs,
-                event.clone(),
-                id,
-                alias.map(|a| a.text.clone()),
-            )
-            .await;
+        let start = Start {
+            inputs,
+            event: event.clone(),
+            event_id: id,
+            alias: alias.map(|a| a.text.clone()),
+            room: None,
+        };
+        let kept = self.engine.create(&def, start).await;
         let kept = match kept {
             Ok(kept) => kept,
             Err(e) => {
@@ -385,21 +473,24 @@ impl Workflows {
         )
     }
 
-    fn cancel(&self, n: u64, m: &Message) -> String {
+    /// Cancels run `n` for `m`'s sender, if they may; the answer is said
+    /// before the cancel, so it comes before the run's end.
+    async fn cancel(&self, n: u64, id: EventId, m: &Message) {
         let Some(starter) = self.engine.started_by(n) else {
-            return format!("#{n} is not running.");
+            return self.say(m, id, format!("#{n} is not running.")).await;
         };
         let own = starter.is_some_and(|(c, u)| c == m.connector && u == m.user_id);
         if !own && !self.engine.config.is_admin(&m.connector, &m.user_id) {
-            return format!(
+            let text = format!(
                 "⛔ Sorry {}, only who started #{n} or an admin may cancel it.",
                 m.user
             );
+            return self.say(m, id, text).await;
         }
+        self.say(m, id, format!("Canceling #{n}…")).await;
         let who = format!("{}:{}", m.connector, m.user_id);
         tracing::info!(run = n, by = %crate::text::for_log(&who), "workflow canceled");
         self.engine.cancel(n, who);
-        format!("Canceling #{n}…")
     }
 
     async fn say(&self, m: &Message, id: EventId, text: String) {

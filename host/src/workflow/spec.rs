@@ -24,10 +24,27 @@
 //! output:
 //!   version: "{{ vars.version }}"
 //! ```
+//!
+//! Besides its aliases, a workflow starts on a schedule, on a webhook, or
+//! as another workflow's task (`action: workflow.<name>`, the task's input
+//! as its inputs):
+//!
+//! ```yaml
+//! crontab:                        # the skills' crontab syntax and zones
+//!   - schedule: "0 3 * * *"       # five fields, or six with seconds first
+//!     timezone: Europe/Paris      # UTC when absent
+//!     inputs: {app: api}          # fixed, checked against `inputs:`
+//!     room: slack:C0OPS           # connector:room where the run speaks
+//! webhook:                        # POST /workflow/<name>, JSON body = inputs
+//!   room: slack:C0OPS             # (secret, max-body: `workflows.<name>.webhook`
+//!                                 #  in configuration.yaml, as for skills)
+//! ```
 
 use super::template::{Templates, Tpl};
 use crate::config::{ConfigError, HumanDuration, yaml_error};
+use crate::event::Target as Room;
 use crate::matching::alias::AliasFormat;
+use crate::matching::crontab::CronSchedule;
 use crate::permissions::Permissions;
 use indexmap::IndexMap;
 use serde::Deserialize;
@@ -38,6 +55,11 @@ use std::time::Duration;
 pub const MAX_ITEMS: usize = 10_000;
 /// An approval nobody answers fails after this, unless its task says.
 pub const APPROVAL_TIMEOUT: Duration = Duration::from_secs(3600);
+/// How deep workflows may start one another (a run started by a task of a
+/// run started by a task…): past it the task fails, whatever the files say.
+pub const MAX_DEPTH: u32 = 8;
+/// The action prefix that names a workflow instead of a skill.
+pub const WORKFLOW_ACTION: &str = "workflow.";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -54,6 +76,25 @@ struct File {
     tasks: IndexMap<String, TaskFile>,
     #[serde(default)]
     output: IndexMap<String, serde_json::Value>,
+    #[serde(default)]
+    crontab: Vec<CronFile>,
+    webhook: Option<WebhookFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct CronFile {
+    schedule: String,
+    timezone: Option<String>,
+    #[serde(default)]
+    inputs: IndexMap<String, serde_json::Value>,
+    room: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct WebhookFile {
+    room: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -160,6 +201,28 @@ pub struct Workflow {
     pub starts: Vec<usize>,
     pub output: Vec<(String, Tpl)>,
     pub templates: Templates,
+    /// Its schedules, each with the inputs a tick starts it with.
+    pub crontab: Vec<Cron>,
+    /// `POST /workflow/<name>` starts it, when present.
+    pub webhook: Option<Webhook>,
+    /// The workflows its tasks start, each with where the file names it
+    /// (for the load-time check that none leads back to itself).
+    pub calls: Vec<(String, ConfigError)>,
+}
+
+/// One `crontab:` entry.
+pub struct Cron {
+    pub schedule: std::sync::Arc<CronSchedule>,
+    pub expression: String,
+    pub inputs: serde_json::Map<String, serde_json::Value>,
+    /// Where the run speaks (a tick has no room of its own).
+    pub room: Option<Room>,
+}
+
+/// The `webhook:` entry.
+pub struct Webhook {
+    /// Where the run speaks (a request has no room of its own).
+    pub room: Option<Room>,
 }
 
 pub struct Alias {
@@ -206,6 +269,9 @@ pub enum Action {
     Wait,
     /// Asks `question` and waits for an allowed user's `approve <id>`.
     Approve,
+    /// Starts workflow `name` with the task's input as its inputs and waits
+    /// for it: its output is the task's result.
+    Workflow { name: String },
 }
 
 pub struct Next {
@@ -247,18 +313,88 @@ impl Workflow {
             };
             out.insert(name.clone(), convert(name, input.kind, text)?);
         }
-        for (name, input) in &self.inputs {
-            if !out.contains_key(name) {
-                match &input.default {
-                    Some(d) => {
-                        out.insert(name.clone(), d.clone());
-                    }
-                    None => return Err(format!("input `{name}` is needed")),
-                }
-            }
-        }
+        defaults(&self.inputs, &mut out)?;
         Ok(out)
     }
+}
+
+impl Workflow {
+    /// The inputs of a run from JSON values (a webhook's body, a parent
+    /// task's input, a crontab entry): each must be of its input's type
+    /// (text from chat is converted instead, by [`Workflow::inputs_from`]);
+    /// defaults filled in. The error names the field.
+    pub fn inputs_from_json(
+        &self,
+        given: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+        typed_inputs(&self.name, &self.inputs, given)
+    }
+}
+
+fn typed_inputs(
+    workflow: &str,
+    inputs: &IndexMap<String, Input>,
+    given: &serde_json::Map<String, serde_json::Value>,
+) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    let mut out = serde_json::Map::new();
+    for (name, value) in given {
+        let Some(input) = inputs.get(name) else {
+            return Err(format!("`{workflow}` has no input `{name}`"));
+        };
+        if !fits(input.kind, value) {
+            return Err(format!(
+                "input `{name}`: {value} is not {}",
+                input.kind.described()
+            ));
+        }
+        out.insert(name.clone(), value.clone());
+    }
+    defaults(inputs, &mut out)?;
+    Ok(out)
+}
+
+/// Fills in the defaults of inputs not given; an input with none is needed.
+fn defaults(
+    inputs: &IndexMap<String, Input>,
+    out: &mut serde_json::Map<String, serde_json::Value>,
+) -> Result<(), String> {
+    for (name, input) in inputs {
+        if !out.contains_key(name) {
+            match &input.default {
+                Some(d) => {
+                    out.insert(name.clone(), d.clone());
+                }
+                None => return Err(format!("input `{name}` is needed")),
+            }
+        }
+    }
+    Ok(())
+}
+
+impl InputType {
+    fn described(self) -> &'static str {
+        match self {
+            InputType::String => "a string",
+            InputType::Integer => "an integer",
+            InputType::Number => "a number",
+            InputType::Boolean => "true or false",
+            InputType::Array => "an array",
+            InputType::Object => "an object",
+        }
+    }
+}
+
+/// Is JSON `value` of type `kind`?
+fn fits(kind: InputType, value: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    matches!(
+        (kind, value),
+        (InputType::String, Value::String(_))
+            | (InputType::Number, Value::Number(_))
+            | (InputType::Boolean, Value::Bool(_))
+            | (InputType::Array, Value::Array(_))
+            | (InputType::Object, Value::Object(_))
+    ) || (kind == InputType::Integer && (value.is_i64() || value.is_u64()))
 }
 
 /// Text from chat as an input of type `kind`.
@@ -345,16 +481,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Workflow, ConfigError> {
     let mut inputs = IndexMap::new();
     for (n, i) in spec.inputs {
         if let Some(d) = &i.default {
-            let fits = matches!(
-                (i.kind, d),
-                (InputType::String, serde_json::Value::String(_))
-                    | (InputType::Integer, serde_json::Value::Number(_))
-                    | (InputType::Number, serde_json::Value::Number(_))
-                    | (InputType::Boolean, serde_json::Value::Bool(_))
-                    | (InputType::Array, serde_json::Value::Array(_))
-                    | (InputType::Object, serde_json::Value::Object(_))
-            );
-            if !fits {
+            if !fits(i.kind, d) {
                 return Err(at(
                     &format!("{n}:"),
                     format!("input `{n}`: the default is not of type {:?}", i.kind).to_lowercase(),
@@ -375,6 +502,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Workflow, ConfigError> {
     }
     let names: Vec<String> = spec.tasks.keys().cloned().collect();
     let mut tasks = Vec::new();
+    let mut calls = Vec::new();
     let mut inbound = vec![0usize; names.len()];
     for (task_name, t) in spec.tasks {
         let key = format!("{task_name}:");
@@ -388,6 +516,37 @@ pub fn parse(file: &Path, text: &str) -> Result<Workflow, ConfigError> {
             "send" => Action::Send,
             "wait" => Action::Wait,
             "approve" => Action::Approve,
+            other if other.starts_with(WORKFLOW_ACTION) => {
+                let called = &other[WORKFLOW_ACTION.len()..];
+                if called.is_empty() {
+                    return Err(at(
+                        &t.action,
+                        format!("task `{task_name}`: `{other}` names no workflow"),
+                    ));
+                }
+                if called == name {
+                    return Err(at(
+                        &t.action,
+                        format!("task `{task_name}`: workflow `{name}` may not start itself"),
+                    ));
+                }
+                if t.with_items.is_some() {
+                    return Err(at(
+                        &t.action,
+                        format!(
+                            "task `{task_name}`: `with-items` over a workflow is not supported; \
+                             start the workflow once per item from inside it instead"
+                        ),
+                    ));
+                }
+                calls.push((
+                    called.to_owned(),
+                    at(&t.action, format!("task `{task_name}` starts `{called}`")),
+                ));
+                Action::Workflow {
+                    name: called.to_owned(),
+                }
+            }
             other => {
                 let (skill, matcher) = match other.split_once('.') {
                     Some((s, m)) => (s.to_owned(), Some(m.to_owned())),
@@ -408,7 +567,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Workflow, ConfigError> {
             Action::Send => &["text"],
             Action::Wait => &["for"],
             Action::Approve => &["question"],
-            Action::Skill { .. } => &[],
+            Action::Skill { .. } | Action::Workflow { .. } => &[],
         };
         for n in needed {
             if !t.input.contains_key(*n) {
@@ -537,6 +696,33 @@ pub fn parse(file: &Path, text: &str) -> Result<Workflow, ConfigError> {
     for (k, v) in &spec.output {
         output.push((k.clone(), tpl(&mut templates, v, &format!("{k}:"))?));
     }
+    let mut crontab = Vec::new();
+    for c in spec.crontab {
+        let schedule = CronSchedule::parse(&c.schedule, c.timezone.as_deref())
+            .map_err(|e| at(&c.schedule, format!("crontab: {e}")))?;
+        let given: serde_json::Map<String, serde_json::Value> = c.inputs.into_iter().collect();
+        let fixed = typed_inputs(&name, &inputs, &given)
+            .map_err(|e| at(&c.schedule, format!("crontab `{}`: {e}", c.schedule)))?;
+        let room = match &c.room {
+            Some(r) => Some(room(r).map_err(|e| at(r, format!("crontab `{}`: {e}", c.schedule)))?),
+            None => None,
+        };
+        crontab.push(Cron {
+            schedule: std::sync::Arc::new(schedule),
+            expression: c.schedule,
+            inputs: fixed,
+            room,
+        });
+    }
+    let webhook = match spec.webhook {
+        Some(w) => Some(Webhook {
+            room: match &w.room {
+                Some(r) => Some(room(r).map_err(|e| at(r, format!("webhook: {e}")))?),
+                None => None,
+            },
+        }),
+        None => None,
+    };
     use sha2::Digest;
     let sha256 = format!("{:x}", sha2::Sha256::digest(text.as_bytes()));
     Ok(Workflow {
@@ -551,7 +737,22 @@ pub fn parse(file: &Path, text: &str) -> Result<Workflow, ConfigError> {
         starts,
         output,
         templates,
+        crontab,
+        webhook,
+        calls,
     })
+}
+
+/// `connector:room` as a place to speak.
+fn room(text: &str) -> Result<Room, String> {
+    match text.split_once(':') {
+        Some((connector, room)) if !connector.is_empty() && !room.is_empty() => Ok(Room {
+            connector: connector.to_owned(),
+            room: room.to_owned(),
+            thread: None,
+        }),
+        _ => Err(format!("room `{text}` is not `connector:room`")),
+    }
 }
 
 /// An error about `needle`, placed where it first appears in the file (a
@@ -610,6 +811,72 @@ tasks:
                 .contains("integer")
         );
         assert!(w.inputs_from(&[]).unwrap_err().contains("`app` is needed"));
+    }
+
+    #[test]
+    fn crontab_webhook_and_child_workflows_are_read_and_checked() {
+        let text = format!(
+            "crontab:\n  - schedule: '*/5 * * * *'\n    timezone: Europe/Paris\n    inputs: {{app: api}}\n    room: slack:C0OPS\nwebhook: {{room: shell:ops}}\n{}  e: {{action: workflow.ship, input: {{v: 1}}}}\n",
+            GOOD.trim_start()
+        );
+        let w = parse(Path::new("deploy.yaml"), &text).unwrap();
+        assert_eq!(w.crontab.len(), 1);
+        assert_eq!(w.crontab[0].inputs["app"], "api");
+        assert_eq!(w.crontab[0].inputs["n"], 2, "defaults filled in");
+        assert_eq!(w.crontab[0].room.as_ref().unwrap().room, "C0OPS");
+        assert_eq!(
+            w.webhook.as_ref().unwrap().room.as_ref().unwrap().connector,
+            "shell"
+        );
+        assert_eq!(
+            w.tasks[4].action,
+            Action::Workflow {
+                name: "ship".into()
+            }
+        );
+        assert_eq!(w.calls.len(), 1);
+        assert_eq!(w.calls[0].1.line, Some(23));
+
+        let fixed = |given: serde_json::Value| w.inputs_from_json(given.as_object().unwrap());
+        assert!(fixed(serde_json::json!({"app": "x", "n": 3})).is_ok());
+        let e = fixed(serde_json::json!({"app": "x", "n": 1.5})).unwrap_err();
+        assert_eq!(e, "input `n`: 1.5 is not an integer");
+        let e = fixed(serde_json::json!({"app": 7})).unwrap_err();
+        assert_eq!(e, "input `app`: 7 is not a string");
+
+        for (bad, line, expected) in [
+            ("'*/5 * * *'", 2, "crontab: `*/5 * * *` has 4 fields"),
+            (
+                "'*/5 * * * *'\n    inputs: {n: x}",
+                2,
+                "input `n`: \"x\" is not an integer",
+            ),
+            (
+                "'*/5 * * * *'\n    inputs: {app: a}\n    room: nowhere",
+                4,
+                "room `nowhere` is not `connector:room`",
+            ),
+        ] {
+            let text = format!("crontab:\n  - schedule: {bad}\n{}", GOOD.trim_start());
+            let e = parse(Path::new("deploy.yaml"), &text)
+                .err()
+                .expect("an error");
+            assert_eq!(e.line, Some(line), "{e}");
+            assert!(e.to_string().contains(expected), "{e}");
+        }
+        let e = parse(
+            Path::new("deploy.yaml"),
+            &GOOD.replace(
+                "d: {action: ci, join: all}",
+                "d: {action: workflow.x, join: all, with-items: [1]}",
+            ),
+        )
+        .err()
+        .expect("an error");
+        assert!(
+            e.to_string().contains("`with-items` over a workflow"),
+            "{e}"
+        );
     }
 
     #[test]

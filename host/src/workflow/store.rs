@@ -3,16 +3,26 @@
 //! end, what it published and the tasks it led to are written in one
 //! transaction before any of those start; so after a crash (even `kill
 //! -9`) a finished task is never run again, and a task that was running is
-//! started afresh. Writes are small and go through one connection on a
-//! blocking thread, never on the message path. Ended runs are forgotten
-//! by the history's retention (`history.max-age`, `history.max-count`).
+//! started afresh. Writes are small and never on the message path. Ended
+//! runs are forgotten by the history's retention (`history.max-age`,
+//! `history.max-count`).
+//!
+//! Steps are group-committed: a step's writer queues it and waits until it
+//! is committed; the first waiter with no commit under way leads, writing
+//! everything queued (by any run) in one transaction, while steps queued
+//! meanwhile wait for the next. So many runs whose tasks end together share
+//! one WAL append, and a caller still returns only once its step is kept
+//! (a task's successors never start before the step that led to them).
+//! Tasks are a `WITHOUT ROWID` table keyed by (run, task): one B-tree, not
+//! a table plus its primary-key index.
 
-use crate::event::{Event, EventId};
-use anyhow::{Context, Result};
+use crate::event::{Event, EventId, Target};
+use anyhow::{Context, Result, anyhow};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 /// A run, as kept.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -32,6 +42,29 @@ pub struct RunDoc {
     /// A `do: fail` was reached.
     #[serde(default)]
     pub failed: bool,
+    /// Where it speaks when its event has no room (a crontab tick, a
+    /// webhook): from the entry that started it.
+    #[serde(default)]
+    pub room: Option<Target>,
+    /// The task whose run started it, for a workflow started by another.
+    #[serde(default)]
+    pub parent: Option<ParentLink>,
+    /// How many runs up its chain of parents goes (0: started directly).
+    #[serde(default)]
+    pub depth: u32,
+    /// Why it failed, once it has (read by a parent waiting for it).
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// The task (of another run) that started a run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ParentLink {
+    pub run: u64,
+    pub task: String,
+    /// The task attempt's execution record id (`wf-1.deploy~2`): the
+    /// child's record names it as its parent.
+    pub record: String,
 }
 
 /// Where a task is.
@@ -86,6 +119,10 @@ pub struct TaskDoc {
     /// An approval's deadline (ms since the epoch), kept across a restart.
     #[serde(default)]
     pub deadline: Option<u64>,
+    /// The run a `workflow.<name>` task started (a restart waits for it
+    /// rather than starting another).
+    #[serde(default)]
+    pub child: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -108,6 +145,7 @@ impl TaskDoc {
             ended_at: 0,
             items: Vec::new(),
             deadline: None,
+            child: None,
         }
     }
 }
@@ -130,6 +168,9 @@ impl RunStatus {
             RunStatus::Canceled => "canceled",
         }
     }
+    pub fn ended(self) -> bool {
+        self != RunStatus::Running
+    }
     fn parse(s: &str) -> RunStatus {
         match s {
             "succeeded" => RunStatus::Succeeded,
@@ -151,6 +192,36 @@ pub struct Kept {
 #[derive(Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
+    steps: Arc<Steps>,
+}
+
+/// The group commit's queue (see the module's doc).
+#[derive(Default)]
+struct Steps {
+    queue: Mutex<Queue>,
+    /// Woken when a batch is committed (or failed).
+    committed: Condvar,
+}
+
+#[derive(Default)]
+struct Queue {
+    steps: Vec<Step>,
+    /// The batch the steps queued now will go in.
+    open: u64,
+    /// Batches before this one are written (or failed).
+    done: u64,
+    /// A leader is writing a batch.
+    writing: bool,
+    /// The last few batches that failed, with why.
+    failures: VecDeque<(u64, String)>,
+}
+
+/// One step, serialized before it is queued (no JSON under the lock).
+struct Step {
+    id: i64,
+    doc: Option<String>,
+    tasks: Vec<(String, String)>,
+    status: RunStatus,
 }
 
 impl Store {
@@ -159,7 +230,7 @@ impl Store {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("creating the folder of {}", path.display()))?;
         }
-        let conn = Connection::open(path)
+        let mut conn = Connection::open(path)
             .with_context(|| format!("opening the workflow database {}", path.display()))?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
@@ -177,11 +248,14 @@ impl Store {
                  task TEXT NOT NULL,
                  doc TEXT NOT NULL,
                  PRIMARY KEY (run, task)
-             );",
+             ) WITHOUT ROWID;",
         )
         .with_context(|| format!("preparing the workflow tables in {}", path.display()))?;
+        without_rowid(&mut conn)
+            .with_context(|| format!("upgrading the workflow tables in {}", path.display()))?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
+            steps: Arc::default(),
         })
     }
 
@@ -191,20 +265,45 @@ impl Store {
 
     /// A new run with its first tasks scheduled; returns its number.
     pub fn create(&self, doc: &RunDoc, tasks: &[(String, TaskDoc)]) -> Result<u64> {
+        self.create_child(doc, tasks, None)
+    }
+
+    /// [`Store::create`], and in the same transaction the parent's task
+    /// that starts it (`(run, task, its doc)`, whose `child` is then set to
+    /// the new run): a crash can leave neither a child its parent does not
+    /// know nor a parent pointing at no child.
+    pub fn create_child(
+        &self,
+        doc: &RunDoc,
+        tasks: &[(String, TaskDoc)],
+        parent: Option<(u64, &str, &TaskDoc)>,
+    ) -> Result<u64> {
+        let doc_text = serde_json::to_string(doc)?;
+        let tasks = serialized(tasks)?;
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         tx.execute(
             "INSERT INTO workflow_runs (workflow, status, doc) VALUES (?, 'running', ?)",
-            params![doc.workflow, serde_json::to_string(doc)?],
+            params![doc.workflow, doc_text],
         )?;
         let id = tx.last_insert_rowid() as u64;
-        put_tasks(&tx, id, tasks)?;
+        put_tasks(&tx, id as i64, &tasks)?;
+        if let Some((run, task, task_doc)) = parent {
+            let mut task_doc = task_doc.clone();
+            task_doc.child = Some(id);
+            put_tasks(
+                &tx,
+                run as i64,
+                &[(task.to_owned(), serde_json::to_string(&task_doc)?)],
+            )?;
+        }
         tx.commit()?;
         Ok(id)
     }
 
-    /// Writes a step of run `id` at once: its document (when it changed),
-    /// the tasks that changed, and its status.
+    /// Writes a step of run `id`: its document (when it changed), the
+    /// tasks that changed, and its status; returns once it is committed
+    /// (with the steps of other runs queued meanwhile: see the module's doc).
     pub fn commit(
         &self,
         id: u64,
@@ -212,23 +311,64 @@ impl Store {
         tasks: &[(String, TaskDoc)],
         status: RunStatus,
     ) -> Result<()> {
+        let step = Step {
+            id: id as i64,
+            doc: doc.map(serde_json::to_string).transpose()?,
+            tasks: serialized(tasks)?,
+            status,
+        };
+        let steps = &self.steps;
+        let mut q = queue(&steps.queue);
+        q.steps.push(step);
+        let mine = q.open;
+        loop {
+            if q.done > mine {
+                return match q.failures.iter().find(|(b, _)| *b == mine) {
+                    Some((_, why)) => Err(anyhow!("{why}")),
+                    None => Ok(()),
+                };
+            }
+            if !q.writing {
+                // Lead: everything queued goes in this batch.
+                q.writing = true;
+                let batch = std::mem::take(&mut q.steps);
+                let number = q.open;
+                q.open += 1;
+                drop(q);
+                let written = self.write(&batch);
+                q = queue(&steps.queue);
+                q.writing = false;
+                q.done = number + 1;
+                if let Err(e) = &written {
+                    q.failures.push_back((number, format!("{e:#}")));
+                    if q.failures.len() > 64 {
+                        q.failures.pop_front();
+                    }
+                }
+                steps.committed.notify_all();
+                return written;
+            }
+            q = steps.committed.wait(q).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// One transaction for a batch of steps.
+    fn write(&self, batch: &[Step]) -> Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        // Cached statements: a step's write is on every task's path.
-        match doc {
-            Some(doc) => tx
-                .prepare_cached("UPDATE workflow_runs SET doc = ?, status = ? WHERE id = ?")?
-                .execute(params![
-                    serde_json::to_string(doc)?,
-                    status.as_str(),
-                    id as i64
-                ])?,
-            None if status == RunStatus::Running => 0,
-            None => tx
-                .prepare_cached("UPDATE workflow_runs SET status = ? WHERE id = ?")?
-                .execute(params![status.as_str(), id as i64])?,
-        };
-        put_tasks(&tx, id, tasks)?;
+        for step in batch {
+            // Cached statements: a step's write is on every task's path.
+            match &step.doc {
+                Some(doc) => tx
+                    .prepare_cached("UPDATE workflow_runs SET doc = ?, status = ? WHERE id = ?")?
+                    .execute(params![doc, step.status.as_str(), step.id])?,
+                None if step.status == RunStatus::Running => 0,
+                None => tx
+                    .prepare_cached("UPDATE workflow_runs SET status = ? WHERE id = ?")?
+                    .execute(params![step.status.as_str(), step.id])?,
+            };
+            put_tasks(&tx, step.id, &step.tasks)?;
+        }
         tx.commit()?;
         Ok(())
     }
@@ -315,13 +455,50 @@ impl Store {
     }
 }
 
-fn put_tasks(tx: &rusqlite::Transaction, id: u64, tasks: &[(String, TaskDoc)]) -> Result<()> {
+fn queue(m: &Mutex<Queue>) -> std::sync::MutexGuard<'_, Queue> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn serialized(tasks: &[(String, TaskDoc)]) -> Result<Vec<(String, String)>> {
+    tasks
+        .iter()
+        .map(|(name, doc)| Ok((name.clone(), serde_json::to_string(doc)?)))
+        .collect()
+}
+
+fn put_tasks(tx: &rusqlite::Transaction, id: i64, tasks: &[(String, String)]) -> Result<()> {
     let mut put = tx.prepare_cached(
         "INSERT OR REPLACE INTO workflow_tasks (run, task, doc) VALUES (?, ?, ?)",
     )?;
     for (name, doc) in tasks {
-        put.execute(params![id as i64, name, serde_json::to_string(doc)?])?;
+        put.execute(params![id, name, doc])?;
     }
+    Ok(())
+}
+
+/// A tasks table made before it was `WITHOUT ROWID` is copied into one.
+fn without_rowid(conn: &mut Connection) -> Result<()> {
+    let sql: String = conn.query_row(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'workflow_tasks'",
+        [],
+        |r| r.get(0),
+    )?;
+    if sql.to_ascii_uppercase().contains("WITHOUT ROWID") {
+        return Ok(());
+    }
+    let tx = conn.transaction()?;
+    tx.execute_batch(
+        "CREATE TABLE workflow_tasks_new (
+             run INTEGER NOT NULL,
+             task TEXT NOT NULL,
+             doc TEXT NOT NULL,
+             PRIMARY KEY (run, task)
+         ) WITHOUT ROWID;
+         INSERT INTO workflow_tasks_new SELECT run, task, doc FROM workflow_tasks;
+         DROP TABLE workflow_tasks;
+         ALTER TABLE workflow_tasks_new RENAME TO workflow_tasks;",
+    )?;
+    tx.commit()?;
     Ok(())
 }
 
@@ -351,6 +528,10 @@ mod tests {
             started_at,
             vars: serde_json::Map::new(),
             failed: false,
+            room: None,
+            parent: None,
+            depth: 0,
+            error: None,
         }
     }
 

@@ -5,8 +5,14 @@
 //! approval from someone not allowed, `kill -9` in the middle and a restart
 //! that resumes without running a finished task again, a broken file
 //! reported with its line while the old version keeps serving, and a task
-//! over a list that keeps to its concurrency bound. What ran, and when, is
-//! read from the execution records in the history database.
+//! over a list that keeps to its concurrency bound. Then the other ways in:
+//! a `crontab:` entry (a per-second schedule) following hot reload, a
+//! `webhook:` with good and bad inputs and secrets, a task that starts
+//! another workflow (its success, its failure, a cancel of the parent that
+//! cancels it, a restart in the middle of it), a circle of workflows
+//! refused at load, and SIGTERM in the middle of a task: the run stops as
+//! stored and resumes. What ran, and when, is read from the execution
+//! records in the history database.
 
 use crate::common::{BotDir, free_port, http, wait_for_port};
 use sandbot::event::{Execution, Outcome};
@@ -543,4 +549,422 @@ fn help_lists_the_workflows_the_asker_may_start() {
     );
     let (_, status, log) = alice.finish();
     assert!(status.success(), "{log}");
+}
+
+/// Reads answers until `pred` holds for one, which it returns.
+fn answer_until(bot: &crate::common::Running, pred: impl Fn(&str) -> bool) -> String {
+    loop {
+        let line = bot.answer();
+        if pred(&line) {
+            return line;
+        }
+    }
+}
+
+#[test]
+fn a_crontab_entry_starts_the_workflow_and_follows_reload() {
+    let nightly = |suite: &str| {
+        format!(
+            "crontab:\n  - schedule: \"* * * * * *\"\n    inputs: {{suite: {suite}}}\n    room: shell:shell\n\
+             inputs:\n  suite: {{type: string}}\n\
+             tasks:\n  t:\n    action: ci.test\n    input: {{suite: '{{{{ inputs.suite }}}}', ms: 1}}\n\
+             output:\n  suite: '{{{{ tasks.t.result.suite }}}}'\n"
+        )
+    };
+    let bot = bot_with("nightly", &nightly("unit"), "");
+    let alice = bot.start();
+    // A tick starts a run, said in the entry's room, with the entry's inputs.
+    let started = answer_until(&alice, |l| l.starts_with("▶ nightly #"));
+    let n: u64 = started
+        .trim_start_matches("▶ nightly #")
+        .trim_end_matches(" started.")
+        .parse()
+        .unwrap();
+    assert_eq!(
+        answer_until(&alice, |l| l.contains(&format!("#{n} succeeded"))),
+        format!("✅ nightly #{n} succeeded: suite=unit")
+    );
+    // Hot reload: the new inputs from the next tick on.
+    write_workflow(&bot, "nightly", &nightly("integration"));
+    answer_until(&alice, |l| l.ends_with("succeeded: suite=integration"));
+    // Without a `crontab:` it no longer starts.
+    write_workflow(
+        &bot,
+        "nightly",
+        "tasks:\n  t:\n    action: ci.test\n    input: {suite: x, ms: 1}\n",
+    );
+    alice.wait_for_log("workflow loaded workflow=nightly");
+    // A run that started before the swap may still end; then nothing.
+    while alice.try_answer(Duration::from_millis(1500)).is_some() {}
+    assert_eq!(alice.try_answer(Duration::from_millis(1500)), None);
+    let (_, status, log) = alice.finish();
+    assert!(status.success(), "{log}");
+    // A tick's run has its record, and the tick is its event.
+    let history = history(&bot);
+    let run = history.get(&format!("wf-{n}")).unwrap().unwrap();
+    assert_eq!(run.outcome, Outcome::Ok);
+    assert_eq!(run.skill, "nightly");
+    assert!(
+        run.captures.contains(&("suite".into(), "unit".into())),
+        "{run:?}"
+    );
+    assert_eq!(tasks_of(&history, &format!("wf-{n}")).len(), 1);
+}
+
+#[test]
+fn a_webhook_starts_the_workflow_with_its_inputs_checked() {
+    let port = free_port();
+    let release = "webhook: {room: shell:shell}
+inputs:
+  app: {type: string}
+  n: {type: integer, default: 1}
+tasks:
+  t:
+    action: ci.build
+    input: {app: '{{ inputs.app }}'}
+output:
+  app: '{{ inputs.app }}'
+  n: '{{ inputs.n }}'
+";
+    let config = format!(
+        "web: {{port: {port}}}\nworkflows:\n  release:\n    webhook: {{secret: s3cret, max-body: 1KiB}}\n"
+    );
+    let bot = bot_with("release", release, &config);
+    let alice = bot.start();
+    wait_for_port(port);
+    let token = [("x-sandbot-token", "s3cret")];
+    let post = |headers: &[(&str, &str)], body: &str| {
+        http(port, "POST", "/workflow/release", headers, body)
+    };
+    let (code, body) = post(&token, r#"{"app": "web", "n": 3}"#);
+    assert_eq!(code, 202, "{body}");
+    let started: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(started["id"], "wf-1");
+    assert_eq!(alice.answer(), "▶ release #1 started.");
+    assert_eq!(alice.answer(), "✅ release #1 succeeded: app=web, n=3");
+    // Bad inputs: 400 naming the field; nothing starts.
+    for (body, expected) in [
+        (
+            r#"{"app": "web", "n": "three"}"#,
+            "input `n`: \"three\" is not an integer",
+        ),
+        (
+            r#"{"app": "web", "colour": "red"}"#,
+            "`release` has no input `colour`",
+        ),
+        (r#"{"n": 2}"#, "input `app` is needed"),
+        (r#"["web"]"#, "must be a JSON object"),
+        ("app=web", "the body is not JSON"),
+    ] {
+        let (code, text) = post(&token, body);
+        assert_eq!(code, 400, "{body}: {text}");
+        assert!(text.contains(expected), "{body}: {text}");
+    }
+    // The secret is checked before the body is read as inputs.
+    let (code, _) = post(&[("x-sandbot-token", "guess")], r#"{"app": "web"}"#);
+    assert_eq!(code, 401);
+    let (code, _) = post(&[], r#"{"app": "web"}"#);
+    assert_eq!(code, 401);
+    let big = format!(r#"{{"app": "{}"}}"#, "x".repeat(2000));
+    let (code, _) = post(&token, &big);
+    assert_eq!(code, 413);
+    // Only a workflow that declares `webhook:` has one.
+    write_workflow(
+        &bot,
+        "quiet",
+        "tasks:\n  t:\n    action: ci.test\n    input: {suite: x, ms: 1}\n",
+    );
+    alice.wait_for_log("workflow loaded workflow=quiet");
+    let (code, _) = http(port, "POST", "/workflow/quiet", &token, "{}");
+    assert_eq!(code, 404);
+    assert_eq!(alice.try_answer(Duration::from_millis(300)), None);
+    let (_, status, log) = alice.finish();
+    assert!(status.success(), "{log}");
+    assert!(log.contains("webhook request refused (401)"), "{log}");
+    let history = history(&bot);
+    let run = history.get("wf-1").unwrap().unwrap();
+    assert_eq!(run.outcome, Outcome::Ok);
+    assert!(history.get("wf-2").unwrap().is_none(), "no second run");
+
+    // Without an HTTP server the operator is told at start.
+    let bot = bot_with("release", release, "");
+    let alice = bot.start();
+    alice.wait_for_log("a workflow declares `webhook:`, but no HTTP server runs");
+    let (_, status, log) = alice.finish();
+    assert!(status.success(), "{log}");
+}
+
+/// A parent `release` whose `ship` task starts the child `ship` workflow:
+/// a check, an approval, a deploy.
+const RELEASE: &str = "
+inputs:
+  app: {type: string}
+  fail: {type: string, default: ''}
+tasks:
+  build:
+    action: ci.build
+    input: {app: '{{ inputs.app }}'}
+    next: [{when: succeeded, publish: {version: '{{ result.version }}'}, do: ship}]
+  ship:
+    action: workflow.ship
+    input: {app: '{{ inputs.app }}', version: '{{ vars.version }}', fail: '{{ inputs.fail }}'}
+    next:
+      - when: succeeded
+        publish: {url: '{{ result.url }}'}
+      - when: failed
+        do: rollback
+  rollback:
+    action: ci.rollback
+    input: {app: '{{ inputs.app }}'}
+    next: [{do: fail}]
+output:
+  url: '{{ vars.url }}'
+";
+
+const SHIP: &str = "
+inputs:
+  app: {type: string}
+  version: {type: string}
+  fail: {type: string, default: ''}
+tasks:
+  check:
+    action: ci.test
+    input: {suite: smoke, ms: 1, fail: '{{ inputs.fail }}'}
+    next: [{when: succeeded, do: approval}]
+  approval:
+    action: approve
+    input: {question: 'Ship {{ inputs.app }} {{ inputs.version }}?', approvers: ['shell:alice']}
+    next: [{when: succeeded, do: deploy}]
+  deploy:
+    action: ci.deploy
+    input: {app: '{{ inputs.app }}', env: prod, version: '{{ inputs.version }}'}
+output:
+  url: '{{ tasks.deploy.result.url }}'
+";
+
+fn release_bot() -> BotDir {
+    let bot = bot_with("release", RELEASE, "");
+    write_workflow(&bot, "ship", SHIP);
+    bot
+}
+
+#[test]
+fn a_task_starts_a_child_workflow_and_takes_its_output() {
+    let bot = release_bot();
+    let mut alice = bot.start();
+    alice.wait_for_log("workflow loaded workflow=ship");
+    assert_eq!(
+        alice.ask("workflow run release app=web"),
+        "▶ release #1 started."
+    );
+    // The child asks in the parent's room, under its own number.
+    assert_eq!(
+        alice.answer(),
+        "❓ Ship web 1.1.0? Say `approve 2` or `deny 2`."
+    );
+    assert_eq!(
+        alice.ask("approve 2"),
+        "👍 shell:alice approved #2 (approval)."
+    );
+    assert_eq!(
+        alice.answer(),
+        "✅ release #1 succeeded: url=https://prod.example/web"
+    );
+
+    // The failure path: the child fails, so does the task, and `next:` handles it.
+    assert_eq!(
+        alice.ask("workflow run release app=api fail=smoke"),
+        "▶ release #3 started."
+    );
+    assert_eq!(
+        alice.answer(),
+        "❌ release #3 failed: ship failed: ship #4: check failed: suite smoke failed"
+    );
+
+    // Canceling the parent cancels the child it waits for.
+    assert_eq!(
+        alice.ask("workflow run release app=db"),
+        "▶ release #5 started."
+    );
+    assert!(alice.answer().starts_with("❓ Ship db 1.3.0?"));
+    assert_eq!(alice.ask("workflow cancel 5"), "Canceling #5…");
+    assert_eq!(alice.answer(), "⏹ release #5 canceled by shell:alice");
+    let (_, status, log) = alice.finish();
+    assert!(status.success(), "{log}");
+
+    let history = history(&bot);
+    // The child's record hangs under the task that started it.
+    let child = history.get("wf-2").unwrap().unwrap();
+    assert_eq!(child.skill, "ship");
+    assert_eq!(child.outcome, Outcome::Ok);
+    assert_eq!(child.parent.as_deref(), Some("wf-1.ship"));
+    assert_eq!(
+        ids(&tasks_of(&history, "wf-1.ship")),
+        ["wf-2"],
+        "the task's record has the child run under it"
+    );
+    let task_record = task(&tasks_of(&history, "wf-1"), "wf-1.ship").clone();
+    assert_eq!(task_record.outcome, Outcome::Ok);
+    assert_eq!(
+        (task_record.skill.as_str(), task_record.matcher.as_str()),
+        ("workflow", "ship")
+    );
+    assert_eq!(
+        ids(&tasks_of(&history, "wf-2")),
+        ["wf-2.approval", "wf-2.check", "wf-2.deploy"]
+    );
+    let failed = tasks_of(&history, "wf-3");
+    assert_eq!(task(&failed, "wf-3.ship").outcome, Outcome::Error);
+    assert_eq!(task(&failed, "wf-3.rollback").outcome, Outcome::Ok);
+    assert_eq!(
+        history.get("wf-4").unwrap().unwrap().outcome,
+        Outcome::Error
+    );
+    assert_eq!(
+        history.get("wf-5").unwrap().unwrap().outcome,
+        Outcome::Canceled
+    );
+    let child = history.get("wf-6").unwrap().unwrap();
+    assert_eq!(child.outcome, Outcome::Canceled);
+    assert_eq!(child.error.as_deref(), Some("canceled by parent #5"),);
+}
+
+#[test]
+fn a_circle_of_workflows_is_refused_at_load() {
+    let calls =
+        |other: &str| format!("tasks:\n  t:\n    action: workflow.{other}\n    input: {{}}\n");
+    let bot = bot_with("a", &calls("b"), "");
+    write_workflow(&bot, "b", &calls("a"));
+    write_workflow(&bot, "c", &calls("c"));
+    // `config validate` names the place too.
+    let config = bot.config();
+    let (status, _, err) =
+        crate::common::sandbot(&["config", "validate", "-c", config.to_str().unwrap()]);
+    assert!(!status.success(), "{err}");
+    assert!(
+        err.contains("a.yaml:3:13: task `t` starts `b`, which leads back to it (a → b → a)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("c.yaml:3:13: task `t`: workflow `c` may not start itself"),
+        "{err}"
+    );
+    let mut alice = bot.start();
+    alice.wait_for_log("which leads back to it");
+    // `b` loaded (it was not the one refused); the workflow it starts is not there.
+    assert_eq!(alice.ask("workflow run b"), "▶ b #1 started.");
+    assert_eq!(
+        alice.answer(),
+        "❌ b #1 failed: t failed: no workflow named `a` is loaded"
+    );
+    assert_eq!(alice.ask("workflow run a"), "⚠ No workflow is named `a`.");
+    let (_, status, log) = alice.finish();
+    assert!(status.success(), "{log}");
+}
+
+#[test]
+fn a_bot_killed_while_a_child_runs_resumes_both_and_reruns_nothing() {
+    let bot = release_bot();
+    let mut first = bot.start();
+    first.wait_for_log("workflow loaded workflow=ship");
+    assert_eq!(
+        first.ask("workflow run release app=web"),
+        "▶ release #1 started."
+    );
+    assert!(first.answer().starts_with("❓ Ship web 1.1.0?"));
+    // The finished tasks' records are on disk before the kill.
+    let history = history(&bot);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while tasks_of(&history, "wf-1").is_empty() || tasks_of(&history, "wf-2").is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no records");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let build = task(&tasks_of(&history, "wf-1"), "wf-1.build").clone();
+    let check = task(&tasks_of(&history, "wf-2"), "wf-2.check").clone();
+    let killed_at = sandbot::event::now_ms();
+    first.kill();
+
+    let mut second = bot.start();
+    let mut resumed = second.answers(2);
+    resumed.sort();
+    assert_eq!(
+        resumed,
+        [
+            "↻ release #1 resumes after a restart.",
+            "↻ ship #2 resumes after a restart."
+        ]
+    );
+    assert_eq!(
+        second.answer(),
+        "❓ Ship web 1.1.0? Say `approve 2` or `deny 2`."
+    );
+    assert_eq!(
+        second.ask("approve 2"),
+        "👍 shell:alice approved #2 (approval)."
+    );
+    assert_eq!(
+        second.answer(),
+        "✅ release #1 succeeded: url=https://prod.example/web"
+    );
+    let (_, status, log) = second.finish();
+    assert!(status.success(), "{log}");
+    // Nothing finished ran again, and no second child was started.
+    assert_eq!(task(&tasks_of(&history, "wf-1"), "wf-1.build"), &build);
+    assert_eq!(task(&tasks_of(&history, "wf-2"), "wf-2.check"), &check);
+    assert!(task(&tasks_of(&history, "wf-2"), "wf-2.deploy").started_at >= killed_at);
+    assert!(history.get("wf-3").unwrap().is_none());
+    assert_eq!(history.get("wf-1").unwrap().unwrap().outcome, Outcome::Ok);
+    assert_eq!(
+        history.get("wf-2").unwrap().unwrap().parent.as_deref(),
+        Some("wf-1.ship")
+    );
+}
+
+#[test]
+fn a_bot_stopped_mid_task_stops_the_run_as_stored_and_resumes_it() {
+    let slow = "
+tasks:
+  quick:
+    action: ci.build
+    input: {app: web, ms: 1}
+    next: [{do: slow}]
+  slow:
+    action: ci.test
+    input: {suite: long, ms: 3000}
+output:
+  version: '{{ tasks.quick.result.version }}'
+";
+    let bot = bot_with("slow", slow, "runtime: {shutdown-grace: 1s}\n");
+    let mut first = bot.start();
+    assert_eq!(first.ask("workflow run slow"), "▶ slow #1 started.");
+    // Read from the store: `slow` runs once `quick`'s step is kept.
+    loop {
+        let status = first.ask("workflow status 1");
+        if status.contains("slow running") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    first.terminate();
+    let (rest, status, log) = first.wait_exit(Duration::from_secs(20));
+    assert!(status.success(), "{log}");
+    assert!(rest.is_empty(), "nothing said about the run: {rest:?}");
+    assert!(
+        log.contains("workflow stopped with the bot; it resumes on the next start"),
+        "{log}"
+    );
+    let history = history(&bot);
+    assert!(history.get("wf-1").unwrap().is_none(), "no end recorded");
+    let quick = task(&tasks_of(&history, "wf-1"), "wf-1.quick").clone();
+
+    let second = bot.start();
+    assert_eq!(second.answer(), "↻ slow #1 resumes after a restart.");
+    assert_eq!(second.answer(), "✅ slow #1 succeeded: version=1.1.0");
+    let (_, status, log) = second.finish();
+    assert!(status.success(), "{log}");
+    assert_eq!(task(&tasks_of(&history, "wf-1"), "wf-1.quick"), &quick);
+    assert_eq!(
+        task(&tasks_of(&history, "wf-1"), "wf-1.slow").outcome,
+        Outcome::Ok
+    );
 }
