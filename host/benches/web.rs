@@ -125,23 +125,7 @@ impl Drop for Server {
     }
 }
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn connect(port: u16) -> Socket {
-    let post = "POST /connector/websocket HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.write_all(post.as_bytes()).unwrap();
-    let mut reply = String::new();
-    std::io::Read::read_to_string(&mut s, &mut reply).unwrap();
-    let body = reply.split_once("\r\n\r\n").unwrap().1;
-    let id = serde_json::from_str::<serde_json::Value>(body).unwrap()["socket"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let url = format!("ws://127.0.0.1:{port}/connector/websocket/{id}");
-    tokio_tungstenite::connect_async(url).await.unwrap().0
-}
+use support::connect;
 
 struct Figures {
     rate: f64,

@@ -1,5 +1,6 @@
 //! What the benchmarks that drive the real binary share: reading another
-//! process's counters from /proc.
+//! process's counters from /proc, and opening a socket on the websocket
+//! connector.
 
 use std::time::Duration;
 
@@ -16,4 +17,28 @@ pub fn cpu_of(pid: u32) -> Duration {
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
     Duration::from_secs_f64(ticks as f64 / hz as f64)
+}
+
+/// A socket on the websocket connector.
+#[allow(dead_code)] // not every benchmark opens one
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens a socket on the websocket connector at `port`: the POST that
+/// names it, then the upgrade.
+#[allow(dead_code)] // not every benchmark opens one
+pub async fn connect(port: u16) -> Socket {
+    use std::io::{Read, Write};
+    let post = "POST /connector/websocket HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(post.as_bytes()).unwrap();
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).unwrap();
+    let body = reply.split_once("\r\n\r\n").unwrap().1;
+    let id = serde_json::from_str::<serde_json::Value>(body).unwrap()["socket"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let url = format!("ws://127.0.0.1:{port}/connector/websocket/{id}");
+    tokio_tungstenite::connect_async(url).await.unwrap().0
 }
