@@ -480,13 +480,13 @@ pub fn parse(file: &Path, text: &str) -> Result<Workflow, ConfigError> {
     }
     let mut inputs = IndexMap::new();
     for (n, i) in spec.inputs {
-        if let Some(d) = &i.default {
-            if !fits(i.kind, d) {
-                return Err(at(
-                    &format!("{n}:"),
-                    format!("input `{n}`: the default is not of type {:?}", i.kind).to_lowercase(),
-                ));
-            }
+        if let Some(d) = &i.default
+            && !fits(i.kind, d)
+        {
+            return Err(at(
+                &format!("{n}:"),
+                format!("input `{n}`: the default is not of type {:?}", i.kind).to_lowercase(),
+            ));
         }
         inputs.insert(
             n,
