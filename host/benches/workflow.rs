@@ -4,7 +4,10 @@
 //!   skill), process CPU divided by tasks, stored step by step as always;
 //!   then ten such chains at once (their steps share commits);
 //! - a fan-out/fan-in of 100 `ci.test` branches of 200 ms each: the run's
-//!   wall time against its longest branch (from the branches' records).
+//!   wall time against its longest branch (from the branches' records);
+//! - the chain again with the runs in Redis (`databases.redis`, as on
+//!   several hosts; a redis-server of its own on loopback): this process's
+//!   CPU and Redis's own (`INFO cpu`) per task, and the wall time per task.
 //!
 //! Prints, asserts nothing.
 
@@ -120,47 +123,14 @@ fn main() {
         let mut outbox = app.take_outbox("shell").unwrap();
         tokio::spawn(async move { while outbox.recv().await.is_some() {} });
         let bot = app.bot.clone();
-
-        let mut per_task = Vec::new();
-        for _ in 0..5 {
-            let cpu = process_cpu();
-            bot.dispatch(message("workflow run chain")).await;
-            runs.recv().await.unwrap();
-            if let Some(history) = &app.history {
-                let history = history.clone();
-                tokio::task::spawn_blocking(move || history.flush(Duration::from_secs(30)))
-                    .await
-                    .unwrap();
-            }
-            per_task.push((process_cpu() - cpu).as_secs_f64() * 1e6 / CHAIN as f64);
-        }
+        let (cpu, _) = chains(&app, &mut runs, 1, 5).await;
         println!(
-            "workflow engine: {:.1} µs of CPU per task (median of 5 chains of {CHAIN} `wait 0ms` tasks, stored step by step; target ≤ 50 µs)",
-            median(per_task)
+            "workflow engine: {cpu:.1} µs of CPU per task (median of 5 chains of {CHAIN} `wait 0ms` tasks, stored step by step; target ≤ 50 µs)"
         );
-
         const AT_ONCE: usize = 10;
-        let mut per_task = Vec::new();
-        for _ in 0..3 {
-            let cpu = process_cpu();
-            futures::future::join_all(
-                (0..AT_ONCE).map(|_| bot.dispatch(message("workflow run chain"))),
-            )
-            .await;
-            for _ in 0..AT_ONCE {
-                runs.recv().await.unwrap();
-            }
-            if let Some(history) = &app.history {
-                let history = history.clone();
-                tokio::task::spawn_blocking(move || history.flush(Duration::from_secs(30)))
-                    .await
-                    .unwrap();
-            }
-            per_task.push((process_cpu() - cpu).as_secs_f64() * 1e6 / (AT_ONCE * CHAIN) as f64);
-        }
+        let (cpu, _) = chains(&app, &mut runs, AT_ONCE, 3).await;
         println!(
-            "workflow engine, {AT_ONCE} chains at once: {:.1} µs of CPU per task (median of 3)",
-            median(per_task)
+            "workflow engine, {AT_ONCE} chains at once: {cpu:.1} µs of CPU per task (median of 3)"
         );
 
         let mut ratios = Vec::new();
@@ -185,5 +155,104 @@ fn main() {
             "workflow fan-out/fan-in: {BRANCHES} branches of {BRANCH_MS} ms (ci.test): {took:.0} ms against the longest branch's {longest:.0} ms = {ratio:.2}× (median of 3; target ≤ 1.5×)"
         );
         drop(app);
+        in_redis(dir.path()).await;
     });
+}
+
+/// Runs `at_once` chains together, `rounds` times; returns the medians of
+/// this process's CPU and of the wall time per task, in µs.
+async fn chains(
+    app: &App,
+    runs: &mut mpsc::UnboundedReceiver<Execution>,
+    at_once: usize,
+    rounds: usize,
+) -> (f64, f64) {
+    let (mut cpu_per_task, mut wall_per_task) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let (cpu, wall) = (process_cpu(), Instant::now());
+        futures::future::join_all(
+            (0..at_once).map(|_| app.bot.dispatch(message("workflow run chain"))),
+        )
+        .await;
+        for _ in 0..at_once {
+            runs.recv().await.unwrap();
+        }
+        let wall = wall.elapsed();
+        if let Some(history) = &app.history {
+            let history = history.clone();
+            tokio::task::spawn_blocking(move || history.flush(Duration::from_secs(30)))
+                .await
+                .unwrap();
+        }
+        let tasks = (at_once * CHAIN) as f64;
+        cpu_per_task.push((process_cpu() - cpu).as_secs_f64() * 1e6 / tasks);
+        wall_per_task.push(wall.as_secs_f64() * 1e6 / tasks);
+    }
+    (median(cpu_per_task), median(wall_per_task))
+}
+
+/// Redis's own CPU so far (`INFO cpu`: user plus system, main thread and children).
+fn redis_cpu(con: &mut redis::Connection) -> Duration {
+    let info: String = redis::cmd("INFO").arg("cpu").query(con).unwrap();
+    let secs: f64 = info
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .filter(|(k, _)| matches!(*k, "used_cpu_sys" | "used_cpu_user"))
+        .filter_map(|(_, v)| v.trim().parse::<f64>().ok())
+        .sum();
+    Duration::from_secs_f64(secs)
+}
+
+/// The chain with the runs (and memory, history) in Redis.
+async fn in_redis(base: &std::path::Path) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let Ok(mut server) = std::process::Command::new("redis-server")
+        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+    else {
+        println!(
+            "workflow engine in Redis: skipped (no redis-server; `make test-servers` installs it)"
+        );
+        return;
+    };
+    let url = format!("redis://127.0.0.1:{port}");
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut con = loop {
+        match client.get_connection() {
+            Ok(con) => break con,
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    };
+    let config = base.join("redis.yaml");
+    std::fs::write(
+        &config,
+        format!("connectors:\n  shell: {{}}\nskills-dir: skills\ndata-dir: data-redis\nlogging: {{level: error}}\ndatabases:\n  redis: {{url: '{url}'}}\n"),
+    )
+    .unwrap();
+    let (tx, mut runs) = mpsc::unbounded_channel();
+    let ends = Arc::new(Ends {
+        runs: tx,
+        tasks: Mutex::new(Vec::new()),
+    });
+    let mut app = App::start_with(config::load(&config).unwrap(), vec![ends])
+        .await
+        .unwrap();
+    let mut outbox = app.take_outbox("shell").unwrap();
+    tokio::spawn(async move { while outbox.recv().await.is_some() {} });
+    let before = redis_cpu(&mut con);
+    const ROUNDS: usize = 5;
+    let (cpu, wall) = chains(&app, &mut runs, 1, ROUNDS).await;
+    let redis = (redis_cpu(&mut con) - before).as_secs_f64() * 1e6 / (ROUNDS * CHAIN) as f64;
+    println!(
+        "workflow engine in Redis: {cpu:.1} µs of CPU per task here and {redis:.1} µs in redis-server, {wall:.0} µs of wall time per task (median of {ROUNDS} chains of {CHAIN}, each step a round trip)"
+    );
+    drop(app);
+    let _ = server.kill();
+    let _ = server.wait();
 }

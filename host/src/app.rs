@@ -146,7 +146,8 @@ impl App {
             catalog.clone(),
             responses.clone(),
             all.clone(),
-        )?;
+        )
+        .await?;
         let bot = Bot::new(
             catalog.clone(),
             runtime,

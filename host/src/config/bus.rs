@@ -64,6 +64,36 @@ pub struct NatsSettings {
     pub lease_ttl: HumanDuration,
 }
 
+impl BusSettings {
+    /// This host's name among several: `bus.host`, else
+    /// [`default_host_name`]. Workflow runs in a shared store are owned by it.
+    pub fn host_name(&self) -> String {
+        match self {
+            BusSettings::Nats(NatsSettings { host: Some(h), .. }) => h.clone(),
+            _ => default_host_name(),
+        }
+    }
+
+    /// How long a host's claim (a lease, a workflow run) outlives its last
+    /// heartbeat: `bus.lease-ttl`, 5 s on the local bus.
+    pub fn lease_ttl(&self) -> Duration {
+        match self {
+            BusSettings::Nats(s) => s.lease_ttl.0,
+            BusSettings::Local => default_lease_ttl().0,
+        }
+    }
+}
+
+/// `HOSTNAME-PID`: unique among the hosts of one machine too.
+pub fn default_host_name() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "host".into());
+    format!("{name}-{}", std::process::id())
+}
+
 fn default_url() -> String {
     "nats://127.0.0.1:4222".into()
 }

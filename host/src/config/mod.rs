@@ -14,7 +14,7 @@ mod webhook;
 mod workflow;
 
 pub use crate::limits::{ByteSize, HumanDuration, Limits};
-pub use bus::{BusSettings, NatsSettings, Role, Roles};
+pub use bus::{BusSettings, NatsSettings, Role, Roles, default_host_name};
 pub use connectors::ConnectorSection;
 pub use databases::{Databases, RedisSettings, SqliteSettings};
 pub use error::{ConfigError, yaml_error};

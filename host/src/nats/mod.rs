@@ -50,7 +50,10 @@ impl Cluster {
     /// Connects (failing at once, with the URL, when no server answers) and
     /// makes sure the stream, its consumer and the buckets exist.
     pub async fn connect(settings: &NatsSettings) -> Result<Cluster> {
-        let host = settings.host.clone().unwrap_or_else(default_host_name);
+        let host = settings
+            .host
+            .clone()
+            .unwrap_or_else(crate::config::default_host_name);
         let mut options = async_nats::ConnectOptions::new()
             .name(format!("sandbot {host}"))
             .connection_timeout(Duration::from_secs(5))
@@ -194,16 +197,6 @@ impl Cluster {
         let info = consumer.info().await?;
         Ok((info.num_pending, info.num_ack_pending as u64))
     }
-}
-
-/// `HOSTNAME-PID`: unique among the hosts of one machine too.
-fn default_host_name() -> String {
-    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_owned())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "host".into());
-    format!("{name}-{}", std::process::id())
 }
 
 /// A connector's name as one subject token (no dots or wildcards).

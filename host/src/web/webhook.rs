@@ -81,25 +81,12 @@ async fn handle(
         .skills
         .get(&name)
         .map_or(&defaults, |e| &e.webhook);
-    let body = match read_body(body, &headers, settings.max_body.0).await {
+    let key = format!("skills.{name}.webhook");
+    let body = match admit(body, &headers, settings, &key).await {
         Ok(body) => body,
-        Err(status) => {
-            tracing::warn!(skill = %name, matcher = %hit.matcher_id, "webhook request refused: {status}");
-            let why = match status {
-                StatusCode::PAYLOAD_TOO_LARGE => format!(
-                    "the body is over this webhook's limit of {} (skills.{name}.webhook.max-body)",
-                    settings.max_body
-                ),
-                _ => "the body could not be read".to_string(),
-            };
-            return answer(status, why);
-        }
+        Err(refused) => return refused,
     };
-    if let Some(secret) = &settings.secret {
-        if let Err(why) = check_secret(secret.expose(), &headers, &body) {
-            tracing::warn!(skill = %name, matcher = %hit.matcher_id, "webhook request refused (401): {why}");
-            return answer(StatusCode::UNAUTHORIZED, "unauthorized".into());
-        }
+    if settings.secret.is_some() {
         // The proof was for the bot; the skill need not see the secret.
         headers.remove(TOKEN);
         headers.remove(header::AUTHORIZATION);
@@ -175,13 +162,42 @@ pub(super) fn answer(status: StatusCode, text: String) -> Response {
         .into_response()
 }
 
-/// The body, at most `max` bytes: a bigger `Content-Length` is refused
-/// before reading, and a body that turns out bigger stops being read.
-pub(super) async fn read_body(
+/// The gate of every webhook, a skill's or a workflow's: the body within
+/// `settings.max_body`, then the secret, if one is set. A refusal is the
+/// answer to send, naming `key` (`skills.<name>.webhook`) where the limit
+/// is set; it is logged with `key`.
+pub(super) async fn admit(
     body: Body,
     headers: &HeaderMap,
-    max: u64,
-) -> Result<bytes::Bytes, StatusCode> {
+    settings: &WebhookSettings,
+    key: &str,
+) -> Result<bytes::Bytes, Response> {
+    let body = match read_body(body, headers, settings.max_body.0).await {
+        Ok(body) => body,
+        Err(status) => {
+            tracing::warn!(hook = %key, "webhook request refused: {status}");
+            let why = match status {
+                StatusCode::PAYLOAD_TOO_LARGE => format!(
+                    "the body is over this webhook's limit of {} ({key}.max-body)",
+                    settings.max_body
+                ),
+                _ => "the body could not be read".to_string(),
+            };
+            return Err(answer(status, why));
+        }
+    };
+    if let Some(secret) = &settings.secret
+        && let Err(why) = check_secret(secret.expose(), headers, &body)
+    {
+        tracing::warn!(hook = %key, "webhook request refused (401): {why}");
+        return Err(answer(StatusCode::UNAUTHORIZED, "unauthorized".into()));
+    }
+    Ok(body)
+}
+
+/// The body, at most `max` bytes: a bigger `Content-Length` is refused
+/// before reading, and a body that turns out bigger stops being read.
+async fn read_body(body: Body, headers: &HeaderMap, max: u64) -> Result<bytes::Bytes, StatusCode> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())

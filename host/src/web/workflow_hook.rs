@@ -9,7 +9,7 @@
 //! body over the cap (413), a missing or wrong secret (401), a body that is
 //! not a JSON object or inputs that do not fit (400, naming the field).
 
-use super::webhook::{answer, check_secret, read_body};
+use super::webhook::{admit, answer};
 use crate::bot::Bot;
 use crate::config::{Config, WebhookSettings};
 use crate::event::{Event, EventId, WebhookRequest, now_ms};
@@ -67,26 +67,11 @@ async fn handle(
         .workflows
         .get(&name)
         .map_or(&defaults, |e| &e.webhook);
-    let body = match read_body(body, &headers, settings.max_body.0).await {
+    let key = format!("workflows.{name}.webhook");
+    let body = match admit(body, &headers, settings, &key).await {
         Ok(body) => body,
-        Err(status) => {
-            tracing::warn!(workflow = %name, "webhook request refused: {status}");
-            let why = match status {
-                StatusCode::PAYLOAD_TOO_LARGE => format!(
-                    "the body is over this webhook's limit of {} (workflows.{name}.webhook.max-body)",
-                    settings.max_body
-                ),
-                _ => "the body could not be read".to_string(),
-            };
-            return answer(status, why);
-        }
+        Err(refused) => return refused,
     };
-    if let Some(secret) = &settings.secret
-        && let Err(why) = check_secret(secret.expose(), &headers, &body)
-    {
-        tracing::warn!(workflow = %name, "webhook request refused (401): {why}");
-        return answer(StatusCode::UNAUTHORIZED, "unauthorized".into());
-    }
     // An empty body starts it with its defaults.
     let given = if body.iter().all(u8::is_ascii_whitespace) {
         serde_json::Map::new()

@@ -19,11 +19,14 @@
 //! Stopping the bot ([`Engine::stop`]) stops every driver at an await
 //! point: a step is written in one transaction or not at all, nothing ends
 //! as failed or canceled because the bot stopped, and the runs (children
-//! too) resume on the next start.
+//! too) resume on the next start. A driver whose step is refused because
+//! another host took its run (a shared store) stops the same way.
 
 use super::defs::Definitions;
 use super::spec::{APPROVAL_TIMEOUT, Action, MAX_DEPTH, MAX_ITEMS, Target, Task, When, Workflow};
-use super::store::{ItemDoc, Kept, ParentLink, RunDoc, RunStatus, Status, Store, TaskDoc};
+use super::store::{
+    ItemDoc, Kept, ParentLink, RunDoc, RunStatus, Status, StepError, Store, TaskDoc,
+};
 use super::template::as_text;
 use crate::bus::ResponseSink;
 use crate::catalog::Catalog;
@@ -147,9 +150,14 @@ struct TaskCx {
     doc: TaskDoc,
     room: Option<Room>,
     depth: u32,
-    /// A child run this task had started before a restart: the first
-    /// attempt waits for it instead of starting another.
-    resumed_child: Mutex<Option<u64>>,
+    /// The child runs this task (by item, over `with-items`) had started
+    /// before a restart: the first attempt waits for it instead of
+    /// starting another.
+    resumed: Mutex<HashMap<Option<usize>, u64>>,
+    /// The task's document as last written: items' ends and children's
+    /// numbers go into it, one writer at a time, so no write undoes
+    /// another's.
+    written: tokio::sync::Mutex<TaskDoc>,
 }
 
 enum Ending {
@@ -158,6 +166,9 @@ enum Ending {
     Timeout(Duration),
     /// The bot is stopping: the run stays as stored, to resume.
     Stopped,
+    /// Another host took the run (this one was silent too long): it drives
+    /// it from what is stored.
+    Lost,
 }
 
 impl Engine {
@@ -176,7 +187,7 @@ impl Engine {
         &self,
         def: &Workflow,
         start: Start,
-        parent: Option<(ParentLink, u32, TaskDoc)>,
+        parent: Option<(ParentLink, u32, TaskDoc, Option<usize>)>,
     ) -> anyhow::Result<Kept> {
         let doc = RunDoc {
             workflow: def.name.clone(),
@@ -189,8 +200,8 @@ impl Engine {
             vars: serde_json::Map::new(),
             failed: false,
             room: start.room,
-            depth: parent.as_ref().map_or(0, |(_, d, _)| *d),
-            parent: parent.as_ref().map(|(p, _, _)| p.clone()),
+            depth: parent.as_ref().map_or(0, |(_, d, _, _)| *d),
+            parent: parent.as_ref().map(|(p, _, _, _)| p.clone()),
             error: None,
         };
         let first: Vec<(String, TaskDoc)> = def
@@ -202,7 +213,7 @@ impl Engine {
         let (id, doc, first) = tokio::task::spawn_blocking(move || {
             let under = parent
                 .as_ref()
-                .map(|(p, _, task)| (p.run, p.task.as_str(), task));
+                .map(|(p, _, task, item)| (p.run, p.task.as_str(), task, *item));
             store
                 .create_child(&doc, &first, under)
                 .map(|id| (id, doc, first))
@@ -213,6 +224,8 @@ impl Engine {
             status: RunStatus::Running,
             doc,
             tasks: first,
+            // Whoever reads it again sees this host; here it is not needed.
+            owner: None,
         })
     }
 
@@ -297,7 +310,9 @@ impl Engine {
             tokio::select! {
                 joined = running.join_next() => match joined {
                     Some(Ok((i, end))) => {
-                        self.ended(&mut run, i, end).await;
+                        if !self.ended(&mut run, i, end).await {
+                            break Ending::Lost;
+                        }
                         self.start_due(&mut run, &mut running, &mut launched);
                     }
                     Some(Err(e)) => {
@@ -320,6 +335,10 @@ impl Engine {
                 // stop by themselves (the same token).
                 self.lock().remove(&run.id);
                 tracing::info!(run = run.id, workflow = %run.def.name, "workflow stopped with the bot; it resumes on the next start");
+            }
+            Ending::Lost => {
+                self.lock().remove(&run.id);
+                tracing::warn!(run = run.id, workflow = %run.def.name, "another host took this workflow run; it stops here");
             }
             Ending::Canceled | Ending::Timeout(_) => {
                 let who = match &ending {
@@ -357,7 +376,17 @@ impl Engine {
                 doc: doc.clone(),
                 room: run.room.clone(),
                 depth: run.doc.depth,
-                resumed_child: Mutex::new(doc.child),
+                resumed: Mutex::new(
+                    doc.child
+                        .map(|c| (None, c))
+                        .into_iter()
+                        .chain(
+                            (doc.children.iter().enumerate())
+                                .filter_map(|(n, c)| Some((Some(n), (*c)?))),
+                        )
+                        .collect(),
+                ),
+                written: tokio::sync::Mutex::new(doc.clone()),
             };
             let engine = self.clone();
             running.spawn(async move {
@@ -367,8 +396,9 @@ impl Engine {
         }
     }
 
-    /// Task `i` ended: its transitions, stored in one step.
-    async fn ended(&self, run: &mut Run, i: usize, end: TaskEnd) {
+    /// Task `i` ended: its transitions, stored in one step. False when the
+    /// run is no longer this host's to drive.
+    async fn ended(&self, run: &mut Run, i: usize, end: TaskEnd) -> bool {
         let def = run.def.clone();
         let task = &def.tasks[i];
         let mut doc = run.tasks[i]
@@ -459,18 +489,17 @@ impl Engine {
             .filter_map(|&j| Some((def.tasks[j].name.clone(), run.tasks[j].clone()?)))
             .collect();
         let doc = vars_changed.then(|| run.doc.clone());
-        // Written here, not on a blocking thread: a step is one small
-        // transaction into the WAL with no fsync (synchronous = NORMAL),
-        // tens of µs, which the driver must wait for anyway (nothing it led
-        // to may start before it is kept); handing it to another thread
-        // cost more than the write. This is a workflow's step, never the
-        // message path.
+        // Nothing it led to may start before it is kept (`Store::step`
+        // writes a local file inline: cheaper than a thread hop). This is
+        // a workflow's step, never the message path.
         let id = run.id;
-        if let Err(e) = self
-            .store
-            .commit(id, doc.as_ref(), &tasks, RunStatus::Running)
-        {
-            tracing::error!(run = id, "could not store a workflow step: {e:#}");
+        match self.store.step(id, doc, tasks, RunStatus::Running).await {
+            Ok(()) => true,
+            Err(StepError::Lost(_)) => false,
+            Err(e) => {
+                tracing::error!(run = id, "could not store a workflow step: {e:#}");
+                true
+            }
         }
     }
 
@@ -506,7 +535,9 @@ impl Engine {
                 Outcome::Error,
                 Some(failed_task.unwrap_or_else(|| "it failed".into())),
             ),
-            Ending::Done | Ending::Stopped => (RunStatus::Succeeded, Outcome::Ok, None),
+            Ending::Done | Ending::Stopped | Ending::Lost => {
+                (RunStatus::Succeeded, Outcome::Ok, None)
+            }
         };
         let values = values(&run);
         let mut output = serde_json::Map::new();
@@ -522,10 +553,12 @@ impl Engine {
         doc.vars
             .insert("output".into(), serde_json::Value::Object(output.clone()));
         doc.error = error.clone();
-        let store = self.store.clone();
         let id = run.id;
-        let _ =
-            tokio::task::spawn_blocking(move || store.commit(id, Some(&doc), &[], status)).await;
+        let kept = self.store.step(id, Some(doc), Vec::new(), status).await;
+        if let Err(StepError::Lost(_)) = kept {
+            tracing::warn!(run = id, workflow = %run.def.name, "another host took this workflow run before it ended here");
+            return;
+        }
         // After the store has the end: a parent that looks after this finds it there.
         self.wake_waiters(id);
 
@@ -630,6 +663,11 @@ impl Engine {
         };
         cx.doc.items.resize(list.len(), None);
         cx.doc.started_at = started_at;
+        {
+            let mut written = cx.written.lock().await;
+            written.items.resize(list.len(), None);
+            written.started_at = started_at;
+        }
         let todo: Vec<(usize, serde_json::Value)> = list
             .into_iter()
             .enumerate()
@@ -641,27 +679,34 @@ impl Engine {
                 .map(|(n, item)| async move { (n, this.attempts(cx, Some((n, item))).await) }),
         )
         .buffer_unordered(task.concurrency.max(1));
-        let mut items = cx.doc.items.clone();
         while let Some((n, a)) = ends.next().await {
-            items[n] = Some(ItemDoc {
+            // Each item's end is kept: a restart runs only those left. The
+            // lock is held through the write: the next item's write comes
+            // after it, with it.
+            let mut written = cx.written.lock().await;
+            written.items[n] = Some(ItemDoc {
                 ok: a.ok,
                 result: a.result,
                 answer: a.answer,
                 error: a.error,
             });
-            // Each item's end is kept: a restart runs only those left.
-            let mut doc = cx.doc.clone();
-            doc.items = items.clone();
             // As a step: small, and waited for (see `ended`).
-            if let Err(e) = self.store.commit(
-                cx.run,
-                None,
-                &[(task.name.clone(), doc)],
-                RunStatus::Running,
-            ) {
-                tracing::error!(run = cx.run, task = %task.name, "could not store an item's end: {e:#}");
+            let tasks = vec![(task.name.clone(), written.clone())];
+            match self
+                .store
+                .step(cx.run, None, tasks, RunStatus::Running)
+                .await
+            {
+                Ok(()) => {}
+                // The driver learns it at the task's end.
+                Err(StepError::Lost(_)) => {}
+                Err(e) => {
+                    tracing::error!(run = cx.run, task = %task.name, "could not store an item's end: {e:#}")
+                }
             }
         }
+        drop(ends);
+        let items = cx.written.lock().await.items.clone();
         let done: Vec<&ItemDoc> = items.iter().flatten().collect();
         TaskEnd {
             ok: done.iter().all(|i| i.ok),
@@ -838,7 +883,8 @@ impl Engine {
                 record.skill = "workflow".into();
                 record.version = "built-in".into();
                 record.matcher = name.clone();
-                self.child(cx, task, name, input, &record.id, limit).await
+                self.child(cx, task, name, input, (&record.id, item), limit)
+                    .await
             }
         };
         record.ended_at = now_ms();
@@ -943,27 +989,27 @@ impl Engine {
         }
     }
 
-    /// Starts workflow `name` as this task's child (or, after a restart,
-    /// finds the one the task had started) and waits for its end: its
-    /// output is the task's result, its failure the task's.
-    #[allow(clippy::too_many_arguments)]
+    /// Starts workflow `name` as this task's child (one per item over
+    /// `with-items`), or after a restart finds the one it had started, and
+    /// waits for its end: its output is the task's result, its failure the
+    /// task's. `attempt` is the attempt's record id and item.
     async fn child(
         self: &Arc<Self>,
         cx: &TaskCx,
         task: &Task,
         name: &str,
         input: serde_json::Map<String, serde_json::Value>,
-        record_id: &str,
+        attempt: (&str, Option<usize>),
         limit: Option<Duration>,
     ) -> (Outcome, Attempt) {
         let resumed = cx
-            .resumed_child
+            .resumed
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .take();
+            .remove(&attempt.1);
         let id = match resumed {
             Some(id) => id,
-            None => match self.start_child(cx, task, name, input, record_id).await {
+            None => match self.start_child(cx, task, name, input, attempt).await {
                 Ok(id) => id,
                 Err((outcome, why)) => return (outcome, fail(why)),
             },
@@ -1021,7 +1067,7 @@ impl Engine {
         task: &Task,
         name: &str,
         input: serde_json::Map<String, serde_json::Value>,
-        record_id: &str,
+        (record_id, item): (&str, Option<usize>),
     ) -> Result<u64, (Outcome, String)> {
         let Some(def) = self.defs.current().by_name.get(name).cloned() else {
             return Err((
@@ -1069,11 +1115,17 @@ impl Engine {
             task: task.name.clone(),
             record: record_id.to_owned(),
         };
+        // Stored with the task's pointer to it, in the task's document as
+        // last written (other items' ends in it), held until it is.
+        let mut written = cx.written.lock().await;
+        let parent = (link, cx.depth + 1, written.clone(), item);
         let kept = self
-            .create_under(&def, start, Some((link, cx.depth + 1, cx.doc.clone())))
+            .create_under(&def, start, Some(parent))
             .await
             .map_err(|e| (Outcome::Error, format!("cannot start `{name}`: {e:#}")))?;
         let id = kept.id;
+        written.set_child(item, id);
+        drop(written);
         tracing::info!(run = id, parent = cx.run, task = %task.name, workflow = %name, "child workflow started");
         self.launch(def, kept);
         Ok(id)
@@ -1100,6 +1152,12 @@ impl Engine {
                         .unwrap_or_else(|e| e.into_inner())
                         .remove(&id);
                     return Ok(kept);
+                }
+                // In a shared store, another host may drive the child
+                // (it took it from a host that stopped): it cannot wake
+                // this one, so the store is read again now and then.
+                Some(_) if self.store.shared() => {
+                    let _ = tokio::time::timeout(Duration::from_secs(1), rx).await;
                 }
                 Some(_) => {
                     let _ = rx.await;
@@ -1136,12 +1194,11 @@ impl Engine {
                 let d = now_ms() + timeout.as_millis() as u64;
                 let mut doc = cx.doc.clone();
                 doc.deadline = Some(d);
-                let store = self.store.clone();
-                let (id, name) = (cx.run, task.name.clone());
-                let _ = tokio::task::spawn_blocking(move || {
-                    store.commit(id, None, &[(name, doc)], RunStatus::Running)
-                })
-                .await;
+                let tasks = vec![(task.name.clone(), doc)];
+                let _ = self
+                    .store
+                    .step(cx.run, None, tasks, RunStatus::Running)
+                    .await;
                 d
             }
         };

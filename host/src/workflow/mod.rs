@@ -4,7 +4,8 @@
 //! aliases or `workflow run NAME key=value…` under its `permissions`, run by
 //! the `engine` (parallel branches, joins, items, retries, timeouts,
 //! approvals in chat), kept by the `store` so a restarted bot resumes
-//! where it was. In chat: `approve N` / `deny N`, `workflow status N`,
+//! where it was; with Redis, runs are shared by several hosts (`sharing`:
+//! a host that dies has its runs resumed by another). In chat: `approve N` / `deny N`, `workflow status N`,
 //! `workflow cancel N`, `workflows`, `workflow reload`.
 //!
 //! The dispatcher asks [`Workflows::chat`] first with every message; what
@@ -15,6 +16,7 @@
 
 pub mod defs;
 pub mod engine;
+pub mod sharing;
 pub mod spec;
 pub mod store;
 pub mod template;
@@ -29,15 +31,21 @@ use anyhow::Result;
 use defs::Definitions;
 use engine::Engine;
 pub use engine::Start;
+use sharing::{Request, Sharing};
 use spec::Workflow;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use store::{RunStatus, Status, Store};
+use store::{Kept, RunStatus, Status, Store};
 
 pub struct Workflows {
     defs: Arc<Definitions>,
     engine: Arc<Engine>,
+    /// With a shared store: the heartbeat and the control channel.
+    sharing: Option<Arc<Sharing>>,
+    /// The heartbeat, the control channel and the watch for other hosts'
+    /// runs, stopped with the bot.
+    loops: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     _watch: defs::WatchHandle,
 }
 
@@ -51,15 +59,27 @@ pub fn folder(config: &Config) -> Option<PathBuf> {
 }
 
 impl Workflows {
-    /// Opens the store (beside the history), loads the folder and watches
-    /// it. Runs left unfinished start again with [`Workflows::resume`].
-    pub fn start(
+    /// Opens the store (beside the history, or in Redis when
+    /// `databases.redis` is set), loads the folder and watches it. Runs
+    /// left unfinished start again with [`Workflows::resume`].
+    pub async fn start(
         config: Arc<Config>,
         catalog: Arc<Catalog>,
         responses: Arc<dyn ResponseSink>,
         observers: Vec<Arc<dyn Observer>>,
     ) -> Result<Arc<Workflows>> {
-        let store = Store::open(&config.history_path())?;
+        let (store, sharing) = match &config.databases.redis {
+            Some(redis) => {
+                let (url, shown) = (redis.url.expose(), redis.shown_url());
+                let host = config.bus.host_name();
+                let store = Store::redis(url, &shown, &redis.prefix, &host)?;
+                let ttl = config.bus.lease_ttl();
+                let sharing = Sharing::connect(url, &shown, &redis.prefix, &host, ttl).await?;
+                tracing::info!(host = %host, "workflow runs are in Redis, shared with other hosts");
+                (store, Some(sharing))
+            }
+            None => (Store::sqlite(&config.history_path())?, None),
+        };
         if config.history.enabled {
             prune_now_and_hourly(store.clone(), &config);
         }
@@ -82,6 +102,8 @@ impl Workflows {
         Ok(Arc::new(Workflows {
             defs,
             engine,
+            sharing,
+            loops: Mutex::new(Vec::new()),
             _watch: watch,
         }))
     }
@@ -152,50 +174,116 @@ impl Workflows {
     /// whole or not at all) and resumes on the next start. Waits for the
     /// drivers, at most `within`.
     pub async fn stop(&self, within: std::time::Duration) {
+        for task in self
+            .loops
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
+            task.abort();
+        }
         if !self.engine.stop(within).await {
             tracing::warn!("workflow runs still stopping after {within:?}");
+        }
+        // Stopped and stored: another host may take them at once.
+        if let Some(sharing) = &self.sharing {
+            sharing.leave().await;
         }
     }
 
     /// Starts again every run the last process left unfinished: finished
     /// tasks keep their results, tasks that were running start afresh.
-    pub async fn resume(&self) -> Result<usize> {
-        let store = self.engine.store.clone();
-        let kept = tokio::task::spawn_blocking(move || store.unfinished()).await??;
-        let set = self.defs.current();
-        let n = kept.len();
-        for run in kept {
-            let Some(def) = set.by_name.get(&run.doc.workflow).cloned() else {
-                tracing::warn!(run = run.id, workflow = %run.doc.workflow, "cannot resume: no such workflow is loaded");
-                let store = self.engine.store.clone();
-                let id = run.id;
-                let mut doc = run.doc.clone();
-                doc.error = Some(format!(
-                    "no workflow `{}` is loaded to resume it",
-                    doc.workflow
-                ));
-                let _ = tokio::task::spawn_blocking(move || {
-                    store.commit(id, Some(&doc), &[], RunStatus::Failed)
-                })
-                .await;
-                // A parent waiting for it hears it ended.
-                self.engine.wake_waiters(id);
-                continue;
-            };
-            if def.sha256 != run.doc.sha256 {
-                tracing::warn!(run = run.id, workflow = %def.name, "the workflow's file changed since the run started: it resumes under the new one");
-            }
-            tracing::info!(run = run.id, workflow = %def.name, "resuming a workflow run");
-            let text = format!("↻ {} #{} resumes after a restart.", def.name, run.id);
-            let room = run
-                .doc
-                .room
-                .clone()
-                .or_else(|| run.doc.event.origin().map(|o| o.target));
-            self.engine.say(room, text).await;
-            self.engine.launch(def, run);
+    /// With a shared store: the runs this host drove under its name, and
+    /// those of hosts that stopped beating; then it beats, hears requests
+    /// from other hosts and keeps taking the runs of hosts that stop.
+    pub async fn resume(self: &Arc<Self>) -> Result<usize> {
+        if let Some(sharing) = &self.sharing {
+            // Before claiming: no other host takes them meanwhile.
+            sharing.beat().await?;
+        }
+        let n = self.claim_and_resume(true).await?;
+        if let Some(sharing) = self.sharing.clone() {
+            let mut loops = self.loops.lock().unwrap_or_else(|e| e.into_inner());
+            loops.push(tokio::spawn(sharing.clone().beat_forever()));
+            let engine = self.engine.clone();
+            loops.push(tokio::spawn(
+                sharing
+                    .clone()
+                    .serve(move |request| carry_out(&engine, request)),
+            ));
+            let me = Arc::downgrade(self);
+            let every = sharing.ttl() / 2;
+            loops.push(tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    let Some(workflows) = me.upgrade() else {
+                        return;
+                    };
+                    if let Err(e) = workflows.claim_and_resume(false).await {
+                        tracing::warn!("cannot look for other hosts' workflow runs: {e:#}");
+                    }
+                }
+            }));
         }
         Ok(n)
+    }
+
+    /// Claims the runs to resume (with `mine`, those kept under this
+    /// host's name) and launches them.
+    async fn claim_and_resume(&self, mine: bool) -> Result<usize> {
+        let store = self.engine.store.clone();
+        let kept = tokio::task::spawn_blocking(move || store.resumable(mine)).await??;
+        let n = kept.len();
+        for (run, before) in kept {
+            self.relaunch(run, before).await;
+        }
+        Ok(n)
+    }
+
+    /// Launches `run` again, kept by `before` (another host) or by the
+    /// last process here.
+    async fn relaunch(&self, run: Kept, before: Option<String>) {
+        let set = self.defs.current();
+        let Some(def) = set.by_name.get(&run.doc.workflow).cloned() else {
+            tracing::warn!(run = run.id, workflow = %run.doc.workflow, "cannot resume: no such workflow is loaded");
+            let mut doc = run.doc.clone();
+            doc.error = Some(format!(
+                "no workflow `{}` is loaded to resume it",
+                doc.workflow
+            ));
+            let _ = self
+                .engine
+                .store
+                .step(run.id, Some(doc), Vec::new(), RunStatus::Failed)
+                .await;
+            // A parent waiting for it hears it ended.
+            self.engine.wake_waiters(run.id);
+            return;
+        };
+        if def.sha256 != run.doc.sha256 {
+            tracing::warn!(run = run.id, workflow = %def.name, "the workflow's file changed since the run started: it resumes under the new one");
+        }
+        let here = self.sharing.as_ref().map(|s| s.host());
+        let text = match (before.as_deref(), here) {
+            (Some(other), Some(here)) if other != here => {
+                tracing::info!(run = run.id, workflow = %def.name, from = %other, "resuming a workflow run of a host that stopped");
+                format!(
+                    "↻ {} #{} resumes on {here}: {other} stopped.",
+                    def.name, run.id
+                )
+            }
+            _ => {
+                tracing::info!(run = run.id, workflow = %def.name, "resuming a workflow run");
+                format!("↻ {} #{} resumes after a restart.", def.name, run.id)
+            }
+        };
+        let room = run
+            .doc
+            .room
+            .clone()
+            .or_else(|| run.doc.event.origin().map(|o| o.target));
+        self.engine.say(room, text).await;
+        self.engine.launch(def, run);
     }
 
     /// Takes `m` if it is a workflow command or starts a workflow; answers
@@ -222,14 +310,27 @@ impl Workflows {
                 match run_number(run) {
                     Some(n) => {
                         let task = rest.first().map(|_| words[2]);
-                        match self.engine.decide(
-                            n,
-                            task,
-                            &m.connector,
-                            &m.user_id,
-                            *verb == "approve",
-                        ) {
-                            Ok(text) | Err(text) => text,
+                        let approve = *verb == "approve";
+                        match self.elsewhere(n).await {
+                            Some(Ok(owner)) => {
+                                let request = Request::Decide {
+                                    run: n,
+                                    task: task.map(str::to_owned),
+                                    connector: m.connector.clone(),
+                                    user_id: m.user_id.clone(),
+                                    approve,
+                                };
+                                self.ask(n, &owner, request).await
+                            }
+                            Some(Err(text)) => text,
+                            None => {
+                                match self
+                                    .engine
+                                    .decide(n, task, &m.connector, &m.user_id, approve)
+                                {
+                                    Ok(text) | Err(text) => text,
+                                }
+                            }
                         }
                     }
                     None => return false,
@@ -444,12 +545,15 @@ impl Workflows {
             None => kept.tasks.iter().map(|(n, _)| n.clone()).collect(),
         };
         let waiting = self.engine.waiting_for(n);
+        // Another host's approvals: a running task with a deadline.
+        let asking =
+            |doc: &store::TaskDoc| doc.deadline.is_some() && kept.status == RunStatus::Running;
         let tasks: Vec<String> = order
             .iter()
             .filter_map(|name| {
                 let (_, doc) = kept.tasks.iter().find(|(t, _)| t == name)?;
                 let state = match doc.status {
-                    Status::Scheduled if waiting.contains(name) => {
+                    Status::Scheduled if waiting.contains(name) || asking(doc) => {
                         "waiting for approval".to_owned()
                     }
                     Status::Failed => match &doc.error {
@@ -461,8 +565,12 @@ impl Workflows {
                 Some(format!("{name} {state}"))
             })
             .collect();
+        let on = match (&kept.owner, kept.status) {
+            (Some(host), RunStatus::Running) => format!(" on {host}"),
+            _ => String::new(),
+        };
         format!(
-            "#{n} {}: {} — {}",
+            "#{n} {}: {}{on} — {}",
             kept.doc.workflow,
             kept.status.as_str(),
             if tasks.is_empty() {
@@ -476,8 +584,26 @@ impl Workflows {
     /// Cancels run `n` for `m`'s sender, if they may; the answer is said
     /// before the cancel, so it comes before the run's end.
     async fn cancel(&self, n: u64, id: EventId, m: &Message) {
-        let Some(starter) = self.engine.started_by(n) else {
-            return self.say(m, id, format!("#{n} is not running.")).await;
+        let (starter, owner) = match self.engine.started_by(n) {
+            Some(starter) => (starter, None),
+            None => match self.elsewhere(n).await {
+                Some(Ok(owner)) => {
+                    let store = self.engine.store.clone();
+                    let kept = tokio::task::spawn_blocking(move || store.get(n)).await;
+                    let starter = match kept {
+                        Ok(Ok(Some(kept))) => {
+                            match (kept.doc.event.connector(), kept.doc.event.user_id()) {
+                                (Some(c), Some(u)) => Some((c.to_owned(), u.to_owned())),
+                                _ => None,
+                            }
+                        }
+                        _ => None,
+                    };
+                    (starter, Some(owner))
+                }
+                Some(Err(text)) => return self.say(m, id, text).await,
+                None => return self.say(m, id, format!("#{n} is not running.")).await,
+            },
         };
         let own = starter.is_some_and(|(c, u)| c == m.connector && u == m.user_id);
         if !own && !self.engine.config.is_admin(&m.connector, &m.user_id) {
@@ -487,10 +613,53 @@ impl Workflows {
             );
             return self.say(m, id, text).await;
         }
-        self.say(m, id, format!("Canceling #{n}…")).await;
         let who = format!("{}:{}", m.connector, m.user_id);
+        if let Some(owner) = owner {
+            let text = self.ask(n, &owner, Request::Cancel { run: n, who }).await;
+            return self.say(m, id, text).await;
+        }
+        self.say(m, id, format!("Canceling #{n}…")).await;
         tracing::info!(run = n, by = %crate::text::for_log(&who), "workflow canceled");
         self.engine.cancel(n, who);
+    }
+
+    /// Where run `n` runs when not here: `None` when it runs here (or the
+    /// store is this host's alone, or it is not running), else the host
+    /// that drives it, or what to say when it cannot be read.
+    async fn elsewhere(&self, n: u64) -> Option<Result<String, String>> {
+        self.sharing.as_ref()?;
+        if self.engine.started_by(n).is_some() {
+            return None;
+        }
+        let store = self.engine.store.clone();
+        match tokio::task::spawn_blocking(move || store.get(n)).await {
+            Ok(Ok(Some(kept))) if kept.status == RunStatus::Running => {
+                let owner = kept.owner?;
+                let here = self.sharing.as_ref().map(|s| s.host());
+                (Some(owner.as_str()) != here).then_some(Ok(owner))
+            }
+            Ok(Ok(_)) => None,
+            Ok(Err(e)) => Some(Err(format!("⚠ cannot read run #{n}: {e}"))),
+            Err(e) => Some(Err(format!("⚠ {e}"))),
+        }
+    }
+
+    /// Asks `owner`, the host driving run `n`, to carry out `request`;
+    /// returns what to say.
+    async fn ask(&self, n: u64, owner: &str, request: Request) -> String {
+        let Some(sharing) = &self.sharing else {
+            return format!("#{n} is not running.");
+        };
+        match sharing.ask(owner, request).await {
+            Ok(text) => text,
+            Err(e) => {
+                tracing::warn!(run = n, host = %owner, "cannot reach the host driving a workflow run: {e}");
+                format!(
+                    "⚠ #{n} runs on {owner}, which is not answering ({e}); another host resumes it within {}.",
+                    crate::config::HumanDuration(sharing.ttl())
+                )
+            }
+        }
     }
 
     async fn say(&self, m: &Message, id: EventId, text: String) {
@@ -529,6 +698,30 @@ fn prune_now_and_hourly(store: Store, config: &Config) {
             }
         }
     });
+}
+
+/// Does what another host asked of a run driven here; returns what the
+/// asker says.
+fn carry_out(engine: &Engine, request: Request) -> String {
+    match request {
+        Request::Decide {
+            run,
+            task,
+            connector,
+            user_id,
+            approve,
+        } => match engine.decide(run, task.as_deref(), &connector, &user_id, approve) {
+            Ok(text) | Err(text) => text,
+        },
+        Request::Cancel { run, who } => {
+            tracing::info!(run, by = %crate::text::for_log(&who), "workflow canceled from another host");
+            if engine.cancel(run, who) {
+                format!("Canceling #{run}…")
+            } else {
+                format!("#{run} is not running.")
+            }
+        }
+    }
 }
 
 /// `3`, `#3` or `wf-3`.

@@ -530,15 +530,6 @@ pub fn parse(file: &Path, text: &str) -> Result<Workflow, ConfigError> {
                         format!("task `{task_name}`: workflow `{name}` may not start itself"),
                     ));
                 }
-                if t.with_items.is_some() {
-                    return Err(at(
-                        &t.action,
-                        format!(
-                            "task `{task_name}`: `with-items` over a workflow is not supported; \
-                             start the workflow once per item from inside it instead"
-                        ),
-                    ));
-                }
                 calls.push((
                     called.to_owned(),
                     at(&t.action, format!("task `{task_name}` starts `{called}`")),
@@ -864,19 +855,15 @@ tasks:
             assert_eq!(e.line, Some(line), "{e}");
             assert!(e.to_string().contains(expected), "{e}");
         }
-        let e = parse(
+        // A child workflow per item is allowed.
+        parse(
             Path::new("deploy.yaml"),
             &GOOD.replace(
                 "d: {action: ci, join: all}",
                 "d: {action: workflow.x, join: all, with-items: [1]}",
             ),
         )
-        .err()
-        .expect("an error");
-        assert!(
-            e.to_string().contains("`with-items` over a workflow"),
-            "{e}"
-        );
+        .expect("with-items over a workflow loads");
     }
 
     #[test]

@@ -11,8 +11,12 @@
 //! another workflow (its success, its failure, a cancel of the parent that
 //! cancels it, a restart in the middle of it), a circle of workflows
 //! refused at load, and SIGTERM in the middle of a task: the run stops as
-//! stored and resumes. What ran, and when, is read from the execution
-//! records in the history database.
+//! stored and resumes. `with-items` over a child workflow, a child per item,
+//! the same children after a restart. Two bots sharing their runs in a real
+//! redis-server: an approval said on the host that does not drive the run,
+//! a host killed and its run taken over by the other, a cancel from a
+//! third. What ran, and when, is read from the execution records in the
+//! history database (in Redis for the shared runs).
 
 use crate::common::{BotDir, free_port, http, wait_for_port};
 use sandbot::event::{Execution, Outcome};
@@ -967,4 +971,198 @@ output:
         task(&tasks_of(&history, "wf-1"), "wf-1.slow").outcome,
         Outcome::Ok
     );
+}
+
+/// The records of run `run`'s tasks, polled until there are `n`.
+fn wait_for_tasks(history: &History, run: &str, n: usize) -> Vec<Execution> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let found = tasks_of(history, run);
+        if found.len() >= n {
+            return found;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{run}'s task records never arrived: {:?}",
+            ids(&found)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn two_hosts_share_runs_in_redis_and_one_takes_over_the_runs_of_a_host_that_dies() {
+    let redis = crate::memory::RedisServer::start();
+    let config = format!("databases:\n  redis: {{url: '{}'}}\n", redis.url());
+    let (a, b) = (
+        bot_with("deploy", &example(), &config),
+        bot_with("deploy", &example(), &config),
+    );
+    let mut one = a.start();
+    let mut two = b.start();
+    for host in [&one, &two] {
+        host.wait_for_log("workflow runs are in Redis");
+    }
+    let retention = Retention {
+        max_age: Duration::from_secs(86_400),
+        max_count: 100_000,
+    };
+    let history = History::open_redis(&redis.url(), "redis", "sandbot", retention).unwrap();
+
+    // Started on the first host, approved on the second: the second asks
+    // the first, which drives the run and says how it ended.
+    assert_eq!(one.ask("deploy web to prod"), "▶ deploy #1 started.");
+    assert!(one.answer().starts_with("❓ Deploy web 1.1.0 to prod?"));
+    let status = two.ask("workflow status 1");
+    assert!(status.starts_with("#1 deploy: running on "), "{status}");
+    assert!(status.contains("approval waiting for approval"), "{status}");
+    assert_eq!(
+        two.ask("approve 1"),
+        "👍 shell:alice approved #1 (approval)."
+    );
+    assert_eq!(
+        one.answer(),
+        "✅ deploy #1 succeeded: version=1.1.0, url=https://prod.example/web"
+    );
+
+    // The first host dies waiting for an approval: the second takes the
+    // run once the first's heartbeat lapses, and asks again.
+    assert_eq!(one.ask("deploy web to prod"), "▶ deploy #2 started.");
+    assert!(one.answer().starts_with("❓ Deploy web 1.2.0 to prod?"));
+    let before = wait_for_tasks(&history, "wf-2", 3);
+    let killed_at = sandbot::event::now_ms();
+    one.kill();
+    let taken = two.answer();
+    assert!(
+        taken.starts_with("↻ deploy #2 resumes on ") && taken.ends_with(" stopped."),
+        "{taken}"
+    );
+    assert_eq!(
+        two.answer(),
+        "❓ Deploy web 1.2.0 to prod? Say `approve 2` or `deny 2`."
+    );
+    assert_eq!(
+        two.ask("approve 2"),
+        "👍 shell:alice approved #2 (approval)."
+    );
+    assert_eq!(
+        two.answer(),
+        "✅ deploy #2 succeeded: version=1.2.0, url=https://prod.example/web"
+    );
+    let after = wait_for_tasks(&history, "wf-2", 5);
+    for id in ["wf-2.build", "wf-2.test-a", "wf-2.test-b"] {
+        // Not run again: the record is the one from before the kill.
+        assert_eq!(task(&after, id), task(&before, id));
+    }
+    assert!(task(&after, "wf-2.deploy").started_at >= killed_at);
+
+    // A cancel said to a new host reaches the host driving the run.
+    assert_eq!(two.ask("deploy api to prod"), "▶ deploy #3 started.");
+    assert!(two.answer().starts_with("❓ Deploy api"));
+    let mut three = a.start();
+    three.wait_for_log("workflow runs are in Redis");
+    assert_eq!(three.ask("workflow cancel 3"), "Canceling #3…");
+    assert_eq!(two.answer(), "⏹ deploy #3 canceled by shell:alice");
+    assert_eq!(three.ask("approve 3"), "#3 is not waiting for anyone.");
+    let (_, status, log) = two.finish();
+    assert!(status.success(), "{log}");
+    assert!(!log.contains("another host took"), "{log}");
+    let (_, status, log) = three.finish();
+    assert!(status.success(), "{log}");
+}
+
+/// `n` lines, sorted: for answers whose order is not set.
+fn sorted_answers(bot: &crate::common::Running, n: usize) -> Vec<String> {
+    let mut lines = bot.answers(n);
+    lines.sort();
+    lines
+}
+
+#[test]
+fn with_items_over_a_workflow_starts_a_child_per_item_and_a_restart_waits_for_the_same_ones() {
+    let fleet = "
+inputs:
+  apps: {type: array, default: [web, api, db]}
+tasks:
+  each:
+    action: workflow.ship
+    with-items: '{{ inputs.apps }}'
+    concurrency: 2
+    input: {app: '{{ item }}', version: '1.0'}
+output:
+  shipped: '{{ tasks.each.result | length }}'
+  last: '{{ (tasks.each.result | last).url }}'
+";
+    let bot = bot_with("fleet", fleet, "");
+    write_workflow(&bot, "ship", SHIP);
+    let mut first = bot.start();
+    first.wait_for_log("workflow loaded workflow=ship");
+    assert_eq!(first.ask("workflow run fleet"), "▶ fleet #1 started.");
+    // Two children at once, one per item, each asking under its number.
+    let asked = sorted_answers(&first, 2);
+    assert_eq!(
+        asked
+            .iter()
+            .map(|l| &l[..l.find('?').unwrap()])
+            .collect::<Vec<_>>(),
+        ["❓ Ship api 1.0", "❓ Ship web 1.0"]
+    );
+    let numbers: Vec<&str> = asked
+        .iter()
+        .map(|l| l.split('`').nth(1).unwrap().trim_start_matches("approve "))
+        .collect();
+    let mut sorted = numbers.clone();
+    sorted.sort();
+    assert_eq!(sorted, ["2", "3"], "{asked:?}");
+    first.kill();
+
+    // The restart resumes the parent and the same two children: no third
+    // child for an item that had one.
+    let mut second = bot.start();
+    let mut expected = vec![
+        "↻ fleet #1 resumes after a restart.".to_owned(),
+        "↻ ship #2 resumes after a restart.".to_owned(),
+        "↻ ship #3 resumes after a restart.".to_owned(),
+    ];
+    expected.extend(asked.iter().cloned());
+    expected.sort();
+    assert_eq!(sorted_answers(&second, 5), expected);
+    second.say("approve 2");
+    second.say("approve 3");
+    // Two places free up: the last item's child starts.
+    assert_eq!(
+        sorted_answers(&second, 3),
+        [
+            "❓ Ship db 1.0? Say `approve 4` or `deny 4`.",
+            "👍 shell:alice approved #2 (approval).",
+            "👍 shell:alice approved #3 (approval).",
+        ]
+    );
+    assert_eq!(
+        second.ask("approve 4"),
+        "👍 shell:alice approved #4 (approval)."
+    );
+    assert_eq!(
+        second.answer(),
+        "✅ fleet #1 succeeded: shipped=3, last=https://prod.example/db"
+    );
+    let (_, status, log) = second.finish();
+    assert!(status.success(), "{log}");
+    let history = history(&bot);
+    // Each item's record has its child under it; no fifth run.
+    // `asked` is sorted: api (item 1) first, then web (item 0).
+    let children = [
+        ("wf-1.each[0]", format!("wf-{}", numbers[1])),
+        ("wf-1.each[1]", format!("wf-{}", numbers[0])),
+        ("wf-1.each[2]", "wf-4".to_owned()),
+    ];
+    for (item, child) in &children {
+        let under = tasks_of(&history, item);
+        assert!(
+            ids(&under).contains(&child.as_str()),
+            "{item}: {:?}",
+            ids(&under)
+        );
+    }
+    assert!(history.get("wf-5").unwrap().is_none());
 }

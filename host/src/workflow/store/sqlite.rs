@@ -1,0 +1,196 @@
+//! The runs in the history's SQLite file (WAL): one row per run and one
+//! per task. Tasks are a `WITHOUT ROWID` table keyed by (run, task): one
+//! B-tree, not a table plus its primary-key index. The file is this
+//! process's alone, so every running run is its to resume.
+
+use super::{Backend, NewRun, Row, RunStatus, Step};
+use anyhow::{Context, Result};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+pub(super) struct SqliteRuns {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteRuns {
+    pub(super) fn open(path: &Path) -> Result<SqliteRuns> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating the folder of {}", path.display()))?;
+        }
+        let mut conn = Connection::open(path)
+            .with_context(|| format!("opening the workflow database {}", path.display()))?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = NORMAL;
+             PRAGMA busy_timeout = 5000;
+             CREATE TABLE IF NOT EXISTS workflow_runs (
+                 id INTEGER PRIMARY KEY AUTOINCREMENT,
+                 workflow TEXT NOT NULL,
+                 status TEXT NOT NULL,
+                 doc TEXT NOT NULL
+             );
+             CREATE INDEX IF NOT EXISTS workflow_runs_status ON workflow_runs (status);
+             CREATE TABLE IF NOT EXISTS workflow_tasks (
+                 run INTEGER NOT NULL,
+                 task TEXT NOT NULL,
+                 doc TEXT NOT NULL,
+                 PRIMARY KEY (run, task)
+             ) WITHOUT ROWID;",
+        )
+        .with_context(|| format!("preparing the workflow tables in {}", path.display()))?;
+        without_rowid(&mut conn)
+            .with_context(|| format!("upgrading the workflow tables in {}", path.display()))?;
+        Ok(SqliteRuns {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Backend for SqliteRuns {
+    fn create(&self, run: NewRun) -> Result<u64> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT INTO workflow_runs (workflow, status, doc) VALUES (?, 'running', ?)",
+            params![run.workflow, run.doc],
+        )?;
+        let id = tx.last_insert_rowid() as u64;
+        put_tasks(&tx, id, &run.tasks)?;
+        if let Some((parent, task, doc)) = run.parent_task(id)? {
+            put_tasks(&tx, parent, &[(task.to_owned(), doc)])?;
+        }
+        tx.commit()?;
+        Ok(id)
+    }
+
+    fn write(&self, batch: &[Step]) -> Result<Vec<u64>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        for step in batch {
+            // Cached statements: a step's write is on every task's path.
+            match &step.doc {
+                Some(doc) => tx
+                    .prepare_cached("UPDATE workflow_runs SET doc = ?, status = ? WHERE id = ?")?
+                    .execute(params![doc, step.status.as_str(), step.id as i64])?,
+                None if step.status == RunStatus::Running => 0,
+                None => tx
+                    .prepare_cached("UPDATE workflow_runs SET status = ? WHERE id = ?")?
+                    .execute(params![step.status.as_str(), step.id as i64])?,
+            };
+            put_tasks(&tx, step.id, &step.tasks)?;
+        }
+        tx.commit()?;
+        Ok(Vec::new())
+    }
+
+    fn prune(&self, max_age: Duration, max_count: u64) -> Result<usize> {
+        let oldest = crate::event::now_ms().saturating_sub(max_age.as_millis() as u64);
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        // The newest ended run beyond the count: it and older ones go.
+        let cut: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM workflow_runs WHERE status != 'running'
+                 ORDER BY id DESC LIMIT 1 OFFSET ?",
+                [max_count as i64],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let gone = "status != 'running'
+             AND (json_extract(doc, '$.started_at') < ?1 OR id <= ?2)";
+        tx.execute(
+            &format!(
+                "DELETE FROM workflow_tasks WHERE run IN (SELECT id FROM workflow_runs WHERE {gone})"
+            ),
+            params![oldest as i64, cut.unwrap_or(0)],
+        )?;
+        let runs = tx.execute(
+            &format!("DELETE FROM workflow_runs WHERE {gone}"),
+            params![oldest as i64, cut.unwrap_or(0)],
+        )?;
+        tx.commit()?;
+        Ok(runs)
+    }
+
+    fn claim(&self, _mine: bool) -> Result<Vec<(u64, Option<String>)>> {
+        let conn = self.conn();
+        let mut q =
+            conn.prepare("SELECT id FROM workflow_runs WHERE status = 'running' ORDER BY id")?;
+        let ids = q
+            .query_map([], |r| r.get::<_, i64>(0))?
+            .map(|id| Ok((id? as u64, None)))
+            .collect::<Result<_>>()?;
+        Ok(ids)
+    }
+
+    fn get(&self, id: u64) -> Result<Option<Row>> {
+        let conn = self.conn();
+        let row: Option<(String, String)> = conn
+            .query_row(
+                "SELECT status, doc FROM workflow_runs WHERE id = ?",
+                [id as i64],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((status, doc)) = row else {
+            return Ok(None);
+        };
+        let mut q = conn.prepare("SELECT task, doc FROM workflow_tasks WHERE run = ?")?;
+        let tasks = q
+            .query_map([id as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<Vec<(String, String)>, _>>()?;
+        Ok(Some(Row {
+            status,
+            doc,
+            tasks,
+            owner: None,
+        }))
+    }
+
+    fn shared(&self) -> bool {
+        false
+    }
+}
+
+fn put_tasks(tx: &rusqlite::Transaction, id: u64, tasks: &[(String, String)]) -> Result<()> {
+    let mut put = tx.prepare_cached(
+        "INSERT OR REPLACE INTO workflow_tasks (run, task, doc) VALUES (?, ?, ?)",
+    )?;
+    for (name, doc) in tasks {
+        put.execute(params![id as i64, name, doc])?;
+    }
+    Ok(())
+}
+
+/// A tasks table made before it was `WITHOUT ROWID` is copied into one.
+fn without_rowid(conn: &mut Connection) -> Result<()> {
+    let sql: String = conn.query_row(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'workflow_tasks'",
+        [],
+        |r| r.get(0),
+    )?;
+    if sql.to_ascii_uppercase().contains("WITHOUT ROWID") {
+        return Ok(());
+    }
+    let tx = conn.transaction()?;
+    tx.execute_batch(
+        "CREATE TABLE workflow_tasks_new (
+             run INTEGER NOT NULL,
+             task TEXT NOT NULL,
+             doc TEXT NOT NULL,
+             PRIMARY KEY (run, task)
+         ) WITHOUT ROWID;
+         INSERT INTO workflow_tasks_new SELECT run, task, doc FROM workflow_tasks;
+         DROP TABLE workflow_tasks;
+         ALTER TABLE workflow_tasks_new RENAME TO workflow_tasks;",
+    )?;
+    tx.commit()?;
+    Ok(())
+}
