@@ -5,7 +5,8 @@
 //! the `engine` (parallel branches, joins, items, retries, timeouts,
 //! approvals in chat), kept by the `store` so a restarted bot resumes
 //! where it was; with Redis, runs are shared by several hosts (`sharing`:
-//! a host that dies has its runs resumed by another). In chat: `approve N` / `deny N`, `workflow status N`,
+//! a host that dies has its runs resumed by another). In chat: `approve N`
+//! / `deny N`, `workflow status N`,
 //! `workflow cancel N`, `workflows`, `workflow reload`.
 //!
 //! The dispatcher asks [`Workflows::chat`] first with every message; what
@@ -36,7 +37,7 @@ use spec::Workflow;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use store::{Kept, RunStatus, Status, Store};
+use store::{Claim, Kept, RunStatus, Status, Store};
 
 pub struct Workflows {
     defs: Arc<Definitions>,
@@ -194,14 +195,21 @@ impl Workflows {
     /// Starts again every run the last process left unfinished: finished
     /// tasks keep their results, tasks that were running start afresh.
     /// With a shared store: the runs this host drove under its name, and
-    /// those of hosts that stopped beating; then it beats, hears requests
-    /// from other hosts and keeps taking the runs of hosts that stop.
+    /// in the `workers` role those of hosts that stopped beating; then it
+    /// beats, hears requests from other hosts and (a worker) keeps taking
+    /// the runs of hosts that stop. A connectors-only host drives only the
+    /// runs it starts (a crontab tick, a webhook).
     pub async fn resume(self: &Arc<Self>) -> Result<usize> {
         if let Some(sharing) = &self.sharing {
             // Before claiming: no other host takes them meanwhile.
             sharing.beat().await?;
         }
-        let n = self.claim_and_resume(true).await?;
+        let worker = self.engine.config.roles.has(crate::config::Role::Workers);
+        let start = Claim {
+            own: true,
+            orphans: worker,
+        };
+        let n = self.claim_and_resume(start).await?;
         if let Some(sharing) = self.sharing.clone() {
             let mut loops = self.loops.lock().unwrap_or_else(|e| e.into_inner());
             loops.push(tokio::spawn(sharing.clone().beat_forever()));
@@ -213,26 +221,31 @@ impl Workflows {
             ));
             let me = Arc::downgrade(self);
             let every = sharing.ttl() / 2;
-            loops.push(tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(every).await;
-                    let Some(workflows) = me.upgrade() else {
-                        return;
-                    };
-                    if let Err(e) = workflows.claim_and_resume(false).await {
-                        tracing::warn!("cannot look for other hosts' workflow runs: {e:#}");
+            let orphans = Claim {
+                own: false,
+                orphans: true,
+            };
+            loops.extend(worker.then(|| {
+                tokio::spawn(async move {
+                    loop {
+                        tokio::time::sleep(every).await;
+                        let Some(workflows) = me.upgrade() else {
+                            return;
+                        };
+                        if let Err(e) = workflows.claim_and_resume(orphans).await {
+                            tracing::warn!("cannot look for other hosts' workflow runs: {e:#}");
+                        }
                     }
-                }
+                })
             }));
         }
         Ok(n)
     }
 
-    /// Claims the runs to resume (with `mine`, those kept under this
-    /// host's name) and launches them.
-    async fn claim_and_resume(&self, mine: bool) -> Result<usize> {
+    /// Claims the runs to resume (`which` says whose) and launches them.
+    async fn claim_and_resume(&self, which: Claim) -> Result<usize> {
         let store = self.engine.store.clone();
-        let kept = tokio::task::spawn_blocking(move || store.resumable(mine)).await??;
+        let kept = tokio::task::spawn_blocking(move || store.resumable(which)).await??;
         let n = kept.len();
         for (run, before) in kept {
             self.relaunch(run, before).await;

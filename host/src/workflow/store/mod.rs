@@ -267,6 +267,15 @@ pub(super) struct Step {
     status: RunStatus,
 }
 
+/// Which runs a host takes from a shared store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Claim {
+    /// Those kept under its own name (it restarted).
+    pub own: bool,
+    /// Those of hosts whose heartbeat lapsed.
+    pub orphans: bool,
+}
+
 /// What keeps the runs: a SQLite file or Redis.
 pub(super) trait Backend: Send + Sync {
     /// Stores a new run (and its parent's task, in the same transaction);
@@ -278,10 +287,10 @@ pub(super) trait Backend: Send + Sync {
     /// Forgets ended runs past the retention; returns how many.
     fn prune(&self, max_age: Duration, max_count: u64) -> Result<usize>;
     /// The running runs this process should drive, now owned by it: all
-    /// of them in a file of its own; in a shared store those whose owner
-    /// stopped beating, and with `mine` also those it owned under its name
-    /// before (a restart).
-    fn claim(&self, mine: bool) -> Result<Vec<(u64, Option<String>)>>;
+    /// of them in a file of its own; in a shared store those it owned under
+    /// its name before (a restart), and those whose owner stopped beating,
+    /// as `which` says.
+    fn claim(&self, which: Claim) -> Result<Vec<(u64, Option<String>)>>;
     fn get(&self, id: u64) -> Result<Option<Row>>;
     /// Is it shared by several hosts?
     fn shared(&self) -> bool;
@@ -460,9 +469,9 @@ impl Store {
 
     /// The runs to resume, claimed for this host (see [`Backend::claim`]),
     /// each with the host that drove it before.
-    pub fn resumable(&self, mine: bool) -> Result<Vec<(Kept, Option<String>)>> {
+    pub fn resumable(&self, which: Claim) -> Result<Vec<(Kept, Option<String>)>> {
         let mut out = Vec::new();
-        for (id, before) in self.backend.claim(mine)? {
+        for (id, before) in self.backend.claim(which)? {
             if let Some(kept) = self.get(id)? {
                 out.push((kept, before));
             }
@@ -572,7 +581,10 @@ mod tests {
             assert_eq!(kept.tasks.len(), 1);
         }
         let left: Vec<u64> = store
-            .resumable(true)
+            .resumable(Claim {
+                own: true,
+                orphans: true,
+            })
             .unwrap()
             .iter()
             .map(|(k, _)| k.id)
@@ -667,7 +679,14 @@ mod tests {
             .arg(60_000)
             .query(&mut con)
             .unwrap();
-        assert!(b.resumable(true).unwrap().is_empty());
+        assert!(
+            b.resumable(Claim {
+                own: true,
+                orphans: true
+            })
+            .unwrap()
+            .is_empty()
+        );
         // `b` may not write a's run.
         let done = [("t".to_owned(), TaskDoc::new(Status::Succeeded))];
         assert!(
@@ -675,8 +694,17 @@ mod tests {
         );
         // `a` falls silent: `b` claims both, and `a`'s next step is refused.
         let _: () = ::redis::cmd("DEL").arg(&beat).query(&mut con).unwrap();
+        // A host that takes no orphans (connectors only) takes nothing.
+        let none = Claim {
+            own: true,
+            orphans: false,
+        };
+        assert!(b.resumable(none).unwrap().is_empty());
         let claimed: Vec<(u64, Option<String>)> = b
-            .resumable(false)
+            .resumable(Claim {
+                own: false,
+                orphans: true,
+            })
             .unwrap()
             .into_iter()
             .map(|(k, before)| (k.id, before))

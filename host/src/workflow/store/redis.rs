@@ -16,7 +16,7 @@
 //! Calls are blocking, on one connection made again after a failure: the
 //! store is called from blocking threads ([`super::Store::step`]).
 
-use super::{Backend, NewRun, Row, Step};
+use super::{Backend, Claim, NewRun, Row, Step};
 use anyhow::{Context, Result, bail};
 use redis::Script;
 use std::sync::{LazyLock, Mutex};
@@ -83,22 +83,23 @@ return 1
 });
 
 /// ARGV: this host, the keys' base, the heartbeat keys' start, `1` to take
-/// runs owned under this host's name too. Walks the running runs in Redis
+/// runs owned under this host's name, `1` to take those of silent hosts. Walks the running runs in Redis
 /// (one round trip however many there are) and returns, for each it takes,
 /// its number and the owner before (`''` for none).
 static CLAIM: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-local me, base, beats, mine = ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1'
+local me, base, beats = ARGV[1], ARGV[2], ARGV[3]
+local own, orphans = ARGV[4] == '1', ARGV[5] == '1'
 local taken = {}
 for _, id in ipairs(redis.call('SMEMBERS', base .. '/running')) do
   local key = base .. '/run/' .. id
   local owner = redis.call('HGET', key, 'owner')
   local take
   if owner == me then
-    take = mine
+    take = own
   else
-    take = not (owner and redis.call('EXISTS', beats .. owner) == 1)
+    take = orphans and not (owner and redis.call('EXISTS', beats .. owner) == 1)
   end
   if take and redis.call('HGET', key, 'status') == 'running' then
     redis.call('HSET', key, 'owner', me)
@@ -284,14 +285,15 @@ impl Backend for RedisRuns {
         Ok(gone.len())
     }
 
-    fn claim(&self, mine: bool) -> Result<Vec<(u64, Option<String>)>> {
+    fn claim(&self, which: Claim) -> Result<Vec<(u64, Option<String>)>> {
         let beats = heartbeat_key(&self.prefix, "");
         let taken: Vec<(u64, String)> = self.with(|con| {
             CLAIM
                 .arg(&self.host)
                 .arg(&self.base)
                 .arg(&beats)
-                .arg(if mine { "1" } else { "0" })
+                .arg(if which.own { "1" } else { "0" })
+                .arg(if which.orphans { "1" } else { "0" })
                 .invoke(con)
         })?;
         let mut claimed: Vec<(u64, Option<String>)> = taken
