@@ -115,14 +115,19 @@ impl Bot {
     /// leaves the event in the stream for later rather than answer "busy".
     pub fn reserve_places(&self, event: &Event) -> Option<Places> {
         let set = self.catalog.current();
-        let mut reserved = Vec::new();
-        for hit in self.route(&set, event) {
+        let hits = self.route(&set, event);
+        let mut reserved = Vec::with_capacity(hits.len());
+        for hit in &hits {
             reserved.push((
                 hit.skill,
                 self.runtime.reserve(&set.skills[hit.skill]).ok()?,
             ));
         }
-        Some(Places { set, reserved })
+        Some(Places {
+            set,
+            reserved,
+            hits,
+        })
     }
 
     /// Handles an event the caller has taken a place for (a bus worker,
@@ -185,12 +190,21 @@ impl Bot {
                     Vec::new()
                 }
                 None => {
-                    // Routed on the set the places were reserved in.
-                    let (set, mut places) = match places {
-                        Some(Places { set, reserved }) => (set, reserved),
-                        None => (self.catalog.current(), Vec::new()),
+                    // Routed once: on the set the places were reserved
+                    // in, by the same routing.
+                    let (set, mut places, hits) = match places {
+                        Some(Places {
+                            set,
+                            reserved,
+                            hits,
+                        }) => (set, reserved, hits),
+                        None => {
+                            let set = self.catalog.current();
+                            let hits = self.route(&set, &event);
+                            (set, Vec::new(), hits)
+                        }
                     };
-                    let mut hits = self.route(&set, &event);
+                    let mut hits = hits;
                     if hits.is_empty() {
                         tracing::trace!("nothing matched");
                         if event.message().is_some() {
@@ -502,10 +516,12 @@ impl Bot {
 }
 
 /// Places in the skills' gates taken for an event before it is handled
-/// ([`Bot::reserve_places`]), with the skill set they were taken in.
+/// ([`Bot::reserve_places`]), with the skill set they were taken in and the
+/// routing that chose them (so the event is not routed twice).
 pub struct Places {
     set: Arc<SkillSet>,
     reserved: Vec<(usize, Reserved)>,
+    hits: Vec<Hit>,
 }
 
 /// Why an execution has no outcome of its own.
