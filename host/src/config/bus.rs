@@ -16,8 +16,9 @@ pub enum BusSettings {
     /// One process: connectors hand events straight to the dispatcher.
     #[default]
     Local,
-    /// Several hosts on NATS with JetStream.
-    Nats(NatsSettings),
+    /// Several hosts on NATS with JetStream (boxed: the local bus, the
+    /// usual case, should not carry its size).
+    Nats(Box<NatsSettings>),
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -69,8 +70,8 @@ impl BusSettings {
     /// [`default_host_name`]. Workflow runs in a shared store are owned by it.
     pub fn host_name(&self) -> String {
         match self {
-            BusSettings::Nats(NatsSettings { host: Some(h), .. }) => h.clone(),
-            _ => default_host_name(),
+            BusSettings::Nats(s) => s.host.clone().unwrap_or_else(default_host_name),
+            BusSettings::Local => default_host_name(),
         }
     }
 

@@ -360,12 +360,12 @@ impl Engine {
         launched: &mut [bool],
     ) {
         let values = values(run);
-        for i in 0..run.tasks.len() {
-            let Some(doc) = &run.tasks[i] else { continue };
-            if doc.status != Status::Scheduled || launched[i] {
+        for (i, (slot, started)) in run.tasks.iter().zip(launched.iter_mut()).enumerate() {
+            let Some(doc) = slot else { continue };
+            if doc.status != Status::Scheduled || *started {
                 continue;
             }
-            launched[i] = true;
+            *started = true;
             let cx = TaskCx {
                 run: run.id,
                 def: run.def.clone(),
