@@ -6,21 +6,22 @@
 //! mid-traffic, the host holding an IRC connection dies: every message is
 //! still answered exactly once, in order per socket.
 
-use crate::common::{BotDir, Running, free_port, http, wait_for_port};
+use crate::common::{BotDir, Running, ServerProcess, free_port, http, wait_for_port};
 use crate::irc::{IrcPerson, Ngircd, irc_connector, wait_for_join};
 use crate::memory::RedisServer;
 use futures::{SinkExt, StreamExt};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 
 /// A nats-server with JetStream on a loopback port of its own, its store in
 /// a temp dir (kept across restarts).
 pub struct NatsServer {
+    /// First: fields drop in order, and the server goes before its folder.
+    process: ServerProcess,
     pub port: u16,
     dir: tempfile::TempDir,
-    child: Option<Child>,
 }
 
 impl NatsServer {
@@ -28,7 +29,7 @@ impl NatsServer {
         let mut server = NatsServer {
             port: free_port(),
             dir: tempfile::tempdir().unwrap(),
-            child: None,
+            process: ServerProcess::default(),
         };
         server.run();
         server
@@ -42,30 +43,18 @@ impl NatsServer {
     }
 
     fn run(&mut self) {
-        let child = Command::new(Self::binary())
-            .args([
-                "-a",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-js",
-                "-sd",
-            ])
-            .arg(self.dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nats-server (host/tests/servers.sh installs it)");
-        self.child = Some(child);
+        let port = self.port.to_string();
+        self.process.start(
+            Command::new(Self::binary())
+                .args(["-a", "127.0.0.1", "-p", &port, "-js", "-sd"])
+                .arg(self.dir.path()),
+            "nats-server (host/tests/servers.sh installs it)",
+        );
         wait_for_port(self.port);
     }
 
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.process.stop();
     }
 
     /// Kills the server and starts it again on the same port and store.
@@ -77,12 +66,6 @@ impl NatsServer {
 
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for NatsServer {
-    fn drop(&mut self) {
-        self.stop();
     }
 }
 

@@ -402,3 +402,35 @@ pub fn wait_for_port(port: u16) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// A server a test runs on loopback (redis-server, ngircd, nats-server):
+/// killed, as a crash would, and reaped on `stop` or when dropped.
+#[derive(Default)]
+pub struct ServerProcess(Option<Child>);
+
+impl ServerProcess {
+    /// Starts `command`, its output dropped; `what` says what it is and
+    /// what installs it, should it not start.
+    pub fn start(&mut self, command: &mut Command, what: &str) {
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        self.0 = Some(child);
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

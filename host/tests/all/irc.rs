@@ -4,20 +4,21 @@
 //! `nick!user@host`, long answers cut to fit, nick-in-use fallback, two
 //! networks at once, and reconnecting when the server restarts.
 
-use crate::common::{ANSWER_TIMEOUT, BotDir, free_port, http, wait_for_port};
+use crate::common::{ANSWER_TIMEOUT, BotDir, ServerProcess, free_port, http, wait_for_port};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// An ngircd on a loopback port of its own.
 pub struct Ngircd {
+    /// First: fields drop in order, and the server goes before its folder.
+    process: ServerProcess,
     pub port: u16,
     /// The TLS port, when started with `start_tls`.
     pub tls_port: Option<u16>,
     dir: tempfile::TempDir,
-    child: Option<Child>,
 }
 
 impl Ngircd {
@@ -26,7 +27,7 @@ impl Ngircd {
             port: free_port(),
             tls_port: None,
             dir: tempfile::tempdir().unwrap(),
-            child: None,
+            process: ServerProcess::default(),
         };
         server.run();
         server
@@ -54,7 +55,7 @@ impl Ngircd {
             port: free_port(),
             tls_port: Some(free_port()),
             dir,
-            child: None,
+            process: ServerProcess::default(),
         };
         server.run();
         (server, cert)
@@ -85,15 +86,10 @@ impl Ngircd {
         } else {
             "ngircd"
         };
-        let child = Command::new(binary)
-            .args(["-n", "-f"])
-            .arg(&conf)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("ngircd (host/tests/servers.sh installs it)");
-        self.child = Some(child);
+        self.process.start(
+            Command::new(binary).args(["-n", "-f"]).arg(&conf),
+            "ngircd (host/tests/servers.sh installs it)",
+        );
         wait_for_port(self.port);
         if let Some(p) = self.tls_port {
             wait_for_port(p);
@@ -101,10 +97,7 @@ impl Ngircd {
     }
 
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.process.stop();
     }
 
     /// Stops the server and starts it again on the same port.
@@ -113,12 +106,6 @@ impl Ngircd {
         // The port must be free again before the new server binds it.
         std::thread::sleep(Duration::from_millis(200));
         self.run();
-    }
-}
-
-impl Drop for Ngircd {
-    fn drop(&mut self) {
-        self.stop();
     }
 }
 

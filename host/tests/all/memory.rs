@@ -11,21 +11,22 @@
 //! (`::redis` below is the client crate: `redis` alone is the module of
 //! Redis cases the macro makes.)
 
-use crate::common::{ANSWER_TIMEOUT, BotDir, Running, free_port, wait_for_port};
+use crate::common::{ANSWER_TIMEOUT, BotDir, Running, ServerProcess, free_port, wait_for_port};
 use sandbot::memory::{MemoryStore, Quota, RedisMemory, SqliteMemory, WriteError};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A `redis-server` of the test's own: loopback, a free port, no
 /// persistence, its folder a temp dir. Killed when dropped.
 pub struct RedisServer {
+    /// First: fields drop in order, and the server goes before its folder.
+    process: ServerProcess,
     pub port: u16,
     password: Option<String>,
     dir: tempfile::TempDir,
-    child: Option<Child>,
 }
 
 impl RedisServer {
@@ -43,7 +44,7 @@ impl RedisServer {
             port: free_port(),
             password,
             dir: tempfile::tempdir().unwrap(),
-            child: None,
+            process: ServerProcess::default(),
         };
         server.run();
         server
@@ -59,13 +60,10 @@ impl RedisServer {
         if let Some(p) = &self.password {
             command.args(["--requirepass", p]);
         }
-        let child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server (host/tests/servers.sh installs it)");
-        self.child = Some(child);
+        self.process.start(
+            &mut command,
+            "redis-server (host/tests/servers.sh installs it)",
+        );
         wait_for_port(self.port);
         self.wait_for_pong();
     }
@@ -111,22 +109,13 @@ impl RedisServer {
 
     /// Kills the server (as a crash would) and waits until it is gone.
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.process.stop();
     }
 
     /// Starts it again on the same port (empty: it keeps nothing).
     pub fn restart(&mut self) {
         self.stop();
         self.run();
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.stop();
     }
 }
 
