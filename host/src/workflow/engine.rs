@@ -673,38 +673,16 @@ impl Engine {
             .enumerate()
             .filter(|(n, _)| cx.doc.items[*n].is_none())
             .collect();
+        // Each item keeps its own end, inside its future: every holder of
+        // `written` (an item's end, a child's creation) is then polled by
+        // this one stream, so none waits for a holder nobody polls.
         let (this, cx) = (&self, &cx);
-        let mut ends = futures::stream::iter(
-            todo.into_iter()
-                .map(|(n, item)| async move { (n, this.attempts(cx, Some((n, item))).await) }),
-        )
+        let mut ends = futures::stream::iter(todo.into_iter().map(|(n, item)| async move {
+            let a = this.attempts(cx, Some((n, item))).await;
+            this.item_ended(cx, task, n, a).await;
+        }))
         .buffer_unordered(task.concurrency.max(1));
-        while let Some((n, a)) = ends.next().await {
-            // Each item's end is kept: a restart runs only those left. The
-            // lock is held through the write: the next item's write comes
-            // after it, with it.
-            let mut written = cx.written.lock().await;
-            written.items[n] = Some(ItemDoc {
-                ok: a.ok,
-                result: a.result,
-                answer: a.answer,
-                error: a.error,
-            });
-            // As a step: small, and waited for (see `ended`).
-            let tasks = vec![(task.name.clone(), written.clone())];
-            match self
-                .store
-                .step(cx.run, None, tasks, RunStatus::Running)
-                .await
-            {
-                Ok(()) => {}
-                // The driver learns it at the task's end.
-                Err(StepError::Lost(_)) => {}
-                Err(e) => {
-                    tracing::error!(run = cx.run, task = %task.name, "could not store an item's end: {e:#}")
-                }
-            }
-        }
+        while ends.next().await.is_some() {}
         drop(ends);
         let items = cx.written.lock().await.items.clone();
         let done: Vec<&ItemDoc> = items.iter().flatten().collect();
@@ -720,6 +698,33 @@ impl Engine {
             error: done.iter().find_map(|i| i.error.clone()),
             items,
             started_at,
+        }
+    }
+
+    /// Item `n` of task `task` ended: its end goes into the task's document
+    /// and is kept, so a restart runs only the items left. The lock is held
+    /// through the write: the next item's write comes after it, with it.
+    async fn item_ended(&self, cx: &TaskCx, task: &Task, n: usize, a: Attempt) {
+        let mut written = cx.written.lock().await;
+        written.items[n] = Some(ItemDoc {
+            ok: a.ok,
+            result: a.result,
+            answer: a.answer,
+            error: a.error,
+        });
+        // As a step: small, and waited for (see `ended`).
+        let tasks = vec![(task.name.clone(), written.clone())];
+        match self
+            .store
+            .step(cx.run, None, tasks, RunStatus::Running)
+            .await
+        {
+            Ok(()) => {}
+            // The driver learns it at the task's end.
+            Err(StepError::Lost(_)) => {}
+            Err(e) => {
+                tracing::error!(run = cx.run, task = %task.name, "could not store an item's end: {e:#}")
+            }
         }
     }
 
@@ -1153,9 +1158,10 @@ impl Engine {
                         .remove(&id);
                     return Ok(kept);
                 }
-                // In a shared store, another host may drive the child
-                // (it took it from a host that stopped): it cannot wake
-                // this one, so the store is read again now and then.
+                // In a shared store a child has its parent's owner (see
+                // `sharing.rs`), so its end wakes this; the store is read
+                // again now and then all the same, as a safety net against
+                // an end written by another process.
                 Some(_) if self.store.shared() => {
                     let _ = tokio::time::timeout(Duration::from_secs(1), rx).await;
                 }
