@@ -1166,3 +1166,46 @@ output:
     }
     assert!(history.get("wf-5").unwrap().is_none());
 }
+
+#[test]
+fn many_quick_children_over_with_items_all_end() {
+    // Children that end at once, four at a time: items end while others'
+    // children are being created, again and again.
+    let quick = "
+inputs:
+  n: {type: integer}
+tasks:
+  one:
+    action: ci.test
+    input: {suite: 'q{{ inputs.n }}', ms: 1}
+output:
+  suite: '{{ tasks.one.result.suite }}'
+";
+    let many = "
+tasks:
+  each:
+    action: workflow.quick
+    with-items: '{{ range(40) | list }}'
+    concurrency: 4
+    input: {n: '{{ item }}'}
+output:
+  ended: '{{ tasks.each.result | length }}'
+  last: '{{ (tasks.each.result | last).suite }}'
+";
+    let bot = bot_with("many", many, "");
+    write_workflow(&bot, "quick", quick);
+    let mut alice = bot.start();
+    alice.wait_for_log("workflow loaded workflow=quick");
+    for run in [1, 42] {
+        assert_eq!(
+            alice.ask("workflow run many"),
+            format!("▶ many #{run} started.")
+        );
+        assert_eq!(
+            alice.answer(),
+            format!("✅ many #{run} succeeded: ended=40, last=q39")
+        );
+    }
+    let (_, status, log) = alice.finish();
+    assert!(status.success(), "{log}");
+}
