@@ -12,7 +12,8 @@
 //! cancels it, a restart in the middle of it), a circle of workflows
 //! refused at load, and SIGTERM in the middle of a task: the run stops as
 //! stored and resumes. `with-items` over a child workflow, a child per item,
-//! the same children after a restart. Two bots sharing their runs in a real
+//! the same children after a restart, and forty quick children four at a
+//! time. Two bots sharing their runs in a real
 //! redis-server: an approval said on the host that does not drive the run,
 //! a host killed and its run taken over by the other, a cancel from a
 //! third. What ran, and when, is read from the execution records in the
