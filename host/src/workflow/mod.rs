@@ -277,16 +277,24 @@ impl Workflows {
             tracing::warn!(run = run.id, workflow = %def.name, "the workflow's file changed since the run started: it resumes under the new one");
         }
         let here = self.sharing.as_ref().map(|s| s.host());
+        // Where each kept task stood: what an operator (or a test that
+        // fails) needs to see why the run goes on as it does.
+        let tasks: Vec<String> = run
+            .tasks
+            .iter()
+            .map(|(name, t)| format!("{name}:{}", t.status.as_str()))
+            .collect();
+        let tasks = tasks.join(",");
         let text = match (before.as_deref(), here) {
             (Some(other), Some(here)) if other != here => {
-                tracing::info!(run = run.id, workflow = %def.name, from = %other, "resuming a workflow run of a host that stopped");
+                tracing::info!(run = run.id, workflow = %def.name, from = %other, tasks = %tasks, "resuming a workflow run of a host that stopped");
                 format!(
                     "↻ {} #{} resumes on {here}: {other} stopped.",
                     def.name, run.id
                 )
             }
             _ => {
-                tracing::info!(run = run.id, workflow = %def.name, "resuming a workflow run");
+                tracing::info!(run = run.id, workflow = %def.name, tasks = %tasks, "resuming a workflow run");
                 format!("↻ {} #{} resumes after a restart.", def.name, run.id)
             }
         };
