@@ -8,6 +8,7 @@
 
 pub mod backoff;
 pub mod in_order;
+mod irc_wire;
 mod line_reader;
 pub mod registry;
 pub mod render;
@@ -58,9 +59,9 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// Makes ring the process's TLS provider for clients that take the
-/// process default (the IRC and websocket crates): with ring and aws-lc both
-/// built in (matrix-sdk's HTTP client brings the second), rustls cannot pick
-/// one by itself and such a client would panic at its first TLS connection.
+/// process default (the websocket crate): should a second provider ever be
+/// built in, rustls could not pick one by itself and such a client would
+/// panic at its first TLS connection.
 pub fn install_tls_provider() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {

@@ -4,7 +4,7 @@
 //! and answer again. Screenshots are kept in `target/test-artifacts/`.
 
 use crate::common::{BotDir, Running, free_port, wait_for_port};
-use fantoccini::{Client, ClientBuilder, Locator};
+use crate::webdriver::Session;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -31,11 +31,9 @@ fn chromedriver() -> (Driver, u16) {
     (Driver(child), port)
 }
 
-async fn browser(driver_port: u16, profile: &std::path::Path) -> Client {
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({
+async fn browser(driver_port: u16, profile: &std::path::Path) -> Session {
+    let caps = serde_json::json!({
+        "goog:chromeOptions": {
             "binary": "/usr/bin/chromium",
             "args": [
                 "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -44,21 +42,18 @@ async fn browser(driver_port: u16, profile: &std::path::Path) -> Client {
                 "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
                 format!("--user-data-dir={}", profile.display()),
             ]
-        }),
-    );
-    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-    ClientBuilder::new(connector)
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{driver_port}"))
+        }
+    });
+    Session::start(&format!("http://127.0.0.1:{driver_port}"), caps)
         .await
         .expect("starting headless chromium")
 }
 
 /// Waits until `script` (a JS expression) is true in the page.
-async fn until(page: &Client, what: &str, script: &str) {
+async fn until(page: &Session, what: &str, script: &str) {
     for _ in 0..400 {
         let v = page
-            .execute(&format!("return ({script});"), vec![])
+            .execute(&format!("return ({script});"))
             .await
             .unwrap();
         if v.as_bool() == Some(true) {
@@ -67,14 +62,14 @@ async fn until(page: &Client, what: &str, script: &str) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let state = page
-        .execute("return document.body.innerText;", vec![])
+        .execute("return document.body.innerText;")
         .await
         .unwrap();
     panic!("the page never showed {what}; it shows:\n{state}");
 }
 
-async fn ask(page: &Client, text: &str) {
-    let input = page.find(Locator::Id("text")).await.unwrap();
+async fn ask(page: &Session, text: &str) {
+    let input = page.find("#text").await.unwrap();
     input.send_keys(&format!("{text}\n")).await.unwrap();
 }
 

@@ -35,5 +35,6 @@ mod shell;
 mod slack;
 mod untrusted;
 mod web;
+mod webdriver;
 mod webhook;
 mod workflows;

@@ -297,7 +297,6 @@ impl Person {
         room.send(RoomMessageEventContent::text_plain(text))
             .await
             .unwrap()
-            .response
             .event_id
     }
 
@@ -309,7 +308,7 @@ impl Person {
     ) -> OwnedEventId {
         let mut content = RoomMessageEventContent::text_plain(text);
         content.relates_to = Some(Relation::Thread(Thread::plain(root.clone(), root.clone())));
-        room.send(content).await.unwrap().response.event_id
+        room.send(content).await.unwrap().event_id
     }
 
     pub async fn react(&self, room: &Room, to: &OwnedEventId, key: &str) {
