@@ -12,7 +12,7 @@ EXAMPLE_SKILLS := hello seen dance loudnoises deploy alerts reminder webhook-ale
 LANG_SKILLS := remember table calc
 LANG_TOOL := example-skills/lang-skills.sh
 
-.PHONY: all run test skills lang-skills lang-toolchains test-servers bench setup install-skills clean
+.PHONY: all run release test test-build skills lang-skills lang-toolchains test-servers bench setup install-skills clean
 
 all: skills
 	$(CARGO) build --locked -p sandbot
@@ -55,13 +55,34 @@ install-skills: skills
 run: install-skills
 	$(CARGO) run --locked -p sandbot -- start -c configuration.yaml
 
-## Programs some tests drive (headless Chromium and its WebDriver, ngircd)
-## from Debian's packages, Synapse and aiosmtpd from PyPI, when missing.
-test-servers:
-	host/tests/servers.sh
+## A binary to ship, in target/dist/: optimised and stripped, with its line
+## tables and symbols in sandbot.debug beside it (a backtrace reads them from
+## there when the file is present: .gnu_debuglink). See README, Install.
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+release:
+	$(CARGO) build --locked --release -p sandbot
+	@mkdir -p $(TARGET_DIR)/dist
+	cd $(TARGET_DIR)/dist && rm -f sandbot sandbot.debug && \
+		objcopy --only-keep-debug ../release/sandbot sandbot.debug && \
+		objcopy --strip-all --add-gnu-debuglink=sandbot.debug ../release/sandbot sandbot
+	@ls -l $(TARGET_DIR)/dist/sandbot $(TARGET_DIR)/dist/sandbot.debug | \
+		awk '{printf "%s: %.1f MB\n", $$9, $$5 / 1e6}'
 
-test: setup lang-skills test-servers
-	$(CARGO) test --locked -p sandbot
+## The tests' own build, without running them.
+test-build: setup
+	$(CARGO) test --locked -p sandbot --no-run
+
+## The servers and toolchains are downloads and installs, the build is CPU:
+## they run side by side. The tests run in cargo-nextest when it is there
+## (a process per test: faster here, and one test's crash is its own),
+## else in cargo test.
+test: setup
+	@$(MAKE) --no-print-directory -j3 test-build lang-skills test-servers
+	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+		$(CARGO) nextest run --locked -p sandbot --no-fail-fast; \
+	else \
+		$(CARGO) test --locked -p sandbot; \
+	fi
 
 bench: setup lang-skills test-servers
 	$(CARGO) bench --locked -p sandbot

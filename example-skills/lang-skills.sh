@@ -26,7 +26,18 @@ WIT=wit
 
 say() { echo "lang-skills: $*" >&2; }
 
+# Holds an exclusive lock on a toolchain's install while this script runs:
+# `make -j` builds the JavaScript and C skills at once, and both need the
+# JavaScript tools.
+lock_toolchain() {
+    mkdir -p "$TOOLCHAINS"
+    local fd
+    exec {fd}>"$TOOLCHAINS/.$1.lock"
+    flock "$fd"
+}
+
 toolchain_python() {
+    lock_toolchain python
     local venv=$TOOLCHAINS/python
     local stamp=$venv/.componentize-py-$COMPONENTIZE_PY_VERSION
     [[ -f $stamp ]] && return
@@ -40,6 +51,7 @@ toolchain_python() {
 }
 
 toolchain_js() {
+    lock_toolchain js
     local dir=$TOOLCHAINS/js
     local lock=example-skills/toolchains/package-lock.json
     local stamp=$dir/.installed
@@ -56,6 +68,7 @@ toolchain_js() {
 }
 
 toolchain_c() {
+    lock_toolchain c
     local missing=() p
     for p in "${C_PACKAGES[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -64,8 +77,8 @@ toolchain_c() {
         local start=$SECONDS sudo=
         [[ $(id -u) == 0 ]] || sudo=sudo
         say "installing Debian packages: ${missing[*]}"
-        $sudo apt-get update -q
-        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}"
+        $sudo flock /tmp/sandbot-apt.lock apt-get -o DPkg::Lock::Timeout=600 update -q
+        DEBIAN_FRONTEND=noninteractive $sudo flock /tmp/sandbot-apt.lock apt-get -o DPkg::Lock::Timeout=600 install -y -q "${missing[@]}"
         say "Debian packages installed in $((SECONDS - start)) s"
     fi
     local wit_bindgen=$TOOLCHAINS/bin/wit-bindgen

@@ -28,12 +28,12 @@ if ((${#need[@]})); then
     say "installing ${need[*]} with apt-get"
     sudo=""
     if [[ $(id -u) != 0 ]]; then sudo=sudo; fi
-    $sudo apt-get update -qq >/dev/null
+    $sudo flock /tmp/sandbot-apt.lock apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null
     # ngircd's and redis-server's packages start the system's own servers
     # (on 6667 and 6379): the tests do not use them (they start theirs on
     # other ports), and they are stopped here so the machine serves nothing
     # it did not serve before.
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo flock /tmp/sandbot-apt.lock apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${need[@]}" >/dev/null
     if [[ " ${need[*]} " == *" ngircd "* ]]; then
         $sudo systemctl stop ngircd >/dev/null 2>&1 || $sudo service ngircd stop >/dev/null 2>&1 || true
         $sudo pkill -x ngircd >/dev/null 2>&1 || true

@@ -11,6 +11,7 @@ mod authoring;
 mod background;
 mod bad_input;
 mod browser;
+mod build_graph;
 mod cluster;
 mod commands;
 mod common;
