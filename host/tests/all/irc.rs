@@ -152,6 +152,13 @@ impl IrcPerson {
         self.writer.flush().unwrap();
     }
 
+    /// A line of raw bytes, not necessarily UTF-8.
+    pub fn send_bytes(&mut self, raw: &[u8]) {
+        self.writer.write_all(raw).unwrap();
+        self.writer.write_all(b"\r\n").unwrap();
+        self.writer.flush().unwrap();
+    }
+
     /// Joins `channel` and waits for the end of its names list.
     pub fn join(&mut self, channel: &str) {
         self.send(&format!("JOIN {channel}"));
@@ -278,6 +285,37 @@ fn answers_when_addressed_in_channels_and_always_in_private() {
     alice.expect("sandbot", "#ops", "welcome bob!~bob@127.0.0.1");
     bob.send("PART #ops");
     alice.expect("sandbot", "#ops", "goodbye bob!~bob@127.0.0.1");
+    drop(running);
+}
+
+#[test]
+fn latin1_bytes_and_ctcp_queries_keep_the_connection() {
+    let server = Ngircd::start();
+    let mut alice = IrcPerson::connect(server.port, "alice", "alice");
+    alice.join("#ops");
+    let bot = BotDir::with_connectors(&["hello"], &irc_connector("irc", server.port, "sandbot", ""));
+    let running = bot.start();
+    wait_for_join(&mut alice, "sandbot");
+
+    // An old client's Latin-1 (`café`, `naïve`), in a channel, addressed, and
+    // in private: read with U+FFFD, never a reason to drop the connection.
+    alice.send_bytes(b"PRIVMSG #ops :caf\xe9 au lait");
+    alice.send_bytes(b"PRIVMSG #ops :sandbot: na\xefve \xff\xfe");
+    alice.send_bytes(b"PRIVMSG sandbot :\xe9t\xe9");
+    // CTCP: VERSION and PING are answered by NOTICE, ACTION is not talk.
+    alice.say("sandbot", "\u{1}VERSION\u{1}");
+    let version = alice.wait_for(|l| l.starts_with(":sandbot!") && l.contains(" NOTICE alice :"));
+    assert!(version.contains("\u{1}VERSION sandbot "), "{version}");
+    alice.say("sandbot", "\u{1}PING 12345\u{1}");
+    let ping = alice.wait_for(|l| l.starts_with(":sandbot!") && l.contains(" NOTICE alice :"));
+    assert!(ping.ends_with("\u{1}PING 12345\u{1}"), "{ping}");
+    alice.say("#ops", "\u{1}ACTION waves at sandbot\u{1}");
+    // Still the same connection: it answers, and never joined again.
+    alice.say("#ops", "sandbot: hello");
+    let line = alice.wait_for(|l| {
+        l.starts_with(":sandbot!") && (l.contains(" PRIVMSG ") || l.contains(" JOIN "))
+    });
+    assert!(line.ends_with(" PRIVMSG #ops :Hello alice"), "reconnected instead: {line}");
     drop(running);
 }
 
