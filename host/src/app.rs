@@ -79,6 +79,7 @@ impl App {
             BusSettings::Local => (None, outboxes.clone()),
             BusSettings::Nats(settings) => {
                 let cluster = crate::nats::Cluster::connect(settings).await?;
+                cluster.settle_consumer().await?;
                 tracing::info!(url = %settings.url, host = %cluster.host, roles = %config.roles.describe(), "on the NATS bus");
                 let replies = crate::nats::replies::Replies::new(outboxes.clone());
                 let answers = crate::nats::replies::Answers::new(cluster.clone(), replies.clone());
@@ -164,7 +165,8 @@ impl App {
             None => (Arc::new(Dispatch(bot.clone())), None),
             Some(bus) => {
                 let parts = join_cluster(&config, &bus, &bot, &catalog, history.clone()).await?;
-                let events = crate::nats::events::BusEvents::new(bus.cluster, work);
+                let events =
+                    crate::nats::events::BusEvents::new(bus.cluster, work, metrics.bus_published());
                 (Arc::new(events), Some(parts))
             }
         };
@@ -480,12 +482,12 @@ async fn join_cluster(
         }
     })));
     if config.roles.has(Role::Workers) {
-        let worker = Arc::new(Worker {
-            cluster: cluster.clone(),
-            bot: bot.clone(),
-            answers: bus.answers.clone(),
+        let worker = Arc::new(Worker::new(
+            cluster.clone(),
+            bot.clone(),
+            bus.answers.clone(),
             history,
-        });
+        ));
         tasks.push(AbortOnDrop(tokio::spawn(worker.run())));
     }
     tasks.push(AbortOnDrop(tokio::spawn(hosts.clone().heartbeat())));

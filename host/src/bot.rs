@@ -124,6 +124,7 @@ impl Bot {
             ));
         }
         Some(Places {
+            in_flight: None,
             set,
             reserved,
             hits,
@@ -156,6 +157,7 @@ impl Bot {
             user_id = event.user_id().unwrap_or(""),
         );
         async {
+            let mut in_flight_place = None;
             let flow = match self.workflows.get() {
                 Some(workflows) => workflows.chat(id, &event).await,
                 None => false,
@@ -197,7 +199,11 @@ impl Bot {
                             set,
                             reserved,
                             hits,
-                        }) => (set, reserved, hits),
+                            in_flight,
+                        }) => {
+                            in_flight_place = in_flight;
+                            (set, reserved, hits)
+                        }
                         None => {
                             let set = self.catalog.current();
                             let hits = self.route(&set, &event);
@@ -260,6 +266,7 @@ impl Bot {
             for execution in &executions {
                 self.observe(execution);
             }
+            drop(in_flight_place);
             if let Some(connector) = event.connector() {
                 self.responses.finished(connector, id).await;
             }
@@ -522,6 +529,19 @@ pub struct Places {
     set: Arc<SkillSet>,
     reserved: Vec<(usize, Reserved)>,
     hits: Vec<Hit>,
+    /// The bus worker's place among `max-in-flight`, given back once the
+    /// skills have run, before their answers are confirmed delivered: an
+    /// event whose answers wait on an unreachable host holds no place a new
+    /// event could run in.
+    in_flight: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl Places {
+    /// Holds `place` until the event's skills have run.
+    pub fn holding(mut self, place: tokio::sync::OwnedSemaphorePermit) -> Places {
+        self.in_flight = Some(place);
+        self
+    }
 }
 
 /// Why an execution has no outcome of its own.

@@ -45,8 +45,10 @@ pub struct NatsSettings {
     #[serde(default)]
     pub host: Option<String>,
     /// How long JetStream waits for a worker's ack before it gives the
-    /// event to another worker; a worker still busy says so every half of
-    /// this, so only a dead worker's events move [default: 30s].
+    /// event to another worker; a worker still busy says so every third of
+    /// this, so only a dead worker's events move. It is the consumer's
+    /// setting, shared by all hosts: the last host started sets it, and
+    /// every worker paces itself by what the consumer has [default: 30s].
     #[serde(default = "default_ack_wait")]
     pub ack_wait: HumanDuration,
     /// Deliveries of one event before it is given up, -1 for no bound. A
@@ -55,6 +57,11 @@ pub struct NatsSettings {
     /// (it stops an event that kills every worker that takes it) [default: -1].
     #[serde(default = "default_max_deliver")]
     pub max_deliver: i64,
+    /// Events taken by workers and not yet acked, across all of them
+    /// (each worker pulls only as many as it has places for; this bounds
+    /// them together) [default: 100000].
+    #[serde(default = "default_max_ack_pending")]
+    pub max_ack_pending: i64,
     /// Copies of the stream in a NATS cluster [default: 1].
     #[serde(default = "default_replicas")]
     pub replicas: usize,
@@ -106,6 +113,9 @@ fn default_ack_wait() -> HumanDuration {
 }
 fn default_max_deliver() -> i64 {
     -1
+}
+fn default_max_ack_pending() -> i64 {
+    100_000
 }
 fn default_replicas() -> usize {
     1

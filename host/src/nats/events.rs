@@ -9,8 +9,11 @@ use super::Cluster;
 use super::wire::Envelope;
 use crate::bus::{Closed, EventSink};
 use crate::event::{Event, EventId};
+use crate::observe::Labels;
 use crate::work::Work;
 use futures::future::BoxFuture;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,17 +21,24 @@ pub struct BusEvents {
     cluster: Cluster,
     /// Closed when the bot stops: no more events are taken.
     work: Arc<Work>,
+    /// Events stored in the stream, by connector.
+    published: Family<Labels, Counter>,
 }
 
 impl BusEvents {
-    pub fn new(cluster: Cluster, work: Arc<Work>) -> BusEvents {
-        BusEvents { cluster, work }
+    pub fn new(cluster: Cluster, work: Arc<Work>, published: Family<Labels, Counter>) -> BusEvents {
+        BusEvents {
+            cluster,
+            work,
+            published,
+        }
     }
 }
 
 impl EventSink for BusEvents {
     fn submit(&self, id: EventId, event: Event) -> BoxFuture<'_, Result<(), Closed>> {
         Box::pin(async move {
+            let connector = event.connector().unwrap_or("-").to_owned();
             let envelope = Envelope {
                 id,
                 host: self.cluster.host.clone(),
@@ -51,7 +61,10 @@ impl EventSink for BusEvents {
                     .await;
                 let failed = match published {
                     Ok(stored) => match stored.await {
-                        Ok(_) => return Ok(()),
+                        Ok(_) => {
+                            self.published.get_or_create(&vec![("connector", connector)]).inc();
+                            return Ok(());
+                        }
                         Err(e) => e.to_string(),
                     },
                     Err(e) => e.to_string(),

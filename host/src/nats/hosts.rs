@@ -20,7 +20,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// How often a host says it is alive.
-const HEARTBEAT: Duration = Duration::from_secs(2);
+const HEARTBEAT: Duration = Duration::from_secs(1);
+/// A host not heard of for this long (a missed heartbeat and a margin) is
+/// shown as gone, and its events' answers are no longer retried.
+const QUIET: Duration = Duration::from_millis(2500);
 /// A host not heard of for this long is gone from the list.
 const GONE_AFTER: Duration = Duration::from_secs(10);
 /// How long `reload` waits for the other hosts' reports.
@@ -37,6 +40,9 @@ pub struct HostStatus {
     pub skills: usize,
     pub started_at: u64,
     pub seen_at: u64,
+    /// The process's mark in the event ids it makes (`EventId::origin`).
+    #[serde(default)]
+    pub origin: u32,
 }
 
 pub struct Hosts {
@@ -95,19 +101,33 @@ impl Hosts {
             skills: self.catalog.current().skills.len(),
             started_at: self.started_at,
             seen_at: crate::event::now_ms(),
+            origin: self.cluster.origin,
         }
     }
 
-    /// This host's part of `GET /`: its status and the stream's lag.
+    /// This host's part of `GET /`: its status and the stream's lag, read
+    /// now (within a second) or said to be unknown, never an old figure.
     pub async fn status_json(&self) -> serde_json::Value {
         let mut value = serde_json::to_value(self.status()).unwrap_or_default();
-        if let Ok((pending, unacked)) = self.cluster.lag().await {
-            value["stream"] = serde_json::json!({
+        let lag = match self.cluster.state() {
+            "connected" => tokio::time::timeout(Duration::from_secs(1), self.cluster.lag())
+                .await
+                .map_err(|_| "no answer within 1 s".to_owned())
+                .and_then(|lag| lag.map_err(|e| format!("{e:#}"))),
+            state => Err(format!("the bus is {state}")),
+        };
+        value["stream"] = match lag {
+            Ok((pending, unacked)) => serde_json::json!({
                 "name": self.cluster.stream_name(),
                 "pending": pending,
                 "ack_pending": unacked,
-            });
-        }
+                "read_at": crate::event::now_ms(),
+            }),
+            Err(why) => serde_json::json!({
+                "name": self.cluster.stream_name(),
+                "unknown": why,
+            }),
+        };
         value
     }
 
@@ -198,6 +218,22 @@ impl Peers for Hosts {
     }
 }
 
+/// Is the process that made ids of `origin` still a host of this bot? Not
+/// once its host restarted (the host's entry then names the new process)
+/// or its entry expired ([`GONE_AFTER`] without a heartbeat). Not by how
+/// lately it was heard from: during an outage of NATS nobody is, and its
+/// answers must wait for it rather than be dropped. When the bucket cannot
+/// be read, it cannot be told: yes.
+pub async fn origin_alive(cluster: &Cluster, origin: u32) -> bool {
+    let Ok(kv) = cluster.bucket("hosts", GONE_AFTER).await else {
+        return true;
+    };
+    let Ok(hosts) = list(&kv).await else {
+        return true;
+    };
+    hosts.iter().any(|h| h.origin == origin)
+}
+
 /// Every host heard of lately.
 async fn list(kv: &kv::Store) -> Result<Vec<HostStatus>> {
     let mut keys = kv.keys().await?;
@@ -232,15 +268,18 @@ pub async fn print_status(settings: &crate::config::NatsSettings) -> Result<Stri
         "host", "roles", "bus", "in-flight", "skills", "seen"
     ));
     for h in hosts {
+        let quiet = now.saturating_sub(h.seen_at);
+        // A missed heartbeat: what it last said is no longer so.
+        let gone = quiet > QUIET.as_millis() as u64;
         out.push_str(&format!(
             "{:<28} {:<20} {:<13} {:>9} {:>6} {:>6.1}s  {}\n",
             h.host,
             h.roles,
-            h.bus,
-            h.in_flight,
+            if gone { "gone" } else { h.bus.as_str() },
+            if gone { "-".to_owned() } else { h.in_flight.to_string() },
             h.skills,
-            now.saturating_sub(h.seen_at) as f64 / 1000.0,
-            h.leases.join(", ")
+            quiet as f64 / 1000.0,
+            if gone { String::new() } else { h.leases.join(", ") }
         ));
     }
     Ok(out)

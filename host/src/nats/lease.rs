@@ -11,7 +11,7 @@ use super::Cluster;
 use anyhow::Result;
 use async_nats::jetstream::kv;
 use futures::future::BoxFuture;
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,8 +23,9 @@ pub struct Leases {
     kv: kv::Store,
     host: String,
     ttl: Duration,
-    /// What this host holds now, for status pages.
-    held: Arc<Mutex<BTreeSet<String>>>,
+    /// What this host holds, with when it last renewed each, for status
+    /// pages.
+    held: Arc<Mutex<BTreeMap<String, Instant>>>,
 }
 
 /// How a held task ended.
@@ -47,13 +48,16 @@ impl Leases {
         })
     }
 
-    /// The leases this host holds.
+    /// The leases this host holds: renewed within the TTL (one not
+    /// renewed for that long, while NATS is away, say, may be another
+    /// host's by now).
     pub fn held(&self) -> Vec<String> {
         self.held
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
-            .cloned()
+            .filter(|(_, renewed)| renewed.elapsed() < self.ttl)
+            .map(|(name, _)| name.clone())
             .collect()
     }
 
@@ -82,6 +86,7 @@ impl Leases {
                 Ok(r) => {
                     revision = r;
                     renewed = Instant::now();
+                    self.mark(name, true);
                 }
                 Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
                     tracing::error!(lease = name, "lost: another host holds it now");
@@ -127,7 +132,7 @@ impl Leases {
     fn mark(&self, name: &str, held: bool) {
         let mut set = self.held.lock().unwrap_or_else(|e| e.into_inner());
         if held {
-            set.insert(name.to_owned());
+            set.insert(name.to_owned(), Instant::now());
         } else {
             set.remove(name);
         }

@@ -80,10 +80,16 @@ impl Cluster {
             .map(|u| u.parse())
             .collect::<Result<_, _>>()
             .with_context(|| format!("bus.url `{}` is not a NATS URL", settings.url))?;
-        let client = options
-            .connect(addrs)
-            .await
-            .with_context(|| format!("connecting to NATS at {}", settings.url))?;
+        let client = options.connect(addrs).await.map_err(|e| {
+            use async_nats::ConnectErrorKind as Kind;
+            let what = match e.kind() {
+                Kind::Io | Kind::TimedOut | Kind::Dns => {
+                    format!("nats-server unreachable at {}", settings.url)
+                }
+                _ => format!("connecting to NATS at {}", settings.url),
+            };
+            anyhow::Error::new(e).context(what)
+        })?;
         let js = jetstream::new(client.clone());
         let cluster = Cluster {
             client,
@@ -127,11 +133,10 @@ impl Cluster {
         format!("{}_events", self.prefix())
     }
 
-    /// The work-queue stream and its one durable pull consumer, created if
-    /// missing (every host asks; the first makes them).
-    pub async fn consumer(&self) -> Result<consumer::PullConsumer> {
-        let stream = self
-            .js
+    /// The work-queue stream, created if missing (every host asks; the
+    /// first makes it).
+    async fn stream(&self) -> Result<stream::Stream> {
+        self.js
             .get_or_create_stream(stream::Config {
                 name: self.stream_name(),
                 subjects: vec![self.events_subject()],
@@ -144,24 +149,63 @@ impl Cluster {
                 ..Default::default()
             })
             .await
-            .with_context(|| format!("creating stream {}", self.stream_name()))?;
-        let consumer = stream
-            .get_or_create_consumer(
-                "workers",
-                consumer::pull::Config {
-                    durable_name: Some("workers".into()),
-                    ack_policy: consumer::AckPolicy::Explicit,
-                    ack_wait: self.settings.ack_wait.0,
-                    max_deliver: self.settings.max_deliver,
-                    // Each worker pulls only what it has room for; this is
-                    // the bound across all of them.
-                    max_ack_pending: 100_000,
-                    ..Default::default()
-                },
-            )
+            .with_context(|| format!("creating stream {}", self.stream_name()))
+    }
+
+    /// The durable consumer's settings, from this host's `bus:`.
+    fn consumer_config(&self) -> consumer::pull::Config {
+        consumer::pull::Config {
+            durable_name: Some("workers".into()),
+            ack_policy: consumer::AckPolicy::Explicit,
+            ack_wait: self.settings.ack_wait.0,
+            max_deliver: self.settings.max_deliver,
+            // Each worker pulls only what it has room for; this is the bound
+            // across all of them.
+            max_ack_pending: self.settings.max_ack_pending,
+            ..Default::default()
+        }
+    }
+
+    /// The stream's one durable pull consumer, created if missing. An
+    /// existing one keeps its settings (see [`Cluster::settle_consumer`]).
+    pub async fn consumer(&self) -> Result<consumer::PullConsumer> {
+        self.stream()
+            .await?
+            .get_or_create_consumer("workers", self.consumer_config())
             .await
-            .context("creating the durable consumer `workers`")?;
-        Ok(consumer)
+            .context("creating the durable consumer `workers`")
+    }
+
+    /// Makes the consumer's ack wait, deliveries and pending bound this
+    /// host's: a consumer made by another host with other settings is
+    /// updated, and the difference logged (the last host started sets
+    /// them; every worker paces its "still working" by the consumer's, so
+    /// none has its events taken away while it runs them).
+    pub async fn settle_consumer(&self) -> Result<()> {
+        let mut consumer = self.consumer().await?;
+        let have = consumer.info().await.context("reading the consumer `workers`")?.config.clone();
+        let want = self.consumer_config();
+        let differs = have.ack_wait != want.ack_wait
+            || have.max_deliver != want.max_deliver
+            || have.max_ack_pending != want.max_ack_pending;
+        if differs {
+            tracing::warn!(
+                "the consumer `workers` had ack-wait {:?}, max-deliver {}, max-ack-pending {}; \
+                 set to this host's bus settings: {:?}, {}, {}",
+                have.ack_wait,
+                have.max_deliver,
+                have.max_ack_pending,
+                want.ack_wait,
+                want.max_deliver,
+                want.max_ack_pending,
+            );
+            self.stream()
+                .await?
+                .update_consumer(want)
+                .await
+                .context("updating the consumer `workers` to this host's bus settings")?;
+        }
+        Ok(())
     }
 
     /// A key-value bucket of this bot's, created if missing.

@@ -3,9 +3,14 @@
 //! the event came from (its id's origin), with the answers after it and the
 //! event's end when they come soon enough, as one NATS request that host
 //! confirms, retried until it does (a server restart loses nothing a worker
-//! has been told is delivered). [`Replies`] is that host's end: it delivers
-//! each answer into its connector's outbox once, however often a redelivered
-//! event ran, and drops whatever arrives for an event already finished.
+//! has been told is delivered) — unless that host is gone (no responders,
+//! and no live host has that origin): then at once, so a dead host's events
+//! hold no worker. [`Replies`] is that host's end: it delivers each answer
+//! into its connector's outbox once, however often a redelivered event ran:
+//! answers are numbered per event, each carries the delivery (attempt) of
+//! the run that gave it, and a later attempt supersedes an earlier one, so
+//! a run that goes on after its event was taken over elsewhere is heard no
+//! more. Whatever arrives for an event already finished is dropped.
 
 use super::Cluster;
 use super::wire::Reply;
@@ -42,6 +47,8 @@ struct Seen {
 struct Delivered {
     seqs: HashSet<u32>,
     finished: bool,
+    /// The latest delivery of the event whose run was heard from.
+    attempt: u32,
 }
 
 impl Replies {
@@ -75,11 +82,18 @@ impl Replies {
             Delivered {
                 seqs: HashSet::new(),
                 finished: false,
+                attempt: 0,
             }
         });
         if entry.finished {
             return false;
         }
+        // A run of an earlier delivery, still going after a later one took
+        // the event over: superseded, heard no more.
+        if reply.attempt() < entry.attempt {
+            return false;
+        }
+        entry.attempt = reply.attempt();
         match reply {
             Reply::Response { seq, .. } => entry.seqs.insert(seq.unwrap_or_default()),
             Reply::Finished { .. } => {
@@ -98,7 +112,7 @@ impl Replies {
         }
         match reply {
             Reply::Response { response, .. } => self.outboxes.deliver(response).await,
-            Reply::Finished { event, connector } => {
+            Reply::Finished { event, connector, .. } => {
                 self.outboxes.finished(&connector, event).await;
                 Ok(())
             }
@@ -204,6 +218,8 @@ impl Queues {
 #[derive(Default)]
 struct Outgoing {
     next: u32,
+    /// The delivery of the event this host's run handles.
+    attempt: u32,
     queued: Vec<Reply>,
     sender: Option<Sender>,
 }
@@ -238,9 +254,18 @@ impl Answers {
         self.queues.shard(id)
     }
 
-    /// Starts numbering the answers to `id`.
-    pub fn begin(&self, id: EventId) {
-        self.shard(id).insert(id, Outgoing::default());
+    /// Starts numbering the answers to `id`, which this host runs for its
+    /// `attempt`th delivery. The worker runs an event once at a time here
+    /// (a redelivery while it runs joins the run), so nothing else numbers
+    /// them meanwhile.
+    pub fn begin(&self, id: EventId, attempt: u32) {
+        self.shard(id).insert(
+            id,
+            Outgoing {
+                attempt,
+                ..Outgoing::default()
+            },
+        );
     }
 
     /// Stops numbering them: answers after this (a background run's) go
@@ -294,7 +319,7 @@ impl Answers {
                     }
                     std::mem::take(&mut out.queued)
                 };
-                let _ = confirmed(&cluster, subject.clone(), encode(&batch), &connector).await;
+                let _ = confirmed(&cluster, subject.clone(), Some(id.origin()), encode(&batch), &connector).await;
             }
             drop(done);
         });
@@ -307,10 +332,14 @@ const RETRY_FOR: Duration = Duration::from_secs(60);
 /// yet back after a server restart).
 const RETRY_NO_LISTENER: Duration = Duration::from_secs(10);
 
-/// A request to the connector's host, retried until it confirms.
+/// A request to the connector's host, retried until it confirms, or at once
+/// given up when nobody listens and no live host has `origin` (the host
+/// whose event it answers was killed or restarted: retrying would only hold
+/// a worker's place while no one can take it).
 async fn confirmed(
     cluster: &Cluster,
     subject: String,
+    origin: Option<u32>,
     payload: bytes::Bytes,
     connector: &str,
 ) -> Result<(), DeliveryError> {
@@ -329,6 +358,17 @@ async fn confirmed(
             }
             Ok(Err(e)) => {
                 let gone = matches!(e.kind(), async_nats::client::RequestErrorKind::NoResponders);
+                if gone
+                    && let Some(origin) = origin
+                    && !super::hosts::origin_alive(cluster, origin).await
+                {
+                    tracing::warn!(
+                        connector,
+                        origin = format_args!("{origin:06x}"),
+                        "an answer dropped: the host whose event it answers is gone"
+                    );
+                    return Err(DeliveryError::Stopped(connector.to_owned()));
+                }
                 let limit = if gone { RETRY_NO_LISTENER } else { RETRY_FOR };
                 (e.to_string(), limit)
             }
@@ -362,10 +402,11 @@ impl ResponseSink for Answers {
                 let mut events = self.shard(id);
                 let out = events.get_mut(&id)?;
                 out.next += 1;
-                Some((id, out.next - 1))
+                Some((id, out.next - 1, out.attempt))
             });
             let reply = Reply::Response {
-                seq: numbered.map(|(_, seq)| seq),
+                seq: numbered.map(|(_, seq, _)| seq),
+                attempt: numbered.map_or(0, |(.., attempt)| attempt),
                 response,
             };
             let subject = match self.route(event, &connector) {
@@ -373,11 +414,14 @@ impl ResponseSink for Answers {
                 Route::There(subject) => subject,
             };
             match numbered {
-                Some((id, _)) => {
+                Some((id, ..)) => {
                     self.queue(id, subject, &connector, reply);
                     Ok(())
                 }
-                None => confirmed(&self.cluster, subject, encode(&[reply]), &connector).await,
+                None => {
+                    confirmed(&self.cluster, subject, event.map(EventId::origin), encode(&[reply]), &connector)
+                        .await
+                }
             }
         })
     }
@@ -385,9 +429,11 @@ impl ResponseSink for Answers {
     fn finished(&self, connector: &str, event: EventId) -> BoxFuture<'_, ()> {
         let connector = connector.to_owned();
         Box::pin(async move {
+            let attempt = self.shard(event).get(&event).map_or(0, |out| out.attempt);
             let reply = Reply::Finished {
                 event,
                 connector: connector.clone(),
+                attempt,
             };
             let subject = match self.route(Some(event), &connector) {
                 Route::Here => {
@@ -422,8 +468,14 @@ impl ResponseSink for Answers {
                     }
                 }
                 Err(reply) => {
-                    let sent =
-                        confirmed(&self.cluster, subject, encode(&[reply]), &connector).await;
+                    let sent = confirmed(
+                        &self.cluster,
+                        subject,
+                        Some(event.origin()),
+                        encode(&[reply]),
+                        &connector,
+                    )
+                    .await;
                     if let Err(e) = sent {
                         tracing::warn!(%event, "could not say the event is finished: {e}");
                     }

@@ -23,10 +23,19 @@ pub enum Reply {
     /// redelivered event is known and dropped.
     Response {
         seq: Option<u32>,
+        /// Which delivery of the event the run that said it was handling
+        /// (JetStream's count, from 1): a later one supersedes it.
+        #[serde(default)]
+        attempt: u32,
         response: Response,
     },
     /// Every answer to `event` has been sent.
-    Finished { event: EventId, connector: String },
+    Finished {
+        event: EventId,
+        connector: String,
+        #[serde(default)]
+        attempt: u32,
+    },
 }
 
 impl Reply {
@@ -34,6 +43,12 @@ impl Reply {
         match self {
             Reply::Response { response, .. } => response.in_reply_to,
             Reply::Finished { event, .. } => Some(*event),
+        }
+    }
+
+    pub fn attempt(&self) -> u32 {
+        match self {
+            Reply::Response { attempt, .. } | Reply::Finished { attempt, .. } => *attempt,
         }
     }
 }

@@ -1,21 +1,29 @@
 //! A worker: pulls events from the work-queue stream's durable consumer and
 //! handles them like the local dispatcher would. It asks for only as many
 //! events as it has free places (`runtime.max-in-flight`), so the rest wait
-//! in the stream, not in a host's memory. While a skill runs it tells
-//! JetStream it is still working (every half ack wait); it acks only after
-//! the event's execution records are stored. A worker killed mid-event
-//! never acks: after the ack wait JetStream gives the event to another
-//! worker, which runs it again; the connector's host drops the answers it
-//! already delivered.
+//! in the stream, not in a host's memory; a place is given back when the
+//! event's skills have run, before their answers are confirmed. While an
+//! event is handled it tells JetStream it is still working (every third of
+//! the consumer's actual ack wait, whichever host set it); it acks only
+//! after the event's answers are confirmed and its execution records are
+//! stored. A worker killed mid-event never acks: after the ack wait
+//! JetStream gives the event to another worker, which runs it again; the
+//! connector's host drops the answers it already delivered and, once the
+//! later run is heard from, everything the earlier one still says. An
+//! event redelivered to the worker that is still running it (NATS was away
+//! longer than the ack wait) joins that run instead of running twice.
 
 use super::Cluster;
 use super::replies::Answers;
 use super::wire::Envelope;
 use crate::bot::Bot;
+use crate::event::EventId;
 use crate::history::History;
 use async_nats::jetstream::{self, AckKind};
 use futures::StreamExt;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -27,31 +35,71 @@ pub struct Worker {
     pub bot: Arc<Bot>,
     pub answers: Arc<Answers>,
     pub history: Option<Arc<History>>,
+    /// The events being handled here, each with the latest delivery of it
+    /// (a redelivery while it runs replaces the message its progress and
+    /// its ack go to).
+    running: Mutex<HashMap<EventId, Arc<tokio::sync::Mutex<jetstream::Message>>>>,
+    /// The consumer's ack wait as the server has it, in milliseconds.
+    ack_wait_ms: AtomicU64,
 }
 
+/// How often the consumer's ack wait is read again (another host may
+/// have changed it).
+const REREAD_CONSUMER: Duration = Duration::from_secs(10);
+
 impl Worker {
+    pub fn new(
+        cluster: Cluster,
+        bot: Arc<Bot>,
+        answers: Arc<Answers>,
+        history: Option<Arc<History>>,
+    ) -> Worker {
+        let ack_wait_ms = AtomicU64::new(cluster.settings.ack_wait.0.as_millis() as u64);
+        Worker {
+            cluster,
+            bot,
+            answers,
+            history,
+            running: Mutex::new(HashMap::new()),
+            ack_wait_ms,
+        }
+    }
+
+    /// How often to say "still working": a third of the consumer's ack
+    /// wait, so one lost progress message does not cost the event.
+    fn progress_every(&self) -> Duration {
+        Duration::from_millis((self.ack_wait_ms.load(Ordering::Relaxed) / 3).max(100))
+    }
+
     /// Pulls and handles events until the bot stops taking them.
     pub async fn run(self: Arc<Self>) {
         let work = self.bot.work().clone();
         let places = self.bot.places();
-        let mut consumer = None;
+        let mut consumer: Option<jetstream::consumer::PullConsumer> = None;
+        let mut read_at = tokio::time::Instant::now();
         let mut pause = Duration::from_millis(50);
         while !work.is_closed() {
-            // At least one free place before asking for anything.
-            let first = tokio::select! {
+            // At least one free place before asking for anything; it is not
+            // held while the pull waits (an idle worker has nothing in
+            // flight), and each event takes a place as it arrives.
+            tokio::select! {
                 permit = places.clone().acquire_owned() => match permit {
-                    Ok(p) => p,
+                    Ok(p) => drop(p),
                     Err(_) => return,
                 },
                 () = work.stopped() => return,
             };
-            // As many as are free now; each further event takes its place as
-            // it arrives (held meanwhile, the places would read as in use).
-            let mut first = Some(first);
-            let asked = 1 + places.available_permits();
-            if consumer.is_none() {
+            let asked = places.available_permits().max(1);
+            if consumer.is_none() || read_at.elapsed() > REREAD_CONSUMER {
                 match self.cluster.consumer().await {
-                    Ok(c) => consumer = Some(c),
+                    Ok(mut c) => {
+                        if let Ok(info) = c.info().await {
+                            let ms = info.config.ack_wait.as_millis() as u64;
+                            self.ack_wait_ms.store(ms, Ordering::Relaxed);
+                        }
+                        read_at = tokio::time::Instant::now();
+                        consumer = Some(c);
+                    }
                     Err(e) => {
                         tracing::warn!("cannot reach the event stream: {e:#}");
                         tokio::time::sleep(pause).await;
@@ -94,17 +142,14 @@ impl Worker {
                         let _ = message.ack_with(AckKind::Nak(None)).await;
                     }
                     Some(Ok(message)) => {
-                        let permit = match first.take() {
-                            Some(p) => p,
-                            None => match places.clone().try_acquire_owned() {
-                                Ok(p) => p,
-                                Err(_) => {
-                                    // Taken meanwhile (a webhook, a tick):
-                                    // let another worker have it.
-                                    let _ = message.ack_with(AckKind::Nak(None)).await;
-                                    continue;
-                                }
-                            },
+                        let permit = match places.clone().try_acquire_owned() {
+                            Ok(p) => p,
+                            Err(_) => {
+                                // Taken meanwhile (a webhook, a tick): let
+                                // another worker have it.
+                                let _ = message.ack_with(AckKind::Nak(None)).await;
+                                continue;
+                            }
                         };
                         let me = self.clone();
                         tokio::spawn(async move { me.handle(message, permit).await });
@@ -122,7 +167,7 @@ impl Worker {
     async fn handle(&self, message: jetstream::Message, permit: OwnedSemaphorePermit) {
         let work = self.bot.work().clone();
         let _entered = work.enter();
-        let attempt = message.info().map(|i| i.delivered).unwrap_or(1);
+        let attempt = message.info().map(|i| i.delivered).unwrap_or(1).max(1) as u32;
         let envelope: Envelope = match serde_json::from_slice(&message.payload) {
             Ok(e) => e,
             Err(e) => {
@@ -132,42 +177,66 @@ impl Worker {
             }
         };
         let Envelope { id, host, event } = envelope;
+        // Still running here: this delivery joins the run (its progress and
+        // its ack go to the newest delivery), and nothing runs twice.
+        let message = Arc::new(tokio::sync::Mutex::new(message));
+        let joined = {
+            let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+            match running.get(&id) {
+                Some(current) => Some(current.clone()),
+                None => {
+                    running.insert(id, message.clone());
+                    None
+                }
+            }
+        };
+        if let Some(current) = joined {
+            drop(permit);
+            tracing::info!(event = %id, from = %host, attempt, "redelivered while still running here: joined");
+            let newest = Arc::try_unwrap(message).map(tokio::sync::Mutex::into_inner);
+            if let Ok(newest) = newest {
+                *current.lock().await = newest;
+            }
+            return;
+        }
+        let done = Running { worker: self, id };
         let Some(places) = self.bot.reserve_places(&event) else {
             // A skill it goes to is at its bound here: back to the stream,
             // for this worker or another a little later, rather than "busy".
-            let later = Duration::from_millis((25 * attempt.max(1) as u64).min(500));
+            let later = Duration::from_millis((25 * u64::from(attempt)).min(500));
             drop(permit);
-            tracing::debug!(event = %id, attempt, "back to the stream: a skill it goes to is busy here");
-            let _ = message.ack_with(AckKind::Nak(Some(later))).await;
+            tracing::debug!(event = %id, attempt, "busy here: back to the stream");
+            drop(done);
+            let _ = message.lock().await.ack_with(AckKind::Nak(Some(later))).await;
             return;
         };
         if attempt > 1 {
             // Run again even when a record of it is stored: its worker may
             // have died after storing it and before its answers were
             // delivered. What the connector's host already delivered, it
-            // drops.
-            // Its worker died or stopped (or it waited for a busy skill).
-            tracing::info!(event = %id, from = %host, attempt, "redelivered");
+            // drops. (An earlier delivery was not acked: its worker died or
+            // stopped, NATS was away past the ack wait, or a worker found a
+            // skill of it busy and gave it back.)
+            tracing::info!(event = %id, from = %host, attempt, "delivered again");
         }
-        self.answers.begin(id);
+        self.answers.begin(id, attempt);
         let still_working = async {
-            let every = self.cluster.settings.ack_wait.0 / 2;
             loop {
-                tokio::time::sleep(every).await;
-                let _ = message.ack_with(AckKind::Progress).await;
+                tokio::time::sleep(self.progress_every()).await;
+                let _ = message.lock().await.ack_with(AckKind::Progress).await;
             }
         };
         let handled = tokio::select! {
-            executions = self.bot.handle_taken(id, event, places) => Some(executions),
+            executions = self.bot.handle_taken(id, event, places.holding(permit)) => Some(executions),
             () = still_working => None,
             // Stopped mid-way at shutdown: not acked, so another worker
             // takes it now rather than after the ack wait.
             () = work.stopped() => None,
         };
         self.answers.end(id);
-        drop(permit);
         let Some(executions) = handled else {
-            let _ = message.ack_with(AckKind::Nak(None)).await;
+            drop(done);
+            let _ = message.lock().await.ack_with(AckKind::Nak(None)).await;
             return;
         };
         if !executions.is_empty()
@@ -175,8 +244,26 @@ impl Worker {
         {
             history.caught_up().await;
         }
-        if let Err(e) = message.ack().await {
+        // No longer running: a delivery after this is a new run.
+        drop(done);
+        if let Err(e) = message.lock().await.ack().await {
             tracing::warn!(event = %id, "could not ack a handled event: {e}");
         }
+    }
+}
+
+/// An event handled here, until dropped.
+struct Running<'w> {
+    worker: &'w Worker,
+    id: EventId,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.worker
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.id);
     }
 }

@@ -17,7 +17,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use std::sync::Arc;
 
-type Labels = Vec<(&'static str, String)>;
+pub type Labels = Vec<(&'static str, String)>;
 
 /// Latency buckets: 10 µs doubling to about 10 s, skills' whole range.
 fn latency_histogram() -> Histogram {
@@ -37,6 +37,7 @@ pub struct Metrics {
     connector_up: Family<Labels, Gauge>,
     memory_ops: Family<Labels, Counter>,
     notices_dropped: Counter,
+    bus_published: Family<Labels, Counter>,
     bus_connected: Family<Labels, Gauge>,
     stream_pending: Gauge,
     stream_ack_pending: Gauge,
@@ -89,6 +90,7 @@ impl Metrics {
         let connector_up = Family::<Labels, Gauge>::default();
         let memory_ops = Family::<Labels, Counter>::default();
         let notices_dropped = Counter::default();
+        let bus_published = Family::<Labels, Counter>::default();
         let bus_connected = Family::<Labels, Gauge>::default();
         let stream_pending = Gauge::default();
         let stream_ack_pending = Gauge::default();
@@ -97,6 +99,11 @@ impl Metrics {
             "bus_connected",
             "On a NATS bus: 1 while this host (labelled with its name and roles) is connected",
             bus_connected.clone(),
+        );
+        registry.register(
+            "bus_events_published",
+            "On a NATS bus: events this host's connectors put in the work stream, by connector",
+            bus_published.clone(),
         );
         registry.register(
             "bus_stream_pending",
@@ -177,12 +184,19 @@ impl Metrics {
             connector_up,
             memory_ops,
             notices_dropped,
+            bus_published,
             bus_connected,
             stream_pending,
             stream_ack_pending,
             lease_held,
             memory: None,
         }
+    }
+
+    /// The counters a connector host counts the events it puts on the bus
+    /// in, by connector (a connectors-only host handles none itself).
+    pub fn bus_published(&self) -> Family<Labels, Counter> {
+        self.bus_published.clone()
     }
 
     /// The counter the notifier counts dropped notices in.

@@ -296,7 +296,7 @@ async fn a_worker_killed_mid_event_loses_nothing_and_repeats_nothing() {
     assert_exactly_once_in_order(&results);
     // The event the killed worker was running was handed to another.
     let cut: String = cut_rx.recv().unwrap();
-    let needle = format!("redelivered event={cut}");
+    let needle = format!("delivered again event={cut}");
     assert!(
         w2.log().contains(&needle) || w1_again.log().contains(&needle),
         "{cut} was not redelivered:\n{}",
@@ -437,4 +437,118 @@ fn a_skill_changed_on_one_host_is_served_by_every_worker_and_reload_reports_all(
     for host in ["a:", "w1:", "w2:"] {
         assert!(report.contains(host), "{report}");
     }
+}
+
+/// Every text frame that arrives on `ws` within `window`.
+async fn texts_within(ws: &mut Socket, window: Duration) -> Vec<String> {
+    let until = tokio::time::Instant::now() + window;
+    let mut got = Vec::new();
+    while let Ok(Some(Ok(frame))) = tokio::time::timeout_at(until, ws.next()).await {
+        if let Message::Text(t) = frame {
+            got.push(t.to_string());
+        }
+    }
+    got
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_skill_longer_than_the_ack_wait_through_an_outage_answers_once() {
+    let mut servers = Servers::start();
+    let (_c_dir, _c, port) = connector_host(&servers, "c", "connectors", SKILLS);
+    let (_w_dir, w) = worker(&servers, "w", SKILLS);
+    let mut ws = socket(port).await;
+    ws.send(Message::text("work 4000")).await.unwrap();
+    w.wait_for_log("working 4000 ms");
+    // NATS goes away for longer than the ack wait (2 s) while it runs: the
+    // event is delivered again, to the worker still running it.
+    let _servers = tokio::task::spawn_blocking(move || {
+        servers.nats.stop();
+        std::thread::sleep(Duration::from_secs(3));
+        servers.nats.restart();
+        servers
+    })
+    .await
+    .unwrap();
+    let got = texts_within(&mut ws, Duration::from_secs(12)).await;
+    assert_eq!(got, ["worked 4000 ms"], "worker's log:\n{}", w.log());
+    assert_eq!(
+        w.log().matches("working 4000 ms").count(),
+        1,
+        "it ran twice:\n{}",
+        w.log()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_hosts_answer_exactly_once_through_an_outage_longer_than_the_ack_wait() {
+    let servers = std::sync::Arc::new(std::sync::Mutex::new(Servers::start()));
+    let (_runs, port) = {
+        let s = servers.lock().unwrap();
+        let (d1, r1, port) = connector_host(&s, "h1", "connectors, workers", SKILLS);
+        let (d2, r2, _) = connector_host(&s, "h2", "connectors, workers", SKILLS);
+        let (d3, r3, _) = connector_host(&s, "h3", "connectors, workers", SKILLS);
+        (vec![(d1, r1), (d2, r2), (d3, r3)], port)
+    };
+    let outage = servers.clone();
+    let results = traffic(port, 10, 200, 500, move || {
+        let mut s = outage.lock().unwrap();
+        s.nats.stop();
+        std::thread::sleep(Duration::from_secs(3));
+        s.nats.restart();
+    })
+    .await;
+    assert_exactly_once_in_order(&results);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hosts_with_different_ack_waits_share_the_consumers_and_nothing_runs_twice() {
+    let servers = Servers::start();
+    // The worker comes first and makes the consumer with its 30 s.
+    let w_dir = servers.host("w", "workers", SKILLS, "", "");
+    let config = std::fs::read_to_string(w_dir.config()).unwrap();
+    w_dir.write_config(&config.replace("ack-wait: 2s", "ack-wait: 30s"));
+    let w = w_dir.start();
+    w.wait_for_log("on the NATS bus");
+    // The connector host's 2 s becomes the consumer's, and it says so.
+    let (_c_dir, c, port) = connector_host(&servers, "c", "connectors", SKILLS);
+    c.wait_for_log("the consumer `workers` had ack-wait 30s");
+    // The worker paces itself by the consumer's 2 s, not its own 30: a 4 s
+    // run is not taken from it.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut ws = socket(port).await;
+    ws.send(Message::text("work 4000")).await.unwrap();
+    let got = texts_within(&mut ws, Duration::from_secs(8)).await;
+    assert_eq!(got, ["worked 4000 ms"], "worker's log:\n{}", w.log());
+    assert_eq!(w.log().matches("working 4000 ms").count(), 1, "{}", w.log());
+    assert!(!w.log().contains("delivered again"), "{}", w.log());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_connector_host_is_answered_at_once() {
+    let servers = Servers::start();
+    let (_w_dir, w) = worker(&servers, "w", SKILLS);
+    let (c_dir, c, port) = connector_host(&servers, "c", "connectors", SKILLS);
+    // A hundred slow events in flight, then the connector host dies.
+    let mut sockets = Vec::new();
+    for _ in 0..10 {
+        let mut ws = socket(port).await;
+        for _ in 0..10 {
+            ws.send(Message::text("work 1500")).await.unwrap();
+        }
+        sockets.push(ws);
+    }
+    w.wait_for_log("working 1500 ms");
+    drop(sockets);
+    c.kill();
+    let c = c_dir.start();
+    wait_for_port(port);
+    c.wait_for_log("on the NATS bus");
+    let mut ws = socket(port).await;
+    let asked = Instant::now();
+    ws.send(Message::text("HELLO THERE")).await.unwrap();
+    let answer = next_text(&mut ws, Duration::from_secs(30)).await;
+    let took = asked.elapsed();
+    assert_eq!(answer.as_deref(), Some("HELLO THERE!!! WHY ARE WE SHOUTING?"));
+    println!("the restarted host's first answer came after {took:?}");
+    assert!(took < Duration::from_secs(1), "{took:?}; worker's log:\n{}", w.log());
 }
