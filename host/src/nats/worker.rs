@@ -44,8 +44,8 @@ pub struct Worker {
 }
 
 /// How often the consumer's ack wait is read again (another host may
-/// have changed it).
-const REREAD_CONSUMER: Duration = Duration::from_secs(10);
+/// have changed it): about every pull.
+const REREAD_CONSUMER: Duration = Duration::from_secs(2);
 
 impl Worker {
     pub fn new(
@@ -221,9 +221,16 @@ impl Worker {
         }
         self.answers.begin(id, attempt);
         let still_working = async {
+            // Woken at least every second, so a shorter ack wait set by
+            // another host meanwhile is kept from the next second on.
+            let mut said = tokio::time::Instant::now();
             loop {
-                tokio::time::sleep(self.progress_every()).await;
-                let _ = message.lock().await.ack_with(AckKind::Progress).await;
+                let due = said + self.progress_every();
+                tokio::time::sleep_until(due.min(tokio::time::Instant::now() + Duration::from_secs(1))).await;
+                if tokio::time::Instant::now() >= said + self.progress_every() {
+                    let _ = message.lock().await.ack_with(AckKind::Progress).await;
+                    said = tokio::time::Instant::now();
+                }
             }
         };
         let handled = tokio::select! {
