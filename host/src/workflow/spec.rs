@@ -343,10 +343,12 @@ fn typed_inputs(
         };
         if !fits(input.kind, value) {
             return Err(format!(
-                "input `{name}`: {value} is not {}",
+                "input `{name}`: {} is not {}",
+                shown_value(value),
                 input.kind.described()
             ));
         }
+        crate::stored::check_value(value).map_err(|e| format!("input `{name}`: {e}"))?;
         out.insert(name.clone(), value.clone());
     }
     defaults(inputs, &mut out)?;
@@ -400,7 +402,11 @@ fn fits(kind: InputType, value: &serde_json::Value) -> bool {
 /// Text from chat as an input of type `kind`.
 fn convert(name: &str, kind: InputType, text: &str) -> Result<serde_json::Value, String> {
     use serde_json::Value;
-    let bad = |what: &str| format!("input `{name}`: `{text}` is not {what}");
+    let bad = |what: &str| {
+        let shown = crate::text::cut(text, 80);
+        let more = if shown.len() < text.len() { "…" } else { "" };
+        format!("input `{name}`: `{shown}{more}` is not {what}")
+    };
     Ok(match kind {
         InputType::String => Value::String(text.to_owned()),
         InputType::Integer => {
@@ -433,6 +439,24 @@ fn convert(name: &str, kind: InputType, text: &str) -> Result<serde_json::Value,
             _ => return Err(bad("a JSON object")),
         },
     })
+    .and_then(|v| {
+        // Kept with the run: what its reader could not take back is
+        // refused now, to whoever said it.
+        crate::stored::check_value(&v).map_err(|e| format!("input `{name}`: {e}"))?;
+        Ok(v)
+    })
+}
+
+/// A value in an error message: short (a webhook's body may be a MiB).
+fn shown_value(value: &serde_json::Value) -> String {
+    const SHOWN: usize = 80;
+    let text = value.to_string();
+    let cut = crate::text::cut(&text, SHOWN);
+    if cut.len() < text.len() {
+        format!("{cut}…")
+    } else {
+        text
+    }
 }
 
 /// Reads and checks the workflow in `file` (named after the file).
@@ -442,6 +466,10 @@ pub fn parse(file: &Path, text: &str) -> Result<Workflow, ConfigError> {
         .unwrap_or_default()
         .to_string_lossy()
         .into_owned();
+    // Its name is shown in chat, logs and metrics, and typed in commands.
+    crate::names::check(&name).map_err(|e| {
+        ConfigError::whole_file(file, format!("the file's name is not a workflow name: {e}"))
+    })?;
     let spec: File = serde_yaml_ng::from_str(text).map_err(|e| yaml_error(file, &e))?;
     let at = |needle: &str, message: String| locate(file, text, needle, message);
     let mut templates = Templates::new();
@@ -488,6 +516,14 @@ pub fn parse(file: &Path, text: &str) -> Result<Workflow, ConfigError> {
                 format!("input `{n}`: the default is not of type {:?}", i.kind).to_lowercase(),
             ));
         }
+        if let Some(d) = &i.default
+            && let Err(e) = crate::stored::check_value(d)
+        {
+            return Err(at(
+                &format!("{n}:"),
+                format!("input `{n}`: the default: {e}"),
+            ));
+        }
         inputs.insert(
             n,
             Input {
@@ -518,10 +554,13 @@ pub fn parse(file: &Path, text: &str) -> Result<Workflow, ConfigError> {
             "approve" => Action::Approve,
             other if other.starts_with(WORKFLOW_ACTION) => {
                 let called = &other[WORKFLOW_ACTION.len()..];
-                if called.is_empty() {
+                if let Err(e) = crate::names::check(called) {
                     return Err(at(
                         &t.action,
-                        format!("task `{task_name}`: `{other}` names no workflow"),
+                        format!(
+                            "task `{task_name}`: `{}` names no workflow: {e}",
+                            crate::names::shown(other)
+                        ),
                     ));
                 }
                 if called == name {
@@ -547,7 +586,17 @@ pub fn parse(file: &Path, text: &str) -> Result<Workflow, ConfigError> {
                     return Err(at(
                         &t.action,
                         format!(
-                            "task `{task_name}`: action `{other}` is not `skill` or `skill.matcher`"
+                            "task `{task_name}`: action `{}` is not `skill` or `skill.matcher`",
+                            crate::names::shown(other)
+                        ),
+                    ));
+                }
+                if let Err(e) = crate::names::check(&skill) {
+                    return Err(at(
+                        &t.action,
+                        format!(
+                            "task `{task_name}`: `{}` names no skill: {e}",
+                            crate::names::shown(&skill)
                         ),
                     ));
                 }

@@ -20,13 +20,19 @@
 //! is written only while its host still owns the run: a host that another
 //! took the run from (it stopped beating, `sharing.rs`) learns so from its
 //! next step ([`StepError::Lost`]) and stops driving it.
+//!
+//! What is written reads back: a document deeper or larger than its reader
+//! takes (`crate::stored`) is refused before it is written, and the step
+//! with it. What still cannot be read (a record damaged, or written by
+//! hand) costs its own run only: [`Store::resumable`] hands it back as
+//! [`Unreadable`], and the others resume.
 
 mod redis;
 mod sqlite;
 
 pub use self::redis::{control_channel, heartbeat_key};
 use crate::event::{Event, EventId, Target};
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, anyhow};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::path::Path;
@@ -227,8 +233,24 @@ pub enum StepError {
     Failed(String),
 }
 
+/// A run kept in a form that cannot be read back: damaged, written by hand
+/// or by another version. It fails alone; it never stops the others.
+#[derive(Debug, Clone)]
+pub struct Unreadable {
+    pub id: u64,
+    /// The workflow it was a run of, as its row says (`?` if not even that).
+    pub workflow: String,
+    /// What the reader said.
+    pub error: String,
+}
+
+/// A run to resume, or why it cannot be read; and the host that drove it.
+pub type Resumable = (Result<Kept, Unreadable>, Option<String>);
+
 /// A run as a backend keeps it, its JSON not yet read.
 pub(super) struct Row {
+    /// The workflow's name, kept beside the document.
+    workflow: String,
     status: String,
     doc: String,
     tasks: Vec<(String, String)>,
@@ -255,7 +277,7 @@ impl NewRun<'_> {
         };
         let mut doc = doc.clone();
         doc.set_child(*item, id);
-        Ok(Some((*run, task.as_str(), serde_json::to_string(&doc)?)))
+        Ok(Some((*run, task.as_str(), kept_json("a task", &doc)?)))
     }
 }
 
@@ -371,7 +393,7 @@ impl Store {
         self.backend.create(NewRun {
             workflow: &doc.workflow,
             started_at: doc.started_at,
-            doc: serde_json::to_string(doc)?,
+            doc: kept_json("the run", doc)?,
             tasks: serialized(tasks)?,
             parent: parent.map(|(run, task, doc, item)| (run, task.to_owned(), doc.clone(), item)),
         })
@@ -387,10 +409,13 @@ impl Store {
         tasks: &[(String, TaskDoc)],
         status: RunStatus,
     ) -> Result<(), StepError> {
-        let bad = |e: serde_json::Error| StepError::Failed(e.to_string());
+        let bad = |e: anyhow::Error| StepError::Failed(format!("{e:#}"));
         let step = Step {
             id,
-            doc: doc.map(serde_json::to_string).transpose().map_err(bad)?,
+            doc: doc
+                .map(|d| kept_json("the run", d))
+                .transpose()
+                .map_err(bad)?,
             tasks: serialized(tasks).map_err(|e| StepError::Failed(format!("{e:#}")))?,
             status,
         };
@@ -468,13 +493,22 @@ impl Store {
     }
 
     /// The runs to resume, claimed for this host (see [`Backend::claim`]),
-    /// each with the host that drove it before.
-    pub fn resumable(&self, which: Claim) -> Result<Vec<(Kept, Option<String>)>> {
+    /// each with the host that drove it before. A run that cannot be read
+    /// back comes as [`Unreadable`], for the caller to fail: the others
+    /// resume all the same. Only the store itself failing is an error.
+    pub fn resumable(&self, which: Claim) -> Result<Vec<Resumable>> {
         let mut out = Vec::new();
         for (id, before) in self.backend.claim(which)? {
-            if let Some(kept) = self.get(id)? {
-                out.push((kept, before));
-            }
+            let Some(row) = self.backend.get(id)? else {
+                continue;
+            };
+            let workflow = row.workflow.clone();
+            let kept = read(id, row).map_err(|e| Unreadable {
+                id,
+                workflow,
+                error: format!("{e:#}"),
+            });
+            out.push((kept, before));
         }
         Ok(out)
     }
@@ -484,26 +518,50 @@ impl Store {
         let Some(row) = self.backend.get(id)? else {
             return Ok(None);
         };
-        let doc: RunDoc =
-            serde_json::from_str(&row.doc).context("a workflow run that is not JSON")?;
-        let tasks = row
-            .tasks
-            .into_iter()
-            .map(|(name, doc)| {
-                Ok((
-                    name,
-                    serde_json::from_str(&doc).context("a workflow task that is not JSON")?,
-                ))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Some(Kept {
-            id,
-            status: RunStatus::parse(&row.status),
-            doc,
-            tasks,
-            owner: row.owner,
-        }))
+        read(id, row).map(Some)
     }
+
+    /// Marks run `id` failed without reading or writing its document (one
+    /// that cannot be read): it is never resumed again, and goes by the
+    /// retention as ended runs do.
+    pub fn fail_unread(&self, id: u64) -> Result<(), StepError> {
+        self.commit(id, None, &[], RunStatus::Failed)
+    }
+}
+
+/// Reads run `id` from its row; the error names the run and what in it
+/// does not read.
+fn read(id: u64, row: Row) -> Result<Kept> {
+    let doc: RunDoc = serde_json::from_str(&row.doc)
+        .with_context(|| format!("workflow run #{id} cannot be read: its document"))?;
+    let tasks = row
+        .tasks
+        .into_iter()
+        .map(|(name, doc)| {
+            let task = serde_json::from_str(&doc).with_context(|| {
+                format!(
+                    "workflow run #{id} cannot be read: its task `{}`",
+                    crate::text::for_log(&name)
+                )
+            })?;
+            Ok((name, task))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Kept {
+        id,
+        status: RunStatus::parse(&row.status),
+        doc,
+        tasks,
+        owner: row.owner,
+    })
+}
+
+/// `value` as the JSON a store keeps, refused if its reader could not take
+/// it back (`what` names it in the error).
+fn kept_json<T: Serialize>(what: &str, value: &T) -> Result<String> {
+    let json = serde_json::to_string(value)?;
+    crate::stored::check_document(&json).map_err(|e| anyhow!("{what} is not kept: {e}"))?;
+    Ok(json)
 }
 
 fn queue(m: &Mutex<Queue>) -> std::sync::MutexGuard<'_, Queue> {
@@ -513,7 +571,7 @@ fn queue(m: &Mutex<Queue>) -> std::sync::MutexGuard<'_, Queue> {
 fn serialized(tasks: &[(String, TaskDoc)]) -> Result<Vec<(String, String)>> {
     tasks
         .iter()
-        .map(|(name, doc)| Ok((name.clone(), serde_json::to_string(doc)?)))
+        .map(|(name, doc)| Ok((name.clone(), kept_json(&format!("task `{name}`"), doc)?)))
         .collect()
 }
 
@@ -587,7 +645,7 @@ mod tests {
             })
             .unwrap()
             .iter()
-            .map(|(k, _)| k.id)
+            .map(|(k, _)| k.as_ref().map_or(0, |k| k.id))
             .collect();
         assert_eq!(left, [ids[4]]);
     }
@@ -603,6 +661,95 @@ mod tests {
             .query_row("SELECT count(*) FROM workflow_tasks", [], |r| r.get(0))
             .unwrap();
         assert_eq!(tasks, 3);
+    }
+
+    /// A task's result deeper than the reader takes is refused before it
+    /// is written (the step with it), and the run reads back as it was.
+    #[test]
+    fn a_document_too_deep_to_read_back_is_not_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::sqlite(&dir.path().join("h.db")).unwrap();
+        let task = [("t".to_owned(), TaskDoc::new(Status::Scheduled))];
+        let id = store.create(&run_doc(1), &task).unwrap();
+        let mut deep = TaskDoc::new(Status::Succeeded);
+        deep.result =
+            serde_json::from_str(&format!("{}{}", "[".repeat(127), "]".repeat(127))).unwrap();
+        let e = store
+            .commit(id, None, &[("t".to_owned(), deep)], RunStatus::Running)
+            .unwrap_err();
+        assert!(e.to_string().contains("could not be read back"), "{e}");
+        let kept = store.get(id).unwrap().unwrap();
+        assert_eq!(kept.tasks[0].1.status, Status::Scheduled);
+        // The same for a new run whose inputs are too deep.
+        let mut doc = run_doc(2);
+        doc.inputs.insert(
+            "x".into(),
+            serde_json::from_str(&format!("{}{}", "[".repeat(126), "]".repeat(126))).unwrap(),
+        );
+        assert!(store.create(&doc, &task).is_err());
+    }
+
+    /// A run whose row cannot be read (written by hand) comes back as
+    /// unreadable; the others resume; once failed it is not claimed again.
+    #[test]
+    fn a_run_that_cannot_be_read_fails_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.db");
+        let store = Store::sqlite(&path).unwrap();
+        let task = [("t".to_owned(), TaskDoc::new(Status::Scheduled))];
+        let ids: Vec<u64> = (1..=4)
+            .map(|at| store.create(&run_doc(at), &task).unwrap())
+            .collect();
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let deep = format!(
+            "{{\"inputs\": {{\"x\": {}{}}}}}",
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        conn.execute(
+            "UPDATE workflow_runs SET doc = ? WHERE id = ?",
+            rusqlite::params![deep, ids[1] as i64],
+        )
+        .unwrap();
+        conn.execute(
+            "UPDATE workflow_tasks SET doc = x'ff00' WHERE run = ?",
+            [ids[2] as i64],
+        )
+        .unwrap();
+        let all = Claim {
+            own: true,
+            orphans: true,
+        };
+        let found = store.resumable(all).unwrap();
+        let read: Vec<u64> = found
+            .iter()
+            .filter_map(|(k, _)| Some(k.as_ref().ok()?.id))
+            .collect();
+        assert_eq!(read, [ids[0], ids[3]]);
+        let unread: Vec<&Unreadable> = found.iter().filter_map(|(k, _)| k.as_ref().err()).collect();
+        assert_eq!(unread.len(), 2);
+        assert_eq!((unread[0].id, unread[0].workflow.as_str()), (ids[1], "w"));
+        assert!(
+            unread[0].error.contains("recursion limit"),
+            "{}",
+            unread[0].error
+        );
+        assert!(
+            unread[1].error.contains("its task `t`"),
+            "{}",
+            unread[1].error
+        );
+        for u in unread {
+            store.fail_unread(u.id).unwrap();
+        }
+        assert_eq!(store.resumable(all).unwrap().len(), 2);
+        // Pruning does not choke on a document that is not JSON.
+        conn.execute(
+            "UPDATE workflow_runs SET doc = '{not json' WHERE id = ?",
+            [ids[1] as i64],
+        )
+        .unwrap();
+        assert_eq!(store.prune(Duration::from_secs(60), 100).unwrap(), 2);
     }
 
     /// A redis-server of this test's own on a free loopback port (`make
@@ -707,7 +854,7 @@ mod tests {
             })
             .unwrap()
             .into_iter()
-            .map(|(k, before)| (k.id, before))
+            .map(|(k, before)| (k.map_or(0, |k| k.id), before))
             .collect();
         assert_eq!(
             claimed,
