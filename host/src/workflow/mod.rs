@@ -19,6 +19,7 @@
 
 pub mod defs;
 pub mod engine;
+mod inputs;
 mod resume;
 pub mod sharing;
 pub mod spec;
