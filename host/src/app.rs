@@ -120,16 +120,21 @@ impl App {
             let retention = Retention {
                 max_age: config.history.max_age.0,
                 max_count: config.history.max_count,
+                max_bytes: config.history.max_bytes.0,
             };
-            let history = Arc::new(match &config.databases.redis {
-                Some(redis) => History::open_redis(
-                    redis.url.expose(),
-                    &redis.shown_url(),
-                    &redis.prefix,
-                    retention,
-                )?,
-                None => History::open(&config.history_path(), retention)?,
-            });
+            let max_text = usize::try_from(config.history.max_text.0).unwrap_or(usize::MAX);
+            let history = Arc::new(
+                match &config.databases.redis {
+                    Some(redis) => History::open_redis(
+                        redis.url.expose(),
+                        &redis.shown_url(),
+                        &redis.prefix,
+                        retention,
+                    )?,
+                    None => History::open(&config.history_path(), retention)?,
+                }
+                .keeping_texts(max_text),
+            );
             all.push(Arc::new(HistoryObserver(history.clone())));
             Some(history)
         } else {
@@ -160,7 +165,8 @@ impl App {
             work.clone(),
         );
         bot.set_workflows(workflows.clone());
-        workflows.resume().await?;
+        // Never fatal: a run that cannot be read fails alone (logged).
+        workflows.resume().await;
         let (events, cluster): (Arc<dyn EventSink>, _) = match bus {
             None => (Arc::new(Dispatch(bot.clone())), None),
             Some(bus) => {

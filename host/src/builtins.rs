@@ -12,6 +12,7 @@ use crate::event::{Message, now_ms};
 use crate::history::{Filter, History};
 use crate::manifest::MatcherKind;
 use crate::permissions::Asker;
+use crate::text::for_log;
 use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,11 +164,12 @@ fn commands<'a>(set: &'a SkillSet, m: &Message) -> Vec<Command<'a>> {
 /// `more` is what else answers `m`'s sender (the workflows they may start
 /// and the workflow commands), a line each.
 fn help(set: &SkillSet, m: &Message, admin: bool, word: Option<&str>, more: Vec<String>) -> String {
+    // Each on its line, whatever a skill's help or a name holds.
     let mut lines: Vec<String> = commands(set, m)
         .iter()
-        .map(|c| format!("  {} ({})", c.help, c.skill))
+        .map(|c| format!("  {} ({})", for_log(c.help), for_log(c.skill)))
         .collect();
-    lines.extend(more.into_iter().map(|l| format!("  {l}")));
+    lines.extend(more.into_iter().map(|l| format!("  {}", for_log(&l))));
     lines.extend(
         BUILTINS
             .iter()
@@ -205,8 +207,8 @@ fn skills(catalog: &Catalog) -> String {
         };
         lines.push(format!(
             "  {} {} — {}, sha256 {}, {} matchers",
-            skill.name,
-            skill.manifest.version,
+            for_log(&skill.name),
+            for_log(&skill.manifest.version),
             state,
             &skill.sha256[..skill.sha256.len().min(12)],
             skill.manifest.matchers.len()
@@ -278,26 +280,28 @@ async fn recent(
         None => format!("Last {} runs, newest first:", records.len()),
     }];
     for e in records {
-        let who = e.user_id.as_deref().unwrap_or("-");
+        // Every field came from outside (a user, a room, a skill's error):
+        // each is shown on the record's one line, escaped.
+        let who = for_log(e.user_id.as_deref().unwrap_or("-"));
         let place = match (&e.connector, &e.room) {
-            (Some(c), Some(r)) => format!(" in {c}:{r}"),
+            (Some(c), Some(r)) => format!(" in {}:{}", for_log(c), for_log(r)),
             _ => String::new(),
         };
         let error = e
             .error
-            .map(|e| format!(": {}", crate::text::cut(&e, 80)))
+            .map(|e| format!(": {}", for_log(crate::text::cut(&e, 80))))
             .unwrap_or_default();
         // A workflow's task hangs under its run.
         let under = if e.parent.is_some() { "└ " } else { "" };
         lines.push(format!(
             "  {under}{} ago  {} {}/{} by {who}{place} — {} ({} ms){error}  [{}]",
             ago(now.saturating_sub(e.started_at)),
-            e.skill,
-            e.version,
-            e.matcher,
+            for_log(&e.skill),
+            for_log(&e.version),
+            for_log(&e.matcher),
             e.outcome,
             e.micros / 1000,
-            e.id
+            for_log(&e.id)
         ));
     }
     lines.join("\n")

@@ -12,7 +12,7 @@
 //!
 //! Layers, bottom up (a module imports only from its own layer or below):
 //! 1. `event`, `bus`, `limits`, `manifest`, `text`, `skill_file`, `identity`,
-//!    `permissions`, `work`;
+//!    `permissions`, `work`, `stored` (bounds on what is kept), `names`;
 //! 2. `config`, `memory`, `history`, `outbound`, `grants`, `matching`;
 //! 3. `runtime`, `connectors`;
 //! 4. `catalog`;
@@ -37,6 +37,7 @@ pub mod logging;
 pub mod manifest;
 pub mod matching;
 pub mod memory;
+pub mod names;
 pub mod nats;
 pub mod observe;
 pub mod outbound;
@@ -45,6 +46,7 @@ pub mod runtime;
 pub mod scheduler;
 pub mod skill_file;
 pub mod skilltest;
+pub mod stored;
 pub mod text;
 pub mod web;
 pub mod work;

@@ -68,6 +68,20 @@ pub fn cut(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
+/// Room [`cut_marked`] leaves for its mark.
+pub const MARK_ROOM: usize = 40;
+
+/// `s` in at most `max` bytes (for `max` of at least [`MARK_ROOM`]): as it
+/// is when it fits, else its beginning and a mark of what was cut,
+/// `… [61440 bytes cut]`, so a reader knows it is not the whole text.
+pub fn cut_marked(s: &str, max: usize) -> Cow<'_, str> {
+    if s.len() <= max {
+        return Cow::Borrowed(s);
+    }
+    let kept = cut(s, max.saturating_sub(MARK_ROOM));
+    Cow::Owned(format!("{kept}… [{} bytes cut]", s.len() - kept.len()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,5 +111,17 @@ mod tests {
         assert_eq!(cut("héllo", 2), "h");
         assert_eq!(cut("héllo", 3), "hé");
         assert_eq!(cut("hi", 10), "hi");
+    }
+
+    #[test]
+    fn a_marked_cut_fits_and_says_so() {
+        assert_eq!(cut_marked("short", 64), "short");
+        let long = "é".repeat(40_000);
+        let kept = cut_marked(&long, 4096);
+        assert!(kept.len() <= 4096, "{}", kept.len());
+        assert!(
+            kept.ends_with(&format!("… [{} bytes cut]", 80_000 - 4056)),
+            "{kept}"
+        );
     }
 }

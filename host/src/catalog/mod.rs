@@ -263,6 +263,12 @@ impl Catalog {
                     .unwrap_or_default()
                     .to_string_lossy()
                     .into_owned();
+                // A file's name becomes the skill's: refused unless it is
+                // a name (it reaches logs, chat, metrics and commands).
+                if let Err(why) = crate::names::check(&name) {
+                    out.push(Err(bad_name(&path, &name, &why)));
+                    continue;
+                }
                 if config.skills.contains_key(&name) {
                     tracing::warn!(file = %path.display(), "ignored: the configuration gives skill `{name}` another path");
                     continue;
@@ -380,6 +386,25 @@ impl Catalog {
 
     /// Reacts to a change of one file (from the watcher).
     pub async fn reload_path(&self, path: &Path) -> Option<Change> {
+        let in_folder = self.config.skills_dir.as_deref() == path.parent();
+        let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+        if in_folder
+            && is_skill_file(path)
+            && path.exists()
+            && let Err(why) = crate::names::check(&stem)
+        {
+            let (name, error) = bad_name(path, &stem, &why);
+            let change = Change::Failed {
+                name,
+                error: LoadFailure {
+                    path: None,
+                    error: LoadError::NoFile(error),
+                },
+                kept: None,
+            };
+            self.count(&change);
+            return Some(change);
+        }
         let source = self
             .sources()
             .into_iter()
@@ -547,6 +572,21 @@ async fn compile_matchers(loaded: LoadedSkill) -> Result<Skill, LoadError> {
         .map_err(|e| LoadError::Matchers(format!("compiling them failed: {e}")))?
         .map_err(LoadError::Matchers)?;
     Ok(Skill { loaded, matchers })
+}
+
+/// A file in the skills folder whose name is not a skill name: its name
+/// and why, both as they may be shown (escaped, on one line).
+fn bad_name(path: &Path, stem: &str, why: &str) -> (String, String) {
+    let folder = path.parent().unwrap_or(Path::new("")).display().to_string();
+    let file = path.file_name().unwrap_or_default().to_string_lossy();
+    (
+        crate::names::shown(stem),
+        format!(
+            "{}/{}: its file name is not a skill name: {why}",
+            crate::text::for_log(&folder),
+            crate::names::shown(&file)
+        ),
+    )
 }
 
 fn is_skill_file(path: &Path) -> bool {

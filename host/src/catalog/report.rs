@@ -1,4 +1,6 @@
-//! What a reload did, for the log and for the `reload` chat command.
+//! What a reload did, for the log and for the `reload` chat command. Names,
+//! paths and errors are shown through `text::for_log`: each change stays on
+//! its line, whatever a file is named or a skill's `describe` says.
 
 use crate::runtime::LoadError;
 use crate::text::for_log;
@@ -15,7 +17,12 @@ pub struct LoadFailure {
 impl fmt::Display for LoadFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.path {
-            Some(p) => write!(f, "cannot load {}: {}", p.display(), self.error),
+            Some(p) => write!(
+                f,
+                "cannot load {}: {}",
+                for_log(&p.display().to_string()),
+                self.error
+            ),
             None => write!(f, "{}", self.error),
         }
     }
@@ -63,29 +70,28 @@ impl Change {
     pub fn log(&self) {
         match self {
             Change::Failed { error, .. } => {
-                tracing::error!(skill = %self.name(), "{self}: {}", for_log(&error.to_string()))
+                tracing::error!(skill = %for_log(self.name()), "{self}: {}", for_log(&error.to_string()))
             }
-            Change::Unchanged { .. } => tracing::debug!(skill = %self.name(), "{self}"),
-            _ => tracing::info!(skill = %self.name(), "{self}"),
+            Change::Unchanged { .. } => tracing::debug!(skill = %for_log(self.name()), "{self}"),
+            _ => tracing::info!(skill = %for_log(self.name()), "{self}"),
         }
     }
 }
 
 impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = for_log(self.name());
         match self {
-            Change::Added { name, version } => write!(f, "{name} {version} (new)"),
-            Change::Updated { name, from, to } => write!(f, "{name} {from}→{to}"),
-            Change::Unchanged { name, version } => write!(f, "{name} {version}"),
-            Change::Removed { name, version } => write!(f, "{name} {version} (removed)"),
-            Change::Failed {
-                name,
-                kept: Some(v),
-                ..
-            } => write!(f, "{name} failed to load, {v} still serving"),
-            Change::Failed {
-                name, kept: None, ..
-            } => write!(f, "{name} failed to load"),
+            Change::Added { version, .. } => write!(f, "{name} {} (new)", for_log(version)),
+            Change::Updated { from, to, .. } => {
+                write!(f, "{name} {}→{}", for_log(from), for_log(to))
+            }
+            Change::Unchanged { version, .. } => write!(f, "{name} {}", for_log(version)),
+            Change::Removed { version, .. } => write!(f, "{name} {} (removed)", for_log(version)),
+            Change::Failed { kept: Some(v), .. } => {
+                write!(f, "{name} failed to load, {} still serving", for_log(v))
+            }
+            Change::Failed { kept: None, .. } => write!(f, "{name} failed to load"),
         }
     }
 }
@@ -131,7 +137,8 @@ impl ReloadReport {
         );
         for failure in self.failures() {
             if let Change::Failed { name, error, .. } = failure {
-                text.push_str(&format!("\n{name}: {error}"));
+                let error = error.to_string();
+                text.push_str(&format!("\n{}: {}", for_log(name), for_log(&error)));
             }
         }
         text

@@ -36,7 +36,9 @@ impl ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file.display())?;
+        // A file's name is data: on one line, whatever it holds.
+        let file = self.file.display().to_string();
+        write!(f, "{}", crate::text::for_log(&file))?;
         if let Some(line) = self.line {
             write!(f, ":{line}")?;
             if let Some(column) = self.column {

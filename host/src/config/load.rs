@@ -44,10 +44,62 @@ pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
     config.source = Some(file.to_path_buf());
     config.text = Some(text.as_str().into());
     config.resolve_paths();
+    check_names(&config, &text, file)?;
+    check_history(&config, &text, file)?;
     check_secret_grants(&config, &text, file)?;
     super::notify::check(&config, &text, file)?;
     check_roles(&config, file)?;
     Ok(config)
+}
+
+/// Names are data (`crate::names`): a connector's, a skill's and a
+/// workflow's key are shown in logs, chat and metrics, and typed in
+/// commands; one that is not a name is refused, shown escaped.
+fn check_names(config: &Config, text: &str, file: &Path) -> Result<(), ConfigError> {
+    let keys = [
+        ("connectors", config.connectors.keys().collect::<Vec<_>>()),
+        ("skills", config.skills.keys().collect()),
+        ("workflows", config.workflows.keys().collect()),
+    ];
+    for (section, names) in keys {
+        for name in names {
+            let Err(why) = crate::names::check(name) else {
+                continue;
+            };
+            let shown = crate::names::shown(name);
+            let message = format!("{section}.{shown}: not a name: {why}");
+            // serde has no position for a key it accepted; find it.
+            let at = text.lines().enumerate().find_map(|(i, line)| {
+                let col = line.find(name.as_str())?;
+                Some((i + 1, col + 1))
+            });
+            return Err(match at {
+                Some((line, col)) if !name.is_empty() => ConfigError::at(file, line, col, message),
+                _ => ConfigError::whole_file(file, message),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `history.max-text` leaves room for the mark of a cut.
+fn check_history(config: &Config, text: &str, file: &Path) -> Result<(), ConfigError> {
+    let min = crate::history::MIN_MAX_TEXT as u64;
+    if config.history.max_text.0 >= min {
+        return Ok(());
+    }
+    let message = format!(
+        "history.max-text: {} is too small to keep a text and the mark of its cut: at least {min}B",
+        config.history.max_text
+    );
+    let at = text
+        .lines()
+        .position(|l| l.contains("max-text"))
+        .map(|i| (i + 1, 1));
+    Err(match at {
+        Some((line, col)) => ConfigError::at(file, line, col, message),
+        None => ConfigError::whole_file(file, message),
+    })
 }
 
 /// A host must run something, and a host without both roles needs a bus
@@ -126,6 +178,21 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ok.granted_secrets("alerts").len(), 1);
+    }
+
+    #[test]
+    fn keys_that_are_not_names_are_refused_with_their_line() {
+        let e = parse(
+            "connectors:\n  shell: {}\n  \"a\\nb\": {type: shell}\n",
+            Path::new("/c.yaml"),
+        )
+        .unwrap_err();
+        assert!(e.message.starts_with("connectors.a\\nb: not a name"), "{e}");
+        let e = parse("skills:\n  'rw\"} 1': {}\n", Path::new("/c.yaml")).unwrap_err();
+        assert_eq!(e.line, Some(2), "{e}");
+        assert!(e.message.contains("holds `\"`"), "{e}");
+        let e = parse("history: {max-text: 10}\n", Path::new("/c.yaml")).unwrap_err();
+        assert!(e.message.contains("at least 64B"), "{e}");
     }
 
     #[test]

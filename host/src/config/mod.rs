@@ -153,6 +153,15 @@ pub struct HistorySettings {
     /// At most this many records are kept, the newest [default: 100000].
     #[serde(default = "default_history_count")]
     pub max_count: u64,
+    /// At most this many bytes of records (their JSON) are kept, the
+    /// newest [default: 256MiB].
+    #[serde(default = "default_history_bytes")]
+    pub max_bytes: ByteSize,
+    /// The longest text a record keeps of any one field (a message, a
+    /// capture, an answer, an error); longer ones are cut and marked
+    /// [default: 4KiB, at least 64B].
+    #[serde(default = "default_history_text")]
+    pub max_text: ByteSize,
     /// The bearer token `GET /api/executions` wants; without one the API
     /// is off.
     #[serde(default)]
@@ -166,6 +175,8 @@ impl Default for HistorySettings {
             path: None,
             max_age: default_history_age(),
             max_count: default_history_count(),
+            max_bytes: default_history_bytes(),
+            max_text: default_history_text(),
             token: None,
         }
     }
@@ -176,6 +187,12 @@ fn default_history_age() -> HumanDuration {
 }
 fn default_history_count() -> u64 {
     100_000
+}
+fn default_history_bytes() -> ByteSize {
+    ByteSize(crate::history::DEFAULT_MAX_BYTES)
+}
+fn default_history_text() -> ByteSize {
+    ByteSize(crate::history::DEFAULT_MAX_TEXT as u64)
 }
 
 #[derive(Debug, Clone, Deserialize)]

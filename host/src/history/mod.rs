@@ -1,16 +1,23 @@
 //! Execution history: every execution record kept in SQLite (WAL), beside
-//! the memory database, findable by skill, user, outcome and time, as
-//! StackStorm keeps its executions. Records arrive over a channel and one
-//! thread writes them in batches (one transaction per batch), so a burst of
-//! messages never waits on the disk; reads open their own connection.
-//! Retention by age and by count is applied after writes, at most once a
-//! second. With `databases.redis` the records go to Redis instead
+//! the memory database (`sqlite.rs`), findable by skill, user, outcome and
+//! time, as StackStorm keeps its executions. Records arrive over a channel
+//! and one thread writes them in batches (one transaction per batch), so a
+//! burst of messages never waits on the disk; reads open their own
+//! connection. With `databases.redis` the records go to Redis instead
 //! (`redis.rs`), through the same queue and batching.
+//!
+//! A byte budget, whatever arrives: every text a record holds (the message,
+//! captures, answers, the error, names) is cut to `history.max-text` as it
+//! is queued, with a mark of what was cut; and retention, applied after
+//! writes at most once a second, goes by total size (`history.max-bytes`,
+//! the records' JSON) as well as by age and count, the oldest first. A
+//! record that cannot be read back is skipped by a search, not fatal to it.
 
-use crate::event::{Execution, Outcome};
+use crate::event::{Execution, Outcome, ResponseBody};
 use anyhow::{Context, Result};
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
 mod redis;
+mod sqlite;
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -25,12 +32,32 @@ const BATCH: usize = 512;
 /// wake-up per record. A record waits about this long to become findable.
 const LINGER: Duration = Duration::from_millis(10);
 
-/// How long and how many records are kept.
+/// How long, how many and how many bytes of records are kept.
 #[derive(Debug, Clone, Copy)]
 pub struct Retention {
     pub max_age: Duration,
     pub max_count: u64,
+    /// The records' JSON, all together.
+    pub max_bytes: u64,
 }
+
+impl Default for Retention {
+    /// The configuration's defaults (`history:`).
+    fn default() -> Self {
+        Retention {
+            max_age: Duration::from_secs(30 * 86_400),
+            max_count: 100_000,
+            max_bytes: DEFAULT_MAX_BYTES,
+        }
+    }
+}
+
+/// `history.max-bytes` when the configuration gives none.
+pub const DEFAULT_MAX_BYTES: u64 = 256 << 20;
+/// `history.max-text` when the configuration gives none.
+pub const DEFAULT_MAX_TEXT: usize = 4 << 10;
+/// The smallest `history.max-text`: room for a mark of what was cut.
+pub const MIN_MAX_TEXT: usize = 64;
 
 /// What to look for. Empty fields match everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -51,7 +78,8 @@ pub struct Filter {
 
 /// Where the records are kept, for the writer thread.
 trait Store: Send + 'static {
-    fn write(&mut self, batch: &[Execution]) -> Result<()>;
+    /// Writes `batch`; returns the records' total size after it.
+    fn write(&mut self, batch: &[Execution]) -> Result<u64>;
     fn prune(&mut self, retention: Retention) -> Result<()>;
 }
 
@@ -87,38 +115,15 @@ pub struct History {
     /// The same count, for async waiters ([`History::caught_up`]).
     written_now: tokio::sync::watch::Receiver<u64>,
     sent: std::sync::atomic::AtomicU64,
+    /// The longest text a record keeps of any one field.
+    max_text: usize,
 }
 
 impl History {
     /// Opens (creating if needed) the history database at `path` and starts
     /// its writer thread.
     pub fn open(path: &Path, retention: Retention) -> Result<History> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating the history folder {}", dir.display()))?;
-        }
-        let conn = Connection::open(path)
-            .with_context(|| format!("opening the history database {}", path.display()))?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = NORMAL;
-             PRAGMA busy_timeout = 5000;
-             CREATE TABLE IF NOT EXISTS executions (
-                 id TEXT PRIMARY KEY,
-                 skill TEXT NOT NULL,
-                 user_id TEXT,
-                 user TEXT,
-                 connector TEXT,
-                 outcome TEXT NOT NULL,
-                 started_at INTEGER NOT NULL,
-                 record TEXT NOT NULL
-             );
-             CREATE INDEX IF NOT EXISTS executions_started ON executions (started_at);
-             CREATE INDEX IF NOT EXISTS executions_skill ON executions (skill, started_at);",
-        )
-        .with_context(|| format!("preparing the history database {}", path.display()))?;
-        let store = SqliteStore::new(conn)
-            .with_context(|| format!("counting the history in {}", path.display()))?;
+        let store = sqlite::SqliteStore::open(path)?;
         Self::start(store, Reader::Sqlite(path.to_owned()), retention)
     }
 
@@ -149,12 +154,23 @@ impl History {
             written,
             written_now,
             sent: std::sync::atomic::AtomicU64::new(0),
+            max_text: DEFAULT_MAX_TEXT,
         })
     }
 
-    /// Queues a record for writing; never waits.
+    /// Keeps at most `max` bytes of any one text of a record
+    /// (`history.max-text`; at least [`MIN_MAX_TEXT`]).
+    pub fn keeping_texts(mut self, max: usize) -> History {
+        self.max_text = max.max(MIN_MAX_TEXT);
+        self
+    }
+
+    /// Queues a record for writing, its texts cut to `history.max-text`;
+    /// never waits.
     pub fn record(&self, execution: &Execution) {
-        if self.records.send(execution.clone()).is_ok() {
+        let mut kept = execution.clone();
+        cut_texts(&mut kept, self.max_text);
+        if self.records.send(kept).is_ok() {
             self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
     }
@@ -215,7 +231,10 @@ impl History {
         if let Some(parent) = &filter.parent {
             // No column of its own: records written before there were
             // parents need no migration.
-            sql.push_str(" AND json_extract(record, '$.parent') = ?");
+            // A record that is not JSON has no parent (and no error).
+            sql.push_str(
+                " AND (CASE WHEN json_valid(record) THEN json_extract(record, '$.parent') END) = ?",
+            );
             args.push(Box::new(parent.clone()));
         }
         sql.push_str(" ORDER BY started_at DESC, rowid DESC LIMIT ?");
@@ -226,9 +245,14 @@ impl History {
             |row| row.get::<_, String>(0),
         )?;
         let mut out = Vec::new();
+        let mut unreadable = 0;
         for row in rows {
-            out.push(serde_json::from_str(&row?).context("a history record that is not JSON")?);
+            match serde_json::from_str(&row?) {
+                Ok(e) => out.push(e),
+                Err(_) => unreadable += 1,
+            }
         }
+        skipped(unreadable);
         Ok(out)
     }
 
@@ -249,6 +273,66 @@ impl History {
         record
             .map(|r| serde_json::from_str(&r).context("a history record that is not JSON"))
             .transpose()
+    }
+}
+
+/// Says that a search skipped `n` records it could not read back.
+fn skipped(n: usize) {
+    if n > 0 {
+        tracing::warn!(
+            records = n,
+            "history records that cannot be read back were skipped"
+        );
+    }
+}
+
+/// Cuts every text of `e` to `max` bytes, marked (`text::cut_marked`): what
+/// came from outside (a message, captures, answers, an error, names, ids
+/// of rooms and users) cannot grow a record past a known size. Its id and
+/// the event's stay whole: they identify it.
+fn cut_texts(e: &mut Execution, max: usize) {
+    let cut = |s: &mut String| {
+        if s.len() > max {
+            *s = crate::text::cut_marked(s, max).into_owned();
+        }
+    };
+    let cut_opt = |s: &mut Option<String>| {
+        if let Some(s) = s {
+            cut(s);
+        }
+    };
+    for s in [&mut e.skill, &mut e.version, &mut e.sha256, &mut e.matcher] {
+        cut(s);
+    }
+    for s in [
+        &mut e.alias,
+        &mut e.connector,
+        &mut e.room,
+        &mut e.thread,
+        &mut e.user,
+        &mut e.user_id,
+        &mut e.text,
+        &mut e.error,
+        &mut e.parent,
+    ] {
+        cut_opt(s);
+    }
+    for (k, v) in &mut e.captures {
+        cut(k);
+        cut(v);
+    }
+    e.denials.iter_mut().for_each(cut);
+    for r in &mut e.responses {
+        cut(&mut r.target.connector);
+        cut(&mut r.target.room);
+        cut_opt(&mut r.target.thread);
+        match &mut r.body {
+            ResponseBody::Text(t) => cut(t),
+            ResponseBody::Reaction { message_id, emoji } => {
+                cut(message_id);
+                cut(emoji);
+            }
+        }
     }
 }
 
@@ -279,13 +363,19 @@ fn writer(
             }
         }
         behind = batch.len() == BATCH;
-        if let Err(e) = store.write(&batch) {
-            tracing::error!(
-                "could not write {} execution records to the history: {e:#}",
-                batch.len()
-            );
-        }
-        if pruned.elapsed() >= Duration::from_secs(1) {
+        let over_budget = match store.write(&batch) {
+            Ok(total) => total > retention.max_bytes,
+            Err(e) => {
+                tracing::error!(
+                    "could not write {} execution records to the history: {e:#}",
+                    batch.len()
+                );
+                false
+            }
+        };
+        // Over the byte budget it is pruned at once: the budget holds
+        // after every batch, not only once a second.
+        if over_budget || pruned.elapsed() >= Duration::from_secs(1) {
             if let Err(e) = store.prune(retention) {
                 tracing::warn!("could not prune the history: {e:#}");
             }
@@ -298,78 +388,6 @@ fn writer(
         drop(count);
         ready.notify_all();
         batch.clear();
-    }
-}
-
-/// The embedded default: one SQLite file.
-struct SqliteStore {
-    conn: Connection,
-    /// Rows in the table as far as this writer knows: counted once at open,
-    /// then kept by what it inserts and deletes, so retention by count is a
-    /// delete of the excess, not a walk over every row each second. A
-    /// replaced row counts twice, which only makes it keep a few fewer.
-    rows: u64,
-    /// A record's JSON, the buffer kept between records.
-    json: Vec<u8>,
-}
-
-impl SqliteStore {
-    fn new(conn: Connection) -> Result<SqliteStore> {
-        let rows: i64 = conn.query_row("SELECT count(*) FROM executions", [], |r| r.get(0))?;
-        Ok(SqliteStore {
-            conn,
-            rows: rows as u64,
-            json: Vec::new(),
-        })
-    }
-}
-
-impl Store for SqliteStore {
-    fn write(&mut self, batch: &[Execution]) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT OR REPLACE INTO executions (id, skill, user_id, user, connector, outcome, started_at, record)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            )?;
-            for e in batch {
-                self.json.clear();
-                serde_json::to_writer(&mut self.json, e)?;
-                let json = std::str::from_utf8(&self.json).expect("serde_json writes UTF-8");
-                insert.execute(params![
-                    e.id,
-                    e.skill,
-                    e.user_id,
-                    e.user,
-                    e.connector,
-                    e.outcome.as_str(),
-                    e.started_at as i64,
-                    json,
-                ])?;
-            }
-        }
-        tx.commit()?;
-        self.rows += batch.len() as u64;
-        Ok(())
-    }
-
-    fn prune(&mut self, retention: Retention) -> Result<()> {
-        let oldest = crate::event::now_ms().saturating_sub(retention.max_age.as_millis() as u64);
-        let aged = self.conn.execute(
-            "DELETE FROM executions WHERE started_at < ?",
-            [oldest as i64],
-        )?;
-        self.rows = self.rows.saturating_sub(aged as u64);
-        if self.rows > retention.max_count {
-            let excess = self.rows - retention.max_count;
-            let gone = self.conn.execute(
-                "DELETE FROM executions WHERE rowid IN (
-                     SELECT rowid FROM executions ORDER BY started_at, rowid LIMIT ?)",
-                [excess as i64],
-            )?;
-            self.rows = self.rows.saturating_sub(gone as u64);
-        }
-        Ok(())
     }
 }
 
@@ -411,6 +429,7 @@ mod tests {
         let retention = Retention {
             max_age: Duration::from_secs(3600),
             max_count: 3,
+            ..Retention::default()
         };
         let history = History::open(&dir.path().join("h.db"), retention).unwrap();
         history.record(&record(1, "deploy", "alice", Outcome::Ok));
@@ -459,6 +478,84 @@ mod tests {
         assert_eq!(
             all.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
             ["e4", "e3", "e2"]
+        );
+    }
+
+    /// Texts are cut and marked as they are queued; the oldest records go
+    /// once the total is over the budget; a record that is not JSON is
+    /// skipped by a search.
+    #[test]
+    fn records_are_cut_and_kept_within_a_byte_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.db");
+        let retention = Retention {
+            max_bytes: 20_000,
+            ..Retention::default()
+        };
+        let history = History::open(&path, retention).unwrap().keeping_texts(1000);
+        let mut big = record(1, "hello", "alice", Outcome::Ok);
+        big.text = Some("x".repeat(65_536));
+        big.captures = vec![("y".repeat(5000), "z".repeat(5000))];
+        big.error = Some("e\n".repeat(3000));
+        history.record(&big);
+        assert!(history.flush(Duration::from_secs(5)));
+        let kept = history.get("e1").unwrap().unwrap();
+        let text = kept.text.unwrap();
+        assert!(text.len() <= 1000, "{}", text.len());
+        assert!(
+            text.ends_with(&format!("[{} bytes cut]", 65_536 - 960)),
+            "{text}"
+        );
+        assert!(kept.captures[0].0.len() <= 1000 && kept.captures[0].1.len() <= 1000);
+        assert!(kept.error.unwrap().contains("bytes cut]"));
+        // 40 records of about 2 KiB each: only the newest fit in 20 kB.
+        std::thread::sleep(Duration::from_millis(1100));
+        for n in 2..42 {
+            let mut e = record(n, "hello", "alice", Outcome::Ok);
+            e.text = Some("y".repeat(5000));
+            history.record(&e);
+        }
+        assert!(history.flush(Duration::from_secs(5)));
+        std::thread::sleep(Duration::from_millis(1100));
+        history.record(&record(42, "hello", "alice", Outcome::Ok));
+        assert!(history.flush(Duration::from_secs(5)));
+        let conn = Connection::open(&path).unwrap();
+        let (total, sum, rows): (i64, i64, i64) = conn
+            .query_row(
+                "SELECT (SELECT bytes FROM history_size),
+                        (SELECT sum(octet_length(record)) FROM executions),
+                        (SELECT count(*) FROM executions)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(total, sum, "the kept total is the table's");
+        assert!(total <= 20_000, "{total} bytes kept");
+        assert!((5..=20).contains(&rows), "{rows} records kept");
+        assert!(history.get("e42").unwrap().is_some(), "the newest stays");
+        assert!(history.get("e1").unwrap().is_none(), "the oldest went");
+        // A record damaged by hand is skipped, the others found.
+        conn.execute(
+            "UPDATE executions SET record = '{not json' WHERE id = 'e41'",
+            [],
+        )
+        .unwrap();
+        let found = history
+            .find(&Filter {
+                limit: 100,
+                ..Filter::default()
+            })
+            .unwrap();
+        assert_eq!(found.len() as i64, rows - 1);
+        assert!(
+            history
+                .find(&Filter {
+                    parent: Some("wf-1".into()),
+                    limit: 10,
+                    ..Filter::default()
+                })
+                .unwrap()
+                .is_empty()
         );
     }
 

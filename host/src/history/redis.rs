@@ -6,14 +6,97 @@
 //! `/` keeps these apart from skills' memory (`<prefix>:<skill>`).
 //!
 //! The writer thread uses its own blocking connection (reconnecting after
-//! a failure) and writes a batch as one MULTI; a reader (called off the
+//! a failure) and writes a batch in one script; a reader (called off the
 //! async workers) opens a connection of its own, walks the set newest
 //! first and applies the filter to the records.
+//!
+//! The records' total size is the counter `<prefix>/executions-bytes`,
+//! kept by the same scripts that write and delete them (a record written
+//! again replaces its old size), so retention by size reads one number;
+//! it is counted from the hash once, when a history made before it had
+//! one is opened.
 
 use super::{Filter, Retention, Store};
 use crate::event::{Execution, now_ms};
 use anyhow::{Context, Result};
+use std::sync::LazyLock;
 use std::time::Duration;
+
+/// KEYS: records, by time, bytes. ARGV: id, started, JSON, for each
+/// record. Writes them, keeping the total size; returns it.
+static WRITE: LazyLock<::redis::Script> = LazyLock::new(|| {
+    ::redis::Script::new(
+        r"
+local delta = 0
+for i = 1, #ARGV, 3 do
+  local id, json = ARGV[i], ARGV[i + 2]
+  delta = delta + #json - redis.call('HSTRLEN', KEYS[1], id)
+  redis.call('HSET', KEYS[1], id, json)
+  redis.call('ZADD', KEYS[2], ARGV[i + 1], id)
+end
+return redis.call('INCRBY', KEYS[3], delta)
+",
+    )
+});
+
+/// KEYS: records, by time, bytes. ARGV: ids. Deletes them and their size.
+static FORGET: LazyLock<::redis::Script> = LazyLock::new(|| {
+    ::redis::Script::new(
+        r"
+local freed = 0
+for _, id in ipairs(ARGV) do
+  freed = freed + redis.call('HSTRLEN', KEYS[1], id)
+  redis.call('HDEL', KEYS[1], id)
+  redis.call('ZREM', KEYS[2], id)
+end
+redis.call('DECRBY', KEYS[3], freed)
+return freed
+",
+    )
+});
+
+/// KEYS: records, by time, bytes. ARGV: the budget. Deletes the oldest
+/// records until the rest fit; returns how many went.
+static FIT: LazyLock<::redis::Script> = LazyLock::new(|| {
+    ::redis::Script::new(
+        r"
+local over = tonumber(redis.call('GET', KEYS[3]) or '0') - tonumber(ARGV[1])
+local gone, freed = 0, 0
+while freed < over do
+  local ids = redis.call('ZRANGE', KEYS[2], 0, 255)
+  if #ids == 0 then
+    redis.call('SET', KEYS[3], 0)
+    return gone
+  end
+  for _, id in ipairs(ids) do
+    if freed >= over then break end
+    freed = freed + redis.call('HSTRLEN', KEYS[1], id)
+    redis.call('HDEL', KEYS[1], id)
+    redis.call('ZREM', KEYS[2], id)
+    gone = gone + 1
+  end
+end
+redis.call('DECRBY', KEYS[3], freed)
+return gone
+",
+    )
+});
+
+/// KEYS: records, bytes. Counts the records' size into `bytes` if it is
+/// not there yet.
+static COUNT: LazyLock<::redis::Script> = LazyLock::new(|| {
+    ::redis::Script::new(
+        r"
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+local total = 0
+for _, id in ipairs(redis.call('HKEYS', KEYS[1])) do
+  total = total + redis.call('HSTRLEN', KEYS[1], id)
+end
+redis.call('SET', KEYS[2], total)
+return total
+",
+    )
+});
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 /// Ids read from the set at a time while looking for matches.
@@ -25,6 +108,8 @@ pub struct RedisHistory {
     client: ::redis::Client,
     records: String,
     by_time: String,
+    /// The records' total size.
+    bytes: String,
     shown: String,
 }
 
@@ -42,9 +127,15 @@ impl RedisHistory {
             client,
             records: format!("{prefix}/executions"),
             by_time: format!("{prefix}/executions-by-time"),
+            bytes: format!("{prefix}/executions-bytes"),
             shown: shown.to_owned(),
         };
-        let connection = history.connection()?;
+        let mut connection = history.connection()?;
+        COUNT
+            .key(&history.records)
+            .key(&history.bytes)
+            .invoke::<i64>(&mut connection)
+            .with_context(|| format!("counting the history's size in Redis at {shown}"))?;
         let store = RedisStore {
             history: history.clone(),
             connection: Some(connection),
@@ -82,14 +173,18 @@ impl RedisHistory {
             if ids.is_empty() {
                 return Ok(out);
             }
-            let records: Vec<Option<String>> = ::redis::cmd("HMGET")
+            // As bytes: one that is not UTF-8 is skipped like any other
+            // record that does not read back.
+            let records: Vec<Option<Vec<u8>>> = ::redis::cmd("HMGET")
                 .arg(&self.records)
                 .arg(&ids)
                 .query(&mut con)
                 .context("reading the history from Redis")?;
             for json in records.into_iter().flatten() {
-                let e: Execution =
-                    serde_json::from_str(&json).context("a history record that is not JSON")?;
+                let Ok(e) = serde_json::from_slice::<Execution>(&json) else {
+                    super::skipped(1);
+                    continue;
+                };
                 if filter.fits(&e) {
                     out.push(e);
                     if out.len() == limit {
@@ -132,17 +227,19 @@ impl RedisStore {
 }
 
 impl Store for RedisStore {
-    fn write(&mut self, batch: &[Execution]) -> Result<()> {
+    fn write(&mut self, batch: &[Execution]) -> Result<u64> {
         self.with(|con, h| {
-            let mut pipe = ::redis::pipe();
-            pipe.atomic();
+            let mut call = WRITE.prepare_invoke();
+            call.key(&h.records).key(&h.by_time).key(&h.bytes);
             for e in batch {
-                pipe.hset(&h.records, &e.id, serde_json::to_string(e)?)
-                    .ignore();
-                pipe.zadd(&h.by_time, &e.id, e.started_at).ignore();
+                call.arg(&e.id)
+                    .arg(e.started_at)
+                    .arg(serde_json::to_string(e)?);
             }
-            pipe.query::<()>(con)
-                .with_context(|| format!("writing to Redis at {}", h.shown))
+            let total = call
+                .invoke::<i64>(con)
+                .with_context(|| format!("writing to Redis at {}", h.shown))?;
+            Ok(total.max(0) as u64)
         })
     }
 
@@ -167,12 +264,19 @@ impl Store for RedisStore {
                 gone.extend(more);
             }
             for chunk in gone.chunks(512) {
-                let mut pipe = ::redis::pipe();
-                pipe.atomic();
-                pipe.hdel(&h.records, chunk).ignore();
-                pipe.zrem(&h.by_time, chunk).ignore();
-                pipe.query::<()>(con)?;
+                let mut call = FORGET.prepare_invoke();
+                call.key(&h.records).key(&h.by_time).key(&h.bytes);
+                for id in chunk {
+                    call.arg(id);
+                }
+                call.invoke::<i64>(con)?;
             }
+            // Over the byte budget: the oldest go until the rest fit.
+            FIT.key(&h.records)
+                .key(&h.by_time)
+                .key(&h.bytes)
+                .arg(retention.max_bytes)
+                .invoke::<i64>(con)?;
             Ok(())
         })
     }

@@ -9,11 +9,9 @@ use super::Cluster;
 use super::wire::Envelope;
 use crate::bus::{Closed, EventSink};
 use crate::event::{Event, EventId};
-use crate::observe::Labels;
+use crate::observe::BusPublished;
 use crate::work::Work;
 use futures::future::BoxFuture;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,11 +20,11 @@ pub struct BusEvents {
     /// Closed when the bot stops: no more events are taken.
     work: Arc<Work>,
     /// Events stored in the stream, by connector.
-    published: Family<Labels, Counter>,
+    published: BusPublished,
 }
 
 impl BusEvents {
-    pub fn new(cluster: Cluster, work: Arc<Work>, published: Family<Labels, Counter>) -> BusEvents {
+    pub fn new(cluster: Cluster, work: Arc<Work>, published: BusPublished) -> BusEvents {
         BusEvents {
             cluster,
             work,
@@ -62,7 +60,7 @@ impl EventSink for BusEvents {
                 let failed = match published {
                     Ok(stored) => match stored.await {
                         Ok(_) => {
-                            self.published.get_or_create(&vec![("connector", connector)]).inc();
+                            self.published.count(&connector);
                             return Ok(());
                         }
                         Err(e) => e.to_string(),

@@ -5,6 +5,7 @@
 
 use super::Observer;
 use crate::event::{Execution, Outcome};
+use crate::text::for_log;
 
 pub struct LogObserver;
 
@@ -12,21 +13,23 @@ impl Observer for LogObserver {
     fn executed(&self, e: &Execution) {
         match (e.outcome, &e.error) {
             (Outcome::Ok, _) | (_, None) => tracing::debug!(
-                skill = %e.skill,
-                version = %e.version,
-                matcher = %e.matcher,
+                skill = %for_log(&e.skill),
+                version = %for_log(&e.version),
+                matcher = %for_log(&e.matcher),
                 outcome = %e.outcome,
                 micros = e.micros,
                 execution = %e.id,
                 "executed"
             ),
+            // The error is a skill's (or a user's) text: escaped, on one line.
             (_, Some(error)) => tracing::warn!(
-                skill = %e.skill,
-                version = %e.version,
-                matcher = %e.matcher,
+                skill = %for_log(&e.skill),
+                version = %for_log(&e.version),
+                matcher = %for_log(&e.matcher),
                 outcome = %e.outcome,
-                execution = %e.id,
-                "{error}"
+                execution = %for_log(&e.id),
+                "{}",
+                for_log(error)
             ),
         }
     }

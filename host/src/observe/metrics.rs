@@ -3,13 +3,17 @@
 //! skill and outcome, execution latency by skill, and, read when scraped,
 //! events in flight, skills loaded, loads and load failures, memory
 //! operations by operation and result, and connectors up. Counting is an atomic add on the message path; the text
-//! is built only when `/metrics` is asked for (`web::metrics`).
+//! is built only when `/metrics` is asked for (`web::metrics`). Label
+//! values are escaped as the text format wants (`\\`, `\"`, `\n`), so no
+//! name (a skill's, a connector's, a host's) can end its label or start a
+//! line of its own.
 
 use super::Observer;
 use crate::event::{Event, Execution};
 use crate::matching::Why;
 use crate::memory::MemoryCounts;
 use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::{EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -17,7 +21,43 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use std::sync::Arc;
 
-pub type Labels = Vec<(&'static str, String)>;
+type Labels = Vec<(&'static str, Label)>;
+
+/// A label's value, kept as it is and escaped as it is written out.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+struct Label(String);
+
+impl EncodeLabelValue for Label {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> std::fmt::Result {
+        use std::fmt::Write;
+        let mut rest = self.0.as_str();
+        while let Some(at) = rest.find(['\\', '"', '\n']) {
+            encoder.write_str(&rest[..at])?;
+            encoder.write_str(match rest.as_bytes()[at] {
+                b'\\' => "\\\\",
+                b'"' => "\\\"",
+                _ => "\\n",
+            })?;
+            rest = &rest[at + 1..];
+        }
+        encoder.write_str(rest)
+    }
+}
+
+/// Events a connector host put on the bus, by connector.
+#[derive(Clone)]
+pub struct BusPublished(Family<Labels, Counter>);
+
+impl BusPublished {
+    pub fn count(&self, connector: &str) {
+        self.0.get_or_create(&labels([("connector", connector.to_owned())])).inc();
+    }
+}
+
+/// Label pairs, their values escaped when written.
+fn labels<const N: usize>(pairs: [(&'static str, String); N]) -> Labels {
+    pairs.into_iter().map(|(k, v)| (k, Label(v))).collect()
+}
 
 /// Latency buckets: 10 µs doubling to about 10 s, skills' whole range.
 fn latency_histogram() -> Histogram {
@@ -195,8 +235,8 @@ impl Metrics {
 
     /// The counters a connector host counts the events it puts on the bus
     /// in, by connector (a connectors-only host handles none itself).
-    pub fn bus_published(&self) -> Family<Labels, Counter> {
-        self.bus_published.clone()
+    pub fn bus_published(&self) -> BusPublished {
+        BusPublished(self.bus_published.clone())
     }
 
     /// The counter the notifier counts dropped notices in.
@@ -222,7 +262,10 @@ impl Metrics {
         };
         let connector = event.connector().unwrap_or("-").to_owned();
         self.events
-            .get_or_create(&vec![("connector", connector), ("kind", kind.to_owned())])
+            .get_or_create(&labels([
+                ("connector", connector),
+                ("kind", kind.to_owned()),
+            ]))
             .inc();
     }
 
@@ -236,7 +279,7 @@ impl Metrics {
             None => "none",
         };
         self.matches
-            .get_or_create(&vec![("why", why.to_owned())])
+            .get_or_create(&labels([("why", why.to_owned())]))
             .inc();
     }
 
@@ -251,20 +294,21 @@ impl Metrics {
             .inc_by(now.loads.1.saturating_sub(self.load_failures.get()));
         if let Some(memory) = &self.memory {
             for (op, result, count) in memory.snapshot() {
-                let counter = self
-                    .memory_ops
-                    .get_or_create(&vec![("op", op.to_owned()), ("result", result.to_owned())]);
+                let counter = self.memory_ops.get_or_create(&labels([
+                    ("op", op.to_owned()),
+                    ("result", result.to_owned()),
+                ]));
                 counter.inc_by(count.saturating_sub(counter.get()));
             }
         }
         for (name, up) in now.connectors {
             self.connector_up
-                .get_or_create(&vec![("connector", name.to_owned())])
+                .get_or_create(&labels([("connector", name.to_owned())]))
                 .set(i64::from(up));
         }
         if let Some(bus) = now.bus {
             self.bus_connected
-                .get_or_create(&vec![("host", bus.host), ("roles", bus.roles)])
+                .get_or_create(&labels([("host", bus.host), ("roles", bus.roles)]))
                 .set(i64::from(bus.connected));
             self.stream_pending.set(bus.pending as i64);
             self.stream_ack_pending.set(bus.ack_pending as i64);
@@ -272,7 +316,7 @@ impl Metrics {
             self.lease_held.clear();
             for lease in bus.leases {
                 self.lease_held
-                    .get_or_create(&vec![("lease", lease)])
+                    .get_or_create(&labels([("lease", lease)]))
                     .set(1);
             }
         }
@@ -287,13 +331,123 @@ impl Metrics {
 impl Observer for Metrics {
     fn executed(&self, e: &Execution) {
         self.executions
-            .get_or_create(&vec![
+            .get_or_create(&labels([
                 ("skill", e.skill.clone()),
                 ("outcome", e.outcome.as_str().to_owned()),
-            ])
+            ]))
             .inc();
         self.latency
-            .get_or_create(&vec![("skill", e.skill.clone())])
+            .get_or_create(&labels([("skill", e.skill.clone())]))
             .observe(e.micros as f64 / 1e6);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{EventId, Outcome};
+
+    /// Names with every character the text format gives power to reach
+    /// the scrape as values of their labels, never as lines of their own.
+    #[test]
+    fn hostile_label_values_are_escaped() {
+        let metrics = Metrics::new();
+        let hostile = [
+            "rw\"} 1\nsandbot_forged_total{skill=\"x",
+            "back\\slash",
+            "brace{}\"quote\"",
+            "lf\n\nlf",
+        ];
+        for name in hostile {
+            let event = crate::event::Event::Schedule { fired_at: 0 };
+            let mut e = Execution::for_event("e".into(), EventId(1), &event, 0);
+            e.skill = name.into();
+            e.outcome = Outcome::Error;
+            metrics.executed(&e);
+        }
+        let text = metrics.render(Snapshot {
+            in_flight: 0,
+            skills: 0,
+            loads: (0, 0),
+            connectors: vec![("co\"n\nnector", true)],
+            bus: None,
+        });
+        assert!(
+            !text.lines().any(|l| l.starts_with("sandbot_forged")),
+            "{text}"
+        );
+        // Every sample line reads back, by the format's own rules, to the
+        // values that went in.
+        let mut skills = std::collections::BTreeSet::new();
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let (name, labels) = sample(line).unwrap_or_else(|| panic!("not a sample: {line}"));
+            if name == "sandbot_executions_total" {
+                skills.insert(labels["skill"].clone());
+            }
+        }
+        let expected: std::collections::BTreeSet<String> =
+            hostile.iter().map(|h| h.to_string()).collect();
+        assert_eq!(skills, expected, "{text}");
+        assert!(text.contains(
+            r#"sandbot_executions_total{skill="rw\"} 1\nsandbot_forged_total{skill=\"x",outcome="error"} 1"#
+        ), "{text}");
+        assert!(text.contains(r#"skill="back\\slash""#), "{text}");
+        assert!(text.contains(r#"connector="co\"n\nnector""#), "{text}");
+    }
+
+    /// One sample line of the text format: its name and its labels'
+    /// values, unescaped; `None` if it breaks the format's rules.
+    fn sample(line: &str) -> Option<(String, std::collections::HashMap<String, String>)> {
+        let mut chars = line.chars().peekable();
+        let mut name = String::new();
+        while let Some(&c) = chars.peek() {
+            if c == '{' || c == ' ' {
+                break;
+            }
+            name.push(c);
+            chars.next();
+        }
+        let mut labels = std::collections::HashMap::new();
+        if chars.peek() == Some(&'{') {
+            chars.next();
+            loop {
+                let mut key = String::new();
+                loop {
+                    match chars.next()? {
+                        '=' => break,
+                        c if c.is_ascii_alphanumeric() || c == '_' => key.push(c),
+                        _ => return None,
+                    }
+                }
+                if chars.next()? != '"' {
+                    return None;
+                }
+                let mut value = String::new();
+                loop {
+                    match chars.next()? {
+                        '\\' => match chars.next()? {
+                            '\\' => value.push('\\'),
+                            '"' => value.push('"'),
+                            'n' => value.push('\n'),
+                            _ => return None,
+                        },
+                        '"' => break,
+                        '\n' => return None,
+                        c => value.push(c),
+                    }
+                }
+                labels.insert(key, value);
+                match chars.next()? {
+                    ',' => continue,
+                    '}' => break,
+                    _ => return None,
+                }
+            }
+        }
+        if chars.next()? != ' ' {
+            return None;
+        }
+        chars.collect::<String>().trim().parse::<f64>().ok()?;
+        Some((name, labels))
     }
 }

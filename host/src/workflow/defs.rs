@@ -1,5 +1,5 @@
 //! The workflows folder: every `.yaml`/`.yml` in it is a workflow named
-//! after its file. The set is behind one atomic pointer and replaced whole
+//! after its file (a name as `crate::names` says, or the file is refused). The set is behind one atomic pointer and replaced whole
 //! (make-before-break), as skills are: a run keeps the definition it
 //! started with, and a file that no longer parses is reported
 //! (`file:line:col`) while its previous version keeps serving. A watcher
@@ -118,7 +118,7 @@ impl Definitions {
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(workflow = %name, "{e}{}", if old.by_name.contains_key(&name) { " (the previous version keeps serving)" } else { "" });
+                    tracing::warn!(workflow = %crate::names::shown(&name), "{e}{}", if old.by_name.contains_key(&name) { " (the previous version keeps serving)" } else { "" });
                     if let Some(prev) = old.by_name.get(&name) {
                         next.insert(name, prev.clone());
                     }

@@ -446,7 +446,7 @@ impl Engine {
             }
             handled = true;
             for (k, t) in &next.publish {
-                let value = def.templates.render(t, &mine).unwrap_or_else(|e| {
+                let value = def.templates.render_kept(t, &mine).unwrap_or_else(|e| {
                     tracing::warn!(run = run.id, task = %task.name, var = %k, "cannot publish: {e}");
                     serde_json::Value::Null
                 });
@@ -542,7 +542,7 @@ impl Engine {
         let values = values(&run);
         let mut output = serde_json::Map::new();
         for (k, t) in &run.def.output {
-            match run.def.templates.render(t, &values) {
+            match run.def.templates.render_kept(t, &values) {
                 Ok(v) => {
                     output.insert(k.clone(), v);
                 }

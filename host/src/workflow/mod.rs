@@ -14,9 +14,13 @@
 //! (the scheduler calls [`Workflows::tick`]), its `webhook:` (the web
 //! server calls [`Workflows::start_run`] through `web::workflow_hook`), and a
 //! task of another workflow (`action: workflow.<name>`, in the engine).
+//! At start, [`Workflows::resume`] (`resume.rs`) picks up the runs the
+//! last process left; one whose record cannot be read fails alone.
 
 pub mod defs;
 pub mod engine;
+mod inputs;
+mod resume;
 pub mod sharing;
 pub mod spec;
 pub mod store;
@@ -37,7 +41,7 @@ use spec::Workflow;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use store::{Claim, Kept, RunStatus, Status, Store};
+use store::{RunStatus, Status, Store};
 
 pub struct Workflows {
     defs: Arc<Definitions>,
@@ -190,121 +194,6 @@ impl Workflows {
         if let Some(sharing) = &self.sharing {
             sharing.leave().await;
         }
-    }
-
-    /// Starts again every run the last process left unfinished: finished
-    /// tasks keep their results, tasks that were running start afresh.
-    /// With a shared store: the runs this host drove under its name, and
-    /// in the `workers` role those of hosts that stopped beating; then it
-    /// beats, hears requests from other hosts and (a worker) keeps taking
-    /// the runs of hosts that stop. A connectors-only host drives only the
-    /// runs it starts (a crontab tick, a webhook).
-    pub async fn resume(self: &Arc<Self>) -> Result<usize> {
-        if let Some(sharing) = &self.sharing {
-            // Before claiming: no other host takes them meanwhile.
-            sharing.beat().await?;
-        }
-        let worker = self.engine.config.roles.has(crate::config::Role::Workers);
-        let start = Claim {
-            own: true,
-            orphans: worker,
-        };
-        let n = self.claim_and_resume(start).await?;
-        if let Some(sharing) = self.sharing.clone() {
-            let mut loops = self.loops.lock().unwrap_or_else(|e| e.into_inner());
-            loops.push(tokio::spawn(sharing.clone().beat_forever()));
-            let engine = self.engine.clone();
-            loops.push(tokio::spawn(
-                sharing
-                    .clone()
-                    .serve(move |request| carry_out(&engine, request)),
-            ));
-            let me = Arc::downgrade(self);
-            let every = sharing.ttl() / 2;
-            let orphans = Claim {
-                own: false,
-                orphans: true,
-            };
-            loops.extend(worker.then(|| {
-                tokio::spawn(async move {
-                    loop {
-                        tokio::time::sleep(every).await;
-                        let Some(workflows) = me.upgrade() else {
-                            return;
-                        };
-                        if let Err(e) = workflows.claim_and_resume(orphans).await {
-                            tracing::warn!("cannot look for other hosts' workflow runs: {e:#}");
-                        }
-                    }
-                })
-            }));
-        }
-        Ok(n)
-    }
-
-    /// Claims the runs to resume (`which` says whose) and launches them.
-    async fn claim_and_resume(&self, which: Claim) -> Result<usize> {
-        let store = self.engine.store.clone();
-        let kept = tokio::task::spawn_blocking(move || store.resumable(which)).await??;
-        let n = kept.len();
-        for (run, before) in kept {
-            self.relaunch(run, before).await;
-        }
-        Ok(n)
-    }
-
-    /// Launches `run` again, kept by `before` (another host) or by the
-    /// last process here.
-    async fn relaunch(&self, run: Kept, before: Option<String>) {
-        let set = self.defs.current();
-        let Some(def) = set.by_name.get(&run.doc.workflow).cloned() else {
-            tracing::warn!(run = run.id, workflow = %run.doc.workflow, "cannot resume: no such workflow is loaded");
-            let mut doc = run.doc.clone();
-            doc.error = Some(format!(
-                "no workflow `{}` is loaded to resume it",
-                doc.workflow
-            ));
-            let _ = self
-                .engine
-                .store
-                .step(run.id, Some(doc), Vec::new(), RunStatus::Failed)
-                .await;
-            // A parent waiting for it hears it ended.
-            self.engine.wake_waiters(run.id);
-            return;
-        };
-        if def.sha256 != run.doc.sha256 {
-            tracing::warn!(run = run.id, workflow = %def.name, "the workflow's file changed since the run started: it resumes under the new one");
-        }
-        let here = self.sharing.as_ref().map(|s| s.host());
-        // Where each kept task stood: what an operator (or a test that
-        // fails) needs to see why the run goes on as it does.
-        let tasks: Vec<String> = run
-            .tasks
-            .iter()
-            .map(|(name, t)| format!("{name}:{}", t.status.as_str()))
-            .collect();
-        let tasks = tasks.join(",");
-        let text = match (before.as_deref(), here) {
-            (Some(other), Some(here)) if other != here => {
-                tracing::info!(run = run.id, workflow = %def.name, from = %other, tasks = %tasks, "resuming a workflow run of a host that stopped");
-                format!(
-                    "↻ {} #{} resumes on {here}: {other} stopped.",
-                    def.name, run.id
-                )
-            }
-            _ => {
-                tracing::info!(run = run.id, workflow = %def.name, tasks = %tasks, "resuming a workflow run");
-                format!("↻ {} #{} resumes after a restart.", def.name, run.id)
-            }
-        };
-        let room = run
-            .doc
-            .room
-            .clone()
-            .or_else(|| run.doc.event.origin().map(|o| o.target));
-        self.engine.say(room, text).await;
-        self.engine.launch(def, run);
     }
 
     /// Takes `m` if it is a workflow command or starts a workflow; answers

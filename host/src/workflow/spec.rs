@@ -40,6 +40,8 @@
 //!                                 #  in configuration.yaml, as for skills)
 //! ```
 
+pub use super::inputs::{Input, InputType};
+use super::inputs::{convert, defaults, fits, typed_inputs};
 use super::template::{Templates, Tpl};
 use crate::config::{ConfigError, HumanDuration, yaml_error};
 use crate::event::Target as Room;
@@ -113,19 +115,6 @@ struct InputFile {
     default: Option<serde_json::Value>,
     #[serde(default)]
     description: String,
-}
-
-/// What an input must be; text from chat is converted to it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum InputType {
-    #[default]
-    String,
-    Integer,
-    Number,
-    Boolean,
-    Array,
-    Object,
 }
 
 #[derive(Debug, Deserialize)]
@@ -233,12 +222,6 @@ pub struct Alias {
     pub ack: Option<Tpl>,
 }
 
-pub struct Input {
-    pub kind: InputType,
-    pub default: Option<serde_json::Value>,
-    pub description: String,
-}
-
 pub struct Task {
     pub name: String,
     pub action: Action,
@@ -299,7 +282,9 @@ impl Workflow {
     pub fn task(&self, name: &str) -> Option<usize> {
         self.tasks.iter().position(|t| t.name == name)
     }
+}
 
+impl Workflow {
     /// The inputs of a run: `given` (text from chat or `key=value`s)
     /// converted to each input's type, defaults filled in.
     pub fn inputs_from(
@@ -316,9 +301,7 @@ impl Workflow {
         defaults(&self.inputs, &mut out)?;
         Ok(out)
     }
-}
 
-impl Workflow {
     /// The inputs of a run from JSON values (a webhook's body, a parent
     /// task's input, a crontab entry): each must be of its input's type
     /// (text from chat is converted instead, by [`Workflow::inputs_from`]);
@@ -331,110 +314,6 @@ impl Workflow {
     }
 }
 
-fn typed_inputs(
-    workflow: &str,
-    inputs: &IndexMap<String, Input>,
-    given: &serde_json::Map<String, serde_json::Value>,
-) -> Result<serde_json::Map<String, serde_json::Value>, String> {
-    let mut out = serde_json::Map::new();
-    for (name, value) in given {
-        let Some(input) = inputs.get(name) else {
-            return Err(format!("`{workflow}` has no input `{name}`"));
-        };
-        if !fits(input.kind, value) {
-            return Err(format!(
-                "input `{name}`: {value} is not {}",
-                input.kind.described()
-            ));
-        }
-        out.insert(name.clone(), value.clone());
-    }
-    defaults(inputs, &mut out)?;
-    Ok(out)
-}
-
-/// Fills in the defaults of inputs not given; an input with none is needed.
-fn defaults(
-    inputs: &IndexMap<String, Input>,
-    out: &mut serde_json::Map<String, serde_json::Value>,
-) -> Result<(), String> {
-    for (name, input) in inputs {
-        if !out.contains_key(name) {
-            match &input.default {
-                Some(d) => {
-                    out.insert(name.clone(), d.clone());
-                }
-                None => return Err(format!("input `{name}` is needed")),
-            }
-        }
-    }
-    Ok(())
-}
-
-impl InputType {
-    fn described(self) -> &'static str {
-        match self {
-            InputType::String => "a string",
-            InputType::Integer => "an integer",
-            InputType::Number => "a number",
-            InputType::Boolean => "true or false",
-            InputType::Array => "an array",
-            InputType::Object => "an object",
-        }
-    }
-}
-
-/// Is JSON `value` of type `kind`?
-fn fits(kind: InputType, value: &serde_json::Value) -> bool {
-    use serde_json::Value;
-    matches!(
-        (kind, value),
-        (InputType::String, Value::String(_))
-            | (InputType::Number, Value::Number(_))
-            | (InputType::Boolean, Value::Bool(_))
-            | (InputType::Array, Value::Array(_))
-            | (InputType::Object, Value::Object(_))
-    ) || (kind == InputType::Integer && (value.is_i64() || value.is_u64()))
-}
-
-/// Text from chat as an input of type `kind`.
-fn convert(name: &str, kind: InputType, text: &str) -> Result<serde_json::Value, String> {
-    use serde_json::Value;
-    let bad = |what: &str| format!("input `{name}`: `{text}` is not {what}");
-    Ok(match kind {
-        InputType::String => Value::String(text.to_owned()),
-        InputType::Integer => {
-            Value::from(text.trim().parse::<i64>().map_err(|_| bad("an integer"))?)
-        }
-        InputType::Number => {
-            let n: f64 = text.trim().parse().map_err(|_| bad("a number"))?;
-            serde_json::Number::from_f64(n)
-                .map(Value::Number)
-                .ok_or_else(|| bad("a number"))?
-        }
-        InputType::Boolean => match text.trim().to_ascii_lowercase().as_str() {
-            "true" | "yes" | "on" | "1" => Value::Bool(true),
-            "false" | "no" | "off" | "0" => Value::Bool(false),
-            _ => return Err(bad("true or false")),
-        },
-        InputType::Array => match serde_json::from_str::<Value>(text) {
-            Ok(v @ Value::Array(_)) => v,
-            // `a,b,c` is a list too.
-            _ => Value::Array(
-                text.split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(|s| Value::String(s.to_owned()))
-                    .collect(),
-            ),
-        },
-        InputType::Object => match serde_json::from_str::<Value>(text) {
-            Ok(v @ Value::Object(_)) => v,
-            _ => return Err(bad("a JSON object")),
-        },
-    })
-}
-
 /// Reads and checks the workflow in `file` (named after the file).
 pub fn parse(file: &Path, text: &str) -> Result<Workflow, ConfigError> {
     let name = file
@@ -442,6 +321,10 @@ pub fn parse(file: &Path, text: &str) -> Result<Workflow, ConfigError> {
         .unwrap_or_default()
         .to_string_lossy()
         .into_owned();
+    // Its name is shown in chat, logs and metrics, and typed in commands.
+    crate::names::check(&name).map_err(|e| {
+        ConfigError::whole_file(file, format!("the file's name is not a workflow name: {e}"))
+    })?;
     let spec: File = serde_yaml_ng::from_str(text).map_err(|e| yaml_error(file, &e))?;
     let at = |needle: &str, message: String| locate(file, text, needle, message);
     let mut templates = Templates::new();
@@ -488,6 +371,14 @@ pub fn parse(file: &Path, text: &str) -> Result<Workflow, ConfigError> {
                 format!("input `{n}`: the default is not of type {:?}", i.kind).to_lowercase(),
             ));
         }
+        if let Some(d) = &i.default
+            && let Err(e) = crate::stored::check_value(d)
+        {
+            return Err(at(
+                &format!("{n}:"),
+                format!("input `{n}`: the default: {e}"),
+            ));
+        }
         inputs.insert(
             n,
             Input {
@@ -518,10 +409,13 @@ pub fn parse(file: &Path, text: &str) -> Result<Workflow, ConfigError> {
             "approve" => Action::Approve,
             other if other.starts_with(WORKFLOW_ACTION) => {
                 let called = &other[WORKFLOW_ACTION.len()..];
-                if called.is_empty() {
+                if let Err(e) = crate::names::check(called) {
                     return Err(at(
                         &t.action,
-                        format!("task `{task_name}`: `{other}` names no workflow"),
+                        format!(
+                            "task `{task_name}`: `{}` names no workflow: {e}",
+                            crate::names::shown(other)
+                        ),
                     ));
                 }
                 if called == name {
@@ -547,7 +441,17 @@ pub fn parse(file: &Path, text: &str) -> Result<Workflow, ConfigError> {
                     return Err(at(
                         &t.action,
                         format!(
-                            "task `{task_name}`: action `{other}` is not `skill` or `skill.matcher`"
+                            "task `{task_name}`: action `{}` is not `skill` or `skill.matcher`",
+                            crate::names::shown(other)
+                        ),
+                    ));
+                }
+                if let Err(e) = crate::names::check(&skill) {
+                    return Err(at(
+                        &t.action,
+                        format!(
+                            "task `{task_name}`: `{}` names no skill: {e}",
+                            crate::names::shown(&skill)
                         ),
                     ));
                 }

@@ -121,6 +121,14 @@ impl Templates {
         })
     }
 
+    /// Renders a value the run keeps (a published variable, an output):
+    /// one nested deeper than its store reads back is refused.
+    pub fn render_kept(&self, tpl: &Tpl, values: &Value) -> Result<serde_json::Value, String> {
+        let value = self.render(tpl, values)?;
+        crate::stored::check_value(&value)?;
+        Ok(value)
+    }
+
     /// Renders `tpl` as text: strings as they are, anything else as JSON.
     pub fn render_text(&self, tpl: &Tpl, values: &Value) -> Result<String, String> {
         Ok(as_text(&self.render(tpl, values)?))

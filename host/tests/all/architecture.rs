@@ -18,6 +18,8 @@ const LAYERS: &[&[&str]] = &[
         "identity",
         "permissions",
         "work",
+        "stored",
+        "names",
     ],
     &[
         "config", "memory", "history", "outbound", "grants", "matching",

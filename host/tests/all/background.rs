@@ -17,6 +17,7 @@ fn records(bot: &BotDir) -> Vec<sandbot::event::Execution> {
     let retention = Retention {
         max_age: Duration::from_secs(86_400),
         max_count: 1000,
+        ..Retention::default()
     };
     let history = History::open(&bot.path().join("data/history.db"), retention).unwrap();
     history

@@ -1,7 +1,10 @@
 //! Execution history through the real bot: every run (a denied one too) is
 //! kept in SQLite and survives a restart; `history` in chat shows a user
 //! their own runs and an admin anyone's; `GET /api/executions` wants the
-//! configured bearer token and filters by skill, user and outcome.
+//! configured bearer token and filters by skill, user and outcome. A
+//! chatty user's thousand lines of 64 KiB leave the history within its
+//! byte budget (`max-bytes`, each text cut to `max-text` and marked), in
+//! SQLite and in Redis.
 
 use crate::common::{BotDir, Running, free_port, http, wait_for_port};
 use crate::memory::RedisServer;
@@ -152,6 +155,7 @@ fn redis_keeps_the_newest_records_up_to_the_count() {
     let retention = Retention {
         max_age: Duration::from_secs(86_400),
         max_count: 3,
+        ..Retention::default()
     };
     let history = History::open_redis(&redis.url(), "test", "t", retention).unwrap();
     let now = sandbot::event::now_ms();
@@ -209,4 +213,121 @@ fn redis_keeps_the_newest_records_up_to_the_count() {
     assert_eq!(errors.len(), 1);
     assert_eq!(history.get("e4").unwrap().unwrap().skill, "deploy");
     assert!(history.get("e1").unwrap().is_none(), "pruned");
+}
+
+/// `n` lines of 64 KiB (the shell's longest) to `loudnoises`, each an
+/// execution whose record once kept the whole line; returns the history's
+/// records as they are left.
+fn chatty(bot: &BotDir, n: usize) -> Vec<Execution> {
+    let mut run = bot.start();
+    let line = "A".repeat(64 << 10);
+    let rss = run.rss_kib();
+    for _ in 0..n {
+        run.say(&line);
+        assert!(run.answer().contains("over this skill's limit"));
+    }
+    let grown = run.rss_kib().saturating_sub(rss);
+    let (_, status, log) = run.finish();
+    assert!(status.success(), "{log}");
+    println!("{n} lines of 64 KiB: the bot grew by {grown} KiB resident");
+    let history = History::open(&bot.path().join("data/history.db"), Retention::default()).unwrap();
+    history
+        .find(&Filter {
+            limit: 100_000,
+            ..Filter::default()
+        })
+        .unwrap()
+}
+
+const BUDGET: u64 = 2 << 20;
+
+#[test]
+fn a_thousand_lines_of_64_kib_leave_the_history_within_its_byte_budget() {
+    let bot = BotDir::new(
+        &["loudnoises"],
+        "history: {max-bytes: 2MiB, max-text: 4KiB}\nskills:\n  loudnoises: {}\n",
+    );
+    let kept = chatty(&bot, 1000);
+    let db = rusqlite::Connection::open(bot.path().join("data/history.db")).unwrap();
+    let (total, rows, counted): (i64, i64, i64) = db
+        .query_row(
+            "SELECT (SELECT coalesce(sum(octet_length(record)), 0) FROM executions),
+                    (SELECT count(*) FROM executions),
+                    (SELECT bytes FROM history_size)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    let file =
+        |name: &str| std::fs::metadata(bot.path().join("data").join(name)).map_or(0, |m| m.len());
+    println!(
+        "history after 1000 lines of 64 KiB: {rows} records, {total} bytes of records \
+         (budget {BUDGET}), history.db {} bytes, its WAL {} bytes",
+        file("history.db"),
+        file("history.db-wal")
+    );
+    assert!(total as u64 <= BUDGET, "{total} bytes kept");
+    assert_eq!(total, counted, "the kept total is the table's");
+    // The newest are the ones kept: the budget holds hundreds of them.
+    assert!(rows >= 300 && rows as usize == kept.len(), "{rows}");
+    // Each text is cut to 4 KiB and says so.
+    let text = kept[0].text.as_deref().unwrap();
+    assert!(text.len() <= 4096, "{}", text.len());
+    assert!(
+        text.ends_with(&format!("… [{} bytes cut]", 65_536 - (4096 - 40))),
+        "{text}"
+    );
+    // The file holds about the budget, not the 64 MiB said.
+    assert!(file("history.db") <= 3 * BUDGET, "{}", file("history.db"));
+}
+
+#[test]
+fn with_redis_the_history_keeps_within_its_byte_budget() {
+    let redis = RedisServer::start();
+    let bot = BotDir::new(
+        &["loudnoises"],
+        &format!(
+            "history: {{max-bytes: 1MiB, max-text: 4KiB}}\ndatabases: {{redis: {{url: '{}'}}}}\nskills:\n  loudnoises: {{}}\n",
+            redis.url()
+        ),
+    );
+    let mut run = bot.start();
+    let line = "A".repeat(64 << 10);
+    for _ in 0..400 {
+        run.say(&line);
+        assert!(run.answer().contains("over this skill's limit"));
+    }
+    let (_, status, log) = run.finish();
+    assert!(status.success(), "{log}");
+    let mut client = redis.client();
+    let ids: Vec<String> = ::redis::cmd("HKEYS")
+        .arg("sandbot/executions")
+        .query(&mut client)
+        .unwrap();
+    let mut total = 0u64;
+    for id in &ids {
+        let n: u64 = ::redis::cmd("HSTRLEN")
+            .arg("sandbot/executions")
+            .arg(id)
+            .query(&mut client)
+            .unwrap();
+        total += n;
+    }
+    let counted: u64 = ::redis::cmd("GET")
+        .arg("sandbot/executions-bytes")
+        .query(&mut client)
+        .unwrap();
+    let by_time: u64 = ::redis::cmd("ZCARD")
+        .arg("sandbot/executions-by-time")
+        .query(&mut client)
+        .unwrap();
+    println!(
+        "history in Redis after 400 lines of 64 KiB: {} records, {total} bytes (budget {})",
+        ids.len(),
+        1 << 20
+    );
+    assert!(total <= 1 << 20, "{total} bytes kept");
+    assert_eq!(total, counted, "the kept total is the hash's");
+    assert_eq!(by_time as usize, ids.len());
+    assert!(ids.len() >= 150, "{}", ids.len());
 }

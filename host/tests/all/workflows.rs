@@ -51,6 +51,7 @@ fn history(bot: &BotDir) -> History {
     let retention = Retention {
         max_age: Duration::from_secs(86_400),
         max_count: 100_000,
+        ..Retention::default()
     };
     History::open(&bot.path().join("data/history.db"), retention).unwrap()
 }
@@ -1007,6 +1008,7 @@ fn two_hosts_share_runs_in_redis_and_one_takes_over_the_runs_of_a_host_that_dies
     let retention = Retention {
         max_age: Duration::from_secs(86_400),
         max_count: 100_000,
+        ..Retention::default()
     };
     let history = History::open_redis(&redis.url(), "redis", "sandbot", retention).unwrap();
 

@@ -4,7 +4,8 @@
 //! `limits.responses` and `limits.response-size`, names the event it
 //! answers, and is recorded for the execution. `describe` may not talk.
 //! `set-result` gives the execution a structured (JSON) result beside its
-//! answers, which workflows read; a skill may never call it.
+//! answers, which workflows read; a skill may never call it. A result
+//! nested deeper than `stored::VALUE_DEPTH` is refused (a workflow keeps it).
 
 use crate::event::{HTTP_CALLER, Origin, Response, ResponseBody, Target};
 use crate::runtime::bindings::chat;
@@ -133,6 +134,9 @@ impl chat::Host for State {
         }
         let value =
             serde_json::from_str(&json).map_err(|e| format!("the result is not JSON: {e}"))?;
+        // Kept in a workflow's store: what its reader could not take back
+        // is refused here, to the skill, not found at the next start.
+        crate::stored::check_value(&value).map_err(|e| format!("the result is refused: {e}"))?;
         self.structured = Some(value);
         Ok(())
     }

@@ -20,13 +20,19 @@
 //! is written only while its host still owns the run: a host that another
 //! took the run from (it stopped beating, `sharing.rs`) learns so from its
 //! next step ([`StepError::Lost`]) and stops driving it.
+//!
+//! What is written reads back: a document deeper or larger than its reader
+//! takes (`crate::stored`) is refused before it is written, and the step
+//! with it. What still cannot be read (a record damaged, or written by
+//! hand) costs its own run only: [`Store::resumable`] hands it back as
+//! [`Unreadable`], and the others resume.
 
 mod redis;
 mod sqlite;
 
 pub use self::redis::{control_channel, heartbeat_key};
 use crate::event::{Event, EventId, Target};
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, anyhow};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::path::Path;
@@ -227,8 +233,24 @@ pub enum StepError {
     Failed(String),
 }
 
+/// A run kept in a form that cannot be read back: damaged, written by hand
+/// or by another version. It fails alone; it never stops the others.
+#[derive(Debug, Clone)]
+pub struct Unreadable {
+    pub id: u64,
+    /// The workflow it was a run of, as its row says (`?` if not even that).
+    pub workflow: String,
+    /// What the reader said.
+    pub error: String,
+}
+
+/// A run to resume, or why it cannot be read; and the host that drove it.
+pub type Resumable = (Result<Kept, Unreadable>, Option<String>);
+
 /// A run as a backend keeps it, its JSON not yet read.
 pub(super) struct Row {
+    /// The workflow's name, kept beside the document.
+    workflow: String,
     status: String,
     doc: String,
     tasks: Vec<(String, String)>,
@@ -255,7 +277,7 @@ impl NewRun<'_> {
         };
         let mut doc = doc.clone();
         doc.set_child(*item, id);
-        Ok(Some((*run, task.as_str(), serde_json::to_string(&doc)?)))
+        Ok(Some((*run, task.as_str(), kept_json("a task", &doc)?)))
     }
 }
 
@@ -371,7 +393,7 @@ impl Store {
         self.backend.create(NewRun {
             workflow: &doc.workflow,
             started_at: doc.started_at,
-            doc: serde_json::to_string(doc)?,
+            doc: kept_json("the run", doc)?,
             tasks: serialized(tasks)?,
             parent: parent.map(|(run, task, doc, item)| (run, task.to_owned(), doc.clone(), item)),
         })
@@ -387,10 +409,13 @@ impl Store {
         tasks: &[(String, TaskDoc)],
         status: RunStatus,
     ) -> Result<(), StepError> {
-        let bad = |e: serde_json::Error| StepError::Failed(e.to_string());
+        let bad = |e: anyhow::Error| StepError::Failed(format!("{e:#}"));
         let step = Step {
             id,
-            doc: doc.map(serde_json::to_string).transpose().map_err(bad)?,
+            doc: doc
+                .map(|d| kept_json("the run", d))
+                .transpose()
+                .map_err(bad)?,
             tasks: serialized(tasks).map_err(|e| StepError::Failed(format!("{e:#}")))?,
             status,
         };
@@ -468,13 +493,22 @@ impl Store {
     }
 
     /// The runs to resume, claimed for this host (see [`Backend::claim`]),
-    /// each with the host that drove it before.
-    pub fn resumable(&self, which: Claim) -> Result<Vec<(Kept, Option<String>)>> {
+    /// each with the host that drove it before. A run that cannot be read
+    /// back comes as [`Unreadable`], for the caller to fail: the others
+    /// resume all the same. Only the store itself failing is an error.
+    pub fn resumable(&self, which: Claim) -> Result<Vec<Resumable>> {
         let mut out = Vec::new();
         for (id, before) in self.backend.claim(which)? {
-            if let Some(kept) = self.get(id)? {
-                out.push((kept, before));
-            }
+            let Some(row) = self.backend.get(id)? else {
+                continue;
+            };
+            let workflow = row.workflow.clone();
+            let kept = read(id, row).map_err(|e| Unreadable {
+                id,
+                workflow,
+                error: format!("{e:#}"),
+            });
+            out.push((kept, before));
         }
         Ok(out)
     }
@@ -484,26 +518,50 @@ impl Store {
         let Some(row) = self.backend.get(id)? else {
             return Ok(None);
         };
-        let doc: RunDoc =
-            serde_json::from_str(&row.doc).context("a workflow run that is not JSON")?;
-        let tasks = row
-            .tasks
-            .into_iter()
-            .map(|(name, doc)| {
-                Ok((
-                    name,
-                    serde_json::from_str(&doc).context("a workflow task that is not JSON")?,
-                ))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Some(Kept {
-            id,
-            status: RunStatus::parse(&row.status),
-            doc,
-            tasks,
-            owner: row.owner,
-        }))
+        read(id, row).map(Some)
     }
+
+    /// Marks run `id` failed without reading or writing its document (one
+    /// that cannot be read): it is never resumed again, and goes by the
+    /// retention as ended runs do.
+    pub fn fail_unread(&self, id: u64) -> Result<(), StepError> {
+        self.commit(id, None, &[], RunStatus::Failed)
+    }
+}
+
+/// Reads run `id` from its row; the error names the run and what in it
+/// does not read.
+fn read(id: u64, row: Row) -> Result<Kept> {
+    let doc: RunDoc = serde_json::from_str(&row.doc)
+        .with_context(|| format!("workflow run #{id} cannot be read: its document"))?;
+    let tasks = row
+        .tasks
+        .into_iter()
+        .map(|(name, doc)| {
+            let task = serde_json::from_str(&doc).with_context(|| {
+                format!(
+                    "workflow run #{id} cannot be read: its task `{}`",
+                    crate::text::for_log(&name)
+                )
+            })?;
+            Ok((name, task))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Kept {
+        id,
+        status: RunStatus::parse(&row.status),
+        doc,
+        tasks,
+        owner: row.owner,
+    })
+}
+
+/// `value` as the JSON a store keeps, refused if its reader could not take
+/// it back (`what` names it in the error).
+fn kept_json<T: Serialize>(what: &str, value: &T) -> Result<String> {
+    let json = serde_json::to_string(value)?;
+    crate::stored::check_document(&json).map_err(|e| anyhow!("{what} is not kept: {e}"))?;
+    Ok(json)
 }
 
 fn queue(m: &Mutex<Queue>) -> std::sync::MutexGuard<'_, Queue> {
@@ -513,216 +571,9 @@ fn queue(m: &Mutex<Queue>) -> std::sync::MutexGuard<'_, Queue> {
 fn serialized(tasks: &[(String, TaskDoc)]) -> Result<Vec<(String, String)>> {
     tasks
         .iter()
-        .map(|(name, doc)| Ok((name.clone(), serde_json::to_string(doc)?)))
+        .map(|(name, doc)| Ok((name.clone(), kept_json(&format!("task `{name}`"), doc)?)))
         .collect()
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::event::{Event, EventId, Message};
-
-    fn run_doc(started_at: u64) -> RunDoc {
-        RunDoc {
-            workflow: "w".into(),
-            sha256: String::new(),
-            inputs: serde_json::Map::new(),
-            event: Event::Message(Message {
-                id: "m1".into(),
-                connector: "shell".into(),
-                user: "alice".into(),
-                user_id: "alice".into(),
-                room: "shell".into(),
-                thread: None,
-                text: "go".into(),
-                addressed: false,
-                received_at: started_at,
-            }),
-            event_id: EventId(1),
-            alias: None,
-            started_at,
-            vars: serde_json::Map::new(),
-            failed: false,
-            room: None,
-            parent: None,
-            depth: 0,
-            error: None,
-        }
-    }
-
-    /// Ended runs go by age, then by count; running runs stay; what a run
-    /// kept goes with it.
-    fn prunes(store: &Store) {
-        let now = crate::event::now_ms();
-        let task = [("t".to_owned(), TaskDoc::new(Status::Succeeded))];
-        // 1: ended long ago; 2, 3, 4: ended now; 5: still running, and old.
-        let ids: Vec<u64> = [
-            now - 10 * 86_400_000,
-            now,
-            now + 1,
-            now + 2,
-            now - 10 * 86_400_000,
-        ]
-        .into_iter()
-        .map(|at| store.create(&run_doc(at), &task).unwrap())
-        .collect();
-        for &id in &ids[..4] {
-            store.commit(id, None, &[], RunStatus::Succeeded).unwrap();
-        }
-        let week = Duration::from_secs(7 * 86_400);
-        // By age: run 1 goes.
-        assert_eq!(store.prune(week, 100).unwrap(), 1);
-        assert!(store.get(ids[0]).unwrap().is_none());
-        // By count: of 2, 3, 4 the newest two stay.
-        assert_eq!(store.prune(week, 2).unwrap(), 1);
-        assert!(store.get(ids[1]).unwrap().is_none());
-        for &id in &ids[2..] {
-            let kept = store.get(id).unwrap().expect("kept");
-            assert_eq!(kept.tasks.len(), 1);
-        }
-        let left: Vec<u64> = store
-            .resumable(Claim {
-                own: true,
-                orphans: true,
-            })
-            .unwrap()
-            .iter()
-            .map(|(k, _)| k.id)
-            .collect();
-        assert_eq!(left, [ids[4]]);
-    }
-
-    #[test]
-    fn pruning_keeps_running_runs_and_the_newest_ended_ones() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("h.db");
-        prunes(&Store::sqlite(&path).unwrap());
-        // The gone runs' tasks went with them.
-        let conn = rusqlite::Connection::open(&path).unwrap();
-        let tasks: i64 = conn
-            .query_row("SELECT count(*) FROM workflow_tasks", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(tasks, 3);
-    }
-
-    /// A redis-server of this test's own on a free loopback port (`make
-    /// test` installs it; the integration tests' harness does the same).
-    struct Redis(std::process::Child, u16);
-
-    impl Redis {
-        fn start() -> Redis {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let child = std::process::Command::new("redis-server")
-                .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-                .args(["--save", "", "--appendonly", "no"])
-                .stdout(std::process::Stdio::null())
-                .spawn()
-                .expect("redis-server (host/tests/servers.sh installs it)");
-            let deadline = std::time::Instant::now() + Duration::from_secs(10);
-            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "redis-server never listened"
-                );
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            Redis(child, port)
-        }
-        fn url(&self) -> String {
-            format!("redis://127.0.0.1:{}", self.1)
-        }
-    }
-
-    impl Drop for Redis {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-
-    #[test]
-    fn pruning_in_redis_keeps_running_runs_and_the_newest_ended_ones() {
-        let redis = Redis::start();
-        prunes(&Store::redis(&redis.url(), "redis", "t", "a").unwrap());
-    }
-
-    #[test]
-    fn a_host_in_redis_writes_only_the_runs_it_owns_and_claims_a_silent_hosts_runs() {
-        let redis = Redis::start();
-        let a = Store::redis(&redis.url(), "redis", "t", "a").unwrap();
-        let b = Store::redis(&redis.url(), "redis", "t", "b").unwrap();
-        let task = [("t".to_owned(), TaskDoc::new(Status::Scheduled))];
-        let one = a.create(&run_doc(1), &task).unwrap();
-        let child = a
-            .create_child(
-                &run_doc(2),
-                &task,
-                Some((one, "t", &TaskDoc::new(Status::Scheduled), None)),
-            )
-            .unwrap();
-        assert_eq!(a.get(one).unwrap().unwrap().tasks[0].1.child, Some(child));
-        assert_eq!(a.get(one).unwrap().unwrap().owner.as_deref(), Some("a"));
-        // `a` beats: `b` takes nothing, not even with `mine`.
-        let mut con = ::redis::Client::open(redis.url())
-            .unwrap()
-            .get_connection()
-            .unwrap();
-        let beat = heartbeat_key("t", "a");
-        let _: () = ::redis::cmd("SET")
-            .arg(&beat)
-            .arg(1)
-            .arg("PX")
-            .arg(60_000)
-            .query(&mut con)
-            .unwrap();
-        assert!(
-            b.resumable(Claim {
-                own: true,
-                orphans: true
-            })
-            .unwrap()
-            .is_empty()
-        );
-        // `b` may not write a's run.
-        let done = [("t".to_owned(), TaskDoc::new(Status::Succeeded))];
-        assert!(
-            matches!(b.commit(one, None, &done, RunStatus::Running), Err(StepError::Lost(n)) if n == one)
-        );
-        // `a` falls silent: `b` claims both, and `a`'s next step is refused.
-        let _: () = ::redis::cmd("DEL").arg(&beat).query(&mut con).unwrap();
-        // A host that takes no orphans (connectors only) takes nothing.
-        let none = Claim {
-            own: true,
-            orphans: false,
-        };
-        assert!(b.resumable(none).unwrap().is_empty());
-        let claimed: Vec<(u64, Option<String>)> = b
-            .resumable(Claim {
-                own: false,
-                orphans: true,
-            })
-            .unwrap()
-            .into_iter()
-            .map(|(k, before)| (k.id, before))
-            .collect();
-        assert_eq!(
-            claimed,
-            [(one, Some("a".into())), (child, Some("a".into()))]
-        );
-        assert!(matches!(
-            a.commit(one, None, &done, RunStatus::Running),
-            Err(StepError::Lost(_))
-        ));
-        b.commit(one, None, &done, RunStatus::Succeeded).unwrap();
-        let kept = b.get(one).unwrap().unwrap();
-        assert_eq!(
-            (kept.status, kept.tasks[0].1.status),
-            (RunStatus::Succeeded, Status::Succeeded)
-        );
-        assert_eq!(kept.owner.as_deref(), Some("b"));
-    }
-}
+mod tests;

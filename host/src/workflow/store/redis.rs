@@ -305,14 +305,24 @@ impl Backend for RedisRuns {
     }
 
     fn get(&self, id: u64) -> Result<Option<Row>> {
-        let fields: Vec<(String, String)> =
+        // As bytes: a value that is not UTF-8 fails as a run that cannot
+        // be read, not as the store.
+        let fields: Vec<(Vec<u8>, Vec<u8>)> =
             self.with(|con| redis::cmd("HGETALL").arg(self.run_key(id)).query(con))?;
         if fields.is_empty() {
             return Ok(None);
         }
+        let fields = fields.into_iter().map(|(k, v)| {
+            (
+                String::from_utf8_lossy(&k).into_owned(),
+                String::from_utf8_lossy(&v).into_owned(),
+            )
+        });
         let (mut status, mut doc, mut owner, mut tasks) = (None, None, None, Vec::new());
+        let mut workflow = String::from("?");
         for (field, value) in fields {
             match field.as_str() {
+                "workflow" => workflow = value,
                 "status" => status = Some(value),
                 "doc" => doc = Some(value),
                 "owner" => owner = Some(value),
@@ -323,10 +333,11 @@ impl Backend for RedisRuns {
                 }
             }
         }
-        let (Some(status), Some(doc)) = (status, doc) else {
-            bail!("workflow run #{id} in Redis has no status or document");
-        };
+        // A hash without them fails as a run that cannot be read (its
+        // document is empty), not as the store.
+        let (status, doc) = (status.unwrap_or_default(), doc.unwrap_or_default());
         Ok(Some(Row {
+            workflow,
             status,
             doc,
             tasks,

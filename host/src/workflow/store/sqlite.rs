@@ -103,8 +103,11 @@ impl Backend for SqliteRuns {
                 |r| r.get(0),
             )
             .optional()?;
+        // A document that is not JSON (damaged, failed as unreadable) has
+        // no start to read: it counts as old, so it goes.
         let gone = "status != 'running'
-             AND (json_extract(doc, '$.started_at') < ?1 OR id <= ?2)";
+             AND (CASE WHEN json_valid(doc) THEN json_extract(doc, '$.started_at') ELSE 0 END < ?1
+                  OR id <= ?2)";
         tx.execute(
             &format!(
                 "DELETE FROM workflow_tasks WHERE run IN (SELECT id FROM workflow_runs WHERE {gone})"
@@ -132,21 +135,24 @@ impl Backend for SqliteRuns {
 
     fn get(&self, id: u64) -> Result<Option<Row>> {
         let conn = self.conn();
-        let row: Option<(String, String)> = conn
+        // Read as whatever is there (text, bytes, a number): a row written
+        // by hand fails as a run that cannot be read, never as the store.
+        let row: Option<(String, String, String)> = conn
             .query_row(
-                "SELECT status, doc FROM workflow_runs WHERE id = ?",
+                "SELECT workflow, status, doc FROM workflow_runs WHERE id = ?",
                 [id as i64],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((lenient(r, 0)?, lenient(r, 1)?, lenient(r, 2)?)),
             )
             .optional()?;
-        let Some((status, doc)) = row else {
+        let Some((workflow, status, doc)) = row else {
             return Ok(None);
         };
         let mut q = conn.prepare("SELECT task, doc FROM workflow_tasks WHERE run = ?")?;
         let tasks = q
-            .query_map([id as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .query_map([id as i64], |r| Ok((lenient(r, 0)?, lenient(r, 1)?)))?
             .collect::<Result<Vec<(String, String)>, _>>()?;
         Ok(Some(Row {
+            workflow,
             status,
             doc,
             tasks,
@@ -157,6 +163,18 @@ impl Backend for SqliteRuns {
     fn shared(&self) -> bool {
         false
     }
+}
+
+/// Column `i` as text, whatever its type; bytes that are not UTF-8 are
+/// replaced (the JSON reader then says what is wrong).
+fn lenient(row: &rusqlite::Row, i: usize) -> rusqlite::Result<String> {
+    use rusqlite::types::ValueRef;
+    Ok(match row.get_ref(i)? {
+        ValueRef::Text(b) | ValueRef::Blob(b) => String::from_utf8_lossy(b).into_owned(),
+        ValueRef::Integer(n) => n.to_string(),
+        ValueRef::Real(x) => x.to_string(),
+        ValueRef::Null => String::new(),
+    })
 }
 
 fn put_tasks(tx: &rusqlite::Transaction, id: u64, tasks: &[(String, String)]) -> Result<()> {
