@@ -22,6 +22,7 @@ mod executions;
 mod grants;
 mod history;
 mod hostile;
+mod http_budget;
 mod hot_reload;
 mod irc;
 mod languages;
