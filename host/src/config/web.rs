@@ -252,7 +252,14 @@ mod tests {
             Origin::parse("http://[::1]:3000"),
             Some(site("http", "::1", 3000))
         );
-        for bad in ["null", "file://", "ftp://x", "http://x/path", "http://a:b", "x.com"] {
+        for bad in [
+            "null",
+            "file://",
+            "ftp://x",
+            "http://x/path",
+            "http://a:b",
+            "x.com",
+        ] {
             assert_eq!(Origin::parse(bad), None, "{bad}");
         }
     }

@@ -85,7 +85,9 @@ impl Names {
         // Same origin: the page came from this name (and port, when the
         // `Host` says one: without, the client used its scheme's default).
         match host {
-            Some((name, port)) if name == *origin_host && port.is_none_or(|p| p == *origin_port) => {
+            Some((name, port))
+                if name == *origin_host && port.is_none_or(|p| p == *origin_port) =>
+            {
                 Ok(())
             }
             _ => refused(),
@@ -124,19 +126,31 @@ mod tests {
     #[test]
     fn loopback_names_and_the_servers_own_pages_pass() {
         let n = names("web: {port: 8080}\n");
-        for host in ["127.0.0.1:8080", "localhost:8080", "[::1]:8080", "10.1.2.3", "LOCALHOST"] {
+        for host in [
+            "127.0.0.1:8080",
+            "localhost:8080",
+            "[::1]:8080",
+            "10.1.2.3",
+            "LOCALHOST",
+        ] {
             assert_eq!(check(&n, &[("host", host)]), Ok(()), "{host}");
         }
         assert_eq!(check(&n, &[]), Ok(()), "no Host: not a browser");
         assert_eq!(
             check(
                 &n,
-                &[("host", "127.0.0.1:8080"), ("origin", "http://127.0.0.1:8080")]
+                &[
+                    ("host", "127.0.0.1:8080"),
+                    ("origin", "http://127.0.0.1:8080")
+                ]
             ),
             Ok(())
         );
         assert_eq!(
-            check(&n, &[("host", "localhost"), ("origin", "https://localhost")]),
+            check(
+                &n,
+                &[("host", "localhost"), ("origin", "https://localhost")]
+            ),
             Ok(()),
             "a Host without a port: the scheme's default"
         );
@@ -172,7 +186,10 @@ mod tests {
         assert_eq!(
             check(
                 &n,
-                &[("host", "bot.example.com"), ("origin", "https://ops.example.com")]
+                &[
+                    ("host", "bot.example.com"),
+                    ("origin", "https://ops.example.com")
+                ]
             ),
             Ok(())
         );

@@ -11,7 +11,7 @@
 //!   once per burst, with one line when accepting works again;
 //! - TLS: the handshake within `handshake-timeout` (`tls`);
 //! - HTTP/1.1 by hyper with a timer: each request's head within
-//!   `header-timeout`, at most 64 KiB of it;
+//!   `header-timeout`, at most 16 KiB of it;
 //! - a connection on which nothing has moved for `idle-timeout` while no
 //!   request is being answered is closed: kept alive with nothing to ask,
 //!   or not reading its answer;
@@ -48,7 +48,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
 /// The largest request head (request line and headers) read.
-const MAX_HEAD: usize = 64 << 10;
+const MAX_HEAD: usize = 16 << 10;
 const FIRST_BACKOFF: Duration = Duration::from_millis(10);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 /// Connections refused for want of a slot are logged at most this often.
@@ -228,7 +228,10 @@ struct Refusals {
 impl Refusals {
     fn note(&mut self, full: &Full, client: IpAddr) {
         self.unlogged += 1;
-        if self.logged.is_none_or(|t| t.elapsed() >= REFUSALS_LOGGED_EVERY) {
+        if self
+            .logged
+            .is_none_or(|t| t.elapsed() >= REFUSALS_LOGGED_EVERY)
+        {
             tracing::warn!(
                 client = %client,
                 "refusing connections: {full} ({} refused since the last such line)",
@@ -278,8 +281,14 @@ enum Full {
 impl std::fmt::Display for Full {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Full::Total(n) => write!(f, "the server has as many connections open as it may (web.max-connections: {n})"),
-            Full::Client(n) => write!(f, "too many connections from this address (web.max-connections-per-client: {n})"),
+            Full::Total(n) => write!(
+                f,
+                "the server has as many connections open as it may (web.max-connections: {n})"
+            ),
+            Full::Client(n) => write!(
+                f,
+                "too many connections from this address (web.max-connections-per-client: {n})"
+            ),
         }
     }
 }

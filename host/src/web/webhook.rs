@@ -15,18 +15,18 @@
 //! when too many body bytes are held at once and 408 when the body does not
 //! arrive within `web.body-timeout`.
 
+use super::body::{Bodies, Read, Unread};
 use crate::bot::Bot;
 use crate::catalog::Catalog;
 use crate::config::{Config, WebhookSettings};
 use crate::event::{Event, HTTP_CALLER, Outcome, ResponseBody, WebhookRequest, now_ms};
 use crate::text::for_log;
-use super::body::{Bodies, Read, Unread};
-use axum::{Extension, Router};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use axum::{Extension, Router};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::sync::Arc;
@@ -196,8 +196,9 @@ pub(super) async fn admit(
     let signed = headers.contains_key(SIGNATURE);
     if let Some(secret) = secret
         && !signed
+        && let Err(why) = check_secret(secret, headers, b"")
     {
-        check(secret, headers, b"", key)?;
+        return Err(unauthorized(key, why));
     }
     let body = bodies
         .read(body, headers, max.0)
@@ -205,18 +206,17 @@ pub(super) async fn admit(
         .map_err(|why| unread(why, bodies, settings, key))?;
     if let Some(secret) = secret
         && signed
+        && let Err(why) = check_secret(secret, headers, &body.bytes)
     {
-        check(secret, headers, &body.bytes, key)?;
+        return Err(unauthorized(key, why));
     }
     Ok(body)
 }
 
-/// The secret's check, as a refusal to send.
-fn check(secret: &str, headers: &HeaderMap, body: &[u8], key: &str) -> Result<(), Response> {
-    check_secret(secret, headers, body).map_err(|why| {
-        tracing::warn!(hook = %key, "webhook request refused (401): {why}");
-        answer(StatusCode::UNAUTHORIZED, "unauthorized".into())
-    })
+/// A secret not proved, logged, as the answer to send.
+fn unauthorized(key: &str, why: &str) -> Response {
+    tracing::warn!(hook = %key, "webhook request refused (401): {why}");
+    answer(StatusCode::UNAUTHORIZED, "unauthorized".into())
 }
 
 /// A body not read, as the answer to send.
@@ -245,9 +245,10 @@ fn unread(why: Unread, bodies: &Bodies, settings: &WebhookSettings, key: &str) -
     tracing::warn!(hook = %key, "webhook request refused: {status}");
     let mut response = answer(status, text);
     if why == Unread::Busy {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("1"),
+        );
     }
     response
 }

@@ -18,11 +18,11 @@ use crate::event::{Event, EventId, WebhookRequest, now_ms};
 use crate::text::for_log;
 use crate::workflow::Start;
 use axum::body::Body;
-use axum::{Extension, Router};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use axum::{Extension, Router};
 use std::sync::Arc;
 
 struct Hooks {

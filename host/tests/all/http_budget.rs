@@ -29,7 +29,7 @@ const HOOK: &str = "/skill/webhook-alert/alert";
 fn bot(web: &str, websocket: &str) -> (BotDir, Running, u16) {
     let port = free_port();
     let bot = BotDir::with_connectors(
-        &["webhook-alert", "hello", "loudnoises"],
+        &["webhook-alert", "hello", "loudnoises", "infinite-loop"],
         &format!(
             "  websocket: {websocket}
 web: {{port: {port}, {web}}}
@@ -38,8 +38,9 @@ skills:
     room: shell:shell
     webhook: {{secret: {SECRET}}}
     allow: {{send: ['shell:shell']}}
-  hello: {{}}
+  hello: {{limits: {{queue: 1000}}}}
   loudnoises: {{}}
+  infinite-loop: {{limits: {{time: 1s}}}}
 "
         ),
     );
@@ -100,7 +101,11 @@ fn exchange(from: &str, port: u16, request: &str) -> (u16, String) {
 
 /// How long until the server closes `stream` (EOF or reset), reading
 /// whatever it sends; `None` if it is still open after `patience`.
-async fn closed_after(stream: &mut TcpStream, started: Instant, patience: Duration) -> Option<Duration> {
+async fn closed_after(
+    stream: &mut TcpStream,
+    started: Instant,
+    patience: Duration,
+) -> Option<Duration> {
     let mut buf = [0u8; 1024];
     loop {
         match tokio::time::timeout_at((started + patience).into(), stream.read(&mut buf)).await {
@@ -121,10 +126,20 @@ fn proc_kib(pid: u32, field: &str) -> u64 {
         .unwrap_or_else(|| panic!("{field} in /proc/{pid}/status"))
 }
 
+/// Files the bot has open, sockets included.
+fn open_files(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count()
+}
+
 /// The bot's CPU time so far (user and system), from /proc/PID/stat.
 fn cpu_time(pid: u32) -> Duration {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
     // After the name: state is field 3, utime 14 and stime 15.
     let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
     // SAFETY: sysconf has no preconditions.
@@ -137,7 +152,8 @@ fn cpu_time(pid: u32) -> Duration {
 /// but only as many bytes at once as `max-bodies-in-flight` (the default,
 /// 32 MiB); the rest are answered 503. The bot's resident memory is
 /// sampled throughout: its peak grows by a bounded amount (unbounded, this
-/// was +627 MiB), and a signed request is served right after.
+/// was +627 MiB; with a budget of 2 GiB, +430 MiB), and a signed request
+/// is served right after.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unauthenticated_bodies_cost_bounded_memory() {
     const CLIENTS: usize = 600;
@@ -147,7 +163,13 @@ async fn unauthenticated_bodies_cost_bounded_memory() {
         "{}",
     );
     let ok = r#"{"name": "Warm"}"#;
-    let (status, _) = http(port, "POST", HOOK, &[("x-hub-signature-256", &signature(ok.as_bytes()))], ok);
+    let (status, _) = http(
+        port,
+        "POST",
+        HOOK,
+        &[("x-hub-signature-256", &signature(ok.as_bytes()))],
+        ok,
+    );
     assert_eq!(status, 200, "{}", run.log());
     let pid = run.pid();
     let before = proc_kib(pid, "VmRSS:");
@@ -178,7 +200,9 @@ async fn unauthenticated_bodies_cost_bounded_memory() {
             let _ = stream.write_all(head.as_bytes()).await;
             let _ = stream.write_all(&body).await;
             let mut response = Vec::new();
-            let _ = tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut response)).await;
+            let _ =
+                tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut response))
+                    .await;
             String::from_utf8_lossy(&response)
                 .split(' ')
                 .nth(1)
@@ -202,14 +226,27 @@ async fn unauthenticated_bodies_cost_bounded_memory() {
         statuses.keys().all(|s| matches!(s, Some(401 | 503) | None)),
         "{statuses:?}"
     );
-    assert!(statuses.get(&Some(401)).is_some(), "some bodies were read and their signature checked: {statuses:?}");
+    assert!(
+        statuses.contains_key(&Some(401)),
+        "some bodies were read and their signature checked: {statuses:?}"
+    );
     let grew = peak.saturating_sub(before);
     assert!(
-        grew < 128 << 10,
+        grew < 96 << 10,
         "the bot grew by {grew} KiB for {CLIENTS} unauthenticated bodies"
     );
-    let (status, body) = http(port, "POST", HOOK, &[("x-hub-signature-256", &signature(ok.as_bytes()))], ok);
-    assert_eq!((status, body.as_str()), (200, "ok"), "the budget was given back");
+    let (status, body) = http(
+        port,
+        "POST",
+        HOOK,
+        &[("x-hub-signature-256", &signature(ok.as_bytes()))],
+        ok,
+    );
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "ok"),
+        "the budget was given back"
+    );
 }
 
 /// A secret shown as a token is checked before a byte of the body is read:
@@ -227,15 +264,25 @@ fn a_token_is_checked_before_the_body_and_a_body_has_a_deadline() {
     let asked = Instant::now();
     let (status, body) = exchange("127.0.0.1", port, &head("guess"));
     assert_eq!((status, body.as_str()), (401, "unauthorized\n"));
-    assert!(asked.elapsed() < Duration::from_millis(900), "{:?}", asked.elapsed());
+    assert!(
+        asked.elapsed() < Duration::from_millis(900),
+        "{:?}",
+        asked.elapsed()
+    );
     let asked = Instant::now();
     let (status, body) = exchange("127.0.0.1", port, &head(SECRET));
     assert_eq!(
         (status, body.as_str()),
-        (408, "the body did not arrive within 1s (web.body-timeout)\n")
+        (
+            408,
+            "the body did not arrive within 1s (web.body-timeout)\n"
+        )
     );
     let waited = asked.elapsed();
-    assert!(waited >= Duration::from_millis(900) && waited < Duration::from_secs(5), "{waited:?}");
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
 }
 
 /// Fifty clients send a request head one line a second: each is closed at
@@ -249,14 +296,19 @@ async fn slow_heads_are_cut_off_at_the_header_timeout() {
         slow.spawn(async move {
             let mut stream = dial_from_async("127.0.0.2", port).await;
             let started = Instant::now();
-            let _ = stream.write_all(b"GET / HTTP/1.1\r\nhost: 127.0.0.1\r\n").await;
+            let _ = stream
+                .write_all(b"GET / HTTP/1.1\r\nhost: 127.0.0.1\r\n")
+                .await;
             for line in 0.. {
                 let tick = started + Duration::from_secs(line + 1);
                 let patience = tick.saturating_duration_since(started);
                 if let Some(closed) = closed_after(&mut stream, started, patience).await {
                     return Some(closed);
                 }
-                if stream.write_all(format!("x-line-{line}: 1\r\n").as_bytes()).await.is_err()
+                if stream
+                    .write_all(format!("x-line-{line}: 1\r\n").as_bytes())
+                    .await
+                    .is_err()
                     || line == 8
                 {
                     return closed_after(&mut stream, started, Duration::from_secs(10)).await;
@@ -271,13 +323,20 @@ async fn slow_heads_are_cut_off_at_the_header_timeout() {
         .await
         .unwrap();
     assert_eq!(status, 200);
-    assert!(asked.elapsed() < Duration::from_secs(1), "{:?}", asked.elapsed());
+    assert!(
+        asked.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        asked.elapsed()
+    );
     let mut closed = Vec::new();
     while let Some(after) = slow.join_next().await {
         closed.push(after.unwrap().expect("a slow head is closed"));
     }
     closed.sort();
-    println!("50 slow heads closed after {:?} .. {:?}", closed[0], closed[49]);
+    println!(
+        "50 slow heads closed after {:?} .. {:?}",
+        closed[0], closed[49]
+    );
     assert!(closed[0] >= Duration::from_millis(1800), "{:?}", closed[0]);
     assert!(closed[49] < Duration::from_millis(3500), "{:?}", closed[49]);
     drop(run);
@@ -292,7 +351,9 @@ async fn silent_tls_connections_are_closed_at_the_handshake_timeout() {
     let port = free_port();
     let bot = BotDir::new(
         &["hello"],
-        &format!("web: {{port: {port}, cert: tls/cert.pem, key: tls/key.pem, handshake-timeout: 1s, idle-timeout: 10s}}\n"),
+        &format!(
+            "web: {{port: {port}, cert: tls/cert.pem, key: tls/key.pem, handshake-timeout: 1s, idle-timeout: 10s}}\n"
+        ),
     );
     let tls = bot.path().join("tls");
     std::fs::create_dir(&tls).unwrap();
@@ -337,7 +398,10 @@ async fn silent_tls_connections_are_closed_at_the_handshake_timeout() {
         closed.push(after.unwrap().expect("a silent connection is closed"));
     }
     closed.sort();
-    println!("50 silent TLS connections closed after {:?} .. {:?}", closed[0], closed[49]);
+    println!(
+        "50 silent TLS connections closed after {:?} .. {:?}",
+        closed[0], closed[49]
+    );
     assert!(closed[0] >= Duration::from_millis(900), "{:?}", closed[0]);
     assert!(closed[49] < Duration::from_millis(2500), "{:?}", closed[49]);
 }
@@ -390,7 +454,11 @@ async fn a_new_client_is_served_under_a_low_open_file_limit() {
         .await
         .unwrap();
     assert_eq!(status, 200, "{}", run.log());
-    assert!(asked.elapsed() < Duration::from_secs(1), "{:?}", asked.elapsed());
+    assert!(
+        asked.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        asked.elapsed()
+    );
     run.wait_for_log("too many connections from this address (web.max-connections-per-client: 64)");
     let refusals = run.log().matches("refusing connections").count();
     assert_eq!(refusals, 1, "236 refusals, logged once: {}", run.log());
@@ -418,10 +486,22 @@ async fn a_new_client_is_served_under_a_low_open_file_limit() {
     println!("out of files: {cpu:?} of CPU in 700 ms; a new client served after {waited:?}");
     assert_eq!(status, 200, "{}", run.log());
     assert!(waited < Duration::from_secs(6), "{waited:?}");
-    assert!(cpu < Duration::from_millis(350), "a hot accept loop: {cpu:?} in 700 ms");
+    assert!(
+        cpu < Duration::from_millis(350),
+        "a hot accept loop: {cpu:?} in 700 ms"
+    );
+    // Once per burst (the silent ones waiting to be accepted may make a
+    // second when the first are closed), never once per attempt.
     let log = run.log();
-    assert_eq!(log.matches("accepting connections failed").count(), 1, "{log}");
-    assert!(log.contains("accepting connections again, after"), "{log}");
+    let bursts = log.matches("accepting connections failed").count();
+    let attempts: u64 = log
+        .split("accepting connections again, after ")
+        .skip(1)
+        .filter_map(|rest| rest.split(' ').next()?.parse::<u64>().ok())
+        .sum();
+    println!("{bursts} bursts of failed accepts, {attempts} attempts in all");
+    assert!((1..=3).contains(&bursts), "{log}");
+    assert!(attempts > 0 && attempts < 60, "{log}");
     drop(held);
 }
 
@@ -487,6 +567,7 @@ async fn websocket_clients_that_do_not_read_are_freed() {
         "{max-connections: 4, max-connections-per-client: 4, max-queue: 8, write-timeout: 1s}",
     );
     let before = run.rss_kib();
+    let files_before = open_files(run.pid());
     let shout = "A".repeat(15_000);
     let mut kept = Vec::new();
     for client in 0..8 {
@@ -505,13 +586,23 @@ async fn websocket_clients_that_do_not_read_are_freed() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
         let mut ws = open_unread(port, &id).await;
-        for _ in 0..600 {
-            if ws.send(Message::text(shout.clone())).await.is_err() {
-                break;
+        // The bot closes the socket, so a send fails; a bot that kept it
+        // (stuck writing to it) would stop reading and the sends would hang.
+        let flood = async {
+            for _ in 0..600 {
+                if ws.send(Message::text(shout.clone())).await.is_err() {
+                    return true;
+                }
             }
-        }
+            false
+        };
+        let closed = tokio::time::timeout(Duration::from_secs(10), flood).await;
+        assert_eq!(closed, Ok(true), "client {client} was not disconnected");
         kept.push(ws); // never read, never closed by this side
     }
+    // The bot holds none of their sockets any more.
+    let files = open_files(run.pid());
+    assert!(files <= files_before + 1, "{files_before} open files before, {files} after");
     let (status, id) = tokio::task::spawn_blocking(move || new_socket("127.0.0.1", port))
         .await
         .unwrap();
@@ -520,7 +611,9 @@ async fn websocket_clients_that_do_not_read_are_freed() {
     let (mut reader, _) = tokio_tungstenite::connect_async(url).await.unwrap();
     reader.send(Message::text("hello")).await.unwrap();
     assert_eq!(next_frame(&mut reader).await, Ok("Hello user".to_string()));
-    let kicked = run.log().matches("a client stopped reading; disconnecting it").count();
+    // Disconnected as not reading, or (their answers held back behind a
+    // busy skill's) as holding too many.
+    let kicked = run.log().matches("; disconnecting").count();
     assert!(kicked >= 8, "{kicked} of 8 disconnected:\n{}", run.log());
     let grew = run.rss_kib().saturating_sub(before);
     println!("8 clients that never read: {kicked} disconnected; the bot grew by {grew} KiB");
@@ -542,9 +635,16 @@ async fn websocket_slots_are_per_client_and_idle_sockets_close() {
     let (status, body) = new_socket("127.0.0.2", port);
     assert_eq!(
         (status, body.trim()),
-        (429, "too many connections from your address (max-connections-per-client: 2)")
+        (
+            429,
+            "too many connections from your address (max-connections-per-client: 2)"
+        )
     );
-    assert_eq!(new_socket("127.0.0.1", port).0, 200, "another address is served");
+    assert_eq!(
+        new_socket("127.0.0.1", port).0,
+        200,
+        "another address is served"
+    );
 
     let url = format!("ws://127.0.0.1:{port}/connector/websocket/{first}");
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
@@ -556,8 +656,15 @@ async fn websocket_slots_are_per_client_and_idle_sockets_close() {
         Err((1000, "idle for 1s (idle-timeout)".to_string()))
     );
     let after = quiet.elapsed();
-    assert!(after >= Duration::from_millis(900) && after < Duration::from_secs(3), "{after:?}");
-    assert_eq!(new_socket("127.0.0.2", port).0, 200, "the idle socket's slot is free");
+    assert!(
+        after >= Duration::from_millis(900) && after < Duration::from_secs(3),
+        "{after:?}"
+    );
+    assert_eq!(
+        new_socket("127.0.0.2", port).0,
+        200,
+        "the idle socket's slot is free"
+    );
 }
 
 /// A page on another site can neither post to the bot nor open its
@@ -580,12 +687,24 @@ async fn a_foreign_origin_or_host_is_refused() {
     let (status, body) = post("http://evil.example", &mine);
     assert_eq!(
         (status, body.as_str()),
-        (403, "the Origin `http://evil.example` is not this server's or in web.allowed-origins\n")
+        (
+            403,
+            "the Origin `http://evil.example` is not this server's or in web.allowed-origins\n"
+        )
     );
-    let (status, body) = post(&format!("http://evil.example:{port}"), &format!("evil.example:{port}"));
+    let (status, body) = post(
+        &format!("http://evil.example:{port}"),
+        &format!("evil.example:{port}"),
+    );
     assert_eq!(
         (status, body.as_str()),
-        (403, format!("the Host `evil.example:{port}` is not a name of this server (web.allowed-hosts)\n").as_str())
+        (
+            403,
+            format!(
+                "the Host `evil.example:{port}` is not a name of this server (web.allowed-hosts)\n"
+            )
+            .as_str()
+        )
     );
     let (status, body) = post(&format!("http://127.0.0.1:{port}"), &mine);
     assert_eq!(status, 200, "the bot's own page: {body}");
@@ -602,23 +721,61 @@ async fn a_foreign_origin_or_host_is_refused() {
     match tokio_tungstenite::connect_async(request).await {
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
             assert_eq!(response.status(), 403);
-            let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default()).into_owned();
-            assert!(body.starts_with("the Origin `http://evil.example`"), "{body}");
+            let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default())
+                .into_owned();
+            assert!(
+                body.starts_with("the Origin `http://evil.example`"),
+                "{body}"
+            );
         }
         other => panic!("a foreign page's websocket must be refused: {other:?}"),
     }
     let mut request = url.as_str().into_client_request().unwrap();
-    request
-        .headers_mut()
-        .insert("origin", format!("http://127.0.0.1:{port}").parse().unwrap());
+    request.headers_mut().insert(
+        "origin",
+        format!("http://127.0.0.1:{port}").parse().unwrap(),
+    );
     let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
     ws.send(Message::text("hello")).await.unwrap();
     assert_eq!(next_frame(&mut ws).await, Ok("Hello user".to_string()));
     let (status, _) = exchange(
         "127.0.0.1",
         port,
-        &format!("POST {HOOK} HTTP/1.1\r\nhost: {mine}\r\norigin: http://evil.example\r\nx-sandbot-token: {SECRET}\r\nconnection: close\r\ncontent-length: 2\r\n\r\n{{}}"),
+        &format!(
+            "POST {HOOK} HTTP/1.1\r\nhost: {mine}\r\norigin: http://evil.example\r\nx-sandbot-token: {SECRET}\r\nconnection: close\r\ncontent-length: 2\r\n\r\n{{}}"
+        ),
     );
-    assert_eq!(status, 403, "a webhook, even with its secret, from a foreign page");
+    assert_eq!(
+        status, 403,
+        "a webhook, even with its secret, from a foreign page"
+    );
     run.wait_for_log("refused POST /skill/webhook-alert/alert: the Origin `http://evil.example`");
+}
+
+/// Answers held back to keep a socket's order are not unread: a skill that
+/// runs for a second, then 300 quick messages on the same socket (more than
+/// the default `max-queue` of 256 wait behind it): all 301 are answered, in
+/// order, and the socket stays open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_held_back_for_order_are_not_unread() {
+    let (_bot, run, port) = bot("", "{}");
+    let (status, id) = new_socket("127.0.0.1", port);
+    assert_eq!(status, 200, "{id}");
+    let url = format!("ws://127.0.0.1:{port}/connector/websocket/{id}");
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    ws.send(Message::text("loop")).await.unwrap();
+    for n in 0..300 {
+        ws.send(Message::text(format!("{{\"message\": \"hello\", \"user\": \"u{n}\"}}")))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        next_frame(&mut ws).await,
+        Ok("⚠ infinite-loop: took longer than its 1s budget and was stopped".to_string())
+    );
+    for n in 0..300 {
+        assert_eq!(next_frame(&mut ws).await, Ok(format!("Hello u{n}")), "{}", run.log());
+    }
+    ws.send(Message::text("hi")).await.unwrap();
+    assert_eq!(next_frame(&mut ws).await, Ok("Hi user".to_string()));
 }
