@@ -71,6 +71,12 @@ pub async fn serve(
     tracing::info!(
         "serving {scheme} on {local} (at most {total} connections, {per_client} from one address)"
     );
+    if !loopback_only(settings) && settings.allowed_hosts.is_empty() {
+        tracing::info!(
+            "requests are answered when their Host is an IP address, localhost or {}: add the names clients use to web.allowed-hosts",
+            settings.host
+        );
+    }
     let task = tokio::spawn(server::run(listener, Arc::new(server)));
     Ok((local, task))
 }

@@ -51,7 +51,8 @@ use tokio_rustls::TlsAcceptor;
 const MAX_HEAD: usize = 16 << 10;
 const FIRST_BACKOFF: Duration = Duration::from_millis(10);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
-/// Connections refused for want of a slot are logged at most this often.
+/// Refusals (of connections without a slot, of requests not for this
+/// server) are logged at most this often, with how many there were.
 const REFUSALS_LOGGED_EVERY: Duration = Duration::from_secs(10);
 
 /// What serving needs, shared by every connection.
@@ -59,6 +60,8 @@ pub struct Server {
     app: TowerToHyperService<Router>,
     tls: Option<TlsAcceptor>,
     names: Names,
+    /// Requests refused by `names`, for the log.
+    foreign: Mutex<Throttle>,
     bodies: Arc<Bodies>,
     slots: Arc<Slots>,
     http: hyper::server::conn::http1::Builder,
@@ -77,6 +80,7 @@ impl Server {
             app: TowerToHyperService::new(app),
             tls,
             names: Names::new(settings),
+            foreign: Mutex::default(),
             bodies: Arc::new(Bodies::new(
                 settings.max_bodies_in_flight.0,
                 settings.body_timeout.0,
@@ -147,7 +151,7 @@ fn open_file_limit() -> Option<u64> {
 /// Accepts connections until the task is dropped.
 pub async fn run(listener: TcpListener, server: Arc<Server>) {
     let mut failures = AcceptFailures::default();
-    let mut refusals = Refusals::default();
+    let mut refusals = Throttle::default();
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -166,7 +170,12 @@ pub async fn run(listener: TcpListener, server: Arc<Server>) {
                 tokio::spawn(serve(server.clone(), stream, peer, slot));
             }
             Err(full) => {
-                refusals.note(&full, peer.ip());
+                if let Some(n) = refusals.due() {
+                    tracing::warn!(
+                        client = %peer.ip(),
+                        "refusing connections: {full} ({n} refused since the last such line)"
+                    );
+                }
                 refuse(stream, server.tls.is_none(), &full.to_string());
             }
         }
@@ -218,28 +227,26 @@ impl AcceptFailures {
     }
 }
 
-/// Connections refused for want of a slot, logged now and then with a count.
+/// Refusals of one kind, logged now and then with a count, so a flood of
+/// them is not a flood of log lines.
 #[derive(Default)]
-struct Refusals {
+struct Throttle {
     logged: Option<Instant>,
     unlogged: u64,
 }
 
-impl Refusals {
-    fn note(&mut self, full: &Full, client: IpAddr) {
+impl Throttle {
+    /// Counts one; `Some(how many since the last line)` if a line is due.
+    fn due(&mut self) -> Option<u64> {
         self.unlogged += 1;
         if self
             .logged
-            .is_none_or(|t| t.elapsed() >= REFUSALS_LOGGED_EVERY)
+            .is_some_and(|t| t.elapsed() < REFUSALS_LOGGED_EVERY)
         {
-            tracing::warn!(
-                client = %client,
-                "refusing connections: {full} ({} refused since the last such line)",
-                self.unlogged
-            );
-            self.logged = Some(Instant::now());
-            self.unlogged = 0;
+            return None;
         }
+        self.logged = Some(Instant::now());
+        Some(std::mem::take(&mut self.unlogged))
     }
 }
 
@@ -505,12 +512,19 @@ async fn answer(
 ) -> Result<Response<axum::body::Body>, Infallible> {
     let _answering = Answering::start(&activity);
     if let Err(why) = server.names.check(request.headers()) {
-        tracing::warn!(
-            client = %peer.ip(),
-            "refused {} {}: {why}",
-            request.method(),
-            for_log(request.uri().path())
-        );
+        let due = server
+            .foreign
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .due();
+        if let Some(n) = due {
+            tracing::warn!(
+                client = %peer.ip(),
+                "refused {} {}: {why} ({n} refused since the last such line)",
+                request.method(),
+                for_log(request.uri().path())
+            );
+        }
         let refusal = (
             StatusCode::FORBIDDEN,
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -546,6 +560,17 @@ mod tests {
         assert!(slots.take(b).is_ok());
         drop(third);
         assert_eq!(slots.open.lock().unwrap().by_client.len(), 1);
+    }
+
+    #[test]
+    fn a_flood_of_refusals_is_logged_once_with_a_count() {
+        let mut throttle = Throttle::default();
+        assert_eq!(throttle.due(), Some(1));
+        for _ in 0..1000 {
+            assert_eq!(throttle.due(), None);
+        }
+        throttle.logged = Some(Instant::now() - REFUSALS_LOGGED_EVERY);
+        assert_eq!(throttle.due(), Some(1001));
     }
 
     #[test]

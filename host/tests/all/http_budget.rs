@@ -128,7 +128,9 @@ fn proc_kib(pid: u32, field: &str) -> u64 {
 
 /// Files the bot has open, sockets included.
 fn open_files(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count()
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count()
 }
 
 /// The bot's CPU time so far (user and system), from /proc/PID/stat.
@@ -602,7 +604,10 @@ async fn websocket_clients_that_do_not_read_are_freed() {
     }
     // The bot holds none of their sockets any more.
     let files = open_files(run.pid());
-    assert!(files <= files_before + 1, "{files_before} open files before, {files} after");
+    assert!(
+        files <= files_before + 1,
+        "{files_before} open files before, {files} after"
+    );
     let (status, id) = tokio::task::spawn_blocking(move || new_socket("127.0.0.1", port))
         .await
         .unwrap();
@@ -749,7 +754,12 @@ async fn a_foreign_origin_or_host_is_refused() {
         status, 403,
         "a webhook, even with its secret, from a foreign page"
     );
-    run.wait_for_log("refused POST /skill/webhook-alert/alert: the Origin `http://evil.example`");
+    // Refusals are logged, the first at once, then a count every 10 s.
+    run.wait_for_log(
+        "refused POST /connector/websocket: the Origin `http://evil.example` is not this server's or in web.allowed-origins (1 refused since the last such line)",
+    );
+    let lines = run.log().lines().filter(|l| l.contains(" refused ")).count();
+    assert_eq!(lines, 1, "{}", run.log());
 }
 
 /// Answers held back to keep a socket's order are not unread: a skill that
@@ -765,16 +775,23 @@ async fn answers_held_back_for_order_are_not_unread() {
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
     ws.send(Message::text("loop")).await.unwrap();
     for n in 0..300 {
-        ws.send(Message::text(format!("{{\"message\": \"hello\", \"user\": \"u{n}\"}}")))
-            .await
-            .unwrap();
+        ws.send(Message::text(format!(
+            "{{\"message\": \"hello\", \"user\": \"u{n}\"}}"
+        )))
+        .await
+        .unwrap();
     }
     assert_eq!(
         next_frame(&mut ws).await,
         Ok("⚠ infinite-loop: took longer than its 1s budget and was stopped".to_string())
     );
     for n in 0..300 {
-        assert_eq!(next_frame(&mut ws).await, Ok(format!("Hello u{n}")), "{}", run.log());
+        assert_eq!(
+            next_frame(&mut ws).await,
+            Ok(format!("Hello u{n}")),
+            "{}",
+            run.log()
+        );
     }
     ws.send(Message::text("hi")).await.unwrap();
     assert_eq!(next_frame(&mut ws).await, Ok("Hi user".to_string()));
