@@ -32,17 +32,17 @@ use crate::event::{Event, Message as ChatMessage};
 use crate::limits::{ByteSize, HumanDuration};
 use crate::text::for_terminal;
 use axum::Router;
+use axum::extract::ConnectInfo;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use futures::future::BoxFuture;
+use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use indexmap::IndexMap;
 use serde::Deserialize;
-use axum::extract::ConnectInfo;
-use futures::stream::{SplitSink, SplitStream};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -331,7 +331,10 @@ async fn deliver(shared: Arc<Shared>, mut cx: Context) {
         let held = sockets.order.held(&room);
         let why = if held > max_queue * HELD_PER_QUEUE {
             tracing::warn!(connector = %shared.name, socket = %room, "over {held} answers held back behind an unfinished one; disconnecting the client");
-            Some(format!("over {} answers held back behind a slow one", max_queue * HELD_PER_QUEUE))
+            Some(format!(
+                "over {} answers held back behind a slow one",
+                max_queue * HELD_PER_QUEUE
+            ))
         } else if !texts.is_empty()
             && let Err(unread) = out.queue.push(texts, max_queue)
         {
@@ -368,7 +371,10 @@ fn refuse(status: StatusCode, why: &str) -> Response {
 
 /// The secret a request carries, as is or after `Bearer `.
 fn presented(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     Some(value.strip_prefix("Bearer ").unwrap_or(value).trim())
 }
 
@@ -382,7 +388,10 @@ async fn new_socket(
         Some(t) if settings.tokens.contains_key(t) => Some(settings.tokens[t].clone()),
         Some(t) if settings.token.as_deref() == Some(t) => None,
         _ if settings.token.is_some() || !settings.tokens.is_empty() => {
-            return refuse(StatusCode::FORBIDDEN, "a valid token is needed in the Authorization header");
+            return refuse(
+                StatusCode::FORBIDDEN,
+                "a valid token is needed in the Authorization header",
+            );
         }
         _ => None,
     };
@@ -393,7 +402,10 @@ async fn new_socket(
     if sockets.count() >= settings.max_connections {
         return refuse(
             StatusCode::TOO_MANY_REQUESTS,
-            &format!("too many connections (max-connections: {})", settings.max_connections),
+            &format!(
+                "too many connections (max-connections: {})",
+                settings.max_connections
+            ),
         );
     }
     let client = peer.ip().to_canonical();
@@ -401,7 +413,9 @@ async fn new_socket(
     if sockets.count_from(client) >= per_client {
         return refuse(
             StatusCode::TOO_MANY_REQUESTS,
-            &format!("too many connections from your address (max-connections-per-client: {per_client})"),
+            &format!(
+                "too many connections from your address (max-connections-per-client: {per_client})"
+            ),
         );
     }
     sockets.waiting.insert(
@@ -426,8 +440,18 @@ async fn open_socket(
     };
     let (client, user) = match waited {
         Some(w) if w.at.elapsed() <= shared.settings.connection_timeout.0 => (w.client, w.user),
-        Some(_) => return refuse(StatusCode::NOT_FOUND, "that socket's connection timeout passed; POST for a new one"),
-        None => return refuse(StatusCode::NOT_FOUND, "no such socket; POST to /connector/<name> for one"),
+        Some(_) => {
+            return refuse(
+                StatusCode::NOT_FOUND,
+                "that socket's connection timeout passed; POST for a new one",
+            );
+        }
+        None => {
+            return refuse(
+                StatusCode::NOT_FOUND,
+                "no such socket; POST to /connector/<name> for one",
+            );
+        }
     };
     let max = shared.settings.max_frame.0 as usize;
     upgrade
@@ -492,7 +516,9 @@ async fn serve_socket(
                 client,
             },
         );
-        shared.status.set(format!("listening, {} sockets open", sockets.open.len()));
+        shared
+            .status
+            .set(format!("listening, {} sockets open", sockets.open.len()));
     }
     let activity = Activity::new();
     let settings = &shared.settings;
@@ -512,14 +538,19 @@ async fn serve_socket(
         let mut sockets = shared.sockets.lock().unwrap_or_else(|e| e.into_inner());
         sockets.open.remove(&id);
         sockets.order.remove(&id);
-        shared.status.set(format!("listening, {} sockets open", sockets.open.len()));
+        shared
+            .status
+            .set(format!("listening, {} sockets open", sockets.open.len()));
     }
     let (code, reason) = match ending {
         Ending::Closed => return,
         Ending::Kicked(why) => (1008, why),
         Ending::Idle => {
             tracing::debug!(connector = %shared.name, socket = %id, "closing an idle socket");
-            (1000, format!("idle for {} (idle-timeout)", settings.idle_timeout))
+            (
+                1000,
+                format!("idle for {} (idle-timeout)", settings.idle_timeout),
+            )
         }
     };
     let close = Message::Close(Some(CloseFrame {
@@ -613,14 +644,17 @@ async fn read_messages(
         let (message, user) = if text.trim_start().starts_with('{') {
             match serde_json::from_str::<Frame>(&text) {
                 Ok(frame) if frame.socket.as_deref().is_some_and(|s| s != id) => {
-                    if let Err(end) = notice(format!("⚠ this is socket {id}; that frame is for another")) {
+                    if let Err(end) =
+                        notice(format!("⚠ this is socket {id}; that frame is for another"))
+                    {
                         return end;
                     }
                     continue;
                 }
                 Ok(frame) => (frame.message, frame.user),
                 Err(e) => {
-                    if let Err(end) = notice(format!("⚠ that frame is not JSON the bot reads: {e}")) {
+                    if let Err(end) = notice(format!("⚠ that frame is not JSON the bot reads: {e}"))
+                    {
                         return end;
                     }
                     continue;
@@ -683,7 +717,10 @@ async fn page(State(shared): State<Arc<Shared>>) -> Html<String> {
             .replace('"', "&quot;")
     };
     Html(
-        PAGE.replace("{{CONNECTOR}}", &escape(&format!("/connector/{}", shared.name)))
-            .replace("{{BOT}}", &escape(&shared.settings.bot_name)),
+        PAGE.replace(
+            "{{CONNECTOR}}",
+            &escape(&format!("/connector/{}", shared.name)),
+        )
+        .replace("{{BOT}}", &escape(&shared.settings.bot_name)),
     )
 }

@@ -1,9 +1,11 @@
 //! The HTTP server's budget against hostile clients, with the real binary
 //! on loopback: bodies sent before any secret is proved, heads sent a line
-//! a second, TLS connections that say nothing, more connections than the
-//! bot may open files, websocket clients that never read or never speak,
-//! and pages from another site. Each is cut off on time or refused while
-//! another client is served, and the bot's memory stays bounded.
+//! a second, TLS connections that say nothing, connections kept alive with
+//! nothing to ask, more connections than the bot may open files, websocket
+//! clients that never read or never speak, and pages from another site.
+//! Each is cut off on time or refused while another client is served, and
+//! the bot's memory stays bounded. Answers a socket waits for only to keep
+//! its order are not held against it (within a bound of their own).
 //!
 //! Clients that play an attacker connect from 127.0.0.2 (all of 127/8 is
 //! loopback), so a client from 127.0.0.1 is "someone else" to the bot.
@@ -462,6 +464,20 @@ async fn a_new_client_is_served_under_a_low_open_file_limit() {
         asked.elapsed()
     );
     run.wait_for_log("too many connections from this address (web.max-connections-per-client: 64)");
+    // One more from that address is told why, in one line, and closed.
+    let mut refused = dial_from("127.0.0.2", port);
+    refused
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut answer = String::new();
+    refused.read_to_string(&mut answer).unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 503")
+            && answer.ends_with(
+                "\r\n\r\ntoo many connections from this address (web.max-connections-per-client: 64)\n"
+            ),
+        "{answer:?}"
+    );
     let refusals = run.log().matches("refusing connections").count();
     assert_eq!(refusals, 1, "236 refusals, logged once: {}", run.log());
     drop(held);
@@ -758,7 +774,11 @@ async fn a_foreign_origin_or_host_is_refused() {
     run.wait_for_log(
         "refused POST /connector/websocket: the Origin `http://evil.example` is not this server's or in web.allowed-origins (1 refused since the last such line)",
     );
-    let lines = run.log().lines().filter(|l| l.contains(" refused ")).count();
+    let lines = run
+        .log()
+        .lines()
+        .filter(|l| l.contains(" refused "))
+        .count();
     assert_eq!(lines, 1, "{}", run.log());
 }
 
@@ -795,4 +815,62 @@ async fn answers_held_back_for_order_are_not_unread() {
     }
     ws.send(Message::text("hi")).await.unwrap();
     assert_eq!(next_frame(&mut ws).await, Ok("Hi user".to_string()));
+}
+
+/// A connection kept alive after its answer, with nothing more to ask, is
+/// closed at `idle-timeout`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_alive_connection_is_closed_when_idle() {
+    let (_bot, _run, port) = bot("idle-timeout: 1s", "{}");
+    let mut stream = dial_from_async("127.0.0.2", port).await;
+    stream
+        .write_all(format!("GET / HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8];
+        stream.read_exact(&mut byte).await.unwrap();
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length: "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).await.unwrap();
+    let answered = Instant::now();
+    let closed = closed_after(&mut stream, answered, Duration::from_secs(5)).await;
+    let closed = closed.expect("the idle connection is closed");
+    assert!(
+        closed >= Duration::from_millis(900) && closed < Duration::from_millis(2500),
+        "{closed:?}"
+    );
+}
+
+/// Answers held back behind a slow one are bounded too: past four times
+/// `max-queue` of them (here 16), the socket is closed, saying why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_answers_held_back_close_the_socket() {
+    let (_bot, run, port) = bot("", "{max-queue: 16}");
+    let (status, id) = new_socket("127.0.0.1", port);
+    assert_eq!(status, 200, "{id}");
+    let url = format!("ws://127.0.0.1:{port}/connector/websocket/{id}");
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    ws.send(Message::text("loop")).await.unwrap();
+    for _ in 0..100 {
+        ws.send(Message::text("hello")).await.unwrap();
+    }
+    assert_eq!(
+        next_frame(&mut ws).await,
+        Err((
+            1008,
+            "over 64 answers held back behind a slow one".to_string()
+        ))
+    );
+    run.wait_for_log("answers held back behind an unfinished one; disconnecting the client");
 }
