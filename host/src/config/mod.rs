@@ -10,6 +10,7 @@ mod load;
 mod notify;
 mod secret;
 mod skill;
+mod web;
 mod webhook;
 mod workflow;
 
@@ -25,6 +26,7 @@ pub use notify::{
 };
 pub use secret::Secret;
 pub use skill::{Ack, Allow, MatcherEntry, OperatorAlias, SkillEntry};
+pub use web::{DEFAULT_MAX_CONNECTIONS, Origin, WebSettings, normal_host, split_host_port};
 pub use webhook::WebhookSettings;
 pub use workflow::WorkflowEntry;
 
@@ -193,39 +195,6 @@ fn default_history_bytes() -> ByteSize {
 }
 fn default_history_text() -> ByteSize {
     ByteSize(crate::history::DEFAULT_MAX_TEXT as u64)
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct WebSettings {
-    /// The address to listen on; loopback unless said otherwise.
-    #[serde(default = "default_web_host")]
-    pub host: String,
-    #[serde(default = "default_web_port")]
-    pub port: u16,
-    /// A PEM certificate chain and key: with both, the server speaks HTTPS.
-    #[serde(default)]
-    pub cert: Option<PathBuf>,
-    #[serde(default)]
-    pub key: Option<PathBuf>,
-}
-
-impl Default for WebSettings {
-    fn default() -> Self {
-        WebSettings {
-            host: default_web_host(),
-            port: default_web_port(),
-            cert: None,
-            key: None,
-        }
-    }
-}
-
-fn default_web_host() -> String {
-    "127.0.0.1".into()
-}
-fn default_web_port() -> u16 {
-    8080
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

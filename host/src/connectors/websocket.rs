@@ -2,8 +2,9 @@
 //! client or load tool works unchanged:
 //!
 //! - `POST /connector/<name>` → `{"socket": "<id>"}` (429 past
-//!   `max-connections`; with a `token`, the `Authorization` header must
-//!   carry it, as is or after `Bearer `);
+//!   `max-connections`, or past `max-connections-per-client` from one
+//!   address; with a `token`, the `Authorization` header must carry it, as
+//!   is or after `Bearer `);
 //! - `GET /connector/<name>/<id>` upgrades to a websocket, within
 //!   `connection-timeout` of the POST;
 //! - client frames are `{"message": …, "user": …, "socket": …}` or plain
@@ -11,9 +12,14 @@
 //!
 //! Each socket is a room of its own. Its messages are handled at once (a slow
 //! skill delays no one), and its answers go out in the order its messages
-//! came (`in_order`). What a client can cost is bounded: frames over
-//! `max-frame` close the socket, and a client that stops reading is
-//! disconnected once `max-queue` answers wait for it. The user name a client
+//! came (`in_order`). What a client can cost is bounded by what it leaves
+//! unread: frames over `max-frame` close the socket; a client that does not
+//! take its answers (`max-queue` of them given to its socket and not taken,
+//! or one not taken within `write-timeout`) is disconnected and its socket
+//! freed at once, the writer included; a socket on which no message goes
+//! either way for `idle-timeout` is closed. Answers held back to keep the
+//! order are not unread (the client may be reading well); past four times
+//! `max-queue` of them the socket is closed too. The user name a client
 //! sends is only a display name: its stable id is the socket's id, or, with
 //! `tokens`, the user its token maps to. With `page: true` (the default when
 //! the server listens on loopback only) the web chat page is served at
@@ -26,17 +32,21 @@ use crate::event::{Event, Message as ChatMessage};
 use crate::limits::{ByteSize, HumanDuration};
 use crate::text::for_terminal;
 use axum::Router;
+use axum::extract::ConnectInfo;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use futures::future::BoxFuture;
+use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use indexmap::IndexMap;
 use serde::Deserialize;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc};
 
@@ -46,6 +56,10 @@ pub struct WebsocketSettings {
     /// Sockets requested or open at once; more get 429.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// Sockets requested or open at once from one client address [default:
+    /// half of `max-connections`]; more get 429.
+    #[serde(default)]
+    pub max_connections_per_client: Option<usize>,
     /// How long a requested socket waits to be opened.
     #[serde(default = "default_connection_timeout")]
     pub connection_timeout: HumanDuration,
@@ -58,9 +72,17 @@ pub struct WebsocketSettings {
     /// The largest frame a client may send.
     #[serde(default = "default_max_frame")]
     pub max_frame: ByteSize,
-    /// Answers waiting for one client before it is disconnected as too slow.
+    /// Answers given to a client's socket and not yet taken before it is
+    /// disconnected as too slow.
     #[serde(default = "default_max_queue")]
     pub max_queue: usize,
+    /// How long one answer may wait for the client to take it before it is
+    /// disconnected as too slow.
+    #[serde(default = "default_write_timeout")]
+    pub write_timeout: HumanDuration,
+    /// A socket with no message either way for this long is closed.
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout: HumanDuration,
     /// Serve the web chat page [default: when listening on loopback only].
     #[serde(default)]
     pub page: Option<bool>,
@@ -81,6 +103,28 @@ fn default_max_frame() -> ByteSize {
 fn default_max_queue() -> usize {
     256
 }
+fn default_write_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(10))
+}
+fn default_idle_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(600))
+}
+
+impl WebsocketSettings {
+    fn max_per_client(&self) -> usize {
+        self.max_connections_per_client
+            .unwrap_or(self.max_connections.div_ceil(2))
+            .max(1)
+    }
+}
+
+/// Answers held back behind an unfinished one, per `max-queue`, before
+/// the socket is closed: they are not unread, but they are memory.
+const HELD_PER_QUEUE: usize = 4;
+
+/// How long a closing frame may take to go out to a client being
+/// disconnected: its socket may be full.
+const CLOSE_GRACE: Duration = Duration::from_millis(500);
 fn default_bot_name() -> String {
     "sandbot".into()
 }
@@ -119,23 +163,106 @@ struct Shared {
 
 #[derive(Default)]
 struct Sockets {
-    /// Requested and not yet opened: when, and the user a token named.
-    waiting: HashMap<String, (Instant, Option<String>)>,
+    /// Requested and not yet opened.
+    waiting: HashMap<String, Waiting>,
     open: HashMap<String, Outbound>,
     order: Conversations<String, String>,
+}
+
+/// A socket requested: when, by whom, and the user a token named.
+struct Waiting {
+    at: Instant,
+    client: IpAddr,
+    user: Option<String>,
 }
 
 /// Where one socket's answers go.
 #[derive(Clone)]
 struct Outbound {
-    tx: mpsc::Sender<String>,
-    /// Told when the client is disconnected for being too slow.
-    kick: Arc<Notify>,
+    queue: Queue,
+    /// Told when the client is disconnected.
+    kick: Arc<Kick>,
+    client: IpAddr,
 }
 
 impl Sockets {
     fn count(&self) -> usize {
         self.waiting.len() + self.open.len()
+    }
+
+    fn count_from(&self, client: IpAddr) -> usize {
+        let waiting = self.waiting.values().filter(|w| w.client == client);
+        let open = self.open.values().filter(|o| o.client == client);
+        waiting.count() + open.count()
+    }
+}
+
+/// Answers on their way to one socket: given to its writer and not yet
+/// taken by the client (`unread`).
+#[derive(Clone)]
+struct Queue {
+    tx: mpsc::UnboundedSender<String>,
+    unread: Arc<AtomicUsize>,
+}
+
+impl Queue {
+    /// Queues `texts` unless `max` are already unread (then the count).
+    /// A batch goes whole: answers released together were held back, not
+    /// left unread.
+    fn push(&self, texts: Vec<String>, max: usize) -> Result<(), usize> {
+        let unread = self.unread.load(Ordering::Relaxed);
+        if unread >= max {
+            return Err(unread);
+        }
+        for text in texts {
+            self.unread.fetch_add(1, Ordering::Relaxed);
+            if self.tx.send(text).is_err() {
+                self.unread.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A client disconnected by the bot, and why.
+#[derive(Default)]
+struct Kick {
+    notify: Notify,
+    reason: OnceLock<String>,
+}
+
+impl Kick {
+    fn kick(&self, reason: String) {
+        let _ = self.reason.set(reason);
+        self.notify.notify_one();
+    }
+
+    fn reason(&self) -> Option<String> {
+        self.reason.get().cloned()
+    }
+}
+
+/// When a message last went either way on a socket.
+struct Activity {
+    born: Instant,
+    last_ms: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            born: Instant::now(),
+            last_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn touch(&self) {
+        let ms = u64::try_from(self.born.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_ms.store(ms, Ordering::Relaxed);
+    }
+
+    fn idle_at(&self, idle: Duration) -> Instant {
+        self.born + Duration::from_millis(self.last_ms.load(Ordering::Relaxed)) + idle
     }
 }
 
@@ -200,19 +327,26 @@ async fn deliver(shared: Arc<Shared>, mut cx: Context) {
         let Some(out) = sockets.open.get(&room).cloned() else {
             continue;
         };
+        let max_queue = shared.settings.max_queue;
         let held = sockets.order.held(&room);
-        let mut too_slow = held > shared.settings.max_queue;
-        for text in texts {
-            if out.tx.try_send(text).is_err() {
-                too_slow = true;
-                break;
-            }
-        }
-        if too_slow {
+        let why = if held > max_queue * HELD_PER_QUEUE {
+            tracing::warn!(connector = %shared.name, socket = %room, "over {held} answers held back behind an unfinished one; disconnecting the client");
+            Some(format!(
+                "over {} answers held back behind a slow one",
+                max_queue * HELD_PER_QUEUE
+            ))
+        } else if !texts.is_empty()
+            && let Err(unread) = out.queue.push(texts, max_queue)
+        {
             tracing::warn!(connector = %shared.name, socket = %room, "a client stopped reading; disconnecting it");
+            Some(format!("too slow: {unread} answers were not taken"))
+        } else {
+            None
+        };
+        if let Some(why) = why {
             sockets.open.remove(&room);
             sockets.order.remove(&room);
-            out.kick.notify_one();
+            out.kick.kick(why);
         }
     }
 }
@@ -237,31 +371,61 @@ fn refuse(status: StatusCode, why: &str) -> Response {
 
 /// The secret a request carries, as is or after `Bearer `.
 fn presented(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     Some(value.strip_prefix("Bearer ").unwrap_or(value).trim())
 }
 
-async fn new_socket(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+async fn new_socket(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
     let settings = &shared.settings;
     let user = match presented(&headers) {
         Some(t) if settings.tokens.contains_key(t) => Some(settings.tokens[t].clone()),
         Some(t) if settings.token.as_deref() == Some(t) => None,
         _ if settings.token.is_some() || !settings.tokens.is_empty() => {
-            return refuse(StatusCode::FORBIDDEN, "a valid token is needed in the Authorization header");
+            return refuse(
+                StatusCode::FORBIDDEN,
+                "a valid token is needed in the Authorization header",
+            );
         }
         _ => None,
     };
     let id = socket_id();
     let mut sockets = shared.sockets.lock().unwrap_or_else(|e| e.into_inner());
     let timeout = settings.connection_timeout.0;
-    sockets.waiting.retain(|_, (at, _)| at.elapsed() <= timeout);
+    sockets.waiting.retain(|_, w| w.at.elapsed() <= timeout);
     if sockets.count() >= settings.max_connections {
         return refuse(
             StatusCode::TOO_MANY_REQUESTS,
-            &format!("too many connections (max-connections: {})", settings.max_connections),
+            &format!(
+                "too many connections (max-connections: {})",
+                settings.max_connections
+            ),
         );
     }
-    sockets.waiting.insert(id.clone(), (Instant::now(), user));
+    let client = peer.ip().to_canonical();
+    let per_client = settings.max_per_client();
+    if sockets.count_from(client) >= per_client {
+        return refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!(
+                "too many connections from your address (max-connections-per-client: {per_client})"
+            ),
+        );
+    }
+    sockets.waiting.insert(
+        id.clone(),
+        Waiting {
+            at: Instant::now(),
+            client,
+            user,
+        },
+    );
     axum::Json(serde_json::json!({ "socket": id })).into_response()
 }
 
@@ -274,17 +438,27 @@ async fn open_socket(
         let mut sockets = shared.sockets.lock().unwrap_or_else(|e| e.into_inner());
         sockets.waiting.remove(&id)
     };
-    let user = match waited {
-        Some((at, user)) if at.elapsed() <= shared.settings.connection_timeout.0 => user,
-        Some(_) => return refuse(StatusCode::NOT_FOUND, "that socket's connection timeout passed; POST for a new one"),
-        None => return refuse(StatusCode::NOT_FOUND, "no such socket; POST to /connector/<name> for one"),
+    let (client, user) = match waited {
+        Some(w) if w.at.elapsed() <= shared.settings.connection_timeout.0 => (w.client, w.user),
+        Some(_) => {
+            return refuse(
+                StatusCode::NOT_FOUND,
+                "that socket's connection timeout passed; POST for a new one",
+            );
+        }
+        None => {
+            return refuse(
+                StatusCode::NOT_FOUND,
+                "no such socket; POST to /connector/<name> for one",
+            );
+        }
     };
     let max = shared.settings.max_frame.0 as usize;
     upgrade
         .read_buffer_size(READ_BUFFER)
         .max_message_size(max)
         .max_frame_size(max)
-        .on_upgrade(move |ws| serve_socket(shared, id, user, ws))
+        .on_upgrade(move |ws| serve_socket(shared, id, client, user, ws))
 }
 
 /// A random socket id (32 hex digits).
@@ -309,62 +483,180 @@ struct Frame {
     socket: Option<String>,
 }
 
-async fn serve_socket(shared: Arc<Shared>, id: String, token_user: Option<String>, ws: WebSocket) {
+/// How a socket's service ended.
+enum Ending {
+    /// The client closed it, or the bot is stopping.
+    Closed,
+    /// The bot disconnected the client: why.
+    Kicked(String),
+    Idle,
+}
+
+async fn serve_socket(
+    shared: Arc<Shared>,
+    id: String,
+    client: IpAddr,
+    token_user: Option<String>,
+    ws: WebSocket,
+) {
     let (mut to_client, mut from_client) = ws.split();
-    let (tx, mut rx) = mpsc::channel::<String>(shared.settings.max_queue.max(1));
-    let kick = Arc::new(Notify::new());
+    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+    let queue = Queue {
+        tx,
+        unread: Arc::default(),
+    };
+    let kick = Arc::new(Kick::default());
     {
         let mut sockets = shared.sockets.lock().unwrap_or_else(|e| e.into_inner());
         sockets.open.insert(
             id.clone(),
             Outbound {
-                tx: tx.clone(),
+                queue: queue.clone(),
                 kick: kick.clone(),
+                client,
             },
         );
-        shared.status.set(format!("listening, {} sockets open", sockets.open.len()));
+        shared
+            .status
+            .set(format!("listening, {} sockets open", sockets.open.len()));
     }
-    let max_queue = shared.settings.max_queue;
-    let writer = tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                text = rx.recv() => match text {
-                    Some(text) => if to_client.send(Message::Text(text.into())).await.is_err() { break },
-                    None => break,
-                },
-                _ = kick.notified() => {
-                    let reason = format!("too slow: over {max_queue} answers were waiting");
-                    let _ = to_client.send(Message::Close(Some(CloseFrame { code: 1008, reason: reason.into() }))).await;
-                    break;
-                }
+    let activity = Activity::new();
+    let settings = &shared.settings;
+    // Reading, writing and the idle clock race: whichever ends first ends
+    // the socket, and the others are dropped with it, so a writer stuck on
+    // a client that does not read is never waited for.
+    let ending = tokio::select! {
+        e = write_answers(&shared, &id, &mut to_client, &mut rx, &queue, &kick, &activity) => e,
+        e = read_messages(&shared, &id, token_user, &mut from_client, &queue, &activity) => e,
+        () = idle(&activity, settings.idle_timeout.0) => Ending::Idle,
+    };
+    let ending = match kick.reason() {
+        Some(why) => Ending::Kicked(why),
+        None => ending,
+    };
+    {
+        let mut sockets = shared.sockets.lock().unwrap_or_else(|e| e.into_inner());
+        sockets.open.remove(&id);
+        sockets.order.remove(&id);
+        shared
+            .status
+            .set(format!("listening, {} sockets open", sockets.open.len()));
+    }
+    let (code, reason) = match ending {
+        Ending::Closed => return,
+        Ending::Kicked(why) => (1008, why),
+        Ending::Idle => {
+            tracing::debug!(connector = %shared.name, socket = %id, "closing an idle socket");
+            (
+                1000,
+                format!("idle for {} (idle-timeout)", settings.idle_timeout),
+            )
+        }
+    };
+    let close = Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }));
+    let _ = tokio::time::timeout(CLOSE_GRACE, to_client.send(close)).await;
+}
+
+/// Writes a socket's answers as they come, each within `write-timeout`.
+async fn write_answers(
+    shared: &Shared,
+    id: &str,
+    to_client: &mut SplitSink<WebSocket, Message>,
+    rx: &mut mpsc::UnboundedReceiver<String>,
+    queue: &Queue,
+    kick: &Kick,
+    activity: &Activity,
+) -> Ending {
+    let settings = &shared.settings;
+    let within = settings.write_timeout.0;
+    loop {
+        let text = tokio::select! {
+            biased;
+            () = kick.notify.notified() => return Ending::Closed,
+            text = rx.recv() => match text {
+                Some(text) => text,
+                None => return Ending::Closed,
+            },
+        };
+        let sent = tokio::select! {
+            biased;
+            () = kick.notify.notified() => return Ending::Closed,
+            sent = tokio::time::timeout(within, to_client.send(Message::Text(text.into()))) => sent,
+        };
+        match sent {
+            Ok(Ok(())) => {
+                queue.unread.fetch_sub(1, Ordering::Relaxed);
+                activity.touch();
+            }
+            Ok(Err(_)) => return Ending::Closed,
+            Err(_) => {
+                tracing::warn!(connector = %shared.name, socket = %id, "a client stopped reading; disconnecting it");
+                return Ending::Kicked(format!(
+                    "too slow: an answer was not taken within {} (write-timeout)",
+                    settings.write_timeout
+                ));
             }
         }
-    });
-    let user_id = token_user.clone().unwrap_or_else(|| id.clone());
+    }
+}
+
+/// Reads a client's frames and submits its messages.
+async fn read_messages(
+    shared: &Shared,
+    id: &str,
+    token_user: Option<String>,
+    from_client: &mut SplitStream<WebSocket>,
+    queue: &Queue,
+    activity: &Activity,
+) -> Ending {
+    let max_queue = shared.settings.max_queue;
+    // A notice to the client itself; one that does not take them is
+    // disconnected like one that does not take its answers.
+    let notice = |text: String| {
+        queue.push(vec![text], max_queue).map_err(|unread| {
+            tracing::warn!(connector = %shared.name, socket = %id, "a client stopped reading; disconnecting it");
+            Ending::Kicked(format!("too slow: {unread} answers were not taken"))
+        })
+    };
+    let user_id = token_user.clone().unwrap_or_else(|| id.to_owned());
     let mut n = 0u64;
     while let Some(frame) = from_client.next().await {
         let text = match frame {
             Ok(Message::Text(text)) => text.to_string(),
             Ok(Message::Binary(_)) => {
-                let _ = tx.try_send("⚠ binary frames are not read here: send text, or JSON like {\"message\": \"hello\"}".into());
+                activity.touch();
+                if let Err(end) = notice("⚠ binary frames are not read here: send text, or JSON like {\"message\": \"hello\"}".into()) {
+                    return end;
+                }
                 continue;
             }
-            Ok(Message::Close(_)) => break,
+            Ok(Message::Close(_)) => return Ending::Closed,
             Ok(Message::Ping(_) | Message::Pong(_)) => continue,
             Err(e) => {
                 tracing::debug!(connector = %shared.name, socket = %id, "the socket failed: {e}");
-                break;
+                return Ending::Closed;
             }
         };
+        activity.touch();
         let (message, user) = if text.trim_start().starts_with('{') {
             match serde_json::from_str::<Frame>(&text) {
                 Ok(frame) if frame.socket.as_deref().is_some_and(|s| s != id) => {
-                    let _ = tx.try_send(format!("⚠ this is socket {id}; that frame is for another"));
+                    if let Err(end) =
+                        notice(format!("⚠ this is socket {id}; that frame is for another"))
+                    {
+                        return end;
+                    }
                     continue;
                 }
                 Ok(frame) => (frame.message, frame.user),
                 Err(e) => {
-                    let _ = tx.try_send(format!("⚠ that frame is not JSON the bot reads: {e}"));
+                    if let Err(end) = notice(format!("⚠ that frame is not JSON the bot reads: {e}"))
+                    {
+                        return end;
+                    }
                     continue;
                 }
             }
@@ -385,7 +677,7 @@ async fn serve_socket(shared: Arc<Shared>, id: String, token_user: Option<String
             text: message.trim().to_owned(),
             user,
             user_id: user_id.clone(),
-            room: id.clone(),
+            room: id.to_owned(),
             connector: shared.name.clone(),
             thread: None,
             received_at: crate::event::now_ms(),
@@ -394,23 +686,27 @@ async fn serve_socket(shared: Arc<Shared>, id: String, token_user: Option<String
         let event_id = shared.events.new_id();
         {
             let mut sockets = shared.sockets.lock().unwrap_or_else(|e| e.into_inner());
-            if !sockets.open.contains_key(&id) {
-                break; // disconnected as too slow
+            if !sockets.open.contains_key(id) {
+                return Ending::Closed; // disconnected: the kick says why
             }
-            sockets.order.expect(&id, event_id);
+            sockets.order.expect(&id.to_owned(), event_id);
         }
         if shared.events.submit_as(event_id, event).await.is_err() {
-            break;
+            return Ending::Closed;
         }
     }
-    {
-        let mut sockets = shared.sockets.lock().unwrap_or_else(|e| e.into_inner());
-        sockets.open.remove(&id);
-        sockets.order.remove(&id);
-        shared.status.set(format!("listening, {} sockets open", sockets.open.len()));
+    Ending::Closed
+}
+
+/// Resolves once nothing has gone either way for `idle`.
+async fn idle(activity: &Activity, idle: Duration) {
+    loop {
+        let at = activity.idle_at(idle);
+        if at <= Instant::now() {
+            return;
+        }
+        tokio::time::sleep_until(at.into()).await;
     }
-    drop(tx);
-    let _ = writer.await;
 }
 
 async fn page(State(shared): State<Arc<Shared>>) -> Html<String> {
@@ -421,7 +717,10 @@ async fn page(State(shared): State<Arc<Shared>>) -> Html<String> {
             .replace('"', "&quot;")
     };
     Html(
-        PAGE.replace("{{CONNECTOR}}", &escape(&format!("/connector/{}", shared.name)))
-            .replace("{{BOT}}", &escape(&shared.settings.bot_name)),
+        PAGE.replace(
+            "{{CONNECTOR}}",
+            &escape(&format!("/connector/{}", shared.name)),
+        )
+        .replace("{{BOT}}", &escape(&shared.settings.bot_name)),
     )
 }

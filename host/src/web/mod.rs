@@ -6,9 +6,17 @@
 //! connectors and their state, the skills loaded), like opsdroid's root
 //! endpoint. A request the server cannot serve gets a 4xx with a one-line
 //! reason. With `cert` and `key` it speaks HTTPS (rustls).
+//!
+//! What a client can cost is bounded (`web:` in the configuration):
+//! connections, time for each step of a request (`server`, `tls`), body
+//! bytes held at once (`body`), and which names and pages it answers at
+//! all (`guard`).
 
 pub mod api;
+pub mod body;
+mod guard;
 pub mod metrics;
+mod server;
 mod tls;
 pub mod webhook;
 pub mod workflow_hook;
@@ -48,26 +56,28 @@ pub async fn serve(
         .merge(routes)
         .fallback(not_found);
     let address = format!("{}:{}", settings.host, settings.port);
+    let tls = match (&settings.cert, &settings.key) {
+        (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+        (None, None) => None,
+        _ => anyhow::bail!("web: give both `cert` and `key` for HTTPS, or neither"),
+    };
     let listener = tokio::net::TcpListener::bind(&address)
         .await
         .with_context(|| format!("cannot listen on {address} (web.host, web.port)"))?;
     let local = listener.local_addr()?;
-    let task = match (&settings.cert, &settings.key) {
-        (Some(cert), Some(key)) => {
-            let acceptor = tls::acceptor(cert, key)?;
-            tracing::info!("serving HTTPS on {local}");
-            tokio::spawn(tls::serve(listener, acceptor, app))
-        }
-        (None, None) => {
-            tracing::info!("serving HTTP on {local}");
-            tokio::spawn(async move {
-                if let Err(e) = axum::serve(listener, app).await {
-                    tracing::error!("the HTTP server stopped: {e}");
-                }
-            })
-        }
-        _ => anyhow::bail!("web: give both `cert` and `key` for HTTPS, or neither"),
-    };
+    let scheme = if tls.is_some() { "HTTPS" } else { "HTTP" };
+    let server = server::Server::new(settings, app, tls);
+    let (total, per_client) = server.limits();
+    tracing::info!(
+        "serving {scheme} on {local} (at most {total} connections, {per_client} from one address)"
+    );
+    if !loopback_only(settings) && settings.allowed_hosts.is_empty() {
+        tracing::info!(
+            "requests are answered when their Host is an IP address, localhost or {}: add the names clients use to web.allowed-hosts",
+            settings.host
+        );
+    }
+    let task = tokio::spawn(server::run(listener, Arc::new(server)));
     Ok((local, task))
 }
 

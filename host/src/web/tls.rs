@@ -1,17 +1,18 @@
 //! HTTPS for the bot's HTTP server: rustls (with the ring provider, which
-//! the build already has for outbound HTTP), each connection served by
-//! hyper with upgrades, so websockets work over TLS too.
+//! the build already has for outbound HTTP). The acceptor is made once at
+//! start; each connection's handshake is one step of serving it
+//! (`server`), with a deadline, after which it is served like plain HTTP
+//! (websockets included).
 
 use anyhow::{Context as _, Result};
-use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::service::TowerToHyperService;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::path::Path;
 use std::sync::Arc;
-use tokio::net::TcpListener;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
 
 pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
@@ -31,31 +32,22 @@ pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor> {
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
-pub async fn serve(listener: TcpListener, acceptor: TlsAcceptor, app: Router) {
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                tracing::warn!("accepting a connection failed: {e}");
-                continue;
-            }
-        };
-        let (acceptor, app) = (acceptor.clone(), app.clone());
-        tokio::spawn(async move {
-            let stream = match acceptor.accept(stream).await {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::debug!(%peer, "a TLS handshake failed: {e}");
-                    return;
-                }
-            };
-            let service = TowerToHyperService::new(app);
-            let served = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                .await;
-            if let Err(e) = served {
-                tracing::debug!(%peer, "an HTTPS connection ended: {e}");
-            }
-        });
+/// The TLS step of serving a connection (`server`): the handshake, within
+/// `within` so a client that says nothing holds nothing for long.
+pub async fn handshake<IO>(
+    acceptor: &TlsAcceptor,
+    io: IO,
+    within: Duration,
+) -> Result<TlsStream<IO>, String>
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    match tokio::time::timeout(within, acceptor.accept(io)).await {
+        Ok(Ok(stream)) => Ok(stream),
+        Ok(Err(e)) => Err(format!("the TLS handshake failed: {e}")),
+        Err(_) => Err(format!(
+            "no TLS handshake within {} (web.handshake-timeout)",
+            crate::limits::HumanDuration(within)
+        )),
     }
 }

@@ -6,20 +6,28 @@
 //! (401, logged; the skill does not run). Then the skill's outcome: 200 with
 //! its answers joined by newlines, 503 when it is busy, 504 when it ran out
 //! of time, 500 with a short reason when it failed.
+//!
+//! The body is read only when it must be: a declared `Content-Length` over
+//! the cap is refused first, and a secret shown as a token (`X-Sandbot-Token`
+//! or `Authorization: Bearer`), or not shown at all, is checked before a
+//! byte of the body is read. A signature (`X-Hub-Signature-256`) needs the
+//! body: it is read within the server's budget (`body`), which answers 503
+//! when too many body bytes are held at once and 408 when the body does not
+//! arrive within `web.body-timeout`.
 
+use super::body::{Bodies, Read, Unread};
 use crate::bot::Bot;
 use crate::catalog::Catalog;
 use crate::config::{Config, WebhookSettings};
 use crate::event::{Event, HTTP_CALLER, Outcome, ResponseBody, WebhookRequest, now_ms};
 use crate::text::for_log;
-use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use axum::{Extension, Router};
 use hmac::{Hmac, Mac};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use sha2::Sha256;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
@@ -48,6 +56,7 @@ pub fn routes(bot: Arc<Bot>, catalog: Arc<Catalog>, config: Arc<Config>) -> Rout
 
 async fn handle(
     State(hooks): State<Arc<Hooks>>,
+    Extension(bodies): Extension<Arc<Bodies>>,
     Path((name, path)): Path<(String, String)>,
     method: Method,
     mut headers: HeaderMap,
@@ -82,8 +91,12 @@ async fn handle(
         .get(&name)
         .map_or(&defaults, |e| &e.webhook);
     let key = format!("skills.{name}.webhook");
-    let body = match admit(body, &headers, settings, &key).await {
-        Ok(body) => body,
+    // The budget is held until the skill is done with the body.
+    let Read {
+        bytes: body,
+        held: _budget,
+    } = match admit(&bodies, body, &headers, settings, &key).await {
+        Ok(read) => read,
         Err(refused) => return refused,
     };
     if settings.secret.is_some() {
@@ -101,7 +114,7 @@ async fn handle(
                 (k.as_str().to_owned(), value)
             })
             .collect(),
-        body: body.to_vec(),
+        body: Vec::from(body),
         received_at: now_ms(),
     };
     let execution = hooks.bot.trigger(&set, &hit, Event::Webhook(request)).await;
@@ -163,56 +176,81 @@ pub(super) fn answer(status: StatusCode, text: String) -> Response {
 }
 
 /// The gate of every webhook, a skill's or a workflow's: the body within
-/// `settings.max_body`, then the secret, if one is set. A refusal is the
-/// answer to send, naming `key` (`skills.<name>.webhook`) where the limit
-/// is set; it is logged with `key`.
+/// `settings.max_body` and the server's budget, and the secret, if one is
+/// set, checked before the body is read unless it is a signature of the
+/// body. A refusal is the answer to send, naming `key`
+/// (`skills.<name>.webhook`) where the limit is set; it is logged with
+/// `key`.
 pub(super) async fn admit(
+    bodies: &Bodies,
     body: Body,
     headers: &HeaderMap,
     settings: &WebhookSettings,
     key: &str,
-) -> Result<bytes::Bytes, Response> {
-    let body = match read_body(body, headers, settings.max_body.0).await {
-        Ok(body) => body,
-        Err(status) => {
-            tracing::warn!(hook = %key, "webhook request refused: {status}");
-            let why = match status {
-                StatusCode::PAYLOAD_TOO_LARGE => format!(
-                    "the body is over this webhook's limit of {} ({key}.max-body)",
-                    settings.max_body
-                ),
-                _ => "the body could not be read".to_string(),
-            };
-            return Err(answer(status, why));
-        }
-    };
-    if let Some(secret) = &settings.secret
-        && let Err(why) = check_secret(secret.expose(), headers, &body)
+) -> Result<Read, Response> {
+    let max = settings.max_body;
+    if super::body::declared_length(headers).is_some_and(|n| n > max.0) {
+        return Err(unread(Unread::TooLarge, bodies, settings, key));
+    }
+    let secret = settings.secret.as_ref().map(|s| s.expose());
+    let signed = headers.contains_key(SIGNATURE);
+    if let Some(secret) = secret
+        && !signed
+        && let Err(why) = check_secret(secret, headers, b"")
     {
-        tracing::warn!(hook = %key, "webhook request refused (401): {why}");
-        return Err(answer(StatusCode::UNAUTHORIZED, "unauthorized".into()));
+        return Err(unauthorized(key, why));
+    }
+    let body = bodies
+        .read(body, headers, max.0)
+        .await
+        .map_err(|why| unread(why, bodies, settings, key))?;
+    if let Some(secret) = secret
+        && signed
+        && let Err(why) = check_secret(secret, headers, &body.bytes)
+    {
+        return Err(unauthorized(key, why));
     }
     Ok(body)
 }
 
-/// The body, at most `max` bytes: a bigger `Content-Length` is refused
-/// before reading, and a body that turns out bigger stops being read.
-async fn read_body(body: Body, headers: &HeaderMap, max: u64) -> Result<bytes::Bytes, StatusCode> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > max) {
-        return Err(StatusCode::PAYLOAD_TOO_LARGE);
+/// A secret not proved, logged, as the answer to send.
+fn unauthorized(key: &str, why: &str) -> Response {
+    tracing::warn!(hook = %key, "webhook request refused (401): {why}");
+    answer(StatusCode::UNAUTHORIZED, "unauthorized".into())
+}
+
+/// A body not read, as the answer to send.
+fn unread(why: Unread, bodies: &Bodies, settings: &WebhookSettings, key: &str) -> Response {
+    let (status, text) = match why {
+        Unread::TooLarge => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the body is over this webhook's limit of {} ({key}.max-body)",
+                settings.max_body
+            ),
+        ),
+        Unread::Busy => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the server holds as many request bodies as it may (web.max-bodies-in-flight); try again".into(),
+        ),
+        Unread::TimedOut => (
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the body did not arrive within {} (web.body-timeout)",
+                crate::limits::HumanDuration(bodies.timeout())
+            ),
+        ),
+        Unread::Broken => (StatusCode::BAD_REQUEST, "the body could not be read".into()),
+    };
+    tracing::warn!(hook = %key, "webhook request refused: {status}");
+    let mut response = answer(status, text);
+    if why == Unread::Busy {
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("1"),
+        );
     }
-    let limit = usize::try_from(max).unwrap_or(usize::MAX);
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            Err(StatusCode::PAYLOAD_TOO_LARGE)
-        }
-        Err(_) => Err(StatusCode::BAD_REQUEST),
-    }
+    response
 }
 
 /// Does the request prove it knows `secret`? An HMAC-SHA256 of the body in

@@ -7,20 +7,22 @@
 //! approval): `202 {"run": 3, "id": "wf-3"}`. Refusals, in order: the bot
 //! stopping (503), an unknown workflow or one without `webhook:` (404), a
 //! body over the cap (413), a missing or wrong secret (401), a body that is
-//! not a JSON object or inputs that do not fit (400, naming the field).
+//! not a JSON object or inputs that do not fit (400, naming the field); and
+//! the server's budget for bodies (503, 408; see `webhook`).
 
+use super::body::Bodies;
 use super::webhook::{admit, answer};
 use crate::bot::Bot;
 use crate::config::{Config, WebhookSettings};
 use crate::event::{Event, EventId, WebhookRequest, now_ms};
 use crate::text::for_log;
 use crate::workflow::Start;
-use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use axum::{Extension, Router};
 use std::sync::Arc;
 
 struct Hooks {
@@ -37,6 +39,7 @@ pub fn routes(bot: Arc<Bot>, config: Arc<Config>) -> Router {
 
 async fn handle(
     State(hooks): State<Arc<Hooks>>,
+    Extension(bodies): Extension<Arc<Bodies>>,
     Path(name): Path<String>,
     method: Method,
     headers: HeaderMap,
@@ -68,15 +71,15 @@ async fn handle(
         .get(&name)
         .map_or(&defaults, |e| &e.webhook);
     let key = format!("workflows.{name}.webhook");
-    let body = match admit(body, &headers, settings, &key).await {
+    let body = match admit(&bodies, body, &headers, settings, &key).await {
         Ok(body) => body,
         Err(refused) => return refused,
     };
     // An empty body starts it with its defaults.
-    let given = if body.iter().all(u8::is_ascii_whitespace) {
+    let given = if body.bytes.iter().all(u8::is_ascii_whitespace) {
         serde_json::Map::new()
     } else {
-        match serde_json::from_slice::<serde_json::Value>(&body) {
+        match serde_json::from_slice::<serde_json::Value>(&body.bytes) {
             Ok(serde_json::Value::Object(map)) => map,
             Ok(_) => {
                 return answer(

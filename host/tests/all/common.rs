@@ -106,16 +106,27 @@ pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(20);
 
 impl Running {
     pub fn start(config: &Path, env: &[(&str, &str)]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sandbot"))
+        Running::start_with(config, env, |_| {})
+    }
+
+    /// Like [`Running::start`], with `adjust` given the command before it
+    /// runs (to lower a resource limit in the child, say).
+    pub fn start_with(
+        config: &Path,
+        env: &[(&str, &str)],
+        adjust: impl FnOnce(&mut Command),
+    ) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sandbot"));
+        command
             .args(["start", "-c"])
             .arg(config)
             .env("USER", "alice")
             .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starting sandbot");
+            .stderr(Stdio::piped());
+        adjust(&mut command);
+        let mut child = command.spawn().expect("starting sandbot");
         let (tx, lines) = mpsc::channel();
         let stdout = child.stdout.take().unwrap();
         std::thread::spawn(move || {
@@ -172,6 +183,11 @@ impl Running {
     /// Reads the next `n` lines.
     pub fn answers(&self, n: usize) -> Vec<String> {
         (0..n).map(|_| self.answer()).collect()
+    }
+
+    /// The bot's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The bot process's resident memory, in KiB (Linux).

@@ -23,6 +23,7 @@ mod grants;
 mod history;
 mod hostile;
 mod hot_reload;
+mod http_budget;
 mod irc;
 mod languages;
 mod matching;

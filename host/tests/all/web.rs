@@ -75,7 +75,7 @@ async fn answer(ws: &mut Socket) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn opsdroid_protocol_round_trip() {
-    let (_bot, mut run, port) = bot("{max-connections: 3}");
+    let (_bot, mut run, port) = bot("{max-connections: 3, max-connections-per-client: 3}");
     let (status, body) = http(port, "GET", "/", &[], "");
     assert_eq!(status, 200, "{body}");
     let root: serde_json::Value = serde_json::from_str(&body).unwrap();
