@@ -218,20 +218,19 @@ impl Peers for Hosts {
     }
 }
 
-/// Is the process that made ids of `origin` still a host of this bot? Not
-/// once its host restarted (the host's entry then names the new process)
-/// or its entry expired ([`GONE_AFTER`] without a heartbeat). Not by how
-/// lately it was heard from: during an outage of NATS nobody is, and its
-/// answers must wait for it rather than be dropped. When the bucket cannot
-/// be read, it cannot be told: yes.
-pub async fn origin_alive(cluster: &Cluster, origin: u32) -> bool {
+/// Has `host` started again since it made ids of `origin` (its entry now
+/// names another process)? Then nobody will ever take an answer to those
+/// ids. An entry that is missing or cannot be read tells nothing: during a
+/// restart of NATS the bucket may read empty for a moment, and a host that
+/// is only slow must not lose its answers.
+pub async fn restarted_since(cluster: &Cluster, host: &str, origin: u32) -> bool {
     let Ok(kv) = cluster.bucket("hosts", GONE_AFTER).await else {
-        return true;
+        return false;
     };
-    let Ok(hosts) = list(&kv).await else {
-        return true;
+    let Ok(Some(value)) = kv.get(host_key(host)).await else {
+        return false;
     };
-    hosts.iter().any(|h| h.origin == origin)
+    serde_json::from_slice::<HostStatus>(&value).is_ok_and(|h| h.origin != 0 && h.origin != origin)
 }
 
 /// Every host heard of lately.

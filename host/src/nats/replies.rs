@@ -220,6 +220,8 @@ struct Outgoing {
     next: u32,
     /// The delivery of the event this host's run handles.
     attempt: u32,
+    /// The host the event came from, by name.
+    from: Arc<str>,
     queued: Vec<Reply>,
     sender: Option<Sender>,
 }
@@ -258,14 +260,20 @@ impl Answers {
     /// `attempt`th delivery. The worker runs an event once at a time here
     /// (a redelivery while it runs joins the run), so nothing else numbers
     /// them meanwhile.
-    pub fn begin(&self, id: EventId, attempt: u32) {
+    pub fn begin(&self, id: EventId, attempt: u32, from: &str) {
         self.shard(id).insert(
             id,
             Outgoing {
                 attempt,
+                from: from.into(),
                 ..Outgoing::default()
             },
         );
+    }
+
+    /// The host event `id` came from, while it is handled here.
+    fn from(&self, id: EventId) -> Option<Arc<str>> {
+        self.shard(id).get(&id).map(|out| out.from.clone())
     }
 
     /// Stops numbering them: answers after this (a background run's) go
@@ -302,6 +310,7 @@ impl Answers {
         drop(events);
         let (queues, cluster) = (self.queues.clone(), self.cluster.clone());
         let connector = connector.to_owned();
+        let origin = self.from(id).map(|host| (host, id.origin()));
         tokio::spawn(async move {
             tokio::select! {
                 () = tokio::time::sleep(LINGER) => {}
@@ -319,7 +328,7 @@ impl Answers {
                     }
                     std::mem::take(&mut out.queued)
                 };
-                let _ = confirmed(&cluster, subject.clone(), Some(id.origin()), encode(&batch), &connector).await;
+                let _ = confirmed(&cluster, subject.clone(), origin.clone(), encode(&batch), &connector).await;
             }
             drop(done);
         });
@@ -333,13 +342,13 @@ const RETRY_FOR: Duration = Duration::from_secs(60);
 const RETRY_NO_LISTENER: Duration = Duration::from_secs(10);
 
 /// A request to the connector's host, retried until it confirms, or at once
-/// given up when nobody listens and no live host has `origin` (the host
-/// whose event it answers was killed or restarted: retrying would only hold
-/// a worker's place while no one can take it).
+/// given up when nobody listens and `origin`'s host (by name, with the mark
+/// of the process the event came from) has started again since: nobody
+/// will ever take it.
 async fn confirmed(
     cluster: &Cluster,
     subject: String,
-    origin: Option<u32>,
+    origin: Option<(Arc<str>, u32)>,
     payload: bytes::Bytes,
     connector: &str,
 ) -> Result<(), DeliveryError> {
@@ -359,13 +368,13 @@ async fn confirmed(
             Ok(Err(e)) => {
                 let gone = matches!(e.kind(), async_nats::client::RequestErrorKind::NoResponders);
                 if gone
-                    && let Some(origin) = origin
-                    && !super::hosts::origin_alive(cluster, origin).await
+                    && let Some((host, mark)) = &origin
+                    && super::hosts::restarted_since(cluster, host, *mark).await
                 {
                     tracing::warn!(
                         connector,
-                        origin = format_args!("{origin:06x}"),
-                        "an answer dropped: the host whose event it answers is gone"
+                        %host,
+                        "an answer dropped: the host whose event it answers has started again since"
                     );
                     return Err(DeliveryError::Stopped(connector.to_owned()));
                 }
@@ -419,7 +428,8 @@ impl ResponseSink for Answers {
                     Ok(())
                 }
                 None => {
-                    confirmed(&self.cluster, subject, event.map(EventId::origin), encode(&[reply]), &connector)
+                    let origin = event.and_then(|id| Some((self.from(id)?, id.origin())));
+                    confirmed(&self.cluster, subject, origin, encode(&[reply]), &connector)
                         .await
                 }
             }
@@ -468,10 +478,11 @@ impl ResponseSink for Answers {
                     }
                 }
                 Err(reply) => {
+                    let origin = self.from(event).map(|host| (host, event.origin()));
                     let sent = confirmed(
                         &self.cluster,
                         subject,
-                        Some(event.origin()),
+                        origin,
                         encode(&[reply]),
                         &connector,
                     )

@@ -219,7 +219,7 @@ impl Worker {
             // skill of it busy and gave it back.)
             tracing::info!(event = %id, from = %host, attempt, "delivered again");
         }
-        self.answers.begin(id, attempt);
+        self.answers.begin(id, attempt, &host);
         let still_working = async {
             // Woken at least every second, so a shorter ack wait set by
             // another host meanwhile is kept from the next second on.
