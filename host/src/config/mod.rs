@@ -386,6 +386,12 @@ impl Config {
                 .cloned()
                 .collect(),
             send: allow.send.clone(),
+            connector_kinds: std::sync::Arc::new(
+                self.connectors
+                    .iter()
+                    .map(|(name, section)| (name.clone(), section.kind.clone()))
+                    .collect(),
+            ),
         }
     }
 

@@ -18,6 +18,7 @@ const LAYERS: &[&[&str]] = &[
         "identity",
         "permissions",
         "work",
+        "targets",
     ],
     &[
         "config", "memory", "history", "outbound", "grants", "matching",
