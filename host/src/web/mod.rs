@@ -8,6 +8,7 @@
 //! reason. With `cert` and `key` it speaks HTTPS (rustls).
 
 pub mod api;
+mod bearer;
 pub mod metrics;
 mod tls;
 pub mod webhook;
