@@ -106,12 +106,15 @@ impl chat::Host for State {
         if let Err(refused) = self.skill.grants.may_send(&connector, &target.room, from) {
             let name = &self.skill.name;
             let place = format!("{}:{}", for_log(&connector), for_log(&target.room));
-            tracing::warn!(skill = %name, "denied: send to {place}: {refused}");
             let why = match &refused {
-                SendRefused::NotGranted => format!(
-                    "sending to {place} is not granted to this skill (skills.{name}.allow.send); it may answer where its event came from"
-                ),
+                SendRefused::NotGranted => {
+                    tracing::warn!(skill = %name, "denied: send to {place}, which skills.{name}.allow.send does not grant");
+                    format!(
+                        "sending to {place} is not granted to this skill (skills.{name}.allow.send); it may answer where its event came from"
+                    )
+                }
                 SendRefused::NotOne { .. } => {
+                    tracing::warn!(skill = %name, "denied: send to {place}: {refused}");
                     format!("sending to {place} is refused: {refused} (skills.{name}.allow.send)")
                 }
             };
