@@ -334,6 +334,11 @@ impl App {
                 self.catalog.clone(),
                 states,
                 self.cluster.as_ref().map(|c| c.hosts.clone()),
+                self.config
+                    .metrics
+                    .token
+                    .as_ref()
+                    .map(|t| t.expose().to_owned()),
             ));
             let source = web::StatusSource {
                 catalog: self.catalog.clone(),

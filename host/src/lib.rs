@@ -12,7 +12,7 @@
 //!
 //! Layers, bottom up (a module imports only from its own layer or below):
 //! 1. `event`, `bus`, `limits`, `manifest`, `text`, `skill_file`, `identity`,
-//!    `permissions`, `work`, `stored` (bounds on what is kept), `names`;
+//!    `permissions`, `work`, `stored` (bounds on what is kept), `names`, `targets`;
 //! 2. `config`, `memory`, `history`, `outbound`, `grants`, `matching`;
 //! 3. `runtime`, `connectors`;
 //! 4. `catalog`;
@@ -47,6 +47,7 @@ pub mod scheduler;
 pub mod skill_file;
 pub mod skilltest;
 pub mod stored;
+pub mod targets;
 pub mod text;
 pub mod web;
 pub mod work;

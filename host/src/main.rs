@@ -196,7 +196,7 @@ fn validate(explicit: Option<&Path>) -> Result<()> {
     sandbot::connectors::registry::instances(&config)?;
     // The workflow files are configuration too: each is read and checked
     // as the bot would, and every broken one is named with its line.
-    let flows = sandbot::workflow::defs::Definitions::new(sandbot::workflow::folder(&config));
+    let flows = sandbot::workflow::defs::Definitions::for_config(&config);
     let report = flows.reload();
     if !report.errors.is_empty() {
         for e in &report.errors {

@@ -5,6 +5,10 @@
 //! read stops one byte past the size limit whatever the file claims (a device
 //! reports size 0), and the whole read runs on a blocking thread under a
 //! deadline, so a stuck file system costs one thread, never the caller.
+//!
+//! Every path that takes a skill's bytes from a file reads them here: the
+//! catalog's loads, the bus's skill publisher and `sandbot skill publish`
+//! (`nats::skills`), and `sandbot skill build --install` (`authoring`).
 
 use sha2::{Digest, Sha256};
 use std::io::Read;
@@ -86,6 +90,12 @@ impl SkillFile {
             Ok(Err(e)) => Err(ReadError::Io(format!("the reading thread failed: {e}"))),
             Ok(Ok(result)) => result,
         }
+    }
+
+    /// The same read on the caller's thread, without the deadline: for a
+    /// command run by hand, which its user can stop.
+    pub fn read_now(path: &Path) -> Result<SkillFile, ReadError> {
+        read_blocking(path)
     }
 
     /// Wraps bytes that did not come from a file (tests, benchmarks).

@@ -208,6 +208,11 @@ pub async fn run(wasm: &Path, script: &Script) -> Result<Report> {
             allow: script.allow.clone(),
             settings: script.settings.clone(),
             instance_reuse: script.instance_reuse,
+            // No HTTP server runs here: a webhook matcher is only loaded.
+            webhook: config::WebhookSettings {
+                public: true,
+                ..Default::default()
+            },
             ..SkillEntry::default()
         },
     );

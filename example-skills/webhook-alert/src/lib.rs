@@ -5,8 +5,9 @@
 //! a room and answers `ok` to the HTTP caller.
 //!
 //! Settings: `room` (`connector:room`, where to post; required). The bot
-//! must grant the room (`allow: {send: [...]}`) and should check a secret
-//! (`webhook: {secret: ...}`) so that not anyone can post.
+//! must grant the room (`allow: {send: [...]}`) and give the webhook a
+//! secret (`webhook: {secret: ...}`) so that not anyone can post; without
+//! one (or `webhook: {public: true}`) the skill does not load.
 use sandbot_sdk::prelude::*;
 use serde_json::Value;
 

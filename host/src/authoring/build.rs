@@ -3,6 +3,7 @@
 //! where asked. A missing tool is named, with how to install it.
 
 use super::Lang;
+use crate::skill_file::SkillFile;
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -38,12 +39,15 @@ pub fn build(dir: &Path, install: Option<&Path>) -> Result<Built> {
         Lang::Js => build_js(&dir, &wasm)?,
         Lang::C => build_c(&dir, &name, &wasm)?,
     }
-    let bytes = std::fs::read(&wasm).with_context(|| format!("reading {}", wasm.display()))?;
-    if !bytes.starts_with(b"\0asm") || wasmparser::Parser::is_core_wasm(&bytes) {
+    // Read as the bot will read it (a regular file, bounded), and what is
+    // installed is these bytes, not whatever the path holds by then.
+    let file = SkillFile::read_now(&wasm).with_context(|| format!("reading {}", wasm.display()))?;
+    let bytes = &file.bytes[..];
+    if !bytes.starts_with(b"\0asm") || wasmparser::Parser::is_core_wasm(bytes) {
         bail!("{} is not a WebAssembly component", wasm.display());
     }
     let installed = match install {
-        Some(folder) => Some(install_into(&wasm, folder, &name)?),
+        Some(folder) => Some(install_into(bytes, folder, &name)?),
         None => None,
     };
     Ok(Built {
@@ -53,11 +57,11 @@ pub fn build(dir: &Path, install: Option<&Path>) -> Result<Built> {
     })
 }
 
-fn install_into(wasm: &Path, folder: &Path, name: &str) -> Result<PathBuf> {
+fn install_into(bytes: &[u8], folder: &Path, name: &str) -> Result<PathBuf> {
     std::fs::create_dir_all(folder).with_context(|| format!("creating {}", folder.display()))?;
     let dest = folder.join(format!("{name}.wasm"));
     let tmp = folder.join(format!(".{name}.wasm.tmp"));
-    std::fs::copy(wasm, &tmp).with_context(|| format!("copying to {}", tmp.display()))?;
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, &dest).with_context(|| format!("renaming to {}", dest.display()))?;
     Ok(dest)
 }

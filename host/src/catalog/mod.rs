@@ -246,6 +246,7 @@ impl Catalog {
                     })
                     .collect(),
                 configured_matchers: entry.matchers.keys().cloned().collect(),
+                webhook_guarded: entry.webhook.guarded(),
             }));
         }
         if let Some(dir) = &config.skills_dir {

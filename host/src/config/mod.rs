@@ -81,6 +81,9 @@ pub struct Config {
     /// Execution history: kept, findable, served.
     #[serde(default)]
     pub history: HistorySettings,
+    /// `GET /metrics`: who may scrape.
+    #[serde(default)]
+    pub metrics: MetricsSettings,
     /// What the configuration says of each workflow (its `notify:`).
     #[serde(default)]
     pub workflows: IndexMap<String, WorkflowEntry>,
@@ -182,6 +185,16 @@ impl Default for HistorySettings {
             token: None,
         }
     }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct MetricsSettings {
+    /// With a token, `GET /metrics` wants `Authorization: Bearer <token>`
+    /// (as the history API does); without, anyone who reaches the server
+    /// may scrape. Written empty (an unset `${VAR:-}`), it admits no one.
+    #[serde(default, deserialize_with = "secret::present")]
+    pub token: Option<Secret>,
 }
 
 fn default_history_age() -> HumanDuration {
@@ -372,6 +385,12 @@ impl Config {
                 .cloned()
                 .collect(),
             send: allow.send.clone(),
+            connector_kinds: std::sync::Arc::new(
+                self.connectors
+                    .iter()
+                    .map(|(name, section)| (name.clone(), section.kind.clone()))
+                    .collect(),
+            ),
         }
     }
 

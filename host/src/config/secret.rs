@@ -41,6 +41,13 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
+/// For an `Option<Secret>` that guards something: a key written with
+/// nothing after it (as an unset `${VAR:-}` leaves it) is an empty secret,
+/// which admits no one, never an absent one, which would turn the check off.
+pub fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Secret>, D::Error> {
+    Option::<Secret>::deserialize(d).map(|s| Some(s.unwrap_or_default()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,5 +57,19 @@ mod tests {
         let s: Secret = serde_yaml_ng::from_str("xoxb-123").unwrap();
         assert_eq!(s.expose(), "xoxb-123");
         assert_eq!(format!("{s:?} {s}"), "*** ***");
+    }
+
+    #[test]
+    fn a_guarding_secret_written_empty_is_empty_not_absent() {
+        #[derive(serde::Deserialize)]
+        struct Guard {
+            #[serde(default, deserialize_with = "present")]
+            token: Option<Secret>,
+        }
+        let read = |text: &str| serde_yaml_ng::from_str::<Guard>(text).unwrap().token;
+        assert_eq!(read("{}"), None);
+        assert_eq!(read("token:"), Some(Secret::new("")));
+        assert_eq!(read("token: ''"), Some(Secret::new("")));
+        assert_eq!(read("token: t0ken"), Some(Secret::new("t0ken")));
     }
 }

@@ -1,7 +1,8 @@
 //! IRC's wire format (RFC 1459 §2.3.1, RFC 2812 §2.3, IRCv3 message tags):
 //! one line into a message (tags, source, command, parameters), what the
 //! bot sends as lines that cannot smuggle a second command, and what counts
-//! as one target. Nothing here does I/O; the connector (`irc.rs`) does.
+//! as one target (the rules live in `crate::targets`, which grants use too).
+//! Nothing here does I/O; the connector (`irc.rs`) does.
 
 /// One message from the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,40 +114,11 @@ pub fn line(command: &str, params: &[&str]) -> String {
     out
 }
 
-/// Is `target` one place to send to: one channel (`#ops`, `&local`,
-/// `+modeless`, `!12345ops`) or one nick? A comma makes a list of targets
-/// (RFC 2812 §3.3.1: `PRIVMSG #ops,watcher` goes to both), `$`/`#` masks
-/// with wildcards reach every user of a server (§3.3.1, operators only),
-/// `nick@server`/`nick%host` address a service, and spaces, colons or
-/// control characters would change the line: none of those is one target.
+/// Is `target` one place to send to: one channel or one nick, by the rules
+/// `allow.send` is checked with (`crate::targets::irc`)? A list, a mask, a
+/// service address or a line-breaking character is not.
 pub fn is_single_target(target: &str) -> bool {
-    if target.is_empty() || target.len() > 200 {
-        return false;
-    }
-    if target
-        .chars()
-        .any(|c| c.is_control() || matches!(c, ' ' | ',' | ':' | '\u{7}'))
-    {
-        return false;
-    }
-    if is_channel(target) {
-        // A channel's name may hold `!`, `@`, `%` and the like, but a mask
-        // (`#*.example.org`) is a server-wide broadcast.
-        return target.len() > 1 && !target.contains(['*', '?']);
-    }
-    if target.starts_with('$') {
-        return false;
-    }
-    // A nick: RFC 2812 §2.3.1 letters, digits and `[]\`_^{|}-`, not
-    // starting with a digit or `-`; `@`, `%`, `!`, `*` and `?` never appear.
-    let first_ok = target
-        .chars()
-        .next()
-        .is_some_and(|c| !c.is_ascii_digit() && c != '-');
-    first_ok
-        && target
-            .chars()
-            .all(|c| c.is_alphanumeric() || "[]\\`_^{|}-".contains(c))
+    crate::targets::irc(target).is_ok()
 }
 
 pub fn is_channel(target: &str) -> bool {
@@ -203,20 +175,6 @@ mod tests {
         );
         assert_eq!(line("PRIVMSG", &["#ops more", "x"]), "PRIVMSG #ops :x\r\n");
         assert_eq!(line("NICK", &["sandbot"]), "NICK :sandbot\r\n");
-    }
-
-    #[test]
-    fn one_target_is_one_channel_or_one_nick() {
-        for ok in ["#ops", "&local", "#ops-2", "!ABCDEops", "alice", "al[i]ce`", "Bob_^{|}"] {
-            assert!(is_single_target(ok), "{ok}");
-        }
-        for bad in [
-            "#ops,watcher", "alice,bob", "#ops watcher", "", "#", "$*.example.org",
-            "#*.example.org", "nickserv@services.example", "bob%host", "1abc", "-x",
-            "a:b", "#ops\r\nQUIT", "*", "alice!u@h",
-        ] {
-            assert!(!is_single_target(bad), "{bad:?}");
-        }
     }
 
     #[test]

@@ -6,12 +6,18 @@
 //! over), where its own watcher loads it make-before-break as for any
 //! change. Each object carries its SHA-256 so a file that came from the
 //! store is not published back.
+//!
+//! The folder's files are read as the catalog reads them
+//! (`skill_file::SkillFile::read`: regular files only, bounded in size and
+//! time), so a `/dev/zero` symlink or a FIFO is refused and reported, and
+//! the other skills are published all the same; an object from the store is
+//! taken only up to the same size.
 
 use super::Cluster;
-use anyhow::{Context as _, Result};
+use crate::skill_file::{MAX_COMPONENT_BYTES, SkillFile, sha256_hex};
+use anyhow::{Context as _, Result, bail};
 use async_nats::jetstream::object_store::{self, ObjectMetadata, ObjectStore};
 use futures::StreamExt;
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -45,22 +51,31 @@ pub async fn store(cluster: &Cluster) -> Result<ObjectStore> {
         .with_context(|| format!("creating object store {bucket}"))
 }
 
-/// Puts the skill file at `path` in the store under its file name.
+/// Puts the skill file at `path` in the store under its file name, read
+/// as the catalog reads it; a file that is not a regular skill file (a
+/// device, a FIFO, too big) is refused with the reason.
 pub async fn publish(store: &ObjectStore, path: &Path) -> Result<String> {
     let name = skill_name(path)
         .with_context(|| format!("{} is not a .wasm skill file", path.display()))?;
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let sha = hex_sha256(&bytes);
+    let file = SkillFile::read(path)
+        .await
+        .with_context(|| format!("not publishing {}", path.display()))?;
+    put(store, &name, &file).await?;
+    Ok(file.sha256)
+}
+
+/// Puts bytes already read in the store as `name`.
+async fn put(store: &ObjectStore, name: &str, file: &SkillFile) -> Result<()> {
     let meta = ObjectMetadata {
-        name: name.clone(),
-        description: Some(format!("sha256:{sha}")),
+        name: name.to_owned(),
+        description: Some(format!("sha256:{}", file.sha256)),
         ..Default::default()
     };
     store
-        .put(meta, &mut bytes.as_slice())
+        .put(meta, &mut &file.bytes[..])
         .await
         .with_context(|| format!("publishing {name}"))?;
-    Ok(sha)
+    Ok(())
 }
 
 impl SharedSkills {
@@ -121,22 +136,19 @@ impl SharedSkills {
             .unwrap_or_else(|e| e.into_inner())
             .insert(info.name.clone(), sha.to_owned());
         let path = self.dir.join(&info.name);
-        if std::fs::read(&path).is_ok_and(|b| hex_sha256(&b) == sha) {
+        // What is there now is read as any skill file: a device or a FIFO
+        // in its place is replaced by the store's file, never read.
+        if SkillFile::read(&path).await.is_ok_and(|f| f.sha256 == sha) {
             return;
         }
-        let mut object = match self.store.get(&info.name).await {
-            Ok(o) => o,
+        let bytes = match self.fetch(info).await {
+            Ok(bytes) => bytes,
             Err(e) => {
-                tracing::warn!(skill = %info.name, "cannot fetch from the skills store: {e}");
+                tracing::warn!(skill = %info.name, "not taken from the skills store: {e:#}");
                 return;
             }
         };
-        let mut bytes = Vec::new();
-        if let Err(e) = object.read_to_end(&mut bytes).await {
-            tracing::warn!(skill = %info.name, "cannot read from the skills store: {e}");
-            return;
-        }
-        if hex_sha256(&bytes) != sha {
+        if sha256_hex(&bytes) != sha {
             tracing::warn!(skill = %info.name, "the skills store's copy does not match its SHA-256; not taken");
             return;
         }
@@ -148,6 +160,31 @@ impl SharedSkills {
             }
             Err(e) => tracing::warn!(skill = %info.name, "cannot write {}: {e}", path.display()),
         }
+    }
+
+    /// The store's copy of `info`, at most as big as a skill may be.
+    async fn fetch(&self, info: &object_store::ObjectInfo) -> Result<Vec<u8>> {
+        if info.size as u64 > MAX_COMPONENT_BYTES {
+            bail!(
+                "it is {} bytes; skills may be at most {MAX_COMPONENT_BYTES}",
+                info.size
+            );
+        }
+        let object = self
+            .store
+            .get(&info.name)
+            .await
+            .context("cannot fetch it")?;
+        let mut bytes = Vec::new();
+        object
+            .take(MAX_COMPONENT_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .await
+            .context("cannot read it")?;
+        if bytes.len() as u64 > MAX_COMPONENT_BYTES {
+            bail!("it is over {MAX_COMPONENT_BYTES} bytes");
+        }
+        Ok(bytes)
     }
 
     /// Publishes the folder's files that changed and differ from the store.
@@ -169,10 +206,15 @@ impl SharedSkills {
                     if seen.insert(path.clone(), stamp) == Some(stamp) {
                         continue;
                     }
-                    let Ok(bytes) = std::fs::read(&path) else {
-                        continue;
+                    let file = match SkillFile::read(&path).await {
+                        Ok(file) => file,
+                        Err(e) => {
+                            // Reported once per change of the file; the
+                            // rest of the folder is published all the same.
+                            tracing::warn!(skill = %crate::text::for_log(&name), "not published to the skills store: {e}");
+                            continue;
+                        }
                     };
-                    let sha = hex_sha256(&bytes);
                     let known = self
                         .stored
                         .lock()
@@ -181,16 +223,17 @@ impl SharedSkills {
                         .cloned();
                     // At start only files the store lacks are published: for
                     // the others the store's version was just taken.
-                    if known.as_deref() == Some(sha.as_str()) || (first && known.is_some()) {
+                    if known.as_deref() == Some(file.sha256.as_str()) || (first && known.is_some())
+                    {
                         continue;
                     }
-                    match publish(&self.store, &path).await {
-                        Ok(sha) => {
-                            tracing::info!(skill = %name, sha256 = %sha, "published to the skills store");
+                    match put(&self.store, &name, &file).await {
+                        Ok(()) => {
+                            tracing::info!(skill = %name, sha256 = %file.sha256, "published to the skills store");
                             self.stored
                                 .lock()
                                 .unwrap_or_else(|e| e.into_inner())
-                                .insert(name, sha);
+                                .insert(name, file.sha256.clone());
                         }
                         Err(e) => {
                             tracing::warn!("{e:#}");
@@ -209,11 +252,4 @@ impl SharedSkills {
 fn skill_name(path: &Path) -> Option<String> {
     let name = path.file_name()?.to_str()?;
     (name.ends_with(".wasm") && !name.starts_with('.')).then(|| name.to_owned())
-}
-
-fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }

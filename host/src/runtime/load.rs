@@ -16,7 +16,7 @@ use super::store::{Phase, State};
 use super::warm::WarmPool;
 use crate::grants::Grants;
 use crate::limits::{HumanDuration, Limits};
-use crate::manifest::{Manifest, MatcherSpec};
+use crate::manifest::{Manifest, MatcherKind, MatcherSpec};
 use crate::skill_file::{ReadError, SkillFile};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -44,6 +44,11 @@ pub struct SkillSource {
     /// Matcher ids the configuration gives settings to
     /// (`skills.<name>.matchers`): each must be one the skill declares.
     pub configured_matchers: Vec<String>,
+    /// Does `skills.<name>.webhook` stand behind the skill's webhook
+    /// matchers (a `secret`, or `public: true`)? A skill that declares one
+    /// without is refused: a file dropped in the folder opens no endpoint
+    /// to anyone on its own.
+    pub webhook_guarded: bool,
 }
 
 impl SkillSource {
@@ -60,6 +65,7 @@ impl SkillSource {
             instance_reuse: 0,
             extra_matchers: Vec::new(),
             configured_matchers: Vec::new(),
+            webhook_guarded: false,
         }
     }
 }
@@ -110,6 +116,10 @@ pub enum LoadError {
     Manifest(String),
     #[error("its matchers are not acceptable: {0}")]
     Matchers(String),
+    #[error(
+        "it has webhook matcher `{matcher}` (POST /skill/{skill}/…), but skills.{skill}.webhook has no `secret`: give `webhook: {{secret: ${{SOME_VAR}}}}`, or `webhook: {{public: true}}` if anyone may call it"
+    )]
+    UnguardedWebhook { skill: String, matcher: String },
 }
 
 /// A compiled, checked skill, ready to handle events. Cheap to share:
@@ -211,6 +221,17 @@ impl Runtime {
                 unknown.join(", "),
                 ids.join(", ")
             )));
+        }
+        if !source.webhook_guarded
+            && let Some(hook) = manifest
+                .matchers
+                .iter()
+                .find(|m| matches!(m.kind, MatcherKind::Webhook(_)))
+        {
+            return Err(LoadError::UnguardedWebhook {
+                skill: source.name.clone(),
+                matcher: hook.id.clone(),
+            });
         }
         if manifest.name != source.name {
             tracing::debug!(skill = %source.name, calls_itself = %manifest.name, "a skill's file name and manifest name differ; the file name is what counts");

@@ -5,6 +5,7 @@
 //! `Authorization: Bearer <history.token>`; without a configured token the
 //! routes are not mounted at all.
 
+use super::bearer::Bearer;
 use crate::event::Outcome;
 use crate::history::{Filter, History};
 use axum::Router;
@@ -20,14 +21,17 @@ const MAX_LIMIT: usize = 1000;
 
 struct Api {
     history: Arc<History>,
-    token: String,
+    bearer: Bearer,
 }
 
 pub fn routes(history: Arc<History>, token: String) -> Router {
     Router::new()
         .route("/api/executions", get(list))
         .route("/api/executions/{id}", get(one))
-        .with_state(Arc::new(Api { history, token }))
+        .with_state(Arc::new(Api {
+            history,
+            bearer: Bearer::new(token, "history.token"),
+        }))
 }
 
 #[derive(Deserialize)]
@@ -44,34 +48,13 @@ struct Params {
     limit: Option<usize>,
 }
 
-/// Is the request's bearer token the configured one? Compared in constant
-/// time, so its timing says nothing about how much of a guess was right.
-fn authorized(api: &Api, headers: &HeaderMap) -> bool {
-    let given = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    let (a, b) = (given.as_bytes(), api.token.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-fn refuse() -> Response {
-    (
-        StatusCode::UNAUTHORIZED,
-        [("www-authenticate", "Bearer")],
-        "a bearer token (history.token) is needed\n",
-    )
-        .into_response()
-}
-
 async fn list(
     State(api): State<Arc<Api>>,
     headers: HeaderMap,
     Query(params): Query<Params>,
 ) -> Response {
-    if !authorized(&api, &headers) {
-        return refuse();
+    if !api.bearer.admits(&headers) {
+        return api.bearer.refuse();
     }
     let outcome = match params.outcome.as_deref().map(parse_outcome) {
         Some(None) => {
@@ -98,8 +81,8 @@ async fn list(
 }
 
 async fn one(State(api): State<Arc<Api>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    if !authorized(&api, &headers) {
-        return refuse();
+    if !api.bearer.admits(&headers) {
+        return api.bearer.refuse();
     }
     let history = api.history.clone();
     match tokio::task::spawn_blocking(move || with_children(&history, &id)).await {

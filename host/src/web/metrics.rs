@@ -1,7 +1,9 @@
 //! `GET /metrics`: the bot's Prometheus metrics (`observe::Metrics`), with
 //! what is read at scrape time (events in flight, skills loaded, connector
-//! states) filled in first.
+//! states) filled in first. With `metrics.token` a scrape must carry
+//! `Authorization: Bearer <token>` (`bearer`, as the history API).
 
+use super::bearer::Bearer;
 use crate::bot::Bot;
 use crate::catalog::Catalog;
 use crate::connectors::Status;
@@ -9,7 +11,8 @@ use crate::nats::hosts::Hosts;
 use crate::observe::{BusSnapshot, Metrics, Snapshot};
 use axum::Router;
 use axum::extract::State;
-use axum::response::IntoResponse;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use std::sync::Arc;
 
@@ -19,6 +22,8 @@ struct Scrape {
     catalog: Arc<Catalog>,
     connectors: Vec<(String, Status)>,
     cluster: Option<Arc<Hosts>>,
+    /// `metrics.token`, when configured.
+    bearer: Option<Bearer>,
 }
 
 pub fn routes(
@@ -27,6 +32,7 @@ pub fn routes(
     catalog: Arc<Catalog>,
     connectors: Vec<(String, Status)>,
     cluster: Option<Arc<Hosts>>,
+    token: Option<String>,
 ) -> Router {
     Router::new()
         .route("/metrics", get(scrape))
@@ -36,10 +42,16 @@ pub fn routes(
             catalog,
             connectors,
             cluster,
+            bearer: token.map(|t| Bearer::new(t, "metrics.token")),
         }))
 }
 
-async fn scrape(State(s): State<Arc<Scrape>>) -> impl IntoResponse {
+async fn scrape(State(s): State<Arc<Scrape>>, headers: HeaderMap) -> Response {
+    if let Some(bearer) = &s.bearer
+        && !bearer.admits(&headers)
+    {
+        return bearer.refuse();
+    }
     let states: Vec<(String, String)> = s
         .connectors
         .iter()
@@ -77,6 +89,7 @@ async fn scrape(State(s): State<Arc<Scrape>>) -> impl IntoResponse {
         )],
         s.metrics.render(snapshot),
     )
+        .into_response()
 }
 
 /// A connector's state as up or not: anything but on its way (starting,

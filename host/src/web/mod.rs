@@ -13,6 +13,7 @@
 //! all (`guard`).
 
 pub mod api;
+mod bearer;
 pub mod body;
 mod guard;
 pub mod metrics;

@@ -6,17 +6,20 @@
 //! reloads the folder when a file in it changes; whoever follows the set
 //! (the scheduler, for `crontab:`) is told through [`Definitions::subscribe`].
 //!
+//! A file that declares `webhook:` loads only when the configuration's
+//! `workflows.<name>.webhook` has a `secret` or says `public: true`.
+//!
 //! A file whose tasks start workflows that lead back to it (`a` starts `b`,
 //! which starts `a`) is refused at load, naming the task and the circle; a
 //! depth bound at run time ([`spec::MAX_DEPTH`]) catches what a reload
 //! sequence could still let through.
 
 use super::spec::{self, Workflow};
-use crate::config::ConfigError;
+use crate::config::{Config, ConfigError};
 use anyhow::{Context, Result};
 use arc_swap::ArcSwap;
 use notify::{RecursiveMode, Watcher};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,6 +66,9 @@ impl Report {
 pub struct Definitions {
     current: ArcSwap<Set>,
     dir: Option<PathBuf>,
+    /// The workflows whose `workflows.<name>.webhook` has a secret or says
+    /// `public: true`: only these may declare `webhook:`.
+    guarded_hooks: BTreeSet<String>,
     /// One reload at a time.
     changing: std::sync::Mutex<()>,
     /// Bumped after every swap.
@@ -70,10 +76,23 @@ pub struct Definitions {
 }
 
 impl Definitions {
-    pub fn new(dir: Option<PathBuf>) -> Definitions {
+    /// The workflows folder `config` names, with what it says of their
+    /// webhooks.
+    pub fn for_config(config: &Config) -> Definitions {
+        let guarded = config
+            .workflows
+            .iter()
+            .filter(|(_, entry)| entry.webhook.guarded())
+            .map(|(name, _)| name.clone())
+            .collect();
+        Definitions::new(super::folder(config), guarded)
+    }
+
+    pub fn new(dir: Option<PathBuf>, guarded_hooks: BTreeSet<String>) -> Definitions {
         Definitions {
             current: ArcSwap::from_pointee(Set::default()),
             dir,
+            guarded_hooks,
             changing: std::sync::Mutex::new(()),
             changes: tokio::sync::watch::Sender::new(()),
         }
@@ -106,7 +125,7 @@ impl Definitions {
                 .unwrap_or_default()
                 .to_string_lossy()
                 .into_owned();
-            match read(&file) {
+            match read(&file, self.guarded_hooks.contains(&name)) {
                 Ok(w) => {
                     let changed = old.by_name.get(&name).is_none_or(|o| o.sha256 != w.sha256);
                     if changed {
@@ -237,7 +256,9 @@ fn is_workflow_file(p: &Path) -> bool {
             .is_some_and(|n| n.to_string_lossy().starts_with('.'))
 }
 
-fn read(file: &Path) -> Result<Workflow, ConfigError> {
+/// Reads one workflow file; `hook_guarded`: may it declare `webhook:` (the
+/// configuration has a secret or `public: true` for it)?
+fn read(file: &Path, hook_guarded: bool) -> Result<Workflow, ConfigError> {
     let meta = std::fs::metadata(file)
         .map_err(|e| ConfigError::whole_file(file, format!("cannot read it: {e}")))?;
     if !meta.is_file() || meta.len() > MAX_FILE {
@@ -248,7 +269,20 @@ fn read(file: &Path) -> Result<Workflow, ConfigError> {
     }
     let text = std::fs::read_to_string(file)
         .map_err(|e| ConfigError::whole_file(file, format!("cannot read it: {e}")))?;
-    spec::parse(file, &text)
+    let workflow = spec::parse(file, &text)?;
+    if workflow.webhook.is_some() && !hook_guarded {
+        let name = &workflow.name;
+        let message = format!(
+            "webhook: workflows.{name}.webhook in the configuration has no `secret`: anyone who can reach the server could start this workflow; give it `secret: ${{SOME_VAR}}`, or `public: true` if that is what you want"
+        );
+        // The top-level key, where the file declares it.
+        let line = text.lines().position(|l| l.starts_with("webhook:"));
+        return Err(match line {
+            Some(i) => ConfigError::at(file, i + 1, 1, message),
+            None => ConfigError::whole_file(file, message),
+        });
+    }
+    Ok(workflow)
 }
 
 /// Keeps the watch alive; dropping it stops watching.

@@ -88,7 +88,7 @@ impl Workflows {
         if config.history.enabled {
             prune_now_and_hourly(store.clone(), &config);
         }
-        let defs = Arc::new(Definitions::new(folder(&config)));
+        let defs = Arc::new(Definitions::for_config(&config));
         // Watching first: a file changed while the folder is read is seen.
         let watch = defs::watch(defs.clone())?;
         defs.reload();

@@ -20,6 +20,7 @@ const LAYERS: &[&[&str]] = &[
         "work",
         "stored",
         "names",
+        "targets",
     ],
     &[
         "config", "memory", "history", "outbound", "grants", "matching",

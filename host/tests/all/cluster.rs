@@ -552,3 +552,125 @@ async fn a_restarted_connector_host_is_answered_at_once() {
     println!("the restarted host's first answer came after {took:?}");
     assert!(took < Duration::from_secs(1), "{took:?}; worker's log:\n{}", w.log());
 }
+
+/// The first line of `run`'s log that has every one of `needles`, waited for.
+fn wait_for_line(run: &Running, needles: &[&str]) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(line) = run
+            .log()
+            .lines()
+            .find(|l| needles.iter().all(|n| l.contains(n)))
+        {
+            return line.to_owned();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no line with {needles:?}:\n{}",
+            run.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `sandbot skill publish` of `file` with `config`, given 20 s at most.
+fn publish(config: &std::path::Path, file: &std::path::Path) -> (bool, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sandbot"))
+        .args(["skill", "publish", "-c"])
+        .arg(config)
+        .arg(file)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("`skill publish {}` did not end within 20 s", file.display());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// On a host with `bus: {type: nats}` the skills folder is published with
+/// the catalog's own reader: a `/dev/zero` symlink and a FIFO are refused
+/// and reported (never read until the host is killed, never waited on),
+/// and the other skills are published all the same, those already there
+/// and one added later; another host takes only those. `sandbot skill
+/// publish` refuses both at once, and publishes a real skill.
+#[test]
+fn the_skill_publisher_refuses_devices_and_fifos_and_publishes_the_rest() {
+    let servers = Servers::start();
+    let a_dir = servers.host("a", "connectors, workers", &["hello"], "", "");
+    let skills = a_dir.path().join("skills");
+    std::os::unix::fs::symlink("/dev/zero", skills.join("zero.wasm")).unwrap();
+    let fifo = skills.join("fifo.wasm");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    let mut a = a_dir.start();
+    for (file, what) in [
+        ("zero.wasm", "a character device"),
+        ("fifo.wasm", "a FIFO (named pipe)"),
+    ] {
+        wait_for_line(
+            &a,
+            &[
+                &format!("not published to the skills store: it is {what}, not a regular file"),
+                &format!("skill={file}"),
+            ],
+        );
+    }
+    wait_for_line(&a, &["published to the skills store", "skill=hello.wasm"]);
+    assert_eq!(a.ask("hello"), "Hello alice");
+    // Added while it runs: published too.
+    a_dir.install("events", "later");
+    wait_for_line(&a, &["published to the skills store", "skill=later.wasm"]);
+    let rss = a.rss_kib();
+    println!(
+        "host a holds {} MiB after refusing /dev/zero and a FIFO",
+        rss >> 10
+    );
+    assert!(rss < 256 << 10, "host a holds {rss} KiB");
+
+    // Another host takes what was published, and nothing else.
+    let b_dir = servers.host("b", "connectors, workers", &[], "", "");
+    let b = b_dir.start();
+    wait_for_line(&b, &["taken from the skills store", "skill=hello.wasm"]);
+    wait_for_line(&b, &["taken from the skills store", "skill=later.wasm"]);
+    let mut taken: Vec<String> = std::fs::read_dir(b_dir.path().join("skills"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    taken.sort();
+    assert_eq!(taken, ["hello.wasm", "later.wasm"]);
+    drop(b);
+
+    // By hand: refused at once, with the reason; a real skill goes.
+    for (file, what) in [
+        ("zero.wasm", "a character device"),
+        ("fifo.wasm", "a FIFO (named pipe)"),
+    ] {
+        let (ok, text) = publish(&a_dir.config(), &skills.join(file));
+        assert!(!ok, "{text}");
+        assert!(
+            text.contains(&format!("it is {what}, not a regular file")),
+            "{text}"
+        );
+    }
+    let (ok, text) = publish(&a_dir.config(), &crate::common::skill_wasm("loudnoises"));
+    assert!(ok && text.starts_with("published "), "{text}");
+    wait_for_line(
+        &a,
+        &["taken from the skills store", "skill=loudnoises.wasm"],
+    );
+    assert_eq!(a.ask("hello"), "Hello alice");
+}

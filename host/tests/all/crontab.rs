@@ -47,6 +47,7 @@ fn a_tick_still_running_when_the_next_is_due_is_skipped_and_logged() {
         &["ticker"],
         r#"skills:
   ticker:
+    webhook: {public: true}
     schedule: "* * * * * *"
     sleep-ms: 2500
     room: shell:shell
@@ -82,6 +83,7 @@ fn the_schedule_follows_the_skill_set() {
         &[],
         r#"skills:
   ticker:
+    webhook: {public: true}
     schedule: "* * * * * *"
     timezone: Asia/Kolkata
     room: shell:shell
@@ -117,7 +119,9 @@ fn a_bad_expression_or_zone_fails_the_load_naming_the_matcher() {
     ] {
         let bot = BotDir::new(
             &["ticker", "hello"],
-            &format!("skills:\n  hello: {{}}\n  ticker:\n    {settings}\n"),
+            &format!(
+                "skills:\n  hello: {{}}\n  ticker:\n    webhook: {{public: true}}\n    {settings}\n"
+            ),
         );
         let mut run = bot.start();
         assert_eq!(run.ask("hello"), "Hello alice", "the others still load");

@@ -1,8 +1,81 @@
 //! What a skill may reach is what its configuration entry grants: outbound
-//! hosts, secrets, and (with a pin) the exact file.
+//! hosts, secrets, rooms (a wildcard never a list, an alias or markup), and
+//! (with a pin) the exact file.
 
-use crate::common::{BotDir, HttpServer, Running};
+use crate::common::{ANSWER_TIMEOUT, BotDir, HttpServer, Running, free_port, http, wait_for_port};
 use sha2::{Digest, Sha256};
+use std::time::{Duration, Instant};
+
+/// The newest execution record of `skill`, from the history API on `web`
+/// (token `t0ken`); it is written a moment after the answer.
+pub fn last_record(web: u16, skill: &str) -> serde_json::Value {
+    wait_for_port(web);
+    let auth = [("authorization", "Bearer t0ken")];
+    let deadline = Instant::now() + ANSWER_TIMEOUT;
+    loop {
+        let (status, body) = http(
+            web,
+            "GET",
+            &format!("/api/executions?skill={skill}"),
+            &auth,
+            "",
+        );
+        assert_eq!(status, 200, "{body}");
+        let records: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
+        if let Some(first) = records.into_iter().next() {
+            return first;
+        }
+        assert!(Instant::now() < deadline, "no record of {skill}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A Matrix alias is not a room id: `allow.send: ['matrix:*']` does not
+/// reach `#ops:example.org` (the connector would have to ask a server
+/// where it points, and the answer may change). Refused at the skill's
+/// call, recorded; the same grant takes a room id.
+#[test]
+fn a_wildcard_grant_never_takes_a_matrix_alias() {
+    let web = free_port();
+    let config = |to: &str| {
+        format!(
+            "web: {{port: {web}}}\nhistory: {{token: t0ken}}\nskills:\n  relay:\n    to: '{to}'\n    allow: {{send: ['matrix:*', 'shell:ops-*']}}\n"
+        )
+    };
+    let bot = BotDir::new(&["relay"], &config("matrix:#ops:example.org"));
+    let mut run = bot.start();
+    let answer = run.ask("relay psst");
+    assert!(
+        answer.starts_with("⚠ relay: sending to matrix:#ops:example.org is refused: it is a room alias, not a room id"),
+        "{answer}"
+    );
+    let record = last_record(web, "relay");
+    assert_eq!(record["outcome"], "denied", "{record}");
+    assert!(
+        record["denials"][0]
+            .as_str()
+            .unwrap_or_default()
+            .contains("a room alias, not a room id"),
+        "{record}"
+    );
+    let (_, status, log) = run.finish();
+    assert!(status.success(), "{log}");
+
+    // The control, through the same check: a room a wildcard covers (the
+    // shell prints every room's messages).
+    bot.write_config(&format!(
+        "admins: [alice]\nconnectors:\n  shell: {{}}\nskills-dir: skills\ndata-dir: data\n{}",
+        config("shell:ops-room")
+    ));
+    let mut run = bot.start();
+    run.say("relay psst");
+    let mut heard = run.answers(2);
+    heard.sort();
+    assert_eq!(
+        heard,
+        ["Relayed to shell:ops-room.", "[shell shell] alice: psst"]
+    );
+}
 
 const ALERTS: &str = r#"{"status":"success","data":{"alerts":[
  {"labels":{"alertname":"HighLatency","severity":"critical","instance":"api-1"},"annotations":{"summary":"p99 above 2s"},"state":"firing"},

@@ -2,7 +2,8 @@
 //! loopback port with no flood penalty), with people played by plain TCP
 //! clients speaking RFC 2812: addressing, private messages, identity by
 //! `nick!user@host`, long answers cut to fit, nick-in-use fallback, two
-//! networks at once, and reconnecting when the server restarts.
+//! networks at once, reconnecting when the server restarts, and a skill's
+//! `allow.send` wildcard that cannot reach a list of targets.
 
 use crate::common::{ANSWER_TIMEOUT, BotDir, ServerProcess, free_port, http, wait_for_port};
 use std::io::{BufRead, BufReader, Write};
@@ -197,6 +198,19 @@ impl IrcPerson {
         self.wait_for(|l| l.starts_with(&prefix) && l.ends_with(&wanted));
     }
 
+    /// Every line that arrives within `d`: to show that nothing did.
+    pub fn lines_within(&self, d: Duration) -> Vec<String> {
+        let deadline = Instant::now() + d;
+        let mut out = Vec::new();
+        while let Ok(line) = self
+            .lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            out.push(line);
+        }
+        out
+    }
+
     /// Raw lines (for sizes), the next PRIVMSG from `from`.
     pub fn raw_message_from(&self, from: &str) -> String {
         let prefix = format!(":{from}!");
@@ -285,6 +299,67 @@ fn answers_when_addressed_in_channels_and_always_in_private() {
     alice.expect("sandbot", "#ops", "welcome bob!~bob@127.0.0.1");
     bob.send("PART #ops");
     alice.expect("sandbot", "#ops", "goodbye bob!~bob@127.0.0.1");
+    drop(running);
+}
+
+/// `allow.send: ['irc:#ops*']` and a skill that sends to `#ops,watcher`:
+/// the grant check refuses it at the skill's call (IRC would deliver it to
+/// `watcher` too), the refusal is in the execution's record, and nothing
+/// reaches `watcher`. The same grant does reach `#ops-watch`, which
+/// `watcher` hears: the watcher would have seen a message had one gone.
+#[test]
+fn a_wildcard_grant_never_reaches_a_list_of_targets() {
+    let server = Ngircd::start();
+    let mut watcher = IrcPerson::connect(server.port, "watcher", "watcher");
+    watcher.join("#ops-watch");
+    let mut alice = IrcPerson::connect(server.port, "alice", "alice");
+    alice.join("#ops");
+    let run_with = |to: &str, alice: &mut IrcPerson| {
+        let web = free_port();
+        let bot = BotDir::with_connectors(
+            &["relay"],
+            &format!(
+                "  irc:\n    server: 127.0.0.1\n    port: {}\n    nick: sandbot\n    channels: ['#ops', '#ops-watch']\n    prefix: '!'\n\
+                 web: {{port: {web}}}\nhistory: {{token: t0ken}}\n\
+                 skills:\n  relay:\n    to: 'irc:{to}'\n    allow: {{send: ['irc:#ops*']}}\n",
+                server.port
+            ),
+        );
+        let running = bot.start();
+        wait_for_join(alice, "sandbot");
+        (bot, running, web)
+    };
+
+    let (_bot, running, web) = run_with("#ops,watcher", &mut alice);
+    alice.say("#ops", "!relay psst");
+    let (room, text) = alice.message_from("sandbot");
+    assert_eq!(room, "#ops");
+    assert!(text.contains("is a list of targets"), "{text}");
+    let record = crate::grants::last_record(web, "relay");
+    assert_eq!(record["outcome"], "denied", "{record}");
+    let denial = record["denials"][0].as_str().unwrap_or_default();
+    assert!(
+        denial.contains("sending to irc:#ops,watcher is refused")
+            && denial.contains("only an allow.send entry naming it exactly grants it"),
+        "{record}"
+    );
+    running.wait_for_log("denied: send to irc:#ops,watcher");
+    let heard = watcher.lines_within(Duration::from_secs(1));
+    assert!(
+        !heard
+            .iter()
+            .any(|l| l.starts_with(":sandbot!") && l.contains(" PRIVMSG ")),
+        "watcher got {heard:?}"
+    );
+    drop(running);
+    alice.wait_for(|l| l.starts_with(":sandbot!") && l.contains(" QUIT"));
+
+    // The control: a room the wildcard covers is reached, and the watcher
+    // hears what the bot says there.
+    let (_bot, running, _web) = run_with("#ops-watch", &mut alice);
+    alice.say("#ops", "!relay deploy done");
+    alice.expect("sandbot", "#ops", "Relayed to irc:#ops-watch.");
+    watcher.expect("sandbot", "#ops-watch", "[irc #ops] alice: deploy done");
     drop(running);
 }
 

@@ -1,5 +1,6 @@
 //! `/metrics` through the real bot: a scrape after some traffic, parsed by
-//! a Prometheus text parser, counts what happened.
+//! a Prometheus text parser, counts what happened; with `metrics.token` a
+//! scrape without the token is refused.
 
 use crate::common::{BotDir, free_port, http, wait_for_port};
 
@@ -117,6 +118,37 @@ fn a_scrape_counts_events_and_executions() {
         }
         other => panic!("not a histogram: {other:?}"),
     }
+}
+
+/// With `metrics.token`, `/metrics` wants `Authorization: Bearer <token>`
+/// (as the history API does): none or a wrong one is answered 401 with no
+/// metric in it; the token itself gets the scrape.
+#[test]
+fn a_metrics_token_is_required_when_configured() {
+    let bot = BotDir::new(&["hello"], "");
+    let port = free_port();
+    bot.write_config(&format!(
+        "admins: [alice]\nskills-dir: skills\ndata-dir: data\nconnectors:\n  shell: {{}}\nweb: {{port: {port}}}\nmetrics: {{token: ${{METRICS_TOKEN}}}}\n"
+    ));
+    let mut run = crate::common::Running::start(&bot.config(), &[("METRICS_TOKEN", "m3trics")]);
+    assert_eq!(run.ask("hello"), "Hello alice");
+    wait_for_port(port);
+    for headers in [
+        &[][..],
+        &[("authorization", "Bearer nope")][..],
+        &[("authorization", "Bearer m3trics2")][..],
+        &[("authorization", "m3trics")][..],
+    ] {
+        let (status, body) = http(port, "GET", "/metrics", headers, "");
+        assert_eq!(status, 401, "{headers:?}: {body}");
+        assert_eq!(body, "a bearer token (metrics.token) is needed\n");
+    }
+    let auth = [("authorization", "Bearer m3trics")];
+    let (status, text) = http(port, "GET", "/metrics", &auth, "");
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("sandbot_skills_loaded 1"), "{text}");
+    // The rest of the server is as it was.
+    assert_eq!(http(port, "GET", "/", &[], "").0, 200);
 }
 
 #[test]

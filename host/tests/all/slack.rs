@@ -545,3 +545,42 @@ fn two_workspaces_and_admins_by_connector_and_user_id() {
         "{accepted}"
     );
 }
+
+/// Slack's mention markup is text for people, not a channel: a skill
+/// granted `slack:*` that sends to `<#C0OPS|ops>` is refused by the grant
+/// check, the refusal is recorded, and Slack's API never sees the markup
+/// as a channel.
+#[test]
+fn a_wildcard_grant_never_takes_slack_markup_for_a_channel() {
+    let slack = FakeSlack::start();
+    let web = free_port();
+    let bot = BotDir::with_connectors(
+        &["relay"],
+        &format!(
+            "{}web: {{port: {web}}}\nhistory: {{token: t0ken}}\nskills:\n  relay:\n    to: 'slack:<#C0OPS|ops>'\n    allow: {{send: ['slack:*']}}\n",
+            slack.connector("slack")
+        ),
+    );
+    let _running = Running::start(&bot.config(), &FakeSlack::env());
+    slack.wait_connected(1);
+    slack.push(message(
+        "U0ALICE",
+        "C0DEV",
+        "1700000001.000100",
+        "relay psst",
+    ));
+    let answer = slack.nth_call("chat.postMessage", 1);
+    assert_eq!(answer["channel"], "C0DEV", "{answer}");
+    assert!(
+        answer["text"]
+            .as_str()
+            .unwrap()
+            .contains("is refused: it is Slack markup"),
+        "{answer}"
+    );
+    let record = crate::grants::last_record(web, "relay");
+    assert_eq!(record["outcome"], "denied", "{record}");
+    std::thread::sleep(Duration::from_millis(300));
+    let calls = slack.calls("chat.postMessage");
+    assert_eq!(calls.len(), 1, "only the refusal was said: {calls:?}");
+}

@@ -1,9 +1,10 @@
 //! Webhooks over real HTTP on loopback: the `webhook-alert` example takes a
 //! signed JSON alert, posts it to the shell's room and answers `ok`; a bad
 //! signature is refused before the skill runs; a body over the cap, an
-//! unknown path and a failing skill get their status codes.
+//! unknown path and a failing skill get their status codes; a webhook with
+//! no secret loads only when the configuration says `public: true`.
 
-use crate::common::{BotDir, Running, free_port, http, wait_for_port};
+use crate::common::{BotDir, Running, free_port, http, sandbot, wait_for_port};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::time::Duration;
@@ -148,6 +149,74 @@ fn big_bodies_unknown_paths_and_failures_get_their_status() {
     assert_eq!(run.try_answer(Duration::from_millis(300)), None);
 }
 
+/// A webhook without a secret answers anyone, so it must be asked for out
+/// loud: a skill with a webhook matcher and no `webhook:` entry does not
+/// load (the others do), a `webhook:` with neither `secret` nor `public:
+/// true` is a configuration error that `config validate` names the same
+/// way, and `public: true` serves it.
+#[test]
+fn a_webhook_without_a_secret_loads_only_when_written_public() {
+    let port = free_port();
+    let header = format!(
+        "admins: [alice]\nconnectors:\n  shell: {{}}\nskills-dir: skills\ndata-dir: data\n\
+         web: {{host: 127.0.0.1, port: {port}}}\nskills:\n  hello: {{}}\n  ticker:\n    schedule: \"0 0 1 1 *\"\n"
+    );
+    let bot = BotDir::new(&["ticker", "hello"], "");
+    bot.write_config(&header);
+    let mut run = bot.start();
+    assert_eq!(run.ask("hello"), "Hello alice", "the others load");
+    run.wait_for_log(
+        "it has webhook matcher `slow` (POST /skill/ticker/…), but skills.ticker.webhook has no `secret`",
+    );
+    wait_for_port(port);
+    assert_eq!(http(port, "POST", "/skill/ticker/slow", &[], "").0, 404);
+    drop(run);
+
+    bot.write_config(&format!("{header}    webhook: {{max-body: 1KiB}}\n"));
+    let config = bot.config();
+    let file = config.to_str().unwrap();
+    let expected = "skills.ticker.webhook: no `secret`: anyone who can reach the server could call this webhook; give `secret: ${SOME_VAR}`, or write `public: true` if that is what you want";
+    let (status, _, err) = sandbot(&["config", "validate", "-c", file]);
+    assert!(!status.success());
+    assert!(
+        err.contains(&format!("{file}:11:")) && err.contains(expected),
+        "{err}"
+    );
+    let (status, out, err) = sandbot(&["start", "-c", file]);
+    assert!(!status.success() && out.is_empty(), "{out}");
+    assert!(err.contains(expected), "{err}");
+
+    bot.write_config(&format!("{header}    webhook: {{public: true}}\n"));
+    let (status, _, err) = sandbot(&["config", "validate", "-c", file]);
+    assert!(status.success(), "{err}");
+    let run = bot.start();
+    wait_for_port(port);
+    let (status, body) = http(port, "POST", "/skill/ticker/slow", &[], "");
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "slept 0 ms\nPOST slow"),
+        "{}",
+        run.log()
+    );
+    drop(run);
+
+    // A secret from an unset `${VAR:-}` is empty, not absent: it loads,
+    // and refuses every request.
+    bot.write_config(&format!(
+        "{header}    webhook:\n      secret: ${{SANDBOT_TEST_UNSET_SECRET:-}}\n"
+    ));
+    let run = bot.start();
+    wait_for_port(port);
+    for headers in [
+        &[][..],
+        &[("x-sandbot-token", "")][..],
+        &[("authorization", "Bearer ")][..],
+    ] {
+        let (status, body) = http(port, "POST", "/skill/ticker/slow", headers, "");
+        assert_eq!(status, 401, "{headers:?}: {body}\n{}", run.log());
+    }
+}
+
 #[test]
 fn answers_are_joined_and_a_slow_skill_times_out() {
     let port = free_port();
@@ -157,6 +226,7 @@ fn answers_are_joined_and_a_slow_skill_times_out() {
             r#"web: {{host: 127.0.0.1, port: {port}}}
 skills:
   ticker:
+    webhook: {{public: true}}
     schedule: "0 0 1 1 *"
     sleep-ms: 10
     limits: {{time: 1s}}
@@ -165,7 +235,7 @@ skills:
     );
     let run = bot.start();
     wait_for_port(port);
-    // No secret configured: anyone who reaches the server may call.
+    // Public: anyone who reaches the server may call.
     let (status, body) = http(port, "POST", "/skill/ticker//slow", &[], "");
     assert_eq!(
         (status, body.as_str()),
@@ -177,7 +247,7 @@ skills:
     bot.write_config(&format!(
         "admins: [alice]\nconnectors:\n  shell: {{}}\nskills-dir: skills\ndata-dir: data\n\
          web: {{host: 127.0.0.1, port: {port}}}\n\
-         skills:\n  ticker:\n    schedule: \"0 0 1 1 *\"\n    sleep-ms: 3000\n    limits: {{time: 500ms}}\n"
+         skills:\n  ticker:\n    webhook: {{public: true}}\n    schedule: \"0 0 1 1 *\"\n    sleep-ms: 3000\n    limits: {{time: 500ms}}\n"
     ));
     let run = bot.start();
     wait_for_port(port);

@@ -693,11 +693,50 @@ output:
     assert!(history.get("wf-2").unwrap().is_none(), "no second run");
 
     // Without an HTTP server the operator is told at start.
-    let bot = bot_with("release", release, "");
+    let bot = bot_with(
+        "release",
+        release,
+        "workflows:\n  release:\n    webhook: {secret: s3cret}\n",
+    );
     let alice = bot.start();
     alice.wait_for_log("a workflow declares `webhook:`, but no HTTP server runs");
     let (_, status, log) = alice.finish();
     assert!(status.success(), "{log}");
+}
+
+/// A workflow file may declare `webhook:` only when the configuration has a
+/// secret for it or says `public: true`: otherwise the file does not load
+/// (named with its line, by the bot and by `config validate`) and nothing
+/// answers at its address; with `public: true` anyone may start it.
+#[test]
+fn a_workflow_webhook_without_a_secret_loads_only_when_written_public() {
+    let port = free_port();
+    let open = "webhook: {room: shell:shell}\ntasks:\n  t:\n    action: ci.test\n    input: {suite: x, ms: 1}\n";
+    let bot = bot_with("open", open, &format!("web: {{port: {port}}}\n"));
+    let flow = bot.path().join("workflows/open.yaml");
+    let expected = format!(
+        "{}:1:1: webhook: workflows.open.webhook in the configuration has no `secret`",
+        flow.display()
+    );
+    let (status, _, err) =
+        crate::common::sandbot(&["config", "validate", "-c", bot.config().to_str().unwrap()]);
+    assert!(!status.success());
+    assert!(err.contains(&expected), "{err}");
+    let alice = bot.start();
+    alice.wait_for_log(&expected);
+    wait_for_port(port);
+    assert_eq!(http(port, "POST", "/workflow/open", &[], "{}").0, 404);
+    drop(alice);
+
+    let config = std::fs::read_to_string(bot.config()).unwrap();
+    bot.write_config(&format!(
+        "{config}workflows:\n  open:\n    webhook: {{public: true}}\n"
+    ));
+    let alice = bot.start();
+    wait_for_port(port);
+    let (code, body) = http(port, "POST", "/workflow/open", &[], "{}");
+    assert_eq!(code, 202, "{body}");
+    assert_eq!(alice.answer(), "▶ open #1 started.");
 }
 
 /// A parent `release` whose `ship` task starts the child `ship` workflow:

@@ -8,6 +8,7 @@
 //! nested deeper than `stored::VALUE_DEPTH` is refused (a workflow keeps it).
 
 use crate::event::{HTTP_CALLER, Origin, Response, ResponseBody, Target};
+use crate::grants::SendRefused;
 use crate::runtime::bindings::chat;
 use crate::runtime::store::{Phase, State};
 use crate::text::for_log;
@@ -103,13 +104,21 @@ impl chat::Host for State {
             }
         };
         let from = origin.map(|o| (o.connector.as_str(), o.room.as_str()));
-        if !self.skill.grants.may_send(&connector, &target.room, from) {
+        if let Err(refused) = self.skill.grants.may_send(&connector, &target.room, from) {
             let name = &self.skill.name;
-            tracing::warn!(skill = %name, "denied: send to {}:{}, which skills.{name}.allow.send does not grant", for_log(&connector), for_log(&target.room));
-            let why = format!(
-                "sending to {connector}:{} is not granted to this skill (skills.{name}.allow.send); it may answer where its event came from",
-                target.room
-            );
+            let place = format!("{}:{}", for_log(&connector), for_log(&target.room));
+            let why = match &refused {
+                SendRefused::NotGranted => {
+                    tracing::warn!(skill = %name, "denied: send to {place}, which skills.{name}.allow.send does not grant");
+                    format!(
+                        "sending to {place} is not granted to this skill (skills.{name}.allow.send); it may answer where its event came from"
+                    )
+                }
+                SendRefused::NotOne { .. } => {
+                    tracing::warn!(skill = %name, "denied: send to {place}: {refused}");
+                    format!("sending to {place} is refused: {refused} (skills.{name}.allow.send)")
+                }
+            };
             return Err(self.deny(why));
         }
         let target = Target {
