@@ -17,7 +17,11 @@
 //! At start, [`Workflows::resume`] (`resume.rs`) picks up the runs the
 //! last process left; one whose record cannot be read fails alone.
 
+mod approvals;
+mod check;
+pub mod conductor;
 pub mod defs;
+mod driver;
 pub mod engine;
 mod inputs;
 mod resume;
@@ -25,6 +29,7 @@ pub mod sharing;
 pub mod spec;
 pub mod store;
 pub mod template;
+mod tasks;
 
 use crate::bus::ResponseSink;
 use crate::catalog::Catalog;
