@@ -470,7 +470,8 @@ fn expressions(c: &mut Checker, spec: &File, templates: &mut Templates) -> Compi
     };
     for a in &spec.aliases {
         let ack = a.ack.as_ref().map(|ack| {
-            tpl(templates, c, None, &serde_json::Value::String(ack.clone()), ack, "")
+            let what = format!("alias `{}`: the ack is ", a.format);
+            tpl(templates, c, None, &serde_json::Value::String(ack.clone()), ack, &what)
         });
         out.acks.push(ack);
     }
@@ -478,7 +479,8 @@ fn expressions(c: &mut Checker, spec: &File, templates: &mut Templates) -> Compi
         let here = Some(task_name.as_str());
         let mut input = Vec::new();
         for (k, v) in &t.input {
-            input.push((k.clone(), tpl(templates, c, here, v, &format!("{k}:"), "")));
+            let what = format!("task `{task_name}`: input `{k}` is ");
+            input.push((k.clone(), tpl(templates, c, here, v, &format!("{k}:"), &what)));
         }
         out.inputs.push(input);
         let mut nexts = Vec::new();
@@ -501,11 +503,13 @@ fn expressions(c: &mut Checker, spec: &File, templates: &mut Templates) -> Compi
             nexts.push((when, publish));
         }
         out.nexts.push(nexts);
-        let items = t.with_items.as_ref().map(|v| tpl(templates, c, here, v, "with-items:", ""));
+        let what = format!("task `{task_name}`: with-items is ");
+        let items = (t.with_items.as_ref()).map(|v| tpl(templates, c, here, v, "with-items:", &what));
         out.with_items.push(items);
     }
     for (k, v) in &spec.output {
-        out.output.push((k.clone(), tpl(templates, c, None, v, &format!("{k}:"), "")));
+        let what = format!("output `{k}` is ");
+        out.output.push((k.clone(), tpl(templates, c, None, v, &format!("{k}:"), &what)));
     }
     out
 }

@@ -354,11 +354,13 @@ fn stranded_joins(def: &Workflow, state: &State) -> Vec<String> {
                 .map(|s| format!("`{s}`"))
                 .collect();
             let needs = match t.join {
-                Some(n) if n < t.sources.len() => format!("{n} of {}", t.sources.len()),
-                _ => "all".into(),
+                Some(n) if n < t.sources.len() => {
+                    format!("{n} of the {} tasks that lead to it", t.sources.len())
+                }
+                _ => "every task that leads to it".into(),
             };
             format!(
-                "join `{}` can never run: it needs {needs} of the tasks that lead to it, and {} did not lead to it",
+                "join `{}` can never run: it waits for {needs}, and {} did not lead to it",
                 t.name,
                 missing.join(", ")
             )

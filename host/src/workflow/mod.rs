@@ -24,6 +24,8 @@ pub mod defs;
 mod driver;
 pub mod engine;
 mod inputs;
+#[cfg(test)]
+mod rehearsal;
 mod resume;
 pub mod sharing;
 pub mod spec;

@@ -1251,3 +1251,69 @@ output:
     let (_, status, log) = alice.finish();
     assert!(status.success(), "{log}");
 }
+
+/// Orquesta's joins through the real bot. A branch that failed and was
+/// handled elsewhere never reaches the join: the join can never run, and
+/// the run fails naming it (it said "✅ succeeded" with the join left
+/// waiting). A task that leads to the join on success and on failure
+/// counts once, so the join runs after it failed (it waited forever).
+#[test]
+fn a_join_after_a_handled_failure_fails_the_run_and_one_reached_on_failure_runs() {
+    let stranded = "
+inputs:
+  fail: {type: string, default: unit}
+tasks:
+  start:
+    action: ci.build
+    input: {app: web}
+    next: [{do: [test-a, test-b]}]
+  test-a:
+    action: ci.test
+    input: {suite: unit, ms: 10, fail: '{{ inputs.fail }}'}
+    next:
+      - {when: succeeded, do: deploy}
+      - {when: failed, do: cleanup}
+  test-b:
+    action: ci.test
+    input: {suite: integration, ms: 200}
+    next: [{when: succeeded, do: deploy}]
+  cleanup: {action: ci.rollback, input: {app: web}}
+  deploy: {action: ci.deploy, join: all, input: {app: web, env: prod, version: '1'}}
+";
+    let bot = bot_with("gate", stranded, "");
+    let reached = stranded
+        .replace("- {when: failed, do: cleanup}", "- {when: failed, do: deploy}")
+        .replace("  cleanup: {action: ci.rollback, input: {app: web}}\n", "");
+    write_workflow(&bot, "report", &reached);
+    let mut alice = bot.start();
+    assert_eq!(alice.ask("workflow run gate"), "▶ gate #1 started.");
+    assert_eq!(
+        alice.answer(),
+        "❌ gate #1 failed: join `deploy` can never run: it waits for every task that leads to it, and `test-a` did not lead to it"
+    );
+    let status = alice.ask("workflow status 1");
+    assert!(status.contains("cleanup succeeded"), "{status}");
+    assert!(status.contains("deploy waiting"), "{status}");
+    // Without the failure the same join runs.
+    assert_eq!(alice.ask("workflow run gate fail=none"), "▶ gate #2 started.");
+    assert_eq!(alice.answer(), "✅ gate #2 succeeded");
+    assert_eq!(alice.ask("workflow run report"), "▶ report #3 started.");
+    assert_eq!(alice.answer(), "✅ report #3 succeeded");
+    let (_, status, log) = alice.finish();
+    assert!(status.success(), "{log}");
+    let history = history(&bot);
+    assert_eq!(
+        history.get("wf-1").unwrap().unwrap().outcome,
+        Outcome::Error
+    );
+    let gate = tasks_of(&history, "wf-1");
+    assert_eq!(
+        ids(&gate),
+        ["wf-1.cleanup", "wf-1.start", "wf-1.test-a", "wf-1.test-b"],
+        "no deploy"
+    );
+    assert_eq!(ids(&tasks_of(&history, "wf-2")).len(), 4, "deploy ran");
+    let report = tasks_of(&history, "wf-3");
+    assert_eq!(task(&report, "wf-3.test-a").outcome, Outcome::Error);
+    assert_eq!(task(&report, "wf-3.deploy").outcome, Outcome::Ok);
+}
