@@ -237,5 +237,4 @@ impl Engine {
     pub fn started_by(&self, id: u64) -> Option<Option<(String, String)>> {
         self.lock().get(&id).map(|l| l.started_by.clone())
     }
-
 }

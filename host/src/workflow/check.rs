@@ -122,8 +122,6 @@ enum OneOrMany {
     Many(Vec<String>),
 }
 
-
-
 impl OneOrMany {
     fn names(&self) -> Vec<&str> {
         match self {
@@ -215,7 +213,9 @@ pub(super) fn parse(file: &Path, text: &str) -> Result<Workflow, Vec<ConfigError
     }
     use sha2::Digest;
     let sha256 = format!("{:x}", sha2::Sha256::digest(text.as_bytes()));
-    Ok(assemble(spec, shape, compiled, links, templates, name, sha256))
+    Ok(assemble(
+        spec, shape, compiled, links, templates, name, sha256,
+    ))
 }
 
 /// What the semantic pass found right, to build the workflow from.
@@ -294,7 +294,11 @@ fn inputs(c: &mut Checker, spec: &File) -> IndexMap<String, Input> {
                     format!("input `{n}`: the default is not of type {:?}", i.kind).to_lowercase();
                 c.at(None, &format!("{n}:"), message);
             } else if let Err(e) = crate::stored::check_value(d) {
-                c.at(None, &format!("{n}:"), format!("input `{n}`: the default: {e}"));
+                c.at(
+                    None,
+                    &format!("{n}:"),
+                    format!("input `{n}`: the default: {e}"),
+                );
             }
         }
         inputs.insert(
@@ -330,9 +334,16 @@ fn action(
             let called = &other[WORKFLOW_ACTION.len()..];
             if let Err(e) = crate::names::check(called) {
                 let shown = crate::names::shown(other);
-                c.at(here, &t.action, format!("task `{task_name}`: `{shown}` names no workflow: {e}"));
+                c.at(
+                    here,
+                    &t.action,
+                    format!("task `{task_name}`: `{shown}` names no workflow: {e}"),
+                );
             } else if called == c.name {
-                let message = format!("task `{task_name}`: workflow `{}` may not start itself", c.name);
+                let message = format!(
+                    "task `{task_name}`: workflow `{}` may not start itself",
+                    c.name
+                );
                 c.at(here, &t.action, message);
             } else {
                 let message = format!("task `{task_name}` starts `{called}`");
@@ -375,11 +386,16 @@ fn skill_action(c: &mut Checker, task_name: &str, text: &str) -> Action {
     };
     let shown = crate::names::shown(text);
     if skill.is_empty() || matcher.as_deref() == Some("") {
-        let message = format!("task `{task_name}`: action `{shown}` is not `skill` or `skill.matcher`");
+        let message =
+            format!("task `{task_name}`: action `{shown}` is not `skill` or `skill.matcher`");
         c.at(Some(task_name), text, message);
     } else if let Err(e) = crate::names::check(&skill) {
         let shown = crate::names::shown(&skill);
-        c.at(Some(task_name), text, format!("task `{task_name}`: `{shown}` names no skill: {e}"));
+        c.at(
+            Some(task_name),
+            text,
+            format!("task `{task_name}`: `{shown}` names no skill: {e}"),
+        );
     }
     Action::Skill { skill, matcher }
 }
@@ -443,13 +459,16 @@ fn crontab(c: &mut Checker, spec: &File, inputs: &IndexMap<String, Input>) -> Ve
     crontab
 }
 
+/// A `next:` entry's condition and what it publishes, compiled.
+type NextCompiled = (When, Vec<(String, Tpl)>);
+
 /// What the expression pass compiled, by task.
 #[derive(Default)]
 struct Compiled {
     acks: Vec<Option<Tpl>>,
     inputs: Vec<Vec<(String, Tpl)>>,
     /// By task, by `next:` entry: its condition and what it publishes.
-    nexts: Vec<Vec<(When, Vec<(String, Tpl)>)>>,
+    nexts: Vec<Vec<NextCompiled>>,
     with_items: Vec<Option<Tpl>>,
     output: Vec<(String, Tpl)>,
 }
@@ -471,7 +490,14 @@ fn expressions(c: &mut Checker, spec: &File, templates: &mut Templates) -> Compi
     for a in &spec.aliases {
         let ack = a.ack.as_ref().map(|ack| {
             let what = format!("alias `{}`: the ack is ", a.format);
-            tpl(templates, c, None, &serde_json::Value::String(ack.clone()), ack, &what)
+            tpl(
+                templates,
+                c,
+                None,
+                &serde_json::Value::String(ack.clone()),
+                ack,
+                &what,
+            )
         });
         out.acks.push(ack);
     }
@@ -480,7 +506,10 @@ fn expressions(c: &mut Checker, spec: &File, templates: &mut Templates) -> Compi
         let mut input = Vec::new();
         for (k, v) in &t.input {
             let what = format!("task `{task_name}`: input `{k}` is ");
-            input.push((k.clone(), tpl(templates, c, here, v, &format!("{k}:"), &what)));
+            input.push((
+                k.clone(),
+                tpl(templates, c, here, v, &format!("{k}:"), &what),
+            ));
         }
         out.inputs.push(input);
         let mut nexts = Vec::new();
@@ -498,18 +527,25 @@ fn expressions(c: &mut Checker, spec: &File, templates: &mut Templates) -> Compi
             let mut publish = Vec::new();
             for (k, v) in &n.publish {
                 let what = format!("task `{task_name}`: publish `{k}` is ");
-                publish.push((k.clone(), tpl(templates, c, here, v, &format!("{k}:"), &what)));
+                publish.push((
+                    k.clone(),
+                    tpl(templates, c, here, v, &format!("{k}:"), &what),
+                ));
             }
             nexts.push((when, publish));
         }
         out.nexts.push(nexts);
         let what = format!("task `{task_name}`: with-items is ");
-        let items = (t.with_items.as_ref()).map(|v| tpl(templates, c, here, v, "with-items:", &what));
+        let items =
+            (t.with_items.as_ref()).map(|v| tpl(templates, c, here, v, "with-items:", &what));
         out.with_items.push(items);
     }
     for (k, v) in &spec.output {
         let what = format!("output `{k}` is ");
-        out.output.push((k.clone(), tpl(templates, c, None, v, &format!("{k}:"), &what)));
+        out.output.push((
+            k.clone(),
+            tpl(templates, c, None, v, &format!("{k}:"), &what),
+        ));
     }
     out
 }
@@ -540,8 +576,9 @@ fn references(c: &mut Checker, spec: &File, shape: &Shape) -> Links {
                     continue;
                 }
                 let Some(j) = names.iter().position(|x| *x == target) else {
-                    let message =
-                        format!("task `{task_name}`: `do: {target}` names no task of this workflow");
+                    let message = format!(
+                        "task `{task_name}`: `do: {target}` names no task of this workflow"
+                    );
                     c.at(here, target, message);
                     continue;
                 };
@@ -558,9 +595,15 @@ fn references(c: &mut Checker, spec: &File, shape: &Shape) -> Links {
         }
         targets.push(by_entry);
     }
-    let starts: Vec<usize> = (0..names.len()).filter(|&i| sources[i].is_empty()).collect();
+    let starts: Vec<usize> = (0..names.len())
+        .filter(|&i| sources[i].is_empty())
+        .collect();
     if starts.is_empty() && !names.is_empty() {
-        c.at(None, "tasks:", "every task is led to by another: none can start".into());
+        c.at(
+            None,
+            "tasks:",
+            "every task is led to by another: none can start".into(),
+        );
     }
     let links = Links {
         targets,
@@ -578,7 +621,14 @@ fn references(c: &mut Checker, spec: &File, shape: &Shape) -> Links {
 /// A join that could never run is refused: one that waits for more tasks
 /// than lead to it, for a task no run reaches, for a task that comes only
 /// after it, or for both sides of one task's succeeded/failed choice.
-fn check_join(c: &mut Checker, spec: &File, name: &str, i: usize, join: Option<usize>, links: &Links) {
+fn check_join(
+    c: &mut Checker,
+    spec: &File,
+    name: &str,
+    i: usize,
+    join: Option<usize>,
+    links: &Links,
+) {
     let here = Some(name);
     let sources = &links.sources[i];
     let needed = join.unwrap_or(sources.len());
@@ -601,7 +651,10 @@ fn check_join(c: &mut Checker, spec: &File, name: &str, i: usize, join: Option<u
         if !from_starts[s] {
             never.push(format!("`{}` (no run reaches it)", task_names[s]));
         } else if join.is_none() && after_join[s] {
-            never.push(format!("`{}` (it comes only after `{name}`)", task_names[s]));
+            never.push(format!(
+                "`{}` (it comes only after `{name}`)",
+                task_names[s]
+            ));
         }
     }
     if join.is_none() {

@@ -136,7 +136,12 @@ pub fn first_tasks(def: &Workflow) -> Vec<(String, TaskDoc)> {
 impl State {
     /// Run `id` from its document and its kept tasks; the second value
     /// names kept tasks the workflow no longer has (they are left out).
-    pub fn new(def: &Workflow, id: u64, doc: RunDoc, kept: Vec<(String, TaskDoc)>) -> (State, Vec<String>) {
+    pub fn new(
+        def: &Workflow,
+        id: u64,
+        doc: RunDoc,
+        kept: Vec<(String, TaskDoc)>,
+    ) -> (State, Vec<String>) {
         let mut tasks: Vec<Option<TaskDoc>> = vec![None; def.tasks.len()];
         let mut unknown = Vec::new();
         for (name, task) in kept {
@@ -300,7 +305,14 @@ pub fn task_ended(def: &Workflow, state: &mut State, i: usize, end: TaskEnd, now
 
 /// Does `when` fit the end of `task`? A condition that cannot be
 /// evaluated counts as false (and says why).
-fn fits(def: &Workflow, task: &Task, when: &When, ok: bool, mine: &Value, warnings: &mut Vec<String>) -> bool {
+fn fits(
+    def: &Workflow,
+    task: &Task,
+    when: &When,
+    ok: bool,
+    mine: &Value,
+    warnings: &mut Vec<String>,
+) -> bool {
     match when {
         When::Succeeded => ok,
         When::Failed => !ok,
@@ -382,7 +394,10 @@ pub fn end(def: &Workflow, state: &mut State, stop: Stop) -> End {
         Stop::Canceled(by) => (RunStatus::Canceled, Some(format!("canceled by {by}"))),
         Stop::TimedOut(t) => (
             RunStatus::Failed,
-            Some(format!("the workflow took longer than {}", HumanDuration(t))),
+            Some(format!(
+                "the workflow took longer than {}",
+                HumanDuration(t)
+            )),
         ),
         Stop::Done if state.doc.failed => (
             RunStatus::Failed,
@@ -445,7 +460,11 @@ pub fn summary(def: &Workflow, id: u64, end: &End) -> String {
 }
 
 /// The list a `with-items` task runs over, rendered over `values`.
-pub fn items(def: &Workflow, task: &Task, values: &Value) -> Result<Option<Vec<serde_json::Value>>, String> {
+pub fn items(
+    def: &Workflow,
+    task: &Task,
+    values: &Value,
+) -> Result<Option<Vec<serde_json::Value>>, String> {
     let Some(items) = &task.with_items else {
         return Ok(None);
     };

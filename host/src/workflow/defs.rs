@@ -274,8 +274,7 @@ fn read(file: &Path, hook_guarded: bool) -> Result<Workflow, Vec<ConfigError>> {
             "not a regular file of at most {MAX_FILE} bytes"
         )));
     }
-    let text =
-        std::fs::read_to_string(file).map_err(|e| whole(format!("cannot read it: {e}")))?;
+    let text = std::fs::read_to_string(file).map_err(|e| whole(format!("cannot read it: {e}")))?;
     let workflow = spec::parse(file, &text)?;
     if workflow.webhook.is_some() && !hook_guarded {
         let name = &workflow.name;

@@ -303,9 +303,7 @@ fn resumed_children(doc: &super::store::TaskDoc) -> HashMap<Option<usize>, u64> 
     doc.child
         .map(|c| (None, c))
         .into_iter()
-        .chain(
-            (doc.children.iter().enumerate()).filter_map(|(n, c)| Some((Some(n), (*c)?))),
-        )
+        .chain((doc.children.iter().enumerate()).filter_map(|(n, c)| Some((Some(n), (*c)?))))
         .collect()
 }
 

@@ -37,7 +37,6 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
-
 /// An answer to an approval.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
@@ -148,7 +147,6 @@ impl Engine {
             owner: None,
         })
     }
-
 
     /// A task's skill (`Engine::skill`), for `tasks.rs`.
     pub(super) async fn run_skill(

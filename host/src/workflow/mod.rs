@@ -30,8 +30,8 @@ mod resume;
 pub mod sharing;
 pub mod spec;
 pub mod store;
-pub mod template;
 mod tasks;
+pub mod template;
 
 use crate::bus::ResponseSink;
 use crate::catalog::Catalog;

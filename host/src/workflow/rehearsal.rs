@@ -141,7 +141,8 @@ struct Stage<'a> {
 impl Stage<'_> {
     fn at(&mut self, delay: u64, what: Happening) {
         self.order += 1;
-        self.queue.push(Reverse((self.now + delay, self.order, what)));
+        self.queue
+            .push(Reverse((self.now + delay, self.order, what)));
     }
 
     fn start_due(&mut self) {
@@ -172,7 +173,14 @@ impl Stage<'_> {
                 },
             );
             match count {
-                None => self.at(0, Happening::Start { task: i, item: None, attempt: 1 }),
+                None => self.at(
+                    0,
+                    Happening::Start {
+                        task: i,
+                        item: None,
+                        attempt: 1,
+                    },
+                ),
                 Some(0) => {
                     self.running.remove(&i);
                     self.task_ended(i, conductor::items_end(Vec::new(), self.now));
@@ -199,7 +207,14 @@ impl Stage<'_> {
         r.next_item += 1;
         r.in_flight += 1;
         r.most = r.most.max(r.in_flight);
-        self.at(0, Happening::Start { task: i, item: Some(item), attempt: 1 });
+        self.at(
+            0,
+            Happening::Start {
+                task: i,
+                item: Some(item),
+                attempt: 1,
+            },
+        );
         true
     }
 
@@ -214,7 +229,8 @@ impl Stage<'_> {
         let (a, ms) = match conductor::input(self.def, task, &values) {
             Err(e) => (Attempt::failed(e), 0),
             Ok(input) => {
-                self.inputs.insert(id.clone(), serde_json::Value::Object(input.clone()));
+                self.inputs
+                    .insert(id.clone(), serde_json::Value::Object(input.clone()));
                 self.mocked(&id, i, attempt, &input)
             }
         };
@@ -266,7 +282,10 @@ impl Stage<'_> {
             return match task.action {
                 Action::Wait => {
                     let d = HumanDuration::parse(&text("for")).map_or(0, |d| d.0.as_millis());
-                    (Attempt::ok(serde_json::Value::Null, String::new()), d as u64)
+                    (
+                        Attempt::ok(serde_json::Value::Null, String::new()),
+                        d as u64,
+                    )
                 }
                 Action::Send => (
                     Attempt::ok(serde_json::json!({"text": text("text")}), text("text")),
@@ -290,7 +309,11 @@ impl Stage<'_> {
     fn ended(&mut self, i: usize, item: Option<usize>, attempt: u32, a: Attempt) {
         let task = &self.def.tasks[i];
         if let Some(delay) = conductor::retry_after(task, attempt, &a) {
-            let next = Happening::Start { task: i, item, attempt: attempt + 1 };
+            let next = Happening::Start {
+                task: i,
+                item,
+                attempt: attempt + 1,
+            };
             return self.at(delay.as_millis() as u64, next);
         }
         let Some(n) = item else {
@@ -340,10 +363,27 @@ impl Stage<'_> {
             };
             self.now = when;
             match what {
-                Happening::Start { task, item, attempt } => self.start(task, item, attempt),
-                Happening::End { task, item, attempt, ok, result, answer, error } => {
+                Happening::Start {
+                    task,
+                    item,
+                    attempt,
+                } => self.start(task, item, attempt),
+                Happening::End {
+                    task,
+                    item,
+                    attempt,
+                    ok,
+                    result,
+                    answer,
+                    error,
+                } => {
                     let result = serde_json::from_str(&result).unwrap_or_default();
-                    let a = Attempt { ok, result, answer, error };
+                    let a = Attempt {
+                        ok,
+                        result,
+                        answer,
+                        error,
+                    };
                     self.ended(task, item, attempt, a);
                 }
             }
@@ -376,7 +416,10 @@ fn play(file: &Path, r: &Rehearsal) -> Vec<String> {
             let got: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
             let expected = expected.clone().unwrap_or_default();
             let fits = got.len() == expected.len()
-                && got.iter().zip(&expected).all(|(g, e)| g.contains(e.as_str()));
+                && got
+                    .iter()
+                    .zip(&expected)
+                    .all(|(g, e)| g.contains(e.as_str()));
             if !fits {
                 wrong.push(format!("load errors: got {got:#?}, expected {expected:#?}"));
             }
@@ -429,7 +472,11 @@ fn compare(expect: &Expect, stage: &Stage, end: &conductor::End, wrong: &mut Vec
         }
     };
     if let Some(s) = &expect.sequence {
-        check("sequence", format!("{:?}", stage.sequence), format!("{s:?}"));
+        check(
+            "sequence",
+            format!("{:?}", stage.sequence),
+            format!("{s:?}"),
+        );
     }
     let status = match end.status {
         RunStatus::Succeeded => "succeeded",
@@ -440,7 +487,11 @@ fn compare(expect: &Expect, stage: &Stage, end: &conductor::End, wrong: &mut Vec
     let wanted = expect.status.as_deref().unwrap_or("succeeded");
     check("status", status.into(), wanted.into());
     if expect.error.is_some() || end.error.is_some() {
-        check("error", format!("{:?}", end.error), format!("{:?}", expect.error));
+        check(
+            "error",
+            format!("{:?}", end.error),
+            format!("{:?}", expect.error),
+        );
     }
     if let Some(o) = &expect.output {
         let got = serde_json::Value::Object(end.output.clone());
@@ -451,7 +502,11 @@ fn compare(expect: &Expect, stage: &Stage, end: &conductor::End, wrong: &mut Vec
         check(&format!("vars.{k}"), got.to_string(), v.to_string());
     }
     for (name, wanted) in &expect.tasks {
-        let got = match stage.def.task(name).and_then(|i| stage.state.tasks[i].as_ref()) {
+        let got = match stage
+            .def
+            .task(name)
+            .and_then(|i| stage.state.tasks[i].as_ref())
+        {
             None => "absent",
             Some(t) if t.status == Status::Waiting => "waiting",
             Some(t) => t.status.as_str(),
@@ -464,7 +519,11 @@ fn compare(expect: &Expect, stage: &Stage, end: &conductor::End, wrong: &mut Vec
     }
     for (task, n) in &expect.most_at_once {
         let got = stage.most.get(task).copied().unwrap_or_default();
-        check(&format!("most at once in {task}"), got.to_string(), n.to_string());
+        check(
+            &format!("most at once in {task}"),
+            got.to_string(),
+            n.to_string(),
+        );
     }
 }
 
@@ -504,7 +563,13 @@ fn a_wrong_expectation_is_reported() {
     let wrong = rehearse(Path::new("wrong.yaml"), text);
     assert_eq!(wrong.len(), 4, "{wrong:#?}");
     assert_eq!(wrong[0], "(wrong)");
-    assert!(wrong[1].contains(r#"got ["a"], expected ["b"]"#), "{wrong:#?}");
-    assert!(wrong[2].contains("got failed, expected succeeded"), "{wrong:#?}");
+    assert!(
+        wrong[1].contains(r#"got ["a"], expected ["b"]"#),
+        "{wrong:#?}"
+    );
+    assert!(
+        wrong[2].contains("got failed, expected succeeded"),
+        "{wrong:#?}"
+    );
     assert!(wrong[3].contains("a failed: boom"), "{wrong:#?}");
 }

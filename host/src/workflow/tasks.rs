@@ -13,8 +13,8 @@ use super::spec::{Action, Task, Workflow};
 use super::store::{ItemDoc, RunStatus, StepError, TaskDoc};
 use super::template::as_text;
 use crate::config::HumanDuration;
-use crate::event::{Event, EventId, Execution, Outcome, Response, ResponseBody, Target as Room};
 use crate::event::now_ms;
+use crate::event::{Event, EventId, Execution, Outcome, Response, ResponseBody, Target as Room};
 use futures::StreamExt;
 use minijinja::Value;
 use std::collections::HashMap;
@@ -223,7 +223,9 @@ impl Engine {
         let Some(target) = target else {
             return (
                 Outcome::Error,
-                Attempt::failed("send needs a `room`: the workflow was not started from one".into()),
+                Attempt::failed(
+                    "send needs a `room`: the workflow was not started from one".into(),
+                ),
             );
         };
         let response = Response {
@@ -277,11 +279,17 @@ async fn wait(
         // `for: 0s` only gives way (the timer's tick is a millisecond).
         _ if d.0.is_zero() => {
             tokio::task::yield_now().await;
-            (Outcome::Ok, Attempt::ok(serde_json::Value::Null, String::new()))
+            (
+                Outcome::Ok,
+                Attempt::ok(serde_json::Value::Null, String::new()),
+            )
         }
         _ => {
             tokio::time::sleep(d.0).await;
-            (Outcome::Ok, Attempt::ok(serde_json::Value::Null, String::new()))
+            (
+                Outcome::Ok,
+                Attempt::ok(serde_json::Value::Null, String::new()),
+            )
         }
     }
 }

@@ -1282,7 +1282,10 @@ tasks:
 ";
     let bot = bot_with("gate", stranded, "");
     let reached = stranded
-        .replace("- {when: failed, do: cleanup}", "- {when: failed, do: deploy}")
+        .replace(
+            "- {when: failed, do: cleanup}",
+            "- {when: failed, do: deploy}",
+        )
         .replace("  cleanup: {action: ci.rollback, input: {app: web}}\n", "");
     write_workflow(&bot, "report", &reached);
     let mut alice = bot.start();
@@ -1295,7 +1298,10 @@ tasks:
     assert!(status.contains("cleanup succeeded"), "{status}");
     assert!(status.contains("deploy waiting"), "{status}");
     // Without the failure the same join runs.
-    assert_eq!(alice.ask("workflow run gate fail=none"), "▶ gate #2 started.");
+    assert_eq!(
+        alice.ask("workflow run gate fail=none"),
+        "▶ gate #2 started."
+    );
     assert_eq!(alice.answer(), "✅ gate #2 succeeded");
     assert_eq!(alice.ask("workflow run report"), "▶ report #3 started.");
     assert_eq!(alice.answer(), "✅ report #3 succeeded");
@@ -1316,4 +1322,39 @@ tasks:
     let report = tasks_of(&history, "wf-3");
     assert_eq!(task(&report, "wf-3.test-a").outcome, Outcome::Error);
     assert_eq!(task(&report, "wf-3.deploy").outcome, Outcome::Ok);
+}
+
+/// A file with three mistakes is answered with three lines, each at its
+/// own place, by `config validate`; the count is of
+/// files.
+#[test]
+fn every_mistake_in_a_workflow_file_is_reported_with_its_place() {
+    let broken = "
+tasks:
+  build:
+    action: ci.build
+    next: [{do: tset}]
+  test:
+    action: wait
+    input: {for: soon}
+  deploy:
+    action: ci
+    join: all
+    concurrency: 0
+";
+    let bot = bot_with("deploy", broken, "");
+    let config = bot.config();
+    let (status, _, err) =
+        crate::common::sandbot(&["config", "validate", "-c", config.to_str().unwrap()]);
+    assert!(!status.success(), "{err}");
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
+    let places: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l.split("deploy.yaml:").nth(1)?.split(": ").next())
+        .collect();
+    assert_eq!(places, ["8:18", "12:5", "5:17"], "{err}");
+    assert!(lines[0].contains("`for: soon` is not a duration"), "{err}");
+    assert!(lines[1].contains("concurrency must be at least 1"), "{err}");
+    assert!(lines[2].contains("`do: tset` names no task"), "{err}");
+    assert!(err.contains("1 workflow file did not load"), "{err}");
 }
