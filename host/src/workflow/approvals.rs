@@ -5,10 +5,9 @@
 //! its tasks started, down the chain.
 
 use super::conductor::Attempt;
-use super::engine::{Approval, Decision, Engine, fail, ok};
+use super::engine::{Approval, Decision, Engine, TaskCx, fail, ok};
 use super::spec::{APPROVAL_TIMEOUT, Task};
 use super::store::RunStatus;
-use super::tasks::TaskCx;
 use super::template::as_text;
 use crate::config::HumanDuration;
 use crate::event::{Execution, Outcome, Response, ResponseBody, Target as Room, now_ms};

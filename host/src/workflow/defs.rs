@@ -14,7 +14,7 @@
 //! depth bound at run time ([`spec::MAX_DEPTH`]) catches what a reload
 //! sequence could still let through.
 
-use super::spec::{self, Workflow};
+use super::spec::Workflow;
 use crate::config::{Config, ConfigError};
 use anyhow::{Context, Result};
 use arc_swap::ArcSwap;
@@ -275,7 +275,7 @@ fn read(file: &Path, hook_guarded: bool) -> Result<Workflow, Vec<ConfigError>> {
         )));
     }
     let text = std::fs::read_to_string(file).map_err(|e| whole(format!("cannot read it: {e}")))?;
-    let workflow = spec::parse(file, &text)?;
+    let workflow = super::check::parse(file, &text)?;
     if workflow.webhook.is_some() && !hook_guarded {
         let name = &workflow.name;
         let message = format!(

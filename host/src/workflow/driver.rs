@@ -11,10 +11,9 @@
 //! took its run (a shared store) stops the same way.
 
 use super::conductor::{self, State, Stop, TaskEnd};
-use super::engine::{Engine, Live};
+use super::engine::{Engine, Live, TaskCx};
 use super::spec::Workflow;
 use super::store::{Kept, RunStatus, StepError};
-use super::tasks::TaskCx;
 use super::template::as_text;
 use crate::event::{Event, Outcome, Response, ResponseBody, Target as Room, now_ms};
 use std::collections::HashMap;

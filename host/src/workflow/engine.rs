@@ -19,7 +19,6 @@ use super::conductor::{self, Attempt};
 use super::defs::Definitions;
 use super::spec::{MAX_DEPTH, Task, Workflow};
 use super::store::{Kept, ParentLink, RunDoc, RunStatus, Store, TaskDoc};
-use super::tasks::TaskCx;
 use crate::bus::ResponseSink;
 use crate::catalog::Catalog;
 use crate::config::{Config, HumanDuration};
@@ -31,6 +30,7 @@ use crate::observe::Observer;
 use crate::permissions::Asker;
 use crate::runtime::Call;
 use crate::work::Work;
+use minijinja::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -80,6 +80,27 @@ pub struct Engine {
     pub(super) stopping: CancellationToken,
     /// The drivers running, to wait for them as the bot stops.
     pub(super) drivers: Arc<Work>,
+}
+
+/// What a task needs to run, away from its driver.
+pub(super) struct TaskCx {
+    pub(super) run: u64,
+    pub(super) def: Arc<Workflow>,
+    pub(super) index: usize,
+    pub(super) values: Value,
+    pub(super) event: Arc<Event>,
+    pub(super) event_id: EventId,
+    pub(super) doc: TaskDoc,
+    pub(super) room: Option<Room>,
+    pub(super) depth: u32,
+    /// The child runs this task (by item, over `with-items`) had started
+    /// before a restart: the first attempt waits for it instead of
+    /// starting another.
+    pub(super) resumed: Mutex<HashMap<Option<usize>, u64>>,
+    /// The task's document as last written: items' ends and children's
+    /// numbers go into it, one writer at a time, so no write undoes
+    /// another's.
+    pub(super) written: tokio::sync::Mutex<TaskDoc>,
 }
 
 /// How a run is started, besides its workflow.

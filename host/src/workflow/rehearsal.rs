@@ -408,7 +408,7 @@ fn rehearse(file: &Path, text: &str) -> Vec<String> {
 fn play(file: &Path, r: &Rehearsal) -> Vec<String> {
     let mut wrong = Vec::new();
     let stem = file.file_stem().unwrap_or_default().to_string_lossy();
-    let parsed = super::spec::parse(Path::new(&format!("{stem}.yaml")), &r.workflow);
+    let parsed = super::check::parse(Path::new(&format!("{stem}.yaml")), &r.workflow);
     let def = match (parsed, &r.expect.load_errors) {
         (Ok(def), None) => def,
         (Ok(_), Some(_)) => return vec!["it loaded, and errors were expected".into()],

@@ -1,7 +1,8 @@
-//! A workflow file: its YAML shape (StackStorm Orquesta's, in this
-//! project's kebab-case), read with serde_yaml_ng, then checked and made
-//! ready to run: every template compiled once into the workflow's own
-//! minijinja environment, every `do:` naming a task, start tasks found.
+//! A workflow ready to run, and the shape of its file (StackStorm
+//! Orquesta's, in this project's kebab-case). `check.rs` reads the file
+//! with serde_yaml_ng and checks it in passes, making it ready to run:
+//! every template compiled once into the workflow's own minijinja
+//! environment, every `do:` naming a task, start tasks found.
 //! Errors are `file:line:col: what is wrong`, as configuration errors are.
 //!
 //! ```yaml
@@ -49,7 +50,6 @@ use crate::matching::alias::AliasFormat;
 use crate::matching::crontab::CronSchedule;
 use crate::permissions::Permissions;
 use indexmap::IndexMap;
-use std::path::Path;
 use std::time::Duration;
 
 /// The longest a task over a list may be.
@@ -206,13 +206,6 @@ impl Workflow {
     }
 }
 
-/// Reads and checks the workflow in `file` (named after the file), in
-/// passes (`check.rs`): every mistake is reported, each with its
-/// `file:line:col`, not only the first.
-pub fn parse(file: &Path, text: &str) -> Result<Workflow, Vec<ConfigError>> {
-    super::check::parse(file, text)
-}
-
 /// `connector:room` as a place to speak.
 pub(super) fn room(text: &str) -> Result<Room, String> {
     match text.split_once(':') {
@@ -228,10 +221,11 @@ pub(super) fn room(text: &str) -> Result<Room, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     /// The first mistake, where one is expected.
     fn parse(file: &Path, text: &str) -> Result<Workflow, ConfigError> {
-        super::parse(file, text).map_err(|mut e| e.remove(0))
+        crate::workflow::check::parse(file, text).map_err(|mut e| e.remove(0))
     }
 
     const GOOD: &str = "

@@ -8,39 +8,17 @@
 //! built-in (`send`, `wait`, `approve`).
 
 use super::conductor::{self, Attempt, TaskEnd};
-use super::engine::Engine;
-use super::spec::{Action, Task, Workflow};
-use super::store::{ItemDoc, RunStatus, StepError, TaskDoc};
+use super::engine::{Engine, TaskCx};
+use super::spec::{Action, Task};
+use super::store::{ItemDoc, RunStatus, StepError};
 use super::template::as_text;
 use crate::config::HumanDuration;
 use crate::event::now_ms;
-use crate::event::{Event, EventId, Execution, Outcome, Response, ResponseBody, Target as Room};
+use crate::event::{Execution, Outcome, Response, ResponseBody, Target as Room};
 use futures::StreamExt;
 use minijinja::Value;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// What a task needs to run, away from its driver.
-pub(super) struct TaskCx {
-    pub(super) run: u64,
-    pub(super) def: Arc<Workflow>,
-    pub(super) index: usize,
-    pub(super) values: Value,
-    pub(super) event: Arc<Event>,
-    pub(super) event_id: EventId,
-    pub(super) doc: TaskDoc,
-    pub(super) room: Option<Room>,
-    pub(super) depth: u32,
-    /// The child runs this task (by item, over `with-items`) had started
-    /// before a restart: the first attempt waits for it instead of
-    /// starting another.
-    pub(super) resumed: Mutex<HashMap<Option<usize>, u64>>,
-    /// The task's document as last written: items' ends and children's
-    /// numbers go into it, one writer at a time, so no write undoes
-    /// another's.
-    pub(super) written: tokio::sync::Mutex<TaskDoc>,
-}
 
 impl Engine {
     /// Runs task `cx.index`: over its items if it has `with-items`, each
