@@ -9,6 +9,7 @@
 //! answered with three errors.
 
 use super::inputs::{Input, InputType, fits, typed_inputs};
+use super::joins;
 use super::spec::{
     Action, Alias, Cron, Next, Target, Task, WORKFLOW_ACTION, Webhook, When, Workflow, room,
 };
@@ -610,114 +611,25 @@ fn references(c: &mut Checker, spec: &File, shape: &Shape) -> Links {
         sources,
         starts,
     };
+    let names: Vec<&str> = names.iter().map(|n| n.as_str()).collect();
+    let whens: Vec<Vec<&str>> = (spec.tasks.values())
+        .map(|t| t.next.iter().map(|n| n.when.trim()).collect())
+        .collect();
     for (i, name) in names.iter().enumerate() {
         if let Some(join) = shape.joins.get(i).copied().flatten() {
-            check_join(c, spec, name, i, join, &links);
+            let graph = joins::Graph {
+                names: &names,
+                targets: &links.targets,
+                whens: &whens,
+                sources: &links.sources,
+                starts: &links.starts,
+            };
+            if let Some(why) = joins::never_runs(&graph, i, join) {
+                c.at(Some(name), "join:", format!("task `{name}`: {why}"));
+            }
         }
     }
     links
-}
-
-/// A join that could never run is refused: one that waits for more tasks
-/// than lead to it, for a task no run reaches, for a task that comes only
-/// after it, or for both sides of one task's succeeded/failed choice.
-fn check_join(
-    c: &mut Checker,
-    spec: &File,
-    name: &str,
-    i: usize,
-    join: Option<usize>,
-    links: &Links,
-) {
-    let here = Some(name);
-    let sources = &links.sources[i];
-    let needed = join.unwrap_or(sources.len());
-    let task_names: Vec<&String> = spec.tasks.keys().collect();
-    if needed > sources.len() {
-        let message = format!(
-            "task `{name}`: `join: {needed}` waits for more tasks than the {} that lead to it",
-            sources.len()
-        );
-        return c.at(here, "join:", message);
-    }
-    let reach = |from: &[usize]| reachable(from, &links.targets);
-    let mut from_starts = reach(&links.starts);
-    for &s in &links.starts {
-        from_starts[s] = true; // reached by starting
-    }
-    let after_join = reach(&[i]);
-    let mut never: Vec<String> = Vec::new();
-    for &s in sources {
-        if !from_starts[s] {
-            never.push(format!("`{}` (no run reaches it)", task_names[s]));
-        } else if join.is_none() && after_join[s] {
-            never.push(format!(
-                "`{}` (it comes only after `{name}`)",
-                task_names[s]
-            ));
-        }
-    }
-    if join.is_none() {
-        never.extend(exclusive_pairs(spec, sources, &task_names));
-    }
-    let possible = sources.len() - never.len().min(sources.len());
-    if !never.is_empty() && possible < needed {
-        let message = format!(
-            "task `{name}`: the join can never run: it waits for {}",
-            never.join(", ")
-        );
-        c.at(here, "join:", message);
-    }
-}
-
-/// Pairs of a join's sources that one task's end chooses between (one
-/// reached only on `succeeded`, the other only on `failed`): both never
-/// arrive.
-fn exclusive_pairs(spec: &File, sources: &[usize], names: &[&String]) -> Vec<String> {
-    // Each source's only way in, when it has one: (task, when).
-    let only_way = |s: usize| -> Option<(usize, &str)> {
-        let mut ways = spec.tasks.values().enumerate().flat_map(|(t, task)| {
-            task.next
-                .iter()
-                .filter(|n| n.r#do.names().contains(&names[s].as_str()))
-                .map(move |n| (t, n.when.trim()))
-        });
-        let first = ways.next()?;
-        ways.next().is_none().then_some(first)
-    };
-    let mut found = Vec::new();
-    for (n, &a) in sources.iter().enumerate() {
-        for &b in &sources[n + 1..] {
-            if let (Some((ta, wa)), Some((tb, wb))) = (only_way(a), only_way(b))
-                && ta == tb
-                && matches!((wa, wb), ("succeeded", "failed") | ("failed", "succeeded"))
-            {
-                found.push(format!(
-                    "both `{}` and `{}` (`{}` leads to one or the other)",
-                    names[a], names[b], names[ta]
-                ));
-            }
-        }
-    }
-    found
-}
-
-/// Which tasks some path of `do:`s from `from` reaches (`from` itself
-/// only when a path comes back to it).
-fn reachable(from: &[usize], targets: &[Vec<Vec<Target>>]) -> Vec<bool> {
-    let mut seen = vec![false; targets.len()];
-    let mut todo: Vec<usize> = from.to_vec();
-    while let Some(t) = todo.pop() {
-        for target in targets[t].iter().flatten() {
-            if let Target::Task(j) = *target
-                && !seen[j]
-            {
-                seen[j] = true;
-                todo.push(j);
-            }
-        }
-    }
-    seen
 }
 
 /// The workflow from a file every pass found right.

@@ -24,6 +24,7 @@ pub mod defs;
 mod driver;
 pub mod engine;
 mod inputs;
+mod joins;
 #[cfg(test)]
 mod rehearsal;
 mod resume;
