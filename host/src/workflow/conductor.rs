@@ -160,7 +160,7 @@ impl State {
         };
         for i in 0..state.tasks.len() {
             if state.tasks[i].as_ref().is_some_and(|t| t.status.finished()) {
-                state.see(def, i);
+                state.show_to_templates(def, i);
             }
         }
         (state, unknown)
@@ -186,7 +186,7 @@ impl State {
     }
 
     /// `tasks.<name>` for a finished task `i`.
-    fn see(&mut self, def: &Workflow, i: usize) {
+    fn show_to_templates(&mut self, def: &Workflow, i: usize) {
         let Some(doc) = &self.tasks[i] else { return };
         let value = Value::from_serialize(serde_json::json!({
             "status": doc.status.as_str(),
@@ -240,7 +240,7 @@ pub fn task_ended(def: &Workflow, state: &mut State, i: usize, end: TaskEnd, now
     doc.started_at = end.started_at;
     doc.ended_at = now;
     state.tasks[i] = Some(doc);
-    state.see(def, i);
+    state.show_to_templates(def, i);
     let mut step = Step::default();
     let mut changed = vec![i];
     let mut run_changed = false;

@@ -1325,8 +1325,8 @@ tasks:
 }
 
 /// A file with three mistakes is answered with three lines, each at its
-/// own place, by `config validate`; the count is of
-/// files.
+/// own place, by `config validate` (the count is of files); joins that
+/// could never run are among the mistakes.
 #[test]
 fn every_mistake_in_a_workflow_file_is_reported_with_its_place() {
     let broken = "
@@ -1343,6 +1343,24 @@ tasks:
     concurrency: 0
 ";
     let bot = bot_with("deploy", broken, "");
+    // Joins that could never run are refused at load, at the join.
+    let joins = "
+tasks:
+  check:
+    action: ci.test
+    next:
+      - {when: succeeded, do: good}
+      - {when: failed, do: bad}
+  good: {action: ci, next: [{do: [end, quorum]}]}
+  bad: {action: ci, next: [{do: [end, quorum]}]}
+  end:
+    action: ci
+    join: all
+  quorum:
+    action: ci
+    join: 3
+";
+    write_workflow(&bot, "joins", joins);
     let config = bot.config();
     let (status, _, err) =
         crate::common::sandbot(&["config", "validate", "-c", config.to_str().unwrap()]);
@@ -1356,5 +1374,13 @@ tasks:
     assert!(lines[0].contains("`for: soon` is not a duration"), "{err}");
     assert!(lines[1].contains("concurrency must be at least 1"), "{err}");
     assert!(lines[2].contains("`do: tset` names no task"), "{err}");
-    assert!(err.contains("1 workflow file did not load"), "{err}");
+    assert!(
+        lines.iter().any(|l| l.ends_with("/joins.yaml:12:5: task `end`: the join can never run: it waits for both `good` and `bad` (`check` leads to one or the other)")),
+        "{err}"
+    );
+    assert!(
+        lines.iter().any(|l| l.ends_with("/joins.yaml:15:5: task `quorum`: `join: 3` waits for more tasks than the 2 that lead to it")),
+        "{err}"
+    );
+    assert!(err.contains("2 workflow files did not load"), "{err}");
 }
