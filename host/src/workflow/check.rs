@@ -197,11 +197,14 @@ pub(super) fn parse(file: &Path, text: &str) -> Result<Workflow, Vec<ConfigError
             format!("the file's name is not a workflow name: {e}"),
         ));
     }
-    // Syntax: past a YAML or key error nothing else can be trusted.
+    // Syntax: the other passes need the whole file read.
     let spec: File = match serde_yaml_ng::from_str(text) {
         Ok(spec) => spec,
         Err(e) => {
-            c.errors.push(yaml_error(file, &e));
+            let first = yaml_error(file, &e);
+            let others = syntax_in_other_tasks(&c, first.line);
+            c.errors.push(first);
+            c.errors.extend(others);
             return Err(c.errors);
         }
     };
@@ -217,6 +220,41 @@ pub(super) fn parse(file: &Path, text: &str) -> Result<Workflow, Vec<ConfigError
     Ok(assemble(
         spec, shape, compiled, links, templates, name, sha256,
     ))
+}
+
+/// After serde's first error (at `line`), the key mistakes of the other
+/// tasks: each task is read alone, and its unknown or wrong key placed in
+/// its own lines. A file that is not YAML at all has none to add.
+fn syntax_in_other_tasks(c: &Checker, line: Option<usize>) -> Vec<ConfigError> {
+    let Ok(serde_yaml_ng::Value::Mapping(file)) = serde_yaml_ng::from_str(c.text) else {
+        return Vec::new();
+    };
+    let Some(serde_yaml_ng::Value::Mapping(tasks)) = file.get("tasks") else {
+        return Vec::new();
+    };
+    let names: Vec<&str> = tasks.keys().filter_map(|k| k.as_str()).collect();
+    // The task whose lines hold serde's error: it is already reported.
+    let starts: Vec<(usize, &str)> = (names.iter())
+        .filter_map(|n| Some((c.task_line(n)? + 1, *n)))
+        .collect();
+    let reported = line.and_then(|l| {
+        let before = starts.iter().filter(|(at, _)| *at <= l);
+        before.max_by_key(|(at, _)| *at).map(|(_, n)| *n)
+    });
+    let mut errors = Vec::new();
+    for (name, task) in tasks.iter().filter_map(|(k, v)| Some((k.as_str()?, v))) {
+        if Some(name) == reported {
+            continue;
+        }
+        if let Err(e) = serde_yaml_ng::from_value::<TaskFile>(task.clone()) {
+            let message = e.to_string();
+            // `unknown field `retyr`, expected …`: placed at the field.
+            let needle = message.split('`').nth(1).map(|f| format!("{f}:"));
+            let needle = needle.unwrap_or_else(|| format!("{name}:"));
+            errors.push(c.place(Some(name), &needle, format!("task `{name}`: {message}")));
+        }
+    }
+    errors
 }
 
 /// What the semantic pass found right, to build the workflow from.
