@@ -279,7 +279,7 @@ pub fn task_ended(def: &Workflow, state: &mut State, i: usize, end: TaskEnd, now
                     run_changed = true;
                 }
                 Target::Task(j) => {
-                    if arrive(def, state, i, j) {
+                    if arrive(def, state, i, j) && !changed.contains(&j) {
                         changed.push(j);
                     }
                 }
@@ -295,7 +295,6 @@ pub fn task_ended(def: &Workflow, state: &mut State, i: usize, end: TaskEnd, now
         state.vars = Value::from_serialize(&state.doc.vars);
         step.run = Some(state.doc.clone());
     }
-    changed.dedup();
     step.tasks = changed
         .iter()
         .filter_map(|&j| Some((def.tasks[j].name.clone(), state.tasks[j].clone()?)))
