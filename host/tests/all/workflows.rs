@@ -1256,7 +1256,8 @@ output:
 /// handled elsewhere never reaches the join: the join can never run, and
 /// the run fails naming it (it said "✅ succeeded" with the join left
 /// waiting). A task that leads to the join on success and on failure
-/// counts once, so the join runs after it failed (it waited forever).
+/// counts once, so the join runs after it failed (it waited forever). A
+/// run's error names the failure nothing handled.
 #[test]
 fn a_join_after_a_handled_failure_fails_the_run_and_one_reached_on_failure_runs() {
     let stranded = "
@@ -1288,6 +1289,19 @@ tasks:
         )
         .replace("  cleanup: {action: ci.rollback, input: {app: web}}\n", "");
     write_workflow(&bot, "report", &reached);
+    // A failure handled early, another unhandled later: the run's error
+    // names the unhandled one (it named the earliest).
+    let unhandled = "
+tasks:
+  start: {action: ci.build, input: {app: web}, next: [{do: [a, c]}]}
+  a:
+    action: ci.test
+    input: {suite: unit, ms: 10, fail: unit}
+    next: [{when: failed, do: cleanup}]
+  cleanup: {action: ci.rollback, input: {app: web}}
+  c: {action: ci.test, input: {suite: integration, ms: 300, fail: integration}}
+";
+    write_workflow(&bot, "unhandled", unhandled);
     let mut alice = bot.start();
     assert_eq!(alice.ask("workflow run gate"), "▶ gate #1 started.");
     assert_eq!(
@@ -1305,6 +1319,11 @@ tasks:
     assert_eq!(alice.answer(), "✅ gate #2 succeeded");
     assert_eq!(alice.ask("workflow run report"), "▶ report #3 started.");
     assert_eq!(alice.answer(), "✅ report #3 succeeded");
+    assert_eq!(alice.ask("workflow run unhandled"), "▶ unhandled #4 started.");
+    assert_eq!(
+        alice.answer(),
+        "❌ unhandled #4 failed: c failed: suite integration failed"
+    );
     let (_, status, log) = alice.finish();
     assert!(status.success(), "{log}");
     let history = history(&bot);
