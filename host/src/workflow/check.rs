@@ -151,6 +151,21 @@ impl Checker<'_> {
 
     fn place(&self, task: Option<&str>, needle: &str, message: String) -> ConfigError {
         let from = task.and_then(|t| self.task_line(t)).unwrap_or(0);
+        self.place_from(from, needle, message)
+    }
+
+    /// A mistake about `needle` under the top-level `key:` (`inputs`,
+    /// `output`), where a task's key of the same name does not catch it.
+    fn at_section(&mut self, key: &str, needle: &str, message: String) {
+        let head = format!("{key}:");
+        let from = self.text.lines().position(|l| l.starts_with(&head));
+        let error = self.place_from(from.unwrap_or(0), needle, message);
+        self.errors.push(error);
+    }
+
+    /// Where `needle` first appears from line `from` (from 0) on, else
+    /// before it.
+    fn place_from(&self, from: usize, needle: &str, message: String) -> ConfigError {
         let lines = self.text.lines().enumerate().skip(from);
         for (n, line) in lines.chain(self.text.lines().enumerate().take(from)) {
             if let Some(col) = line.find(needle) {
@@ -331,13 +346,10 @@ fn inputs(c: &mut Checker, spec: &File) -> IndexMap<String, Input> {
             if !fits(i.kind, d) {
                 let message =
                     format!("input `{n}`: the default is not of type {:?}", i.kind).to_lowercase();
-                c.at(None, &format!("{n}:"), message);
+                c.at_section("inputs", &format!("{n}:"), message);
             } else if let Err(e) = crate::stored::check_value(d) {
-                c.at(
-                    None,
-                    &format!("{n}:"),
-                    format!("input `{n}`: the default: {e}"),
-                );
+                let message = format!("input `{n}`: the default: {e}");
+                c.at_section("inputs", &format!("{n}:"), message);
             }
         }
         inputs.insert(
@@ -580,11 +592,12 @@ fn expressions(c: &mut Checker, spec: &File, templates: &mut Templates) -> Compi
         out.with_items.push(items);
     }
     for (k, v) in &spec.output {
-        let what = format!("output `{k}` is ");
-        out.output.push((
-            k.clone(),
-            tpl(templates, c, None, v, &format!("{k}:"), &what),
-        ));
+        let compiled = templates.add(v).unwrap_or_else(|e| {
+            let message = format!("output `{k}` is not a valid template: {e}");
+            c.at_section("output", &format!("{k}:"), message);
+            Tpl::Literal(serde_json::Value::Null)
+        });
+        out.output.push((k.clone(), compiled));
     }
     out
 }
