@@ -1,6 +1,6 @@
 //! Memory's atomic operations (`increment`, `compare-and-swap`, `batch`):
 //! the contract on both backends (SQLite on a temp file, a real
-//! `redis-server`), then the real binary with the `tally` example skill:
+//! `redis-server`), then the real binary with the `count` example skill:
 //! ten websocket clients counting one key fifty times each end at exactly
 //! 500, on SQLite, on Redis, and with two bots sharing one Redis; the
 //! compare-and-swap path (`recount`) ends there too.
@@ -417,13 +417,13 @@ async fn count_concurrently(ports: &[u16], clients: usize, per_client: usize, te
 }
 
 /// Configuration for a bot with the websocket connector on `port`, the
-/// `tally` skill with room for every message to queue, and `memory` (a
+/// `count` skill with room for every message to queue, and `memory` (a
 /// `databases:` block, or nothing for SQLite).
-fn tally_bot(port: u16, memory: &str) -> BotDir {
+fn count_bot(port: u16, memory: &str) -> BotDir {
     BotDir::with_connectors(
-        &["tally"],
+        &["count"],
         &format!(
-            "  websocket: {{max-connections-per-client: 40}}\nweb: {{port: {port}}}\n{memory}skills:\n  tally: {{limits: {{queue: 1000}}}}\n"
+            "  websocket: {{max-connections-per-client: 40}}\nweb: {{port: {port}}}\n{memory}skills:\n  count: {{limits: {{queue: 1000}}}}\n"
         ),
     )
 }
@@ -446,15 +446,15 @@ fn assert_each_count_once(answers: &[String], name: &str) {
 
 async fn ten_clients_count_to_500(memory: &str) {
     let port = free_port();
-    let bot = tally_bot(port, memory);
+    let bot = count_bot(port, memory);
     let mut run = bot.start();
     wait_for_port(port);
     let answers = count_concurrently(&[port], 10, 50, "count hits").await;
     assert_each_count_once(&answers, "hits");
     let answers = count_concurrently(&[port], 10, 50, "recount cas").await;
     assert_each_count_once(&answers, "cas");
-    assert_eq!(run.ask("tally hits"), "hits: 500");
-    assert_eq!(run.ask("tally cas"), "cas: 500");
+    assert_eq!(run.ask("how many hits"), "hits: 500");
+    assert_eq!(run.ask("how many cas"), "cas: 500");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -469,8 +469,8 @@ async fn ten_websocket_clients_count_one_key_to_exactly_500_on_redis() {
         .await;
     let mut c = server.client();
     let stored: Option<String> = ::redis::cmd("HGET")
-        .arg("sandbot:tally")
-        .arg("tally:hits")
+        .arg("sandbot:count")
+        .arg("count:hits")
         .query(&mut c)
         .unwrap();
     assert_eq!(stored.as_deref(), Some("500"));
@@ -482,13 +482,13 @@ async fn two_bots_on_one_redis_count_one_key_to_exactly_500() {
     let server = RedisServer::start();
     let memory = format!("databases:\n  redis: {{url: \"{}\"}}\n", server.url());
     let (p1, p2) = (free_port(), free_port());
-    let (b1, b2) = (tally_bot(p1, &memory), tally_bot(p2, &memory));
+    let (b1, b2) = (count_bot(p1, &memory), count_bot(p2, &memory));
     let (mut r1, _r2) = (b1.start(), b2.start());
     wait_for_port(p1);
     wait_for_port(p2);
     let answers = count_concurrently(&[p1, p2], 10, 50, "count hits").await;
     assert_each_count_once(&answers, "hits");
-    assert_eq!(r1.ask("tally hits"), "hits: 500");
+    assert_eq!(r1.ask("how many hits"), "hits: 500");
 }
 
 /// Through the real skill: a batch past the quota writes none of its keys,
@@ -496,21 +496,21 @@ async fn two_bots_on_one_redis_count_one_key_to_exactly_500() {
 #[test]
 fn a_batch_past_the_quota_writes_nothing_through_the_skill() {
     let bot = BotDir::new(
-        &["tally"],
-        "skills:\n  tally: {limits: {stored-keys: 5}}\n",
+        &["count"],
+        "skills:\n  count: {limits: {stored-keys: 5}}\n",
     );
     let mut run = bot.start();
     assert_eq!(run.ask("count coffee"), "coffee: 1");
     assert_eq!(
         run.ask("fill 5"),
-        "⚠ tally: memory quota reached: this batch would make 6 keys, over this skill's limit of 5 (limits.stored-keys)"
+        "⚠ count: memory quota reached: this batch would make 6 keys, over this skill's limit of 5 (limits.stored-keys)"
     );
-    assert_eq!(run.ask("tally fill1"), "fill1: 0");
-    assert_eq!(run.ask("tally fill5"), "fill5: 0");
+    assert_eq!(run.ask("how many fill1"), "fill1: 0");
+    assert_eq!(run.ask("how many fill5"), "fill5: 0");
     assert_eq!(run.ask("fill 4"), "filled 4 keys");
-    assert_eq!(run.ask("tally fill4"), "fill4: 100");
+    assert_eq!(run.ask("how many fill4"), "fill4: 100");
     assert_eq!(run.ask("reset fill1 fill2 coffee"), "reset fill1, fill2, coffee");
-    assert_eq!(run.ask("tally coffee"), "coffee: 0");
+    assert_eq!(run.ask("how many coffee"), "coffee: 0");
     assert_eq!(run.ask("count coffee by 41"), "coffee: 41");
     assert_eq!(run.ask("count fill3 by 1"), "fill3: 101");
     let (_, status, log) = run.finish();

@@ -4,21 +4,21 @@
 //!     count coffee        -> coffee: 1       (increment)
 //!     count coffee by 5   -> coffee: 6
 //!     recount coffee      -> coffee: 7       (compare-and-swap, retried)
-//!     tally coffee        -> coffee: 7
+//!     how many coffee     -> coffee: 7
 //!     reset coffee tea    -> reset coffee, tea   (one batch: all or none)
 //!     fill 3              -> filled 3 keys       (one batch of 3 puts)
 use sandbot_sdk::memory::Write;
 use sandbot_sdk::prelude::*;
 
 fn key(name: &str) -> String {
-    format!("tally:{}", name.to_lowercase())
+    format!("count:{}", name.to_lowercase())
 }
 
-struct Tally;
+struct Count;
 
-impl Skill for Tally {
+impl Skill for Count {
     fn describe() -> Manifest {
-        Manifest::new("tally", env!("CARGO_PKG_VERSION"))
+        Manifest::new("count", env!("CARGO_PKG_VERSION"))
             .description("Counts things, atomically, however many count at once")
             .matcher(
                 Matcher::regex("count", r"^count (?P<name>\S+)(?: by (?P<by>-?\d+))?$")
@@ -29,8 +29,8 @@ impl Skill for Tally {
                     .help("recount <thing> — add one, by compare-and-swap"),
             )
             .matcher(
-                Matcher::regex("tally", r"^tally (?P<name>\S+)$")
-                    .help("tally <thing> — how many so far"),
+                Matcher::regex("how-many", r"^how many (?P<name>\S+)\??$")
+                    .help("how many <thing> — its count so far"),
             )
             .matcher(
                 Matcher::regex("reset", r"^reset (?P<names>\S+(?: \S+)*)$")
@@ -62,7 +62,7 @@ impl Skill for Tally {
                 })?;
                 cx.respond(format!("{name}: {now}"))
             }
-            "tally" => {
+            "how-many" => {
                 let now = memory::get(&key(&name))?.unwrap_or_else(|| "0".into());
                 cx.respond(format!("{name}: {now}"))
             }
@@ -85,4 +85,4 @@ impl Skill for Tally {
     }
 }
 
-sandbot_sdk::export!(Tally);
+sandbot_sdk::export!(Count);
