@@ -2,10 +2,17 @@
 //! per skill (`limits.stored-keys`, `limits.stored-bytes`) checked in the
 //! same step as every write (the backend makes increment, compare-and-swap
 //! and batch atomic). `describe` may read but not write: it runs at load.
+//!
+//! [`MemoryGrant`] is made once per load (the backend, the skill's
+//! namespace and quota); each store's [`MemoryState`] adds only whether it
+//! may write.
 
-use crate::memory::{Quota, Write, WriteError};
+use crate::memory::{MemoryStore, Quota, Write, WriteError};
 use crate::runtime::bindings::memory;
-use crate::runtime::store::{Phase, State};
+use crate::runtime::log_limit::LogLimiter;
+use crate::runtime::phase::Phase;
+use std::sync::Arc;
+use wasmtime::component::{HasSelf, Linker};
 
 const MAX_KEY: usize = 512;
 const MAX_VALUE: usize = 1 << 20;
@@ -75,9 +82,50 @@ fn check_key(key: &str) -> Result<(), String> {
     Ok(())
 }
 
-impl State {
+/// One skill's memory: the backend, the namespace (the skill's name) and
+/// the quota every write is checked against.
+pub struct MemoryGrant {
+    skill: String,
+    store: Arc<dyn MemoryStore>,
+    quota: Quota,
+    /// The skill's log budget: refusals are logged through it, so a skill
+    /// that keeps trying cannot flood the log with them.
+    log_budget: Arc<LogLimiter>,
+}
+
+impl MemoryGrant {
+    pub fn new(
+        skill: &str,
+        store: Arc<dyn MemoryStore>,
+        quota: Quota,
+        log_budget: Arc<LogLimiter>,
+    ) -> Self {
+        MemoryGrant {
+            skill: skill.to_owned(),
+            store,
+            quota,
+            log_budget,
+        }
+    }
+}
+
+/// One store's `memory`.
+pub struct MemoryState {
+    grant: Arc<MemoryGrant>,
+    phase: Phase,
+}
+
+impl MemoryState {
+    pub fn new(grant: Arc<MemoryGrant>, phase: Phase) -> Self {
+        MemoryState { grant, phase }
+    }
+
+    pub fn begin_event(&mut self) {
+        self.phase = Phase::Handle;
+    }
+
     fn memory_failed(&self, what: &str, e: anyhow::Error) -> String {
-        tracing::error!(skill = %self.skill.name, error = %format!("{e:#}"), "memory {what} failed");
+        tracing::error!(skill = %self.grant.skill, error = %format!("{e:#}"), "memory {what} failed");
         format!("memory {what} failed; the bot's log has the details")
     }
 
@@ -88,22 +136,12 @@ impl State {
         Ok(())
     }
 
-    fn quota(&self) -> Quota {
-        let limits = self.skill.limits;
-        Quota {
-            keys: limits.stored_keys,
-            bytes: limits.stored_bytes.0,
-        }
-    }
-
     /// What the skill is told when a write was not made.
     fn write_failed(&self, what: &str, e: WriteError) -> String {
         match e {
             WriteError::Quota(why) => {
-                // Through the skill's own log budget: a skill that keeps
-                // trying cannot flood the log with refusals.
-                if self.skill.log_limiter.admit().is_some() {
-                    tracing::warn!(skill = %self.skill.name, "memory write refused: {why}");
+                if self.grant.log_budget.admit().is_some() {
+                    tracing::warn!(skill = %self.grant.skill, "memory write refused: {why}");
                 }
                 why
             }
@@ -113,10 +151,18 @@ impl State {
     }
 }
 
-impl memory::Host for State {
+/// Links `memory`, reaching each store's [`MemoryState`] through `get`.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> &mut MemoryState,
+) -> wasmtime::Result<()> {
+    memory::add_to_linker::<T, HasSelf<MemoryState>>(linker, get)
+}
+
+impl memory::Host for MemoryState {
     async fn get(&mut self, key: String) -> Result<Option<String>, String> {
         check_key(&key)?;
-        let lookup = self.skill.memory.get(&self.skill.name, &key);
+        let lookup = self.grant.store.get(&self.grant.skill, &key);
         lookup.await.map_err(|e| self.memory_failed("get", e))
     }
 
@@ -124,21 +170,21 @@ impl memory::Host for State {
         self.no_writes_in_describe()?;
         check_key(&key)?;
         check_value(&value)?;
-        let write = (self.skill.memory).put(&self.skill.name, &key, &value, self.quota());
+        let write = self.grant.store.put(&self.grant.skill, &key, &value, self.grant.quota);
         write.await.map_err(|e| self.write_failed("put", e))
     }
 
     async fn delete(&mut self, key: String) -> Result<(), String> {
         self.no_writes_in_describe()?;
         check_key(&key)?;
-        let delete = self.skill.memory.delete(&self.skill.name, &key);
+        let delete = self.grant.store.delete(&self.grant.skill, &key);
         delete.await.map_err(|e| self.memory_failed("delete", e))
     }
 
     async fn increment(&mut self, key: String, by: i64) -> Result<i64, String> {
         self.no_writes_in_describe()?;
         check_key(&key)?;
-        let write = (self.skill.memory).increment(&self.skill.name, &key, by, self.quota());
+        let write = self.grant.store.increment(&self.grant.skill, &key, by, self.grant.quota);
         write.await.map_err(|e| self.write_failed("increment", e))
     }
 
@@ -151,12 +197,12 @@ impl memory::Host for State {
         self.no_writes_in_describe()?;
         check_key(&key)?;
         check_value(&new)?;
-        let write = (self.skill.memory).compare_and_swap(
-            &self.skill.name,
+        let write = self.grant.store.compare_and_swap(
+            &self.grant.skill,
             &key,
             expected.as_deref(),
             &new,
-            self.quota(),
+            self.grant.quota,
         );
         write
             .await
@@ -166,7 +212,7 @@ impl memory::Host for State {
     async fn batch(&mut self, writes: Vec<memory::Write>) -> Result<(), String> {
         self.no_writes_in_describe()?;
         let writes = check_batch(&writes)?;
-        let write = (self.skill.memory).batch(&self.skill.name, writes, self.quota());
+        let write = self.grant.store.batch(&self.grant.skill, writes, self.grant.quota);
         write.await.map_err(|e| self.write_failed("batch", e))
     }
 }
