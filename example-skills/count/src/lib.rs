@@ -73,7 +73,11 @@ impl Skill for Count {
                 cx.respond(format!("reset {}", names.join(", ")))
             }
             "fill" => {
-                let n: usize = cx.capture("n").unwrap_or("0").parse().map_err(|_| "too many")?;
+                let n: usize = cx
+                    .capture("n")
+                    .unwrap_or("0")
+                    .parse()
+                    .map_err(|_| "too many")?;
                 let writes: Vec<Write> = (1..=n)
                     .map(|i| Write::Put((key(&format!("fill{i}")), "100".into())))
                     .collect();

@@ -170,6 +170,9 @@ mod tests {
         }
         let e = incremented(Some(&i64::MAX.to_string()), 1).unwrap_err();
         assert!(e.to_string().contains("does not fit"), "{e}");
-        assert_eq!(incremented(Some(&i64::MIN.to_string()), 0).unwrap(), i64::MIN);
+        assert_eq!(
+            incremented(Some(&i64::MIN.to_string()), 0).unwrap(),
+            i64::MIN
+        );
     }
 }

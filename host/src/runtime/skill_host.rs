@@ -75,12 +75,7 @@ impl SkillHost {
                 quota,
                 log_budget.clone(),
             )),
-            config: Arc::new(ConfigGrant::new(
-                &name,
-                settings,
-                secrets,
-                withheld_secrets,
-            )),
+            config: Arc::new(ConfigGrant::new(&name, settings, secrets, withheld_secrets)),
             log: Arc::new(LogGrant {
                 skill: name.clone(),
                 limiter: log_budget,

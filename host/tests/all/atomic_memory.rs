@@ -180,7 +180,11 @@ mod cases {
         // The empty value is a value, not an absence.
         m.put("s", "e", "", ANY).await.unwrap();
         assert!(!m.compare_and_swap("s", "e", None, "x", ANY).await.unwrap());
-        assert!(m.compare_and_swap("s", "e", Some(""), "x", ANY).await.unwrap());
+        assert!(
+            m.compare_and_swap("s", "e", Some(""), "x", ANY)
+                .await
+                .unwrap()
+        );
     }
 
     pub async fn concurrent_compare_and_swap_retries_lose_nothing(f: &Fixture) {
@@ -313,11 +317,7 @@ mod cases {
         assert_eq!(m.get("s", "a").await.unwrap(), None);
         // Bytes: one big value sinks the whole batch.
         let e = m
-            .batch(
-                "s",
-                vec![delete("b"), put("c", &"x".repeat(200))],
-                q,
-            )
+            .batch("s", vec![delete("b"), put("c", &"x".repeat(200))], q)
             .await
             .unwrap_err();
         assert!(
@@ -355,17 +355,15 @@ async fn redis_two_instances_increment_one_key_without_losing_any() {
     assert_eq!(m1.get("s", "n").await.unwrap().as_deref(), Some("500"));
 }
 
-type Socket = tokio_tungstenite::WebSocketStream<
-    tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
->;
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A websocket client of the bot on `port`: its socket and socket id.
 async fn client(port: u16) -> (Socket, String) {
-    let (status, body) = tokio::task::spawn_blocking(move || {
-        http(port, "POST", "/connector/websocket", &[], "")
-    })
-    .await
-    .unwrap();
+    let (status, body) =
+        tokio::task::spawn_blocking(move || http(port, "POST", "/connector/websocket", &[], ""))
+            .await
+            .unwrap();
     assert_eq!(status, 200, "{body}");
     let json: serde_json::Value = serde_json::from_str(&body).unwrap();
     let id = json["socket"].as_str().unwrap().to_string();
@@ -390,7 +388,12 @@ async fn answer(ws: &mut Socket) -> String {
 
 /// `clients` sockets spread over `ports`, each sending `per_client` copies
 /// of `text` at once and reading as many answers; returns every answer.
-async fn count_concurrently(ports: &[u16], clients: usize, per_client: usize, text: &str) -> Vec<String> {
+async fn count_concurrently(
+    ports: &[u16],
+    clients: usize,
+    per_client: usize,
+    text: &str,
+) -> Vec<String> {
     let tasks: Vec<_> = (0..clients)
         .map(|c| {
             let (port, text) = (ports[c % ports.len()], text.to_owned());
@@ -465,8 +468,11 @@ async fn ten_websocket_clients_count_one_key_to_exactly_500_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_websocket_clients_count_one_key_to_exactly_500_on_redis() {
     let server = RedisServer::start();
-    ten_clients_count_to_500(&format!("databases:\n  redis: {{url: \"{}\"}}\n", server.url()))
-        .await;
+    ten_clients_count_to_500(&format!(
+        "databases:\n  redis: {{url: \"{}\"}}\n",
+        server.url()
+    ))
+    .await;
     let mut c = server.client();
     let stored: Option<String> = ::redis::cmd("HGET")
         .arg("sandbot:count")
@@ -495,10 +501,7 @@ async fn two_bots_on_one_redis_count_one_key_to_exactly_500() {
 /// and the skill is told why.
 #[test]
 fn a_batch_past_the_quota_writes_nothing_through_the_skill() {
-    let bot = BotDir::new(
-        &["count"],
-        "skills:\n  count: {limits: {stored-keys: 5}}\n",
-    );
+    let bot = BotDir::new(&["count"], "skills:\n  count: {limits: {stored-keys: 5}}\n");
     let mut run = bot.start();
     assert_eq!(run.ask("count coffee"), "coffee: 1");
     assert_eq!(
@@ -509,7 +512,10 @@ fn a_batch_past_the_quota_writes_nothing_through_the_skill() {
     assert_eq!(run.ask("how many fill5"), "fill5: 0");
     assert_eq!(run.ask("fill 4"), "filled 4 keys");
     assert_eq!(run.ask("how many fill4"), "fill4: 100");
-    assert_eq!(run.ask("reset fill1 fill2 coffee"), "reset fill1, fill2, coffee");
+    assert_eq!(
+        run.ask("reset fill1 fill2 coffee"),
+        "reset fill1, fill2, coffee"
+    );
     assert_eq!(run.ask("how many coffee"), "coffee: 0");
     assert_eq!(run.ask("count coffee by 41"), "coffee: 41");
     assert_eq!(run.ask("count fill3 by 1"), "fill3: 101");

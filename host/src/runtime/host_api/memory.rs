@@ -170,7 +170,10 @@ impl memory::Host for MemoryState {
         self.no_writes_in_describe()?;
         check_key(&key)?;
         check_value(&value)?;
-        let write = self.grant.store.put(&self.grant.skill, &key, &value, self.grant.quota);
+        let write = self
+            .grant
+            .store
+            .put(&self.grant.skill, &key, &value, self.grant.quota);
         write.await.map_err(|e| self.write_failed("put", e))
     }
 
@@ -184,7 +187,10 @@ impl memory::Host for MemoryState {
     async fn increment(&mut self, key: String, by: i64) -> Result<i64, String> {
         self.no_writes_in_describe()?;
         check_key(&key)?;
-        let write = self.grant.store.increment(&self.grant.skill, &key, by, self.grant.quota);
+        let write = self
+            .grant
+            .store
+            .increment(&self.grant.skill, &key, by, self.grant.quota);
         write.await.map_err(|e| self.write_failed("increment", e))
     }
 
@@ -212,7 +218,10 @@ impl memory::Host for MemoryState {
     async fn batch(&mut self, writes: Vec<memory::Write>) -> Result<(), String> {
         self.no_writes_in_describe()?;
         let writes = check_batch(&writes)?;
-        let write = self.grant.store.batch(&self.grant.skill, writes, self.grant.quota);
+        let write = self
+            .grant
+            .store
+            .batch(&self.grant.skill, writes, self.grant.quota);
         write.await.map_err(|e| self.write_failed("batch", e))
     }
 }
