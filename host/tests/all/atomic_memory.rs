@@ -510,6 +510,12 @@ fn a_batch_past_the_quota_writes_nothing_through_the_skill() {
     );
     assert_eq!(run.ask("how many fill1"), "fill1: 0");
     assert_eq!(run.ask("how many fill5"), "fill5: 0");
+    // The size bound is checked before the backend sees anything.
+    assert_eq!(
+        run.ask("fill 1001"),
+        "⚠ count: a memory batch holds at most 1000 writes; this one has 1001"
+    );
+    assert_eq!(run.ask("how many fill1"), "fill1: 0");
     assert_eq!(run.ask("fill 4"), "filled 4 keys");
     assert_eq!(run.ask("how many fill4"), "fill4: 100");
     assert_eq!(
