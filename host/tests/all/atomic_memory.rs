@@ -2,8 +2,9 @@
 //! the contract on both backends (SQLite on a temp file, a real
 //! `redis-server`), then the real binary with the `count` example skill:
 //! ten websocket clients counting one key fifty times each end at exactly
-//! 500, on SQLite, on Redis, and with two bots sharing one Redis; the
-//! compare-and-swap path (`recount`) ends there too.
+//! 500, on SQLite, on Redis, with two bots sharing one Redis, and with a
+//! connector host and two workers on NATS; the compare-and-swap path
+//! (`recount`) ends there too.
 
 use crate::common::{BotDir, free_port, http, wait_for_port};
 use crate::memory::{Fixture, RedisServer};
@@ -527,4 +528,52 @@ fn a_batch_past_the_quota_writes_nothing_through_the_skill() {
     assert_eq!(run.ask("count fill3 by 1"), "fill3: 101");
     let (_, status, log) = run.finish();
     assert!(status.success(), "{log}");
+}
+
+/// Several hosts: a connector host and two workers on NATS, memory in one
+/// Redis. Only the workers run skills (the connector host's role is
+/// `connectors`), so the increments come from two processes at once; ten clients counting fifty times
+/// each end at exactly 500, each count handed out once. (A long ack wait:
+/// this is about memory, not about redelivery, which is at-least-once for
+/// a skill's side effects by design.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connector_host_and_two_workers_count_one_key_to_exactly_500() {
+    let nats = crate::cluster::NatsServer::start();
+    let redis = RedisServer::start();
+    let host = |name: &str, roles: &str, connectors: &str, extra: &str| {
+        BotDir::with_connectors(
+            &["count"],
+            &format!(
+                "{connectors}bus:\n  type: nats\n  url: {}\n  host: {name}\n  ack-wait: 30s\nroles: [{roles}]\ndatabases:\n  redis: {{url: '{}'}}\nskills:\n  count: {{limits: {{queue: 1000}}}}\n{extra}",
+                nats.url(),
+                redis.url()
+            ),
+        )
+    };
+    let port = free_port();
+    let conn_dir = host(
+        "conn",
+        "connectors",
+        "  websocket: {max-connections-per-client: 40}\n",
+        &format!("web: {{port: {port}}}\n"),
+    );
+    let (w1_dir, w2_dir) = (host("w1", "workers", "", ""), host("w2", "workers", "", ""));
+    let _conn = conn_dir.start();
+    let (w1, w2) = (w1_dir.start(), w2_dir.start());
+    w1.wait_for_log("on the NATS bus");
+    w2.wait_for_log("on the NATS bus");
+    wait_for_port(port);
+    let answers = count_concurrently(&[port], 10, 50, "count hits").await;
+    assert_each_count_once(&answers, "hits");
+    let answers = count_concurrently(&[port], 10, 50, "recount cas").await;
+    assert_each_count_once(&answers, "cas");
+    let mut c = redis.client();
+    for key in ["count:hits", "count:cas"] {
+        let stored: Option<String> = ::redis::cmd("HGET")
+            .arg("sandbot:count")
+            .arg(key)
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(stored.as_deref(), Some("500"), "{key}");
+    }
 }
