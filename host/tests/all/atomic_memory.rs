@@ -410,6 +410,7 @@ async fn count_concurrently(
                 for _ in 0..per_client {
                     got.push(answer(&mut ws).await);
                 }
+                let _ = ws.close(None).await;
                 got
             })
         })
@@ -433,7 +434,7 @@ fn count_bot(port: u16, memory: &str) -> BotDir {
     BotDir::with_connectors(
         &["count"],
         &format!(
-            "  websocket: {{max-connections-per-client: 40}}\nweb: {{port: {port}}}\n{memory}skills:\n  count: {{limits: {{queue: 1000}}}}\n"
+            "  websocket: {{max-connections: 50, max-connections-per-client: 50}}\nweb: {{port: {port}}}\n{memory}skills:\n  count: {{limits: {{queue: 1000}}}}\n"
         ),
     )
 }
@@ -560,7 +561,7 @@ async fn a_connector_host_and_two_workers_count_one_key_to_exactly_500() {
     let conn_dir = host(
         "conn",
         "connectors",
-        "  websocket: {max-connections-per-client: 40}\n",
+        "  websocket: {max-connections: 50, max-connections-per-client: 50}\n",
         &format!("web: {{port: {port}}}\n"),
     );
     let (w1_dir, w2_dir) = (host("w1", "workers", "", ""), host("w2", "workers", "", ""));
