@@ -273,6 +273,11 @@ pub struct Execution {
     /// its workflow's (`workflow`), so history shows the tree.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
+    /// Why its answers never reached the room, when they did not: given
+    /// up on (the connector's host started again since the event, or stayed
+    /// unreachable past the retries). The execution itself ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undelivered: Option<String>,
 }
 
 impl Execution {
@@ -305,6 +310,7 @@ impl Execution {
             denials: Vec::new(),
             responses: Vec::new(),
             parent: None,
+            undelivered: None,
         }
     }
 }

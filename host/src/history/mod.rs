@@ -314,6 +314,7 @@ fn cut_texts(e: &mut Execution, max: usize) {
         &mut e.text,
         &mut e.error,
         &mut e.parent,
+        &mut e.undelivered,
     ] {
         cut_opt(s);
     }
@@ -420,6 +421,7 @@ mod tests {
             denials: Vec::new(),
             responses: Vec::new(),
             parent: None,
+            undelivered: None,
         }
     }
 

@@ -224,6 +224,8 @@ struct Outgoing {
     from: Arc<str>,
     queued: Vec<Reply>,
     sender: Option<Sender>,
+    /// Why answers to it were given up on, if any were.
+    undelivered: Option<String>,
 }
 
 /// The task that sends an event's queued answers, in order, in batches.
@@ -274,6 +276,12 @@ impl Answers {
     /// The host event `id` came from, while it is handled here.
     fn from(&self, id: EventId) -> Option<Arc<str>> {
         self.shard(id).get(&id).map(|out| out.from.clone())
+    }
+
+    /// Why answers to `id` were given up on, if any were (its sender has
+    /// finished once the event's end was said).
+    pub fn undelivered(&self, id: EventId) -> Option<String> {
+        self.shard(id).get(&id).and_then(|out| out.undelivered.clone())
     }
 
     /// Stops numbering them: answers after this (a background run's) go
@@ -328,10 +336,38 @@ impl Answers {
                     }
                     std::mem::take(&mut out.queued)
                 };
-                let _ = confirmed(&cluster, subject.clone(), origin.clone(), encode(&batch), &connector).await;
+                if let Err(given_up) =
+                    confirmed(&cluster, subject.clone(), origin.clone(), encode(&batch), &connector).await
+                    && let Some(out) = queues.shard(id).get_mut(&id)
+                {
+                    out.undelivered.get_or_insert(given_up.why);
+                }
             }
             drop(done);
         });
+    }
+}
+
+/// An answer given up on: for the connector's sink, and why, for the
+/// event's records.
+#[derive(Debug)]
+struct GivenUp {
+    connector: String,
+    why: String,
+}
+
+impl GivenUp {
+    fn new(connector: &str, why: String) -> GivenUp {
+        GivenUp {
+            connector: connector.to_owned(),
+            why,
+        }
+    }
+}
+
+impl From<GivenUp> for DeliveryError {
+    fn from(given_up: GivenUp) -> DeliveryError {
+        DeliveryError::Stopped(given_up.connector)
     }
 }
 
@@ -351,7 +387,7 @@ async fn confirmed(
     origin: Option<(Arc<str>, u32)>,
     payload: bytes::Bytes,
     connector: &str,
-) -> Result<(), DeliveryError> {
+) -> Result<(), GivenUp> {
     let started = Instant::now();
     let mut pause = Duration::from_millis(20);
     loop {
@@ -363,7 +399,7 @@ async fn confirmed(
                 // would not help.
                 let why = String::from_utf8_lossy(&answer.payload).into_owned();
                 tracing::warn!(connector, "the connector's host refused an answer: {why}");
-                return Err(DeliveryError::Stopped(connector.to_owned()));
+                return Err(GivenUp::new(connector, format!("the connector's host refused it: {why}")));
             }
             Ok(Err(e)) => {
                 let gone = matches!(e.kind(), async_nats::client::RequestErrorKind::NoResponders);
@@ -376,7 +412,10 @@ async fn confirmed(
                         %host,
                         "an answer dropped: the host whose event it answers has started again since"
                     );
-                    return Err(DeliveryError::Stopped(connector.to_owned()));
+                    return Err(GivenUp::new(
+                        connector,
+                        format!("dropped: {host}, whose connector took the event, has started again since"),
+                    ));
                 }
                 let limit = if gone { RETRY_NO_LISTENER } else { RETRY_FOR };
                 (e.to_string(), limit)
@@ -390,7 +429,10 @@ async fn confirmed(
                 "an answer could not be delivered: {}",
                 failed.0
             );
-            return Err(DeliveryError::Stopped(connector.to_owned()));
+            return Err(GivenUp::new(
+                connector,
+                format!("not delivered within {} s: {}", failed.1.as_secs(), failed.0),
+            ));
         }
         tracing::debug!(connector, "answer not confirmed ({}); retrying", failed.0);
         tokio::time::sleep(pause).await;
@@ -431,6 +473,7 @@ impl ResponseSink for Answers {
                     let origin = event.and_then(|id| Some((self.from(id)?, id.origin())));
                     confirmed(&self.cluster, subject, origin, encode(&[reply]), &connector)
                         .await
+                        .map_err(DeliveryError::from)
                 }
             }
         })
@@ -487,8 +530,8 @@ impl ResponseSink for Answers {
                         &connector,
                     )
                     .await;
-                    if let Err(e) = sent {
-                        tracing::warn!(%event, "could not say the event is finished: {e}");
+                    if let Err(given_up) = sent {
+                        tracing::warn!(%event, "could not say the event is finished: {}", given_up.why);
                     }
                 }
             }

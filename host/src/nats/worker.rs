@@ -240,12 +240,23 @@ impl Worker {
             // takes it now rather than after the ack wait.
             () = work.stopped() => None,
         };
+        let undelivered = self.answers.undelivered(id);
         self.answers.end(id);
-        let Some(executions) = handled else {
+        let Some(mut executions) = handled else {
             drop(done);
             let _ = message.lock().await.ack_with(AckKind::Nak(None)).await;
             return;
         };
+        if let Some(why) = undelivered
+            && let Some(history) = &self.history
+        {
+            // Its records say the room never heard the answers (the same
+            // ids: they replace what was recorded as the skills ended).
+            for execution in &mut executions {
+                execution.undelivered = Some(why.clone());
+                history.record(execution);
+            }
+        }
         if !executions.is_empty()
             && let Some(history) = &self.history
         {

@@ -551,6 +551,47 @@ async fn a_restarted_connector_host_is_answered_at_once() {
     assert_eq!(answer.as_deref(), Some("HELLO THERE!!! WHY ARE WE SHOUTING?"));
     println!("the restarted host's first answer came after {took:?}");
     assert!(took < Duration::from_secs(1), "{took:?}; worker's log:\n{}", w.log());
+    // The runs whose answers nobody could take are recorded so: each
+    // `work 1500` record in the shared history says why the room never
+    // heard it, and the record of the restarted host's message does not.
+    let mut redis = servers.redis.client();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (undelivered, delivered) = loop {
+        let records: Vec<String> = ::redis::cmd("HVALS")
+            .arg("sandbot/executions")
+            .query(&mut redis)
+            .unwrap();
+        let records: Vec<serde_json::Value> = records
+            .iter()
+            .map(|r| serde_json::from_str(r).unwrap())
+            .collect();
+        let why = |text: &str| -> Vec<Option<String>> {
+            records
+                .iter()
+                .filter(|r| r["text"] == text)
+                .map(|r| r["undelivered"].as_str().map(str::to_owned))
+                .collect()
+        };
+        let (work, hello) = (why("work 1500"), why("HELLO THERE"));
+        // The slow events the dead host had published (some may not have
+        // been): each is run, its answers given up on, then recorded so.
+        let settled = !work.is_empty() && work.iter().all(Option::is_some);
+        if settled || Instant::now() > deadline {
+            break (work, hello);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    println!("{} slow events recorded as undelivered", undelivered.len());
+    assert!(!undelivered.is_empty(), "no record of a slow event");
+    for why in &undelivered {
+        let why = why.as_deref().unwrap_or("(recorded as delivered)");
+        assert!(
+            why.contains("has started again since") || why.contains("not delivered within"),
+            "{why}; worker's log:\n{}",
+            w.log()
+        );
+    }
+    assert_eq!(delivered, vec![None]);
 }
 
 /// The first line of `run`'s log that has every one of `needles`, waited for.

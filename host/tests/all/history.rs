@@ -182,6 +182,7 @@ fn redis_keeps_the_newest_records_up_to_the_count() {
         denials: Vec::new(),
         responses: Vec::new(),
         parent: None,
+        undelivered: None,
     };
     for n in 1..=4 {
         history.record(&record(
