@@ -163,8 +163,8 @@ impl App {
             history.clone(),
             metrics.clone(),
             work.clone(),
+            workflows.clone(),
         );
-        bot.set_workflows(workflows.clone());
         // Never fatal: a run that cannot be read fails alone (logged).
         workflows.resume().await;
         let (events, cluster): (Arc<dyn EventSink>, _) = match bus {
@@ -234,9 +234,8 @@ impl App {
         }
         // Workflow runs stop where they are, before the history is written
         // out: each is stored as it was and resumes on the next start.
-        if let Some(workflows) = self.bot.workflows() {
-            workflows.stop(std::time::Duration::from_secs(2)).await;
-        }
+        let workflows = self.bot.workflows();
+        workflows.stop(std::time::Duration::from_secs(2)).await;
         if let Some(history) = &self.history {
             let history = history.clone();
             let flushed = tokio::task::spawn_blocking(move || {
@@ -301,10 +300,6 @@ impl App {
             self.catalog.clone(),
             self.config.clone(),
         ));
-        routes = routes.merge(web::workflow_hook::routes(
-            self.bot.clone(),
-            self.config.clone(),
-        ));
         let hooked = self
             .catalog
             .current()
@@ -316,7 +311,7 @@ impl App {
                 "a skill has webhook matchers, but no HTTP server runs: add `web:` to the configuration"
             );
         }
-        let flow_hooked = self.bot.workflows().is_some_and(|w| w.has_webhooks());
+        let flow_hooked = self.bot.workflows().has_webhooks();
         if flow_hooked && self.config.web.is_none() && !mounted {
             tracing::warn!(
                 "a workflow declares `webhook:`, but no HTTP server runs: add `web:` to the configuration"

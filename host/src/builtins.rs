@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::event::{Message, now_ms};
 use crate::history::{Filter, History};
 use crate::manifest::MatcherKind;
+use crate::matching::Target;
 use crate::permissions::Asker;
 use crate::text::for_log;
 use std::sync::Arc;
@@ -124,14 +125,23 @@ impl Builtin {
     }
 }
 
-/// One line of `help`: a command the user may run.
+/// One line of `help`: a command the user may run, and what runs it (a
+/// skill's name, or `workflow NAME`).
 struct Command<'a> {
     help: &'a str,
-    skill: &'a str,
+    skill: String,
 }
 
-/// Every command of an enabled skill with a help line that the sender of
-/// `m` may run.
+/// How `help` names a target: a skill by its name, a workflow as such.
+fn label(set: &SkillSet, target: Target) -> String {
+    match target {
+        Target::Skill(_) => set.name(target).to_owned(),
+        Target::Workflow(_) => format!("workflow {}", set.name(target)),
+    }
+}
+
+/// Every command of an enabled skill or a workflow with a help line that
+/// the sender of `m` may run.
 fn commands<'a>(set: &'a SkillSet, m: &Message) -> Vec<Command<'a>> {
     let asker = Asker {
         connector: &m.connector,
@@ -139,11 +149,11 @@ fn commands<'a>(set: &'a SkillSet, m: &Message) -> Vec<Command<'a>> {
         room: &m.room,
     };
     let mut out = Vec::new();
-    for (skill, policy) in set.skills.iter().zip(&set.policies) {
+    for (target, manifest, _, policy) in set.targets() {
         if policy.disabled {
             continue;
         }
-        for (i, matcher) in skill.manifest.matchers.iter().enumerate() {
+        for (i, matcher) in manifest.matchers.iter().enumerate() {
             if matcher.help.is_empty()
                 || policy
                     .access
@@ -154,7 +164,7 @@ fn commands<'a>(set: &'a SkillSet, m: &Message) -> Vec<Command<'a>> {
             }
             out.push(Command {
                 help: &matcher.help,
-                skill: &skill.name,
+                skill: label(set, target),
             });
         }
     }
@@ -167,7 +177,7 @@ fn help(set: &SkillSet, m: &Message, admin: bool, word: Option<&str>, more: Vec<
     // Each on its line, whatever a skill's help or a name holds.
     let mut lines: Vec<String> = commands(set, m)
         .iter()
-        .map(|c| format!("  {} ({})", for_log(c.help), for_log(c.skill)))
+        .map(|c| format!("  {} ({})", for_log(c.help), for_log(&c.skill)))
         .collect();
     lines.extend(more.into_iter().map(|l| format!("  {}", for_log(&l))));
     lines.extend(
@@ -241,7 +251,8 @@ async fn recent(
         } else if word.starts_with("wf-") && !word.contains('.') {
             // A workflow run: its tasks' records.
             filter.parent = Some(word.clone());
-        } else if set.get(word).is_some() {
+        } else if set.get(word).is_some() || set.workflow(word).is_some() {
+            // A workflow's runs are recorded under its name, as a skill's.
             filter.skill = Some(word.clone());
         } else {
             filter.user = Some(word.clone());
@@ -354,17 +365,17 @@ pub fn did_you_mean(set: &SkillSet, m: &Message) -> Option<String> {
         );
     }
     // Aliases and templates without a help line still have their words.
-    for (skill, policy) in set.skills.iter().zip(&set.policies) {
+    for (target, manifest, _, policy) in set.targets() {
         if policy.disabled {
             continue;
         }
-        for matcher in skill.manifest.matchers.iter().filter(|m| m.help.is_empty()) {
+        for matcher in manifest.matchers.iter().filter(|m| m.help.is_empty()) {
             let words = match &matcher.kind {
                 MatcherKind::ActionAlias(a) => a.format.as_str(),
                 MatcherKind::ParseFormat(f) => f.as_str(),
                 _ => continue,
             };
-            consider(words, format!("`{words}` ({})", skill.name));
+            consider(words, format!("`{words}` ({})", label(set, target)));
         }
     }
     for (builtin, _) in BUILTINS {

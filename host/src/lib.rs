@@ -6,9 +6,12 @@
 //! out through the response sink to the connector's outbox, and every
 //! execution's record goes to the observers (`observe`). `catalog` keeps
 //! the current skill set and swaps it on reload; `memory` stores what
-//! skills remember. Events no connector brings come from the `scheduler`
-//! (crontab matchers, workflows' `crontab:`) and `web::webhook` (webhook
-//! matchers; `web::workflow_hook` for workflows').
+//! skills remember. A workflow is a target of matching like a skill: its
+//! aliases, `crontab:` entries and `webhook:` are matchers in the same
+//! index (`workflow::matchers`), and a hit on one starts a run
+//! (`workflow`). Events no connector brings come from the `scheduler`
+//! (every crontab matcher, a skill's or a workflow's) and `web::webhook`
+//! (every webhook matcher).
 //!
 //! Layers, bottom up (a module imports only from its own layer or below):
 //! 1. `event`, `bus`, `limits`, `manifest`, `text`, `skill_file`, `identity`,

@@ -9,17 +9,20 @@
 //! / `deny N`, `workflow status N`,
 //! `workflow cancel N`, `workflows`, `workflow reload`.
 //!
-//! The dispatcher asks [`Workflows::chat`] first with every message; what
-//! it takes no skill sees. The other ways in: a file's `crontab:` entries
-//! (the scheduler calls [`Workflows::tick`]), its `webhook:` (the web
-//! server calls [`Workflows::start_run`] through `web::workflow_hook`), and a
-//! task of another workflow (`action: workflow.<name>`, in the engine).
+//! A workflow is a target of matching like a skill (`matchers`): its
+//! aliases, `crontab:` entries and `webhook:` are in the catalog's one
+//! index, so the dispatcher routes a message to it (then
+//! [`Workflows::start_hit`]), the scheduler fires its entries through the
+//! same call, and the webhook gate starts it with [`Workflows::start_run`].
+//! The chat commands above are [`Workflows::chat`]'s; a task of another
+//! workflow (`action: workflow.<name>`) starts one in the engine.
 //! At start, [`Workflows::resume`] (`resume.rs`) picks up the runs the
 //! last process left; one whose record cannot be read fails alone.
 
 pub mod defs;
 pub mod engine;
 mod inputs;
+pub mod matchers;
 mod resume;
 pub mod sharing;
 pub mod spec;
@@ -88,10 +91,11 @@ impl Workflows {
         if config.history.enabled {
             prune_now_and_hourly(store.clone(), &config);
         }
-        let defs = Arc::new(Definitions::for_config(&config));
+        let defs = Arc::new(Definitions::for_config(&config).matched_by(catalog.clone()));
         // Watching first: a file changed while the folder is read is seen.
         let watch = defs::watch(defs.clone())?;
-        defs.reload();
+        let first = defs.clone();
+        tokio::task::spawn_blocking(move || first.reload()).await?;
         let engine = Arc::new(Engine {
             catalog,
             responses,
@@ -154,7 +158,7 @@ impl Workflows {
     /// A `crontab:` entry of `def` is due (at `fired_at`, ms): starts a run
     /// with the entry's inputs and returns once it ends, so the scheduler
     /// skips a tick while the last one's run is still going, as for skills.
-    pub async fn tick(&self, def: Arc<Workflow>, entry: usize, fired_at: u64) {
+    async fn tick(&self, def: Arc<Workflow>, entry: usize, fired_at: u64) {
         let Some(cron) = def.crontab.get(entry) else {
             return;
         };
@@ -210,7 +214,7 @@ impl Workflows {
             .iter()
             .any(|c| first.eq_ignore_ascii_case(c));
         if !command {
-            return self.by_alias(id, event, m).await;
+            return false;
         }
         let words: Vec<&str> = m.text.split_whitespace().collect();
         let lower: Vec<String> = words.iter().map(|w| w.to_ascii_lowercase()).collect();
@@ -276,42 +280,44 @@ impl Workflows {
                     return true;
                 };
                 let (_, pairs) = crate::matching::alias::trailing_pairs(&m.text);
-                self.begin(id, event, m, def, pairs, None).await;
+                self.begin(id, event, m, def, pairs).await;
                 return true;
             }
-            _ => return self.by_alias(id, event, m).await,
+            _ => return false,
         };
         self.say(m, id, answer).await;
         true
     }
 
-    /// Starts the workflow one of whose aliases `m` fits, if any.
-    async fn by_alias(&self, id: EventId, event: &Event, m: &Message) -> bool {
-        let set = self.defs.current();
-        for def in set.by_name.values() {
-            for alias in &def.aliases {
-                if !alias.regex.is_match(&m.text) {
-                    continue;
-                }
-                let Some(caps) = alias.regex.captures(&m.text) else {
-                    continue;
-                };
-                let captures: Vec<(String, String)> = alias
-                    .regex
-                    .capture_names()
-                    .flatten()
-                    .filter_map(|n| Some((n.to_owned(), caps.name(n)?.as_str().to_owned())))
-                    .collect();
-                let params = alias.format.parameters(&m.text, &captures);
-                self.begin(id, event, m, def.clone(), params, Some(alias))
+    /// A matcher of workflow `name` took `event` (routed by the one index,
+    /// its permissions passed): starts the run it asks for. An alias's
+    /// run starts with the alias's parameters; a schedule's is waited for,
+    /// so the scheduler skips a tick while the last one's run still goes.
+    pub async fn start_hit(
+        &self,
+        id: EventId,
+        event: &Event,
+        name: &str,
+        matcher: usize,
+        params: Vec<(String, String)>,
+    ) {
+        let Some(def) = self.defs.current().by_name.get(name).cloned() else {
+            return;
+        };
+        match (matchers::way(&def, matcher), event) {
+            (Some(matchers::Way::Alias(alias)), Event::Message(m)) => {
+                self.launch(id, event, m, def.clone(), params, Some(alias))
                     .await;
-                return true;
             }
+            (Some(matchers::Way::Cron(entry, _)), Event::Schedule { fired_at }) => {
+                self.tick(def.clone(), entry, *fired_at).await;
+            }
+            _ => {}
         }
-        false
     }
 
-    /// Starts `def` for the sender of `m`, if they may run it.
+    /// Starts `def` for the sender of `m` (`workflow run NAME`), if they
+    /// may run it.
     async fn begin(
         &self,
         id: EventId,
@@ -319,7 +325,6 @@ impl Workflows {
         m: &Message,
         def: Arc<Workflow>,
         params: Vec<(String, String)>,
-        alias: Option<&spec::Alias>,
     ) {
         let who = Asker {
             connector: &m.connector,
@@ -330,7 +335,7 @@ impl Workflows {
             tracing::warn!(workflow = %def.name, user_id = %crate::text::for_log(&m.user_id), "denied: {why}");
             let mut record = self.engine.record_of(event, id, format!("{id}-wf"));
             record.skill = def.name.clone();
-            record.version = "workflow".into();
+            record.version = matchers::VERSION.into();
             record.matcher = "workflow".into();
             record.outcome = Outcome::Denied;
             record.error = Some(format!("not allowed: {why}"));
@@ -342,6 +347,20 @@ impl Workflows {
             self.say(m, id, text).await;
             return;
         }
+        self.launch(id, event, m, def, params, None).await;
+    }
+
+    /// Stores and launches a run of `def` for `m`, with its inputs read
+    /// from `params`, and says it started (the alias's ack, if it has one).
+    async fn launch(
+        &self,
+        id: EventId,
+        event: &Event,
+        m: &Message,
+        def: Arc<Workflow>,
+        params: Vec<(String, String)>,
+        alias: Option<&spec::Alias>,
+    ) {
         let inputs = match def.inputs_from(&params) {
             Ok(inputs) => inputs,
             Err(e) => {
@@ -381,8 +400,9 @@ impl Workflows {
         self.engine.launch(def, kept);
     }
 
-    /// For `help`: the workflows `m`'s sender may start (by alias, else by
-    /// `workflow run`), then the workflow commands they may use.
+    /// For `help`: the workflows `m`'s sender may start with no alias (by
+    /// `workflow run`; aliases are listed as every target's are), then the
+    /// workflow commands they may use.
     pub fn help(&self, m: &Message) -> Vec<String> {
         let who = Asker {
             connector: &m.connector,
@@ -397,9 +417,6 @@ impl Workflows {
             }
             if w.aliases.is_empty() {
                 lines.push(format!("workflow run {} key=value… (workflow)", w.name));
-            }
-            for a in &w.aliases {
-                lines.push(format!("{} (workflow {})", a.help, w.name));
             }
         }
         lines.extend(
