@@ -138,7 +138,9 @@ fn plan(
 /// Fires one tick in the background, or skips it if the last one runs
 /// still.
 fn fire(bot: &Arc<Bot>, set: &Arc<SkillSet>, p: &Planned, at: DateTime<Utc>) {
-    let hit = set.index.fired(p.target, p.matcher);
+    let Some(hit) = set.index.fired(p.target, p.matcher) else {
+        return;
+    };
     let name = set.name(p.target);
     let zone = p.schedule.zone();
     let Some(guard) = p.busy.try_start() else {

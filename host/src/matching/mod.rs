@@ -419,10 +419,10 @@ impl Index {
     }
 
     /// The position of `target` among skills then workflows.
-    fn position(&self, target: Target) -> usize {
+    fn position(&self, target: Target) -> Option<usize> {
         match target {
-            Target::Skill(skill) => skill,
-            Target::Workflow(workflow) => self.skills + workflow,
+            Target::Skill(skill) => (skill < self.skills).then_some(skill),
+            Target::Workflow(workflow) => Some(self.skills + workflow),
         }
     }
 
@@ -463,7 +463,7 @@ impl Index {
     /// The webhook matcher of `target` for a request to `path`, matched
     /// exactly after trimming leading `/`.
     pub fn webhook(&self, target: Target, path: &str) -> Option<Hit> {
-        let skill = self.position(target);
+        let skill = self.position(target)?;
         let matcher = *self.webhooks.get(&(skill, webhook_path(path).to_owned()))?;
         let route = Route {
             skill,
@@ -476,14 +476,15 @@ impl Index {
 
     /// The hit for a matcher fired by something other than an event's
     /// content (the scheduler).
-    pub fn fired(&self, target: Target, matcher: usize) -> Hit {
+    pub fn fired(&self, target: Target, matcher: usize) -> Option<Hit> {
         let route = Route {
-            skill: self.position(target),
+            skill: self.position(target)?,
             matcher,
             rank: REGEX_RANK,
             addressed: false,
         };
-        self.hit(route, Vec::new(), Why::Chosen)
+        self.ids.get(route.skill)?.get(matcher)?;
+        Some(self.hit(route, Vec::new(), Why::Chosen))
     }
 
     /// How many regex matchers the index holds.
