@@ -9,20 +9,18 @@ use crate::builtins::Builtin;
 use crate::bus::{Closed, EventSink, Peers, ResponseSink};
 use crate::catalog::{Catalog, Skill, SkillSet};
 use crate::config::Config;
-use crate::event::{
-    Event, EventId, Execution, Message, Outcome, Response, ResponseBody, Target, now_ms,
-};
+use crate::event::{Event, EventId, Execution, Message, Outcome, Target, now_ms};
+use crate::executor::{Executor, INTERRUPTED, Job};
 use crate::matching::{Hit, Target as Aim, Why};
 use crate::observe::Observer;
 use crate::permissions::{Asker, Refusal};
 use crate::runtime::Reserved;
-use crate::runtime::{Call, Runtime};
+use crate::runtime::Runtime;
 use crate::work::Work;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Weak};
-use std::time::Instant;
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
@@ -291,9 +289,7 @@ impl Bot {
     }
 
     fn observe(&self, execution: &Execution) {
-        for observer in &self.observers {
-            observer.executed(execution);
-        }
+        self.executor().observe(execution);
     }
 
     /// The ack that sends `hit` to the background: an alias's own, else
@@ -363,11 +359,20 @@ impl Bot {
         set.index.route(event)
     }
 
+    /// The executor every skill's run here goes through.
+    fn executor(&self) -> Executor<'_> {
+        Executor {
+            runtime: &self.runtime,
+            responses: &*self.responses,
+            observers: &self.observers,
+        }
+    }
+
     /// Runs one hit (in the place `reserved` in its skill's gate, if
-    /// given) and makes its execution record; a failure the user should
-    /// hear of is answered in the event's room. Dropped before it ends
-    /// (shutdown, a webhook caller gone), it still leaves its record, as
-    /// `interrupted`.
+    /// given) through the executor and returns its execution record; a
+    /// failure the user should hear of is answered in the event's room.
+    /// Dropped before it ends (shutdown, a webhook caller gone), it still
+    /// leaves its record, as `interrupted`.
     pub async fn execute(
         &self,
         set: &SkillSet,
@@ -380,58 +385,32 @@ impl Bot {
         let skill: &Skill = &set.skills[hit.skill().expect("only a skill's hit is executed")];
         // The record's id, formatted only when the span is recorded.
         let span = tracing::info_span!("execution", id = %format_args!("{event_id}-{n}"), skill = %skill.name, matcher = %hit.matcher_id);
-        async {
-            let started_at = now_ms();
-            let clock = Instant::now();
-            let mut unfinished = Unfinished {
-                bot: self,
-                record: Some(record(set, event_id, n, event, hit, started_at)),
-            };
-            let reword = set
-                .policy(hit.target)
-                .result
-                .get(hit.matcher)
-                .cloned()
-                .flatten()
-                .map(|template| result_template(template, hit, event));
-            let call = Call {
-                event,
-                event_id: Some(event_id),
-                matcher_id: &hit.matcher_id,
-                captures: &hit.captures,
-                reword,
-                quiet: false,
-            };
-            let handled = match reserved {
-                Some(reserved) => self.runtime.call_reserved(skill, reserved, call).await,
-                None => self.runtime.call(skill, call).await,
-            };
-            let micros = clock.elapsed().as_micros() as u64;
-            let (outcome, error) = match &handled.result {
-                Ok(()) => (Outcome::Ok, None),
-                Err(failure) => (failure.outcome(&handled.denials), Some(failure.to_string())),
-            };
-            if let Err(failure) = &handled.result {
-                // An `always` matcher runs on every message: reporting its
-                // failures in chat would answer messages not meant for it.
-                if hit.why != Why::Always
-                    && let Some(origin) = event.origin()
-                {
-                    let text = format!("⚠ {}: {}", skill.name, failure.brief());
-                    self.say(origin.target, event_id, text).await;
-                }
-            }
-            let mut record = unfinished.record.take().expect("taken once");
-            record.ended_at = now_ms();
-            record.micros = micros;
-            record.outcome = outcome;
-            record.error = error;
-            record.denials = handled.denials;
-            record.responses = handled.sent;
-            record
-        }
-        .instrument(span)
-        .await
+        let reword = set
+            .policy(hit.target)
+            .result
+            .get(hit.matcher)
+            .cloned()
+            .flatten()
+            .map(|template| result_template(template, hit, event));
+        // An `always` matcher runs on every message: reporting its
+        // failures in chat would answer messages not meant for it.
+        let failure_to = event
+            .origin()
+            .filter(|_| hit.why != Why::Always)
+            .map(|o| o.target);
+        let job = Job {
+            skill,
+            event,
+            event_id,
+            reword,
+            quiet: false,
+            failure_to,
+            reserved,
+            limit: None,
+        };
+        let record = record(set, event_id, n, event, hit, now_ms());
+        let ran = self.executor().run(job, record).instrument(span).await;
+        ran.record
     }
 
     /// Takes out of `hits` what the sender may not run. A refused command
@@ -498,14 +477,7 @@ impl Bot {
     }
 
     async fn say(&self, target: Target, id: EventId, text: String) {
-        let response = Response {
-            target,
-            body: ResponseBody::Text(text),
-            in_reply_to: Some(id),
-        };
-        if let Err(e) = self.responses.deliver(response).await {
-            tracing::warn!("could not answer: {e}");
-        }
+        self.executor().say(target, id, text).await;
     }
 
     /// Fires `hit` (a crontab matcher of `set`) for a schedule's tick: a
@@ -574,28 +546,6 @@ impl Places {
     pub fn holding(mut self, place: tokio::sync::OwnedSemaphorePermit) -> Places {
         self.in_flight = Some(place);
         self
-    }
-}
-
-/// Why an execution has no outcome of its own.
-const INTERRUPTED: &str = "the bot stopped before the skill finished";
-
-/// An execution under way: dropped before it ends, it gives its record to
-/// the observers as `interrupted`, so none is lost silently.
-struct Unfinished<'b> {
-    bot: &'b Bot,
-    record: Option<Execution>,
-}
-
-impl Drop for Unfinished<'_> {
-    fn drop(&mut self) {
-        if let Some(mut record) = self.record.take() {
-            record.ended_at = now_ms();
-            record.outcome = Outcome::Interrupted;
-            record.error = Some(INTERRUPTED.into());
-            tracing::warn!(skill = %record.skill, matcher = %record.matcher, "interrupted: {INTERRUPTED}");
-            self.bot.observe(&record);
-        }
     }
 }
 

@@ -19,7 +19,9 @@
 //! 2. `config`, `memory`, `history`, `outbound`, `grants`, `matching`;
 //! 3. `runtime`, `connectors`;
 //! 4. `catalog`;
-//! 5. `bot`, `builtins`, `observe`, `web`, `scheduler`, `workflow`, `nats`
+//! 5. `observe`, `executor` (runs a skill for an event, the one place that
+//!    makes its record), then `bot`, `builtins`, `web`, `scheduler`,
+//!    `workflow`, `nats`
 //!    (several hosts: the bus's other implementation, leases, shared skills);
 //! 6. `app`, `skilltest`, `authoring`, `logging`, and the binary.
 
@@ -32,6 +34,7 @@ pub mod catalog;
 pub mod config;
 pub mod connectors;
 pub mod event;
+pub mod executor;
 pub mod grants;
 pub mod history;
 pub mod identity;

@@ -119,7 +119,10 @@ fn plan(
             continue;
         }
         for (matcher, schedule) in matchers.crontabs() {
-            let key = (manifest.name.clone(), manifest.matchers[*matcher].id.clone());
+            let key = (
+                manifest.name.clone(),
+                manifest.matchers[*matcher].id.clone(),
+            );
             let flag = busy.remove(&key).unwrap_or_default();
             kept.insert(key, flag.clone());
             plan.push(Planned {
@@ -145,14 +148,22 @@ fn fire(bot: &Arc<Bot>, set: &Arc<SkillSet>, p: &Planned, at: DateTime<Utc>) {
     let zone = p.schedule.zone();
     let Some(guard) = p.busy.try_start() else {
         match p.target {
-            Target::Skill(_) => tracing::warn!(skill = %name, matcher = %hit.matcher_id, at = %at, "crontab tick skipped: the previous tick is still running"),
-            Target::Workflow(_) => tracing::warn!(workflow = %name, schedule = %hit.matcher_id, at = %at, "crontab tick skipped: the previous tick's run is still going"),
+            Target::Skill(_) => {
+                tracing::warn!(skill = %name, matcher = %hit.matcher_id, at = %at, "crontab tick skipped: the previous tick is still running")
+            }
+            Target::Workflow(_) => {
+                tracing::warn!(workflow = %name, schedule = %hit.matcher_id, at = %at, "crontab tick skipped: the previous tick's run is still going")
+            }
         }
         return;
     };
     match p.target {
-        Target::Skill(_) => tracing::debug!(skill = %name, matcher = %hit.matcher_id, at = %at, zone = %zone, "crontab tick"),
-        Target::Workflow(_) => tracing::debug!(workflow = %name, schedule = %hit.matcher_id, at = %at, zone = %zone, "crontab tick"),
+        Target::Skill(_) => {
+            tracing::debug!(skill = %name, matcher = %hit.matcher_id, at = %at, zone = %zone, "crontab tick")
+        }
+        Target::Workflow(_) => {
+            tracing::debug!(workflow = %name, schedule = %hit.matcher_id, at = %at, zone = %zone, "crontab tick")
+        }
     }
     let (bot, set) = (bot.clone(), set.clone());
     let event = Event::Schedule {

@@ -591,7 +591,11 @@ impl Catalog {
     pub fn set_workflows(&self, workflows: Vec<Arc<Flow>>) {
         let _one = self.publishing.lock().unwrap_or_else(|e| e.into_inner());
         let old = self.current();
-        let set = SkillSet::with(old.skills.clone(), old.policies.clone(), Arc::new(workflows));
+        let set = SkillSet::with(
+            old.skills.clone(),
+            old.policies.clone(),
+            Arc::new(workflows),
+        );
         self.current.store(Arc::new(set));
         self.changes.send_replace(());
     }

@@ -59,7 +59,10 @@ fn longest_match_then_order_decides() {
     let index = build(&skills);
     let hits = index.route(&say("deploy api"));
     assert_eq!(hits.len(), 1);
-    assert_eq!((hits[0].skill().unwrap(), hits[0].matcher_id.as_str()), (1, "long"));
+    assert_eq!(
+        (hits[0].skill().unwrap(), hits[0].matcher_id.as_str()),
+        (1, "long")
+    );
     assert_eq!(
         hits[0].captures,
         vec![("app".to_string(), "api".to_string())]
@@ -96,12 +99,16 @@ fn always_runs_beside_and_catch_all_only_alone() {
     let index = build(&skills);
     let hits = index.route(&say("hi"));
     assert_eq!(
-        hits.iter().map(|h| (h.skill().unwrap(), h.why)).collect::<Vec<_>>(),
+        hits.iter()
+            .map(|h| (h.skill().unwrap(), h.why))
+            .collect::<Vec<_>>(),
         vec![(3, Why::Chosen), (0, Why::Always)]
     );
     let hits = index.route(&say("what?"));
     assert_eq!(
-        hits.iter().map(|h| (h.skill().unwrap(), h.why)).collect::<Vec<_>>(),
+        hits.iter()
+            .map(|h| (h.skill().unwrap(), h.why))
+            .collect::<Vec<_>>(),
         vec![(1, Why::CatchAll), (0, Why::Always)]
     );
 }
@@ -132,7 +139,10 @@ fn an_alias_beats_a_template_beats_a_regex_and_parameters_come_out() {
     ];
     let index = build(&skills);
     let hits = index.route(&say("Deploy web to prod timeout=30"));
-    assert_eq!((hits[0].skill().unwrap(), hits[0].matcher_id.as_str()), (2, "alias"));
+    assert_eq!(
+        (hits[0].skill().unwrap(), hits[0].matcher_id.as_str()),
+        (2, "alias")
+    );
     assert_eq!(
         hits[0].captures,
         vec![
@@ -145,7 +155,10 @@ fn an_alias_beats_a_template_beats_a_regex_and_parameters_come_out() {
     // Without the alias, the template wins over the regex.
     let index = build(&skills[..2]);
     let hits = index.route(&say("deploy web to prod"));
-    assert_eq!((hits[0].skill().unwrap(), hits[0].matcher_id.as_str()), (1, "tpl"));
+    assert_eq!(
+        (hits[0].skill().unwrap(), hits[0].matcher_id.as_str()),
+        (1, "tpl")
+    );
 }
 
 #[test]
@@ -181,14 +194,23 @@ fn two_aliases_that_both_match_are_named_not_guessed() {
 #[test]
 fn a_workflow_alias_and_a_skill_alias_are_ranked_as_two_skills_are() {
     let alias = |format: &str| MatcherKind::ActionAlias(crate::manifest::AliasSpec::new(format));
-    let skills = [manifest("deploy", vec![("deploy", alias("deploy {{app}}"))])];
-    let flows = [manifest("ship", vec![("alias 1", alias("deploy {{app}} now"))])];
+    let skills = [manifest(
+        "deploy",
+        vec![("deploy", alias("deploy {{app}}"))],
+    )];
+    let flows = [manifest(
+        "ship",
+        vec![("alias 1", alias("deploy {{app}} now"))],
+    )];
     let compiled: Vec<SkillMatchers> = skills.iter().map(|m| compile(m).unwrap()).collect();
     let flow_compiled: Vec<SkillMatchers> = flows.iter().map(|m| compile(m).unwrap()).collect();
     let policy = Policy::default();
     let index = Index::build_with(
         skills.iter().zip(&compiled).map(|(m, c)| (m, c, &policy)),
-        flows.iter().zip(&flow_compiled).map(|(m, c)| (m, c, &policy)),
+        flows
+            .iter()
+            .zip(&flow_compiled)
+            .map(|(m, c)| (m, c, &policy)),
     );
     let hits = index.route(&say("deploy web now"));
     assert_eq!(hits.len(), 1);
@@ -198,22 +220,40 @@ fn a_workflow_alias_and_a_skill_alias_are_ranked_as_two_skills_are() {
     let regex_only = [manifest("r", vec![("re", regex(r"^deploy", false))])];
     let compiled: Vec<SkillMatchers> = regex_only.iter().map(|m| compile(m).unwrap()).collect();
     let index = Index::build_with(
-        regex_only.iter().zip(&compiled).map(|(m, c)| (m, c, &policy)),
-        flows.iter().zip(&flow_compiled).map(|(m, c)| (m, c, &policy)),
+        regex_only
+            .iter()
+            .zip(&compiled)
+            .map(|(m, c)| (m, c, &policy)),
+        flows
+            .iter()
+            .zip(&flow_compiled)
+            .map(|(m, c)| (m, c, &policy)),
     );
     let hits = index.route(&say("deploy web now"));
     assert_eq!(hits.len(), 1);
-    assert_eq!((hits[0].target, hits[0].why), (Target::Workflow(0), Why::Chosen));
-    assert_eq!(hits[0].captures, vec![("app".to_string(), "web".to_string())]);
+    assert_eq!(
+        (hits[0].target, hits[0].why),
+        (Target::Workflow(0), Why::Chosen)
+    );
+    assert_eq!(
+        hits[0].captures,
+        vec![("app".to_string(), "web".to_string())]
+    );
     assert!(hits[0].rivals.is_empty());
-    let flows = [manifest("nightly", vec![("hook", MatcherKind::Webhook("nightly".into()))])];
+    let flows = [manifest(
+        "nightly",
+        vec![("hook", MatcherKind::Webhook("nightly".into()))],
+    )];
     let compiled: Vec<SkillMatchers> = flows.iter().map(|m| compile(m).unwrap()).collect();
     let index = Index::build_with(
         std::iter::empty(),
         flows.iter().zip(&compiled).map(|(m, c)| (m, c, &policy)),
     );
     assert_eq!(
-        index.webhook(Target::Workflow(0), "nightly").unwrap().target,
+        index
+            .webhook(Target::Workflow(0), "nightly")
+            .unwrap()
+            .target,
         Target::Workflow(0)
     );
     assert!(index.webhook(Target::Skill(0), "nightly").is_none());
@@ -272,7 +312,9 @@ fn respond_only_matchers_need_the_bot_addressed_and_disabled_skills_none() {
     );
     let hits = index.route(&say("deploy api"));
     assert_eq!(
-        hits.iter().map(|h| (h.skill().unwrap(), h.why)).collect::<Vec<_>>(),
+        hits.iter()
+            .map(|h| (h.skill().unwrap(), h.why))
+            .collect::<Vec<_>>(),
         vec![(2, Why::CatchAll)]
     );
 }
@@ -309,9 +351,18 @@ fn webhooks_match_their_exact_path_and_crontabs_are_checked() {
         ),
     ];
     let index = build(&skills);
-    assert_eq!(index.webhook(Target::Skill(0), "alert").unwrap().matcher_id, "hook");
-    assert_eq!(index.webhook(Target::Skill(0), "//alert").unwrap().target, Target::Skill(0));
-    assert_eq!(index.webhook(Target::Skill(1), "alert/v2").unwrap().matcher, 1);
+    assert_eq!(
+        index.webhook(Target::Skill(0), "alert").unwrap().matcher_id,
+        "hook"
+    );
+    assert_eq!(
+        index.webhook(Target::Skill(0), "//alert").unwrap().target,
+        Target::Skill(0)
+    );
+    assert_eq!(
+        index.webhook(Target::Skill(1), "alert/v2").unwrap().matcher,
+        1
+    );
     assert!(index.webhook(Target::Skill(1), "alert").is_none());
     assert!(index.webhook(Target::Skill(0), "alert/").is_none());
     assert!(index.webhook(Target::Skill(2), "alert").is_none());

@@ -29,9 +29,7 @@ use super::body::{Bodies, Read, Unread};
 use crate::bot::Bot;
 use crate::catalog::Catalog;
 use crate::config::{Config, WebhookSettings};
-use crate::event::{
-    Event, EventId, Execution, HTTP_CALLER, Outcome, ResponseBody, WebhookRequest, now_ms,
-};
+use crate::event::{Event, EventId, Execution, HTTP_CALLER, Outcome, WebhookRequest, now_ms};
 use crate::matching::Target;
 use crate::text::for_log;
 use crate::workflow::Start;
@@ -133,7 +131,11 @@ async fn handle(
     let set = hooks.catalog.current();
     let target = match workflow {
         true => set.workflow(&name),
-        false => set.skills.iter().position(|s| s.name == name).map(Target::Skill),
+        false => set
+            .skills
+            .iter()
+            .position(|s| s.name == name)
+            .map(Target::Skill),
     };
     let Some(hit) = target.and_then(|t| set.index.webhook(t, &path)) else {
         let text = match workflow {
@@ -148,7 +150,10 @@ async fn handle(
     };
     let defaults = WebhookSettings::default();
     let (settings, key) = match workflow {
-        true => (hooks.config.workflows.get(&name).map(|e| &e.webhook), "workflows"),
+        true => (
+            hooks.config.workflows.get(&name).map(|e| &e.webhook),
+            "workflows",
+        ),
         false => (hooks.config.skills.get(&name).map(|e| &e.webhook), "skills"),
     };
     let settings = settings.unwrap_or(&defaults);
@@ -196,21 +201,9 @@ fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
 fn skill_answer(name: &str, execution: Execution) -> Response {
     match execution.outcome {
         Outcome::Ok => {
-            let texts: Vec<&str> = execution
-                .responses
-                .iter()
-                .filter(|r| r.target.connector == HTTP_CALLER)
-                .filter_map(|r| match &r.body {
-                    ResponseBody::Text(t) => Some(t.as_str()),
-                    _ => None,
-                })
-                .collect();
-            (
-                StatusCode::OK,
-                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-                texts.join("\n"),
-            )
-                .into_response()
+            let text = crate::executor::answers(&execution.responses, Some(HTTP_CALLER));
+            let plain = [(header::CONTENT_TYPE, "text/plain; charset=utf-8")];
+            (StatusCode::OK, plain, text).into_response()
         }
         Outcome::Busy => answer(
             StatusCode::SERVICE_UNAVAILABLE,

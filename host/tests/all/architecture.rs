@@ -30,6 +30,7 @@ const LAYERS: &[&[&str]] = &[
     &[
         "bot",
         "builtins",
+        "executor",
         "observe",
         "web",
         "scheduler",

@@ -587,7 +587,9 @@ fn a_workflow_alias_and_a_skill_alias_that_both_fit_are_named_not_guessed() {
     alice.answer();
     let slip = alice.ask("deplyo web");
     assert!(
-        slip.contains("`deploy <app> [to <env>] — build, test, approve, deploy` (workflow release)"),
+        slip.contains(
+            "`deploy <app> [to <env>] — build, test, approve, deploy` (workflow release)"
+        ),
         "{slip}"
     );
     let mut runs = vec![alice.ask("history release")];
