@@ -112,9 +112,7 @@ impl Replies {
         }
         match reply {
             Reply::Response { response, .. } => self.outboxes.deliver(response).await,
-            Reply::Finished {
-                event, connector, ..
-            } => {
+            Reply::Finished { event, connector, .. } => {
                 self.outboxes.finished(&connector, event).await;
                 Ok(())
             }
@@ -330,14 +328,7 @@ impl Answers {
                     }
                     std::mem::take(&mut out.queued)
                 };
-                let _ = confirmed(
-                    &cluster,
-                    subject.clone(),
-                    origin.clone(),
-                    encode(&batch),
-                    &connector,
-                )
-                .await;
+                let _ = confirmed(&cluster, subject.clone(), origin.clone(), encode(&batch), &connector).await;
             }
             drop(done);
         });
@@ -438,7 +429,8 @@ impl ResponseSink for Answers {
                 }
                 None => {
                     let origin = event.and_then(|id| Some((self.from(id)?, id.origin())));
-                    confirmed(&self.cluster, subject, origin, encode(&[reply]), &connector).await
+                    confirmed(&self.cluster, subject, origin, encode(&[reply]), &connector)
+                        .await
                 }
             }
         })
@@ -487,9 +479,14 @@ impl ResponseSink for Answers {
                 }
                 Err(reply) => {
                     let origin = self.from(event).map(|host| (host, event.origin()));
-                    let sent =
-                        confirmed(&self.cluster, subject, origin, encode(&[reply]), &connector)
-                            .await;
+                    let sent = confirmed(
+                        &self.cluster,
+                        subject,
+                        origin,
+                        encode(&[reply]),
+                        &connector,
+                    )
+                    .await;
                     if let Err(e) = sent {
                         tracing::warn!(%event, "could not say the event is finished: {e}");
                     }
