@@ -3,6 +3,7 @@
 //! connector instances, and joins them through the ports in `bus`.
 
 use crate::bot::{Bot, Dispatch};
+use crate::commands::Commands;
 use crate::bus::{Delivery, EventSink, Outboxes};
 use crate::catalog::{Catalog, watch};
 use crate::config::{BusSettings, Config, Role};
@@ -56,43 +57,22 @@ impl App {
     }
 
     /// [`App::start`] with more execution observers besides the log.
+    ///
+    /// Builds the parts in layer order, each handed what it needs: the
+    /// bus and the response sink, the runtime, the catalog (skills
+    /// loaded), the observers, the workflows (their matchers put in the
+    /// catalog), on NATS the hosts, the command registry, then the
+    /// dispatcher; last, what runs on the dispatcher (the cluster's
+    /// worker) and the event sink connectors submit to.
     pub async fn start_with(config: Config, observers: Vec<Arc<dyn Observer>>) -> Result<App> {
         let config = Arc::new(config);
         let connectors = registry::instances(&config)?;
         let memory = Counted::new(open_memory(&config).await?);
         let memory_counts = memory.counts();
         let memory: Arc<dyn MemoryStore> = Arc::new(memory);
-        let mut outboxes = Outboxes::default();
-        let mut receivers = HashMap::new();
-        // A host without the `connectors` role runs none, so answers to
-        // them are never delivered here.
-        if config.roles.has(Role::Connectors) {
-            for instance in &connectors {
-                receivers.insert(instance.name.clone(), outboxes.open(&instance.name));
-            }
-        }
-        let outboxes = Arc::new(outboxes);
+        let (outboxes, receivers) = open_outboxes(&config, &connectors);
         let work = Arc::new(Work::default());
-        // The response sink everything answers through: the outboxes
-        // themselves, or on NATS the sink that finds each answer's host.
-        let (bus, responses): (Option<Bus>, Arc<dyn crate::bus::ResponseSink>) = match &config.bus {
-            BusSettings::Local => (None, outboxes.clone()),
-            BusSettings::Nats(settings) => {
-                let cluster = crate::nats::Cluster::connect(settings).await?;
-                cluster.settle_consumer().await?;
-                tracing::info!(url = %settings.url, host = %cluster.host, roles = %config.roles.describe(), "on the NATS bus");
-                let replies = crate::nats::replies::Replies::new(outboxes.clone());
-                let answers = crate::nats::replies::Answers::new(cluster.clone(), replies.clone());
-                (
-                    Some(Bus {
-                        cluster,
-                        replies,
-                        answers: answers.clone(),
-                    }),
-                    answers,
-                )
-            }
-        };
+        let (bus, responses) = open_bus(&config, &outboxes).await?;
         let services = Services {
             memory,
             responses: responses.clone(),
@@ -104,77 +84,52 @@ impl App {
         let runtime = Arc::new(Runtime::new(options, services)?);
         let catalog = Arc::new(Catalog::new(runtime.clone(), config.clone()));
         let watch = watch::start(catalog.clone())?;
-        let report = catalog.reload_all().await;
-        for change in &report.changes {
-            change.log();
-        }
-        if catalog.current().skills.is_empty() {
-            tracing::warn!(
-                folder = %config.skills_dir.as_deref().map(|d| d.display().to_string()).unwrap_or_default(),
-                "no skills loaded; put .wasm skills in the skills folder and say `reload`"
-            );
-        }
+        load_skills(&catalog, &config).await;
         let metrics = Arc::new(Metrics::new().counting_memory(memory_counts));
-        let mut all: Vec<Arc<dyn Observer>> = vec![Arc::new(LogObserver), metrics.clone()];
-        let history = if config.history.enabled {
-            let retention = Retention {
-                max_age: config.history.max_age.0,
-                max_count: config.history.max_count,
-                max_bytes: config.history.max_bytes.0,
-            };
-            let max_text = usize::try_from(config.history.max_text.0).unwrap_or(usize::MAX);
-            let history = Arc::new(
-                match &config.databases.redis {
-                    Some(redis) => History::open_redis(
-                        redis.url.expose(),
-                        &redis.shown_url(),
-                        &redis.prefix,
-                        retention,
-                    )?,
-                    None => History::open(&config.history_path(), retention)?,
-                }
-                .keeping_texts(max_text),
-            );
-            all.push(Arc::new(HistoryObserver(history.clone())));
-            Some(history)
-        } else {
-            None
-        };
-        all.extend(crate::observe::Notifier::start(
-            &config,
-            responses.clone(),
-            metrics.notices_dropped(),
-        )?);
-        all.extend(observers);
-        let observers = all.clone();
+        let (history, observers) =
+            open_observers(&config, &metrics, &responses, observers)?;
         let workflows = crate::workflow::Workflows::start(
             config.clone(),
             catalog.clone(),
             responses.clone(),
-            all.clone(),
+            observers.clone(),
         )
         .await?;
-        let bot = Bot::new(
-            catalog.clone(),
+        let in_flight = crate::bot::places(&config);
+        let hosts = match &bus {
+            Some(bus) => Some(open_hosts(&config, bus, &catalog, &in_flight).await?),
+            None => None,
+        };
+        let mut commands = Commands::new(config.clone());
+        commands.extend(crate::workflow::commands(&workflows));
+        commands.extend(crate::builtins::commands(catalog.clone(), history.clone()));
+        if let Some((hosts, _)) = &hosts {
+            commands.replace(&["reload"], |local| {
+                crate::nats::hosts::reload_everywhere(hosts.clone(), local)
+            });
+        }
+        let bot = Bot::new(crate::bot::Parts {
+            catalog: catalog.clone(),
             runtime,
             responses,
-            config.clone(),
-            all,
-            history.clone(),
-            metrics.clone(),
-            work.clone(),
-            workflows.clone(),
-        );
+            observers: observers.clone(),
+            metrics: metrics.clone(),
+            work: work.clone(),
+            workflows: workflows.clone(),
+            commands: Arc::new(commands),
+            in_flight,
+        });
         // Never fatal: a run that cannot be read fails alone (logged).
         workflows.resume().await;
-        let (events, cluster): (Arc<dyn EventSink>, _) = match bus {
-            None => (Arc::new(Dispatch(bot.clone())), None),
-            Some(bus) => {
-                let parts = join_cluster(&config, &bus, &bot, &catalog, history.clone()).await?;
+        let (events, cluster): (Arc<dyn EventSink>, _) = match (bus, hosts) {
+            (Some(bus), Some((hosts, leases))) => {
+                let parts = join_cluster(&config, &bus, &bot, hosts, leases, history.clone())
+                    .await?;
                 let events =
                     crate::nats::events::BusEvents::new(bus.cluster, work, metrics.bus_published());
                 (Arc::new(events), Some(parts))
             }
+            _ => (Arc::new(Dispatch(bot.clone())), None),
         };
         Ok(App {
             bot,
@@ -450,6 +405,127 @@ impl App {
     }
 }
 
+/// The connectors' outboxes (on a host with the `connectors` role: a host
+/// without it runs none, so answers to them are never delivered here).
+fn open_outboxes(
+    config: &Config,
+    connectors: &[Instance],
+) -> (Arc<Outboxes>, HashMap<String, mpsc::Receiver<Delivery>>) {
+    let mut outboxes = Outboxes::default();
+    let mut receivers = HashMap::new();
+    if config.roles.has(Role::Connectors) {
+        for instance in connectors {
+            receivers.insert(instance.name.clone(), outboxes.open(&instance.name));
+        }
+    }
+    (Arc::new(outboxes), receivers)
+}
+
+/// The response sink everything answers through: the outboxes themselves,
+/// or on NATS the sink that finds each answer's host (with the bus).
+async fn open_bus(
+    config: &Config,
+    outboxes: &Arc<Outboxes>,
+) -> Result<(Option<Bus>, Arc<dyn crate::bus::ResponseSink>)> {
+    match &config.bus {
+        BusSettings::Local => Ok((None, outboxes.clone())),
+        BusSettings::Nats(settings) => {
+            let cluster = crate::nats::Cluster::connect(settings).await?;
+            cluster.settle_consumer().await?;
+            tracing::info!(url = %settings.url, host = %cluster.host, roles = %config.roles.describe(), "on the NATS bus");
+            let replies = crate::nats::replies::Replies::new(outboxes.clone());
+            let answers = crate::nats::replies::Answers::new(cluster.clone(), replies.clone());
+            let bus = Bus {
+                cluster,
+                replies,
+                answers: answers.clone(),
+            };
+            Ok((Some(bus), answers))
+        }
+    }
+}
+
+/// Loads every skill, logging what changed (and a hint when none loaded).
+async fn load_skills(catalog: &Catalog, config: &Config) {
+    let report = catalog.reload_all().await;
+    for change in &report.changes {
+        change.log();
+    }
+    if catalog.current().skills.is_empty() {
+        tracing::warn!(
+            folder = %config.skills_dir.as_deref().map(|d| d.display().to_string()).unwrap_or_default(),
+            "no skills loaded; put .wasm skills in the skills folder and say `reload`"
+        );
+    }
+}
+
+/// Every observer of execution records: the log, the metrics, the history
+/// (when `history.enabled`, returned too), the notifier, then `more`.
+fn open_observers(
+    config: &Config,
+    metrics: &Arc<Metrics>,
+    responses: &Arc<dyn crate::bus::ResponseSink>,
+    more: Vec<Arc<dyn Observer>>,
+) -> Result<(Option<Arc<History>>, Vec<Arc<dyn Observer>>)> {
+    let mut all: Vec<Arc<dyn Observer>> = vec![Arc::new(LogObserver), metrics.clone()];
+    let history = if config.history.enabled {
+        let history = Arc::new(open_history(config)?);
+        all.push(Arc::new(HistoryObserver(history.clone())));
+        Some(history)
+    } else {
+        None
+    };
+    all.extend(crate::observe::Notifier::start(
+        config,
+        responses.clone(),
+        metrics.notices_dropped(),
+    )?);
+    all.extend(more);
+    Ok((history, all))
+}
+
+/// The history of execution records, in Redis when `databases.redis` is
+/// set, else in SQLite.
+fn open_history(config: &Config) -> Result<History> {
+    let retention = Retention {
+        max_age: config.history.max_age.0,
+        max_count: config.history.max_count,
+        max_bytes: config.history.max_bytes.0,
+    };
+    let max_text = usize::try_from(config.history.max_text.0).unwrap_or(usize::MAX);
+    let history = match &config.databases.redis {
+        Some(redis) => History::open_redis(
+            redis.url.expose(),
+            &redis.shown_url(),
+            &redis.prefix,
+            retention,
+        )?,
+        None => History::open(&config.history_path(), retention)?,
+    };
+    Ok(history.keeping_texts(max_text))
+}
+
+/// The leases and the other hosts, on a NATS bus: opened before the
+/// dispatcher, whose `reload` command reaches every host.
+async fn open_hosts(
+    config: &Config,
+    bus: &Bus,
+    catalog: &Arc<Catalog>,
+    in_flight: &Arc<tokio::sync::Semaphore>,
+) -> Result<(Arc<crate::nats::hosts::Hosts>, crate::nats::lease::Leases)> {
+    use crate::nats::{hosts::Hosts, lease::Leases};
+    let leases = Leases::open(&bus.cluster).await?;
+    let hosts = Hosts::open(
+        bus.cluster.clone(),
+        config.roles.clone(),
+        leases.clone(),
+        catalog.clone(),
+        in_flight.clone(),
+    )
+    .await?;
+    Ok((hosts, leases))
+}
+
 /// The NATS connection and the two ends of the answers' way back.
 struct Bus {
     cluster: crate::nats::Cluster,
@@ -464,21 +540,12 @@ async fn join_cluster(
     config: &Config,
     bus: &Bus,
     bot: &Arc<Bot>,
-    catalog: &Arc<Catalog>,
+    hosts: Arc<crate::nats::hosts::Hosts>,
+    leases: crate::nats::lease::Leases,
     history: Option<Arc<History>>,
 ) -> Result<ClusterParts> {
-    use crate::nats::{hosts::Hosts, lease::Leases, skills::SharedSkills, worker::Worker};
+    use crate::nats::{skills::SharedSkills, worker::Worker};
     let cluster = &bus.cluster;
-    let leases = Leases::open(cluster).await?;
-    let hosts = Hosts::open(
-        cluster.clone(),
-        config.roles.clone(),
-        leases.clone(),
-        catalog.clone(),
-        bot.clone(),
-    )
-    .await?;
-    bot.set_peers(hosts.clone());
     let mut tasks = Vec::new();
     let replies = bus.replies.clone();
     let listening = cluster.clone();

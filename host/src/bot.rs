@@ -4,9 +4,15 @@
 //! execution record to the observers; answers, and the mark that an event is
 //! finished, go out through the response sink. No lock, no disk, no
 //! compiling on this path.
+//!
+//! The path of one message: the command registry (`commands`) first, once;
+//! then the one index routes it to skills and workflows alike; permissions
+//! and the ambiguity rule screen the hits; a workflow's hit starts its run,
+//! a skill's runs through the executor (`executor`), in the background
+//! after an ack if it has one.
 
-use crate::builtins::Builtin;
-use crate::bus::{Closed, EventSink, Peers, ResponseSink};
+use crate::commands::{Commands, Reply};
+use crate::bus::{Closed, EventSink, ResponseSink};
 use crate::catalog::{Catalog, Skill, SkillSet};
 use crate::config::Config;
 use crate::event::{Event, EventId, Execution, Message, Outcome, Target, now_ms};
@@ -28,9 +34,7 @@ pub struct Bot {
     catalog: Arc<Catalog>,
     runtime: Arc<Runtime>,
     responses: Arc<dyn ResponseSink>,
-    config: Arc<Config>,
     observers: Vec<Arc<dyn Observer>>,
-    history: Option<Arc<crate::history::History>>,
     metrics: Arc<crate::observe::Metrics>,
     in_flight: Arc<Semaphore>,
     max_in_flight: usize,
@@ -38,41 +42,58 @@ pub struct Bot {
     work: Arc<Work>,
     /// The bot itself, for the background runs it spawns.
     me: Weak<Bot>,
-    /// Workflows: their chat commands, and the runs their matchers start.
+    /// Workflows: the runs their matchers start.
     workflows: Arc<crate::workflow::Workflows>,
-    /// The other hosts, on a bus that has them (`set_peers`).
-    peers: std::sync::OnceLock<Arc<dyn Peers>>,
+    /// Every chat command, asked once per event before matching.
+    commands: Arc<Commands>,
+}
+
+/// What the dispatcher works with, built before it (`app`).
+pub struct Parts {
+    pub catalog: Arc<Catalog>,
+    pub runtime: Arc<Runtime>,
+    pub responses: Arc<dyn ResponseSink>,
+    pub observers: Vec<Arc<dyn Observer>>,
+    pub metrics: Arc<crate::observe::Metrics>,
+    pub work: Arc<Work>,
+    pub workflows: Arc<crate::workflow::Workflows>,
+    pub commands: Arc<Commands>,
+    /// The places among `max-in-flight` ([`places`]).
+    pub in_flight: Arc<Semaphore>,
+}
+
+/// The places among `max-in-flight` of `config`: what the dispatcher takes
+/// one of per event, and what the cluster's heartbeat reports.
+pub fn places(config: &Config) -> Arc<Semaphore> {
+    Arc::new(Semaphore::new(config.runtime.max_in_flight.max(1)))
 }
 
 impl Bot {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        catalog: Arc<Catalog>,
-        runtime: Arc<Runtime>,
-        responses: Arc<dyn ResponseSink>,
-        config: Arc<Config>,
-        observers: Vec<Arc<dyn Observer>>,
-        history: Option<Arc<crate::history::History>>,
-        metrics: Arc<crate::observe::Metrics>,
-        work: Arc<Work>,
-        workflows: Arc<crate::workflow::Workflows>,
-    ) -> Arc<Self> {
-        let max_in_flight = config.runtime.max_in_flight.max(1);
-        let in_flight = Arc::new(Semaphore::new(max_in_flight));
+    pub fn new(parts: Parts) -> Arc<Self> {
+        let Parts {
+            catalog,
+            runtime,
+            responses,
+            observers,
+            metrics,
+            work,
+            workflows,
+            commands,
+            in_flight,
+        } = parts;
+        let max_in_flight = in_flight.available_permits();
         Arc::new_cyclic(|me| Bot {
             catalog,
             runtime,
             responses,
-            config,
             observers,
-            history,
             metrics,
             in_flight,
             max_in_flight,
             work,
             me: me.clone(),
             workflows,
-            peers: std::sync::OnceLock::new(),
+            commands,
         })
     }
 
@@ -80,11 +101,6 @@ impl Bot {
     /// app stops their runs).
     pub fn workflows(&self) -> &Arc<crate::workflow::Workflows> {
         &self.workflows
-    }
-
-    /// Hands the bot the other hosts (once, at start, on a NATS bus).
-    pub fn set_peers(&self, peers: Arc<dyn Peers>) {
-        let _ = self.peers.set(peers);
     }
 
     /// What the bot has taken on and not finished (`crate::work`).
@@ -186,34 +202,19 @@ impl Bot {
         .await
     }
 
-    /// Answers `event` if it is a chat command, the workflows' or a
-    /// built-in one; true if it was.
+    /// Answers `event` if it is a chat command (the registry's); true if
+    /// it was.
     async fn command(&self, id: EventId, event: &Event) -> bool {
-        if self.workflows.chat(id, event).await {
-            return true;
+        match self.commands.answer(id, event).await {
+            None => false,
+            Some(Reply::Done) => true,
+            Some(Reply::Say(text)) => {
+                if let Some(m) = event.message() {
+                    self.say(reply_target(m), id, text).await;
+                }
+                true
+            }
         }
-        let Some((m, command)) = event
-            .message()
-            .and_then(|m| Some((m, Builtin::parse(&m.text)?)))
-        else {
-            return false;
-        };
-        let more_help = match &command {
-            Builtin::Help(_) => self.workflows.help(m),
-            _ => Vec::new(),
-        };
-        let everywhere =
-            matches!(command, Builtin::Reload) && self.config.is_admin(&m.connector, &m.user_id);
-        let history = self.history.as_ref();
-        let answer = command
-            .run(m, &self.catalog, &self.config, history, more_help)
-            .await;
-        let answer = match self.peers.get() {
-            Some(peers) if everywhere => peers.reload_everywhere(answer).await,
-            _ => answer,
-        };
-        self.say(reply_target(m), id, answer).await;
-        true
     }
 
     /// Runs what `hits` (routed in `set`) chose for `event`: skills (in
@@ -242,7 +243,7 @@ impl Bot {
             && m.addressed
             && denied.is_empty()
             && hits.iter().all(|h| h.why == Why::Always)
-            && let Some(answer) = crate::builtins::did_you_mean(set, m)
+            && let Some(answer) = crate::builtins::did_you_mean(set, m, self.commands.lines())
         {
             self.say(reply_target(m), id, answer).await;
         }

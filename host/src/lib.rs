@@ -20,8 +20,8 @@
 //! 3. `runtime`, `connectors`;
 //! 4. `catalog`;
 //! 5. `observe`, `executor` (runs a skill for an event, the one place that
-//!    makes its record), then `bot`, `builtins`, `web`, `scheduler`,
-//!    `workflow`, `nats`
+//!    makes its record), `commands` (the one registry of chat commands),
+//!    then `bot`, `builtins`, `web`, `scheduler`, `workflow`, `nats`
 //!    (several hosts: the bus's other implementation, leases, shared skills);
 //! 6. `app`, `skilltest`, `authoring`, `logging`, and the binary.
 
@@ -31,6 +31,7 @@ pub mod bot;
 pub mod builtins;
 pub mod bus;
 pub mod catalog;
+pub mod commands;
 pub mod config;
 pub mod connectors;
 pub mod event;

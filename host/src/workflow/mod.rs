@@ -14,11 +14,13 @@
 //! index, so the dispatcher routes a message to it (then
 //! [`Workflows::start_hit`]), the scheduler fires its entries through the
 //! same call, and the webhook gate starts it with [`Workflows::start_run`].
-//! The chat commands above are [`Workflows::chat`]'s; a task of another
-//! workflow (`action: workflow.<name>`) starts one in the engine.
+//! The chat commands above are entries of the one command registry
+//! ([`Workflows::commands`], `commands.rs`); a task of another workflow
+//! (`action: workflow.<name>`) starts one in the engine.
 //! At start, [`Workflows::resume`] (`resume.rs`) picks up the runs the
 //! last process left; one whose record cannot be read fails alone.
 
+mod commands;
 pub mod defs;
 pub mod engine;
 mod inputs;
@@ -38,6 +40,7 @@ use crate::permissions::Asker;
 use anyhow::Result;
 use defs::Definitions;
 use engine::Engine;
+pub use commands::commands;
 pub use engine::Start;
 use sharing::{Request, Sharing};
 use spec::Workflow;
@@ -200,95 +203,6 @@ impl Workflows {
         }
     }
 
-    /// Takes `m` if it is a workflow command or starts a workflow; answers
-    /// it (in reply to event `id`) and returns true.
-    pub async fn chat(&self, id: EventId, event: &Event) -> bool {
-        let Some(m) = event.message() else {
-            return false;
-        };
-        // Every message passes here: only a command word is worth splitting
-        // the text for, and an alias is tried with `is_match` (no
-        // allocation) before its captures are taken.
-        let first = m.text.split_whitespace().next().unwrap_or_default();
-        let command = ["approve", "deny", "workflow", "workflows"]
-            .iter()
-            .any(|c| first.eq_ignore_ascii_case(c));
-        if !command {
-            return false;
-        }
-        let words: Vec<&str> = m.text.split_whitespace().collect();
-        let lower: Vec<String> = words.iter().map(|w| w.to_ascii_lowercase()).collect();
-        let lower: Vec<&str> = lower.iter().map(String::as_str).collect();
-        let answer = match lower.as_slice() {
-            [verb @ ("approve" | "deny"), run, rest @ ..] if rest.len() <= 1 => {
-                match run_number(run) {
-                    Some(n) => {
-                        let task = rest.first().map(|_| words[2]);
-                        let approve = *verb == "approve";
-                        match self.elsewhere(n).await {
-                            Some(Ok(owner)) => {
-                                let request = Request::Decide {
-                                    run: n,
-                                    task: task.map(str::to_owned),
-                                    connector: m.connector.clone(),
-                                    user_id: m.user_id.clone(),
-                                    approve,
-                                };
-                                self.ask(n, &owner, request).await
-                            }
-                            Some(Err(text)) => text,
-                            None => {
-                                match self
-                                    .engine
-                                    .decide(n, task, &m.connector, &m.user_id, approve)
-                                {
-                                    Ok(text) | Err(text) => text,
-                                }
-                            }
-                        }
-                    }
-                    None => return false,
-                }
-            }
-            ["workflows"] => self.list(),
-            ["workflow", "reload"] => {
-                if !self.engine.config.is_admin(&m.connector, &m.user_id) {
-                    format!("Sorry {}, only admins may reload workflows.", m.user)
-                } else {
-                    let defs = self.defs.clone();
-                    tokio::task::spawn_blocking(move || defs.reload().summary())
-                        .await
-                        .unwrap_or_else(|e| format!("⚠ {e}"))
-                }
-            }
-            ["workflow", "status", run] => match run_number(run) {
-                Some(n) => self.status(n).await,
-                None => format!("`{run}` is not a run number."),
-            },
-            ["workflow", "cancel", run] => match run_number(run) {
-                Some(n) => {
-                    self.cancel(n, id, m).await;
-                    return true;
-                }
-                None => format!("`{run}` is not a run number."),
-            },
-            ["workflow", "run", _name, ..] => {
-                let name = words[2];
-                let Some(def) = self.defs.current().by_name.get(name).cloned() else {
-                    self.say(m, id, format!("⚠ No workflow is named `{name}`."))
-                        .await;
-                    return true;
-                };
-                let (_, pairs) = crate::matching::alias::trailing_pairs(&m.text);
-                self.begin(id, event, m, def, pairs).await;
-                return true;
-            }
-            _ => return false,
-        };
-        self.say(m, id, answer).await;
-        true
-    }
-
     /// A matcher of workflow `name` took `event` (routed by the one index,
     /// its permissions passed): starts the run it asks for. An alias's
     /// run starts with the alias's parameters; a schedule's is waited for,
@@ -401,36 +315,51 @@ impl Workflows {
     }
 
     /// For `help`: the workflows `m`'s sender may start with no alias (by
-    /// `workflow run`; aliases are listed as every target's are), then the
-    /// workflow commands they may use.
-    pub fn help(&self, m: &Message) -> Vec<String> {
+    /// `workflow run`; aliases are listed as every target's are).
+    fn run_help(&self, m: &Message) -> Vec<String> {
         let who = Asker {
             connector: &m.connector,
             user_id: &m.user_id,
             room: &m.room,
         };
         let set = self.defs.current();
-        let mut lines: Vec<String> = Vec::new();
-        for w in set.by_name.values() {
-            if w.permissions.check(who).is_err() {
-                continue;
+        set.by_name
+            .values()
+            .filter(|w| w.aliases.is_empty() && w.permissions.check(who).is_ok())
+            .map(|w| format!("workflow run {} key=value… (workflow)", w.name))
+            .collect()
+    }
+
+    /// `approve N [task]` / `deny N [task]`, here or on the host that
+    /// drives run `n`.
+    async fn decide(&self, m: &Message, n: u64, task: Option<&str>, approve: bool) -> String {
+        match self.elsewhere(n).await {
+            Some(Ok(owner)) => {
+                let request = Request::Decide {
+                    run: n,
+                    task: task.map(str::to_owned),
+                    connector: m.connector.clone(),
+                    user_id: m.user_id.clone(),
+                    approve,
+                };
+                self.ask(n, &owner, request).await
             }
-            if w.aliases.is_empty() {
-                lines.push(format!("workflow run {} key=value… (workflow)", w.name));
-            }
+            Some(Err(text)) => text,
+            None => match self
+                .engine
+                .decide(n, task, &m.connector, &m.user_id, approve)
+            {
+                Ok(text) | Err(text) => text,
+            },
         }
-        lines.extend(
-            [
-                "approve N / deny N — answer a workflow's question (its approvers only)",
-                "workflows — the loaded workflows and how to start them",
-                "workflow status N / workflow cancel N — a run's tasks; stop it (who started it, or admins)",
-            ]
-            .map(String::from),
-        );
-        if self.engine.config.is_admin(&m.connector, &m.user_id) {
-            lines.push("workflow reload — read the workflows folder again (admins only)".into());
-        }
-        lines
+    }
+
+    /// `workflow reload`: the folder read again; what changed.
+    async fn reload(&self) -> String {
+        let defs = self.defs.clone();
+        tokio::task::spawn_blocking(move || defs.reload().summary())
+            .await
+            .unwrap_or_else(|e| format!("⚠ {e}"))
     }
 
     fn list(&self) -> String {

@@ -30,6 +30,7 @@ const LAYERS: &[&[&str]] = &[
     &[
         "bot",
         "builtins",
+        "commands",
         "executor",
         "observe",
         "web",
