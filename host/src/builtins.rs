@@ -7,7 +7,6 @@
 
 use crate::catalog::{Catalog, SkillSet};
 use crate::commands::{Asked, Entry, Handler, Reply, Who, word};
-use crate::config::Config;
 use crate::event::{Message, now_ms};
 use crate::history::{Filter, History};
 use crate::manifest::MatcherKind;
