@@ -3,9 +3,9 @@
 //! connector instances, and joins them through the ports in `bus`.
 
 use crate::bot::{Bot, Dispatch};
-use crate::commands::Commands;
 use crate::bus::{Delivery, EventSink, Outboxes};
 use crate::catalog::{Catalog, watch};
+use crate::commands::Commands;
 use crate::config::{BusSettings, Config, Role};
 use crate::connectors::registry::{self, Instance};
 use crate::connectors::{ConnectorSink, Context, Status, Web};
@@ -86,8 +86,7 @@ impl App {
         let watch = watch::start(catalog.clone())?;
         load_skills(&catalog, &config).await;
         let metrics = Arc::new(Metrics::new().counting_memory(memory_counts));
-        let (history, observers) =
-            open_observers(&config, &metrics, &responses, observers)?;
+        let (history, observers) = open_observers(&config, &metrics, &responses, observers)?;
         let workflows = crate::workflow::Workflows::start(
             config.clone(),
             catalog.clone(),
@@ -123,8 +122,8 @@ impl App {
         workflows.resume().await;
         let (events, cluster): (Arc<dyn EventSink>, _) = match (bus, hosts) {
             (Some(bus), Some((hosts, leases))) => {
-                let parts = join_cluster(&config, &bus, &bot, hosts, leases, history.clone())
-                    .await?;
+                let parts =
+                    join_cluster(&config, &bus, &bot, hosts, leases, history.clone()).await?;
                 let events =
                     crate::nats::events::BusEvents::new(bus.cluster, work, metrics.bus_published());
                 (Arc::new(events), Some(parts))
@@ -217,14 +216,49 @@ impl App {
 
     async fn serve(&mut self) -> Result<()> {
         let web_settings = self.config.web.clone().unwrap_or_default();
-        let loopback = web::loopback_only(&web_settings);
         let mut routes = axum::Router::new();
         if let (Some(history), Some(token)) = (&self.history, &self.config.history.token)
             && !token.is_empty()
         {
             routes = routes.merge(web::api::routes(history.clone(), token.expose().to_owned()));
         }
-        let mut mounted = false;
+        let (connector_routes, statuses, ready) = self.mount_connectors(&web_settings);
+        let mounted = connector_routes.is_some();
+        if let Some(r) = connector_routes {
+            routes = routes.merge(r);
+        }
+        // Webhooks are always mounted, but need `web:` to be served.
+        routes = routes.merge(web::webhook::routes(
+            self.bot.clone(),
+            self.catalog.clone(),
+            self.config.clone(),
+        ));
+        if self.config.web.is_none() && !mounted {
+            self.warn_unserved_webhooks();
+        }
+        // The server runs when configured or when a connector mounted on it.
+        let _server = if self.config.web.is_some() || mounted {
+            Some(self.start_server(&web_settings, routes, statuses).await?)
+        } else {
+            None
+        };
+        // Stopped first when the bot stops, so no tick starts during the
+        // grace. On several hosts the ticks fire on the one holding `cron`.
+        let scheduler = self.start_scheduler();
+        let running = self.start_connectors(ready)?;
+        wait_for_end(running).await;
+        // The connectors and the server keep running through the grace,
+        // so answers of what still runs reach their rooms.
+        drop(scheduler);
+        self.stop().await;
+        Ok(())
+    }
+
+    /// The connectors this host runs, each with its event sink and status,
+    /// and the routes those with a web side mount (none if none do).
+    fn mount_connectors(&mut self, web_settings: &crate::config::WebSettings) -> Mounted {
+        let loopback = web::loopback_only(web_settings);
+        let mut routes: Option<axum::Router> = None;
         let mut statuses = Vec::new();
         let mut ready = Vec::new();
         let connectors = if self.config.roles.has(Role::Connectors) {
@@ -243,66 +277,72 @@ impl App {
                 loopback,
             };
             if let Some(r) = instance.connector.routes(&web) {
-                routes = routes.merge(r);
-                mounted = true;
+                routes = Some(routes.take().unwrap_or_default().merge(r));
             }
             statuses.push((instance.name.clone(), instance.kind.clone(), status.clone()));
             ready.push((instance, events, status));
         }
-        // Webhooks are always mounted, but need `web:` to be served.
-        routes = routes.merge(web::webhook::routes(
-            self.bot.clone(),
-            self.catalog.clone(),
-            self.config.clone(),
-        ));
-        let hooked = self
-            .catalog
-            .current()
-            .skills
-            .iter()
-            .any(|s| s.matchers.has_webhooks());
-        if hooked && self.config.web.is_none() && !mounted {
+        (routes, statuses, ready)
+    }
+
+    /// Webhook matchers (a skill's or a workflow's) with no HTTP server
+    /// to reach them: said in the log.
+    fn warn_unserved_webhooks(&self) {
+        let set = self.catalog.current();
+        let hooked = |skills: bool| {
+            set.targets().any(|(target, _, matchers, _)| {
+                matches!(target, crate::matching::Target::Skill(_)) == skills
+                    && matchers.has_webhooks()
+            })
+        };
+        if hooked(true) {
             tracing::warn!(
                 "a skill has webhook matchers, but no HTTP server runs: add `web:` to the configuration"
             );
         }
-        let flow_hooked = self.bot.workflows().has_webhooks();
-        if flow_hooked && self.config.web.is_none() && !mounted {
+        if hooked(false) {
             tracing::warn!(
                 "a workflow declares `webhook:`, but no HTTP server runs: add `web:` to the configuration"
             );
         }
-        // The server runs when configured or when a connector mounted on it.
-        let _server = if self.config.web.is_some() || mounted {
-            let states = statuses
-                .iter()
-                .map(|(name, _, status)| (name.clone(), status.clone()))
-                .collect();
-            let routes = routes.merge(web::metrics::routes(
-                self.metrics.clone(),
-                self.bot.clone(),
-                self.catalog.clone(),
-                states,
-                self.cluster.as_ref().map(|c| c.hosts.clone()),
-                self.config
-                    .metrics
-                    .token
-                    .as_ref()
-                    .map(|t| t.expose().to_owned()),
-            ));
-            let source = web::StatusSource {
-                catalog: self.catalog.clone(),
-                connectors: statuses,
-                cluster: self.cluster.as_ref().map(|c| c.hosts.clone()),
-            };
-            let (_, task) = web::serve(&web_settings, routes, source).await?;
-            Some(AbortOnDrop(task))
-        } else {
-            None
+    }
+
+    /// The HTTP server, with `routes`, `/metrics` and `GET /`.
+    async fn start_server(
+        &self,
+        web_settings: &crate::config::WebSettings,
+        routes: axum::Router,
+        statuses: Vec<(String, String, Status)>,
+    ) -> Result<AbortOnDrop> {
+        let states = statuses
+            .iter()
+            .map(|(name, _, status)| (name.clone(), status.clone()))
+            .collect();
+        let routes = routes.merge(web::metrics::routes(
+            self.metrics.clone(),
+            self.bot.clone(),
+            self.catalog.clone(),
+            states,
+            self.cluster.as_ref().map(|c| c.hosts.clone()),
+            self.config
+                .metrics
+                .token
+                .as_ref()
+                .map(|t| t.expose().to_owned()),
+        ));
+        let source = web::StatusSource {
+            catalog: self.catalog.clone(),
+            connectors: statuses,
+            cluster: self.cluster.as_ref().map(|c| c.hosts.clone()),
         };
-        // Stopped first when the bot stops, so no tick starts during the
-        // grace. On several hosts the ticks fire on the one holding `cron`.
-        let scheduler = match &self.cluster {
+        let (_, task) = web::serve(web_settings, routes, source).await?;
+        Ok(AbortOnDrop(task))
+    }
+
+    /// The scheduler: here, or on several hosts while this one holds the
+    /// `cron` lease.
+    fn start_scheduler(&self) -> AbortOnDrop {
+        match &self.cluster {
             None => AbortOnDrop(scheduler::start(self.bot.clone(), self.catalog.clone())),
             Some(parts) => {
                 let (leases, bot, catalog) =
@@ -318,7 +358,12 @@ impl App {
                     }
                 }))
             }
-        };
+        }
+    }
+
+    /// Starts every connector ready to run, each on its own task (a
+    /// single-connection one while it holds its lease).
+    fn start_connectors(&mut self, ready: Vec<Ready>) -> Result<Running> {
         let leases = self.cluster.as_ref().map(|c| c.leases.clone());
         let mut running = tokio::task::JoinSet::new();
         for (instance, events, status) in ready {
@@ -372,36 +417,48 @@ impl App {
                 "no connectors configured: nothing to listen to (add `connectors: {{shell: {{}}}}`)"
             );
         }
-        let signal = shutdown_signal();
-        tokio::pin!(signal);
-        loop {
-            tokio::select! {
-                ended = running.join_next(), if !running.is_empty() => {
-                    match ended {
-                        Some(Ok((name, Ok(())))) => {
-                            tracing::debug!(connector = %name, "input ended");
-                            // A connector whose input ended (a piped shell)
-                            // ends the bot, as it always has.
-                            break;
-                        }
-                        Some(Ok((name, Err(e)))) => {
-                            tracing::error!(connector = %name, "the connector stopped: {e:#}");
-                        }
-                        Some(Err(e)) => tracing::error!("a connector panicked: {e}"),
-                        None => {}
+        Ok(running)
+    }
+}
+
+/// What [`App::mount_connectors`] gives: the routes connectors mount, each
+/// connector's status, and the connectors ready to run.
+type Mounted = (
+    Option<axum::Router>,
+    Vec<(String, String, Status)>,
+    Vec<Ready>,
+);
+type Ready = (Instance, ConnectorSink, Status);
+type Running = tokio::task::JoinSet<(String, Result<()>)>;
+
+/// Waits until a connector whose input ended (a piped shell) returns, or
+/// the process is told to stop; a connector that fails is logged and the
+/// others keep running.
+async fn wait_for_end(mut running: Running) {
+    let signal = shutdown_signal();
+    tokio::pin!(signal);
+    loop {
+        tokio::select! {
+            ended = running.join_next(), if !running.is_empty() => {
+                match ended {
+                    Some(Ok((name, Ok(())))) => {
+                        tracing::debug!(connector = %name, "input ended");
+                        // A connector whose input ended (a piped shell)
+                        // ends the bot, as it always has.
+                        break;
                     }
-                }
-                _ = &mut signal => {
-                    tracing::info!("stopping");
-                    break;
+                    Some(Ok((name, Err(e)))) => {
+                        tracing::error!(connector = %name, "the connector stopped: {e:#}");
+                    }
+                    Some(Err(e)) => tracing::error!("a connector panicked: {e}"),
+                    None => {}
                 }
             }
+            _ = &mut signal => {
+                tracing::info!("stopping");
+                break;
+            }
         }
-        // The connectors and the server keep running through the grace,
-        // so answers of what still runs reach their rooms.
-        drop(scheduler);
-        self.stop().await;
-        Ok(())
     }
 }
 

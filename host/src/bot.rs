@@ -11,9 +11,9 @@
 //! a skill's runs through the executor (`executor`), in the background
 //! after an ack if it has one.
 
-use crate::commands::{Commands, Reply};
 use crate::bus::{Closed, EventSink, ResponseSink};
 use crate::catalog::{Catalog, Skill, SkillSet};
+use crate::commands::{Commands, Reply};
 use crate::config::Config;
 use crate::event::{Event, EventId, Execution, Message, Outcome, Target, now_ms};
 use crate::executor::{Executor, INTERRUPTED, Job};

@@ -408,7 +408,10 @@ pub fn did_you_mean<'c>(
         }
     }
     for line in commands {
-        consider(line, format!("`{}`", line.split(" — ").next().unwrap_or(line)));
+        consider(
+            line,
+            format!("`{}`", line.split(" — ").next().unwrap_or(line)),
+        );
     }
     if scored.is_empty() {
         return None;

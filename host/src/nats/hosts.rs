@@ -7,9 +7,9 @@
 
 use super::Cluster;
 use super::lease::Leases;
-use crate::commands::{Asked, Entry, Handler, Reply};
 use crate::bus::Peers;
 use crate::catalog::Catalog;
+use crate::commands::{Asked, Entry, Handler, Reply};
 use crate::config::Roles;
 use anyhow::{Context as _, Result};
 use async_nats::jetstream::kv;

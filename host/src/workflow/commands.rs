@@ -145,9 +145,15 @@ mod tests {
         assert!(fits(Kind::Approve, "approve 3"));
         assert!(fits(Kind::Approve, "approve #3 deploy"));
         assert!(fits(Kind::Deny, "deny wf-3"));
-        assert!(!fits(Kind::Approve, "approve the plan"), "not a run: a skill's");
+        assert!(
+            !fits(Kind::Approve, "approve the plan"),
+            "not a run: a skill's"
+        );
         assert!(!fits(Kind::Approve, "approve 3 a b"));
-        assert!(fits(Kind::Status, "workflow status x"), "answered: not a number");
+        assert!(
+            fits(Kind::Status, "workflow status x"),
+            "answered: not a number"
+        );
         assert!(!fits(Kind::Status, "workflow status"));
         assert!(fits(Kind::Run, "workflow run deploy app=web"));
         assert!(!fits(Kind::Reload, "workflow reload now"));

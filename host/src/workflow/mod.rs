@@ -38,9 +38,9 @@ use crate::event::{Event, EventId, Message, Outcome, Response, ResponseBody, Tar
 use crate::observe::Observer;
 use crate::permissions::Asker;
 use anyhow::Result;
+pub use commands::commands;
 use defs::Definitions;
 use engine::Engine;
-pub use commands::commands;
 pub use engine::Start;
 use sharing::{Request, Sharing};
 use spec::Workflow;
