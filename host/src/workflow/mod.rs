@@ -124,21 +124,6 @@ impl Workflows {
         self.defs.current()
     }
 
-    /// Changes whenever the set of workflows is swapped (the scheduler
-    /// replans their `crontab:` entries).
-    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<()> {
-        self.defs.subscribe()
-    }
-
-    /// Does a loaded workflow declare a `webhook:`?
-    pub fn has_webhooks(&self) -> bool {
-        self.defs
-            .current()
-            .by_name
-            .values()
-            .any(|w| w.webhook.is_some())
-    }
-
     /// Stores and launches a run of `def` (no permission check: the caller
     /// made it: a crontab entry in the file, a webhook's secret); returns
     /// its number and a handle that ends with the run.
