@@ -15,7 +15,8 @@
 //!
 //! Layers, bottom up (a module imports only from its own layer or below):
 //! 1. `event`, `bus`, `limits`, `manifest`, `text`, `skill_file`, `identity`,
-//!    `permissions`, `work`, `stored` (bounds on what is kept), `names`, `targets`;
+//!    `permissions`, `work`, `stored` (bounds on what is kept), `names`, `targets`,
+//!    `sqlite` (opening the bot's SQLite files);
 //! 2. `config`, `memory`, `history`, `outbound`, `grants`, `matching`;
 //! 3. `runtime`, `connectors`;
 //! 4. `catalog`;
@@ -53,6 +54,7 @@ pub mod runtime;
 pub mod scheduler;
 pub mod skill_file;
 pub mod skilltest;
+pub mod sqlite;
 pub mod stored;
 pub mod targets;
 pub mod text;

@@ -21,6 +21,7 @@ const LAYERS: &[&[&str]] = &[
         "stored",
         "names",
         "targets",
+        "sqlite",
     ],
     &[
         "config", "memory", "history", "outbound", "grants", "matching",
