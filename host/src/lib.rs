@@ -16,7 +16,7 @@
 //! Layers, bottom up (a module imports only from its own layer or below):
 //! 1. `event`, `bus`, `limits`, `manifest`, `text`, `skill_file`, `identity`,
 //!    `permissions`, `work`, `stored` (bounds on what is kept), `names`, `targets`,
-//!    `sqlite` (opening the bot's SQLite files);
+//!    `sqlite` (opening the bot's SQLite files), `folder` (reading a watched folder);
 //! 2. `config`, `memory`, `history`, `outbound`, `grants`, `matching`;
 //! 3. `runtime`, `connectors`;
 //! 4. `catalog`;
@@ -36,6 +36,7 @@ pub mod commands;
 pub mod config;
 pub mod connectors;
 pub mod event;
+pub mod folder;
 pub mod executor;
 pub mod grants;
 pub mod history;

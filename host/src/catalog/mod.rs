@@ -332,15 +332,8 @@ impl Catalog {
             }));
         }
         if let Some(dir) = &config.skills_dir {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
-                .into_iter()
-                .flatten()
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| is_skill_file(p) && !claimed.contains(p))
-                .collect();
-            found.sort();
-            for path in found {
+            let found = crate::folder::files(dir, SKILL_FILES);
+            for path in found.into_iter().filter(|p| !claimed.contains(p)) {
                 let name = path
                     .file_stem()
                     .unwrap_or_default()
@@ -698,9 +691,9 @@ fn bad_name(path: &Path, stem: &str, why: &str) -> (String, String) {
     )
 }
 
+/// What a skill file's name ends with.
+const SKILL_FILES: &[&str] = &["wasm"];
+
 fn is_skill_file(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e == "wasm")
-        && !path
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+    crate::folder::holds(path, SKILL_FILES)
 }

@@ -251,23 +251,15 @@ fn find_circle(set: &BTreeMap<String, Arc<Workflow>>) -> Option<Vec<String>> {
         .find_map(|name| visit(name, set, &mut done, &mut Vec::new()))
 }
 
+/// What a workflow file's name ends with.
+const WORKFLOW_FILES: &[&str] = &["yaml", "yml"];
+
 fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| is_workflow_file(p))
-        .collect();
-    out.sort();
-    out
+    crate::folder::files(dir, WORKFLOW_FILES)
 }
 
 fn is_workflow_file(p: &Path) -> bool {
-    p.extension().is_some_and(|e| e == "yaml" || e == "yml")
-        && !p
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+    crate::folder::holds(p, WORKFLOW_FILES)
 }
 
 /// Reads one workflow file; `hook_guarded`: may it declare `webhook:` (the

@@ -22,6 +22,7 @@ const LAYERS: &[&[&str]] = &[
         "names",
         "targets",
         "sqlite",
+        "folder",
     ],
     &[
         "config", "memory", "history", "outbound", "grants", "matching",
