@@ -23,9 +23,26 @@ fn manifest(name: &str, matchers: Vec<(&str, MatcherKind)>) -> Manifest {
 }
 
 fn build(skills: &[Manifest]) -> Index {
-    let compiled: Vec<SkillMatchers> = skills.iter().map(|m| compile(m).unwrap()).collect();
+    build_with(skills, &[])
+}
+
+/// An index over `skills`, then workflows' matchers as `flows`.
+fn build_with(skills: &[Manifest], flows: &[Manifest]) -> Index {
+    let compile_all = |ms: &[Manifest]| -> Vec<SkillMatchers> {
+        ms.iter().map(|m| compile(m).unwrap()).collect()
+    };
+    let (skill_matchers, flow_matchers) = (compile_all(skills), compile_all(flows));
     let policy = Policy::default();
-    Index::build(skills.iter().zip(&compiled).map(|(m, c)| (m, c, &policy)))
+    Index::build_with(
+        skills
+            .iter()
+            .zip(&skill_matchers)
+            .map(|(m, c)| (m, c, &policy)),
+        flows
+            .iter()
+            .zip(&flow_matchers)
+            .map(|(m, c)| (m, c, &policy)),
+    )
 }
 
 fn regex(p: &str, case_sensitive: bool) -> MatcherKind {
@@ -202,34 +219,13 @@ fn a_workflow_alias_and_a_skill_alias_are_ranked_as_two_skills_are() {
         "ship",
         vec![("alias 1", alias("deploy {{app}} now"))],
     )];
-    let compiled: Vec<SkillMatchers> = skills.iter().map(|m| compile(m).unwrap()).collect();
-    let flow_compiled: Vec<SkillMatchers> = flows.iter().map(|m| compile(m).unwrap()).collect();
-    let policy = Policy::default();
-    let index = Index::build_with(
-        skills.iter().zip(&compiled).map(|(m, c)| (m, c, &policy)),
-        flows
-            .iter()
-            .zip(&flow_compiled)
-            .map(|(m, c)| (m, c, &policy)),
-    );
-    let hits = index.route(&say("deploy web now"));
+    let hits = build_with(&skills, &flows).route(&say("deploy web now"));
     assert_eq!(hits.len(), 1);
     assert_eq!(hits[0].target, Target::Skill(0));
     assert_eq!(hits[0].rivals, vec![(Target::Workflow(0), 0)]);
     // Only the workflow's fits: it is chosen, with its parameters.
     let regex_only = [manifest("r", vec![("re", regex(r"^deploy", false))])];
-    let compiled: Vec<SkillMatchers> = regex_only.iter().map(|m| compile(m).unwrap()).collect();
-    let index = Index::build_with(
-        regex_only
-            .iter()
-            .zip(&compiled)
-            .map(|(m, c)| (m, c, &policy)),
-        flows
-            .iter()
-            .zip(&flow_compiled)
-            .map(|(m, c)| (m, c, &policy)),
-    );
-    let hits = index.route(&say("deploy web now"));
+    let hits = build_with(&regex_only, &flows).route(&say("deploy web now"));
     assert_eq!(hits.len(), 1);
     assert_eq!(
         (hits[0].target, hits[0].why),
@@ -244,11 +240,7 @@ fn a_workflow_alias_and_a_skill_alias_are_ranked_as_two_skills_are() {
         "nightly",
         vec![("hook", MatcherKind::Webhook("nightly".into()))],
     )];
-    let compiled: Vec<SkillMatchers> = flows.iter().map(|m| compile(m).unwrap()).collect();
-    let index = Index::build_with(
-        std::iter::empty(),
-        flows.iter().zip(&compiled).map(|(m, c)| (m, c, &policy)),
-    );
+    let index = build_with(&[], &flows);
     assert_eq!(
         index
             .webhook(Target::Workflow(0), "nightly")
