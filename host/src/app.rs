@@ -516,6 +516,8 @@ async fn load_skills(catalog: &Catalog, config: &Config) {
     }
 }
 
+type Observers = Vec<Arc<dyn Observer>>;
+
 /// Every observer of execution records: the log, the metrics, the history
 /// (when `history.enabled`, returned too), the notifier, then `more`.
 fn open_observers(
@@ -523,7 +525,7 @@ fn open_observers(
     metrics: &Arc<Metrics>,
     responses: &Arc<dyn crate::bus::ResponseSink>,
     more: Vec<Arc<dyn Observer>>,
-) -> Result<(Option<Arc<History>>, Vec<Arc<dyn Observer>>)> {
+) -> Result<(Option<Arc<History>>, Observers)> {
     let mut all: Vec<Arc<dyn Observer>> = vec![Arc::new(LogObserver), metrics.clone()];
     let history = if config.history.enabled {
         let history = Arc::new(open_history(config)?);
