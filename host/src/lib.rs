@@ -1,17 +1,26 @@
 //! sandbot: a ChatOps bot whose skills are sandboxed WebAssembly components.
 //!
+//! Start-up, in layer order (`app`): the bus and the response sink, the
+//! `runtime`, the `catalog` (skills loaded), the observers, the workflows
+//! (their matchers handed to the catalog), on NATS the hosts, the command
+//! registry (`commands`), then the dispatcher (`bot`), built with all it
+//! needs: nothing is set into it afterwards.
+//!
 //! An event's path, front to back: a connector (`connectors`) submits it
-//! through the event sink (`bus`) to the dispatcher (`bot`), which routes it
-//! (`matching`) and executes each hit in the `runtime`; a skill's answers go
-//! out through the response sink to the connector's outbox, and every
+//! through the event sink (`bus`) to the dispatcher (`bot`), which asks
+//! the command registry once (`commands`: `builtins`, the workflows', the
+//! cluster's `reload`), else routes it (`matching`) to its targets, skills
+//! and workflows alike: a workflow's hit starts a run (`workflow`), a
+//! skill's runs through the `executor` in the `runtime`; a skill's answers
+//! go out through the response sink to the connector's outbox, and every
 //! execution's record goes to the observers (`observe`). `catalog` keeps
-//! the current skill set and swaps it on reload; `memory` stores what
-//! skills remember. A workflow is a target of matching like a skill: its
-//! aliases, `crontab:` entries and `webhook:` are matchers in the same
-//! index (`workflow::matchers`), and a hit on one starts a run
-//! (`workflow`). Events no connector brings come from the `scheduler`
-//! (every crontab matcher, a skill's or a workflow's) and `web::webhook`
-//! (every webhook matcher).
+//! the current set (skills, and the workflows' matchers) and swaps it on
+//! reload; `memory` stores what skills remember. A workflow's aliases,
+//! `crontab:` entries and `webhook:` are matchers in the same index
+//! (`workflow::matchers`). Events no connector brings come from the
+//! `scheduler` (every crontab matcher, a skill's or a workflow's) and
+//! `web::webhook` (every webhook matcher); a workflow's tasks run through
+//! the same executor, quietly.
 //!
 //! Layers, bottom up (a module imports only from its own layer or below):
 //! 1. `event`, `bus`, `limits`, `manifest`, `text`, `skill_file`, `identity`,
