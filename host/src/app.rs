@@ -245,12 +245,14 @@ impl App {
         // Stopped first when the bot stops, so no tick starts during the
         // grace. On several hosts the ticks fire on the one holding `cron`.
         let scheduler = self.start_scheduler();
-        let running = self.start_connectors(ready)?;
-        wait_for_end(running).await;
-        // The connectors and the server keep running through the grace,
-        // so answers of what still runs reach their rooms.
+        let mut running = self.start_connectors(ready)?;
+        wait_for_end(&mut running).await;
+        // The connectors (`running`, aborted when dropped) and the server
+        // keep running through the grace, so answers of what still runs
+        // reach their rooms.
         drop(scheduler);
         self.stop().await;
+        drop(running);
         Ok(())
     }
 
@@ -434,7 +436,7 @@ type Running = tokio::task::JoinSet<(String, Result<()>)>;
 /// Waits until a connector whose input ended (a piped shell) returns, or
 /// the process is told to stop; a connector that fails is logged and the
 /// others keep running.
-async fn wait_for_end(mut running: Running) {
+async fn wait_for_end(running: &mut Running) {
     let signal = shutdown_signal();
     tokio::pin!(signal);
     loop {
