@@ -12,7 +12,7 @@ EXAMPLE_SKILLS := hello seen dance loudnoises deploy alerts reminder webhook-ale
 LANG_SKILLS := remember table calc
 LANG_TOOL := example-skills/lang-skills.sh
 
-.PHONY: all run release test test-build skills lang-skills lang-toolchains test-servers bench setup install-skills clean
+.PHONY: all run release test test-build skills lang-skills lang-toolchains test-servers bench docs setup install-skills clean
 
 all: skills
 	$(CARGO) build --locked -p sandbot
@@ -57,7 +57,7 @@ run: install-skills
 
 ## A binary to ship, in target/dist/: optimised and stripped, with its line
 ## tables and symbols in sandbot.debug beside it (a backtrace reads them from
-## there when the file is present: .gnu_debuglink). See README, Install.
+## there when the file is present: .gnu_debuglink). See docs/development.md.
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 release:
 	$(CARGO) build --locked --release -p sandbot
@@ -92,6 +92,20 @@ test: setup
 
 bench: setup lang-skills test-servers
 	$(CARGO) bench --locked -p sandbot
+
+## The manual (docs/) as a book in target/book/, with mdBook installed into
+## target/tools/ the first time (about 3 minutes), then its links and every
+## configuration and workflow sample checked by the tests that guard them.
+MDBOOK_VERSION := 0.5.4
+MDBOOK := $(TARGET_DIR)/tools/bin/mdbook
+$(MDBOOK):
+	$(CARGO) install --locked mdbook --version $(MDBOOK_VERSION) --no-default-features --features search \
+		--root $(TARGET_DIR)/tools --target-dir $(TARGET_DIR)/tools/build
+
+docs: $(MDBOOK)
+	$(MDBOOK) build docs --dest-dir $(abspath $(TARGET_DIR)/book)
+	$(CARGO) test --locked -p sandbot --test all -- docs::
+	@echo "the manual: $(TARGET_DIR)/book/index.html"
 
 clean:
 	$(CARGO) clean

@@ -202,10 +202,12 @@ fn validate(explicit: Option<&Path>) -> Result<()> {
         for e in &report.errors {
             eprintln!("error: {e}");
         }
+        // A file may have several mistakes: the count is of files.
+        let files: std::collections::BTreeSet<_> = report.errors.iter().map(|e| &e.file).collect();
         anyhow::bail!(
             "{} workflow file{} did not load",
-            report.errors.len(),
-            if report.errors.len() == 1 { "" } else { "s" }
+            files.len(),
+            if files.len() == 1 { "" } else { "s" }
         );
     }
     let connectors = config.connectors.len();

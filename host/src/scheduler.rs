@@ -8,7 +8,7 @@
 //! On several hosts this one task runs on the holder of the `cron` lease,
 //! so a tick fires once.
 //!
-//! Two rules, documented in README.md ("Crontab"):
+//! Two rules, documented in docs/matching.md ("Crontab"):
 //! - a tick still running when the next is due: the next is skipped and
 //!   logged (warn, naming the skill and matcher, or the workflow and its
 //!   schedule), never queued; a workflow's tick runs until its run ends;

@@ -4,7 +4,7 @@
 //! last. It only records deploys: the point is the chat side.
 //!
 //! An operator can give it their own words in configuration.yaml, with no
-//! change here (see README, "Matching"):
+//! change here (see docs/matching.md):
 //!
 //! ```yaml
 //! skills:

@@ -83,6 +83,11 @@ pub struct WebsocketSettings {
     /// A socket with no message either way for this long is closed.
     #[serde(default = "default_idle_timeout")]
     pub idle_timeout: HumanDuration,
+    /// How long an unfinished message holds back the answers to the
+    /// socket's later ones; past it the client is told it is still running
+    /// and the answers behind it go out.
+    #[serde(default = "default_order_wait")]
+    pub order_wait: HumanDuration,
     /// Serve the web chat page [default: when listening on loopback only].
     #[serde(default)]
     pub page: Option<bool>,
@@ -109,6 +114,12 @@ fn default_write_timeout() -> HumanDuration {
 fn default_idle_timeout() -> HumanDuration {
     HumanDuration(Duration::from_secs(600))
 }
+fn default_order_wait() -> HumanDuration {
+    HumanDuration(Duration::from_secs(10))
+}
+
+/// How often held answers are checked against `order-wait`.
+const ORDER_CHECK: Duration = Duration::from_millis(250);
 
 impl WebsocketSettings {
     fn max_per_client(&self) -> usize {
@@ -308,46 +319,79 @@ impl Connector for Websocket {
 
 /// Carries answers from the outbox to the sockets, in each one's order.
 async fn deliver(shared: Arc<Shared>, mut cx: Context) {
-    while let Some(delivery) = cx.outbox.recv().await {
-        let mut sockets = shared.sockets.lock().unwrap_or_else(|e| e.into_inner());
-        let (room, texts) = match delivery {
-            Delivery::Response(r) => {
-                let text = render(&r.body);
-                let room = r.target.room;
-                match sockets.order.answer(&room, r.in_reply_to, text) {
-                    Some(text) => (room, vec![text]),
-                    None => (room, Vec::new()),
-                }
-            }
-            Delivery::Finished(id) => match sockets.order.finished(id) {
-                Some(done) => done,
-                None => continue,
+    let mut check = tokio::time::interval(ORDER_CHECK);
+    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let due = tokio::select! {
+            delivery = cx.outbox.recv() => match delivery {
+                Some(delivery) => vec![delivery_for(&shared, delivery)],
+                None => return,
             },
+            _ = check.tick() => overdue(&shared),
         };
-        let Some(out) = sockets.open.get(&room).cloned() else {
-            continue;
-        };
-        let max_queue = shared.settings.max_queue;
-        let held = sockets.order.held(&room);
-        let why = if held > max_queue * HELD_PER_QUEUE {
-            tracing::warn!(connector = %shared.name, socket = %room, "over {held} answers held back behind an unfinished one; disconnecting the client");
-            Some(format!(
-                "over {} answers held back behind a slow one",
-                max_queue * HELD_PER_QUEUE
-            ))
-        } else if !texts.is_empty()
-            && let Err(unread) = out.queue.push(texts, max_queue)
-        {
-            tracing::warn!(connector = %shared.name, socket = %room, "a client stopped reading; disconnecting it");
-            Some(format!("too slow: {unread} answers were not taken"))
-        } else {
-            None
-        };
-        if let Some(why) = why {
-            sockets.open.remove(&room);
-            sockets.order.remove(&room);
-            out.kick.kick(why);
+        for (room, texts) in due.into_iter().flatten() {
+            send_to(&shared, room, texts);
         }
+    }
+}
+
+/// A delivery from the outbox: the socket and what may go out to it now.
+fn delivery_for(shared: &Shared, delivery: Delivery) -> Option<(String, Vec<String>)> {
+    let mut sockets = shared.sockets.lock().unwrap_or_else(|e| e.into_inner());
+    match delivery {
+        Delivery::Response(r) => {
+            let text = render(&r.body);
+            let room = r.target.room;
+            match sockets.order.answer(&room, r.in_reply_to, text) {
+                Some(text) => Some((room, vec![text])),
+                None => Some((room, Vec::new())),
+            }
+        }
+        Delivery::Finished(id) => sockets.order.finished(id),
+    }
+}
+
+/// The answers released from behind messages unfinished past `order-wait`.
+fn overdue(shared: &Shared) -> Vec<Option<(String, Vec<String>)>> {
+    let mut sockets = shared.sockets.lock().unwrap_or_else(|e| e.into_inner());
+    let wait = shared.settings.order_wait.0;
+    sockets
+        .order
+        .overdue(Instant::now(), wait, |asked| {
+            for_terminal(&super::in_order::still_running(asked)).into_owned()
+        })
+        .into_iter()
+        .map(Some)
+        .collect()
+}
+
+/// Gives a socket what may go out to it, or disconnects a client that
+/// does not take its answers.
+fn send_to(shared: &Shared, room: String, texts: Vec<String>) {
+    let mut sockets = shared.sockets.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(out) = sockets.open.get(&room).cloned() else {
+        return;
+    };
+    let max_queue = shared.settings.max_queue;
+    let held = sockets.order.held(&room);
+    let why = if held > max_queue * HELD_PER_QUEUE {
+        tracing::warn!(connector = %shared.name, socket = %room, "over {held} answers held back behind an unfinished one; disconnecting the client");
+        Some(format!(
+            "over {} answers held back behind a slow one",
+            max_queue * HELD_PER_QUEUE
+        ))
+    } else if !texts.is_empty()
+        && let Err(unread) = out.queue.push(texts, max_queue)
+    {
+        tracing::warn!(connector = %shared.name, socket = %room, "a client stopped reading; disconnecting it");
+        Some(format!("too slow: {unread} answers were not taken"))
+    } else {
+        None
+    };
+    if let Some(why) = why {
+        sockets.open.remove(&room);
+        sockets.order.remove(&room);
+        out.kick.kick(why);
     }
 }
 
@@ -689,7 +733,9 @@ async fn read_messages(
             if !sockets.open.contains_key(id) {
                 return Ending::Closed; // disconnected: the kick says why
             }
-            sockets.order.expect(&id.to_owned(), event_id);
+            sockets
+                .order
+                .expect(&id.to_owned(), event_id, message.trim(), Instant::now());
         }
         if shared.events.submit_as(event_id, event).await.is_err() {
             return Ending::Closed;

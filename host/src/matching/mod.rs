@@ -11,7 +11,7 @@
 //! StackStorm's action aliases (`alias`) all become regexes in that one
 //! pass.
 //!
-//! Choosing among several matches (documented in README.md, "Matching"):
+//! Choosing among several matches (documented in docs/matching.md):
 //! 1. an alias wins over a parse-format template, which wins over a regex;
 //! 2. then the matcher that matched the longest stretch of the message;
 //! 3. on a tie, the skill listed first wins: skills in `configuration.yaml`

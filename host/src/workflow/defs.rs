@@ -16,7 +16,7 @@
 //! depth bound at run time ([`spec::MAX_DEPTH`]) catches what a reload
 //! sequence could still let through.
 
-use super::spec::{self, Workflow};
+use super::spec::Workflow;
 use crate::config::{Config, ConfigError};
 use anyhow::{Context, Result};
 use arc_swap::ArcSwap;
@@ -147,12 +147,19 @@ impl Definitions {
                         next.insert(name, kept);
                     }
                 }
-                Err(e) => {
-                    tracing::warn!(workflow = %crate::names::shown(&name), "{e}{}", if old.by_name.contains_key(&name) { " (the previous version keeps serving)" } else { "" });
+                Err(errors) => {
+                    let serving = if old.by_name.contains_key(&name) {
+                        " (the previous version keeps serving)"
+                    } else {
+                        ""
+                    };
+                    for e in &errors {
+                        tracing::warn!(workflow = %crate::names::shown(&name), "{e}{serving}");
+                    }
                     if let Some(prev) = old.by_name.get(&name) {
                         next.insert(name, prev.clone());
                     }
-                    report.errors.push(e);
+                    report.errors.extend(errors);
                 }
             }
         }
@@ -263,19 +270,18 @@ fn is_workflow_file(p: &Path) -> bool {
 }
 
 /// Reads one workflow file; `hook_guarded`: may it declare `webhook:` (the
-/// configuration has a secret or `public: true` for it)?
-fn read(file: &Path, hook_guarded: bool) -> Result<Workflow, ConfigError> {
-    let meta = std::fs::metadata(file)
-        .map_err(|e| ConfigError::whole_file(file, format!("cannot read it: {e}")))?;
+/// configuration has a secret or `public: true` for it)? Every mistake
+/// found is returned, each with its place.
+fn read(file: &Path, hook_guarded: bool) -> Result<Workflow, Vec<ConfigError>> {
+    let whole = |message: String| vec![ConfigError::whole_file(file, message)];
+    let meta = std::fs::metadata(file).map_err(|e| whole(format!("cannot read it: {e}")))?;
     if !meta.is_file() || meta.len() > MAX_FILE {
-        return Err(ConfigError::whole_file(
-            file,
-            format!("not a regular file of at most {MAX_FILE} bytes"),
-        ));
+        return Err(whole(format!(
+            "not a regular file of at most {MAX_FILE} bytes"
+        )));
     }
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| ConfigError::whole_file(file, format!("cannot read it: {e}")))?;
-    let workflow = spec::parse(file, &text)?;
+    let text = std::fs::read_to_string(file).map_err(|e| whole(format!("cannot read it: {e}")))?;
+    let workflow = super::check::parse(file, &text)?;
     if workflow.webhook.is_some() && !hook_guarded {
         let name = &workflow.name;
         let message = format!(
@@ -283,10 +289,10 @@ fn read(file: &Path, hook_guarded: bool) -> Result<Workflow, ConfigError> {
         );
         // The top-level key, where the file declares it.
         let line = text.lines().position(|l| l.starts_with("webhook:"));
-        return Err(match line {
+        return Err(vec![match line {
             Some(i) => ConfigError::at(file, i + 1, 1, message),
             None => ConfigError::whole_file(file, message),
-        });
+        }]);
     }
     Ok(workflow)
 }

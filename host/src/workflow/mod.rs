@@ -1,9 +1,11 @@
 //! Workflows: skills chained into pipelines with no new code, StackStorm
 //! Orquesta-style. A YAML file per workflow in the workflows folder
-//! (`spec`, hot-reloaded by `defs`), started from chat by one of its
-//! aliases or `workflow run NAME key=value…` under its `permissions`, run by
-//! the `engine` (parallel branches, joins, items, retries, timeouts,
-//! approvals in chat), kept by the `store` so a restarted bot resumes
+//! (read and checked in passes by `check`, into a `spec`; hot-reloaded by
+//! `defs`), started from chat by one of its aliases or `workflow run NAME
+//! key=value…` under its `permissions`, run by the `engine` (a `driver`
+//! per run asks the pure `conductor` what is due; `tasks` runs each task,
+//! `approvals` handles approvals and cancels; parallel branches, joins,
+//! items, retries, timeouts), kept by the `store` so a restarted bot resumes
 //! where it was; with Redis, runs are shared by several hosts (`sharing`:
 //! a host that dies has its runs resumed by another). In chat: `approve N`
 //! / `deny N`, `workflow status N`,
@@ -20,15 +22,23 @@
 //! At start, [`Workflows::resume`] (`resume.rs`) picks up the runs the
 //! last process left; one whose record cannot be read fails alone.
 
+mod approvals;
+mod check;
 mod commands;
+pub mod conductor;
 pub mod defs;
+mod driver;
 pub mod engine;
 mod inputs;
+mod joins;
 pub mod matchers;
+#[cfg(test)]
+mod rehearsal;
 mod resume;
 pub mod sharing;
 pub mod spec;
 pub mod store;
+mod tasks;
 pub mod template;
 
 use crate::bus::ResponseSink;

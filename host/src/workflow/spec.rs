@@ -1,7 +1,8 @@
-//! A workflow file: its YAML shape (StackStorm Orquesta's, in this
-//! project's kebab-case), read with serde_yaml_ng, then checked and made
-//! ready to run: every template compiled once into the workflow's own
-//! minijinja environment, every `do:` naming a task, start tasks found.
+//! A workflow ready to run, and the shape of its file (StackStorm
+//! Orquesta's, in this project's kebab-case). `check.rs` reads the file
+//! with serde_yaml_ng and checks it in passes, making it ready to run:
+//! every template compiled once into the workflow's own minijinja
+//! environment, every `do:` naming a task, start tasks found.
 //! Errors are `file:line:col: what is wrong`, as configuration errors are.
 //!
 //! ```yaml
@@ -41,16 +42,14 @@
 //! ```
 
 pub use super::inputs::{Input, InputType};
-use super::inputs::{convert, defaults, fits, typed_inputs};
+use super::inputs::{convert, defaults, typed_inputs};
 use super::template::{Templates, Tpl};
-use crate::config::{ConfigError, HumanDuration, yaml_error};
+use crate::config::ConfigError;
 use crate::event::Target as Room;
 use crate::matching::alias::AliasFormat;
 use crate::matching::crontab::CronSchedule;
 use crate::permissions::Permissions;
 use indexmap::IndexMap;
-use serde::Deserialize;
-use std::path::Path;
 use std::time::Duration;
 
 /// The longest a task over a list may be.
@@ -62,117 +61,6 @@ pub const APPROVAL_TIMEOUT: Duration = Duration::from_secs(3600);
 pub const MAX_DEPTH: u32 = 8;
 /// The action prefix that names a workflow instead of a skill.
 pub const WORKFLOW_ACTION: &str = "workflow.";
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct File {
-    #[serde(default)]
-    description: String,
-    #[serde(default)]
-    aliases: Vec<AliasFile>,
-    #[serde(default)]
-    permissions: Permissions,
-    #[serde(default)]
-    inputs: IndexMap<String, InputFile>,
-    timeout: Option<HumanDuration>,
-    tasks: IndexMap<String, TaskFile>,
-    #[serde(default)]
-    output: IndexMap<String, serde_json::Value>,
-    #[serde(default)]
-    crontab: Vec<CronFile>,
-    webhook: Option<WebhookFile>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct CronFile {
-    schedule: String,
-    timezone: Option<String>,
-    #[serde(default)]
-    inputs: IndexMap<String, serde_json::Value>,
-    room: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct WebhookFile {
-    room: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct AliasFile {
-    format: String,
-    help: Option<String>,
-    ack: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct InputFile {
-    #[serde(rename = "type", default)]
-    kind: InputType,
-    default: Option<serde_json::Value>,
-    #[serde(default)]
-    description: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct TaskFile {
-    action: String,
-    #[serde(default)]
-    input: IndexMap<String, serde_json::Value>,
-    #[serde(default)]
-    next: Vec<NextFile>,
-    join: Option<String>,
-    with_items: Option<serde_json::Value>,
-    concurrency: Option<usize>,
-    retry: Option<RetryFile>,
-    timeout: Option<HumanDuration>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct RetryFile {
-    count: u32,
-    #[serde(default)]
-    delay: Option<HumanDuration>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct NextFile {
-    #[serde(default = "always")]
-    when: String,
-    #[serde(default)]
-    publish: IndexMap<String, serde_json::Value>,
-    #[serde(default)]
-    r#do: OneOrMany,
-}
-
-fn always() -> String {
-    "always".into()
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(untagged)]
-enum OneOrMany {
-    #[default]
-    None,
-    One(String),
-    Many(Vec<String>),
-}
-
-impl OneOrMany {
-    fn into_vec(self) -> Vec<String> {
-        match self {
-            OneOrMany::None => Vec::new(),
-            OneOrMany::One(s) => vec![s],
-            OneOrMany::Many(v) => v,
-        }
-    }
-}
 
 /// A workflow ready to run.
 pub struct Workflow {
@@ -227,10 +115,14 @@ pub struct Task {
     pub action: Action,
     pub input: Vec<(String, Tpl)>,
     pub next: Vec<Next>,
-    /// Waits for every task that leads here (`join: all`).
-    pub join: bool,
-    /// How many tasks lead here (what `join: all` waits for).
+    /// A join: how many of the tasks that lead here must have arrived
+    /// before it runs (`join: all`: every one; `join: N`: N). `None`: the
+    /// first arrival starts it.
+    pub join: Option<usize>,
+    /// How many distinct tasks lead here.
     pub inbound: usize,
+    /// The tasks that lead here, by position.
+    pub sources: Vec<usize>,
     pub with_items: Option<Tpl>,
     pub concurrency: usize,
     pub retry: u32,
@@ -314,332 +206,8 @@ impl Workflow {
     }
 }
 
-/// Reads and checks the workflow in `file` (named after the file).
-pub fn parse(file: &Path, text: &str) -> Result<Workflow, ConfigError> {
-    let name = file
-        .file_stem()
-        .unwrap_or_default()
-        .to_string_lossy()
-        .into_owned();
-    // Its name is shown in chat, logs and metrics, and typed in commands.
-    crate::names::check(&name).map_err(|e| {
-        ConfigError::whole_file(file, format!("the file's name is not a workflow name: {e}"))
-    })?;
-    let spec: File = serde_yaml_ng::from_str(text).map_err(|e| yaml_error(file, &e))?;
-    let at = |needle: &str, message: String| locate(file, text, needle, message);
-    let mut templates = Templates::new();
-    let tpl = |templates: &mut Templates,
-               value: &serde_json::Value,
-               needle: &str|
-     -> Result<Tpl, ConfigError> {
-        templates
-            .add(value)
-            .map_err(|e| at(needle, format!("not a valid template: {e}")))
-    };
-
-    let mut aliases = Vec::new();
-    for a in spec.aliases {
-        let format = crate::matching::alias::compile(&a.format)
-            .map_err(|e| at(&a.format, format!("alias `{}`: {e}", a.format)))?;
-        let regex = regex::RegexBuilder::new(&format.regex)
-            .case_insensitive(true)
-            .build()
-            .map_err(|e| at(&a.format, format!("alias `{}`: {e}", a.format)))?;
-        let ack = match &a.ack {
-            Some(ack) => Some(tpl(
-                &mut templates,
-                &serde_json::Value::String(ack.clone()),
-                ack,
-            )?),
-            None => None,
-        };
-        aliases.push(Alias {
-            help: a.help.unwrap_or_else(|| a.format.clone()),
-            text: a.format,
-            format,
-            regex,
-            ack,
-        });
-    }
-    let mut inputs = IndexMap::new();
-    for (n, i) in spec.inputs {
-        if let Some(d) = &i.default
-            && !fits(i.kind, d)
-        {
-            return Err(at(
-                &format!("{n}:"),
-                format!("input `{n}`: the default is not of type {:?}", i.kind).to_lowercase(),
-            ));
-        }
-        if let Some(d) = &i.default
-            && let Err(e) = crate::stored::check_value(d)
-        {
-            return Err(at(
-                &format!("{n}:"),
-                format!("input `{n}`: the default: {e}"),
-            ));
-        }
-        inputs.insert(
-            n,
-            Input {
-                kind: i.kind,
-                default: i.default,
-                description: i.description,
-            },
-        );
-    }
-    if spec.tasks.is_empty() {
-        return Err(at("tasks:", "a workflow needs at least one task".into()));
-    }
-    let names: Vec<String> = spec.tasks.keys().cloned().collect();
-    let mut tasks = Vec::new();
-    let mut calls = Vec::new();
-    let mut inbound = vec![0usize; names.len()];
-    for (task_name, t) in spec.tasks {
-        let key = format!("{task_name}:");
-        if task_name == "fail" {
-            return Err(at(
-                &key,
-                "`fail` is what `do: fail` means: name the task otherwise".into(),
-            ));
-        }
-        let action = match t.action.as_str() {
-            "send" => Action::Send,
-            "wait" => Action::Wait,
-            "approve" => Action::Approve,
-            other if other.starts_with(WORKFLOW_ACTION) => {
-                let called = &other[WORKFLOW_ACTION.len()..];
-                if let Err(e) = crate::names::check(called) {
-                    return Err(at(
-                        &t.action,
-                        format!(
-                            "task `{task_name}`: `{}` names no workflow: {e}",
-                            crate::names::shown(other)
-                        ),
-                    ));
-                }
-                if called == name {
-                    return Err(at(
-                        &t.action,
-                        format!("task `{task_name}`: workflow `{name}` may not start itself"),
-                    ));
-                }
-                calls.push((
-                    called.to_owned(),
-                    at(&t.action, format!("task `{task_name}` starts `{called}`")),
-                ));
-                Action::Workflow {
-                    name: called.to_owned(),
-                }
-            }
-            other => {
-                let (skill, matcher) = match other.split_once('.') {
-                    Some((s, m)) => (s.to_owned(), Some(m.to_owned())),
-                    None => (other.to_owned(), None),
-                };
-                if skill.is_empty() || matcher.as_deref() == Some("") {
-                    return Err(at(
-                        &t.action,
-                        format!(
-                            "task `{task_name}`: action `{}` is not `skill` or `skill.matcher`",
-                            crate::names::shown(other)
-                        ),
-                    ));
-                }
-                if let Err(e) = crate::names::check(&skill) {
-                    return Err(at(
-                        &t.action,
-                        format!(
-                            "task `{task_name}`: `{}` names no skill: {e}",
-                            crate::names::shown(&skill)
-                        ),
-                    ));
-                }
-                Action::Skill { skill, matcher }
-            }
-        };
-        let needed: &[&str] = match action {
-            Action::Send => &["text"],
-            Action::Wait => &["for"],
-            Action::Approve => &["question"],
-            Action::Skill { .. } | Action::Workflow { .. } => &[],
-        };
-        for n in needed {
-            if !t.input.contains_key(*n) {
-                return Err(at(
-                    &key,
-                    format!("task `{task_name}`: `{}` needs input `{n}`", t.action),
-                ));
-            }
-        }
-        if action == Action::Wait
-            && let Some(serde_json::Value::String(s)) = t.input.get("for")
-            && !s.contains("{{")
-            && HumanDuration::parse(s).is_none()
-        {
-            return Err(at(
-                s,
-                format!("task `{task_name}`: `for: {s}` is not a duration (like 500ms, 2s, 1m)"),
-            ));
-        }
-        let mut input = Vec::new();
-        for (k, v) in &t.input {
-            input.push((k.clone(), tpl(&mut templates, v, &format!("{k}:"))?));
-        }
-        let mut next = Vec::new();
-        for n in t.next {
-            let when = match n.when.trim() {
-                "succeeded" => When::Succeeded,
-                "failed" => When::Failed,
-                "always" => When::Always,
-                cond => When::Condition(templates.add_condition(cond).map_err(|e| {
-                    at(
-                        cond,
-                        format!("task `{task_name}`: the condition is not valid: {e}"),
-                    )
-                })?),
-            };
-            let mut publish = Vec::new();
-            for (k, v) in &n.publish {
-                publish.push((
-                    k.clone(),
-                    templates.add(v).map_err(|e| {
-                        at(
-                            &format!("{k}:"),
-                            format!(
-                                "task `{task_name}`: publish `{k}` is not a valid template: {e}"
-                            ),
-                        )
-                    })?,
-                ));
-            }
-            let mut targets = Vec::new();
-            for target in n.r#do.into_vec() {
-                if target == "fail" {
-                    targets.push(Target::Fail);
-                    continue;
-                }
-                let Some(i) = names.iter().position(|x| *x == target) else {
-                    return Err(at(
-                        &target,
-                        format!(
-                            "task `{task_name}`: `do: {target}` names no task of this workflow"
-                        ),
-                    ));
-                };
-                if i == tasks.len() {
-                    return Err(at(&target, format!("task `{task_name}` leads to itself")));
-                }
-                inbound[i] += 1;
-                targets.push(Target::Task(i));
-            }
-            next.push(Next {
-                when,
-                publish,
-                targets,
-            });
-        }
-        let join = match t.join.as_deref() {
-            None => false,
-            Some("all") => true,
-            Some(other) => {
-                return Err(at(
-                    &key,
-                    format!("task `{task_name}`: `join: {other}`: only `join: all` is known"),
-                ));
-            }
-        };
-        let with_items = match &t.with_items {
-            Some(v) => Some(tpl(&mut templates, v, "with-items:")?),
-            None => None,
-        };
-        if t.concurrency == Some(0) {
-            return Err(at(
-                "concurrency:",
-                format!("task `{task_name}`: concurrency must be at least 1"),
-            ));
-        }
-        tasks.push(Task {
-            name: task_name,
-            action,
-            input,
-            next,
-            join,
-            inbound: 0,
-            with_items,
-            concurrency: t.concurrency.unwrap_or(usize::MAX),
-            retry: t.retry.as_ref().map_or(0, |r| r.count),
-            retry_delay: t
-                .retry
-                .as_ref()
-                .and_then(|r| r.delay)
-                .map_or(Duration::ZERO, |d| d.0),
-            timeout: t.timeout.map(|d| d.0),
-        });
-    }
-    for (task, n) in tasks.iter_mut().zip(&inbound) {
-        task.inbound = *n;
-    }
-    let starts: Vec<usize> = (0..tasks.len()).filter(|&i| inbound[i] == 0).collect();
-    if starts.is_empty() {
-        return Err(at(
-            "tasks:",
-            "every task is led to by another: none can start".into(),
-        ));
-    }
-    let mut output = Vec::new();
-    for (k, v) in &spec.output {
-        output.push((k.clone(), tpl(&mut templates, v, &format!("{k}:"))?));
-    }
-    let mut crontab = Vec::new();
-    for c in spec.crontab {
-        let schedule = CronSchedule::parse(&c.schedule, c.timezone.as_deref())
-            .map_err(|e| at(&c.schedule, format!("crontab: {e}")))?;
-        let given: serde_json::Map<String, serde_json::Value> = c.inputs.into_iter().collect();
-        let fixed = typed_inputs(&name, &inputs, &given)
-            .map_err(|e| at(&c.schedule, format!("crontab `{}`: {e}", c.schedule)))?;
-        let room = match &c.room {
-            Some(r) => Some(room(r).map_err(|e| at(r, format!("crontab `{}`: {e}", c.schedule)))?),
-            None => None,
-        };
-        crontab.push(Cron {
-            schedule: std::sync::Arc::new(schedule),
-            expression: c.schedule,
-            inputs: fixed,
-            room,
-        });
-    }
-    let webhook = match spec.webhook {
-        Some(w) => Some(Webhook {
-            room: match &w.room {
-                Some(r) => Some(room(r).map_err(|e| at(r, format!("webhook: {e}")))?),
-                None => None,
-            },
-        }),
-        None => None,
-    };
-    use sha2::Digest;
-    let sha256 = format!("{:x}", sha2::Sha256::digest(text.as_bytes()));
-    Ok(Workflow {
-        name,
-        description: spec.description,
-        sha256,
-        aliases,
-        permissions: spec.permissions,
-        inputs,
-        timeout: spec.timeout.map(|d| d.0),
-        tasks,
-        starts,
-        output,
-        templates,
-        crontab,
-        webhook,
-        calls,
-    })
-}
-
 /// `connector:room` as a place to speak.
-fn room(text: &str) -> Result<Room, String> {
+pub(super) fn room(text: &str) -> Result<Room, String> {
     match text.split_once(':') {
         Some((connector, room)) if !connector.is_empty() && !room.is_empty() => Ok(Room {
             connector: connector.to_owned(),
@@ -650,20 +218,15 @@ fn room(text: &str) -> Result<Room, String> {
     }
 }
 
-/// An error about `needle`, placed where it first appears in the file (a
-/// check after parsing has no position of its own from serde).
-fn locate(file: &Path, text: &str, needle: &str, message: String) -> ConfigError {
-    for (n, line) in text.lines().enumerate() {
-        if let Some(col) = line.find(needle) {
-            return ConfigError::at(file, n + 1, col + 1, message);
-        }
-    }
-    ConfigError::whole_file(file, message)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
+
+    /// The first mistake, where one is expected.
+    fn parse(file: &Path, text: &str) -> Result<Workflow, ConfigError> {
+        crate::workflow::check::parse(file, text).map_err(|mut e| e.remove(0))
+    }
 
     const GOOD: &str = "
 inputs:
@@ -690,7 +253,7 @@ tasks:
         assert_eq!(w.name, "deploy");
         assert_eq!(w.starts, [0]);
         assert_eq!(w.tasks[3].inbound, 2);
-        assert!(w.tasks[3].join);
+        assert_eq!(w.tasks[3].join, Some(2));
         assert_eq!(
             w.tasks[0].action,
             Action::Skill {

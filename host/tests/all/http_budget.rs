@@ -817,6 +817,47 @@ async fn answers_held_back_for_order_are_not_unread() {
     assert_eq!(next_frame(&mut ws).await, Ok("Hi user".to_string()));
 }
 
+/// A message unfinished past `order-wait` stops holding the answers to
+/// the socket's later ones: the client is told it is still running, the
+/// answers behind it go out at once, and its own comes when it ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_message_holds_later_answers_only_until_the_order_wait() {
+    let port = free_port();
+    let bot = BotDir::with_connectors(
+        &["slow", "hello"],
+        &format!(
+            "  websocket: {{order-wait: 1s}}\nweb: {{port: {port}}}\nskills:\n  slow: {{limits: {{time: 30s}}}}\n  hello: {{}}\n"
+        ),
+    );
+    let run = bot.start();
+    wait_for_port(port);
+    let (status, id) = new_socket("127.0.0.1", port);
+    assert_eq!(status, 200, "{id}");
+    let url = format!("ws://127.0.0.1:{port}/connector/websocket/{id}");
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let asked = Instant::now();
+    ws.send(Message::text("work 5000")).await.unwrap();
+    ws.send(Message::text("hello")).await.unwrap();
+    assert_eq!(
+        next_frame(&mut ws).await,
+        Ok("⌛ `work 5000` is still running; answers continue".to_string()),
+        "{}",
+        run.log()
+    );
+    assert_eq!(next_frame(&mut ws).await, Ok("Hello user".to_string()));
+    let waited = asked.elapsed();
+    assert!(
+        waited < Duration::from_secs(3),
+        "the answer behind the long message came after {waited:?}"
+    );
+    // Once let go of, the long message holds nothing back...
+    ws.send(Message::text("hello")).await.unwrap();
+    assert_eq!(next_frame(&mut ws).await, Ok("Hello user".to_string()));
+    // ...and its own answer still comes, on the same socket.
+    assert_eq!(next_frame(&mut ws).await, Ok("worked 5000 ms".to_string()));
+    assert!(asked.elapsed() >= Duration::from_secs(5));
+}
+
 /// A connection kept alive after its answer, with nothing more to ask, is
 /// closed at `idle-timeout`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

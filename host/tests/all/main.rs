@@ -17,6 +17,7 @@ mod commands;
 mod common;
 mod compile_cache;
 mod connectors;
+mod docs;
 mod crontab;
 mod executions;
 mod grants;

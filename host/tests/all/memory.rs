@@ -439,7 +439,7 @@ async fn redis_two_instances_cannot_race_past_a_quota() {
         landed += usize::from(t.await.unwrap());
     }
     assert_eq!(landed, 25);
-    // The layout the README documents: one hash per skill, `prefix:skill`,
+    // The layout docs/configuration.md documents: one hash per skill, `prefix:skill`,
     // with the bytes kept in its empty field.
     let mut c = server.client();
     let fields: BTreeMap<String, String> = ::redis::cmd("HGETALL")

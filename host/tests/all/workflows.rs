@@ -1296,3 +1296,155 @@ output:
     let (_, status, log) = alice.finish();
     assert!(status.success(), "{log}");
 }
+
+/// Orquesta's joins through the real bot. A branch that failed and was
+/// handled elsewhere never reaches the join: the join can never run, and
+/// the run fails naming it (it said "✅ succeeded" with the join left
+/// waiting). A task that leads to the join on success and on failure
+/// counts once, so the join runs after it failed (it waited forever). A
+/// run's error names the failure nothing handled.
+#[test]
+fn a_join_after_a_handled_failure_fails_the_run_and_one_reached_on_failure_runs() {
+    let stranded = "
+inputs:
+  fail: {type: string, default: unit}
+tasks:
+  start:
+    action: ci.build
+    input: {app: web}
+    next: [{do: [test-a, test-b]}]
+  test-a:
+    action: ci.test
+    input: {suite: unit, ms: 10, fail: '{{ inputs.fail }}'}
+    next:
+      - {when: succeeded, do: deploy}
+      - {when: failed, do: cleanup}
+  test-b:
+    action: ci.test
+    input: {suite: integration, ms: 200}
+    next: [{when: succeeded, do: deploy}]
+  cleanup: {action: ci.rollback, input: {app: web}}
+  deploy: {action: ci.deploy, join: all, input: {app: web, env: prod, version: '1'}}
+";
+    let bot = bot_with("gate", stranded, "");
+    let reached = stranded
+        .replace(
+            "- {when: failed, do: cleanup}",
+            "- {when: failed, do: deploy}",
+        )
+        .replace("  cleanup: {action: ci.rollback, input: {app: web}}\n", "");
+    write_workflow(&bot, "report", &reached);
+    // A failure handled early, another unhandled later: the run's error
+    // names the unhandled one (it named the earliest).
+    let unhandled = "
+tasks:
+  start: {action: ci.build, input: {app: web}, next: [{do: [a, c]}]}
+  a:
+    action: ci.test
+    input: {suite: unit, ms: 10, fail: unit}
+    next: [{when: failed, do: cleanup}]
+  cleanup: {action: ci.rollback, input: {app: web}}
+  c: {action: ci.test, input: {suite: integration, ms: 300, fail: integration}}
+";
+    write_workflow(&bot, "unhandled", unhandled);
+    let mut alice = bot.start();
+    assert_eq!(alice.ask("workflow run gate"), "▶ gate #1 started.");
+    assert_eq!(
+        alice.answer(),
+        "❌ gate #1 failed: join `deploy` can never run: it waits for every task that leads to it, and `test-a` did not lead to it"
+    );
+    let status = alice.ask("workflow status 1");
+    assert!(status.contains("cleanup succeeded"), "{status}");
+    assert!(status.contains("deploy waiting"), "{status}");
+    // Without the failure the same join runs.
+    assert_eq!(
+        alice.ask("workflow run gate fail=none"),
+        "▶ gate #2 started."
+    );
+    assert_eq!(alice.answer(), "✅ gate #2 succeeded");
+    assert_eq!(alice.ask("workflow run report"), "▶ report #3 started.");
+    assert_eq!(alice.answer(), "✅ report #3 succeeded");
+    assert_eq!(alice.ask("workflow run unhandled"), "▶ unhandled #4 started.");
+    assert_eq!(
+        alice.answer(),
+        "❌ unhandled #4 failed: c failed: suite integration failed"
+    );
+    let (_, status, log) = alice.finish();
+    assert!(status.success(), "{log}");
+    let history = history(&bot);
+    assert_eq!(
+        history.get("wf-1").unwrap().unwrap().outcome,
+        Outcome::Error
+    );
+    let gate = tasks_of(&history, "wf-1");
+    assert_eq!(
+        ids(&gate),
+        ["wf-1.cleanup", "wf-1.start", "wf-1.test-a", "wf-1.test-b"],
+        "no deploy"
+    );
+    assert_eq!(ids(&tasks_of(&history, "wf-2")).len(), 4, "deploy ran");
+    let report = tasks_of(&history, "wf-3");
+    assert_eq!(task(&report, "wf-3.test-a").outcome, Outcome::Error);
+    assert_eq!(task(&report, "wf-3.deploy").outcome, Outcome::Ok);
+}
+
+/// A file with three mistakes is answered with three lines, each at its
+/// own place, by `config validate` (the count is of files); joins that
+/// could never run are among the mistakes.
+#[test]
+fn every_mistake_in_a_workflow_file_is_reported_with_its_place() {
+    let broken = "
+tasks:
+  build:
+    action: ci.build
+    next: [{do: tset}]
+  test:
+    action: wait
+    input: {for: soon}
+  deploy:
+    action: ci
+    join: all
+    concurrency: 0
+";
+    let bot = bot_with("deploy", broken, "");
+    // Joins that could never run are refused at load, at the join.
+    let joins = "
+tasks:
+  check:
+    action: ci.test
+    next:
+      - {when: succeeded, do: good}
+      - {when: failed, do: bad}
+  good: {action: ci, next: [{do: [end, quorum]}]}
+  bad: {action: ci, next: [{do: [end, quorum]}]}
+  end:
+    action: ci
+    join: all
+  quorum:
+    action: ci
+    join: 3
+";
+    write_workflow(&bot, "joins", joins);
+    let config = bot.config();
+    let (status, _, err) =
+        crate::common::sandbot(&["config", "validate", "-c", config.to_str().unwrap()]);
+    assert!(!status.success(), "{err}");
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
+    let places: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l.split("deploy.yaml:").nth(1)?.split(": ").next())
+        .collect();
+    assert_eq!(places, ["8:18", "12:5", "5:17"], "{err}");
+    assert!(lines[0].contains("`for: soon` is not a duration"), "{err}");
+    assert!(lines[1].contains("concurrency must be at least 1"), "{err}");
+    assert!(lines[2].contains("`do: tset` names no task"), "{err}");
+    assert!(
+        lines.iter().any(|l| l.ends_with("/joins.yaml:12:5: task `end`: the join can never run: it waits for both `good` and `bad` (`check` leads to one or the other)")),
+        "{err}"
+    );
+    assert!(
+        lines.iter().any(|l| l.ends_with("/joins.yaml:15:5: task `quorum`: `join: 3` waits for more tasks than the 2 that lead to it")),
+        "{err}"
+    );
+    assert!(err.contains("2 workflow files did not load"), "{err}");
+}
