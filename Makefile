@@ -4,8 +4,8 @@
 
 CARGO ?= cargo
 SKILLS_OUT := target/skills
-# The example skills (opsdroid's four, deploy, alerts, reminder, webhook-alert), installed into ./skills by `make run`.
-EXAMPLE_SKILLS := hello seen dance loudnoises deploy alerts reminder webhook-alert
+# The example skills (opsdroid's four, count, deploy, alerts, reminder, webhook-alert), installed into ./skills by `make run`.
+EXAMPLE_SKILLS := hello seen dance loudnoises count deploy alerts reminder webhook-alert
 # Skills in Python, JavaScript and C (example-skills/<language>/<name>/),
 # built by example-skills/lang-skills.sh with toolchains it installs into
 # target/toolchains/ the first time.

@@ -4,6 +4,7 @@
 //   calc 7/2         -> 3.5
 //   calc 2^10 - 1    -> 1023
 //   calc 1/0         -> ⚠ calc: division by zero
+//   calculations?    -> 3 calculations so far
 //
 // `+ - * / %`, `^` (power, right-associative), unary minus and parentheses,
 // on double-precision numbers; a whole result is printed without decimals.
@@ -176,10 +177,27 @@ void exports_skill_describe(skill_manifest_t *ret) {
     skill_string_dup(&ret->name, "calc");
     skill_string_dup(&ret->version, "0.1.0");
     skill_string_dup(&ret->description, "Evaluates arithmetic (a C skill)");
-    ret->matchers.len = 1;
-    ret->matchers.ptr = calloc(1, sizeof(sandbot_skill_types_matcher_t));
+    ret->matchers.len = 2;
+    ret->matchers.ptr = calloc(2, sizeof(sandbot_skill_types_matcher_t));
     regex_matcher(&ret->matchers.ptr[0], "calc", "^calc\\s+(?P<expr>.+)$",
                   "calc <expression> — I do the arithmetic, e.g. calc 2*(3+4)");
+    regex_matcher(&ret->matchers.ptr[1], "count", "^calculations\\??$",
+                  "calculations? — how many I have done");
+}
+
+// Adds `by` to the count of calculations, in one atomic step in the bot's
+// memory (a get and a put could lose a count when two run at once), and
+// writes the new count to `total`.
+static bool count_calculations(int64_t by, int64_t *total, skill_string_t *err) {
+    skill_string_t key;
+    skill_string_set(&key, "calculations");
+    return sandbot_skill_memory_increment(&key, by, total, err);
+}
+
+static bool respond(const char *text, skill_string_t *err) {
+    skill_string_t answer;
+    skill_string_set(&answer, text); // borrowed by the import: no copy needed
+    return sandbot_skill_chat_respond(&answer, err); // an error passes on to the bot
 }
 
 static const skill_string_t *capture(const skill_captures_t *captures, const char *name) {
@@ -195,17 +213,21 @@ bool exports_skill_handle(skill_event_t *event, skill_string_t *matcher_id,
                           skill_captures_t *captures, skill_string_t *err) {
     bool ok = true;
     const skill_string_t *e = capture(captures, "expr");
-    if (event->tag == SANDBOT_SKILL_TYPES_EVENT_MESSAGE && e != NULL) {
+    int64_t total;
+    char text[128];
+    if (event->tag != SANDBOT_SKILL_TYPES_EVENT_MESSAGE) {
+        // nothing to answer
+    } else if (e == NULL) { // `calculations?`: adding 0 reads the count
+        ok = count_calculations(0, &total, err);
+        if (ok) {
+            snprintf(text, sizeof text, "%lld calculations so far", (long long)total);
+            ok = respond(text, err);
+        }
+    } else {
         double value;
-        char text[128];
         if (evaluate((const char *)e->ptr, e->len, &value, text, sizeof text)) {
             format_number(value, text, sizeof text);
-            skill_string_t answer, chat_err;
-            skill_string_set(&answer, text); // borrowed by the import: no copy needed
-            if (!sandbot_skill_chat_respond(&answer, &chat_err)) {
-                *err = chat_err; // ownership passes on to the bot
-                ok = false;
-            }
+            ok = count_calculations(1, &total, err) && respond(text, err);
         } else {
             skill_string_dup(err, text);
             ok = false;

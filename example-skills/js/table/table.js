@@ -11,9 +11,12 @@
 // (`table city,country; New York,USA; Paris,France`). The first row is the
 // header; a column whose cells are all numbers is right-aligned.
 //
+//   tables made?   -> 3 tables made, the last one headed name, qty
+//
 // componentize-js cannot export async functions yet, so this skill
 // implements the `skill-sync` world (see wit/README.md).
 import { respond } from 'sandbot:skill/chat@0.1.0';
+import { batch, get, increment } from 'sandbot:skill/memory@0.1.0';
 
 const USAGE =
   'usage: table <header> <row> ... with cells separated by commas, ' +
@@ -30,14 +33,35 @@ export function describe() {
         kind: { tag: 'regex', val: { pattern: '^table(?:\\s+(?P<rows>.*))?$', caseSensitive: false } },
         help: 'table a,b c,d ... — I format the rows as a table',
       },
+      {
+        id: 'made',
+        kind: { tag: 'regex', val: { pattern: '^tables made\\??$', caseSensitive: false } },
+        help: 'tables made? — how many I have made',
+      },
     ],
   };
 }
 
 export function handle(event, matcherId, captures) {
   if (event.tag !== 'message') return;
+  if (matcherId === 'made') {
+    // An s64 is a BigInt; adding 0 reads the count.
+    const made = increment('made', 0n);
+    const last = get('last-header');
+    respond(`${made} tables made` + (last === undefined ? '' : `, the last one headed ${last}`));
+    return;
+  }
   const rows = (captures.find(([name]) => name === 'rows') || [])[1] || '';
-  respond(rows.trim() === '' ? USAGE : formatTable(parseRows(rows)));
+  if (rows.trim() === '') {
+    respond(USAGE);
+    return;
+  }
+  const parsed = parseRows(rows);
+  respond(formatTable(parsed));
+  // Counted in one atomic step; the header kept beside it in one batch
+  // (a batch writes all of its puts and deletes, or none).
+  increment('made', 1n);
+  batch([{ tag: 'put', val: ['last-header', parsed[0].join(', ')] }]);
 }
 
 function parseRows(text) {

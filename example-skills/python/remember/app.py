@@ -3,6 +3,7 @@
     remember the wifi password is hunter2   -> OK, I'll remember the wifi password is hunter2
     what is the wifi password?              -> the wifi password is hunter2
     forget the wifi password                -> OK, I forgot the wifi password
+    how many facts?                         -> I know 2 facts
 
 Facts live in the bot's memory (SQLite), so they survive restarts.
 """
@@ -13,6 +14,8 @@ from wit_world.imports import chat, memory, types
 from componentize_py_types import Err
 
 VERSION = "0.1.0"
+# The number of facts kept: not a fact key (those start with `fact:`).
+FACTS = "facts"
 
 
 def regex(id: str, pattern: str, help: str) -> types.Matcher:
@@ -39,6 +42,8 @@ class WitWorld(wit_world.WitWorld):
                       "what is <thing>? — I tell you what I remember"),
                 regex("forget", r"^forget (?P<key>.+?)$",
                       "forget <thing> — I forget it"),
+                regex("count", r"^how many facts\??$",
+                      "how many facts? — how many things I remember"),
             ],
         )
 
@@ -50,7 +55,13 @@ class WitWorld(wit_world.WitWorld):
         name = cap.get("key", "").strip()
         if matcher_id == "remember":
             value = cap.get("value", "").strip()
-            memory.put(key_of(name), value)
+            # Written only if the fact is new (compare-and-swap with None):
+            # then it is counted, in one atomic step. A known fact is
+            # overwritten and counted once already.
+            if memory.compare_and_swap(key_of(name), None, value):
+                memory.increment(FACTS, 1)
+            else:
+                memory.put(key_of(name), value)
             chat.respond(f"OK, I'll remember {name} is {value}")
         elif matcher_id == "recall":
             value = memory.get(key_of(name))
@@ -63,6 +74,10 @@ class WitWorld(wit_world.WitWorld):
                 chat.respond(f"I didn't know anything about {name}")
             else:
                 memory.delete(key_of(name))
+                memory.increment(FACTS, -1)
                 chat.respond(f"OK, I forgot {name}")
+        elif matcher_id == "count":
+            known = memory.increment(FACTS, 0)  # adding 0 reads it
+            chat.respond(f"I know {known} fact{'' if known == 1 else 's'}")
         else:
             raise Err(f"unknown matcher {matcher_id}")

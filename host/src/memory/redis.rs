@@ -11,6 +11,10 @@
 //! interleaving any other command, so the quota check and the write happen
 //! as one step, and two bots writing for the same skill at once cannot both
 //! pass a check that only one of them fits. A refused write writes nothing.
+//! The same holds for an increment (`HINCRBY`, undone in the script if the
+//! quota refuses it), a compare-and-swap and a batch (measured whole, then
+//! written whole), so no other host's write falls between their read and
+//! their write.
 //! Every script touches one key, so it also runs on a Redis Cluster (all its
 //! keys are in one slot).
 //!
@@ -18,7 +22,7 @@
 //! in flight fail (the skill sees an error, the bot keeps serving), and the
 //! next call reconnects.
 
-use super::{MemoryStore, Quota, WriteError};
+use super::{MemoryStore, Quota, Write, WriteError, incremented, refusal};
 use anyhow::{Context, Result, anyhow};
 use futures::future::BoxFuture;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -80,6 +84,91 @@ end
 return 1
 "#;
 
+/// KEYS[1] the skill's hash; ARGV: key, by, max keys, max bytes. Returns
+/// `{0, sum}` when written, `{1, keys}` / `{2, bytes after}` when the quota
+/// refuses it (the increment is undone: nothing else ran in between), or
+/// `{3, value}` when `HINCRBY` refuses the stored value or the sum (Rust
+/// words that refusal, so it reads as SQLite's). The sum comes back as the
+/// stored text: Lua's numbers are doubles and would round past 2^53.
+const INCREMENT_LUA: &str = r#"
+local key, by = ARGV[1], ARGV[2]
+local max_keys, max_bytes = tonumber(ARGV[3]), tonumber(ARGV[4])
+local old_value = redis.call('HGET', h, key)
+if not old_value and keys + 1 > max_keys then return {1, string.format('%d', keys)} end
+local done = redis.pcall('HINCRBY', h, key, by)
+if type(done) == 'table' and done.err then return {3, old_value or ''} end
+local old = 0
+if old_value then old = #key + #old_value end
+local after = used - old + #key + redis.call('HSTRLEN', h, key)
+if after > max_bytes and after > used then
+  if old_value then redis.call('HSET', h, key, old_value) else redis.call('HDEL', h, key) end
+  return {2, string.format('%d', after)}
+end
+redis.call('HSET', h, '', string.format('%d', after))
+return {0, redis.call('HGET', h, key)}
+"#;
+
+/// KEYS[1] the skill's hash; ARGV: key, new value, max keys, max bytes,
+/// `1` if a value is expected (`0`: none), the expected value. Returns
+/// `{3}` when the key holds something else, otherwise what `PUT_LUA` does.
+const COMPARE_LUA: &str = r#"
+local current = redis.call('HGET', h, ARGV[1])
+if ARGV[5] == '0' then
+  if current then return {3} end
+elseif current ~= ARGV[6] then
+  return {3}
+end
+"#;
+
+/// KEYS[1] the skill's hash; ARGV: max keys, max bytes, then a triple per
+/// write: `p` (put) or `d` (delete), key, value (empty for a delete).
+/// Measures what the hash would hold after every write first; returns
+/// `{1, keys after}` or `{2, bytes after}` when that is over the quota (and
+/// writes nothing), else writes them all and returns `{0}`.
+const BATCH_LUA: &str = r#"
+local max_keys, max_bytes = tonumber(ARGV[1]), tonumber(ARGV[2])
+local size = {}
+local after_keys, after = keys, used
+for i = 3, #ARGV, 3 do
+  local op, key, value = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local old = size[key]
+  if old == nil then
+    if redis.call('HEXISTS', h, key) == 1 then
+      old = #key + redis.call('HSTRLEN', h, key)
+    else
+      old = false
+    end
+  end
+  if old then
+    after_keys = after_keys - 1
+    after = after - old
+  end
+  if op == 'p' then
+    size[key] = #key + #value
+    after_keys = after_keys + 1
+    after = after + #key + #value
+  else
+    size[key] = false
+  end
+end
+if after < 0 then after = 0 end
+if after_keys > max_keys and after_keys > keys then return {1, after_keys} end
+if after > max_bytes and after > used then return {2, after} end
+for i = 3, #ARGV, 3 do
+  if ARGV[i] == 'p' then
+    redis.call('HSET', h, ARGV[i + 1], ARGV[i + 2])
+  else
+    redis.call('HDEL', h, ARGV[i + 1])
+  end
+end
+if after_keys <= 0 then
+  redis.call('DEL', h)
+else
+  redis.call('HSET', h, '', string.format('%d', after))
+end
+return {0}
+"#;
+
 pub struct RedisMemory {
     connection: ConnectionManager,
     prefix: String,
@@ -89,6 +178,9 @@ pub struct RedisMemory {
 struct Scripts {
     put: Script,
     delete: Script,
+    increment: Script,
+    compare_and_swap: Script,
+    batch: Script,
 }
 
 /// How long one call may wait: a skill's whole event has a time budget
@@ -129,10 +221,19 @@ impl RedisMemory {
         let scripts = Scripts {
             put: Script::new(&format!("{USAGE_LUA}{PUT_LUA}")),
             delete: Script::new(&format!("{USAGE_LUA}{DELETE_LUA}")),
+            increment: Script::new(&format!("{USAGE_LUA}{INCREMENT_LUA}")),
+            compare_and_swap: Script::new(&format!("{USAGE_LUA}{COMPARE_LUA}{PUT_LUA}")),
+            batch: Script::new(&format!("{USAGE_LUA}{BATCH_LUA}")),
         };
         // Loaded now so the first write does not pay for it; after a Redis
         // restart `invoke_async` loads them again by itself (NOSCRIPT).
-        for script in [&scripts.put, &scripts.delete] {
+        for script in [
+            &scripts.put,
+            &scripts.delete,
+            &scripts.increment,
+            &scripts.compare_and_swap,
+            &scripts.batch,
+        ] {
             script
                 .load_async(&mut connection)
                 .await
@@ -158,6 +259,19 @@ fn redact(text: &str, url: &str, shown: &str) -> String {
         text.to_owned()
     } else {
         text.replace(url, shown)
+    }
+}
+
+/// What `PUT_LUA` answered, in the same words as SQLite's refusals: skills
+/// see one message whatever the backend.
+fn written(answer: &[u64], quota: Quota) -> Result<(), WriteError> {
+    match answer {
+        [0] => Ok(()),
+        [1, keys] => Err(refusal::keys(*keys)),
+        [2, bytes] => Err(refusal::bytes(*bytes, quota)),
+        other => Err(WriteError::Backend(anyhow!(
+            "the Redis memory script answered {other:?}"
+        ))),
     }
 }
 
@@ -204,21 +318,7 @@ impl MemoryStore for RedisMemory {
                 .invoke_async(&mut connection)
                 .await
                 .context("writing memory to Redis")?;
-            // The same words as SQLite's refusals: skills see one message
-            // whatever the backend.
-            match answer.as_slice() {
-                [0] => Ok(()),
-                [1, keys] => Err(WriteError::Quota(format!(
-                    "memory quota reached: this skill keeps {keys} keys, its limit (limits.stored-keys)"
-                ))),
-                [2, bytes] => Err(WriteError::Quota(format!(
-                    "memory quota reached: this write would make {bytes} bytes, over this skill's limit of {} (limits.stored-bytes)",
-                    quota.bytes
-                ))),
-                other => Err(WriteError::Backend(anyhow!(
-                    "the Redis memory script answered {other:?}"
-                ))),
-            }
+            written(&answer, quota)
         })
     }
 
@@ -236,6 +336,123 @@ impl MemoryStore for RedisMemory {
                 .await
                 .context("deleting memory in Redis")?;
             Ok(())
+        })
+    }
+
+    fn increment(
+        &self,
+        skill: &str,
+        key: &str,
+        by: i64,
+        quota: Quota,
+    ) -> BoxFuture<'static, Result<i64, WriteError>> {
+        let (hash, key) = (self.hash(skill), key.to_owned());
+        let mut connection = self.connection.clone();
+        let scripts = self.scripts.clone();
+        Box::pin(async move {
+            no_empty_key(&key)?;
+            let (code, text): (u64, String) = scripts
+                .increment
+                .key(&hash)
+                .arg(&key)
+                .arg(by)
+                .arg(quota.keys)
+                .arg(quota.bytes)
+                .invoke_async(&mut connection)
+                .await
+                .context("incrementing memory in Redis")?;
+            let number = || {
+                text.parse::<u64>()
+                    .map_err(|_| anyhow!("the Redis increment script answered {code}, {text:?}"))
+            };
+            match code {
+                0 => text.parse::<i64>().map_err(|_| {
+                    WriteError::Backend(anyhow!("Redis stored {text:?} for an increment"))
+                }),
+                1 => Err(refusal::keys(number()?)),
+                2 => Err(refusal::bytes(number()?, quota)),
+                // HINCRBY refused: the stored value, or the sum. The shared
+                // rule words it (and agrees with HINCRBY on what it takes).
+                3 => match incremented(Some(&text), by) {
+                    Err(refused) => Err(refused),
+                    Ok(_) => Err(WriteError::Backend(anyhow!(
+                        "Redis refused to increment {text:?} by {by}"
+                    ))),
+                },
+                _ => Err(WriteError::Backend(anyhow!(
+                    "the Redis increment script answered {code}, {text:?}"
+                ))),
+            }
+        })
+    }
+
+    fn compare_and_swap(
+        &self,
+        skill: &str,
+        key: &str,
+        expected: Option<&str>,
+        new: &str,
+        quota: Quota,
+    ) -> BoxFuture<'static, Result<bool, WriteError>> {
+        let (hash, key, new) = (self.hash(skill), key.to_owned(), new.to_owned());
+        let expected = expected.map(str::to_owned);
+        let mut connection = self.connection.clone();
+        let scripts = self.scripts.clone();
+        Box::pin(async move {
+            no_empty_key(&key)?;
+            let answer: Vec<u64> = scripts
+                .compare_and_swap
+                .key(&hash)
+                .arg(&key)
+                .arg(&new)
+                .arg(quota.keys)
+                .arg(quota.bytes)
+                .arg(if expected.is_some() { "1" } else { "0" })
+                .arg(expected.as_deref().unwrap_or(""))
+                .invoke_async(&mut connection)
+                .await
+                .context("comparing and swapping memory in Redis")?;
+            match answer.as_slice() {
+                [3] => Ok(false),
+                other => written(other, quota).map(|()| true),
+            }
+        })
+    }
+
+    fn batch(
+        &self,
+        skill: &str,
+        writes: Vec<Write>,
+        quota: Quota,
+    ) -> BoxFuture<'static, Result<(), WriteError>> {
+        let hash = self.hash(skill);
+        let mut connection = self.connection.clone();
+        let scripts = self.scripts.clone();
+        Box::pin(async move {
+            if writes.is_empty() {
+                return Ok(());
+            }
+            let mut call = scripts.batch.key(&hash);
+            call.arg(quota.keys).arg(quota.bytes);
+            for write in &writes {
+                no_empty_key(write.key())?;
+                match write {
+                    Write::Put { key, value } => call.arg("p").arg(key).arg(value),
+                    Write::Delete { key } => call.arg("d").arg(key).arg(""),
+                };
+            }
+            let answer: Vec<u64> = call
+                .invoke_async(&mut connection)
+                .await
+                .context("writing a memory batch to Redis")?;
+            match answer.as_slice() {
+                [0] => Ok(()),
+                [1, keys] => Err(refusal::batch_keys(*keys, quota)),
+                [2, bytes] => Err(refusal::bytes(*bytes, quota)),
+                other => Err(WriteError::Backend(anyhow!(
+                    "the Redis batch script answered {other:?}"
+                ))),
+            }
         })
     }
 }

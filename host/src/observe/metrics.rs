@@ -198,7 +198,7 @@ impl Metrics {
         );
         registry.register(
             "memory_operations",
-            "Skills' memory calls, by operation (get, put, delete) and result (ok, error, refused: over quota)",
+            "Skills' memory calls, by operation (get, put, delete, increment, compare_and_swap, batch) and result (ok, error, refused: over quota or not possible as asked)",
             memory_ops.clone(),
         );
         registry.register(

@@ -8,7 +8,8 @@ use super::engine::Runtime;
 use super::failure::{self, Aftermath, Failure};
 pub use super::gate::Reserved;
 use super::load::LoadedSkill;
-use super::store::{Phase, State};
+use super::phase::Phase;
+use super::store::State;
 use super::warm::Warm;
 use crate::event::{Event, EventId, Response};
 
@@ -27,7 +28,7 @@ pub struct Call<'a> {
     pub quiet: bool,
 }
 
-pub use super::store::Reword;
+pub use super::host_api::chat::Reword;
 
 /// How a call ended, and what it sent on the way.
 pub struct Handled {
@@ -105,16 +106,20 @@ impl Runtime {
                 (store, Some(instance), uses)
             }
             None => (
-                self.new_store(State::new(skill.host.clone(), Phase::Handle)),
+                self.new_store(State::new(&skill.host, Phase::Handle)),
                 None,
                 0,
             ),
         };
-        store
-            .data_mut()
-            .begin_event(call.event_id, call.event.origin(), call.reword.clone());
-        store.data_mut().answers_http =
-            call.quiet || matches!(call.event, crate::event::Event::Webhook(_));
+        // A webhook's answer is its HTTP response; a quiet call's goes into
+        // the record: neither is delivered to a room.
+        let keep_answers = call.quiet || matches!(call.event, crate::event::Event::Webhook(_));
+        store.data_mut().begin_event(
+            call.event_id,
+            call.event.origin(),
+            call.reword.clone(),
+            keep_answers,
+        );
         let wit_event = convert::event_to_wit(call.event);
         let run = async {
             let instance = match instance {
@@ -132,9 +137,10 @@ impl Runtime {
         } else {
             Ok(run.await)
         };
-        let sent = std::mem::take(&mut store.data_mut().sent);
-        let denials = store.data_mut().take_denials();
-        let structured = store.data_mut().structured.take();
+        let state = store.data_mut();
+        let sent = std::mem::take(&mut state.chat.sent);
+        let denials = state.take_denials();
+        let structured = state.chat.structured.take();
         // A timed-out or trapped instance is dropped with its store; one
         // that finished (even with an error of its own) may serve again.
         let result = match outcome {

@@ -9,10 +9,11 @@ use super::engine::Runtime;
 use super::failure::{self, Aftermath, Failure};
 use super::gate::Gate;
 use super::instance::{Pre, World};
+use super::phase::Phase;
 use super::shape;
 use super::shared::Shared;
 use super::skill_host::SkillHost;
-use super::store::{Phase, State};
+use super::store::State;
 use super::warm::WarmPool;
 use crate::grants::Grants;
 use crate::limits::{HumanDuration, Limits};
@@ -185,8 +186,9 @@ impl Runtime {
             Some(hit) => hit,
             None => self.compile(bytes, &sha256, use_cache).await?,
         };
-        check_grants(&self.engine, &shared.component, &source)?;
-
+        // Each interface takes its part of the grants, once; the imports
+        // must fit them (the configuration, not the file, decides what a
+        // skill may do).
         let host = Arc::new(SkillHost::new(
             source.name.clone(),
             source.grants,
@@ -194,6 +196,12 @@ impl Runtime {
             source.settings,
             &self.services,
         ));
+        if let Some(import) = host.refused_import(&self.engine, &shared.component) {
+            return Err(LoadError::NotGranted {
+                skill: source.name,
+                import,
+            });
+        }
         let mut manifest = self.describe(&shared.pre, &host).await?;
         manifest.validate().map_err(LoadError::Manifest)?;
         for extra in source.extra_matchers {
@@ -323,7 +331,7 @@ impl Runtime {
             .acquire()
             .await
             .expect("the slots are never closed");
-        let mut store = self.new_store(State::new(host.clone(), Phase::Describe));
+        let mut store = self.new_store(State::new(host, Phase::Describe));
         let call = async {
             let instance = pre.instantiate(&mut store).await?;
             instance.describe(&mut store).await
@@ -343,24 +351,4 @@ impl Runtime {
             Err(_) => Err(LoadError::DescribeTimeout(budget)),
         }
     }
-}
-
-/// A component's imports must fit its grants: the configuration, not the
-/// file, decides what a skill may do. WASI's filesystem, environment and
-/// sockets are linked for every skill (Rust's std imports them) but give
-/// nothing: no preopened folders, no variables, no addresses.
-fn check_grants(
-    engine: &wasmtime::Engine,
-    component: &wasmtime::component::Component,
-    source: &SkillSource,
-) -> Result<(), LoadError> {
-    for (import, _) in component.component_type().imports(engine) {
-        if import.starts_with("wasi:http/") && source.grants.http.is_empty() {
-            return Err(LoadError::NotGranted {
-                skill: source.name.clone(),
-                import: import.to_owned(),
-            });
-        }
-    }
-    Ok(())
 }

@@ -1,9 +1,11 @@
 //! Running skills: the engine, loading and checking components, and one
 //! fresh store and instance per event. Files, bottom up: `failure`,
-//! `skill_host` (what a skill's calls reach), `outbound_http`, `store` (one
-//! event's state), `host_api` (one file per WIT interface), `instance` (the
-//! two skill worlds), `warm`, `gate`, `shape`, `cache`, `engine` (the
-//! `Runtime`), `load`, `invoke`.
+//! `phase`, `outbound_http`, `host_api/*` (one file per WIT interface:
+//! its grant, its per-store state, its linking), `skill_host` (the grants
+//! of one loaded skill), `store` (one event's state: each interface's),
+//! `host_api` (the linker of them all), `instance` (the two skill worlds),
+//! `warm`, `gate`, `shape`, `cache`, `engine` (the `Runtime`), `load`,
+//! `invoke`.
 
 pub mod bindings;
 mod cache;
@@ -17,6 +19,7 @@ mod invoke;
 mod load;
 mod log_limit;
 mod outbound_http;
+mod phase;
 pub mod shape;
 mod shared;
 mod skill_host;

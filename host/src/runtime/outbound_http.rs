@@ -4,8 +4,7 @@
 //! cut off at `limits.http-response-size`. `describe` makes no requests: it
 //! runs at load, before anyone asked for anything.
 
-use super::skill_host::SkillHost;
-use crate::outbound::{self, Grant, Target, Unreachable};
+use crate::outbound::{self, Grant, OutboundPolicy, Target, Unreachable};
 use bytes::Bytes;
 use http_body::{Body, Frame};
 use http_body_util::BodyExt;
@@ -16,8 +15,30 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
+/// What one skill's outbound HTTP may do: set at load from its grants and
+/// limits, shared by all its events.
+pub struct HttpGrant {
+    /// The skill's name, for the log.
+    pub name: String,
+    /// `allow.http`: the hosts it may call.
+    pub hosts: OutboundPolicy,
+    /// The event's time budget: no wait of a request is longer.
+    pub budget: Duration,
+    /// `limits.http-response-size`.
+    pub response_size: u64,
+}
+
+impl HttpGrant {
+    /// A component that imports `wasi:http` needs hosts to call: refused
+    /// at load otherwise (the configuration, not the file, decides). Returns
+    /// the import refused.
+    pub fn refuses_import<'a>(&self, import: &'a str) -> Option<&'a str> {
+        (import.starts_with("wasi:http/") && self.hosts.is_empty()).then_some(import)
+    }
+}
+
 pub struct HttpHooks {
-    skill: Arc<SkillHost>,
+    skill: Arc<HttpGrant>,
     describing: bool,
     /// Requests refused, for the execution record.
     denials: Arc<Mutex<Vec<String>>>,
@@ -25,7 +46,7 @@ pub struct HttpHooks {
 
 impl HttpHooks {
     /// `describing`: the store runs `describe`, which may make no request.
-    pub fn new(skill: Arc<SkillHost>, describing: bool) -> Self {
+    pub fn new(skill: Arc<HttpGrant>, describing: bool) -> Self {
         HttpHooks {
             skill,
             describing,
@@ -57,7 +78,7 @@ impl WasiHttpHooks for HttpHooks {
 }
 
 async fn send(
-    skill: &SkillHost,
+    skill: &HttpGrant,
     denials: &Mutex<Vec<String>>,
     mut request: http::Request<WasiBody>,
     options: Option<RequestOptions>,
@@ -70,7 +91,7 @@ async fn send(
             .push(format!("outbound HTTP: {why}"));
     };
     let target = Target::from_uri(request.uri()).ok_or(Error::HttpRequestUriInvalid)?;
-    let grant = skill.grants.http.check(&target).map_err(|e| {
+    let grant = skill.hosts.check(&target).map_err(|e| {
         deny(&e);
         Error::HttpRequestDenied
     })?;
@@ -93,8 +114,8 @@ async fn send(
         pin_address(&mut request, first)?;
     }
 
-    let options = cap_timeouts(options, skill.limits.time.0);
-    let cap = skill.limits.http_response_size.0;
+    let options = cap_timeouts(options, skill.budget);
+    let cap = skill.response_size;
     let (response, io) = wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
     let declared = response
         .headers()

@@ -161,20 +161,27 @@ fn find_use(text: &str) -> Option<(bool, usize)> {
 
 /// `a::{b, c::{d, e}}` → `a::b`, `a::c::d`, `a::c::e`, as segments.
 fn expand(tree: &str) -> Vec<Vec<String>> {
-    let tree: String = tree.chars().filter(|c| !c.is_whitespace()).collect();
+    // Renames (`x as y`) out first, then the whitespace: an `as` is a word
+    // of its own, never part of a name such as `wasi` or `Phase`.
+    let mut words = tree.split_whitespace();
+    let mut tree = String::new();
+    while let Some(word) = words.next() {
+        if word == "as" {
+            let alias = words.next().unwrap_or_default();
+            tree.push_str(alias.trim_start_matches(|c: char| c.is_alphanumeric() || c == '_'));
+        } else {
+            tree.push_str(word);
+        }
+    }
     fn go(prefix: &[String], tree: &str, out: &mut Vec<Vec<String>>) {
         match tree.find('{') {
             None => {
                 let mut p = prefix.to_vec();
-                p.extend(tree.split("::").filter(|s| !s.is_empty()).map(|s| {
-                    s.split(" as ")
-                        .next()
-                        .unwrap()
-                        .split("as")
-                        .next()
-                        .unwrap()
-                        .to_string()
-                }));
+                p.extend(
+                    tree.split("::")
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string),
+                );
                 out.push(p);
             }
             Some(open) => {

@@ -107,7 +107,7 @@ fn the_repositorys_default_configuration_validates() {
     let (status, out, err) = sandbot(&["config", "validate", "-c", file]);
     assert!(status.success(), "{err}");
     assert!(
-        out.contains("valid (2 connectors, 8 configured skills, "),
+        out.contains("valid (2 connectors, 9 configured skills, "),
         "{out}"
     );
 }

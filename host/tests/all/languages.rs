@@ -60,12 +60,20 @@ fn python_remember_keeps_facts_in_memory_across_restarts() {
         run.ask("remember the deploy day is Thursday"),
         "OK, I'll remember the deploy day is Thursday"
     );
+    // New facts are told from known ones by compare-and-swap, and counted
+    // by increment: saying one again does not count it twice.
+    assert_eq!(
+        run.ask("remember the deploy day is Thursday"),
+        "OK, I'll remember the deploy day is Thursday"
+    );
+    assert_eq!(run.ask("how many facts?"), "I know 2 facts");
     run.say("help");
     let help = finish(run);
     for line in [
         "remember <thing> is <value> — I keep it in mind (remember)",
         "what is <thing>? — I tell you what I remember (remember)",
         "forget <thing> — I forget it (remember)",
+        "how many facts? — how many things I remember (remember)",
     ] {
         assert!(help.contains(line), "`{line}` missing from:\n{help}");
     }
@@ -88,6 +96,7 @@ fn python_remember_keeps_facts_in_memory_across_restarts() {
         run.ask("forget the wifi password"),
         "I didn't know anything about the wifi password"
     );
+    assert_eq!(run.ask("how many facts"), "I know 1 fact");
     assert_eq!(
         run.ask("what is the deploy day"),
         "the deploy day is Thursday"
@@ -153,6 +162,12 @@ fn javascript_table_formats_rows() {
         "usage: table <header> <row> ... with cells separated by commas, \
          e.g. `table name,qty apples,3 kiwis,12` (separate rows with `;` if cells have spaces)"
     );
+    // Counted by increment, the last header kept by a batch; the usage
+    // answer is no table.
+    assert_eq!(
+        run.ask("tables made?"),
+        "3 tables made, the last one headed a, b, c"
+    );
     run.say("help");
     let help = finish(run);
     assert!(
@@ -194,6 +209,8 @@ fn c_calc_evaluates_expressions_and_reports_errors() {
         "2",
         "an error does not break the skill"
     );
+    // Counted by increment: the eleven that gave a result.
+    assert_eq!(run.ask("calculations?"), "11 calculations so far");
     assert_eq!(run.ask("hi"), "Hi alice");
     run.say("help");
     let help = finish(run);

@@ -7,6 +7,7 @@
 #![recursion_limit = "256"]
 
 mod architecture;
+mod atomic_memory;
 mod authoring;
 mod background;
 mod bad_input;

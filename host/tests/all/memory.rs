@@ -120,21 +120,21 @@ impl RedisServer {
 }
 
 /// Where a backend keeps its data, so a case can open it (again).
-enum Fixture {
+pub enum Fixture {
     Sqlite(tempfile::TempDir),
     Redis(RedisServer),
 }
 
 impl Fixture {
-    fn sqlite() -> Fixture {
+    pub fn sqlite() -> Fixture {
         Fixture::Sqlite(tempfile::tempdir().unwrap())
     }
 
-    fn redis() -> Fixture {
+    pub fn redis() -> Fixture {
         Fixture::Redis(RedisServer::start())
     }
 
-    async fn open(&self) -> Arc<dyn MemoryStore> {
+    pub async fn open(&self) -> Arc<dyn MemoryStore> {
         match self {
             Fixture::Sqlite(dir) => Arc::new(SqliteMemory::open(&dir.path().join("m.db")).unwrap()),
             Fixture::Redis(server) => {

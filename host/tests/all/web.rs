@@ -304,7 +304,21 @@ async fn a_client_that_stops_reading_is_disconnected() {
             break;
         }
     }
-    run.wait_for_log("a client stopped reading; disconnecting it");
+    // Disconnected as not reading or, when the machine is busy and the
+    // shouts finish out of order, for the answers held back behind a slow
+    // one: either way it is freed, which is what this test is about.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let freed = [
+        "a client stopped reading; disconnecting it",
+        "answers held back behind an unfinished one; disconnecting the client",
+    ];
+    while !freed
+        .iter()
+        .any(|line| run.log().contains(line))
+    {
+        assert!(Instant::now() < deadline, "never disconnected:\n{}", run.log());
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let (mut other, idb) = connect(port).await;
     said(&mut other, "bob", &idb, "hello").await;
     assert_eq!(answer(&mut other).await, "Hello bob");

@@ -6,38 +6,159 @@
 //! `set-result` gives the execution a structured (JSON) result beside its
 //! answers, which workflows read; a skill may never call it. A result
 //! nested deeper than `stored::VALUE_DEPTH` is refused (a workflow keeps it).
+//!
+//! [`ChatGrant`] is made once per load (the skill's `allow.send`, its
+//! limits, where answers go); each store's [`ChatState`] holds what one
+//! event has said so far.
 
-use crate::event::{HTTP_CALLER, Origin, Response, ResponseBody, Target};
-use crate::grants::SendRefused;
+use crate::bus::ResponseSink;
+use crate::event::{EventId, HTTP_CALLER, Origin, Response, ResponseBody, Target};
+use crate::grants::{Grants, SendRefused};
+use crate::limits::ByteSize;
 use crate::runtime::bindings::chat;
-use crate::runtime::store::{Phase, State};
+use crate::runtime::phase::Phase;
 use crate::text::for_log;
+use std::sync::Arc;
+use wasmtime::component::{HasSelf, Linker};
 
-impl State {
+/// Rewrites each answer `respond` gives (an operator alias's `result`
+/// template; see `invoke::Call::reword`).
+pub type Reword = Arc<dyn Fn(String) -> String + Send + Sync>;
+
+/// What one skill's chat may do.
+pub struct ChatGrant {
+    skill: String,
+    /// `allow.send` (and how each connector's rooms read); nothing else of
+    /// the skill's grants.
+    send: Grants,
+    /// `limits.responses`: messages one event may send.
+    responses: u32,
+    /// `limits.response-size`: bytes of one message, or of a result.
+    response_size: ByteSize,
+    /// Where answers go.
+    sink: Arc<dyn ResponseSink>,
+}
+
+impl ChatGrant {
+    pub fn new(
+        skill: &str,
+        send: Grants,
+        responses: u32,
+        response_size: ByteSize,
+        sink: Arc<dyn ResponseSink>,
+    ) -> Self {
+        ChatGrant {
+            skill: skill.to_owned(),
+            send,
+            responses,
+            response_size,
+            sink,
+        }
+    }
+}
+
+/// One store's `chat`: where this event's answers go and what it has said.
+pub struct ChatState {
+    grant: Arc<ChatGrant>,
+    phase: Phase,
+    /// Where `respond` and `react` go; `None` during `describe` and for
+    /// events that did not come from a room.
+    origin: Option<Origin>,
+    /// Keep what `respond` says for the record instead of delivering it: a
+    /// webhook's answer is its HTTP response, a workflow task's goes into
+    /// the workflow's record.
+    keep_answers: bool,
+    /// The event being handled, which answers name.
+    event_id: Option<EventId>,
+    /// Rewrites what `respond` says, for this event (`Call::reword`).
+    reword: Option<Reword>,
+    /// Messages sent so far in this event (capped by `limits.responses`).
+    messages_sent: u32,
+    /// The messages this event sent, for its execution record.
+    pub sent: Vec<Response>,
+    /// Sends refused during this event, for its execution record.
+    denials: Vec<String>,
+    /// What the skill gave `chat.set-result` in this event, parsed.
+    pub structured: Option<serde_json::Value>,
+}
+
+impl ChatState {
+    pub fn new(grant: Arc<ChatGrant>, phase: Phase) -> Self {
+        ChatState {
+            grant,
+            phase,
+            origin: None,
+            keep_answers: false,
+            event_id: None,
+            reword: None,
+            messages_sent: 0,
+            sent: Vec::new(),
+            denials: Vec::new(),
+            structured: None,
+        }
+    }
+
+    /// Readies the state (fresh or reused) for one event.
+    pub fn begin_event(
+        &mut self,
+        id: Option<EventId>,
+        origin: Option<Origin>,
+        reword: Option<Reword>,
+        keep_answers: bool,
+    ) {
+        self.phase = Phase::Handle;
+        self.event_id = id;
+        self.origin = origin;
+        self.reword = reword;
+        self.keep_answers = keep_answers;
+        self.messages_sent = 0;
+        self.sent.clear();
+        self.denials.clear();
+        self.structured = None;
+    }
+
+    pub fn take_denials(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.denials)
+    }
+
+    /// Records a refused grant for the execution record (and returns it).
+    fn deny(&mut self, what: String) -> String {
+        self.denials.push(what.clone());
+        what
+    }
+}
+
+/// Links `chat`, reaching each store's [`ChatState`] through `get`.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> &mut ChatState,
+) -> wasmtime::Result<()> {
+    chat::add_to_linker::<T, HasSelf<ChatState>>(linker, get)
+}
+
+impl ChatState {
     /// Counts a message against `limits.responses` and checks its size; the
     /// first refusal of each kind is logged for the operator.
     fn admit_message(&mut self, text: &str) -> Result<(), String> {
         if self.phase == Phase::Describe {
-            tracing::warn!(skill = %self.skill.name, "denied: a message from `describe`, which runs at load and may not talk");
+            tracing::warn!(skill = %self.grant.skill, "denied: a message from `describe`, which runs at load and may not talk");
             return Err(self.deny("`describe` may not send messages: it runs when the skill loads, before anyone asked".into()));
         }
-        let limits = self.skill.limits;
-        if text.len() as u64 > limits.response_size.0 {
-            tracing::warn!(skill = %self.skill.name, bytes = text.len(), "message refused: over limits.response-size ({})", limits.response_size);
+        let (responses, response_size) = (self.grant.responses, self.grant.response_size);
+        if text.len() as u64 > response_size.0 {
+            tracing::warn!(skill = %self.grant.skill, bytes = text.len(), "message refused: over limits.response-size ({response_size})");
             return Err(format!(
-                "message of {} bytes is over this skill's limit of {} (limits.response-size)",
+                "message of {} bytes is over this skill's limit of {response_size} (limits.response-size)",
                 text.len(),
-                limits.response_size
             ));
         }
-        if self.messages_sent >= limits.responses {
-            if self.messages_sent == limits.responses {
-                tracing::warn!(skill = %self.skill.name, "messages refused: over limits.responses ({}) for one event", limits.responses);
+        if self.messages_sent >= responses {
+            if self.messages_sent == responses {
+                tracing::warn!(skill = %self.grant.skill, "messages refused: over limits.responses ({responses}) for one event");
             }
             self.messages_sent = self.messages_sent.saturating_add(1);
             return Err(format!(
-                "this event already sent {} messages, this skill's limit (limits.responses)",
-                limits.responses
+                "this event already sent {responses} messages, this skill's limit (limits.responses)"
             ));
         }
         self.messages_sent += 1;
@@ -57,8 +178,8 @@ impl State {
             body,
             in_reply_to: self.event_id,
         };
-        self.skill
-            .responses
+        self.grant
+            .sink
             .deliver(response.clone())
             .await
             .map_err(|e| e.to_string())?;
@@ -67,14 +188,14 @@ impl State {
     }
 }
 
-impl chat::Host for State {
+impl chat::Host for ChatState {
     async fn respond(&mut self, text: String) -> Result<(), String> {
         let text = match &self.reword {
             Some(reword) => reword(text),
             None => text,
         };
         self.admit_message(&text)?;
-        if self.answers_http {
+        if self.keep_answers {
             // Kept for the HTTP response or the workflow (the execution's
             // record), not sent.
             let response = Response {
@@ -104,8 +225,8 @@ impl chat::Host for State {
             }
         };
         let from = origin.map(|o| (o.connector.as_str(), o.room.as_str()));
-        if let Err(refused) = self.skill.grants.may_send(&connector, &target.room, from) {
-            let name = &self.skill.name;
+        if let Err(refused) = self.grant.send.may_send(&connector, &target.room, from) {
+            let name = &self.grant.skill;
             let place = format!("{}:{}", for_log(&connector), for_log(&target.room));
             let why = match &refused {
                 SendRefused::NotGranted => {
@@ -133,12 +254,11 @@ impl chat::Host for State {
         if self.phase == Phase::Describe {
             return Err("`describe` may not give a result".into());
         }
-        let limit = self.skill.limits.response_size.0;
-        if json.len() as u64 > limit {
+        let limit = self.grant.response_size;
+        if json.len() as u64 > limit.0 {
             return Err(format!(
-                "a result of {} bytes is over this skill's limit of {} (limits.response-size)",
+                "a result of {} bytes is over this skill's limit of {limit} (limits.response-size)",
                 json.len(),
-                self.skill.limits.response_size
             ));
         }
         let value =

@@ -2,14 +2,44 @@
 //! length, rate-limited per skill (`log_limit`), and escaped, so a line break
 //! or an escape sequence in a skill's text can neither forge a log line nor
 //! colour the operator's terminal.
+//!
+//! [`LogGrant`] is made once per load (the skill's name and its rate, which
+//! all its events share); each store holds a [`LogState`] pointing at it.
 
 use crate::runtime::bindings::log::{self, Level};
-use crate::runtime::log_limit::RATE;
-use crate::runtime::store::State;
+use crate::runtime::log_limit::{LogLimiter, RATE};
 use crate::text::{cut, for_log};
+use std::sync::Arc;
+use wasmtime::component::{HasSelf, Linker};
 
 /// The longest line kept; the rest is cut.
 const MAX_LINE: usize = 2 << 10;
+
+/// One skill's log: its name and its rate, shared by all its events (and by
+/// its memory's refusals, which are logged through the same budget).
+pub struct LogGrant {
+    pub skill: String,
+    pub limiter: Arc<LogLimiter>,
+}
+
+/// One store's `log`.
+pub struct LogState {
+    grant: Arc<LogGrant>,
+}
+
+impl LogState {
+    pub fn new(grant: Arc<LogGrant>) -> Self {
+        LogState { grant }
+    }
+}
+
+/// Links `log`, reaching each store's [`LogState`] through `get`.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> &mut LogState,
+) -> wasmtime::Result<()> {
+    log::add_to_linker::<T, HasSelf<LogState>>(linker, get)
+}
 
 /// The line as it goes to the log: escaped, then cut with a note.
 fn prepare(message: &str) -> String {
@@ -24,10 +54,10 @@ fn prepare(message: &str) -> String {
     line
 }
 
-impl log::Host for State {
+impl log::Host for LogState {
     async fn log(&mut self, level: Level, message: String) {
-        let skill = self.skill.name.as_str();
-        let Some(dropped) = self.skill.log_limiter.admit() else {
+        let skill = self.grant.skill.as_str();
+        let Some(dropped) = self.grant.limiter.admit() else {
             return;
         };
         if dropped > 0 {

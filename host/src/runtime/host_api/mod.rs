@@ -1,23 +1,26 @@
-//! The host side of the WIT imports, one file per interface, and the linker
-//! that offers them (with WASI p2 and `wasi:http`) to every skill.
+//! The host side of the WIT imports, one file per interface. Each owns
+//! what it is granted at load (`*Grant`, made once per skill from its
+//! configuration, grants and limits), its state in one store (`*State`,
+//! made per event from the grant) and its linking (`add_to_linker`, given
+//! how to reach its state from the store's). `add_to_linker` here offers
+//! them all, with WASI p2 and `wasi:http`, to every skill.
 
-mod chat;
-mod config;
-mod log;
-mod memory;
+pub mod chat;
+pub mod config;
+pub mod log;
+pub mod memory;
+pub mod wasi;
 
-use super::bindings::{AsyncSkill, wit};
 use super::store::State;
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::Linker;
 
-impl wit::Host for State {}
-
-/// Adds every interface a skill may import: sandbot's own, WASI p2 and
-/// `wasi:http` (whose use the skill's grants decide at load and per request).
+/// Adds every interface a skill may import. Both skill worlds import the
+/// same interfaces, so one linker serves both.
 pub fn add_to_linker(linker: &mut Linker<State>) -> anyhow::Result<()> {
     let err = |e: wasmtime::Error| anyhow::anyhow!("{e:#}");
-    wasmtime_wasi::p2::add_to_linker_async(linker).map_err(err)?;
-    wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker).map_err(err)?;
-    // Both skill worlds import the same interfaces, so one call serves both.
-    AsyncSkill::add_to_linker::<State, HasSelf<State>>(linker, |state| state).map_err(err)
+    wasi::add_to_linker(linker).map_err(err)?;
+    chat::add_to_linker(linker, |state| &mut state.chat).map_err(err)?;
+    memory::add_to_linker(linker, |state| &mut state.memory).map_err(err)?;
+    config::add_to_linker(linker, |state| &mut state.config).map_err(err)?;
+    log::add_to_linker(linker, |state| &mut state.log).map_err(err)
 }
