@@ -5,6 +5,7 @@
 use crate::bot::{Bot, Dispatch};
 use crate::bus::{Delivery, EventSink, Outboxes};
 use crate::catalog::{Catalog, watch};
+use crate::commands::Commands;
 use crate::config::{BusSettings, Config, Role};
 use crate::connectors::registry::{self, Instance};
 use crate::connectors::{ConnectorSink, Context, Status, Web};
@@ -56,43 +57,22 @@ impl App {
     }
 
     /// [`App::start`] with more execution observers besides the log.
+    ///
+    /// Builds the parts in layer order, each handed what it needs: the
+    /// bus and the response sink, the runtime, the catalog (skills
+    /// loaded), the observers, the workflows (their matchers put in the
+    /// catalog), on NATS the hosts, the command registry, then the
+    /// dispatcher; last, what runs on the dispatcher (the cluster's
+    /// worker) and the event sink connectors submit to.
     pub async fn start_with(config: Config, observers: Vec<Arc<dyn Observer>>) -> Result<App> {
         let config = Arc::new(config);
         let connectors = registry::instances(&config)?;
         let memory = Counted::new(open_memory(&config).await?);
         let memory_counts = memory.counts();
         let memory: Arc<dyn MemoryStore> = Arc::new(memory);
-        let mut outboxes = Outboxes::default();
-        let mut receivers = HashMap::new();
-        // A host without the `connectors` role runs none, so answers to
-        // them are never delivered here.
-        if config.roles.has(Role::Connectors) {
-            for instance in &connectors {
-                receivers.insert(instance.name.clone(), outboxes.open(&instance.name));
-            }
-        }
-        let outboxes = Arc::new(outboxes);
+        let (outboxes, receivers) = open_outboxes(&config, &connectors);
         let work = Arc::new(Work::default());
-        // The response sink everything answers through: the outboxes
-        // themselves, or on NATS the sink that finds each answer's host.
-        let (bus, responses): (Option<Bus>, Arc<dyn crate::bus::ResponseSink>) = match &config.bus {
-            BusSettings::Local => (None, outboxes.clone()),
-            BusSettings::Nats(settings) => {
-                let cluster = crate::nats::Cluster::connect(settings).await?;
-                cluster.settle_consumer().await?;
-                tracing::info!(url = %settings.url, host = %cluster.host, roles = %config.roles.describe(), "on the NATS bus");
-                let replies = crate::nats::replies::Replies::new(outboxes.clone());
-                let answers = crate::nats::replies::Answers::new(cluster.clone(), replies.clone());
-                (
-                    Some(Bus {
-                        cluster,
-                        replies,
-                        answers: answers.clone(),
-                    }),
-                    answers,
-                )
-            }
-        };
+        let (bus, responses) = open_bus(&config, &outboxes).await?;
         let services = Services {
             memory,
             responses: responses.clone(),
@@ -104,77 +84,51 @@ impl App {
         let runtime = Arc::new(Runtime::new(options, services)?);
         let catalog = Arc::new(Catalog::new(runtime.clone(), config.clone()));
         let watch = watch::start(catalog.clone())?;
-        let report = catalog.reload_all().await;
-        for change in &report.changes {
-            change.log();
-        }
-        if catalog.current().skills.is_empty() {
-            tracing::warn!(
-                folder = %config.skills_dir.as_deref().map(|d| d.display().to_string()).unwrap_or_default(),
-                "no skills loaded; put .wasm skills in the skills folder and say `reload`"
-            );
-        }
+        load_skills(&catalog, &config).await;
         let metrics = Arc::new(Metrics::new().counting_memory(memory_counts));
-        let mut all: Vec<Arc<dyn Observer>> = vec![Arc::new(LogObserver), metrics.clone()];
-        let history = if config.history.enabled {
-            let retention = Retention {
-                max_age: config.history.max_age.0,
-                max_count: config.history.max_count,
-                max_bytes: config.history.max_bytes.0,
-            };
-            let max_text = usize::try_from(config.history.max_text.0).unwrap_or(usize::MAX);
-            let history = Arc::new(
-                match &config.databases.redis {
-                    Some(redis) => History::open_redis(
-                        redis.url.expose(),
-                        &redis.shown_url(),
-                        &redis.prefix,
-                        retention,
-                    )?,
-                    None => History::open(&config.history_path(), retention)?,
-                }
-                .keeping_texts(max_text),
-            );
-            all.push(Arc::new(HistoryObserver(history.clone())));
-            Some(history)
-        } else {
-            None
-        };
-        all.extend(crate::observe::Notifier::start(
-            &config,
-            responses.clone(),
-            metrics.notices_dropped(),
-        )?);
-        all.extend(observers);
-        let observers = all.clone();
+        let (history, observers) = open_observers(&config, &metrics, &responses, observers)?;
         let workflows = crate::workflow::Workflows::start(
             config.clone(),
             catalog.clone(),
             responses.clone(),
-            all.clone(),
+            observers.clone(),
         )
         .await?;
-        let bot = Bot::new(
-            catalog.clone(),
+        let in_flight = crate::bot::places(&config);
+        let hosts = match &bus {
+            Some(bus) => Some(open_hosts(&config, bus, &catalog, &in_flight).await?),
+            None => None,
+        };
+        let mut commands = Commands::new(config.clone());
+        commands.extend(crate::workflow::commands(&workflows));
+        commands.extend(crate::builtins::commands(catalog.clone(), history.clone()));
+        if let Some((hosts, _)) = &hosts {
+            commands.replace(&["reload"], |local| {
+                crate::nats::hosts::reload_everywhere(hosts.clone(), local)
+            });
+        }
+        let bot = Bot::new(crate::bot::Parts {
+            catalog: catalog.clone(),
             runtime,
             responses,
-            config.clone(),
-            all,
-            history.clone(),
-            metrics.clone(),
-            work.clone(),
-        );
-        bot.set_workflows(workflows.clone());
+            observers: observers.clone(),
+            metrics: metrics.clone(),
+            work: work.clone(),
+            workflows: workflows.clone(),
+            commands: Arc::new(commands),
+            in_flight,
+        });
         // Never fatal: a run that cannot be read fails alone (logged).
         workflows.resume().await;
-        let (events, cluster): (Arc<dyn EventSink>, _) = match bus {
-            None => (Arc::new(Dispatch(bot.clone())), None),
-            Some(bus) => {
-                let parts = join_cluster(&config, &bus, &bot, &catalog, history.clone()).await?;
+        let (events, cluster): (Arc<dyn EventSink>, _) = match (bus, hosts) {
+            (Some(bus), Some((hosts, leases))) => {
+                let parts =
+                    join_cluster(&config, &bus, &bot, hosts, leases, history.clone()).await?;
                 let events =
                     crate::nats::events::BusEvents::new(bus.cluster, work, metrics.bus_published());
                 (Arc::new(events), Some(parts))
             }
+            _ => (Arc::new(Dispatch(bot.clone())), None),
         };
         Ok(App {
             bot,
@@ -234,9 +188,8 @@ impl App {
         }
         // Workflow runs stop where they are, before the history is written
         // out: each is stored as it was and resumes on the next start.
-        if let Some(workflows) = self.bot.workflows() {
-            workflows.stop(std::time::Duration::from_secs(2)).await;
-        }
+        let workflows = self.bot.workflows();
+        workflows.stop(std::time::Duration::from_secs(2)).await;
         if let Some(history) = &self.history {
             let history = history.clone();
             let flushed = tokio::task::spawn_blocking(move || {
@@ -263,14 +216,51 @@ impl App {
 
     async fn serve(&mut self) -> Result<()> {
         let web_settings = self.config.web.clone().unwrap_or_default();
-        let loopback = web::loopback_only(&web_settings);
         let mut routes = axum::Router::new();
         if let (Some(history), Some(token)) = (&self.history, &self.config.history.token)
             && !token.is_empty()
         {
             routes = routes.merge(web::api::routes(history.clone(), token.expose().to_owned()));
         }
-        let mut mounted = false;
+        let (connector_routes, statuses, ready) = self.mount_connectors(&web_settings);
+        let mounted = connector_routes.is_some();
+        if let Some(r) = connector_routes {
+            routes = routes.merge(r);
+        }
+        // Webhooks are always mounted, but need `web:` to be served.
+        routes = routes.merge(web::webhook::routes(
+            self.bot.clone(),
+            self.catalog.clone(),
+            self.config.clone(),
+        ));
+        if self.config.web.is_none() && !mounted {
+            self.warn_unserved_webhooks();
+        }
+        // The server runs when configured or when a connector mounted on it.
+        let _server = if self.config.web.is_some() || mounted {
+            Some(self.start_server(&web_settings, routes, statuses).await?)
+        } else {
+            None
+        };
+        // Stopped first when the bot stops, so no tick starts during the
+        // grace. On several hosts the ticks fire on the one holding `cron`.
+        let scheduler = self.start_scheduler();
+        let mut running = self.start_connectors(ready)?;
+        wait_for_end(&mut running).await;
+        // The connectors (`running`, aborted when dropped) and the server
+        // keep running through the grace, so answers of what still runs
+        // reach their rooms.
+        drop(scheduler);
+        self.stop().await;
+        drop(running);
+        Ok(())
+    }
+
+    /// The connectors this host runs, each with its event sink and status,
+    /// and the routes those with a web side mount (none if none do).
+    fn mount_connectors(&mut self, web_settings: &crate::config::WebSettings) -> Mounted {
+        let loopback = web::loopback_only(web_settings);
+        let mut routes: Option<axum::Router> = None;
         let mut statuses = Vec::new();
         let mut ready = Vec::new();
         let connectors = if self.config.roles.has(Role::Connectors) {
@@ -289,70 +279,72 @@ impl App {
                 loopback,
             };
             if let Some(r) = instance.connector.routes(&web) {
-                routes = routes.merge(r);
-                mounted = true;
+                routes = Some(routes.take().unwrap_or_default().merge(r));
             }
             statuses.push((instance.name.clone(), instance.kind.clone(), status.clone()));
             ready.push((instance, events, status));
         }
-        // Webhooks are always mounted, but need `web:` to be served.
-        routes = routes.merge(web::webhook::routes(
-            self.bot.clone(),
-            self.catalog.clone(),
-            self.config.clone(),
-        ));
-        routes = routes.merge(web::workflow_hook::routes(
-            self.bot.clone(),
-            self.config.clone(),
-        ));
-        let hooked = self
-            .catalog
-            .current()
-            .skills
-            .iter()
-            .any(|s| s.matchers.has_webhooks());
-        if hooked && self.config.web.is_none() && !mounted {
+        (routes, statuses, ready)
+    }
+
+    /// Webhook matchers (a skill's or a workflow's) with no HTTP server
+    /// to reach them: said in the log.
+    fn warn_unserved_webhooks(&self) {
+        let set = self.catalog.current();
+        let hooked = |skills: bool| {
+            set.targets().any(|(target, _, matchers, _)| {
+                matches!(target, crate::matching::Target::Skill(_)) == skills
+                    && matchers.has_webhooks()
+            })
+        };
+        if hooked(true) {
             tracing::warn!(
                 "a skill has webhook matchers, but no HTTP server runs: add `web:` to the configuration"
             );
         }
-        let flow_hooked = self.bot.workflows().is_some_and(|w| w.has_webhooks());
-        if flow_hooked && self.config.web.is_none() && !mounted {
+        if hooked(false) {
             tracing::warn!(
                 "a workflow declares `webhook:`, but no HTTP server runs: add `web:` to the configuration"
             );
         }
-        // The server runs when configured or when a connector mounted on it.
-        let _server = if self.config.web.is_some() || mounted {
-            let states = statuses
-                .iter()
-                .map(|(name, _, status)| (name.clone(), status.clone()))
-                .collect();
-            let routes = routes.merge(web::metrics::routes(
-                self.metrics.clone(),
-                self.bot.clone(),
-                self.catalog.clone(),
-                states,
-                self.cluster.as_ref().map(|c| c.hosts.clone()),
-                self.config
-                    .metrics
-                    .token
-                    .as_ref()
-                    .map(|t| t.expose().to_owned()),
-            ));
-            let source = web::StatusSource {
-                catalog: self.catalog.clone(),
-                connectors: statuses,
-                cluster: self.cluster.as_ref().map(|c| c.hosts.clone()),
-            };
-            let (_, task) = web::serve(&web_settings, routes, source).await?;
-            Some(AbortOnDrop(task))
-        } else {
-            None
+    }
+
+    /// The HTTP server, with `routes`, `/metrics` and `GET /`.
+    async fn start_server(
+        &self,
+        web_settings: &crate::config::WebSettings,
+        routes: axum::Router,
+        statuses: Vec<(String, String, Status)>,
+    ) -> Result<AbortOnDrop> {
+        let states = statuses
+            .iter()
+            .map(|(name, _, status)| (name.clone(), status.clone()))
+            .collect();
+        let routes = routes.merge(web::metrics::routes(
+            self.metrics.clone(),
+            self.bot.clone(),
+            self.catalog.clone(),
+            states,
+            self.cluster.as_ref().map(|c| c.hosts.clone()),
+            self.config
+                .metrics
+                .token
+                .as_ref()
+                .map(|t| t.expose().to_owned()),
+        ));
+        let source = web::StatusSource {
+            catalog: self.catalog.clone(),
+            connectors: statuses,
+            cluster: self.cluster.as_ref().map(|c| c.hosts.clone()),
         };
-        // Stopped first when the bot stops, so no tick starts during the
-        // grace. On several hosts the ticks fire on the one holding `cron`.
-        let scheduler = match &self.cluster {
+        let (_, task) = web::serve(web_settings, routes, source).await?;
+        Ok(AbortOnDrop(task))
+    }
+
+    /// The scheduler: here, or on several hosts while this one holds the
+    /// `cron` lease.
+    fn start_scheduler(&self) -> AbortOnDrop {
+        match &self.cluster {
             None => AbortOnDrop(scheduler::start(self.bot.clone(), self.catalog.clone())),
             Some(parts) => {
                 let (leases, bot, catalog) =
@@ -368,7 +360,12 @@ impl App {
                     }
                 }))
             }
-        };
+        }
+    }
+
+    /// Starts every connector ready to run, each on its own task (a
+    /// single-connection one while it holds its lease).
+    fn start_connectors(&mut self, ready: Vec<Ready>) -> Result<Running> {
         let leases = self.cluster.as_ref().map(|c| c.leases.clone());
         let mut running = tokio::task::JoinSet::new();
         for (instance, events, status) in ready {
@@ -422,37 +419,172 @@ impl App {
                 "no connectors configured: nothing to listen to (add `connectors: {{shell: {{}}}}`)"
             );
         }
-        let signal = shutdown_signal();
-        tokio::pin!(signal);
-        loop {
-            tokio::select! {
-                ended = running.join_next(), if !running.is_empty() => {
-                    match ended {
-                        Some(Ok((name, Ok(())))) => {
-                            tracing::debug!(connector = %name, "input ended");
-                            // A connector whose input ended (a piped shell)
-                            // ends the bot, as it always has.
-                            break;
-                        }
-                        Some(Ok((name, Err(e)))) => {
-                            tracing::error!(connector = %name, "the connector stopped: {e:#}");
-                        }
-                        Some(Err(e)) => tracing::error!("a connector panicked: {e}"),
-                        None => {}
+        Ok(running)
+    }
+}
+
+/// What [`App::mount_connectors`] gives: the routes connectors mount, each
+/// connector's status, and the connectors ready to run.
+type Mounted = (
+    Option<axum::Router>,
+    Vec<(String, String, Status)>,
+    Vec<Ready>,
+);
+type Ready = (Instance, ConnectorSink, Status);
+type Running = tokio::task::JoinSet<(String, Result<()>)>;
+
+/// Waits until a connector whose input ended (a piped shell) returns, or
+/// the process is told to stop; a connector that fails is logged and the
+/// others keep running.
+async fn wait_for_end(running: &mut Running) {
+    let signal = shutdown_signal();
+    tokio::pin!(signal);
+    loop {
+        tokio::select! {
+            ended = running.join_next(), if !running.is_empty() => {
+                match ended {
+                    Some(Ok((name, Ok(())))) => {
+                        tracing::debug!(connector = %name, "input ended");
+                        // A connector whose input ended (a piped shell)
+                        // ends the bot, as it always has.
+                        break;
                     }
-                }
-                _ = &mut signal => {
-                    tracing::info!("stopping");
-                    break;
+                    Some(Ok((name, Err(e)))) => {
+                        tracing::error!(connector = %name, "the connector stopped: {e:#}");
+                    }
+                    Some(Err(e)) => tracing::error!("a connector panicked: {e}"),
+                    None => {}
                 }
             }
+            _ = &mut signal => {
+                tracing::info!("stopping");
+                break;
+            }
         }
-        // The connectors and the server keep running through the grace,
-        // so answers of what still runs reach their rooms.
-        drop(scheduler);
-        self.stop().await;
-        Ok(())
     }
+}
+
+/// The connectors' outboxes (on a host with the `connectors` role: a host
+/// without it runs none, so answers to them are never delivered here).
+fn open_outboxes(
+    config: &Config,
+    connectors: &[Instance],
+) -> (Arc<Outboxes>, HashMap<String, mpsc::Receiver<Delivery>>) {
+    let mut outboxes = Outboxes::default();
+    let mut receivers = HashMap::new();
+    if config.roles.has(Role::Connectors) {
+        for instance in connectors {
+            receivers.insert(instance.name.clone(), outboxes.open(&instance.name));
+        }
+    }
+    (Arc::new(outboxes), receivers)
+}
+
+/// The response sink everything answers through: the outboxes themselves,
+/// or on NATS the sink that finds each answer's host (with the bus).
+async fn open_bus(
+    config: &Config,
+    outboxes: &Arc<Outboxes>,
+) -> Result<(Option<Bus>, Arc<dyn crate::bus::ResponseSink>)> {
+    match &config.bus {
+        BusSettings::Local => Ok((None, outboxes.clone())),
+        BusSettings::Nats(settings) => {
+            let cluster = crate::nats::Cluster::connect(settings).await?;
+            cluster.settle_consumer().await?;
+            tracing::info!(url = %settings.url, host = %cluster.host, roles = %config.roles.describe(), "on the NATS bus");
+            let replies = crate::nats::replies::Replies::new(outboxes.clone());
+            let answers = crate::nats::replies::Answers::new(cluster.clone(), replies.clone());
+            let bus = Bus {
+                cluster,
+                replies,
+                answers: answers.clone(),
+            };
+            Ok((Some(bus), answers))
+        }
+    }
+}
+
+/// Loads every skill, logging what changed (and a hint when none loaded).
+async fn load_skills(catalog: &Catalog, config: &Config) {
+    let report = catalog.reload_all().await;
+    for change in &report.changes {
+        change.log();
+    }
+    if catalog.current().skills.is_empty() {
+        tracing::warn!(
+            folder = %config.skills_dir.as_deref().map(|d| d.display().to_string()).unwrap_or_default(),
+            "no skills loaded; put .wasm skills in the skills folder and say `reload`"
+        );
+    }
+}
+
+type Observers = Vec<Arc<dyn Observer>>;
+
+/// Every observer of execution records: the log, the metrics, the history
+/// (when `history.enabled`, returned too), the notifier, then `more`.
+fn open_observers(
+    config: &Config,
+    metrics: &Arc<Metrics>,
+    responses: &Arc<dyn crate::bus::ResponseSink>,
+    more: Vec<Arc<dyn Observer>>,
+) -> Result<(Option<Arc<History>>, Observers)> {
+    let mut all: Vec<Arc<dyn Observer>> = vec![Arc::new(LogObserver), metrics.clone()];
+    let history = if config.history.enabled {
+        let history = Arc::new(open_history(config)?);
+        all.push(Arc::new(HistoryObserver(history.clone())));
+        Some(history)
+    } else {
+        None
+    };
+    all.extend(crate::observe::Notifier::start(
+        config,
+        responses.clone(),
+        metrics.notices_dropped(),
+    )?);
+    all.extend(more);
+    Ok((history, all))
+}
+
+/// The history of execution records, in Redis when `databases.redis` is
+/// set, else in SQLite.
+fn open_history(config: &Config) -> Result<History> {
+    let retention = Retention {
+        max_age: config.history.max_age.0,
+        max_count: config.history.max_count,
+        max_bytes: config.history.max_bytes.0,
+    };
+    let max_text = usize::try_from(config.history.max_text.0).unwrap_or(usize::MAX);
+    let history = match &config.databases.redis {
+        Some(redis) => History::open_redis(
+            redis.url.expose(),
+            &redis.shown_url(),
+            &redis.prefix,
+            retention,
+        )?,
+        None => History::open(&config.history_path(), retention)?,
+    };
+    Ok(history.keeping_texts(max_text))
+}
+
+/// The leases and the other hosts, on a NATS bus: opened before the
+/// dispatcher, whose `reload` command reaches every host.
+async fn open_hosts(
+    config: &Config,
+    bus: &Bus,
+    catalog: &Arc<Catalog>,
+    in_flight: &Arc<tokio::sync::Semaphore>,
+) -> Result<(Arc<crate::nats::hosts::Hosts>, crate::nats::lease::Leases)> {
+    use crate::nats::{hosts::Hosts, lease::Leases};
+    let leases = Leases::open(&bus.cluster).await?;
+    let hosts = Hosts::open(
+        bus.cluster.clone(),
+        config.roles.clone(),
+        leases.clone(),
+        catalog.clone(),
+        in_flight.clone(),
+    )
+    .await?;
+    Ok((hosts, leases))
 }
 
 /// The NATS connection and the two ends of the answers' way back.
@@ -469,21 +601,12 @@ async fn join_cluster(
     config: &Config,
     bus: &Bus,
     bot: &Arc<Bot>,
-    catalog: &Arc<Catalog>,
+    hosts: Arc<crate::nats::hosts::Hosts>,
+    leases: crate::nats::lease::Leases,
     history: Option<Arc<History>>,
 ) -> Result<ClusterParts> {
-    use crate::nats::{hosts::Hosts, lease::Leases, skills::SharedSkills, worker::Worker};
+    use crate::nats::{skills::SharedSkills, worker::Worker};
     let cluster = &bus.cluster;
-    let leases = Leases::open(cluster).await?;
-    let hosts = Hosts::open(
-        cluster.clone(),
-        config.roles.clone(),
-        leases.clone(),
-        catalog.clone(),
-        bot.clone(),
-    )
-    .await?;
-    bot.set_peers(hosts.clone());
     let mut tasks = Vec::new();
     let replies = bus.replies.clone();
     let listening = cluster.clone();

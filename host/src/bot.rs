@@ -4,25 +4,29 @@
 //! execution record to the observers; answers, and the mark that an event is
 //! finished, go out through the response sink. No lock, no disk, no
 //! compiling on this path.
+//!
+//! The path of one message: the command registry (`commands`) first, once;
+//! then the one index routes it to skills and workflows alike; permissions
+//! and the ambiguity rule screen the hits; a workflow's hit starts its run,
+//! a skill's runs through the executor (`executor`), in the background
+//! after an ack if it has one.
 
-use crate::builtins::Builtin;
-use crate::bus::{Closed, EventSink, Peers, ResponseSink};
+use crate::bus::{Closed, EventSink, ResponseSink};
 use crate::catalog::{Catalog, Skill, SkillSet};
+use crate::commands::{Commands, Reply};
 use crate::config::Config;
-use crate::event::{
-    Event, EventId, Execution, Message, Outcome, Response, ResponseBody, Target, now_ms,
-};
-use crate::matching::{Hit, Why};
+use crate::event::{Event, EventId, Execution, Message, Outcome, Target, now_ms};
+use crate::executor::{Executor, INTERRUPTED, Job};
+use crate::matching::{Hit, Target as Aim, Why};
 use crate::observe::Observer;
 use crate::permissions::{Asker, Refusal};
 use crate::runtime::Reserved;
-use crate::runtime::{Call, Runtime};
+use crate::runtime::Runtime;
 use crate::work::Work;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Weak};
-use std::time::Instant;
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
@@ -30,9 +34,7 @@ pub struct Bot {
     catalog: Arc<Catalog>,
     runtime: Arc<Runtime>,
     responses: Arc<dyn ResponseSink>,
-    config: Arc<Config>,
     observers: Vec<Arc<dyn Observer>>,
-    history: Option<Arc<crate::history::History>>,
     metrics: Arc<crate::observe::Metrics>,
     in_flight: Arc<Semaphore>,
     max_in_flight: usize,
@@ -40,57 +42,65 @@ pub struct Bot {
     work: Arc<Work>,
     /// The bot itself, for the background runs it spawns.
     me: Weak<Bot>,
-    /// Workflows, asked first with every message (`set_workflows`).
-    workflows: std::sync::OnceLock<Arc<crate::workflow::Workflows>>,
-    /// The other hosts, on a bus that has them (`set_peers`).
-    peers: std::sync::OnceLock<Arc<dyn Peers>>,
+    /// Workflows: the runs their matchers start.
+    workflows: Arc<crate::workflow::Workflows>,
+    /// Every chat command, asked once per event before matching.
+    commands: Arc<Commands>,
+}
+
+/// What the dispatcher works with, built before it (`app`).
+pub struct Parts {
+    pub catalog: Arc<Catalog>,
+    pub runtime: Arc<Runtime>,
+    pub responses: Arc<dyn ResponseSink>,
+    pub observers: Vec<Arc<dyn Observer>>,
+    pub metrics: Arc<crate::observe::Metrics>,
+    pub work: Arc<Work>,
+    pub workflows: Arc<crate::workflow::Workflows>,
+    pub commands: Arc<Commands>,
+    /// The places among `max-in-flight` ([`places`]).
+    pub in_flight: Arc<Semaphore>,
+}
+
+/// The places among `max-in-flight` of `config`: what the dispatcher takes
+/// one of per event, and what the cluster's heartbeat reports.
+pub fn places(config: &Config) -> Arc<Semaphore> {
+    Arc::new(Semaphore::new(config.runtime.max_in_flight.max(1)))
 }
 
 impl Bot {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        catalog: Arc<Catalog>,
-        runtime: Arc<Runtime>,
-        responses: Arc<dyn ResponseSink>,
-        config: Arc<Config>,
-        observers: Vec<Arc<dyn Observer>>,
-        history: Option<Arc<crate::history::History>>,
-        metrics: Arc<crate::observe::Metrics>,
-        work: Arc<Work>,
-    ) -> Arc<Self> {
-        let max_in_flight = config.runtime.max_in_flight.max(1);
-        let in_flight = Arc::new(Semaphore::new(max_in_flight));
+    pub fn new(parts: Parts) -> Arc<Self> {
+        let Parts {
+            catalog,
+            runtime,
+            responses,
+            observers,
+            metrics,
+            work,
+            workflows,
+            commands,
+            in_flight,
+        } = parts;
+        let max_in_flight = in_flight.available_permits();
         Arc::new_cyclic(|me| Bot {
             catalog,
             runtime,
             responses,
-            config,
             observers,
-            history,
             metrics,
             in_flight,
             max_in_flight,
             work,
             me: me.clone(),
-            workflows: std::sync::OnceLock::new(),
-            peers: std::sync::OnceLock::new(),
+            workflows,
+            commands,
         })
     }
 
-    /// Hands the bot its workflows (once, at start).
-    pub fn set_workflows(&self, workflows: Arc<crate::workflow::Workflows>) {
-        let _ = self.workflows.set(workflows);
-    }
-
-    /// The workflows, once handed over (the scheduler starts their
-    /// `crontab:` entries, the web server their webhooks).
-    pub fn workflows(&self) -> Option<&Arc<crate::workflow::Workflows>> {
-        self.workflows.get()
-    }
-
-    /// Hands the bot the other hosts (once, at start, on a NATS bus).
-    pub fn set_peers(&self, peers: Arc<dyn Peers>) {
-        let _ = self.peers.set(peers);
+    /// The workflows (the web server starts them on their webhooks; the
+    /// app stops their runs).
+    pub fn workflows(&self) -> &Arc<crate::workflow::Workflows> {
+        &self.workflows
     }
 
     /// What the bot has taken on and not finished (`crate::work`).
@@ -117,11 +127,9 @@ impl Bot {
         let set = self.catalog.current();
         let hits = self.route(&set, event);
         let mut reserved = Vec::with_capacity(hits.len());
-        for hit in &hits {
-            reserved.push((
-                hit.skill,
-                self.runtime.reserve(&set.skills[hit.skill]).ok()?,
-            ));
+        // A workflow's run is not in a skill's gate.
+        for skill in hits.iter().filter_map(Hit::skill) {
+            reserved.push((skill, self.runtime.reserve(&set.skills[skill]).ok()?));
         }
         Some(Places {
             in_flight: None,
@@ -158,110 +166,28 @@ impl Bot {
         );
         async {
             let mut in_flight_place = None;
-            let flow = match self.workflows.get() {
-                Some(workflows) => workflows.chat(id, &event).await,
-                None => false,
-            };
-            let builtin = event
-                .message()
-                .filter(|_| !flow)
-                .and_then(|m| Some((m, Builtin::parse(&m.text)?)));
-            let executions = match builtin {
-                None if flow => Vec::new(),
-                Some((m, command)) => {
-                    let more_help = match (&command, self.workflows.get()) {
-                        (Builtin::Help(_), Some(workflows)) => workflows.help(m),
-                        _ => Vec::new(),
-                    };
-                    let everywhere = matches!(command, Builtin::Reload)
-                        && self.config.is_admin(&m.connector, &m.user_id);
-                    let answer = command
-                        .run(
-                            m,
-                            &self.catalog,
-                            &self.config,
-                            self.history.as_ref(),
-                            more_help,
-                        )
-                        .await;
-                    let answer = match self.peers.get() {
-                        Some(peers) if everywhere => peers.reload_everywhere(answer).await,
-                        _ => answer,
-                    };
-                    self.say(reply_target(m), id, answer).await;
-                    Vec::new()
-                }
-                None => {
-                    // Routed once: on the set the places were reserved
-                    // in, by the same routing.
-                    let (set, mut places, hits) = match places {
-                        Some(Places {
-                            set,
-                            reserved,
-                            hits,
-                            in_flight,
-                        }) => {
-                            in_flight_place = in_flight;
-                            (set, reserved, hits)
-                        }
-                        None => {
-                            let set = self.catalog.current();
-                            let hits = self.route(&set, &event);
-                            (set, Vec::new(), hits)
-                        }
-                    };
-                    let mut hits = hits;
-                    if hits.is_empty() {
-                        tracing::trace!("nothing matched");
-                        if event.message().is_some() {
-                            self.metrics.matched(None);
-                        }
+            let executions = if self.command(id, &event).await {
+                Vec::new()
+            } else {
+                // Routed once: on the set the places were reserved in, by
+                // the same routing.
+                let (set, places, hits) = match places {
+                    Some(Places {
+                        set,
+                        reserved,
+                        hits,
+                        in_flight,
+                    }) => {
+                        in_flight_place = in_flight;
+                        (set, reserved, hits)
                     }
-                    for hit in &hits {
-                        self.metrics.matched(Some(hit.why));
+                    None => {
+                        let set = self.catalog.current();
+                        let hits = self.route(&set, &event);
+                        (set, Vec::new(), hits)
                     }
-                    let denied = self.screen(&set, id, &event, &mut hits).await;
-                    if let Some(m) = event.message()
-                        && m.addressed
-                        && denied.is_empty()
-                        && hits.iter().all(|h| h.why == Why::Always)
-                        && let Some(answer) = crate::builtins::did_you_mean(&set, m)
-                    {
-                        self.say(reply_target(m), id, answer).await;
-                    }
-                    // Several aliases fit: say which, rather than guess.
-                    if let Some(at) = hits.iter().position(|h| !h.rivals.is_empty()) {
-                        let hit = hits.remove(at);
-                        if let Some(origin) = event.origin() {
-                            self.say(origin.target, id, ambiguity(&set, &hit)).await;
-                        }
-                    }
-                    // A hit with an ack runs in the background: the ack
-                    // now, the answer when it ends.
-                    let (later, now): (Vec<_>, Vec<_>) = hits
-                        .into_iter()
-                        .enumerate()
-                        .partition(|(_, hit)| self.ack_of(&set, hit, &event).is_some());
-                    let mut executions = Vec::new();
-                    for (n, hit) in later {
-                        if let Some(refused) = self.acknowledge(&set, id, n, &event, hit).await {
-                            executions.push(refused);
-                        }
-                    }
-                    let runs: Vec<_> = now
-                        .iter()
-                        .map(|(n, hit)| {
-                            let reserved = places
-                                .iter()
-                                .position(|(skill, _)| *skill == hit.skill)
-                                .map(|at| places.swap_remove(at).1);
-                            self.execute(&set, id, *n, &event, hit, reserved)
-                        })
-                        .collect();
-                    executions.extend(futures::future::join_all(runs).await);
-                    executions.extend(denied);
-                    executions
-                }
+                };
+                self.run_hits(&set, id, &event, places, hits).await
             };
             for execution in &executions {
                 self.observe(execution);
@@ -276,10 +202,95 @@ impl Bot {
         .await
     }
 
-    fn observe(&self, execution: &Execution) {
-        for observer in &self.observers {
-            observer.executed(execution);
+    /// Answers `event` if it is a chat command (the registry's); true if
+    /// it was.
+    async fn command(&self, id: EventId, event: &Event) -> bool {
+        match self.commands.answer(id, event).await {
+            None => false,
+            Some(Reply::Done) => true,
+            Some(Reply::Say(text)) => {
+                if let Some(m) = event.message() {
+                    self.say(reply_target(m), id, text).await;
+                }
+                true
+            }
         }
+    }
+
+    /// Runs what `hits` (routed in `set`) chose for `event`: skills (in
+    /// the places reserved for them, if any) and workflows' runs, alike
+    /// screened by permissions and by the ambiguity rule. Returns the
+    /// skills' records.
+    async fn run_hits(
+        &self,
+        set: &Arc<SkillSet>,
+        id: EventId,
+        event: &Event,
+        mut places: Vec<(usize, Reserved)>,
+        mut hits: Vec<Hit>,
+    ) -> Vec<Execution> {
+        if hits.is_empty() {
+            tracing::trace!("nothing matched");
+            if event.message().is_some() {
+                self.metrics.matched(None);
+            }
+        }
+        for hit in &hits {
+            self.metrics.matched(Some(hit.why));
+        }
+        let denied = self.screen(set, id, event, &mut hits).await;
+        if let Some(m) = event.message()
+            && m.addressed
+            && denied.is_empty()
+            && hits.iter().all(|h| h.why == Why::Always)
+            && let Some(answer) = crate::builtins::did_you_mean(set, m, self.commands.lines())
+        {
+            self.say(reply_target(m), id, answer).await;
+        }
+        // Several aliases fit: say which, rather than guess.
+        if let Some(at) = hits.iter().position(|h| !h.rivals.is_empty()) {
+            let hit = hits.remove(at);
+            if let Some(origin) = event.origin() {
+                self.say(origin.target, id, ambiguity(set, &hit)).await;
+            }
+        }
+        // A workflow's run starts now and goes on its own.
+        let (flows, hits): (Vec<_>, Vec<_>) = hits.into_iter().partition(|h| h.skill().is_none());
+        for hit in flows {
+            let name = set.name(hit.target);
+            self.workflows
+                .start_hit(id, event, name, hit.matcher, hit.captures)
+                .await;
+        }
+        // A hit with an ack runs in the background: the ack now, the
+        // answer when it ends.
+        let (later, now): (Vec<_>, Vec<_>) = hits
+            .into_iter()
+            .enumerate()
+            .partition(|(_, hit)| self.ack_of(set, hit, event).is_some());
+        let mut executions = Vec::new();
+        for (n, hit) in later {
+            if let Some(refused) = self.acknowledge(set, id, n, event, hit).await {
+                executions.push(refused);
+            }
+        }
+        let runs: Vec<_> = now
+            .iter()
+            .map(|(n, hit)| {
+                let reserved = places
+                    .iter()
+                    .position(|(skill, _)| Some(*skill) == hit.skill())
+                    .map(|at| places.swap_remove(at).1);
+                self.execute(set, id, *n, event, hit, reserved)
+            })
+            .collect();
+        executions.extend(futures::future::join_all(runs).await);
+        executions.extend(denied);
+        executions
+    }
+
+    fn observe(&self, execution: &Execution) {
+        self.executor().observe(execution);
     }
 
     /// The ack that sends `hit` to the background: an alias's own, else
@@ -292,7 +303,7 @@ impl Bot {
         }
         hit.ack
             .as_deref()
-            .or_else(|| set.policies[hit.skill].ack.get(hit.matcher)?.as_deref())
+            .or_else(|| set.policy(hit.target).ack.get(hit.matcher)?.as_deref())
     }
 
     /// Takes `hit` into its skill's gate, says its ack, and runs it in the
@@ -307,7 +318,7 @@ impl Bot {
         event: &Event,
         hit: Hit,
     ) -> Option<Execution> {
-        let skill = &set.skills[hit.skill];
+        let skill = &set.skills[hit.skill()?];
         let origin = event.origin()?;
         let reserved = match self.runtime.reserve(skill) {
             Ok(reserved) => reserved,
@@ -349,11 +360,20 @@ impl Bot {
         set.index.route(event)
     }
 
+    /// The executor every skill's run here goes through.
+    fn executor(&self) -> Executor<'_> {
+        Executor {
+            runtime: &self.runtime,
+            responses: &*self.responses,
+            observers: &self.observers,
+        }
+    }
+
     /// Runs one hit (in the place `reserved` in its skill's gate, if
-    /// given) and makes its execution record; a failure the user should
-    /// hear of is answered in the event's room. Dropped before it ends
-    /// (shutdown, a webhook caller gone), it still leaves its record, as
-    /// `interrupted`.
+    /// given) through the executor and returns its execution record; a
+    /// failure the user should hear of is answered in the event's room.
+    /// Dropped before it ends (shutdown, a webhook caller gone), it still
+    /// leaves its record, as `interrupted`.
     pub async fn execute(
         &self,
         set: &SkillSet,
@@ -363,60 +383,35 @@ impl Bot {
         hit: &Hit,
         reserved: Option<Reserved>,
     ) -> Execution {
-        let skill: &Skill = &set.skills[hit.skill];
+        let skill: &Skill = &set.skills[hit.skill().expect("only a skill's hit is executed")];
         // The record's id, formatted only when the span is recorded.
         let span = tracing::info_span!("execution", id = %format_args!("{event_id}-{n}"), skill = %skill.name, matcher = %hit.matcher_id);
-        async {
-            let started_at = now_ms();
-            let clock = Instant::now();
-            let mut unfinished = Unfinished {
-                bot: self,
-                record: Some(record(set, event_id, n, event, hit, started_at)),
-            };
-            let reword = set.policies[hit.skill]
-                .result
-                .get(hit.matcher)
-                .cloned()
-                .flatten()
-                .map(|template| result_template(template, hit, event));
-            let call = Call {
-                event,
-                event_id: Some(event_id),
-                matcher_id: &hit.matcher_id,
-                captures: &hit.captures,
-                reword,
-                quiet: false,
-            };
-            let handled = match reserved {
-                Some(reserved) => self.runtime.call_reserved(skill, reserved, call).await,
-                None => self.runtime.call(skill, call).await,
-            };
-            let micros = clock.elapsed().as_micros() as u64;
-            let (outcome, error) = match &handled.result {
-                Ok(()) => (Outcome::Ok, None),
-                Err(failure) => (failure.outcome(&handled.denials), Some(failure.to_string())),
-            };
-            if let Err(failure) = &handled.result {
-                // An `always` matcher runs on every message: reporting its
-                // failures in chat would answer messages not meant for it.
-                if hit.why != Why::Always
-                    && let Some(origin) = event.origin()
-                {
-                    let text = format!("⚠ {}: {}", skill.name, failure.brief());
-                    self.say(origin.target, event_id, text).await;
-                }
-            }
-            let mut record = unfinished.record.take().expect("taken once");
-            record.ended_at = now_ms();
-            record.micros = micros;
-            record.outcome = outcome;
-            record.error = error;
-            record.denials = handled.denials;
-            record.responses = handled.sent;
-            record
-        }
-        .instrument(span)
-        .await
+        let reword = set
+            .policy(hit.target)
+            .result
+            .get(hit.matcher)
+            .cloned()
+            .flatten()
+            .map(|template| result_template(template, hit, event));
+        // An `always` matcher runs on every message: reporting its
+        // failures in chat would answer messages not meant for it.
+        let failure_to = event
+            .origin()
+            .filter(|_| hit.why != Why::Always)
+            .map(|o| o.target);
+        let job = Job {
+            skill,
+            event,
+            event_id,
+            reword,
+            quiet: false,
+            failure_to,
+            reserved,
+            limit: None,
+        };
+        let record = record(set, event_id, n, event, hit, now_ms());
+        let ran = self.executor().run(job, record).instrument(span).await;
+        ran.record
     }
 
     /// Takes out of `hits` what the sender may not run. A refused command
@@ -445,7 +440,7 @@ impl Bot {
                 let n = hits.len() + denied.len();
                 denied.push(self.refuse(set, id, n, event, &hit, why).await);
             } else {
-                tracing::debug!(skill = %set.skills[hit.skill].name, matcher = %hit.matcher_id, "not run for this user: {why}");
+                tracing::debug!(skill = %set.name(hit.target), matcher = %hit.matcher_id, "not run for this user: {why}");
             }
         }
         denied
@@ -461,9 +456,9 @@ impl Bot {
         hit: &Hit,
         why: Refusal,
     ) -> Execution {
-        let skill: &Skill = &set.skills[hit.skill];
+        let name = set.name(hit.target);
         tracing::warn!(
-            skill = %skill.name,
+            skill = %name,
             matcher = %hit.matcher_id,
             user_id = %crate::text::for_log(event.user_id().unwrap_or_default()),
             "denied: {why}"
@@ -472,7 +467,7 @@ impl Bot {
             let text = format!(
                 "⛔ Sorry {}, you are not allowed to run that ({}) here.",
                 event.user().unwrap_or("you"),
-                skill.name
+                name
             );
             self.say(origin.target, event_id, text).await;
         }
@@ -483,13 +478,24 @@ impl Bot {
     }
 
     async fn say(&self, target: Target, id: EventId, text: String) {
-        let response = Response {
-            target,
-            body: ResponseBody::Text(text),
-            in_reply_to: Some(id),
-        };
-        if let Err(e) = self.responses.deliver(response).await {
-            tracing::warn!("could not answer: {e}");
+        self.executor().say(target, id, text).await;
+    }
+
+    /// Fires `hit` (a crontab matcher of `set`) for a schedule's tick: a
+    /// skill runs as [`Bot::trigger`] says; a workflow starts a run, which
+    /// this waits for.
+    pub async fn fire(&self, set: &SkillSet, hit: &Hit, event: Event) {
+        match hit.target {
+            Aim::Skill(_) => {
+                self.trigger(set, hit, event).await;
+            }
+            Aim::Workflow(_) => {
+                let name = set.name(hit.target);
+                let id = EventId::next();
+                self.workflows
+                    .start_hit(id, &event, name, hit.matcher, Vec::new())
+                    .await;
+            }
         }
     }
 
@@ -544,28 +550,6 @@ impl Places {
     }
 }
 
-/// Why an execution has no outcome of its own.
-const INTERRUPTED: &str = "the bot stopped before the skill finished";
-
-/// An execution under way: dropped before it ends, it gives its record to
-/// the observers as `interrupted`, so none is lost silently.
-struct Unfinished<'b> {
-    bot: &'b Bot,
-    record: Option<Execution>,
-}
-
-impl Drop for Unfinished<'_> {
-    fn drop(&mut self) {
-        if let Some(mut record) = self.record.take() {
-            record.ended_at = now_ms();
-            record.outcome = Outcome::Interrupted;
-            record.error = Some(INTERRUPTED.into());
-            tracing::warn!(skill = %record.skill, matcher = %record.matcher, "interrupted: {INTERRUPTED}");
-            self.bot.observe(&record);
-        }
-    }
-}
-
 fn event_kind(event: &Event) -> &'static str {
     match event {
         Event::Webhook(_) => "webhook",
@@ -584,13 +568,24 @@ fn record(
     hit: &Hit,
     started_at: u64,
 ) -> Execution {
-    let skill: &Skill = &set.skills[hit.skill];
+    // A workflow's: its name, as its runs' records say.
+    let (version, sha256, matcher) = match hit.target {
+        Aim::Skill(skill) => {
+            let skill = &set.skills[skill];
+            let version = skill.manifest.version.clone();
+            (version, skill.sha256.clone(), hit.matcher_id.clone())
+        }
+        Aim::Workflow(_) => {
+            let version = crate::workflow::matchers::VERSION;
+            (version.into(), String::new(), "workflow".into())
+        }
+    };
     Execution {
-        skill: skill.name.clone(),
-        version: skill.manifest.version.clone(),
-        sha256: skill.sha256.clone(),
-        matcher: hit.matcher_id.clone(),
-        alias: set.policies[hit.skill].alias(hit.matcher),
+        skill: set.name(hit.target).to_owned(),
+        version,
+        sha256,
+        matcher,
+        alias: set.policy(hit.target).alias(hit.matcher),
         captures: hit.captures.clone(),
         ended_at: now_ms(),
         ..Execution::for_event(format!("{event_id}-{n}"), event_id, event, started_at)
@@ -605,7 +600,7 @@ fn permitted(set: &SkillSet, hit: &Hit, event: &Event) -> Result<(), Refusal> {
     else {
         return Ok(());
     };
-    match set.policies[hit.skill].access.get(hit.matcher) {
+    match set.policy(hit.target).access.get(hit.matcher) {
         Some(access) => access.check(Asker {
             connector,
             user_id,
@@ -657,16 +652,16 @@ fn result_template(template: Arc<str>, hit: &Hit, event: &Event) -> crate::runti
 /// The answer to a message that more than one alias matched.
 fn ambiguity(set: &SkillSet, hit: &Hit) -> String {
     // Named by their help (or their words): two may share a matcher id.
-    let names: Vec<String> = std::iter::once((hit.skill, hit.matcher))
+    let names: Vec<String> = std::iter::once((hit.target, hit.matcher))
         .chain(hit.rivals.iter().copied())
-        .map(|(skill, matcher)| {
-            let skill = &set.skills[skill];
-            let m = &skill.manifest.matchers[matcher];
+        .map(|(target, matcher)| {
+            let manifest = set.manifest(target);
+            let m = &manifest.matchers[matcher];
             let words = match (&m.kind, m.help.is_empty()) {
                 (crate::manifest::MatcherKind::ActionAlias(a), true) => a.format.as_str(),
                 _ => m.help.as_str(),
             };
-            format!("`{words}` ({})", skill.name)
+            format!("`{words}` ({})", manifest.name)
         })
         .collect();
     tracing::info!(candidates = %names.join(", "), "a message matched more than one alias");

@@ -1,149 +1,189 @@
-//! Commands the bot answers itself, before any skill is asked: `help` and
-//! `help <word>` (what the asking user may run, from what the skills
-//! declared), `reload`, `skills`, `skill disable NAME` and `skill enable
-//! NAME` (admins only). `help` lists the workflows too, from lines the
-//! dispatcher passes in. Each returns its answer as text; the dispatcher
-//! sends it. Also "did you mean …" for a message said to the bot that no
-//! command took.
+//! The built-in commands, as entries of the one registry (`commands`):
+//! `help` and `help <word>` (what the asking user may run: every target's
+//! commands, a skill's or a workflow's, then every command of the
+//! registry), `history`, and the admins' `reload`, `skills`, `skill
+//! disable NAME` and `skill enable NAME`. Also "did you mean …" for a
+//! message said to the bot that no command took.
 
 use crate::catalog::{Catalog, SkillSet};
-use crate::config::Config;
+use crate::commands::{Asked, Entry, Handler, Reply, Who, word};
 use crate::event::{Message, now_ms};
 use crate::history::{Filter, History};
 use crate::manifest::MatcherKind;
+use crate::matching::Target;
 use crate::permissions::Asker;
 use crate::text::for_log;
+use futures::future::BoxFuture;
 use std::sync::Arc;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Builtin {
-    Reload,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
     /// `help`, or `help <word>` to search.
-    Help(Option<String>),
-    Skills,
-    /// `skill enable NAME` (true) or `skill disable NAME` (false).
-    Enable(String, bool),
+    Help,
     /// `history [skill] [user] [n]`.
-    History(Vec<String>),
+    History,
+    Reload,
+    Skills,
+    /// `skill enable NAME` or `skill disable NAME`.
+    Enable,
 }
 
-/// What `help` lists for the built-in commands, and who may run them.
-const BUILTINS: &[(&str, bool)] = &[
-    ("help [word] — what I answer to (containing word)", false),
-    (
-        "history [skill] [user] [wf-N] [n] — recent runs (your own; admins: anyone's), a workflow run's tasks",
-        false,
-    ),
-    ("reload — reload every skill (admins only)", true),
-    (
-        "skills — the loaded skills, versions and state (admins only)",
-        true,
-    ),
-    (
-        "skill disable NAME / skill enable NAME — turn a skill off or on (admins only)",
-        true,
-    ),
-];
+/// What the built-in commands work on.
+struct Parts {
+    catalog: Arc<Catalog>,
+    history: Option<Arc<History>>,
+}
 
-impl Builtin {
-    pub fn parse(text: &str) -> Option<Builtin> {
-        let text = text.trim();
-        let lower = text.to_ascii_lowercase();
-        let words: Vec<&str> = text.split_whitespace().collect();
-        match lower.as_str() {
-            "reload" => return Some(Builtin::Reload),
-            "help" => return Some(Builtin::Help(None)),
-            "skills" => return Some(Builtin::Skills),
-            _ => {}
-        }
-        match words.as_slice() {
-            [help, word @ ..] if help.eq_ignore_ascii_case("help") && !word.is_empty() => {
-                Some(Builtin::Help(Some(word.join(" "))))
-            }
-            [history, rest @ ..] if history.eq_ignore_ascii_case("history") && rest.len() <= 3 => {
-                Some(Builtin::History(
-                    rest.iter().map(|w| (*w).to_owned()).collect(),
-                ))
-            }
-            [skill, verb, name] if skill.eq_ignore_ascii_case("skill") => {
-                match verb.to_ascii_lowercase().as_str() {
-                    "enable" => Some(Builtin::Enable((*name).to_owned(), true)),
-                    "disable" => Some(Builtin::Enable((*name).to_owned(), false)),
-                    _ => None,
-                }
-            }
-            _ => None,
+struct Builtin {
+    kind: Kind,
+    parts: Arc<Parts>,
+}
+
+/// The built-in commands, in the order `help` lists them.
+pub fn commands(catalog: Arc<Catalog>, history: Option<Arc<History>>) -> Vec<Entry> {
+    let parts = Arc::new(Parts { catalog, history });
+    let entry = |words, help, who, kind| Entry {
+        words,
+        help,
+        who,
+        handler: Arc::new(Builtin {
+            kind,
+            parts: parts.clone(),
+        }),
+    };
+    let skills = Who::Admins("manage skills");
+    vec![
+        entry(
+            &["help"],
+            "help [word] — what I answer to (containing word)",
+            Who::Anyone,
+            Kind::Help,
+        ),
+        entry(
+            &["history"],
+            "history [skill] [user] [wf-N] [n] — recent runs (your own; admins: anyone's), a workflow run's tasks",
+            Who::Anyone,
+            Kind::History,
+        ),
+        entry(
+            &["reload"],
+            "reload — reload every skill (admins only)",
+            Who::Admins("reload skills"),
+            Kind::Reload,
+        ),
+        entry(
+            &["skills"],
+            "skills — the loaded skills, versions and state (admins only)",
+            skills,
+            Kind::Skills,
+        ),
+        entry(
+            &["skill"],
+            "skill disable NAME / skill enable NAME — turn a skill off or on (admins only)",
+            skills,
+            Kind::Enable,
+        ),
+    ]
+}
+
+/// Do `words` (the command's first) have the shape of a `kind` command?
+fn fits(kind: Kind, words: &[&str]) -> bool {
+    match kind {
+        Kind::Help => true,
+        Kind::History => words.len() <= 4,
+        Kind::Reload | Kind::Skills => words.len() == 1,
+        Kind::Enable => {
+            words.len() == 3 && matches!(word(words, 1).as_deref(), Some("enable" | "disable"))
         }
     }
+}
 
-    /// Runs the command for the sender of `m` and returns the answer.
-    pub async fn run(
-        self,
-        m: &Message,
-        catalog: &Catalog,
-        config: &Config,
-        history: Option<&Arc<History>>,
-        more_help: Vec<String>,
-    ) -> String {
-        let admin = config.is_admin(&m.connector, &m.user_id);
-        match self {
-            Builtin::Help(word) => help(&catalog.current(), m, admin, word.as_deref(), more_help),
-            Builtin::History(words) => match history {
-                Some(history) => recent(history, &catalog.current(), m, admin, &words).await,
-                None => "The history is off (history.enabled: false).".into(),
-            },
-            _ if !admin => {
-                tracing::warn!(user_id = %crate::text::for_log(&m.user_id), command = ?self, "denied: an admin command from someone not in `admins`");
-                let what = match self {
-                    Builtin::Reload => "reload skills",
-                    _ => "manage skills",
-                };
-                format!("Sorry {}, only admins may {what}.", m.user)
-            }
-            Builtin::Reload => {
-                tracing::info!(user = %m.user, "reload asked for in chat");
-                let report = catalog.reload_all().await;
-                for change in &report.changes {
-                    change.log();
+impl Handler for Builtin {
+    fn fits(&self, words: &[&str]) -> bool {
+        fits(self.kind, words)
+    }
+
+    fn run<'a>(&'a self, asked: &'a Asked<'a>) -> BoxFuture<'a, Reply> {
+        Box::pin(async move {
+            let (m, admin, catalog) = (asked.message, asked.admin, &self.parts.catalog);
+            let text = match self.kind {
+                Kind::Help => {
+                    let word = (asked.words.len() > 1).then(|| asked.words[1..].join(" "));
+                    let more = asked.commands.help(m, admin);
+                    help(&catalog.current(), m, word.as_deref(), more)
                 }
-                report.summary()
-            }
-            Builtin::Skills => skills(catalog),
-            Builtin::Enable(name, enabled) => {
-                let verb = if enabled { "enabled" } else { "disabled" };
-                match catalog.set_enabled(&name, enabled).await {
-                    Ok(true) => format!("`{name}` was already {verb}."),
-                    Ok(false) => {
-                        tracing::info!(user = %m.user, skill = %name, "skill {verb} in chat");
-                        format!("`{name}` is {verb}.")
+                Kind::History => match &self.parts.history {
+                    Some(history) => {
+                        let words: Vec<String> =
+                            asked.words[1..].iter().map(|w| (*w).to_owned()).collect();
+                        recent(history, &catalog.current(), m, admin, &words).await
                     }
-                    Err(e) => format!("⚠ {e}"),
+                    None => "The history is off (history.enabled: false).".into(),
+                },
+                Kind::Reload => reload(catalog, m).await,
+                Kind::Skills => skills(catalog),
+                Kind::Enable => {
+                    let enabled = word(asked.words, 1).as_deref() == Some("enable");
+                    enable(catalog, m, asked.words[2], enabled).await
                 }
-            }
-        }
+            };
+            Reply::Say(text)
+        })
     }
 }
 
-/// One line of `help`: a command the user may run.
+/// `reload`: every skill in line with the disk; the report.
+pub async fn reload(catalog: &Catalog, m: &Message) -> String {
+    tracing::info!(user = %m.user, "reload asked for in chat");
+    let report = catalog.reload_all().await;
+    for change in &report.changes {
+        change.log();
+    }
+    report.summary()
+}
+
+/// `skill enable NAME` / `skill disable NAME`.
+async fn enable(catalog: &Catalog, m: &Message, name: &str, enabled: bool) -> String {
+    let verb = if enabled { "enabled" } else { "disabled" };
+    match catalog.set_enabled(name, enabled).await {
+        Ok(true) => format!("`{name}` was already {verb}."),
+        Ok(false) => {
+            tracing::info!(user = %m.user, skill = %name, "skill {verb} in chat");
+            format!("`{name}` is {verb}.")
+        }
+        Err(e) => format!("⚠ {e}"),
+    }
+}
+
+/// One line of `help`: a command the user may run, and what runs it (a
+/// skill's name, or `workflow NAME`).
 struct Command<'a> {
     help: &'a str,
-    skill: &'a str,
+    skill: String,
 }
 
-/// Every command of an enabled skill with a help line that the sender of
-/// `m` may run.
-fn commands<'a>(set: &'a SkillSet, m: &Message) -> Vec<Command<'a>> {
+/// How `help` names a target: a skill by its name, a workflow as such.
+fn label(set: &SkillSet, target: Target) -> String {
+    match target {
+        Target::Skill(_) => set.name(target).to_owned(),
+        Target::Workflow(_) => format!("workflow {}", set.name(target)),
+    }
+}
+
+/// Every command of an enabled skill or a workflow with a help line that
+/// the sender of `m` may run.
+fn target_commands<'a>(set: &'a SkillSet, m: &Message) -> Vec<Command<'a>> {
     let asker = Asker {
         connector: &m.connector,
         user_id: &m.user_id,
         room: &m.room,
     };
     let mut out = Vec::new();
-    for (skill, policy) in set.skills.iter().zip(&set.policies) {
+    for (target, manifest, _, policy) in set.targets() {
         if policy.disabled {
             continue;
         }
-        for (i, matcher) in skill.manifest.matchers.iter().enumerate() {
+        for (i, matcher) in manifest.matchers.iter().enumerate() {
             if matcher.help.is_empty()
                 || policy
                     .access
@@ -154,28 +194,22 @@ fn commands<'a>(set: &'a SkillSet, m: &Message) -> Vec<Command<'a>> {
             }
             out.push(Command {
                 help: &matcher.help,
-                skill: &skill.name,
+                skill: label(set, target),
             });
         }
     }
     out
 }
 
-/// `more` is what else answers `m`'s sender (the workflows they may start
-/// and the workflow commands), a line each.
-fn help(set: &SkillSet, m: &Message, admin: bool, word: Option<&str>, more: Vec<String>) -> String {
+/// `more` is what else answers `m`'s sender (the registry's commands they
+/// may run), a line each.
+fn help(set: &SkillSet, m: &Message, word: Option<&str>, more: Vec<String>) -> String {
     // Each on its line, whatever a skill's help or a name holds.
-    let mut lines: Vec<String> = commands(set, m)
+    let mut lines: Vec<String> = target_commands(set, m)
         .iter()
-        .map(|c| format!("  {} ({})", for_log(c.help), for_log(c.skill)))
+        .map(|c| format!("  {} ({})", for_log(c.help), for_log(&c.skill)))
         .collect();
     lines.extend(more.into_iter().map(|l| format!("  {}", for_log(&l))));
-    lines.extend(
-        BUILTINS
-            .iter()
-            .filter(|(_, admins_only)| admin || !admins_only)
-            .map(|(line, _)| format!("  {line}")),
-    );
     match word {
         None => format!("I answer to:\n{}", lines.join("\n")),
         Some(word) => {
@@ -241,7 +275,8 @@ async fn recent(
         } else if word.starts_with("wf-") && !word.contains('.') {
             // A workflow run: its tasks' records.
             filter.parent = Some(word.clone());
-        } else if set.get(word).is_some() {
+        } else if set.get(word).is_some() || set.workflow(word).is_some() {
+            // A workflow's runs are recorded under its name, as a skill's.
             filter.skill = Some(word.clone());
         } else {
             filter.user = Some(word.clone());
@@ -323,7 +358,12 @@ const SUGGESTIONS: usize = 3;
 
 /// For a message said to the bot that nothing took: the commands whose
 /// words are closest to it, if any is close enough to be a slip.
-pub fn did_you_mean(set: &SkillSet, m: &Message) -> Option<String> {
+/// `commands` are the registry's help lines.
+pub fn did_you_mean<'c>(
+    set: &SkillSet,
+    m: &Message,
+    commands: impl Iterator<Item = &'c str>,
+) -> Option<String> {
     let said: Vec<String> = m
         .text
         .split_whitespace()
@@ -347,30 +387,30 @@ pub fn did_you_mean(set: &SkillSet, m: &Message) -> Option<String> {
             scored.push((distance, shown));
         }
     };
-    for command in commands(set, m) {
+    for command in target_commands(set, m) {
         consider(
             command.help,
             format!("`{}` ({})", command.help, command.skill),
         );
     }
     // Aliases and templates without a help line still have their words.
-    for (skill, policy) in set.skills.iter().zip(&set.policies) {
+    for (target, manifest, _, policy) in set.targets() {
         if policy.disabled {
             continue;
         }
-        for matcher in skill.manifest.matchers.iter().filter(|m| m.help.is_empty()) {
+        for matcher in manifest.matchers.iter().filter(|m| m.help.is_empty()) {
             let words = match &matcher.kind {
                 MatcherKind::ActionAlias(a) => a.format.as_str(),
                 MatcherKind::ParseFormat(f) => f.as_str(),
                 _ => continue,
             };
-            consider(words, format!("`{words}` ({})", skill.name));
+            consider(words, format!("`{words}` ({})", label(set, target)));
         }
     }
-    for (builtin, _) in BUILTINS {
+    for line in commands {
         consider(
-            builtin,
-            format!("`{}`", builtin.split(" — ").next().unwrap_or(builtin)),
+            line,
+            format!("`{}`", line.split(" — ").next().unwrap_or(line)),
         );
     }
     if scored.is_empty() {
@@ -432,23 +472,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn commands_parse() {
-        assert_eq!(Builtin::parse(" HELP "), Some(Builtin::Help(None)));
-        assert_eq!(
-            Builtin::parse("help deploy"),
-            Some(Builtin::Help(Some("deploy".into())))
-        );
-        assert_eq!(
-            Builtin::parse("skill disable hello"),
-            Some(Builtin::Enable("hello".into(), false))
-        );
-        assert_eq!(
-            Builtin::parse("Skill Enable hello"),
-            Some(Builtin::Enable("hello".into(), true))
-        );
-        assert_eq!(Builtin::parse("skill eat hello"), None);
-        assert_eq!(Builtin::parse("skills"), Some(Builtin::Skills));
-        assert_eq!(Builtin::parse("helpful"), None);
+    fn commands_have_their_shape() {
+        let fits = |kind, text: &str| {
+            let words: Vec<&str> = text.split_whitespace().collect();
+            fits(kind, &words)
+        };
+        assert!(fits(Kind::Help, " HELP "));
+        assert!(fits(Kind::Help, "help deploy"));
+        assert!(fits(Kind::Enable, "skill disable hello"));
+        assert!(fits(Kind::Enable, "Skill Enable hello"));
+        assert!(!fits(Kind::Enable, "skill eat hello"));
+        assert!(fits(Kind::Skills, "skills"));
+        assert!(!fits(Kind::Reload, "reload now"));
+        assert!(fits(Kind::History, "history deploy bob 5"));
+        assert!(!fits(Kind::History, "history of the world is long"));
     }
 
     #[test]

@@ -125,43 +125,40 @@ impl Event {
         }
     }
 
+    /// Who sent a chat event, and where: the one match over the kinds of
+    /// event that the accessors below read.
+    fn sender(&self) -> Option<Sender<'_>> {
+        let (connector, room, user, user_id) = match self {
+            Event::Message(m) => (&m.connector, &m.room, &m.user, &m.user_id),
+            Event::Reaction(r) => (&r.connector, &r.room, &r.user, &r.user_id),
+            Event::Join(m) | Event::Leave(m) => (&m.connector, &m.room, &m.user, &m.user_id),
+            Event::Webhook(_) | Event::Schedule { .. } => return None,
+        };
+        Some(Sender {
+            connector,
+            room,
+            user,
+            user_id,
+        })
+    }
+
     /// The connector the event came from, if it came from one.
     pub fn connector(&self) -> Option<&str> {
-        match self {
-            Event::Message(m) => Some(&m.connector),
-            Event::Reaction(r) => Some(&r.connector),
-            Event::Join(m) | Event::Leave(m) => Some(&m.connector),
-            Event::Webhook(_) | Event::Schedule { .. } => None,
-        }
+        self.sender().map(|s| s.connector)
     }
 
     pub fn room(&self) -> Option<&str> {
-        match self {
-            Event::Message(m) => Some(&m.room),
-            Event::Reaction(r) => Some(&r.room),
-            Event::Join(m) | Event::Leave(m) => Some(&m.room),
-            Event::Webhook(_) | Event::Schedule { .. } => None,
-        }
+        self.sender().map(|s| s.room)
     }
 
     /// The sender's display name.
     pub fn user(&self) -> Option<&str> {
-        match self {
-            Event::Message(m) => Some(&m.user),
-            Event::Reaction(r) => Some(&r.user),
-            Event::Join(m) | Event::Leave(m) => Some(&m.user),
-            Event::Webhook(_) | Event::Schedule { .. } => None,
-        }
+        self.sender().map(|s| s.user)
     }
 
     /// The sender's stable id on its connector.
     pub fn user_id(&self) -> Option<&str> {
-        match self {
-            Event::Message(m) => Some(&m.user_id),
-            Event::Reaction(r) => Some(&r.user_id),
-            Event::Join(m) | Event::Leave(m) => Some(&m.user_id),
-            Event::Webhook(_) | Event::Schedule { .. } => None,
-        }
+        self.sender().map(|s| s.user_id)
     }
 
     /// Where an answer to this event goes, if it came from a chat room.
@@ -194,6 +191,14 @@ impl Event {
             Event::Webhook(_) | Event::Schedule { .. } => None,
         }
     }
+}
+
+/// Who sent a chat event, and where ([`Event::sender`]).
+struct Sender<'a> {
+    connector: &'a str,
+    room: &'a str,
+    user: &'a str,
+    user_id: &'a str,
 }
 
 /// The connector a webhook skill's `respond` is recorded under: those texts

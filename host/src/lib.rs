@@ -1,22 +1,37 @@
 //! sandbot: a ChatOps bot whose skills are sandboxed WebAssembly components.
 //!
+//! Start-up, in layer order (`app`): the bus and the response sink, the
+//! `runtime`, the `catalog` (skills loaded), the observers, the workflows
+//! (their matchers handed to the catalog), on NATS the hosts, the command
+//! registry (`commands`), then the dispatcher (`bot`), built with all it
+//! needs: nothing is set into it afterwards.
+//!
 //! An event's path, front to back: a connector (`connectors`) submits it
-//! through the event sink (`bus`) to the dispatcher (`bot`), which routes it
-//! (`matching`) and executes each hit in the `runtime`; a skill's answers go
-//! out through the response sink to the connector's outbox, and every
+//! through the event sink (`bus`) to the dispatcher (`bot`), which asks
+//! the command registry once (`commands`: `builtins`, the workflows', the
+//! cluster's `reload`), else routes it (`matching`) to its targets, skills
+//! and workflows alike: a workflow's hit starts a run (`workflow`), a
+//! skill's runs through the `executor` in the `runtime`; a skill's answers
+//! go out through the response sink to the connector's outbox, and every
 //! execution's record goes to the observers (`observe`). `catalog` keeps
-//! the current skill set and swaps it on reload; `memory` stores what
-//! skills remember. Events no connector brings come from the `scheduler`
-//! (crontab matchers, workflows' `crontab:`) and `web::webhook` (webhook
-//! matchers; `web::workflow_hook` for workflows').
+//! the current set (skills, and the workflows' matchers) and swaps it on
+//! reload; `memory` stores what skills remember. A workflow's aliases,
+//! `crontab:` entries and `webhook:` are matchers in the same index
+//! (`workflow::matchers`). Events no connector brings come from the
+//! `scheduler` (every crontab matcher, a skill's or a workflow's) and
+//! `web::webhook` (every webhook matcher); a workflow's tasks run through
+//! the same executor, quietly.
 //!
 //! Layers, bottom up (a module imports only from its own layer or below):
 //! 1. `event`, `bus`, `limits`, `manifest`, `text`, `skill_file`, `identity`,
-//!    `permissions`, `work`, `stored` (bounds on what is kept), `names`, `targets`;
+//!    `permissions`, `work`, `stored` (bounds on what is kept), `names`, `targets`,
+//!    `sqlite` (opening the bot's SQLite files), `folder` (reading a watched folder);
 //! 2. `config`, `memory`, `history`, `outbound`, `grants`, `matching`;
 //! 3. `runtime`, `connectors`;
 //! 4. `catalog`;
-//! 5. `bot`, `builtins`, `observe`, `web`, `scheduler`, `workflow`, `nats`
+//! 5. `observe`, `executor` (runs a skill for an event, the one place that
+//!    makes its record), `commands` (the one registry of chat commands),
+//!    then `bot`, `builtins`, `web`, `scheduler`, `workflow`, `nats`
 //!    (several hosts: the bus's other implementation, leases, shared skills);
 //! 6. `app`, `skilltest`, `authoring`, `logging`, and the binary.
 
@@ -26,9 +41,12 @@ pub mod bot;
 pub mod builtins;
 pub mod bus;
 pub mod catalog;
+pub mod commands;
 pub mod config;
 pub mod connectors;
 pub mod event;
+pub mod folder;
+pub mod executor;
 pub mod grants;
 pub mod history;
 pub mod identity;
@@ -46,6 +64,7 @@ pub mod runtime;
 pub mod scheduler;
 pub mod skill_file;
 pub mod skilltest;
+pub mod sqlite;
 pub mod stored;
 pub mod targets;
 pub mod text;

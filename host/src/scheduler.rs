@@ -1,11 +1,12 @@
-//! The scheduler: fires every loaded skill's crontab matchers and every
-//! loaded workflow's `crontab:` entries. One task follows the skill set and
-//! the workflow set (it replans whenever either is swapped: hot reload, the
-//! `reload` command), sleeps until the earliest is due, and runs each due
-//! matcher through [`Bot::trigger`] with `Event::Schedule { fired_at }`, so
-//! every tick has an execution record, and each due workflow entry through
-//! [`Workflows::tick`] (a run, with its record). On several hosts this one
-//! task runs on the holder of the `cron` lease, so a tick fires once.
+//! The scheduler: fires every crontab matcher of the current set, a
+//! skill's or a workflow's (`crontab:` entries are a workflow's crontab
+//! matchers). One task follows the set (it replans whenever it is
+//! swapped: hot reload, the `reload` command, the workflows folder read
+//! again), sleeps until the earliest is due, and fires each due matcher
+//! through [`Bot::fire`] with `Event::Schedule { fired_at }`: a skill runs
+//! with an execution record, a workflow starts a run (with its record).
+//! On several hosts this one task runs on the holder of the `cron` lease,
+//! so a tick fires once.
 //!
 //! Two rules, documented in docs/matching.md ("Crontab"):
 //! - a tick still running when the next is due: the next is skipped and
@@ -17,9 +18,8 @@
 use crate::bot::Bot;
 use crate::catalog::{Catalog, SkillSet};
 use crate::event::Event;
+use crate::matching::Target;
 use crate::matching::crontab::CronSchedule;
-use crate::workflow::Workflows;
-use crate::workflow::defs::Set as WorkflowSet;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -30,25 +30,13 @@ pub fn start(bot: Arc<Bot>, catalog: Arc<Catalog>) -> tokio::task::JoinHandle<()
     tokio::spawn(run(bot, catalog))
 }
 
-/// One crontab matcher or workflow entry of the current sets, with when it
-/// fires next.
+/// One crontab matcher of the current set, with when it fires next.
 struct Planned {
-    what: Source,
+    target: Target,
+    matcher: usize,
     schedule: Arc<CronSchedule>,
     next: Option<DateTime<Utc>>,
     busy: Busy,
-}
-
-enum Source {
-    Skill {
-        skill: usize,
-        matcher: usize,
-    },
-    /// Entry `entry` of the workflow's `crontab:`.
-    Workflow {
-        name: String,
-        entry: usize,
-    },
 }
 
 /// Whether a matcher's last tick is still running. Kept by (skill name,
@@ -75,17 +63,11 @@ impl Drop for BusyGuard {
 
 async fn run(bot: Arc<Bot>, catalog: Arc<Catalog>) {
     let mut changes = catalog.subscribe();
-    let workflows = bot.workflows().cloned();
-    let mut flows = workflows.as_ref().map(|w| w.subscribe());
     let mut busy: HashMap<(String, String), Busy> = HashMap::new();
     loop {
         changes.mark_unchanged();
-        if let Some(f) = flows.as_mut() {
-            f.mark_unchanged();
-        }
         let set = catalog.current();
-        let flow_set = workflows.as_ref().map(|w| w.definitions());
-        let mut plan = plan(&set, flow_set.as_deref(), &mut busy, Utc::now());
+        let mut plan = plan(&set, &mut busy, Utc::now());
         if !plan.is_empty() {
             tracing::debug!(matchers = plan.len(), "crontab matchers scheduled");
         }
@@ -99,12 +81,6 @@ async fn run(bot: Arc<Bot>, catalog: Arc<Catalog>) {
                     }
                     break;
                 }
-                changed = flows_changed(flows.as_mut()) => {
-                    if changed.is_err() {
-                        return;
-                    }
-                    break;
-                }
                 _ = sleep(wait) => {}
             }
             let now = Utc::now();
@@ -112,28 +88,11 @@ async fn run(bot: Arc<Bot>, catalog: Arc<Catalog>) {
                 let Some(at) = p.next.filter(|at| *at <= now) else {
                     continue;
                 };
-                match &p.what {
-                    Source::Skill { .. } => fire(&bot, &set, p, at),
-                    Source::Workflow { name, entry } => {
-                        if let (Some(w), Some(defs)) = (&workflows, &flow_set) {
-                            fire_workflow(w, defs, p, name, *entry, at);
-                        }
-                    }
-                }
+                fire(&bot, &set, p, at);
                 // From now, not from `at`: a late wake-up does not replay.
                 p.next = p.schedule.next_after(at.max(now));
             }
         }
-    }
-}
-
-/// The workflow set changed (forever pending without workflows).
-async fn flows_changed(
-    flows: Option<&mut tokio::sync::watch::Receiver<()>>,
-) -> Result<(), tokio::sync::watch::error::RecvError> {
-    match flows {
-        Some(f) => f.changed().await,
-        None => std::future::pending().await,
     }
 }
 
@@ -145,49 +104,32 @@ async fn sleep(wait: Option<std::time::Duration>) {
     }
 }
 
-/// Every crontab matcher in `set` and entry in `flows`, with its next time
-/// after `now`.
+/// Every crontab matcher in `set`, skills' and workflows', with its next
+/// time after `now`.
 fn plan(
     set: &SkillSet,
-    flows: Option<&WorkflowSet>,
     busy: &mut HashMap<(String, String), Busy>,
     now: DateTime<Utc>,
 ) -> Vec<Planned> {
     let mut plan = Vec::new();
     let mut kept = HashMap::new();
-    for (skill, s) in set.skills.iter().enumerate() {
+    for (target, manifest, matchers, policy) in set.targets() {
         // An admin's `skill disable` stops its schedule too.
-        if set.policies[skill].disabled {
+        if policy.disabled {
             continue;
         }
-        for (matcher, schedule) in s.matchers.crontabs() {
-            let key = (s.name.clone(), s.manifest.matchers[*matcher].id.clone());
+        for (matcher, schedule) in matchers.crontabs() {
+            let key = (
+                manifest.name.clone(),
+                manifest.matchers[*matcher].id.clone(),
+            );
             let flag = busy.remove(&key).unwrap_or_default();
             kept.insert(key, flag.clone());
             plan.push(Planned {
-                what: Source::Skill {
-                    skill,
-                    matcher: *matcher,
-                },
+                target,
+                matcher: *matcher,
                 schedule: schedule.clone(),
                 next: schedule.next_after(now),
-                busy: flag,
-            });
-        }
-    }
-    for w in flows.iter().flat_map(|f| f.by_name.values()) {
-        for (entry, cron) in w.crontab.iter().enumerate() {
-            // Kept by schedule, not position: an entry edited away is new.
-            let key = (format!("workflow {}", w.name), cron.expression.clone());
-            let flag = busy.remove(&key).unwrap_or_default();
-            kept.insert(key, flag.clone());
-            plan.push(Planned {
-                what: Source::Workflow {
-                    name: w.name.clone(),
-                    entry,
-                },
-                schedule: cron.schedule.clone(),
-                next: cron.schedule.next_after(now),
                 busy: flag,
             });
         }
@@ -196,56 +138,40 @@ fn plan(
     plan
 }
 
-/// Runs one tick in the background, or skips it if the last one runs still.
+/// Fires one tick in the background, or skips it if the last one runs
+/// still.
 fn fire(bot: &Arc<Bot>, set: &Arc<SkillSet>, p: &Planned, at: DateTime<Utc>) {
-    let Source::Skill { skill, matcher } = p.what else {
+    let Some(hit) = set.index.fired(p.target, p.matcher) else {
         return;
     };
-    let hit = set.index.fired(skill, matcher);
-    let skill = &set.skills[skill].name;
+    let name = set.name(p.target);
+    let zone = p.schedule.zone();
     let Some(guard) = p.busy.try_start() else {
-        tracing::warn!(skill = %skill, matcher = %hit.matcher_id, at = %at, "crontab tick skipped: the previous tick is still running");
+        match p.target {
+            Target::Skill(_) => {
+                tracing::warn!(skill = %name, matcher = %hit.matcher_id, at = %at, "crontab tick skipped: the previous tick is still running")
+            }
+            Target::Workflow(_) => {
+                tracing::warn!(workflow = %name, schedule = %hit.matcher_id, at = %at, "crontab tick skipped: the previous tick's run is still going")
+            }
+        }
         return;
     };
-    tracing::debug!(skill = %skill, matcher = %hit.matcher_id, at = %at, zone = %p.schedule.zone(), "crontab tick");
+    match p.target {
+        Target::Skill(_) => {
+            tracing::debug!(skill = %name, matcher = %hit.matcher_id, at = %at, zone = %zone, "crontab tick")
+        }
+        Target::Workflow(_) => {
+            tracing::debug!(workflow = %name, schedule = %hit.matcher_id, at = %at, zone = %zone, "crontab tick")
+        }
+    }
     let (bot, set) = (bot.clone(), set.clone());
     let event = Event::Schedule {
         fired_at: at.timestamp_millis().max(0) as u64,
     };
     tokio::spawn(async move {
         let _guard = guard;
-        bot.trigger(&set, &hit, event).await;
-    });
-}
-
-/// Starts a workflow's run for its entry in the background, or skips the
-/// tick if the entry's last run is still going.
-fn fire_workflow(
-    workflows: &Arc<Workflows>,
-    defs: &WorkflowSet,
-    p: &Planned,
-    name: &str,
-    entry: usize,
-    at: DateTime<Utc>,
-) {
-    let Some(def) = defs.by_name.get(name).cloned() else {
-        return;
-    };
-    let expression = def
-        .crontab
-        .get(entry)
-        .map(|c| c.expression.clone())
-        .unwrap_or_default();
-    let Some(guard) = p.busy.try_start() else {
-        tracing::warn!(workflow = %name, schedule = %expression, at = %at, "crontab tick skipped: the previous tick's run is still going");
-        return;
-    };
-    tracing::debug!(workflow = %name, schedule = %expression, at = %at, zone = %p.schedule.zone(), "crontab tick");
-    let workflows = workflows.clone();
-    let fired_at = at.timestamp_millis().max(0) as u64;
-    tokio::spawn(async move {
-        let _guard = guard;
-        workflows.tick(def, entry, fired_at).await;
+        bot.fire(&set, &hit, event).await;
     });
 }
 

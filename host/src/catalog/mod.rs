@@ -7,6 +7,10 @@
 //! before the reload lock is taken, so a file that hangs or floods its
 //! reader never holds up a reload or a message. The catalog compiles each
 //! skill's matchers; a skill whose matchers break a bound does not load.
+//!
+//! The set holds the workflows' matchers too ([`Flow`], handed over by the
+//! workflows whenever their folder is read): one index routes to skills
+//! and workflows alike.
 
 mod policy;
 mod report;
@@ -15,8 +19,8 @@ pub mod watch;
 pub use report::{Change, LoadFailure, ReloadReport};
 
 use crate::config::Config;
-use crate::manifest::{AliasSpec, MatcherKind, MatcherSpec};
-use crate::matching::{Index, Policy, SkillMatchers};
+use crate::manifest::{AliasSpec, Manifest, MatcherKind, MatcherSpec};
+use crate::matching::{Index, Policy, SkillMatchers, Target};
 use crate::runtime::{LoadError, LoadedSkill, Runtime, SkillSource};
 use crate::skill_file::{FileStamp, ReadError, SkillFile};
 use arc_swap::ArcSwap;
@@ -47,26 +51,54 @@ impl Deref for Skill {
     }
 }
 
-/// An immutable snapshot: skills in priority order and their matching index.
+/// A workflow as matching sees it: its aliases, `crontab:` entries and
+/// `webhook:` as a manifest of matchers (named `version: workflow`), and
+/// who may start it as their policy. Built by `workflow`.
+pub struct Flow {
+    pub manifest: Manifest,
+    pub matchers: SkillMatchers,
+    pub policy: Policy,
+}
+
+/// An immutable snapshot: skills in priority order, the workflows, and
+/// their one matching index.
 pub struct SkillSet {
     pub skills: Vec<Arc<Skill>>,
     /// What the configuration says of each skill's matchers, by position.
     pub policies: Vec<Policy>,
+    /// The workflows, by name.
+    pub workflows: Arc<Vec<Arc<Flow>>>,
     pub index: Index,
     by_name: HashMap<String, usize>,
 }
 
 impl SkillSet {
-    fn new(skills: Vec<Arc<Skill>>, config: &Config, disabled: &BTreeSet<String>) -> SkillSet {
+    fn new(
+        skills: Vec<Arc<Skill>>,
+        config: &Config,
+        disabled: &BTreeSet<String>,
+        workflows: Arc<Vec<Arc<Flow>>>,
+    ) -> SkillSet {
         let policies: Vec<Policy> = skills
             .iter()
             .map(|s| policy::policy(config, &s.name, &s.manifest, disabled.contains(&s.name)))
             .collect();
-        let index = Index::build(
+        SkillSet::with(skills, policies, workflows)
+    }
+
+    fn with(
+        skills: Vec<Arc<Skill>>,
+        policies: Vec<Policy>,
+        workflows: Arc<Vec<Arc<Flow>>>,
+    ) -> SkillSet {
+        let index = Index::build_with(
             skills
                 .iter()
                 .zip(&policies)
                 .map(|(s, p)| (&s.manifest, &s.matchers, p)),
+            workflows
+                .iter()
+                .map(|w| (&w.manifest, &w.matchers, &w.policy)),
         );
         let by_name = skills
             .iter()
@@ -76,6 +108,7 @@ impl SkillSet {
         SkillSet {
             skills,
             policies,
+            workflows,
             index,
             by_name,
         }
@@ -83,6 +116,46 @@ impl SkillSet {
 
     pub fn get(&self, name: &str) -> Option<&Arc<Skill>> {
         self.by_name.get(name).map(|&i| &self.skills[i])
+    }
+
+    /// The workflow named `name`, as a target.
+    pub fn workflow(&self, name: &str) -> Option<Target> {
+        self.workflows
+            .iter()
+            .position(|w| w.manifest.name == name)
+            .map(Target::Workflow)
+    }
+
+    /// A target's manifest: a skill's, or a workflow's matchers.
+    pub fn manifest(&self, target: Target) -> &Manifest {
+        match target {
+            Target::Skill(skill) => &self.skills[skill].manifest,
+            Target::Workflow(workflow) => &self.workflows[workflow].manifest,
+        }
+    }
+
+    /// A target's name: the skill's or the workflow's.
+    pub fn name(&self, target: Target) -> &str {
+        &self.manifest(target).name
+    }
+
+    /// What the configuration (or a workflow's file) says of a target's
+    /// matchers.
+    pub fn policy(&self, target: Target) -> &Policy {
+        match target {
+            Target::Skill(skill) => &self.policies[skill],
+            Target::Workflow(workflow) => &self.workflows[workflow].policy,
+        }
+    }
+
+    /// Every target with its manifest and policy: skills in priority
+    /// order, then workflows.
+    pub fn targets(&self) -> impl Iterator<Item = (Target, &Manifest, &SkillMatchers, &Policy)> {
+        let skills = self.skills.iter().zip(&self.policies).enumerate();
+        let skills = skills.map(|(i, (s, p))| (Target::Skill(i), &s.manifest, &s.matchers, p));
+        let flows = self.workflows.iter().enumerate();
+        let flows = flows.map(|(i, w)| (Target::Workflow(i), &w.manifest, &w.matchers, &w.policy));
+        skills.chain(flows)
     }
 }
 
@@ -96,6 +169,9 @@ pub struct Catalog {
     disabled_list: DisabledList,
     /// Told after every swap, for those that follow the set (the scheduler).
     changes: tokio::sync::watch::Sender<()>,
+    /// Held while a new set is built from the current one and stored: a
+    /// skill change and a workflow change never undo each other.
+    publishing: std::sync::Mutex<()>,
     /// Skills loaded (new or changed) and loads that failed, since start:
     /// read by `/metrics`.
     loads: std::sync::atomic::AtomicU64,
@@ -110,7 +186,13 @@ impl Catalog {
         let disabled_list = DisabledList::new(&config.data_dir());
         let disabled = disabled_list.read();
         Catalog {
-            current: ArcSwap::from_pointee(SkillSet::new(Vec::new(), &config, &disabled)),
+            current: ArcSwap::from_pointee(SkillSet::new(
+                Vec::new(),
+                &config,
+                &disabled,
+                Arc::default(),
+            )),
+            publishing: std::sync::Mutex::new(()),
             runtime,
             config,
             changing: tokio::sync::Mutex::new(disabled),
@@ -250,15 +332,8 @@ impl Catalog {
             }));
         }
         if let Some(dir) = &config.skills_dir {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
-                .into_iter()
-                .flatten()
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| is_skill_file(p) && !claimed.contains(p))
-                .collect();
-            found.sort();
-            for path in found {
+            let found = crate::folder::files(dir, SKILL_FILES);
+            for path in found.into_iter().filter(|p| !claimed.contains(p)) {
                 let name = path
                     .file_stem()
                     .unwrap_or_default()
@@ -483,13 +558,39 @@ impl Catalog {
         let in_use: HashSet<String> = skills.iter().map(|s| s.sha256.clone()).collect();
         let config = self.config.clone();
         let disabled = disabled.clone();
-        // Building the index compiles regexes: keep it off the async workers.
-        let set = tokio::task::spawn_blocking(move || SkillSet::new(skills, &config, &disabled))
+        // Building the index compiles regexes: keep it off the async
+        // workers. Stored only if the workflows did not change meanwhile
+        // (else built again with theirs).
+        loop {
+            let workflows = self.current().workflows.clone();
+            let (skills, config, disabled) = (skills.clone(), config.clone(), disabled.clone());
+            let set = tokio::task::spawn_blocking(move || {
+                SkillSet::new(skills, &config, &disabled, workflows)
+            })
             .await
             .expect("building the matching index panicked");
-        self.current.store(Arc::new(set));
+            let _one = self.publishing.lock().unwrap_or_else(|e| e.into_inner());
+            if Arc::ptr_eq(&self.current().workflows, &set.workflows) {
+                self.current.store(Arc::new(set));
+                break;
+            }
+        }
         self.changes.send_replace(());
         self.runtime.prune_cache(in_use).await;
+    }
+
+    /// Puts the workflows' matchers in the set (blocking: it builds the
+    /// index), beside the same skills.
+    pub fn set_workflows(&self, workflows: Vec<Arc<Flow>>) {
+        let _one = self.publishing.lock().unwrap_or_else(|e| e.into_inner());
+        let old = self.current();
+        let set = SkillSet::with(
+            old.skills.clone(),
+            old.policies.clone(),
+            Arc::new(workflows),
+        );
+        self.current.store(Arc::new(set));
+        self.changes.send_replace(());
     }
 }
 
@@ -590,9 +691,9 @@ fn bad_name(path: &Path, stem: &str, why: &str) -> (String, String) {
     )
 }
 
+/// What a skill file's name ends with.
+const SKILL_FILES: &[&str] = &["wasm"];
+
 fn is_skill_file(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e == "wasm")
-        && !path
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+    crate::folder::holds(path, SKILL_FILES)
 }

@@ -18,13 +18,12 @@
 use super::backoff::Backoff;
 use super::split::split_to_fit;
 use super::irc_wire::{self as wire, Message, Source};
-use super::{Connector, Context, LineReader, render};
+use super::{Context, LineReader, render};
 use crate::bus::Delivery;
 use crate::config::Secret;
 use crate::event::{Event, Membership, Message as ChatMessage, Response, now_ms};
 use crate::limits::HumanDuration;
 use anyhow::Context as _;
-use futures::future::BoxFuture;
 use serde::Deserialize;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -97,22 +96,7 @@ const LINE_LIMIT: usize = 512;
 /// The longest host name a server may show for the bot (RFC 2812 §2.3.1).
 const HOST_ALLOWANCE: usize = 63;
 
-pub struct Irc {
-    settings: IrcSettings,
-}
-
-impl super::registry::Kind for Irc {
-    type Settings = IrcSettings;
-    fn from_settings(settings: IrcSettings) -> Self {
-        Irc { settings }
-    }
-}
-
-impl Connector for Irc {
-    fn run(self: Box<Self>, cx: Context) -> BoxFuture<'static, anyhow::Result<()>> {
-        Box::pin(self.serve(cx))
-    }
-}
+settings_kind!(Irc, IrcSettings, |irc, cx| irc.serve(cx));
 
 /// Why a connection ended.
 enum Ended {

@@ -21,12 +21,11 @@
 
 use super::backoff::Backoff;
 use super::split::split_to_fit;
-use super::{Connector, ConnectorSink, Context, Status};
+use super::{ConnectorSink, Context, Status};
 use crate::bus::Delivery;
 use crate::config::Secret;
 use crate::event::{Event, Membership, Message, Reaction, Response, ResponseBody, now_ms};
 use anyhow::{Context as _, anyhow, bail};
-use futures::future::BoxFuture;
 use matrix_sdk::authentication::matrix::MatrixSession;
 use matrix_sdk::config::{RequestConfig, SyncSettings};
 use matrix_sdk::ruma::events::reaction::{OriginalSyncReactionEvent, ReactionEventContent};
@@ -81,22 +80,7 @@ const MESSAGE_BYTES: usize = 32 * 1024;
 /// How long one `/sync` waits on the server for something to happen.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub struct Matrix {
-    settings: MatrixSettings,
-}
-
-impl super::registry::Kind for Matrix {
-    type Settings = MatrixSettings;
-    fn from_settings(settings: MatrixSettings) -> Self {
-        Matrix { settings }
-    }
-}
-
-impl Connector for Matrix {
-    fn run(self: Box<Self>, cx: Context) -> BoxFuture<'static, anyhow::Result<()>> {
-        Box::pin(serve(self.settings, cx))
-    }
-}
+settings_kind!(Matrix, MatrixSettings, |matrix, cx| serve(matrix.settings, cx));
 
 async fn serve(settings: MatrixSettings, cx: Context) -> anyhow::Result<()> {
     super::install_tls_provider();

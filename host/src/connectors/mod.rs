@@ -38,6 +38,34 @@ macro_rules! kinds {
     };
 }
 
+/// A kind that is its settings and nothing else: the struct, how the
+/// registry makes one from its settings, and how it runs (`$run`, given
+/// the connector by value and its context).
+macro_rules! settings_kind {
+    ($kind:ident, $settings:ty, |$this:ident, $cx:ident| $run:expr) => {
+        pub struct $kind {
+            settings: $settings,
+        }
+
+        impl super::registry::Kind for $kind {
+            type Settings = $settings;
+            fn from_settings(settings: $settings) -> Self {
+                $kind { settings }
+            }
+        }
+
+        impl super::Connector for $kind {
+            fn run(
+                self: Box<Self>,
+                $cx: super::Context,
+            ) -> futures::future::BoxFuture<'static, anyhow::Result<()>> {
+                let $this = *self;
+                Box::pin($run)
+            }
+        }
+    };
+}
+
 // Every connector kind, by the name `type:` gives it (its file's name).
 // Adding a kind is its file and one line here.
 kinds! {

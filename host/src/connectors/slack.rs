@@ -23,12 +23,11 @@
 
 use super::backoff::Backoff;
 use super::split::split_to_fit;
-use super::{Connector, ConnectorSink, Context, Status};
+use super::{ConnectorSink, Context, Status};
 use crate::bus::Delivery;
 use crate::config::Secret;
 use crate::event::{Event, Membership, Message, Reaction, Response, ResponseBody, now_ms};
 use anyhow::{Context as _, anyhow, bail};
-use futures::future::BoxFuture;
 use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -66,22 +65,7 @@ const RATE_LIMIT_TRIES: u32 = 5;
 const SILENCE: Duration = Duration::from_secs(75);
 const PING_EVERY: Duration = Duration::from_secs(25);
 
-pub struct Slack {
-    settings: SlackSettings,
-}
-
-impl super::registry::Kind for Slack {
-    type Settings = SlackSettings;
-    fn from_settings(settings: SlackSettings) -> Self {
-        Slack { settings }
-    }
-}
-
-impl Connector for Slack {
-    fn run(self: Box<Self>, cx: Context) -> BoxFuture<'static, anyhow::Result<()>> {
-        Box::pin(serve(self.settings, cx))
-    }
-}
+settings_kind!(Slack, SlackSettings, |slack, cx| serve(slack.settings, cx));
 
 /// What Slack says about a call that did not work.
 #[derive(Debug, thiserror::Error)]

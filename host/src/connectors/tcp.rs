@@ -5,10 +5,9 @@
 //! Several instances (one per port) can run at once.
 
 use super::render;
-use super::{Connector, Context, LineReader};
+use super::{Context, LineReader};
 use crate::bus::Delivery;
 use crate::event::{Event, Message};
-use futures::future::BoxFuture;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -45,22 +44,7 @@ fn default_max_connections() -> usize {
 /// disconnected rather than allowed to hold the bot's memory.
 const CLIENT_QUEUE: usize = 256;
 
-pub struct Tcp {
-    settings: TcpSettings,
-}
-
-impl super::registry::Kind for Tcp {
-    type Settings = TcpSettings;
-    fn from_settings(settings: TcpSettings) -> Self {
-        Tcp { settings }
-    }
-}
-
-impl Connector for Tcp {
-    fn run(self: Box<Self>, cx: Context) -> BoxFuture<'static, anyhow::Result<()>> {
-        Box::pin(self.serve(cx))
-    }
-}
+settings_kind!(Tcp, TcpSettings, |tcp, cx| tcp.serve(cx));
 
 type Clients = Arc<Mutex<HashMap<String, mpsc::Sender<String>>>>;
 

@@ -26,17 +26,10 @@ pub(super) struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the history database at `path`.
     pub(super) fn open(path: &Path) -> Result<SqliteStore> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating the history folder {}", dir.display()))?;
-        }
-        let conn = Connection::open(path)
-            .with_context(|| format!("opening the history database {}", path.display()))?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = NORMAL;
-             PRAGMA busy_timeout = 5000;
-             CREATE TABLE IF NOT EXISTS executions (
+        let conn = crate::sqlite::open(
+            path,
+            "history",
+            "CREATE TABLE IF NOT EXISTS executions (
                  id TEXT PRIMARY KEY,
                  skill TEXT NOT NULL,
                  user_id TEXT,
@@ -55,8 +48,7 @@ impl SqliteStore {
              INSERT OR IGNORE INTO history_size (one, bytes)
                  SELECT 1, coalesce(sum(octet_length(record)), 0) FROM executions
                  WHERE NOT EXISTS (SELECT 1 FROM history_size);",
-        )
-        .with_context(|| format!("preparing the history database {}", path.display()))?;
+        )?;
         let rows: i64 = conn
             .query_row("SELECT count(*) FROM executions", [], |r| r.get(0))
             .with_context(|| format!("counting the history in {}", path.display()))?;

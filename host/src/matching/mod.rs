@@ -26,8 +26,13 @@
 //! (by rule 2) runs. `event-type` matchers run for every event of their kind.
 //!
 //! Crontab matchers (`crontab`) are checked here when the skill loads and
-//! fired by the scheduler; a webhook matcher is found by its skill and exact
-//! path ([`Index::webhook`]).
+//! fired by the scheduler; a webhook matcher is found by its target and
+//! exact path ([`Index::webhook`]).
+//!
+//! A target is a skill or a workflow ([`Target`]): a workflow's aliases,
+//! `crontab:` entries and `webhook:` are matchers like a skill's, in the
+//! same index, under the same ranking and ambiguity rule. Workflows come
+//! after every skill in rule 3's order.
 
 pub mod alias;
 pub mod crontab;
@@ -41,22 +46,39 @@ use regex_index::{CompiledRegex, RegexIndex};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// One matcher's decision to run a skill.
+/// What a matcher starts: a skill or a workflow, by position in the lists
+/// the index was built from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Target {
+    Skill(usize),
+    Workflow(usize),
+}
+
+/// One matcher's decision to run a skill or start a workflow.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hit {
-    /// Position of the skill in the list the index was built from.
-    pub skill: usize,
-    /// Position of the matcher in the skill's manifest.
+    pub target: Target,
+    /// Position of the matcher in the target's manifest.
     pub matcher: usize,
     pub matcher_id: String,
     pub captures: Vec<(String, String)>,
     pub why: Why,
     /// Other aliases that matched the message as well as this one: then
     /// nothing runs, and the user is told which commands it could mean.
-    /// (skill, matcher) positions, as `skill` and `matcher` above.
-    pub rivals: Vec<(usize, usize)>,
+    /// (target, matcher) positions, as `target` and `matcher` above.
+    pub rivals: Vec<(Target, usize)>,
     /// An alias's acknowledgement template, said before the skill runs.
     pub ack: Option<Arc<str>>,
+}
+
+impl Hit {
+    /// The skill's position, when the target is a skill.
+    pub fn skill(&self) -> Option<usize> {
+        match self.target {
+            Target::Skill(skill) => Some(skill),
+            Target::Workflow(_) => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +94,7 @@ pub enum Why {
 
 #[derive(Debug, Clone, Copy)]
 struct Route {
+    /// The target's position among skills then workflows.
     skill: usize,
     matcher: usize,
     /// Which kind of matcher wins over which: an alias over a parse-format
@@ -125,8 +148,10 @@ pub struct Index {
     /// In priority order; the first one the message may reach runs.
     catch_all: Vec<Route>,
     event_types: Vec<(EventKind, Route)>,
-    /// Matcher ids, by skill then matcher position.
+    /// Matcher ids, by target (skills, then workflows) then matcher position.
     ids: Vec<Vec<String>>,
+    /// How many of the targets are skills: the rest are workflows.
+    skills: usize,
     /// Alias formats, to read parameters out of their matches.
     aliases: HashMap<(usize, usize), Arc<alias::AliasFormat>>,
     /// Webhook matchers by (skill, path): the matcher's position.
@@ -274,9 +299,21 @@ impl Index {
     pub fn build<'a>(
         skills: impl IntoIterator<Item = (&'a Manifest, &'a SkillMatchers, &'a Policy)>,
     ) -> Index {
+        Index::build_with(skills, std::iter::empty())
+    }
+
+    /// [`Index::build`] over skills, then workflows (their aliases,
+    /// schedules and webhooks as a manifest of matchers).
+    pub fn build_with<'a>(
+        skills: impl IntoIterator<Item = (&'a Manifest, &'a SkillMatchers, &'a Policy)>,
+        workflows: impl IntoIterator<Item = (&'a Manifest, &'a SkillMatchers, &'a Policy)>,
+    ) -> Index {
         let mut index = Index::default();
         let mut regexes = Vec::new();
-        for (skill, (manifest, compiled, policy)) in skills.into_iter().enumerate() {
+        let skills: Vec<_> = skills.into_iter().collect();
+        index.skills = skills.len();
+        let all = skills.into_iter().chain(workflows);
+        for (skill, (manifest, compiled, policy)) in all.enumerate() {
             index
                 .ids
                 .push(manifest.matchers.iter().map(|m| m.id.clone()).collect());
@@ -337,7 +374,11 @@ impl Index {
                             .aliases
                             .get(&(best.route.skill, best.route.matcher))
                             .and_then(|a| a.ack.clone());
-                        hit.rivals = best.rivals.iter().map(|r| (r.skill, r.matcher)).collect();
+                        hit.rivals = best
+                            .rivals
+                            .iter()
+                            .map(|r| (self.target(r.skill), r.matcher))
+                            .collect();
                         hits.push(hit);
                     }
                     None => {
@@ -369,9 +410,25 @@ impl Index {
         hits
     }
 
+    /// The target at `position` among skills then workflows.
+    fn target(&self, position: usize) -> Target {
+        match position.checked_sub(self.skills) {
+            None => Target::Skill(position),
+            Some(workflow) => Target::Workflow(workflow),
+        }
+    }
+
+    /// The position of `target` among skills then workflows.
+    fn position(&self, target: Target) -> Option<usize> {
+        match target {
+            Target::Skill(skill) => (skill < self.skills).then_some(skill),
+            Target::Workflow(workflow) => Some(self.skills + workflow),
+        }
+    }
+
     fn hit(&self, route: Route, captures: Vec<(String, String)>, why: Why) -> Hit {
         Hit {
-            skill: route.skill,
+            target: self.target(route.skill),
             matcher: route.matcher,
             matcher_id: self.ids[route.skill][route.matcher].clone(),
             captures,
@@ -403,9 +460,10 @@ impl Index {
         }
     }
 
-    /// The webhook matcher of skill `skill` (its position) for a request to
-    /// `path`, matched exactly after trimming leading `/`.
-    pub fn webhook(&self, skill: usize, path: &str) -> Option<Hit> {
+    /// The webhook matcher of `target` for a request to `path`, matched
+    /// exactly after trimming leading `/`.
+    pub fn webhook(&self, target: Target, path: &str) -> Option<Hit> {
+        let skill = self.position(target)?;
         let matcher = *self.webhooks.get(&(skill, webhook_path(path).to_owned()))?;
         let route = Route {
             skill,
@@ -418,14 +476,15 @@ impl Index {
 
     /// The hit for a matcher fired by something other than an event's
     /// content (the scheduler).
-    pub fn fired(&self, skill: usize, matcher: usize) -> Hit {
+    pub fn fired(&self, target: Target, matcher: usize) -> Option<Hit> {
         let route = Route {
-            skill,
+            skill: self.position(target)?,
             matcher,
             rank: REGEX_RANK,
             addressed: false,
         };
-        self.hit(route, Vec::new(), Why::Chosen)
+        self.ids.get(route.skill)?.get(matcher)?;
+        Some(self.hit(route, Vec::new(), Why::Chosen))
     }
 
     /// How many regex matchers the index holds.
@@ -435,343 +494,4 @@ impl Index {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::event::Message;
-    use crate::manifest::MatcherSpec;
-
-    fn manifest(name: &str, matchers: Vec<(&str, MatcherKind)>) -> Manifest {
-        Manifest {
-            name: name.into(),
-            version: "1".into(),
-            description: String::new(),
-            matchers: matchers
-                .into_iter()
-                .map(|(id, kind)| MatcherSpec {
-                    id: id.into(),
-                    kind,
-                    help: String::new(),
-                })
-                .collect(),
-        }
-    }
-
-    fn build(skills: &[Manifest]) -> Index {
-        let compiled: Vec<SkillMatchers> = skills.iter().map(|m| compile(m).unwrap()).collect();
-        let policy = Policy::default();
-        Index::build(skills.iter().zip(&compiled).map(|(m, c)| (m, c, &policy)))
-    }
-
-    fn regex(p: &str, case_sensitive: bool) -> MatcherKind {
-        MatcherKind::Regex {
-            pattern: p.into(),
-            case_sensitive,
-        }
-    }
-
-    fn say(text: &str) -> Event {
-        Event::Message(Message {
-            id: "1".into(),
-            text: text.into(),
-            user: "alice".into(),
-            user_id: "alice".into(),
-            room: "ops".into(),
-            connector: "shell".into(),
-            thread: None,
-            received_at: 0,
-            addressed: true,
-        })
-    }
-
-    #[test]
-    fn longest_match_then_order_decides() {
-        let skills = [
-            manifest("a", vec![("short", regex("deploy", true))]),
-            manifest("b", vec![("long", regex(r"deploy (?P<app>\w+)", true))]),
-            manifest("c", vec![("same", regex(r"deploy (?P<what>\w+)", true))]),
-        ];
-        let index = build(&skills);
-        let hits = index.route(&say("deploy api"));
-        assert_eq!(hits.len(), 1);
-        assert_eq!((hits[0].skill, hits[0].matcher_id.as_str()), (1, "long"));
-        assert_eq!(
-            hits[0].captures,
-            vec![("app".to_string(), "api".to_string())]
-        );
-    }
-
-    #[test]
-    fn case_option_and_numbered_groups() {
-        let skills = [manifest(
-            "hello",
-            vec![("greet", regex("^(hi|hello)$", false))],
-        )];
-        let index = build(&skills);
-        let hits = index.route(&say("HeLLo"));
-        assert_eq!(
-            hits[0].captures,
-            vec![("1".to_string(), "HeLLo".to_string())]
-        );
-        let strict = [manifest(
-            "hello",
-            vec![("greet", regex("^(hi|hello)$", true))],
-        )];
-        assert!(build(&strict).route(&say("HeLLo")).is_empty());
-    }
-
-    #[test]
-    fn always_runs_beside_and_catch_all_only_alone() {
-        let skills = [
-            manifest("seen", vec![("record", MatcherKind::Always)]),
-            manifest("fallback", vec![("huh", MatcherKind::CatchAll)]),
-            manifest("fallback2", vec![("huh2", MatcherKind::CatchAll)]),
-            manifest("hello", vec![("greet", regex("^hi$", true))]),
-        ];
-        let index = build(&skills);
-        let hits = index.route(&say("hi"));
-        assert_eq!(
-            hits.iter().map(|h| (h.skill, h.why)).collect::<Vec<_>>(),
-            vec![(3, Why::Chosen), (0, Why::Always)]
-        );
-        let hits = index.route(&say("what?"));
-        assert_eq!(
-            hits.iter().map(|h| (h.skill, h.why)).collect::<Vec<_>>(),
-            vec![(1, Why::CatchAll), (0, Why::Always)]
-        );
-    }
-
-    #[test]
-    fn an_alias_beats_a_template_beats_a_regex_and_parameters_come_out() {
-        let skills = [
-            manifest(
-                "r",
-                vec![("re", regex(r"^deploy (?P<app>\w+) to (?P<env>\w+)$", false))],
-            ),
-            manifest(
-                "p",
-                vec![(
-                    "tpl",
-                    MatcherKind::ParseFormat("deploy {app} to {env}".into()),
-                )],
-            ),
-            manifest(
-                "a",
-                vec![(
-                    "alias",
-                    MatcherKind::ActionAlias(crate::manifest::AliasSpec::new(
-                        "deploy {{app}} to {{env=staging}}",
-                    )),
-                )],
-            ),
-        ];
-        let index = build(&skills);
-        let hits = index.route(&say("Deploy web to prod timeout=30"));
-        assert_eq!((hits[0].skill, hits[0].matcher_id.as_str()), (2, "alias"));
-        assert_eq!(
-            hits[0].captures,
-            vec![
-                ("app".to_string(), "web".to_string()),
-                ("env".to_string(), "prod".to_string()),
-                ("timeout".to_string(), "30".to_string())
-            ]
-        );
-        assert!(hits[0].rivals.is_empty());
-        // Without the alias, the template wins over the regex.
-        let index = build(&skills[..2]);
-        let hits = index.route(&say("deploy web to prod"));
-        assert_eq!((hits[0].skill, hits[0].matcher_id.as_str()), (1, "tpl"));
-    }
-
-    #[test]
-    fn two_aliases_that_both_match_are_named_not_guessed() {
-        let skills = [
-            manifest(
-                "deploy",
-                vec![(
-                    "deploy",
-                    MatcherKind::ActionAlias(crate::manifest::AliasSpec::new("deploy {{app}}")),
-                )],
-            ),
-            manifest(
-                "ship",
-                vec![(
-                    "ship",
-                    MatcherKind::ActionAlias(crate::manifest::AliasSpec::new("deploy {{app}} now")),
-                )],
-            ),
-        ];
-        let index = build(&skills);
-        let hits = index.route(&say("deploy web now"));
-        assert_eq!(hits.len(), 1);
-        assert_eq!(hits[0].skill, 0);
-        assert_eq!(hits[0].rivals, vec![(1, 0)]);
-        let hits = index.route(&say("deploy web"));
-        assert!(hits[0].rivals.is_empty(), "only one fits: {hits:?}");
-    }
-
-    #[test]
-    fn respond_only_matchers_need_the_bot_addressed_and_disabled_skills_none() {
-        let skills = [
-            manifest(
-                "deploy",
-                vec![("deploy", regex(r"^deploy (?P<app>\w+)$", false))],
-            ),
-            manifest("any", vec![("word", regex(r"^deploy", false))]),
-            manifest("huh", vec![("huh", MatcherKind::CatchAll)]),
-        ];
-        let compiled: Vec<SkillMatchers> = skills.iter().map(|m| compile(m).unwrap()).collect();
-        let respond = Policy {
-            addressed: vec![true],
-            ..Policy::default()
-        };
-        let hear = Policy::default();
-        let policies = [&respond, &hear, &respond];
-        let index = Index::build(
-            skills
-                .iter()
-                .zip(&compiled)
-                .zip(policies)
-                .map(|((m, c), p)| (m, c, p)),
-        );
-        let mut ambient = say("deploy api");
-        if let Event::Message(m) = &mut ambient {
-            m.addressed = false;
-        }
-        let hits = index.route(&ambient);
-        assert_eq!(hits.len(), 1);
-        assert_eq!(hits[0].skill, 1, "the hearing matcher takes it");
-        assert_eq!(index.route(&say("deploy api"))[0].skill, 0);
-        if let Event::Message(m) = &mut ambient {
-            m.text = "what?".into();
-        }
-        assert!(
-            index.route(&ambient).is_empty(),
-            "the catch-all responds only"
-        );
-        assert_eq!(index.route(&say("what?"))[0].skill, 2);
-        let off = Policy {
-            disabled: true,
-            ..Policy::default()
-        };
-        let index = Index::build(
-            skills
-                .iter()
-                .zip(&compiled)
-                .zip([&off, &off, &hear])
-                .map(|((m, c), p)| (m, c, p)),
-        );
-        let hits = index.route(&say("deploy api"));
-        assert_eq!(
-            hits.iter().map(|h| (h.skill, h.why)).collect::<Vec<_>>(),
-            vec![(2, Why::CatchAll)]
-        );
-    }
-
-    #[test]
-    fn templates_give_fields_by_name_and_number() {
-        let skills = [manifest(
-            "remind",
-            vec![(
-                "in",
-                MatcherKind::ParseFormat("remind me in {minutes:d} minutes to {}".into()),
-            )],
-        )];
-        let hits = build(&skills).route(&say("remind me in 5 minutes to stretch"));
-        assert_eq!(
-            hits[0].captures,
-            vec![
-                ("minutes".to_string(), "5".to_string()),
-                ("1".to_string(), "stretch".to_string())
-            ]
-        );
-    }
-
-    #[test]
-    fn webhooks_match_their_exact_path_and_crontabs_are_checked() {
-        let skills = [
-            manifest("a", vec![("hook", MatcherKind::Webhook("/alert".into()))]),
-            manifest(
-                "b",
-                vec![
-                    ("greet", regex("^hi$", true)),
-                    ("hook", MatcherKind::Webhook("alert/v2".into())),
-                ],
-            ),
-        ];
-        let index = build(&skills);
-        assert_eq!(index.webhook(0, "alert").unwrap().matcher_id, "hook");
-        assert_eq!(index.webhook(0, "//alert").unwrap().skill, 0);
-        assert_eq!(index.webhook(1, "alert/v2").unwrap().matcher, 1);
-        assert!(index.webhook(1, "alert").is_none());
-        assert!(index.webhook(0, "alert/").is_none());
-        assert!(index.webhook(2, "alert").is_none());
-
-        let bad = manifest("x", vec![("w", MatcherKind::Webhook("a/*".into()))]);
-        assert!(compile(&bad).unwrap_err().contains("webhook matcher `w`"));
-        let twice = manifest(
-            "x",
-            vec![
-                ("w1", MatcherKind::Webhook("a".into())),
-                ("w2", MatcherKind::Webhook("/a".into())),
-            ],
-        );
-        assert!(compile(&twice).unwrap_err().contains("`w1` and `w2`"));
-        let cron = |e: &str, z: Option<&str>| {
-            manifest(
-                "x",
-                vec![(
-                    "daily",
-                    MatcherKind::Crontab {
-                        expression: e.into(),
-                        timezone: z.map(Into::into),
-                    },
-                )],
-            )
-        };
-        assert_eq!(
-            compile(&cron("0 9 * * *", Some("Europe/Paris")))
-                .unwrap()
-                .crontabs()
-                .len(),
-            1
-        );
-        let e = compile(&cron("0 9 * *", None)).unwrap_err();
-        assert!(e.starts_with("crontab matcher `daily`: "), "{e}");
-        let e = compile(&cron("0 9 * * *", Some("Europe/Pariss"))).unwrap_err();
-        assert!(
-            e.contains("crontab matcher `daily`: unknown time zone"),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn bad_patterns_are_reported_per_matcher() {
-        let m = manifest("x", vec![("broken", regex("(unclosed", true))]);
-        assert!(
-            compile(&m)
-                .unwrap_err()
-                .contains("matcher `broken` has a bad regex")
-        );
-        let m = manifest(
-            "x",
-            vec![(
-                "a",
-                MatcherKind::ActionAlias(crate::manifest::AliasSpec::new("deploy {{app")),
-            )],
-        );
-        assert!(
-            compile(&m)
-                .unwrap_err()
-                .contains("matcher `a` has a bad alias")
-        );
-        let m = manifest(
-            "x",
-            vec![("t", MatcherKind::ParseFormat("in {m:x}".into()))],
-        );
-        assert!(
-            compile(&m)
-                .unwrap_err()
-                .contains("matcher `t` has a bad template")
-        );
-    }
-}
+mod tests;

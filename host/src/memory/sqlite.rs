@@ -64,25 +64,17 @@ pub struct SqliteMemory {
 impl SqliteMemory {
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: &Path) -> Result<Self> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating the database folder {}", dir.display()))?;
-        }
-        let conn = Connection::open(path)
-            .with_context(|| format!("opening the memory database {}", path.display()))?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = NORMAL;
-             PRAGMA busy_timeout = 5000;
-             CREATE TABLE IF NOT EXISTS memory (
+        let conn = crate::sqlite::open(
+            path,
+            "memory",
+            "CREATE TABLE IF NOT EXISTS memory (
                  skill TEXT NOT NULL,
                  key TEXT NOT NULL,
                  value TEXT NOT NULL,
                  updated_at INTEGER NOT NULL,
                  PRIMARY KEY (skill, key)
              ) WITHOUT ROWID;",
-        )
-        .with_context(|| format!("preparing the memory database {}", path.display()))?;
+        )?;
         let (commands, inbox) = mpsc::channel();
         std::thread::Builder::new()
             .name("sandbot-sqlite".into())

@@ -7,9 +7,9 @@
 
 use super::Cluster;
 use super::lease::Leases;
-use crate::bot::Bot;
 use crate::bus::Peers;
 use crate::catalog::Catalog;
+use crate::commands::{Asked, Entry, Handler, Reply};
 use crate::config::Roles;
 use anyhow::{Context as _, Result};
 use async_nats::jetstream::kv;
@@ -51,7 +51,9 @@ pub struct Hosts {
     roles: Roles,
     leases: Leases,
     catalog: Arc<Catalog>,
-    bot: Arc<Bot>,
+    /// The places among `max-in-flight` (`bot::places`), and how many.
+    places: Arc<tokio::sync::Semaphore>,
+    max_in_flight: usize,
     started_at: u64,
 }
 
@@ -68,7 +70,7 @@ impl Hosts {
         roles: Roles,
         leases: Leases,
         catalog: Arc<Catalog>,
-        bot: Arc<Bot>,
+        places: Arc<tokio::sync::Semaphore>,
     ) -> Result<Arc<Hosts>> {
         let kv = cluster.bucket("hosts", GONE_AFTER).await?;
         Ok(Arc::new(Hosts {
@@ -77,7 +79,8 @@ impl Hosts {
             roles,
             leases,
             catalog,
-            bot,
+            max_in_flight: places.available_permits(),
+            places,
             started_at: crate::event::now_ms(),
         }))
     }
@@ -97,7 +100,9 @@ impl Hosts {
             roles: self.roles.describe(),
             bus: self.cluster.state().into(),
             leases: self.leases.held(),
-            in_flight: self.bot.in_flight(),
+            in_flight: self
+                .max_in_flight
+                .saturating_sub(self.places.available_permits()),
             skills: self.catalog.current().skills.len(),
             started_at: self.started_at,
             seen_at: crate::event::now_ms(),
@@ -295,4 +300,37 @@ fn host_key(host: &str) -> String {
             }
         })
         .collect()
+}
+
+/// `reload` on several hosts: the command's entry in the registry, with
+/// the local reload's answer (`local`, the built-in handler) followed by
+/// every other host's, a line each.
+pub fn reload_everywhere(hosts: Arc<Hosts>, local: Entry) -> Entry {
+    Entry {
+        handler: Arc::new(Everywhere {
+            local: local.handler,
+            hosts,
+        }),
+        ..local
+    }
+}
+
+struct Everywhere {
+    local: Arc<dyn Handler>,
+    hosts: Arc<Hosts>,
+}
+
+impl Handler for Everywhere {
+    fn fits(&self, words: &[&str]) -> bool {
+        self.local.fits(words)
+    }
+
+    fn run<'a>(&'a self, asked: &'a Asked<'a>) -> BoxFuture<'a, Reply> {
+        Box::pin(async move {
+            match self.local.run(asked).await {
+                Reply::Say(own) => Reply::Say(self.hosts.reload_everywhere(own).await),
+                Reply::Done => Reply::Done,
+            }
+        })
+    }
 }

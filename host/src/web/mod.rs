@@ -1,7 +1,7 @@
 //! The bot's HTTP server (axum on tokio), shared by whatever mounts on it:
-//! the websocket connector and its chat page, skills' webhooks
-//! (`webhook`, `POST /skill/<skill>/<path>`), workflows' webhooks
-//! (`workflow_hook`, `POST /workflow/<name>`), the execution history API
+//! the websocket connector and its chat page, the webhooks of skills and
+//! workflows through one gate (`webhook`, `POST /skill/<skill>/<path>` and
+//! `POST /workflow/<name>`), the execution history API
 //! (`api`); metrics later. `GET /` answers a small JSON status (the bot, its
 //! connectors and their state, the skills loaded), like opsdroid's root
 //! endpoint. A request the server cannot serve gets a 4xx with a one-line
@@ -20,7 +20,6 @@ pub mod metrics;
 mod server;
 mod tls;
 pub mod webhook;
-pub mod workflow_hook;
 
 use crate::catalog::Catalog;
 use crate::config::WebSettings;

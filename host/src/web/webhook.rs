@@ -1,11 +1,21 @@
-//! Webhooks: `POST /skill/<skill>/<path>` runs the skill's webhook matcher
-//! for `<path>` (exact, after trimming leading `/`; no wildcards), giving it
-//! the method, headers and body; what the skill `respond`s becomes the HTTP
-//! response. The order of refusals: an unknown skill or path (404), a body
-//! over `skills.<name>.webhook.max-body` (413), a missing or wrong secret
-//! (401, logged; the skill does not run). Then the skill's outcome: 200 with
-//! its answers joined by newlines, 503 when it is busy, 504 when it ran out
-//! of time, 500 with a short reason when it failed.
+//! Webhooks, one gate for skills and workflows. `POST /skill/<skill>/<path>`
+//! runs the skill's webhook matcher for `<path>` (exact, after trimming
+//! leading `/`; no wildcards), giving it the method, headers and body; what
+//! the skill `respond`s becomes the HTTP response. `POST /workflow/<name>`
+//! starts workflow `<name>` if its file declares `webhook:` (its webhook
+//! matcher in the same index), with the JSON object in the body as its
+//! inputs, each checked against the input's type; the answer comes once
+//! the run is stored, not when it ends (a workflow may wait an hour for an
+//! approval): `202 {"run": 3, "id": "wf-3"}`.
+//!
+//! The order of refusals: the bot stopping (503), an unknown target or path
+//! (404), a body over `skills.<name>.webhook.max-body` (or
+//! `workflows.<name>.webhook.max-body`) (413), a missing or wrong secret
+//! (401, logged; nothing runs); for a workflow, a body that is not a JSON
+//! object or inputs that do not fit (400, naming the field). Then the
+//! skill's outcome: 200 with its answers joined by newlines, 503 when it is
+//! busy, 504 when it ran out of time, 500 with a short reason when it
+//! failed.
 //!
 //! The body is read only when it must be: a declared `Content-Length` over
 //! the cap is refused first, and a secret shown as a token (`X-Sandbot-Token`
@@ -19,8 +29,10 @@ use super::body::{Bodies, Read, Unread};
 use crate::bot::Bot;
 use crate::catalog::Catalog;
 use crate::config::{Config, WebhookSettings};
-use crate::event::{Event, HTTP_CALLER, Outcome, ResponseBody, WebhookRequest, now_ms};
+use crate::event::{Event, EventId, Execution, HTTP_CALLER, Outcome, WebhookRequest, now_ms};
+use crate::matching::Target;
 use crate::text::for_log;
+use crate::workflow::Start;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
@@ -43,10 +55,11 @@ struct Hooks {
     config: Arc<Config>,
 }
 
-/// The webhook route, to mount on the bot's HTTP server.
+/// The webhook routes, to mount on the bot's HTTP server.
 pub fn routes(bot: Arc<Bot>, catalog: Arc<Catalog>, config: Arc<Config>) -> Router {
     Router::new()
-        .route("/skill/{skill}/{*path}", post(handle))
+        .route("/skill/{skill}/{*path}", post(skill_hook))
+        .route("/workflow/{name}", post(workflow_hook))
         .with_state(Arc::new(Hooks {
             bot,
             catalog,
@@ -54,10 +67,52 @@ pub fn routes(bot: Arc<Bot>, catalog: Arc<Catalog>, config: Arc<Config>) -> Rout
         }))
 }
 
-async fn handle(
+/// What a request asks for: a skill's webhook at a path, or a workflow's.
+struct Asked {
+    name: String,
+    path: String,
+    workflow: bool,
+}
+
+async fn skill_hook(
     State(hooks): State<Arc<Hooks>>,
     Extension(bodies): Extension<Arc<Bodies>>,
     Path((name, path)): Path<(String, String)>,
+    method: Method,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let asked = Asked {
+        name,
+        path,
+        workflow: false,
+    };
+    handle(&hooks, &bodies, asked, method, headers, body).await
+}
+
+async fn workflow_hook(
+    State(hooks): State<Arc<Hooks>>,
+    Extension(bodies): Extension<Arc<Bodies>>,
+    Path(name): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    // A workflow's webhook matcher takes its name as its path.
+    let asked = Asked {
+        path: name.clone(),
+        name,
+        workflow: true,
+    };
+    handle(&hooks, &bodies, asked, method, headers, body).await
+}
+
+/// The one gate: finds the webhook matcher in the index, admits the
+/// request (`admit`), then runs the skill or starts the workflow.
+async fn handle(
+    hooks: &Hooks,
+    bodies: &Bodies,
+    asked: Asked,
     method: Method,
     mut headers: HeaderMap,
     body: Body,
@@ -68,73 +123,87 @@ async fn handle(
             "the bot is shutting down".into(),
         );
     }
+    let Asked {
+        name,
+        path,
+        workflow,
+    } = asked;
     let set = hooks.catalog.current();
-    let hit = set
-        .skills
-        .iter()
-        .position(|s| s.name == name)
-        .and_then(|skill| set.index.webhook(skill, &path));
-    let Some(hit) = hit else {
-        return answer(
-            StatusCode::NOT_FOUND,
-            format!(
+    let target = match workflow {
+        true => set.workflow(&name),
+        false => set
+            .skills
+            .iter()
+            .position(|s| s.name == name)
+            .map(Target::Skill),
+    };
+    let Some(hit) = target.and_then(|t| set.index.webhook(t, &path)) else {
+        let text = match workflow {
+            true => format!("no workflow `{}` with a webhook", for_log(&name)),
+            false => format!(
                 "no webhook `{}` for skill `{}`",
                 for_log(&path),
                 for_log(&name)
             ),
-        );
+        };
+        return answer(StatusCode::NOT_FOUND, text);
     };
     let defaults = WebhookSettings::default();
-    let settings = hooks
-        .config
-        .skills
-        .get(&name)
-        .map_or(&defaults, |e| &e.webhook);
-    let key = format!("skills.{name}.webhook");
+    let (settings, key) = match workflow {
+        true => (
+            hooks.config.workflows.get(&name).map(|e| &e.webhook),
+            "workflows",
+        ),
+        false => (hooks.config.skills.get(&name).map(|e| &e.webhook), "skills"),
+    };
+    let settings = settings.unwrap_or(&defaults);
+    let key = format!("{key}.{name}.webhook");
     // The budget is held until the skill is done with the body.
     let Read {
         bytes: body,
         held: _budget,
-    } = match admit(&bodies, body, &headers, settings, &key).await {
+    } = match admit(bodies, body, &headers, settings, &key).await {
         Ok(read) => read,
         Err(refused) => return refused,
     };
-    if settings.secret.is_some() {
-        // The proof was for the bot; the skill need not see the secret.
+    if settings.secret.is_some() || workflow {
+        // The proof was for the bot; the skill need not see the secret,
+        // nor a workflow's run keep it.
         headers.remove(TOKEN);
         headers.remove(header::AUTHORIZATION);
+    }
+    if workflow {
+        headers.remove(SIGNATURE);
+        return start_workflow(hooks, &name, &method, &headers, &body).await;
     }
     let request = WebhookRequest {
         path: crate::matching::webhook_path(&path).to_owned(),
         method: method.to_string(),
-        headers: headers
-            .iter()
-            .map(|(k, v)| {
-                let value = String::from_utf8_lossy(v.as_bytes()).into_owned();
-                (k.as_str().to_owned(), value)
-            })
-            .collect(),
+        headers: header_pairs(&headers),
         body: Vec::from(body),
         received_at: now_ms(),
     };
     let execution = hooks.bot.trigger(&set, &hit, Event::Webhook(request)).await;
+    skill_answer(&name, execution)
+}
+
+fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            let value = String::from_utf8_lossy(v.as_bytes()).into_owned();
+            (k.as_str().to_owned(), value)
+        })
+        .collect()
+}
+
+/// The HTTP answer to a skill's run.
+fn skill_answer(name: &str, execution: Execution) -> Response {
     match execution.outcome {
         Outcome::Ok => {
-            let texts: Vec<&str> = execution
-                .responses
-                .iter()
-                .filter(|r| r.target.connector == HTTP_CALLER)
-                .filter_map(|r| match &r.body {
-                    ResponseBody::Text(t) => Some(t.as_str()),
-                    _ => None,
-                })
-                .collect();
-            (
-                StatusCode::OK,
-                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-                texts.join("\n"),
-            )
-                .into_response()
+            let text = crate::executor::answers(&execution.responses, Some(HTTP_CALLER));
+            let plain = [(header::CONTENT_TYPE, "text/plain; charset=utf-8")];
+            (StatusCode::OK, plain, text).into_response()
         }
         Outcome::Busy => answer(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -165,8 +234,79 @@ async fn handle(
     }
 }
 
+/// Starts workflow `name` with the inputs in `body` (a JSON object; empty:
+/// its defaults). The run keeps its event: the request without its body
+/// (the inputs hold what it said) or the headers that prove the secret.
+async fn start_workflow(
+    hooks: &Hooks,
+    name: &str,
+    method: &Method,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
+    let workflows = hooks.bot.workflows();
+    let def = workflows.definitions().by_name.get(name).cloned();
+    let Some((def, room)) = def.and_then(|d| {
+        let room = d.webhook.as_ref()?.room.clone();
+        Some((d, room))
+    }) else {
+        let text = format!("no workflow `{}` with a webhook", for_log(name));
+        return answer(StatusCode::NOT_FOUND, text);
+    };
+    let given = if body.iter().all(u8::is_ascii_whitespace) {
+        serde_json::Map::new()
+    } else {
+        match serde_json::from_slice::<serde_json::Value>(body) {
+            Ok(serde_json::Value::Object(map)) => map,
+            Ok(_) => {
+                let text = "the body must be a JSON object of the workflow's inputs";
+                return answer(StatusCode::BAD_REQUEST, text.into());
+            }
+            Err(e) => {
+                let text = format!("the body is not JSON: {e}");
+                return answer(StatusCode::BAD_REQUEST, text);
+            }
+        }
+    };
+    let inputs = match def.inputs_from_json(&given) {
+        Ok(inputs) => inputs,
+        Err(e) => {
+            tracing::info!(workflow = %name, "webhook request refused (400): {e}");
+            return answer(StatusCode::BAD_REQUEST, format!("{name}: {e}"));
+        }
+    };
+    let request = WebhookRequest {
+        path: String::new(),
+        method: method.to_string(),
+        headers: header_pairs(headers),
+        body: Vec::new(),
+        received_at: now_ms(),
+    };
+    let start = Start {
+        inputs,
+        event: Event::Webhook(request),
+        event_id: EventId::next(),
+        alias: None,
+        room,
+    };
+    match workflows.start_run(def, start).await {
+        Ok((run, _running)) => (
+            StatusCode::ACCEPTED,
+            axum::Json(serde_json::json!({"run": run, "id": format!("wf-{run}")})),
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(workflow = %name, "cannot start from its webhook: {e:#}");
+            answer(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("{name}: cannot start: {e}"),
+            )
+        }
+    }
+}
+
 /// A short plain-text answer.
-pub(super) fn answer(status: StatusCode, text: String) -> Response {
+fn answer(status: StatusCode, text: String) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -181,7 +321,7 @@ pub(super) fn answer(status: StatusCode, text: String) -> Response {
 /// body. A refusal is the answer to send, naming `key`
 /// (`skills.<name>.webhook`) where the limit is set; it is logged with
 /// `key`.
-pub(super) async fn admit(
+async fn admit(
     bodies: &Bodies,
     body: Body,
     headers: &HeaderMap,

@@ -4,7 +4,9 @@
 //! started with, and a file that no longer parses is reported
 //! (`file:line:col`) while its previous version keeps serving. A watcher
 //! reloads the folder when a file in it changes; whoever follows the set
-//! (the scheduler, for `crontab:`) is told through [`Definitions::subscribe`].
+//! is told through [`Definitions::subscribe`]. Every swap first hands the
+//! catalog the workflows' matchers (`matchers`), so a workflow logged as
+//! loaded is already routed to, scheduled and served its webhook.
 //!
 //! A file that declares `webhook:` loads only when the configuration's
 //! `workflows.<name>.webhook` has a `secret` or says `public: true`.
@@ -73,6 +75,8 @@ pub struct Definitions {
     changing: std::sync::Mutex<()>,
     /// Bumped after every swap.
     changes: tokio::sync::watch::Sender<()>,
+    /// Where the workflows' matchers go at every swap.
+    catalog: Option<Arc<crate::catalog::Catalog>>,
 }
 
 impl Definitions {
@@ -95,7 +99,14 @@ impl Definitions {
             guarded_hooks,
             changing: std::sync::Mutex::new(()),
             changes: tokio::sync::watch::Sender::new(()),
+            catalog: None,
         }
+    }
+
+    /// Hands every set's matchers to `catalog`, which routes by them.
+    pub fn matched_by(mut self, catalog: Arc<crate::catalog::Catalog>) -> Definitions {
+        self.catalog = Some(catalog);
+        self
     }
 
     /// Changes when the set is swapped (a reload, even one that changed
@@ -157,6 +168,9 @@ impl Definitions {
             if !next.contains_key(name) {
                 report.removed.push(name.clone());
             }
+        }
+        if let Some(catalog) = &self.catalog {
+            catalog.set_workflows(super::matchers::flows(next.values()));
         }
         for name in &report.loaded {
             tracing::info!(workflow = %name, "workflow loaded");
@@ -244,23 +258,15 @@ fn find_circle(set: &BTreeMap<String, Arc<Workflow>>) -> Option<Vec<String>> {
         .find_map(|name| visit(name, set, &mut done, &mut Vec::new()))
 }
 
+/// What a workflow file's name ends with.
+const WORKFLOW_FILES: &[&str] = &["yaml", "yml"];
+
 fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| is_workflow_file(p))
-        .collect();
-    out.sort();
-    out
+    crate::folder::files(dir, WORKFLOW_FILES)
 }
 
 fn is_workflow_file(p: &Path) -> bool {
-    p.extension().is_some_and(|e| e == "yaml" || e == "yml")
-        && !p
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+    crate::folder::holds(p, WORKFLOW_FILES)
 }
 
 /// Reads one workflow file; `hook_guarded`: may it declare `webhook:` (the

@@ -28,7 +28,6 @@ use crate::event::{
 use crate::identity::IdentityPattern;
 use crate::observe::Observer;
 use crate::permissions::Asker;
-use crate::runtime::Call;
 use crate::work::Work;
 use minijinja::Value;
 use std::collections::HashMap;
@@ -235,56 +234,37 @@ impl Engine {
         if self.catalog.is_disabled(&set, name) {
             return (Outcome::Error, fail(format!("skill `{name}` is disabled")));
         }
-        let call = Call {
+        // Quiet, through the one executor: the answers go into the record.
+        let executor = crate::executor::Executor {
+            runtime: self.catalog.runtime(),
+            responses: &*self.responses,
+            observers: &self.observers,
+        };
+        let job = crate::executor::Job {
+            skill,
             event: &cx.event,
-            event_id: Some(cx.event_id),
-            matcher_id: &matcher,
-            captures: &record.captures,
+            event_id: cx.event_id,
             reword: None,
             quiet: true,
+            failure_to: None,
+            reserved: None,
+            limit,
         };
-        let run = self.catalog.runtime().call(skill, call);
-        let handled = match limit {
-            Some(l) => match tokio::time::timeout(l, run).await {
-                Ok(h) => h,
-                Err(_) => {
-                    return (
-                        Outcome::Timeout,
-                        fail(format!(
-                            "took longer than its timeout of {}",
-                            HumanDuration(l)
-                        )),
-                    );
-                }
-            },
-            None => run.await,
-        };
-        let answer: Vec<&str> = handled
-            .sent
-            .iter()
-            .filter_map(|r| match &r.body {
-                ResponseBody::Text(t) => Some(t.as_str()),
-                ResponseBody::Reaction { .. } => None,
-            })
-            .collect();
-        let answer = answer.join("\n");
-        record.denials = handled.denials.clone();
-        record.responses = handled.sent;
-        let result = handled.structured.unwrap_or(serde_json::Value::Null);
-        match handled.result {
-            Ok(()) => (Outcome::Ok, ok(result, answer)),
-            Err(failure) => {
-                let outcome = failure.outcome(&record.denials);
-                (
-                    outcome,
-                    Attempt {
-                        ok: false,
-                        result,
-                        answer,
-                        error: Some(failure.brief()),
-                    },
-                )
-            }
+        let ran = executor.run(job, record.clone()).await;
+        let answer = ran.answer(None);
+        let result = ran.structured.unwrap_or(serde_json::Value::Null);
+        *record = ran.record;
+        match ran.failure {
+            None => (Outcome::Ok, ok(result, answer)),
+            Some(error) => (
+                record.outcome,
+                Attempt {
+                    ok: false,
+                    result,
+                    answer,
+                    error: Some(error),
+                },
+            ),
         }
     }
 

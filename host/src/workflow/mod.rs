@@ -11,22 +11,27 @@
 //! / `deny N`, `workflow status N`,
 //! `workflow cancel N`, `workflows`, `workflow reload`.
 //!
-//! The dispatcher asks [`Workflows::chat`] first with every message; what
-//! it takes no skill sees. The other ways in: a file's `crontab:` entries
-//! (the scheduler calls [`Workflows::tick`]), its `webhook:` (the web
-//! server calls [`Workflows::start_run`] through `web::workflow_hook`), and a
-//! task of another workflow (`action: workflow.<name>`, in the engine).
+//! A workflow is a target of matching like a skill (`matchers`): its
+//! aliases, `crontab:` entries and `webhook:` are in the catalog's one
+//! index, so the dispatcher routes a message to it (then
+//! [`Workflows::start_hit`]), the scheduler fires its entries through the
+//! same call, and the webhook gate starts it with [`Workflows::start_run`].
+//! The chat commands above are entries of the one command registry
+//! ([`Workflows::commands`], `commands.rs`); a task of another workflow
+//! (`action: workflow.<name>`) starts one in the engine.
 //! At start, [`Workflows::resume`] (`resume.rs`) picks up the runs the
 //! last process left; one whose record cannot be read fails alone.
 
 mod approvals;
 mod check;
+mod commands;
 pub mod conductor;
 pub mod defs;
 mod driver;
 pub mod engine;
 mod inputs;
 mod joins;
+pub mod matchers;
 #[cfg(test)]
 mod rehearsal;
 mod resume;
@@ -43,6 +48,7 @@ use crate::event::{Event, EventId, Message, Outcome, Response, ResponseBody, Tar
 use crate::observe::Observer;
 use crate::permissions::Asker;
 use anyhow::Result;
+pub use commands::commands;
 use defs::Definitions;
 use engine::Engine;
 pub use engine::Start;
@@ -98,10 +104,11 @@ impl Workflows {
         if config.history.enabled {
             prune_now_and_hourly(store.clone(), &config);
         }
-        let defs = Arc::new(Definitions::for_config(&config));
+        let defs = Arc::new(Definitions::for_config(&config).matched_by(catalog.clone()));
         // Watching first: a file changed while the folder is read is seen.
         let watch = defs::watch(defs.clone())?;
-        defs.reload();
+        let first = defs.clone();
+        tokio::task::spawn_blocking(move || first.reload()).await?;
         let engine = Arc::new(Engine {
             catalog,
             responses,
@@ -127,21 +134,6 @@ impl Workflows {
         self.defs.current()
     }
 
-    /// Changes whenever the set of workflows is swapped (the scheduler
-    /// replans their `crontab:` entries).
-    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<()> {
-        self.defs.subscribe()
-    }
-
-    /// Does a loaded workflow declare a `webhook:`?
-    pub fn has_webhooks(&self) -> bool {
-        self.defs
-            .current()
-            .by_name
-            .values()
-            .any(|w| w.webhook.is_some())
-    }
-
     /// Stores and launches a run of `def` (no permission check: the caller
     /// made it: a crontab entry in the file, a webhook's secret); returns
     /// its number and a handle that ends with the run.
@@ -164,7 +156,7 @@ impl Workflows {
     /// A `crontab:` entry of `def` is due (at `fired_at`, ms): starts a run
     /// with the entry's inputs and returns once it ends, so the scheduler
     /// skips a tick while the last one's run is still going, as for skills.
-    pub async fn tick(&self, def: Arc<Workflow>, entry: usize, fired_at: u64) {
+    async fn tick(&self, def: Arc<Workflow>, entry: usize, fired_at: u64) {
         let Some(cron) = def.crontab.get(entry) else {
             return;
         };
@@ -206,122 +198,35 @@ impl Workflows {
         }
     }
 
-    /// Takes `m` if it is a workflow command or starts a workflow; answers
-    /// it (in reply to event `id`) and returns true.
-    pub async fn chat(&self, id: EventId, event: &Event) -> bool {
-        let Some(m) = event.message() else {
-            return false;
+    /// A matcher of workflow `name` took `event` (routed by the one index,
+    /// its permissions passed): starts the run it asks for. An alias's
+    /// run starts with the alias's parameters; a schedule's is waited for,
+    /// so the scheduler skips a tick while the last one's run still goes.
+    pub async fn start_hit(
+        &self,
+        id: EventId,
+        event: &Event,
+        name: &str,
+        matcher: usize,
+        params: Vec<(String, String)>,
+    ) {
+        let Some(def) = self.defs.current().by_name.get(name).cloned() else {
+            return;
         };
-        // Every message passes here: only a command word is worth splitting
-        // the text for, and an alias is tried with `is_match` (no
-        // allocation) before its captures are taken.
-        let first = m.text.split_whitespace().next().unwrap_or_default();
-        let command = ["approve", "deny", "workflow", "workflows"]
-            .iter()
-            .any(|c| first.eq_ignore_ascii_case(c));
-        if !command {
-            return self.by_alias(id, event, m).await;
-        }
-        let words: Vec<&str> = m.text.split_whitespace().collect();
-        let lower: Vec<String> = words.iter().map(|w| w.to_ascii_lowercase()).collect();
-        let lower: Vec<&str> = lower.iter().map(String::as_str).collect();
-        let answer = match lower.as_slice() {
-            [verb @ ("approve" | "deny"), run, rest @ ..] if rest.len() <= 1 => {
-                match run_number(run) {
-                    Some(n) => {
-                        let task = rest.first().map(|_| words[2]);
-                        let approve = *verb == "approve";
-                        match self.elsewhere(n).await {
-                            Some(Ok(owner)) => {
-                                let request = Request::Decide {
-                                    run: n,
-                                    task: task.map(str::to_owned),
-                                    connector: m.connector.clone(),
-                                    user_id: m.user_id.clone(),
-                                    approve,
-                                };
-                                self.ask(n, &owner, request).await
-                            }
-                            Some(Err(text)) => text,
-                            None => {
-                                match self
-                                    .engine
-                                    .decide(n, task, &m.connector, &m.user_id, approve)
-                                {
-                                    Ok(text) | Err(text) => text,
-                                }
-                            }
-                        }
-                    }
-                    None => return false,
-                }
-            }
-            ["workflows"] => self.list(),
-            ["workflow", "reload"] => {
-                if !self.engine.config.is_admin(&m.connector, &m.user_id) {
-                    format!("Sorry {}, only admins may reload workflows.", m.user)
-                } else {
-                    let defs = self.defs.clone();
-                    tokio::task::spawn_blocking(move || defs.reload().summary())
-                        .await
-                        .unwrap_or_else(|e| format!("⚠ {e}"))
-                }
-            }
-            ["workflow", "status", run] => match run_number(run) {
-                Some(n) => self.status(n).await,
-                None => format!("`{run}` is not a run number."),
-            },
-            ["workflow", "cancel", run] => match run_number(run) {
-                Some(n) => {
-                    self.cancel(n, id, m).await;
-                    return true;
-                }
-                None => format!("`{run}` is not a run number."),
-            },
-            ["workflow", "run", _name, ..] => {
-                let name = words[2];
-                let Some(def) = self.defs.current().by_name.get(name).cloned() else {
-                    self.say(m, id, format!("⚠ No workflow is named `{name}`."))
-                        .await;
-                    return true;
-                };
-                let (_, pairs) = crate::matching::alias::trailing_pairs(&m.text);
-                self.begin(id, event, m, def, pairs, None).await;
-                return true;
-            }
-            _ => return self.by_alias(id, event, m).await,
-        };
-        self.say(m, id, answer).await;
-        true
-    }
-
-    /// Starts the workflow one of whose aliases `m` fits, if any.
-    async fn by_alias(&self, id: EventId, event: &Event, m: &Message) -> bool {
-        let set = self.defs.current();
-        for def in set.by_name.values() {
-            for alias in &def.aliases {
-                if !alias.regex.is_match(&m.text) {
-                    continue;
-                }
-                let Some(caps) = alias.regex.captures(&m.text) else {
-                    continue;
-                };
-                let captures: Vec<(String, String)> = alias
-                    .regex
-                    .capture_names()
-                    .flatten()
-                    .filter_map(|n| Some((n.to_owned(), caps.name(n)?.as_str().to_owned())))
-                    .collect();
-                let params = alias.format.parameters(&m.text, &captures);
-                self.begin(id, event, m, def.clone(), params, Some(alias))
+        match (matchers::way(&def, matcher), event) {
+            (Some(matchers::Way::Alias(alias)), Event::Message(m)) => {
+                self.launch(id, event, m, def.clone(), params, Some(alias))
                     .await;
-                return true;
             }
+            (Some(matchers::Way::Cron(entry, _)), Event::Schedule { fired_at }) => {
+                self.tick(def.clone(), entry, *fired_at).await;
+            }
+            _ => {}
         }
-        false
     }
 
-    /// Starts `def` for the sender of `m`, if they may run it.
+    /// Starts `def` for the sender of `m` (`workflow run NAME`), if they
+    /// may run it.
     async fn begin(
         &self,
         id: EventId,
@@ -329,7 +234,6 @@ impl Workflows {
         m: &Message,
         def: Arc<Workflow>,
         params: Vec<(String, String)>,
-        alias: Option<&spec::Alias>,
     ) {
         let who = Asker {
             connector: &m.connector,
@@ -340,7 +244,7 @@ impl Workflows {
             tracing::warn!(workflow = %def.name, user_id = %crate::text::for_log(&m.user_id), "denied: {why}");
             let mut record = self.engine.record_of(event, id, format!("{id}-wf"));
             record.skill = def.name.clone();
-            record.version = "workflow".into();
+            record.version = matchers::VERSION.into();
             record.matcher = "workflow".into();
             record.outcome = Outcome::Denied;
             record.error = Some(format!("not allowed: {why}"));
@@ -352,6 +256,20 @@ impl Workflows {
             self.say(m, id, text).await;
             return;
         }
+        self.launch(id, event, m, def, params, None).await;
+    }
+
+    /// Stores and launches a run of `def` for `m`, with its inputs read
+    /// from `params`, and says it started (the alias's ack, if it has one).
+    async fn launch(
+        &self,
+        id: EventId,
+        event: &Event,
+        m: &Message,
+        def: Arc<Workflow>,
+        params: Vec<(String, String)>,
+        alias: Option<&spec::Alias>,
+    ) {
         let inputs = match def.inputs_from(&params) {
             Ok(inputs) => inputs,
             Err(e) => {
@@ -391,39 +309,52 @@ impl Workflows {
         self.engine.launch(def, kept);
     }
 
-    /// For `help`: the workflows `m`'s sender may start (by alias, else by
-    /// `workflow run`), then the workflow commands they may use.
-    pub fn help(&self, m: &Message) -> Vec<String> {
+    /// For `help`: the workflows `m`'s sender may start with no alias (by
+    /// `workflow run`; aliases are listed as every target's are).
+    fn run_help(&self, m: &Message) -> Vec<String> {
         let who = Asker {
             connector: &m.connector,
             user_id: &m.user_id,
             room: &m.room,
         };
         let set = self.defs.current();
-        let mut lines: Vec<String> = Vec::new();
-        for w in set.by_name.values() {
-            if w.permissions.check(who).is_err() {
-                continue;
+        set.by_name
+            .values()
+            .filter(|w| w.aliases.is_empty() && w.permissions.check(who).is_ok())
+            .map(|w| format!("workflow run {} key=value… (workflow)", w.name))
+            .collect()
+    }
+
+    /// `approve N [task]` / `deny N [task]`, here or on the host that
+    /// drives run `n`.
+    async fn decide(&self, m: &Message, n: u64, task: Option<&str>, approve: bool) -> String {
+        match self.elsewhere(n).await {
+            Some(Ok(owner)) => {
+                let request = Request::Decide {
+                    run: n,
+                    task: task.map(str::to_owned),
+                    connector: m.connector.clone(),
+                    user_id: m.user_id.clone(),
+                    approve,
+                };
+                self.ask(n, &owner, request).await
             }
-            if w.aliases.is_empty() {
-                lines.push(format!("workflow run {} key=value… (workflow)", w.name));
-            }
-            for a in &w.aliases {
-                lines.push(format!("{} (workflow {})", a.help, w.name));
-            }
+            Some(Err(text)) => text,
+            None => match self
+                .engine
+                .decide(n, task, &m.connector, &m.user_id, approve)
+            {
+                Ok(text) | Err(text) => text,
+            },
         }
-        lines.extend(
-            [
-                "approve N / deny N — answer a workflow's question (its approvers only)",
-                "workflows — the loaded workflows and how to start them",
-                "workflow status N / workflow cancel N — a run's tasks; stop it (who started it, or admins)",
-            ]
-            .map(String::from),
-        );
-        if self.engine.config.is_admin(&m.connector, &m.user_id) {
-            lines.push("workflow reload — read the workflows folder again (admins only)".into());
-        }
-        lines
+    }
+
+    /// `workflow reload`: the folder read again; what changed.
+    async fn reload(&self) -> String {
+        let defs = self.defs.clone();
+        tokio::task::spawn_blocking(move || defs.reload().summary())
+            .await
+            .unwrap_or_else(|e| format!("⚠ {e}"))
     }
 
     fn list(&self) -> String {

@@ -21,6 +21,8 @@ const LAYERS: &[&[&str]] = &[
         "stored",
         "names",
         "targets",
+        "sqlite",
+        "folder",
     ],
     &[
         "config", "memory", "history", "outbound", "grants", "matching",
@@ -30,6 +32,8 @@ const LAYERS: &[&[&str]] = &[
     &[
         "bot",
         "builtins",
+        "commands",
+        "executor",
         "observe",
         "web",
         "scheduler",

@@ -174,7 +174,7 @@ proptest! {
             prop_assert!(m.matchers.len() <= sandbot::matching::MAX_MATCHERS);
             let index = sandbot::matching::Index::build([(&m, &compiled, &sandbot::matching::Policy::default())]);
             for hit in index.route(&say(&text)) {
-                prop_assert_eq!(hit.skill, 0);
+                prop_assert_eq!(hit.skill(), Some(0));
             }
         }
     }

@@ -557,6 +557,51 @@ fn help_lists_the_workflows_the_asker_may_start() {
     assert!(status.success(), "{log}");
 }
 
+/// A workflow's alias is routed as a skill's is: when it and a skill's
+/// alias both fit a message, nothing runs and both are named, the answer
+/// two skills' aliases get; with the skill off, the workflow's alone fits
+/// and starts its run; a slip of its words is suggested, and `history
+/// NAME` finds its runs as it finds a skill's.
+#[test]
+fn a_workflow_alias_and_a_skill_alias_that_both_fit_are_named_not_guessed() {
+    let bot = BotDir::new(&["ci", "deploy"], "");
+    std::fs::create_dir_all(bot.path().join("workflows")).unwrap();
+    write_workflow(&bot, "release", &example());
+    let mut alice = bot.start();
+    alice.wait_for_log("workflow loaded workflow=release");
+    assert_eq!(
+        alice.ask("deploy web"),
+        "⚠ That matches more than one command: \
+         `deploy <app> [to <env>] [key=value ...] — deploy (staging by default)` (deploy), \
+         `deploy <app> [to <env>] — build, test, approve, deploy` (release). \
+         Say which, more precisely."
+    );
+    assert_eq!(alice.ask("skill disable deploy"), "`deploy` is disabled.");
+    assert_eq!(alice.ask("deploy web"), "▶ release #1 started.");
+    assert_eq!(
+        alice.answer(),
+        "❓ Deploy web 1.1.0 to staging? Say `approve 1` or `deny 1`."
+    );
+    assert_eq!(alice.ask("deny 1"), "👎 shell:alice denied #1 (approval).");
+    alice.answer();
+    alice.answer();
+    let slip = alice.ask("deplyo web");
+    assert!(
+        slip.contains(
+            "`deploy <app> [to <env>] — build, test, approve, deploy` (workflow release)"
+        ),
+        "{slip}"
+    );
+    let mut runs = vec![alice.ask("history release")];
+    while let Some(line) = alice.try_answer(Duration::from_millis(300)) {
+        runs.push(line);
+    }
+    let runs = runs.join("\n");
+    assert!(runs.contains("release workflow/"), "{runs}");
+    let (_, status, log) = alice.finish();
+    assert!(status.success(), "{log}");
+}
+
 /// Reads answers until `pred` holds for one, which it returns.
 fn answer_until(bot: &crate::common::Running, pred: impl Fn(&str) -> bool) -> String {
     loop {

@@ -16,17 +16,10 @@ pub(super) struct SqliteRuns {
 
 impl SqliteRuns {
     pub(super) fn open(path: &Path) -> Result<SqliteRuns> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating the folder of {}", path.display()))?;
-        }
-        let mut conn = Connection::open(path)
-            .with_context(|| format!("opening the workflow database {}", path.display()))?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = NORMAL;
-             PRAGMA busy_timeout = 5000;
-             CREATE TABLE IF NOT EXISTS workflow_runs (
+        let mut conn = crate::sqlite::open(
+            path,
+            "workflow",
+            "CREATE TABLE IF NOT EXISTS workflow_runs (
                  id INTEGER PRIMARY KEY AUTOINCREMENT,
                  workflow TEXT NOT NULL,
                  status TEXT NOT NULL,
@@ -39,8 +32,7 @@ impl SqliteRuns {
                  doc TEXT NOT NULL,
                  PRIMARY KEY (run, task)
              ) WITHOUT ROWID;",
-        )
-        .with_context(|| format!("preparing the workflow tables in {}", path.display()))?;
+        )?;
         without_rowid(&mut conn)
             .with_context(|| format!("upgrading the workflow tables in {}", path.display()))?;
         Ok(SqliteRuns {
