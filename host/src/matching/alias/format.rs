@@ -132,11 +132,9 @@ fn default_value(format: &str, i: usize) -> Option<(String, usize)> {
 }
 
 /// The regex being written, and where its pieces came from.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(super) struct Out {
     pub regex: String,
-    /// Where the user's part of the regex is, between the wrapping.
-    pub body: std::ops::Range<usize>,
     /// (offset in `regex`, offset in the format), ascending.
     map: Vec<(usize, usize)>,
 }

@@ -107,16 +107,12 @@ struct Param {
 /// Makes `format` a regex, or says what is wrong with it and where.
 pub fn compile(format: &str) -> Result<AliasFormat, String> {
     let pieces = format::pieces(format)?;
-    let out = write(&pieces)?;
-    let parser = || regex_syntax::ParserBuilder::new().case_insensitive(true).build();
-    // The user's part alone first, so that a group it leaves open is
-    // reported where it opens, not where the wrapping closes it.
-    parser()
-        .parse(&out.regex[out.body.clone()])
-        .map_err(|e| located(format, &out, out.body.start, &e))?;
-    let hir = parser()
-        .parse(&out.regex)
-        .map_err(|e| located(format, &out, 0, &e))?;
+    let regex = write(&pieces).map_err(|e| e.told(format))?;
+    let hir = regex_syntax::ParserBuilder::new()
+        .case_insensitive(true)
+        .build()
+        .parse(&regex)
+        .map_err(|e| format!("the format does not make a valid regex: {e}"))?;
     let mut names = Vec::new();
     capture_names(&hir, &mut names);
     names.sort_unstable();
@@ -139,12 +135,12 @@ pub fn compile(format: &str) -> Result<AliasFormat, String> {
         })
         .collect();
     if !format::is_regex(&texts) && texts.contains(format::META) {
-        check_example(format, &pieces, &out.regex)?;
+        check_example(format, &pieces, &regex)?;
     }
     let literal = texts.chars().filter(|c| c.is_alphanumeric()).count() as u32;
     let specificity = literal.saturating_mul(256) + (params.len() as u32).min(255);
     Ok(AliasFormat {
-        regex: out.regex,
+        regex,
         params,
         fixed: Vec::new(),
         ack: None,
@@ -152,9 +148,30 @@ pub fn compile(format: &str) -> Result<AliasFormat, String> {
     })
 }
 
+/// Why a format cannot be written as a regex: told as is, or as a syntax
+/// error of its regex, placed in the format.
+enum Unwritable {
+    Said(String),
+    Syntax(Out, regex_syntax::Error),
+}
+
+impl From<String> for Unwritable {
+    fn from(s: String) -> Unwritable {
+        Unwritable::Said(s)
+    }
+}
+
+impl Unwritable {
+    fn told(self, format: &str) -> String {
+        match self {
+            Unwritable::Said(s) => s,
+            Unwritable::Syntax(out, e) => located(format, &out, &e),
+        }
+    }
+}
+
 /// The regex for a format's pieces (see the module's rules).
-fn write(pieces: &[Piece<'_>]) -> Result<Out, String> {
-    let mut out = Out::default();
+fn write(pieces: &[Piece<'_>]) -> Result<String, Unwritable> {
     let mut seen = HashSet::new();
     for p in pieces {
         if let Piece::Slot(s) = p
@@ -163,24 +180,62 @@ fn write(pieces: &[Piece<'_>]) -> Result<Out, String> {
             return Err(format!(
                 "parameter `{}` appears twice (again at byte {})",
                 s.name, s.at
-            ));
+            )
+            .into());
         }
     }
     let first = match pieces.first() {
         Some(Piece::Text(_, t)) => t.trim_start(),
         _ => "",
     };
-    let own_start = first.starts_with('^') || first.starts_with(r"\A");
-    let own_end = match pieces.last() {
+    let closing = match pieces.last() {
         Some(Piece::Text(_, t)) => end_anchor(t),
         _ => None,
     };
-    out.push("(?s)", 0);
+    let body = write_body(pieces, closing)?;
+    // The user's part alone, so that a group it leaves open is reported
+    // where it opens, not where the wrapping would close it; and its
+    // anchors, found where StackStorm looks (outside repetitions).
+    let hir = regex_syntax::ParserBuilder::new()
+        .case_insensitive(true)
+        .build()
+        .parse(&body.regex)
+        .map_err(|e| Unwritable::Syntax(body.clone(), e))?;
+    use regex_syntax::hir::Look;
+    let own_start = first.starts_with('^')
+        || first.starts_with(r"\A")
+        || has_anchor(&hir, &[Look::Start, Look::StartLF]);
+    let own_end = closing.is_some() || has_anchor(&hir, &[Look::End, Look::EndLF]);
+    let mut regex = String::from("(?s)");
     if !own_start {
-        out.push(r"^\s*", 0);
+        regex.push_str(r"^\s*");
     }
-    out.push("(?:", 0);
-    out.body.start = out.regex.len();
+    regex.push_str(&format!(
+        "(?:{})(?P<{PAIRS}>(?:(?:^|\\s+){PAIR})*)",
+        body.regex
+    ));
+    match (closing, own_end) {
+        (Some(_), _) => regex.push('$'),
+        (None, true) => {}
+        (None, false) => regex.push_str(r"\s*$"),
+    }
+    Ok(regex)
+}
+
+/// Is one of `looks` in `hir` outside any repetition (where StackStorm's
+/// `search_regex_tokens` looks for the format's own anchors)?
+fn has_anchor(hir: &Hir, looks: &[regex_syntax::hir::Look]) -> bool {
+    match hir.kind() {
+        HirKind::Look(l) => looks.contains(l),
+        HirKind::Capture(c) => has_anchor(&c.sub, looks),
+        HirKind::Concat(xs) | HirKind::Alternation(xs) => xs.iter().any(|x| has_anchor(x, looks)),
+        _ => false,
+    }
+}
+
+/// The user's part of the regex: text as regex, parameters as groups.
+fn write_body(pieces: &[Piece<'_>], closing: Option<usize>) -> Result<Out, String> {
+    let mut out = Out::default();
     let (required, optional) = (value(), optional_value());
     // Has anything the message must contain been written yet?
     let mut begun = false;
@@ -195,7 +250,7 @@ fn write(pieces: &[Piece<'_>]) -> Result<Out, String> {
             Piece::Text(at, t) => {
                 let mut text = *t;
                 let mut at = *at;
-                if let Some(cut) = own_end.filter(|_| last) {
+                if let Some(cut) = closing.filter(|_| last) {
                     text = &text[..cut];
                 }
                 if k == 0 || took_blanks {
@@ -239,13 +294,6 @@ fn write(pieces: &[Piece<'_>]) -> Result<Out, String> {
             }
         }
     }
-    let end_at = pieces.last().map_or(0, |p| match p {
-        Piece::Text(at, t) => at + t.len(),
-        Piece::Slot(s) => s.at,
-    });
-    out.body.end = out.regex.len();
-    out.push(&format!(r")(?P<{PAIRS}>(?:(?:^|\s+){PAIR})*)"), end_at);
-    out.push(if own_end.is_some() { "$" } else { r"\s*$" }, end_at);
     Ok(out)
 }
 
@@ -265,13 +313,13 @@ fn end_anchor(text: &str) -> Option<usize> {
 }
 
 /// A syntax error of the generated regex, told at its place in the format.
-fn located(format: &str, out: &Out, from: usize, e: &regex_syntax::Error) -> String {
+fn located(format: &str, out: &Out, e: &regex_syntax::Error) -> String {
     let (at, why) = match e {
         regex_syntax::Error::Parse(e) => (e.span().start.offset, e.kind().to_string()),
         regex_syntax::Error::Translate(e) => (e.span().start.offset, e.kind().to_string()),
         other => (0, other.to_string()),
     };
-    let at = out.origin(from + at);
+    let at = out.origin(at);
     let near: String = format[at..].chars().take(16).collect();
     format!("the format is not a valid regex at byte {at} (`{near}`): {why}")
 }
@@ -321,14 +369,14 @@ fn check_example(format: &str, pieces: &[Piece<'_>], regex: &str) -> Result<(), 
         let Ok(pieces) = format::pieces(&escaped) else {
             continue;
         };
-        let Ok(out) = write(&pieces) else { continue };
-        if matches_example(&out.regex, &pieces, &example) {
+        let Ok(regex) = write(&pieces) else { continue };
+        if matches_example(&regex, &pieces, &example) {
             let at = metas[k - 1];
             let c = format[at..].chars().next().unwrap_or('?');
             return Err(format!(
                 "`{c}` at byte {at} is regex syntax (a format is a regex, as in StackStorm), \
-                 so the format would never match its own words `{example}`; write `\\{c}` \
-                 for the character itself"
+                 so the format does not match its own words `{example}` as they read; \
+                 write `\\{c}` for the character itself"
             ));
         }
     }

@@ -170,6 +170,12 @@ const TABLE: &[Row] = &[
     (&[r"foo (?P<issue_key>[A-Z][A-Z0-9]+-[0-9]+)\s*$"], NONE, "foo ASDF-1234 bar", No),
     (&[r"^\s*foo (?P<issue_key>[A-Z][A-Z0-9]+-[0-9]+) bar\s*$"], NONE, "foo ASDF-1234 bar", P(&[("issue_key", "ASDF-1234")])),
     (&[r"^\s*foo (?P<issue_key>[A-Z][A-Z0-9]+-[0-9]+)\s*$"], NONE, "bar ASDF-1234", No),
+    // An anchor inside a group is the format's own: no `^` is added, and it
+    // is found within the sentence (st2 fixture `alias_match_multiple`).
+    (&[r"(?:\b|^)duplicate of (?P<issue_key>[A-Z][A-Z0-9]+-[0-9]+)(?:\b|$)"], NONE,
+        "JKROWLING-4 is a duplicate of JRRTOLKIEN-24 which is a duplicate of DRSEUSS-12",
+        P(&[("issue_key", "JRRTOLKIEN-24")])),
+    (&[r"(?:\b|^)duplicate of (?P<issue_key>[A-Z][A-Z0-9]+-[0-9]+)(?:\b|$)"], NONE, "a duplicate of nothing", No),
     // --- issue 32: each defect -------------------------------------------
     // The only parameter has a default.
     (&["run {{thing={'key': 'value'}}}"], NONE, "run", P(&[("thing", "{'key': 'value'}")])),
@@ -250,4 +256,20 @@ fn trailing_pairs_are_cut_from_the_end_only() {
     );
     assert_eq!(trailing_pairs("x=1 deploy"), ("x=1 deploy", vec![]));
     assert_eq!(trailing_pairs("licence abc=="), ("licence abc==", vec![]));
+}
+
+#[test]
+fn load_errors_name_the_place_and_the_fix() {
+    assert_eq!(
+        compile("deploy ( {{app}}").unwrap_err(),
+        "the format is not a valid regex at byte 7 (`( {{app}}`): unclosed group"
+    );
+    assert_eq!(
+        compile("c++ {{x}}").unwrap_err(),
+        "`+` at byte 2 repeats a repetition (as in `c++`), which StackStorm's regexes refuse \
+         too; write `\\+` for the character itself"
+    );
+    let e = compile("price {{amount}} $").unwrap_err();
+    assert!(e.starts_with("`$` at byte 17 is regex syntax"), "{e}");
+    assert!(e.contains("`price x1 $`") && e.contains(r"write `\$`"), "{e}");
 }
