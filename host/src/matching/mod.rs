@@ -357,7 +357,9 @@ impl Index {
                         hit.rivals = best
                             .rivals
                             .iter()
-                            .filter(|r| r.skill != best.route.skill || self.ids[r.skill][r.matcher] != *id)
+                            .filter(|r| {
+                                r.skill != best.route.skill || self.ids[r.skill][r.matcher] != *id
+                            })
                             .map(|r| (r.skill, r.matcher))
                             .collect();
                         hits.push(hit);

@@ -500,8 +500,11 @@ impl RegexIndex {
             candidates.retain(|&i| !self.entries[i].0.addressed);
         }
         let input = Input::new(text);
-        let mut best: Option<(usize, (u8, u32, usize), regex_automata::util::captures::Captures)> =
-            None;
+        let mut best: Option<(
+            usize,
+            (u8, u32, usize),
+            regex_automata::util::captures::Captures,
+        )> = None;
         let mut matched: Vec<(usize, u8)> = Vec::new();
         // Candidates are in ascending order, so ties go to the earlier skill
         // and matcher by keeping only strictly better matches: a higher

@@ -59,10 +59,7 @@ fn aliases_templates_and_an_operators_own_words() {
     );
     // Two formats of one alias (the skill's `deploy` and the operator's
     // `deploy {{app}} now` for it) fit: the more specific runs.
-    assert_eq!(
-        run.ask("deploy db now"),
-        "Deploying db to prod for alice."
-    );
+    assert_eq!(run.ask("deploy db now"), "Deploying db to prod for alice.");
     // Two aliases of two commands fit: nothing runs, both are named.
     let answer = run.ask("deploy api later");
     assert!(

@@ -52,7 +52,10 @@ fn slot(format: &str, open: usize) -> Result<(Slot, usize), String> {
     };
     let mut i = skip(open + 2);
     let name_at = i;
-    while i < b.len() && !b[i].is_ascii_whitespace() && b[i] != b'=' && !format[i..].starts_with("}}")
+    while i < b.len()
+        && !b[i].is_ascii_whitespace()
+        && b[i] != b'='
+        && !format[i..].starts_with("}}")
     {
         i += 1;
     }
@@ -156,7 +159,9 @@ impl Out {
 }
 
 /// Characters with a regex meaning in a format's text.
-pub(super) const META: &[char] = &['+', '*', '?', '.', '^', '$', '{', '}', '(', ')', '[', ']', '|', '\\'];
+pub(super) const META: &[char] = &[
+    '+', '*', '?', '.', '^', '$', '{', '}', '(', ')', '[', ']', '|', '\\',
+];
 
 /// Does the text use regex structure on purpose (groups, classes,
 /// alternatives, escapes)? Then it is a regex, and only its syntax is

@@ -152,7 +152,7 @@ pub fn compile(format: &str) -> Result<AliasFormat, String> {
 /// error of its regex, placed in the format.
 enum Unwritable {
     Said(String),
-    Syntax(Out, regex_syntax::Error),
+    Syntax(Box<(Out, regex_syntax::Error)>),
 }
 
 impl From<String> for Unwritable {
@@ -165,7 +165,7 @@ impl Unwritable {
     fn told(self, format: &str) -> String {
         match self {
             Unwritable::Said(s) => s,
-            Unwritable::Syntax(out, e) => located(format, &out, &e),
+            Unwritable::Syntax(b) => located(format, &b.0, &b.1),
         }
     }
 }
@@ -200,7 +200,7 @@ fn write(pieces: &[Piece<'_>]) -> Result<String, Unwritable> {
         .case_insensitive(true)
         .build()
         .parse(&body.regex)
-        .map_err(|e| Unwritable::Syntax(body.clone(), e))?;
+        .map_err(|e| Unwritable::Syntax(Box::new((body.clone(), e))))?;
     use regex_syntax::hir::Look;
     let own_start = first.starts_with('^')
         || first.starts_with(r"\A")
@@ -241,9 +241,8 @@ fn write_body(pieces: &[Piece<'_>], closing: Option<usize>) -> Result<Out, Strin
     let mut begun = false;
     // Did the previous optional parameter take the blanks after it?
     let mut took_blanks = false;
-    let is_optional = |p: Option<&Piece<'_>>| {
-        matches!(p, Some(Piece::Slot(s)) if s.default.is_some())
-    };
+    let is_optional =
+        |p: Option<&Piece<'_>>| matches!(p, Some(Piece::Slot(s)) if s.default.is_some());
     for (k, piece) in pieces.iter().enumerate() {
         let last = k + 1 == pieces.len();
         match piece {
@@ -412,7 +411,10 @@ fn example(pieces: &[Piece<'_>]) -> String {
 }
 
 fn matches_example(regex: &str, pieces: &[Piece<'_>], example: &str) -> bool {
-    let Ok(re) = regex::RegexBuilder::new(regex).case_insensitive(true).build() else {
+    let Ok(re) = regex::RegexBuilder::new(regex)
+        .case_insensitive(true)
+        .build()
+    else {
         return false;
     };
     let Some(caps) = re.captures(example) else {
@@ -431,7 +433,8 @@ impl AliasFormat {
     /// quotes stripped, defaults filled, trailing pairs applied, fixed
     /// parameters last. (`text` is the message; the captures say it all.)
     pub fn parameters(&self, _text: &str, captures: &[(String, String)]) -> Vec<(String, String)> {
-        let mut out: Vec<(String, String)> = Vec::with_capacity(self.params.len() + self.fixed.len());
+        let mut out: Vec<(String, String)> =
+            Vec::with_capacity(self.params.len() + self.fixed.len());
         for p in &self.params {
             let captured = captures
                 .iter()

@@ -94,18 +94,25 @@ fn check(row: &Row) -> Result<(), String> {
                 .collect();
             hit.captures == expected && hit.rivals.is_empty() && hit.refused.is_none()
         }
-        (Refused(words), Ok(Some(hit))) => hit.refused.as_deref().is_some_and(|r| r.contains(words)),
+        (Refused(words), Ok(Some(hit))) => {
+            hit.refused.as_deref().is_some_and(|r| r.contains(words))
+        }
         _ => false,
     };
     if fine {
         Ok(())
     } else {
         let got = match got {
-            Ok(Some(hit)) => format!("{:?} refused={:?} rivals={:?}", hit.captures, hit.refused, hit.rivals),
+            Ok(Some(hit)) => format!(
+                "{:?} refused={:?} rivals={:?}",
+                hit.captures, hit.refused, hit.rivals
+            ),
             Ok(None) => "no match".into(),
             Err(e) => format!("load error: {e}"),
         };
-        Err(format!("{formats:?} fixed {fixed:?}, message {text:?}: want {want:?}, got {got}"))
+        Err(format!(
+            "{formats:?} fixed {fixed:?}, message {text:?}: want {want:?}, got {got}"
+        ))
     }
 }
 
@@ -271,5 +278,8 @@ fn load_errors_name_the_place_and_the_fix() {
     );
     let e = compile("price {{amount}} $").unwrap_err();
     assert!(e.starts_with("`$` at byte 17 is regex syntax"), "{e}");
-    assert!(e.contains("`price x1 $`") && e.contains(r"write `\$`"), "{e}");
+    assert!(
+        e.contains("`price x1 $`") && e.contains(r"write `\$`"),
+        "{e}"
+    );
 }
