@@ -158,16 +158,28 @@ impl Out {
     }
 }
 
+/// What a run of blanks in a format matches: any run of ASCII whitespace
+/// (StackStorm matches the very characters; messages typed on phones and
+/// pasted across lines differ). ASCII, not `\s`, so that the index's
+/// command prefix takes the blank after the first word (`ship9 `, which
+/// `ship99 web` does not begin with; `\s` has too many characters to).
+pub(super) const BLANKS: &str = r"[\t\n\x0B\x0C\r ]+";
+pub(super) const BLANKS_OPTIONAL: &str = r"[\t\n\x0B\x0C\r ]*";
+
 /// Characters with a regex meaning in a format's text.
 pub(super) const META: &[char] = &[
     '+', '*', '?', '.', '^', '$', '{', '}', '(', ')', '[', ']', '|', '\\',
 ];
 
 /// Does the text use regex structure on purpose (groups, classes,
-/// alternatives, escapes)? Then it is a regex, and only its syntax is
-/// checked; otherwise it must match its own words (`check_example`).
+/// alternatives, escapes, counted repetitions)? Then it is a regex, and
+/// only its syntax is checked; otherwise it must match its own words
+/// (`check_example`).
 pub(super) fn is_regex(text: &str) -> bool {
     text.contains(['(', '[', '|', '\\'])
+        || text
+            .match_indices('{')
+            .any(|(i, _)| counted_repetition(&text[i..]).is_some())
 }
 
 /// Writes one piece of format text (at byte `at` of the format) as regex:
@@ -227,7 +239,7 @@ pub(super) fn text(out: &mut Out, text: &str, at: usize, last: bool) -> Result<(
                     Some((j, '$')) => last && *j + 1 == text.len(),
                     _ => false,
                 };
-                out.push(if end { r"\s*" } else { r"\s+" }, pos);
+                out.push(if end { BLANKS_OPTIONAL } else { BLANKS }, pos);
                 after = After::Atom;
             }
             '*' | '+' | '?' => {

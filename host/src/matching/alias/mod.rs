@@ -4,7 +4,8 @@
 //!
 //! - `deploy {{app}} to {{env=staging}}`: text outside `{{…}}` is a regex,
 //!   as in StackStorm (`(run|execute)`, `(?P<ticket>…)` groups, which become
-//!   parameters too); a run of blanks matches any run of whitespace;
+//!   parameters too); a run of blanks matches any run of spaces, tabs and
+//!   line breaks;
 //! - `{{p}}` captures lazily (earlier parameters take the least text, the
 //!   last the rest, across lines); `{{p=default}}` may be left out, with the
 //!   whitespace beside it, and then takes its default (quoted, `{json}` or a
@@ -281,10 +282,10 @@ fn write_body(pieces: &[Piece<'_>], closing: Option<usize>) -> Result<Out, Strin
                     Some(Piece::Text(_, t)) if t.starts_with(char::is_whitespace)
                 );
                 if begun && blank_before {
-                    out.push(&format!(r"(?:\s+{group})?"), s.at);
+                    out.push(&format!("(?:{}{group})?", format::BLANKS), s.at);
                     took_blanks = false;
                 } else if blank_after && !last {
-                    out.push(&format!(r"(?:{group}\s+)?"), s.at);
+                    out.push(&format!("(?:{group}{})?", format::BLANKS), s.at);
                     took_blanks = true;
                 } else {
                     out.push(&format!("(?:{group})?"), s.at);

@@ -213,6 +213,7 @@ const TABLE: &[Row] = &[
     (&[r"price {{amount}} \$"], NONE, "price 5 $", P(&[("amount", "5")])),
     (&[r"c\+\+ {{x}}"], NONE, "c++ two", P(&[("x", "two")])),
     (&["v1.2 {{x}}"], NONE, "v1.2 beta", P(&[("x", "beta")])),
+    (&["zz{2} {{x}}"], NONE, "zzz top", P(&[("x", "top")])),
     (&["(a|b)++ {{x}}"], NONE, "a x", Load("`+` at byte 6")),
     // Two formats of one alias: the most specific wins, in either order.
     (&["deploy {{pack}}", "deploy {{pack}} to {{host}}"], NONE, "deploy web to db1", P(&[("pack", "web"), ("host", "db1")])),
@@ -282,4 +283,25 @@ fn load_errors_name_the_place_and_the_fix() {
         e.contains("`price x1 $`") && e.contains(r"write `\$`"),
         "{e}"
     );
+}
+
+/// The index finds an alias by its first word and the blank after it
+/// (`ship9 `), so that `ship9` is not a candidate for `ship99 web`: the hot
+/// path runs one regex, not one per alias whose name is a prefix.
+#[test]
+fn command_prefixes_run_through_the_first_blank() {
+    let keys = |format: &str| {
+        let alias = compile(format).unwrap();
+        crate::matching::regex_index::compile(&alias.regex, false)
+            .unwrap()
+            .keys
+    };
+    let ship = keys("ship9 {{app}}( to {{env=staging}})?");
+    assert!(ship.contains(&b"ship9 ".to_vec()), "{ship:?}");
+    assert!(
+        ship.iter().all(|k| k.len() == 6 && k.starts_with(b"ship9")),
+        "{ship:?}"
+    );
+    let run = keys("run date on {{host}}");
+    assert!(run.contains(&b"run ".to_vec()), "{run:?}");
 }
