@@ -1,6 +1,7 @@
-//! The alias table: StackStorm's documented behaviour and its parser's own
-//! tests (st2common `test_action_alias_utils.py`), and the defects of issue
-//! 32, each row run through the real index as a message would be.
+//! The alias table: StackStorm's documented behaviour, its parser's own
+//! tests (st2common `test_action_alias_utils.py`), hubot-stackstorm's
+//! fixtures, and the defects of issue 32, each row run through the real
+//! index as a message would be.
 
 use super::*;
 use crate::event::{Event, Message};
@@ -183,6 +184,12 @@ const TABLE: &[Row] = &[
         "JKROWLING-4 is a duplicate of JRRTOLKIEN-24 which is a duplicate of DRSEUSS-12",
         P(&[("issue_key", "JRRTOLKIEN-24")])),
     (&[r"(?:\b|^)duplicate of (?P<issue_key>[A-Z][A-Z0-9]+-[0-9]+)(?:\b|$)"], NONE, "a duplicate of nothing", No),
+    // --- hubot-stackstorm's fixtures (the chat side) ----------------------
+    (&["alias1 fmt1 {{param}} breaking words {{param2=default}}"], NONE, "alias1 fmt1 value breaking words", P(&[("param", "value"), ("param2", "default")])),
+    (&["alias2 fmt1 {{param1}} {{param2}}", "alias2 fmt2 {{param1}} some more words"], NONE, "alias2 fmt2 a some more words", P(&[("param1", "a")])),
+    (&["alias3 fmt1 {{param1}} {{param2}} {{param3=default}} trailing words"], NONE, "alias3 fmt1 a b trailing words", P(&[("param1", "a"), ("param2", "b"), ("param3", "default")])),
+    (&["alias4 fmt1 {{param1}} word {{param2}}", "alias4 fmt1 {{param1}}"], NONE, "alias4 fmt1 value1 word value2", P(&[("param1", "value1"), ("param2", "value2")])),
+    (&["alias4 fmt1 {{param1}} word {{param2}}", "alias4 fmt1 {{param1}}"], NONE, "alias4 fmt1 value1", P(&[("param1", "value1")])),
     // --- issue 32: each defect -------------------------------------------
     // The only parameter has a default.
     (&["run {{thing={'key': 'value'}}}"], NONE, "run", P(&[("thing", "{'key': 'value'}")])),
