@@ -52,12 +52,12 @@ fn slot(format: &str, open: usize) -> Result<(Slot, usize), String> {
     };
     let mut i = skip(open + 2);
     let name_at = i;
-    while i < b.len()
-        && !b[i].is_ascii_whitespace()
-        && b[i] != b'='
+    while let Some(c) = format[i..].chars().next()
+        && !c.is_ascii_whitespace()
+        && c != '='
         && !format[i..].starts_with("}}")
     {
-        i += 1;
+        i += c.len_utf8();
     }
     let name = &format[name_at..i];
     i = skip(i);

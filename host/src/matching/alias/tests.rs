@@ -312,3 +312,43 @@ fn command_prefixes_run_through_the_first_blank() {
     let run = keys("run date on {{host}}");
     assert!(run.contains(&b"run ".to_vec()), "{run:?}");
 }
+
+/// Formats are untrusted (skills write them): any text either loads as a
+/// pattern the index accepts or is refused with a reason; nothing panics.
+#[test]
+fn any_format_loads_or_is_refused() {
+    let alphabet: Vec<char> = "{{}}={$^+?*()[]|\\ \"'“”‘’ab1_.,-\n".chars().collect();
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) as usize
+    };
+    let (mut loaded, mut refused) = (0, 0);
+    for _ in 0..1_000 {
+        let len = next() % 24;
+        let format: String = (0..len)
+            .map(|_| alphabet[next() % alphabet.len()])
+            .collect();
+        match compile(&format) {
+            Ok(alias) => {
+                crate::matching::regex_index::compile(&alias.regex, false).unwrap_or_else(|e| {
+                    panic!(
+                        "`{format}` loaded as `{}`, which the index refuses: {e}",
+                        alias.regex
+                    )
+                });
+                loaded += 1;
+            }
+            Err(e) => {
+                assert!(!e.is_empty(), "`{format}`");
+                refused += 1;
+            }
+        }
+    }
+    assert!(
+        loaded > 50 && refused > 50,
+        "{loaded} loaded, {refused} refused"
+    );
+}
