@@ -314,7 +314,8 @@ fn command_prefixes_run_through_the_first_blank() {
 }
 
 /// Formats are untrusted (skills write them): any text either loads as a
-/// pattern the index accepts or is refused with a reason; nothing panics.
+/// pattern the index accepts (and reads any message it matches) or is
+/// refused with a reason; nothing panics.
 #[test]
 fn any_format_loads_or_is_refused() {
     let alphabet: Vec<char> = "{{}}={$^+?*()[]|\\ \"'“”‘’ab1_.,-\n".chars().collect();
@@ -339,6 +340,26 @@ fn any_format_loads_or_is_refused() {
                         alias.regex
                     )
                 });
+                // And any message it matches gives parameters.
+                let re = regex::RegexBuilder::new(&alias.regex)
+                    .case_insensitive(true)
+                    .build()
+                    .unwrap();
+                for _ in 0..4 {
+                    let len = next() % 24;
+                    let text: String = (0..len)
+                        .map(|_| alphabet[next() % alphabet.len()])
+                        .collect();
+                    if let Some(caps) = re.captures(&text) {
+                        let captures: Vec<(String, String)> = re
+                            .capture_names()
+                            .flatten()
+                            .filter_map(|n| Some((n.to_owned(), caps.name(n)?.as_str().to_owned())))
+                            .collect();
+                        std::hint::black_box(alias.parameters(&text, &captures));
+                        std::hint::black_box(alias.refusal(&captures));
+                    }
+                }
                 loaded += 1;
             }
             Err(e) => {
