@@ -254,6 +254,15 @@ impl Bot {
                 self.say(origin.target, id, ambiguity(set, &hit)).await;
             }
         }
+        // A pair that would change a fixed parameter: refused, as
+        // StackStorm refuses it, rather than run quietly.
+        if let Some(at) = hits.iter().position(|h| h.refused.is_some()) {
+            let hit = hits.remove(at);
+            tracing::info!(matcher = %hit.matcher_id, "refused: a fixed parameter cannot be overridden");
+            if let (Some(origin), Some(why)) = (event.origin(), hit.refused) {
+                self.say(origin.target, id, why).await;
+            }
+        }
         // A workflow's run starts now and goes on its own.
         let (flows, hits): (Vec<_>, Vec<_>) = hits.into_iter().partition(|h| h.skill().is_none());
         for hit in flows {

@@ -19,7 +19,9 @@
 //! 4. within a skill, the matcher it declared first wins.
 //!
 //! Two aliases that both match are not ranked: nothing runs, and the user
-//! is told which commands the message could mean.
+//! is told which commands the message could mean. Two formats of one alias
+//! (aliases for the same matcher of the same skill) are: the most specific
+//! format wins (`alias::AliasFormat::specificity`).
 //!
 //! Every `always` matcher also runs, whatever else matched. A `catch-all`
 //! runs only when no regex matched; if several skills have one, the first
@@ -69,6 +71,9 @@ pub struct Hit {
     pub rivals: Vec<(Target, usize)>,
     /// An alias's acknowledgement template, said before the skill runs.
     pub ack: Option<Arc<str>>,
+    /// Why this alias match must not run (a pair that would change a fixed
+    /// parameter): said to the user instead.
+    pub refused: Option<String>,
 }
 
 impl Hit {
@@ -102,6 +107,8 @@ struct Route {
     rank: u8,
     /// Only for messages addressed to the bot (`respond`, not `hear`).
     addressed: bool,
+    /// Within a rank, before length: an alias format's specificity.
+    specific: u32,
 }
 
 /// What the configuration says of one skill's matchers (built by the
@@ -321,12 +328,18 @@ impl Index {
                 continue;
             }
             regexes.extend(compiled.regexes.iter().map(|(matcher, c, rank)| {
+                let specific = compiled
+                    .aliases
+                    .iter()
+                    .find(|(m, _)| m == matcher)
+                    .map_or(0, |(_, a)| a.specificity());
                 (
                     Route {
                         skill,
                         matcher: *matcher,
                         rank: *rank,
                         addressed: policy.addressed(*matcher),
+                        specific,
                     },
                     c,
                 )
@@ -343,6 +356,7 @@ impl Index {
                     matcher,
                     rank: REGEX_RANK,
                     addressed: policy.addressed(matcher),
+                    specific: 0,
                 };
                 match &m.kind {
                     MatcherKind::Regex { .. }
@@ -368,15 +382,21 @@ impl Index {
                 let reaches = |r: &&Route| m.addressed || !r.addressed;
                 match self.regexes.best(&m.text, m.addressed) {
                     Some(best) => {
+                        let alias = self.aliases.get(&(best.route.skill, best.route.matcher));
+                        let refused = alias.and_then(|a| a.refusal(&best.captures));
                         let captures = self.captures(best.route, &m.text, best.captures);
                         let mut hit = self.hit(best.route, captures, Why::Chosen);
-                        hit.ack = self
-                            .aliases
-                            .get(&(best.route.skill, best.route.matcher))
-                            .and_then(|a| a.ack.clone());
+                        hit.ack = alias.and_then(|a| a.ack.clone());
+                        hit.refused = refused;
+                        // Another format of the same alias lost to the
+                        // more specific winner: not a rival.
+                        let id = &self.ids[best.route.skill][best.route.matcher];
                         hit.rivals = best
                             .rivals
                             .iter()
+                            .filter(|r| {
+                                r.skill != best.route.skill || self.ids[r.skill][r.matcher] != *id
+                            })
                             .map(|r| (self.target(r.skill), r.matcher))
                             .collect();
                         hits.push(hit);
@@ -435,6 +455,7 @@ impl Index {
             why,
             rivals: Vec::new(),
             ack: None,
+            refused: None,
         }
     }
 
@@ -470,6 +491,7 @@ impl Index {
             matcher,
             rank: REGEX_RANK,
             addressed: false,
+            specific: 0,
         };
         Some(self.hit(route, Vec::new(), Why::Chosen))
     }
@@ -482,6 +504,7 @@ impl Index {
             matcher,
             rank: REGEX_RANK,
             addressed: false,
+            specific: 0,
         };
         self.ids.get(route.skill)?.get(matcher)?;
         Some(self.hit(route, Vec::new(), Why::Chosen))

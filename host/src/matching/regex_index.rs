@@ -500,7 +500,11 @@ impl RegexIndex {
             candidates.retain(|&i| !self.entries[i].0.addressed);
         }
         let input = Input::new(text);
-        let mut best: Option<(usize, (u8, usize), regex_automata::util::captures::Captures)> = None;
+        let mut best: Option<(
+            usize,
+            (u8, u32, usize),
+            regex_automata::util::captures::Captures,
+        )> = None;
         let mut matched: Vec<(usize, u8)> = Vec::new();
         // Candidates are in ascending order, so ties go to the earlier skill
         // and matcher by keeping only strictly better matches: a higher
@@ -516,12 +520,12 @@ impl RegexIndex {
             };
             let rank = self.entries[i].0.rank;
             matched.push((i, rank));
-            let score = (rank, whole.len());
+            let score = (rank, self.entries[i].0.specific, whole.len());
             if best.as_ref().is_none_or(|(_, s, _)| score > *s) {
                 best = Some((i, score, caps));
             }
         }
-        let (i, (rank, _), caps) = best?;
+        let (i, (rank, _, _), caps) = best?;
         let (route, exact) = &self.entries[i];
         let re = exact.regex()?;
         let names = re.group_info().pattern_names(PatternID::ZERO);

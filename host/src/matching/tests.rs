@@ -199,8 +199,9 @@ fn two_aliases_that_both_match_are_named_not_guessed() {
     let index = build(&skills);
     let hits = index.route(&say("deploy web now"));
     assert_eq!(hits.len(), 1);
-    assert_eq!(hits[0].skill().unwrap(), 0);
-    assert_eq!(hits[0].rivals, vec![(Target::Skill(1), 0)]);
+    // Named most specific first.
+    assert_eq!(hits[0].skill().unwrap(), 1);
+    assert_eq!(hits[0].rivals, vec![(Target::Skill(0), 0)]);
     let hits = index.route(&say("deploy web"));
     assert!(hits[0].rivals.is_empty(), "only one fits: {hits:?}");
 }

@@ -1,7 +1,9 @@
 //! Matching through the real bot and a real skill (`deploy`): StackStorm
 //! action aliases, opsdroid parse-format templates, an operator's alias
-//! from configuration.yaml with fixed parameters and an ack, and a message
-//! two aliases fit, answered with both rather than guessed.
+//! from configuration.yaml with fixed parameters (which a message cannot
+//! override) and an ack, two formats of one alias (the more specific runs),
+//! and a message two commands' aliases fit, answered with both rather than
+//! guessed.
 
 use crate::common::BotDir;
 
@@ -16,7 +18,11 @@ const CONFIG: &str = r#"skills:
         matcher: deploy
         parameters: {env: prod}
         help: "deploy <app> now — straight to prod"
-  hello: {}
+  hello:
+    aliases:
+      - format: "deploy {{app}} later"
+        matcher: greet
+        help: "deploy <app> later — a greeting instead"
 "#;
 
 #[test]
@@ -39,20 +45,29 @@ fn aliases_templates_and_an_operators_own_words() {
         "web was last deployed to eu west."
     );
     assert_eq!(run.ask("status of db"), "db has not been deployed yet.");
-    // The operator's words: the ack first, and `env` stays fixed.
-    run.say("ship api env=dev");
+    // The operator's words: a fixed parameter cannot be changed (as
+    // StackStorm refuses it), nothing runs; without the pair, the ack first.
+    assert_eq!(
+        run.ask("ship api env=dev"),
+        "⛔ `env` cannot be overridden: this command fixes it."
+    );
+    assert_eq!(run.ask("status of api"), "api has not been deployed yet.");
+    run.say("ship api");
     assert_eq!(
         run.answers(2),
         ["Shipping api to prod…", "Deploying api to prod for alice."]
     );
-    // Two aliases fit: nothing runs, both are named.
-    let answer = run.ask("deploy api now");
+    // Two formats of one alias (the skill's `deploy` and the operator's
+    // `deploy {{app}} now` for it) fit: the more specific runs.
+    assert_eq!(run.ask("deploy db now"), "Deploying db to prod for alice.");
+    // Two aliases of two commands fit: nothing runs, both are named.
+    let answer = run.ask("deploy api later");
     assert!(
         answer.contains("matches more than one command")
             && answer.contains(
                 "`deploy <app> [to <env>] [key=value ...] — deploy (staging by default)` (deploy)"
             )
-            && answer.contains("`deploy <app> now — straight to prod` (deploy)"),
+            && answer.contains("`deploy <app> later — a greeting instead` (hello)"),
         "{answer}"
     );
     assert_eq!(run.ask("status of api"), "api was last deployed to prod.");
