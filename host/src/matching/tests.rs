@@ -222,8 +222,9 @@ fn a_workflow_alias_and_a_skill_alias_are_ranked_as_two_skills_are() {
     )];
     let hits = build_with(&skills, &flows).route(&say("deploy web now"));
     assert_eq!(hits.len(), 1);
-    assert_eq!(hits[0].target, Target::Skill(0));
-    assert_eq!(hits[0].rivals, vec![(Target::Workflow(0), 0)]);
+    // As with two skills' aliases, the most specific is named first.
+    assert_eq!(hits[0].target, Target::Workflow(0));
+    assert_eq!(hits[0].rivals, vec![(Target::Skill(0), 0)]);
     // Only the workflow's fits: it is chosen, with its parameters.
     let regex_only = [manifest("r", vec![("re", regex(r"^deploy", false))])];
     let hits = build_with(&regex_only, &flows).route(&say("deploy web now"));
