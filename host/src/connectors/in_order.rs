@@ -68,7 +68,11 @@ impl<T> InOrder<T> {
     pub fn overdue(&mut self, now: Instant, wait: Duration, notice: impl Fn(&str) -> T) -> Vec<T> {
         let mut out = Vec::new();
         loop {
-            let waiting_behind = self.pending.iter().skip(1).any(|p| !p.held.is_empty() || p.finished);
+            let waiting_behind = self
+                .pending
+                .iter()
+                .skip(1)
+                .any(|p| !p.held.is_empty() || p.finished);
             match self.pending.front_mut() {
                 Some(front)
                     if !front.finished
@@ -145,13 +149,21 @@ impl<K: std::hash::Hash + Eq + Clone, T> Default for Conversations<K, T> {
 
 impl<K: std::hash::Hash + Eq + Clone, T> Conversations<K, T> {
     pub fn expect(&mut self, key: &K, id: EventId, asked: &str, now: Instant) {
-        self.by_key.entry(key.clone()).or_default().expect(id, asked, now);
+        self.by_key
+            .entry(key.clone())
+            .or_default()
+            .expect(id, asked, now);
         self.owner.insert(id, key.clone());
     }
 
     /// Every conversation's overdue events let go of (see
     /// [`InOrder::overdue`]): the conversations and what may go out now.
-    pub fn overdue(&mut self, now: Instant, wait: Duration, notice: impl Fn(&str) -> T) -> Vec<(K, Vec<T>)> {
+    pub fn overdue(
+        &mut self,
+        now: Instant,
+        wait: Duration,
+        notice: impl Fn(&str) -> T,
+    ) -> Vec<(K, Vec<T>)> {
         let mut out = Vec::new();
         for (key, c) in &mut self.by_key {
             let before: Vec<EventId> = c.pending.iter().map(|p| p.id).collect();
@@ -237,7 +249,10 @@ mod tests {
         assert_eq!(o.answer(Some(b), "b1".to_string()), None);
         assert!(o.finished(b).is_empty());
         // Not yet due, or nothing behind it: nothing moves.
-        assert!(o.overdue(t0 + Duration::from_secs(9), wait, notice).is_empty());
+        assert!(
+            o.overdue(t0 + Duration::from_secs(9), wait, notice)
+                .is_empty()
+        );
         // Due: the notice, then b's answer; c, unfinished, is now first.
         assert_eq!(
             o.overdue(t0 + wait, wait, notice),
@@ -256,13 +271,32 @@ mod tests {
         let t0 = Instant::now();
         let mut o: InOrder<String> = InOrder::default();
         o.expect(EventId(1), "deploy", t0);
-        assert!(o.overdue(t0 + Duration::from_secs(3600), Duration::from_secs(1), |a| a.to_string()).is_empty());
-        assert_eq!(o.answer(Some(EventId(1)), "done".into()), Some("done".into()));
+        assert!(
+            o.overdue(
+                t0 + Duration::from_secs(3600),
+                Duration::from_secs(1),
+                |a| a.to_string()
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            o.answer(Some(EventId(1)), "done".into()),
+            Some("done".into())
+        );
     }
 
     #[test]
     fn the_notice_names_what_was_asked_briefly() {
-        assert_eq!(still_running("work 3000"), "⌛ `work 3000` is still running; answers continue");
-        assert_eq!(still_running(&"x".repeat(100)).chars().filter(|c| *c == 'x').count(), ASKED_SHOWN);
+        assert_eq!(
+            still_running("work 3000"),
+            "⌛ `work 3000` is still running; answers continue"
+        );
+        assert_eq!(
+            still_running(&"x".repeat(100))
+                .chars()
+                .filter(|c| *c == 'x')
+                .count(),
+            ASKED_SHOWN
+        );
     }
 }

@@ -18,7 +18,11 @@ pub struct Message {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     Server(String),
-    User { nick: String, user: String, host: String },
+    User {
+        nick: String,
+        user: String,
+        host: String,
+    },
 }
 
 impl Message {
@@ -98,7 +102,13 @@ pub fn line(command: &str, params: &[&str]) -> String {
     for (i, p) in params.iter().enumerate() {
         let clean: String = p
             .chars()
-            .map(|c| if matches!(c, '\r' | '\n' | '\0') { ' ' } else { c })
+            .map(|c| {
+                if matches!(c, '\r' | '\n' | '\0') {
+                    ' '
+                } else {
+                    c
+                }
+            })
             .collect();
         out.push(' ');
         if i + 1 == params.len() {
@@ -138,7 +148,8 @@ mod tests {
 
     #[test]
     fn lines_parse_into_source_command_and_parameters() {
-        let m = Message::parse(":alice!~a@host.example PRIVMSG #ops :sandbot: hello there").unwrap();
+        let m =
+            Message::parse(":alice!~a@host.example PRIVMSG #ops :sandbot: hello there").unwrap();
         assert_eq!(
             m.source,
             Some(Source::User {
@@ -151,17 +162,27 @@ mod tests {
         assert_eq!(m.params, ["#ops", "sandbot: hello there"]);
 
         let m = Message::parse("PING :irc.test.local").unwrap();
-        assert_eq!((&m.source, m.command.as_str(), m.param(0)), (&None, "PING", "irc.test.local"));
+        assert_eq!(
+            (&m.source, m.command.as_str(), m.param(0)),
+            (&None, "PING", "irc.test.local")
+        );
 
-        let m = Message::parse("@time=2024-01-01T00:00:00Z :irc.test.local 001 sandbot :Welcome").unwrap();
+        let m = Message::parse("@time=2024-01-01T00:00:00Z :irc.test.local 001 sandbot :Welcome")
+            .unwrap();
         assert_eq!(m.source, Some(Source::Server("irc.test.local".into())));
-        assert_eq!((m.command.as_str(), m.param(0), m.param(1)), ("001", "sandbot", "Welcome"));
+        assert_eq!(
+            (m.command.as_str(), m.param(0), m.param(1)),
+            ("001", "sandbot", "Welcome")
+        );
 
         let m = Message::parse(":irc.test.local 433 * sandbot :Nickname already in use\r").unwrap();
         assert_eq!(m.params, ["*", "sandbot", "Nickname already in use"]);
 
         let m = Message::parse(":a!b@c  JOIN   #ops").unwrap();
-        assert_eq!((m.command.as_str(), m.params.as_slice()), ("JOIN", &["#ops".to_string()][..]));
+        assert_eq!(
+            (m.command.as_str(), m.params.as_slice()),
+            ("JOIN", &["#ops".to_string()][..])
+        );
         assert_eq!(Message::parse(""), None);
         assert_eq!(Message::parse(":only.a.source"), None);
     }

@@ -280,10 +280,18 @@ pub async fn print_status(settings: &crate::config::NatsSettings) -> Result<Stri
             h.host,
             h.roles,
             if gone { "gone" } else { h.bus.as_str() },
-            if gone { "-".to_owned() } else { h.in_flight.to_string() },
+            if gone {
+                "-".to_owned()
+            } else {
+                h.in_flight.to_string()
+            },
             h.skills,
             quiet as f64 / 1000.0,
-            if gone { String::new() } else { h.leases.join(", ") }
+            if gone {
+                String::new()
+            } else {
+                h.leases.join(", ")
+            }
         ));
     }
     Ok(out)

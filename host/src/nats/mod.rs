@@ -183,7 +183,12 @@ impl Cluster {
     /// none has its events taken away while it runs them).
     pub async fn settle_consumer(&self) -> Result<()> {
         let mut consumer = self.consumer().await?;
-        let have = consumer.info().await.context("reading the consumer `workers`")?.config.clone();
+        let have = consumer
+            .info()
+            .await
+            .context("reading the consumer `workers`")?
+            .config
+            .clone();
         let want = self.consumer_config();
         let differs = have.ack_wait != want.ack_wait
             || have.max_deliver != want.max_deliver

@@ -112,7 +112,9 @@ impl Replies {
         }
         match reply {
             Reply::Response { response, .. } => self.outboxes.deliver(response).await,
-            Reply::Finished { event, connector, .. } => {
+            Reply::Finished {
+                event, connector, ..
+            } => {
                 self.outboxes.finished(&connector, event).await;
                 Ok(())
             }
@@ -281,7 +283,9 @@ impl Answers {
     /// Why answers to `id` were given up on, if any were (its sender has
     /// finished once the event's end was said).
     pub fn undelivered(&self, id: EventId) -> Option<String> {
-        self.shard(id).get(&id).and_then(|out| out.undelivered.clone())
+        self.shard(id)
+            .get(&id)
+            .and_then(|out| out.undelivered.clone())
     }
 
     /// Stops numbering them: answers after this (a background run's) go
@@ -336,8 +340,14 @@ impl Answers {
                     }
                     std::mem::take(&mut out.queued)
                 };
-                if let Err(given_up) =
-                    confirmed(&cluster, subject.clone(), origin.clone(), encode(&batch), &connector).await
+                if let Err(given_up) = confirmed(
+                    &cluster,
+                    subject.clone(),
+                    origin.clone(),
+                    encode(&batch),
+                    &connector,
+                )
+                .await
                     && let Some(out) = queues.shard(id).get_mut(&id)
                 {
                     out.undelivered.get_or_insert(given_up.why);
@@ -399,7 +409,10 @@ async fn confirmed(
                 // would not help.
                 let why = String::from_utf8_lossy(&answer.payload).into_owned();
                 tracing::warn!(connector, "the connector's host refused an answer: {why}");
-                return Err(GivenUp::new(connector, format!("the connector's host refused it: {why}")));
+                return Err(GivenUp::new(
+                    connector,
+                    format!("the connector's host refused it: {why}"),
+                ));
             }
             Ok(Err(e)) => {
                 let gone = matches!(e.kind(), async_nats::client::RequestErrorKind::NoResponders);
@@ -414,7 +427,9 @@ async fn confirmed(
                     );
                     return Err(GivenUp::new(
                         connector,
-                        format!("dropped: {host}, whose connector took the event, has started again since"),
+                        format!(
+                            "dropped: {host}, whose connector took the event, has started again since"
+                        ),
                     ));
                 }
                 let limit = if gone { RETRY_NO_LISTENER } else { RETRY_FOR };
@@ -431,7 +446,11 @@ async fn confirmed(
             );
             return Err(GivenUp::new(
                 connector,
-                format!("not delivered within {} s: {}", failed.1.as_secs(), failed.0),
+                format!(
+                    "not delivered within {} s: {}",
+                    failed.1.as_secs(),
+                    failed.0
+                ),
             ));
         }
         tracing::debug!(connector, "answer not confirmed ({}); retrying", failed.0);
@@ -522,14 +541,9 @@ impl ResponseSink for Answers {
                 }
                 Err(reply) => {
                     let origin = self.from(event).map(|host| (host, event.origin()));
-                    let sent = confirmed(
-                        &self.cluster,
-                        subject,
-                        origin,
-                        encode(&[reply]),
-                        &connector,
-                    )
-                    .await;
+                    let sent =
+                        confirmed(&self.cluster, subject, origin, encode(&[reply]), &connector)
+                            .await;
                     if let Err(given_up) = sent {
                         tracing::warn!(%event, "could not say the event is finished: {}", given_up.why);
                     }

@@ -207,7 +207,11 @@ impl Worker {
             drop(permit);
             tracing::debug!(event = %id, attempt, "busy here: back to the stream");
             drop(done);
-            let _ = message.lock().await.ack_with(AckKind::Nak(Some(later))).await;
+            let _ = message
+                .lock()
+                .await
+                .ack_with(AckKind::Nak(Some(later)))
+                .await;
             return;
         };
         if attempt > 1 {
@@ -226,7 +230,10 @@ impl Worker {
             let mut said = tokio::time::Instant::now();
             loop {
                 let due = said + self.progress_every();
-                tokio::time::sleep_until(due.min(tokio::time::Instant::now() + Duration::from_secs(1))).await;
+                tokio::time::sleep_until(
+                    due.min(tokio::time::Instant::now() + Duration::from_secs(1)),
+                )
+                .await;
                 if tokio::time::Instant::now() >= said + self.progress_every() {
                     let _ = message.lock().await.ack_with(AckKind::Progress).await;
                     said = tokio::time::Instant::now();

@@ -50,7 +50,9 @@ pub struct BusPublished(Family<Labels, Counter>);
 
 impl BusPublished {
     pub fn count(&self, connector: &str) {
-        self.0.get_or_create(&labels([("connector", connector.to_owned())])).inc();
+        self.0
+            .get_or_create(&labels([("connector", connector.to_owned())]))
+            .inc();
     }
 }
 

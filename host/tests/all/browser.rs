@@ -52,10 +52,7 @@ async fn browser(driver_port: u16, profile: &std::path::Path) -> Session {
 /// Waits until `script` (a JS expression) is true in the page.
 async fn until(page: &Session, what: &str, script: &str) {
     for _ in 0..400 {
-        let v = page
-            .execute(&format!("return ({script});"))
-            .await
-            .unwrap();
+        let v = page.execute(&format!("return ({script});")).await.unwrap();
         if v.as_bool() == Some(true) {
             return;
         }

@@ -25,7 +25,14 @@ fn unit_graph(args: &[&str]) -> BTreeSet<Unit> {
     let out = Command::new(cargo)
         .current_dir(&workspace)
         .args(args)
-        .args(["-p", "sandbot", "--locked", "--unit-graph", "-Z", "unstable-options"])
+        .args([
+            "-p",
+            "sandbot",
+            "--locked",
+            "--unit-graph",
+            "-Z",
+            "unstable-options",
+        ])
         .env("__CARGO_TEST_CHANNEL_OVERRIDE_DO_NOT_USE_THIS", "nightly")
         .output()
         .expect("running cargo");

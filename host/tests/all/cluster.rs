@@ -548,9 +548,16 @@ async fn a_restarted_connector_host_is_answered_at_once() {
     ws.send(Message::text("HELLO THERE")).await.unwrap();
     let answer = next_text(&mut ws, Duration::from_secs(30)).await;
     let took = asked.elapsed();
-    assert_eq!(answer.as_deref(), Some("HELLO THERE!!! WHY ARE WE SHOUTING?"));
+    assert_eq!(
+        answer.as_deref(),
+        Some("HELLO THERE!!! WHY ARE WE SHOUTING?")
+    );
     println!("the restarted host's first answer came after {took:?}");
-    assert!(took < Duration::from_secs(1), "{took:?}; worker's log:\n{}", w.log());
+    assert!(
+        took < Duration::from_secs(1),
+        "{took:?}; worker's log:\n{}",
+        w.log()
+    );
     // The runs whose answers nobody could take are recorded so: each
     // `work 1500` record in the shared history says why the room never
     // heard it, and the record of the restarted host's message does not.

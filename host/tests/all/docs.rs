@@ -105,11 +105,15 @@ fn validate(config: &Path, vars: &BTreeSet<String>) -> Result<(), String> {
     for var in vars {
         command.env(var, "sample-value");
     }
-    let out = command.output().map_err(|e| format!("cannot run sandbot: {e}"))?;
+    let out = command
+        .output()
+        .map_err(|e| format!("cannot run sandbot: {e}"))?;
     if out.status.success() {
         Ok(())
     } else {
-        Err(String::from_utf8_lossy(&out.stderr).trim().replace('\n', "\n    "))
+        Err(String::from_utf8_lossy(&out.stderr)
+            .trim()
+            .replace('\n', "\n    "))
     }
 }
 
@@ -126,7 +130,9 @@ fn every_configuration_and_workflow_sample_in_the_manual_is_valid() {
                 continue;
             }
             let kind = words.next().unwrap_or("configuration");
-            let dir = scratch.path().join(format!("{}-{n}", shown(&page).replace('/', "_")));
+            let dir = scratch
+                .path()
+                .join(format!("{}-{n}", shown(&page).replace('/', "_")));
             std::fs::create_dir_all(&dir).unwrap();
             let vars = variables(&block.text);
             let result = match kind {
@@ -150,11 +156,18 @@ fn every_configuration_and_workflow_sample_in_the_manual_is_valid() {
             };
             checked += 1;
             if let Err(e) = result {
-                wrong.push(format!("{}:{} ({kind}):\n    {e}", shown(&page), block.line));
+                wrong.push(format!(
+                    "{}:{} ({kind}):\n    {e}",
+                    shown(&page),
+                    block.line
+                ));
             }
         }
     }
-    assert!(checked >= 20, "only {checked} YAML samples found: is the manual where it was?");
+    assert!(
+        checked >= 20,
+        "only {checked} YAML samples found: is the manual where it was?"
+    );
     assert!(
         wrong.is_empty(),
         "{} of {checked} samples in the manual are not valid:\n{}",
@@ -249,26 +262,45 @@ fn every_link_in_the_manual_leads_to_a_page_and_heading_that_exist() {
                 && path.extension().is_some_and(|e| e == "md")
                 && !anchors(&std::fs::read_to_string(&path).unwrap()).contains(fragment)
             {
-                wrong.push(format!("{}:{line}: `{target}`: no such heading", shown(&page)));
+                wrong.push(format!(
+                    "{}:{line}: `{target}`: no such heading",
+                    shown(&page)
+                ));
             }
         }
     }
-    assert!(checked >= 30, "only {checked} links found: is the manual where it was?");
-    assert!(wrong.is_empty(), "broken links in the manual:\n{}", wrong.join("\n"));
+    assert!(
+        checked >= 30,
+        "only {checked} links found: is the manual where it was?"
+    );
+    assert!(
+        wrong.is_empty(),
+        "broken links in the manual:\n{}",
+        wrong.join("\n")
+    );
 }
 
 #[test]
 fn every_page_of_the_manual_is_in_the_book_and_the_readme_stays_short() {
     let docs = repo().join("docs");
     let summary = std::fs::read_to_string(docs.join("SUMMARY.md")).unwrap();
-    let listed: BTreeSet<PathBuf> = links(&summary).into_iter().map(|(_, t)| docs.join(t)).collect();
+    let listed: BTreeSet<PathBuf> = links(&summary)
+        .into_iter()
+        .map(|(_, t)| docs.join(t))
+        .collect();
     let missing: Vec<String> = pages()
         .into_iter()
         .filter(|p| p.starts_with(&docs) && !p.ends_with("SUMMARY.md") && !listed.contains(p))
         .map(|p| shown(&p))
         .collect();
-    assert!(missing.is_empty(), "pages not in docs/SUMMARY.md: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "pages not in docs/SUMMARY.md: {missing:?}"
+    );
     let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
     let lines = readme.lines().count();
-    assert!(lines <= 200, "README.md has {lines} lines; the manual's place is docs/");
+    assert!(
+        lines <= 200,
+        "README.md has {lines} lines; the manual's place is docs/"
+    );
 }

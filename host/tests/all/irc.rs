@@ -368,7 +368,10 @@ fn latin1_bytes_and_ctcp_queries_keep_the_connection() {
     let server = Ngircd::start();
     let mut alice = IrcPerson::connect(server.port, "alice", "alice");
     alice.join("#ops");
-    let bot = BotDir::with_connectors(&["hello"], &irc_connector("irc", server.port, "sandbot", ""));
+    let bot = BotDir::with_connectors(
+        &["hello"],
+        &irc_connector("irc", server.port, "sandbot", ""),
+    );
     let running = bot.start();
     wait_for_join(&mut alice, "sandbot");
 
@@ -390,7 +393,10 @@ fn latin1_bytes_and_ctcp_queries_keep_the_connection() {
     let line = alice.wait_for(|l| {
         l.starts_with(":sandbot!") && (l.contains(" PRIVMSG ") || l.contains(" JOIN "))
     });
-    assert!(line.ends_with(" PRIVMSG #ops :Hello alice"), "reconnected instead: {line}");
+    assert!(
+        line.ends_with(" PRIVMSG #ops :Hello alice"),
+        "reconnected instead: {line}"
+    );
     drop(running);
 }
 

@@ -312,11 +312,12 @@ async fn a_client_that_stops_reading_is_disconnected() {
         "a client stopped reading; disconnecting it",
         "answers held back behind an unfinished one; disconnecting the client",
     ];
-    while !freed
-        .iter()
-        .any(|line| run.log().contains(line))
-    {
-        assert!(Instant::now() < deadline, "never disconnected:\n{}", run.log());
+    while !freed.iter().any(|line| run.log().contains(line)) {
+        assert!(
+            Instant::now() < deadline,
+            "never disconnected:\n{}",
+            run.log()
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     let (mut other, idb) = connect(port).await;

@@ -45,7 +45,12 @@ impl Session {
         })
     }
 
-    async fn command(&self, method: reqwest::Method, path: &str, body: Value) -> Result<Value, String> {
+    async fn command(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Value,
+    ) -> Result<Value, String> {
         call(&self.http, method, &format!("{}{path}", self.base), body).await
     }
 

@@ -1364,7 +1364,10 @@ tasks:
     assert_eq!(alice.answer(), "✅ gate #2 succeeded");
     assert_eq!(alice.ask("workflow run report"), "▶ report #3 started.");
     assert_eq!(alice.answer(), "✅ report #3 succeeded");
-    assert_eq!(alice.ask("workflow run unhandled"), "▶ unhandled #4 started.");
+    assert_eq!(
+        alice.ask("workflow run unhandled"),
+        "▶ unhandled #4 started."
+    );
     assert_eq!(
         alice.answer(),
         "❌ unhandled #4 failed: c failed: suite integration failed"
