@@ -533,6 +533,8 @@ enum Ending {
     Closed,
     /// The bot disconnected the client: why.
     Kicked(String),
+    /// The client sent a frame over `max-frame` (close code 1009).
+    TooBig,
     Idle,
 }
 
@@ -589,6 +591,10 @@ async fn serve_socket(
     let (code, reason) = match ending {
         Ending::Closed => return,
         Ending::Kicked(why) => (1008, why),
+        Ending::TooBig => (
+            1009,
+            format!("a frame over {} (max-frame)", settings.max_frame),
+        ),
         Ending::Idle => {
             tracing::debug!(connector = %shared.name, socket = %id, "closing an idle socket");
             (
@@ -680,6 +686,11 @@ async fn read_messages(
             Ok(Message::Close(_)) => return Ending::Closed,
             Ok(Message::Ping(_) | Message::Pong(_)) => continue,
             Err(e) => {
+                let e = e.into_inner();
+                if let Some(tokio_tungstenite::tungstenite::Error::Capacity(_)) = e.downcast_ref() {
+                    tracing::info!(connector = %shared.name, socket = %id, "a frame over max-frame: closing the socket");
+                    return Ending::TooBig;
+                }
                 tracing::debug!(connector = %shared.name, socket = %id, "the socket failed: {e}");
                 return Ending::Closed;
             }
