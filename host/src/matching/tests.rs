@@ -52,7 +52,8 @@ fn regex(p: &str, case_sensitive: bool) -> MatcherKind {
     }
 }
 
-fn say(text: &str) -> Event {
+/// A message from alice, said to the bot (the alias tests use it too).
+pub(super) fn say(text: &str) -> Event {
     Event::Message(Message {
         id: "1".into(),
         text: text.into(),

@@ -7,7 +7,7 @@
 //! (`recount`) ends there too.
 
 use crate::common::{BotDir, free_port, http, wait_for_port};
-use crate::memory::{Fixture, RedisServer};
+use crate::memory::{Fixture, RedisServer, for_each_backend};
 use futures::{SinkExt, StreamExt};
 use sandbot::memory::{Quota, Write, WriteError};
 use std::collections::BTreeSet;
@@ -25,29 +25,6 @@ fn put(key: &str, value: &str) -> Write {
 
 fn delete(key: &str) -> Write {
     Write::Delete { key: key.into() }
-}
-
-/// Every case, once per backend: `atomic_memory::sqlite::<case>` and
-/// `atomic_memory::redis::<case>`.
-macro_rules! for_each_backend {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::cases::$case(&super::Fixture::sqlite()).await;
-                }
-            )*
-        }
-        mod redis {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::cases::$case(&super::Fixture::redis()).await;
-                }
-            )*
-        }
-    };
 }
 
 for_each_backend!(

@@ -167,6 +167,7 @@ macro_rules! for_each_backend {
         }
     };
 }
+pub(crate) use for_each_backend;
 
 for_each_backend!(
     get_put_delete,

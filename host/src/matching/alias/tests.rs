@@ -4,8 +4,8 @@
 //! index as a message would be.
 
 use super::*;
-use crate::event::{Event, Message};
 use crate::manifest::{AliasSpec, Manifest, MatcherKind, MatcherSpec};
+use crate::matching::tests::say;
 use crate::matching::{Index, Policy, SkillMatchers};
 
 /// What a row must give.
@@ -31,20 +31,6 @@ type Row = (
 );
 
 const NONE: &[(&str, &str)] = &[];
-
-fn say(text: &str) -> Event {
-    Event::Message(Message {
-        id: "1".into(),
-        text: text.into(),
-        user: "alice".into(),
-        user_id: "alice".into(),
-        room: "ops".into(),
-        connector: "shell".into(),
-        thread: None,
-        received_at: 0,
-        addressed: true,
-    })
-}
 
 /// One alias with these formats (aliases for the same matcher, as the
 /// operator's `aliases:` make them) through the index; `Err` when it does
