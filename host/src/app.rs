@@ -94,7 +94,7 @@ impl App {
             observers.clone(),
         )
         .await?;
-        let in_flight = crate::bot::places(&config);
+        let in_flight = crate::bot::in_flight_limit(&config);
         let hosts = match &bus {
             Some(bus) => Some(open_hosts(&config, bus, &catalog, &in_flight).await?),
             None => None,
@@ -492,8 +492,9 @@ async fn open_bus(
             let cluster = crate::nats::Cluster::connect(settings).await?;
             cluster.settle_consumer().await?;
             tracing::info!(url = %settings.url, host = %cluster.host, roles = %config.roles.describe(), "on the NATS bus");
-            let replies = crate::nats::replies::Replies::new(outboxes.clone());
-            let answers = crate::nats::replies::Answers::new(cluster.clone(), replies.clone());
+            let replies = crate::nats::replies::ResponseReceiver::new(outboxes.clone());
+            let answers =
+                crate::nats::replies::ResponseForwarder::new(cluster.clone(), replies.clone());
             let bus = Bus {
                 cluster,
                 replies,
@@ -590,8 +591,8 @@ async fn open_hosts(
 /// The NATS connection and the two ends of the answers' way back.
 struct Bus {
     cluster: crate::nats::Cluster,
-    replies: Arc<crate::nats::replies::Replies>,
-    answers: Arc<crate::nats::replies::Answers>,
+    replies: Arc<crate::nats::replies::ResponseReceiver>,
+    answers: Arc<crate::nats::replies::ResponseForwarder>,
 }
 
 /// Starts what makes this host one of several: the answers' listener (for

@@ -51,8 +51,8 @@ pub struct Hosts {
     roles: Roles,
     leases: Leases,
     catalog: Arc<Catalog>,
-    /// The places among `max-in-flight` (`bot::places`), and how many.
-    places: Arc<tokio::sync::Semaphore>,
+    /// The `max-in-flight` permits (`bot::in_flight_limit`), and how many.
+    in_flight: Arc<tokio::sync::Semaphore>,
     max_in_flight: usize,
     started_at: u64,
 }
@@ -70,7 +70,7 @@ impl Hosts {
         roles: Roles,
         leases: Leases,
         catalog: Arc<Catalog>,
-        places: Arc<tokio::sync::Semaphore>,
+        in_flight: Arc<tokio::sync::Semaphore>,
     ) -> Result<Arc<Hosts>> {
         let kv = cluster.bucket("hosts", GONE_AFTER).await?;
         Ok(Arc::new(Hosts {
@@ -79,8 +79,8 @@ impl Hosts {
             roles,
             leases,
             catalog,
-            max_in_flight: places.available_permits(),
-            places,
+            max_in_flight: in_flight.available_permits(),
+            in_flight,
             started_at: crate::event::now_ms(),
         }))
     }
@@ -102,7 +102,7 @@ impl Hosts {
             leases: self.leases.held(),
             in_flight: self
                 .max_in_flight
-                .saturating_sub(self.places.available_permits()),
+                .saturating_sub(self.in_flight.available_permits()),
             skills: self.catalog.current().skills.len(),
             started_at: self.started_at,
             seen_at: crate::event::now_ms(),

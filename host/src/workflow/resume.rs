@@ -14,7 +14,7 @@
 
 use super::Workflows;
 use super::carry_out;
-use super::store::{Claim, Kept, RunStatus, Unreadable};
+use super::store::{RunStatus, RunsToClaim, StoredRun, Unreadable};
 use crate::event::{Event, EventId, Execution, Outcome, now_ms};
 use std::sync::Arc;
 
@@ -34,7 +34,7 @@ impl Workflows {
             }
         }
         let worker = self.engine.config.roles.has(crate::config::Role::Workers);
-        let start = Claim {
+        let start = RunsToClaim {
             own: true,
             orphans: worker,
         };
@@ -58,7 +58,7 @@ impl Workflows {
             ));
             let me = Arc::downgrade(self);
             let every = sharing.ttl() / 2;
-            let orphans = Claim {
+            let orphans = RunsToClaim {
                 own: false,
                 orphans: true,
             };
@@ -81,7 +81,7 @@ impl Workflows {
 
     /// Claims the runs to resume (`which` says whose) and launches them;
     /// fails those that cannot be read. Returns how many it launched.
-    async fn claim_and_resume(&self, which: Claim) -> anyhow::Result<usize> {
+    async fn claim_and_resume(&self, which: RunsToClaim) -> anyhow::Result<usize> {
         let store = self.engine.store.clone();
         let claimed = tokio::task::spawn_blocking(move || store.resumable(which)).await??;
         let mut n = 0;
@@ -132,7 +132,7 @@ impl Workflows {
 
     /// Launches `run` again, kept by `before` (another host) or by the
     /// last process here.
-    async fn relaunch(&self, run: Kept, before: Option<String>) {
+    async fn relaunch(&self, run: StoredRun, before: Option<String>) {
         let set = self.defs.current();
         let Some(def) = set.by_name.get(&run.doc.workflow).cloned() else {
             tracing::warn!(run = run.id, workflow = %crate::names::shown(&run.doc.workflow), "cannot resume: no such workflow is loaded");

@@ -214,7 +214,7 @@ impl RunStatus {
 }
 
 /// A run read back: its row and its tasks'.
-pub struct Kept {
+pub struct StoredRun {
     pub id: u64,
     pub status: RunStatus,
     pub doc: RunDoc,
@@ -245,7 +245,7 @@ pub struct Unreadable {
 }
 
 /// A run to resume, or why it cannot be read; and the host that drove it.
-pub type Resumable = (Result<Kept, Unreadable>, Option<String>);
+pub type Resumable = (Result<StoredRun, Unreadable>, Option<String>);
 
 /// A run as a backend keeps it, its JSON not yet read.
 pub(super) struct Row {
@@ -291,7 +291,7 @@ pub(super) struct Step {
 
 /// Which runs a host takes from a shared store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Claim {
+pub struct RunsToClaim {
     /// Those kept under its own name (it restarted).
     pub own: bool,
     /// Those of hosts whose heartbeat lapsed.
@@ -312,7 +312,7 @@ pub(super) trait Backend: Send + Sync {
     /// of them in a file of its own; in a shared store those it owned under
     /// its name before (a restart), and those whose owner stopped beating,
     /// as `which` says.
-    fn claim(&self, which: Claim) -> Result<Vec<(u64, Option<String>)>>;
+    fn claim(&self, which: RunsToClaim) -> Result<Vec<(u64, Option<String>)>>;
     fn get(&self, id: u64) -> Result<Option<Row>>;
     /// Is it shared by several hosts?
     fn shared(&self) -> bool;
@@ -496,7 +496,7 @@ impl Store {
     /// each with the host that drove it before. A run that cannot be read
     /// back comes as [`Unreadable`], for the caller to fail: the others
     /// resume all the same. Only the store itself failing is an error.
-    pub fn resumable(&self, which: Claim) -> Result<Vec<Resumable>> {
+    pub fn resumable(&self, which: RunsToClaim) -> Result<Vec<Resumable>> {
         let mut out = Vec::new();
         for (id, before) in self.backend.claim(which)? {
             let Some(row) = self.backend.get(id)? else {
@@ -514,7 +514,7 @@ impl Store {
     }
 
     /// Run `id` with its tasks.
-    pub fn get(&self, id: u64) -> Result<Option<Kept>> {
+    pub fn get(&self, id: u64) -> Result<Option<StoredRun>> {
         let Some(row) = self.backend.get(id)? else {
             return Ok(None);
         };
@@ -531,7 +531,7 @@ impl Store {
 
 /// Reads run `id` from its row; the error names the run and what in it
 /// does not read.
-fn read(id: u64, row: Row) -> Result<Kept> {
+fn read(id: u64, row: Row) -> Result<StoredRun> {
     let doc: RunDoc = serde_json::from_str(&row.doc)
         .with_context(|| format!("workflow run #{id} cannot be read: its document"))?;
     let tasks = row
@@ -547,7 +547,7 @@ fn read(id: u64, row: Row) -> Result<Kept> {
             Ok((name, task))
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok(Kept {
+    Ok(StoredRun {
         id,
         status: RunStatus::parse(&row.status),
         doc,

@@ -16,7 +16,7 @@
 //! Calls are blocking, on one connection made again after a failure: the
 //! store is called from blocking threads ([`super::Store::step`]).
 
-use super::{Backend, Claim, NewRun, Row, Step};
+use super::{Backend, NewRun, Row, RunsToClaim, Step};
 use anyhow::{Context, Result, bail};
 use redis::Script;
 use std::sync::{LazyLock, Mutex};
@@ -285,7 +285,7 @@ impl Backend for RedisRuns {
         Ok(gone.len())
     }
 
-    fn claim(&self, which: Claim) -> Result<Vec<(u64, Option<String>)>> {
+    fn claim(&self, which: RunsToClaim) -> Result<Vec<(u64, Option<String>)>> {
         let beats = heartbeat_key(&self.prefix, "");
         let taken: Vec<(u64, String)> = self.with(|con| {
             CLAIM

@@ -63,7 +63,7 @@ fn prunes(store: &Store) {
         assert_eq!(kept.tasks.len(), 1);
     }
     let left: Vec<u64> = store
-        .resumable(Claim {
+        .resumable(RunsToClaim {
             own: true,
             orphans: true,
         })
@@ -139,7 +139,7 @@ fn a_run_that_cannot_be_read_fails_alone() {
         [ids[2] as i64],
     )
     .unwrap();
-    let all = Claim {
+    let all = RunsToClaim {
         own: true,
         orphans: true,
     };
@@ -250,7 +250,7 @@ fn a_host_in_redis_writes_only_the_runs_it_owns_and_claims_a_silent_hosts_runs()
         .query(&mut con)
         .unwrap();
     assert!(
-        b.resumable(Claim {
+        b.resumable(RunsToClaim {
             own: true,
             orphans: true
         })
@@ -265,13 +265,13 @@ fn a_host_in_redis_writes_only_the_runs_it_owns_and_claims_a_silent_hosts_runs()
     // `a` falls silent: `b` claims both, and `a`'s next step is refused.
     let _: () = ::redis::cmd("DEL").arg(&beat).query(&mut con).unwrap();
     // A host that takes no orphans (connectors only) takes nothing.
-    let none = Claim {
+    let none = RunsToClaim {
         own: true,
         orphans: false,
     };
     assert!(b.resumable(none).unwrap().is_empty());
     let claimed: Vec<(u64, Option<String>)> = b
-        .resumable(Claim {
+        .resumable(RunsToClaim {
             own: false,
             orphans: true,
         })
