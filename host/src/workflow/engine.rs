@@ -433,7 +433,7 @@ impl Engine {
                     return Ok(kept);
                 }
                 // In a shared store a child has its parent's owner (see
-                // `sharing.rs`), so its end wakes this; the store is read
+                // `store/redis.rs`), so its end wakes this; the store is read
                 // again now and then all the same, as a safety net against
                 // an end written by another process.
                 Some(_) if self.store.shared() => {

@@ -18,7 +18,7 @@
 //!
 //! In a shared store each run has an owner, the host that drives it. A step
 //! is written only while its host still owns the run: a host that another
-//! took the run from (it stopped beating, `sharing.rs`) learns so from its
+//! took the run from (it was not alive, `crate::coordination`) learns so from its
 //! next step ([`StepError::Lost`]) and stops driving it.
 //!
 //! What is written reads back: a document deeper or larger than its reader
@@ -30,7 +30,6 @@
 mod redis;
 mod sqlite;
 
-pub use self::redis::{control_channel, heartbeat_key};
 use crate::event::{Event, EventId, Target};
 use anyhow::{Context, Result, anyhow};
 use serde::{Deserialize, Serialize};
@@ -290,12 +289,14 @@ pub(super) struct Step {
 }
 
 /// Which runs a host takes from a shared store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunsToClaim {
     /// Those kept under its own name (it restarted).
     pub own: bool,
-    /// Those of hosts whose heartbeat lapsed.
+    /// Those of hosts whose heartbeat lapsed: of any host not in `alive`.
     pub orphans: bool,
+    /// The hosts alive now (`coordination::alive`), this one included.
+    pub alive: Vec<String>,
 }
 
 /// What keeps the runs: a SQLite file or Redis.
@@ -310,8 +311,8 @@ pub(super) trait Backend: Send + Sync {
     fn prune(&self, max_age: Duration, max_count: u64) -> Result<usize>;
     /// The running runs this process should drive, now owned by it: all
     /// of them in a file of its own; in a shared store those it owned under
-    /// its name before (a restart), and those whose owner stopped beating,
-    /// as `which` says.
+    /// its name before (a restart), and those whose owner is not alive, as
+    /// `which` says.
     fn claim(&self, which: RunsToClaim) -> Result<Vec<(u64, Option<String>)>>;
     fn get(&self, id: u64) -> Result<Option<Row>>;
     /// Is it shared by several hosts?
