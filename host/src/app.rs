@@ -52,6 +52,28 @@ struct Presence {
     heartbeat: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
+impl Presence {
+    /// Beats once, then every beat: with the cluster's status on NATS,
+    /// with nothing more than its name on Redis.
+    async fn start(
+        coordination: Arc<dyn Coordination>,
+        hosts: Option<&(Arc<crate::nats::hosts::Hosts>, Leases)>,
+    ) -> Presence {
+        let status: Arc<dyn Fn() -> Vec<u8> + Send + Sync> = match hosts {
+            Some((hosts, _)) => {
+                let hosts = hosts.clone();
+                Arc::new(move || hosts.status_bytes())
+            }
+            None => Arc::new(Vec::new),
+        };
+        let beating = crate::coordination::keep_beating(coordination.clone(), status).await;
+        Presence {
+            coordination,
+            heartbeat: std::sync::Mutex::new(Some(beating)),
+        }
+    }
+}
+
 impl Drop for Presence {
     fn drop(&mut self) {
         if let Some(beating) = self
@@ -148,20 +170,7 @@ impl App {
         // Alive before the workflows claim runs: no other host takes this
         // one's meanwhile.
         let presence = match coordination {
-            Some(coordination) => {
-                let status: Arc<dyn Fn() -> Vec<u8> + Send + Sync> = match &hosts {
-                    Some((hosts, _)) => {
-                        let hosts = hosts.clone();
-                        Arc::new(move || hosts.status_bytes())
-                    }
-                    None => Arc::new(Vec::new),
-                };
-                let beating = crate::coordination::keep_beating(coordination.clone(), status).await;
-                Some(Presence {
-                    coordination,
-                    heartbeat: std::sync::Mutex::new(Some(beating)),
-                })
-            }
+            Some(coordination) => Some(Presence::start(coordination, hosts.as_ref()).await),
             None => None,
         };
         // Never fatal: a run that cannot be read fails alone (logged).

@@ -64,7 +64,10 @@ pub async fn status_of(cluster: &Cluster, host: &str) -> Option<Vec<u8>> {
 
 /// A presence entry's name and status.
 fn split(value: &[u8]) -> (String, &[u8]) {
-    let at = value.iter().position(|&b| b == b'\n').unwrap_or(value.len());
+    let at = value
+        .iter()
+        .position(|&b| b == b'\n')
+        .unwrap_or(value.len());
     (
         String::from_utf8_lossy(&value[..at]).into_owned(),
         value.get(at + 1..).unwrap_or_default(),
