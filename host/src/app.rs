@@ -9,6 +9,7 @@ use crate::commands::Commands;
 use crate::config::{BusSettings, Config, Role};
 use crate::connectors::registry::{self, Instance};
 use crate::connectors::{ConnectorSink, Context, Status, Web};
+use crate::coordination::{Coordination, Leases};
 use crate::history::{History, Retention};
 use crate::memory::{Counted, MemoryStore, RedisMemory, SqliteMemory};
 use crate::observe::{HistoryObserver, LogObserver, Metrics, Observer};
@@ -39,13 +40,57 @@ pub struct App {
     /// On a NATS bus: the other hosts, the leases, and the tasks that keep
     /// this host part of the cluster (stopped when the app is dropped).
     cluster: Option<ClusterParts>,
+    /// With several hosts (a NATS bus, or a shared Redis): how they agree,
+    /// and this host's heartbeat, stopped before it leaves.
+    presence: Option<Presence>,
     _watch: watch::WatchHandle,
+}
+
+/// This host among several: the coordination and its heartbeat.
+struct Presence {
+    coordination: Arc<dyn Coordination>,
+    heartbeat: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Presence {
+    /// Beats once, then every beat: with the cluster's status on NATS,
+    /// with nothing more than its name on Redis.
+    async fn start(
+        coordination: Arc<dyn Coordination>,
+        hosts: Option<&(Arc<crate::nats::hosts::Hosts>, Leases)>,
+    ) -> Presence {
+        let status: Arc<dyn Fn() -> Vec<u8> + Send + Sync> = match hosts {
+            Some((hosts, _)) => {
+                let hosts = hosts.clone();
+                Arc::new(move || hosts.status_bytes())
+            }
+            None => Arc::new(Vec::new),
+        };
+        let beating = crate::coordination::keep_beating(coordination.clone(), status).await;
+        Presence {
+            coordination,
+            heartbeat: std::sync::Mutex::new(Some(beating)),
+        }
+    }
+}
+
+impl Drop for Presence {
+    fn drop(&mut self) {
+        if let Some(beating) = self
+            .heartbeat
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            beating.abort();
+        }
+    }
 }
 
 /// What a host on a NATS bus runs besides the local parts.
 struct ClusterParts {
     hosts: Arc<crate::nats::hosts::Hosts>,
-    leases: crate::nats::lease::Leases,
+    leases: Leases,
     _tasks: Vec<AbortOnDrop>,
 }
 
@@ -73,6 +118,7 @@ impl App {
         let (outboxes, receivers) = open_outboxes(&config, &connectors);
         let work = Arc::new(Work::default());
         let (bus, responses) = open_bus(&config, &outboxes).await?;
+        let coordination = open_coordination(&config, bus.as_ref()).await?;
         let services = Services {
             memory,
             responses: responses.clone(),
@@ -92,12 +138,15 @@ impl App {
             catalog.clone(),
             responses.clone(),
             observers.clone(),
+            coordination.clone(),
         )
         .await?;
-        let in_flight = crate::bot::places(&config);
-        let hosts = match &bus {
-            Some(bus) => Some(open_hosts(&config, bus, &catalog, &in_flight).await?),
-            None => None,
+        let in_flight = crate::bot::in_flight_limit(&config);
+        let hosts = match (&bus, &coordination) {
+            (Some(bus), Some(coordination)) => {
+                Some(open_hosts(&config, bus, coordination, &catalog, &in_flight))
+            }
+            _ => None,
         };
         let mut commands = Commands::new(config.clone());
         commands.extend(crate::workflow::commands(&workflows));
@@ -118,6 +167,12 @@ impl App {
             commands: Arc::new(commands),
             in_flight,
         });
+        // Alive before the workflows claim runs: no other host takes this
+        // one's meanwhile.
+        let presence = match coordination {
+            Some(coordination) => Some(Presence::start(coordination, hosts.as_ref()).await),
+            None => None,
+        };
         // Never fatal: a run that cannot be read fails alone (logged).
         workflows.resume().await;
         let (events, cluster): (Arc<dyn EventSink>, _) = match (bus, hosts) {
@@ -141,6 +196,7 @@ impl App {
             outboxes: receivers,
             observers,
             cluster,
+            presence,
             _watch: watch,
         })
     }
@@ -190,6 +246,21 @@ impl App {
         // out: each is stored as it was and resumes on the next start.
         let workflows = self.bot.workflows();
         workflows.stop(std::time::Duration::from_secs(2)).await;
+        // Stopped and stored: this host leaves, so another may take its
+        // runs at once, not after a lease time. The heartbeat stops first,
+        // so no late beat brings it back.
+        if let Some(presence) = &self.presence {
+            let beating = presence
+                .heartbeat
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            if let Some(beating) = beating {
+                beating.abort();
+                let _ = beating.await;
+            }
+            presence.coordination.leave().await;
+        }
         if let Some(history) = &self.history {
             let history = history.clone();
             let flushed = tokio::task::spawn_blocking(move || {
@@ -400,8 +471,8 @@ impl App {
                         };
                         let lease = format!("connector-{name}");
                         match leases.run_held(&lease, Box::pin(task)).await {
-                            crate::nats::lease::Ended::Returned => rx.await.unwrap_or(Ok(())),
-                            crate::nats::lease::Ended::Lost => Err(anyhow::anyhow!(
+                            crate::coordination::Ended::Returned => rx.await.unwrap_or(Ok(())),
+                            crate::coordination::Ended::Lost => Err(anyhow::anyhow!(
                                 "its lease `{lease}` was lost to another host"
                             )),
                         }
@@ -492,8 +563,9 @@ async fn open_bus(
             let cluster = crate::nats::Cluster::connect(settings).await?;
             cluster.settle_consumer().await?;
             tracing::info!(url = %settings.url, host = %cluster.host, roles = %config.roles.describe(), "on the NATS bus");
-            let replies = crate::nats::replies::Replies::new(outboxes.clone());
-            let answers = crate::nats::replies::Answers::new(cluster.clone(), replies.clone());
+            let replies = crate::nats::replies::ResponseReceiver::new(outboxes.clone());
+            let answers =
+                crate::nats::replies::ResponseForwarder::new(cluster.clone(), replies.clone());
             let bus = Bus {
                 cluster,
                 replies,
@@ -566,43 +638,68 @@ fn open_history(config: &Config) -> Result<History> {
     Ok(history.keeping_texts(max_text))
 }
 
-/// The leases and the other hosts, on a NATS bus: opened before the
+/// How several hosts agree (`crate::coordination`): over NATS on a NATS
+/// bus, else over Redis when the stores are shared there; `None` for a
+/// host alone.
+async fn open_coordination(
+    config: &Config,
+    bus: Option<&Bus>,
+) -> Result<Option<Arc<dyn Coordination>>> {
+    if let Some(bus) = bus {
+        let nats = crate::nats::coordination::NatsCoordination::open(bus.cluster.clone()).await?;
+        return Ok(Some(Arc::new(nats)));
+    }
+    let Some(redis) = &config.databases.redis else {
+        return Ok(None);
+    };
+    let redis = crate::coordination::redis::RedisCoordination::connect(
+        redis.url.expose(),
+        &redis.shown_url(),
+        &redis.prefix,
+        &config.bus.host_name(),
+        config.bus.lease_ttl(),
+    )
+    .await?;
+    Ok(Some(Arc::new(redis)))
+}
+
+/// The leases and the other hosts, on a NATS bus: made before the
 /// dispatcher, whose `reload` command reaches every host.
-async fn open_hosts(
+fn open_hosts(
     config: &Config,
     bus: &Bus,
+    coordination: &Arc<dyn Coordination>,
     catalog: &Arc<Catalog>,
     in_flight: &Arc<tokio::sync::Semaphore>,
-) -> Result<(Arc<crate::nats::hosts::Hosts>, crate::nats::lease::Leases)> {
-    use crate::nats::{hosts::Hosts, lease::Leases};
-    let leases = Leases::open(&bus.cluster).await?;
-    let hosts = Hosts::open(
+) -> (Arc<crate::nats::hosts::Hosts>, Leases) {
+    let leases = Leases::new(coordination.clone());
+    let hosts = crate::nats::hosts::Hosts::new(
         bus.cluster.clone(),
+        coordination.clone(),
         config.roles.clone(),
         leases.clone(),
         catalog.clone(),
         in_flight.clone(),
-    )
-    .await?;
-    Ok((hosts, leases))
+    );
+    (hosts, leases)
 }
 
 /// The NATS connection and the two ends of the answers' way back.
 struct Bus {
     cluster: crate::nats::Cluster,
-    replies: Arc<crate::nats::replies::Replies>,
-    answers: Arc<crate::nats::replies::Answers>,
+    replies: Arc<crate::nats::replies::ResponseReceiver>,
+    answers: Arc<crate::nats::replies::ResponseForwarder>,
 }
 
 /// Starts what makes this host one of several: the answers' listener (for
-/// its connectors), the worker (in the `workers` role), the heartbeat and
-/// control subject, and the skills shared through the object store.
+/// its connectors), the worker (in the `workers` role), `reload` asked by
+/// other hosts, and the skills shared through the object store.
 async fn join_cluster(
     config: &Config,
     bus: &Bus,
     bot: &Arc<Bot>,
     hosts: Arc<crate::nats::hosts::Hosts>,
-    leases: crate::nats::lease::Leases,
+    leases: Leases,
     history: Option<Arc<History>>,
 ) -> Result<ClusterParts> {
     use crate::nats::{skills::SharedSkills, worker::Worker};
@@ -624,13 +721,7 @@ async fn join_cluster(
         ));
         tasks.push(AbortOnDrop(tokio::spawn(worker.run())));
     }
-    tasks.push(AbortOnDrop(tokio::spawn(hosts.clone().heartbeat())));
-    let control = hosts.clone();
-    tasks.push(AbortOnDrop(tokio::spawn(async move {
-        if let Err(e) = control.serve_control().await {
-            tracing::error!("`reload` from other hosts cannot be received: {e:#}");
-        }
-    })));
+    tasks.push(AbortOnDrop(tokio::spawn(hosts.clone().serve_reload())));
     if let Some(dir) = &config.skills_dir {
         let shared = SharedSkills::start(cluster, dir.clone())
             .await

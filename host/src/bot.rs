@@ -58,13 +58,14 @@ pub struct Parts {
     pub work: Arc<Work>,
     pub workflows: Arc<crate::workflow::Workflows>,
     pub commands: Arc<Commands>,
-    /// The places among `max-in-flight` ([`places`]).
+    /// The events that may be handled at once ([`in_flight_limit`]).
     pub in_flight: Arc<Semaphore>,
 }
 
-/// The places among `max-in-flight` of `config`: what the dispatcher takes
-/// one of per event, and what the cluster's heartbeat reports.
-pub fn places(config: &Config) -> Arc<Semaphore> {
+/// The `runtime.max-in-flight` events of `config` that may be handled at
+/// once, as permits: the dispatcher takes one per event, and the cluster's
+/// heartbeat reports how many are taken.
+pub fn in_flight_limit(config: &Config) -> Arc<Semaphore> {
     Arc::new(Semaphore::new(config.runtime.max_in_flight.max(1)))
 }
 
@@ -114,16 +115,16 @@ impl Bot {
             .saturating_sub(self.in_flight.available_permits())
     }
 
-    /// The places among `max-in-flight`: a bus worker takes one per event
-    /// it pulls, before it pulls it.
-    pub fn places(&self) -> Arc<Semaphore> {
+    /// The `max-in-flight` permits: a bus worker takes one per event it
+    /// pulls, before it pulls it.
+    pub fn in_flight_permits(&self) -> Arc<Semaphore> {
         self.in_flight.clone()
     }
 
     /// A place (running or queued) in the gate of every skill `event` goes
     /// to, or `None` when one of them is at its bound: a bus worker then
     /// leaves the event in the stream for later rather than answer "busy".
-    pub fn reserve_places(&self, event: &Event) -> Option<Places> {
+    pub fn reserve_skill_slots(&self, event: &Event) -> Option<Reservation> {
         let set = self.catalog.current();
         let hits = self.route(&set, event);
         let mut reserved = Vec::with_capacity(hits.len());
@@ -131,7 +132,7 @@ impl Bot {
         for skill in hits.iter().filter_map(Hit::skill) {
             reserved.push((skill, self.runtime.reserve(&set.skills[skill]).ok()?));
         }
-        Some(Places {
+        Some(Reservation {
             in_flight: None,
             set,
             reserved,
@@ -140,10 +141,15 @@ impl Bot {
     }
 
     /// Handles an event the caller has taken a place for (a bus worker,
-    /// with a permit from [`Bot::places`], and its skills' places from
-    /// [`Bot::reserve_places`]) under the id it came with.
-    pub async fn handle_taken(&self, id: EventId, event: Event, places: Places) -> Vec<Execution> {
-        self.handle(id, event, Some(places)).await
+    /// with a permit from [`Bot::in_flight_permits`], and its skills' slots
+    /// from [`Bot::reserve_skill_slots`]) under the id it came with.
+    pub async fn handle_reserved(
+        &self,
+        id: EventId,
+        event: Event,
+        reservation: Reservation,
+    ) -> Vec<Execution> {
+        self.handle(id, event, Some(reservation)).await
     }
 
     /// Handles one event to completion: every skill it started has finished
@@ -156,7 +162,12 @@ impl Bot {
         self.handle(EventId::next(), event, None).await
     }
 
-    async fn handle(&self, id: EventId, event: Event, places: Option<Places>) -> Vec<Execution> {
+    async fn handle(
+        &self,
+        id: EventId,
+        event: Event,
+        reservation: Option<Reservation>,
+    ) -> Vec<Execution> {
         self.metrics.event(&event);
         let span = tracing::info_span!(
             "event",
@@ -169,10 +180,10 @@ impl Bot {
             let executions = if self.command(id, &event).await {
                 Vec::new()
             } else {
-                // Routed once: on the set the places were reserved in, by
+                // Routed once: on the set the slots were reserved in, by
                 // the same routing.
-                let (set, places, hits) = match places {
-                    Some(Places {
+                let (set, reserved, hits) = match reservation {
+                    Some(Reservation {
                         set,
                         reserved,
                         hits,
@@ -187,7 +198,7 @@ impl Bot {
                         (set, Vec::new(), hits)
                     }
                 };
-                self.run_hits(&set, id, &event, places, hits).await
+                self.run_hits(&set, id, &event, reserved, hits).await
             };
             for execution in &executions {
                 self.observe(execution);
@@ -218,7 +229,7 @@ impl Bot {
     }
 
     /// Runs what `hits` (routed in `set`) chose for `event`: skills (in
-    /// the places reserved for them, if any) and workflows' runs, alike
+    /// the slots reserved for them, if any) and workflows' runs, alike
     /// screened by permissions and by the ambiguity rule. Returns the
     /// skills' records.
     async fn run_hits(
@@ -226,7 +237,7 @@ impl Bot {
         set: &Arc<SkillSet>,
         id: EventId,
         event: &Event,
-        mut places: Vec<(usize, Reserved)>,
+        mut reserved: Vec<(usize, Reserved)>,
         mut hits: Vec<Hit>,
     ) -> Vec<Execution> {
         if hits.is_empty() {
@@ -286,11 +297,11 @@ impl Bot {
         let runs: Vec<_> = now
             .iter()
             .map(|(n, hit)| {
-                let reserved = places
+                let slot = reserved
                     .iter()
                     .position(|(skill, _)| Some(*skill) == hit.skill())
-                    .map(|at| places.swap_remove(at).1);
-                self.execute(set, id, *n, event, hit, reserved)
+                    .map(|at| reserved.swap_remove(at).1);
+                self.execute(set, id, *n, event, hit, slot)
             })
             .collect();
         executions.extend(futures::future::join_all(runs).await);
@@ -537,10 +548,10 @@ impl Bot {
     }
 }
 
-/// Places in the skills' gates taken for an event before it is handled
-/// ([`Bot::reserve_places`]), with the skill set they were taken in and the
+/// Slots in the skills' gates taken for an event before it is handled
+/// ([`Bot::reserve_skill_slots`]), with the skill set they were taken in and the
 /// routing that chose them (so the event is not routed twice).
-pub struct Places {
+pub struct Reservation {
     set: Arc<SkillSet>,
     reserved: Vec<(usize, Reserved)>,
     hits: Vec<Hit>,
@@ -551,9 +562,9 @@ pub struct Places {
     in_flight: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
-impl Places {
+impl Reservation {
     /// Holds `place` until the event's skills have run.
-    pub fn holding(mut self, place: tokio::sync::OwnedSemaphorePermit) -> Places {
+    pub fn holding(mut self, place: tokio::sync::OwnedSemaphorePermit) -> Reservation {
         self.in_flight = Some(place);
         self
     }

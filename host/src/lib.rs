@@ -26,13 +26,16 @@
 //! 1. `event`, `bus`, `limits`, `manifest`, `text`, `skill_file`, `identity`,
 //!    `permissions`, `work`, `stored` (bounds on what is kept), `names`, `targets`,
 //!    `sqlite` (opening the bot's SQLite files), `folder` (reading a watched folder);
-//! 2. `config`, `memory`, `history`, `outbound`, `grants`, `matching`;
+//! 2. `config`, `memory`, `history`, `outbound`, `grants`, `matching`,
+//!    `coordination` (how several hosts agree: presence, leases, asking
+//!    another host; its Redis backend here, its NATS one in `nats`);
 //! 3. `runtime`, `connectors`;
 //! 4. `catalog`;
 //! 5. `observe`, `executor` (runs a skill for an event, the one place that
 //!    makes its record), `commands` (the one registry of chat commands),
 //!    then `bot`, `builtins`, `web`, `scheduler`, `workflow`, `nats`
-//!    (several hosts: the bus's other implementation, leases, shared skills);
+//!    (several hosts: the bus's other implementation, the NATS backend of
+//!    `coordination`, shared skills);
 //! 6. `app`, `skilltest`, `authoring`, `logging`, and the binary.
 
 pub mod app;
@@ -44,6 +47,7 @@ pub mod catalog;
 pub mod commands;
 pub mod config;
 pub mod connectors;
+pub mod coordination;
 pub mod event;
 pub mod executor;
 pub mod folder;

@@ -2,45 +2,53 @@
 //! executions running in the background after an ack. Shutdown reads it to
 //! stop taking events, wait for what runs (up to the grace period), and
 //! stop what is left; a piped shell reads it to wait for answers still to
-//! come before it ends. Entering and leaving is an atomic add: nothing here
+//! come before it ends. The pieces are counted by tokio-util's `TaskTracker`
+//! (a token each): entering and leaving is an atomic add, nothing here
 //! locks on the message path.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use tokio::sync::Notify;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::{TaskTracker, task_tracker::TaskTrackerToken};
 
-#[derive(Default)]
 pub struct Work {
-    running: AtomicUsize,
-    /// Woken when `running` drops to zero.
-    idle: Notify,
+    /// Each piece of work holds one of its tokens. It is closed from the
+    /// start: closing a `TaskTracker` only lets `wait` resolve once it is
+    /// empty, it refuses nothing; refusing new events is `closed`'s job.
+    pieces: TaskTracker,
     closed: AtomicBool,
     stop: CancellationToken,
 }
 
-/// One piece of work; it is finished when this is dropped.
-pub struct Entered(Arc<Work>);
-
-impl Drop for Entered {
-    fn drop(&mut self) {
-        if self.0.running.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.0.idle.notify_waiters();
+impl Default for Work {
+    fn default() -> Work {
+        let pieces = TaskTracker::new();
+        pieces.close();
+        Work {
+            pieces,
+            closed: AtomicBool::new(false),
+            stop: CancellationToken::new(),
         }
     }
+}
+
+/// One piece of work; it is finished when this is dropped.
+pub struct Entered {
+    _token: TaskTrackerToken,
 }
 
 impl Work {
     /// Counts a piece of work in. Work of an event already taken is always
     /// counted, even while closing: closing refuses new events only.
     pub fn enter(self: &Arc<Self>) -> Entered {
-        self.running.fetch_add(1, Ordering::AcqRel);
-        Entered(self.clone())
+        Entered {
+            _token: self.pieces.token(),
+        }
     }
 
     /// Pieces of work not finished.
     pub fn running(&self) -> usize {
-        self.running.load(Ordering::Acquire)
+        self.pieces.len()
     }
 
     /// Takes no more events from now on.
@@ -54,16 +62,7 @@ impl Work {
 
     /// Resolves when no work is running.
     pub async fn idle(&self) {
-        loop {
-            let woken = self.idle.notified();
-            tokio::pin!(woken);
-            // Registered before the check, so a drop to zero in between wakes it.
-            woken.as_mut().enable();
-            if self.running() == 0 {
-                return;
-            }
-            woken.await;
-        }
+        self.pieces.wait().await
     }
 
     /// Tells all running work to stop now.

@@ -66,7 +66,8 @@ pub struct NatsSettings {
     #[serde(default = "default_replicas")]
     pub replicas: usize,
     /// How long a lease (a single connection, the cron ticks) outlives its
-    /// holder: another host takes over within this and a second
+    /// holder, and a host its last heartbeat (its workflow runs are then
+    /// another's): another host takes over within this and a second
     /// [default: 5s].
     #[serde(default = "default_lease_ttl")]
     pub lease_ttl: HumanDuration,

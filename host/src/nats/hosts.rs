@@ -1,33 +1,30 @@
-//! The hosts of one bot, as each sees the others: every host puts its
-//! status (roles, bus state, leases, events in flight, skills) in a
-//! key-value bucket every two seconds, where it expires when the host stops
-//! doing so. `sandbot cluster status` lists that bucket; `GET /` shows this
-//! host's part and the stream's lag. `reload` in chat reaches every host
-//! through a control subject, and the answer lists each host's report.
+//! The hosts of one bot, as each sees the others: every host's status
+//! (roles, bus state, leases, events in flight, skills) is what it says at
+//! each beat of its presence (`coordination`, over NATS). `sandbot cluster
+//! status` lists the hosts; `GET /` shows this host's part and the
+//! stream's lag. `reload` in chat asks every other host alive, and the
+//! answer lists each host's report.
 
 use super::Cluster;
-use super::lease::Leases;
+use super::coordination::NatsCoordination;
 use crate::bus::Peers;
 use crate::catalog::Catalog;
 use crate::commands::{Asked, Entry, Handler, Reply};
 use crate::config::Roles;
+use crate::coordination::{Answerer, Coordination, Leases};
 use anyhow::{Context as _, Result};
-use async_nats::jetstream::kv;
-use futures::StreamExt;
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How often a host says it is alive.
-const HEARTBEAT: Duration = Duration::from_secs(1);
 /// A host not heard of for this long (a missed heartbeat and a margin) is
 /// shown as gone, and its events' answers are no longer retried.
 const QUIET: Duration = Duration::from_millis(2500);
-/// A host not heard of for this long is gone from the list.
-const GONE_AFTER: Duration = Duration::from_secs(10);
 /// How long `reload` waits for the other hosts' reports.
 const RELOAD_WAIT: Duration = Duration::from_secs(10);
+/// The topic hosts ask each other to reload on.
+const RELOAD: &str = "reload";
 
 /// One host as `cluster status` shows it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -47,42 +44,35 @@ pub struct HostStatus {
 
 pub struct Hosts {
     cluster: Cluster,
-    kv: kv::Store,
+    coordination: Arc<dyn Coordination>,
     roles: Roles,
     leases: Leases,
     catalog: Arc<Catalog>,
-    /// The places among `max-in-flight` (`bot::places`), and how many.
-    places: Arc<tokio::sync::Semaphore>,
+    /// The `max-in-flight` permits (`bot::in_flight_limit`), and how many.
+    in_flight: Arc<tokio::sync::Semaphore>,
     max_in_flight: usize,
     started_at: u64,
 }
 
-/// A host's report of its reload.
-#[derive(Serialize, Deserialize)]
-struct Reloaded {
-    host: String,
-    summary: String,
-}
-
 impl Hosts {
-    pub async fn open(
+    pub fn new(
         cluster: Cluster,
+        coordination: Arc<dyn Coordination>,
         roles: Roles,
         leases: Leases,
         catalog: Arc<Catalog>,
-        places: Arc<tokio::sync::Semaphore>,
-    ) -> Result<Arc<Hosts>> {
-        let kv = cluster.bucket("hosts", GONE_AFTER).await?;
-        Ok(Arc::new(Hosts {
+        in_flight: Arc<tokio::sync::Semaphore>,
+    ) -> Arc<Hosts> {
+        Arc::new(Hosts {
             cluster,
-            kv,
+            coordination,
             roles,
             leases,
             catalog,
-            max_in_flight: places.available_permits(),
-            places,
+            max_in_flight: in_flight.available_permits(),
+            in_flight,
             started_at: crate::event::now_ms(),
-        }))
+        })
     }
 
     pub fn cluster(&self) -> &Cluster {
@@ -102,7 +92,7 @@ impl Hosts {
             leases: self.leases.held(),
             in_flight: self
                 .max_in_flight
-                .saturating_sub(self.places.available_permits()),
+                .saturating_sub(self.in_flight.available_permits()),
             skills: self.catalog.current().skills.len(),
             started_at: self.started_at,
             seen_at: crate::event::now_ms(),
@@ -136,87 +126,62 @@ impl Hosts {
         value
     }
 
-    /// Says this host is alive, every [`HEARTBEAT`], until dropped.
-    pub async fn heartbeat(self: Arc<Self>) {
-        let key = host_key(&self.cluster.host);
-        loop {
-            let status = serde_json::to_vec(&self.status()).expect("a status serializes");
-            if let Err(e) = self.kv.put(&key, status.into()).await {
-                tracing::debug!("could not put this host's status: {e}");
-            }
-            tokio::time::sleep(HEARTBEAT).await;
-        }
+    /// What this host says at each beat: its status, as JSON.
+    pub fn status_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.status()).expect("a status serializes")
     }
 
-    /// Answers other hosts' `reload`: reloads here and reports.
-    pub async fn serve_control(self: Arc<Self>) -> Result<()> {
-        let mut requests = self
-            .cluster
-            .client
-            .subscribe(self.cluster.control_subject("reload"))
-            .await?;
-        while let Some(request) = requests.next().await {
-            if request.payload.as_ref() == self.cluster.host.as_bytes() {
-                continue; // our own: reloaded already
-            }
-            let Some(reply) = request.reply else { continue };
-            let report = self.catalog.reload_all().await;
-            for change in &report.changes {
-                change.log();
-            }
-            let answer = Reloaded {
-                host: self.cluster.host.clone(),
-                summary: report.summary(),
-            };
-            let answer = serde_json::to_vec(&answer).expect("a report serializes");
-            let _ = self.cluster.client.publish(reply, answer.into()).await;
-        }
-        Ok(())
-    }
-
-    async fn others(&self) -> usize {
-        list(&self.kv)
-            .await
-            .map(|hosts| hosts.iter().filter(|h| h.host != self.cluster.host).count())
-            .unwrap_or(0)
+    /// Answers other hosts' `reload`: reloads here and reports, until
+    /// dropped.
+    pub async fn serve_reload(self: Arc<Self>) {
+        let me = self.clone();
+        let answer: Answerer = Arc::new(move |_| {
+            let me = me.clone();
+            Box::pin(async move {
+                let report = me.catalog.reload_all().await;
+                for change in &report.changes {
+                    change.log();
+                }
+                report.summary().into_bytes()
+            })
+        });
+        self.coordination.serve(RELOAD, answer).await
     }
 }
 
 impl Peers for Hosts {
     fn reload_everywhere(&self, own: String) -> BoxFuture<'_, String> {
         Box::pin(async move {
-            let expected = self.others().await;
-            let mut lines = vec![format!("{}: {own}", self.cluster.host)];
-            let inbox = self.cluster.client.new_inbox();
-            let Ok(mut answers) = self.cluster.client.subscribe(inbox.clone()).await else {
-                return own;
+            let me = self.coordination.host();
+            let others: Vec<String> = match crate::coordination::alive(&*self.coordination).await {
+                Ok(hosts) => hosts.into_iter().filter(|h| h != me).collect(),
+                Err(e) => {
+                    tracing::warn!("cannot list the other hosts to reload them: {e:#}");
+                    Vec::new()
+                }
             };
-            let asked = self
-                .cluster
-                .client
-                .publish_with_reply(
-                    self.cluster.control_subject("reload"),
-                    inbox,
-                    self.cluster.host.clone().into(),
-                )
-                .await;
-            if asked.is_ok() {
-                let deadline = tokio::time::Instant::now() + RELOAD_WAIT;
-                let mut heard = 0;
-                while heard < expected {
-                    let next = tokio::time::timeout_at(deadline, answers.next()).await;
-                    let Ok(Some(answer)) = next else { break };
-                    if let Ok(r) = serde_json::from_slice::<Reloaded>(&answer.payload) {
-                        lines.push(format!("{}: {}", r.host, r.summary));
-                        heard += 1;
+            let asks = others
+                .iter()
+                .map(|host| self.coordination.ask(host, RELOAD, Vec::new(), RELOAD_WAIT));
+            let answers = futures::future::join_all(asks).await;
+            let mut lines = vec![format!("{me}: {own}")];
+            let mut silent = 0;
+            for (host, answer) in others.iter().zip(answers) {
+                match answer {
+                    Ok(summary) => {
+                        lines.push(format!("{host}: {}", String::from_utf8_lossy(&summary)))
+                    }
+                    Err(e) => {
+                        tracing::warn!(%host, "no reload report: {e}");
+                        silent += 1;
                     }
                 }
-                if heard < expected {
-                    lines.push(format!(
-                        "({} of {expected} other hosts did not answer within {RELOAD_WAIT:?})",
-                        expected - heard
-                    ));
-                }
+            }
+            if silent > 0 {
+                lines.push(format!(
+                    "({silent} of {} other hosts did not answer within {RELOAD_WAIT:?})",
+                    others.len()
+                ));
             }
             lines.join("\n")
         })
@@ -229,27 +194,20 @@ impl Peers for Hosts {
 /// restart of NATS the bucket may read empty for a moment, and a host that
 /// is only slow must not lose its answers.
 pub async fn restarted_since(cluster: &Cluster, host: &str, origin: u32) -> bool {
-    let Ok(kv) = cluster.bucket("hosts", GONE_AFTER).await else {
+    let Some(status) = super::coordination::status_of(cluster, host).await else {
         return false;
     };
-    let Ok(Some(value)) = kv.get(host_key(host)).await else {
-        return false;
-    };
-    serde_json::from_slice::<HostStatus>(&value).is_ok_and(|h| h.origin != 0 && h.origin != origin)
+    serde_json::from_slice::<HostStatus>(&status).is_ok_and(|h| h.origin != 0 && h.origin != origin)
 }
 
-/// Every host heard of lately.
-async fn list(kv: &kv::Store) -> Result<Vec<HostStatus>> {
-    let mut keys = kv.keys().await?;
-    let mut out = Vec::new();
-    while let Some(key) = keys.next().await {
-        let Ok(key) = key else { continue };
-        if let Ok(Some(value)) = kv.get(&key).await
-            && let Ok(status) = serde_json::from_slice::<HostStatus>(&value)
-        {
-            out.push(status);
-        }
-    }
+/// Every host heard of lately, as each last said.
+async fn list(coordination: &dyn Coordination) -> Result<Vec<HostStatus>> {
+    let mut out: Vec<HostStatus> = coordination
+        .hosts()
+        .await?
+        .into_iter()
+        .filter_map(|p| serde_json::from_slice(&p.status).ok())
+        .collect();
     out.sort_by(|a, b| a.host.cmp(&b.host));
     Ok(out)
 }
@@ -258,8 +216,10 @@ async fn list(kv: &kv::Store) -> Result<Vec<HostStatus>> {
 /// each, and the stream's lag.
 pub async fn print_status(settings: &crate::config::NatsSettings) -> Result<String> {
     let cluster = Cluster::connect(settings).await?;
-    let kv = cluster.bucket("hosts", GONE_AFTER).await?;
-    let hosts = list(&kv).await.context("reading the hosts bucket")?;
+    let coordination = NatsCoordination::open(cluster.clone()).await?;
+    let hosts = list(&coordination)
+        .await
+        .context("reading the hosts bucket")?;
     let (pending, unacked) = cluster.lag().await.unwrap_or((0, 0));
     let now = crate::event::now_ms();
     let mut out = format!(
@@ -295,19 +255,6 @@ pub async fn print_status(settings: &crate::config::NatsSettings) -> Result<Stri
         ));
     }
     Ok(out)
-}
-
-/// A host's name as a key (keys take letters, digits, `-`, `_`, `=`, `.`).
-fn host_key(host: &str) -> String {
-    host.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '=') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 /// `reload` on several hosts: the command's entry in the registry, with

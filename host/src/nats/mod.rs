@@ -11,15 +11,18 @@
 //! - `replies`: answers travel back to the host whose connector the event
 //!   came from (named by the event id's origin), confirmed, and are
 //!   delivered there once however often a redelivered event runs;
-//! - `lease`: one holder per single connection (IRC, Matrix) and for the
-//!   cron ticks, in a key-value bucket whose entries expire;
-//! - `hosts`: each host's heartbeat in a key-value bucket, for `cluster
-//!   status`, and `reload` on every host;
+//! - `coordination`: the NATS backend of `crate::coordination` (presence,
+//!   leases and asking another host), which the cluster and the workflows
+//!   share: heartbeats in a key-value bucket, leases in another (one
+//!   holder per single connection, IRC or Matrix, and for the cron ticks),
+//!   requests to one host as core request/reply;
+//! - `hosts`: what each host says at its heartbeat, for `cluster status`,
+//!   and `reload` on every host;
 //! - `skills`: skill files shared through the object store.
 
+pub mod coordination;
 pub mod events;
 pub mod hosts;
-pub mod lease;
 pub mod replies;
 pub mod skills;
 pub mod wire;
@@ -122,11 +125,6 @@ impl Cluster {
     /// Where answers that reply to no event go: to a host running `connector`.
     pub fn connector_subject(&self, connector: &str) -> String {
         format!("{}.to.{}", self.prefix(), subject_token(connector))
-    }
-
-    /// Requests every host answers (`reload`).
-    pub fn control_subject(&self, what: &str) -> String {
-        format!("{}.control.{what}", self.prefix())
     }
 
     pub fn stream_name(&self) -> String {

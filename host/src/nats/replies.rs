@@ -1,11 +1,11 @@
-//! Answers on their way back, both ends. [`Answers`] is the response sink a
+//! Answers on their way back, both ends. [`ResponseForwarder`] is the response sink a
 //! worker's skills answer through: an answer to an event goes to the host
 //! the event came from (its id's origin), with the answers after it and the
 //! event's end when they come soon enough, as one NATS request that host
 //! confirms, retried until it does (a server restart loses nothing a worker
 //! has been told is delivered) — unless that host is gone (no responders,
 //! and no live host has that origin): then at once, so a dead host's events
-//! hold no worker. [`Replies`] is that host's end: it delivers each answer
+//! hold no worker. [`ResponseReceiver`] is that host's end: it delivers each answer
 //! into its connector's outbox once, however often a redelivered event ran:
 //! answers are numbered per event, each carries the delivery (attempt) of
 //! the run that gave it, and a later attempt supersedes an earlier one, so
@@ -32,7 +32,7 @@ const REMEMBER_FINISHED: Duration = Duration::from_secs(600);
 const FORGET_UNFINISHED: Duration = Duration::from_secs(3600);
 
 /// The connector host's end.
-pub struct Replies {
+pub struct ResponseReceiver {
     outboxes: Arc<Outboxes>,
     seen: Mutex<Seen>,
 }
@@ -51,9 +51,9 @@ struct Delivered {
     attempt: u32,
 }
 
-impl Replies {
-    pub fn new(outboxes: Arc<Outboxes>) -> Arc<Replies> {
-        Arc::new(Replies {
+impl ResponseReceiver {
+    pub fn new(outboxes: Arc<Outboxes>) -> Arc<ResponseReceiver> {
+        Arc::new(ResponseReceiver {
             outboxes,
             seen: Mutex::new(Seen::default()),
         })
@@ -198,9 +198,9 @@ const SHARDS: usize = 16;
 const LINGER: Duration = Duration::from_millis(5);
 
 /// The worker's response sink.
-pub struct Answers {
+pub struct ResponseForwarder {
     cluster: Arc<Cluster>,
-    local: Arc<Replies>,
+    local: Arc<ResponseReceiver>,
     queues: Arc<Queues>,
 }
 
@@ -247,9 +247,9 @@ enum Route {
     There(String),
 }
 
-impl Answers {
-    pub fn new(cluster: Cluster, local: Arc<Replies>) -> Arc<Answers> {
-        Arc::new(Answers {
+impl ResponseForwarder {
+    pub fn new(cluster: Cluster, local: Arc<ResponseReceiver>) -> Arc<ResponseForwarder> {
+        Arc::new(ResponseForwarder {
             cluster: Arc::new(cluster),
             local,
             queues: Arc::new(Queues(std::array::from_fn(|_| Mutex::new(HashMap::new())))),
@@ -459,7 +459,7 @@ async fn confirmed(
     }
 }
 
-impl ResponseSink for Answers {
+impl ResponseSink for ResponseForwarder {
     /// An answer to another host's event is queued and sent in the
     /// background (with those after it, see [`LINGER`]), so a skill never
     /// waits on the network (nor on NATS coming back after a restart): its

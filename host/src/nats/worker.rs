@@ -1,6 +1,6 @@
 //! A worker: pulls events from the work-queue stream's durable consumer and
 //! handles them like the local dispatcher would. It asks for only as many
-//! events as it has free places (`runtime.max-in-flight`), so the rest wait
+//! events as it has free `runtime.max-in-flight` permits, so the rest wait
 //! in the stream, not in a host's memory; a place is given back when the
 //! event's skills have run, before their answers are confirmed. While an
 //! event is handled it tells JetStream it is still working (every third of
@@ -14,7 +14,7 @@
 //! longer than the ack wait) joins that run instead of running twice.
 
 use super::Cluster;
-use super::replies::Answers;
+use super::replies::ResponseForwarder;
 use super::wire::Envelope;
 use crate::bot::Bot;
 use crate::event::EventId;
@@ -33,7 +33,7 @@ const PULL_EXPIRES: Duration = Duration::from_secs(2);
 pub struct Worker {
     pub cluster: Cluster,
     pub bot: Arc<Bot>,
-    pub answers: Arc<Answers>,
+    pub answers: Arc<ResponseForwarder>,
     pub history: Option<Arc<History>>,
     /// The events being handled here, each with the latest delivery of it
     /// (a redelivery while it runs replaces the message its progress and
@@ -51,7 +51,7 @@ impl Worker {
     pub fn new(
         cluster: Cluster,
         bot: Arc<Bot>,
-        answers: Arc<Answers>,
+        answers: Arc<ResponseForwarder>,
         history: Option<Arc<History>>,
     ) -> Worker {
         let ack_wait_ms = AtomicU64::new(cluster.settings.ack_wait.0.as_millis() as u64);
@@ -74,7 +74,7 @@ impl Worker {
     /// Pulls and handles events until the bot stops taking them.
     pub async fn run(self: Arc<Self>) {
         let work = self.bot.work().clone();
-        let places = self.bot.places();
+        let in_flight = self.bot.in_flight_permits();
         let mut consumer: Option<jetstream::consumer::PullConsumer> = None;
         let mut read_at = tokio::time::Instant::now();
         let mut pause = Duration::from_millis(50);
@@ -83,13 +83,13 @@ impl Worker {
             // held while the pull waits (an idle worker has nothing in
             // flight), and each event takes a place as it arrives.
             tokio::select! {
-                permit = places.clone().acquire_owned() => match permit {
+                permit = in_flight.clone().acquire_owned() => match permit {
                     Ok(p) => drop(p),
                     Err(_) => return,
                 },
                 () = work.stopped() => return,
             };
-            let asked = places.available_permits().max(1);
+            let asked = in_flight.available_permits().max(1);
             if consumer.is_none() || read_at.elapsed() > REREAD_CONSUMER {
                 match self.cluster.consumer().await {
                     Ok(mut c) => {
@@ -142,7 +142,7 @@ impl Worker {
                         let _ = message.ack_with(AckKind::Nak(None)).await;
                     }
                     Some(Ok(message)) => {
-                        let permit = match places.clone().try_acquire_owned() {
+                        let permit = match in_flight.clone().try_acquire_owned() {
                             Ok(p) => p,
                             Err(_) => {
                                 // Taken meanwhile (a webhook, a tick): let
@@ -200,7 +200,7 @@ impl Worker {
             return;
         }
         let done = Running { worker: self, id };
-        let Some(places) = self.bot.reserve_places(&event) else {
+        let Some(reservation) = self.bot.reserve_skill_slots(&event) else {
             // A skill it goes to is at its bound here: back to the stream,
             // for this worker or another a little later, rather than "busy".
             let later = Duration::from_millis((25 * u64::from(attempt)).min(500));
@@ -241,7 +241,7 @@ impl Worker {
             }
         };
         let handled = tokio::select! {
-            executions = self.bot.handle_taken(id, event, places.holding(permit)) => Some(executions),
+            executions = self.bot.handle_reserved(id, event, reservation.holding(permit)) => Some(executions),
             () = still_working => None,
             // Stopped mid-way at shutdown: not acked, so another worker
             // takes it now rather than after the ack wait.

@@ -68,7 +68,7 @@ impl Failure {
 }
 
 /// What the store recorded about a failed call, for [`classify`].
-pub struct Aftermath<'a> {
+pub struct FailureContext<'a> {
     pub skill: &'a str,
     /// `Some(limit)` when the memory limit refused a growth.
     pub memory_exceeded: Option<ByteSize>,
@@ -81,7 +81,7 @@ const STDERR_LINES_LOGGED: usize = 30;
 
 /// Turns a trap into a failure, using what the store saw: whether the memory
 /// cap was hit, and a panic message the guest wrote to stderr.
-pub fn classify(error: wasmtime::Error, after: Aftermath<'_>) -> Failure {
+pub fn classify(error: wasmtime::Error, after: FailureContext<'_>) -> Failure {
     if let Some(limit) = after.memory_exceeded {
         return Failure::OutOfMemory(limit);
     }

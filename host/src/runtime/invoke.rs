@@ -5,7 +5,7 @@
 
 use super::convert;
 use super::engine::Runtime;
-use super::failure::{self, Aftermath, Failure};
+use super::failure::{self, Failure, FailureContext};
 pub use super::gate::Reserved;
 use super::load::LoadedSkill;
 use super::phase::Phase;
@@ -147,7 +147,7 @@ impl Runtime {
             Err(_) => Err(Failure::Timeout(budget)),
             Ok(Err(e)) => {
                 let state = store.data();
-                let after = Aftermath {
+                let after = FailureContext {
                     skill: &skill.name,
                     memory_exceeded: state.resources.exceeded(),
                     stderr: state.stderr_text(),

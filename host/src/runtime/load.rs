@@ -6,7 +6,7 @@
 use super::Compiled;
 use super::convert;
 use super::engine::Runtime;
-use super::failure::{self, Aftermath, Failure};
+use super::failure::{self, Failure, FailureContext};
 use super::gate::Gate;
 use super::instance::{Pre, World};
 use super::phase::Phase;
@@ -341,7 +341,7 @@ impl Runtime {
             Ok(Ok(manifest)) => Ok(convert::manifest_from_wit(manifest)),
             Ok(Err(e)) => {
                 let state = store.data();
-                let after = Aftermath {
+                let after = FailureContext {
                     skill: &host.name,
                     memory_exceeded: state.resources.exceeded(),
                     stderr: state.stderr_text(),

@@ -13,7 +13,7 @@
 use super::conductor::{self, State, Stop, TaskEnd};
 use super::engine::{Engine, Live, TaskCx};
 use super::spec::Workflow;
-use super::store::{Kept, RunStatus, StepError};
+use super::store::{RunStatus, StepError, StoredRun};
 use super::template::as_text;
 use crate::event::{Event, Outcome, Response, ResponseBody, Target as Room, now_ms};
 use std::collections::HashMap;
@@ -53,7 +53,11 @@ enum Ending {
 impl Engine {
     /// Runs (or resumes) `kept` under `def`, in the background; the
     /// handle ends with the run (or when the bot stops).
-    pub fn launch(self: &Arc<Self>, def: Arc<Workflow>, kept: Kept) -> tokio::task::JoinHandle<()> {
+    pub fn launch(
+        self: &Arc<Self>,
+        def: Arc<Workflow>,
+        kept: StoredRun,
+    ) -> tokio::task::JoinHandle<()> {
         let cancel = CancellationToken::new();
         let event = Arc::new(kept.doc.event.clone());
         let started_by = match (event.connector(), event.user_id()) {
@@ -140,7 +144,7 @@ impl Engine {
         let id = run.id();
         match ending {
             Ending::Stopped => {
-                // Kept as stored: the next start resumes it. Its children
+                // StoredRun as stored: the next start resumes it. Its children
                 // stop by themselves (the same token).
                 self.lock().remove(&id);
                 tracing::info!(run = id, workflow = %run.def.name, "workflow stopped with the bot; it resumes on the next start");

@@ -18,7 +18,7 @@
 use super::conductor::{self, Attempt};
 use super::defs::Definitions;
 use super::spec::{MAX_DEPTH, Task, Workflow};
-use super::store::{Kept, ParentLink, RunDoc, RunStatus, Store, TaskDoc};
+use super::store::{ParentLink, RunDoc, RunStatus, Store, StoredRun, TaskDoc};
 use crate::bus::ResponseSink;
 use crate::catalog::Catalog;
 use crate::config::{Config, HumanDuration};
@@ -121,7 +121,7 @@ impl Engine {
 
     /// Stores a new run of `def` with `inputs` for `event`, its first
     /// tasks scheduled; [`Engine::launch`] runs it.
-    pub async fn create(&self, def: &Workflow, start: Start) -> anyhow::Result<Kept> {
+    pub async fn create(&self, def: &Workflow, start: Start) -> anyhow::Result<StoredRun> {
         self.create_under(def, start, None).await
     }
 
@@ -131,7 +131,7 @@ impl Engine {
         def: &Workflow,
         start: Start,
         parent: Option<(ParentLink, u32, TaskDoc, Option<usize>)>,
-    ) -> anyhow::Result<Kept> {
+    ) -> anyhow::Result<StoredRun> {
         let doc = RunDoc {
             workflow: def.name.clone(),
             sha256: def.sha256.clone(),
@@ -158,7 +158,7 @@ impl Engine {
                 .map(|id| (id, doc, first))
         })
         .await??;
-        Ok(Kept {
+        Ok(StoredRun {
             id,
             status: RunStatus::Running,
             doc,
@@ -411,7 +411,7 @@ impl Engine {
     }
 
     /// Run `id` as stored once it has ended.
-    async fn child_end(&self, id: u64) -> anyhow::Result<Kept> {
+    async fn child_end(&self, id: u64) -> anyhow::Result<StoredRun> {
         loop {
             // Registered before the store is read: an end written in
             // between still wakes this (`finish` writes, then wakes).
@@ -433,7 +433,7 @@ impl Engine {
                     return Ok(kept);
                 }
                 // In a shared store a child has its parent's owner (see
-                // `sharing.rs`), so its end wakes this; the store is read
+                // `store/redis.rs`), so its end wakes this; the store is read
                 // again now and then all the same, as a safety net against
                 // an end written by another process.
                 Some(_) if self.store.shared() => {

@@ -6,8 +6,9 @@
 //! per run asks the pure `conductor` what is due; `tasks` runs each task,
 //! `approvals` handles approvals and cancels; parallel branches, joins,
 //! items, retries, timeouts), kept by the `store` so a restarted bot resumes
-//! where it was; with Redis, runs are shared by several hosts (`sharing`:
-//! a host that dies has its runs resumed by another). In chat: `approve N`
+//! where it was; with Redis, runs are shared by several hosts, through
+//! the hosts' one `coordination` (`sharing`: requests to the host that
+//! drives a run; a host that dies has its runs resumed by another). In chat: `approve N`
 //! / `deny N`, `workflow status N`,
 //! `workflow cancel N`, `workflows`, `workflow reload`.
 //!
@@ -44,6 +45,7 @@ pub mod template;
 use crate::bus::ResponseSink;
 use crate::catalog::Catalog;
 use crate::config::Config;
+use crate::coordination::Coordination;
 use crate::event::{Event, EventId, Message, Outcome, Response, ResponseBody, Target};
 use crate::observe::Observer;
 use crate::permissions::Asker;
@@ -52,7 +54,7 @@ pub use commands::commands;
 use defs::Definitions;
 use engine::Engine;
 pub use engine::Start;
-use sharing::{Request, Sharing};
+use sharing::Request;
 use spec::Workflow;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -62,10 +64,11 @@ use store::{RunStatus, Status, Store};
 pub struct Workflows {
     defs: Arc<Definitions>,
     engine: Arc<Engine>,
-    /// With a shared store: the heartbeat and the control channel.
-    sharing: Option<Arc<Sharing>>,
-    /// The heartbeat, the control channel and the watch for other hosts'
-    /// runs, stopped with the bot.
+    /// With a shared store: the hosts' coordination (who is alive, asking
+    /// the host that drives a run).
+    shared: Option<Arc<dyn Coordination>>,
+    /// Hearing other hosts' requests and the watch for other hosts' runs,
+    /// stopped with the bot.
     loops: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     _watch: defs::WatchHandle,
 }
@@ -81,25 +84,28 @@ pub fn folder(config: &Config) -> Option<PathBuf> {
 
 impl Workflows {
     /// Opens the store (beside the history, or in Redis when
-    /// `databases.redis` is set), loads the folder and watches it. Runs
-    /// left unfinished start again with [`Workflows::resume`].
+    /// `databases.redis` is set, shared with the other hosts through
+    /// `coordination`), loads the folder and watches it. Runs left
+    /// unfinished start again with [`Workflows::resume`].
     pub async fn start(
         config: Arc<Config>,
         catalog: Arc<Catalog>,
         responses: Arc<dyn ResponseSink>,
         observers: Vec<Arc<dyn Observer>>,
+        coordination: Option<Arc<dyn Coordination>>,
     ) -> Result<Arc<Workflows>> {
-        let (store, sharing) = match &config.databases.redis {
-            Some(redis) => {
+        let (store, shared) = match (&config.databases.redis, coordination) {
+            (Some(redis), Some(coordination)) => {
                 let (url, shown) = (redis.url.expose(), redis.shown_url());
-                let host = config.bus.host_name();
+                let host = coordination.host().to_owned();
                 let store = Store::redis(url, &shown, &redis.prefix, &host)?;
-                let ttl = config.bus.lease_ttl();
-                let sharing = Sharing::connect(url, &shown, &redis.prefix, &host, ttl).await?;
                 tracing::info!(host = %host, "workflow runs are in Redis, shared with other hosts");
-                (store, Some(sharing))
+                (store, Some(coordination))
             }
-            None => (Store::sqlite(&config.history_path())?, None),
+            (Some(_), None) => {
+                anyhow::bail!("workflow runs in Redis need the hosts' coordination")
+            }
+            (None, _) => (Store::sqlite(&config.history_path())?, None),
         };
         if config.history.enabled {
             prune_now_and_hourly(store.clone(), &config);
@@ -124,7 +130,7 @@ impl Workflows {
         Ok(Arc::new(Workflows {
             defs,
             engine,
-            sharing,
+            shared,
             loops: Mutex::new(Vec::new()),
             _watch: watch,
         }))
@@ -192,10 +198,8 @@ impl Workflows {
         if !self.engine.stop(within).await {
             tracing::warn!("workflow runs still stopping after {within:?}");
         }
-        // Stopped and stored: another host may take them at once.
-        if let Some(sharing) = &self.sharing {
-            sharing.leave().await;
-        }
+        // Stopped and stored: the host leaving (`App::stop`, after this)
+        // lets another take them at once.
     }
 
     /// A matcher of workflow `name` took `event` (routed by the one index,
@@ -478,7 +482,7 @@ impl Workflows {
     /// store is this host's alone, or it is not running), else the host
     /// that drives it, or what to say when it cannot be read.
     async fn elsewhere(&self, n: u64) -> Option<Result<String, String>> {
-        self.sharing.as_ref()?;
+        self.shared.as_ref()?;
         if self.engine.started_by(n).is_some() {
             return None;
         }
@@ -486,7 +490,7 @@ impl Workflows {
         match tokio::task::spawn_blocking(move || store.get(n)).await {
             Ok(Ok(Some(kept))) if kept.status == RunStatus::Running => {
                 let owner = kept.owner?;
-                let here = self.sharing.as_ref().map(|s| s.host());
+                let here = self.shared.as_ref().map(|c| c.host());
                 (Some(owner.as_str()) != here).then_some(Ok(owner))
             }
             Ok(Ok(_)) => None,
@@ -498,16 +502,16 @@ impl Workflows {
     /// Asks `owner`, the host driving run `n`, to carry out `request`;
     /// returns what to say.
     async fn ask(&self, n: u64, owner: &str, request: Request) -> String {
-        let Some(sharing) = &self.sharing else {
+        let Some(shared) = &self.shared else {
             return format!("#{n} is not running.");
         };
-        match sharing.ask(owner, request).await {
+        match sharing::ask(&**shared, owner, &request).await {
             Ok(text) => text,
             Err(e) => {
                 tracing::warn!(run = n, host = %owner, "cannot reach the host driving a workflow run: {e}");
                 format!(
                     "⚠ #{n} runs on {owner}, which is not answering ({e}); another host resumes it within {}.",
-                    crate::config::HumanDuration(sharing.ttl())
+                    crate::config::HumanDuration(shared.ttl())
                 )
             }
         }

@@ -1,7 +1,8 @@
 //! A restart picks up where the last process stopped: every run it left
 //! unfinished starts again from what the store kept (finished tasks keep
 //! their results; tasks that were running start afresh). With a shared
-//! store this host also takes the runs of hosts that stop beating.
+//! store this host also takes the runs of hosts no longer alive (the
+//! hosts' `coordination` says which are).
 //!
 //! Nothing read back stops this: a run whose record cannot be read (a
 //! damaged row, a document written by hand or by another version) fails
@@ -13,32 +14,22 @@
 //! shared store, at its next look for orphans).
 
 use super::Workflows;
-use super::carry_out;
-use super::store::{Claim, Kept, RunStatus, Unreadable};
+use super::store::{RunStatus, RunsToClaim, StoredRun, Unreadable};
 use crate::event::{Event, EventId, Execution, Outcome, now_ms};
 use std::sync::Arc;
 
 impl Workflows {
     /// Starts again every run the last process left unfinished. With a
     /// shared store: the runs this host drove under its name, and in the
-    /// `workers` role those of hosts that stopped beating; then it beats,
-    /// hears requests from other hosts and (a worker) keeps taking the
-    /// runs of hosts that stop. A connectors-only host drives only the
-    /// runs it starts (a crontab tick, a webhook). Returns how many runs
-    /// it resumed; what went wrong is logged, never returned.
+    /// `workers` role those of hosts not alive; then it hears requests
+    /// from other hosts and (a worker) keeps taking the runs of hosts
+    /// that stop. A connectors-only host drives only the runs it starts (a
+    /// crontab tick, a webhook). The host beats before this (`app`), so
+    /// no other host takes its runs meanwhile. Returns how many runs it
+    /// resumed; what went wrong is logged, never returned.
     pub async fn resume(self: &Arc<Self>) -> usize {
-        if let Some(sharing) = &self.sharing {
-            // Before claiming: no other host takes them meanwhile.
-            if let Err(e) = sharing.beat().await {
-                tracing::error!("cannot beat in the shared workflow store: {e:#}");
-            }
-        }
         let worker = self.engine.config.roles.has(crate::config::Role::Workers);
-        let start = Claim {
-            own: true,
-            orphans: worker,
-        };
-        let n = match self.claim_and_resume(start).await {
+        let n = match self.claim_and_resume(true, worker).await {
             Ok(n) => n,
             Err(e) => {
                 tracing::error!(
@@ -47,21 +38,14 @@ impl Workflows {
                 0
             }
         };
-        if let Some(sharing) = self.sharing.clone() {
+        if let Some(shared) = self.shared.clone() {
             let mut loops = self.loops.lock().unwrap_or_else(|e| e.into_inner());
-            loops.push(tokio::spawn(sharing.clone().beat_forever()));
-            let engine = self.engine.clone();
-            loops.push(tokio::spawn(
-                sharing
-                    .clone()
-                    .serve(move |request| carry_out(&engine, request)),
-            ));
+            loops.push(tokio::spawn(super::sharing::serve(
+                shared.clone(),
+                self.engine.clone(),
+            )));
             let me = Arc::downgrade(self);
-            let every = sharing.ttl() / 2;
-            let orphans = Claim {
-                own: false,
-                orphans: true,
-            };
+            let every = shared.ttl() / 2;
             loops.extend(worker.then(|| {
                 tokio::spawn(async move {
                     loop {
@@ -69,7 +53,7 @@ impl Workflows {
                         let Some(workflows) = me.upgrade() else {
                             return;
                         };
-                        if let Err(e) = workflows.claim_and_resume(orphans).await {
+                        if let Err(e) = workflows.claim_and_resume(false, true).await {
                             tracing::warn!("cannot look for other hosts' workflow runs: {e:#}");
                         }
                     }
@@ -79,9 +63,29 @@ impl Workflows {
         n
     }
 
-    /// Claims the runs to resume (`which` says whose) and launches them;
-    /// fails those that cannot be read. Returns how many it launched.
-    async fn claim_and_resume(&self, which: Claim) -> anyhow::Result<usize> {
+    /// Claims the runs to resume (this host's `own`, and the `orphans` of
+    /// hosts not alive) and launches them; fails those that cannot be
+    /// read. Returns how many it launched.
+    async fn claim_and_resume(&self, own: bool, orphans: bool) -> anyhow::Result<usize> {
+        let (orphans, alive) = match (&self.shared, orphans) {
+            (Some(shared), true) => match crate::coordination::alive(&**shared).await {
+                Ok(alive) => (true, alive),
+                // Nobody's runs are taken on a guess.
+                Err(e) if own => {
+                    tracing::warn!(
+                        "cannot tell which hosts are alive: {e:#}; taking only this host's runs"
+                    );
+                    (false, Vec::new())
+                }
+                Err(e) => return Err(e),
+            },
+            _ => (false, Vec::new()),
+        };
+        let which = RunsToClaim {
+            own,
+            orphans,
+            alive,
+        };
         let store = self.engine.store.clone();
         let claimed = tokio::task::spawn_blocking(move || store.resumable(which)).await??;
         let mut n = 0;
@@ -132,7 +136,7 @@ impl Workflows {
 
     /// Launches `run` again, kept by `before` (another host) or by the
     /// last process here.
-    async fn relaunch(&self, run: Kept, before: Option<String>) {
+    async fn relaunch(&self, run: StoredRun, before: Option<String>) {
         let set = self.defs.current();
         let Some(def) = set.by_name.get(&run.doc.workflow).cloned() else {
             tracing::warn!(run = run.id, workflow = %crate::names::shown(&run.doc.workflow), "cannot resume: no such workflow is loaded");
@@ -153,7 +157,7 @@ impl Workflows {
         if def.sha256 != run.doc.sha256 {
             tracing::warn!(run = run.id, workflow = %def.name, "the workflow's file changed since the run started: it resumes under the new one");
         }
-        let here = self.sharing.as_ref().map(|s| s.host());
+        let here = self.shared.as_ref().map(|c| c.host());
         // Where each kept task stood: what an operator (or a test that
         // fails) needs to see why the run goes on as it does.
         let tasks: Vec<String> = run

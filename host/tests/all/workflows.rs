@@ -16,7 +16,8 @@
 //! time. Two bots sharing their runs in a real
 //! redis-server: an approval said on the host that does not drive the run,
 //! a host killed and its run taken over by the other, a cancel from a
-//! third. What ran, and when, is read from the execution records in the
+//! third; the same with the hosts on a NATS bus. What ran, and when, is
+//! read from the execution records in the
 //! history database (in Redis for the shared runs).
 
 use crate::common::{BotDir, free_port, http, wait_for_port};
@@ -1151,6 +1152,70 @@ fn two_hosts_share_runs_in_redis_and_one_takes_over_the_runs_of_a_host_that_dies
     assert_eq!(three.ask("workflow cancel 3"), "Canceling #3…");
     assert_eq!(two.answer(), "⏹ deploy #3 canceled by shell:alice");
     assert_eq!(three.ask("approve 3"), "#3 is not waiting for anyone.");
+    let (_, status, log) = two.finish();
+    assert!(status.success(), "{log}");
+    assert!(!log.contains("another host took"), "{log}");
+    let (_, status, log) = three.finish();
+    assert!(status.success(), "{log}");
+}
+
+/// The same on a NATS bus: the hosts' coordination is NATS's (presence in
+/// its hosts bucket, asking over request/reply), the runs still in Redis.
+/// The first host is the only worker while it starts two runs, so it
+/// drives both; killed, its runs are taken by the second once it is no
+/// longer alive, and a cancel said on a third host reaches the driver.
+#[test]
+fn on_a_nats_bus_a_hosts_runs_are_taken_over_when_it_dies() {
+    let nats = crate::cluster::NatsServer::start();
+    let redis = crate::memory::RedisServer::start();
+    let host = |name: &str| {
+        let config = format!(
+            "databases:\n  redis: {{url: '{}'}}\nbus:\n  type: nats\n  url: {}\n  host: {name}\n  ack-wait: 2s\n  lease-ttl: 3s\n",
+            redis.url(),
+            nats.url()
+        );
+        bot_with("deploy", &example(), &config)
+    };
+    let (a, b, c) = (host("one"), host("two"), host("three"));
+    let mut one = a.start();
+    one.wait_for_log("workflow runs are in Redis");
+    one.wait_for_log("on the NATS bus");
+    assert_eq!(one.ask("deploy web to prod"), "▶ deploy #1 started.");
+    assert!(one.answer().starts_with("❓ Deploy web 1.1.0 to prod?"));
+    let mut two = b.start();
+    two.wait_for_log("workflow runs are in Redis");
+    // One is alive: two does not take its run.
+    let status = two.ask("workflow status 1");
+    assert!(status.starts_with("#1 deploy: running on one "), "{status}");
+    // One dies: two takes its run once one is no longer alive.
+    let killed = std::time::Instant::now();
+    one.kill();
+    assert_eq!(two.answer(), "↻ deploy #1 resumes on two: one stopped.");
+    assert!(
+        killed.elapsed() < Duration::from_secs(3 + 5),
+        "taken over within lease-ttl and a margin: {:?}",
+        killed.elapsed()
+    );
+    assert_eq!(
+        two.answer(),
+        "❓ Deploy web 1.1.0 to prod? Say `approve 1` or `deny 1`."
+    );
+    assert_eq!(
+        two.ask("approve 1"),
+        "👍 shell:alice approved #1 (approval)."
+    );
+    assert_eq!(
+        two.answer(),
+        "✅ deploy #1 succeeded: version=1.1.0, url=https://prod.example/web"
+    );
+    // Two, the only worker, drives run 2; a cancel said on a third host
+    // (whichever worker takes it) reaches it.
+    assert_eq!(two.ask("deploy api to prod"), "▶ deploy #2 started.");
+    assert!(two.answer().starts_with("❓ Deploy api"));
+    let mut three = c.start();
+    three.wait_for_log("workflow runs are in Redis");
+    assert_eq!(three.ask("workflow cancel 2"), "Canceling #2…");
+    assert_eq!(two.answer(), "⏹ deploy #2 canceled by shell:alice");
     let (_, status, log) = two.finish();
     assert!(status.success(), "{log}");
     assert!(!log.contains("another host took"), "{log}");

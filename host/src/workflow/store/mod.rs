@@ -18,7 +18,7 @@
 //!
 //! In a shared store each run has an owner, the host that drives it. A step
 //! is written only while its host still owns the run: a host that another
-//! took the run from (it stopped beating, `sharing.rs`) learns so from its
+//! took the run from (it was not alive, `crate::coordination`) learns so from its
 //! next step ([`StepError::Lost`]) and stops driving it.
 //!
 //! What is written reads back: a document deeper or larger than its reader
@@ -30,7 +30,6 @@
 mod redis;
 mod sqlite;
 
-pub use self::redis::{control_channel, heartbeat_key};
 use crate::event::{Event, EventId, Target};
 use anyhow::{Context, Result, anyhow};
 use serde::{Deserialize, Serialize};
@@ -214,7 +213,7 @@ impl RunStatus {
 }
 
 /// A run read back: its row and its tasks'.
-pub struct Kept {
+pub struct StoredRun {
     pub id: u64,
     pub status: RunStatus,
     pub doc: RunDoc,
@@ -245,7 +244,7 @@ pub struct Unreadable {
 }
 
 /// A run to resume, or why it cannot be read; and the host that drove it.
-pub type Resumable = (Result<Kept, Unreadable>, Option<String>);
+pub type Resumable = (Result<StoredRun, Unreadable>, Option<String>);
 
 /// A run as a backend keeps it, its JSON not yet read.
 pub(super) struct Row {
@@ -290,12 +289,14 @@ pub(super) struct Step {
 }
 
 /// Which runs a host takes from a shared store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Claim {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunsToClaim {
     /// Those kept under its own name (it restarted).
     pub own: bool,
-    /// Those of hosts whose heartbeat lapsed.
+    /// Those of hosts whose heartbeat lapsed: of any host not in `alive`.
     pub orphans: bool,
+    /// The hosts alive now (`coordination::alive`), this one included.
+    pub alive: Vec<String>,
 }
 
 /// What keeps the runs: a SQLite file or Redis.
@@ -310,9 +311,9 @@ pub(super) trait Backend: Send + Sync {
     fn prune(&self, max_age: Duration, max_count: u64) -> Result<usize>;
     /// The running runs this process should drive, now owned by it: all
     /// of them in a file of its own; in a shared store those it owned under
-    /// its name before (a restart), and those whose owner stopped beating,
-    /// as `which` says.
-    fn claim(&self, which: Claim) -> Result<Vec<(u64, Option<String>)>>;
+    /// its name before (a restart), and those whose owner is not alive, as
+    /// `which` says.
+    fn claim(&self, which: RunsToClaim) -> Result<Vec<(u64, Option<String>)>>;
     fn get(&self, id: u64) -> Result<Option<Row>>;
     /// Is it shared by several hosts?
     fn shared(&self) -> bool;
@@ -496,7 +497,7 @@ impl Store {
     /// each with the host that drove it before. A run that cannot be read
     /// back comes as [`Unreadable`], for the caller to fail: the others
     /// resume all the same. Only the store itself failing is an error.
-    pub fn resumable(&self, which: Claim) -> Result<Vec<Resumable>> {
+    pub fn resumable(&self, which: RunsToClaim) -> Result<Vec<Resumable>> {
         let mut out = Vec::new();
         for (id, before) in self.backend.claim(which)? {
             let Some(row) = self.backend.get(id)? else {
@@ -514,7 +515,7 @@ impl Store {
     }
 
     /// Run `id` with its tasks.
-    pub fn get(&self, id: u64) -> Result<Option<Kept>> {
+    pub fn get(&self, id: u64) -> Result<Option<StoredRun>> {
         let Some(row) = self.backend.get(id)? else {
             return Ok(None);
         };
@@ -531,7 +532,7 @@ impl Store {
 
 /// Reads run `id` from its row; the error names the run and what in it
 /// does not read.
-fn read(id: u64, row: Row) -> Result<Kept> {
+fn read(id: u64, row: Row) -> Result<StoredRun> {
     let doc: RunDoc = serde_json::from_str(&row.doc)
         .with_context(|| format!("workflow run #{id} cannot be read: its document"))?;
     let tasks = row
@@ -547,7 +548,7 @@ fn read(id: u64, row: Row) -> Result<Kept> {
             Ok((name, task))
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok(Kept {
+    Ok(StoredRun {
         id,
         status: RunStatus::parse(&row.status),
         doc,

@@ -6,34 +6,23 @@
 //! `<prefix>/workflows/ended` (score: when they started), which retention
 //! walks. Numbers come from `INCR <prefix>/workflows/next`.
 //!
-//! A run's `owner` is the host driving it; a host beats by keeping
-//! `<prefix>/workflows/host/<name>` alive (`sharing.rs`). Writes are Lua
-//! scripts, so ownership is checked and the step written in one atomic
-//! step: a batch writes the steps of runs this host owns and names the
-//! others; a claim takes the running runs whose owner's key is gone, in one
-//! script over the running set.
+//! A run's `owner` is the host driving it; which hosts are alive is
+//! `crate::coordination`'s to say. Writes are Lua scripts, so ownership is
+//! checked and the step written in one atomic step: a batch writes the
+//! steps of runs this host owns and names the others; a claim takes the
+//! running runs whose owner is not among the hosts alive, in one script
+//! over the running set.
 //!
 //! Calls are blocking, on one connection made again after a failure: the
 //! store is called from blocking threads ([`super::Store::step`]).
 
-use super::{Backend, Claim, NewRun, Row, Step};
+use super::{Backend, NewRun, Row, RunsToClaim, Step};
 use anyhow::{Context, Result, bail};
 use redis::Script;
 use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The key a host keeps alive while it drives runs.
-pub fn heartbeat_key(prefix: &str, host: &str) -> String {
-    format!("{prefix}/workflows/host/{host}")
-}
-
-/// The channel a host hears `approve`, `deny` and `cancel` on for the runs
-/// it drives.
-pub fn control_channel(prefix: &str, host: &str) -> String {
-    format!("{prefix}/workflows/control/{host}")
-}
 
 /// ARGV: this host, the keys' base, the batch as JSON (`[{id, doc?,
 /// status, tasks: [[name, doc]]}]`). Returns the numbers of the runs not
@@ -82,14 +71,17 @@ return 1
     )
 });
 
-/// ARGV: this host, the keys' base, the heartbeat keys' start, `1` to take
-/// runs owned under this host's name, `1` to take those of silent hosts. Walks the running runs in Redis
+/// ARGV: this host, the keys' base, the hosts alive as a JSON list, `1` to
+/// take runs owned under this host's name, `1` to take those of hosts not
+/// alive. Walks the running runs in Redis
 /// (one round trip however many there are) and returns, for each it takes,
 /// its number and the owner before (`''` for none).
 static CLAIM: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-local me, base, beats = ARGV[1], ARGV[2], ARGV[3]
+local me, base = ARGV[1], ARGV[2]
+local alive = {}
+for _, host in ipairs(cjson.decode(ARGV[3])) do alive[host] = true end
 local own, orphans = ARGV[4] == '1', ARGV[5] == '1'
 local taken = {}
 for _, id in ipairs(redis.call('SMEMBERS', base .. '/running')) do
@@ -99,7 +91,7 @@ for _, id in ipairs(redis.call('SMEMBERS', base .. '/running')) do
   if owner == me then
     take = own
   else
-    take = orphans and not (owner and redis.call('EXISTS', beats .. owner) == 1)
+    take = orphans and not (owner and alive[owner])
   end
   if take and redis.call('HGET', key, 'status') == 'running' then
     redis.call('HSET', key, 'owner', me)
@@ -117,7 +109,6 @@ pub(super) struct RedisRuns {
     shown: String,
     /// `<prefix>/workflows`.
     base: String,
-    prefix: String,
     host: String,
     connection: Mutex<Option<redis::Connection>>,
 }
@@ -140,7 +131,6 @@ impl RedisRuns {
             client,
             shown: shown.to_owned(),
             base: format!("{prefix}/workflows"),
-            prefix: prefix.to_owned(),
             host: host.to_owned(),
             connection: Mutex::new(None),
         };
@@ -285,13 +275,13 @@ impl Backend for RedisRuns {
         Ok(gone.len())
     }
 
-    fn claim(&self, which: Claim) -> Result<Vec<(u64, Option<String>)>> {
-        let beats = heartbeat_key(&self.prefix, "");
+    fn claim(&self, which: RunsToClaim) -> Result<Vec<(u64, Option<String>)>> {
+        let alive = serde_json::to_string(&which.alive)?;
         let taken: Vec<(u64, String)> = self.with(|con| {
             CLAIM
                 .arg(&self.host)
                 .arg(&self.base)
-                .arg(&beats)
+                .arg(&alive)
                 .arg(if which.own { "1" } else { "0" })
                 .arg(if which.orphans { "1" } else { "0" })
                 .invoke(con)

@@ -3,7 +3,7 @@
 //! B-tree, not a table plus its primary-key index. The file is this
 //! process's alone, so every running run is its to resume.
 
-use super::{Backend, Claim, NewRun, Row, RunStatus, Step};
+use super::{Backend, NewRun, Row, RunStatus, RunsToClaim, Step};
 use anyhow::{Context, Result};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
@@ -114,7 +114,7 @@ impl Backend for SqliteRuns {
         Ok(runs)
     }
 
-    fn claim(&self, _which: Claim) -> Result<Vec<(u64, Option<String>)>> {
+    fn claim(&self, _which: RunsToClaim) -> Result<Vec<(u64, Option<String>)>> {
         let conn = self.conn();
         let mut q =
             conn.prepare("SELECT id FROM workflow_runs WHERE status = 'running' ORDER BY id")?;

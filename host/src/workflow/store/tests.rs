@@ -63,9 +63,10 @@ fn prunes(store: &Store) {
         assert_eq!(kept.tasks.len(), 1);
     }
     let left: Vec<u64> = store
-        .resumable(Claim {
+        .resumable(RunsToClaim {
             own: true,
             orphans: true,
+            alive: vec!["a".into()],
         })
         .unwrap()
         .iter()
@@ -139,11 +140,12 @@ fn a_run_that_cannot_be_read_fails_alone() {
         [ids[2] as i64],
     )
     .unwrap();
-    let all = Claim {
+    let all = RunsToClaim {
         own: true,
         orphans: true,
+        alive: Vec::new(),
     };
-    let found = store.resumable(all).unwrap();
+    let found = store.resumable(all.clone()).unwrap();
     let read: Vec<u64> = found
         .iter()
         .filter_map(|(k, _)| Some(k.as_ref().ok()?.id))
@@ -236,23 +238,13 @@ fn a_host_in_redis_writes_only_the_runs_it_owns_and_claims_a_silent_hosts_runs()
         .unwrap();
     assert_eq!(a.get(one).unwrap().unwrap().tasks[0].1.child, Some(child));
     assert_eq!(a.get(one).unwrap().unwrap().owner.as_deref(), Some("a"));
-    // `a` beats: `b` takes nothing, not even with `mine`.
-    let mut con = ::redis::Client::open(redis.url())
-        .unwrap()
-        .get_connection()
-        .unwrap();
-    let beat = heartbeat_key("t", "a");
-    let _: () = ::redis::cmd("SET")
-        .arg(&beat)
-        .arg(1)
-        .arg("PX")
-        .arg(60_000)
-        .query(&mut con)
-        .unwrap();
+    // `a` is alive: `b` takes nothing, not even with `own`.
+    let both = vec!["a".to_owned(), "b".to_owned()];
     assert!(
-        b.resumable(Claim {
+        b.resumable(RunsToClaim {
             own: true,
-            orphans: true
+            orphans: true,
+            alive: both,
         })
         .unwrap()
         .is_empty()
@@ -263,17 +255,19 @@ fn a_host_in_redis_writes_only_the_runs_it_owns_and_claims_a_silent_hosts_runs()
         matches!(b.commit(one, None, &done, RunStatus::Running), Err(StepError::Lost(n)) if n == one)
     );
     // `a` falls silent: `b` claims both, and `a`'s next step is refused.
-    let _: () = ::redis::cmd("DEL").arg(&beat).query(&mut con).unwrap();
+    let only_b = vec!["b".to_owned()];
     // A host that takes no orphans (connectors only) takes nothing.
-    let none = Claim {
+    let none = RunsToClaim {
         own: true,
         orphans: false,
+        alive: only_b.clone(),
     };
     assert!(b.resumable(none).unwrap().is_empty());
     let claimed: Vec<(u64, Option<String>)> = b
-        .resumable(Claim {
+        .resumable(RunsToClaim {
             own: false,
             orphans: true,
+            alive: only_b,
         })
         .unwrap()
         .into_iter()
