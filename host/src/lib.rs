@@ -33,10 +33,12 @@
 //!    makes its record), `commands` (the one registry of chat commands),
 //!    then `bot`, `builtins`, `web`, `scheduler`, `workflow`, `nats`
 //!    (several hosts: the bus's other implementation, leases, shared skills);
-//! 6. `app`, `skilltest`, `authoring`, `logging`, and the binary.
+//! 6. `app`, `banner` (what a terminal is told at start), `skilltest`,
+//!    `authoring`, `logging`, and the binary.
 
 pub mod app;
 pub mod authoring;
+pub mod banner;
 pub mod bot;
 pub mod builtins;
 pub mod bus;

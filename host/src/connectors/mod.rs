@@ -105,6 +105,12 @@ pub trait Connector: Send + 'static {
         None
     }
 
+    /// The path of the chat page it serves on the bot's HTTP server, if
+    /// any (known once `routes` has been called): told at start-up.
+    fn page(&self) -> Option<String> {
+        None
+    }
+
     /// Runs until its source ends (a piped shell at end of input) or the bot
     /// stops; an error ends this connector only, never the bot.
     fn run(self: Box<Self>, cx: Context) -> BoxFuture<'static, anyhow::Result<()>>;

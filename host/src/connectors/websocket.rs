@@ -152,6 +152,8 @@ const PAGE: &str = include_str!("chat.html");
 pub struct Websocket {
     settings: WebsocketSettings,
     shared: Option<Arc<Shared>>,
+    /// Where its chat page is served, once `routes` has mounted it.
+    page_at: Option<String>,
 }
 
 impl super::registry::Kind for Websocket {
@@ -160,6 +162,7 @@ impl super::registry::Kind for Websocket {
         Websocket {
             settings,
             shared: None,
+            page_at: None,
         }
     }
 }
@@ -301,8 +304,13 @@ impl Connector for Websocket {
                 format!("/chat/{}", web.name)
             };
             router = router.route(&at, get(page));
+            self.page_at = Some(at);
         }
         Some(router.with_state(shared))
+    }
+
+    fn page(&self) -> Option<String> {
+        self.page_at.clone()
     }
 
     fn run(self: Box<Self>, cx: Context) -> BoxFuture<'static, anyhow::Result<()>> {

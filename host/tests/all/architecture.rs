@@ -40,7 +40,7 @@ const LAYERS: &[&[&str]] = &[
         "workflow",
         "nats",
     ],
-    &["app", "skilltest", "authoring", "logging"],
+    &["app", "banner", "skilltest", "authoring", "logging"],
 ];
 
 type Module = Vec<String>;

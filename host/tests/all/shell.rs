@@ -1,6 +1,7 @@
-//! The real binary over a pipe, as a script would drive it.
+//! The real binary over a pipe, as a script would drive it (and once on a
+//! pseudo-terminal, as a person would).
 
-use crate::common::BotDir;
+use crate::common::{BotDir, free_port};
 
 const EXAMPLES: &[&str] = &["hello", "seen", "dance", "loudnoises"];
 const EXAMPLE_CONFIG: &str = "skills:\n  hello: {}\n  seen: {}\n  dance: {}\n  loudnoises: {}\n";
@@ -87,5 +88,66 @@ fn help_lists_what_skills_declared() {
     assert!(
         text.contains("reload — reload every skill (admins only)"),
         "{text}"
+    );
+}
+
+/// On a terminal the bot says, once it is up, where its chat page is, which
+/// connectors listen and to type `help`; with stderr not a terminal (a log
+/// file, the journal) it does not.
+#[test]
+fn a_terminal_is_told_where_the_chat_page_is_and_to_type_help() {
+    use std::io::Read;
+    let port = free_port();
+    let bot = BotDir::with_connectors(
+        &["hello"],
+        &format!("  websocket: {{}}\nweb:\n  host: 127.0.0.1\n  port: {port}\n"),
+    );
+    // `script` runs the bot on a pseudo-terminal and copies what it writes.
+    let command = format!(
+        "{} start -c {}",
+        env!("CARGO_BIN_EXE_sandbot"),
+        bot.config().display()
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qefc", &command, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("script (util-linux) runs");
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = String::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !seen.contains("Ctrl-C stops it") && std::time::Instant::now() < deadline {
+        if let Ok(bytes) = rx.recv_timeout(std::time::Duration::from_millis(200)) {
+            seen.push_str(&String::from_utf8_lossy(&bytes));
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    for line in [
+        "sandbot is up: 1 skill; connectors: shell, websocket",
+        &format!("chat page  http://127.0.0.1:{port}/chat"),
+        &format!("status     http://127.0.0.1:{port}/"),
+        "type `help` at the prompt or on the chat page",
+    ] {
+        assert!(seen.contains(line), "no `{line}` on the terminal:\n{seen}");
+    }
+
+    let mut piped = bot.start();
+    assert!(piped.ask("hello").contains("Hello"));
+    assert!(
+        !piped.log().contains("sandbot is up"),
+        "the banner went to a pipe: {}",
+        piped.log()
     );
 }
