@@ -128,6 +128,28 @@ fn a_missing_tool_is_named_with_how_to_install_it() {
     assert!(out.contains("`Bad_Name` is not a skill name"), "{out}");
 }
 
+/// `--install` with a folder that does not exist is refused before the
+/// build, and the folder is not made (a bot watches the one it names).
+#[test]
+fn install_into_a_folder_that_does_not_exist_is_refused() {
+    let work = tempfile::tempdir().unwrap();
+    let (ok, _) = sandbot_in(work.path(), &["skill", "new", "--lang", "c", "tiny"], &[]);
+    assert!(ok);
+    let typo = work.path().join("typo/skills");
+    let (ok, out) = sandbot_in(
+        &work.path().join("tiny"),
+        &["skill", "build", "--install", typo.to_str().unwrap()],
+        &[],
+    );
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains(&format!("--install {}: no such folder", typo.display())),
+        "{out}"
+    );
+    assert!(!out.contains("installed"), "{out}");
+    assert!(!work.path().join("typo").exists(), "the folder was made");
+}
+
 /// `sandbot skill test WASM CASES`: (exit status, stdout, stderr).
 fn skill_test(wasm: &Path, cases: &Path) -> (std::process::ExitStatus, String, String) {
     sandbot(&[
