@@ -14,6 +14,7 @@
 
 mod policy;
 mod report;
+mod same_words;
 pub mod watch;
 
 pub use report::{Change, LoadFailure, ReloadReport};
@@ -83,7 +84,9 @@ impl SkillSet {
             .iter()
             .map(|s| policy::policy(config, &s.name, &s.manifest, disabled.contains(&s.name)))
             .collect();
-        SkillSet::with(skills, policies, workflows)
+        let set = SkillSet::with(skills, policies, workflows);
+        same_words::warn(&set, config);
+        set
     }
 
     fn with(
@@ -589,6 +592,7 @@ impl Catalog {
             old.policies.clone(),
             Arc::new(workflows),
         );
+        same_words::warn(&set, &self.config);
         self.current.store(Arc::new(set));
         self.changes.send_replace(());
     }

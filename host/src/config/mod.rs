@@ -308,6 +308,14 @@ impl Config {
             .unwrap_or_else(|| self.data_dir().join("history.db"))
     }
 
+    /// The workflows folder: `workflows-dir`, else `workflows/` beside the
+    /// skills folder.
+    pub fn workflows_folder(&self) -> Option<PathBuf> {
+        self.workflows_dir
+            .clone()
+            .or_else(|| Some(self.skills_dir.as_deref()?.parent()?.join("workflows")))
+    }
+
     pub fn cache_dir(&self) -> PathBuf {
         self.runtime
             .cache_dir

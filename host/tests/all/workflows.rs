@@ -576,6 +576,21 @@ fn a_workflow_alias_and_a_skill_alias_that_both_fit_are_named_not_guessed() {
     write_workflow(&bot, "release", &colliding);
     let mut alice = bot.start();
     alice.wait_for_log("workflow loaded workflow=release");
+    // Said at load, with where each command's words are written.
+    alice.wait_for_log("two commands have the same words");
+    let line = 1 + colliding
+        .lines()
+        .position(|l| l.contains("format: \"deploy {{app}}"))
+        .unwrap();
+    let file = bot.path().join("workflows/release.yaml");
+    assert!(
+        alice.log().contains(&format!(
+            "skill `deploy`, its matcher `deploy` (`deploy {{{{app}}}}( to {{{{env=staging}}}})?`); workflow `release` ({}:{line})",
+            file.display()
+        )),
+        "{}",
+        alice.log()
+    );
     assert_eq!(
         alice.ask("deploy web"),
         "⚠ That matches more than one command: \
@@ -1533,4 +1548,22 @@ fn make_run_installs_the_example_workflow_and_its_skill_and_they_run_as_document
         "{}",
         alice.log()
     );
+    assert!(!alice.log().contains("same words"), "{}", alice.log());
+}
+
+/// A bot started before its workflows folder exists makes it and watches
+/// it: a workflow written there afterwards loads and runs.
+#[test]
+fn a_workflow_written_after_the_start_into_a_new_folder_loads() {
+    let bot = BotDir::new(&["ci"], "");
+    assert!(!bot.path().join("workflows").exists());
+    let mut alice = bot.start();
+    alice.wait_for_log("created the workflows folder");
+    write_workflow(
+        &bot,
+        "nightly",
+        "aliases: [{format: \"nightly\"}]\ntasks:\n  t:\n    action: ci.test\n    input: {suite: x, ms: 1}\n",
+    );
+    alice.wait_for_log("workflow loaded workflow=nightly");
+    assert_eq!(alice.ask("nightly"), "▶ nightly #1 started.");
 }
