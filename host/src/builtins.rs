@@ -382,7 +382,7 @@ pub fn did_you_mean<'c>(
         if first.chars().count().abs_diff(head.chars().count()) > allowed {
             return;
         }
-        let distance = edit_distance(first, &head);
+        let distance = crate::similar::edit_distance(first, &head);
         if distance <= allowed && !scored.iter().any(|(_, s)| *s == shown) {
             scored.push((distance, shown));
         }
@@ -440,33 +440,6 @@ fn leading_word(text: &str) -> Option<String> {
     (!word.is_empty()).then(|| word.to_lowercase())
 }
 
-/// Edits between two words, a swap of neighbours counting as one
-/// (`hepl` is one slip from `help`).
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(d[i - 2][j - 2] + 1);
-            }
-            d[i][j] = best;
-        }
-    }
-    d[a.len()][b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -490,9 +463,6 @@ mod tests {
 
     #[test]
     fn slips_are_near_and_other_words_far() {
-        assert_eq!(edit_distance("deplyo", "deploy"), 1);
-        assert_eq!(edit_distance("hepl", "help"), 1);
-        assert_eq!(edit_distance("hello", "help"), 2);
         assert_eq!(leading_word("deploy {{app}}"), Some("deploy".into()));
         assert_eq!(leading_word("seen <user> — when"), Some("seen".into()));
     }

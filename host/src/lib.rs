@@ -25,7 +25,8 @@
 //! Layers, bottom up (a module imports only from its own layer or below):
 //! 1. `event`, `bus`, `limits`, `manifest`, `text`, `skill_file`, `identity`,
 //!    `permissions`, `work`, `stored` (bounds on what is kept), `names`, `targets`,
-//!    `sqlite` (opening the bot's SQLite files), `folder` (reading a watched folder);
+//!    `sqlite` (opening the bot's SQLite files), `folder` (reading a watched folder),
+//!    `similar` (how close two words are, for "did you mean");
 //! 2. `config`, `memory`, `history`, `outbound`, `grants`, `matching`;
 //! 3. `runtime`, `connectors`;
 //! 4. `catalog`;
@@ -34,7 +35,7 @@
 //!    then `bot`, `builtins`, `web`, `scheduler`, `workflow`, `nats`
 //!    (several hosts: the bus's other implementation, leases, shared skills);
 //! 6. `app`, `banner` (what a terminal is told at start), `skilltest`,
-//!    `authoring`, `logging`, and the binary.
+//!    `validate` (`config validate`), `authoring`, `logging`, and the binary.
 
 pub mod app;
 pub mod authoring;
@@ -64,12 +65,14 @@ pub mod outbound;
 pub mod permissions;
 pub mod runtime;
 pub mod scheduler;
+pub mod similar;
 pub mod skill_file;
 pub mod skilltest;
 pub mod sqlite;
 pub mod stored;
 pub mod targets;
 pub mod text;
+pub mod validate;
 pub mod web;
 pub mod work;
 pub mod workflow;
