@@ -229,7 +229,14 @@ fn help(set: &SkillSet, m: &Message, word: Option<&str>, more: Vec<String>) -> S
 
 fn skills(catalog: &Catalog) -> String {
     let set = catalog.current();
-    if set.skills.is_empty() {
+    let progress = catalog.progress();
+    // New files that failed where no version serves: not loaded at all.
+    let unloaded: Vec<(&String, &String)> = progress
+        .failed
+        .iter()
+        .filter(|(name, _)| set.get(name).is_none())
+        .collect();
+    if set.skills.is_empty() && unloaded.is_empty() {
         return "No skills are loaded.".into();
     }
     let mut lines = vec![format!("{} skills:", set.skills.len())];
@@ -239,13 +246,30 @@ fn skills(catalog: &Catalog) -> String {
         } else {
             "enabled"
         };
-        lines.push(format!(
+        let mut line = format!(
             "  {} {} — {}, sha256 {}, {} matchers",
             for_log(&skill.name),
             for_log(&skill.manifest.version),
             state,
             &skill.sha256[..skill.sha256.len().min(12)],
             skill.manifest.matchers.len()
+        );
+        if progress.compiling.contains(&skill.name) {
+            line.push_str("; compiling its new file");
+        }
+        if let Some(error) = progress.failed.get(&skill.name) {
+            line.push_str(&format!(
+                "; ⚠ its new file did not load, this version serves: {}",
+                for_log(error)
+            ));
+        }
+        lines.push(line);
+    }
+    for (name, error) in unloaded {
+        lines.push(format!(
+            "  {} — ✗ not loaded: {}",
+            for_log(name),
+            for_log(error)
         ));
     }
     lines.join("\n")
