@@ -380,10 +380,39 @@ fn ago(ms: u64) -> String {
 /// The most suggestions "did you mean" gives.
 const SUGGESTIONS: usize = 3;
 
+/// The answer to a message said to the bot that nothing took, as
+/// `unmatched:` says: the nearest commands if one is a likely slip, else (by
+/// default) a pointer to `help`, so a person is never met with silence.
+pub fn unmatched<'c>(
+    set: &SkillSet,
+    m: &Message,
+    commands: impl Iterator<Item = &'c str>,
+    mode: crate::config::Unmatched,
+) -> Option<String> {
+    use crate::config::Unmatched;
+    if mode == Unmatched::Silent {
+        return None;
+    }
+    let near = did_you_mean(set, m, commands);
+    if near.is_some() || mode == Unmatched::Suggest {
+        return near;
+    }
+    let said: String = m
+        .text
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ");
+    Some(format!(
+        "I don't know `{}`. Say `help` for what I can do.",
+        for_log(&said.chars().take(40).collect::<String>())
+    ))
+}
+
 /// For a message said to the bot that nothing took: the commands whose
 /// words are closest to it, if any is close enough to be a slip.
 /// `commands` are the registry's help lines.
-pub fn did_you_mean<'c>(
+fn did_you_mean<'c>(
     set: &SkillSet,
     m: &Message,
     commands: impl Iterator<Item = &'c str>,

@@ -216,6 +216,11 @@ impl Catalog {
         (self.loads.load(Relaxed), self.load_failures.load(Relaxed))
     }
 
+    /// The configuration the catalog was built with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// Skills compiling now, and new files that failed to load.
     pub fn progress(&self) -> progress::Inner {
         self.progress.now()

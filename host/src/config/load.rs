@@ -224,7 +224,7 @@ mod tests {
     fn unknown_top_level_key() {
         assert_eq!(
             err("logging:\n  level: info\nconectors:\n  shell: {}\n"),
-            "/etc/bot/configuration.yaml:3:1: unknown field `conectors` (did you mean `connectors`?), expected one of `logging`, `admins`, `connectors`, `databases`, `skills-dir`, `workflows-dir`, `data-dir`, `skills`, `secrets`, `runtime`, `web`, `history`, `metrics`, `workflows`, `notifications`, `bus`, `roles`"
+            "/etc/bot/configuration.yaml:3:1: unknown field `conectors` (did you mean `connectors`?), expected one of `logging`, `admins`, `connectors`, `databases`, `skills-dir`, `workflows-dir`, `data-dir`, `skills`, `secrets`, `runtime`, `web`, `unmatched`, `history`, `metrics`, `workflows`, `notifications`, `bus`, `roles`"
         );
     }
 

@@ -6,6 +6,7 @@
 //! events, and its outbox of responses. It never sees the dispatcher, the
 //! runtime or other connectors.
 
+pub mod address;
 pub mod backoff;
 pub mod in_order;
 mod irc_wire;

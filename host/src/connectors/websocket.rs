@@ -735,9 +735,11 @@ async fn read_messages(
             .or(user)
             .filter(|u| !u.trim().is_empty())
             .unwrap_or_else(|| "user".into());
+        // `sandbot: hello` on a page or socket that is only the bot's anyway.
+        let said = super::address::strip_name(message.trim(), &shared.settings.bot_name);
         let event = Event::Message(ChatMessage {
             id: format!("{id}-{n}"),
-            text: message.trim().to_owned(),
+            text: said.to_owned(),
             user,
             user_id: user_id.clone(),
             room: id.to_owned(),

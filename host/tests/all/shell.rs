@@ -22,8 +22,10 @@ fn hello_answers_with_the_users_name() {
     assert!(rest.is_empty(), "unexpected output: {rest:?}");
 }
 
+/// With `unmatched: suggest` (the tests' header) a line nothing takes and
+/// that is no slip of a command gets no answer.
 #[test]
-fn a_message_nothing_matches_gets_no_answer() {
+fn a_message_nothing_matches_gets_no_answer_when_unmatched_says_suggest() {
     let bot = BotDir::new(EXAMPLES, EXAMPLE_CONFIG);
     let mut run = bot.start();
     run.say("what is the weather on mars");
@@ -149,5 +151,40 @@ fn a_terminal_is_told_where_the_chat_page_is_and_to_type_help() {
         !piped.log().contains("sandbot is up"),
         "the banner went to a pipe: {}",
         piped.log()
+    );
+}
+
+/// The bot's name in front of a line is taken off (`sandbot: hello`,
+/// `@sandbot hello`); a line said to the bot that nothing takes is never
+/// met with silence: a likely slip gets the nearest command, anything else
+/// a pointer to `help`; `unmatched: silent` turns that off.
+#[test]
+fn the_bots_name_is_taken_off_and_nothing_said_to_it_goes_unanswered() {
+    let bot = BotDir::new(&["hello"], "");
+    bot.write_config(
+        "admins: [alice]\nconnectors:\n  shell: {bot-name: sandbot}\nskills-dir: skills\ndata-dir: data\nskills:\n  hello: {}\n",
+    );
+    let mut run = bot.start();
+    assert_eq!(run.ask("sandbot: hello"), "Hello alice");
+    assert_eq!(run.ask("@sandbot hello"), "Hello alice");
+    assert_eq!(run.ask("SANDBOT, hello"), "Hello alice");
+    assert_eq!(
+        run.ask("frobnicate the widget now please"),
+        "I don't know `frobnicate the widget`. Say `help` for what I can do."
+    );
+    let slip = run.ask("hepl");
+    assert!(slip.contains("`help"), "a slip gets the nearest: {slip}");
+    let (_, status, log) = run.finish();
+    assert!(status.success(), "{log}");
+
+    bot.write_config(
+        "admins: [alice]\nunmatched: silent\nconnectors:\n  shell: {}\nskills-dir: skills\ndata-dir: data\nskills:\n  hello: {}\n",
+    );
+    let mut run = bot.start();
+    run.say("frobnicate the widget");
+    assert_eq!(
+        run.ask("hello"),
+        "Hello alice",
+        "nothing answered the first line"
     );
 }
