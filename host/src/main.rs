@@ -58,7 +58,8 @@ enum SkillCommand {
         /// Create it in this folder instead of the current one.
         #[arg(long)]
         dir: Option<PathBuf>,
-        /// The Rust SDK (skills-sdk/) to depend on [default: the one beside this build].
+        /// A checkout of the Rust SDK (skills-sdk/) to depend on [default: a copy
+        /// of the SDK this bot was built with, written into the project].
         #[arg(long)]
         sdk: Option<PathBuf>,
     },
