@@ -4,8 +4,11 @@
 
 CARGO ?= cargo
 SKILLS_OUT := target/skills
-# The example skills (opsdroid's four, count, deploy, alerts, reminder, webhook-alert), installed into ./skills by `make run`.
-EXAMPLE_SKILLS := hello seen dance loudnoises count deploy alerts reminder webhook-alert
+# The example skills (opsdroid's four, count, deploy, alerts, reminder,
+# webhook-alert, and ci, which the example workflow runs), installed into
+# ./skills by `make run`; the example workflows into ./workflows.
+EXAMPLE_SKILLS := hello seen dance loudnoises count deploy alerts reminder webhook-alert ci
+EXAMPLE_WORKFLOWS := $(notdir $(basename $(wildcard example-skills/workflows/*.yaml)))
 # Skills in Python, JavaScript and C (example-skills/<language>/<name>/),
 # built by example-skills/lang-skills.sh with toolchains it installs into
 # target/toolchains/ the first time.
@@ -44,12 +47,15 @@ $(SKILLS_OUT)/table.wasm: $(wildcard example-skills/js/table/*.js wit/*.wit) $(L
 $(SKILLS_OUT)/calc.wasm: $(wildcard example-skills/c/calc/*.[ch] wit/*.wit) $(LANG_TOOL)
 	$(LANG_TOOL) build c calc
 
-## The example skills, into the folder configuration.yaml watches. Copy then
-## rename, so a running bot never sees half a file.
+## The example skills and workflows, into the folders configuration.yaml
+## watches. Copy then rename, so a running bot never sees half a file.
 install-skills: skills
-	@mkdir -p skills
+	@mkdir -p skills workflows
 	@for s in $(EXAMPLE_SKILLS); do \
 		cp $(SKILLS_OUT)/$$s.wasm skills/.$$s.tmp && mv -f skills/.$$s.tmp skills/$$s.wasm; \
+	done
+	@for w in $(EXAMPLE_WORKFLOWS); do \
+		cp example-skills/workflows/$$w.yaml workflows/.$$w.tmp && mv -f workflows/.$$w.tmp workflows/$$w.yaml; \
 	done
 
 run: install-skills

@@ -293,11 +293,20 @@ impl App {
         {
             routes = routes.merge(web::api::routes(history.clone(), token.expose().to_owned()));
         }
-        let (connector_routes, statuses, ready) = self.mount_connectors(&web_settings);
+        let Mounted {
+            routes: connector_routes,
+            statuses,
+            ready,
+            pages,
+        } = self.mount_connectors(&web_settings);
         let mounted = connector_routes.is_some();
         if let Some(r) = connector_routes {
             routes = routes.merge(r);
         }
+        let connectors: Vec<(String, String)> = statuses
+            .iter()
+            .map(|(name, kind, _)| (name.clone(), kind.clone()))
+            .collect();
         // Webhooks are always mounted, but need `web:` to be served.
         routes = routes.merge(web::webhook::routes(
             self.bot.clone(),
@@ -308,7 +317,7 @@ impl App {
             self.warn_unserved_webhooks();
         }
         // The server runs when configured or when a connector mounted on it.
-        let _server = if self.config.web.is_some() || mounted {
+        let server = if self.config.web.is_some() || mounted {
             Some(self.start_server(&web_settings, routes, statuses).await?)
         } else {
             None
@@ -317,6 +326,15 @@ impl App {
         // grace. On several hosts the ticks fire on the one holding `cron`.
         let scheduler = self.start_scheduler();
         let mut running = self.start_connectors(ready)?;
+        crate::banner::Banner {
+            skills: self.catalog.current().skills.len(),
+            connectors: &connectors,
+            server: server
+                .as_ref()
+                .map(|(address, _)| (*address, web_settings.cert.is_some())),
+            pages: &pages,
+        }
+        .show();
         wait_for_end(&mut running).await;
         // The connectors (`running`, aborted when dropped) and the server
         // keep running through the grace, so answers of what still runs
@@ -334,6 +352,7 @@ impl App {
         let mut routes: Option<axum::Router> = None;
         let mut statuses = Vec::new();
         let mut ready = Vec::new();
+        let mut pages = Vec::new();
         let connectors = if self.config.roles.has(Role::Connectors) {
             std::mem::take(&mut self.connectors)
         } else {
@@ -352,10 +371,16 @@ impl App {
             if let Some(r) = instance.connector.routes(&web) {
                 routes = Some(routes.take().unwrap_or_default().merge(r));
             }
+            pages.extend(instance.connector.page());
             statuses.push((instance.name.clone(), instance.kind.clone(), status.clone()));
             ready.push((instance, events, status));
         }
-        (routes, statuses, ready)
+        Mounted {
+            routes,
+            statuses,
+            ready,
+            pages,
+        }
     }
 
     /// Webhook matchers (a skill's or a workflow's) with no HTTP server
@@ -386,7 +411,7 @@ impl App {
         web_settings: &crate::config::WebSettings,
         routes: axum::Router,
         statuses: Vec<(String, String, Status)>,
-    ) -> Result<AbortOnDrop> {
+    ) -> Result<(std::net::SocketAddr, AbortOnDrop)> {
         let states = statuses
             .iter()
             .map(|(name, _, status)| (name.clone(), status.clone()))
@@ -408,8 +433,8 @@ impl App {
             connectors: statuses,
             cluster: self.cluster.as_ref().map(|c| c.hosts.clone()),
         };
-        let (_, task) = web::serve(web_settings, routes, source).await?;
-        Ok(AbortOnDrop(task))
+        let (address, task) = web::serve(web_settings, routes, source).await?;
+        Ok((address, AbortOnDrop(task)))
     }
 
     /// The scheduler: here, or on several hosts while this one holds the
@@ -496,11 +521,16 @@ impl App {
 
 /// What [`App::mount_connectors`] gives: the routes connectors mount, each
 /// connector's status, and the connectors ready to run.
-type Mounted = (
-    Option<axum::Router>,
-    Vec<(String, String, Status)>,
-    Vec<Ready>,
-);
+/// The connectors' side of the HTTP server, before it starts.
+struct Mounted {
+    /// The routes those with a web side serve (none if none do).
+    routes: Option<axum::Router>,
+    /// Each connector's (name, kind, status), for `GET /`.
+    statuses: Vec<(String, String, Status)>,
+    ready: Vec<Ready>,
+    /// The chat pages' paths, for the banner.
+    pages: Vec<String>,
+}
 type Ready = (Instance, ConnectorSink, Status);
 type Running = tokio::task::JoinSet<(String, Result<()>)>;
 

@@ -254,7 +254,12 @@ impl Bot {
             && m.addressed
             && denied.is_empty()
             && hits.iter().all(|h| h.why == Why::Always)
-            && let Some(answer) = crate::builtins::did_you_mean(set, m, self.commands.lines())
+            && let Some(answer) = crate::builtins::unmatched(
+                set,
+                m,
+                self.commands.lines(),
+                self.catalog.config().unmatched,
+            )
         {
             self.say(reply_target(m), id, answer).await;
         }

@@ -229,7 +229,14 @@ fn help(set: &SkillSet, m: &Message, word: Option<&str>, more: Vec<String>) -> S
 
 fn skills(catalog: &Catalog) -> String {
     let set = catalog.current();
-    if set.skills.is_empty() {
+    let progress = catalog.progress();
+    // New files that failed where no version serves: not loaded at all.
+    let unloaded: Vec<(&String, &String)> = progress
+        .failed
+        .iter()
+        .filter(|(name, _)| set.get(name).is_none())
+        .collect();
+    if set.skills.is_empty() && unloaded.is_empty() {
         return "No skills are loaded.".into();
     }
     let mut lines = vec![format!("{} skills:", set.skills.len())];
@@ -239,13 +246,30 @@ fn skills(catalog: &Catalog) -> String {
         } else {
             "enabled"
         };
-        lines.push(format!(
+        let mut line = format!(
             "  {} {} — {}, sha256 {}, {} matchers",
             for_log(&skill.name),
             for_log(&skill.manifest.version),
             state,
             &skill.sha256[..skill.sha256.len().min(12)],
             skill.manifest.matchers.len()
+        );
+        if progress.compiling.contains(&skill.name) {
+            line.push_str("; compiling its new file");
+        }
+        if let Some(error) = progress.failed.get(&skill.name) {
+            line.push_str(&format!(
+                "; ⚠ its new file did not load, this version serves: {}",
+                for_log(error)
+            ));
+        }
+        lines.push(line);
+    }
+    for (name, error) in unloaded {
+        lines.push(format!(
+            "  {} — ✗ not loaded: {}",
+            for_log(name),
+            for_log(error)
         ));
     }
     lines.join("\n")
@@ -356,10 +380,39 @@ fn ago(ms: u64) -> String {
 /// The most suggestions "did you mean" gives.
 const SUGGESTIONS: usize = 3;
 
+/// The answer to a message said to the bot that nothing took, as
+/// `unmatched:` says: the nearest commands if one is a likely slip, else (by
+/// default) a pointer to `help`, so a person is never met with silence.
+pub fn unmatched<'c>(
+    set: &SkillSet,
+    m: &Message,
+    commands: impl Iterator<Item = &'c str>,
+    mode: crate::config::Unmatched,
+) -> Option<String> {
+    use crate::config::Unmatched;
+    if mode == Unmatched::Silent {
+        return None;
+    }
+    let near = did_you_mean(set, m, commands);
+    if near.is_some() || mode == Unmatched::Suggest {
+        return near;
+    }
+    let said: String = m
+        .text
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ");
+    Some(format!(
+        "I don't know `{}`. Say `help` for what I can do.",
+        for_log(&said.chars().take(40).collect::<String>())
+    ))
+}
+
 /// For a message said to the bot that nothing took: the commands whose
 /// words are closest to it, if any is close enough to be a slip.
 /// `commands` are the registry's help lines.
-pub fn did_you_mean<'c>(
+fn did_you_mean<'c>(
     set: &SkillSet,
     m: &Message,
     commands: impl Iterator<Item = &'c str>,
@@ -382,7 +435,7 @@ pub fn did_you_mean<'c>(
         if first.chars().count().abs_diff(head.chars().count()) > allowed {
             return;
         }
-        let distance = edit_distance(first, &head);
+        let distance = crate::similar::edit_distance(first, &head);
         if distance <= allowed && !scored.iter().any(|(_, s)| *s == shown) {
             scored.push((distance, shown));
         }
@@ -440,33 +493,6 @@ fn leading_word(text: &str) -> Option<String> {
     (!word.is_empty()).then(|| word.to_lowercase())
 }
 
-/// Edits between two words, a swap of neighbours counting as one
-/// (`hepl` is one slip from `help`).
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(d[i - 2][j - 2] + 1);
-            }
-            d[i][j] = best;
-        }
-    }
-    d[a.len()][b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -490,9 +516,6 @@ mod tests {
 
     #[test]
     fn slips_are_near_and_other_words_far() {
-        assert_eq!(edit_distance("deplyo", "deploy"), 1);
-        assert_eq!(edit_distance("hepl", "help"), 1);
-        assert_eq!(edit_distance("hello", "help"), 2);
         assert_eq!(leading_word("deploy {{app}}"), Some("deploy".into()));
         assert_eq!(leading_word("seen <user> — when"), Some("seen".into()));
     }

@@ -25,7 +25,8 @@
 //! Layers, bottom up (a module imports only from its own layer or below):
 //! 1. `event`, `bus`, `limits`, `manifest`, `text`, `skill_file`, `identity`,
 //!    `permissions`, `work`, `stored` (bounds on what is kept), `names`, `targets`,
-//!    `sqlite` (opening the bot's SQLite files), `folder` (reading a watched folder);
+//!    `sqlite` (opening the bot's SQLite files), `folder` (reading a watched folder),
+//!    `similar` (how close two words are, for "did you mean");
 //! 2. `config`, `memory`, `history`, `outbound`, `grants`, `matching`,
 //!    `coordination` (how several hosts agree: presence, leases, asking
 //!    another host; its Redis backend here, its NATS one in `nats`);
@@ -36,10 +37,12 @@
 //!    then `bot`, `builtins`, `web`, `scheduler`, `workflow`, `nats`
 //!    (several hosts: the bus's other implementation, the NATS backend of
 //!    `coordination`, shared skills);
-//! 6. `app`, `skilltest`, `authoring`, `logging`, and the binary.
+//! 6. `app`, `banner` (what a terminal is told at start), `skilltest`,
+//!    `validate` (`config validate`), `authoring`, `logging`, and the binary.
 
 pub mod app;
 pub mod authoring;
+pub mod banner;
 pub mod bot;
 pub mod builtins;
 pub mod bus;
@@ -66,12 +69,14 @@ pub mod outbound;
 pub mod permissions;
 pub mod runtime;
 pub mod scheduler;
+pub mod similar;
 pub mod skill_file;
 pub mod skilltest;
 pub mod sqlite;
 pub mod stored;
 pub mod targets;
 pub mod text;
+pub mod validate;
 pub mod web;
 pub mod work;
 pub mod workflow;

@@ -58,7 +58,8 @@ enum SkillCommand {
         /// Create it in this folder instead of the current one.
         #[arg(long)]
         dir: Option<PathBuf>,
-        /// The Rust SDK (skills-sdk/) to depend on [default: the one beside this build].
+        /// A checkout of the Rust SDK (skills-sdk/) to depend on [default: a copy
+        /// of the SDK this bot was built with, written into the project].
         #[arg(long)]
         sdk: Option<PathBuf>,
     },
@@ -192,52 +193,21 @@ fn validate(explicit: Option<&Path>) -> Result<()> {
             config::SEARCH_ORDER_HELP
         )
     })?;
-    let config = config::load(&path)?;
-    sandbot::connectors::registry::instances(&config)?;
-    // The workflow files are configuration too: each is read and checked
-    // as the bot would, and every broken one is named with its line.
-    let flows = sandbot::workflow::defs::Definitions::for_config(&config);
-    let report = flows.reload();
-    if !report.errors.is_empty() {
-        for e in &report.errors {
-            eprintln!("error: {e}");
-        }
-        // A file may have several mistakes: the count is of files.
-        let files: std::collections::BTreeSet<_> = report.errors.iter().map(|e| &e.file).collect();
-        anyhow::bail!(
-            "{} workflow file{} did not load",
-            files.len(),
-            if files.len() == 1 { "" } else { "s" }
-        );
+    let verdict = sandbot::validate::validate(&path)?;
+    for e in &verdict.errors {
+        eprintln!("error: {e}");
     }
-    let connectors = config.connectors.len();
-    let workflows = flows.current().by_name.len();
-    println!(
-        "{}: valid ({} connector{}, {} configured skill{}, {} workflow{})",
-        path.display(),
-        connectors,
-        if connectors == 1 { "" } else { "s" },
-        config.skills.len(),
-        if config.skills.len() == 1 { "" } else { "s" },
-        workflows,
-        if workflows == 1 { "" } else { "s" },
-    );
-    for (name, entry) in &config.skills {
-        let file = entry.path.clone().or_else(|| {
-            config
-                .skills_dir
-                .as_ref()
-                .map(|d| d.join(format!("{name}.wasm")))
-        });
-        match file {
-            Some(f) if !f.exists() => {
-                println!("note: skill `{name}`: {} does not exist yet", f.display())
-            }
-            None => println!("note: skill `{name}` has no `path:` and there is no `skills-dir:`"),
-            _ => {}
-        }
+    if let Some(summary) = &verdict.summary {
+        println!("{}: {summary}", path.display());
     }
-    Ok(())
+    for note in &verdict.notes {
+        println!("note: {note}");
+    }
+    match verdict.errors.len() {
+        0 => Ok(()),
+        1 => anyhow::bail!("{}: 1 mistake", path.display()),
+        n => anyhow::bail!("{}: {n} mistakes", path.display()),
+    }
 }
 
 fn skill(command: SkillCommand) -> Result<()> {

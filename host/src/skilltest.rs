@@ -200,6 +200,9 @@ pub async fn run(wasm: &Path, script: &Script) -> Result<Report> {
     // seconds to compile, and tests are run again and again.
     config.runtime.cache_dir = Some(config::default_data_dir().join("cache"));
     config.secrets = script.secrets.clone();
+    // The cases are about the skill's answers: a line it does not take is
+    // answered by nothing, not by the bot's pointer to `help`.
+    config.unmatched = config::Unmatched::Silent;
     config.skills.insert(
         name.clone(),
         SkillEntry {

@@ -22,6 +22,16 @@ pub struct Built {
 pub fn build(dir: &Path, install: Option<&Path>) -> Result<Built> {
     let dir =
         std::fs::canonicalize(dir).with_context(|| format!("cannot find {}", dir.display()))?;
+    // A mistyped skills folder is said before the build, not made: a bot
+    // watches the folder its configuration names, never a new one.
+    if let Some(folder) = install
+        && !folder.is_dir()
+    {
+        bail!(
+            "--install {}: no such folder; give the skills folder your bot watches (its `skills-dir`)",
+            folder.display()
+        );
+    }
     let lang = Lang::detect(&dir).with_context(|| {
         format!(
             "{} is not a skill project: expected Cargo.toml (Rust), app.py (Python), skill.js (JavaScript) or skill.c (C); `sandbot skill new` makes one",
@@ -58,7 +68,6 @@ pub fn build(dir: &Path, install: Option<&Path>) -> Result<Built> {
 }
 
 fn install_into(bytes: &[u8], folder: &Path, name: &str) -> Result<PathBuf> {
-    std::fs::create_dir_all(folder).with_context(|| format!("creating {}", folder.display()))?;
     let dest = folder.join(format!("{name}.wasm"));
     let tmp = folder.join(format!(".{name}.wasm.tmp"));
     std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;

@@ -4,6 +4,7 @@
 
 mod build;
 mod scaffold;
+mod vendor;
 
 pub use build::{Built, build};
 pub use scaffold::new_project;

@@ -1,6 +1,6 @@
 //! `sandbot skill new`: a working project, a test included.
 
-use super::{Lang, WIT_FILES, camel, check_name};
+use super::{Lang, WIT_FILES, camel, check_name, vendor};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 
@@ -49,20 +49,17 @@ fn templates(lang: Lang) -> &'static [Template] {
     }
 }
 
-/// Where the Rust SDK is: `--sdk`, `$SANDBOT_SDK`, or the `skills-sdk/` this
-/// binary was built beside.
-fn sdk_path(explicit: Option<&Path>) -> Result<PathBuf> {
-    let candidates = [
-        explicit.map(Path::to_path_buf),
-        std::env::var_os("SANDBOT_SDK").map(PathBuf::from),
-        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../skills-sdk")),
-    ];
-    for c in candidates.into_iter().flatten() {
-        if c.join("Cargo.toml").is_file() {
-            return Ok(std::fs::canonicalize(&c)?);
-        }
+/// An SDK checkout to depend on instead of the copy in the project:
+/// `--sdk`, or `$SANDBOT_SDK` (for those working on the SDK itself).
+fn sdk_checkout(explicit: Option<&Path>) -> Result<Option<PathBuf>> {
+    let given = explicit
+        .map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("SANDBOT_SDK").map(PathBuf::from));
+    match given {
+        None => Ok(None),
+        Some(c) if c.join("Cargo.toml").is_file() => Ok(Some(std::fs::canonicalize(&c)?)),
+        Some(c) => bail!("{} is not the Rust SDK (no Cargo.toml there)", c.display()),
     }
-    bail!("cannot find sandbot's Rust SDK (skills-sdk/): pass --sdk PATH or set SANDBOT_SDK")
 }
 
 /// Writes a new project for `name` into `parent/name`; returns its folder.
@@ -72,9 +69,15 @@ pub fn new_project(lang: Lang, name: &str, parent: &Path, sdk: Option<&Path>) ->
     if dir.exists() {
         bail!("{} already exists", dir.display());
     }
-    let sdk = match lang {
-        Lang::Rust => sdk_path(sdk)?.display().to_string(),
-        _ => String::new(),
+    // By default the SDK is copied into the project (and the WIT beside
+    // it), so the project builds anywhere, this checkout or not.
+    let checkout = match lang {
+        Lang::Rust => sdk_checkout(sdk)?,
+        _ => None,
+    };
+    let sdk = match &checkout {
+        Some(path) => path.display().to_string(),
+        None => vendor::SDK.to_owned(),
     };
     let fill = |text: &str| {
         text.replace("{{name}}", name)
@@ -85,10 +88,22 @@ pub fn new_project(lang: Lang, name: &str, parent: &Path, sdk: Option<&Path>) ->
     for t in templates(lang) {
         write(&dir.join(t.path), &fill(t.text))?;
     }
-    if lang != Lang::Rust {
+    if lang != Lang::Rust || checkout.is_none() {
         for (file, text) in WIT_FILES {
             write(&dir.join("wit").join(file), text)?;
         }
+    }
+    if lang == Lang::Rust {
+        if checkout.is_none() {
+            let sdk = dir.join(vendor::SDK);
+            write(&sdk.join("Cargo.toml"), &vendor::sdk_manifest())?;
+            for (file, text) in vendor::SDK_SOURCES {
+                write(&sdk.join(file), text)?;
+            }
+        }
+        // The versions this bot was tested with: nothing to resolve.
+        write(&dir.join("Cargo.lock"), &vendor::project_lock(name))?;
+        vendor::settle_lock(&dir);
     }
     Ok(dir)
 }

@@ -13,7 +13,9 @@
 //! and workflows alike.
 
 mod policy;
+pub mod progress;
 mod report;
+mod same_words;
 pub mod watch;
 
 pub use report::{Change, LoadFailure, ReloadReport};
@@ -83,7 +85,9 @@ impl SkillSet {
             .iter()
             .map(|s| policy::policy(config, &s.name, &s.manifest, disabled.contains(&s.name)))
             .collect();
-        SkillSet::with(skills, policies, workflows)
+        let set = SkillSet::with(skills, policies, workflows);
+        same_words::warn(&set, config);
+        set
     }
 
     fn with(
@@ -176,6 +180,8 @@ pub struct Catalog {
     /// read by `/metrics`.
     loads: std::sync::atomic::AtomicU64,
     load_failures: std::sync::atomic::AtomicU64,
+    /// Skills compiling now, and new files that failed to load.
+    progress: Arc<progress::Progress>,
 }
 
 /// A source and what reading its file gave.
@@ -200,6 +206,7 @@ impl Catalog {
             changes: tokio::sync::watch::Sender::new(()),
             loads: Default::default(),
             load_failures: Default::default(),
+            progress: Default::default(),
         }
     }
 
@@ -209,8 +216,19 @@ impl Catalog {
         (self.loads.load(Relaxed), self.load_failures.load(Relaxed))
     }
 
+    /// The configuration the catalog was built with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Skills compiling now, and new files that failed to load.
+    pub fn progress(&self) -> progress::Inner {
+        self.progress.now()
+    }
+
     fn count(&self, change: &Change) {
         use std::sync::atomic::Ordering::Relaxed;
+        self.progress.settle(change);
         match change {
             Change::Added { .. } | Change::Updated { .. } => {
                 self.loads.fetch_add(1, Relaxed);
@@ -405,6 +423,7 @@ impl Catalog {
         let loads = reads.into_iter().map(|(source, file)| {
             let previous = old.get(&source.name).cloned();
             let runtime = self.runtime.clone();
+            let progress = self.progress.clone();
             tokio::spawn(async move {
                 let file = match file {
                     // A configured skill whose file is gone: unloaded, like a
@@ -425,7 +444,8 @@ impl Catalog {
                     // Changed since it was read: the watcher loads the newer file.
                     return (previous, None);
                 }
-                let (skill, change) = load_or_keep(&runtime, source, file, previous).await;
+                let (skill, change) =
+                    load_or_keep(&runtime, &progress, source, file, previous).await;
                 (skill, Some(change))
             })
         });
@@ -506,7 +526,14 @@ impl Catalog {
                     // Changed again since it was read: a later event loads it.
                     return None;
                 }
-                load_or_keep(&self.runtime, source, file, previous.clone()).await
+                load_or_keep(
+                    &self.runtime,
+                    &self.progress,
+                    source,
+                    file,
+                    previous.clone(),
+                )
+                .await
             }
             Some((source, Err(e))) if e != ReadError::NotFound => {
                 let kept = previous.as_ref().map(|p| p.manifest.version.clone());
@@ -589,6 +616,7 @@ impl Catalog {
             old.policies.clone(),
             Arc::new(workflows),
         );
+        same_words::warn(&set, &self.config);
         self.current.store(Arc::new(set));
         self.changes.send_replace(());
     }
@@ -597,6 +625,7 @@ impl Catalog {
 /// Loads `source` unless `previous` already runs the same bytes.
 async fn load_or_keep(
     runtime: &Runtime,
+    progress: &Arc<progress::Progress>,
     source: SkillSource,
     file: SkillFile,
     previous: Option<Arc<Skill>>,
@@ -607,6 +636,11 @@ async fn load_or_keep(
     {
         let version = prev.manifest.version.clone();
         return (Some(prev.clone()), Change::Unchanged { name, version });
+    }
+    let _compiling = progress.compiling(&name);
+    if previous.is_some() {
+        // Compiling a large skill takes seconds: say why the old one answers.
+        tracing::info!(skill = %crate::text::for_log(&name), "compiling its new file; the old version serves meanwhile");
     }
     let path = source.path.clone();
     let loaded = match runtime.load_file(source, file).await {

@@ -184,7 +184,7 @@ mod tests {
     fn mistakes_name_their_place() {
         assert_eq!(
             parse("databases:\n  redis: {url: redis://h/0, prefx: bot}\n").unwrap_err(),
-            "/c.yaml:2:29: databases.redis: unknown field `prefx`, expected `url` or `prefix`"
+            "/c.yaml:2:29: databases.redis: unknown field `prefx` (did you mean `prefix`?), expected `url` or `prefix`"
         );
         assert_eq!(
             parse("databases:\n  mysql: {}\n").unwrap_err(),

@@ -51,9 +51,10 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// A YAML error from serde_yaml_ng, with its place moved to the front.
+/// A YAML error from serde_yaml_ng, with its place moved to the front and,
+/// for a misspelt key or value, the one it is nearest.
 pub fn yaml_error(file: &Path, error: &serde_yaml_ng::Error) -> ConfigError {
-    let message = error.to_string();
+    let message = with_suggestion(&error.to_string());
     match error.location() {
         Some(loc) => {
             // The location goes in front, `file:line:column:`, not in the text.
@@ -62,4 +63,29 @@ pub fn yaml_error(file: &Path, error: &serde_yaml_ng::Error) -> ConfigError {
         }
         None => ConfigError::whole_file(file, message),
     }
+}
+
+/// serde's "unknown field `conectors`, expected one of `logging`, …" (or
+/// "unknown variant") with "(did you mean `connectors`?)" after the word.
+fn with_suggestion(message: &str) -> String {
+    for what in ["unknown field `", "unknown variant `"] {
+        let Some(start) = message.find(what) else {
+            continue;
+        };
+        let word_at = start + what.len();
+        let Some(len) = message[word_at..].find('`') else {
+            continue;
+        };
+        let word = &message[word_at..word_at + len];
+        let after = word_at + len + 1;
+        let expected: Vec<&str> = message[after..].split('`').skip(1).step_by(2).collect();
+        if let Some(meant) = crate::similar::closest(word, expected) {
+            return format!(
+                "{} (did you mean `{meant}`?){}",
+                &message[..after],
+                &message[after..]
+            );
+        }
+    }
+    message.to_owned()
 }

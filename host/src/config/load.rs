@@ -224,7 +224,18 @@ mod tests {
     fn unknown_top_level_key() {
         assert_eq!(
             err("logging:\n  level: info\nconectors:\n  shell: {}\n"),
-            "/etc/bot/configuration.yaml:3:1: unknown field `conectors`, expected one of `logging`, `admins`, `connectors`, `databases`, `skills-dir`, `workflows-dir`, `data-dir`, `skills`, `secrets`, `runtime`, `web`, `history`, `metrics`, `workflows`, `notifications`, `bus`, `roles`"
+            "/etc/bot/configuration.yaml:3:1: unknown field `conectors` (did you mean `connectors`?), expected one of `logging`, `admins`, `connectors`, `databases`, `skills-dir`, `workflows-dir`, `data-dir`, `skills`, `secrets`, `runtime`, `web`, `unmatched`, `history`, `metrics`, `workflows`, `notifications`, `bus`, `roles`"
+        );
+    }
+
+    #[test]
+    fn an_unknown_key_far_from_every_known_one_gets_no_guess() {
+        let e = err("histroy-of-everything: 1\n");
+        assert!(!e.contains("did you mean"), "{e}");
+        let e = err("web:\n  prot: 8080\n");
+        assert!(
+            e.contains("unknown field `prot` (did you mean `port`?)"),
+            "{e}"
         );
     }
 

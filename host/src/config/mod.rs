@@ -78,6 +78,9 @@ pub struct Config {
     /// runs when this section is there or a connector needs it.
     #[serde(default)]
     pub web: Option<WebSettings>,
+    /// What a message said to the bot that nothing takes is answered.
+    #[serde(default)]
+    pub unmatched: Unmatched,
     /// Execution history: kept, findable, served.
     #[serde(default)]
     pub history: HistorySettings,
@@ -122,6 +125,22 @@ pub struct Logging {
     /// in (the event's and the execution's ids among them).
     #[serde(default)]
     pub format: LogFormat,
+}
+
+/// What a message said to the bot (a direct conversation, or a mention)
+/// that no command or skill takes gets, as Errbot's "command not found":
+/// never silence by default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Unmatched {
+    /// The nearest commands when one is a likely slip, else a pointer to
+    /// `help`.
+    #[default]
+    Help,
+    /// The nearest commands when one is a likely slip, else nothing.
+    Suggest,
+    /// Nothing.
+    Silent,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -306,6 +325,14 @@ impl Config {
             .path
             .clone()
             .unwrap_or_else(|| self.data_dir().join("history.db"))
+    }
+
+    /// The workflows folder: `workflows-dir`, else `workflows/` beside the
+    /// skills folder.
+    pub fn workflows_folder(&self) -> Option<PathBuf> {
+        self.workflows_dir
+            .clone()
+            .or_else(|| Some(self.skills_dir.as_deref()?.parent()?.join("workflows")))
     }
 
     pub fn cache_dir(&self) -> PathBuf {

@@ -258,28 +258,7 @@ impl de::Visitor<'_> for KeySeed {
 }
 
 fn near_bot_key(key: &str) -> Option<&'static str> {
-    let folded = key.to_ascii_lowercase().replace('_', "-");
-    BOT_KEYS
-        .iter()
-        .copied()
-        .find(|k| folded == *k || edit_distance(&folded, k) <= 2)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for j in 0..b.len() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != b[j]))
-                .min(row[j] + 1)
-                .min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
+    crate::similar::closest(key, BOT_KEYS.iter().copied())
 }
 
 #[cfg(test)]

@@ -637,17 +637,7 @@ fn addressed<'t>(text: &'t str, nick: &str, prefix: Option<&str>) -> Option<&'t 
     {
         return Some(rest.trim_start());
     }
-    let head = text.get(..nick.len())?;
-    if !head.eq_ignore_ascii_case(nick) {
-        return None;
-    }
-    let rest = &text[nick.len()..];
-    match rest.strip_prefix([':', ',']) {
-        Some(after) => Some(after.trim_start()),
-        // `sandbot hello` is too; `sandbotx: …` is someone else.
-        None if rest.starts_with(char::is_whitespace) => Some(rest.trim_start()),
-        None => None,
-    }
+    super::address::after_name(text, nick)
 }
 
 #[cfg(test)]

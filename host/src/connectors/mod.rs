@@ -6,6 +6,7 @@
 //! events, and its outbox of responses. It never sees the dispatcher, the
 //! runtime or other connectors.
 
+pub mod address;
 pub mod backoff;
 pub mod in_order;
 mod irc_wire;
@@ -102,6 +103,12 @@ pub trait Connector: Send + 'static {
     /// The routes this connector serves on the bot's HTTP server, if any.
     /// Called once, before `run`, with what its handlers need.
     fn routes(&mut self, _web: &Web) -> Option<axum::Router> {
+        None
+    }
+
+    /// The path of the chat page it serves on the bot's HTTP server, if
+    /// any (known once `routes` has been called): told at start-up.
+    fn page(&self) -> Option<String> {
         None
     }
 

@@ -154,6 +154,7 @@ impl Shell {
                         continue;
                     }
                     n += 1;
+                    let text = super::address::strip_name(text, &self.settings.bot_name);
                     let event = self.message(&cx.name, n, text.to_owned());
                     let Ok(id) = cx.events.submit(event).await else { break };
                     if !interactive {

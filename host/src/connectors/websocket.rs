@@ -152,6 +152,8 @@ const PAGE: &str = include_str!("chat.html");
 pub struct Websocket {
     settings: WebsocketSettings,
     shared: Option<Arc<Shared>>,
+    /// Where its chat page is served, once `routes` has mounted it.
+    page_at: Option<String>,
 }
 
 impl super::registry::Kind for Websocket {
@@ -160,6 +162,7 @@ impl super::registry::Kind for Websocket {
         Websocket {
             settings,
             shared: None,
+            page_at: None,
         }
     }
 }
@@ -301,8 +304,13 @@ impl Connector for Websocket {
                 format!("/chat/{}", web.name)
             };
             router = router.route(&at, get(page));
+            self.page_at = Some(at);
         }
         Some(router.with_state(shared))
+    }
+
+    fn page(&self) -> Option<String> {
+        self.page_at.clone()
     }
 
     fn run(self: Box<Self>, cx: Context) -> BoxFuture<'static, anyhow::Result<()>> {
@@ -727,9 +735,11 @@ async fn read_messages(
             .or(user)
             .filter(|u| !u.trim().is_empty())
             .unwrap_or_else(|| "user".into());
+        // `sandbot: hello` on a page or socket that is only the bot's anyway.
+        let said = super::address::strip_name(message.trim(), &shared.settings.bot_name);
         let event = Event::Message(ChatMessage {
             id: format!("{id}-{n}"),
-            text: message.trim().to_owned(),
+            text: said.to_owned(),
             user,
             user_id: user_id.clone(),
             room: id.to_owned(),

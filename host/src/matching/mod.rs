@@ -45,7 +45,7 @@ use crate::event::Event;
 use crate::manifest::{EventKind, Manifest, MatcherKind};
 use crontab::CronSchedule;
 use regex_index::{CompiledRegex, RegexIndex};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// What a matcher starts: a skill or a workflow, by position in the lists
@@ -428,6 +428,31 @@ impl Index {
                 .map(|(_, r)| self.hit(*r, Vec::new(), Why::Chosen)),
         );
         hits
+    }
+
+    /// Alias matchers with the same words (the same pattern), in groups of
+    /// two or more, each (target, matcher) in index order: commands no
+    /// message can tell apart, so every message they fit is answered "say
+    /// which". Disabled targets are not in the index, so not here.
+    pub fn same_aliases(&self) -> Vec<Vec<(Target, usize)>> {
+        let mut by_pattern: BTreeMap<&str, Vec<(usize, usize)>> = BTreeMap::new();
+        for ((position, matcher), format) in &self.aliases {
+            by_pattern
+                .entry(format.regex.as_str())
+                .or_default()
+                .push((*position, *matcher));
+        }
+        by_pattern
+            .into_values()
+            .filter(|group| group.len() > 1)
+            .map(|mut group| {
+                group.sort_unstable();
+                group
+                    .into_iter()
+                    .map(|(position, matcher)| (self.target(position), matcher))
+                    .collect()
+            })
+            .collect()
     }
 
     /// The target at `position` among skills then workflows.

@@ -92,11 +92,29 @@ pub fn loopback_only(settings: &WebSettings) -> bool {
 
 async fn root(State(status): State<Arc<StatusSource>>) -> impl IntoResponse {
     let set = status.catalog.current();
-    let skills: Vec<_> = set
+    let progress = status.catalog.progress();
+    let mut skills: Vec<_> = set
         .skills
         .iter()
-        .map(|s| serde_json::json!({ "name": s.name, "version": s.manifest.version }))
+        .map(|s| {
+            let mut skill = serde_json::json!({ "name": s.name, "version": s.manifest.version });
+            if progress.compiling.contains(&s.name) {
+                skill["compiling"] = true.into();
+            }
+            // Its newest file did not load: this version still serves.
+            if let Some(error) = progress.failed.get(&s.name) {
+                skill["error"] = error.as_str().into();
+            }
+            skill
+        })
         .collect();
+    skills.extend(
+        progress
+            .failed
+            .iter()
+            .filter(|(name, _)| set.get(name).is_none())
+            .map(|(name, error)| serde_json::json!({ "name": name, "loaded": false, "error": error })),
+    );
     let connectors: Vec<_> = status
         .connectors
         .iter()

@@ -164,8 +164,15 @@ impl Engine {
         let who = format!("{connector}:{user_id}");
         if !allowed {
             tracing::warn!(run = id, task = %approval.task, user_id = %crate::text::for_log(&who), "denied: an approval from someone not among its approvers");
+            // Say who may, so the person asking knows whom to ask.
+            let may = if approval.approvers.is_empty() {
+                "only the bot's admins may (`admins:` in the configuration)".to_owned()
+            } else {
+                let names: Vec<String> = approval.approvers.iter().map(|p| p.to_string()).collect();
+                format!("only {} may", names.join(", "))
+            };
             return Err(format!(
-                "⛔ {who} may not answer #{id} ({}).",
+                "⛔ {who} may not answer #{id} ({}): {may}.",
                 approval.task
             ));
         }

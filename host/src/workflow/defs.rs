@@ -89,7 +89,7 @@ impl Definitions {
             .filter(|(_, entry)| entry.webhook.guarded())
             .map(|(name, _)| name.clone())
             .collect();
-        Definitions::new(super::folder(config), guarded)
+        Definitions::new(config.workflows_folder(), guarded)
     }
 
     pub fn new(dir: Option<PathBuf>, guarded_hooks: BTreeSet<String>) -> Definitions {
@@ -319,12 +319,17 @@ pub fn watch(defs: Arc<Definitions>) -> Result<WatchHandle> {
             task: None,
         });
     };
+    // Made when missing, as the skills folder is: a folder a person creates
+    // after the start would otherwise never be watched.
     if !dir.is_dir() {
-        tracing::debug!(folder = %dir.display(), "no workflows folder: not watching");
-        return Ok(WatchHandle {
-            _watcher: None,
-            task: None,
-        });
+        if let Err(e) = std::fs::create_dir_all(&dir) {
+            tracing::warn!(folder = %dir.display(), error = %e, "cannot create the workflows folder: not watching");
+            return Ok(WatchHandle {
+                _watcher: None,
+                task: None,
+            });
+        }
+        tracing::info!(folder = %dir.display(), "created the workflows folder");
     }
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {

@@ -57,7 +57,6 @@ pub use engine::Start;
 use sharing::Request;
 use spec::Workflow;
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use store::{RunStatus, Status, Store};
 
@@ -71,15 +70,6 @@ pub struct Workflows {
     /// stopped with the bot.
     loops: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     _watch: defs::WatchHandle,
-}
-
-/// The workflows folder: `workflows-dir`, else `workflows/` beside the
-/// skills folder.
-pub fn folder(config: &Config) -> Option<PathBuf> {
-    config
-        .workflows_dir
-        .clone()
-        .or_else(|| Some(config.skills_dir.as_deref()?.parent()?.join("workflows")))
 }
 
 impl Workflows {

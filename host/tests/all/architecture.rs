@@ -14,6 +14,7 @@ const LAYERS: &[&[&str]] = &[
         "limits",
         "manifest",
         "text",
+        "similar",
         "skill_file",
         "identity",
         "permissions",
@@ -46,7 +47,14 @@ const LAYERS: &[&[&str]] = &[
         "workflow",
         "nats",
     ],
-    &["app", "skilltest", "authoring", "logging"],
+    &[
+        "app",
+        "banner",
+        "skilltest",
+        "validate",
+        "authoring",
+        "logging",
+    ],
 ];
 
 type Module = Vec<String>;

@@ -43,13 +43,46 @@ fn a_rust_skill_goes_from_new_to_an_answer_in_chat() {
     );
     assert!(ok, "{out}");
     let project = work.path().join("ping");
+    // It stands alone: the SDK and the WIT are in it, nothing points into
+    // this checkout, and its lock holds the versions the bot was built with.
+    let manifest = std::fs::read_to_string(project.join("Cargo.toml")).unwrap();
+    let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    assert!(
+        manifest.contains("sandbot-sdk = { path = \"sandbot-sdk\" }")
+            && !manifest.contains(checkout.to_str().unwrap()),
+        "{manifest}"
+    );
+    assert!(project.join("sandbot-sdk/src/lib.rs").is_file());
+    assert!(project.join("wit/worlds.wit").is_file());
+    let lock = std::fs::read_to_string(project.join("Cargo.lock")).unwrap();
+    let ours = std::fs::read_to_string(checkout.join("Cargo.lock")).unwrap();
+    let version_of = |lock: &str, name: &str| {
+        let at = lock.find(&format!("name = \"{name}\"\n"))?;
+        lock[at..].lines().nth(1).map(str::to_owned)
+    };
+    for name in ["wit-bindgen", "serde", "serde_json"] {
+        assert_eq!(
+            version_of(&lock, name),
+            version_of(&ours, name),
+            "{name}: the project's lock and the bot's differ"
+        );
+    }
     let skills = bot.path().join("skills");
+    // Offline and locked: the first build resolves nothing.
     let (ok, out) = sandbot_in(
         &project,
         &["skill", "build", "--install", skills.to_str().unwrap()],
-        &[("CARGO_TARGET_DIR", &rust_target())],
+        &[
+            ("CARGO_TARGET_DIR", &rust_target()),
+            ("CARGO_NET_OFFLINE", "true"),
+        ],
     );
     assert!(ok, "{out}");
+    assert_eq!(
+        std::fs::read_to_string(project.join("Cargo.lock")).unwrap(),
+        lock,
+        "the build changed the lock"
+    );
     let mut run = bot.start();
     assert_eq!(run.ask("ping"), "Hello from ping, alice");
     println!("skill new → answer in chat: {:?}", started.elapsed());
@@ -126,6 +159,28 @@ fn a_missing_tool_is_named_with_how_to_install_it() {
     );
     assert!(!ok);
     assert!(out.contains("`Bad_Name` is not a skill name"), "{out}");
+}
+
+/// `--install` with a folder that does not exist is refused before the
+/// build, and the folder is not made (a bot watches the one it names).
+#[test]
+fn install_into_a_folder_that_does_not_exist_is_refused() {
+    let work = tempfile::tempdir().unwrap();
+    let (ok, _) = sandbot_in(work.path(), &["skill", "new", "--lang", "c", "tiny"], &[]);
+    assert!(ok);
+    let typo = work.path().join("typo/skills");
+    let (ok, out) = sandbot_in(
+        &work.path().join("tiny"),
+        &["skill", "build", "--install", typo.to_str().unwrap()],
+        &[],
+    );
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains(&format!("--install {}: no such folder", typo.display())),
+        "{out}"
+    );
+    assert!(!out.contains("installed"), "{out}");
+    assert!(!work.path().join("typo").exists(), "the folder was made");
 }
 
 /// `sandbot skill test WASM CASES`: (exit status, stdout, stderr).

@@ -161,3 +161,48 @@ fn bad_skills_are_reported_and_the_bot_stays_up() {
         "reported once, not in a loop:\n{log}"
     );
 }
+
+/// `config validate` finds what start-up would, all at once: an alias
+/// naming a matcher the skill lacks and an unknown time zone (which once
+/// passed as "valid" and then dropped their skills at start), each at its
+/// skill's line; start-up says the same of each; a misspelt key is
+/// answered with the key it is nearest.
+#[test]
+fn config_validate_finds_every_mistake_start_up_would() {
+    let bot = BotDir::new(
+        &["hello", "deploy", "reminder"],
+        "skills:\n  hello: {}\n  deploy:\n    aliases:\n      - format: \"roll {{app}}\"\n        matcher: nosuch\n  reminder:\n    room: shell:shell\n    text: hi\n    schedule: 55 8 * * MON-FRI\n    timezone: Europe/Pariss\n",
+    );
+    let file = bot.config();
+    let (status, _, err) = sandbot(&["config", "validate", "-c", file.to_str().unwrap()]);
+    assert!(!status.success());
+    let alias = "skill `deploy`: cannot load";
+    let zone = "unknown time zone `Europe/Pariss`";
+    assert!(
+        err.contains(&format!("{}:8:3: {alias}", file.display()))
+            && err.contains("names matcher `nosuch`, which the skill does not declare"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{}:12:3: skill `reminder`", file.display())) && err.contains(zone),
+        "{err}"
+    );
+    assert!(err.contains("2 mistakes"), "{err}");
+    // Start-up says the same of each, and hello still serves.
+    let mut run = bot.start();
+    assert_eq!(run.ask("hello"), "Hello alice");
+    let log = run.log();
+    assert!(
+        log.contains("names matcher `nosuch`, which the skill does not declare"),
+        "{log}"
+    );
+    assert!(log.contains(zone), "{log}");
+
+    bot.write_config("conectors:\n  shell: {}\n");
+    let (status, _, err) = sandbot(&["config", "validate", "-c", file.to_str().unwrap()]);
+    assert!(!status.success());
+    assert!(
+        err.contains(":1:1: unknown field `conectors` (did you mean `connectors`?)"),
+        "{err}"
+    );
+}

@@ -82,7 +82,7 @@ fn unknown_kinds_and_bad_settings_are_named_at_their_line() {
     assert!(!status.success());
     assert!(
         err.contains(&format!(
-            "{}:5:5: connectors.ops: unknown field `prot`, expected one of",
+            "{}:5:5: connectors.ops: unknown field `prot` (did you mean `port`?), expected one of",
             file.display()
         )),
         "{err}"

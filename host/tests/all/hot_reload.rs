@@ -1,6 +1,6 @@
 //! Replacing a skill's `.wasm` while the bot is talking.
 
-use crate::common::{BotDir, skill_wasm};
+use crate::common::{BotDir, Running, free_port, http, skill_wasm, wait_for_port};
 use std::time::{Duration, Instant};
 
 /// Sends `hello` every few milliseconds while `replace` swaps in hello-v2
@@ -90,6 +90,73 @@ fn a_broken_replacement_leaves_the_old_version_serving() {
         "{}",
         run.log()
     );
+}
+
+/// Every line of one multi-line answer.
+fn ask_lines(run: &mut Running, text: &str) -> String {
+    run.say(text);
+    let mut lines = vec![run.answer()];
+    while let Some(line) = run.try_answer(Duration::from_millis(300)) {
+        lines.push(line);
+    }
+    lines.join("\n")
+}
+
+/// `skills` and `GET /` never show a change that did not take: a new file
+/// that failed is named beside the version still serving, one that never
+/// loaded is listed as not loaded; a new version compiling is said in the
+/// log while the old one answers, and once it loads the warning is gone.
+#[test]
+fn skills_and_the_status_page_show_a_new_file_that_failed() {
+    let port = free_port();
+    let bot = BotDir::new(&["hello"], &format!("web: {{port: {port}}}\n"));
+    let mut run = bot.start();
+    wait_for_port(port);
+    assert_eq!(run.ask("hi"), "Hi alice");
+    std::fs::write(
+        bot.skill_path("hello"),
+        b"\0asm\x0d\0\x01\0 this is not a component",
+    )
+    .unwrap();
+    run.wait_for_log("hello failed to load, 0.1.0 still serving");
+    std::fs::write(bot.skill_path("broken"), b"not webassembly").unwrap();
+    run.wait_for_log("broken failed to load");
+    let skills = ask_lines(&mut run, "skills");
+    assert!(
+        skills.contains("hello 0.1.0 — enabled")
+            && skills.contains("⚠ its new file did not load, this version serves:"),
+        "{skills}"
+    );
+    assert!(skills.contains("broken — ✗ not loaded:"), "{skills}");
+    let (status, body) = http(port, "GET", "/", &[], "");
+    assert_eq!(status, 200);
+    let status: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let entry = |name: &str| {
+        status["skills"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name} in {body}"))
+    };
+    assert!(entry("hello")["error"].as_str().is_some(), "{body}");
+    assert_eq!(entry("broken")["loaded"], false, "{body}");
+
+    bot.install("hello-v2", "hello");
+    run.wait_for_log("hello 0.1.0→0.2.0");
+    assert!(
+        run.log()
+            .contains("compiling its new file; the old version serves meanwhile"),
+        "{}",
+        run.log()
+    );
+    let skills = ask_lines(&mut run, "skills");
+    let hello = skills
+        .lines()
+        .find(|l| l.contains("hello 0.2.0 — enabled"))
+        .unwrap_or_else(|| panic!("{skills}"));
+    assert!(!hello.contains('⚠'), "{skills}");
 }
 
 #[test]

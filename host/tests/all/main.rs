@@ -27,6 +27,7 @@ mod history;
 mod hostile;
 mod hot_reload;
 mod http_budget;
+mod install;
 mod irc;
 mod languages;
 mod matching;

@@ -1,6 +1,7 @@
-//! The real binary over a pipe, as a script would drive it.
+//! The real binary over a pipe, as a script would drive it (and once on a
+//! pseudo-terminal, as a person would).
 
-use crate::common::BotDir;
+use crate::common::{BotDir, free_port};
 
 const EXAMPLES: &[&str] = &["hello", "seen", "dance", "loudnoises"];
 const EXAMPLE_CONFIG: &str = "skills:\n  hello: {}\n  seen: {}\n  dance: {}\n  loudnoises: {}\n";
@@ -21,8 +22,10 @@ fn hello_answers_with_the_users_name() {
     assert!(rest.is_empty(), "unexpected output: {rest:?}");
 }
 
+/// With `unmatched: suggest` (the tests' header) a line nothing takes and
+/// that is no slip of a command gets no answer.
 #[test]
-fn a_message_nothing_matches_gets_no_answer() {
+fn a_message_nothing_matches_gets_no_answer_when_unmatched_says_suggest() {
     let bot = BotDir::new(EXAMPLES, EXAMPLE_CONFIG);
     let mut run = bot.start();
     run.say("what is the weather on mars");
@@ -87,5 +90,101 @@ fn help_lists_what_skills_declared() {
     assert!(
         text.contains("reload — reload every skill (admins only)"),
         "{text}"
+    );
+}
+
+/// On a terminal the bot says, once it is up, where its chat page is, which
+/// connectors listen and to type `help`; with stderr not a terminal (a log
+/// file, the journal) it does not.
+#[test]
+fn a_terminal_is_told_where_the_chat_page_is_and_to_type_help() {
+    use std::io::Read;
+    let port = free_port();
+    let bot = BotDir::with_connectors(
+        &["hello"],
+        &format!("  websocket: {{}}\nweb:\n  host: 127.0.0.1\n  port: {port}\n"),
+    );
+    // `script` runs the bot on a pseudo-terminal and copies what it writes.
+    let command = format!(
+        "{} start -c {}",
+        env!("CARGO_BIN_EXE_sandbot"),
+        bot.config().display()
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qefc", &command, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("script (util-linux) runs");
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = String::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !seen.contains("Ctrl-C stops it") && std::time::Instant::now() < deadline {
+        if let Ok(bytes) = rx.recv_timeout(std::time::Duration::from_millis(200)) {
+            seen.push_str(&String::from_utf8_lossy(&bytes));
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    for line in [
+        "sandbot is up: 1 skill; connectors: shell, websocket",
+        &format!("chat page  http://127.0.0.1:{port}/chat"),
+        &format!("status     http://127.0.0.1:{port}/"),
+        "type `help` at the prompt or on the chat page",
+    ] {
+        assert!(seen.contains(line), "no `{line}` on the terminal:\n{seen}");
+    }
+
+    let mut piped = bot.start();
+    assert!(piped.ask("hello").contains("Hello"));
+    assert!(
+        !piped.log().contains("sandbot is up"),
+        "the banner went to a pipe: {}",
+        piped.log()
+    );
+}
+
+/// The bot's name in front of a line is taken off (`sandbot: hello`,
+/// `@sandbot hello`); a line said to the bot that nothing takes is never
+/// met with silence: a likely slip gets the nearest command, anything else
+/// a pointer to `help`; `unmatched: silent` turns that off.
+#[test]
+fn the_bots_name_is_taken_off_and_nothing_said_to_it_goes_unanswered() {
+    let bot = BotDir::new(&["hello"], "");
+    bot.write_config(
+        "admins: [alice]\nconnectors:\n  shell: {bot-name: sandbot}\nskills-dir: skills\ndata-dir: data\nskills:\n  hello: {}\n",
+    );
+    let mut run = bot.start();
+    assert_eq!(run.ask("sandbot: hello"), "Hello alice");
+    assert_eq!(run.ask("@sandbot hello"), "Hello alice");
+    assert_eq!(run.ask("SANDBOT, hello"), "Hello alice");
+    assert_eq!(
+        run.ask("frobnicate the widget now please"),
+        "I don't know `frobnicate the widget`. Say `help` for what I can do."
+    );
+    let slip = run.ask("hepl");
+    assert!(slip.contains("`help"), "a slip gets the nearest: {slip}");
+    let (_, status, log) = run.finish();
+    assert!(status.success(), "{log}");
+
+    bot.write_config(
+        "admins: [alice]\nunmatched: silent\nconnectors:\n  shell: {}\nskills-dir: skills\ndata-dir: data\nskills:\n  hello: {}\n",
+    );
+    let mut run = bot.start();
+    run.say("frobnicate the widget");
+    assert_eq!(
+        run.ask("hello"),
+        "Hello alice",
+        "nothing answered the first line"
     );
 }

@@ -362,6 +362,9 @@ async fn the_default_configuration_serves_the_page_beside_the_shell() {
     let (mut ws, id) = connect(port).await;
     said(&mut ws, "ada", &id, "hi").await;
     assert_eq!(answer(&mut ws).await, "Hi ada");
+    // The bot's name in front is taken off here too.
+    said(&mut ws, "ada", &id, "sandbot: hi").await;
+    assert_eq!(answer(&mut ws).await, "Hi ada");
 }
 
 /// With `cert` and `key` the server speaks HTTPS, websockets included; a

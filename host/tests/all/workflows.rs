@@ -90,7 +90,7 @@ fn deploy_from_a_chat_line_tests_in_parallel_asks_and_deploys() {
         &format!("web: {{port: {port}}}\nhistory: {{token: t0ken}}\n"),
     );
     let mut alice = bot.start();
-    assert_eq!(alice.ask("deploy web to prod"), "▶ deploy #1 started.");
+    assert_eq!(alice.ask("release web to prod"), "▶ deploy #1 started.");
     assert_eq!(
         alice.answer(),
         "❓ Deploy web 1.1.0 to prod? Say `approve 1` or `deny 1`."
@@ -157,7 +157,7 @@ fn deploy_from_a_chat_line_tests_in_parallel_asks_and_deploys() {
     assert_eq!(run.outcome, Outcome::Ok);
     assert_eq!(
         run.alias.as_deref(),
-        Some("deploy {{app}}( to {{env=staging}})?")
+        Some("release {{app}}( to {{env=staging}})?")
     );
     let records = tasks_of(&history, "wf-1");
     assert!(
@@ -205,7 +205,7 @@ workflows:
     let bot = bot_with("deploy", &example(), notify);
     let mut alice = bot.start();
     assert_eq!(
-        alice.ask("deploy web to prod fail=unit"),
+        alice.ask("release web to prod fail=unit"),
         "▶ deploy #1 started."
     );
     // The end and its notice: two lines whose order is not fixed.
@@ -242,7 +242,7 @@ fn a_denied_or_unanswered_approval_does_not_deploy() {
     let text = example().replace("timeout: 1h", "timeout: 1s");
     let bot = bot_with("deploy", &text, "");
     let mut alice = bot.start();
-    assert_eq!(alice.ask("deploy web"), "▶ deploy #1 started.");
+    assert_eq!(alice.ask("release web"), "▶ deploy #1 started.");
     assert_eq!(
         alice.answer(),
         "❓ Deploy web 1.1.0 to staging? Say `approve 1` or `deny 1`."
@@ -254,7 +254,7 @@ fn a_denied_or_unanswered_approval_does_not_deploy() {
         "❌ deploy #1 failed: approval failed: denied by shell:alice"
     );
 
-    assert_eq!(alice.ask("deploy api"), "▶ deploy #2 started.");
+    assert_eq!(alice.ask("release api"), "▶ deploy #2 started.");
     assert!(
         alice
             .answer()
@@ -288,8 +288,8 @@ fn a_denied_or_unanswered_approval_does_not_deploy() {
 
 #[test]
 fn only_an_allowed_user_may_approve() {
-    // Bob talks over TCP (his id is `dev:bob`); the approvers list has
-    // only `shell:alice`.
+    // Bob talks over TCP (his id is `dev:bob`); the approval names no
+    // approvers, so the admins answer: only `shell:alice`.
     let dev = free_port();
     let bot = bot_with("deploy", &example(), "");
     let config = std::fs::read_to_string(bot.config())
@@ -317,11 +317,14 @@ fn only_an_allowed_user_may_approve() {
         bob_reads.read_line(&mut line).unwrap();
         line.trim_end().to_owned()
     };
-    writeln!(bob_says, "deploy web to prod").unwrap();
+    writeln!(bob_says, "release web to prod").unwrap();
     assert_eq!(bob_hears(), "▶ deploy #1 started.");
     assert!(bob_hears().starts_with("❓ Deploy web 1.1.0 to prod?"));
     writeln!(bob_says, "approve 1").unwrap();
-    assert_eq!(bob_hears(), "⛔ dev:bob may not answer #1 (approval).");
+    assert_eq!(
+        bob_hears(),
+        "⛔ dev:bob may not answer #1 (approval): only the bot's admins may (`admins:` in the configuration)."
+    );
     writeln!(bob_says, "workflow status 1").unwrap();
     assert!(bob_hears().ends_with("approval waiting for approval"));
     // Alice, in another room on another connector, may.
@@ -345,7 +348,7 @@ fn only_an_allowed_user_may_approve() {
 fn a_bot_killed_mid_workflow_resumes_and_runs_no_task_twice() {
     let bot = bot_with("deploy", &example(), "");
     let mut first = bot.start();
-    assert_eq!(first.ask("deploy web to prod"), "▶ deploy #1 started.");
+    assert_eq!(first.ask("release web to prod"), "▶ deploy #1 started.");
     assert!(first.answer().starts_with("❓ Deploy web 1.1.0 to prod?"));
     // Every finished task's record is on disk before the kill.
     let history = history(&bot);
@@ -420,7 +423,7 @@ fn a_broken_workflow_file_is_reported_with_its_line_and_the_old_one_serves() {
     assert!(!status.success(), "{err}");
     assert!(err.contains(&format!("deploy.yaml:{line}:")), "{err}");
     // The good version still runs.
-    assert_eq!(alice.ask("deploy web fail=unit"), "▶ deploy #1 started.");
+    assert_eq!(alice.ask("release web fail=unit"), "▶ deploy #1 started.");
     assert!(
         alice
             .answer()
@@ -483,13 +486,13 @@ fn a_run_is_canceled_in_chat_times_out_or_retries() {
         "tasks:\n  t:\n    action: ci.test\n    input: {suite: x, fail: x, ms: 10}\n    retry: {count: 2, delay: 100ms}\n",
     );
     let mut alice = bot.start();
-    assert_eq!(alice.ask("deploy web"), "▶ deploy #1 started.");
+    assert_eq!(alice.ask("release web"), "▶ deploy #1 started.");
     assert!(alice.answer().starts_with("❓ Deploy web"));
     assert_eq!(alice.ask("workflow cancel 1"), "Canceling #1…");
     assert_eq!(alice.answer(), "⏹ deploy #1 canceled by shell:alice");
     assert_eq!(alice.ask("workflow cancel 1"), "#1 is not running.");
 
-    assert_eq!(alice.ask("deploy api"), "▶ deploy #2 started.");
+    assert_eq!(alice.ask("release api"), "▶ deploy #2 started.");
     assert!(alice.answer().starts_with("❓ Deploy api"));
     assert_eq!(
         alice.answer(),
@@ -543,7 +546,7 @@ fn help_lists_the_workflows_the_asker_may_start() {
     }
     let help = lines.join("\n");
     assert!(
-        help.contains("deploy <app> [to <env>] — build, test, approve, deploy (workflow deploy)"),
+        help.contains("release <app> [to <env>] — build, test, approve, deploy (workflow deploy)"),
         "{help}"
     );
     assert!(help.contains("workflow run nightly"), "{help}");
@@ -567,9 +570,28 @@ fn help_lists_the_workflows_the_asker_may_start() {
 fn a_workflow_alias_and_a_skill_alias_that_both_fit_are_named_not_guessed() {
     let bot = BotDir::new(&["ci", "deploy"], "");
     std::fs::create_dir_all(bot.path().join("workflows")).unwrap();
-    write_workflow(&bot, "release", &example());
+    // The example's words made the deploy skill's, to collide.
+    let colliding = example()
+        .replace("release {{app}}", "deploy {{app}}")
+        .replace("release <app>", "deploy <app>");
+    write_workflow(&bot, "release", &colliding);
     let mut alice = bot.start();
     alice.wait_for_log("workflow loaded workflow=release");
+    // Said at load, with where each command's words are written.
+    alice.wait_for_log("two commands have the same words");
+    let line = 1 + colliding
+        .lines()
+        .position(|l| l.contains("format: \"deploy {{app}}"))
+        .unwrap();
+    let file = bot.path().join("workflows/release.yaml");
+    assert!(
+        alice.log().contains(&format!(
+            "skill `deploy`, its matcher `deploy` (`deploy {{{{app}}}}( to {{{{env=staging}}}})?`); workflow `release` ({}:{line})",
+            file.display()
+        )),
+        "{}",
+        alice.log()
+    );
     assert_eq!(
         alice.ask("deploy web"),
         "⚠ That matches more than one command: \
@@ -1099,7 +1121,7 @@ fn two_hosts_share_runs_in_redis_and_one_takes_over_the_runs_of_a_host_that_dies
 
     // Started on the first host, approved on the second: the second asks
     // the first, which drives the run and says how it ended.
-    assert_eq!(one.ask("deploy web to prod"), "▶ deploy #1 started.");
+    assert_eq!(one.ask("release web to prod"), "▶ deploy #1 started.");
     assert!(one.answer().starts_with("❓ Deploy web 1.1.0 to prod?"));
     let status = two.ask("workflow status 1");
     assert!(status.starts_with("#1 deploy: running on "), "{status}");
@@ -1115,7 +1137,7 @@ fn two_hosts_share_runs_in_redis_and_one_takes_over_the_runs_of_a_host_that_dies
 
     // The first host dies waiting for an approval: the second takes the
     // run once the first's heartbeat lapses, and asks again.
-    assert_eq!(one.ask("deploy web to prod"), "▶ deploy #2 started.");
+    assert_eq!(one.ask("release web to prod"), "▶ deploy #2 started.");
     assert!(one.answer().starts_with("❓ Deploy web 1.2.0 to prod?"));
     let before = wait_for_tasks(&history, "wf-2", 3);
     let killed_at = sandbot::event::now_ms();
@@ -1145,7 +1167,7 @@ fn two_hosts_share_runs_in_redis_and_one_takes_over_the_runs_of_a_host_that_dies
     assert!(task(&after, "wf-2.deploy").started_at >= killed_at);
 
     // A cancel said to a new host reaches the host driving the run.
-    assert_eq!(two.ask("deploy api to prod"), "▶ deploy #3 started.");
+    assert_eq!(two.ask("release api to prod"), "▶ deploy #3 started.");
     assert!(two.answer().starts_with("❓ Deploy api"));
     let mut three = a.start();
     three.wait_for_log("workflow runs are in Redis");
@@ -1515,4 +1537,98 @@ tasks:
         "{err}"
     );
     assert!(err.contains("2 workflow files did not load"), "{err}");
+}
+
+/// What `make run` installs is what the default configuration and the
+/// example workflow need: every skill and workflow `make install-skills`
+/// copies (read from `make -n`, so the Makefile itself is checked), put in
+/// a bot on `configuration.yaml`, starts the example as its docs say, the
+/// person who ran it (an admin there) approves, and the deploy skill keeps
+/// its own `deploy` command.
+#[test]
+fn make_run_installs_the_example_workflow_and_its_skill_and_they_run_as_documented() {
+    let repo = Path::new(sandbot_test_skills::WORKSPACE);
+    let plan = std::process::Command::new("make")
+        .args(["-n", "--no-print-directory", "install-skills"])
+        .current_dir(repo)
+        .output()
+        .expect("make runs");
+    let plan = String::from_utf8_lossy(&plan.stdout).into_owned();
+    // `for s in a b c; do ...`: the lists the loops run over.
+    let lists: Vec<Vec<&str>> = plan
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("for "))
+        .filter_map(|l| {
+            l.split_once(" in ")?
+                .1
+                .split_once(';')
+                .map(|(list, _)| list)
+        })
+        .map(|list| list.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        lists.len(),
+        2,
+        "a loop for skills and one for workflows:\n{plan}"
+    );
+    let (skills, workflows) = (&lists[0], &lists[1]);
+    assert!(plan.contains("workflows/$w.yaml"), "{plan}");
+    assert_eq!(workflows, &["deploy"], "the example workflows");
+    let example = example();
+    for action in example
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("action: "))
+    {
+        if let Some((skill, _)) = action.split_once('.') {
+            assert!(
+                skills.contains(&skill),
+                "`make run` does not install `{skill}`"
+            );
+        }
+    }
+    let default = std::fs::read_to_string(repo.join("configuration.yaml")).unwrap();
+    let bot = BotDir::new(skills, "");
+    std::fs::create_dir_all(bot.path().join("workflows")).unwrap();
+    write_workflow(&bot, "deploy", &example);
+    let port = free_port();
+    bot.write_config(&default.replace("port: 8080", &format!("port: {port}")));
+    // USER=alice: she ran `make run`, so she is the admin.
+    let mut alice = bot.start();
+    alice.wait_for_log("workflow loaded workflow=deploy");
+    assert_eq!(
+        alice.ask("deploy api"),
+        "Deploying api to staging for alice."
+    );
+    assert_eq!(alice.ask("release web to prod"), "▶ deploy #1 started.");
+    assert_eq!(
+        alice.answer(),
+        "❓ Deploy web 1.1.0 to prod? Say `approve 1` or `deny 1`."
+    );
+    assert_eq!(
+        alice.ask("approve 1"),
+        "👍 shell:alice approved #1 (approval)."
+    );
+    assert!(
+        alice.answer().starts_with("✅ deploy #1 succeeded"),
+        "{}",
+        alice.log()
+    );
+    assert!(!alice.log().contains("same words"), "{}", alice.log());
+}
+
+/// A bot started before its workflows folder exists makes it and watches
+/// it: a workflow written there afterwards loads and runs.
+#[test]
+fn a_workflow_written_after_the_start_into_a_new_folder_loads() {
+    let bot = BotDir::new(&["ci"], "");
+    assert!(!bot.path().join("workflows").exists());
+    let mut alice = bot.start();
+    alice.wait_for_log("created the workflows folder");
+    write_workflow(
+        &bot,
+        "nightly",
+        "aliases: [{format: \"nightly\"}]\ntasks:\n  t:\n    action: ci.test\n    input: {suite: x, ms: 1}\n",
+    );
+    alice.wait_for_log("workflow loaded workflow=nightly");
+    assert_eq!(alice.ask("nightly"), "▶ nightly #1 started.");
 }
