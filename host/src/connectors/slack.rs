@@ -7,15 +7,18 @@
 //! go, so nothing falls between. `events_api` envelopes carry `message`
 //! (channels the bot is in, and DMs), `app_mention` (the same message again
 //! when it names the bot: each is handled once), `reaction_added` and
-//! channel joins and leaves. The bot's `<@BOTID>` mention is taken out of
-//! the text; its own messages, and other bots' unless `allow-bots`, are not
-//! handled.
+//! channel joins and leaves. The bot's `<@BOTID>` (or `<@BOTID|name>`)
+//! mention is taken out of the text and Slack's markup read as text
+//! ([`from_slack`]); its own messages, and other bots' unless `allow-bots`,
+//! are not handled. A token Slack refuses ends the connector with one
+//! error naming the field to fix; retrying would not help.
 //!
 //! Out: `chat.postMessage` (in the thread when the event was in one) and
 //! `reactions.add` with the bot token, from a task of their own so answers
 //! keep flowing while the socket reconnects. HTTP 429 is waited out for as
 //! long as `Retry-After` says; `ok: false` is logged with Slack's error
-//! code. A skill's text is escaped the way Slack asks (`&`, `<`, `>`), so it
+//! code; an empty answer is not sent (Slack would say `no_text`). A
+//! skill's text is escaped the way Slack asks (`&`, `<`, `>`), so it
 //! cannot ping `<!channel>` or dress up a link.
 //!
 //! The client is the one a user points at slack.com; `api-url` exists so the
@@ -154,6 +157,36 @@ impl Api {
     }
 }
 
+/// Slack's answers that say a token will never work as it is: retrying
+/// cannot help, the operator must change the configuration.
+const REFUSED_TOKEN: &[&str] = &[
+    "invalid_auth",
+    "not_authed",
+    "account_inactive",
+    "token_revoked",
+    "token_expired",
+    "not_allowed_token_type",
+];
+
+impl ApiError {
+    /// Slack refused the token itself (see [`REFUSED_TOKEN`]).
+    fn refused_token(&self) -> Option<&str> {
+        match self {
+            ApiError::Slack(code) if REFUSED_TOKEN.contains(&code.as_str()) => Some(code),
+            _ => None,
+        }
+    }
+}
+
+/// The connector's end when Slack refuses one of its tokens: one clear
+/// error naming the field to fix (the bot stops this connector, logs it
+/// once and shows it in `GET /`), not a retry forever.
+fn token_refused(connector: &str, field: &str, code: &str) -> anyhow::Error {
+    anyhow!(
+        "Slack refused connectors.{connector}.{field} (`{code}`): the token is wrong, revoked or its app uninstalled; fix it in configuration.yaml and restart the bot"
+    )
+}
+
 /// Who the bot is on Slack (`auth.test`).
 #[derive(Debug, Clone)]
 struct Me {
@@ -185,6 +218,9 @@ async fn serve(settings: SlackSettings, cx: Context) -> anyhow::Result<()> {
                 };
             }
             Err(e) => {
+                if let Some(code) = e.refused_token() {
+                    return Err(token_refused(&name, "bot-token", code));
+                }
                 backoff
                     .wait_after(&name, &status, "Slack auth.test", &e.to_string())
                     .await;
@@ -211,7 +247,7 @@ async fn serve(settings: SlackSettings, cx: Context) -> anyhow::Result<()> {
     tokio::select! {
         // The outbox closed: the bot is stopping.
         _ = sender => Ok(()),
-        () = listener.listen(backoff) => Ok(()),
+        ended = listener.listen(backoff) => ended,
     }
 }
 
@@ -233,8 +269,9 @@ type Socket = tokio_tungstenite::WebSocketStream<
 >;
 
 impl Listener {
-    /// Keeps a socket open for as long as the bot runs.
-    async fn listen(&mut self, mut backoff: Backoff) {
+    /// Keeps a socket open for as long as the bot runs, or until Slack
+    /// refuses the app token.
+    async fn listen(&mut self, mut backoff: Backoff) -> anyhow::Result<()> {
         loop {
             let ended = match self.open().await {
                 Ok(socket) => {
@@ -246,8 +283,13 @@ impl Listener {
                 Err(e) => Err(e),
             };
             match ended {
-                Ok(()) => return,
+                Ok(()) => return Ok(()),
                 Err(e) => {
+                    if let Some(ApiError::Slack(code)) = e.downcast_ref::<ApiError>()
+                        && REFUSED_TOKEN.contains(&code.as_str())
+                    {
+                        return Err(token_refused(&self.name, "app-token", code));
+                    }
                     backoff
                         .wait_after(&self.name, &self.status, "Slack socket", &format!("{e:#}"))
                         .await;
@@ -267,7 +309,7 @@ impl Listener {
                 &json!({}),
             )
             .await
-            .map_err(|e| anyhow!("apps.connections.open: {e}"))?;
+            .map_err(|e| anyhow::Error::new(e).context("apps.connections.open"))?;
         let url = answer["url"]
             .as_str()
             .context("apps.connections.open gave no url")?;
@@ -389,11 +431,10 @@ impl Listener {
                     return None;
                 }
                 let raw = e["text"].as_str().unwrap_or_default();
-                let mentioned = !self.me.user_id.is_empty()
-                    && raw.trim_start().starts_with(&format!("<@{}>", self.me.user_id));
+                let mentioned = starts_with_mention(raw, &self.me.user_id);
                 // A direct message is always for the bot.
                 let direct = e["channel_type"] == "im" || channel.starts_with('D');
-                let text = strip_mention(raw, &self.me.user_id);
+                let text = from_slack(raw, &self.me.user_id);
                 if text.is_empty() {
                     return None;
                 }
@@ -511,17 +552,94 @@ impl Seen {
     }
 }
 
-/// The text without the bot's mention, with Slack's escapes undone.
-fn strip_mention(text: &str, bot_user: &str) -> String {
-    let text = if bot_user.is_empty() {
-        text.to_owned()
-    } else {
-        text.replace(&format!("<@{bot_user}>"), "")
+/// The text a skill sees for a Slack message's text: the bot's mention
+/// (`<@UBOT>` or `<@UBOT|name>`) taken out, Slack's markup turned back into
+/// what a person reads (Slack's documented message formatting) and its
+/// escapes (`&lt;`, `&gt;`, `&amp;`) undone:
+/// - `<#C123|ops>` is `#ops` (`#C123` without a name);
+/// - `<https://x>` is the URL; `<https://x|label>` the label when it is what
+///   the user typed (`x`, Slack's own auto-link, or `mailto:` stripped) and
+///   `label (https://x)` otherwise, so the URL is never lost;
+/// - `<!here>`, `<!channel>`, `<!everyone>` are `@here`, ...; other `<!…|label>`
+///   (user groups, dates) are their label;
+/// - other users' mentions stay `<@U123>`: skills take them for user ids.
+///
+/// Markup is read before escapes are undone, so `&lt;#C1&gt;` typed by a
+/// user stays the text `<#C1>`.
+fn from_slack(text: &str, bot_user: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('<') {
+        out.push_str(&unescape(&rest[..open]));
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('>') else {
+            out.push_str(&unescape(&rest[open..]));
+            rest = "";
+            break;
+        };
+        out.push_str(&markup(&after[..close], bot_user));
+        rest = &after[close + 1..];
+    }
+    out.push_str(&unescape(rest));
+    out.trim_start_matches([':', ',', ' ']).trim().to_owned()
+}
+
+/// One `<…>` of Slack markup (without the brackets), as text.
+fn markup(inner: &str, bot_user: &str) -> String {
+    let (target, label) = match inner.split_once('|') {
+        Some((t, l)) => (t, Some(unescape(l)).filter(|l| !l.is_empty())),
+        None => (inner, None),
     };
-    let text = text.trim_start_matches([':', ',', ' ']).trim();
+    if let Some(user) = target.strip_prefix('@') {
+        if !bot_user.is_empty() && user == bot_user {
+            return String::new();
+        }
+        return format!("<@{user}>");
+    }
+    if let Some(channel) = target.strip_prefix('#') {
+        return format!("#{}", label.unwrap_or_else(|| channel.to_owned()));
+    }
+    if let Some(special) = target.strip_prefix('!') {
+        return match (special, label) {
+            ("here" | "channel" | "everyone", _) => format!("@{special}"),
+            (_, Some(label)) => label,
+            (other, None) => format!("@{}", other.split('^').next().unwrap_or(other)),
+        };
+    }
+    let url = unescape(target);
+    match label {
+        None => url,
+        Some(label) => {
+            let bare = url
+                .strip_prefix("mailto:")
+                .or_else(|| url.strip_prefix("https://"))
+                .or_else(|| url.strip_prefix("http://"))
+                .unwrap_or(&url);
+            if label == url || label == bare || label.trim_end_matches('/') == bare.trim_end_matches('/') {
+                label
+            } else {
+                format!("{label} ({url})")
+            }
+        }
+    }
+}
+
+/// Slack's three escapes undone (`&amp;` last, so `&amp;lt;` stays `&lt;`).
+fn unescape(text: &str) -> String {
     text.replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&amp;", "&")
+}
+
+/// Whether `text` begins by naming the bot (`<@UBOT>` or `<@UBOT|name>`).
+fn starts_with_mention(text: &str, bot_user: &str) -> bool {
+    let Some(rest) = text.trim_start().strip_prefix("<@") else {
+        return false;
+    };
+    !bot_user.is_empty()
+        && rest
+            .strip_prefix(bot_user)
+            .is_some_and(|r| r.starts_with('>') || r.starts_with('|'))
 }
 
 /// A skill's text as Slack should show it, not act on it.
@@ -581,6 +699,8 @@ async fn send_answers(
 fn calls(response: &Response) -> Vec<(&'static str, Value)> {
     let target = &response.target;
     match &response.body {
+        // Slack refuses an empty message (`no_text`): there is nothing to say.
+        ResponseBody::Text(text) if text.trim().is_empty() => Vec::new(),
         ResponseBody::Text(text) => {
             let escaped = escape(text);
             split_to_fit(&escaped, MESSAGE_BYTES)
@@ -607,10 +727,41 @@ mod tests {
     use crate::event::Target;
 
     #[test]
-    fn the_mention_goes_and_escapes_are_undone() {
-        assert_eq!(strip_mention("<@U0BOT> hello", "U0BOT"), "hello");
-        assert_eq!(strip_mention("<@U0BOT>: deploy a &lt;b&gt; &amp; c", "U0BOT"), "deploy a <b> & c");
-        assert_eq!(strip_mention("hi <@U0OTHER>", "U0BOT"), "hi <@U0OTHER>");
+    fn the_mention_goes_markup_is_read_and_escapes_are_undone() {
+        // (Slack's text, what the skill sees), after Slack's documented
+        // message formatting.
+        let table = [
+            ("<@U0BOT> hello", "hello"),
+            ("<@U0BOT|sandbot> hello", "hello"),
+            ("<@U0BOT|sandbot>: deploy web", "deploy web"),
+            ("<@U0BOT>: deploy a &lt;b&gt; &amp; c", "deploy a <b> & c"),
+            ("hi <@U0OTHER>", "hi <@U0OTHER>"),
+            ("hi <@U0OTHER|bob>", "hi <@U0OTHER>"),
+            ("deploy to <#C123|ops>", "deploy to #ops"),
+            ("deploy to <#C123>", "deploy to #C123"),
+            ("deploy to <#C123|>", "deploy to #C123"),
+            ("check <https://x.example/a?b=1&amp;c=2>", "check https://x.example/a?b=1&c=2"),
+            ("check <https://x.example|https://x.example>", "check https://x.example"),
+            ("check <http://x.example|x.example>", "check x.example"),
+            ("check <https://x.example/|the docs>", "check the docs (https://x.example/)"),
+            ("mail <mailto:a@b.example|a@b.example>", "mail a@b.example"),
+            ("<!here> the site is down", "@here the site is down"),
+            ("<!channel|channel> hi", "@channel hi"),
+            ("ping <!subteam^S0DEVS|@devs>", "ping @devs"),
+            ("at <!date^1392734382^{date}|Feb 18, 2014>", "at Feb 18, 2014"),
+            // What the user typed as text is never read as markup.
+            ("say &lt;#C1|x&gt; &amp;lt;", "say <#C1|x> &lt;"),
+            ("a < b", "a < b"),
+            ("a &gt; b <unclosed", "a > b <unclosed"),
+        ];
+        for (slack, skill) in table {
+            assert_eq!(from_slack(slack, "U0BOT"), skill, "for {slack:?}");
+        }
+        assert!(starts_with_mention("<@U0BOT|sandbot> hi", "U0BOT"));
+        assert!(starts_with_mention(" <@U0BOT> hi", "U0BOT"));
+        assert!(!starts_with_mention("<@U0BOTX> hi", "U0BOT"));
+        assert!(!starts_with_mention("hi <@U0BOT>", "U0BOT"));
+        assert!(!starts_with_mention("<@> hi", ""));
     }
 
     #[test]

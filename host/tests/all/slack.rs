@@ -293,8 +293,16 @@ async fn web_api(
             if body["channel"] == "C0GONE" {
                 return error("channel_not_found");
             }
-            if body["text"].as_str().is_none_or(str::is_empty) {
+            let text = body["text"].as_str().unwrap_or_default();
+            if text.trim().is_empty() {
                 return error("no_text");
+            }
+            // Slack truncates text past 40,000 characters and answers
+            // `msg_too_long` for a message it will not take; it asks for
+            // 4,000 at most for people to read. This server holds the bot
+            // to the 4,000.
+            if text.chars().count() > 4_000 {
+                return error("msg_too_long");
             }
             ok(
                 json!({"channel": body["channel"], "ts": "1700000000.000100", "message": {"text": body["text"]}}),
@@ -583,4 +591,96 @@ fn a_wildcard_grant_never_takes_slack_markup_for_a_channel() {
     std::thread::sleep(Duration::from_millis(300));
     let calls = slack.calls("chat.postMessage");
     assert_eq!(calls.len(), 1, "only the refusal was said: {calls:?}");
+}
+
+/// Slack's documented message formatting reaches skills as text: the bot's
+/// mention with its name (`<@U0BOT|sandbot>`) is recognised and taken out,
+/// a channel link is `#name`, a link its URL, and `&lt; &gt; &amp;` are
+/// undone. (The relay skill repeats what it was given.)
+#[test]
+fn mentions_with_a_name_and_markup_reach_skills_as_text() {
+    let slack = FakeSlack::start();
+    let bot = BotDir::with_connectors(
+        &["relay"],
+        &format!(
+            "{}skills:\n  relay:\n    to: 'slack:C0OUT'\n    allow: {{send: ['slack:C0OUT']}}\n",
+            slack.connector("slack")
+        ),
+    );
+    let _running = Running::start(&bot.config(), &FakeSlack::env());
+    slack.wait_connected(1);
+    slack.push(json!({
+        "type": "app_mention", "user": "U0ALICE", "channel": "C0OPS",
+        "ts": "1700000040.000100", "event_ts": "1700000040.000100",
+        "text": "<@U0BOT|sandbot> relay see <#C0DEV|dev> and <https://x.example/a?b=1&amp;c=2> or <http://y.example|y.example> &lt;now&gt; &amp; later",
+    }));
+    let relayed = slack.nth_call("chat.postMessage", 1);
+    assert_eq!(relayed["channel"], "C0OUT", "{relayed}");
+    // Escaped again on the way out, as every answer is.
+    assert_eq!(
+        relayed["text"],
+        "[slack C0OPS] alice: see #dev and https://x.example/a?b=1&amp;c=2 or y.example &lt;now&gt; &amp; later"
+    );
+    assert_eq!(slack.nth_call("chat.postMessage", 2)["text"], "Relayed to slack:C0OUT.");
+}
+
+/// An empty answer is not posted: Slack would only answer `no_text`.
+#[test]
+fn an_empty_answer_is_not_posted() {
+    let slack = FakeSlack::start();
+    let bot = BotDir::with_connectors(
+        &["configured", "hello"],
+        &format!(
+            "{}skills:\n  configured:\n    pattern: '^blank(?P<x>)$'\n    reply: ''\n",
+            slack.connector("slack")
+        ),
+    );
+    let running = Running::start(&bot.config(), &FakeSlack::env());
+    slack.wait_connected(1);
+    slack.push(message("U0ALICE", "C0OPS", "1700000050.000100", "blank"));
+    slack.push(message("U0ALICE", "C0OPS", "1700000050.000200", "hello"));
+    assert_eq!(slack.nth_call("chat.postMessage", 1)["text"], "Hello alice");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(slack.calls("chat.postMessage").len(), 1);
+    assert!(!running.log().contains("no_text"), "{}", running.log());
+}
+
+/// A token Slack refuses (`invalid_auth`, `token_revoked`, ...) is one
+/// clear error naming the field to fix, shown in `GET /`, and not retried
+/// forever with a line per attempt.
+#[test]
+fn a_refused_token_fails_clearly_once() {
+    for (env, field) in [
+        ([("SLACK_BOT_TOKEN", "xoxb-wrong"), ("SLACK_APP_TOKEN", APP_TOKEN)], "bot-token"),
+        ([("SLACK_BOT_TOKEN", BOT_TOKEN), ("SLACK_APP_TOKEN", "xapp-wrong")], "app-token"),
+    ] {
+        let slack = FakeSlack::start();
+        let web = free_port();
+        let bot = BotDir::with_connectors(
+            &["hello"],
+            &format!("{}web: {{port: {web}}}\n", slack.connector("slack")),
+        );
+        let running = Running::start(&bot.config(), &env);
+        let wanted = format!("connectors.slack.{field}");
+        running.wait_for_log(&wanted);
+        // Long enough for several retries had there been any (0.5 s, 1 s, 2 s).
+        std::thread::sleep(Duration::from_secs(4));
+        let log = running.log();
+        let lines: Vec<&str> = log.lines().filter(|l| l.contains("invalid_auth")).collect();
+        assert_eq!(lines.len(), 1, "one line about it:\n{log}");
+        assert!(lines[0].contains("ERROR"), "{log}");
+        assert!(!log.contains("retrying"), "{log}");
+        let (_, body) = crate::common::http(web, "GET", "/", &[], "");
+        let root: Value = serde_json::from_str(&body).unwrap();
+        let state = root["connectors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "slack")
+            .map(|c| c["state"].as_str().unwrap().to_owned())
+            .unwrap();
+        assert!(state.starts_with("stopped") && state.contains(&wanted), "{state}");
+        // The bot itself carries on.
+        assert!(!log.contains("panicked"), "{log}");
+    }
 }
