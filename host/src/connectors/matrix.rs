@@ -20,7 +20,7 @@
 //! A user's stable id is their Matrix id (`matrix:@alice:example.org`).
 
 use super::backoff::Backoff;
-use super::split::split_to_fit;
+use super::split;
 use super::{ConnectorSink, Context, Status};
 use crate::bus::Delivery;
 use crate::config::Secret;
@@ -69,13 +69,23 @@ pub struct MatrixSettings {
     /// The device name others see in their device lists.
     #[serde(default = "default_device_name")]
     pub device_name: String,
+    /// The most messages one answer becomes; past it, the first and a
+    /// notice of where the whole answer is kept.
+    #[serde(default = "default_max_parts")]
+    pub max_parts: usize,
+}
+
+fn default_max_parts() -> usize {
+    10
 }
 
 fn default_device_name() -> String {
     "sandbot".into()
 }
 
-/// Synapse refuses events over 64 KiB; answers are cut below that.
+/// Matrix refuses events over 64 KiB (the whole event's JSON, where a
+/// quote or a control character takes more than one byte): answers go out
+/// in messages of at most half that.
 const MESSAGE_BYTES: usize = 32 * 1024;
 /// How long one `/sync` waits on the server for something to happen.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
@@ -113,6 +123,7 @@ async fn serve(settings: MatrixSettings, cx: Context) -> anyhow::Result<()> {
     let sender = tokio::spawn(send_answers(
         client.clone(),
         settings.notice,
+        settings.max_parts,
         name.clone(),
         outbox,
     ));
@@ -540,6 +551,7 @@ fn without_mention<'t>(text: &'t str, me: &OwnedUserId) -> &'t str {
 async fn send_answers(
     client: Client,
     notice: bool,
+    max_parts: usize,
     connector: String,
     mut outbox: mpsc::Receiver<Delivery>,
 ) {
@@ -547,13 +559,18 @@ async fn send_answers(
         let Delivery::Response(response) = delivery else {
             continue;
         };
-        if let Err(e) = send(&client, notice, &response).await {
+        if let Err(e) = send(&client, notice, max_parts, &response).await {
             tracing::warn!(connector = %connector, room = %response.target.room, "cannot send an answer: {e:#}");
         }
     }
 }
 
-async fn send(client: &Client, notice: bool, response: &Response) -> anyhow::Result<()> {
+async fn send(
+    client: &Client,
+    notice: bool,
+    max_parts: usize,
+    response: &Response,
+) -> anyhow::Result<()> {
     let room_id = OwnedRoomId::try_from(response.target.room.as_str())
         .map_err(|e| anyhow!("`{}` is not a room id: {e}", response.target.room))?;
     let room = client
@@ -568,7 +585,14 @@ async fn send(client: &Client, notice: bool, response: &Response) -> anyhow::Res
                 ),
                 None => None,
             };
-            for piece in split_to_fit(text, MESSAGE_BYTES) {
+            let parts = split::for_chat(
+                text,
+                MESSAGE_BYTES,
+                max_parts,
+                split::bytes,
+                response.in_reply_to,
+            );
+            for piece in parts {
                 let mut content = if notice {
                     RoomMessageEventContent::notice_plain(piece)
                 } else {

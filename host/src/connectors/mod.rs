@@ -10,6 +10,7 @@ pub mod backoff;
 pub mod in_order;
 mod irc_wire;
 mod line_reader;
+mod slack_text;
 pub mod registry;
 pub mod render;
 pub mod split;

@@ -25,7 +25,8 @@
 //! tests can point it at a local server that speaks the same JSON.
 
 use super::backoff::Backoff;
-use super::split::split_to_fit;
+use super::slack_text::{escape, escaped_weight, from_slack, starts_with_mention};
+use super::split;
 use super::{ConnectorSink, Context, Status};
 use crate::bus::Delivery;
 use crate::config::Secret;
@@ -53,15 +54,25 @@ pub struct SlackSettings {
     /// Handle messages other bots post (never the bot's own).
     #[serde(default)]
     pub allow_bots: bool,
+    /// The most messages one answer becomes; past it, the first and a
+    /// notice of where the whole answer is kept.
+    #[serde(default = "default_max_parts")]
+    pub max_parts: usize,
+}
+
+fn default_max_parts() -> usize {
+    10
 }
 
 fn default_api_url() -> String {
     "https://slack.com/api/".into()
 }
 
-/// Slack accepts up to 40,000 characters; answers are cut well below so a
-/// long one arrives as several readable messages.
-const MESSAGE_BYTES: usize = 12_000;
+/// Slack truncates a message past 40,000 characters, may answer
+/// `msg_too_long` well before, and asks for 4,000 at most for people to
+/// read: answers go out in messages of at most this many bytes once
+/// escaped (bytes are never fewer than characters).
+const MESSAGE_BYTES: usize = 3_500;
 /// How many times one call waits out a rate limit before giving up.
 const RATE_LIMIT_TRIES: u32 = 5;
 /// Without a frame for this long, the socket is taken for dead.
@@ -232,6 +243,7 @@ async fn serve(settings: SlackSettings, cx: Context) -> anyhow::Result<()> {
         api.clone(),
         settings.bot_token.clone(),
         name.clone(),
+        settings.max_parts,
         outbox,
     ));
     let mut listener = Listener {
@@ -552,103 +564,6 @@ impl Seen {
     }
 }
 
-/// The text a skill sees for a Slack message's text: the bot's mention
-/// (`<@UBOT>` or `<@UBOT|name>`) taken out, Slack's markup turned back into
-/// what a person reads (Slack's documented message formatting) and its
-/// escapes (`&lt;`, `&gt;`, `&amp;`) undone:
-/// - `<#C123|ops>` is `#ops` (`#C123` without a name);
-/// - `<https://x>` is the URL; `<https://x|label>` the label when it is what
-///   the user typed (`x`, Slack's own auto-link, or `mailto:` stripped) and
-///   `label (https://x)` otherwise, so the URL is never lost;
-/// - `<!here>`, `<!channel>`, `<!everyone>` are `@here`, ...; other `<!…|label>`
-///   (user groups, dates) are their label;
-/// - other users' mentions stay `<@U123>`: skills take them for user ids.
-///
-/// Markup is read before escapes are undone, so `&lt;#C1&gt;` typed by a
-/// user stays the text `<#C1>`.
-fn from_slack(text: &str, bot_user: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(open) = rest.find('<') {
-        out.push_str(&unescape(&rest[..open]));
-        let after = &rest[open + 1..];
-        let Some(close) = after.find('>') else {
-            out.push_str(&unescape(&rest[open..]));
-            rest = "";
-            break;
-        };
-        out.push_str(&markup(&after[..close], bot_user));
-        rest = &after[close + 1..];
-    }
-    out.push_str(&unescape(rest));
-    out.trim_start_matches([':', ',', ' ']).trim().to_owned()
-}
-
-/// One `<…>` of Slack markup (without the brackets), as text.
-fn markup(inner: &str, bot_user: &str) -> String {
-    let (target, label) = match inner.split_once('|') {
-        Some((t, l)) => (t, Some(unescape(l)).filter(|l| !l.is_empty())),
-        None => (inner, None),
-    };
-    if let Some(user) = target.strip_prefix('@') {
-        if !bot_user.is_empty() && user == bot_user {
-            return String::new();
-        }
-        return format!("<@{user}>");
-    }
-    if let Some(channel) = target.strip_prefix('#') {
-        return format!("#{}", label.unwrap_or_else(|| channel.to_owned()));
-    }
-    if let Some(special) = target.strip_prefix('!') {
-        return match (special, label) {
-            ("here" | "channel" | "everyone", _) => format!("@{special}"),
-            (_, Some(label)) => label,
-            (other, None) => format!("@{}", other.split('^').next().unwrap_or(other)),
-        };
-    }
-    let url = unescape(target);
-    match label {
-        None => url,
-        Some(label) => {
-            let bare = url
-                .strip_prefix("mailto:")
-                .or_else(|| url.strip_prefix("https://"))
-                .or_else(|| url.strip_prefix("http://"))
-                .unwrap_or(&url);
-            if label == url || label == bare || label.trim_end_matches('/') == bare.trim_end_matches('/') {
-                label
-            } else {
-                format!("{label} ({url})")
-            }
-        }
-    }
-}
-
-/// Slack's three escapes undone (`&amp;` last, so `&amp;lt;` stays `&lt;`).
-fn unescape(text: &str) -> String {
-    text.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
-/// Whether `text` begins by naming the bot (`<@UBOT>` or `<@UBOT|name>`).
-fn starts_with_mention(text: &str, bot_user: &str) -> bool {
-    let Some(rest) = text.trim_start().strip_prefix("<@") else {
-        return false;
-    };
-    !bot_user.is_empty()
-        && rest
-            .strip_prefix(bot_user)
-            .is_some_and(|r| r.starts_with('>') || r.starts_with('|'))
-}
-
-/// A skill's text as Slack should show it, not act on it.
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
 /// Slack names reactions (`thumbsup`); skills often give the character.
 fn reaction_name(emoji: &str) -> String {
     let name = match emoji.trim_end_matches('\u{fe0f}') {
@@ -678,13 +593,14 @@ async fn send_answers(
     api: Arc<Api>,
     token: Secret,
     connector: String,
+    max_parts: usize,
     mut outbox: mpsc::Receiver<Delivery>,
 ) {
     while let Some(delivery) = outbox.recv().await {
         let Delivery::Response(response) = delivery else {
             continue;
         };
-        for (method, body) in calls(&response) {
+        for (method, body) in calls(&response, max_parts) {
             if let Err(e) = api
                 .call_patiently(&connector, method, &token, &body)
                 .await
@@ -695,18 +611,18 @@ async fn send_answers(
     }
 }
 
-/// The Web API calls that deliver one answer.
-fn calls(response: &Response) -> Vec<(&'static str, Value)> {
+/// The Web API calls that deliver one answer: a long text as several
+/// messages, by the rules every connector follows (`split`).
+fn calls(response: &Response, max_parts: usize) -> Vec<(&'static str, Value)> {
     let target = &response.target;
     match &response.body {
         // Slack refuses an empty message (`no_text`): there is nothing to say.
         ResponseBody::Text(text) if text.trim().is_empty() => Vec::new(),
         ResponseBody::Text(text) => {
-            let escaped = escape(text);
-            split_to_fit(&escaped, MESSAGE_BYTES)
+            split::for_chat(text, MESSAGE_BYTES, max_parts, escaped_weight, response.in_reply_to)
                 .into_iter()
                 .map(|piece| {
-                    let mut body = json!({ "channel": target.room, "text": piece });
+                    let mut body = json!({ "channel": target.room, "text": escape(&piece) });
                     if let Some(thread) = &target.thread {
                         body["thread_ts"] = json!(thread);
                     }
@@ -727,44 +643,6 @@ mod tests {
     use crate::event::Target;
 
     #[test]
-    fn the_mention_goes_markup_is_read_and_escapes_are_undone() {
-        // (Slack's text, what the skill sees), after Slack's documented
-        // message formatting.
-        let table = [
-            ("<@U0BOT> hello", "hello"),
-            ("<@U0BOT|sandbot> hello", "hello"),
-            ("<@U0BOT|sandbot>: deploy web", "deploy web"),
-            ("<@U0BOT>: deploy a &lt;b&gt; &amp; c", "deploy a <b> & c"),
-            ("hi <@U0OTHER>", "hi <@U0OTHER>"),
-            ("hi <@U0OTHER|bob>", "hi <@U0OTHER>"),
-            ("deploy to <#C123|ops>", "deploy to #ops"),
-            ("deploy to <#C123>", "deploy to #C123"),
-            ("deploy to <#C123|>", "deploy to #C123"),
-            ("check <https://x.example/a?b=1&amp;c=2>", "check https://x.example/a?b=1&c=2"),
-            ("check <https://x.example|https://x.example>", "check https://x.example"),
-            ("check <http://x.example|x.example>", "check x.example"),
-            ("check <https://x.example/|the docs>", "check the docs (https://x.example/)"),
-            ("mail <mailto:a@b.example|a@b.example>", "mail a@b.example"),
-            ("<!here> the site is down", "@here the site is down"),
-            ("<!channel|channel> hi", "@channel hi"),
-            ("ping <!subteam^S0DEVS|@devs>", "ping @devs"),
-            ("at <!date^1392734382^{date}|Feb 18, 2014>", "at Feb 18, 2014"),
-            // What the user typed as text is never read as markup.
-            ("say &lt;#C1|x&gt; &amp;lt;", "say <#C1|x> &lt;"),
-            ("a < b", "a < b"),
-            ("a &gt; b <unclosed", "a > b <unclosed"),
-        ];
-        for (slack, skill) in table {
-            assert_eq!(from_slack(slack, "U0BOT"), skill, "for {slack:?}");
-        }
-        assert!(starts_with_mention("<@U0BOT|sandbot> hi", "U0BOT"));
-        assert!(starts_with_mention(" <@U0BOT> hi", "U0BOT"));
-        assert!(!starts_with_mention("<@U0BOTX> hi", "U0BOT"));
-        assert!(!starts_with_mention("hi <@U0BOT>", "U0BOT"));
-        assert!(!starts_with_mention("<@> hi", ""));
-    }
-
-    #[test]
     fn a_skill_cannot_ping_the_channel_and_threads_are_kept() {
         let response = Response {
             target: Target {
@@ -775,7 +653,7 @@ mod tests {
             body: ResponseBody::Text("<!channel> a & b".into()),
             in_reply_to: None,
         };
-        let calls = calls(&response);
+        let calls = calls(&response, 10);
         assert_eq!(calls[0].0, "chat.postMessage");
         assert_eq!(calls[0].1["text"], "&lt;!channel&gt; a &amp; b");
         assert_eq!(calls[0].1["thread_ts"], "1.2");

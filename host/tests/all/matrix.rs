@@ -643,3 +643,40 @@ async fn rate_limits_are_waited_out() {
     let expected: Vec<String> = moves.iter().map(|m| format!("text:{m}")).collect();
     assert_eq!(said, expected, "in order, once each");
 }
+
+/// A long answer (1,100 lines, 67 KB, over Matrix's 64 KiB event) arrives
+/// as messages cut between lines, marked `(i/n)`, in order: no line is cut
+/// in two.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_answer_is_split_between_lines_and_marked() {
+    let synapse = homeserver().await;
+    let alice = Person::log_in(&synapse, "alice", "alice-pw").await;
+    let room = alice.create_room(&[BOT], false).await;
+    let bot = BotDir::with_connectors(
+        &["events"],
+        &format!(
+            "{}skills:\n  events: {{limits: {{response-size: 256KiB}}}}\n",
+            synapse.connector("matrix", "sandbot")
+        ),
+    );
+    let _running = start_bot(&bot);
+    alice.wait_for(&room, BOT, |s| s.what == "join").await;
+    alice.say(&room, "lines 1100").await;
+    alice
+        .wait_for(&room, BOT, |s| s.what.ends_with("\n(3/3)"))
+        .await;
+    let said = alice.said_by(&room, BOT);
+    assert_eq!(said.len(), 3, "{:?}", said.iter().map(String::len).collect::<Vec<_>>());
+    let mut lines = Vec::new();
+    for (i, part) in said.iter().enumerate() {
+        assert!(part.len() <= 32 * 1024 + "text:".len(), "part {i}: {} bytes", part.len());
+        let body = part.strip_prefix("text:").unwrap();
+        let (body, mark) = body.rsplit_once('\n').unwrap();
+        assert_eq!(mark, format!("({}/3)", i + 1));
+        lines.extend(body.lines().map(str::to_owned));
+    }
+    let wanted: Vec<String> = (1..=1100)
+        .map(|i| format!("line {i:04} {}", "x".repeat(50)))
+        .collect();
+    assert_eq!(lines, wanted, "every line whole, in order");
+}

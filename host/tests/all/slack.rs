@@ -684,3 +684,87 @@ fn a_refused_token_fails_clearly_once() {
         assert!(!log.contains("panicked"), "{log}");
     }
 }
+
+/// The texts of the `chat.postMessage` calls from `from` on, until one
+/// ends with `(n/n)` or has no mark: one answer's messages.
+fn answer_parts(slack: &FakeSlack, from: usize) -> Vec<String> {
+    let mut parts = Vec::new();
+    loop {
+        let text = slack.nth_call("chat.postMessage", from + parts.len())["text"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let last = match text.rsplit_once("\n(") {
+            Some((_, mark)) => mark
+                .strip_suffix(')')
+                .and_then(|m| m.split_once('/'))
+                .is_none_or(|(i, n)| i == n),
+            None => true,
+        };
+        parts.push(text);
+        if last {
+            return parts;
+        }
+    }
+}
+
+/// A long answer (200 lines, 12 KB) arrives whole as several messages Slack
+/// takes (it answers `msg_too_long` past 4,000 characters here): cut
+/// between lines, marked `(i/n)`, in order. Past `max-parts`, the first
+/// message and a notice naming the execution, whose record keeps it all.
+#[test]
+fn a_long_answer_is_split_between_lines_and_past_max_parts_points_to_history() {
+    let slack = FakeSlack::start();
+    let web = free_port();
+    let bot = BotDir::with_connectors(
+        &["events"],
+        &format!(
+            "{}    max-parts: 4\nweb: {{port: {web}}}\nhistory: {{token: t0ken, max-text: 64KiB}}\nskills:\n  events: {{limits: {{response-size: 64KiB}}}}\n",
+            slack.connector("slack")
+        ),
+    );
+    let running = Running::start(&bot.config(), &FakeSlack::env());
+    slack.wait_connected(1);
+    let line = |i: usize| format!("line {i:04} {}", "x".repeat(50));
+
+    slack.push(message("U0ALICE", "C0OPS", "1700000060.000100", "lines 200"));
+    let parts = answer_parts(&slack, 1);
+    let n = parts.len();
+    assert_eq!(n, 4, "{parts:?}");
+    let mut lines = Vec::new();
+    for (i, part) in parts.iter().enumerate() {
+        assert!(part.chars().count() <= 4_000, "part {i} is {} chars", part.chars().count());
+        let (body, mark) = part.rsplit_once('\n').unwrap();
+        assert_eq!(mark, format!("({}/{n})", i + 1));
+        lines.extend(body.lines().map(str::to_owned));
+    }
+    let wanted: Vec<String> = (1..=200).map(line).collect();
+    assert_eq!(lines, wanted, "every line, whole, in order");
+
+    // 400 lines: 8 messages, over max-parts (4).
+    slack.push(message("U0ALICE", "C0OPS", "1700000060.000200", "lines 400"));
+    let first = slack.nth_call("chat.postMessage", n + 1)["text"].as_str().unwrap().to_owned();
+    assert!(first.starts_with(&line(1)) && first.ends_with("\n(1/8)"), "{first}");
+    let notice = slack.nth_call("chat.postMessage", n + 2)["text"].as_str().unwrap().to_owned();
+    assert!(notice.contains("max-parts (4)"), "{notice}");
+    let api = notice
+        .split("`GET ")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .unwrap_or_else(|| panic!("no API path in {notice}"));
+    let (status, record) = crate::common::http(
+        web,
+        "GET",
+        api,
+        &[("authorization", "Bearer t0ken")],
+        "",
+    );
+    assert_eq!(status, 200, "{api}: {record}");
+    let record: Value = serde_json::from_str(&record).unwrap();
+    let kept = record["responses"][0]["body"]["text"].as_str().unwrap();
+    assert_eq!(kept, (1..=400).map(line).collect::<Vec<_>>().join("\n"));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(slack.calls("chat.postMessage").len(), n + 2);
+    let log = running.log();
+    assert!(!log.contains("msg_too_long"), "{log}");
+}
