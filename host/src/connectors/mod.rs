@@ -10,6 +10,7 @@ pub mod backoff;
 pub mod in_order;
 mod irc_wire;
 mod line_reader;
+mod matrix_out;
 mod slack_text;
 pub mod registry;
 pub mod render;
@@ -189,6 +190,12 @@ impl ConnectorSink {
     /// included.
     pub async fn settled(&self) {
         self.inner.settled().await
+    }
+
+    /// Says that an answer to event `id` was given up on (`why`), so its
+    /// executions' records do not say it reached the room.
+    pub async fn undelivered(&self, id: EventId, why: String) {
+        self.inner.undelivered(id, why).await
     }
 
     /// Submits `event` under a new id, and returns the id.

@@ -119,6 +119,18 @@ impl Synapse {
             .unwrap()
     }
 
+    /// Stops the server, as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts a killed server again on the same port and database.
+    pub async fn start_again(&mut self) {
+        self.child = Synapse::spawn(self.dir.path());
+        self.wait_ready().await;
+    }
+
     /// Stops the server (as a crash would) and starts it again on the same
     /// port and database.
     pub async fn restart(&mut self) {
@@ -362,14 +374,14 @@ impl Drop for Person {
     }
 }
 
-const BOT: &str = "@sandbot:localhost";
+pub const BOT: &str = "@sandbot:localhost";
 
 /// Synapse with alice, bob and the bot registered.
-async fn homeserver() -> Synapse {
+pub async fn homeserver() -> Synapse {
     registered(Synapse::start().await).await
 }
 
-async fn registered(synapse: Synapse) -> Synapse {
+pub async fn registered(synapse: Synapse) -> Synapse {
     for (user, pw) in [
         ("alice", "alice-pw"),
         ("bob", "bob-pw"),
@@ -381,11 +393,11 @@ async fn registered(synapse: Synapse) -> Synapse {
     synapse
 }
 
-fn start_bot(bot: &BotDir) -> Running {
+pub fn start_bot(bot: &BotDir) -> Running {
     Running::start(&bot.config(), &[("MATRIX_PASSWORD", "bot-pw")])
 }
 
-fn text(s: &str) -> impl Fn(&Seen) -> bool + '_ {
+pub fn text(s: &str) -> impl Fn(&Seen) -> bool + '_ {
     move |seen: &Seen| seen.what == format!("text:{s}")
 }
 
@@ -604,7 +616,7 @@ async fn two_bots_on_one_homeserver_and_a_homeserver_restart() {
     alice
         .wait_for(&dev, "@sandbot2:localhost", text("Hello alice"))
         .await;
-    running.wait_for_log("retrying in");
+    running.wait_for_log("Matrix /sync failed");
     let (_, status) = crate::common::http(web, "GET", "/", &[], "");
     assert!(status.contains("connected to http://127.0.0.1"), "{status}");
 }
