@@ -109,6 +109,7 @@ async fn serve(settings: MatrixSettings, cx: Context) -> anyhow::Result<()> {
         outbox,
         status,
         data,
+        room_aliases,
     } = cx;
     make_private_dir(&data)?;
     let mut backoff = Backoff::default();
@@ -126,6 +127,7 @@ async fn serve(settings: MatrixSettings, cx: Context) -> anyhow::Result<()> {
     };
     let me = client.user_id().context("logged in without a user id")?.to_owned();
     tracing::info!(connector = %name, user = %me, device = ?client.device_id(), "logged in to Matrix");
+    tokio::spawn(resolve_room_aliases(client.clone(), name.clone(), room_aliases));
     let (clients, client_now) = tokio::sync::watch::channel(client.clone());
     let sender = tokio::spawn(matrix_out::send_answers(
         matrix_out::Sender {
@@ -176,6 +178,30 @@ async fn serve(settings: MatrixSettings, cx: Context) -> anyhow::Result<()> {
     tokio::select! {
         _ = sender => Ok(()),
         ended = run => ended,
+    }
+}
+
+/// Resolves the room aliases the configuration's permissions name
+/// (`allow-rooms: ["matrix:#ops:example.org"]`) to room ids, so they fit the
+/// rooms events name by id; one the homeserver cannot resolve is a WARN
+/// that says what to write instead.
+async fn resolve_room_aliases(client: Client, connector: String, aliases: Vec<String>) {
+    for alias in aliases {
+        let resolved = match matrix_sdk::ruma::OwnedRoomAliasId::try_from(alias.as_str()) {
+            Ok(id) => client
+                .resolve_room_alias(&id)
+                .await
+                .map(|r| r.room_id)
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match resolved {
+            Ok(room) => {
+                tracing::info!(connector = %connector, alias = %alias, room = %room, "a room alias in the permissions is this room");
+                crate::permissions::learn_room_alias(&connector, &alias, room.as_str());
+            }
+            Err(e) => tracing::warn!(connector = %connector, alias = %alias, "the permissions name room alias `{alias}`, which the homeserver cannot resolve ({e}): it fits no room; write the room's id (`!…:server`, in Element: Room settings → Advanced) instead"),
+        }
     }
 }
 

@@ -123,6 +123,10 @@ pub struct Context {
     /// A folder of its own for what it keeps across restarts
     /// (`<data-dir>/connectors/<name>`), made by the connector if it needs it.
     pub data: std::path::PathBuf,
+    /// Room aliases the configuration's `allow-rooms` and `deny-rooms` name
+    /// for this connector (`matrix:#ops:example.org`): a connector whose
+    /// events name rooms by id resolves them (`permissions::learn_room_alias`).
+    pub room_aliases: Vec<String>,
 }
 
 /// What a connector that serves HTTP gets before it runs.

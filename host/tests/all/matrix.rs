@@ -305,6 +305,17 @@ impl Person {
         room
     }
 
+    /// A new plain room with `invite` invited and the alias `#name:localhost`.
+    pub async fn create_room_named(&self, invite: &[&str], name: &str) -> Room {
+        let mut request = CreateRoom::new();
+        request.invite = invite
+            .iter()
+            .map(|u| OwnedUserId::try_from(*u).unwrap())
+            .collect();
+        request.room_alias_name = Some(name.to_owned());
+        self.client.create_room(request).await.unwrap()
+    }
+
     pub async fn say(&self, room: &Room, text: &str) -> OwnedEventId {
         room.send(RoomMessageEventContent::text_plain(text))
             .await
@@ -691,4 +702,44 @@ async fn a_long_answer_is_split_between_lines_and_marked() {
         .map(|i| format!("line {i:04} {}", "x".repeat(50)))
         .collect();
     assert_eq!(lines, wanted, "every line whole, in order");
+}
+
+/// `allow-rooms` may name a room by its alias (`matrix:#ops:localhost`):
+/// the connector resolves it at start, so it fits the room its events name
+/// by id; an alias the homeserver does not know is a clear WARN.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allow_rooms_by_alias_fit_the_room() {
+    let synapse = homeserver().await;
+    let alice = Person::log_in(&synapse, "alice", "alice-pw").await;
+    let ops = alice.create_room_named(&[BOT], "ops").await;
+    let other = alice.create_room(&[BOT], false).await;
+    let bot = BotDir::with_connectors(
+        &["hello", "events"],
+        &format!(
+            "{}skills:\n  hello:\n    permissions: {{allow-rooms: ['matrix:#ops:localhost', 'matrix:#nowhere:localhost']}}\n",
+            synapse.connector("matrix", "sandbot")
+        ),
+    );
+    let running = start_bot(&bot);
+    alice.wait_for(&ops, BOT, |s| s.what == "join").await;
+    alice.wait_for(&other, BOT, |s| s.what == "join").await;
+    running.wait_for_log("a room alias in the permissions is this room");
+    alice.say(&ops, "hello").await;
+    alice.wait_for(&ops, BOT, text("Hello alice")).await;
+    // Not the other room: its answer to `whoami` comes, `hello`'s never.
+    alice.say(&other, "hello").await;
+    alice.say(&other, "whoami").await;
+    alice
+        .wait_for(&other, BOT, |s| s.what.starts_with("text:id="))
+        .await;
+    assert!(
+        !alice.said_by(&other, BOT).iter().any(|s| s.contains("Hello alice")),
+        "{:?}",
+        alice.said_by(&other, BOT)
+    );
+    let log = running.log();
+    assert!(
+        log.lines().any(|l| l.contains("WARN") && l.contains("`#nowhere:localhost`") && l.contains("cannot resolve")),
+        "{log}"
+    );
 }
