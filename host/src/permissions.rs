@@ -198,20 +198,35 @@ mod tests {
 
     #[test]
     fn a_room_alias_fits_the_room_it_was_resolved_to() {
-        let p = perms("allow-rooms: ['mx-test:#ops:example.org', 'irc:#dev']\ndeny-rooms: ['mx-test:#bad:example.org']");
+        let p = perms(
+            "allow-rooms: ['mx-test:#ops:example.org', 'irc:#dev']\ndeny-rooms: ['mx-test:#bad:example.org']",
+        );
         assert_eq!(
             p.room_aliases("mx-test").collect::<Vec<_>>(),
             vec!["#ops:example.org", "#bad:example.org"]
         );
-        assert_eq!(p.room_aliases("irc").count(), 0, "an IRC channel is not an alias");
-        assert!(p.check(who("mx-test", "@a:x", "!ops:example.org")).is_err(), "not yet resolved");
+        assert_eq!(
+            p.room_aliases("irc").count(),
+            0,
+            "an IRC channel is not an alias"
+        );
+        assert!(
+            p.check(who("mx-test", "@a:x", "!ops:example.org")).is_err(),
+            "not yet resolved"
+        );
         learn_room_alias("mx-test", "#ops:example.org", "!ops:example.org");
         learn_room_alias("mx-test", "#bad:example.org", "!bad:example.org");
         assert!(p.check(who("mx-test", "@a:x", "!ops:example.org")).is_ok());
-        assert!(p.check(who("mx-test", "@a:x", "!other:example.org")).is_err());
+        assert!(
+            p.check(who("mx-test", "@a:x", "!other:example.org"))
+                .is_err()
+        );
         assert!(p.check(who("mx-test", "@a:x", "!bad:example.org")).is_err());
         // Another connector of the same name elsewhere learned nothing.
-        assert!(p.check(who("mx-other", "@a:x", "!ops:example.org")).is_err());
+        assert!(
+            p.check(who("mx-other", "@a:x", "!ops:example.org"))
+                .is_err()
+        );
         assert!(p.check(who("irc", "a!b@c", "#dev")).is_ok());
     }
 

@@ -7,18 +7,18 @@
 //! logged once and reported (`ConnectorSink::undelivered`), so its
 //! execution's record does not say it reached the room.
 
+use super::ConnectorSink;
 use super::backoff::Backoff;
 use super::split;
-use super::ConnectorSink;
 use crate::bus::Delivery;
 use crate::event::{Response, ResponseBody};
 use anyhow::anyhow;
+use matrix_sdk::Client;
+use matrix_sdk::ruma::events::AnyMessageLikeEventContent;
 use matrix_sdk::ruma::events::reaction::ReactionEventContent;
 use matrix_sdk::ruma::events::relation::{Annotation, Thread};
 use matrix_sdk::ruma::events::room::message::{Relation, RoomMessageEventContent};
-use matrix_sdk::ruma::events::AnyMessageLikeEventContent;
 use matrix_sdk::ruma::{OwnedEventId, OwnedRoomId, OwnedTransactionId, TransactionId};
-use matrix_sdk::Client;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 

@@ -11,9 +11,9 @@ pub mod in_order;
 mod irc_wire;
 mod line_reader;
 mod matrix_out;
-mod slack_text;
 pub mod registry;
 pub mod render;
+mod slack_text;
 pub mod split;
 
 /// Declares each kind's module and builds `KINDS` and `build`, which reads a

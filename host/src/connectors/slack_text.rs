@@ -67,7 +67,10 @@ fn markup(inner: &str, bot_user: &str) -> String {
                 .or_else(|| url.strip_prefix("https://"))
                 .or_else(|| url.strip_prefix("http://"))
                 .unwrap_or(&url);
-            if label == url || label == bare || label.trim_end_matches('/') == bare.trim_end_matches('/') {
+            if label == url
+                || label == bare
+                || label.trim_end_matches('/') == bare.trim_end_matches('/')
+            {
                 label
             } else {
                 format!("{label} ({url})")
@@ -128,15 +131,27 @@ mod tests {
             ("deploy to <#C123|ops>", "deploy to #ops"),
             ("deploy to <#C123>", "deploy to #C123"),
             ("deploy to <#C123|>", "deploy to #C123"),
-            ("check <https://x.example/a?b=1&amp;c=2>", "check https://x.example/a?b=1&c=2"),
-            ("check <https://x.example|https://x.example>", "check https://x.example"),
+            (
+                "check <https://x.example/a?b=1&amp;c=2>",
+                "check https://x.example/a?b=1&c=2",
+            ),
+            (
+                "check <https://x.example|https://x.example>",
+                "check https://x.example",
+            ),
             ("check <http://x.example|x.example>", "check x.example"),
-            ("check <https://x.example/|the docs>", "check the docs (https://x.example/)"),
+            (
+                "check <https://x.example/|the docs>",
+                "check the docs (https://x.example/)",
+            ),
             ("mail <mailto:a@b.example|a@b.example>", "mail a@b.example"),
             ("<!here> the site is down", "@here the site is down"),
             ("<!channel|channel> hi", "@channel hi"),
             ("ping <!subteam^S0DEVS|@devs>", "ping @devs"),
-            ("at <!date^1392734382^{date}|Feb 18, 2014>", "at Feb 18, 2014"),
+            (
+                "at <!date^1392734382^{date}|Feb 18, 2014>",
+                "at Feb 18, 2014",
+            ),
             // What the user typed as text is never read as markup.
             ("say &lt;#C1|x&gt; &amp;lt;", "say <#C1|x> &lt;"),
             ("a < b", "a < b"),

@@ -249,10 +249,7 @@ mod tests {
                 80,
                 vec![
                     format!("{}\n(1/3)", numbered(2, 20)),
-                    format!(
-                        "003 {x}\n004 {x}\n(2/3)",
-                        x = "x".repeat(20)
-                    ),
+                    format!("003 {x}\n004 {x}\n(2/3)", x = "x".repeat(20)),
                     format!("005 {x}\n006 {x}\n(3/3)", x = "x".repeat(20)),
                 ],
             ),
@@ -261,8 +258,14 @@ mod tests {
                 fenced.clone(),
                 80,
                 vec![
-                    format!("intro\n```rust\n001 {x}\n002 {x}\n003 {x}\n```\n(1/2)", x = "x".repeat(10)),
-                    format!("```rust\n004 {x}\n005 {x}\n006 {x}\n```\nafter\n(2/2)", x = "x".repeat(10)),
+                    format!(
+                        "intro\n```rust\n001 {x}\n002 {x}\n003 {x}\n```\n(1/2)",
+                        x = "x".repeat(10)
+                    ),
+                    format!(
+                        "```rust\n004 {x}\n005 {x}\n006 {x}\n```\nafter\n(2/2)",
+                        x = "x".repeat(10)
+                    ),
                 ],
             ),
         ];
@@ -293,9 +296,16 @@ mod tests {
         let text = "&".repeat(300);
         let got = split_message(&text, 200, escaped);
         for part in &got {
-            assert!(weigh(part, escaped) <= 200, "{} over 200", weigh(part, escaped));
+            assert!(
+                weigh(part, escaped) <= 200,
+                "{} over 200",
+                weigh(part, escaped)
+            );
         }
-        assert_eq!(got.iter().map(|p| p.matches('&').count()).sum::<usize>(), 300);
+        assert_eq!(
+            got.iter().map(|p| p.matches('&').count()).sum::<usize>(),
+            300
+        );
     }
 
     #[test]
@@ -304,8 +314,16 @@ mod tests {
         let id = EventId(0xab);
         let got = for_chat(&text, 500, 4, bytes, Some(id));
         assert_eq!(got.len(), 2, "{got:?}");
-        assert!(got[0].starts_with("001 ") && got[0].ends_with("/15)"), "{}", got[0]);
-        assert!(got[1].contains(&format!("{} bytes", text.len())), "{}", got[1]);
+        assert!(
+            got[0].starts_with("001 ") && got[0].ends_with("/15)"),
+            "{}",
+            got[0]
+        );
+        assert!(
+            got[1].contains(&format!("{} bytes", text.len())),
+            "{}",
+            got[1]
+        );
         assert!(got[1].contains("max-parts (4)"), "{}", got[1]);
         assert!(got[1].contains("00000000000000ab-0"), "{}", got[1]);
         // Within the cap, every part.

@@ -218,7 +218,8 @@ fn output_flood(s: &mut Suite) {
 /// Over `limits.response-size` the answer is cut to it with a note, not
 /// replaced by a warning: the room sees what fits.
 fn oversized_response(s: &mut Suite) {
-    let note = "… (cut: the answer was 10485760 bytes, over this skill's limits.response-size of 16KiB)";
+    let note =
+        "… (cut: the answer was 10485760 bytes, over this skill's limits.response-size of 16KiB)";
     let kept = "A".repeat((16 << 10) - note.len() - 1);
     s.expect("huge", &[&kept, &format!("│ {note}")]);
     s.log_has("message cut: over limits.response-size (16KiB)");

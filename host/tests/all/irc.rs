@@ -649,7 +649,10 @@ fn latin1_bytes_while_answers_are_queued_lose_nothing() {
         }
     }
     for (i, text) in said[..7].iter().enumerate() {
-        assert!(text.starts_with(&format!("│ line {:04}", i + 2)), "{said:?}");
+        assert!(
+            text.starts_with(&format!("│ line {:04}", i + 2)),
+            "{said:?}"
+        );
     }
     assert_eq!(said[7], "Hello alice", "{said:?}");
     assert!(!running.log().contains("reconnect"), "{}", running.log());

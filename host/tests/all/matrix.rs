@@ -689,10 +689,19 @@ async fn a_long_answer_is_split_between_lines_and_marked() {
         .wait_for(&room, BOT, |s| s.what.ends_with("\n(3/3)"))
         .await;
     let said = alice.said_by(&room, BOT);
-    assert_eq!(said.len(), 3, "{:?}", said.iter().map(String::len).collect::<Vec<_>>());
+    assert_eq!(
+        said.len(),
+        3,
+        "{:?}",
+        said.iter().map(String::len).collect::<Vec<_>>()
+    );
     let mut lines = Vec::new();
     for (i, part) in said.iter().enumerate() {
-        assert!(part.len() <= 32 * 1024 + "text:".len(), "part {i}: {} bytes", part.len());
+        assert!(
+            part.len() <= 32 * 1024 + "text:".len(),
+            "part {i}: {} bytes",
+            part.len()
+        );
         let body = part.strip_prefix("text:").unwrap();
         let (body, mark) = body.rsplit_once('\n').unwrap();
         assert_eq!(mark, format!("({}/3)", i + 1));
@@ -733,13 +742,18 @@ async fn allow_rooms_by_alias_fit_the_room() {
         .wait_for(&other, BOT, |s| s.what.starts_with("text:id="))
         .await;
     assert!(
-        !alice.said_by(&other, BOT).iter().any(|s| s.contains("Hello alice")),
+        !alice
+            .said_by(&other, BOT)
+            .iter()
+            .any(|s| s.contains("Hello alice")),
         "{:?}",
         alice.said_by(&other, BOT)
     );
     let log = running.log();
     assert!(
-        log.lines().any(|l| l.contains("WARN") && l.contains("`#nowhere:localhost`") && l.contains("cannot resolve")),
+        log.lines().any(|l| l.contains("WARN")
+            && l.contains("`#nowhere:localhost`")
+            && l.contains("cannot resolve")),
         "{log}"
     );
 }

@@ -40,7 +40,9 @@ impl Proxy {
             http: reqwest::Client::new(),
         };
         let app = axum::Router::new().fallback(forward).with_state(state);
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
@@ -121,10 +123,7 @@ async fn an_answer_due_while_the_homeserver_is_down_goes_out_when_it_is_back() {
     let mut synapse = homeserver().await;
     let alice = Person::log_in(&synapse, "alice", "alice-pw").await;
     let room = alice.create_room(&[BOT], false).await;
-    let bot = BotDir::with_connectors(
-        &["slow", "hello"],
-        &synapse.connector("matrix", "sandbot"),
-    );
+    let bot = BotDir::with_connectors(&["slow", "hello"], &synapse.connector("matrix", "sandbot"));
     let running = start_bot(&bot);
     alice.wait_for(&room, BOT, |s| s.what == "join").await;
     alice.say(&room, "hello").await;
@@ -185,11 +184,18 @@ async fn an_answer_given_up_is_not_recorded_as_delivered() {
         if let Some(r) = first.filter(|r| r["undelivered"].is_string()) {
             break r;
         }
-        assert!(Instant::now() < deadline, "no undelivered mark: {body}\n{}", running.log());
+        assert!(
+            Instant::now() < deadline,
+            "no undelivered mark: {body}\n{}",
+            running.log()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert!(
-        record["undelivered"].as_str().unwrap().contains("deliver-within"),
+        record["undelivered"]
+            .as_str()
+            .unwrap()
+            .contains("deliver-within"),
         "{record}"
     );
     synapse.start_again().await;
@@ -237,7 +243,9 @@ async fn a_logged_out_device_logs_in_again_with_its_password() {
     let again: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&session_file).unwrap()).unwrap();
     assert_eq!(
-        again["device_id"].as_str().or(again["meta"]["device_id"].as_str()),
+        again["device_id"]
+            .as_str()
+            .or(again["meta"]["device_id"].as_str()),
         Some(device.as_str()),
         "the same device"
     );
@@ -256,19 +264,25 @@ async fn a_failing_sync_is_said_once_and_shown_as_not_connected() {
     let connector = synapse
         .connector("matrix", "sandbot")
         .replace(&synapse.url(), &format!("http://127.0.0.1:{}", proxy.port));
-    let bot = BotDir::with_connectors(
-        &["hello"],
-        &format!("{connector}web: {{port: {web}}}\n"),
-    );
+    let bot = BotDir::with_connectors(&["hello"], &format!("{connector}web: {{port: {web}}}\n"));
     let running = start_bot(&bot);
     alice.wait_for(&room, BOT, |s| s.what == "join").await;
-    assert!(state_of(web, "matrix").starts_with("connected"), "{}", state_of(web, "matrix"));
+    assert!(
+        state_of(web, "matrix").starts_with("connected"),
+        "{}",
+        state_of(web, "matrix")
+    );
 
     proxy.fail_sync(true);
     // The long poll in flight ends within its 30 s; then every /sync fails.
     let deadline = Instant::now() + Duration::from_secs(60);
     while !state_of(web, "matrix").starts_with("not connected") {
-        assert!(Instant::now() < deadline, "{}\n{}", state_of(web, "matrix"), running.log());
+        assert!(
+            Instant::now() < deadline,
+            "{}\n{}",
+            state_of(web, "matrix"),
+            running.log()
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // Several failed attempts go by.
@@ -282,8 +296,18 @@ async fn a_failing_sync_is_said_once_and_shown_as_not_connected() {
     running.wait_for_log("Matrix /sync works again");
     assert!(state_of(web, "matrix").starts_with("connected"));
     let log = running.log();
-    let warned = log.lines().filter(|l| l.contains("Matrix /sync failed")).count();
-    let recovered = log.lines().filter(|l| l.contains("Matrix /sync works again")).count();
+    let warned = log
+        .lines()
+        .filter(|l| l.contains("Matrix /sync failed"))
+        .count();
+    let recovered = log
+        .lines()
+        .filter(|l| l.contains("Matrix /sync works again"))
+        .count();
     assert_eq!((warned, recovered), (1, 1), "{log}");
-    assert!(log.lines().any(|l| l.contains("WARN") && l.contains("Matrix /sync failed")), "{log}");
+    assert!(
+        log.lines()
+            .any(|l| l.contains("WARN") && l.contains("Matrix /sync failed")),
+        "{log}"
+    );
 }

@@ -621,7 +621,10 @@ fn mentions_with_a_name_and_markup_reach_skills_as_text() {
         relayed["text"],
         "[slack C0OPS] alice: see #dev and https://x.example/a?b=1&amp;c=2 or y.example &lt;now&gt; &amp; later"
     );
-    assert_eq!(slack.nth_call("chat.postMessage", 2)["text"], "Relayed to slack:C0OUT.");
+    assert_eq!(
+        slack.nth_call("chat.postMessage", 2)["text"],
+        "Relayed to slack:C0OUT."
+    );
 }
 
 /// An empty answer is not posted: Slack would only answer `no_text`.
@@ -651,8 +654,20 @@ fn an_empty_answer_is_not_posted() {
 #[test]
 fn a_refused_token_fails_clearly_once() {
     for (env, field) in [
-        ([("SLACK_BOT_TOKEN", "xoxb-wrong"), ("SLACK_APP_TOKEN", APP_TOKEN)], "bot-token"),
-        ([("SLACK_BOT_TOKEN", BOT_TOKEN), ("SLACK_APP_TOKEN", "xapp-wrong")], "app-token"),
+        (
+            [
+                ("SLACK_BOT_TOKEN", "xoxb-wrong"),
+                ("SLACK_APP_TOKEN", APP_TOKEN),
+            ],
+            "bot-token",
+        ),
+        (
+            [
+                ("SLACK_BOT_TOKEN", BOT_TOKEN),
+                ("SLACK_APP_TOKEN", "xapp-wrong"),
+            ],
+            "app-token",
+        ),
     ] {
         let slack = FakeSlack::start();
         let web = free_port();
@@ -679,7 +694,10 @@ fn a_refused_token_fails_clearly_once() {
             .find(|c| c["name"] == "slack")
             .map(|c| c["state"].as_str().unwrap().to_owned())
             .unwrap();
-        assert!(state.starts_with("stopped") && state.contains(&wanted), "{state}");
+        assert!(
+            state.starts_with("stopped") && state.contains(&wanted),
+            "{state}"
+        );
         // The bot itself carries on.
         assert!(!log.contains("panicked"), "{log}");
     }
@@ -727,13 +745,22 @@ fn a_long_answer_is_split_between_lines_and_past_max_parts_points_to_history() {
     slack.wait_connected(1);
     let line = |i: usize| format!("line {i:04} {}", "x".repeat(50));
 
-    slack.push(message("U0ALICE", "C0OPS", "1700000060.000100", "lines 200"));
+    slack.push(message(
+        "U0ALICE",
+        "C0OPS",
+        "1700000060.000100",
+        "lines 200",
+    ));
     let parts = answer_parts(&slack, 1);
     let n = parts.len();
     assert_eq!(n, 4, "{parts:?}");
     let mut lines = Vec::new();
     for (i, part) in parts.iter().enumerate() {
-        assert!(part.chars().count() <= 4_000, "part {i} is {} chars", part.chars().count());
+        assert!(
+            part.chars().count() <= 4_000,
+            "part {i} is {} chars",
+            part.chars().count()
+        );
         let (body, mark) = part.rsplit_once('\n').unwrap();
         assert_eq!(mark, format!("({}/{n})", i + 1));
         lines.extend(body.lines().map(str::to_owned));
@@ -742,23 +769,32 @@ fn a_long_answer_is_split_between_lines_and_past_max_parts_points_to_history() {
     assert_eq!(lines, wanted, "every line, whole, in order");
 
     // 400 lines: 8 messages, over max-parts (4).
-    slack.push(message("U0ALICE", "C0OPS", "1700000060.000200", "lines 400"));
-    let first = slack.nth_call("chat.postMessage", n + 1)["text"].as_str().unwrap().to_owned();
-    assert!(first.starts_with(&line(1)) && first.ends_with("\n(1/8)"), "{first}");
-    let notice = slack.nth_call("chat.postMessage", n + 2)["text"].as_str().unwrap().to_owned();
+    slack.push(message(
+        "U0ALICE",
+        "C0OPS",
+        "1700000060.000200",
+        "lines 400",
+    ));
+    let first = slack.nth_call("chat.postMessage", n + 1)["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        first.starts_with(&line(1)) && first.ends_with("\n(1/8)"),
+        "{first}"
+    );
+    let notice = slack.nth_call("chat.postMessage", n + 2)["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(notice.contains("max-parts (4)"), "{notice}");
     let api = notice
         .split("`GET ")
         .nth(1)
         .and_then(|rest| rest.split('`').next())
         .unwrap_or_else(|| panic!("no API path in {notice}"));
-    let (status, record) = crate::common::http(
-        web,
-        "GET",
-        api,
-        &[("authorization", "Bearer t0ken")],
-        "",
-    );
+    let (status, record) =
+        crate::common::http(web, "GET", api, &[("authorization", "Bearer t0ken")], "");
     assert_eq!(status, 200, "{api}: {record}");
     let record: Value = serde_json::from_str(&record).unwrap();
     let kept = record["responses"][0]["body"]["text"].as_str().unwrap();
