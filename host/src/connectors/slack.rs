@@ -30,6 +30,7 @@ use super::split;
 use super::{ConnectorSink, Context, Status};
 use crate::bus::Delivery;
 use crate::config::Secret;
+use crate::limits::HumanDuration;
 use crate::event::{Event, Membership, Message, Reaction, Response, ResponseBody, now_ms};
 use anyhow::{Context as _, anyhow, bail};
 use futures::{SinkExt, StreamExt};
@@ -58,10 +59,18 @@ pub struct SlackSettings {
     /// notice of where the whole answer is kept.
     #[serde(default = "default_max_parts")]
     pub max_parts: usize,
+    /// How long an answer is retried while Slack cannot be reached before
+    /// it is given up and its record says so.
+    #[serde(default = "default_deliver_within")]
+    pub deliver_within: HumanDuration,
 }
 
 fn default_max_parts() -> usize {
     10
+}
+
+fn default_deliver_within() -> HumanDuration {
+    HumanDuration(Duration::from_secs(60))
 }
 
 fn default_api_url() -> String {
@@ -134,6 +143,10 @@ impl Api {
             return Err(ApiError::RateLimited(Duration::from_secs(seconds)));
         }
         let status = answer.status();
+        if status.is_server_error() {
+            // Slack having a bad moment: worth another try, unlike `ok: false`.
+            return Err(ApiError::Transport(anyhow!("{method}: HTTP {status}")));
+        }
         let value: Value = answer
             .json()
             .await
@@ -240,10 +253,14 @@ async fn serve(settings: SlackSettings, cx: Context) -> anyhow::Result<()> {
     };
     backoff.reset();
     let sender = tokio::spawn(send_answers(
-        api.clone(),
-        settings.bot_token.clone(),
-        name.clone(),
-        settings.max_parts,
+        Outbound {
+            api: api.clone(),
+            token: settings.bot_token.clone(),
+            connector: name.clone(),
+            max_parts: settings.max_parts,
+            deliver_within: settings.deliver_within.0,
+            events: events.clone(),
+        },
         outbox,
     ));
     let mut listener = Listener {
@@ -588,24 +605,73 @@ fn reaction_name(emoji: &str) -> String {
     name.trim_matches(':').to_owned()
 }
 
-/// Sends answers in order until the outbox closes.
-async fn send_answers(
+/// What the sending task works with.
+struct Outbound {
     api: Arc<Api>,
     token: Secret,
     connector: String,
     max_parts: usize,
-    mut outbox: mpsc::Receiver<Delivery>,
-) {
+    /// How long an answer is retried while Slack cannot be reached.
+    deliver_within: Duration,
+    /// Where an answer given up on is reported, for its record.
+    events: ConnectorSink,
+}
+
+/// Sends answers in order until the outbox closes. A message Slack cannot
+/// be reached for (refused connection, 5xx) is retried with backoff for up
+/// to `deliver-within`; one Slack refuses (`channel_not_found`, ...) or
+/// given up on is logged once and reported, so its execution's record
+/// does not say it reached the room.
+async fn send_answers(out: Outbound, mut outbox: mpsc::Receiver<Delivery>) {
     while let Some(delivery) = outbox.recv().await {
         let Delivery::Response(response) = delivery else {
             continue;
         };
-        for (method, body) in calls(&response, max_parts) {
-            if let Err(e) = api
-                .call_patiently(&connector, method, &token, &body)
+        for (method, body) in calls(&response, out.max_parts) {
+            let Err(why) = out.deliver(method, &body).await else {
+                continue;
+            };
+            tracing::warn!(connector = %out.connector, method, channel = %response.target.room, "Slack did not take an answer: {why}");
+            if method == "chat.postMessage" {
+                if let Some(id) = response.in_reply_to {
+                    out.events.undelivered(id, why).await;
+                }
+                break;
+            }
+        }
+    }
+}
+
+impl Outbound {
+    async fn deliver(&self, method: &str, body: &Value) -> Result<(), String> {
+        let started = std::time::Instant::now();
+        let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(5));
+        loop {
+            match self
+                .api
+                .call_patiently(&self.connector, method, &self.token, body)
                 .await
             {
-                tracing::warn!(connector = %connector, method, channel = %response.target.room, "Slack did not take an answer: {e}");
+                Ok(_) => {
+                    if backoff.attempt() > 0 {
+                        tracing::info!(connector = %self.connector, method, tries = backoff.attempt() + 1, "an answer went out once Slack could be reached");
+                    }
+                    return Ok(());
+                }
+                Err(ApiError::Transport(e)) => {
+                    let wait = backoff.fail();
+                    if started.elapsed() + wait > self.deliver_within {
+                        return Err(format!(
+                            "Slack could not be reached within {:?} (deliver-within): {e:#}",
+                            self.deliver_within
+                        ));
+                    }
+                    if backoff.attempt() == 1 {
+                        tracing::warn!(connector = %self.connector, method, "cannot reach Slack to send an answer yet: {e:#}; retrying for up to {:?} (deliver-within)", self.deliver_within);
+                    }
+                    tokio::time::sleep(wait).await;
+                }
+                Err(e) => return Err(e.to_string()),
             }
         }
     }

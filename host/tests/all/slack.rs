@@ -804,3 +804,61 @@ fn a_long_answer_is_split_between_lines_and_past_max_parts_points_to_history() {
     let log = running.log();
     assert!(!log.contains("msg_too_long"), "{log}");
 }
+
+/// An answer due while Slack cannot be reached goes out when it can, once;
+/// one Slack refuses (`channel_not_found`) is recorded as undelivered.
+#[test]
+fn an_answer_waits_out_slack_being_away_and_a_refused_one_is_recorded() {
+    let mut slack = FakeSlack::start();
+    let web = free_port();
+    let bot = BotDir::with_connectors(
+        &["slow", "hello"],
+        &format!(
+            "{}web: {{port: {web}}}\nhistory: {{token: t0ken}}\n",
+            slack.connector("slack")
+        ),
+    );
+    let running = Running::start(&bot.config(), &FakeSlack::env());
+    slack.wait_connected(1);
+    slack.push(message(
+        "U0ALICE",
+        "C0OPS",
+        "1700000070.000100",
+        "work 1000",
+    ));
+    std::thread::sleep(Duration::from_millis(200));
+    slack.stop();
+    std::thread::sleep(Duration::from_secs(4));
+    slack.restart();
+    assert_eq!(
+        slack.nth_call("chat.postMessage", 1)["text"],
+        "worked 1000 ms"
+    );
+    running.wait_for_log("cannot reach Slack to send an answer yet");
+
+    let opened = slack.sockets_opened();
+    slack.wait_connected(opened.max(2));
+    slack.push(message("U0ALICE", "C0GONE", "1700000071.000100", "hello"));
+    slack.nth_call("chat.postMessage", 2);
+    let deadline = Instant::now() + ANSWER_TIMEOUT;
+    loop {
+        let (_, body) = crate::common::http(
+            web,
+            "GET",
+            "/api/executions?skill=hello",
+            &[("authorization", "Bearer t0ken")],
+            "",
+        );
+        let list: Value = serde_json::from_str(&body).unwrap();
+        if list[0]["undelivered"]
+            .as_str()
+            .is_some_and(|w| w.contains("channel_not_found"))
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{body}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(slack.calls("chat.postMessage").len(), 2, "each once");
+}
