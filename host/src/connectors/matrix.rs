@@ -17,6 +17,12 @@
 //! in the event's thread when it had one, and `m.reaction`. matrix-sdk waits
 //! out rate limits (HTTP 429, `retry_after_ms`) and shares room keys.
 //!
+//! Sending is `matrix_out` (retried while the homeserver is away). When the
+//! homeserver stops taking the token (`M_UNKNOWN_TOKEN`) the bot logs in
+//! again with its password, as the same device; a failing `/sync` is said
+//! once when it starts and once when it ends. Room aliases the permissions
+//! name are resolved to room ids at start.
+//!
 //! A user's stable id is their Matrix id (`matrix:@alice:example.org`).
 
 use super::backoff::Backoff;
