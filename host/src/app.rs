@@ -478,6 +478,7 @@ impl App {
                     .data_dir()
                     .join("connectors")
                     .join(&instance.name),
+                room_aliases: room_aliases(&self.config, &instance.name),
             };
             let (name, kind) = (instance.name, instance.kind);
             tracing::debug!(connector = %name, kind = %kind, "starting");
@@ -517,6 +518,25 @@ impl App {
         }
         Ok(running)
     }
+}
+
+/// The room aliases the skills' permissions (their own, their matchers'
+/// and their aliases') name for `connector`, each once.
+fn room_aliases(config: &Config, connector: &str) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    for entry in config.skills.values() {
+        let levels = std::iter::once(&entry.permissions)
+            .chain(entry.matchers.values().map(|m| &m.permissions))
+            .chain(entry.aliases.iter().map(|a| &a.permissions));
+        for permissions in levels {
+            for alias in permissions.room_aliases(connector) {
+                if !found.iter().any(|f| f == alias) {
+                    found.push(alias.to_owned());
+                }
+            }
+        }
+    }
+    found
 }
 
 /// What [`App::mount_connectors`] gives: the routes connectors mount, each

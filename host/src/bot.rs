@@ -754,4 +754,11 @@ impl EventSink for Dispatch {
     fn settled(&self) -> BoxFuture<'_, ()> {
         Box::pin(self.0.work.idle())
     }
+
+    fn undelivered(&self, id: EventId, why: String) -> BoxFuture<'_, ()> {
+        for observer in &self.0.observers {
+            observer.undelivered(id, &why);
+        }
+        Box::pin(async {})
+    }
 }

@@ -22,6 +22,12 @@ pub trait EventSink: Send + Sync + 'static {
     fn settled(&self) -> BoxFuture<'_, ()> {
         Box::pin(async {})
     }
+
+    /// The connector gave up delivering an answer to event `id` (`why`):
+    /// the records of its executions are to say so (`Execution::undelivered`).
+    fn undelivered(&self, _id: EventId, _why: String) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
 }
 
 /// Runtime (and dispatcher) → connectors.

@@ -15,10 +15,45 @@
 //! A deny list that fits refuses; an allow list that is there must fit. Each
 //! kind is judged on its own, and every level (skill, then matcher) must
 //! permit. Patterns take `*` for any run of characters.
+//!
+//! A Matrix room may be named by its alias (`matrix:#ops:example.org`):
+//! events name rooms by id (`!abc:example.org`), so the connector resolves
+//! the aliases its rooms are named by when it starts ([`learn_room_alias`])
+//! and a pattern with an alias fits the room it resolved to.
 
 use crate::identity::{IdentityPattern, glob};
 use serde::Deserialize;
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::{LazyLock, RwLock};
+
+/// Room aliases connectors resolved, by (connector, alias): the room id.
+/// Read only for patterns shaped like an alias that did not fit as written,
+/// written once per alias at a connector's start.
+static RESOLVED: LazyLock<RwLock<HashMap<(String, String), String>>> =
+    LazyLock::new(Default::default);
+
+/// Whether a room pattern is a Matrix room alias (`#ops:example.org`).
+pub fn is_room_alias(room: &str) -> bool {
+    room.starts_with('#') && room[1..].contains(':') && !room.contains('*')
+}
+
+/// A connector resolved `alias` to `room_id`: patterns naming the alias fit
+/// that room from now on.
+pub fn learn_room_alias(connector: &str, alias: &str, room_id: &str) {
+    RESOLVED
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert((connector.to_owned(), alias.to_owned()), room_id.to_owned());
+}
+
+fn resolved_is(connector: &str, alias: &str, room: &str) -> bool {
+    RESOLVED
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&(connector.to_owned(), alias.to_owned()))
+        .is_some_and(|id| id == room)
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -57,6 +92,17 @@ impl fmt::Display for Refusal {
 }
 
 impl Permissions {
+    /// The room aliases `allow-rooms` and `deny-rooms` name for `connector`
+    /// (patterns `connector:#alias:server`), for it to resolve.
+    pub fn room_aliases<'a>(&'a self, connector: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.allow_rooms
+            .iter()
+            .chain(&self.deny_rooms)
+            .filter_map(move |p| p.split_once(':'))
+            .filter(move |(c, r)| *c == connector && is_room_alias(r))
+            .map(|(_, r)| r)
+    }
+
     /// No list at all: everyone everywhere.
     pub fn is_open(&self) -> bool {
         *self == Permissions::default()
@@ -91,7 +137,10 @@ impl Permissions {
 /// `connector:room`, each part a glob; a bare `*` is every room.
 fn room_fits(pattern: &str, connector: &str, room: &str) -> bool {
     match pattern.split_once(':') {
-        Some((c, r)) => glob(c, connector) && glob(r, room),
+        Some((c, r)) => {
+            glob(c, connector)
+                && (glob(r, room) || (is_room_alias(r) && resolved_is(connector, r, room)))
+        }
         None => glob(pattern, room) && pattern == "*",
     }
 }
@@ -145,6 +194,40 @@ mod tests {
         assert!(p.check(who("matrix", "@a:example.org", "!r:x")).is_ok());
         assert!(p.check(who("matrix", "@a:evil.org", "!r:x")).is_err());
         assert!(Permissions::default().check(who("irc", "x", "#y")).is_ok());
+    }
+
+    #[test]
+    fn a_room_alias_fits_the_room_it_was_resolved_to() {
+        let p = perms(
+            "allow-rooms: ['mx-test:#ops:example.org', 'irc:#dev']\ndeny-rooms: ['mx-test:#bad:example.org']",
+        );
+        assert_eq!(
+            p.room_aliases("mx-test").collect::<Vec<_>>(),
+            vec!["#ops:example.org", "#bad:example.org"]
+        );
+        assert_eq!(
+            p.room_aliases("irc").count(),
+            0,
+            "an IRC channel is not an alias"
+        );
+        assert!(
+            p.check(who("mx-test", "@a:x", "!ops:example.org")).is_err(),
+            "not yet resolved"
+        );
+        learn_room_alias("mx-test", "#ops:example.org", "!ops:example.org");
+        learn_room_alias("mx-test", "#bad:example.org", "!bad:example.org");
+        assert!(p.check(who("mx-test", "@a:x", "!ops:example.org")).is_ok());
+        assert!(
+            p.check(who("mx-test", "@a:x", "!other:example.org"))
+                .is_err()
+        );
+        assert!(p.check(who("mx-test", "@a:x", "!bad:example.org")).is_err());
+        // Another connector of the same name elsewhere learned nothing.
+        assert!(
+            p.check(who("mx-other", "@a:x", "!ops:example.org"))
+                .is_err()
+        );
+        assert!(p.check(who("irc", "a!b@c", "#dev")).is_ok());
     }
 
     #[test]

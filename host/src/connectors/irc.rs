@@ -547,7 +547,12 @@ impl Irc {
         if lines.len() > max {
             let cut = lines.len() - (max - 1);
             lines.truncate(max - 1);
-            lines.push(format!("… ({cut} more lines not shown)"));
+            // Where the whole answer is: its execution's record (`split`).
+            let whole = match response.in_reply_to {
+                Some(id) => format!("; the whole answer is in history, event {id}"),
+                None => String::new(),
+            };
+            lines.push(format!("… ({cut} more lines not shown{whole})"));
         }
         for line in lines {
             // An empty trailing parameter is not a message.

@@ -17,27 +17,33 @@
 //! in the event's thread when it had one, and `m.reaction`. matrix-sdk waits
 //! out rate limits (HTTP 429, `retry_after_ms`) and shares room keys.
 //!
+//! Sending is `matrix_out` (retried while the homeserver is away). When the
+//! homeserver stops taking the token (`M_UNKNOWN_TOKEN`) the bot logs in
+//! again with its password, as the same device; a failing `/sync` is said
+//! once when it starts and once when it ends. Room aliases the permissions
+//! name are resolved to room ids at start.
+//!
 //! A user's stable id is their Matrix id (`matrix:@alice:example.org`).
 
 use super::backoff::Backoff;
-use super::split::split_to_fit;
+use super::matrix_out;
 use super::{ConnectorSink, Context, Status};
-use crate::bus::Delivery;
 use crate::config::Secret;
-use crate::event::{Event, Membership, Message, Reaction, Response, ResponseBody, now_ms};
-use anyhow::{Context as _, anyhow, bail};
+use crate::limits::HumanDuration;
+use matrix_sdk::ruma::api::client::error::ErrorKind;
+use crate::event::{Event, Membership, Message, Reaction, now_ms};
+use anyhow::{Context as _, bail};
 use matrix_sdk::authentication::matrix::MatrixSession;
 use matrix_sdk::config::{RequestConfig, SyncSettings};
-use matrix_sdk::ruma::events::reaction::{OriginalSyncReactionEvent, ReactionEventContent};
-use matrix_sdk::ruma::events::relation::{Annotation, Thread};
+use matrix_sdk::ruma::events::reaction::OriginalSyncReactionEvent;
 use matrix_sdk::ruma::events::room::member::{
     MembershipState, OriginalSyncRoomMemberEvent, StrippedRoomMemberEvent,
 };
 use matrix_sdk::ruma::events::room::message::{
-    MessageType, OriginalSyncRoomMessageEvent, Relation, RoomMessageEventContent,
+    MessageType, OriginalSyncRoomMessageEvent, Relation,
 };
 use matrix_sdk::ruma::{
-    MilliSecondsSinceUnixEpoch, OwnedEventId, OwnedRoomId, OwnedUserId, RoomOrAliasId,
+    MilliSecondsSinceUnixEpoch, OwnedRoomId, OwnedUserId, RoomOrAliasId,
 };
 use matrix_sdk::{Client, Room, SessionMeta, SessionTokens};
 use serde::Deserialize;
@@ -45,7 +51,6 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -69,14 +74,31 @@ pub struct MatrixSettings {
     /// The device name others see in their device lists.
     #[serde(default = "default_device_name")]
     pub device_name: String,
+    /// The most messages one answer becomes; past it, the first and a
+    /// notice of where the whole answer is kept.
+    #[serde(default = "default_max_parts")]
+    pub max_parts: usize,
+    /// How long an answer is retried while the homeserver does not take it
+    /// (down, restarting, 5xx) before it is given up and its record says so.
+    #[serde(default = "default_deliver_within")]
+    pub deliver_within: HumanDuration,
+}
+
+fn default_deliver_within() -> HumanDuration {
+    HumanDuration(Duration::from_secs(60))
+}
+
+fn default_max_parts() -> usize {
+    10
 }
 
 fn default_device_name() -> String {
     "sandbot".into()
 }
 
-/// Synapse refuses events over 64 KiB; answers are cut below that.
-const MESSAGE_BYTES: usize = 32 * 1024;
+/// Tries of one request inside matrix-sdk (a 5xx, a refused connection)
+/// before it reports the failure to the connector.
+const REQUEST_TRIES: usize = 3;
 /// How long one `/sync` waits on the server for something to happen.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -93,10 +115,11 @@ async fn serve(settings: MatrixSettings, cx: Context) -> anyhow::Result<()> {
         outbox,
         status,
         data,
+        room_aliases,
     } = cx;
     make_private_dir(&data)?;
     let mut backoff = Backoff::default();
-    let client = loop {
+    let mut client = loop {
         status.set(format!("logging in to {}", settings.homeserver));
         match log_in(&settings, &data).await {
             Ok(client) => break client,
@@ -110,25 +133,129 @@ async fn serve(settings: MatrixSettings, cx: Context) -> anyhow::Result<()> {
     };
     let me = client.user_id().context("logged in without a user id")?.to_owned();
     tracing::info!(connector = %name, user = %me, device = ?client.device_id(), "logged in to Matrix");
-    let sender = tokio::spawn(send_answers(
-        client.clone(),
-        settings.notice,
-        name.clone(),
+    tokio::spawn(resolve_room_aliases(client.clone(), name.clone(), room_aliases));
+    let (clients, client_now) = tokio::sync::watch::channel(client.clone());
+    let sender = tokio::spawn(matrix_out::send_answers(
+        matrix_out::Sender {
+            client: client_now,
+            notice: settings.notice,
+            max_parts: settings.max_parts,
+            deliver_within: settings.deliver_within.0,
+            connector: name.clone(),
+            events: events.clone(),
+        },
         outbox,
     ));
-    let sync = Sync {
-        client,
-        me,
-        name,
-        events,
-        status,
-        token_file: data.join("sync-token"),
-        rooms: settings.rooms.clone(),
+    let run = async {
+        loop {
+            let sync = Sync {
+                client: client.clone(),
+                me: me.clone(),
+                name: name.clone(),
+                events: events.clone(),
+                status: status.clone(),
+                token_file: data.join("sync-token"),
+                rooms: settings.rooms.clone(),
+            };
+            let LoggedOut { soft_logout } = sync.run(&mut backoff).await;
+            if settings.password.is_none() {
+                bail!(
+                    "the homeserver no longer takes connectors.{name}.access-token (M_UNKNOWN_TOKEN): give it a new token, or a `password` to log in again with"
+                );
+            }
+            tracing::warn!(connector = %name, soft_logout, "the homeserver logged the bot's device out (M_UNKNOWN_TOKEN); logging in again with its password");
+            let device = client.device_id().map(ToOwned::to_owned);
+            client = loop {
+                status.set(format!("logging in again to {}", settings.homeserver));
+                match log_in_again(&settings, &data, device.as_deref()).await {
+                    Ok(client) => break client,
+                    Err(e) => {
+                        let what = format!("Matrix {} (logging in again)", settings.homeserver);
+                        backoff
+                            .wait_after(&name, &status, &what, &format!("{e:#}"))
+                            .await;
+                    }
+                }
+            };
+            tracing::info!(connector = %name, user = %me, device = ?client.device_id(), "logged in to Matrix again");
+            clients.send_replace(client.clone());
+        }
     };
     tokio::select! {
         _ = sender => Ok(()),
-        () = sync.run(backoff) => Ok(()),
+        ended = run => ended,
     }
+}
+
+/// Resolves the room aliases the configuration's permissions name
+/// (`allow-rooms: ["matrix:#ops:example.org"]`) to room ids, so they fit the
+/// rooms events name by id; one the homeserver cannot resolve is a WARN
+/// that says what to write instead.
+async fn resolve_room_aliases(client: Client, connector: String, aliases: Vec<String>) {
+    for alias in aliases {
+        let resolved = match matrix_sdk::ruma::OwnedRoomAliasId::try_from(alias.as_str()) {
+            Ok(id) => client
+                .resolve_room_alias(&id)
+                .await
+                .map(|r| r.room_id)
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match resolved {
+            Ok(room) => {
+                tracing::info!(connector = %connector, alias = %alias, room = %room, "a room alias in the permissions is this room");
+                crate::permissions::learn_room_alias(&connector, &alias, room.as_str());
+            }
+            Err(e) => tracing::warn!(connector = %connector, alias = %alias, "the permissions name room alias `{alias}`, which the homeserver cannot resolve ({e}): it fits no room; write the room's id (`!…:server`, in Element: Room settings → Advanced) instead"),
+        }
+    }
+}
+
+/// A client on the connector's store (no session yet).
+async fn client_on_store(settings: &MatrixSettings, store: &Path) -> anyhow::Result<Client> {
+    Client::builder()
+        .homeserver_url(&settings.homeserver)
+        .sqlite_store(
+            store,
+            settings.store_passphrase.as_ref().map(Secret::expose),
+        )
+        // matrix-sdk retries a 5xx for up to 15 minutes by default, without
+        // a word: a few tries, then the connector's own loops say what is
+        // happening and retry.
+        .request_config(
+            RequestConfig::new()
+                .timeout(Duration::from_secs(60))
+                .retry_limit(REQUEST_TRIES),
+        )
+        .build()
+        .await
+        .context("cannot reach the homeserver")
+}
+
+/// After the homeserver logged the bot out (M_UNKNOWN_TOKEN): a new client
+/// on the same store, logged in with the password as the same device (its
+/// room state and keys stay), the session saved for next time.
+async fn log_in_again(
+    settings: &MatrixSettings,
+    data: &Path,
+    device: Option<&matrix_sdk::ruma::DeviceId>,
+) -> anyhow::Result<Client> {
+    let client = client_on_store(settings, &data.join("store")).await?;
+    let password = settings.password.as_ref().map(Secret::expose).unwrap_or_default();
+    let mut login = client
+        .matrix_auth()
+        .login_username(&settings.user, password)
+        .initial_device_display_name(&settings.device_name);
+    if let Some(device) = device {
+        login = login.device_id(device.as_str());
+    }
+    login.send().await.context("cannot log in again")?;
+    let session = client
+        .matrix_auth()
+        .session()
+        .context("logged in without a session")?;
+    write_private(&data.join("session.json"), &serde_json::to_vec(&session)?)?;
+    Ok(client)
 }
 
 /// A client with a session: the saved one, or a new login saved for next time.
@@ -150,16 +277,7 @@ async fn log_in(settings: &MatrixSettings, data: &Path) -> anyhow::Result<Client
         std::fs::remove_dir_all(&store).context("cannot clear the old store")?;
         let _ = std::fs::remove_file(data.join("sync-token"));
     }
-    let client = Client::builder()
-        .homeserver_url(&settings.homeserver)
-        .sqlite_store(
-            &store,
-            settings.store_passphrase.as_ref().map(Secret::expose),
-        )
-        .request_config(RequestConfig::new().timeout(Duration::from_secs(60)))
-        .build()
-        .await
-        .context("cannot reach the homeserver")?;
+    let client = client_on_store(settings, &store).await?;
     if let Some(session) = saved {
         client
             .restore_session(session)
@@ -251,8 +369,17 @@ struct Shared {
     joined: std::sync::Mutex<HashMap<OwnedRoomId, MilliSecondsSinceUnixEpoch>>,
 }
 
+/// `/sync` ended because the homeserver no longer takes the bot's token.
+struct LoggedOut {
+    soft_logout: bool,
+}
+
 impl Sync {
-    async fn run(self, mut backoff: Backoff) {
+    /// Syncs until the homeserver says the bot is logged out. A failing
+    /// `/sync` (the homeserver down, 502 for minutes) is one WARN when it
+    /// starts and one INFO when it ends, with `GET /` saying `not
+    /// connected` meanwhile.
+    async fn run(self, backoff: &mut Backoff) -> LoggedOut {
         let mut token = std::fs::read_to_string(&self.token_file)
             .ok()
             .map(|t| t.trim().to_owned())
@@ -279,6 +406,8 @@ impl Sync {
                 Err(e) => tracing::warn!(connector = %self.name, room, "not a room id or alias: {e}"),
             }
         }
+        // Since when `/sync` has been failing, if it is.
+        let mut outage: Option<std::time::Instant> = None;
         loop {
             let mut settings = SyncSettings::default().timeout(if handlers {
                 SYNC_TIMEOUT
@@ -290,7 +419,9 @@ impl Sync {
             }
             match self.client.sync_once(settings).await {
                 Ok(response) => {
-                    if backoff.attempt() > 0 || token.is_none() {
+                    if let Some(since) = outage.take() {
+                        tracing::info!(connector = %self.name, attempts = backoff.attempt(), "Matrix /sync works again after {:.0?}", since.elapsed());
+                    } else if token.is_none() {
                         tracing::info!(connector = %self.name, "syncing with {}", self.client.homeserver());
                     }
                     backoff.reset();
@@ -310,9 +441,23 @@ impl Sync {
                     }
                 }
                 Err(e) => {
-                    backoff
-                        .wait_after(&self.name, &self.status, "Matrix sync", &e.to_string())
-                        .await;
+                    if let Some(ErrorKind::UnknownToken { soft_logout }) = e.client_api_error_kind() {
+                        return LoggedOut {
+                            soft_logout: *soft_logout,
+                        };
+                    }
+                    let wait = backoff.fail();
+                    let since = *outage.get_or_insert_with(|| {
+                        tracing::warn!(connector = %self.name, "Matrix /sync failed: {e}; retrying with backoff (said once, until it works again)");
+                        std::time::Instant::now()
+                    });
+                    tracing::debug!(connector = %self.name, attempt = backoff.attempt(), "Matrix /sync failed: {e}");
+                    self.status.set(format!(
+                        "not connected: /sync failing for {:.0?} (attempt {}): {e}",
+                        since.elapsed(),
+                        backoff.attempt()
+                    ));
+                    tokio::time::sleep(wait).await;
                 }
             }
         }
@@ -534,66 +679,6 @@ fn without_mention<'t>(text: &'t str, me: &OwnedUserId) -> &'t str {
         }
     }
     text
-}
-
-/// Sends answers in order until the outbox closes.
-async fn send_answers(
-    client: Client,
-    notice: bool,
-    connector: String,
-    mut outbox: mpsc::Receiver<Delivery>,
-) {
-    while let Some(delivery) = outbox.recv().await {
-        let Delivery::Response(response) = delivery else {
-            continue;
-        };
-        if let Err(e) = send(&client, notice, &response).await {
-            tracing::warn!(connector = %connector, room = %response.target.room, "cannot send an answer: {e:#}");
-        }
-    }
-}
-
-async fn send(client: &Client, notice: bool, response: &Response) -> anyhow::Result<()> {
-    let room_id = OwnedRoomId::try_from(response.target.room.as_str())
-        .map_err(|e| anyhow!("`{}` is not a room id: {e}", response.target.room))?;
-    let room = client
-        .get_room(&room_id)
-        .with_context(|| format!("the bot is not in room {room_id}"))?;
-    match &response.body {
-        ResponseBody::Text(text) => {
-            let thread = match &response.target.thread {
-                Some(root) => Some(
-                    OwnedEventId::try_from(root.as_str())
-                        .map_err(|e| anyhow!("`{root}` is not an event id: {e}"))?,
-                ),
-                None => None,
-            };
-            for piece in split_to_fit(text, MESSAGE_BYTES) {
-                let mut content = if notice {
-                    RoomMessageEventContent::notice_plain(piece)
-                } else {
-                    RoomMessageEventContent::text_plain(piece)
-                };
-                if let Some(root) = &thread {
-                    content.relates_to = Some(Relation::Thread(Thread::plain(
-                        root.clone(),
-                        root.clone(),
-                    )));
-                }
-                room.send(content).await?;
-            }
-        }
-        ResponseBody::Reaction { message_id, emoji } => {
-            let event_id = OwnedEventId::try_from(message_id.as_str())
-                .map_err(|e| anyhow!("`{message_id}` is not an event id: {e}"))?;
-            room.send(ReactionEventContent::new(Annotation::new(
-                event_id,
-                emoji.clone(),
-            )))
-            .await?;
-        }
-    }
-    Ok(())
 }
 
 fn make_private_dir(dir: &Path) -> anyhow::Result<()> {

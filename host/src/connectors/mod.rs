@@ -11,8 +11,10 @@ pub mod backoff;
 pub mod in_order;
 mod irc_wire;
 mod line_reader;
+mod matrix_out;
 pub mod registry;
 pub mod render;
+mod slack_text;
 pub mod split;
 
 /// Declares each kind's module and builds `KINDS` and `build`, which reads a
@@ -128,6 +130,10 @@ pub struct Context {
     /// A folder of its own for what it keeps across restarts
     /// (`<data-dir>/connectors/<name>`), made by the connector if it needs it.
     pub data: std::path::PathBuf,
+    /// Room aliases the configuration's `allow-rooms` and `deny-rooms` name
+    /// for this connector (`matrix:#ops:example.org`): a connector whose
+    /// events name rooms by id resolves them (`permissions::learn_room_alias`).
+    pub room_aliases: Vec<String>,
 }
 
 /// What a connector that serves HTTP gets before it runs.
@@ -195,6 +201,12 @@ impl ConnectorSink {
     /// included.
     pub async fn settled(&self) {
         self.inner.settled().await
+    }
+
+    /// Says that an answer to event `id` was given up on (`why`), so its
+    /// executions' records do not say it reached the room.
+    pub async fn undelivered(&self, id: EventId, why: String) {
+        self.inner.undelivered(id, why).await
     }
 
     /// Submits `event` under a new id, and returns the id.

@@ -7,25 +7,30 @@
 //! go, so nothing falls between. `events_api` envelopes carry `message`
 //! (channels the bot is in, and DMs), `app_mention` (the same message again
 //! when it names the bot: each is handled once), `reaction_added` and
-//! channel joins and leaves. The bot's `<@BOTID>` mention is taken out of
-//! the text; its own messages, and other bots' unless `allow-bots`, are not
-//! handled.
+//! channel joins and leaves. The bot's `<@BOTID>` (or `<@BOTID|name>`)
+//! mention is taken out of the text and Slack's markup read as text
+//! ([`from_slack`]); its own messages, and other bots' unless `allow-bots`,
+//! are not handled. A token Slack refuses ends the connector with one
+//! error naming the field to fix; retrying would not help.
 //!
 //! Out: `chat.postMessage` (in the thread when the event was in one) and
 //! `reactions.add` with the bot token, from a task of their own so answers
 //! keep flowing while the socket reconnects. HTTP 429 is waited out for as
 //! long as `Retry-After` says; `ok: false` is logged with Slack's error
-//! code. A skill's text is escaped the way Slack asks (`&`, `<`, `>`), so it
+//! code; an empty answer is not sent (Slack would say `no_text`). A
+//! skill's text is escaped the way Slack asks (`&`, `<`, `>`), so it
 //! cannot ping `<!channel>` or dress up a link.
 //!
 //! The client is the one a user points at slack.com; `api-url` exists so the
 //! tests can point it at a local server that speaks the same JSON.
 
 use super::backoff::Backoff;
-use super::split::split_to_fit;
+use super::slack_text::{escape, escaped_weight, from_slack, starts_with_mention};
+use super::split;
 use super::{ConnectorSink, Context, Status};
 use crate::bus::Delivery;
 use crate::config::Secret;
+use crate::limits::HumanDuration;
 use crate::event::{Event, Membership, Message, Reaction, Response, ResponseBody, now_ms};
 use anyhow::{Context as _, anyhow, bail};
 use futures::{SinkExt, StreamExt};
@@ -50,15 +55,33 @@ pub struct SlackSettings {
     /// Handle messages other bots post (never the bot's own).
     #[serde(default)]
     pub allow_bots: bool,
+    /// The most messages one answer becomes; past it, the first and a
+    /// notice of where the whole answer is kept.
+    #[serde(default = "default_max_parts")]
+    pub max_parts: usize,
+    /// How long an answer is retried while Slack cannot be reached before
+    /// it is given up and its record says so.
+    #[serde(default = "default_deliver_within")]
+    pub deliver_within: HumanDuration,
+}
+
+fn default_max_parts() -> usize {
+    10
+}
+
+fn default_deliver_within() -> HumanDuration {
+    HumanDuration(Duration::from_secs(60))
 }
 
 fn default_api_url() -> String {
     "https://slack.com/api/".into()
 }
 
-/// Slack accepts up to 40,000 characters; answers are cut well below so a
-/// long one arrives as several readable messages.
-const MESSAGE_BYTES: usize = 12_000;
+/// Slack truncates a message past 40,000 characters, may answer
+/// `msg_too_long` well before, and asks for 4,000 at most for people to
+/// read: answers go out in messages of at most this many bytes once
+/// escaped (bytes are never fewer than characters).
+const MESSAGE_BYTES: usize = 3_500;
 /// How many times one call waits out a rate limit before giving up.
 const RATE_LIMIT_TRIES: u32 = 5;
 /// Without a frame for this long, the socket is taken for dead.
@@ -120,6 +143,10 @@ impl Api {
             return Err(ApiError::RateLimited(Duration::from_secs(seconds)));
         }
         let status = answer.status();
+        if status.is_server_error() {
+            // Slack having a bad moment: worth another try, unlike `ok: false`.
+            return Err(ApiError::Transport(anyhow!("{method}: HTTP {status}")));
+        }
         let value: Value = answer
             .json()
             .await
@@ -154,6 +181,36 @@ impl Api {
     }
 }
 
+/// Slack's answers that say a token will never work as it is: retrying
+/// cannot help, the operator must change the configuration.
+const REFUSED_TOKEN: &[&str] = &[
+    "invalid_auth",
+    "not_authed",
+    "account_inactive",
+    "token_revoked",
+    "token_expired",
+    "not_allowed_token_type",
+];
+
+impl ApiError {
+    /// Slack refused the token itself (see [`REFUSED_TOKEN`]).
+    fn refused_token(&self) -> Option<&str> {
+        match self {
+            ApiError::Slack(code) if REFUSED_TOKEN.contains(&code.as_str()) => Some(code),
+            _ => None,
+        }
+    }
+}
+
+/// The connector's end when Slack refuses one of its tokens: one clear
+/// error naming the field to fix (the bot stops this connector, logs it
+/// once and shows it in `GET /`), not a retry forever.
+fn token_refused(connector: &str, field: &str, code: &str) -> anyhow::Error {
+    anyhow!(
+        "Slack refused connectors.{connector}.{field} (`{code}`): the token is wrong, revoked or its app uninstalled; fix it in configuration.yaml and restart the bot"
+    )
+}
+
 /// Who the bot is on Slack (`auth.test`).
 #[derive(Debug, Clone)]
 struct Me {
@@ -185,6 +242,9 @@ async fn serve(settings: SlackSettings, cx: Context) -> anyhow::Result<()> {
                 };
             }
             Err(e) => {
+                if let Some(code) = e.refused_token() {
+                    return Err(token_refused(&name, "bot-token", code));
+                }
                 backoff
                     .wait_after(&name, &status, "Slack auth.test", &e.to_string())
                     .await;
@@ -193,9 +253,14 @@ async fn serve(settings: SlackSettings, cx: Context) -> anyhow::Result<()> {
     };
     backoff.reset();
     let sender = tokio::spawn(send_answers(
-        api.clone(),
-        settings.bot_token.clone(),
-        name.clone(),
+        Outbound {
+            api: api.clone(),
+            token: settings.bot_token.clone(),
+            connector: name.clone(),
+            max_parts: settings.max_parts,
+            deliver_within: settings.deliver_within.0,
+            events: events.clone(),
+        },
         outbox,
     ));
     let mut listener = Listener {
@@ -211,7 +276,7 @@ async fn serve(settings: SlackSettings, cx: Context) -> anyhow::Result<()> {
     tokio::select! {
         // The outbox closed: the bot is stopping.
         _ = sender => Ok(()),
-        () = listener.listen(backoff) => Ok(()),
+        ended = listener.listen(backoff) => ended,
     }
 }
 
@@ -233,8 +298,9 @@ type Socket = tokio_tungstenite::WebSocketStream<
 >;
 
 impl Listener {
-    /// Keeps a socket open for as long as the bot runs.
-    async fn listen(&mut self, mut backoff: Backoff) {
+    /// Keeps a socket open for as long as the bot runs, or until Slack
+    /// refuses the app token.
+    async fn listen(&mut self, mut backoff: Backoff) -> anyhow::Result<()> {
         loop {
             let ended = match self.open().await {
                 Ok(socket) => {
@@ -246,8 +312,13 @@ impl Listener {
                 Err(e) => Err(e),
             };
             match ended {
-                Ok(()) => return,
+                Ok(()) => return Ok(()),
                 Err(e) => {
+                    if let Some(ApiError::Slack(code)) = e.downcast_ref::<ApiError>()
+                        && REFUSED_TOKEN.contains(&code.as_str())
+                    {
+                        return Err(token_refused(&self.name, "app-token", code));
+                    }
                     backoff
                         .wait_after(&self.name, &self.status, "Slack socket", &format!("{e:#}"))
                         .await;
@@ -267,7 +338,7 @@ impl Listener {
                 &json!({}),
             )
             .await
-            .map_err(|e| anyhow!("apps.connections.open: {e}"))?;
+            .map_err(|e| anyhow::Error::new(e).context("apps.connections.open"))?;
         let url = answer["url"]
             .as_str()
             .context("apps.connections.open gave no url")?;
@@ -389,11 +460,10 @@ impl Listener {
                     return None;
                 }
                 let raw = e["text"].as_str().unwrap_or_default();
-                let mentioned = !self.me.user_id.is_empty()
-                    && raw.trim_start().starts_with(&format!("<@{}>", self.me.user_id));
+                let mentioned = starts_with_mention(raw, &self.me.user_id);
                 // A direct message is always for the bot.
                 let direct = e["channel_type"] == "im" || channel.starts_with('D');
-                let text = strip_mention(raw, &self.me.user_id);
+                let text = from_slack(raw, &self.me.user_id);
                 if text.is_empty() {
                     return None;
                 }
@@ -511,26 +581,6 @@ impl Seen {
     }
 }
 
-/// The text without the bot's mention, with Slack's escapes undone.
-fn strip_mention(text: &str, bot_user: &str) -> String {
-    let text = if bot_user.is_empty() {
-        text.to_owned()
-    } else {
-        text.replace(&format!("<@{bot_user}>"), "")
-    };
-    let text = text.trim_start_matches([':', ',', ' ']).trim();
-    text.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
-/// A skill's text as Slack should show it, not act on it.
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
 /// Slack names reactions (`thumbsup`); skills often give the character.
 fn reaction_name(emoji: &str) -> String {
     let name = match emoji.trim_end_matches('\u{fe0f}') {
@@ -555,38 +605,90 @@ fn reaction_name(emoji: &str) -> String {
     name.trim_matches(':').to_owned()
 }
 
-/// Sends answers in order until the outbox closes.
-async fn send_answers(
+/// What the sending task works with.
+struct Outbound {
     api: Arc<Api>,
     token: Secret,
     connector: String,
-    mut outbox: mpsc::Receiver<Delivery>,
-) {
+    max_parts: usize,
+    /// How long an answer is retried while Slack cannot be reached.
+    deliver_within: Duration,
+    /// Where an answer given up on is reported, for its record.
+    events: ConnectorSink,
+}
+
+/// Sends answers in order until the outbox closes. A message Slack cannot
+/// be reached for (refused connection, 5xx) is retried with backoff for up
+/// to `deliver-within`; one Slack refuses (`channel_not_found`, ...) or
+/// given up on is logged once and reported, so its execution's record
+/// does not say it reached the room.
+async fn send_answers(out: Outbound, mut outbox: mpsc::Receiver<Delivery>) {
     while let Some(delivery) = outbox.recv().await {
         let Delivery::Response(response) = delivery else {
             continue;
         };
-        for (method, body) in calls(&response) {
-            if let Err(e) = api
-                .call_patiently(&connector, method, &token, &body)
-                .await
-            {
-                tracing::warn!(connector = %connector, method, channel = %response.target.room, "Slack did not take an answer: {e}");
+        for (method, body) in calls(&response, out.max_parts) {
+            let Err(why) = out.deliver(method, &body).await else {
+                continue;
+            };
+            tracing::warn!(connector = %out.connector, method, channel = %response.target.room, "Slack did not take an answer: {why}");
+            if method == "chat.postMessage" {
+                if let Some(id) = response.in_reply_to {
+                    out.events.undelivered(id, why).await;
+                }
+                break;
             }
         }
     }
 }
 
-/// The Web API calls that deliver one answer.
-fn calls(response: &Response) -> Vec<(&'static str, Value)> {
+impl Outbound {
+    async fn deliver(&self, method: &str, body: &Value) -> Result<(), String> {
+        let started = std::time::Instant::now();
+        let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(5));
+        loop {
+            match self
+                .api
+                .call_patiently(&self.connector, method, &self.token, body)
+                .await
+            {
+                Ok(_) => {
+                    if backoff.attempt() > 0 {
+                        tracing::info!(connector = %self.connector, method, tries = backoff.attempt() + 1, "an answer went out once Slack could be reached");
+                    }
+                    return Ok(());
+                }
+                Err(ApiError::Transport(e)) => {
+                    let wait = backoff.fail();
+                    if started.elapsed() + wait > self.deliver_within {
+                        return Err(format!(
+                            "Slack could not be reached within {:?} (deliver-within): {e:#}",
+                            self.deliver_within
+                        ));
+                    }
+                    if backoff.attempt() == 1 {
+                        tracing::warn!(connector = %self.connector, method, "cannot reach Slack to send an answer yet: {e:#}; retrying for up to {:?} (deliver-within)", self.deliver_within);
+                    }
+                    tokio::time::sleep(wait).await;
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    }
+}
+
+/// The Web API calls that deliver one answer: a long text as several
+/// messages, by the rules every connector follows (`split`).
+fn calls(response: &Response, max_parts: usize) -> Vec<(&'static str, Value)> {
     let target = &response.target;
     match &response.body {
+        // Slack refuses an empty message (`no_text`): there is nothing to say.
+        ResponseBody::Text(text) if text.trim().is_empty() => Vec::new(),
         ResponseBody::Text(text) => {
-            let escaped = escape(text);
-            split_to_fit(&escaped, MESSAGE_BYTES)
+            split::for_chat(text, MESSAGE_BYTES, max_parts, escaped_weight, response.in_reply_to)
                 .into_iter()
                 .map(|piece| {
-                    let mut body = json!({ "channel": target.room, "text": piece });
+                    let mut body = json!({ "channel": target.room, "text": escape(&piece) });
                     if let Some(thread) = &target.thread {
                         body["thread_ts"] = json!(thread);
                     }
@@ -607,13 +709,6 @@ mod tests {
     use crate::event::Target;
 
     #[test]
-    fn the_mention_goes_and_escapes_are_undone() {
-        assert_eq!(strip_mention("<@U0BOT> hello", "U0BOT"), "hello");
-        assert_eq!(strip_mention("<@U0BOT>: deploy a &lt;b&gt; &amp; c", "U0BOT"), "deploy a <b> & c");
-        assert_eq!(strip_mention("hi <@U0OTHER>", "U0BOT"), "hi <@U0OTHER>");
-    }
-
-    #[test]
     fn a_skill_cannot_ping_the_channel_and_threads_are_kept() {
         let response = Response {
             target: Target {
@@ -624,7 +719,7 @@ mod tests {
             body: ResponseBody::Text("<!channel> a & b".into()),
             in_reply_to: None,
         };
-        let calls = calls(&response);
+        let calls = calls(&response, 10);
         assert_eq!(calls[0].0, "chat.postMessage");
         assert_eq!(calls[0].1["text"], "&lt;!channel&gt; a &amp; b");
         assert_eq!(calls[0].1["thread_ts"], "1.2");

@@ -14,11 +14,15 @@ pub use log::LogObserver;
 pub use metrics::{BusPublished, BusSnapshot, Metrics, Snapshot};
 pub use notify::{Notice, Notifier};
 
-use crate::event::Execution;
+use crate::event::{EventId, Execution};
 use futures::future::BoxFuture;
 
 pub trait Observer: Send + Sync + 'static {
     fn executed(&self, execution: &Execution);
+
+    /// A connector gave up delivering an answer to `event` (`why`), after
+    /// its executions were recorded: a keeper of records marks them.
+    fn undelivered(&self, _event: EventId, _why: &str) {}
 
     /// Resolves once what this observer queued has gone out: the bot waits
     /// for it (bounded) as it stops, so the last executions' notices are

@@ -508,7 +508,10 @@ fn long_answers_fit_in_lines_and_a_taken_nick_falls_back() {
         .collect();
     assert!(lines[0].starts_with("line 0001"), "{lines:?}");
     assert!(lines[8].starts_with("│ line 0009"), "{lines:?}");
-    assert_eq!(lines[9], "… (16 more lines not shown)");
+    assert!(
+        lines[9].starts_with("… (16 more lines not shown; the whole answer is in history, event "),
+        "{lines:?}"
+    );
 }
 
 #[test]
@@ -605,6 +608,54 @@ fn sending_is_paced_so_the_server_sees_no_flood() {
     // after the first.
     let took = started.elapsed();
     assert!(took >= Duration::from_millis(1100), "six lines in {took:?}");
+}
+
+/// Latin-1 bytes arriving while answers wait in the send queue (paced: two
+/// at once, then one per 300 ms) drop neither the connection nor the
+/// queue: every queued line goes out, in order, on the same connection,
+/// and the Latin-1 message itself is read (with U+FFFD) and answered.
+#[test]
+fn latin1_bytes_while_answers_are_queued_lose_nothing() {
+    let server = Ngircd::start();
+    let mut alice = IrcPerson::connect(server.port, "alice", "alice");
+    alice.join("#ops");
+    let bot = BotDir::with_connectors(
+        &["events", "hello"],
+        &irc_connector(
+            "irc",
+            server.port,
+            "sandbot",
+            "    burst: 2\n    interval: 300ms\n",
+        ),
+    );
+    let running = bot.start();
+    wait_for_join(&mut alice, "sandbot");
+    alice.say("#ops", "!lines 8");
+    let first = alice.message_from("sandbot");
+    assert!(first.1.starts_with("line 0001"), "{first:?}");
+    // The rest are queued now; Latin-1 arrives in the channel and in private.
+    alice.send_bytes(b"PRIVMSG #ops :caf\xe9 cr\xe8me \xff");
+    alice.send_bytes(b"PRIVMSG sandbot :h\xe9llo");
+    alice.say("#ops", "!hello");
+    let mut said = Vec::new();
+    while said.len() < 8 {
+        let line = alice.wait_for(|l| {
+            l.starts_with(":sandbot!") && (l.contains(" PRIVMSG ") || l.contains(" JOIN "))
+        });
+        assert!(!line.contains(" JOIN "), "reconnected instead: {line}");
+        let (target, text) = privmsg(&line);
+        if target == "#ops" {
+            said.push(text);
+        }
+    }
+    for (i, text) in said[..7].iter().enumerate() {
+        assert!(
+            text.starts_with(&format!("│ line {:04}", i + 2)),
+            "{said:?}"
+        );
+    }
+    assert_eq!(said[7], "Hello alice", "{said:?}");
+    assert!(!running.log().contains("reconnect"), "{}", running.log());
 }
 
 #[test]

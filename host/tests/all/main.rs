@@ -32,6 +32,7 @@ mod irc;
 mod languages;
 mod matching;
 mod matrix;
+mod matrix_outages;
 mod memory;
 mod metrics;
 mod names;

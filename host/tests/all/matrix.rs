@@ -119,6 +119,18 @@ impl Synapse {
             .unwrap()
     }
 
+    /// Stops the server, as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts a killed server again on the same port and database.
+    pub async fn start_again(&mut self) {
+        self.child = Synapse::spawn(self.dir.path());
+        self.wait_ready().await;
+    }
+
     /// Stops the server (as a crash would) and starts it again on the same
     /// port and database.
     pub async fn restart(&mut self) {
@@ -293,6 +305,17 @@ impl Person {
         room
     }
 
+    /// A new plain room with `invite` invited and the alias `#name:localhost`.
+    pub async fn create_room_named(&self, invite: &[&str], name: &str) -> Room {
+        let mut request = CreateRoom::new();
+        request.invite = invite
+            .iter()
+            .map(|u| OwnedUserId::try_from(*u).unwrap())
+            .collect();
+        request.room_alias_name = Some(name.to_owned());
+        self.client.create_room(request).await.unwrap()
+    }
+
     pub async fn say(&self, room: &Room, text: &str) -> OwnedEventId {
         room.send(RoomMessageEventContent::text_plain(text))
             .await
@@ -362,14 +385,14 @@ impl Drop for Person {
     }
 }
 
-const BOT: &str = "@sandbot:localhost";
+pub const BOT: &str = "@sandbot:localhost";
 
 /// Synapse with alice, bob and the bot registered.
-async fn homeserver() -> Synapse {
+pub async fn homeserver() -> Synapse {
     registered(Synapse::start().await).await
 }
 
-async fn registered(synapse: Synapse) -> Synapse {
+pub async fn registered(synapse: Synapse) -> Synapse {
     for (user, pw) in [
         ("alice", "alice-pw"),
         ("bob", "bob-pw"),
@@ -381,11 +404,11 @@ async fn registered(synapse: Synapse) -> Synapse {
     synapse
 }
 
-fn start_bot(bot: &BotDir) -> Running {
+pub fn start_bot(bot: &BotDir) -> Running {
     Running::start(&bot.config(), &[("MATRIX_PASSWORD", "bot-pw")])
 }
 
-fn text(s: &str) -> impl Fn(&Seen) -> bool + '_ {
+pub fn text(s: &str) -> impl Fn(&Seen) -> bool + '_ {
     move |seen: &Seen| seen.what == format!("text:{s}")
 }
 
@@ -604,7 +627,7 @@ async fn two_bots_on_one_homeserver_and_a_homeserver_restart() {
     alice
         .wait_for(&dev, "@sandbot2:localhost", text("Hello alice"))
         .await;
-    running.wait_for_log("retrying in");
+    running.wait_for_log("Matrix /sync failed");
     let (_, status) = crate::common::http(web, "GET", "/", &[], "");
     assert!(status.contains("connected to http://127.0.0.1"), "{status}");
 }
@@ -642,4 +665,95 @@ async fn rate_limits_are_waited_out() {
     let said = alice.said_by(&room, BOT);
     let expected: Vec<String> = moves.iter().map(|m| format!("text:{m}")).collect();
     assert_eq!(said, expected, "in order, once each");
+}
+
+/// A long answer (1,100 lines, 67 KB, over Matrix's 64 KiB event) arrives
+/// as messages cut between lines, marked `(i/n)`, in order: no line is cut
+/// in two.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_answer_is_split_between_lines_and_marked() {
+    let synapse = homeserver().await;
+    let alice = Person::log_in(&synapse, "alice", "alice-pw").await;
+    let room = alice.create_room(&[BOT], false).await;
+    let bot = BotDir::with_connectors(
+        &["events"],
+        &format!(
+            "{}skills:\n  events: {{limits: {{response-size: 256KiB}}}}\n",
+            synapse.connector("matrix", "sandbot")
+        ),
+    );
+    let _running = start_bot(&bot);
+    alice.wait_for(&room, BOT, |s| s.what == "join").await;
+    alice.say(&room, "lines 1100").await;
+    alice
+        .wait_for(&room, BOT, |s| s.what.ends_with("\n(3/3)"))
+        .await;
+    let said = alice.said_by(&room, BOT);
+    assert_eq!(
+        said.len(),
+        3,
+        "{:?}",
+        said.iter().map(String::len).collect::<Vec<_>>()
+    );
+    let mut lines = Vec::new();
+    for (i, part) in said.iter().enumerate() {
+        assert!(
+            part.len() <= 32 * 1024 + "text:".len(),
+            "part {i}: {} bytes",
+            part.len()
+        );
+        let body = part.strip_prefix("text:").unwrap();
+        let (body, mark) = body.rsplit_once('\n').unwrap();
+        assert_eq!(mark, format!("({}/3)", i + 1));
+        lines.extend(body.lines().map(str::to_owned));
+    }
+    let wanted: Vec<String> = (1..=1100)
+        .map(|i| format!("line {i:04} {}", "x".repeat(50)))
+        .collect();
+    assert_eq!(lines, wanted, "every line whole, in order");
+}
+
+/// `allow-rooms` may name a room by its alias (`matrix:#ops:localhost`):
+/// the connector resolves it at start, so it fits the room its events name
+/// by id; an alias the homeserver does not know is a clear WARN.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allow_rooms_by_alias_fit_the_room() {
+    let synapse = homeserver().await;
+    let alice = Person::log_in(&synapse, "alice", "alice-pw").await;
+    let ops = alice.create_room_named(&[BOT], "ops").await;
+    let other = alice.create_room(&[BOT], false).await;
+    let bot = BotDir::with_connectors(
+        &["hello", "events"],
+        &format!(
+            "{}skills:\n  hello:\n    permissions: {{allow-rooms: ['matrix:#ops:localhost', 'matrix:#nowhere:localhost']}}\n",
+            synapse.connector("matrix", "sandbot")
+        ),
+    );
+    let running = start_bot(&bot);
+    alice.wait_for(&ops, BOT, |s| s.what == "join").await;
+    alice.wait_for(&other, BOT, |s| s.what == "join").await;
+    running.wait_for_log("a room alias in the permissions is this room");
+    alice.say(&ops, "hello").await;
+    alice.wait_for(&ops, BOT, text("Hello alice")).await;
+    // Not the other room: its answer to `whoami` comes, `hello`'s never.
+    alice.say(&other, "hello").await;
+    alice.say(&other, "whoami").await;
+    alice
+        .wait_for(&other, BOT, |s| s.what.starts_with("text:id="))
+        .await;
+    assert!(
+        !alice
+            .said_by(&other, BOT)
+            .iter()
+            .any(|s| s.contains("Hello alice")),
+        "{:?}",
+        alice.said_by(&other, BOT)
+    );
+    let log = running.log();
+    assert!(
+        log.lines().any(|l| l.contains("WARN")
+            && l.contains("`#nowhere:localhost`")
+            && l.contains("cannot resolve")),
+        "{log}"
+    );
 }

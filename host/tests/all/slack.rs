@@ -293,8 +293,16 @@ async fn web_api(
             if body["channel"] == "C0GONE" {
                 return error("channel_not_found");
             }
-            if body["text"].as_str().is_none_or(str::is_empty) {
+            let text = body["text"].as_str().unwrap_or_default();
+            if text.trim().is_empty() {
                 return error("no_text");
+            }
+            // Slack truncates text past 40,000 characters and answers
+            // `msg_too_long` for a message it will not take; it asks for
+            // 4,000 at most for people to read. This server holds the bot
+            // to the 4,000.
+            if text.chars().count() > 4_000 {
+                return error("msg_too_long");
             }
             ok(
                 json!({"channel": body["channel"], "ts": "1700000000.000100", "message": {"text": body["text"]}}),
@@ -583,4 +591,274 @@ fn a_wildcard_grant_never_takes_slack_markup_for_a_channel() {
     std::thread::sleep(Duration::from_millis(300));
     let calls = slack.calls("chat.postMessage");
     assert_eq!(calls.len(), 1, "only the refusal was said: {calls:?}");
+}
+
+/// Slack's documented message formatting reaches skills as text: the bot's
+/// mention with its name (`<@U0BOT|sandbot>`) is recognised and taken out,
+/// a channel link is `#name`, a link its URL, and `&lt; &gt; &amp;` are
+/// undone. (The relay skill repeats what it was given.)
+#[test]
+fn mentions_with_a_name_and_markup_reach_skills_as_text() {
+    let slack = FakeSlack::start();
+    let bot = BotDir::with_connectors(
+        &["relay"],
+        &format!(
+            "{}skills:\n  relay:\n    to: 'slack:C0OUT'\n    allow: {{send: ['slack:C0OUT']}}\n",
+            slack.connector("slack")
+        ),
+    );
+    let _running = Running::start(&bot.config(), &FakeSlack::env());
+    slack.wait_connected(1);
+    slack.push(json!({
+        "type": "app_mention", "user": "U0ALICE", "channel": "C0OPS",
+        "ts": "1700000040.000100", "event_ts": "1700000040.000100",
+        "text": "<@U0BOT|sandbot> relay see <#C0DEV|dev> and <https://x.example/a?b=1&amp;c=2> or <http://y.example|y.example> &lt;now&gt; &amp; later",
+    }));
+    let relayed = slack.nth_call("chat.postMessage", 1);
+    assert_eq!(relayed["channel"], "C0OUT", "{relayed}");
+    // Escaped again on the way out, as every answer is.
+    assert_eq!(
+        relayed["text"],
+        "[slack C0OPS] alice: see #dev and https://x.example/a?b=1&amp;c=2 or y.example &lt;now&gt; &amp; later"
+    );
+    assert_eq!(
+        slack.nth_call("chat.postMessage", 2)["text"],
+        "Relayed to slack:C0OUT."
+    );
+}
+
+/// An empty answer is not posted: Slack would only answer `no_text`.
+#[test]
+fn an_empty_answer_is_not_posted() {
+    let slack = FakeSlack::start();
+    let bot = BotDir::with_connectors(
+        &["configured", "hello"],
+        &format!(
+            "{}skills:\n  configured:\n    pattern: '^blank(?P<x>)$'\n    reply: ''\n",
+            slack.connector("slack")
+        ),
+    );
+    let running = Running::start(&bot.config(), &FakeSlack::env());
+    slack.wait_connected(1);
+    slack.push(message("U0ALICE", "C0OPS", "1700000050.000100", "blank"));
+    slack.push(message("U0ALICE", "C0OPS", "1700000050.000200", "hello"));
+    assert_eq!(slack.nth_call("chat.postMessage", 1)["text"], "Hello alice");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(slack.calls("chat.postMessage").len(), 1);
+    assert!(!running.log().contains("no_text"), "{}", running.log());
+}
+
+/// A token Slack refuses (`invalid_auth`, `token_revoked`, ...) is one
+/// clear error naming the field to fix, shown in `GET /`, and not retried
+/// forever with a line per attempt.
+#[test]
+fn a_refused_token_fails_clearly_once() {
+    for (env, field) in [
+        (
+            [
+                ("SLACK_BOT_TOKEN", "xoxb-wrong"),
+                ("SLACK_APP_TOKEN", APP_TOKEN),
+            ],
+            "bot-token",
+        ),
+        (
+            [
+                ("SLACK_BOT_TOKEN", BOT_TOKEN),
+                ("SLACK_APP_TOKEN", "xapp-wrong"),
+            ],
+            "app-token",
+        ),
+    ] {
+        let slack = FakeSlack::start();
+        let web = free_port();
+        let bot = BotDir::with_connectors(
+            &["hello"],
+            &format!("{}web: {{port: {web}}}\n", slack.connector("slack")),
+        );
+        let running = Running::start(&bot.config(), &env);
+        let wanted = format!("connectors.slack.{field}");
+        running.wait_for_log(&wanted);
+        // Long enough for several retries had there been any (0.5 s, 1 s, 2 s).
+        std::thread::sleep(Duration::from_secs(4));
+        let log = running.log();
+        let lines: Vec<&str> = log.lines().filter(|l| l.contains("invalid_auth")).collect();
+        assert_eq!(lines.len(), 1, "one line about it:\n{log}");
+        assert!(lines[0].contains("ERROR"), "{log}");
+        assert!(!log.contains("retrying"), "{log}");
+        let (_, body) = crate::common::http(web, "GET", "/", &[], "");
+        let root: Value = serde_json::from_str(&body).unwrap();
+        let state = root["connectors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "slack")
+            .map(|c| c["state"].as_str().unwrap().to_owned())
+            .unwrap();
+        assert!(
+            state.starts_with("stopped") && state.contains(&wanted),
+            "{state}"
+        );
+        // The bot itself carries on.
+        assert!(!log.contains("panicked"), "{log}");
+    }
+}
+
+/// The texts of the `chat.postMessage` calls from `from` on, until one
+/// ends with `(n/n)` or has no mark: one answer's messages.
+fn answer_parts(slack: &FakeSlack, from: usize) -> Vec<String> {
+    let mut parts = Vec::new();
+    loop {
+        let text = slack.nth_call("chat.postMessage", from + parts.len())["text"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let last = match text.rsplit_once("\n(") {
+            Some((_, mark)) => mark
+                .strip_suffix(')')
+                .and_then(|m| m.split_once('/'))
+                .is_none_or(|(i, n)| i == n),
+            None => true,
+        };
+        parts.push(text);
+        if last {
+            return parts;
+        }
+    }
+}
+
+/// A long answer (200 lines, 12 KB) arrives whole as several messages Slack
+/// takes (it answers `msg_too_long` past 4,000 characters here): cut
+/// between lines, marked `(i/n)`, in order. Past `max-parts`, the first
+/// message and a notice naming the execution, whose record keeps it all.
+#[test]
+fn a_long_answer_is_split_between_lines_and_past_max_parts_points_to_history() {
+    let slack = FakeSlack::start();
+    let web = free_port();
+    let bot = BotDir::with_connectors(
+        &["events"],
+        &format!(
+            "{}    max-parts: 4\nweb: {{port: {web}}}\nhistory: {{token: t0ken, max-text: 64KiB}}\nskills:\n  events: {{limits: {{response-size: 64KiB}}}}\n",
+            slack.connector("slack")
+        ),
+    );
+    let running = Running::start(&bot.config(), &FakeSlack::env());
+    slack.wait_connected(1);
+    let line = |i: usize| format!("line {i:04} {}", "x".repeat(50));
+
+    slack.push(message(
+        "U0ALICE",
+        "C0OPS",
+        "1700000060.000100",
+        "lines 200",
+    ));
+    let parts = answer_parts(&slack, 1);
+    let n = parts.len();
+    assert_eq!(n, 4, "{parts:?}");
+    let mut lines = Vec::new();
+    for (i, part) in parts.iter().enumerate() {
+        assert!(
+            part.chars().count() <= 4_000,
+            "part {i} is {} chars",
+            part.chars().count()
+        );
+        let (body, mark) = part.rsplit_once('\n').unwrap();
+        assert_eq!(mark, format!("({}/{n})", i + 1));
+        lines.extend(body.lines().map(str::to_owned));
+    }
+    let wanted: Vec<String> = (1..=200).map(line).collect();
+    assert_eq!(lines, wanted, "every line, whole, in order");
+
+    // 400 lines: 8 messages, over max-parts (4).
+    slack.push(message(
+        "U0ALICE",
+        "C0OPS",
+        "1700000060.000200",
+        "lines 400",
+    ));
+    let first = slack.nth_call("chat.postMessage", n + 1)["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        first.starts_with(&line(1)) && first.ends_with("\n(1/8)"),
+        "{first}"
+    );
+    let notice = slack.nth_call("chat.postMessage", n + 2)["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(notice.contains("max-parts (4)"), "{notice}");
+    let api = notice
+        .split("`GET ")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .unwrap_or_else(|| panic!("no API path in {notice}"));
+    let (status, record) =
+        crate::common::http(web, "GET", api, &[("authorization", "Bearer t0ken")], "");
+    assert_eq!(status, 200, "{api}: {record}");
+    let record: Value = serde_json::from_str(&record).unwrap();
+    let kept = record["responses"][0]["body"]["text"].as_str().unwrap();
+    assert_eq!(kept, (1..=400).map(line).collect::<Vec<_>>().join("\n"));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(slack.calls("chat.postMessage").len(), n + 2);
+    let log = running.log();
+    assert!(!log.contains("msg_too_long"), "{log}");
+}
+
+/// An answer due while Slack cannot be reached goes out when it can, once;
+/// one Slack refuses (`channel_not_found`) is recorded as undelivered.
+#[test]
+fn an_answer_waits_out_slack_being_away_and_a_refused_one_is_recorded() {
+    let mut slack = FakeSlack::start();
+    let web = free_port();
+    let bot = BotDir::with_connectors(
+        &["slow", "hello"],
+        &format!(
+            "{}web: {{port: {web}}}\nhistory: {{token: t0ken}}\n",
+            slack.connector("slack")
+        ),
+    );
+    let running = Running::start(&bot.config(), &FakeSlack::env());
+    slack.wait_connected(1);
+    slack.push(message(
+        "U0ALICE",
+        "C0OPS",
+        "1700000070.000100",
+        "work 1000",
+    ));
+    std::thread::sleep(Duration::from_millis(200));
+    slack.stop();
+    std::thread::sleep(Duration::from_secs(4));
+    slack.restart();
+    assert_eq!(
+        slack.nth_call("chat.postMessage", 1)["text"],
+        "worked 1000 ms"
+    );
+    running.wait_for_log("cannot reach Slack to send an answer yet");
+
+    let opened = slack.sockets_opened();
+    slack.wait_connected(opened.max(2));
+    slack.push(message("U0ALICE", "C0GONE", "1700000071.000100", "hello"));
+    slack.nth_call("chat.postMessage", 2);
+    let deadline = Instant::now() + ANSWER_TIMEOUT;
+    loop {
+        let (_, body) = crate::common::http(
+            web,
+            "GET",
+            "/api/executions?skill=hello",
+            &[("authorization", "Bearer t0ken")],
+            "",
+        );
+        let list: Value = serde_json::from_str(&body).unwrap();
+        if list[0]["undelivered"]
+            .as_str()
+            .is_some_and(|w| w.contains("channel_not_found"))
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{body}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(slack.calls("chat.postMessage").len(), 2, "each once");
 }

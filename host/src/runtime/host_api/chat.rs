@@ -1,8 +1,8 @@
 //! `chat`: a skill answers in the room its event came from (a webhook's
 //! answer goes back to the HTTP caller instead); sending anywhere
 //! else needs an `allow.send` grant. Every message counts against
-//! `limits.responses` and `limits.response-size`, names the event it
-//! answers, and is recorded for the execution. `describe` may not talk.
+//! `limits.responses`, is cut (with a note) at `limits.response-size`,
+//! names the event it answers, and is recorded for the execution. `describe` may not talk.
 //! `set-result` gives the execution a structured (JSON) result beside its
 //! answers, which workflows read; a skill may never call it. A result
 //! nested deeper than `stored::VALUE_DEPTH` is refused (a workflow keeps it).
@@ -137,21 +137,14 @@ pub fn add_to_linker<T: Send + 'static>(
 }
 
 impl ChatState {
-    /// Counts a message against `limits.responses` and checks its size; the
-    /// first refusal of each kind is logged for the operator.
-    fn admit_message(&mut self, text: &str) -> Result<(), String> {
+    /// Counts a message against `limits.responses`; the first refusal is
+    /// logged for the operator. (Its size is [`ChatState::fit`]'s.)
+    fn admit_message(&mut self) -> Result<(), String> {
         if self.phase == Phase::Describe {
             tracing::warn!(skill = %self.grant.skill, "denied: a message from `describe`, which runs at load and may not talk");
             return Err(self.deny("`describe` may not send messages: it runs when the skill loads, before anyone asked".into()));
         }
-        let (responses, response_size) = (self.grant.responses, self.grant.response_size);
-        if text.len() as u64 > response_size.0 {
-            tracing::warn!(skill = %self.grant.skill, bytes = text.len(), "message refused: over limits.response-size ({response_size})");
-            return Err(format!(
-                "message of {} bytes is over this skill's limit of {response_size} (limits.response-size)",
-                text.len(),
-            ));
-        }
+        let responses = self.grant.responses;
         if self.messages_sent >= responses {
             if self.messages_sent == responses {
                 tracing::warn!(skill = %self.grant.skill, "messages refused: over limits.responses ({responses}) for one event");
@@ -163,6 +156,28 @@ impl ChatState {
         }
         self.messages_sent += 1;
         Ok(())
+    }
+
+    /// A message over `limits.response-size` is not refused whole: what
+    /// fits goes out (cut after its last whole line where it can be) with a
+    /// note of the cut, and the operator is told once per message.
+    fn fit(&self, text: String) -> String {
+        let max = self.grant.response_size;
+        if text.len() as u64 <= max.0 {
+            return text;
+        }
+        tracing::warn!(skill = %self.grant.skill, bytes = text.len(), "message cut: over limits.response-size ({max})");
+        let note = format!(
+            "\n… (cut: the answer was {} bytes, over this skill's limits.response-size of {max})",
+            text.len()
+        );
+        let room = (max.0 as usize).saturating_sub(note.len());
+        let kept = crate::text::cut(&text, room);
+        let kept = match kept.rfind('\n') {
+            Some(at) if at >= kept.len() / 2 => &kept[..at],
+            _ => kept,
+        };
+        format!("{kept}{note}")
     }
 
     fn origin_or(&self, what: &str) -> Result<&Origin, String> {
@@ -194,7 +209,8 @@ impl chat::Host for ChatState {
             Some(reword) => reword(text),
             None => text,
         };
-        self.admit_message(&text)?;
+        self.admit_message()?;
+        let text = self.fit(text);
         if self.keep_answers {
             // Kept for the HTTP response or the workflow (the execution's
             // record), not sent.
@@ -215,7 +231,8 @@ impl chat::Host for ChatState {
     }
 
     async fn send(&mut self, target: chat::Target, text: String) -> Result<(), String> {
-        self.admit_message(&text)?;
+        self.admit_message()?;
+        let text = self.fit(text);
         let origin = self.origin.as_ref().map(|o| &o.target);
         let connector = match (target.connector, origin) {
             (Some(c), _) => c,
@@ -271,7 +288,14 @@ impl chat::Host for ChatState {
     }
 
     async fn react(&mut self, emoji: String) -> Result<(), String> {
-        self.admit_message(&emoji)?;
+        let max = self.grant.response_size;
+        if emoji.len() as u64 > max.0 {
+            return Err(format!(
+                "a reaction of {} bytes is over this skill's limit of {max} (limits.response-size)",
+                emoji.len()
+            ));
+        }
+        self.admit_message()?;
         let origin = self.origin_or("react")?;
         let message_id = origin
             .message_id
