@@ -14,6 +14,7 @@ mod line_reader;
 pub mod registry;
 pub mod render;
 pub mod split;
+mod websocket_settings;
 
 /// Declares each kind's module and builds `KINDS` and `build`, which reads a
 /// kind's settings and makes the connector.
