@@ -16,6 +16,7 @@ pub mod registry;
 pub mod render;
 mod slack_text;
 pub mod split;
+mod websocket_settings;
 
 /// Declares each kind's module and builds `KINDS` and `build`, which reads a
 /// kind's settings and makes the connector.

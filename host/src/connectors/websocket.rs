@@ -26,10 +26,10 @@
 //! `/chat` (`/chat/<name>` for an instance not named `websocket`).
 
 use super::in_order::Conversations;
+pub use super::websocket_settings::WebsocketSettings;
 use super::{Connector, ConnectorSink, Context, Status, Web};
 use crate::bus::Delivery;
 use crate::event::{Event, Message as ChatMessage};
-use crate::limits::{ByteSize, HumanDuration};
 use crate::text::for_terminal;
 use axum::Router;
 use axum::extract::ConnectInfo;
@@ -41,7 +41,6 @@ use axum::routing::{get, post};
 use futures::future::BoxFuture;
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
-use indexmap::IndexMap;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -50,84 +49,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc};
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct WebsocketSettings {
-    /// Sockets requested or open at once; more get 429.
-    #[serde(default = "default_max_connections")]
-    pub max_connections: usize,
-    /// Sockets requested or open at once from one client address [default:
-    /// half of `max-connections`]; more get 429.
-    #[serde(default)]
-    pub max_connections_per_client: Option<usize>,
-    /// How long a requested socket waits to be opened.
-    #[serde(default = "default_connection_timeout")]
-    pub connection_timeout: HumanDuration,
-    /// A secret clients must send in `Authorization`.
-    #[serde(default)]
-    pub token: Option<String>,
-    /// Secrets that also say who the client is: token → user id.
-    #[serde(default)]
-    pub tokens: IndexMap<String, String>,
-    /// The largest frame a client may send.
-    #[serde(default = "default_max_frame")]
-    pub max_frame: ByteSize,
-    /// Answers given to a client's socket and not yet taken before it is
-    /// disconnected as too slow.
-    #[serde(default = "default_max_queue")]
-    pub max_queue: usize,
-    /// How long one answer may wait for the client to take it before it is
-    /// disconnected as too slow.
-    #[serde(default = "default_write_timeout")]
-    pub write_timeout: HumanDuration,
-    /// A socket with no message either way for this long is closed.
-    #[serde(default = "default_idle_timeout")]
-    pub idle_timeout: HumanDuration,
-    /// How long an unfinished message holds back the answers to the
-    /// socket's later ones; past it the client is told it is still running
-    /// and the answers behind it go out.
-    #[serde(default = "default_order_wait")]
-    pub order_wait: HumanDuration,
-    /// Serve the web chat page [default: when listening on loopback only].
-    #[serde(default)]
-    pub page: Option<bool>,
-    /// The bot's name on the page.
-    #[serde(default = "default_bot_name")]
-    pub bot_name: String,
-}
-
-fn default_max_connections() -> usize {
-    10
-}
-fn default_connection_timeout() -> HumanDuration {
-    HumanDuration(Duration::from_secs(60))
-}
-fn default_max_frame() -> ByteSize {
-    ByteSize(64 << 10)
-}
-fn default_max_queue() -> usize {
-    256
-}
-fn default_write_timeout() -> HumanDuration {
-    HumanDuration(Duration::from_secs(10))
-}
-fn default_idle_timeout() -> HumanDuration {
-    HumanDuration(Duration::from_secs(600))
-}
-fn default_order_wait() -> HumanDuration {
-    HumanDuration(Duration::from_secs(10))
-}
-
 /// How often held answers are checked against `order-wait`.
 const ORDER_CHECK: Duration = Duration::from_millis(250);
-
-impl WebsocketSettings {
-    fn max_per_client(&self) -> usize {
-        self.max_connections_per_client
-            .unwrap_or(self.max_connections.div_ceil(2))
-            .max(1)
-    }
-}
 
 /// Answers held back behind an unfinished one, per `max-queue`, before
 /// the socket is closed: they are not unread, but they are memory.
@@ -136,10 +59,6 @@ const HELD_PER_QUEUE: usize = 4;
 /// How long a closing frame may take to go out to a client being
 /// disconnected: its socket may be full.
 const CLOSE_GRACE: Duration = Duration::from_millis(500);
-fn default_bot_name() -> String {
-    "sandbot".into()
-}
-
 /// tungstenite zero-fills its whole read buffer before every read (128 KiB
 /// by default, twice per message: the frame, then the read that would
 /// block): a profile put an eighth of the server's CPU in that memset. Chat
@@ -661,6 +580,27 @@ async fn write_answers(
     }
 }
 
+/// A name a client may pick for itself: what the page's "as" field takes
+/// (letters, digits, `.`, `_`, `-`; at most 32).
+fn picked_name(name: &str) -> bool {
+    (1..=32).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// Who a client is: the user its token names; else the name it picked,
+/// marked `~` as IRC marks an ident nobody checked (`websocket:~ada`): the
+/// same across reconnects, but a claim, so it never matches an admin or a
+/// permission written for a token's user; else its socket.
+fn identity(token_user: Option<&str>, picked: Option<&str>, socket: &str) -> String {
+    match (token_user, picked) {
+        (Some(user), _) => user.to_owned(),
+        (None, Some(name)) => format!("~{name}"),
+        (None, None) => socket.to_owned(),
+    }
+}
+
 /// Reads a client's frames and submits its messages.
 async fn read_messages(
     shared: &Shared,
@@ -679,7 +619,6 @@ async fn read_messages(
             Ending::Kicked(format!("too slow: {unread} answers were not taken"))
         })
     };
-    let user_id = token_user.clone().unwrap_or_else(|| id.to_owned());
     let mut n = 0u64;
     while let Some(frame) = from_client.next().await {
         let text = match frame {
@@ -730,6 +669,8 @@ async fn read_messages(
             continue;
         }
         n += 1;
+        let picked = user.as_deref().filter(|u| picked_name(u));
+        let user_id = identity(token_user.as_deref(), picked, id);
         let user = token_user
             .clone()
             .or(user)
@@ -790,4 +731,20 @@ async fn page(State(shared): State<Arc<Shared>>) -> Html<String> {
         )
         .replace("{{BOT}}", &escape(&shared.settings.bot_name)),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_picked_name_is_a_marked_claim_and_a_token_wins() {
+        assert_eq!(identity(None, Some("ada"), "s1"), "~ada");
+        assert_eq!(identity(Some("alice"), Some("ada"), "s1"), "alice");
+        assert_eq!(identity(None, None, "s1"), "s1");
+        assert!(picked_name("ada.l-1_x"));
+        for bad in ["", "ada lovelace", "~ada", "a:b", &"x".repeat(33)] {
+            assert!(!picked_name(bad), "{bad}");
+        }
+    }
 }

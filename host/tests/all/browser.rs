@@ -104,7 +104,7 @@ async fn the_chat_page_talks_and_reconnects_after_a_restart() {
     until(
         &page,
         "the greeting",
-        &format!("{BOT_SAID}.includes('Hello you')"),
+        &format!("{BOT_SAID}.some(t => t.startsWith('Hello guest-'))"),
     )
     .await;
     ask(&page, "help").await;
@@ -145,11 +145,110 @@ async fn the_chat_page_talks_and_reconnects_after_a_restart() {
     until(
         &page,
         "an answer after the restart",
-        &format!("{BOT_SAID}.includes('Hi you')"),
+        &format!("{BOT_SAID}.some(t => t.startsWith('Hi guest-'))"),
     )
     .await;
     let shot = page.screenshot().await.unwrap();
     std::fs::write(artifacts().join("chat-reconnected.png"), &shot).unwrap();
+    page.close().await.unwrap();
+    drop(run);
+}
+
+/// The page knows who you are and what was said: a name you pick is kept
+/// in the browser and is your identity across reconnects (`history` after a
+/// reload still shows your earlier run), the conversation comes back after a
+/// reload, every message has its time; a connector that wants a token gets
+/// a field for it, with the server's reason, instead of retrying forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_keeps_who_you_are_and_what_was_said_and_asks_for_a_token() {
+    let port = free_port();
+    let bot = BotDir::with_connectors(
+        &["hello"],
+        &format!(
+            "  websocket: {{bot-name: sandbot}}\nweb: {{port: {port}}}\nhistory: {{max-age: 1d}}\n"
+        ),
+    );
+    let run = Running::start(&bot.config(), &[]);
+    wait_for_port(port);
+    let (_driver, driver_port) = chromedriver();
+    let profile = tempfile::tempdir().unwrap();
+    let page = browser(driver_port, profile.path()).await;
+    let url = format!("http://127.0.0.1:{port}/chat");
+    page.goto(&url).await.unwrap();
+    let online = "document.getElementById('state').textContent === 'online'";
+    until(&page, "that it is online", online).await;
+    page.execute(
+        "const n = document.getElementById('name'); n.value = 'ada'; \
+         n.dispatchEvent(new Event('change')); return true;",
+    )
+    .await
+    .unwrap();
+    ask(&page, "hello").await;
+    until(
+        &page,
+        "the greeting",
+        &format!("{BOT_SAID}.includes('Hello ada')"),
+    )
+    .await;
+    until(
+        &page,
+        "a time beside each message",
+        "[...document.querySelectorAll('.row .at')].length >= 2 && \
+         [...document.querySelectorAll('.row .at')].every(t => /^\\d\\d:\\d\\d$/.test(t.textContent))",
+    )
+    .await;
+
+    // A reload: the same name, the conversation back, the same identity.
+    page.goto(&url).await.unwrap();
+    until(&page, "that it is online after the reload", online).await;
+    until(
+        &page,
+        "the earlier conversation",
+        &format!("{BOT_SAID}.includes('Hello ada')"),
+    )
+    .await;
+    let picked = page
+        .execute("return document.getElementById('name').value;")
+        .await
+        .unwrap();
+    assert_eq!(picked, "ada");
+    ask(&page, "history").await;
+    until(
+        &page,
+        "the run from before the reload, as ada's own",
+        &format!("{BOT_SAID}.some(t => t.startsWith('Last 1 run') && t.includes('hello 0.1.0/greet by ~ada'))"),
+    )
+    .await;
+    drop(run);
+
+    // With a token: the reason and a field, then the conversation.
+    bot.write_config(&std::fs::read_to_string(bot.config()).unwrap().replace(
+        "websocket: {bot-name: sandbot}",
+        "websocket: {bot-name: sandbot, token: s3cret}",
+    ));
+    let run = Running::start(&bot.config(), &[]);
+    wait_for_port(port);
+    page.goto(&url).await.unwrap();
+    until(
+        &page,
+        "the reason and the token field",
+        "!document.getElementById('auth').hidden && \
+         document.getElementById('why').textContent.includes('a valid token is needed') && \
+         document.getElementById('state').textContent === 'needs a token'",
+    )
+    .await;
+    let shot = page.screenshot().await.unwrap();
+    std::fs::write(artifacts().join("chat-token.png"), &shot).unwrap();
+    let field = page.find("#token").await.unwrap();
+    field.send_keys("s3cret\n").await.unwrap();
+    until(&page, "that it is online with the token", online).await;
+    ask(&page, "hi").await;
+    until(
+        &page,
+        "an answer",
+        &format!("{BOT_SAID}.includes('Hi ada')"),
+    )
+    .await;
     page.close().await.unwrap();
     drop(run);
 }
