@@ -561,7 +561,7 @@ fn open_history(config: &Config) -> Result<History> {
             &redis.prefix,
             retention,
         )?,
-        None => History::open(&config.history_path(), retention)?,
+        None => History::open_abandoning(&config.history_path(), retention)?,
     };
     Ok(history.keeping_texts(max_text))
 }

@@ -46,6 +46,8 @@ pub struct Bot {
     workflows: Arc<crate::workflow::Workflows>,
     /// Every chat command, asked once per event before matching.
     commands: Arc<Commands>,
+    /// Each conversation's commands, in the order received.
+    turns: Arc<crate::turns::Turns>,
 }
 
 /// What the dispatcher works with, built before it (`app`).
@@ -94,6 +96,7 @@ impl Bot {
             me: me.clone(),
             workflows,
             commands,
+            turns: Arc::default(),
         })
     }
 
@@ -354,8 +357,13 @@ impl Bot {
                 let run = bot.execute(&set, id, n, &event, &hit, Some(reserved));
                 tokio::select! {
                     execution = run => bot.observe(&execution),
-                    // Dropping the run records it as interrupted.
-                    () = bot.work.stopped() => {}
+                    // Dropping the run records it as interrupted; the
+                    // room that asked is told.
+                    () = bot.work.stopped() => {
+                        if let Some(m) = event.message() {
+                            bot.say(reply_target(m), id, interrupted(&m.text)).await;
+                        }
+                    }
                 }
                 drop(entered);
             }
@@ -484,6 +492,19 @@ impl Bot {
         record.outcome = Outcome::Denied;
         record.error = Some(format!("not allowed: {why}"));
         record
+    }
+
+    /// Answers an event that arrived while the bot is stopping, instead of
+    /// closing on it: a message is told so, and the event is finished at
+    /// once (its connector waits for nothing).
+    async fn stopping(&self, id: EventId, event: &Event) -> Result<(), Closed> {
+        let Some(m) = event.message() else {
+            return Err(Closed);
+        };
+        tracing::info!(connector = %m.connector, "a message while stopping: answered, not handled");
+        self.say(reply_target(m), id, STOPPING.into()).await;
+        self.responses.finished(&m.connector, id).await;
+        Ok(())
     }
 
     async fn say(&self, target: Target, id: EventId, text: String) {
@@ -680,6 +701,26 @@ fn ambiguity(set: &SkillSet, hit: &Hit) -> String {
     )
 }
 
+/// The answer to a message that arrives while the bot is stopping.
+pub const STOPPING: &str = "⏳ sandbot is stopping; try again in a moment";
+
+/// The notice to a room whose request a stop interrupted.
+fn interrupted(asked: &str) -> String {
+    let asked = asked.lines().next().unwrap_or_default();
+    let mut shown: String = asked.chars().take(60).collect();
+    if shown.len() < asked.len() {
+        shown.push('…');
+    }
+    format!("⏹ `{shown}` was interrupted by a restart")
+}
+
+/// A message's conversation, whose commands run in order: its connector,
+/// room and thread.
+fn conversation(m: &Message) -> String {
+    let thread = m.thread.as_deref().unwrap_or_default();
+    format!("{}\0{}\0{thread}", m.connector, m.room)
+}
+
 fn reply_target(m: &Message) -> Target {
     Target {
         connector: m.connector.clone(),
@@ -696,8 +737,15 @@ impl EventSink for Dispatch {
     fn submit(&self, id: EventId, event: Event) -> BoxFuture<'_, Result<(), Closed>> {
         Box::pin(async move {
             if self.0.work.is_closed() {
-                return Err(Closed);
+                return self.0.stopping(id, &event).await;
             }
+            // A command takes its turn now, in the order the connector
+            // received it, and runs once its conversation's command before
+            // it is over (`crate::turns`).
+            let turn = event
+                .message()
+                .filter(|m| self.0.commands.is_command(m))
+                .map(|m| self.0.turns.take(conversation(m)));
             let permit = self
                 .0
                 .in_flight
@@ -709,8 +757,17 @@ impl EventSink for Dispatch {
             let bot = self.0.clone();
             let connector = event.connector().map(str::to_owned);
             tokio::spawn(async move {
-                let handled =
-                    std::panic::AssertUnwindSafe(bot.handle(id, event, None)).catch_unwind();
+                // What was asked, for the notice if a stop interrupts it.
+                let asked = event.message().map(|m| (reply_target(m), m.text.clone()));
+                let handled = async {
+                    let mut turn = turn;
+                    if let Some(turn) = &mut turn {
+                        turn.wait().await;
+                    }
+                    bot.handle(id, event, None).await;
+                    drop(turn);
+                };
+                let handled = std::panic::AssertUnwindSafe(handled).catch_unwind();
                 let ended = tokio::select! {
                     handled = handled => handled.is_ok(),
                     // Stopped at shutdown: its executions recorded
@@ -723,6 +780,8 @@ impl EventSink for Dispatch {
                     // not left waiting.
                     if !bot.work.is_closed() {
                         tracing::error!(event = %id, "handling an event panicked");
+                    } else if let Some((target, text)) = asked {
+                        bot.say(target, id, interrupted(&text)).await;
                     }
                     if let Some(connector) = connector {
                         bot.responses.finished(&connector, id).await;

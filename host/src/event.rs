@@ -340,6 +340,12 @@ pub enum Outcome {
     Interrupted,
     /// Someone stopped it on purpose (`workflow cancel N`).
     Canceled,
+    /// Still running: the history's row for a run that has started and
+    /// not ended, replaced by its record when it ends.
+    Running,
+    /// Was running when the bot ended without a word (`kill -9`, a crash,
+    /// power lost): marked so at the next start, as StackStorm marks them.
+    Abandoned,
 }
 
 impl Outcome {
@@ -355,6 +361,8 @@ impl Outcome {
             Outcome::Busy => "busy",
             Outcome::Interrupted => "interrupted",
             Outcome::Canceled => "canceled",
+            Outcome::Running => "running",
+            Outcome::Abandoned => "abandoned",
         }
     }
 }

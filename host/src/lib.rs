@@ -24,7 +24,7 @@
 //!
 //! Layers, bottom up (a module imports only from its own layer or below):
 //! 1. `event`, `bus`, `limits`, `manifest`, `text`, `skill_file`, `identity`,
-//!    `permissions`, `work`, `stored` (bounds on what is kept), `names`, `targets`,
+//!    `permissions`, `work`, `turns` (a conversation's commands in order), `stored` (bounds on what is kept), `names`, `targets`,
 //!    `sqlite` (opening the bot's SQLite files), `folder` (reading a watched folder);
 //! 2. `config`, `memory`, `history`, `outbound`, `grants`, `matching`;
 //! 3. `runtime`, `connectors`;
@@ -68,6 +68,7 @@ pub mod sqlite;
 pub mod stored;
 pub mod targets;
 pub mod text;
+pub mod turns;
 pub mod web;
 pub mod work;
 pub mod workflow;

@@ -12,4 +12,8 @@ impl Observer for HistoryObserver {
     fn executed(&self, execution: &Execution) {
         self.0.record(execution);
     }
+
+    fn started(&self, execution: &Execution) {
+        self.0.started(execution);
+    }
 }

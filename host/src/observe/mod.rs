@@ -20,6 +20,11 @@ use futures::future::BoxFuture;
 pub trait Observer: Send + Sync + 'static {
     fn executed(&self, execution: &Execution);
 
+    /// A run has started (its record, outcome `running`): only the history
+    /// keeps it, so a run the bot never finishes (`kill -9`) is found at
+    /// the next start and marked `abandoned`.
+    fn started(&self, _execution: &Execution) {}
+
     /// Resolves once what this observer queued has gone out: the bot waits
     /// for it (bounded) as it stops, so the last executions' notices are
     /// sent. The history has its own flush.

@@ -18,6 +18,7 @@ const LAYERS: &[&[&str]] = &[
         "identity",
         "permissions",
         "work",
+        "turns",
         "stored",
         "names",
         "targets",
