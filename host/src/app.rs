@@ -66,6 +66,8 @@ impl App {
     /// worker) and the event sink connectors submit to.
     pub async fn start_with(config: Config, observers: Vec<Arc<dyn Observer>>) -> Result<App> {
         let config = Arc::new(config);
+        // Every record says which host ran it.
+        crate::event::set_host(config.bus.host_name());
         let connectors = registry::instances(&config)?;
         let memory = Counted::new(open_memory(&config).await?);
         let memory_counts = memory.counts();
@@ -190,17 +192,6 @@ impl App {
         // out: each is stored as it was and resumes on the next start.
         let workflows = self.bot.workflows();
         workflows.stop(std::time::Duration::from_secs(2)).await;
-        if let Some(history) = &self.history {
-            let history = history.clone();
-            let flushed = tokio::task::spawn_blocking(move || {
-                history.flush(std::time::Duration::from_secs(5))
-            })
-            .await
-            .unwrap_or(false);
-            if !flushed {
-                tracing::warn!("the history writer did not catch up before the bot stopped");
-            }
-        }
         // Notices of the last executions go out while the connectors (and
         // so the rooms) are still there.
         let settled = futures::future::join_all(self.observers.iter().map(|o| o.settled()));
@@ -211,6 +202,18 @@ impl App {
             tracing::warn!(
                 "notices still queued after {OBSERVERS_GRACE:?} are dropped as the bot stops"
             );
+        }
+        // Written out last: the notices' outcomes go into their records.
+        if let Some(history) = &self.history {
+            let history = history.clone();
+            let flushed = tokio::task::spawn_blocking(move || {
+                history.flush(std::time::Duration::from_secs(5))
+            })
+            .await
+            .unwrap_or(false);
+            if !flushed {
+                tracing::warn!("the history writer did not catch up before the bot stopped");
+            }
         }
     }
 
@@ -540,6 +543,8 @@ fn open_observers(
         config,
         responses.clone(),
         metrics.notices_dropped(),
+        metrics.notices_failed(),
+        history.clone(),
     )?);
     all.extend(more);
     Ok((history, all))

@@ -16,6 +16,7 @@ use crate::catalog::{Catalog, Skill, SkillSet};
 use crate::commands::{Commands, Reply};
 use crate::config::Config;
 use crate::event::{Event, EventId, Execution, Message, Outcome, Target, now_ms};
+use crate::manifest::MatcherKind;
 use crate::executor::{Executor, INTERRUPTED, Job};
 use crate::matching::{Hit, Target as Aim, Why};
 use crate::observe::Observer;
@@ -610,8 +611,17 @@ fn record(
             (version.into(), String::new(), "workflow".into())
         }
     };
+    // The trigger, as precise as the matcher says: a tick's expression,
+    // a webhook's whole path.
+    let name = set.name(hit.target);
+    let trigger = match (&set.manifest(hit.target).matchers[hit.matcher].kind, event) {
+        (MatcherKind::Crontab { expression, .. }, _) => format!("cron \"{expression}\""),
+        (_, Event::Webhook(w)) => format!("webhook /skill/{name}/{}", w.path),
+        _ => crate::event::trigger_of(event),
+    };
     Execution {
-        skill: set.name(hit.target).to_owned(),
+        trigger: Some(trigger),
+        skill: name.to_owned(),
         version,
         sha256,
         matcher,

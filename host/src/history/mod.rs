@@ -455,6 +455,9 @@ mod tests {
             responses: Vec::new(),
             parent: None,
             undelivered: None,
+            trigger: None,
+            host: None,
+            notified: Vec::new(),
         }
     }
 

@@ -56,6 +56,18 @@ impl BusPublished {
     }
 }
 
+/// Notices a channel gave up on (after its retries), by channel.
+#[derive(Clone, Default)]
+pub struct NotificationsFailed(Family<Labels, Counter>);
+
+impl NotificationsFailed {
+    pub fn count(&self, channel: &str) {
+        self.0
+            .get_or_create(&labels([("channel", channel.to_owned())]))
+            .inc();
+    }
+}
+
 /// Label pairs, their values escaped when written.
 fn labels<const N: usize>(pairs: [(&'static str, String); N]) -> Labels {
     pairs.into_iter().map(|(k, v)| (k, Label(v))).collect()
@@ -79,6 +91,7 @@ pub struct Metrics {
     connector_up: Family<Labels, Gauge>,
     memory_ops: Family<Labels, Counter>,
     notices_dropped: Counter,
+    notices_failed: NotificationsFailed,
     bus_published: Family<Labels, Counter>,
     bus_connected: Family<Labels, Gauge>,
     stream_pending: Gauge,
@@ -132,6 +145,7 @@ impl Metrics {
         let connector_up = Family::<Labels, Gauge>::default();
         let memory_ops = Family::<Labels, Counter>::default();
         let notices_dropped = Counter::default();
+        let notices_failed = NotificationsFailed::default();
         let bus_published = Family::<Labels, Counter>::default();
         let bus_connected = Family::<Labels, Gauge>::default();
         let stream_pending = Gauge::default();
@@ -209,6 +223,11 @@ impl Metrics {
             notices_dropped.clone(),
         );
         registry.register(
+            "notifications_failed",
+            "Notices a channel gave up on after its retries, by channel",
+            notices_failed.0.clone(),
+        );
+        registry.register(
             "connector_up",
             "1 when the connector is connected or listening, else 0",
             connector_up.clone(),
@@ -226,6 +245,7 @@ impl Metrics {
             connector_up,
             memory_ops,
             notices_dropped,
+            notices_failed,
             bus_published,
             bus_connected,
             stream_pending,
@@ -244,6 +264,11 @@ impl Metrics {
     /// The counter the notifier counts dropped notices in.
     pub fn notices_dropped(&self) -> Counter {
         self.notices_dropped.clone()
+    }
+
+    /// The counters the notifier counts notices given up on in, by channel.
+    pub fn notices_failed(&self) -> NotificationsFailed {
+        self.notices_failed.clone()
     }
 
     /// Reports the calls `counts` has counted (`memory::Counted`).

@@ -11,7 +11,7 @@ mod notify;
 
 pub use history::HistoryObserver;
 pub use log::LogObserver;
-pub use metrics::{BusPublished, BusSnapshot, Metrics, Snapshot};
+pub use metrics::{BusPublished, BusSnapshot, Metrics, NotificationsFailed, Snapshot};
 pub use notify::{Notice, Notifier};
 
 use crate::event::Execution;

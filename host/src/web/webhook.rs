@@ -276,7 +276,8 @@ async fn start_workflow(
         }
     };
     let request = WebhookRequest {
-        path: String::new(),
+        // Its record's trigger: `webhook /workflow/NAME`.
+        path: format!("/workflow/{name}"),
         method: method.to_string(),
         headers: header_pairs(headers),
         body: Vec::new(),
