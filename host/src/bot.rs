@@ -107,6 +107,17 @@ impl Bot {
         &self.workflows
     }
 
+    /// The metrics (the web server counts refused webhooks in them).
+    pub fn metrics(&self) -> &crate::observe::Metrics {
+        &self.metrics
+    }
+
+    /// Gives a record of something that did not run (a refused webhook
+    /// request) to the observers.
+    pub fn record(&self, execution: &Execution) {
+        self.observe(execution);
+    }
+
     /// What the bot has taken on and not finished (`crate::work`).
     pub fn work(&self) -> &Arc<Work> {
         &self.work

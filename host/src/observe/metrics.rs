@@ -92,6 +92,7 @@ pub struct Metrics {
     memory_ops: Family<Labels, Counter>,
     notices_dropped: Counter,
     notices_failed: NotificationsFailed,
+    webhooks_refused: Family<Labels, Counter>,
     bus_published: Family<Labels, Counter>,
     bus_connected: Family<Labels, Gauge>,
     stream_pending: Gauge,
@@ -146,6 +147,7 @@ impl Metrics {
         let memory_ops = Family::<Labels, Counter>::default();
         let notices_dropped = Counter::default();
         let notices_failed = NotificationsFailed::default();
+        let webhooks_refused = Family::<Labels, Counter>::default();
         let bus_published = Family::<Labels, Counter>::default();
         let bus_connected = Family::<Labels, Gauge>::default();
         let stream_pending = Gauge::default();
@@ -228,6 +230,11 @@ impl Metrics {
             notices_failed.0.clone(),
         );
         registry.register(
+            "webhooks_refused",
+            "Webhook requests refused for a missing or wrong secret (401), by hook",
+            webhooks_refused.clone(),
+        );
+        registry.register(
             "connector_up",
             "1 when the connector is connected or listening, else 0",
             connector_up.clone(),
@@ -246,6 +253,7 @@ impl Metrics {
             memory_ops,
             notices_dropped,
             notices_failed,
+            webhooks_refused,
             bus_published,
             bus_connected,
             stream_pending,
@@ -275,6 +283,14 @@ impl Metrics {
     pub fn counting_memory(mut self, counts: Arc<MemoryCounts>) -> Metrics {
         self.memory = Some(counts);
         self
+    }
+
+    /// Counts a webhook request refused for its secret, by hook
+    /// (`skills.NAME.webhook`).
+    pub fn webhook_refused(&self, hook: &str) {
+        self.webhooks_refused
+            .get_or_create(&labels([("hook", hook.to_owned())]))
+            .inc();
     }
 
     /// Counts an event as it arrives.
