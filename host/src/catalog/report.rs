@@ -83,6 +83,10 @@ impl fmt::Display for Change {
         let name = for_log(self.name());
         match self {
             Change::Added { version, .. } => write!(f, "{name} {} (new)", for_log(version)),
+            // The same version loaded afresh: its configuration changed.
+            Change::Updated { from, to, .. } if from == to => {
+                write!(f, "{name} {} (reconfigured)", for_log(to))
+            }
             Change::Updated { from, to, .. } => {
                 write!(f, "{name} {}→{}", for_log(from), for_log(to))
             }
@@ -99,6 +103,10 @@ impl fmt::Display for Change {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReloadReport {
     pub changes: Vec<Change>,
+    /// What changed in configuration.yaml, when it did.
+    pub config: Option<crate::config::ConfigChanges>,
+    /// Why a changed configuration.yaml was not taken (the one in use stays).
+    pub config_refused: Option<String>,
 }
 
 impl ReloadReport {
@@ -141,6 +149,23 @@ impl ReloadReport {
                 text.push_str(&format!("\n{}: {}", for_log(name), for_log(&error)));
             }
         }
+        if let Some(config) = &self.config {
+            for line in &config.lines {
+                text.push_str(&format!("\nconfiguration: {}", for_log(line)));
+            }
+            if !config.need_restart.is_empty() {
+                text.push_str(&format!(
+                    "\nconfiguration: {} changed: applied at the next start, not by reload",
+                    config.need_restart.join(", ")
+                ));
+            }
+        }
+        if let Some(why) = &self.config_refused {
+            text = format!(
+                "⚠ configuration.yaml was not reloaded, the one in use stays: {}\n{text}",
+                for_log(why)
+            );
+        }
         text
     }
 }
@@ -179,6 +204,7 @@ mod tests {
                     version: "1.0.0".into(),
                 },
             ],
+            ..Default::default()
         };
         assert_eq!(
             report.summary(),

@@ -4,6 +4,7 @@
 mod bus;
 mod connectors;
 mod databases;
+mod diff;
 mod env;
 mod error;
 mod load;
@@ -17,6 +18,7 @@ mod workflow;
 pub use crate::limits::{ByteSize, HumanDuration, Limits};
 pub use bus::{BusSettings, NatsSettings, Role, Roles, default_host_name};
 pub use connectors::ConnectorSection;
+pub use diff::{ConfigChanges, changes};
 pub use databases::{Databases, RedisSettings, SqliteSettings};
 pub use error::{ConfigError, yaml_error};
 pub use load::{SEARCH_ORDER_HELP, load, locate, parse};
