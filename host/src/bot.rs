@@ -253,6 +253,7 @@ impl Bot {
         for hit in &hits {
             self.metrics.matched(Some(hit.why));
         }
+        let routed = hits.len();
         let denied = self.screen(set, id, event, &mut hits).await;
         if let Some(m) = event.message()
             && m.addressed
@@ -270,10 +271,17 @@ impl Bot {
             }
         }
         // A pair that would change a fixed parameter: refused, as
-        // StackStorm refuses it, rather than run quietly.
+        // StackStorm refuses it, rather than run quietly; recorded as
+        // `denied`.
+        let mut overridden = None;
         if let Some(at) = hits.iter().position(|h| h.refused.is_some()) {
             let hit = hits.remove(at);
             tracing::info!(matcher = %hit.matcher_id, "refused: a fixed parameter cannot be overridden");
+            // Past every routed hit's number: the runs' and the denied.
+            let mut refused = record(set, id, routed, event, &hit, now_ms());
+            refused.outcome = Outcome::Denied;
+            refused.error = hit.refused.clone();
+            overridden = Some(refused);
             if let (Some(origin), Some(why)) = (event.origin(), hit.refused) {
                 self.say(origin.target, id, why).await;
             }
@@ -310,6 +318,7 @@ impl Bot {
             .collect();
         executions.extend(futures::future::join_all(runs).await);
         executions.extend(denied);
+        executions.extend(overridden);
         executions
     }
 
