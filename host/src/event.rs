@@ -322,9 +322,7 @@ pub fn set_host(name: String) {
 /// path, a schedule's tick (the caller adds the expression).
 pub fn trigger_of(event: &Event) -> String {
     match event {
-        Event::Message(_) | Event::Reaction(_) | Event::Join(_) | Event::Leave(_) => {
-            "chat".into()
-        }
+        Event::Message(_) | Event::Reaction(_) | Event::Join(_) | Event::Leave(_) => "chat".into(),
         Event::Webhook(w) if w.path.is_empty() => "webhook".into(),
         Event::Webhook(w) => format!("webhook {}", w.path),
         Event::Schedule { .. } => "cron".into(),

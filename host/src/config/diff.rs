@@ -86,7 +86,8 @@ pub fn changes(old: &Config, new: &Config) -> ConfigChanges {
                 .push(format!("skills.{name}: alias `{gone}` removed"));
         }
         for new in after.difference(&before) {
-            out.lines.push(format!("skills.{name}: alias `{new}` added"));
+            out.lines
+                .push(format!("skills.{name}: alias `{new}` added"));
         }
     }
     out

@@ -18,8 +18,8 @@ mod workflow;
 pub use crate::limits::{ByteSize, HumanDuration, Limits};
 pub use bus::{BusSettings, NatsSettings, Role, Roles, default_host_name};
 pub use connectors::ConnectorSection;
-pub use diff::{ConfigChanges, changes};
 pub use databases::{Databases, RedisSettings, SqliteSettings};
+pub use diff::{ConfigChanges, changes};
 pub use error::{ConfigError, yaml_error};
 pub use load::{SEARCH_ORDER_HELP, load, locate, parse};
 pub use notify::{

@@ -48,7 +48,8 @@ pub struct WebhookSettings {
 }
 
 /// How long a delivery id is remembered when the configuration does not say.
-pub const DEFAULT_DELIVERY_WINDOW: HumanDuration = HumanDuration(std::time::Duration::from_secs(3600));
+pub const DEFAULT_DELIVERY_WINDOW: HumanDuration =
+    HumanDuration(std::time::Duration::from_secs(3600));
 
 /// The section as written, checked into [`WebhookSettings`].
 #[derive(Deserialize)]
@@ -79,9 +80,10 @@ impl TryFrom<Written> for WebhookSettings {
             _ if w.delivery_window.is_some() && w.delivery_header.is_none() => Err(
                 "`delivery-window` without `delivery-header`: name the header that carries the delivery id",
             ),
-            _ if w.delivery_header.as_deref().is_some_and(|h| {
-                axum::http::HeaderName::from_bytes(h.as_bytes()).is_err()
-            }) =>
+            _ if w
+                .delivery_header
+                .as_deref()
+                .is_some_and(|h| axum::http::HeaderName::from_bytes(h.as_bytes()).is_err()) =>
             {
                 Err("`delivery-header` is not a header name")
             }

@@ -41,7 +41,10 @@ pub fn to_json(headers: &mut HeaderMap, body: Bytes) -> Result<Bytes, String> {
         }
         _ => serde_json::Value::Object(fields),
     };
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     Ok(Bytes::from(json.to_string()))
 }
 
@@ -93,7 +96,10 @@ mod tests {
             serde_json::json!({"action": "opened", "n": 1})
         );
         // `payload` that is not a JSON object stays a field.
-        assert_eq!(form("payload=hi").unwrap(), serde_json::json!({"payload": "hi"}));
+        assert_eq!(
+            form("payload=hi").unwrap(),
+            serde_json::json!({"payload": "hi"})
+        );
         assert_eq!(form("").unwrap(), serde_json::json!({}));
         assert_eq!(form("a=%E2%82%AC").unwrap(), serde_json::json!({"a": "€"}));
         assert!(form("a=%FF%FE").unwrap_err().contains("not UTF-8"));

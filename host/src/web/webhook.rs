@@ -194,9 +194,7 @@ async fn handle(
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
         .filter(|id| !id.trim().is_empty());
     if let Some(id) = &delivery
-        && !hooks
-            .deliveries
-            .take(&key, id, settings.delivery_window.0)
+        && !hooks.deliveries.take(&key, id, settings.delivery_window.0)
     {
         tracing::info!(hook = %key, delivery = %for_log(id), "a delivery already taken: not run again");
         return answer(
@@ -243,7 +241,15 @@ impl Hooks {
     /// A request refused for its secret (401): logged and counted always,
     /// and recorded in the history (outcome `denied`, at most one a second
     /// per hook) so the refusals show beside the runs.
-    fn refused(&self, key: &str, name: &str, path: &str, trigger: String, method: &Method, why: &str) {
+    fn refused(
+        &self,
+        key: &str,
+        name: &str,
+        path: &str,
+        trigger: String,
+        method: &Method,
+        why: &str,
+    ) {
         tracing::warn!(hook = %key, "webhook request refused (401): {why}");
         self.bot.metrics().webhook_refused(key);
         let now = std::time::Instant::now();
@@ -262,7 +268,8 @@ impl Hooks {
             received_at: now_ms(),
         };
         let id = EventId::next();
-        let mut record = Execution::for_event(format!("{id}-0"), id, &Event::Webhook(request), now_ms());
+        let mut record =
+            Execution::for_event(format!("{id}-0"), id, &Event::Webhook(request), now_ms());
         record.skill = name.to_owned();
         record.matcher = crate::matching::webhook_path(path).to_owned();
         record.outcome = Outcome::Denied;

@@ -202,10 +202,19 @@ fn runs_in_flight_at_kill_9_are_abandoned_at_the_next_start() {
             .iter()
             .map(|r| (r.outcome, r.captures[0].1.clone()))
             .collect();
-        if now == [(Outcome::Running, "30000".into()), (Outcome::Ok, "10".into())] {
+        if now
+            == [
+                (Outcome::Running, "30000".into()),
+                (Outcome::Ok, "10".into()),
+            ]
+        {
             break;
         }
-        assert!(Instant::now() < deadline, "no running row: {:?}", records(&bot));
+        assert!(
+            Instant::now() < deadline,
+            "no running row: {:?}",
+            records(&bot)
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     run.kill();
@@ -226,7 +235,11 @@ fn runs_in_flight_at_kill_9_are_abandoned_at_the_next_start() {
         "{records:?}"
     );
     assert!(
-        records[0].error.as_deref().unwrap_or_default().contains("without finishing"),
+        records[0]
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("without finishing"),
         "{:?}",
         records[0].error
     );

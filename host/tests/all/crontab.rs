@@ -55,7 +55,11 @@ fn a_reminder_fires_on_its_schedule_and_posts_to_its_room() {
         .unwrap();
     assert!(!records.is_empty());
     for r in &records {
-        assert_eq!(r.trigger.as_deref(), Some(r#"cron "*/2 * * * * *""#), "{r:?}");
+        assert_eq!(
+            r.trigger.as_deref(),
+            Some(r#"cron "*/2 * * * * *""#),
+            "{r:?}"
+        );
     }
 }
 

@@ -185,7 +185,7 @@ fn redis_keeps_the_newest_records_up_to_the_count() {
         undelivered: None,
         trigger: None,
         host: None,
-            notified: Vec::new(),
+        notified: Vec::new(),
     };
     for n in 1..=4 {
         history.record(&record(

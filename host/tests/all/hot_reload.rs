@@ -156,7 +156,11 @@ fn reload_rereads_the_configuration_and_refuses_a_bad_one() {
     let bot = BotDir::new(&["deploy"], alias);
     let mut run = bot.start();
     assert_eq!(run.ask("ship api"), "Deploying api to staging for alice.");
-    assert!(ask_all(&mut run, "help").iter().any(|l| l.contains("ship {{app}}")));
+    assert!(
+        ask_all(&mut run, "help")
+            .iter()
+            .any(|l| l.contains("ship {{app}}"))
+    );
     let with_alias = std::fs::read_to_string(bot.config()).unwrap();
 
     let without = with_alias.replace(alias, "skills:\n  deploy: {}\n");
@@ -173,14 +177,19 @@ fn reload_rereads_the_configuration_and_refuses_a_bad_one() {
     run.say("ship api");
     let answer = run.try_answer(Duration::from_secs(1));
     assert!(
-        !answer.as_deref().unwrap_or_default().starts_with("Deploying"),
+        !answer
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("Deploying"),
         "{answer:?}"
     );
     assert!(!ask_all(&mut run, "help").iter().any(|l| l.contains("ship")));
     assert_eq!(run.ask("deploy api"), "Deploying api to staging for alice.");
 
     // Broken: refused with its line, the configuration in use stays.
-    bot.write_config(&with_alias.replace("        matcher: deploy\n", "        matcher: [deploy\n"));
+    bot.write_config(
+        &with_alias.replace("        matcher: deploy\n", "        matcher: [deploy\n"),
+    );
     let answer = ask_all(&mut run, "reload");
     assert!(
         answer[0].starts_with("⚠ configuration.yaml was not reloaded, the one in use stays: ")
@@ -191,13 +200,19 @@ fn reload_rereads_the_configuration_and_refuses_a_bad_one() {
     run.say("ship api");
     let answer = run.try_answer(Duration::from_secs(1));
     assert!(
-        !answer.as_deref().unwrap_or_default().starts_with("Deploying"),
+        !answer
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("Deploying"),
         "{answer:?}"
     );
 
     // Back: the alias runs again.
     bot.write_config(&with_alias);
     let answer = ask_all(&mut run, "reload");
-    assert_eq!(answer[0], "reloaded 1 skill: deploy 0.1.0 (reconfigured)", "{answer:?}");
+    assert_eq!(
+        answer[0], "reloaded 1 skill: deploy 0.1.0 (reconfigured)",
+        "{answer:?}"
+    );
     assert_eq!(run.ask("ship api"), "Deploying api to staging for alice.");
 }

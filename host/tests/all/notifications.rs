@@ -344,14 +344,25 @@ skills:
     notified.sort_by(|a, b| a.channel.cmp(&b.channel));
     assert_eq!(notified.len(), 2, "{notified:?}");
     assert_eq!(
-        (notified[0].channel.as_str(), notified[0].ok, notified[0].when.as_str()),
+        (
+            notified[0].channel.as_str(),
+            notified[0].ok,
+            notified[0].when.as_str()
+        ),
         ("hook", false, "on-complete")
     );
     assert!(
-        notified[0].error.as_deref().unwrap_or_default().contains(&format!("127.0.0.1:{closed}")),
+        notified[0]
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains(&format!("127.0.0.1:{closed}")),
         "{notified:?}"
     );
-    assert_eq!((notified[1].channel.as_str(), notified[1].ok), ("ops", true));
+    assert_eq!(
+        (notified[1].channel.as_str(), notified[1].ok),
+        ("ops", true)
+    );
     assert_eq!(notified[1].error, None);
     assert_eq!(records[0].trigger.as_deref(), Some("chat"));
     assert!(records[0].host.is_some(), "{:?}", records[0]);

@@ -501,7 +501,10 @@ async fn back_to_back_commands_on_a_socket_run_in_the_order_sent() {
         );
     }
     let skills = answer(&mut ws).await;
-    assert!(skills.contains("hello") && !skills.contains("disabled"), "{skills}");
+    assert!(
+        skills.contains("hello") && !skills.contains("disabled"),
+        "{skills}"
+    );
     say(&mut ws, "hello").await;
     assert_eq!(answer(&mut ws).await, "Hello alice");
 }

@@ -121,9 +121,15 @@ fn a_bad_or_missing_signature_is_refused_before_the_skill_runs() {
     for r in &records {
         assert_eq!(r.outcome, sandbot::event::Outcome::Denied, "{r:?}");
         assert_eq!(r.skill, "webhook-alert");
-        assert_eq!(r.trigger.as_deref(), Some("webhook /skill/webhook-alert/alert"));
+        assert_eq!(
+            r.trigger.as_deref(),
+            Some("webhook /skill/webhook-alert/alert")
+        );
         assert!(
-            r.error.as_deref().unwrap_or_default().starts_with("webhook request refused (401): "),
+            r.error
+                .as_deref()
+                .unwrap_or_default()
+                .starts_with("webhook request refused (401): "),
             "{r:?}"
         );
     }
@@ -186,7 +192,11 @@ fn a_repeated_delivery_runs_once_and_a_form_is_parsed() {
         post("d-1"),
         (200, "duplicate: delivery d-1 was already taken\n".into())
     );
-    assert_eq!(run.try_answer(Duration::from_millis(500)), None, "ran twice");
+    assert_eq!(
+        run.try_answer(Duration::from_millis(500)),
+        None,
+        "ran twice"
+    );
     // A request that does not prove the secret is not remembered.
     let (status, _) = http(
         port,
@@ -200,7 +210,10 @@ fn a_repeated_delivery_runs_once_and_a_form_is_parsed() {
     assert_eq!(run.answer(), "🚨 [critical] DiskFull: /var is 97% full");
 
     // GitHub's form: the JSON in a `payload` field.
-    let form = format!("payload={}", form_value(r#"{"name": "Formed", "severity": "low"}"#));
+    let form = format!(
+        "payload={}",
+        form_value(r#"{"name": "Formed", "severity": "low"}"#)
+    );
     let (status, body) = http(
         port,
         "POST",
@@ -222,7 +235,10 @@ fn a_repeated_delivery_runs_once_and_a_form_is_parsed() {
         .collect();
     assert_eq!(ok.len(), 3, "{records:?}");
     for r in ok {
-        assert_eq!(r.trigger.as_deref(), Some("webhook /skill/webhook-alert/alert"));
+        assert_eq!(
+            r.trigger.as_deref(),
+            Some("webhook /skill/webhook-alert/alert")
+        );
     }
 }
 

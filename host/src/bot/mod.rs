@@ -11,25 +11,28 @@
 //! a skill's runs through the executor (`executor`), in the background
 //! after an ack if it has one.
 
-use crate::bus::{Closed, EventSink, ResponseSink};
+use crate::bus::ResponseSink;
 use crate::catalog::{Catalog, Skill, SkillSet};
 use crate::commands::{Commands, Reply};
 use crate::config::Config;
 use crate::event::{Event, EventId, Execution, Message, Outcome, Target, now_ms};
-use crate::manifest::MatcherKind;
 use crate::executor::{Executor, INTERRUPTED, Job};
+use crate::manifest::MatcherKind;
 use crate::matching::{Hit, Target as Aim, Why};
 use crate::observe::Observer;
 use crate::permissions::{Asker, Refusal};
 use crate::runtime::Reserved;
 use crate::runtime::Runtime;
 use crate::work::Work;
-use futures::FutureExt;
-use futures::future::BoxFuture;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Weak};
 use tokio::sync::Semaphore;
 use tracing::Instrument;
+
+mod dispatch;
+
+use dispatch::interrupted;
+pub use dispatch::{Dispatch, STOPPING};
 
 pub struct Bot {
     catalog: Arc<Catalog>,
@@ -515,19 +518,6 @@ impl Bot {
         record
     }
 
-    /// Answers an event that arrived while the bot is stopping, instead of
-    /// closing on it: a message is told so, and the event is finished at
-    /// once (its connector waits for nothing).
-    async fn stopping(&self, id: EventId, event: &Event) -> Result<(), Closed> {
-        let Some(m) = event.message() else {
-            return Err(Closed);
-        };
-        tracing::info!(connector = %m.connector, "a message while stopping: answered, not handled");
-        self.say(reply_target(m), id, STOPPING.into()).await;
-        self.responses.finished(&m.connector, id).await;
-        Ok(())
-    }
-
     async fn say(&self, target: Target, id: EventId, text: String) {
         self.executor().say(target, id, text).await;
     }
@@ -731,100 +721,10 @@ fn ambiguity(set: &SkillSet, hit: &Hit) -> String {
     )
 }
 
-/// The answer to a message that arrives while the bot is stopping.
-pub const STOPPING: &str = "⏳ sandbot is stopping; try again in a moment";
-
-/// The notice to a room whose request a stop interrupted.
-fn interrupted(asked: &str) -> String {
-    let asked = asked.lines().next().unwrap_or_default();
-    let mut shown: String = asked.chars().take(60).collect();
-    if shown.len() < asked.len() {
-        shown.push('…');
-    }
-    format!("⏹ `{shown}` was interrupted by a restart")
-}
-
-/// A message's conversation, whose commands run in order: its connector,
-/// room and thread.
-fn conversation(m: &Message) -> String {
-    let thread = m.thread.as_deref().unwrap_or_default();
-    format!("{}\0{}\0{thread}", m.connector, m.room)
-}
-
 fn reply_target(m: &Message) -> Target {
     Target {
         connector: m.connector.clone(),
         room: m.room.clone(),
         thread: m.thread.clone(),
-    }
-}
-
-/// The dispatcher as connectors see it: an event sink that takes an event,
-/// waits for a place among `max-in-flight`, and handles it in the background.
-pub struct Dispatch(pub Arc<Bot>);
-
-impl EventSink for Dispatch {
-    fn submit(&self, id: EventId, event: Event) -> BoxFuture<'_, Result<(), Closed>> {
-        Box::pin(async move {
-            if self.0.work.is_closed() {
-                return self.0.stopping(id, &event).await;
-            }
-            // A command takes its turn now, in the order the connector
-            // received it, and runs once its conversation's command before
-            // it is over (`crate::turns`).
-            let turn = event
-                .message()
-                .filter(|m| self.0.commands.is_command(m))
-                .map(|m| self.0.turns.take(conversation(m)));
-            let permit = self
-                .0
-                .in_flight
-                .clone()
-                .acquire_owned()
-                .await
-                .map_err(|_| Closed)?;
-            let entered = self.0.work.enter();
-            let bot = self.0.clone();
-            let connector = event.connector().map(str::to_owned);
-            tokio::spawn(async move {
-                // What was asked, for the notice if a stop interrupts it.
-                let asked = event.message().map(|m| (reply_target(m), m.text.clone()));
-                let handled = async {
-                    let mut turn = turn;
-                    if let Some(turn) = &mut turn {
-                        turn.wait().await;
-                    }
-                    bot.handle(id, event, None).await;
-                    drop(turn);
-                };
-                let handled = std::panic::AssertUnwindSafe(handled).catch_unwind();
-                let ended = tokio::select! {
-                    handled = handled => handled.is_ok(),
-                    // Stopped at shutdown: its executions recorded
-                    // themselves as interrupted when dropped.
-                    () = bot.work.stopped() => false,
-                };
-                if !ended {
-                    // A bug, not a skill (skills trap inside wasmtime), or
-                    // shutdown: the event still ends, so its connector is
-                    // not left waiting.
-                    if !bot.work.is_closed() {
-                        tracing::error!(event = %id, "handling an event panicked");
-                    } else if let Some((target, text)) = asked {
-                        bot.say(target, id, interrupted(&text)).await;
-                    }
-                    if let Some(connector) = connector {
-                        bot.responses.finished(&connector, id).await;
-                    }
-                }
-                drop(permit);
-                drop(entered);
-            });
-            Ok(())
-        })
-    }
-
-    fn settled(&self) -> BoxFuture<'_, ()> {
-        Box::pin(self.0.work.idle())
     }
 }
