@@ -214,7 +214,7 @@ impl Catalog {
     fn count(&self, change: &Change) {
         use std::sync::atomic::Ordering::Relaxed;
         match change {
-            Change::Added { .. } | Change::Updated { .. } => {
+            Change::Added { .. } | Change::Updated { .. } | Change::Reconfigured { .. } => {
                 self.loads.fetch_add(1, Relaxed);
             }
             Change::Failed { .. } => {
@@ -682,6 +682,9 @@ async fn load_or_keep(
                 "compiled"
             );
             let change = match previous {
+                Some(prev) if prev.sha256 == skill.sha256 => {
+                    Change::Reconfigured { name, version: to }
+                }
                 Some(prev) => Change::Updated {
                     name,
                     from: prev.manifest.version.clone(),

@@ -43,6 +43,12 @@ pub enum Change {
         name: String,
         version: String,
     },
+    /// The same file loaded afresh: its section of configuration.yaml
+    /// changed (aliases, limits, grants…).
+    Reconfigured {
+        name: String,
+        version: String,
+    },
     Removed {
         name: String,
         version: String,
@@ -61,6 +67,7 @@ impl Change {
             Change::Added { name, .. }
             | Change::Updated { name, .. }
             | Change::Unchanged { name, .. }
+            | Change::Reconfigured { name, .. }
             | Change::Removed { name, .. }
             | Change::Failed { name, .. } => name,
         }
@@ -83,9 +90,8 @@ impl fmt::Display for Change {
         let name = for_log(self.name());
         match self {
             Change::Added { version, .. } => write!(f, "{name} {} (new)", for_log(version)),
-            // The same version loaded afresh: its configuration changed.
-            Change::Updated { from, to, .. } if from == to => {
-                write!(f, "{name} {} (reconfigured)", for_log(to))
+            Change::Reconfigured { version, .. } => {
+                write!(f, "{name} {} (reconfigured)", for_log(version))
             }
             Change::Updated { from, to, .. } => {
                 write!(f, "{name} {}→{}", for_log(from), for_log(to))
