@@ -173,6 +173,7 @@ impl Notifier {
         )
         .context("the default failure template")?;
         let settings = &config.notifications;
+        warn_unjoined_rooms(config);
         let by_name: HashMap<&str, usize> = settings
             .channels
             .keys()
@@ -318,6 +319,50 @@ impl Notifier {
                     .and_then(|t| t.render(values.clone()))
                     .unwrap_or_default()
             }
+        }
+    }
+}
+
+/// Warns of a room channel that names a room its connector is known not to
+/// be in: on IRC, a channel not among `connectors.<name>.channels` (the bot
+/// never joins it, and most servers refuse a message from outside). Slack's
+/// and Matrix's rooms are known only when a notice goes out: a refusal then
+/// is that channel's outcome in the execution's record.
+fn warn_unjoined_rooms(config: &Config) {
+    let tree: Option<serde_yaml_ng::Value> = config
+        .text
+        .as_deref()
+        .and_then(|t| serde_yaml_ng::from_str(t).ok());
+    for (name, spec) in &config.notifications.channels {
+        let ChannelSpec::Room {
+            connector, room, ..
+        } = spec
+        else {
+            continue;
+        };
+        if config.connectors.get(connector).map(|c| c.kind.as_str()) != Some("irc") {
+            continue;
+        }
+        let joined: Vec<String> = tree
+            .as_ref()
+            .and_then(|t| {
+                t.get("connectors")?
+                    .get(connector.as_str())?
+                    .get("channels")
+            })
+            .and_then(|c| c.as_sequence())
+            .map(|list| {
+                list.iter()
+                    .filter_map(|c| c.as_str()?.split_whitespace().next())
+                    .map(str::to_lowercase)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if room.starts_with(['#', '&']) && !joined.contains(&room.to_lowercase()) {
+            tracing::warn!(
+                "notifications.channels.{name}: room `{}` is not among connectors.{connector}.channels: the bot does not join it, and most IRC servers refuse a message from outside a channel",
+                crate::text::for_log(room)
+            );
         }
     }
 }

@@ -478,3 +478,29 @@ skills:
     // Gone, and every notice was taken before it went.
     assert_eq!(hook.bodies.lock().unwrap().len(), 5, "log:\n{log}");
 }
+
+/// A room channel naming an IRC channel the connector does not join is
+/// warned of at start (the bot never joins it; most servers refuse a
+/// message from outside), while a joined one is not.
+#[test]
+fn a_room_the_irc_connector_does_not_join_is_warned_of_at_start() {
+    let closed = free_port();
+    let bot = BotDir::with_connectors(
+        &["hello"],
+        &format!(
+            "  irc:\n    server: 127.0.0.1\n    port: {closed}\n    nick: sandbot\n    channels: ['#Ops key']\n\
+             notifications:\n  channels:\n    ops: {{type: room, connector: irc, room: '#ops'}}\n    nope: {{type: room, connector: irc, room: '#nowhere'}}\n\
+             skills:\n  hello:\n    notify:\n      on-complete: {{channels: [ops, nope]}}\n"
+        ),
+    );
+    let mut run = bot.start();
+    assert_eq!(run.ask("hello"), "Hello alice");
+    let log = run.log();
+    assert!(
+        log.contains(
+            "notifications.channels.nope: room `#nowhere` is not among connectors.irc.channels"
+        ),
+        "{log}"
+    );
+    assert!(!log.contains("notifications.channels.ops:"), "{log}");
+}
