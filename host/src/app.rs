@@ -111,6 +111,8 @@ impl App {
     /// worker) and the event sink connectors submit to.
     pub async fn start_with(config: Config, observers: Vec<Arc<dyn Observer>>) -> Result<App> {
         let config = Arc::new(config);
+        // Every record says which host ran it.
+        crate::event::set_host(config.bus.host_name());
         let connectors = registry::instances(&config)?;
         let memory = Counted::new(open_memory(&config).await?);
         let memory_counts = memory.counts();
@@ -261,17 +263,6 @@ impl App {
             }
             presence.coordination.leave().await;
         }
-        if let Some(history) = &self.history {
-            let history = history.clone();
-            let flushed = tokio::task::spawn_blocking(move || {
-                history.flush(std::time::Duration::from_secs(5))
-            })
-            .await
-            .unwrap_or(false);
-            if !flushed {
-                tracing::warn!("the history writer did not catch up before the bot stopped");
-            }
-        }
         // Notices of the last executions go out while the connectors (and
         // so the rooms) are still there.
         let settled = futures::future::join_all(self.observers.iter().map(|o| o.settled()));
@@ -282,6 +273,18 @@ impl App {
             tracing::warn!(
                 "notices still queued after {OBSERVERS_GRACE:?} are dropped as the bot stops"
             );
+        }
+        // Written out last: the notices' outcomes go into their records.
+        if let Some(history) = &self.history {
+            let history = history.clone();
+            let flushed = tokio::task::spawn_blocking(move || {
+                history.flush(std::time::Duration::from_secs(5))
+            })
+            .await
+            .unwrap_or(false);
+            if !flushed {
+                tracing::warn!("the history writer did not catch up before the bot stopped");
+            }
         }
     }
 
@@ -662,6 +665,8 @@ fn open_observers(
         config,
         responses.clone(),
         metrics.notices_dropped(),
+        metrics.notices_failed(),
+        history.clone(),
     )?);
     all.extend(more);
     Ok((history, all))
@@ -683,7 +688,7 @@ fn open_history(config: &Config) -> Result<History> {
             &redis.prefix,
             retention,
         )?,
-        None => History::open(&config.history_path(), retention)?,
+        None => History::open_abandoning(&config.history_path(), retention)?,
     };
     Ok(history.keeping_texts(max_text))
 }

@@ -102,10 +102,9 @@ impl Commands {
             .is_some_and(|c| c.is_admin(&m.connector, &m.user_id))
     }
 
-    /// Answers `event` if it is a command; `None` when it is none (it goes
-    /// on to matching).
-    pub async fn answer(&self, id: EventId, event: &Event) -> Option<Reply> {
-        let m = event.message()?;
+    /// The entry `m` is a command of, with its words; `None` when it is
+    /// none.
+    fn entry<'m>(&self, m: &'m Message) -> Option<(&Entry, Vec<&'m str>)> {
         // Every message passes here: only a first word that starts some
         // command is worth splitting the text for.
         let first = m.text.split_whitespace().next()?;
@@ -125,6 +124,20 @@ impl Commands {
                     .all(|(w, said)| w.eq_ignore_ascii_case(said))
                 && e.handler.fits(&words)
         })?;
+        Some((entry, words))
+    }
+
+    /// Is `m` one of the commands (which then run in their conversation's
+    /// order, `crate::turns`)?
+    pub fn is_command(&self, m: &Message) -> bool {
+        self.entry(m).is_some()
+    }
+
+    /// Answers `event` if it is a command; `None` when it is none (it goes
+    /// on to matching).
+    pub async fn answer(&self, id: EventId, event: &Event) -> Option<Reply> {
+        let m = event.message()?;
+        let (entry, words) = self.entry(m)?;
         let admin = self.is_admin(m);
         if let Who::Admins(what) = entry.who
             && !admin

@@ -283,6 +283,50 @@ pub struct Execution {
     /// unreachable past the retries). The execution itself ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub undelivered: Option<String>,
+    /// What started it: `chat`, `webhook /skill/NAME/PATH`, `cron "EXPR"`
+    /// (StackStorm's trigger).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<String>,
+    /// The host it ran on (`bus.host`, else the machine's name and the
+    /// process id), so records from several hosts say whose they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// How each notification channel its `notify` rules named took the
+    /// notice, as each finished (sent, or given up on after its retries).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notified: Vec<Notified>,
+}
+
+/// One channel's delivery of a notice about an execution.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notified {
+    pub channel: String,
+    /// The rule that fired: `on-complete`, `on-success`, `on-failure`.
+    pub when: String,
+    pub ok: bool,
+    /// Why it was given up on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// This process's host name in every record ([`set_host`]).
+static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Names the host every record made from now on says it ran on; the first
+/// name given stays.
+pub fn set_host(name: String) {
+    let _ = HOST.set(name);
+}
+
+/// What started `event`, as its records say: a chat event, a webhook at its
+/// path, a schedule's tick (the caller adds the expression).
+pub fn trigger_of(event: &Event) -> String {
+    match event {
+        Event::Message(_) | Event::Reaction(_) | Event::Join(_) | Event::Leave(_) => "chat".into(),
+        Event::Webhook(w) if w.path.is_empty() => "webhook".into(),
+        Event::Webhook(w) => format!("webhook {}", w.path),
+        Event::Schedule { .. } => "cron".into(),
+    }
 }
 
 impl Execution {
@@ -316,6 +360,9 @@ impl Execution {
             responses: Vec::new(),
             parent: None,
             undelivered: None,
+            trigger: Some(trigger_of(event)),
+            host: HOST.get().cloned(),
+            notified: Vec::new(),
         }
     }
 }
@@ -340,6 +387,12 @@ pub enum Outcome {
     Interrupted,
     /// Someone stopped it on purpose (`workflow cancel N`).
     Canceled,
+    /// Still running: the history's row for a run that has started and
+    /// not ended, replaced by its record when it ends.
+    Running,
+    /// Was running when the bot ended without a word (`kill -9`, a crash,
+    /// power lost): marked so at the next start, as StackStorm marks them.
+    Abandoned,
 }
 
 impl Outcome {
@@ -355,6 +408,8 @@ impl Outcome {
             Outcome::Busy => "busy",
             Outcome::Interrupted => "interrupted",
             Outcome::Canceled => "canceled",
+            Outcome::Running => "running",
+            Outcome::Abandoned => "abandoned",
         }
     }
 }

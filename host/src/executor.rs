@@ -94,6 +94,15 @@ impl Executor<'_> {
             limit,
         } = job;
         let clock = Instant::now();
+        // A loud run's "started" row: what is left of it if the bot dies
+        // before the run ends (a quiet run's workflow records it).
+        if !quiet {
+            let mut started = record.clone();
+            started.outcome = Outcome::Running;
+            for observer in self.observers {
+                observer.started(&started);
+            }
+        }
         let mut unfinished = Unfinished {
             observers: self.observers,
             record: Some(record),

@@ -24,7 +24,8 @@
 //!
 //! Layers, bottom up (a module imports only from its own layer or below):
 //! 1. `event`, `bus`, `limits`, `manifest`, `text`, `skill_file`, `identity`,
-//!    `permissions`, `work`, `stored` (bounds on what is kept), `names`, `targets`,
+//!    `permissions`, `work`, `turns` (a conversation's commands in order),
+//!    `stored` (bounds on what is kept), `names`, `targets`,
 //!    `sqlite` (opening the bot's SQLite files), `folder` (reading a watched folder),
 //!    `similar` (how close two words are, for "did you mean");
 //! 2. `config`, `memory`, `history`, `outbound`, `grants`, `matching`,
@@ -76,6 +77,7 @@ pub mod sqlite;
 pub mod stored;
 pub mod targets;
 pub mod text;
+pub mod turns;
 pub mod validate;
 pub mod web;
 pub mod work;

@@ -166,7 +166,9 @@ impl SkillSet {
 pub struct Catalog {
     current: ArcSwap<SkillSet>,
     runtime: Arc<Runtime>,
-    config: Arc<Config>,
+    /// configuration.yaml as last read: at start, then by each `reload`
+    /// that found it changed and valid.
+    config: ArcSwap<Config>,
     /// One change at a time; readers never take it, and it is never held
     /// while a file is read. It guards the disabled skills' names too.
     changing: tokio::sync::Mutex<BTreeSet<String>>,
@@ -200,7 +202,7 @@ impl Catalog {
             )),
             publishing: std::sync::Mutex::new(()),
             runtime,
-            config,
+            config: ArcSwap::new(config),
             changing: tokio::sync::Mutex::new(disabled),
             disabled_list,
             changes: tokio::sync::watch::Sender::new(()),
@@ -230,7 +232,7 @@ impl Catalog {
         use std::sync::atomic::Ordering::Relaxed;
         self.progress.settle(change);
         match change {
-            Change::Added { .. } | Change::Updated { .. } => {
+            Change::Added { .. } | Change::Updated { .. } | Change::Reconfigured { .. } => {
                 self.loads.fetch_add(1, Relaxed);
             }
             Change::Failed { .. } => {
@@ -284,8 +286,13 @@ impl Catalog {
         self.changes.subscribe()
     }
 
-    pub fn skills_dir(&self) -> Option<&Path> {
-        self.config.skills_dir.as_deref()
+    pub fn skills_dir(&self) -> Option<PathBuf> {
+        self.config.load().skills_dir.clone()
+    }
+
+    /// configuration.yaml as the skills were last loaded with it.
+    pub fn config(&self) -> Arc<Config> {
+        self.config.load_full()
     }
 
     pub fn runtime(&self) -> &Arc<Runtime> {
@@ -297,17 +304,18 @@ impl Catalog {
     pub fn watched_paths(&self) -> (Option<PathBuf>, Vec<PathBuf>) {
         let files = self
             .config
+            .load()
             .skills
             .values()
             .filter_map(|e| e.path.clone())
             .collect();
-        (self.config.skills_dir.clone(), files)
+        (self.config.load().skills_dir.clone(), files)
     }
 
     /// What should be loaded, in priority order: configured skills in file
     /// order, then the rest of the skills folder by file name.
     pub fn sources(&self) -> Vec<Result<SkillSource, (String, String)>> {
-        let config = &self.config;
+        let config = self.config.load_full();
         let mut out = Vec::new();
         let mut claimed: HashSet<PathBuf> = HashSet::new();
         for (name, entry) in &config.skills {
@@ -380,8 +388,15 @@ impl Catalog {
     /// Brings every skill in line with the disk: loads new and changed
     /// files, unloads vanished ones, and keeps the old version of any that
     /// fails. Used at start and by the `reload` command.
+    ///
+    /// configuration.yaml is read again first: when it changed and is
+    /// valid, the skills whose sections changed load afresh (their aliases,
+    /// permissions, limits and grants are the new ones) and the report says
+    /// what changed; when it is not valid, the report says why and the
+    /// configuration in use stays (make-before-break).
     pub async fn reload_all(&self) -> ReloadReport {
         let mut report = ReloadReport::default();
+        let forced = self.reread_config(&mut report).await;
         let mut sources = Vec::new();
         for source in self.sources() {
             match source {
@@ -422,6 +437,7 @@ impl Catalog {
         // Loads run on all cores, their results kept in priority order.
         let loads = reads.into_iter().map(|(source, file)| {
             let previous = old.get(&source.name).cloned();
+            let forced = forced.contains(&source.name);
             let runtime = self.runtime.clone();
             let progress = self.progress.clone();
             tokio::spawn(async move {
@@ -444,8 +460,10 @@ impl Catalog {
                     // Changed since it was read: the watcher loads the newer file.
                     return (previous, None);
                 }
+                // A skill whose section changed loads afresh: its aliases
+                // and settings are part of what is loaded.
                 let (skill, change) =
-                    load_or_keep(&runtime, &progress, source, file, previous).await;
+                    load_or_keep(&runtime, &progress, source, file, previous, forced).await;
                 (skill, Some(change))
             })
         });
@@ -480,9 +498,46 @@ impl Catalog {
         report
     }
 
+    /// Reads configuration.yaml again; keeps it when it changed and is
+    /// valid, noting in `report` what changed. Returns the skills whose
+    /// sections changed (to load afresh even if their file did not).
+    async fn reread_config(&self, report: &mut ReloadReport) -> HashSet<String> {
+        let old = self.config.load_full();
+        let Some(path) = old.source.clone() else {
+            return HashSet::new();
+        };
+        let read = tokio::task::spawn_blocking(move || crate::config::load(&path)).await;
+        let new = match read {
+            Ok(Ok(new)) => new,
+            Ok(Err(e)) => {
+                tracing::warn!("configuration not reloaded, the one in use stays: {e}");
+                report.config_refused = Some(e.to_string());
+                return HashSet::new();
+            }
+            Err(e) => {
+                report.config_refused = Some(format!("reading it failed: {e}"));
+                return HashSet::new();
+            }
+        };
+        if new.text == old.text {
+            return HashSet::new();
+        }
+        let changes = crate::config::changes(&old, &new);
+        for line in &changes.lines {
+            tracing::info!("configuration reloaded: {line}");
+        }
+        if !changes.need_restart.is_empty() {
+            tracing::warn!(sections = %changes.need_restart.join(", "), "configuration changed where a reload does not apply it: restart to apply");
+        }
+        self.config.store(Arc::new(new));
+        let forced = changes.skills.iter().cloned().collect();
+        report.config = Some(changes);
+        forced
+    }
+
     /// Reacts to a change of one file (from the watcher).
     pub async fn reload_path(&self, path: &Path) -> Option<Change> {
-        let in_folder = self.config.skills_dir.as_deref() == path.parent();
+        let in_folder = self.config.load().skills_dir.as_deref() == path.parent();
         let stem = path.file_stem().unwrap_or_default().to_string_lossy();
         if in_folder
             && is_skill_file(path)
@@ -532,6 +587,7 @@ impl Catalog {
                     source,
                     file,
                     previous.clone(),
+                    false,
                 )
                 .await
             }
@@ -583,7 +639,7 @@ impl Catalog {
 
     async fn swap(&self, skills: Vec<Arc<Skill>>, disabled: &BTreeSet<String>) {
         let in_use: HashSet<String> = skills.iter().map(|s| s.sha256.clone()).collect();
-        let config = self.config.clone();
+        let config = self.config.load_full();
         let disabled = disabled.clone();
         // Building the index compiles regexes: keep it off the async
         // workers. Stored only if the workflows did not change meanwhile
@@ -622,17 +678,20 @@ impl Catalog {
     }
 }
 
-/// Loads `source` unless `previous` already runs the same bytes.
+/// Loads `source` unless `previous` already runs the same bytes (and is
+/// not `forced` to load afresh: its configuration changed).
 async fn load_or_keep(
     runtime: &Runtime,
     progress: &Arc<progress::Progress>,
     source: SkillSource,
     file: SkillFile,
     previous: Option<Arc<Skill>>,
+    forced: bool,
 ) -> (Option<Arc<Skill>>, Change) {
     let name = source.name.clone();
     if let Some(prev) = &previous
         && file.sha256 == prev.sha256
+        && !forced
     {
         let version = prev.manifest.version.clone();
         return (Some(prev.clone()), Change::Unchanged { name, version });
@@ -658,6 +717,9 @@ async fn load_or_keep(
                 "compiled"
             );
             let change = match previous {
+                Some(prev) if prev.sha256 == skill.sha256 => {
+                    Change::Reconfigured { name, version: to }
+                }
                 Some(prev) => Change::Updated {
                     name,
                     from: prev.manifest.version.clone(),

@@ -43,6 +43,12 @@ pub enum Change {
         name: String,
         version: String,
     },
+    /// The same file loaded afresh: its section of configuration.yaml
+    /// changed (aliases, limits, grants…).
+    Reconfigured {
+        name: String,
+        version: String,
+    },
     Removed {
         name: String,
         version: String,
@@ -61,6 +67,7 @@ impl Change {
             Change::Added { name, .. }
             | Change::Updated { name, .. }
             | Change::Unchanged { name, .. }
+            | Change::Reconfigured { name, .. }
             | Change::Removed { name, .. }
             | Change::Failed { name, .. } => name,
         }
@@ -83,6 +90,9 @@ impl fmt::Display for Change {
         let name = for_log(self.name());
         match self {
             Change::Added { version, .. } => write!(f, "{name} {} (new)", for_log(version)),
+            Change::Reconfigured { version, .. } => {
+                write!(f, "{name} {} (reconfigured)", for_log(version))
+            }
             Change::Updated { from, to, .. } => {
                 write!(f, "{name} {}→{}", for_log(from), for_log(to))
             }
@@ -99,6 +109,10 @@ impl fmt::Display for Change {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReloadReport {
     pub changes: Vec<Change>,
+    /// What changed in configuration.yaml, when it did.
+    pub config: Option<crate::config::ConfigChanges>,
+    /// Why a changed configuration.yaml was not taken (the one in use stays).
+    pub config_refused: Option<String>,
 }
 
 impl ReloadReport {
@@ -141,6 +155,23 @@ impl ReloadReport {
                 text.push_str(&format!("\n{}: {}", for_log(name), for_log(&error)));
             }
         }
+        if let Some(config) = &self.config {
+            for line in &config.lines {
+                text.push_str(&format!("\nconfiguration: {}", for_log(line)));
+            }
+            if !config.need_restart.is_empty() {
+                text.push_str(&format!(
+                    "\nconfiguration: {} changed: applied at the next start, not by reload",
+                    config.need_restart.join(", ")
+                ));
+            }
+        }
+        if let Some(why) = &self.config_refused {
+            text = format!(
+                "⚠ configuration.yaml was not reloaded, the one in use stays: {}\n{text}",
+                for_log(why)
+            );
+        }
         text
     }
 }
@@ -179,6 +210,7 @@ mod tests {
                     version: "1.0.0".into(),
                 },
             ],
+            ..Default::default()
         };
         assert_eq!(
             report.summary(),

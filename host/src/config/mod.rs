@@ -4,6 +4,7 @@
 mod bus;
 mod connectors;
 mod databases;
+mod diff;
 mod env;
 mod error;
 mod load;
@@ -18,6 +19,7 @@ pub use crate::limits::{ByteSize, HumanDuration, Limits};
 pub use bus::{BusSettings, NatsSettings, Role, Roles, default_host_name};
 pub use connectors::ConnectorSection;
 pub use databases::{Databases, RedisSettings, SqliteSettings};
+pub use diff::{ConfigChanges, changes};
 pub use error::{ConfigError, yaml_error};
 pub use load::{SEARCH_ORDER_HELP, load, locate, parse};
 pub use notify::{

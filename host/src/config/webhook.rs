@@ -14,10 +14,15 @@
 //!       secret: ${ALERT_SECRET}  # an X-Hub-Signature-256 HMAC, or the token itself
 //!   status-page:
 //!     webhook: {public: true}    # anyone who reaches the server may call it
+//!   github:
+//!     webhook:
+//!       secret: ${GITHUB_SECRET}
+//!       delivery-header: X-GitHub-Delivery  # a delivery seen before runs once
+//!       delivery-window: 1h                 # how long an id is remembered
 //! ```
 
 use super::Secret;
-use crate::limits::ByteSize;
+use crate::limits::{ByteSize, HumanDuration};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use std::fmt;
@@ -35,7 +40,16 @@ pub struct WebhookSettings {
     pub secret: Option<Secret>,
     /// `public: true`: no secret, on purpose.
     pub public: bool,
+    /// The header naming a delivery (`X-GitHub-Delivery`, `X-Request-Id`),
+    /// lowercase: a delivery seen within `delivery_window` is answered
+    /// "duplicate" and does not run again.
+    pub delivery_header: Option<String>,
+    pub delivery_window: HumanDuration,
 }
+
+/// How long a delivery id is remembered when the configuration does not say.
+pub const DEFAULT_DELIVERY_WINDOW: HumanDuration =
+    HumanDuration(std::time::Duration::from_secs(3600));
 
 /// The section as written, checked into [`WebhookSettings`].
 #[derive(Deserialize)]
@@ -47,6 +61,10 @@ struct Written {
     secret: Option<Secret>,
     #[serde(default)]
     public: bool,
+    #[serde(default)]
+    delivery_header: Option<String>,
+    #[serde(default)]
+    delivery_window: Option<HumanDuration>,
 }
 
 impl TryFrom<Written> for WebhookSettings {
@@ -59,10 +77,22 @@ impl TryFrom<Written> for WebhookSettings {
             (Some(_), true) => Err(
                 "`public: true` and a `secret`: a public webhook has no secret; keep one of the two",
             ),
+            _ if w.delivery_window.is_some() && w.delivery_header.is_none() => Err(
+                "`delivery-window` without `delivery-header`: name the header that carries the delivery id",
+            ),
+            _ if w
+                .delivery_header
+                .as_deref()
+                .is_some_and(|h| axum::http::HeaderName::from_bytes(h.as_bytes()).is_err()) =>
+            {
+                Err("`delivery-header` is not a header name")
+            }
             _ => Ok(WebhookSettings {
                 max_body: w.max_body,
                 secret: w.secret,
                 public: w.public,
+                delivery_header: w.delivery_header.map(|h| h.to_ascii_lowercase()),
+                delivery_window: w.delivery_window.unwrap_or(DEFAULT_DELIVERY_WINDOW),
             }),
         }
     }
@@ -81,7 +111,7 @@ struct SettingsVisitor;
 impl<'de> Visitor<'de> for SettingsVisitor {
     type Value = WebhookSettings;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a mapping of max-body, secret, public")
+        f.write_str("a mapping of max-body, secret, public, delivery-header, delivery-window")
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<WebhookSettings, A::Error> {
         let written = Written::deserialize(de::value::MapAccessDeserializer::new(map))?;
@@ -109,6 +139,8 @@ impl Default for WebhookSettings {
             max_body: DEFAULT_MAX_BODY,
             secret: None,
             public: false,
+            delivery_header: None,
+            delivery_window: DEFAULT_DELIVERY_WINDOW,
         }
     }
 }

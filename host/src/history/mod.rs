@@ -117,6 +117,11 @@ pub struct History {
     sent: std::sync::atomic::AtomicU64,
     /// The longest text a record keeps of any one field.
     max_text: usize,
+    /// Runs get a `running` row when they start ([`History::started`]):
+    /// only a history one bot owns (its SQLite file), which it can clean up
+    /// at its next start. In Redis, shared by hosts, one host could not
+    /// tell another's running rows from abandoned ones.
+    keeps_started: bool,
 }
 
 impl History {
@@ -125,6 +130,25 @@ impl History {
     pub fn open(path: &Path, retention: Retention) -> Result<History> {
         let store = sqlite::SqliteStore::open(path)?;
         Self::start(store, Reader::Sqlite(path.to_owned()), retention)
+    }
+
+    /// Opens the history as the bot does when it starts: like
+    /// [`History::open`], first marking the records a previous run left
+    /// `running` as `abandoned` (logged).
+    pub fn open_abandoning(path: &Path, retention: Retention) -> Result<History> {
+        let mut store = sqlite::SqliteStore::open(path)?;
+        let abandoned = store
+            .abandon()
+            .with_context(|| format!("marking abandoned runs in {}", path.display()))?;
+        if abandoned > 0 {
+            tracing::warn!(
+                abandoned,
+                "executions in flight when the bot last ended without stopping are recorded as abandoned"
+            );
+        }
+        let mut history = Self::start(store, Reader::Sqlite(path.to_owned()), retention)?;
+        history.keeps_started = true;
+        Ok(history)
     }
 
     /// Keeps the history in Redis at `url` (shown as `shown` in errors),
@@ -155,6 +179,7 @@ impl History {
             written_now,
             sent: std::sync::atomic::AtomicU64::new(0),
             max_text: DEFAULT_MAX_TEXT,
+            keeps_started: false,
         })
     }
 
@@ -172,6 +197,14 @@ impl History {
         cut_texts(&mut kept, self.max_text);
         if self.records.send(kept).is_ok() {
             self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Queues the `running` row of a run that has just started (replaced by
+    /// its record when it ends), if this history keeps them; never waits.
+    pub fn started(&self, execution: &Execution) {
+        if self.keeps_started {
+            self.record(execution);
         }
     }
 
@@ -422,6 +455,9 @@ mod tests {
             responses: Vec::new(),
             parent: None,
             undelivered: None,
+            trigger: None,
+            host: None,
+            notified: Vec::new(),
         }
     }
 

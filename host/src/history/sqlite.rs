@@ -60,6 +60,43 @@ impl SqliteStore {
     }
 }
 
+/// Why a record is `abandoned`.
+pub(super) const ABANDONED: &str =
+    "the bot ended without finishing it (killed, crashed or lost power); marked at the next start";
+
+impl SqliteStore {
+    /// Marks every record still `running` as `abandoned`: at start, before
+    /// any run of this process, a running row is one a bot that ended
+    /// without a word (`kill -9`) never finished. Returns how many.
+    pub(super) fn abandon(&mut self) -> Result<usize> {
+        let tx = self.conn.transaction()?;
+        let rows: Vec<(String, String)> = {
+            let mut select =
+                tx.prepare("SELECT id, record FROM executions WHERE outcome = 'running'")?;
+            select
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?
+        };
+        let mut delta = 0i64;
+        for (id, json) in &rows {
+            let Ok(mut e) = serde_json::from_str::<Execution>(json) else {
+                continue; // unreadable: searches skip it too
+            };
+            e.outcome = crate::event::Outcome::Abandoned;
+            e.error = Some(ABANDONED.into());
+            let now = serde_json::to_string(&e)?;
+            delta += now.len() as i64 - json.len() as i64;
+            tx.execute(
+                "UPDATE executions SET outcome = 'abandoned', record = ? WHERE id = ?",
+                params![now, id],
+            )?;
+        }
+        add_bytes(&tx, delta)?;
+        tx.commit()?;
+        Ok(rows.len())
+    }
+}
+
 /// Adds `delta` (negative: freed) to the records' total size.
 fn add_bytes(tx: &Transaction, delta: i64) -> Result<()> {
     if delta != 0 {

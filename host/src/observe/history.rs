@@ -42,4 +42,8 @@ impl Observer for HistoryObserver {
             }
         });
     }
+
+    fn started(&self, execution: &Execution) {
+        self.0.started(execution);
+    }
 }

@@ -56,6 +56,18 @@ impl BusPublished {
     }
 }
 
+/// Notices a channel gave up on (after its retries), by channel.
+#[derive(Clone, Default)]
+pub struct NotificationsFailed(Family<Labels, Counter>);
+
+impl NotificationsFailed {
+    pub fn count(&self, channel: &str) {
+        self.0
+            .get_or_create(&labels([("channel", channel.to_owned())]))
+            .inc();
+    }
+}
+
 /// Label pairs, their values escaped when written.
 fn labels<const N: usize>(pairs: [(&'static str, String); N]) -> Labels {
     pairs.into_iter().map(|(k, v)| (k, Label(v))).collect()
@@ -79,6 +91,8 @@ pub struct Metrics {
     connector_up: Family<Labels, Gauge>,
     memory_ops: Family<Labels, Counter>,
     notices_dropped: Counter,
+    notices_failed: NotificationsFailed,
+    webhooks_refused: Family<Labels, Counter>,
     bus_published: Family<Labels, Counter>,
     bus_connected: Family<Labels, Gauge>,
     stream_pending: Gauge,
@@ -132,6 +146,8 @@ impl Metrics {
         let connector_up = Family::<Labels, Gauge>::default();
         let memory_ops = Family::<Labels, Counter>::default();
         let notices_dropped = Counter::default();
+        let notices_failed = NotificationsFailed::default();
+        let webhooks_refused = Family::<Labels, Counter>::default();
         let bus_published = Family::<Labels, Counter>::default();
         let bus_connected = Family::<Labels, Gauge>::default();
         let stream_pending = Gauge::default();
@@ -209,6 +225,16 @@ impl Metrics {
             notices_dropped.clone(),
         );
         registry.register(
+            "notifications_failed",
+            "Notices a channel gave up on after its retries, by channel",
+            notices_failed.0.clone(),
+        );
+        registry.register(
+            "webhooks_refused",
+            "Webhook requests refused for a missing or wrong secret (401), by hook",
+            webhooks_refused.clone(),
+        );
+        registry.register(
             "connector_up",
             "1 when the connector is connected or listening, else 0",
             connector_up.clone(),
@@ -226,6 +252,8 @@ impl Metrics {
             connector_up,
             memory_ops,
             notices_dropped,
+            notices_failed,
+            webhooks_refused,
             bus_published,
             bus_connected,
             stream_pending,
@@ -246,10 +274,23 @@ impl Metrics {
         self.notices_dropped.clone()
     }
 
+    /// The counters the notifier counts notices given up on in, by channel.
+    pub fn notices_failed(&self) -> NotificationsFailed {
+        self.notices_failed.clone()
+    }
+
     /// Reports the calls `counts` has counted (`memory::Counted`).
     pub fn counting_memory(mut self, counts: Arc<MemoryCounts>) -> Metrics {
         self.memory = Some(counts);
         self
+    }
+
+    /// Counts a webhook request refused for its secret, by hook
+    /// (`skills.NAME.webhook`).
+    pub fn webhook_refused(&self, hook: &str) {
+        self.webhooks_refused
+            .get_or_create(&labels([("hook", hook.to_owned())]))
+            .inc();
     }
 
     /// Counts an event as it arrives.

@@ -11,7 +11,7 @@ mod notify;
 
 pub use history::HistoryObserver;
 pub use log::LogObserver;
-pub use metrics::{BusPublished, BusSnapshot, Metrics, Snapshot};
+pub use metrics::{BusPublished, BusSnapshot, Metrics, NotificationsFailed, Snapshot};
 pub use notify::{Notice, Notifier};
 
 use crate::event::{EventId, Execution};
@@ -23,6 +23,11 @@ pub trait Observer: Send + Sync + 'static {
     /// A connector gave up delivering an answer to `event` (`why`), after
     /// its executions were recorded: a keeper of records marks them.
     fn undelivered(&self, _event: EventId, _why: &str) {}
+
+    /// A run has started (its record, outcome `running`): only the history
+    /// keeps it, so a run the bot never finishes (`kill -9`) is found at
+    /// the next start and marked `abandoned`.
+    fn started(&self, _execution: &Execution) {}
 
     /// Resolves once what this observer queued has gone out: the bot waits
     /// for it (bounded) as it stops, so the last executions' notices are

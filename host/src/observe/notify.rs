@@ -49,6 +49,25 @@ pub struct Notice {
     pub execution: Arc<Execution>,
     /// The values templates see, for a channel's own templates (a subject).
     pub values: minijinja::Value,
+    /// Where each channel's outcome is noted.
+    ledger: Option<Arc<Ledger>>,
+}
+
+/// An execution's record as its notices go out: each channel's outcome is
+/// added to it as it is known, and the record written again to the history,
+/// so the last write holds every channel's.
+struct Ledger {
+    record: std::sync::Mutex<Execution>,
+    history: Arc<crate::history::History>,
+}
+
+impl Ledger {
+    fn note(&self, notified: crate::event::Notified) {
+        let mut record = self.record.lock().unwrap_or_else(|e| e.into_inner());
+        record.notified.push(notified);
+        // Queued under the lock: the writes keep the order of the notes.
+        self.history.record(&record);
+    }
 }
 
 /// One way of delivering a notice; the channel's task retries it.
@@ -108,6 +127,8 @@ pub struct Notifier {
     /// Notices dropped because a channel's queue was full.
     dropped: Counter,
     pending: Arc<Pending>,
+    /// Where each channel's outcome is kept with its execution's record.
+    history: Option<Arc<crate::history::History>>,
 }
 
 /// Notices queued and not yet sent or given up, over every channel, so
@@ -131,10 +152,14 @@ impl Notifier {
     /// channel (so this needs a tokio runtime); `None` when no skill or
     /// alias notifies anyone. Room notices go out through `responses`.
     /// Each notice dropped for a full queue counts in `dropped`.
+    /// Each notice a channel gives up on counts in `failed`, and with a
+    /// `history` each channel's outcome is added to the execution's record.
     pub fn start(
         config: &Config,
         responses: Arc<dyn ResponseSink>,
         dropped: Counter,
+        failed: crate::observe::NotificationsFailed,
+        history: Option<Arc<crate::history::History>>,
     ) -> Result<Option<Arc<dyn Observer>>> {
         let mut env: Environment<'static> = Environment::new();
         env.add_template_owned(
@@ -148,6 +173,7 @@ impl Notifier {
         )
         .context("the default failure template")?;
         let settings = &config.notifications;
+        warn_unjoined_rooms(config);
         let by_name: HashMap<&str, usize> = settings
             .channels
             .keys()
@@ -256,6 +282,7 @@ impl Notifier {
                 rx,
                 retry,
                 pending.clone(),
+                failed.clone(),
             ));
             channels.push(Channel {
                 name: name.clone(),
@@ -268,6 +295,7 @@ impl Notifier {
             channels,
             dropped,
             pending,
+            history,
         })))
     }
 
@@ -291,6 +319,50 @@ impl Notifier {
                     .and_then(|t| t.render(values.clone()))
                     .unwrap_or_default()
             }
+        }
+    }
+}
+
+/// Warns of a room channel that names a room its connector is known not to
+/// be in: on IRC, a channel not among `connectors.<name>.channels` (the bot
+/// never joins it, and most servers refuse a message from outside). Slack's
+/// and Matrix's rooms are known only when a notice goes out: a refusal then
+/// is that channel's outcome in the execution's record.
+fn warn_unjoined_rooms(config: &Config) {
+    let tree: Option<serde_yaml_ng::Value> = config
+        .text
+        .as_deref()
+        .and_then(|t| serde_yaml_ng::from_str(t).ok());
+    for (name, spec) in &config.notifications.channels {
+        let ChannelSpec::Room {
+            connector, room, ..
+        } = spec
+        else {
+            continue;
+        };
+        if config.connectors.get(connector).map(|c| c.kind.as_str()) != Some("irc") {
+            continue;
+        }
+        let joined: Vec<String> = tree
+            .as_ref()
+            .and_then(|t| {
+                t.get("connectors")?
+                    .get(connector.as_str())?
+                    .get("channels")
+            })
+            .and_then(|c| c.as_sequence())
+            .map(|list| {
+                list.iter()
+                    .filter_map(|c| c.as_str()?.split_whitespace().next())
+                    .map(str::to_lowercase)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if room.starts_with(['#', '&']) && !joined.contains(&room.to_lowercase()) {
+            tracing::warn!(
+                "notifications.channels.{name}: room `{}` is not among connectors.{connector}.channels: the bot does not join it, and most IRC servers refuse a message from outside a channel",
+                crate::text::for_log(room)
+            );
         }
     }
 }
@@ -373,6 +445,12 @@ impl Observer for Notifier {
             return;
         }
         let execution = Arc::new(e.clone());
+        let ledger = self.history.as_ref().map(|history| {
+            Arc::new(Ledger {
+                record: std::sync::Mutex::new(e.clone()),
+                history: history.clone(),
+            })
+        });
         let values = values(e);
         for rule in fired {
             let notice = Arc::new(Notice {
@@ -380,6 +458,7 @@ impl Observer for Notifier {
                 text: self.render(rule, e, &values),
                 execution: execution.clone(),
                 values: values.clone(),
+                ledger: ledger.clone(),
             });
             for &at in &rule.channels {
                 let channel = &self.channels[at];
@@ -464,28 +543,47 @@ struct Retry {
 }
 
 /// A channel's task: sends its notices one after another, each retried
-/// with a doubling wait, until the notifier is dropped.
+/// with a doubling wait, until the notifier is dropped; notes how each went.
 async fn run_channel(
     name: String,
     sender: Box<dyn Deliver>,
     mut queue: mpsc::Receiver<Arc<Notice>>,
     retry: Retry,
     pending: Arc<Pending>,
+    failed: crate::observe::NotificationsFailed,
 ) {
     while let Some(notice) = queue.recv().await {
-        deliver(&name, &*sender, &notice, retry).await;
+        let sent = deliver(&name, &*sender, &notice, retry).await;
+        if sent.is_err() {
+            failed.count(&name);
+        }
+        if let Some(ledger) = &notice.ledger {
+            ledger.note(crate::event::Notified {
+                channel: name.clone(),
+                when: notice.when.into(),
+                ok: sent.is_ok(),
+                error: sent.err(),
+            });
+        }
         pending.done();
     }
 }
 
-/// One notice, retried with a doubling wait, until sent or given up.
-async fn deliver(name: &str, sender: &dyn Deliver, notice: &Notice, retry: Retry) {
+/// One notice, retried with a doubling wait, until sent or given up (the
+/// last error).
+async fn deliver(
+    name: &str,
+    sender: &dyn Deliver,
+    notice: &Notice,
+    retry: Retry,
+) -> Result<(), String> {
     let mut wait = retry.backoff;
-    for attempt in 1..=retry.retries + 1 {
+    let mut attempt = 1;
+    loop {
         match sender.deliver(notice).await {
             Ok(()) => {
                 tracing::debug!(channel = %name, execution = %notice.execution.id, when = notice.when, "notified");
-                break;
+                return Ok(());
             }
             Err(e) if attempt <= retry.retries => {
                 tracing::warn!(channel = %name, execution = %notice.execution.id, attempt, "notification failed, retrying in {wait:?}: {e:#}");
@@ -494,8 +592,10 @@ async fn deliver(name: &str, sender: &dyn Deliver, notice: &Notice, retry: Retry
             }
             Err(e) => {
                 tracing::error!(channel = %name, execution = %notice.execution.id, attempt, "notification given up: {e:#}");
+                return Err(format!("{e:#}"));
             }
         }
+        attempt += 1;
     }
 }
 

@@ -15,6 +15,8 @@
 pub mod api;
 mod bearer;
 pub mod body;
+mod deliveries;
+mod form;
 mod guard;
 pub mod metrics;
 mod server;

@@ -53,7 +53,16 @@ struct Hooks {
     bot: Arc<Bot>,
     catalog: Arc<Catalog>,
     config: Arc<Config>,
+    /// Deliveries already taken, by hook (`delivery-header`).
+    deliveries: super::deliveries::Deliveries,
+    /// When each hook's last refusal was recorded ([`REFUSALS_RECORDED`]).
+    refusals: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
 }
+
+/// At most one refused request (401) a second is recorded per hook, so a
+/// flood of bad requests cannot push real records out of the history; every
+/// one is logged and counted (`sandbot_webhooks_refused_total`).
+const REFUSALS_RECORDED: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The webhook routes, to mount on the bot's HTTP server.
 pub fn routes(bot: Arc<Bot>, catalog: Arc<Catalog>, config: Arc<Config>) -> Router {
@@ -64,6 +73,8 @@ pub fn routes(bot: Arc<Bot>, catalog: Arc<Catalog>, config: Arc<Config>) -> Rout
             bot,
             catalog,
             config,
+            deliveries: Default::default(),
+            refusals: Default::default(),
         }))
 }
 
@@ -164,27 +175,108 @@ async fn handle(
         held: _budget,
     } = match admit(bodies, body, &headers, settings, &key).await {
         Ok(read) => read,
-        Err(refused) => return refused,
+        Err((refused, why)) => {
+            if let Some(why) = why {
+                let trigger = match workflow {
+                    true => format!("/workflow/{name}"),
+                    false => format!("/skill/{name}/{path}"),
+                };
+                hooks.refused(&key, &name, &path, trigger, &method, why);
+            }
+            return refused;
+        }
     };
+    // A delivery taken before runs once (`delivery-header`).
+    let delivery = settings
+        .delivery_header
+        .as_deref()
+        .and_then(|h| headers.get(h))
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .filter(|id| !id.trim().is_empty());
+    if let Some(id) = &delivery
+        && !hooks.deliveries.take(&key, id, settings.delivery_window.0)
+    {
+        tracing::info!(hook = %key, delivery = %for_log(id), "a delivery already taken: not run again");
+        return answer(
+            StatusCode::OK,
+            format!("duplicate: delivery {} was already taken", for_log(id)),
+        );
+    }
     if settings.secret.is_some() || workflow {
         // The proof was for the bot; the skill need not see the secret,
         // nor a workflow's run keep it.
         headers.remove(TOKEN);
         headers.remove(header::AUTHORIZATION);
     }
-    if workflow {
-        headers.remove(SIGNATURE);
-        return start_workflow(hooks, &name, &method, &headers, &body).await;
-    }
-    let request = WebhookRequest {
-        path: crate::matching::webhook_path(&path).to_owned(),
-        method: method.to_string(),
-        headers: header_pairs(&headers),
-        body: Vec::from(body),
-        received_at: now_ms(),
+    // A form (GitHub's and Slack's other way to post) arrives as JSON.
+    let body = match super::form::to_json(&mut headers, body) {
+        Ok(body) => body,
+        Err(why) => return answer(StatusCode::BAD_REQUEST, why),
     };
-    let execution = hooks.bot.trigger(&set, &hit, Event::Webhook(request)).await;
-    skill_answer(&name, execution)
+    let response = if workflow {
+        headers.remove(SIGNATURE);
+        start_workflow(hooks, &name, &method, &headers, &body).await
+    } else {
+        let request = WebhookRequest {
+            path: crate::matching::webhook_path(&path).to_owned(),
+            method: method.to_string(),
+            headers: header_pairs(&headers),
+            body: Vec::from(body),
+            received_at: now_ms(),
+        };
+        let execution = hooks.bot.trigger(&set, &hit, Event::Webhook(request)).await;
+        skill_answer(&name, execution)
+    };
+    // Not run after all (busy, stopping, refused inputs): the sender's
+    // retry of this delivery should run.
+    if let Some(id) = &delivery
+        && !response.status().is_success()
+    {
+        hooks.deliveries.forget(&key, id);
+    }
+    response
+}
+
+impl Hooks {
+    /// A request refused for its secret (401): logged and counted always,
+    /// and recorded in the history (outcome `denied`, at most one a second
+    /// per hook) so the refusals show beside the runs.
+    fn refused(
+        &self,
+        key: &str,
+        name: &str,
+        path: &str,
+        trigger: String,
+        method: &Method,
+        why: &str,
+    ) {
+        tracing::warn!(hook = %key, "webhook request refused (401): {why}");
+        self.bot.metrics().webhook_refused(key);
+        let now = std::time::Instant::now();
+        {
+            let mut last = self.refusals.lock().unwrap_or_else(|e| e.into_inner());
+            match last.get(key) {
+                Some(at) if now.duration_since(*at) < REFUSALS_RECORDED => return,
+                _ => last.insert(key.to_owned(), now),
+            };
+        }
+        let request = WebhookRequest {
+            path: trigger.clone(),
+            method: method.to_string(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            received_at: now_ms(),
+        };
+        let id = EventId::next();
+        let mut record =
+            Execution::for_event(format!("{id}-0"), id, &Event::Webhook(request), now_ms());
+        record.skill = name.to_owned();
+        record.matcher = crate::matching::webhook_path(path).to_owned();
+        record.outcome = Outcome::Denied;
+        record.error = Some(format!("webhook request refused (401): {why}"));
+        record.trigger = Some(format!("webhook {trigger}"));
+        self.bot.record(&record);
+    }
 }
 
 fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
@@ -276,7 +368,8 @@ async fn start_workflow(
         }
     };
     let request = WebhookRequest {
-        path: String::new(),
+        // Its record's trigger: `webhook /workflow/NAME`.
+        path: format!("/workflow/{name}"),
         method: method.to_string(),
         headers: header_pairs(headers),
         body: Vec::new(),
@@ -327,10 +420,10 @@ async fn admit(
     headers: &HeaderMap,
     settings: &WebhookSettings,
     key: &str,
-) -> Result<Read, Response> {
+) -> Result<Read, (Response, Option<&'static str>)> {
     let max = settings.max_body;
     if super::body::declared_length(headers).is_some_and(|n| n > max.0) {
-        return Err(unread(Unread::TooLarge, bodies, settings, key));
+        return Err((unread(Unread::TooLarge, bodies, settings, key), None));
     }
     let secret = settings.secret.as_ref().map(|s| s.expose());
     let signed = headers.contains_key(SIGNATURE);
@@ -338,24 +431,23 @@ async fn admit(
         && !signed
         && let Err(why) = check_secret(secret, headers, b"")
     {
-        return Err(unauthorized(key, why));
+        return Err((unauthorized(), Some(why)));
     }
     let body = bodies
         .read(body, headers, max.0)
         .await
-        .map_err(|why| unread(why, bodies, settings, key))?;
+        .map_err(|why| (unread(why, bodies, settings, key), None))?;
     if let Some(secret) = secret
         && signed
         && let Err(why) = check_secret(secret, headers, &body.bytes)
     {
-        return Err(unauthorized(key, why));
+        return Err((unauthorized(), Some(why)));
     }
     Ok(body)
 }
 
-/// A secret not proved, logged, as the answer to send.
-fn unauthorized(key: &str, why: &str) -> Response {
-    tracing::warn!(hook = %key, "webhook request refused (401): {why}");
+/// A secret not proved, as the answer to send (the caller logs why).
+fn unauthorized() -> Response {
     answer(StatusCode::UNAUTHORIZED, "unauthorized".into())
 }
 

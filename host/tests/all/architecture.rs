@@ -19,6 +19,7 @@ const LAYERS: &[&[&str]] = &[
         "identity",
         "permissions",
         "work",
+        "turns",
         "stored",
         "names",
         "targets",

@@ -133,12 +133,28 @@ fn sigterm_waits_for_running_work_and_records_the_rest_as_interrupted() {
     assert_eq!(run.ask("work 30000"), "On it, alice: 30000 ms of work…");
     let stopped = Instant::now();
     run.terminate();
-    let (rest, status, log) = run.wait_exit(Duration::from_secs(15));
+    // A message during the grace is answered, not dropped.
+    run.wait_for_log("waiting up to");
+    run.say("hello");
+    let (mut rest, status, log) = run.wait_exit(Duration::from_secs(15));
     let took = stopped.elapsed();
     assert!(status.success(), "{status:?}\n{log}");
     // The short one finished within the grace and was answered; the long
-    // one was stopped when the grace ran out.
-    assert_eq!(rest, ["worked 800 ms"], "{log}");
+    // one was stopped when the grace ran out, and its room told so.
+    assert_eq!(
+        rest.pop().as_deref(),
+        Some("⏹ `work 30000` was interrupted by a restart"),
+        "{log}"
+    );
+    rest.sort();
+    assert_eq!(
+        rest,
+        [
+            "worked 800 ms",
+            "⏳ sandbot is stopping; try again in a moment"
+        ],
+        "{log}"
+    );
     assert!(
         took >= Duration::from_secs(2) && took < Duration::from_secs(10),
         "{took:?}\n{log}"
@@ -166,4 +182,129 @@ fn a_bad_ack_template_is_a_configuration_error_with_its_line() {
     assert!(!status.success());
     assert!(err.contains("configuration.yaml:8:"), "{err}");
     assert!(err.contains("ack is not a valid template"), "{err}");
+}
+
+/// After `kill -9` the runs that were in flight are in the history as
+/// `abandoned` once the bot starts again (as StackStorm marks them), not
+/// missing; a run that ended is untouched.
+#[test]
+fn runs_in_flight_at_kill_9_are_abandoned_at_the_next_start() {
+    let bot = BotDir::new(&["slow", "hello"], SLOW);
+    let mut run = bot.start();
+    assert_eq!(run.ask("work 10"), "On it, alice: 10 ms of work…");
+    assert_eq!(run.answer(), "worked 10 ms");
+    assert_eq!(run.ask("work 30000"), "On it, alice: 30000 ms of work…");
+    // Its `running` row is written within moments of its start (and the
+    // first run's record, which replaces its own).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now: Vec<(Outcome, String)> = records(&bot)
+            .iter()
+            .map(|r| (r.outcome, r.captures[0].1.clone()))
+            .collect();
+        if now
+            == [
+                (Outcome::Running, "30000".into()),
+                (Outcome::Ok, "10".into()),
+            ]
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no running row: {:?}",
+            records(&bot)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    run.kill();
+
+    let mut again = bot.start();
+    assert_eq!(again.ask("hello"), "Hello alice");
+    let (_, status, log) = again.finish();
+    assert!(status.success(), "{log}");
+    assert!(log.contains("recorded as abandoned"), "{log}");
+    let records = records(&bot);
+    let outcomes: Vec<(Outcome, &str)> = records
+        .iter()
+        .map(|r| (r.outcome, r.captures[0].1.as_str()))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [(Outcome::Abandoned, "30000"), (Outcome::Ok, "10")],
+        "{records:?}"
+    );
+    assert!(
+        records[0]
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("without finishing"),
+        "{:?}",
+        records[0].error
+    );
+}
+
+/// On a websocket: a message sent while the bot stops gets a short answer
+/// (the socket stays open), and a run the stop interrupts is told to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_hears_that_the_bot_is_stopping_and_what_it_interrupted() {
+    use futures::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let port = crate::common::free_port();
+    let bot = BotDir::with_connectors(
+        &["slow", "hello"],
+        &format!(
+            "  websocket: {{}}\nweb: {{port: {port}}}\nruntime: {{shutdown-grace: 2s}}\nskills:\n  slow: {{limits: {{time: 60s}}}}\n  hello: {{}}\n"
+        ),
+    );
+    let run = bot.start();
+    crate::common::wait_for_port(port);
+    let (status, body) = crate::common::http(port, "POST", "/connector/websocket", &[], "");
+    assert_eq!(status, 200, "{body}");
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let id = json["socket"].as_str().unwrap();
+    let url = format!("ws://127.0.0.1:{port}/connector/websocket/{id}");
+    let mut ws = tokio_tungstenite::connect_async(url).await.unwrap().0;
+    ws.send(Message::text("hello")).await.unwrap();
+    assert_eq!(next_text(&mut ws).await, "Hello user");
+    ws.send(Message::text("work 30000")).await.unwrap();
+    // It runs (no ack here: the socket waits for its answer).
+    run.wait_for_log("working 30000 ms");
+    run.terminate();
+    run.wait_for_log("waiting up to");
+    ws.send(Message::text("hello")).await.unwrap();
+    // Answers keep the order of the messages: the run asked first is
+    // answered first, when the grace runs out.
+    assert_eq!(
+        next_text(&mut ws).await,
+        "⏹ `work 30000` was interrupted by a restart"
+    );
+    assert_eq!(
+        next_text(&mut ws).await,
+        "⏳ sandbot is stopping; try again in a moment"
+    );
+    let (_, status, log) = run.wait_exit(Duration::from_secs(15));
+    assert!(status.success(), "{log}");
+}
+
+async fn next_text(
+    ws: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+) -> String {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(20), ws.next())
+            .await
+            .expect("an answer within 20 s")
+            .expect("the socket is open")
+            .expect("a frame");
+        match frame {
+            Message::Text(t) => return t.to_string(),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("expected a text frame, got {other:?}"),
+        }
+    }
 }

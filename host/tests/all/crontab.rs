@@ -39,6 +39,28 @@ fn a_reminder_fires_on_its_schedule_and_posts_to_its_room() {
         "{executed}"
     );
     assert!(log.contains("zone=America/New_York"), "{log}");
+    // Its record says what triggered it.
+    let (_, status, log) = run.finish();
+    assert!(status.success(), "{log}");
+    let history = sandbot::history::History::open(
+        &bot.path().join("data/history.db"),
+        sandbot::history::Retention::default(),
+    )
+    .unwrap();
+    let records = history
+        .find(&sandbot::history::Filter {
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(!records.is_empty());
+    for r in &records {
+        assert_eq!(
+            r.trigger.as_deref(),
+            Some(r#"cron "*/2 * * * * *""#),
+            "{r:?}"
+        );
+    }
 }
 
 #[test]

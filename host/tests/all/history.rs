@@ -183,6 +183,9 @@ fn redis_keeps_the_newest_records_up_to_the_count() {
         responses: Vec::new(),
         parent: None,
         undelivered: None,
+        trigger: None,
+        host: None,
+        notified: Vec::new(),
     };
     for n in 1..=4 {
         history.record(&record(

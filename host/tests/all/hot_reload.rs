@@ -201,3 +201,85 @@ fn only_admins_may_reload() {
     );
     assert_eq!(run.ask("hi"), "Hi mallory");
 }
+
+/// Every line of a many-line answer: the first, then any that follow
+/// closely.
+fn ask_all(run: &mut crate::common::Running, text: &str) -> Vec<String> {
+    run.say(text);
+    let mut lines = vec![run.answer()];
+    while let Some(line) = run.try_answer(std::time::Duration::from_millis(300)) {
+        lines.push(line);
+    }
+    lines
+}
+
+/// `reload` reads configuration.yaml again: a removed operator alias stops
+/// matching and leaves `help`, the answer says what changed (and what waits
+/// for a restart), and a configuration that does not load is refused with
+/// its error while the one in use stays.
+#[test]
+fn reload_rereads_the_configuration_and_refuses_a_bad_one() {
+    let alias = "skills:\n  deploy:\n    aliases:\n      - format: \"ship {{app}}\"\n        matcher: deploy\n";
+    let bot = BotDir::new(&["deploy"], alias);
+    let mut run = bot.start();
+    assert_eq!(run.ask("ship api"), "Deploying api to staging for alice.");
+    assert!(
+        ask_all(&mut run, "help")
+            .iter()
+            .any(|l| l.contains("ship {{app}}"))
+    );
+    let with_alias = std::fs::read_to_string(bot.config()).unwrap();
+
+    let without = with_alias.replace(alias, "skills:\n  deploy: {}\n");
+    bot.write_config(&without.replace("admins: [alice]", "admins: [alice, bob]"));
+    assert_eq!(
+        ask_all(&mut run, "reload"),
+        [
+            "reloaded 1 skill: deploy 0.1.0 (reconfigured)",
+            "│ configuration: skills.deploy: changed",
+            "│ configuration: skills.deploy: alias `ship {{app}}` removed",
+            "│ configuration: admins changed: applied at the next start, not by reload",
+        ]
+    );
+    run.say("ship api");
+    let answer = run.try_answer(Duration::from_secs(1));
+    assert!(
+        !answer
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("Deploying"),
+        "{answer:?}"
+    );
+    assert!(!ask_all(&mut run, "help").iter().any(|l| l.contains("ship")));
+    assert_eq!(run.ask("deploy api"), "Deploying api to staging for alice.");
+
+    // Broken: refused with its line, the configuration in use stays.
+    bot.write_config(
+        &with_alias.replace("        matcher: deploy\n", "        matcher: [deploy\n"),
+    );
+    let answer = ask_all(&mut run, "reload");
+    assert!(
+        answer[0].starts_with("⚠ configuration.yaml was not reloaded, the one in use stays: ")
+            && answer[0].contains("configuration.yaml:"),
+        "{answer:?}"
+    );
+    assert_eq!(answer[1], "│ reloaded 1 skill: deploy 0.1.0", "{answer:?}");
+    run.say("ship api");
+    let answer = run.try_answer(Duration::from_secs(1));
+    assert!(
+        !answer
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("Deploying"),
+        "{answer:?}"
+    );
+
+    // Back: the alias runs again.
+    bot.write_config(&with_alias);
+    let answer = ask_all(&mut run, "reload");
+    assert_eq!(
+        answer[0], "reloaded 1 skill: deploy 0.1.0 (reconfigured)",
+        "{answer:?}"
+    );
+    assert_eq!(run.ask("ship api"), "Deploying api to staging for alice.");
+}

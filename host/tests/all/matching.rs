@@ -76,6 +76,28 @@ fn aliases_templates_and_an_operators_own_words() {
         "Hello alice",
         "regexes still work beside them"
     );
+    // The refused override is in the history, as `denied` with its reason.
+    let (_, status, log) = run.finish();
+    assert!(status.success(), "{log}");
+    let history = sandbot::history::History::open(
+        &bot.path().join("data/history.db"),
+        sandbot::history::Retention::default(),
+    )
+    .unwrap();
+    let denied = history
+        .find(&sandbot::history::Filter {
+            outcome: Some(sandbot::event::Outcome::Denied),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(denied.len(), 1, "{denied:?}");
+    assert_eq!(denied[0].skill, "deploy");
+    assert_eq!(denied[0].text.as_deref(), Some("ship api env=dev"));
+    assert_eq!(
+        denied[0].error.as_deref(),
+        Some("⛔ `env` cannot be overridden: this command fixes it.")
+    );
 }
 
 #[test]

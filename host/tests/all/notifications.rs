@@ -266,10 +266,12 @@ fn the_outcome_picks_on_success_or_on_failure() {
 #[test]
 fn a_dead_webhook_is_retried_and_given_up_while_the_room_hears_at_once() {
     let closed = free_port();
+    let web = free_port();
     let bot = BotDir::new(
         &["hello"],
         &format!(
             r#"logging: {{level: debug}}
+web: {{port: {web}}}
 notifications:
   allow-http: ["http://127.0.0.1:{closed}"]
   retries: 2
@@ -315,6 +317,55 @@ skills:
         log.contains("channel=ops") && log.contains("notified"),
         "{log}"
     );
+    // Counted by channel in `/metrics`.
+    let (status, metrics) = crate::common::http(web, "GET", "/metrics", &[], "");
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("sandbot_notifications_failed_total{channel=\"hook\"} 1"),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("channel=\"ops\""), "{metrics}");
+    // Each channel's outcome is in the execution's record.
+    let (_, status, log) = run.finish();
+    assert!(status.success(), "{log}");
+    let history = sandbot::history::History::open(
+        &bot.path().join("data/history.db"),
+        sandbot::history::Retention::default(),
+    )
+    .unwrap();
+    let records = history
+        .find(&sandbot::history::Filter {
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(records.len(), 1, "{records:?}");
+    let mut notified = records[0].notified.clone();
+    notified.sort_by(|a, b| a.channel.cmp(&b.channel));
+    assert_eq!(notified.len(), 2, "{notified:?}");
+    assert_eq!(
+        (
+            notified[0].channel.as_str(),
+            notified[0].ok,
+            notified[0].when.as_str()
+        ),
+        ("hook", false, "on-complete")
+    );
+    assert!(
+        notified[0]
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains(&format!("127.0.0.1:{closed}")),
+        "{notified:?}"
+    );
+    assert_eq!(
+        (notified[1].channel.as_str(), notified[1].ok),
+        ("ops", true)
+    );
+    assert_eq!(notified[1].error, None);
+    assert_eq!(records[0].trigger.as_deref(), Some("chat"));
+    assert!(records[0].host.is_some(), "{:?}", records[0]);
 }
 
 #[test]
@@ -426,4 +477,30 @@ skills:
     assert!(status.success(), "{status}; log:\n{log}");
     // Gone, and every notice was taken before it went.
     assert_eq!(hook.bodies.lock().unwrap().len(), 5, "log:\n{log}");
+}
+
+/// A room channel naming an IRC channel the connector does not join is
+/// warned of at start (the bot never joins it; most servers refuse a
+/// message from outside), while a joined one is not.
+#[test]
+fn a_room_the_irc_connector_does_not_join_is_warned_of_at_start() {
+    let closed = free_port();
+    let bot = BotDir::with_connectors(
+        &["hello"],
+        &format!(
+            "  irc:\n    server: 127.0.0.1\n    port: {closed}\n    nick: sandbot\n    channels: ['#Ops key']\n\
+             notifications:\n  channels:\n    ops: {{type: room, connector: irc, room: '#ops'}}\n    nope: {{type: room, connector: irc, room: '#nowhere'}}\n\
+             skills:\n  hello:\n    notify:\n      on-complete: {{channels: [ops, nope]}}\n"
+        ),
+    );
+    let mut run = bot.start();
+    assert_eq!(run.ask("hello"), "Hello alice");
+    let log = run.log();
+    assert!(
+        log.contains(
+            "notifications.channels.nope: room `#nowhere` is not among connectors.irc.channels"
+        ),
+        "{log}"
+    );
+    assert!(!log.contains("notifications.channels.ops:"), "{log}");
 }

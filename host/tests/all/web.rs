@@ -467,3 +467,47 @@ async fn https_with_a_certificate_and_key() {
         "{stderr}"
     );
 }
+
+/// Admin commands sent back to back on one socket run in the order sent:
+/// each `skill disable` and `skill enable` finds the state the one before
+/// it left (not "already enabled" while `skills` says disabled), and the
+/// last one wins. Another socket's message does not wait for them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn back_to_back_commands_on_a_socket_run_in_the_order_sent() {
+    let port = free_port();
+    let bot = BotDir::with_connectors(
+        &["hello"],
+        &format!("  websocket: {{tokens: {{t-alice: alice}}}}\nweb: {{port: {port}}}\n"),
+    );
+    let config = std::fs::read_to_string(bot.config()).unwrap();
+    bot.write_config(&config.replace("admins: [alice]", "admins: [alice, 'websocket:alice']"));
+    let _run = bot.start();
+    wait_for_port(port);
+    let (status, id) = new_socket(port, &[("authorization", "t-alice")]);
+    assert_eq!(status, 200, "{id}");
+    let mut ws = open(port, &id).await;
+    const PAIRS: usize = 15;
+    for _ in 0..PAIRS {
+        say(&mut ws, "skill disable hello").await;
+        say(&mut ws, "skill enable hello").await;
+    }
+    say(&mut ws, "skills").await;
+    let mut answers = Vec::new();
+    for _ in 0..2 * PAIRS {
+        answers.push(answer(&mut ws).await);
+    }
+    for pair in answers.chunks(2) {
+        assert_eq!(
+            pair,
+            ["`hello` is disabled.", "`hello` is enabled."],
+            "{answers:#?}"
+        );
+    }
+    let skills = answer(&mut ws).await;
+    assert!(
+        skills.contains("hello") && !skills.contains("disabled"),
+        "{skills}"
+    );
+    say(&mut ws, "hello").await;
+    assert_eq!(answer(&mut ws).await, "Hello alice");
+}

@@ -91,7 +91,7 @@ fn a_signed_alert_is_posted_and_answered() {
 
 #[test]
 fn a_bad_or_missing_signature_is_refused_before_the_skill_runs() {
-    let (_bot, run, port) = start();
+    let (bot, run, port) = start();
     let wrong = signature("something else");
     for headers in [
         vec![("x-hub-signature-256", wrong.as_str())],
@@ -106,6 +106,140 @@ fn a_bad_or_missing_signature_is_refused_before_the_skill_runs() {
     run.wait_for_log("webhook request refused (401): no X-Hub-Signature-256");
     assert_eq!(run.try_answer(Duration::from_millis(500)), None);
     assert!(!run.log().contains("executed"), "{}", run.log());
+    // Every refusal is counted, by hook.
+    let (_, metrics) = http(port, "GET", "/metrics", &[], "");
+    assert!(
+        metrics.contains("sandbot_webhooks_refused_total{hook=\"skills.webhook-alert.webhook\"} 3"),
+        "{metrics}"
+    );
+    // And recorded in the history (at most one a second per hook), beside
+    // the runs, as `denied`.
+    let (_, status, log) = run.finish();
+    assert!(status.success(), "{log}");
+    let records = history(&bot);
+    assert!((1..=2).contains(&records.len()), "{records:?}");
+    for r in &records {
+        assert_eq!(r.outcome, sandbot::event::Outcome::Denied, "{r:?}");
+        assert_eq!(r.skill, "webhook-alert");
+        assert_eq!(
+            r.trigger.as_deref(),
+            Some("webhook /skill/webhook-alert/alert")
+        );
+        assert!(
+            r.error
+                .as_deref()
+                .unwrap_or_default()
+                .starts_with("webhook request refused (401): "),
+            "{r:?}"
+        );
+    }
+}
+
+/// Every record in `bot`'s history, newest first.
+fn history(bot: &BotDir) -> Vec<sandbot::event::Execution> {
+    let history = sandbot::history::History::open(
+        &bot.path().join("data/history.db"),
+        sandbot::history::Retention::default(),
+    )
+    .unwrap();
+    history
+        .find(&sandbot::history::Filter {
+            limit: 100,
+            ..Default::default()
+        })
+        .unwrap()
+}
+
+/// `text` as a form field's value.
+fn form_value(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            b' ' => "+".into(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// With `delivery-header`, a delivery sent twice (a sender's retry) runs
+/// once: the second is answered 200 "duplicate"; another id runs. A
+/// form-encoded body (GitHub's `payload=` form) reaches the skill as the
+/// JSON it holds. Records say what triggered them.
+#[test]
+fn a_repeated_delivery_runs_once_and_a_form_is_parsed() {
+    let (bot, mut run, port) = start();
+    let config = std::fs::read_to_string(bot.config()).unwrap();
+    bot.write_config(&config.replace(
+        "      max-body: 1KiB\n",
+        "      max-body: 1KiB\n      delivery-header: X-GitHub-Delivery\n      delivery-window: 1h\n",
+    ));
+    drop(run);
+    run = bot.start();
+    wait_for_port(port);
+    let sig = signature(ALERT);
+    let post = |id: &str| {
+        http(
+            port,
+            "POST",
+            PATH,
+            &[("x-hub-signature-256", &sig), ("x-github-delivery", id)],
+            ALERT,
+        )
+    };
+    assert_eq!(post("d-1"), (200, "ok".into()), "{}", run.log());
+    assert_eq!(run.answer(), "🚨 [critical] DiskFull: /var is 97% full");
+    assert_eq!(
+        post("d-1"),
+        (200, "duplicate: delivery d-1 was already taken\n".into())
+    );
+    assert_eq!(
+        run.try_answer(Duration::from_millis(500)),
+        None,
+        "ran twice"
+    );
+    // A request that does not prove the secret is not remembered.
+    let (status, _) = http(
+        port,
+        "POST",
+        PATH,
+        &[("x-sandbot-token", "guess"), ("x-github-delivery", "d-2")],
+        ALERT,
+    );
+    assert_eq!(status, 401);
+    assert_eq!(post("d-2"), (200, "ok".into()));
+    assert_eq!(run.answer(), "🚨 [critical] DiskFull: /var is 97% full");
+
+    // GitHub's form: the JSON in a `payload` field.
+    let form = format!(
+        "payload={}",
+        form_value(r#"{"name": "Formed", "severity": "low"}"#)
+    );
+    let (status, body) = http(
+        port,
+        "POST",
+        PATH,
+        &[
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("x-hub-signature-256", &signature(&form)),
+        ],
+        &form,
+    );
+    assert_eq!((status, body.as_str()), (200, "ok"), "{}", run.log());
+    assert_eq!(run.answer(), "🚨 [low] Formed");
+    let (_, status, log) = run.finish();
+    assert!(status.success(), "{log}");
+    let records = history(&bot);
+    let ok: Vec<_> = records
+        .iter()
+        .filter(|r| r.outcome == sandbot::event::Outcome::Ok)
+        .collect();
+    assert_eq!(ok.len(), 3, "{records:?}");
+    for r in ok {
+        assert_eq!(
+            r.trigger.as_deref(),
+            Some("webhook /skill/webhook-alert/alert")
+        );
+    }
 }
 
 #[test]

@@ -11,24 +11,28 @@
 //! a skill's runs through the executor (`executor`), in the background
 //! after an ack if it has one.
 
-use crate::bus::{Closed, EventSink, ResponseSink};
+use crate::bus::ResponseSink;
 use crate::catalog::{Catalog, Skill, SkillSet};
 use crate::commands::{Commands, Reply};
 use crate::config::Config;
 use crate::event::{Event, EventId, Execution, Message, Outcome, Target, now_ms};
 use crate::executor::{Executor, INTERRUPTED, Job};
+use crate::manifest::MatcherKind;
 use crate::matching::{Hit, Target as Aim, Why};
 use crate::observe::Observer;
 use crate::permissions::{Asker, Refusal};
 use crate::runtime::Reserved;
 use crate::runtime::Runtime;
 use crate::work::Work;
-use futures::FutureExt;
-use futures::future::BoxFuture;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Weak};
 use tokio::sync::Semaphore;
 use tracing::Instrument;
+
+mod dispatch;
+
+use dispatch::interrupted;
+pub use dispatch::{Dispatch, STOPPING};
 
 pub struct Bot {
     catalog: Arc<Catalog>,
@@ -46,6 +50,8 @@ pub struct Bot {
     workflows: Arc<crate::workflow::Workflows>,
     /// Every chat command, asked once per event before matching.
     commands: Arc<Commands>,
+    /// Each conversation's commands, in the order received.
+    turns: Arc<crate::turns::Turns>,
 }
 
 /// What the dispatcher works with, built before it (`app`).
@@ -95,6 +101,7 @@ impl Bot {
             me: me.clone(),
             workflows,
             commands,
+            turns: Arc::default(),
         })
     }
 
@@ -102,6 +109,17 @@ impl Bot {
     /// app stops their runs).
     pub fn workflows(&self) -> &Arc<crate::workflow::Workflows> {
         &self.workflows
+    }
+
+    /// The metrics (the web server counts refused webhooks in them).
+    pub fn metrics(&self) -> &crate::observe::Metrics {
+        &self.metrics
+    }
+
+    /// Gives a record of something that did not run (a refused webhook
+    /// request) to the observers.
+    pub fn record(&self, execution: &Execution) {
+        self.observe(execution);
     }
 
     /// What the bot has taken on and not finished (`crate::work`).
@@ -249,6 +267,7 @@ impl Bot {
         for hit in &hits {
             self.metrics.matched(Some(hit.why));
         }
+        let routed = hits.len();
         let denied = self.screen(set, id, event, &mut hits).await;
         if let Some(m) = event.message()
             && m.addressed
@@ -271,10 +290,17 @@ impl Bot {
             }
         }
         // A pair that would change a fixed parameter: refused, as
-        // StackStorm refuses it, rather than run quietly.
+        // StackStorm refuses it, rather than run quietly; recorded as
+        // `denied`.
+        let mut overridden = None;
         if let Some(at) = hits.iter().position(|h| h.refused.is_some()) {
             let hit = hits.remove(at);
             tracing::info!(matcher = %hit.matcher_id, "refused: a fixed parameter cannot be overridden");
+            // Past every routed hit's number: the runs' and the denied.
+            let mut refused = record(set, id, routed, event, &hit, now_ms());
+            refused.outcome = Outcome::Denied;
+            refused.error = hit.refused.clone();
+            overridden = Some(refused);
             if let (Some(origin), Some(why)) = (event.origin(), hit.refused) {
                 self.say(origin.target, id, why).await;
             }
@@ -311,6 +337,7 @@ impl Bot {
             .collect();
         executions.extend(futures::future::join_all(runs).await);
         executions.extend(denied);
+        executions.extend(overridden);
         executions
     }
 
@@ -370,8 +397,13 @@ impl Bot {
                 let run = bot.execute(&set, id, n, &event, &hit, Some(reserved));
                 tokio::select! {
                     execution = run => bot.observe(&execution),
-                    // Dropping the run records it as interrupted.
-                    () = bot.work.stopped() => {}
+                    // Dropping the run records it as interrupted; the
+                    // room that asked is told.
+                    () = bot.work.stopped() => {
+                        if let Some(m) = event.message() {
+                            bot.say(reply_target(m), id, interrupted(&m.text)).await;
+                        }
+                    }
                 }
                 drop(entered);
             }
@@ -605,8 +637,17 @@ fn record(
             (version.into(), String::new(), "workflow".into())
         }
     };
+    // The trigger, as precise as the matcher says: a tick's expression,
+    // a webhook's whole path.
+    let name = set.name(hit.target);
+    let trigger = match (&set.manifest(hit.target).matchers[hit.matcher].kind, event) {
+        (MatcherKind::Crontab { expression, .. }, _) => format!("cron \"{expression}\""),
+        (_, Event::Webhook(w)) => format!("webhook /skill/{name}/{}", w.path),
+        _ => crate::event::trigger_of(event),
+    };
     Execution {
-        skill: set.name(hit.target).to_owned(),
+        trigger: Some(trigger),
+        skill: name.to_owned(),
         version,
         sha256,
         matcher,
@@ -701,64 +742,5 @@ fn reply_target(m: &Message) -> Target {
         connector: m.connector.clone(),
         room: m.room.clone(),
         thread: m.thread.clone(),
-    }
-}
-
-/// The dispatcher as connectors see it: an event sink that takes an event,
-/// waits for a place among `max-in-flight`, and handles it in the background.
-pub struct Dispatch(pub Arc<Bot>);
-
-impl EventSink for Dispatch {
-    fn submit(&self, id: EventId, event: Event) -> BoxFuture<'_, Result<(), Closed>> {
-        Box::pin(async move {
-            if self.0.work.is_closed() {
-                return Err(Closed);
-            }
-            let permit = self
-                .0
-                .in_flight
-                .clone()
-                .acquire_owned()
-                .await
-                .map_err(|_| Closed)?;
-            let entered = self.0.work.enter();
-            let bot = self.0.clone();
-            let connector = event.connector().map(str::to_owned);
-            tokio::spawn(async move {
-                let handled =
-                    std::panic::AssertUnwindSafe(bot.handle(id, event, None)).catch_unwind();
-                let ended = tokio::select! {
-                    handled = handled => handled.is_ok(),
-                    // Stopped at shutdown: its executions recorded
-                    // themselves as interrupted when dropped.
-                    () = bot.work.stopped() => false,
-                };
-                if !ended {
-                    // A bug, not a skill (skills trap inside wasmtime), or
-                    // shutdown: the event still ends, so its connector is
-                    // not left waiting.
-                    if !bot.work.is_closed() {
-                        tracing::error!(event = %id, "handling an event panicked");
-                    }
-                    if let Some(connector) = connector {
-                        bot.responses.finished(&connector, id).await;
-                    }
-                }
-                drop(permit);
-                drop(entered);
-            });
-            Ok(())
-        })
-    }
-
-    fn settled(&self) -> BoxFuture<'_, ()> {
-        Box::pin(self.0.work.idle())
-    }
-
-    fn undelivered(&self, id: EventId, why: String) -> BoxFuture<'_, ()> {
-        for observer in &self.0.observers {
-            observer.undelivered(id, &why);
-        }
-        Box::pin(async {})
     }
 }
