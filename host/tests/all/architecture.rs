@@ -39,6 +39,7 @@ const LAYERS: &[&[&str]] = &[
     &[
         "bot",
         "builtins",
+        "recent",
         "commands",
         "executor",
         "observe",
