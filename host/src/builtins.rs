@@ -7,8 +7,8 @@
 
 use crate::catalog::{Catalog, SkillSet};
 use crate::commands::{Asked, Entry, Handler, Reply, Who, word};
-use crate::event::{Message, now_ms};
-use crate::history::{Filter, History};
+use crate::event::Message;
+use crate::history::History;
 use crate::manifest::MatcherKind;
 use crate::matching::Target;
 use crate::permissions::Asker;
@@ -116,7 +116,7 @@ impl Handler for Builtin {
                     Some(history) => {
                         let words: Vec<String> =
                             asked.words[1..].iter().map(|w| (*w).to_owned()).collect();
-                        recent(history, &catalog.current(), m, admin, &words).await
+                        crate::recent::answer(history, &catalog.current(), m, admin, &words).await
                     }
                     None => "The history is off (history.enabled: false).".into(),
                 },
@@ -275,107 +275,7 @@ fn skills(catalog: &Catalog) -> String {
     lines.join("\n")
 }
 
-/// The most records `history` shows, and how many without a number.
-const HISTORY_MAX: usize = 50;
-const HISTORY_DEFAULT: usize = 10;
-
-/// `history [skill] [user] [n]`: a number is how many, a loaded skill's
-/// name is the skill, any other word the user (id or name). Only admins
-/// see other people's runs.
-async fn recent(
-    history: &Arc<History>,
-    set: &SkillSet,
-    m: &Message,
-    admin: bool,
-    words: &[String],
-) -> String {
-    let mut filter = Filter {
-        limit: HISTORY_DEFAULT,
-        ..Filter::default()
-    };
-    for word in words {
-        if let Ok(n) = word.parse::<usize>() {
-            filter.limit = n.clamp(1, HISTORY_MAX);
-        } else if word.starts_with("wf-") && !word.contains('.') {
-            // A workflow run: its tasks' records.
-            filter.parent = Some(word.clone());
-        } else if set.get(word).is_some() || set.workflow(word).is_some() {
-            // A workflow's runs are recorded under its name, as a skill's.
-            filter.skill = Some(word.clone());
-        } else {
-            filter.user = Some(word.clone());
-        }
-    }
-    if !admin {
-        if filter
-            .user
-            .as_ref()
-            .is_some_and(|u| *u != m.user_id && *u != m.user)
-        {
-            return format!("Sorry {}, only admins may see other people's runs.", m.user);
-        }
-        filter.user = Some(m.user_id.clone());
-        filter.connector = Some(m.connector.clone());
-    }
-    let history = history.clone();
-    let found = tokio::task::spawn_blocking(move || history.find(&filter)).await;
-    let records = match found {
-        Ok(Ok(records)) => records,
-        Ok(Err(e)) => {
-            tracing::error!("reading the history: {e:#}");
-            return "⚠ I could not read the history.".into();
-        }
-        Err(e) => {
-            tracing::error!("reading the history: {e}");
-            return "⚠ I could not read the history.".into();
-        }
-    };
-    if records.is_empty() {
-        return "No runs recorded yet.".into();
-    }
-    let now = now_ms();
-    let mut lines = vec![match words.iter().find(|w| w.starts_with("wf-")) {
-        Some(run) => format!("Last {} tasks of {run}, newest first:", records.len()),
-        None => format!("Last {} runs, newest first:", records.len()),
-    }];
-    for e in records {
-        // Every field came from outside (a user, a room, a skill's error):
-        // each is shown on the record's one line, escaped.
-        let who = for_log(e.user_id.as_deref().unwrap_or("-"));
-        let place = match (&e.connector, &e.room) {
-            (Some(c), Some(r)) => format!(" in {}:{}", for_log(c), for_log(r)),
-            _ => String::new(),
-        };
-        let error = e
-            .error
-            .map(|e| format!(": {}", for_log(crate::text::cut(&e, 80))))
-            .unwrap_or_default();
-        // A workflow's task hangs under its run.
-        let under = if e.parent.is_some() { "└ " } else { "" };
-        lines.push(format!(
-            "  {under}{} ago  {} {}/{} by {who}{place} — {} ({} ms){error}  [{}]",
-            ago(now.saturating_sub(e.started_at)),
-            for_log(&e.skill),
-            for_log(&e.version),
-            for_log(&e.matcher),
-            e.outcome,
-            e.micros / 1000,
-            for_log(&e.id)
-        ));
-    }
-    lines.join("\n")
-}
-
 /// `42s`, `5m`, `3h`, `2d`.
-fn ago(ms: u64) -> String {
-    let s = ms / 1000;
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m", s / 60),
-        3600..86_400 => format!("{}h", s / 3600),
-        _ => format!("{}d", s / 86_400),
-    }
-}
 
 /// The most suggestions "did you mean" gives.
 const SUGGESTIONS: usize = 3;

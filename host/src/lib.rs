@@ -35,7 +35,8 @@
 //! 4. `catalog`;
 //! 5. `observe`, `executor` (runs a skill for an event, the one place that
 //!    makes its record), `commands` (the one registry of chat commands),
-//!    then `bot`, `builtins`, `web`, `scheduler`, `workflow`, `nats`
+//!    then `bot`, `builtins`, `recent` (the `history` command's answer),
+//!    `web`, `scheduler`, `workflow`, `nats`
 //!    (several hosts: the bus's other implementation, the NATS backend of
 //!    `coordination`, shared skills);
 //! 6. `app`, `banner` (what a terminal is told at start), `skilltest`,
@@ -68,6 +69,7 @@ pub mod nats;
 pub mod observe;
 pub mod outbound;
 pub mod permissions;
+pub mod recent;
 pub mod runtime;
 pub mod scheduler;
 pub mod similar;

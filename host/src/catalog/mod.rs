@@ -218,11 +218,6 @@ impl Catalog {
         (self.loads.load(Relaxed), self.load_failures.load(Relaxed))
     }
 
-    /// The configuration the catalog was built with.
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
     /// Skills compiling now, and new files that failed to load.
     pub fn progress(&self) -> progress::Inner {
         self.progress.now()
@@ -672,7 +667,7 @@ impl Catalog {
             old.policies.clone(),
             Arc::new(workflows),
         );
-        same_words::warn(&set, &self.config);
+        same_words::warn(&set, &self.config());
         self.current.store(Arc::new(set));
         self.changes.send_replace(());
     }

@@ -40,6 +40,7 @@ const LAYERS: &[&[&str]] = &[
     &[
         "bot",
         "builtins",
+        "recent",
         "commands",
         "executor",
         "observe",

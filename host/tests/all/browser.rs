@@ -216,7 +216,7 @@ async fn the_page_keeps_who_you_are_and_what_was_said_and_asks_for_a_token() {
     until(
         &page,
         "the run from before the reload, as ada's own",
-        &format!("{BOT_SAID}.some(t => t.startsWith('Last 1 run') && t.includes('hello 0.1.0/greet by ~ada'))"),
+        &format!("{BOT_SAID}.some(t => t.startsWith('The last run:') && t.includes('hello 0.1.0/greet') && t.includes('~ada websocket:'))"),
     )
     .await;
     drop(run);

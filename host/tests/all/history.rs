@@ -59,11 +59,15 @@ fn kept_and_found(databases: &str) {
     let mine = ask_all(&mut bob, "history");
     assert_eq!(mine[0], "Last 2 runs, newest first:", "{mine:?}");
     assert!(
-        mine[1].contains("deploy 0.1.0/deploy by bob in shell:shell — denied"),
+        mine[1].contains("deploy 0.1.0/deploy")
+            && mine[1].contains(" denied: not allowed")
+            && mine[1].contains(" ms)  bob shell:shell  ["),
         "{mine:?}"
     );
     assert!(
-        mine[2].contains("hello 0.1.0/greet by bob in shell:shell — ok"),
+        mine[2].contains("hello 0.1.0/greet")
+            && mine[2].contains(" ok (")
+            && mine[2].contains("bob shell:shell"),
         "{mine:?}"
     );
     assert_eq!(
@@ -82,17 +86,26 @@ fn kept_and_found(databases: &str) {
     );
     let deploys = ask_all(&mut alice, "history deploy");
     assert_eq!(deploys.len(), 3, "{deploys:?}");
+    // The parameters the alias read are on the line, the columns aligned.
     assert!(
-        deploys[1].contains("by alice") && deploys[1].contains("— ok"),
+        deploys[1].contains("app=api env=prod")
+            && deploys[1].contains(" ok (")
+            && deploys[1].contains("alice shell:shell"),
         "{deploys:?}"
     );
     assert!(
-        deploys[2].contains("by bob") && deploys[2].contains("— denied"),
+        deploys[2].contains(" denied") && deploys[2].contains("bob shell:shell"),
         "{deploys:?}"
     );
+    let column = |line: &str| line.find(" ok (").or_else(|| line.find(" denied"));
+    assert_eq!(column(&deploys[1]), column(&deploys[2]), "{deploys:?}");
     let bobs = ask_all(&mut alice, "history bob 1");
-    assert_eq!(bobs.len(), 2, "{bobs:?}");
-    assert!(bobs[1].contains("/deploy by bob"), "{bobs:?}");
+    assert_eq!(bobs[0], "The last run:", "{bobs:?}");
+    assert!(
+        bobs[1].contains("/deploy") && bobs[1].contains("bob "),
+        "{bobs:?}"
+    );
+    assert_eq!(alice.ask("history nobody"), "No runs by nobody recorded.");
 
     wait_for_port(port);
     let (status, _) = http(port, "GET", "/api/executions", &[], "");
@@ -346,4 +359,38 @@ fn with_redis_the_history_keeps_within_its_byte_budget() {
     assert_eq!(by_time as usize, ids.len());
     // About 8.7 KB each: the message and the answer, 4 KiB each.
     assert!(ids.len() >= 100, "{}", ids.len());
+}
+
+/// `history` lists commands first: what an always-matcher heard (`seen`
+/// noting every message) is counted under the list, not listed, unless
+/// asked with `all`; an empty answer says what was asked for.
+#[test]
+fn history_lists_commands_and_counts_what_was_only_heard() {
+    let bot = BotDir::new(&["hello", "seen"], "skills:\n  hello: {}\n  seen: {}\n");
+    let mut run = bot.start();
+    assert_eq!(run.ask("hello"), "Hello alice");
+    run.say("just talking");
+    assert_eq!(run.ask("hi"), "Hi alice");
+    let listed = ask_all(&mut run, "history");
+    assert_eq!(listed[0], "Last 2 runs, newest first:", "{listed:?}");
+    assert!(
+        listed[1..3].iter().all(|l| l.contains("hello 0.1.0/")),
+        "{listed:?}"
+    );
+    assert!(
+        listed[3].starts_with("(3 background runs not shown: what always-matchers heard"),
+        "{listed:?}"
+    );
+    let all = ask_all(&mut run, "history all");
+    assert_eq!(
+        all.iter()
+            .filter(|l| l.contains("seen 0.1.0/record"))
+            .count(),
+        3,
+        "{all:?}"
+    );
+    assert_eq!(
+        run.ask("history seen"),
+        "No commands among the last runs, only 3 background runs (`history all` shows them)."
+    );
 }

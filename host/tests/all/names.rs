@@ -72,11 +72,22 @@ fn hostile_names_are_refused_and_forge_no_line_where_names_are_shown() {
         "LOUD NOISES!!! WHY ARE WE SHOUTING?"
     );
 
-    // `skills`: the two loaded, a line each.
+    // `skills`: the two loaded, then each refused file as not loaded, a
+    // line each, its name escaped.
     let skills = ask_all(&mut run, "skills");
-    assert_eq!(skills.len(), 3, "{skills:?}");
+    assert_eq!(skills.len(), 3 + hostile().len(), "{skills:?}");
     assert_eq!(skills[0], "2 skills:");
     assert!(skills[1].contains("hello 0.1.0") && skills[2].contains("loudnoises 0.1.0"));
+    for line in &skills[3..] {
+        assert!(line.contains("— ✗ not loaded: "), "{line}");
+        assert!(line.contains("its file name is not a skill name"), "{line}");
+    }
+    assert!(
+        skills
+            .iter()
+            .any(|l| l.contains(r#"two\nlines\r\nERROR forged — ✗ not loaded"#)),
+        "{skills:#?}"
+    );
 
     // `reload`: the summary, then one line per refused file, escaped.
     let report = ask_all(&mut run, "reload");
@@ -102,10 +113,10 @@ fn hostile_names_are_refused_and_forge_no_line_where_names_are_shown() {
 
     // `history`: the user's and the room's line breaks stay escaped.
     let history = ask_all(&mut run, "history");
-    assert_eq!(history[0], "Last 1 runs, newest first:", "{history:?}");
+    assert_eq!(history[0], "The last run:", "{history:?}");
     assert_eq!(history.len(), 2, "{history:?}");
     assert!(
-        history[1].contains(r#"by mal\nlory "x"} in shell:ro"om{1}\nforged — ok"#),
+        history[1].contains(r#"ok (0 ms)  mal\nlory "x"} shell:ro"om{1}\nforged  ["#),
         "{history:?}"
     );
 
