@@ -275,8 +275,6 @@ fn skills(catalog: &Catalog) -> String {
     lines.join("\n")
 }
 
-/// `42s`, `5m`, `3h`, `2d`.
-
 /// The most suggestions "did you mean" gives.
 const SUGGESTIONS: usize = 3;
 

@@ -228,6 +228,7 @@ fn table(records: &[Execution], now: u64) -> Vec<String> {
         .collect()
 }
 
+/// `42s`, `5m`, `3h`, `2d`.
 fn ago(ms: u64) -> String {
     let s = ms / 1000;
     match s {

@@ -1,0 +1,318 @@
+//! Wiring: from a configuration to a running bot. The one place that knows
+//! every part: it builds the runtime, the catalog, the dispatcher and the
+//! connector instances, and joins them through the ports in `bus`.
+
+use crate::bot::{Bot, Dispatch};
+use crate::bus::{Delivery, EventSink, Outboxes};
+use crate::catalog::{Catalog, watch};
+use crate::commands::Commands;
+use crate::config::{BusSettings, Config, Role};
+use crate::connectors::registry::{self, Instance};
+use crate::coordination::{Coordination, Leases};
+use crate::history::{History, Retention};
+use crate::memory::{Counted, MemoryStore, RedisMemory, SqliteMemory};
+use crate::observe::{HistoryObserver, LogObserver, Metrics, Observer};
+use crate::runtime::{Options, Runtime, Services};
+use crate::work::Work;
+use anyhow::{Context as _, Result};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+mod open;
+mod serve;
+
+use open::*;
+
+/// How long stopping waits for observers' queues (notices) to empty.
+const OBSERVERS_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+pub struct App {
+    pub bot: Arc<Bot>,
+    pub catalog: Arc<Catalog>,
+    pub config: Arc<Config>,
+    /// The event sink connectors submit to.
+    pub events: Arc<dyn EventSink>,
+    /// Every execution record, when `history.enabled`.
+    pub history: Option<Arc<History>>,
+    pub metrics: Arc<Metrics>,
+    connectors: Vec<Instance>,
+    outboxes: HashMap<String, mpsc::Receiver<Delivery>>,
+    /// Every observer, to wait for what they queued as the bot stops.
+    observers: Vec<Arc<dyn Observer>>,
+    /// On a NATS bus: the other hosts, the leases, and the tasks that keep
+    /// this host part of the cluster (stopped when the app is dropped).
+    cluster: Option<ClusterParts>,
+    /// With several hosts (a NATS bus, or a shared Redis): how they agree,
+    /// and this host's heartbeat, stopped before it leaves.
+    presence: Option<Presence>,
+    _watch: watch::WatchHandle,
+}
+
+/// This host among several: the coordination and its heartbeat.
+struct Presence {
+    coordination: Arc<dyn Coordination>,
+    heartbeat: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Presence {
+    /// Beats once, then every beat: with the cluster's status on NATS,
+    /// with nothing more than its name on Redis.
+    async fn start(
+        coordination: Arc<dyn Coordination>,
+        hosts: Option<&(Arc<crate::nats::hosts::Hosts>, Leases)>,
+    ) -> Presence {
+        let status: Arc<dyn Fn() -> Vec<u8> + Send + Sync> = match hosts {
+            Some((hosts, _)) => {
+                let hosts = hosts.clone();
+                Arc::new(move || hosts.status_bytes())
+            }
+            None => Arc::new(Vec::new),
+        };
+        let beating = crate::coordination::keep_beating(coordination.clone(), status).await;
+        Presence {
+            coordination,
+            heartbeat: std::sync::Mutex::new(Some(beating)),
+        }
+    }
+}
+
+impl Drop for Presence {
+    fn drop(&mut self) {
+        if let Some(beating) = self
+            .heartbeat
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            beating.abort();
+        }
+    }
+}
+
+/// What a host on a NATS bus runs besides the local parts.
+struct ClusterParts {
+    hosts: Arc<crate::nats::hosts::Hosts>,
+    leases: Leases,
+    _tasks: Vec<AbortOnDrop>,
+}
+
+impl App {
+    /// Opens the database, loads every skill and starts watching for
+    /// changes. Connectors start with [`App::run`].
+    pub async fn start(config: Config) -> Result<App> {
+        Self::start_with(config, Vec::new()).await
+    }
+
+    /// [`App::start`] with more execution observers besides the log.
+    ///
+    /// Builds the parts in layer order, each handed what it needs: the
+    /// bus and the response sink, the runtime, the catalog (skills
+    /// loaded), the observers, the workflows (their matchers put in the
+    /// catalog), on NATS the hosts, the command registry, then the
+    /// dispatcher; last, what runs on the dispatcher (the cluster's
+    /// worker) and the event sink connectors submit to.
+    pub async fn start_with(config: Config, observers: Vec<Arc<dyn Observer>>) -> Result<App> {
+        let config = Arc::new(config);
+        // Every record says which host ran it.
+        crate::event::set_host(config.bus.host_name());
+        let connectors = registry::instances(&config)?;
+        let memory = Counted::new(open_memory(&config).await?);
+        let memory_counts = memory.counts();
+        let memory: Arc<dyn MemoryStore> = Arc::new(memory);
+        let (outboxes, receivers) = open_outboxes(&config, &connectors);
+        let work = Arc::new(Work::default());
+        let (bus, responses) = open_bus(&config, &outboxes).await?;
+        let coordination = open_coordination(&config, bus.as_ref()).await?;
+        let services = Services {
+            memory,
+            responses: responses.clone(),
+        };
+        let options = Options {
+            cache_dir: config.runtime.compile_cache.then(|| config.cache_dir()),
+            max_in_flight: config.runtime.max_in_flight,
+        };
+        let runtime = Arc::new(Runtime::new(options, services)?);
+        let catalog = Arc::new(Catalog::new(runtime.clone(), config.clone()));
+        let watch = watch::start(catalog.clone())?;
+        load_skills(&catalog, &config).await;
+        let metrics = Arc::new(Metrics::new().counting_memory(memory_counts));
+        let (history, observers) = open_observers(&config, &metrics, &responses, observers)?;
+        let workflows = crate::workflow::Workflows::start(
+            config.clone(),
+            catalog.clone(),
+            responses.clone(),
+            observers.clone(),
+            coordination.clone(),
+        )
+        .await?;
+        let in_flight = crate::bot::in_flight_limit(&config);
+        let hosts = match (&bus, &coordination) {
+            (Some(bus), Some(coordination)) => {
+                Some(open_hosts(&config, bus, coordination, &catalog, &in_flight))
+            }
+            _ => None,
+        };
+        let mut commands = Commands::new(config.clone());
+        commands.extend(crate::workflow::commands(&workflows));
+        commands.extend(crate::builtins::commands(catalog.clone(), history.clone()));
+        if let Some((hosts, _)) = &hosts {
+            commands.replace(&["reload"], |local| {
+                crate::nats::hosts::reload_everywhere(hosts.clone(), local)
+            });
+        }
+        let bot = Bot::new(crate::bot::Parts {
+            catalog: catalog.clone(),
+            runtime,
+            responses,
+            observers: observers.clone(),
+            metrics: metrics.clone(),
+            work: work.clone(),
+            workflows: workflows.clone(),
+            commands: Arc::new(commands),
+            in_flight,
+        });
+        // Alive before the workflows claim runs: no other host takes this
+        // one's meanwhile.
+        let presence = match coordination {
+            Some(coordination) => Some(Presence::start(coordination, hosts.as_ref()).await),
+            None => None,
+        };
+        // Never fatal: a run that cannot be read fails alone (logged).
+        workflows.resume().await;
+        let (events, cluster): (Arc<dyn EventSink>, _) = match (bus, hosts) {
+            (Some(bus), Some((hosts, leases))) => {
+                let parts =
+                    join_cluster(&config, &bus, &bot, hosts, leases, history.clone()).await?;
+                let events =
+                    crate::nats::events::BusEvents::new(bus.cluster, work, metrics.bus_published());
+                (Arc::new(events), Some(parts))
+            }
+            _ => (Arc::new(Dispatch(bot.clone())), None),
+        };
+        Ok(App {
+            bot,
+            catalog,
+            config,
+            events,
+            history,
+            metrics,
+            connectors,
+            outboxes: receivers,
+            observers,
+            cluster,
+            presence,
+            _watch: watch,
+        })
+    }
+
+    /// Hands a connector's outbox to whoever delivers its responses (tests
+    /// drive the bot this way, without running the connector).
+    pub fn take_outbox(&mut self, connector: &str) -> Option<mpsc::Receiver<Delivery>> {
+        self.outboxes.remove(connector)
+    }
+
+    /// Runs the configured connectors until one whose input ends (a piped
+    /// shell) returns, or the process is told to stop; then stops as
+    /// [`App::stop`] says. A connector that fails is logged and the others
+    /// keep running.
+    pub async fn run(&mut self) -> Result<()> {
+        self.serve().await
+    }
+
+    /// Stops taking events, gives running executions (background runs
+    /// included) `runtime.shutdown-grace` to finish, stops the rest (each
+    /// recorded as `interrupted`) and writes out the history.
+    pub async fn stop(&self) {
+        let work = self.bot.work();
+        work.close();
+        let grace = self.config.runtime.shutdown_grace;
+        if work.running() > 0 {
+            tracing::info!(
+                running = work.running(),
+                "waiting up to {grace} for running executions"
+            );
+        }
+        let waited = tokio::select! {
+            waited = tokio::time::timeout(grace.0, work.idle()) => waited.is_ok(),
+            // A second Ctrl-C or SIGTERM does not wait.
+            () = shutdown_signal() => false,
+        };
+        if !waited {
+            tracing::warn!(
+                running = work.running(),
+                "stopping what still runs (shutdown grace {grace})"
+            );
+            work.stop();
+            // Each stopped run gives its record as it is dropped.
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), work.idle()).await;
+        }
+        // Workflow runs stop where they are, before the history is written
+        // out: each is stored as it was and resumes on the next start.
+        let workflows = self.bot.workflows();
+        workflows.stop(std::time::Duration::from_secs(2)).await;
+        // Stopped and stored: this host leaves, so another may take its
+        // runs at once, not after a lease time. The heartbeat stops first,
+        // so no late beat brings it back.
+        if let Some(presence) = &self.presence {
+            let beating = presence
+                .heartbeat
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            if let Some(beating) = beating {
+                beating.abort();
+                let _ = beating.await;
+            }
+            presence.coordination.leave().await;
+        }
+        // Notices of the last executions go out while the connectors (and
+        // so the rooms) are still there.
+        let settled = futures::future::join_all(self.observers.iter().map(|o| o.settled()));
+        if tokio::time::timeout(OBSERVERS_GRACE, settled)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "notices still queued after {OBSERVERS_GRACE:?} are dropped as the bot stops"
+            );
+        }
+        // Written out last: the notices' outcomes go into their records.
+        if let Some(history) = &self.history {
+            let history = history.clone();
+            let flushed = tokio::task::spawn_blocking(move || {
+                history.flush(std::time::Duration::from_secs(5))
+            })
+            .await
+            .unwrap_or(false);
+            if !flushed {
+                tracing::warn!("the history writer did not catch up before the bot stopped");
+            }
+        }
+    }
+}
+
+/// Stops a task when dropped (the HTTP server or the scheduler, when the bot
+/// stops).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing the SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
