@@ -28,9 +28,9 @@ pub struct BotDir {
 
 impl BotDir {
     /// `skills` are copied into the skills folder; `config` is the YAML
-    /// after the standard header (shell connector, folders, and
-    /// `unmatched: suggest`, so a line nothing takes is answered only by a
-    /// likely slip, as the tests were written for).
+    /// after the standard header (shell connector, folders), and
+    /// `unmatched: suggest` after it (so a line nothing takes is answered
+    /// only when it is a likely slip, as the tests were written for).
     pub fn new(skills: &[&str], config: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("skills")).unwrap();
@@ -39,7 +39,7 @@ impl BotDir {
             bot.install(s, s);
         }
         bot.write_config(&format!(
-            "admins: [alice]\nunmatched: suggest\nconnectors:\n  shell: {{}}\nskills-dir: skills\ndata-dir: data\n{config}"
+            "admins: [alice]\nconnectors:\n  shell: {{}}\nskills-dir: skills\ndata-dir: data\n{config}\nunmatched: suggest\n"
         ));
         bot
     }
@@ -54,7 +54,7 @@ impl BotDir {
             bot.install(s, s);
         }
         bot.write_config(&format!(
-            "admins: [alice]\nunmatched: suggest\nskills-dir: skills\ndata-dir: data\nconnectors:\n  shell: {{}}\n{config}"
+            "admins: [alice]\nskills-dir: skills\ndata-dir: data\nconnectors:\n  shell: {{}}\n{config}\nunmatched: suggest\n"
         ));
         bot
     }

@@ -64,8 +64,12 @@ fn a_scrape_counts_events_and_executions() {
     assert_eq!(run.ask("hello"), "Hello alice");
     assert_eq!(run.ask("hi"), "Hi alice");
     assert!(run.ask("deploy web").contains("not allowed"));
-    // Nothing takes it: no answer, but counted as matching nothing.
-    run.say("what is this");
+    // Nothing takes it: the bot's pointer to `help`, counted as matching
+    // nothing.
+    assert_eq!(
+        run.ask("what is this"),
+        "I don't know `what is this`. Say `help` for what I can do."
+    );
     assert_eq!(run.ask("hello"), "Hello alice");
     // The answer is printed before the execution's record reaches the
     // observers (the shell does not wait for it): scrape until the last
@@ -160,7 +164,11 @@ fn memory_calls_and_always_matchers_are_counted() {
     ));
     let mut run = bot.start();
     // `record` (always) writes each time; `seen alice` also reads.
-    run.say("morning all");
+    // Only heard (by `record`): said to the bot, it is told about `help`.
+    assert_eq!(
+        run.ask("morning all"),
+        "I don't know `morning all`. Say `help` for what I can do."
+    );
     assert_eq!(
         run.ask("seen alice"),
         "alice was last seen just now in shell"

@@ -1,7 +1,7 @@
 //! The real binary over a pipe, as a script would drive it (and once on a
 //! pseudo-terminal, as a person would).
 
-use crate::common::{BotDir, free_port};
+use crate::common::BotDir;
 
 const EXAMPLES: &[&str] = &["hello", "seen", "dance", "loudnoises"];
 const EXAMPLE_CONFIG: &str = "skills:\n  hello: {}\n  seen: {}\n  dance: {}\n  loudnoises: {}\n";
@@ -99,10 +99,10 @@ fn help_lists_what_skills_declared() {
 #[test]
 fn a_terminal_is_told_where_the_chat_page_is_and_to_type_help() {
     use std::io::Read;
-    let port = free_port();
+    // Port 0: the system picks one, and the banner must say which.
     let bot = BotDir::with_connectors(
         &["hello"],
-        &format!("  websocket: {{}}\nweb:\n  host: 127.0.0.1\n  port: {port}\n"),
+        "  websocket: {}\nweb:\n  host: 127.0.0.1\n  port: 0\n",
     );
     // `script` runs the bot on a pseudo-terminal and copies what it writes.
     let command = format!(
@@ -136,9 +136,15 @@ fn a_terminal_is_told_where_the_chat_page_is_and_to_type_help() {
     }
     let _ = child.kill();
     let _ = child.wait();
+    let port = seen
+        .split("chat page  http://127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split("/chat").next())
+        .and_then(|p| p.parse::<u16>().ok())
+        .filter(|p| *p != 0)
+        .unwrap_or_else(|| panic!("no chat page with its port on the terminal:\n{seen}"));
     for line in [
         "sandbot is up: 1 skill; connectors: shell, websocket",
-        &format!("chat page  http://127.0.0.1:{port}/chat"),
         &format!("status     http://127.0.0.1:{port}/"),
         "type `help` at the prompt or on the chat page",
     ] {

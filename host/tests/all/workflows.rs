@@ -1202,7 +1202,7 @@ fn on_a_nats_bus_a_hosts_runs_are_taken_over_when_it_dies() {
     let mut one = a.start();
     one.wait_for_log("workflow runs are in Redis");
     one.wait_for_log("on the NATS bus");
-    assert_eq!(one.ask("deploy web to prod"), "▶ deploy #1 started.");
+    assert_eq!(one.ask("release web to prod"), "▶ deploy #1 started.");
     assert!(one.answer().starts_with("❓ Deploy web 1.1.0 to prod?"));
     let mut two = b.start();
     two.wait_for_log("workflow runs are in Redis");
@@ -1232,7 +1232,7 @@ fn on_a_nats_bus_a_hosts_runs_are_taken_over_when_it_dies() {
     );
     // Two, the only worker, drives run 2; a cancel said on a third host
     // (whichever worker takes it) reaches it.
-    assert_eq!(two.ask("deploy api to prod"), "▶ deploy #2 started.");
+    assert_eq!(two.ask("release api to prod"), "▶ deploy #2 started.");
     assert!(two.answer().starts_with("❓ Deploy api"));
     let mut three = c.start();
     three.wait_for_log("workflow runs are in Redis");
@@ -1536,7 +1536,7 @@ tasks:
         lines.iter().any(|l| l.ends_with("/joins.yaml:15:5: task `quorum`: `join: 3` waits for more tasks than the 2 that lead to it")),
         "{err}"
     );
-    assert!(err.contains("2 workflow files did not load"), "{err}");
+    assert!(err.contains(": 5 mistakes"), "{err}");
 }
 
 /// What `make run` installs is what the default configuration and the
