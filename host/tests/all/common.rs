@@ -45,7 +45,8 @@ impl BotDir {
     }
 
     /// Like [`BotDir::new`], with `config` going on inside `connectors:`
-    /// (after `shell: {}`), so it can add connectors before its other keys.
+    /// (after `shell: {}`, the header's last lines), so it can add
+    /// connectors before its other keys, and a test can add more at the end.
     pub fn with_connectors(skills: &[&str], config: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("skills")).unwrap();
@@ -54,7 +55,7 @@ impl BotDir {
             bot.install(s, s);
         }
         bot.write_config(&format!(
-            "admins: [alice]\nskills-dir: skills\ndata-dir: data\nconnectors:\n  shell: {{}}\n{config}\nunmatched: suggest\n"
+            "admins: [alice]\nskills-dir: skills\ndata-dir: data\nunmatched: suggest\nconnectors:\n  shell: {{}}\n{config}"
         ));
         bot
     }

@@ -60,7 +60,7 @@ fn unknown_kinds_and_bad_settings_are_named_at_their_line() {
     assert!(!status.success());
     assert!(
         err.contains(&format!(
-            "{}:6:15: connectors.ops.type: unknown connector type `irk`, expected one of shell, tcp",
+            "{}:7:15: connectors.ops.type: unknown connector type `irk`, expected one of shell, tcp",
             file.display()
         )),
         "{err}"
