@@ -48,6 +48,8 @@ pub struct AliasSpec {
     /// Said at once when the alias matches: a minijinja template over the
     /// parameters, `user` and `room`.
     pub ack: Option<String>,
+    /// Every place it fits in one message runs once (`match-multiple`).
+    pub multiple: bool,
 }
 
 impl AliasSpec {

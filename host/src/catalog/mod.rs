@@ -344,6 +344,7 @@ impl Catalog {
                             format: a.format.clone(),
                             parameters: a.fixed(),
                             ack: a.ack.clone(),
+                            multiple: a.match_multiple,
                         }),
                         help: a.help.clone().unwrap_or_else(|| a.format.clone()),
                     })

@@ -84,6 +84,10 @@ pub struct OperatorAlias {
     /// Replaces the skill's `notify` for runs through this alias.
     #[serde(default)]
     pub notify: Option<super::Notify>,
+    /// StackStorm's `match_multiple`: every place the format fits in one
+    /// message (each beginning with its first words) runs once, in order.
+    #[serde(default)]
+    pub match_multiple: bool,
 }
 
 /// `skills.<name>.matchers.<id>`: what the operator adds to one matcher.

@@ -161,6 +161,9 @@ pub struct Index {
     skills: usize,
     /// Alias formats, to read parameters out of their matches.
     aliases: HashMap<(usize, usize), Arc<alias::AliasFormat>>,
+    /// Aliases with `match-multiple`: their regex, to match each place
+    /// they fit in one message alone.
+    every: HashMap<(usize, usize), regex::Regex>,
     /// Webhook matchers by (skill, path): the matcher's position.
     webhooks: HashMap<(usize, String), usize>,
 }
@@ -346,6 +349,13 @@ impl Index {
             }));
             for (matcher, format) in &compiled.aliases {
                 index.aliases.insert((skill, *matcher), format.clone());
+                if format.every.is_some()
+                    && let Ok(regex) = regex::RegexBuilder::new(&format.regex)
+                        .case_insensitive(true)
+                        .build()
+                {
+                    index.every.insert((skill, *matcher), regex);
+                }
             }
             for (matcher, path) in &compiled.webhooks {
                 index.webhooks.insert((skill, path.clone()), *matcher);
@@ -383,6 +393,26 @@ impl Index {
                 match self.regexes.best(&m.text, m.addressed) {
                     Some(best) => {
                         let alias = self.aliases.get(&(best.route.skill, best.route.matcher));
+                        // `match-multiple`: one hit per place it fits.
+                        if best.rivals.is_empty()
+                            && let Some(each) = self.every_place(best.route, &m.text)
+                        {
+                            for captures in each {
+                                let refused = alias.and_then(|a| a.refusal(&captures));
+                                let captures = self.captures(best.route, &m.text, captures);
+                                let mut hit = self.hit(best.route, captures, Why::Chosen);
+                                hit.ack = alias.and_then(|a| a.ack.clone());
+                                hit.refused = refused;
+                                hits.push(hit);
+                            }
+                            hits.extend(
+                                self.always
+                                    .iter()
+                                    .filter(reaches)
+                                    .map(|r| self.hit(*r, Vec::new(), Why::Always)),
+                            );
+                            return self.with_event_types(hits, EventKind::Message);
+                        }
                         let refused = alias.and_then(|a| a.refusal(&best.captures));
                         let captures = self.captures(best.route, &m.text, best.captures);
                         let mut hit = self.hit(best.route, captures, Why::Chosen);
@@ -421,6 +451,11 @@ impl Index {
             Event::Webhook(_) => EventKind::Webhook,
             Event::Schedule { .. } => EventKind::Schedule,
         };
+        self.with_event_types(hits, kind)
+    }
+
+    /// `hits`, then the event-type matchers of `kind`.
+    fn with_event_types(&self, mut hits: Vec<Hit>, kind: EventKind) -> Vec<Hit> {
         hits.extend(
             self.event_types
                 .iter()
@@ -428,6 +463,31 @@ impl Index {
                 .map(|(_, r)| self.hit(*r, Vec::new(), Why::Chosen)),
         );
         hits
+    }
+
+    /// For an alias with `match-multiple` that fits `text` in several
+    /// places: each place's captures, in order (None when it fits once).
+    fn every_place(&self, route: Route, text: &str) -> Option<Vec<Vec<(String, String)>>> {
+        let key = (route.skill, route.matcher);
+        let regex = self.every.get(&key)?;
+        let pieces = self.aliases.get(&key)?.pieces(text)?;
+        let each: Vec<Vec<(String, String)>> = pieces
+            .into_iter()
+            .filter_map(|piece| {
+                let found = regex.captures(piece)?;
+                Some(
+                    regex
+                        .capture_names()
+                        .flatten()
+                        .filter_map(|name| {
+                            let value = found.name(name)?;
+                            Some((name.to_owned(), value.as_str().to_owned()))
+                        })
+                        .collect(),
+                )
+            })
+            .collect();
+        (each.len() >= 2).then_some(each)
     }
 
     /// Alias matchers with the same words (the same pattern), in groups of

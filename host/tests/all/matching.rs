@@ -110,3 +110,42 @@ fn an_alias_for_a_matcher_the_skill_lacks_is_a_load_error() {
     run.wait_for_log("which the skill does not declare (it has: deploy, status)");
     assert_eq!(run.ask("help"), "I answer to:", "the bot keeps serving");
 }
+
+/// StackStorm's `match_multiple`: an operator's alias with `match-multiple:
+/// true` runs once for every place it fits in one message, each with its
+/// own parameters; fitting once, it runs once; a format that does not
+/// begin with words (where a place would start) is refused at load.
+#[test]
+fn match_multiple_runs_once_per_place_the_alias_fits() {
+    let bot = BotDir::new(
+        &["deploy"],
+        "skills:\n  deploy:\n    aliases:\n      - format: \"roll {{app}}( to {{env=staging}})?\"\n        matcher: deploy\n        match-multiple: true\n",
+    );
+    let mut run = bot.start();
+    run.say("roll web roll api to prod ROLL db");
+    let mut answers = run.answers(3);
+    answers.sort();
+    assert_eq!(
+        answers,
+        [
+            "Deploying api to prod for alice.",
+            "Deploying db to staging for alice.",
+            "Deploying web to staging for alice.",
+        ]
+    );
+    assert_eq!(run.ask("roll web"), "Deploying web to staging for alice.");
+    let (_, status, log) = run.finish();
+    assert!(status.success(), "{log}");
+
+    bot.write_config(&std::fs::read_to_string(bot.config()).unwrap().replace(
+        "format: \"roll {{app}}( to {{env=staging}})?\"",
+        "format: \"{{app}} rolls\"",
+    ));
+    let (status, _, err) =
+        crate::common::sandbot(&["config", "validate", "-c", bot.config().to_str().unwrap()]);
+    assert!(!status.success());
+    assert!(
+        err.contains("`match-multiple` needs the format to begin with plain words"),
+        "{err}"
+    );
+}

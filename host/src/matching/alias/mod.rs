@@ -73,6 +73,9 @@ pub struct AliasFormat {
     /// How much the format says: its literal letters and digits, then its
     /// parameters. Of two formats of one alias that match, the higher wins.
     specificity: u32,
+    /// With `match-multiple`: the words every place it fits begins with
+    /// (the format's text before its first parameter), lower-cased.
+    pub every: Option<String>,
 }
 
 /// An alias as the manifest (and the operator) gives it: the format, its
@@ -90,6 +93,20 @@ pub fn compile_spec(spec: &crate::manifest::AliasSpec) -> Result<AliasFormat, St
         ));
     }
     format.fixed = spec.parameters.clone();
+    if spec.multiple {
+        let head = spec.format.split("{{").next().unwrap_or_default().trim();
+        if head.is_empty()
+            || !head
+                .chars()
+                .all(|c| c.is_alphanumeric() || c.is_whitespace() || matches!(c, '-' | '_'))
+        {
+            return Err(
+                "`match-multiple` needs the format to begin with plain words (where each match starts)"
+                    .into(),
+            );
+        }
+        format.every = Some(head.to_lowercase());
+    }
     if let Some(ack) = &spec.ack {
         minijinja::Environment::new()
             .template_from_str(ack)
@@ -146,6 +163,7 @@ pub fn compile(format: &str) -> Result<AliasFormat, String> {
         fixed: Vec::new(),
         ack: None,
         specificity,
+        every: None,
     })
 }
 
@@ -460,6 +478,34 @@ impl AliasFormat {
             }
         }
         out
+    }
+
+    /// With `match-multiple`: `text` cut where each place the format may fit
+    /// begins (its first words, at the start of a word), when there are at
+    /// least two; each piece is then matched alone.
+    pub fn pieces<'t>(&self, text: &'t str) -> Option<Vec<&'t str>> {
+        let head = self.every.as_deref()?;
+        let lower = text.to_lowercase();
+        // Lower-casing may change lengths: only cut where it did not.
+        if lower.len() != text.len() {
+            return None;
+        }
+        let starts: Vec<usize> = lower
+            .match_indices(head)
+            .map(|(at, _)| at)
+            .filter(|&at| at == 0 || lower[..at].ends_with(char::is_whitespace))
+            .collect();
+        if starts.len() < 2 {
+            return None;
+        }
+        let ends = starts.iter().skip(1).copied().chain([text.len()]);
+        Some(
+            starts
+                .iter()
+                .zip(ends)
+                .map(|(&from, to)| text[from..to].trim())
+                .collect(),
+        )
     }
 
     /// Why a match must not run: a trailing pair that would change a

@@ -55,6 +55,7 @@ fn run(
                         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                         .collect(),
                     ack: None,
+                    multiple: false,
                 }),
                 help: String::new(),
             })
