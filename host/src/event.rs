@@ -10,8 +10,35 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The bot's own id for one event, unique across restarts and hosts in
 /// practice: the high bits are random per process, the low ones count.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+///
+/// Written as its 16 hex digits (as in execution ids, `<event>-<n>`): a
+/// JSON number above 2^53 is rounded by JavaScript. A number is still read,
+/// as records written before were.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct EventId(pub u64);
+
+impl Serialize for EventId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for EventId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<EventId, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Written {
+            Hex(String),
+            Number(u64),
+        }
+        match Written::deserialize(d)? {
+            Written::Number(n) => Ok(EventId(n)),
+            Written::Hex(h) => u64::from_str_radix(&h, 16)
+                .map(EventId)
+                .map_err(|_| serde::de::Error::custom(format!("`{h}` is not an event id"))),
+        }
+    }
+}
 
 impl EventId {
     pub fn next() -> EventId {
@@ -396,6 +423,22 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Every outcome, for those who list them (a 400 says which exist).
+    pub const ALL: [Outcome; 12] = [
+        Outcome::Ok,
+        Outcome::Error,
+        Outcome::Timeout,
+        Outcome::OutOfMemory,
+        Outcome::StackOverflow,
+        Outcome::Crashed,
+        Outcome::Denied,
+        Outcome::Busy,
+        Outcome::Interrupted,
+        Outcome::Canceled,
+        Outcome::Running,
+        Outcome::Abandoned,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Ok => "ok",
@@ -417,5 +460,42 @@ impl Outcome {
 impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod outcome_tests {
+    use super::Outcome;
+
+    /// A new outcome that is not in `ALL` does not compile here.
+    #[test]
+    fn all_lists_every_outcome_once() {
+        for o in Outcome::ALL {
+            let position = match o {
+                Outcome::Ok => 0,
+                Outcome::Error => 1,
+                Outcome::Timeout => 2,
+                Outcome::OutOfMemory => 3,
+                Outcome::StackOverflow => 4,
+                Outcome::Crashed => 5,
+                Outcome::Denied => 6,
+                Outcome::Busy => 7,
+                Outcome::Interrupted => 8,
+                Outcome::Canceled => 9,
+                Outcome::Running => 10,
+                Outcome::Abandoned => 11,
+            };
+            assert_eq!(Outcome::ALL[position], o);
+        }
+    }
+
+    #[test]
+    fn an_event_id_is_written_as_hex_and_read_from_either() {
+        let id = super::EventId(0xbd56_2600_0000_0001);
+        assert_eq!(serde_json::to_string(&id).unwrap(), "\"bd56260000000001\"");
+        let back: super::EventId = serde_json::from_str("\"bd56260000000001\"").unwrap();
+        assert_eq!(back, id);
+        let old: super::EventId = serde_json::from_str(&id.0.to_string()).unwrap();
+        assert_eq!(old, id);
     }
 }

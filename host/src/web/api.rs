@@ -58,7 +58,9 @@ async fn list(
     }
     let outcome = match params.outcome.as_deref().map(parse_outcome) {
         Some(None) => {
-            return (StatusCode::BAD_REQUEST, "outcome: one of ok, error, timeout, out-of-memory, stack-overflow, crashed, denied, busy, interrupted\n").into_response();
+            let all: Vec<&str> = Outcome::ALL.iter().map(|o| o.as_str()).collect();
+            let why = format!("outcome: one of {}\n", all.join(", "));
+            return (StatusCode::BAD_REQUEST, why).into_response();
         }
         Some(Some(o)) => Some(o),
         None => None,
