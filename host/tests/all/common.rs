@@ -64,6 +64,16 @@ impl BotDir {
         self.dir.path()
     }
 
+    /// The bot's history (`data/history.db`), opened as a reader would
+    /// after the bot has stopped.
+    pub fn history(&self) -> sandbot::history::History {
+        sandbot::history::History::open(
+            &self.path().join("data/history.db"),
+            sandbot::history::Retention::default(),
+        )
+        .unwrap()
+    }
+
     pub fn config(&self) -> PathBuf {
         self.path().join("configuration.yaml")
     }

@@ -42,11 +42,7 @@ fn a_reminder_fires_on_its_schedule_and_posts_to_its_room() {
     // Its record says what triggered it.
     let (_, status, log) = run.finish();
     assert!(status.success(), "{log}");
-    let history = sandbot::history::History::open(
-        &bot.path().join("data/history.db"),
-        sandbot::history::Retention::default(),
-    )
-    .unwrap();
+    let history = bot.history();
     let records = history
         .find(&sandbot::history::Filter {
             limit: 10,

@@ -79,11 +79,7 @@ fn aliases_templates_and_an_operators_own_words() {
     // The refused override is in the history, as `denied` with its reason.
     let (_, status, log) = run.finish();
     assert!(status.success(), "{log}");
-    let history = sandbot::history::History::open(
-        &bot.path().join("data/history.db"),
-        sandbot::history::Retention::default(),
-    )
-    .unwrap();
+    let history = bot.history();
     let denied = history
         .find(&sandbot::history::Filter {
             outcome: Some(sandbot::event::Outcome::Denied),

@@ -328,11 +328,7 @@ skills:
     // Each channel's outcome is in the execution's record.
     let (_, status, log) = run.finish();
     assert!(status.success(), "{log}");
-    let history = sandbot::history::History::open(
-        &bot.path().join("data/history.db"),
-        sandbot::history::Retention::default(),
-    )
-    .unwrap();
+    let history = bot.history();
     let records = history
         .find(&sandbot::history::Filter {
             limit: 10,

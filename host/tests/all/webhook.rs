@@ -137,11 +137,7 @@ fn a_bad_or_missing_signature_is_refused_before_the_skill_runs() {
 
 /// Every record in `bot`'s history, newest first.
 fn history(bot: &BotDir) -> Vec<sandbot::event::Execution> {
-    let history = sandbot::history::History::open(
-        &bot.path().join("data/history.db"),
-        sandbot::history::Retention::default(),
-    )
-    .unwrap();
+    let history = bot.history();
     history
         .find(&sandbot::history::Filter {
             limit: 100,
