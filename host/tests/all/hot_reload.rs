@@ -92,6 +92,19 @@ fn a_broken_replacement_leaves_the_old_version_serving() {
     );
 }
 
+/// `ship api` (an alias the configuration no longer has) deploys nothing.
+fn assert_ship_is_gone(run: &mut Running) {
+    run.say("ship api");
+    let answer = run.try_answer(Duration::from_secs(1));
+    assert!(
+        !answer
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("Deploying"),
+        "{answer:?}"
+    );
+}
+
 /// Every line of one multi-line answer.
 fn ask_lines(run: &mut Running, text: &str) -> String {
     run.say(text);
@@ -241,15 +254,7 @@ fn reload_rereads_the_configuration_and_refuses_a_bad_one() {
             "│ configuration: admins changed: applied at the next start, not by reload",
         ]
     );
-    run.say("ship api");
-    let answer = run.try_answer(Duration::from_secs(1));
-    assert!(
-        !answer
-            .as_deref()
-            .unwrap_or_default()
-            .starts_with("Deploying"),
-        "{answer:?}"
-    );
+    assert_ship_is_gone(&mut run);
     assert!(!ask_all(&mut run, "help").iter().any(|l| l.contains("ship")));
     assert_eq!(run.ask("deploy api"), "Deploying api to staging for alice.");
 
@@ -264,15 +269,7 @@ fn reload_rereads_the_configuration_and_refuses_a_bad_one() {
         "{answer:?}"
     );
     assert_eq!(answer[1], "│ reloaded 1 skill: deploy 0.1.0", "{answer:?}");
-    run.say("ship api");
-    let answer = run.try_answer(Duration::from_secs(1));
-    assert!(
-        !answer
-            .as_deref()
-            .unwrap_or_default()
-            .starts_with("Deploying"),
-        "{answer:?}"
-    );
+    assert_ship_is_gone(&mut run);
 
     // Back: the alias runs again.
     bot.write_config(&with_alias);
