@@ -7,6 +7,7 @@
 use crate::event::{Event, EventId, Response};
 use futures::future::BoxFuture;
 use std::collections::HashMap;
+use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// Connector → dispatcher.
@@ -70,6 +71,18 @@ pub struct Outboxes {
 }
 
 impl Outboxes {
+    /// An outbox for each connector named, and their receiving ends by name.
+    pub fn for_connectors<'a>(
+        names: impl IntoIterator<Item = &'a str>,
+    ) -> (Arc<Outboxes>, HashMap<String, mpsc::Receiver<Delivery>>) {
+        let mut outboxes = Outboxes::default();
+        let receivers = names
+            .into_iter()
+            .map(|name| (name.to_owned(), outboxes.open(name)))
+            .collect();
+        (Arc::new(outboxes), receivers)
+    }
+
     /// Adds a connector's outbox; the connector reads from the receiver.
     pub fn open(&mut self, connector: &str) -> mpsc::Receiver<Delivery> {
         let (tx, rx) = mpsc::channel(OUTBOX_DEPTH);

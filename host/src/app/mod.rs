@@ -6,23 +6,21 @@ use crate::bot::{Bot, Dispatch};
 use crate::bus::{Delivery, EventSink, Outboxes};
 use crate::catalog::{Catalog, watch};
 use crate::commands::Commands;
-use crate::config::{BusSettings, Config, Role};
+use crate::config::{Config, Role};
 use crate::connectors::registry::{self, Instance};
-use crate::coordination::{Coordination, Leases};
-use crate::history::{History, Retention};
-use crate::memory::{Counted, MemoryStore, RedisMemory, SqliteMemory};
-use crate::observe::{HistoryObserver, LogObserver, Metrics, Observer};
+use crate::coordination::Heartbeat;
+use crate::history::History;
+use crate::memory::Counted;
+use crate::nats::join::Joined;
+use crate::observe::{Metrics, Observer};
 use crate::runtime::{Options, Runtime, Services};
 use crate::work::Work;
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
-mod open;
 mod serve;
-
-use open::*;
 
 /// How long stopping waits for observers' queues (notices) to empty.
 const OBSERVERS_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
@@ -42,59 +40,11 @@ pub struct App {
     observers: Vec<Arc<dyn Observer>>,
     /// On a NATS bus: the other hosts, the leases, and the tasks that keep
     /// this host part of the cluster (stopped when the app is dropped).
-    cluster: Option<ClusterParts>,
-    /// With several hosts (a NATS bus, or a shared Redis): how they agree,
-    /// and this host's heartbeat, stopped before it leaves.
-    presence: Option<Presence>,
+    cluster: Option<Joined>,
+    /// With several hosts (a NATS bus, or a shared Redis): this host's
+    /// heartbeat, stopped before it leaves.
+    heartbeat: Option<Heartbeat>,
     _watch: watch::WatchHandle,
-}
-
-/// This host among several: the coordination and its heartbeat.
-struct Presence {
-    coordination: Arc<dyn Coordination>,
-    heartbeat: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
-}
-
-impl Presence {
-    /// Beats once, then every beat: with the cluster's status on NATS,
-    /// with nothing more than its name on Redis.
-    async fn start(
-        coordination: Arc<dyn Coordination>,
-        hosts: Option<&(Arc<crate::nats::hosts::Hosts>, Leases)>,
-    ) -> Presence {
-        let status: Arc<dyn Fn() -> Vec<u8> + Send + Sync> = match hosts {
-            Some((hosts, _)) => {
-                let hosts = hosts.clone();
-                Arc::new(move || hosts.status_bytes())
-            }
-            None => Arc::new(Vec::new),
-        };
-        let beating = crate::coordination::keep_beating(coordination.clone(), status).await;
-        Presence {
-            coordination,
-            heartbeat: std::sync::Mutex::new(Some(beating)),
-        }
-    }
-}
-
-impl Drop for Presence {
-    fn drop(&mut self) {
-        if let Some(beating) = self
-            .heartbeat
-            .get_mut()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
-            beating.abort();
-        }
-    }
-}
-
-/// What a host on a NATS bus runs besides the local parts.
-struct ClusterParts {
-    hosts: Arc<crate::nats::hosts::Hosts>,
-    leases: Leases,
-    _tasks: Vec<AbortOnDrop>,
 }
 
 impl App {
@@ -117,15 +67,19 @@ impl App {
         // Every record says which host ran it.
         crate::event::set_host(config.bus.host_name());
         let connectors = registry::instances(&config)?;
-        let memory = Counted::new(open_memory(&config).await?);
+        let memory = Counted::new(crate::memory::open(&config).await?);
         let memory_counts = memory.counts();
-        let memory: Arc<dyn MemoryStore> = Arc::new(memory);
-        let (outboxes, receivers) = open_outboxes(&config, &connectors);
+        // A host without the `connectors` role runs none, so answers to
+        // them are never delivered here.
+        let served = connectors
+            .iter()
+            .filter(|_| config.roles.has(Role::Connectors));
+        let (outboxes, receivers) = Outboxes::for_connectors(served.map(|c| c.name.as_str()));
         let work = Arc::new(Work::default());
-        let (bus, responses) = open_bus(&config, &outboxes).await?;
-        let coordination = open_coordination(&config, bus.as_ref()).await?;
+        let (bus, responses) = crate::nats::open_bus(&config, &outboxes).await?;
+        let coordination = crate::nats::coordination::for_config(&config, bus.as_ref()).await?;
         let services = Services {
-            memory,
+            memory: Arc::new(memory),
             responses: responses.clone(),
         };
         let options = Options {
@@ -134,10 +88,9 @@ impl App {
         };
         let runtime = Arc::new(Runtime::new(options, services)?);
         let catalog = Arc::new(Catalog::new(runtime.clone(), config.clone()));
-        let watch = watch::start(catalog.clone())?;
-        load_skills(&catalog, &config).await;
+        let watch = watch::load_and_watch(catalog.clone()).await?;
         let metrics = Arc::new(Metrics::new().counting_memory(memory_counts));
-        let (history, observers) = open_observers(&config, &metrics, &responses, observers)?;
+        let (history, observers) = crate::observe::open(&config, &metrics, &responses, observers)?;
         let workflows = crate::workflow::Workflows::start(
             config.clone(),
             catalog.clone(),
@@ -147,16 +100,22 @@ impl App {
         )
         .await?;
         let in_flight = crate::bot::in_flight_limit(&config);
+        // On a NATS bus, made before the dispatcher: its `reload` reaches
+        // every host.
         let hosts = match (&bus, &coordination) {
-            (Some(bus), Some(coordination)) => {
-                Some(open_hosts(&config, bus, coordination, &catalog, &in_flight))
-            }
+            (Some(bus), Some(coordination)) => Some(crate::nats::hosts::Hosts::new(
+                bus.cluster.clone(),
+                coordination.clone(),
+                config.roles.clone(),
+                catalog.clone(),
+                in_flight.clone(),
+            )),
             _ => None,
         };
         let mut commands = Commands::new(config.clone());
         commands.extend(crate::workflow::commands(&workflows));
         commands.extend(crate::builtins::commands(catalog.clone(), history.clone()));
-        if let Some((hosts, _)) = &hosts {
+        if let Some(hosts) = &hosts {
             commands.replace(&["reload"], |local| {
                 crate::nats::hosts::reload_everywhere(hosts.clone(), local)
             });
@@ -173,20 +132,30 @@ impl App {
             in_flight,
         });
         // Alive before the workflows claim runs: no other host takes this
-        // one's meanwhile.
-        let presence = match coordination {
-            Some(coordination) => Some(Presence::start(coordination, hosts.as_ref()).await),
+        // one's meanwhile. The status it beats: the cluster's on NATS,
+        // nothing more than its name on Redis.
+        let heartbeat = match coordination {
+            Some(coordination) => {
+                let status: Arc<dyn Fn() -> Vec<u8> + Send + Sync> = match &hosts {
+                    Some(hosts) => {
+                        let hosts = hosts.clone();
+                        Arc::new(move || hosts.status_bytes())
+                    }
+                    None => Arc::new(Vec::new),
+                };
+                Some(Heartbeat::start(coordination, status).await)
+            }
             None => None,
         };
         // Never fatal: a run that cannot be read fails alone (logged).
         workflows.resume().await;
         let (events, cluster): (Arc<dyn EventSink>, _) = match (bus, hosts) {
-            (Some(bus), Some((hosts, leases))) => {
-                let parts =
-                    join_cluster(&config, &bus, &bot, hosts, leases, history.clone()).await?;
+            (Some(bus), Some(hosts)) => {
+                let joined =
+                    crate::nats::join::join(&config, &bus, &bot, hosts, history.clone()).await?;
                 let events =
                     crate::nats::events::BusEvents::new(bus.cluster, work, metrics.bus_published());
-                (Arc::new(events), Some(parts))
+                (Arc::new(events), Some(joined))
             }
             _ => (Arc::new(Dispatch(bot.clone())), None),
         };
@@ -201,7 +170,7 @@ impl App {
             outboxes: receivers,
             observers,
             cluster,
-            presence,
+            heartbeat,
             _watch: watch,
         })
     }
@@ -254,17 +223,8 @@ impl App {
         // Stopped and stored: this host leaves, so another may take its
         // runs at once, not after a lease time. The heartbeat stops first,
         // so no late beat brings it back.
-        if let Some(presence) = &self.presence {
-            let beating = presence
-                .heartbeat
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .take();
-            if let Some(beating) = beating {
-                beating.abort();
-                let _ = beating.await;
-            }
-            presence.coordination.leave().await;
+        if let Some(heartbeat) = &self.heartbeat {
+            heartbeat.leave().await;
         }
         // Notices of the last executions go out while the connectors (and
         // so the rooms) are still there.
@@ -289,16 +249,6 @@ impl App {
                 tracing::warn!("the history writer did not catch up before the bot stopped");
             }
         }
-    }
-}
-
-/// Stops a task when dropped (the HTTP server or the scheduler, when the bot
-/// stops).
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 

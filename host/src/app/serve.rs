@@ -2,13 +2,17 @@
 //! [`App`], run until a connector's input ends or the process is told to
 //! stop, then stopped as [`App::stop`] says.
 
-use super::open::SINGLE_CONNECTION;
-use super::{AbortOnDrop, App, shutdown_signal};
+use super::{App, shutdown_signal};
 use crate::config::{Config, Role};
 use crate::connectors::registry::Instance;
 use crate::connectors::{ConnectorSink, Context, Status, Web};
 use crate::{scheduler, web};
 use anyhow::{Context as _, Result};
+use tokio_util::task::AbortOnDropHandle;
+
+/// Connector kinds whose connection must be single across hosts: one IRC
+/// nick per network, one sync per Matrix account.
+const SINGLE_CONNECTION: &[&str] = &["irc", "matrix"];
 
 impl App {
     pub(super) async fn serve(&mut self) -> Result<()> {
@@ -137,7 +141,7 @@ impl App {
         web_settings: &crate::config::WebSettings,
         routes: axum::Router,
         statuses: Vec<(String, String, Status)>,
-    ) -> Result<(std::net::SocketAddr, AbortOnDrop)> {
+    ) -> Result<(std::net::SocketAddr, AbortOnDropHandle<()>)> {
         let states = statuses
             .iter()
             .map(|(name, _, status)| (name.clone(), status.clone()))
@@ -160,22 +164,27 @@ impl App {
             cluster: self.cluster.as_ref().map(|c| c.hosts.clone()),
         };
         let (address, task) = web::serve(web_settings, routes, source).await?;
-        Ok((address, AbortOnDrop(task)))
+        Ok((address, AbortOnDropHandle::new(task)))
     }
 
     /// The scheduler: here, or on several hosts while this one holds the
     /// `cron` lease.
-    fn start_scheduler(&self) -> AbortOnDrop {
+    fn start_scheduler(&self) -> AbortOnDropHandle<()> {
         match &self.cluster {
-            None => AbortOnDrop(scheduler::start(self.bot.clone(), self.catalog.clone())),
+            None => {
+                AbortOnDropHandle::new(scheduler::start(self.bot.clone(), self.catalog.clone()))
+            }
             Some(parts) => {
-                let (leases, bot, catalog) =
-                    (parts.leases.clone(), self.bot.clone(), self.catalog.clone());
-                AbortOnDrop(tokio::spawn(async move {
+                let (leases, bot, catalog) = (
+                    parts.hosts.leases().clone(),
+                    self.bot.clone(),
+                    self.catalog.clone(),
+                );
+                AbortOnDropHandle::new(tokio::spawn(async move {
                     loop {
                         let (bot, catalog) = (bot.clone(), catalog.clone());
                         let ticking = async move {
-                            let _ticks = AbortOnDrop(scheduler::start(bot, catalog));
+                            let _ticks = AbortOnDropHandle::new(scheduler::start(bot, catalog));
                             std::future::pending::<()>().await
                         };
                         leases.run_held("cron", Box::pin(ticking)).await;
@@ -188,7 +197,7 @@ impl App {
     /// Starts every connector ready to run, each on its own task (a
     /// single-connection one while it holds its lease).
     fn start_connectors(&mut self, ready: Vec<Ready>) -> Result<Running> {
-        let leases = self.cluster.as_ref().map(|c| c.leases.clone());
+        let leases = self.cluster.as_ref().map(|c| c.hosts.leases().clone());
         let mut running = tokio::task::JoinSet::new();
         for (instance, events, status) in ready {
             let outbox = self

@@ -28,7 +28,26 @@ impl Drop for WatchHandle {
     }
 }
 
-pub fn start(catalog: Arc<Catalog>) -> Result<WatchHandle> {
+/// Starts watching, then loads every skill, logging what loaded (and a
+/// hint when none did): watched first, so a file written while the others
+/// load is not missed.
+pub async fn load_and_watch(catalog: Arc<Catalog>) -> Result<WatchHandle> {
+    let watch = start(catalog.clone())?;
+    let report = catalog.reload_all().await;
+    for change in &report.changes {
+        change.log();
+    }
+    if catalog.current().skills.is_empty() {
+        let (dir, _) = catalog.watched_paths();
+        tracing::warn!(
+            folder = %dir.map(|d| d.display().to_string()).unwrap_or_default(),
+            "no skills loaded; put .wasm skills in the skills folder and say `reload`"
+        );
+    }
+    Ok(watch)
+}
+
+fn start(catalog: Arc<Catalog>) -> Result<WatchHandle> {
     let (tx, rx) = mpsc::unbounded_channel::<PathBuf>();
     let mut watcher =
         notify::recommended_watcher(move |event: notify::Result<notify::Event>| match event {

@@ -129,7 +129,8 @@ struct Connection {
     incoming: mpsc::Receiver<anyhow::Result<Message>>,
     /// Reads lines in a task of its own: a line read half-way when another
     /// branch of the connection's `select!` wins would otherwise be lost.
-    _reader: AbortOnDrop,
+    /// Stopped when the connection is dropped.
+    _reader: tokio_util::task::AbortOnDropHandle<()>,
     out: WriteHalf<Box<dyn Stream>>,
     /// The nick the server knows the bot by.
     nick: String,
@@ -139,14 +140,6 @@ struct Connection {
     pinged: Option<Instant>,
 }
 
-/// Stops the connection's reader task when the connection is dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
 
 impl Connection {
     fn new(stream: Box<dyn Stream>, nick: &str) -> Connection {
@@ -175,7 +168,7 @@ impl Connection {
         });
         Connection {
             incoming,
-            _reader: AbortOnDrop(reader),
+            _reader: tokio_util::task::AbortOnDropHandle::new(reader),
             out,
             nick: nick.to_owned(),
             heard: Instant::now(),

@@ -120,6 +120,56 @@ pub async fn alive(coordination: &dyn Coordination) -> Result<Vec<String>> {
     Ok(hosts)
 }
 
+/// This host's heartbeat among several: beats until [`Heartbeat::leave`]
+/// (or until dropped, when it just stops beating).
+pub struct Heartbeat {
+    coordination: Arc<dyn Coordination>,
+    beating: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Heartbeat {
+    /// Beats once, then every beat (see [`keep_beating`]).
+    pub async fn start(
+        coordination: Arc<dyn Coordination>,
+        status: Arc<dyn Fn() -> Vec<u8> + Send + Sync>,
+    ) -> Heartbeat {
+        let beating = keep_beating(coordination.clone(), status).await;
+        Heartbeat {
+            coordination,
+            beating: Mutex::new(Some(beating)),
+        }
+    }
+
+    /// Stops beating, then leaves, so another host may take this one's
+    /// work at once rather than after a lease time. The beat stops first:
+    /// no late beat brings the host back.
+    pub async fn leave(&self) {
+        let beating = self
+            .beating
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(beating) = beating {
+            beating.abort();
+            let _ = beating.await;
+        }
+        self.coordination.leave().await;
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        if let Some(beating) = self
+            .beating
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            beating.abort();
+        }
+    }
+}
+
 /// Beats once now (so nothing this host owns is claimed while it starts),
 /// then every [`beat_every`] until the task is dropped; `status` says
 /// what the host says about itself each time.

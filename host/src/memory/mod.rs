@@ -18,7 +18,24 @@ pub use self::redis::RedisMemory;
 pub use counted::{Counted, MemoryCounts};
 pub use sqlite::SqliteMemory;
 
+use crate::config::Config;
 use futures::future::BoxFuture;
+use std::sync::Arc;
+
+/// The backend `databases:` names: Redis when `redis` is given, else the
+/// SQLite file. A Redis that cannot be reached stops the start here, with
+/// its URL (password hidden) in the error.
+pub async fn open(config: &Config) -> anyhow::Result<Arc<dyn MemoryStore>> {
+    match &config.databases.redis {
+        Some(redis) => {
+            let shown = redis.shown_url();
+            let memory = RedisMemory::connect(redis.url.expose(), &shown, &redis.prefix).await?;
+            tracing::info!(url = %shown, prefix = %redis.prefix, "skills' memory is in Redis");
+            Ok(Arc::new(memory))
+        }
+        None => Ok(Arc::new(SqliteMemory::open(&config.database_path())?)),
+    }
+}
 
 /// What one skill may keep: `limits.stored-keys` and `limits.stored-bytes`
 /// (bytes of keys plus values).

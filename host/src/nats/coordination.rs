@@ -6,19 +6,47 @@
 //! nobody holds it, renewed by compare-and-set on its revision, expiring
 //! after the TTL), and asking as core NATS request/reply on
 //! `<prefix>.ask.<host>.<topic>`: a host nobody listens for is known at
-//! once from the server's "no responders".
+//! once from the server's "no responders". [`for_config`] picks the
+//! backend a configuration asks for (this one, Redis's, or none).
 
-use super::Cluster;
+use super::{Bus, Cluster};
+use crate::config::Config;
+use crate::coordination::redis::RedisCoordination;
 use crate::coordination::{Answerer, AskError, Coordination, Presence, Renewal, key_token};
 use anyhow::Result;
 use async_nats::jetstream::kv;
 use futures::StreamExt;
 use futures::future::BoxFuture;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A host not heard of for this long (or twice the TTL, if longer) is gone
 /// from the hosts bucket.
 const GONE_AFTER: Duration = Duration::from_secs(10);
+
+/// How this host agrees with the others: over NATS on a NATS bus, else
+/// over Redis when the stores are shared there; `None` for a host alone.
+pub async fn for_config(
+    config: &Config,
+    bus: Option<&Bus>,
+) -> Result<Option<Arc<dyn Coordination>>> {
+    if let Some(bus) = bus {
+        let nats = NatsCoordination::open(bus.cluster.clone()).await?;
+        return Ok(Some(Arc::new(nats)));
+    }
+    let Some(redis) = &config.databases.redis else {
+        return Ok(None);
+    };
+    let redis = RedisCoordination::connect(
+        redis.url.expose(),
+        &redis.shown_url(),
+        &redis.prefix,
+        &config.bus.host_name(),
+        config.bus.lease_ttl(),
+    )
+    .await?;
+    Ok(Some(Arc::new(redis)))
+}
 
 pub struct NatsCoordination {
     cluster: Cluster,

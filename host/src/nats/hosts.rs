@@ -55,19 +55,20 @@ pub struct Hosts {
 }
 
 impl Hosts {
+    /// The hosts and this host's leases, made before the dispatcher, whose
+    /// `reload` command reaches every host.
     pub fn new(
         cluster: Cluster,
         coordination: Arc<dyn Coordination>,
         roles: Roles,
-        leases: Leases,
         catalog: Arc<Catalog>,
         in_flight: Arc<tokio::sync::Semaphore>,
     ) -> Arc<Hosts> {
         Arc::new(Hosts {
             cluster,
+            leases: Leases::new(coordination.clone()),
             coordination,
             roles,
-            leases,
             catalog,
             max_in_flight: in_flight.available_permits(),
             in_flight,
@@ -79,6 +80,7 @@ impl Hosts {
         &self.cluster
     }
 
+    /// The names this host holds (single connections, the cron ticks).
     pub fn leases(&self) -> &Leases {
         &self.leases
     }

@@ -18,20 +18,57 @@
 //!   requests to one host as core request/reply;
 //! - `hosts`: what each host says at its heartbeat, for `cluster status`,
 //!   and `reload` on every host;
-//! - `skills`: skill files shared through the object store.
+//! - `skills`: skill files shared through the object store;
+//! - `join`: what keeps a host part of the cluster once its dispatcher
+//!   exists (the answers' listener, the worker, `reload`, shared skills).
 
 pub mod coordination;
 pub mod events;
 pub mod hosts;
+pub mod join;
 pub mod replies;
 pub mod skills;
 pub mod wire;
 pub mod worker;
 
-use crate::config::NatsSettings;
+use crate::bus::{Outboxes, ResponseSink};
+use crate::config::{BusSettings, Config, NatsSettings};
 use anyhow::{Context as _, Result};
 use async_nats::jetstream::{self, consumer, kv, stream};
+use std::sync::Arc;
 use std::time::Duration;
+
+/// The NATS connection and the two ends of the answers' way back.
+pub struct Bus {
+    pub cluster: Cluster,
+    pub replies: Arc<replies::ResponseReceiver>,
+    pub answers: Arc<replies::ResponseForwarder>,
+}
+
+/// The response sink everything answers through: the outboxes themselves
+/// on the local bus; on NATS (`bus: {type: nats}`) the sink that finds
+/// each answer's host, with the connection.
+pub async fn open_bus(
+    config: &Config,
+    outboxes: &Arc<Outboxes>,
+) -> Result<(Option<Bus>, Arc<dyn ResponseSink>)> {
+    match &config.bus {
+        BusSettings::Local => Ok((None, outboxes.clone())),
+        BusSettings::Nats(settings) => {
+            let cluster = Cluster::connect(settings).await?;
+            cluster.settle_consumer().await?;
+            tracing::info!(url = %settings.url, host = %cluster.host, roles = %config.roles.describe(), "on the NATS bus");
+            let replies = replies::ResponseReceiver::new(outboxes.clone());
+            let answers = replies::ResponseForwarder::new(cluster.clone(), replies.clone());
+            let bus = Bus {
+                cluster,
+                replies,
+                answers: answers.clone(),
+            };
+            Ok((Some(bus), answers))
+        }
+    }
+}
 
 /// Events that wait in the stream at most this long (a stuck bus should not
 /// answer yesterday's questions).

@@ -14,8 +14,63 @@ pub use log::LogObserver;
 pub use metrics::{BusPublished, BusSnapshot, Metrics, NotificationsFailed, Snapshot};
 pub use notify::{Notice, Notifier};
 
+use crate::bus::ResponseSink;
+use crate::config::Config;
 use crate::event::{EventId, Execution};
+use crate::history::{History, Retention};
 use futures::future::BoxFuture;
+use std::sync::Arc;
+
+/// Every observer a configuration asks for, in the order each gets a
+/// record: the log, the metrics, the history (when `history.enabled`,
+/// returned too, for the commands and the API that read it), the
+/// notifier, then `more`.
+pub fn open(
+    config: &Config,
+    metrics: &Arc<Metrics>,
+    responses: &Arc<dyn ResponseSink>,
+    more: Vec<Arc<dyn Observer>>,
+) -> anyhow::Result<(Option<Arc<History>>, Vec<Arc<dyn Observer>>)> {
+    let mut all: Vec<Arc<dyn Observer>> = vec![Arc::new(LogObserver), metrics.clone()];
+    let history = if config.history.enabled {
+        let history = Arc::new(open_history(config)?);
+        all.push(Arc::new(HistoryObserver(history.clone())));
+        Some(history)
+    } else {
+        None
+    };
+    all.extend(Notifier::start(
+        config,
+        responses.clone(),
+        metrics.notices_dropped(),
+        metrics.notices_failed(),
+        history.clone(),
+    )?);
+    all.extend(more);
+    Ok((history, all))
+}
+
+/// The history `history:` and `databases:` describe: in Redis when
+/// `databases.redis` is set, else in SQLite (runs the last process left
+/// `running` marked abandoned), its texts cut to `history.max-text`.
+fn open_history(config: &Config) -> anyhow::Result<History> {
+    let retention = Retention {
+        max_age: config.history.max_age.0,
+        max_count: config.history.max_count,
+        max_bytes: config.history.max_bytes.0,
+    };
+    let max_text = usize::try_from(config.history.max_text.0).unwrap_or(usize::MAX);
+    let history = match &config.databases.redis {
+        Some(redis) => History::open_redis(
+            redis.url.expose(),
+            &redis.shown_url(),
+            &redis.prefix,
+            retention,
+        )?,
+        None => History::open_abandoning(&config.history_path(), retention)?,
+    };
+    Ok(history.keeping_texts(max_text))
+}
 
 pub trait Observer: Send + Sync + 'static {
     fn executed(&self, execution: &Execution);
