@@ -36,7 +36,8 @@
 //! 5. `observe`, `executor` (runs a skill for an event, the one place that
 //!    makes its record), `commands` (the one registry of chat commands),
 //!    then `bot`, `builtins`, `recent` (the `history` command's answer),
-//!    `web`, `scheduler`, `workflow`, `nats`
+//!    `web`, `console` (the operator's console and its API), `scheduler`,
+//!    `workflow`, `nats`
 //!    (several hosts: the bus's other implementation, the NATS backend of
 //!    `coordination`, shared skills);
 //! 6. `app`, `banner` (what a terminal is told at start), `skilltest`,
@@ -52,6 +53,7 @@ pub mod catalog;
 pub mod commands;
 pub mod config;
 pub mod connectors;
+pub mod console;
 pub mod coordination;
 pub mod event;
 pub mod executor;

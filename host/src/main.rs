@@ -1,4 +1,5 @@
-//! The `sandbot` command line: `start`, `config validate` and `skill new|build|test`.
+//! The `sandbot` command line: `start`, `config validate`, `skill new|build|test`
+//! and `admin add|remove|list`.
 //! Everything else lives in the library; this file only parses arguments.
 
 use anyhow::{Context, Result};
@@ -34,6 +35,36 @@ enum Command {
     /// The hosts of a bot on a NATS bus.
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// The console's operator accounts (`console:` in the configuration).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Make an operator account. The password is read from
+    /// $SANDBOT_PASSWORD, else from the first line of standard input.
+    Add {
+        name: String,
+        #[arg(long, value_enum, default_value = "viewer")]
+        role: sandbot::console::Role,
+        /// Change the account if it exists (its role and password).
+        #[arg(long)]
+        replace: bool,
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+    },
+    /// Remove an account; its sessions end at their next request.
+    Remove {
+        name: String,
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+    },
+    /// List the accounts and their roles.
+    List {
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -102,6 +133,7 @@ fn main() -> ExitCode {
         Command::Start { config } => start(config.as_deref()),
         Command::Config(ConfigCommand::Validate { config }) => validate(config.as_deref()),
         Command::Skill(command) => skill(command),
+        Command::Admin(command) => admin(command),
         Command::Cluster(ClusterCommand::Status { config }) => {
             on_the_bus(config.as_deref(), |cluster| async move {
                 print!(
@@ -119,6 +151,61 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn admin(command: AdminCommand) -> Result<()> {
+    use sandbot::console::Accounts;
+    let (AdminCommand::Add { config, .. }
+    | AdminCommand::Remove { config, .. }
+    | AdminCommand::List { config }) = &command;
+    let config = read_config(config.as_deref())?;
+    let accounts = Accounts::open(&config.console_path())?;
+    match command {
+        AdminCommand::Add {
+            name,
+            role,
+            replace,
+            ..
+        } => {
+            let password = read_password()?;
+            accounts.add(&name, role, &password, replace)?;
+            println!("{name} is {} of the console", role.as_str());
+        }
+        AdminCommand::Remove { name, .. } => {
+            if !accounts.remove(&name)? {
+                anyhow::bail!("there is no account `{name}`");
+            }
+            println!("{name} removed");
+        }
+        AdminCommand::List { .. } => {
+            for account in accounts.list()? {
+                println!("{}\t{}", account.name, account.role.as_str());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// $SANDBOT_PASSWORD, else a line of standard input (not echoed on a
+/// terminal).
+fn read_password() -> Result<String> {
+    use std::io::IsTerminal;
+    if let Ok(password) = std::env::var("SANDBOT_PASSWORD") {
+        return Ok(password);
+    }
+    let terminal = std::io::stdin().is_terminal();
+    if terminal {
+        eprint!("password: ");
+        let _ = std::process::Command::new("stty").arg("-echo").status();
+    }
+    let mut line = String::new();
+    let read = std::io::stdin().read_line(&mut line);
+    if terminal {
+        let _ = std::process::Command::new("stty").arg("echo").status();
+        eprintln!();
+    }
+    read.context("reading the password")?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_owned())
 }
 
 fn read_config(explicit: Option<&Path>) -> Result<Config> {

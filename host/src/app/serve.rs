@@ -37,6 +37,11 @@ impl App {
             .iter()
             .map(|(name, kind, _)| (name.clone(), kind.clone()))
             .collect();
+        let console = self.console_routes(&web_settings)?;
+        let has_console = console.is_some();
+        if let Some(r) = console {
+            routes = routes.merge(r);
+        }
         // Webhooks are always mounted, but need `web:` to be served.
         routes = routes.merge(web::webhook::routes(
             self.bot.clone(),
@@ -46,8 +51,9 @@ impl App {
         if self.config.web.is_none() && !mounted {
             self.warn_unserved_webhooks();
         }
-        // The server runs when configured or when a connector mounted on it.
-        let server = if self.config.web.is_some() || mounted {
+        // The server runs when configured, when a connector mounted on it,
+        // or for the console.
+        let server = if self.config.web.is_some() || mounted || has_console {
             Some(self.start_server(&web_settings, routes, statuses).await?)
         } else {
             None
@@ -133,6 +139,35 @@ impl App {
                 "a workflow declares `webhook:`, but no HTTP server runs: add `web:` to the configuration"
             );
         }
+    }
+
+    /// The console's API (`console:`), its accounts opened from the data
+    /// folder; `None` when the console is off.
+    fn console_routes(
+        &self,
+        web_settings: &crate::config::WebSettings,
+    ) -> Result<Option<axum::Router>> {
+        use crate::console::{Accounts, Console, Lockout, Sessions};
+        let Some(settings) = &self.config.console else {
+            return Ok(None);
+        };
+        let path = self.config.console_path();
+        let accounts = Accounts::open(&path)?;
+        if accounts.list()?.is_empty() {
+            tracing::warn!(
+                accounts = %path.display(),
+                "the console has no accounts: make one with `sandbot admin add NAME --role admin`"
+            );
+        }
+        let console = Console {
+            accounts,
+            sessions: Sessions::new(settings.session_ttl.0),
+            lockout: Lockout::default(),
+            https: web_settings.cert.is_some(),
+            catalog: self.catalog.clone(),
+            bot: self.bot.clone(),
+        };
+        Ok(Some(crate::console::routes(std::sync::Arc::new(console))))
     }
 
     /// The HTTP server, with `routes`, `/metrics` and `GET /`.

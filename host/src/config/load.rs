@@ -49,6 +49,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
     check_secret_grants(&config, &text, file)?;
     super::notify::check(&config, &text, file)?;
     check_roles(&config, file)?;
+    check_console(&config, file)?;
     Ok(config)
 }
 
@@ -124,6 +125,29 @@ fn check_roles(config: &Config, file: &Path) -> Result<(), ConfigError> {
     Err(match at {
         Some((line, col)) => ConfigError::at(file, line, col, message.to_owned()),
         None => ConfigError::whole_file(file, message.to_owned()),
+    })
+}
+
+/// The console's passwords and cookies never cross a network in clear
+/// unless the operator says so: off loopback it needs HTTPS or
+/// `insecure-http: true`.
+fn check_console(config: &Config, file: &Path) -> Result<(), ConfigError> {
+    let Some(console) = &config.console else {
+        return Ok(());
+    };
+    let web = config.web.clone().unwrap_or_default();
+    let tls = web.cert.is_some() && web.key.is_some();
+    if tls || console.insecure_http || web.loopback_only() {
+        return Ok(());
+    }
+    let message = format!(
+        "console: the web server listens on {} without HTTPS: give `web.cert` and `web.key`, or `console.insecure-http: true` if a proxy in front speaks TLS",
+        web.host
+    );
+    let text = config.text.as_deref().unwrap_or("");
+    Err(match text.lines().position(|l| l.starts_with("console:")) {
+        Some(i) => ConfigError::at(file, i + 1, 1, message),
+        None => ConfigError::whole_file(file, message),
     })
 }
 
@@ -224,7 +248,7 @@ mod tests {
     fn unknown_top_level_key() {
         assert_eq!(
             err("logging:\n  level: info\nconectors:\n  shell: {}\n"),
-            "/etc/bot/configuration.yaml:3:1: unknown field `conectors` (did you mean `connectors`?), expected one of `logging`, `admins`, `connectors`, `databases`, `skills-dir`, `workflows-dir`, `data-dir`, `skills`, `secrets`, `runtime`, `web`, `unmatched`, `history`, `metrics`, `workflows`, `notifications`, `bus`, `roles`"
+            "/etc/bot/configuration.yaml:3:1: unknown field `conectors` (did you mean `connectors`?), expected one of `logging`, `admins`, `connectors`, `databases`, `skills-dir`, `workflows-dir`, `data-dir`, `skills`, `secrets`, `runtime`, `web`, `console`, `unmatched`, `history`, `metrics`, `workflows`, `notifications`, `bus`, `roles`"
         );
     }
 

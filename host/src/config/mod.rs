@@ -3,6 +3,7 @@
 
 mod bus;
 mod connectors;
+mod console;
 mod databases;
 mod diff;
 mod env;
@@ -18,6 +19,7 @@ mod workflow;
 pub use crate::limits::{ByteSize, HumanDuration, Limits};
 pub use bus::{BusSettings, NatsSettings, Role, Roles, default_host_name};
 pub use connectors::ConnectorSection;
+pub use console::ConsoleSettings;
 pub use databases::{Databases, RedisSettings, SqliteSettings};
 pub use diff::{ConfigChanges, changes};
 pub use error::{ConfigError, yaml_error};
@@ -80,6 +82,9 @@ pub struct Config {
     /// runs when this section is there or a connector needs it.
     #[serde(default)]
     pub web: Option<WebSettings>,
+    /// The operator's console and its API (`/api/v1`); off when absent.
+    #[serde(default)]
+    pub console: Option<ConsoleSettings>,
     /// What a message said to the bot that nothing takes is answered.
     #[serde(default)]
     pub unmatched: Unmatched,
@@ -320,6 +325,11 @@ impl Config {
             .as_ref()
             .and_then(|s| s.path.clone())
             .unwrap_or_else(|| self.data_dir().join("memory.db"))
+    }
+
+    /// The console's operator accounts.
+    pub fn console_path(&self) -> PathBuf {
+        self.data_dir().join("console.db")
     }
 
     pub fn history_path(&self) -> PathBuf {

@@ -73,6 +73,17 @@ pub struct WebSettings {
     pub allowed_origins: Vec<Origin>,
 }
 
+impl WebSettings {
+    /// Is the server reachable from this machine only?
+    pub fn loopback_only(&self) -> bool {
+        let host = self.host.trim_start_matches('[').trim_end_matches(']');
+        host == "localhost"
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    }
+}
+
 impl Default for WebSettings {
     fn default() -> Self {
         WebSettings {

@@ -85,11 +85,7 @@ pub async fn serve(
 
 /// Is the server reachable from this machine only?
 pub fn loopback_only(settings: &WebSettings) -> bool {
-    let host = settings.host.trim_start_matches('[').trim_end_matches(']');
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+    settings.loopback_only()
 }
 
 async fn root(State(status): State<Arc<StatusSource>>) -> impl IntoResponse {

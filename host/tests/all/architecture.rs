@@ -45,6 +45,7 @@ const LAYERS: &[&[&str]] = &[
         "executor",
         "observe",
         "web",
+        "console",
         "scheduler",
         "workflow",
         "nats",

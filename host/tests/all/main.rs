@@ -18,6 +18,7 @@ mod commands;
 mod common;
 mod compile_cache;
 mod connectors;
+mod console;
 mod coordination;
 mod crontab;
 mod docs;

@@ -1,0 +1,250 @@
+//! The console's operator accounts: a name, a role, and an argon2id hash of
+//! the password (a PHC string, its salt and parameters inside), in
+//! `console.db` in the data folder. `sandbot admin add NAME` writes them;
+//! the bot reads them at each request, so a role changed or an account
+//! removed takes effect at once, sessions included.
+
+use anyhow::{Context, Result, bail};
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use rusqlite::OptionalExtension;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// A password shorter than this is refused when an account is made.
+pub const MIN_PASSWORD: usize = 10;
+
+/// What an operator may do; each role may do all the one before it may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads everything the console shows.
+    Viewer,
+    /// Also enables, disables and reloads skills, approves and runs.
+    Operator,
+    /// Also installs skills, changes grants and manages accounts.
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+            Role::Admin => "admin",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Role> {
+        [Role::Viewer, Role::Operator, Role::Admin]
+            .into_iter()
+            .find(|r| r.as_str() == text)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Account {
+    pub name: String,
+    pub role: Role,
+}
+
+/// The accounts' database. Each call opens it: the console is not on the
+/// message path, and another process (`sandbot admin`) writes it.
+pub struct Accounts {
+    path: PathBuf,
+}
+
+const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS accounts (
+    name TEXT PRIMARY KEY,
+    role TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+) WITHOUT ROWID;";
+
+impl Accounts {
+    /// Opens (creating if needed) the accounts at `path`.
+    pub fn open(path: &Path) -> Result<Accounts> {
+        crate::sqlite::open(path, "console accounts", SCHEMA)?;
+        Ok(Accounts {
+            path: path.to_owned(),
+        })
+    }
+
+    fn connection(&self) -> Result<rusqlite::Connection> {
+        crate::sqlite::open(&self.path, "console accounts", SCHEMA)
+    }
+
+    /// Makes an account, or with `replace` changes one's role and password.
+    pub fn add(&self, name: &str, role: Role, password: &str, replace: bool) -> Result<()> {
+        crate::names::check(name)
+            .map_err(|why| anyhow::anyhow!("`{name}` is not a name: {why}"))?;
+        if password.chars().count() < MIN_PASSWORD {
+            bail!("the password is too short: at least {MIN_PASSWORD} characters");
+        }
+        let hash = hash(password)?;
+        let conn = self.connection()?;
+        let verb = if replace {
+            "INSERT OR REPLACE"
+        } else {
+            "INSERT"
+        };
+        let written = conn.execute(
+            &format!("{verb} INTO accounts (name, role, hash, created_at) VALUES (?1, ?2, ?3, ?4)"),
+            rusqlite::params![name, role.as_str(), hash, crate::event::now_ms() as i64],
+        );
+        match written {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                bail!("there is already an account `{name}` (`--replace` changes it)")
+            }
+            other => other.with_context(|| format!("writing {}", self.path.display()))?,
+        };
+        Ok(())
+    }
+
+    /// Removes an account; false if there was none.
+    pub fn remove(&self, name: &str) -> Result<bool> {
+        let conn = self.connection()?;
+        Ok(conn.execute("DELETE FROM accounts WHERE name = ?1", [name])? > 0)
+    }
+
+    pub fn list(&self) -> Result<Vec<Account>> {
+        let conn = self.connection()?;
+        let mut statement = conn.prepare("SELECT name, role FROM accounts ORDER BY name")?;
+        let rows = statement.query_map([], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (name, role) = row?;
+            if let Some(role) = Role::parse(&role) {
+                out.push(Account { name, role });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The account `name` as it is now, if it exists.
+    pub fn get(&self, name: &str) -> Result<Option<Account>> {
+        Ok(self.row(name)?.map(|(role, _)| Account {
+            name: name.to_owned(),
+            role,
+        }))
+    }
+
+    fn row(&self, name: &str) -> Result<Option<(Role, String)>> {
+        let conn = self.connection()?;
+        let row: Option<(String, String)> = conn
+            .query_row(
+                "SELECT role, hash FROM accounts WHERE name = ?1",
+                [name],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?;
+        Ok(row.and_then(|(role, hash)| Some((Role::parse(&role)?, hash))))
+    }
+
+    /// The account, if `password` is its password. An unknown name costs
+    /// the same hashing as a known one, so timing does not tell which
+    /// names exist. Slow on purpose (argon2id): run it off the runtime.
+    pub fn verify(&self, name: &str, password: &str) -> Result<Option<Account>> {
+        let row = self.row(name)?;
+        let stored = match &row {
+            Some((_, hash)) => hash.clone(),
+            None => unknown_hash().to_owned(),
+        };
+        let parsed = PasswordHash::new(&stored)
+            .map_err(|e| anyhow::anyhow!("the stored hash of `{name}` is damaged: {e}"))?;
+        let matches = Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok();
+        Ok(match row {
+            Some((role, _)) if matches => Some(Account {
+                name: name.to_owned(),
+                role,
+            }),
+            _ => None,
+        })
+    }
+}
+
+/// An argon2id hash of `password` with a fresh salt and argon2's
+/// recommended parameters (19 MiB, two passes).
+fn hash(password: &str) -> Result<String> {
+    let salt: [u8; 16] = rand::random();
+    let salt = SaltString::encode_b64(&salt).map_err(|e| anyhow::anyhow!("salt: {e}"))?;
+    Ok(Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(|e| anyhow::anyhow!("hashing the password: {e}"))?
+        .to_string())
+}
+
+/// A hash no password is checked against successfully in practice, for
+/// names that do not exist (made once per process).
+fn unknown_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| {
+        let random: [u8; 32] = rand::random();
+        hash(&hex(&random)).unwrap_or_default()
+    })
+}
+
+pub(super) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_account_is_checked_by_its_password_and_its_role_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let accounts = Accounts::open(&dir.path().join("console.db")).unwrap();
+        accounts
+            .add("alice", Role::Operator, "correct horse battery", false)
+            .unwrap();
+        let alice = accounts.verify("alice", "correct horse battery").unwrap();
+        assert_eq!(alice.map(|a| a.role), Some(Role::Operator));
+        assert_eq!(
+            accounts.verify("alice", "wrong horse battery").unwrap(),
+            None
+        );
+        assert_eq!(
+            accounts.verify("nobody", "correct horse battery").unwrap(),
+            None
+        );
+        let again = accounts.add("alice", Role::Admin, "another long password", false);
+        assert!(
+            again
+                .unwrap_err()
+                .to_string()
+                .contains("already an account")
+        );
+        accounts
+            .add("alice", Role::Admin, "another long password", true)
+            .unwrap();
+        assert_eq!(
+            accounts.get("alice").unwrap().map(|a| a.role),
+            Some(Role::Admin)
+        );
+        assert!(accounts.add("bob", Role::Viewer, "short", false).is_err());
+        assert!(
+            accounts
+                .add("Bob Smith", Role::Viewer, "long enough here", false)
+                .is_err()
+        );
+        // At rest: a PHC string, never the password.
+        let conn = rusqlite::Connection::open(dir.path().join("console.db")).unwrap();
+        let stored: String = conn
+            .query_row("SELECT hash FROM accounts WHERE name = 'alice'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert!(stored.starts_with("$argon2id$"), "{stored}");
+        assert!(!stored.contains("another long password"));
+        assert!(accounts.remove("alice").unwrap());
+        assert_eq!(accounts.get("alice").unwrap(), None);
+    }
+}

@@ -1,0 +1,417 @@
+//! The console's JSON API, `/api/v1`: logging in and out, who is logged
+//! in, the skills as an operator sees them, and turning a skill off or on.
+//! Every route but `login` needs a session; every state change needs the
+//! session's CSRF token in `X-CSRF-Token` and the role the route names;
+//! every state change (a login and a failed one included) is an audit
+//! record in the history: who, what, when, from where.
+
+use super::accounts::{Account, Accounts, Role};
+use super::lockout::Lockout;
+use super::sessions::{COOKIE, Session, Sessions, same_secret};
+use crate::bot::Bot;
+use crate::catalog::Catalog;
+use crate::event::{Event, EventId, Execution, Message, Outcome, now_ms};
+use crate::manifest::MatcherKind;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// Everything the console's routes share.
+pub struct Console {
+    pub accounts: Accounts,
+    pub sessions: Sessions,
+    pub lockout: Lockout,
+    /// Served over HTTPS: the cookie is `Secure`.
+    pub https: bool,
+    pub catalog: Arc<Catalog>,
+    pub bot: Arc<Bot>,
+}
+
+pub fn routes(console: Arc<Console>) -> Router {
+    Router::new()
+        .route("/api/v1/login", post(login))
+        .route("/api/v1/logout", post(logout))
+        .route("/api/v1/me", get(me))
+        .route("/api/v1/skills", get(skills))
+        .route("/api/v1/skills/{name}/enable", post(enable))
+        .route("/api/v1/skills/{name}/disable", post(disable))
+        .with_state(console)
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+/// Who asks, once the session, the account and (for a state change) the
+/// CSRF token are checked.
+struct Operator {
+    token: String,
+    account: Account,
+}
+
+impl Console {
+    fn require(
+        &self,
+        headers: &HeaderMap,
+        role: Role,
+        changes: bool,
+    ) -> Result<Operator, Response> {
+        let Some(token) = cookie(headers, COOKIE) else {
+            return Err(error(
+                StatusCode::UNAUTHORIZED,
+                "log in first (POST /api/v1/login)",
+            ));
+        };
+        let Some(session) = self.sessions.get(&token) else {
+            return Err(error(
+                StatusCode::UNAUTHORIZED,
+                "the session has ended: log in again",
+            ));
+        };
+        let account = match self.accounts.get(&session.name) {
+            Ok(Some(account)) => account,
+            Ok(None) => {
+                self.sessions.end(&token);
+                return Err(error(
+                    StatusCode::UNAUTHORIZED,
+                    "the account no longer exists",
+                ));
+            }
+            Err(e) => {
+                tracing::error!("console accounts: {e:#}");
+                return Err(error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the accounts cannot be read",
+                ));
+            }
+        };
+        if changes && !csrf_matches(headers, &session) {
+            return Err(error(
+                StatusCode::FORBIDDEN,
+                "missing or wrong X-CSRF-Token (the `csrf` the login answered)",
+            ));
+        }
+        if account.role < role {
+            return Err(error(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "this needs the {} role; {} is {}",
+                    role.as_str(),
+                    account.name,
+                    article(account.role)
+                ),
+            ));
+        }
+        Ok(Operator { token, account })
+    }
+
+    /// One audit record: `who` did `action` from `from`, with `outcome`.
+    fn audit(
+        &self,
+        who: &str,
+        matcher: &str,
+        action: &str,
+        from: SocketAddr,
+        outcome: Outcome,
+        error: Option<String>,
+    ) {
+        let id = EventId::next();
+        let event = Event::Message(Message {
+            id: id.to_string(),
+            text: action.to_owned(),
+            user: who.to_owned(),
+            user_id: who.to_owned(),
+            room: "console".into(),
+            connector: "console".into(),
+            thread: None,
+            received_at: now_ms(),
+            addressed: true,
+        });
+        let mut record = Execution::for_event(format!("{id}-0"), id, &event, now_ms());
+        record.skill = "console".into();
+        record.matcher = matcher.to_owned();
+        record.outcome = outcome;
+        record.error = error;
+        record.trigger = Some(format!("console from {}", from.ip()));
+        self.bot.record(&record);
+    }
+}
+
+fn article(role: Role) -> &'static str {
+    match role {
+        Role::Viewer => "a viewer",
+        Role::Operator => "an operator",
+        Role::Admin => "an admin",
+    }
+}
+
+fn csrf_matches(headers: &HeaderMap, session: &Session) -> bool {
+    headers
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|given| same_secret(given, &session.csrf))
+}
+
+/// The value of cookie `name` in the request's `Cookie` headers.
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+fn set_cookie(console: &Console, value: &str, max_age: u64) -> HeaderValue {
+    let secure = if console.https { "; Secure" } else { "" };
+    let text =
+        format!("{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}");
+    HeaderValue::from_str(&text).expect("a cookie of hex digits is a header value")
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Login {
+    name: String,
+    password: String,
+}
+
+async fn login(
+    State(console): State<Arc<Console>>,
+    ConnectInfo(from): ConnectInfo<SocketAddr>,
+    body: Result<Json<Login>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Ok(Json(login)) = body else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "send {\"name\": …, \"password\": …} as JSON",
+        );
+    };
+    // A name is at most a name's length; the log and the record show it.
+    let name: String = login.name.chars().take(64).collect();
+    if let Err(wait) = console.lockout.check(&name, from.ip()) {
+        let mut response = error(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "too many failed logins: try again in {} s",
+                wait.as_secs() + 1
+            ),
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs() + 1));
+        return response;
+    }
+    let checking = console.clone();
+    let (who, password) = (name.clone(), login.password);
+    let verified =
+        tokio::task::spawn_blocking(move || checking.accounts.verify(&who, &password)).await;
+    let account = match verified {
+        Ok(Ok(account)) => account,
+        Ok(Err(e)) => {
+            tracing::error!("console login: {e:#}");
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the accounts cannot be read",
+            );
+        }
+        Err(e) => {
+            tracing::error!("console login: {e}");
+            return error(StatusCode::INTERNAL_SERVER_ERROR, "the login check failed");
+        }
+    };
+    let Some(account) = account else {
+        let locked = console.lockout.failed(&name, from.ip());
+        let why = if locked {
+            "wrong name or password; locked for a while"
+        } else {
+            "wrong name or password"
+        };
+        console.audit(
+            &name,
+            "login",
+            "login",
+            from,
+            Outcome::Denied,
+            Some(why.into()),
+        );
+        return error(StatusCode::UNAUTHORIZED, "wrong name or password");
+    };
+    console.lockout.succeeded(&name);
+    let (token, session) = console.sessions.start(&account.name);
+    console.audit(&account.name, "login", "login", from, Outcome::Ok, None);
+    let mut response = Json(json!({
+        "name": account.name,
+        "role": account.role,
+        "csrf": session.csrf,
+    }))
+    .into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        set_cookie(&console, &token, console.sessions.ttl().as_secs()),
+    );
+    response
+}
+
+async fn logout(
+    State(console): State<Arc<Console>>,
+    ConnectInfo(from): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let operator = match console.require(&headers, Role::Viewer, true) {
+        Ok(o) => o,
+        Err(refused) => return refused,
+    };
+    console.sessions.end(&operator.token);
+    console.audit(
+        &operator.account.name,
+        "logout",
+        "logout",
+        from,
+        Outcome::Ok,
+        None,
+    );
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, set_cookie(&console, "", 0));
+    response
+}
+
+async fn me(State(console): State<Arc<Console>>, headers: HeaderMap) -> Response {
+    match console.require(&headers, Role::Viewer, false) {
+        Ok(operator) => Json(&operator.account).into_response(),
+        Err(refused) => refused,
+    }
+}
+
+/// Each skill as an operator sees it: what serves, what is off, what is
+/// compiling, what failed to load (and why), and what it answers to.
+async fn skills(State(console): State<Arc<Console>>, headers: HeaderMap) -> Response {
+    if let Err(refused) = console.require(&headers, Role::Viewer, false) {
+        return refused;
+    }
+    let set = console.catalog.current();
+    let progress = console.catalog.progress();
+    let mut out: Vec<serde_json::Value> = set
+        .skills
+        .iter()
+        .zip(&set.policies)
+        .map(|(skill, policy)| {
+            let state = if progress.compiling.contains(&skill.name) {
+                "compiling"
+            } else if policy.disabled {
+                "disabled"
+            } else {
+                "serving"
+            };
+            json!({
+                "name": skill.name,
+                "version": skill.manifest.version,
+                "description": skill.manifest.description,
+                "sha256": skill.sha256,
+                "state": state,
+                "new_file_failed": progress.failed.get(&skill.name),
+                "matchers": skill.manifest.matchers.iter().map(|m| json!({
+                    "id": m.id,
+                    "kind": kind(&m.kind),
+                    "help": m.help,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    for (name, why) in &progress.failed {
+        if set.get(name).is_none() {
+            out.push(json!({ "name": name, "state": "failed", "error": why }));
+        }
+    }
+    Json(json!({ "skills": out })).into_response()
+}
+
+/// A matcher as one line of text.
+fn kind(kind: &MatcherKind) -> String {
+    match kind {
+        MatcherKind::Regex { pattern, .. } => format!("regex {pattern}"),
+        MatcherKind::ParseFormat(format) => format!("parse {format}"),
+        MatcherKind::ActionAlias(alias) => format!("alias {}", alias.format),
+        MatcherKind::Crontab {
+            expression,
+            timezone,
+        } => match timezone {
+            Some(tz) => format!("crontab {expression} ({tz})"),
+            None => format!("crontab {expression}"),
+        },
+        MatcherKind::EventType(event) => format!("event {event:?}").to_lowercase(),
+        MatcherKind::Webhook(path) => format!("webhook {path}"),
+        MatcherKind::Always => "always".into(),
+        MatcherKind::CatchAll => "catch-all".into(),
+    }
+}
+
+async fn enable(
+    State(console): State<Arc<Console>>,
+    ConnectInfo(from): ConnectInfo<SocketAddr>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    turn(console, from, name, headers, true).await
+}
+
+async fn disable(
+    State(console): State<Arc<Console>>,
+    ConnectInfo(from): ConnectInfo<SocketAddr>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    turn(console, from, name, headers, false).await
+}
+
+/// `skill enable NAME` / `skill disable NAME`, as chat's admins say it.
+async fn turn(
+    console: Arc<Console>,
+    from: SocketAddr,
+    name: String,
+    headers: HeaderMap,
+    enabled: bool,
+) -> Response {
+    let operator = match console.require(&headers, Role::Operator, true) {
+        Ok(o) => o,
+        Err(refused) => return refused,
+    };
+    let verb = if enabled { "enable" } else { "disable" };
+    let matcher = format!("skill {verb}");
+    let action = format!("{matcher} {}", crate::names::shown(&name));
+    match console.catalog.set_enabled(&name, enabled).await {
+        Ok(already) => {
+            console.audit(
+                &operator.account.name,
+                &matcher,
+                &action,
+                from,
+                Outcome::Ok,
+                None,
+            );
+            let state = if enabled { "serving" } else { "disabled" };
+            Json(json!({ "name": name, "state": state, "changed": !already })).into_response()
+        }
+        Err(why) => {
+            console.audit(
+                &operator.account.name,
+                &matcher,
+                &action,
+                from,
+                Outcome::Error,
+                Some(why.clone()),
+            );
+            error(StatusCode::NOT_FOUND, why)
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! The operator's console: operator accounts and their roles
+//! (`accounts`), sessions in cookies with a CSRF token (`sessions`), login
+//! lockout (`lockout`), and the versioned JSON API under `/api/v1` that
+//! the console's pages and scripts drive (`api`). Off unless `console:`
+//! is configured; see docs/console.md.
+
+mod accounts;
+mod api;
+mod lockout;
+mod sessions;
+
+pub use accounts::{Account, Accounts, MIN_PASSWORD, Role};
+pub use api::{Console, routes};
+pub use lockout::Lockout;
+pub use sessions::{COOKIE, Sessions};

@@ -1,0 +1,270 @@
+//! The operator's console API (`/api/v1`) driven over real sockets against
+//! the real binary: accounts made with `sandbot admin`, logins checked
+//! (wrong passwords, lockout), sessions in HttpOnly SameSite cookies, a
+//! CSRF token on every state change, roles, and an audit record in the
+//! history for each change.
+
+use crate::common::*;
+use serde_json::Value;
+use std::io::Write;
+use std::process::Command;
+
+/// One request to loopback `port`: (status, response head, body).
+fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String, String) {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(ANSWER_TIMEOUT)).unwrap();
+    let mut text = format!(
+        "{method} {path} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        text.push_str(&format!("{k}: {v}\r\n"));
+    }
+    text.push_str("\r\n");
+    text.push_str(body);
+    stream.write_all(text.as_bytes()).unwrap();
+    let mut response = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap();
+    (status, head.to_owned(), body.to_owned())
+}
+
+/// A logged-in operator: the cookie to send and the CSRF token.
+struct Login {
+    cookie: String,
+    csrf: String,
+}
+
+fn log_in(port: u16, name: &str, password: &str) -> Result<Login, (u16, String, String)> {
+    let body = serde_json::json!({ "name": name, "password": password }).to_string();
+    let (status, head, body) = request(port, "POST", "/api/v1/login", &[], &body);
+    if status != 200 {
+        return Err((status, head, body));
+    }
+    let set_cookie = head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .unwrap_or_else(|| panic!("no cookie: {head}"));
+    for flag in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(set_cookie.contains(flag), "{set_cookie}");
+    }
+    assert!(
+        !set_cookie.contains("Secure"),
+        "plain HTTP on loopback: {set_cookie}"
+    );
+    let json: Value = serde_json::from_str(&body).unwrap();
+    Ok(Login {
+        cookie: set_cookie.split(';').next().unwrap().to_owned(),
+        csrf: json["csrf"].as_str().unwrap().to_owned(),
+    })
+}
+
+fn admin(bot: &BotDir, args: &[&str], password: &str) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_sandbot"))
+        .arg("admin")
+        .args(args)
+        .arg("-c")
+        .arg(bot.config())
+        .env("SANDBOT_PASSWORD", password)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &*String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+#[test]
+fn operators_log_in_and_each_change_checks_the_session_the_csrf_token_and_the_role() {
+    let port = free_port();
+    let bot = BotDir::new(&["hello"], &format!("web:\n  port: {port}\nconsole: {{}}"));
+    let (ok, said) = admin(&bot, &["add", "carol", "--role", "operator"], "short");
+    assert!(!ok && said.contains("too short"), "{said}");
+    assert!(
+        admin(
+            &bot,
+            &["add", "carol", "--role", "operator"],
+            "carol's long password"
+        )
+        .0
+    );
+    assert!(admin(&bot, &["add", "victor"], "victor's long password").0);
+    let (ok, said) = admin(&bot, &["add", "carol"], "another long password");
+    assert!(!ok && said.contains("already an account"), "{said}");
+    let (_, list) = admin(&bot, &["list"], "");
+    assert_eq!(list, "carol\toperator\nvictor\tviewer\n");
+
+    let mut running = bot.start();
+    wait_for_port(port);
+    let (status, _, body) = request(port, "GET", "/api/v1/me", &[], "");
+    assert_eq!(status, 401, "{body}");
+    let (status, _, body) = log_in(port, "carol", "not carol's password").err().unwrap();
+    assert_eq!(status, 401);
+    assert!(body.contains("wrong name or password"), "{body}");
+    assert_eq!(
+        log_in(port, "nobody", "whatever it is").err().unwrap().0,
+        401
+    );
+
+    let carol = log_in(port, "carol", "carol's long password").unwrap();
+    let cookie = [("cookie", carol.cookie.as_str())];
+    let (status, _, body) = request(port, "GET", "/api/v1/me", &cookie, "");
+    assert_eq!(
+        (status, body.as_str()),
+        (200, r#"{"name":"carol","role":"operator"}"#)
+    );
+    let (status, _, body) = request(port, "GET", "/api/v1/skills", &cookie, "");
+    assert_eq!(status, 200, "{body}");
+    let skills: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(skills["skills"][0]["name"], "hello");
+    assert_eq!(skills["skills"][0]["state"], "serving");
+    assert_eq!(skills["skills"][0]["sha256"].as_str().unwrap().len(), 64);
+
+    // A state change without the CSRF token, or with another, is refused.
+    let disable = "/api/v1/skills/hello/disable";
+    let (status, _, body) = request(port, "POST", disable, &cookie, "");
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("X-CSRF-Token"), "{body}");
+    let wrong = [
+        ("cookie", carol.cookie.as_str()),
+        ("x-csrf-token", "0123456789abcdef0123456789abcdef"),
+    ];
+    assert_eq!(request(port, "POST", disable, &wrong, "").0, 403);
+    // A cookie that names no session is refused too.
+    let forged = [
+        ("cookie", "sandbot-session=00ff"),
+        ("x-csrf-token", carol.csrf.as_str()),
+    ];
+    assert_eq!(request(port, "POST", disable, &forged, "").0, 401);
+    let with_csrf = [
+        ("cookie", carol.cookie.as_str()),
+        ("x-csrf-token", carol.csrf.as_str()),
+    ];
+    let (status, _, body) = request(port, "POST", disable, &with_csrf, "");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(r#""state":"disabled""#), "{body}");
+    // Chat sees the same skill set.
+    assert_eq!(running.ask("skills"), "1 skills:");
+    assert!(running.answer().contains("hello 0.1.0 — disabled"));
+    let (status, _, body) = request(
+        port,
+        "POST",
+        "/api/v1/skills/nonesuch/enable",
+        &with_csrf,
+        "",
+    );
+    assert_eq!(status, 404, "{body}");
+
+    // A viewer reads but changes nothing.
+    let victor = log_in(port, "victor", "victor's long password").unwrap();
+    let victors = [
+        ("cookie", victor.cookie.as_str()),
+        ("x-csrf-token", victor.csrf.as_str()),
+    ];
+    assert_eq!(request(port, "GET", "/api/v1/skills", &victors, "").0, 200);
+    let (status, _, body) = request(port, "POST", "/api/v1/skills/hello/enable", &victors, "");
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body.contains("needs the operator role; victor is a viewer"),
+        "{body}"
+    );
+    // An account removed ends its sessions at their next request.
+    assert!(admin(&bot, &["remove", "victor"], "").0);
+    assert_eq!(request(port, "GET", "/api/v1/me", &victors, "").0, 401);
+
+    let (status, head, _) = request(port, "POST", "/api/v1/logout", &with_csrf, "");
+    assert_eq!(status, 204);
+    assert!(head.contains("Max-Age=0"), "{head}");
+    assert_eq!(request(port, "GET", "/api/v1/me", &cookie, "").0, 401);
+
+    // Five failed logins from one address lock it (two were above): the
+    // right password is then refused too, without a check, and told when
+    // to come back.
+    for _ in 0..3 {
+        let (status, _, _) = log_in(port, "carol", "a wrong guess again").err().unwrap();
+        assert_eq!(status, 401);
+    }
+    let (status, head, body) = log_in(port, "carol", "carol's long password")
+        .err()
+        .unwrap();
+    assert_eq!(status, 429, "{body}");
+    assert!(head.to_lowercase().contains("retry-after: "), "{head}");
+    running.terminate();
+    let _ = running.finish();
+
+    // Every change, and every login tried, is in the history with who and where from.
+    let records = bot.history().find(&sandbot::history::Filter {
+        skill: Some("console".into()),
+        limit: 100,
+        ..Default::default()
+    });
+    let lines: Vec<String> = records
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|r| {
+            format!(
+                "{} {} {:?} {}",
+                r.user.as_deref().unwrap_or(""),
+                r.text.as_deref().unwrap_or(""),
+                r.outcome,
+                r.trigger.as_deref().unwrap_or("")
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.starts_with("carol login Denied console from 127.0.0.1"))
+            .count(),
+        4,
+        "{lines:#?}"
+    );
+    for expected in [
+        "nobody login Denied console from 127.0.0.1",
+        "carol login Ok console from 127.0.0.1",
+        "carol skill disable hello Ok console from 127.0.0.1",
+        "carol skill enable nonesuch Error console from 127.0.0.1",
+        "victor login Ok console from 127.0.0.1",
+        "carol logout Ok console from 127.0.0.1",
+    ] {
+        assert!(
+            lines.iter().any(|l| l == expected),
+            "{expected} not in {lines:#?}"
+        );
+    }
+}
+
+#[test]
+fn the_console_is_off_unless_configured_and_needs_https_off_loopback() {
+    let port = free_port();
+    let bot = BotDir::new(&["hello"], &format!("web:\n  port: {port}"));
+    let running = bot.start();
+    wait_for_port(port);
+    let (status, _, _) = request(
+        port,
+        "POST",
+        "/api/v1/login",
+        &[],
+        r#"{"name":"a","password":"b"}"#,
+    );
+    assert_eq!(status, 404);
+    running.terminate();
+    let _ = running.finish();
+
+    bot.write_config("web:\n  host: 0.0.0.0\n  port: 8080\nconsole:\n  session-ttl: 1h\n");
+    let config = bot.config();
+    let (status, out, err) = sandbot(&["config", "validate", "-c", config.to_str().unwrap()]);
+    assert!(!status.success(), "{out}");
+    assert!(err.contains("configuration.yaml:4:1"), "{err}");
+    assert!(err.contains("console.insecure-http: true"), "{err}");
+    bot.write_config("web:\n  host: 0.0.0.0\n  port: 8080\nconsole:\n  insecure-http: true\n");
+    let (status, out, err) = sandbot(&["config", "validate", "-c", config.to_str().unwrap()]);
+    assert!(status.success(), "{out}{err}");
+}
