@@ -61,44 +61,44 @@ impl Console {
         headers: &HeaderMap,
         role: Role,
         changes: bool,
-    ) -> Result<Operator, Response> {
+    ) -> Result<Operator, Box<Response>> {
         let Some(token) = cookie(headers, COOKIE) else {
-            return Err(error(
+            return Err(Box::new(error(
                 StatusCode::UNAUTHORIZED,
                 "log in first (POST /api/v1/login)",
-            ));
+            )));
         };
         let Some(session) = self.sessions.get(&token) else {
-            return Err(error(
+            return Err(Box::new(error(
                 StatusCode::UNAUTHORIZED,
                 "the session has ended: log in again",
-            ));
+            )));
         };
         let account = match self.accounts.get(&session.name) {
             Ok(Some(account)) => account,
             Ok(None) => {
                 self.sessions.end(&token);
-                return Err(error(
+                return Err(Box::new(error(
                     StatusCode::UNAUTHORIZED,
                     "the account no longer exists",
-                ));
+                )));
             }
             Err(e) => {
                 tracing::error!("console accounts: {e:#}");
-                return Err(error(
+                return Err(Box::new(error(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "the accounts cannot be read",
-                ));
+                )));
             }
         };
         if changes && !csrf_matches(headers, &session) {
-            return Err(error(
+            return Err(Box::new(error(
                 StatusCode::FORBIDDEN,
                 "missing or wrong X-CSRF-Token (the `csrf` the login answered)",
-            ));
+            )));
         }
         if account.role < role {
-            return Err(error(
+            return Err(Box::new(error(
                 StatusCode::FORBIDDEN,
                 format!(
                     "this needs the {} role; {} is {}",
@@ -106,7 +106,7 @@ impl Console {
                     account.name,
                     article(account.role)
                 ),
-            ));
+            )));
         }
         Ok(Operator { token, account })
     }
@@ -268,7 +268,7 @@ async fn logout(
 ) -> Response {
     let operator = match console.require(&headers, Role::Viewer, true) {
         Ok(o) => o,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     console.sessions.end(&operator.token);
     console.audit(
@@ -289,7 +289,7 @@ async fn logout(
 async fn me(State(console): State<Arc<Console>>, headers: HeaderMap) -> Response {
     match console.require(&headers, Role::Viewer, false) {
         Ok(operator) => Json(&operator.account).into_response(),
-        Err(refused) => refused,
+        Err(refused) => *refused,
     }
 }
 
@@ -297,7 +297,7 @@ async fn me(State(console): State<Arc<Console>>, headers: HeaderMap) -> Response
 /// compiling, what failed to load (and why), and what it answers to.
 async fn skills(State(console): State<Arc<Console>>, headers: HeaderMap) -> Response {
     if let Err(refused) = console.require(&headers, Role::Viewer, false) {
-        return refused;
+        return *refused;
     }
     let set = console.catalog.current();
     let progress = console.catalog.progress();
@@ -384,7 +384,7 @@ async fn turn(
 ) -> Response {
     let operator = match console.require(&headers, Role::Operator, true) {
         Ok(o) => o,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let verb = if enabled { "enable" } else { "disable" };
     let matcher = format!("skill {verb}");

@@ -21,6 +21,9 @@ use crate::history::{History, Retention};
 use futures::future::BoxFuture;
 use std::sync::Arc;
 
+/// Every observer of a bot, in the order each gets a record.
+pub type Observers = Vec<Arc<dyn Observer>>;
+
 /// Every observer a configuration asks for, in the order each gets a
 /// record: the log, the metrics, the history (when `history.enabled`,
 /// returned too, for the commands and the API that read it), the
@@ -30,7 +33,7 @@ pub fn open(
     metrics: &Arc<Metrics>,
     responses: &Arc<dyn ResponseSink>,
     more: Vec<Arc<dyn Observer>>,
-) -> anyhow::Result<(Option<Arc<History>>, Vec<Arc<dyn Observer>>)> {
+) -> anyhow::Result<(Option<Arc<History>>, Observers)> {
     let mut all: Vec<Arc<dyn Observer>> = vec![Arc::new(LogObserver), metrics.clone()];
     let history = if config.history.enabled {
         let history = Arc::new(open_history(config)?);
