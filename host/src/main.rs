@@ -65,6 +65,29 @@ enum AdminCommand {
         #[arg(short, long)]
         config: Option<PathBuf>,
     },
+    /// Make an API token for scripts, acting as account NAME with ROLE (or
+    /// the account's role, if lower). Printed once; kept only hashed.
+    Token {
+        name: String,
+        #[arg(long, value_enum, default_value = "viewer")]
+        role: sandbot::console::Role,
+        /// What the token is for, shown by `admin tokens`.
+        #[arg(long, default_value = "")]
+        note: String,
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+    },
+    /// List the API tokens (never their secrets).
+    Tokens {
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+    },
+    /// Revoke an API token by its id.
+    Revoke {
+        id: String,
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -157,7 +180,10 @@ fn admin(command: AdminCommand) -> Result<()> {
     use sandbot::console::Accounts;
     let (AdminCommand::Add { config, .. }
     | AdminCommand::Remove { config, .. }
-    | AdminCommand::List { config }) = &command;
+    | AdminCommand::List { config }
+    | AdminCommand::Token { config, .. }
+    | AdminCommand::Tokens { config }
+    | AdminCommand::Revoke { config, .. }) = &command;
     let config = read_config(config.as_deref())?;
     let accounts = Accounts::open(&config.console_path())?;
     match command {
@@ -181,6 +207,35 @@ fn admin(command: AdminCommand) -> Result<()> {
             for account in accounts.list()? {
                 println!("{}\t{}", account.name, account.role.as_str());
             }
+        }
+        AdminCommand::Token {
+            name, role, note, ..
+        } => {
+            let (id, token) = accounts.issue_token(&name, role, &note)?;
+            eprintln!(
+                "token {id} for {name} ({}); it is not shown again:",
+                role.as_str()
+            );
+            println!("{token}");
+        }
+        AdminCommand::Tokens { .. } => {
+            for t in accounts.tokens()? {
+                let state = if t.revoked { "revoked" } else { "active" };
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    t.id,
+                    t.account,
+                    t.role.as_str(),
+                    state,
+                    t.note
+                );
+            }
+        }
+        AdminCommand::Revoke { id, .. } => {
+            if !accounts.revoke_token(&id)? {
+                anyhow::bail!("there is no token `{id}`");
+            }
+            println!("token {id} revoked");
         }
     }
     Ok(())

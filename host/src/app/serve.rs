@@ -166,6 +166,7 @@ impl App {
             https: web_settings.cert.is_some(),
             catalog: self.catalog.clone(),
             bot: self.bot.clone(),
+            history: self.history.clone(),
         };
         Ok(Some(crate::console::routes(std::sync::Arc::new(console))))
     }

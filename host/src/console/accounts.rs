@@ -1,8 +1,10 @@
 //! The console's operator accounts: a name, a role, and an argon2id hash of
 //! the password (a PHC string, its salt and parameters inside), in
-//! `console.db` in the data folder. `sandbot admin add NAME` writes them;
-//! the bot reads them at each request, so a role changed or an account
-//! removed takes effect at once, sessions included.
+//! `console.db` in the data folder; and API tokens for scripts, each an
+//! account's with a role no higher than the account's, kept as the SHA-256
+//! of their secret part, revocable. `sandbot admin` writes them; the bot
+//! reads them at each request, so a role changed, an account removed or a
+//! token revoked takes effect at once, sessions included.
 
 use anyhow::{Context, Result, bail};
 use argon2::Argon2;
@@ -59,7 +61,30 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS accounts (
     role TEXT NOT NULL,
     hash TEXT NOT NULL,
     created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tokens (
+    id TEXT PRIMARY KEY,
+    account TEXT NOT NULL,
+    role TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    note TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    revoked INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;";
+
+/// What starts every API token: scanners for leaked secrets can find them.
+pub const TOKEN_PREFIX: &str = "sbt_";
+
+/// An API token as listed (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenInfo {
+    pub id: String,
+    pub account: String,
+    pub role: Role,
+    pub note: String,
+    pub created_at: u64,
+    pub revoked: bool,
+}
 
 impl Accounts {
     /// Opens (creating if needed) the accounts at `path`.
@@ -169,6 +194,105 @@ impl Accounts {
     }
 }
 
+impl Accounts {
+    /// A new API token for `account`, acting with `role` (or the account's,
+    /// if lower): `(id, token)`. The token is shown this once.
+    pub fn issue_token(&self, account: &str, role: Role, note: &str) -> Result<(String, String)> {
+        if self.get(account)?.is_none() {
+            bail!("there is no account `{account}`");
+        }
+        let id = hex(&rand::random::<[u8; 4]>());
+        let secret = hex(&rand::random::<[u8; 16]>());
+        let conn = self.connection()?;
+        conn.execute(
+            "INSERT INTO tokens (id, account, role, hash, note, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            rusqlite::params![id, account, role.as_str(), secret_digest(&secret), note, crate::event::now_ms() as i64],
+        )
+        .with_context(|| format!("writing {}", self.path.display()))?;
+        Ok((id.clone(), format!("{TOKEN_PREFIX}{id}_{secret}")))
+    }
+
+    pub fn tokens(&self) -> Result<Vec<TokenInfo>> {
+        let conn = self.connection()?;
+        let mut statement = conn.prepare(
+            "SELECT id, account, role, note, created_at, revoked FROM tokens ORDER BY created_at, id",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, String>(3)?,
+                row.get::<_, i64>(4)?,
+                row.get::<_, bool>(5)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, account, role, note, created_at, revoked) = row?;
+            if let Some(role) = Role::parse(&role) {
+                out.push(TokenInfo {
+                    id,
+                    account,
+                    role,
+                    note,
+                    created_at: created_at as u64,
+                    revoked,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Revokes token `id`; false if there is none.
+    pub fn revoke_token(&self, id: &str) -> Result<bool> {
+        let conn = self.connection()?;
+        Ok(conn.execute("UPDATE tokens SET revoked = 1 WHERE id = ?1", [id])? > 0)
+    }
+
+    /// Who `token` acts as, with the lower of its role and its account's,
+    /// and the token's id; `None` for a token that is not one, is revoked,
+    /// or whose account is gone.
+    pub fn check_token(&self, token: &str) -> Result<Option<(Account, String)>> {
+        let Some((id, secret)) = token
+            .strip_prefix(TOKEN_PREFIX)
+            .and_then(|t| t.split_once('_'))
+        else {
+            return Ok(None);
+        };
+        let conn = self.connection()?;
+        let row: Option<(String, String, String, bool)> = conn
+            .query_row(
+                "SELECT account, role, hash, revoked FROM tokens WHERE id = ?1",
+                [id],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+            )
+            .optional()?;
+        let Some((account, role, hash, revoked)) = row else {
+            return Ok(None);
+        };
+        if revoked || !super::sessions::same_secret(&secret_digest(secret), &hash) {
+            return Ok(None);
+        }
+        let (Some(role), Some(owner)) = (Role::parse(&role), self.get(&account)?) else {
+            return Ok(None);
+        };
+        Ok(Some((
+            Account {
+                name: owner.name,
+                role: role.min(owner.role),
+            },
+            id.to_owned(),
+        )))
+    }
+}
+
+/// A token's secret part as kept: 128 random bits need no slow hash.
+fn secret_digest(secret: &str) -> String {
+    use sha2::Digest;
+    hex(&sha2::Sha256::digest(secret.as_bytes()))
+}
+
 /// An argon2id hash of `password` with a fresh salt and argon2's
 /// recommended parameters (19 MiB, two passes).
 fn hash(password: &str) -> Result<String> {
@@ -246,5 +370,40 @@ mod tests {
         assert!(!stored.contains("another long password"));
         assert!(accounts.remove("alice").unwrap());
         assert_eq!(accounts.get("alice").unwrap(), None);
+    }
+
+    #[test]
+    fn a_token_acts_with_the_lower_role_until_revoked() {
+        let dir = tempfile::tempdir().unwrap();
+        let accounts = Accounts::open(&dir.path().join("console.db")).unwrap();
+        assert!(accounts.issue_token("ghost", Role::Viewer, "").is_err());
+        accounts
+            .add("carol", Role::Operator, "carol's long password", false)
+            .unwrap();
+        let (id, token) = accounts
+            .issue_token("carol", Role::Admin, "deploys")
+            .unwrap();
+        let (who, by) = accounts.check_token(&token).unwrap().unwrap();
+        assert_eq!(
+            (who.name.as_str(), who.role, by.as_str()),
+            ("carol", Role::Operator, id.as_str())
+        );
+        let forged = format!("{}0", &token[..token.len() - 1]);
+        assert_eq!(accounts.check_token(&forged).unwrap(), None);
+        assert_eq!(accounts.check_token("sbt_nothing").unwrap(), None);
+        let listed = accounts.tokens().unwrap();
+        assert_eq!(
+            (listed[0].note.as_str(), listed[0].revoked),
+            ("deploys", false)
+        );
+        assert!(accounts.revoke_token(&id).unwrap());
+        assert_eq!(accounts.check_token(&token).unwrap(), None);
+        let (_, viewer) = accounts.issue_token("carol", Role::Viewer, "").unwrap();
+        assert_eq!(
+            accounts.check_token(&viewer).unwrap().unwrap().0.role,
+            Role::Viewer
+        );
+        accounts.remove("carol").unwrap();
+        assert_eq!(accounts.check_token(&viewer).unwrap(), None);
     }
 }

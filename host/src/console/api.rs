@@ -1,18 +1,25 @@
 //! The console's JSON API, `/api/v1`: logging in and out, who is logged
-//! in, the skills as an operator sees them, and turning a skill off or on.
-//! Every route but `login` needs a session; every state change needs the
-//! session's CSRF token in `X-CSRF-Token` and the role the route names;
-//! every state change (a login and a failed one included) is an audit
-//! record in the history: who, what, when, from where.
+//! in, the skills as an operator sees them (grants and limits included),
+//! turning a skill off or on, and the executions with filters. Every route
+//! but `login` needs a session (its cookie) or an API token
+//! (`Authorization: Bearer sbt_…`, for scripts); every state change needs
+//! the role the route names and, with a session, its CSRF token in
+//! `X-CSRF-Token` (a token is no ambient credential: a page on another
+//! site cannot make the browser send it). Every state change (a login and
+//! a failed one included) is an audit record in the history: who, what,
+//! when, from where.
 
 use super::accounts::{Account, Accounts, Role};
 use super::lockout::Lockout;
 use super::sessions::{COOKIE, Session, Sessions, same_secret};
 use crate::bot::Bot;
 use crate::catalog::Catalog;
+use crate::config::Config;
 use crate::event::{Event, EventId, Execution, Message, Outcome, now_ms};
+use crate::history::History;
 use crate::manifest::MatcherKind;
-use axum::extract::{ConnectInfo, Path, State};
+use crate::web::api::{Params, one_with_children, search};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -31,6 +38,8 @@ pub struct Console {
     pub https: bool,
     pub catalog: Arc<Catalog>,
     pub bot: Arc<Bot>,
+    /// The history, when `history.enabled`.
+    pub history: Option<Arc<History>>,
 }
 
 pub fn routes(console: Arc<Console>) -> Router {
@@ -41,6 +50,8 @@ pub fn routes(console: Arc<Console>) -> Router {
         .route("/api/v1/skills", get(skills))
         .route("/api/v1/skills/{name}/enable", post(enable))
         .route("/api/v1/skills/{name}/disable", post(disable))
+        .route("/api/v1/executions", get(executions))
+        .route("/api/v1/executions/{id}", get(execution))
         .with_state(console)
 }
 
@@ -48,11 +59,24 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
 }
 
-/// Who asks, once the session, the account and (for a state change) the
-/// CSRF token are checked.
+/// Who asks, once the session or token, the account and (for a state
+/// change in a session) the CSRF token are checked.
 struct Operator {
-    token: String,
     account: Account,
+    /// The session's cookie token; `None` for an API token.
+    session: Option<String>,
+    /// The API token's id, when it came with one.
+    token_id: Option<String>,
+}
+
+impl Operator {
+    /// How the audit record names who did it.
+    fn who(&self) -> String {
+        match &self.token_id {
+            Some(id) => format!("{} (token {id})", self.account.name),
+            None => self.account.name.clone(),
+        }
+    }
 }
 
 impl Console {
@@ -62,6 +86,45 @@ impl Console {
         role: Role,
         changes: bool,
     ) -> Result<Operator, Box<Response>> {
+        let bearer = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let operator = match bearer {
+            Some(token) => self.by_token(token)?,
+            None => self.by_session(headers, changes)?,
+        };
+        let account = &operator.account;
+        if account.role < role {
+            return Err(Box::new(error(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "this needs the {} role; {} is {}",
+                    role.as_str(),
+                    account.name,
+                    article(account.role)
+                ),
+            )));
+        }
+        Ok(operator)
+    }
+
+    fn by_token(&self, token: &str) -> Result<Operator, Box<Response>> {
+        match self.accounts.check_token(token) {
+            Ok(Some((account, id))) => Ok(Operator {
+                account,
+                session: None,
+                token_id: Some(id),
+            }),
+            Ok(None) => Err(Box::new(error(
+                StatusCode::UNAUTHORIZED,
+                "not a valid API token (revoked, or its account removed?)",
+            ))),
+            Err(e) => Err(unreadable(e)),
+        }
+    }
+
+    fn by_session(&self, headers: &HeaderMap, changes: bool) -> Result<Operator, Box<Response>> {
         let Some(token) = cookie(headers, COOKIE) else {
             return Err(Box::new(error(
                 StatusCode::UNAUTHORIZED,
@@ -83,13 +146,7 @@ impl Console {
                     "the account no longer exists",
                 )));
             }
-            Err(e) => {
-                tracing::error!("console accounts: {e:#}");
-                return Err(Box::new(error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "the accounts cannot be read",
-                )));
-            }
+            Err(e) => return Err(unreadable(e)),
         };
         if changes && !csrf_matches(headers, &session) {
             return Err(Box::new(error(
@@ -97,18 +154,11 @@ impl Console {
                 "missing or wrong X-CSRF-Token (the `csrf` the login answered)",
             )));
         }
-        if account.role < role {
-            return Err(Box::new(error(
-                StatusCode::FORBIDDEN,
-                format!(
-                    "this needs the {} role; {} is {}",
-                    role.as_str(),
-                    account.name,
-                    article(account.role)
-                ),
-            )));
-        }
-        Ok(Operator { token, account })
+        Ok(Operator {
+            account,
+            session: Some(token),
+            token_id: None,
+        })
     }
 
     /// One audit record: `who` did `action` from `from`, with `outcome`.
@@ -141,6 +191,14 @@ impl Console {
         record.trigger = Some(format!("console from {}", from.ip()));
         self.bot.record(&record);
     }
+}
+
+fn unreadable(e: anyhow::Error) -> Box<Response> {
+    tracing::error!("console accounts: {e:#}");
+    Box::new(error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "the accounts cannot be read",
+    ))
 }
 
 fn article(role: Role) -> &'static str {
@@ -270,15 +328,14 @@ async fn logout(
         Ok(o) => o,
         Err(refused) => return *refused,
     };
-    console.sessions.end(&operator.token);
-    console.audit(
-        &operator.account.name,
-        "logout",
-        "logout",
-        from,
-        Outcome::Ok,
-        None,
-    );
+    let Some(session) = &operator.session else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "an API token has no session to end",
+        );
+    };
+    console.sessions.end(session);
+    console.audit(&operator.who(), "logout", "logout", from, Outcome::Ok, None);
     let mut response = StatusCode::NO_CONTENT.into_response();
     response
         .headers_mut()
@@ -301,6 +358,7 @@ async fn skills(State(console): State<Arc<Console>>, headers: HeaderMap) -> Resp
     }
     let set = console.catalog.current();
     let progress = console.catalog.progress();
+    let config = console.catalog.config();
     let mut out: Vec<serde_json::Value> = set
         .skills
         .iter()
@@ -320,6 +378,7 @@ async fn skills(State(console): State<Arc<Console>>, headers: HeaderMap) -> Resp
                 "sha256": skill.sha256,
                 "state": state,
                 "new_file_failed": progress.failed.get(&skill.name),
+                "grants": grants(&config, &skill.name),
                 "matchers": skill.manifest.matchers.iter().map(|m| json!({
                     "id": m.id,
                     "kind": kind(&m.kind),
@@ -334,6 +393,46 @@ async fn skills(State(console): State<Arc<Console>>, headers: HeaderMap) -> Resp
         }
     }
     Json(json!({ "skills": out })).into_response()
+}
+
+/// What a skill may do, as a person reads it: what it may reach, where it
+/// may speak, which secrets it reads, and its limits.
+fn grants(config: &Config, skill: &str) -> Vec<String> {
+    let entry = config.skills.get(skill);
+    let allow = entry.map(|e| e.allow.clone()).unwrap_or_default();
+    let limits = entry
+        .and_then(|e| e.limits)
+        .unwrap_or(config.runtime.default_limits);
+    let list = |items: Vec<String>| items.join(", ");
+    let mut out = Vec::new();
+    out.push(if allow.http.is_empty() {
+        "no network".to_owned()
+    } else {
+        format!(
+            "HTTP to {}",
+            list(allow.http.iter().map(|h| h.to_string()).collect())
+        )
+    });
+    out.push(if allow.send.is_empty() {
+        "speaks only where it is asked".to_owned()
+    } else {
+        format!(
+            "may send to {}",
+            list(allow.send.iter().map(|r| r.to_string()).collect())
+        )
+    });
+    if !allow.secrets.is_empty() {
+        out.push(format!("reads the secrets {}", list(allow.secrets.clone())));
+    }
+    out.push(format!(
+        "{} a run, {} of memory, {} messages of at most {}, {} at once",
+        limits.time, limits.memory, limits.responses, limits.response_size, limits.concurrency
+    ));
+    out.push(format!(
+        "keeps at most {} keys, {} in memory",
+        limits.stored_keys, limits.stored_bytes
+    ));
+    out
 }
 
 /// A matcher as one line of text.
@@ -391,20 +490,13 @@ async fn turn(
     let action = format!("{matcher} {}", crate::names::shown(&name));
     match console.catalog.set_enabled(&name, enabled).await {
         Ok(already) => {
-            console.audit(
-                &operator.account.name,
-                &matcher,
-                &action,
-                from,
-                Outcome::Ok,
-                None,
-            );
+            console.audit(&operator.who(), &matcher, &action, from, Outcome::Ok, None);
             let state = if enabled { "serving" } else { "disabled" };
             Json(json!({ "name": name, "state": state, "changed": !already })).into_response()
         }
         Err(why) => {
             console.audit(
-                &operator.account.name,
+                &operator.who(),
                 &matcher,
                 &action,
                 from,
@@ -414,4 +506,44 @@ async fn turn(
             error(StatusCode::NOT_FOUND, why)
         }
     }
+}
+
+/// The executions, newest first, with `/api/executions`' filters (skill,
+/// user, connector, outcome, since, until, text, parent, limit).
+async fn executions(
+    State(console): State<Arc<Console>>,
+    headers: HeaderMap,
+    params: Result<Query<Params>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    if let Err(refused) = console.require(&headers, Role::Viewer, false) {
+        return *refused;
+    }
+    let Some(history) = &console.history else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "the history is off (history.enabled)",
+        );
+    };
+    match params {
+        Ok(Query(params)) => search(history.clone(), params).await,
+        Err(e) => error(StatusCode::BAD_REQUEST, e.body_text()),
+    }
+}
+
+/// One execution, with a workflow run's tasks under `children`.
+async fn execution(
+    State(console): State<Arc<Console>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if let Err(refused) = console.require(&headers, Role::Viewer, false) {
+        return *refused;
+    }
+    let Some(history) = &console.history else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "the history is off (history.enabled)",
+        );
+    };
+    one_with_children(history.clone(), id).await
 }

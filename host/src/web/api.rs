@@ -1,9 +1,11 @@
 //! The execution history over HTTP, for dashboards and scripts:
-//! `GET /api/executions?skill=&user=&outcome=&since=&limit=` (newest first,
-//! JSON; `parent=` for a workflow run's tasks) and `GET /api/executions/<id>`
-//! (with a workflow run's task records under `children`). Every request must carry
-//! `Authorization: Bearer <history.token>`; without a configured token the
-//! routes are not mounted at all.
+//! `GET /api/executions?skill=&user=&outcome=&since=&until=&text=&limit=`
+//! (newest first, JSON; `parent=` for a workflow run's tasks) and
+//! `GET /api/executions/<id>` (with a workflow run's task records under
+//! `children`). Every request must carry `Authorization: Bearer
+//! <history.token>`; without a configured token the routes are not mounted
+//! at all. The console serves the same searches under `/api/v1` to its
+//! operators ([`search`], [`one_with_children`]).
 
 use super::bearer::Bearer;
 use crate::event::Outcome;
@@ -34,15 +36,20 @@ pub fn routes(history: Arc<History>, token: String) -> Router {
         }))
 }
 
+/// A search of the history, as a query string gives it.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Params {
+pub struct Params {
     skill: Option<String>,
     user: Option<String>,
     connector: Option<String>,
     outcome: Option<String>,
     /// Milliseconds since the Unix epoch.
     since: Option<u64>,
+    /// Started before this (milliseconds since the Unix epoch).
+    until: Option<u64>,
+    /// Words the message's text holds (case-insensitive).
+    text: Option<String>,
     /// Only the tasks of this workflow run.
     parent: Option<String>,
     limit: Option<usize>,
@@ -56,6 +63,13 @@ async fn list(
     if !api.bearer.admits(&headers) {
         return api.bearer.refuse();
     }
+    search(api.history.clone(), params).await
+}
+
+/// The records `params` asks for, newest first, as JSON. `until` and
+/// `text` are applied to the newest [`MAX_LIMIT`] records the other
+/// fields select.
+pub async fn search(history: Arc<History>, params: Params) -> Response {
     let outcome = match params.outcome.as_deref().map(parse_outcome) {
         Some(None) => {
             let all: Vec<&str> = Outcome::ALL.iter().map(|o| o.as_str()).collect();
@@ -65,6 +79,8 @@ async fn list(
         Some(Some(o)) => Some(o),
         None => None,
     };
+    let limit = params.limit.unwrap_or(50).clamp(1, MAX_LIMIT);
+    let narrowed = params.until.is_some() || params.text.is_some();
     let filter = Filter {
         skill: params.skill,
         user: params.user,
@@ -72,11 +88,24 @@ async fn list(
         outcome,
         since: params.since,
         parent: params.parent,
-        limit: params.limit.unwrap_or(50).clamp(1, MAX_LIMIT),
+        limit: if narrowed { MAX_LIMIT } else { limit },
     };
-    let history = api.history.clone();
-    match tokio::task::spawn_blocking(move || history.find(&filter)).await {
-        Ok(Ok(records)) => axum::Json(records).into_response(),
+    let words = params.text.map(|t| t.to_lowercase());
+    let until = params.until;
+    let found = tokio::task::spawn_blocking(move || history.find(&filter)).await;
+    match found {
+        Ok(Ok(mut records)) => {
+            records.retain(|r| {
+                until.is_none_or(|u| r.started_at < u)
+                    && words.as_deref().is_none_or(|w| {
+                        r.text
+                            .as_deref()
+                            .is_some_and(|t| t.to_lowercase().contains(w))
+                    })
+            });
+            records.truncate(limit);
+            axum::Json(records).into_response()
+        }
         Ok(Err(e)) => server_error(e),
         Err(e) => server_error(anyhow::anyhow!("{e}")),
     }
@@ -86,7 +115,11 @@ async fn one(State(api): State<Arc<Api>>, headers: HeaderMap, Path(id): Path<Str
     if !api.bearer.admits(&headers) {
         return api.bearer.refuse();
     }
-    let history = api.history.clone();
+    one_with_children(api.history.clone(), id).await
+}
+
+/// One record as JSON, with a workflow run's tasks under `children`.
+pub async fn one_with_children(history: Arc<History>, id: String) -> Response {
     match tokio::task::spawn_blocking(move || with_children(&history, &id)).await {
         Ok(Ok(Some(record))) => axum::Json(record).into_response(),
         Ok(Ok(None)) => (StatusCode::NOT_FOUND, "no such execution\n").into_response(),

@@ -268,3 +268,149 @@ fn the_console_is_off_unless_configured_and_needs_https_off_loopback() {
     let (status, out, err) = sandbot(&["config", "validate", "-c", config.to_str().unwrap()]);
     assert!(status.success(), "{out}{err}");
 }
+
+#[test]
+fn scripts_use_revocable_tokens_and_find_executions_by_filter() {
+    let port = free_port();
+    let bot = BotDir::new(
+        &["hello"],
+        &format!(
+            "web:\n  port: {port}\nconsole: {{}}\nskills:\n  hello:\n    allow: {{send: ['shell:*']}}\n    limits: {{time: 2s}}"
+        ),
+    );
+    assert!(
+        admin(
+            &bot,
+            &["add", "carol", "--role", "operator"],
+            "carol's long password"
+        )
+        .0
+    );
+    let token = |role: &str, note: &str| {
+        let (ok, said) = admin(
+            &bot,
+            &["token", "carol", "--role", role, "--note", note],
+            "",
+        );
+        assert!(ok, "{said}");
+        said.lines()
+            .find(|l| l.starts_with("sbt_"))
+            .unwrap()
+            .to_owned()
+    };
+    let operating = token("admin", "deploys");
+    let reading = token("viewer", "dashboard");
+    let (_, listed) = admin(&bot, &["tokens"], "");
+    assert!(
+        listed.contains("\tcarol\tadmin\tactive\tdeploys"),
+        "{listed}"
+    );
+    assert!(
+        !listed.contains(&operating[12..]),
+        "a secret listed: {listed}"
+    );
+
+    let mut running = bot.start();
+    wait_for_port(port);
+    assert_eq!(running.ask("hello"), "Hello alice");
+    assert_eq!(running.ask("hey"), "Hey alice");
+    let bearer = |t: &str| format!("Bearer {t}");
+    let (reader, operator) = (bearer(&reading), bearer(&operating));
+    let as_reader = [("authorization", reader.as_str())];
+    let as_operator = [("authorization", operator.as_str())];
+
+    // Grants as a person reads them.
+    let (status, _, body) = request(port, "GET", "/api/v1/skills", &as_reader, "");
+    assert_eq!(status, 200, "{body}");
+    let skills: Value = serde_json::from_str(&body).unwrap();
+    let grants: Vec<&str> = skills["skills"][0]["grants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g.as_str().unwrap())
+        .collect();
+    assert_eq!(grants[0], "no network", "{grants:?}");
+    assert_eq!(grants[1], "may send to shell:*", "{grants:?}");
+    assert!(grants[2].starts_with("2s a run"), "{grants:?}");
+
+    // A token needs no CSRF token, and acts with the lower of its role and
+    // its account's (an operator here).
+    let (status, _, body) = request(port, "POST", "/api/v1/skills/hello/disable", &as_reader, "");
+    assert_eq!(status, 403, "{body}");
+    let (status, _, body) = request(
+        port,
+        "POST",
+        "/api/v1/skills/hello/disable",
+        &as_operator,
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        request(port, "GET", "/api/v1/me", &as_operator, "").2,
+        r#"{"name":"carol","role":"operator"}"#
+    );
+
+    // Executions, filtered.
+    let find = |query: &str| {
+        let (status, _, body) = request(
+            port,
+            "GET",
+            &format!("/api/v1/executions?{query}"),
+            &as_reader,
+            "",
+        );
+        (
+            status,
+            serde_json::from_str::<Value>(&body).unwrap_or(Value::String(body)),
+        )
+    };
+    let (status, all) = find("skill=hello");
+    assert_eq!(status, 200, "{all}");
+    assert_eq!(all.as_array().unwrap().len(), 2, "{all}");
+    let (_, hey) = find("skill=hello&text=HEY");
+    assert_eq!(hey.as_array().unwrap().len(), 1, "{hey}");
+    assert_eq!(hey[0]["text"], "hey");
+    assert_eq!(find("skill=hello&until=1").1.as_array().unwrap().len(), 0);
+    let (status, why) = find("outcome=bogus");
+    assert_eq!(status, 400, "{why}");
+    let (status, audit) = find("skill=console");
+    assert_eq!(status, 200);
+    let id = all[0]["id"].as_str().unwrap();
+    let (status, _, body) = request(
+        port,
+        "GET",
+        &format!("/api/v1/executions/{id}"),
+        &as_reader,
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(r#""text":"hey""#), "{body}");
+
+    // Revoked, a token opens nothing; nor does a made-up one.
+    let id_of = |t: &str| {
+        t.trim_start_matches("sbt_")
+            .split('_')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    assert!(admin(&bot, &["revoke", &id_of(&operating)], "").0);
+    assert_eq!(request(port, "GET", "/api/v1/me", &as_operator, "").0, 401);
+    let forged = bearer(&format!("{}0", &reading[..reading.len() - 1]));
+    assert_eq!(
+        request(
+            port,
+            "GET",
+            "/api/v1/me",
+            &[("authorization", forged.as_str())],
+            ""
+        )
+        .0,
+        401
+    );
+    running.terminate();
+    let _ = running.finish();
+    let who = format!("carol (token {})", id_of(&operating));
+    assert_eq!(audit[0]["user"], who.as_str(), "{audit}");
+    assert_eq!(audit[0]["text"], "skill disable hello", "{audit}");
+}
