@@ -6,6 +6,7 @@
 //! reads them at each request, so a role changed, an account removed or a
 //! token revoked takes effect at once, sessions included.
 
+use super::secrets::{hex, same_secret};
 use anyhow::{Context, Result, bail};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -271,7 +272,7 @@ impl Accounts {
         let Some((account, role, hash, revoked)) = row else {
             return Ok(None);
         };
-        if revoked || !super::sessions::same_secret(&secret_digest(secret), &hash) {
+        if revoked || !same_secret(&secret_digest(secret), &hash) {
             return Ok(None);
         }
         let (Some(role), Some(owner)) = (Role::parse(&role), self.get(&account)?) else {
@@ -312,10 +313,6 @@ fn unknown_hash() -> &'static str {
         let random: [u8; 32] = rand::random();
         hash(&hex(&random)).unwrap_or_default()
     })
-}
-
-pub(super) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

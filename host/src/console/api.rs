@@ -11,7 +11,8 @@
 
 use super::accounts::{Account, Accounts, Role};
 use super::lockout::Lockout;
-use super::sessions::{COOKIE, Session, Sessions, same_secret};
+use super::secrets::same_secret;
+use super::sessions::{COOKIE, Session, Sessions};
 use crate::bot::Bot;
 use crate::catalog::Catalog;
 use crate::config::Config;

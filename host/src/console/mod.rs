@@ -1,12 +1,14 @@
 //! The operator's console: operator accounts and their roles
 //! (`accounts`), sessions in cookies with a CSRF token (`sessions`), login
-//! lockout (`lockout`), and the versioned JSON API under `/api/v1` that
+//! lockout (`lockout`), random tokens compared in constant time
+//! (`secrets`), and the versioned JSON API under `/api/v1` that
 //! the console's pages and scripts drive (`api`). Off unless `console:`
 //! is configured; see docs/console.md.
 
 mod accounts;
 mod api;
 mod lockout;
+mod secrets;
 mod sessions;
 
 pub use accounts::{Account, Accounts, MIN_PASSWORD, Role};

@@ -5,6 +5,7 @@
 //! the tokens themselves are not kept, and end after `console.session-ttl`
 //! or at logout.
 
+use super::secrets::hex;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -43,10 +44,10 @@ impl Sessions {
 
     /// A new session for `name`: its cookie token and the session.
     pub fn start(&self, name: &str) -> (String, Session) {
-        let token = super::accounts::hex(&rand::random::<[u8; 32]>());
+        let token = hex(&rand::random::<[u8; 32]>());
         let session = Session {
             name: name.to_owned(),
-            csrf: super::accounts::hex(&rand::random::<[u8; 16]>()),
+            csrf: hex(&rand::random::<[u8; 16]>()),
             started: Instant::now(),
         };
         let mut all = self.by_token.lock().unwrap_or_else(|e| e.into_inner());
@@ -85,15 +86,6 @@ fn digest(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
-/// Compares two secrets in time that does not depend on where they differ.
-pub fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,12 +102,5 @@ mod tests {
         let (token, _) = sessions.start("alice");
         std::thread::sleep(Duration::from_millis(250));
         assert!(sessions.get(&token).is_none());
-    }
-
-    #[test]
-    fn secrets_compare_whole() {
-        assert!(same_secret("abc", "abc"));
-        assert!(!same_secret("abc", "abd"));
-        assert!(!same_secret("abc", "abcd"));
     }
 }
