@@ -45,6 +45,9 @@ pub struct Console {
 
 pub fn routes(console: Arc<Console>) -> Router {
     Router::new()
+        .route("/console", get(super::page::html))
+        .route("/console/console.js", get(super::page::script))
+        .route("/console/console.css", get(super::page::style))
         .route("/api/v1/login", post(login))
         .route("/api/v1/logout", post(logout))
         .route("/api/v1/me", get(me))
@@ -68,6 +71,8 @@ struct Operator {
     session: Option<String>,
     /// The API token's id, when it came with one.
     token_id: Option<String>,
+    /// The session's CSRF token (a page that reloads reads it from `me`).
+    csrf: Option<String>,
 }
 
 impl Operator {
@@ -116,6 +121,7 @@ impl Console {
                 account,
                 session: None,
                 token_id: Some(id),
+                csrf: None,
             }),
             Ok(None) => Err(Box::new(error(
                 StatusCode::UNAUTHORIZED,
@@ -159,6 +165,7 @@ impl Console {
             account,
             session: Some(token),
             token_id: None,
+            csrf: Some(session.csrf),
         })
     }
 
@@ -346,7 +353,13 @@ async fn logout(
 
 async fn me(State(console): State<Arc<Console>>, headers: HeaderMap) -> Response {
     match console.require(&headers, Role::Viewer, false) {
-        Ok(operator) => Json(&operator.account).into_response(),
+        Ok(operator) => {
+            let mut me = json!({ "name": operator.account.name, "role": operator.account.role });
+            if let Some(csrf) = operator.csrf {
+                me["csrf"] = json!(csrf);
+            }
+            Json(me).into_response()
+        }
         Err(refused) => *refused,
     }
 }

@@ -2,12 +2,13 @@
 //! (`accounts`), sessions in cookies with a CSRF token (`sessions`), login
 //! lockout (`lockout`), random tokens compared in constant time
 //! (`secrets`), and the versioned JSON API under `/api/v1` that
-//! the console's pages and scripts drive (`api`). Off unless `console:`
+//! the console's page (`page`, at `/console`) and scripts drive (`api`). Off unless `console:`
 //! is configured; see docs/console.md.
 
 mod accounts;
 mod api;
 mod lockout;
+mod page;
 mod secrets;
 mod sessions;
 

@@ -252,3 +252,167 @@ async fn the_page_keeps_who_you_are_and_what_was_said_and_asks_for_a_token() {
     page.close().await.unwrap();
     drop(run);
 }
+
+/// The operator's console in the browser: log in with the keyboard, see a
+/// skill that failed to load with its error, turn one off, find its
+/// executions by a filter and open one, log out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_logs_in_turns_a_skill_off_and_finds_its_executions() {
+    let port = free_port();
+    let bot = BotDir::new(
+        &["hello", "seen"],
+        &format!("web: {{port: {port}}}\nconsole: {{}}\n"),
+    );
+    bot.install_truncated("hello", "broken", 100);
+    let made = std::process::Command::new(env!("CARGO_BIN_EXE_sandbot"))
+        .args(["admin", "add", "carol", "--role", "operator", "-c"])
+        .arg(bot.config())
+        .env("SANDBOT_PASSWORD", "carol's long password")
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let mut run = Running::start(&bot.config(), &[]);
+    wait_for_port(port);
+    assert_eq!(run.ask("hello"), "Hello alice");
+    // What a user wrote (`seen` hears every line) is shown as text, never
+    // as markup.
+    run.say("look <img src=x onerror=alert(1)>");
+
+    let (_driver, driver_port) = chromedriver();
+    let profile = tempfile::tempdir().unwrap();
+    let page = browser(driver_port, profile.path()).await;
+    page.goto(&format!("http://127.0.0.1:{port}/console"))
+        .await
+        .unwrap();
+    until(
+        &page,
+        "the login form",
+        "!document.getElementById('login').hidden",
+    )
+    .await;
+    page.find("#name")
+        .await
+        .unwrap()
+        .send_keys("carol")
+        .await
+        .unwrap();
+    let password = page.find("#password").await.unwrap();
+    password.send_keys("not it\n").await.unwrap();
+    until(
+        &page,
+        "the refusal",
+        "document.getElementById('status').textContent === 'wrong name or password'",
+    )
+    .await;
+    page.execute("document.getElementById('password').value = '';")
+        .await
+        .unwrap();
+    password.send_keys("carol's long password\n").await.unwrap();
+    const ROW: &str =
+        "(name) => document.querySelector(`#skill-rows tr[data-skill='${name}'] .state`)";
+    until(
+        &page,
+        "hello serving",
+        &format!("({ROW})('hello')?.textContent === 'serving'"),
+    )
+    .await;
+    until(
+        &page,
+        "the skill that did not load, with why",
+        &format!("({ROW})('broken')?.textContent.startsWith('failed: ')"),
+    )
+    .await;
+    let shot = page.screenshot().await.unwrap();
+    std::fs::write(artifacts().join("console-skills.png"), &shot).unwrap();
+
+    page.execute("document.querySelector(\"button[aria-label='Disable hello']\").click();")
+        .await
+        .unwrap();
+    until(
+        &page,
+        "hello disabled",
+        &format!("({ROW})('hello')?.textContent === 'disabled'"),
+    )
+    .await;
+    assert_eq!(run.ask("skills"), "2 skills:");
+    let lines = run.answers(3);
+    assert!(
+        lines.iter().any(|l| l.contains("hello 0.1.0 — disabled")),
+        "{lines:?}"
+    );
+
+    page.execute("document.querySelector(\".tab[data-page='executions']\").click();")
+        .await
+        .unwrap();
+    page.find("#f-skill")
+        .await
+        .unwrap()
+        .send_keys("hello\n")
+        .await
+        .unwrap();
+    const SAID: &str = "JSON.stringify([...document.querySelectorAll('#execution-rows tr')].map(r => r.children[3].textContent))";
+    until(
+        &page,
+        "hello's execution",
+        &format!("{SAID} === JSON.stringify(['hello'])"),
+    )
+    .await;
+    page.execute("document.getElementById('f-skill').value = '';")
+        .await
+        .unwrap();
+    page.find("#f-text")
+        .await
+        .unwrap()
+        .send_keys("onerror\n")
+        .await
+        .unwrap();
+    until(
+        &page,
+        "the line with markup, as text",
+        &format!("{SAID} === JSON.stringify(['look <img src=x onerror=alert(1)>'])"),
+    )
+    .await;
+    assert_eq!(
+        page.execute("return document.querySelectorAll('#execution-rows img').length;")
+            .await
+            .unwrap(),
+        serde_json::json!(0)
+    );
+    page.execute("document.getElementById('f-text').value = '';")
+        .await
+        .unwrap();
+    page.find("#f-skill")
+        .await
+        .unwrap()
+        .send_keys("hello\n")
+        .await
+        .unwrap();
+    until(
+        &page,
+        "hello's execution again",
+        &format!("{SAID} === JSON.stringify(['hello'])"),
+    )
+    .await;
+    page.execute("document.querySelector('#execution-rows tr:last-child').click();")
+        .await
+        .unwrap();
+    until(
+        &page,
+        "the execution's detail",
+        "document.getElementById('detail').textContent.includes('Hello alice')",
+    )
+    .await;
+    let shot = page.screenshot().await.unwrap();
+    std::fs::write(artifacts().join("console-executions.png"), &shot).unwrap();
+
+    page.execute("document.getElementById('logout').click();")
+        .await
+        .unwrap();
+    until(
+        &page,
+        "the login form again",
+        "!document.getElementById('login').hidden && document.getElementById('console').hidden",
+    )
+    .await;
+    page.close().await.unwrap();
+}

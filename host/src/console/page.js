@@ -1,0 +1,167 @@
+// The console's page: everything through /api/v1, everything a skill or a
+// user wrote shown as text (textContent, never markup).
+"use strict";
+const $ = (id) => document.getElementById(id);
+let me = null;
+
+function say(text, isError) {
+  $("status").textContent = text;
+  $("status").className = isError ? "error" : "";
+}
+
+async function api(method, path, body) {
+  const headers = { "content-type": "application/json" };
+  if (me && me.csrf && method !== "GET") headers["x-csrf-token"] = me.csrf;
+  const response = await fetch(path, {
+    method, headers, credentials: "same-origin",
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let json = null;
+  try { json = text ? JSON.parse(text) : null; } catch (_) { json = null; }
+  if (!response.ok) {
+    const why = (json && json.error) || text || response.statusText;
+    const error = new Error(why);
+    error.status = response.status;
+    throw error;
+  }
+  return json;
+}
+
+function cell(row, text, className) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  if (className) td.className = className;
+  row.appendChild(td);
+  return td;
+}
+
+function list(row, items) {
+  const td = document.createElement("td");
+  const ul = document.createElement("ul");
+  for (const item of items) {
+    const li = document.createElement("li");
+    li.textContent = item;
+    ul.appendChild(li);
+  }
+  td.appendChild(ul);
+  row.appendChild(td);
+}
+
+async function showSkills() {
+  const { skills } = await api("GET", "/api/v1/skills");
+  const rows = $("skill-rows");
+  rows.replaceChildren();
+  for (const skill of skills) {
+    const row = document.createElement("tr");
+    row.dataset.skill = skill.name;
+    cell(row, skill.version ? `${skill.name} ${skill.version}` : skill.name);
+    let state = skill.state;
+    if (skill.error) state += `: ${skill.error}`;
+    if (skill.new_file_failed) state += ` (its new file did not load: ${skill.new_file_failed})`;
+    cell(row, state, `state state-${skill.state}`);
+    list(row, (skill.matchers || []).map((m) => m.help || m.kind));
+    list(row, skill.grants || []);
+    const td = document.createElement("td");
+    if (me.role !== "viewer" && (skill.state === "serving" || skill.state === "disabled")) {
+      const button = document.createElement("button");
+      button.type = "button";
+      const turnOn = skill.state === "disabled";
+      button.textContent = turnOn ? "Enable" : "Disable";
+      button.setAttribute("aria-label", `${button.textContent} ${skill.name}`);
+      button.addEventListener("click", async () => {
+        try {
+          await api("POST", `/api/v1/skills/${encodeURIComponent(skill.name)}/${turnOn ? "enable" : "disable"}`);
+          say(`${skill.name} ${turnOn ? "enabled" : "disabled"}.`);
+          await showSkills();
+        } catch (e) { say(e.message, true); }
+      });
+      td.appendChild(button);
+    }
+    row.appendChild(td);
+    rows.appendChild(row);
+  }
+}
+
+async function showExecutions() {
+  const query = new URLSearchParams();
+  for (const [key, value] of new FormData($("filters"))) if (value) query.set(key, value);
+  query.set("limit", "50");
+  const records = await api("GET", `/api/v1/executions?${query}`);
+  const rows = $("execution-rows");
+  rows.replaceChildren();
+  $("detail").hidden = true;
+  for (const r of records) {
+    const row = document.createElement("tr");
+    row.tabIndex = 0;
+    row.dataset.id = r.id;
+    cell(row, new Date(r.started_at).toLocaleString());
+    cell(row, r.skill);
+    cell(row, r.user || "");
+    cell(row, r.text || r.trigger || "");
+    cell(row, r.outcome, r.outcome === "ok" ? "" : "error");
+    const open = async () => {
+      const one = await api("GET", `/api/v1/executions/${encodeURIComponent(r.id)}`);
+      $("detail").textContent = JSON.stringify(one, null, 2);
+      $("detail").hidden = false;
+      $("detail").focus();
+    };
+    row.addEventListener("click", open);
+    row.addEventListener("keydown", (e) => { if (e.key === "Enter") open(); });
+    rows.appendChild(row);
+  }
+  say(`${records.length} executions.`);
+}
+
+function showPage(name) {
+  for (const tab of document.querySelectorAll(".tab")) {
+    const current = tab.dataset.page === name;
+    if (current) tab.setAttribute("aria-current", "page"); else tab.removeAttribute("aria-current");
+    $(tab.dataset.page).hidden = !current;
+  }
+  const show = name === "skills" ? showSkills : showExecutions;
+  show().catch((e) => say(e.message, true));
+}
+
+async function start() {
+  try {
+    me = await api("GET", "/api/v1/me");
+  } catch (e) {
+    me = null;
+  }
+  $("login").hidden = !!me;
+  $("console").hidden = !me;
+  $("who").hidden = !me;
+  if (me) {
+    $("account").textContent = `${me.name} (${me.role})`;
+    showPage("skills");
+  } else {
+    $("name").focus();
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("login").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try {
+      await api("POST", "/api/v1/login", { name: $("name").value, password: $("password").value });
+      $("password").value = "";
+      say("");
+      await start();
+    } catch (err) { say(err.message, true); }
+  });
+  $("logout").addEventListener("click", async () => {
+    try { await api("POST", "/api/v1/logout"); } catch (_) { /* ended already */ }
+    me = null;
+    say("Logged out.");
+    await start();
+  });
+  for (const tab of document.querySelectorAll(".tab")) {
+    tab.addEventListener("click", () => showPage(tab.dataset.page));
+  }
+  $("filters").addEventListener("submit", (e) => {
+    e.preventDefault();
+    showExecutions().catch((err) => say(err.message, true));
+  });
+  start();
+});
