@@ -1,4 +1,4 @@
-//! The `sandbot` command line: `start`, `config validate` and `skill new|build|test`.
+//! The `sandbot` command line: `start`, `config validate` and `skill new|build|toolchain|test`.
 //! Everything else lives in the library; this file only parses arguments.
 
 use anyhow::{Context, Result};
@@ -69,6 +69,12 @@ enum SkillCommand {
         /// Also copy the component into this skills folder.
         #[arg(long)]
         install: Option<PathBuf>,
+    },
+    /// Install the toolchain `skill build` uses for LANG (done on its first
+    /// build otherwise) and say where it is.
+    Toolchain {
+        #[arg(value_enum)]
+        lang: Lang,
     },
     /// Run a conversation script (CASES.yaml) against a skill; exits
     /// non-zero if a case fails.
@@ -242,6 +248,11 @@ fn skill(command: SkillCommand) -> Result<()> {
             if let Some(to) = built.installed {
                 println!("installed {}", to.display());
             }
+            Ok(())
+        }
+        SkillCommand::Toolchain { lang } => {
+            let toolchains = sandbot::authoring::Toolchains::locate();
+            println!("{}", toolchains.install(lang)?);
             Ok(())
         }
         SkillCommand::Test { skill, cases } => {
