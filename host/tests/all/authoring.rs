@@ -243,10 +243,15 @@ fn a_python_build_installs_its_toolchain_on_first_use_once() {
         1,
         "{one}\n---\n{two}"
     );
-    assert!(format!("{one}{two}").contains(&format!(
-        "installing componentize-py 0.25.1 into {} (first use; pip",
-        venv.display()
-    )));
+    // Announced, then pip's own output shown.
+    let both = format!("{one}{two}");
+    assert!(
+        both.contains(&format!(
+            "installing componentize-py 0.25.1 into {} (first use; pip",
+            venv.display()
+        )) && both.contains("Successfully installed componentize-py-0.25.1"),
+        "{both}"
+    );
     // (Each build checked its .wasm is a component; one is enough to run.)
     let (ok, out) = sandbot_in(
         &work.path().join("py-two"),
@@ -260,6 +265,20 @@ fn a_python_build_installs_its_toolchain_on_first_use_once() {
     let said = text(&out);
     assert!(out.status.success(), "{said}");
     assert!(!said.contains("installing"), "{said}");
+    // `skill toolchain` says where it is, and installs nothing either.
+    let (ok, out) = sandbot_in(
+        work.path(),
+        &["skill", "toolchain", "python"],
+        &[("SANDBOT_TOOLCHAINS", toolchains.to_str().unwrap())],
+    );
+    assert!(ok, "{out}");
+    assert_eq!(
+        out,
+        format!(
+            "componentize-py 0.25.1: {}\n",
+            venv.join("bin/componentize-py").display()
+        )
+    );
 }
 
 /// The same for JavaScript, with npm offline against its cache (which
