@@ -13,6 +13,8 @@
 # Toolchains install once, into target/toolchains/ (the C compiler from
 # Debian's packages, with apt-get, when missing). Each install is skipped when
 # the pinned version is already there, and prints how long it took.
+# `sandbot skill build` installs the same toolchains, with the same stamps and
+# locks, on first use (host/src/authoring/toolchain.rs); keep the two in step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,14 +42,25 @@ toolchain_python() {
     lock_toolchain python
     local venv=$TOOLCHAINS/python
     local stamp=$venv/.componentize-py-$COMPONENTIZE_PY_VERSION
-    [[ -f $stamp ]] && return
-    local start=$SECONDS
-    say "installing componentize-py $COMPONENTIZE_PY_VERSION into $venv"
-    python3 -m venv --clear "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check \
-        "componentize-py==$COMPONENTIZE_PY_VERSION"
-    touch "$stamp"
-    say "componentize-py installed in $((SECONDS - start)) s"
+    if [[ ! -f $stamp ]]; then
+        local start=$SECONDS
+        say "installing componentize-py $COMPONENTIZE_PY_VERSION into $venv"
+        python3 -m venv --clear "$venv"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check \
+            "componentize-py==$COMPONENTIZE_PY_VERSION"
+        touch "$stamp"
+        say "componentize-py installed in $((SECONDS - start)) s"
+    fi
+    # Its wheel, kept: the test of `sandbot skill build`'s first-use install
+    # runs pip against it with no index, so it sends nothing to PyPI.
+    # componentize-py has no dependencies (`pip show componentize-py`).
+    local wheels=$TOOLCHAINS/wheels
+    local wheel_stamp=$wheels/.componentize-py-$COMPONENTIZE_PY_VERSION
+    if [[ ! -f $wheel_stamp ]]; then
+        "$venv/bin/pip" download --quiet --disable-pip-version-check --no-deps \
+            -d "$wheels" "componentize-py==$COMPONENTIZE_PY_VERSION"
+        touch "$wheel_stamp"
+    fi
 }
 
 toolchain_js() {

@@ -1,5 +1,5 @@
-//! The `sandbot` command line: `start`, `config validate`, `skill new|build|test`
-//! and `admin add|remove|list`.
+//! The `sandbot` command line: `start`, `config validate`,
+//! `skill new|build|toolchain|test` and `admin add|remove|list|token|tokens|revoke`.
 //! Everything else lives in the library; this file only parses arguments.
 
 use anyhow::{Context, Result};
@@ -123,6 +123,12 @@ enum SkillCommand {
         /// Also copy the component into this skills folder.
         #[arg(long)]
         install: Option<PathBuf>,
+    },
+    /// Install the toolchain `skill build` uses for LANG (done on its first
+    /// build otherwise) and say where it is.
+    Toolchain {
+        #[arg(value_enum)]
+        lang: Lang,
     },
     /// Run a conversation script (CASES.yaml) against a skill; exits
     /// non-zero if a case fails.
@@ -384,6 +390,11 @@ fn skill(command: SkillCommand) -> Result<()> {
             if let Some(to) = built.installed {
                 println!("installed {}", to.display());
             }
+            Ok(())
+        }
+        SkillCommand::Toolchain { lang } => {
+            let toolchains = sandbot::authoring::Toolchains::locate();
+            println!("{}", toolchains.install(lang)?);
             Ok(())
         }
         SkillCommand::Test { skill, cases } => {

@@ -1,8 +1,10 @@
 //! `sandbot skill build`: the language's own tool makes the component; this
-//! finds the tool, runs it, checks the result is a component and copies it
-//! where asked. A missing tool is named, with how to install it.
+//! gets the tool from its toolchain (installed on first use, see
+//! [`super::toolchain`]), runs it, checks the result is a component and
+//! copies it where asked.
 
 use super::Lang;
+use super::toolchain::Toolchains;
 use crate::skill_file::SkillFile;
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -120,31 +122,25 @@ fn build_rust(dir: &Path, name: &str, wasm: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Where a tool is: in the toolchains folder `make lang-toolchains` fills
-/// (`$SANDBOT_TOOLCHAINS` if set, else `target/toolchains` of the source tree
-/// this binary was built from), then the project's own `node_modules`, then
-/// on PATH.
-fn find_tool(project: &Path, name: &str, in_toolchains: &str) -> PathBuf {
-    let root = std::env::var_os("SANDBOT_TOOLCHAINS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/toolchains"));
-    [
-        root.join(in_toolchains),
-        project.join("node_modules/.bin").join(name),
-    ]
-    .into_iter()
-    .find(|p| p.is_file())
-    .unwrap_or_else(|| PathBuf::from(name))
+/// A tool of the project's own (`node_modules/.bin/NAME`, after an `npm
+/// install` in it), else the toolchain's.
+fn project_tool(project: &Path, name: &str) -> Option<PathBuf> {
+    Some(project.join("node_modules/.bin").join(name)).filter(|p| p.is_file())
 }
 
-const PYTHON_HINT: &str = "install it with `pip install componentize-py==0.25.1` (or `make lang-toolchains` in sandbot's source tree)";
-const JS_HINT: &str = "install it with `npm install @bytecodealliance/componentize-js@0.23.0 @bytecodealliance/preview2-shim@0.25.0` in the project (or `make lang-toolchains` in sandbot's source tree)";
-const JCO_HINT: &str = "install it with `npm install @bytecodealliance/jco@1.35.0` in the project (or `make lang-toolchains` in sandbot's source tree)";
-const WIT_BINDGEN_HINT: &str = "install it with `cargo install --locked wit-bindgen-cli@0.63.0 --no-default-features --features c` (or `make lang-toolchains` in sandbot's source tree)";
+/// What to do when a tool the toolchain installed has gone missing.
+fn reinstall_hint(toolchains: &Toolchains, lang: &str) -> String {
+    format!(
+        "it belongs to the {lang} toolchain in {}: `sandbot skill toolchain {lang}` installs it again",
+        toolchains.root().display()
+    )
+}
+
 const CLANG_HINT: &str = "install clang for wasm with `apt-get install clang lld wasi-libc libclang-rt-dev-wasm32` (Debian/Ubuntu)";
 
 fn build_python(dir: &Path, wasm: &Path) -> Result<()> {
-    let tool = find_tool(dir, "componentize-py", "python/bin/componentize-py");
+    let toolchains = Toolchains::locate();
+    let tool = toolchains.componentize_py()?;
     run(
         Command::new(tool)
             .args(["-d", "wit", "-w", "skill", "componentize", "-p", "."])
@@ -154,16 +150,16 @@ fn build_python(dir: &Path, wasm: &Path) -> Result<()> {
             .env("PYTHONDONTWRITEBYTECODE", "1")
             .current_dir(dir),
         "componentize-py",
-        PYTHON_HINT,
+        &reinstall_hint(&toolchains, "python"),
     )
 }
 
 fn build_js(dir: &Path, wasm: &Path) -> Result<()> {
-    let tool = find_tool(
-        dir,
-        "componentize-js",
-        "js/node_modules/.bin/componentize-js",
-    );
+    let toolchains = Toolchains::locate();
+    let tool = match project_tool(dir, "componentize-js") {
+        Some(tool) => tool,
+        None => toolchains.js_tool("componentize-js")?,
+    };
     // No `wasi:http`: the skill does not use it, and the bot refuses a
     // component that imports it without a grant.
     run(
@@ -173,14 +169,16 @@ fn build_js(dir: &Path, wasm: &Path) -> Result<()> {
             .arg(wasm)
             .current_dir(dir),
         "componentize-js",
-        JS_HINT,
+        &reinstall_hint(&toolchains, "js"),
     )
 }
 
 fn build_c(dir: &Path, name: &str, wasm: &Path) -> Result<()> {
     let gen_dir = dir.join("build");
     std::fs::create_dir_all(&gen_dir)?;
-    let wit_bindgen = find_tool(dir, "wit-bindgen", "bin/wit-bindgen");
+    let toolchains = Toolchains::locate();
+    toolchains.c_compiler()?;
+    let wit_bindgen = toolchains.wit_bindgen()?;
     // `--sync all`: `handle` is lifted synchronously; it never waits.
     run(
         Command::new(wit_bindgen)
@@ -196,7 +194,7 @@ fn build_c(dir: &Path, name: &str, wasm: &Path) -> Result<()> {
             ])
             .current_dir(dir),
         "wit-bindgen",
-        WIT_BINDGEN_HINT,
+        &reinstall_hint(&toolchains, "c"),
     )?;
     let core = gen_dir.join(format!("{name}.core.wasm"));
     let mut sources: Vec<PathBuf> = std::fs::read_dir(dir)?
@@ -221,7 +219,10 @@ fn build_c(dir: &Path, name: &str, wasm: &Path) -> Result<()> {
         "clang",
         CLANG_HINT,
     )?;
-    let jco = find_tool(dir, "jco", "js/node_modules/.bin/jco");
+    let jco = match project_tool(dir, "jco") {
+        Some(tool) => tool,
+        None => toolchains.js_tool("jco")?,
+    };
     run(
         Command::new(jco)
             .arg("new")
@@ -230,6 +231,6 @@ fn build_c(dir: &Path, name: &str, wasm: &Path) -> Result<()> {
             .arg(wasm)
             .current_dir(dir),
         "jco",
-        JCO_HINT,
+        &reinstall_hint(&toolchains, "js"),
     )
 }

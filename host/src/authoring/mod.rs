@@ -1,13 +1,16 @@
 //! For skill authors: `sandbot skill new` scaffolds a project, `sandbot
-//! skill build` turns it into a component with the language's own tool.
+//! skill build` turns it into a component with the language's own tool,
+//! installing that tool on first use (`sandbot skill toolchain` beforehand).
 //! (`sandbot skill test` lives in [`crate::skilltest`].)
 
 mod build;
 mod scaffold;
+mod toolchain;
 mod vendor;
 
 pub use build::{Built, build};
 pub use scaffold::new_project;
+pub use toolchain::Toolchains;
 
 use std::path::Path;
 

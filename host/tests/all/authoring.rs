@@ -119,6 +119,8 @@ fn python_javascript_and_c_projects_build_and_pass_their_cases() {
         let started = Instant::now();
         let (ok, out) = sandbot_in(&project, &["skill", "build"], &[]);
         assert!(ok, "{lang}: {out}");
+        // The toolchains `make lang-toolchains` installed pass for installed.
+        assert!(!out.contains("installing"), "{lang}: {out}");
         println!("{lang}: built in {:?}", started.elapsed());
         let wasm = format!("{name}.wasm");
         let (ok, out) = sandbot_in(&project, &["skill", "test", &wasm, "cases.yaml"], &[]);
@@ -128,27 +130,8 @@ fn python_javascript_and_c_projects_build_and_pass_their_cases() {
 }
 
 #[test]
-fn a_missing_tool_is_named_with_how_to_install_it() {
+fn a_folder_that_is_not_a_project_and_a_bad_name_are_refused() {
     let work = tempfile::tempdir().unwrap();
-    let (ok, _) = sandbot_in(
-        work.path(),
-        &["skill", "new", "--lang", "python", "snake"],
-        &[],
-    );
-    assert!(ok);
-    let (ok, out) = sandbot_in(
-        &work.path().join("snake"),
-        &["skill", "build"],
-        &[
-            ("SANDBOT_TOOLCHAINS", "/nonexistent"),
-            ("PATH", "/usr/bin:/bin"),
-        ],
-    );
-    assert!(!ok);
-    assert!(
-        out.contains("`componentize-py` is not installed (or not on PATH): install it with `pip install componentize-py==0.25.1`"),
-        "{out}"
-    );
     let (ok, out) = sandbot_in(work.path(), &["skill", "build"], &[]);
     assert!(!ok);
     assert!(out.contains("is not a skill project"), "{out}");
@@ -159,6 +142,212 @@ fn a_missing_tool_is_named_with_how_to_install_it() {
     );
     assert!(!ok);
     assert!(out.contains("`Bad_Name` is not a skill name"), "{out}");
+}
+
+/// The wheel of componentize-py that `make lang-toolchains` keeps, so that
+/// pip installs it with no index: nothing goes to PyPI.
+fn wheelhouse() -> String {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/toolchains/wheels");
+    assert!(
+        dir.join(".componentize-py-0.25.1").is_file(),
+        "{} has no componentize-py wheel: run `make lang-toolchains`",
+        dir.display()
+    );
+    dir.display().to_string()
+}
+
+/// How many times OUT announces installing WHAT.
+fn installs(out: &str, what: &str) -> usize {
+    out.matches(&format!("installing {what} into ")).count()
+}
+
+/// `skill build` installs a missing Python toolchain on first use, once
+/// however many builds start at once, and not again; a failed install says
+/// what failed and how to do it by hand, and leaves nothing that passes for
+/// installed.
+#[test]
+fn a_python_build_installs_its_toolchain_on_first_use_once() {
+    let work = tempfile::tempdir().unwrap();
+    let toolchains = work.path().join("toolchains");
+    let empty = work.path().join("no-wheels");
+    std::fs::create_dir(&empty).unwrap();
+    for name in ["py-one", "py-two"] {
+        let (ok, out) = sandbot_in(
+            work.path(),
+            &["skill", "new", "--lang", "python", name],
+            &[],
+        );
+        assert!(ok, "{out}");
+    }
+    let offline = |wheels: &str| -> Vec<(String, String)> {
+        vec![
+            (
+                "SANDBOT_TOOLCHAINS".into(),
+                toolchains.display().to_string(),
+            ),
+            ("PIP_NO_INDEX".into(), "1".into()),
+            ("PIP_FIND_LINKS".into(), wheels.into()),
+        ]
+    };
+    let build = |name: &str, env: &[(String, String)]| {
+        Command::new(env!("CARGO_BIN_EXE_sandbot"))
+            .args(["skill", "build"])
+            .current_dir(work.path().join(name))
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .unwrap()
+    };
+    let text = |o: &std::process::Output| {
+        String::from_utf8_lossy(&o.stdout).into_owned()
+            + String::from_utf8_lossy(&o.stderr).as_ref()
+    };
+
+    // No wheel to install from: the error names the tool, the folder and
+    // the command that installs it by hand, and no stamp is left.
+    let venv = toolchains.join("python");
+    let out = build("py-one", &offline(empty.to_str().unwrap()));
+    let said = text(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains(&format!(
+            "installing componentize-py 0.25.1 into {} failed: `pip install` failed",
+            venv.display()
+        )),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!(
+            "to install it by hand: python3 -m venv {v} && {v}/bin/pip install componentize-py==0.25.1",
+            v = venv.display()
+        )),
+        "{said}"
+    );
+    assert!(!venv.join(".componentize-py-0.25.1").exists());
+
+    // With the wheel: two builds at once, one install; both build.
+    let env = offline(&wheelhouse());
+    let started = Instant::now();
+    let (one, two) = std::thread::scope(|s| {
+        let one = s.spawn(|| build("py-one", &env));
+        let two = s.spawn(|| build("py-two", &env));
+        (one.join().unwrap(), two.join().unwrap())
+    });
+    println!("two first builds at once: {:?}", started.elapsed());
+    let (one, two) = (text(&one), text(&two));
+    assert!(
+        one.contains("built ") && two.contains("built "),
+        "{one}\n---\n{two}"
+    );
+    assert_eq!(
+        installs(&one, "componentize-py 0.25.1") + installs(&two, "componentize-py 0.25.1"),
+        1,
+        "{one}\n---\n{two}"
+    );
+    // Announced, then pip's own output shown.
+    let both = format!("{one}{two}");
+    assert!(
+        both.contains(&format!(
+            "installing componentize-py 0.25.1 into {} (first use; pip",
+            venv.display()
+        )) && both.contains("Successfully installed componentize-py-0.25.1"),
+        "{both}"
+    );
+    // (Each build checked its .wasm is a component; one is enough to run.)
+    let (ok, out) = sandbot_in(
+        &work.path().join("py-two"),
+        &["skill", "test", "py-two.wasm", "cases.yaml"],
+        &[],
+    );
+    assert!(ok && out.contains("3 passed, 0 failed"), "{out}");
+
+    // Installed: the next build installs nothing.
+    let out = build("py-one", &env);
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(!said.contains("installing"), "{said}");
+    // `skill toolchain` says where it is, and installs nothing either.
+    let (ok, out) = sandbot_in(
+        work.path(),
+        &["skill", "toolchain", "python"],
+        &[("SANDBOT_TOOLCHAINS", toolchains.to_str().unwrap())],
+    );
+    assert!(ok, "{out}");
+    assert_eq!(
+        out,
+        format!(
+            "componentize-py 0.25.1: {}\n",
+            venv.join("bin/componentize-py").display()
+        )
+    );
+}
+
+/// The same for JavaScript, with npm offline against its cache (which
+/// `make lang-toolchains` filled): a failed install (an empty cache) leaves
+/// nothing that passes for installed; the retry installs and builds, and
+/// the next build installs nothing.
+#[test]
+fn a_javascript_build_installs_its_toolchain_on_first_use() {
+    let work = tempfile::tempdir().unwrap();
+    let toolchains = work.path().join("toolchains");
+    let (ok, out) = sandbot_in(work.path(), &["skill", "new", "--lang", "js", "hi-js"], &[]);
+    assert!(ok, "{out}");
+    let project = work.path().join("hi-js");
+    let toolchains_env = toolchains.display().to_string();
+    let empty_cache = work.path().join("empty-npm-cache").display().to_string();
+    let js = toolchains.join("js");
+
+    let (ok, out) = sandbot_in(
+        &project,
+        &["skill", "build"],
+        &[
+            ("SANDBOT_TOOLCHAINS", &toolchains_env),
+            ("npm_config_offline", "true"),
+            ("npm_config_cache", &empty_cache),
+        ],
+    );
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains(&format!(
+            "installing componentize-js 0.23.0, jco 1.35.0, preview2-shim 0.25.0 into {} failed: `npm install` failed",
+            js.display()
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "to install it by hand: cd {} && npm install",
+            js.display()
+        )),
+        "{out}"
+    );
+    assert!(!js.join(".installed").exists());
+
+    let offline = [
+        ("SANDBOT_TOOLCHAINS", toolchains_env.as_str()),
+        ("npm_config_offline", "true"),
+    ];
+    let started = Instant::now();
+    let (ok, out) = sandbot_in(&project, &["skill", "build"], &offline);
+    assert!(ok, "{out}");
+    println!("first build, with the install: {:?}", started.elapsed());
+    assert_eq!(
+        installs(
+            &out,
+            "componentize-js 0.23.0, jco 1.35.0, preview2-shim 0.25.0"
+        ),
+        1,
+        "{out}"
+    );
+    let (ok, out) = sandbot_in(
+        &project,
+        &["skill", "test", "hi-js.wasm", "cases.yaml"],
+        &[],
+    );
+    assert!(ok && out.contains("3 passed, 0 failed"), "{out}");
+
+    let (ok, out) = sandbot_in(&project, &["skill", "build"], &offline);
+    assert!(ok, "{out}");
+    assert!(!out.contains("installing"), "{out}");
 }
 
 /// `--install` with a folder that does not exist is refused before the
