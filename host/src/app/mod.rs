@@ -74,7 +74,10 @@ impl App {
         let served = connectors
             .iter()
             .filter(|_| config.roles.has(Role::Connectors));
-        let (outboxes, receivers) = Outboxes::for_connectors(served.map(|c| c.name.as_str()));
+        // The console answers its operators' commands as a connector does.
+        let console = config.console.as_ref().map(|_| crate::console::CONNECTOR);
+        let (outboxes, receivers) =
+            Outboxes::for_connectors(served.map(|c| c.name.as_str()).chain(console));
         let work = Arc::new(Work::default());
         let (bus, responses) = crate::nats::open_bus(&config, &outboxes).await?;
         let coordination = crate::nats::coordination::for_config(&config, bus.as_ref()).await?;

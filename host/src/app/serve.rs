@@ -144,10 +144,10 @@ impl App {
     /// The console's API (`console:`), its accounts opened from the data
     /// folder; `None` when the console is off.
     fn console_routes(
-        &self,
+        &mut self,
         web_settings: &crate::config::WebSettings,
     ) -> Result<Option<axum::Router>> {
-        use crate::console::{Accounts, Console, Lockout, Sessions};
+        use crate::console::{Accounts, CONNECTOR, Console, Conversations, Lockout, Sessions};
         let Some(settings) = &self.config.console else {
             return Ok(None);
         };
@@ -167,6 +167,11 @@ impl App {
             catalog: self.catalog.clone(),
             bot: self.bot.clone(),
             history: self.history.clone(),
+            events: self.events.clone(),
+            conversations: Conversations::start(
+                self.take_outbox(CONNECTOR)
+                    .context("the console has no outbox")?,
+            ),
         };
         Ok(Some(crate::console::routes(std::sync::Arc::new(console))))
     }

@@ -135,6 +135,19 @@ fn check_console(config: &Config, file: &Path) -> Result<(), ConfigError> {
     let Some(console) = &config.console else {
         return Ok(());
     };
+    let text = config.text.as_deref().unwrap_or("");
+    if config.connectors.contains_key("console") {
+        let message = "connectors.console: the name `console` is the console's own (its operators' commands come from `console:NAME`): name this connector otherwise".to_owned();
+        return Err(
+            match text
+                .lines()
+                .position(|l| l.trim_start().starts_with("console:") && l.starts_with(' '))
+            {
+                Some(i) => ConfigError::at(file, i + 1, 1, message),
+                None => ConfigError::whole_file(file, message),
+            },
+        );
+    }
     let web = config.web.clone().unwrap_or_default();
     let tls = web.cert.is_some() && web.key.is_some();
     if tls || console.insecure_http || web.loopback_only() {
@@ -144,7 +157,6 @@ fn check_console(config: &Config, file: &Path) -> Result<(), ConfigError> {
         "console: the web server listens on {} without HTTPS: give `web.cert` and `web.key`, or `console.insecure-http: true` if a proxy in front speaks TLS",
         web.host
     );
-    let text = config.text.as_deref().unwrap_or("");
     Err(match text.lines().position(|l| l.starts_with("console:")) {
         Some(i) => ConfigError::at(file, i + 1, 1, message),
         None => ConfigError::whole_file(file, message),

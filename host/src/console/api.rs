@@ -14,6 +14,7 @@ use super::lockout::Lockout;
 use super::secrets::same_secret;
 use super::sessions::{COOKIE, Session, Sessions};
 use crate::bot::Bot;
+use crate::bus::EventSink;
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::event::{Event, EventId, Execution, Message, Outcome, now_ms};
@@ -41,6 +42,9 @@ pub struct Console {
     pub bot: Arc<Bot>,
     /// The history, when `history.enabled`.
     pub history: Option<Arc<History>>,
+    /// Where an operator's commands go, as any connector's events do.
+    pub events: Arc<dyn EventSink>,
+    pub conversations: Arc<super::commands::Conversations>,
 }
 
 pub fn routes(console: Arc<Console>) -> Router {
@@ -54,6 +58,7 @@ pub fn routes(console: Arc<Console>) -> Router {
         .route("/api/v1/skills", get(skills))
         .route("/api/v1/skills/{name}/enable", post(enable))
         .route("/api/v1/skills/{name}/disable", post(disable))
+        .route("/api/v1/commands", post(command))
         .route("/api/v1/executions", get(executions))
         .route("/api/v1/executions/{id}", get(execution))
         .with_state(console)
@@ -560,4 +565,44 @@ async fn execution(
         );
     };
     one_with_children(history.clone(), id).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Command {
+    text: String,
+}
+
+/// Says a command to the bot as `console:<name>` (see `commands`), and
+/// answers what the bot said: `{"answers": [...], "finished": bool}`.
+async fn command(
+    State(console): State<Arc<Console>>,
+    ConnectInfo(from): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Json<Command>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let operator = match console.require(&headers, Role::Operator, true) {
+        Ok(o) => o,
+        Err(refused) => return *refused,
+    };
+    let Ok(Json(command)) = body else {
+        return error(StatusCode::BAD_REQUEST, "send {\"text\": …} as JSON");
+    };
+    let text = command.text.trim();
+    if text.is_empty() {
+        return error(StatusCode::BAD_REQUEST, "the command is empty");
+    }
+    console.audit(&operator.who(), "command", text, from, Outcome::Ok, None);
+    match console
+        .conversations
+        .ask(console.events.as_ref(), &operator.account.name, text)
+        .await
+    {
+        Ok(answered) => Json(json!({
+            "answers": answered.texts,
+            "finished": answered.finished,
+        }))
+        .into_response(),
+        Err(closed) => error(StatusCode::SERVICE_UNAVAILABLE, closed.to_string()),
+    }
 }

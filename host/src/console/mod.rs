@@ -2,11 +2,14 @@
 //! (`accounts`), sessions in cookies with a CSRF token (`sessions`), login
 //! lockout (`lockout`), random tokens compared in constant time
 //! (`secrets`), and the versioned JSON API under `/api/v1` that
-//! the console's page (`page`, at `/console`) and scripts drive (`api`). Off unless `console:`
+//! the console's page (`page`, at `/console`) and scripts drive (`api`);
+//! an operator's chat commands go through the dispatcher as the
+//! `console` connector's (`commands`). Off unless `console:`
 //! is configured; see docs/console.md.
 
 mod accounts;
 mod api;
+mod commands;
 mod lockout;
 mod page;
 mod secrets;
@@ -14,5 +17,6 @@ mod sessions;
 
 pub use accounts::{Account, Accounts, MIN_PASSWORD, Role};
 pub use api::{Console, routes};
+pub use commands::{CONNECTOR, Conversations};
 pub use lockout::Lockout;
 pub use sessions::{COOKIE, Sessions};

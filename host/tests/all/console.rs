@@ -418,3 +418,105 @@ fn scripts_use_revocable_tokens_and_find_executions_by_filter() {
     assert_eq!(audit[0]["user"], who.as_str(), "{audit}");
     assert_eq!(audit[0]["text"], "skill disable hello", "{audit}");
 }
+
+#[test]
+fn an_operators_commands_go_through_the_bot_as_console_name_under_chats_permissions() {
+    let port = free_port();
+    let bot = BotDir::new(&["hello"], "");
+    bot.write_config(&format!(
+        "admins: [alice, 'console:carol']\nconnectors:\n  shell: {{}}\nskills-dir: skills\ndata-dir: data\nweb: {{port: {port}}}\nconsole: {{}}\n"
+    ));
+    for (name, role) in [
+        ("carol", "operator"),
+        ("dave", "operator"),
+        ("victor", "viewer"),
+    ] {
+        assert!(
+            admin(
+                &bot,
+                &["add", name, "--role", role],
+                &format!("{name}'s long password")
+            )
+            .0
+        );
+    }
+    let running = bot.start();
+    wait_for_port(port);
+    let say = |who: &Login, text: &str| {
+        let headers = [
+            ("cookie", who.cookie.as_str()),
+            ("x-csrf-token", who.csrf.as_str()),
+        ];
+        let body = serde_json::json!({ "text": text }).to_string();
+        let (status, _, body) = request(port, "POST", "/api/v1/commands", &headers, &body);
+        (
+            status,
+            serde_json::from_str::<Value>(&body).unwrap_or(Value::String(body)),
+        )
+    };
+    let carol = log_in(port, "carol", "carol's long password").unwrap();
+    let (status, answer) = say(&carol, "hello");
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer,
+        serde_json::json!({"answers": ["Hello carol"], "finished": true})
+    );
+    // carol is an admin in chat's list as console:carol; dave is not.
+    let (_, answer) = say(&carol, "skill disable hello");
+    assert_eq!(answer["answers"][0], "`hello` is disabled.", "{answer}");
+    let dave = log_in(port, "dave", "dave's long password").unwrap();
+    let (status, answer) = say(&dave, "skill enable hello");
+    assert_eq!(status, 200);
+    let refusal = answer["answers"][0].as_str().unwrap_or_default();
+    assert!(!refusal.contains("is enabled"), "{answer}");
+    let (_, _, skills) = request(
+        port,
+        "GET",
+        "/api/v1/skills",
+        &[("cookie", dave.cookie.as_str())],
+        "",
+    );
+    assert!(skills.contains(r#""state":"disabled""#), "{skills}");
+    // A viewer runs nothing; a command without the CSRF token is refused.
+    let victor = log_in(port, "victor", "victor's long password").unwrap();
+    assert_eq!(say(&victor, "hello").0, 403);
+    let no_csrf = [("cookie", carol.cookie.as_str())];
+    assert_eq!(
+        request(
+            port,
+            "POST",
+            "/api/v1/commands",
+            &no_csrf,
+            r#"{"text":"hello"}"#
+        )
+        .0,
+        403
+    );
+    running.terminate();
+    let _ = running.finish();
+    // The command is in the history as the console's, who said it included.
+    let records = bot
+        .history()
+        .find(&sandbot::history::Filter {
+            connector: Some("console".into()),
+            user: Some("carol".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(
+        records
+            .iter()
+            .any(|r| r.skill == "hello" && r.user.as_deref() == Some("carol")),
+        "{records:#?}"
+    );
+
+    bot.write_config("connectors:\n  shell: {}\n  console: {type: websocket}\nconsole: {}\n");
+    let config = bot.config();
+    let (status, _, err) = sandbot(&["config", "validate", "-c", config.to_str().unwrap()]);
+    assert!(!status.success());
+    assert!(
+        err.contains("connectors.console: the name `console` is the console's own"),
+        "{err}"
+    );
+}
