@@ -311,11 +311,7 @@ impl Catalog {
     /// order, then the rest of the skills folder by file name.
     pub fn sources(&self) -> Vec<Result<SkillSource, (String, String)>> {
         let config = self.config.load_full();
-        let config_text = config
-            .source
-            .clone()
-            .zip(config.text.clone())
-            .map(|(file, text)| ConfigText { file, text });
+        let config_text = ConfigText::of(&config);
         let mut out = Vec::new();
         let mut claimed: HashSet<PathBuf> = HashSet::new();
         for (name, entry) in &config.skills {

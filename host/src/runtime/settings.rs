@@ -5,7 +5,7 @@
 //! `file:line:column`, so a load, a reload and `sandbot config validate`
 //! say the same words at the same place.
 
-use crate::config::{ConfigError, key_place};
+use crate::config::{Config, ConfigError, key_place};
 use crate::manifest::SettingSpec;
 use crate::text::for_log;
 use indexmap::IndexMap;
@@ -18,6 +18,16 @@ pub struct ConfigText {
     pub file: PathBuf,
     /// After `${VAR}` substitution, as it was parsed.
     pub text: Arc<str>,
+}
+
+impl ConfigText {
+    /// The file a configuration was read from, with its text; `None` for
+    /// built-in defaults.
+    pub fn of(config: &Config) -> Option<ConfigText> {
+        let file = config.source.clone()?;
+        let text = config.text.clone()?;
+        Some(ConfigText { file, text })
+    }
 }
 
 /// Every mistake in `section` (the skill's own keys) given what the skill
