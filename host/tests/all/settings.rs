@@ -2,7 +2,8 @@
 //! of configuration.yaml: `config validate`, start-up and a reload say the
 //! same of a misspelt key (with its `file:line:col` and the declared name
 //! it is nearest) and of a missing required one; a skill that declares
-//! nothing (the C `calc`, built against world `skill`) is not checked.
+//! nothing (the C `calc`, built against world `skill`) is not checked; the
+//! C `greet` declares its own.
 
 use crate::common::{BotDir, sandbot, skill_wasm};
 use sandbot::bus::Outboxes;
@@ -183,4 +184,35 @@ async fn declared_settings_reach_the_manifest_and_their_absence_is_none() {
     calc.settings.insert("anything".into(), 1.into());
     let loaded = runtime.load(calc).await.unwrap();
     assert_eq!(loaded.manifest.settings, None);
+}
+
+/// A C skill declares its settings as docs/skills/index.md says (world
+/// `skill-with-settings`, `exports_skill_with_settings_settings`): the
+/// same checks as for Rust, and it reads what the configuration gives.
+#[test]
+fn a_c_skill_declares_its_settings_too() {
+    let bot = BotDir::new(&["greet"], "skills:\n  greet:\n    greting: Bonjour\n");
+    let file = bot.config();
+    let (status, _, err) = sandbot(&["config", "validate", "-c", file.to_str().unwrap()]);
+    assert!(!status.success());
+    let (line, col) = place(&file, "greting:");
+    assert!(
+        err.contains(&format!(
+            "{}:{line}:{col}: skills.greet.greting: greet has no setting `greting` (did you mean `greeting`?); it declares: greeting, punctuation",
+            file.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("greet needs setting `greeting` (what to say before the name, e.g. Bonjour), which is not given"),
+        "{err}"
+    );
+    let fixed = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("greting: Bonjour", "greeting: Bonjour\n    punctuation: '!'");
+    bot.write_config(&fixed);
+    let (status, out, err) = sandbot(&["config", "validate", "-c", file.to_str().unwrap()]);
+    assert!(status.success(), "{out}{err}");
+    let mut run = bot.start();
+    assert_eq!(run.ask("greet"), "Bonjour, alice!");
 }
