@@ -143,7 +143,7 @@ build_c() {
 }
 
 usage() {
-    sed -n '2,10p' "$0" >&2
+    sed -n '2,12p' "$0" >&2
     exit 2
 }
 
