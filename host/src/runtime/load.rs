@@ -195,12 +195,13 @@ impl Runtime {
             Some(hit) => hit,
             None => self.compile(bytes, &sha256, use_cache).await?,
         };
+        // What the configuration gives, by name, for the settings the
+        // skill declares (checked once it has said them).
+        let given: Vec<String> = source.settings.keys().cloned().collect();
+        let granted: Vec<String> = source.grants.secrets.keys().cloned().collect();
         // Each interface takes its part of the grants, once; the imports
         // must fit them (the configuration, not the file, decides what a
         // skill may do).
-        // A key the skill does not declare, or a required one absent, is a
-        // mistake in the configuration, found before the skill runs.
-        let sections = (source.settings.clone(), source.grants.secrets.clone());
         let host = Arc::new(SkillHost::new(
             source.name.clone(),
             source.grants,
@@ -216,11 +217,13 @@ impl Runtime {
         }
         let mut manifest = self.describe(&shared.pre, &host).await?;
         manifest.validate().map_err(LoadError::Manifest)?;
+        // A key the skill does not declare, or a required one absent, is a
+        // mistake in the configuration, found before the skill runs.
         let mistakes = settings::mistakes(
             &source.name,
             manifest.settings.as_deref(),
-            &sections.0,
-            &sections.1,
+            &given,
+            &granted,
             source.config_text.as_ref(),
         );
         if !mistakes.is_empty() {

@@ -8,7 +8,6 @@
 use crate::config::{Config, ConfigError, key_place};
 use crate::manifest::SettingSpec;
 use crate::text::for_log;
-use indexmap::IndexMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -30,15 +29,15 @@ impl ConfigText {
     }
 }
 
-/// Every mistake in `section` (the skill's own keys) given what the skill
-/// declares; none when it declares nothing (`None`). A secret granted
-/// through `allow.secrets` counts as given: the skill reads it as a
-/// setting.
+/// Every mistake in `section` (the keys of the skill's own settings)
+/// given what the skill declares; none when it declares nothing (`None`).
+/// A secret granted through `allow.secrets` (named in `secrets`) counts as
+/// given: the skill reads it as a setting.
 pub fn mistakes(
     skill: &str,
     declared: Option<&[SettingSpec]>,
-    section: &serde_json::Map<String, serde_json::Value>,
-    secrets: &IndexMap<String, String>,
+    section: &[String],
+    secrets: &[String],
     place: Option<&ConfigText>,
 ) -> Vec<String> {
     let Some(declared) = declared else {
@@ -46,7 +45,7 @@ pub fn mistakes(
     };
     let names: Vec<&str> = declared.iter().map(|s| s.name.as_str()).collect();
     let mut out: Vec<Placed> = Vec::new();
-    for key in section.keys() {
+    for key in section {
         if names.contains(&key.as_str()) {
             continue;
         }
@@ -67,7 +66,8 @@ pub fn mistakes(
     }
     for setting in declared.iter().filter(|s| s.required) {
         let name = setting.name.as_str();
-        if section.contains_key(name) || secrets.contains_key(name) {
+        let given = |keys: &[String]| keys.iter().any(|k| k == name);
+        if given(section) || given(secrets) {
             continue;
         }
         let help = if setting.help.is_empty() {
@@ -124,10 +124,8 @@ mod tests {
         }
     }
 
-    fn section(keys: &[&str]) -> serde_json::Map<String, serde_json::Value> {
-        keys.iter()
-            .map(|k| (k.to_string(), serde_json::Value::from("x")))
-            .collect()
+    fn section(keys: &[&str]) -> Vec<String> {
+        keys.iter().map(|k| k.to_string()).collect()
     }
 
     #[test]
@@ -142,7 +140,7 @@ mod tests {
             "alerts",
             Some(&declared),
             &section(&["urll", "tokn"]),
-            &IndexMap::new(),
+            &[],
             Some(&place),
         );
         assert_eq!(
@@ -158,7 +156,7 @@ mod tests {
     #[test]
     fn declared_keys_granted_secrets_and_silent_skills_pass() {
         let declared = [setting("url", true), setting("prometheus-token", true)];
-        let secrets: IndexMap<String, String> = [("prometheus-token".into(), "s".into())].into();
+        let secrets = section(&["prometheus-token"]);
         let ok = mistakes("alerts", Some(&declared), &section(&["url"]), &secrets, None);
         assert!(ok.is_empty(), "{ok:?}");
         let silent = mistakes("alerts", None, &section(&["anything"]), &secrets, None);
