@@ -12,7 +12,7 @@ EXAMPLE_WORKFLOWS := $(notdir $(basename $(wildcard example-skills/workflows/*.y
 # Skills in Python, JavaScript and C (example-skills/<language>/<name>/),
 # built by example-skills/lang-skills.sh with toolchains it installs into
 # target/toolchains/ the first time.
-LANG_SKILLS := remember table calc
+LANG_SKILLS := remember table calc greet
 LANG_TOOL := example-skills/lang-skills.sh
 
 .PHONY: all run release test test-build skills lang-skills lang-toolchains test-servers bench docs setup install-skills clean
@@ -46,6 +46,9 @@ $(SKILLS_OUT)/table.wasm: $(wildcard example-skills/js/table/*.js wit/*.wit) $(L
 
 $(SKILLS_OUT)/calc.wasm: $(wildcard example-skills/c/calc/*.[ch] wit/*.wit) $(LANG_TOOL)
 	$(LANG_TOOL) build c calc
+
+$(SKILLS_OUT)/greet.wasm: $(wildcard example-skills/c/greet/*.[ch] example-skills/c/greet/world wit/*.wit) $(LANG_TOOL)
+	$(LANG_TOOL) build c greet
 
 ## The example skills and workflows, into the folders configuration.yaml
 ## watches. Copy then rename, so a running bot never sees half a file.

@@ -9,6 +9,7 @@
 #   python  NAME/app.py (module `app`, class `WitWorld`)  componentize-py, world `skill`
 #   js      NAME/NAME.js                                  componentize-js, world `skill-sync`
 #   c       NAME/*.c                                      wit-bindgen c + clang + jco new, world `skill`
+#                                                         (or the one named in NAME/world)
 #
 # Toolchains install once, into target/toolchains/ (the C compiler from
 # Debian's packages, with apt-get, when missing). Each install is skipped when
@@ -137,20 +138,25 @@ build_c() {
     local name=$1 src=example-skills/c/$1 tmp=$OUT/.$1.tmp.wasm
     local gen=target/lang-skills/c/$1
     rm -rf "$gen" && mkdir -p "$gen"
+    # A skill that declares its settings names world `skill-with-settings`
+    # in NAME/world; the generated files (and C names) are the world's.
+    local world=skill
+    [[ -f $src/world ]] && world=$(<"$src/world")
+    local stem=${world//-/_}
     # `--sync all`: handle is lifted synchronously (it never waits on anything),
     # which also avoids a name clash in the async helpers (see docs/skills/c.md).
     local out
-    out=$("$TOOLCHAINS/bin/wit-bindgen" c "$WIT" --world skill --sync all --out-dir "$gen" 2>&1) ||
+    out=$("$TOOLCHAINS/bin/wit-bindgen" c "$WIT" --world "$world" --sync all --out-dir "$gen" 2>&1) ||
         { echo "$out" >&2; exit 1; }
     clang --target=wasm32-wasi -mexec-model=reactor -Os -Wall -Wextra -Wl,--strip-all \
         -I "$gen" -o "$gen/$name.core.wasm" \
-        "$src"/*.c "$gen/skill.c" "$gen/skill_component_type.o"
+        "$src"/*.c "$gen/$stem.c" "$gen/${stem}_component_type.o"
     "$TOOLCHAINS/js/node_modules/.bin/jco" new "$gen/$name.core.wasm" --wasi-reactor -o "$tmp" >/dev/null
     publish "$tmp" "$name"
 }
 
 usage() {
-    sed -n '2,10p' "$0" >&2
+    sed -n '2,12p' "$0" >&2
     exit 2
 }
 

@@ -12,7 +12,12 @@ use std::process::Command;
 mod eaters;
 
 /// Skills written in other languages (folder, name): `lang_skill` builds them.
-const LANG_SKILLS: &[(&str, &str)] = &[("python", "remember"), ("js", "table"), ("c", "calc")];
+const LANG_SKILLS: &[(&str, &str)] = &[
+    ("python", "remember"),
+    ("js", "table"),
+    ("c", "calc"),
+    ("c", "greet"),
+];
 
 /// Hostile components made from a built skill plus extra core instances that
 /// each own a memory and fill it at instantiation: (name, base skill,

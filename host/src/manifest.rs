@@ -10,6 +10,21 @@ pub struct Manifest {
     pub version: String,
     pub description: String,
     pub matchers: Vec<MatcherSpec>,
+    /// The settings it reads from its section of configuration.yaml (the
+    /// `settings` export); `None` when it does not say, and nothing is
+    /// checked.
+    pub settings: Option<Vec<SettingSpec>>,
+}
+
+/// One setting a skill declares.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SettingSpec {
+    /// Its key in the skill's section of configuration.yaml.
+    pub name: String,
+    /// One line on what it is for.
+    pub help: String,
+    /// The skill does not load without it.
+    pub required: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,6 +107,8 @@ pub enum EventKind {
 pub const MAX_NAME: usize = 64;
 /// Longest help line.
 pub const MAX_HELP: usize = 256;
+/// Most settings a skill may declare.
+pub const MAX_SETTINGS: usize = 256;
 /// Longest description.
 pub const MAX_DESCRIPTION: usize = 4 << 10;
 
@@ -140,6 +157,79 @@ impl Manifest {
                 return Err(format!("two matchers share the id `{}`", m.id));
             }
         }
+        self.validate_settings()
+    }
+
+    /// Declared settings: a bounded number, each named once, with short
+    /// printable names and help (they are shown in the bot's errors).
+    fn validate_settings(&self) -> Result<(), String> {
+        let Some(settings) = &self.settings else {
+            return Ok(());
+        };
+        if settings.len() > MAX_SETTINGS {
+            return Err(format!(
+                "it declares {} settings; at most {MAX_SETTINGS} are allowed",
+                settings.len()
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for s in settings {
+            check_field("setting name", &s.name, MAX_NAME, true)?;
+            check_field(
+                &format!("help of setting `{}`", s.name),
+                &s.help,
+                MAX_HELP,
+                false,
+            )?;
+            if !seen.insert(s.name.as_str()) {
+                return Err(format!("it declares setting `{}` twice", s.name));
+            }
+        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn declaring(settings: Vec<SettingSpec>) -> Manifest {
+        Manifest {
+            name: "alerts".into(),
+            version: "1".into(),
+            description: String::new(),
+            matchers: Vec::new(),
+            settings: Some(settings),
+        }
+    }
+
+    fn setting(name: &str, help: &str) -> SettingSpec {
+        SettingSpec {
+            name: name.into(),
+            help: help.into(),
+            required: false,
+        }
+    }
+
+    #[test]
+    fn declared_settings_are_checked_like_the_rest_of_the_manifest() {
+        assert_eq!(declaring(vec![setting("url", "where")]).validate(), Ok(()));
+        let twice = declaring(vec![setting("url", ""), setting("url", "")]).validate();
+        assert_eq!(twice, Err("it declares setting `url` twice".into()));
+        let empty = declaring(vec![setting(" ", "")]).validate().unwrap_err();
+        assert!(empty.contains("empty setting name"), "{empty}");
+        let long = declaring(vec![setting(&"u".repeat(MAX_NAME + 1), "")])
+            .validate()
+            .unwrap_err();
+        assert!(long.contains("setting name is 65 bytes"), "{long}");
+        let forged = declaring(vec![setting("url", "ok\u{1b}[2J")])
+            .validate()
+            .unwrap_err();
+        assert!(forged.contains("U+001B"), "{forged}");
+        let bidi = declaring(vec![setting("ur\u{202e}l", "")]).validate().unwrap_err();
+        assert!(bidi.contains("U+202E"), "{bidi}");
+        let many = (0..=MAX_SETTINGS).map(|i| setting(&format!("s{i}"), "")).collect();
+        let many = declaring(many).validate().unwrap_err();
+        assert!(many.contains("257 settings"), "{many}");
     }
 }

@@ -3,14 +3,15 @@
 //! mean", values, `file:line:col`), the connectors' settings, the workflow
 //! files, and every skill start-up would load: compiled, described, and its
 //! matchers, the operator's aliases, templates and time zones checked
-//! against what it declares. Nothing is started and the bot's data is not
+//! against what it declares, and its section's keys against the settings
+//! it declares (each at its own `file:line:col`). Nothing is started and the bot's data is not
 //! touched: skills load into a scratch runtime with no compile cache.
 
 use crate::bus::Outboxes;
 use crate::catalog::{Catalog, Change};
 use crate::config::{self, Config};
 use crate::memory::SqliteMemory;
-use crate::runtime::{Options, Runtime, Services};
+use crate::runtime::{LoadError, Options, Runtime, Services};
 use anyhow::{Context, Result};
 use std::path::Path;
 use std::sync::Arc;
@@ -116,6 +117,11 @@ fn skills(config: &Config, path: &Path, verdict: &mut Verdict) -> Result<()> {
             continue;
         };
         if absent.contains(&name) {
+            continue;
+        }
+        // Already placed at their keys, each its own mistake.
+        if let LoadError::Settings(mistakes) = error.error {
+            verdict.errors.extend(mistakes);
             continue;
         }
         let message = format!("skill `{name}`: {error}");

@@ -19,6 +19,12 @@
 //! sandbot_sdk::export!(Hello);
 //! ```
 //!
+//! A skill that reads settings (`config::get`) declares them in
+//! [`Skill::settings`]: the bot then refuses a key of its section of
+//! configuration.yaml it does not declare (a misspelt `urll:`), and a
+//! missing required one, at start, on reload and in `sandbot config
+//! validate`.
+//!
 //! Build with `cargo build --target wasm32-wasip2 --release` and drop the
 //! `.wasm` into the bot's skills folder.
 
@@ -26,7 +32,7 @@
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../wit",
-        world: "skill",
+        world: "skill-with-settings",
         pub_export_macro: true,
         default_bindings_module: "sandbot_sdk::bindings",
         export_macro_name: "__export_skill_bindings",
@@ -47,7 +53,7 @@ pub mod testing;
 
 pub use bindings::sandbot::skill::types::{
     CrontabMatcher, Event, EventKind, Manifest, Matcher, MatcherKind, Membership, Message,
-    Reaction, RegexMatcher, ScheduleTick, WebhookRequest,
+    Reaction, RegexMatcher, ScheduleTick, Setting, WebhookRequest,
 };
 pub use context::Context;
 
@@ -55,6 +61,21 @@ pub use context::Context;
 pub trait Skill {
     /// Called once when the skill is loaded.
     fn describe() -> Manifest;
+
+    /// The settings it reads from its section of configuration.yaml, called
+    /// at load after `describe`. `Some`: every other key of the section is
+    /// refused (with the declared name it is nearest), and so is a missing
+    /// [`Setting::required`] one (`Some(vec![])`: it reads none). `None`,
+    /// the default: nothing is checked.
+    ///
+    /// ```ignore
+    /// fn settings() -> Option<Vec<Setting>> {
+    ///     Some(vec![Setting::new("url").help("Alertmanager's base URL").required()])
+    /// }
+    /// ```
+    fn settings() -> Option<Vec<Setting>> {
+        None
+    }
 
     /// Called for each event one of the skill's matchers took. An `Err` is
     /// logged by the bot and shown to the user.
@@ -67,7 +88,7 @@ pub mod prelude {
     #[cfg(feature = "http")]
     pub use crate::http;
     pub use crate::{
-        Context, Event, EventKind, Manifest, Matcher, Skill, chat, config, log, memory,
+        Context, Event, EventKind, Manifest, Matcher, Setting, Skill, chat, config, log, memory,
     };
 }
 
@@ -79,6 +100,10 @@ macro_rules! export {
             impl $crate::bindings::Guest for $skill {
                 fn describe() -> $crate::Manifest {
                     <$skill as $crate::Skill>::describe()
+                }
+
+                fn settings() -> ::std::option::Option<::std::vec::Vec<$crate::Setting>> {
+                    <$skill as $crate::Skill>::settings()
                 }
 
                 async fn handle(

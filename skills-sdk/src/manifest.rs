@@ -1,6 +1,7 @@
-//! Builders for the manifest a skill returns from `describe`.
+//! Builders for the manifest a skill returns from `describe`, and for the
+//! settings it declares.
 
-use crate::{CrontabMatcher, EventKind, Manifest, Matcher, MatcherKind, RegexMatcher};
+use crate::{CrontabMatcher, EventKind, Manifest, Matcher, MatcherKind, RegexMatcher, Setting};
 
 impl Manifest {
     pub fn new(name: &str, version: &str) -> Self {
@@ -104,6 +105,30 @@ impl Matcher {
     /// One line for the bot's `help`.
     pub fn help(mut self, text: &str) -> Self {
         self.help = text.into();
+        self
+    }
+}
+
+impl Setting {
+    /// A key of the skill's section of configuration.yaml (or a secret its
+    /// entry is granted), optional unless [`Setting::required`] is called.
+    pub fn new(name: &str) -> Self {
+        Setting {
+            name: name.into(),
+            help: String::new(),
+            required: false,
+        }
+    }
+
+    /// One line on what it is for, shown when it is missing.
+    pub fn help(mut self, text: &str) -> Self {
+        self.help = text.into();
+        self
+    }
+
+    /// The skill does not load without it.
+    pub fn required(mut self) -> Self {
+        self.required = true;
         self
     }
 }

@@ -20,6 +20,16 @@ impl Skill for Alerts {
             )
     }
 
+    fn settings() -> Option<Vec<Setting>> {
+        Some(vec![
+            Setting::new("url")
+                .help("the Prometheus API's base URL, e.g. http://prometheus:9090")
+                .required(),
+            Setting::new("prometheus-token")
+                .help("sent as a bearer token; usually granted from `secrets:`"),
+        ])
+    }
+
     async fn handle(cx: Context) -> Result<(), String> {
         let base = config::get("url")?
             .ok_or("the `url` setting (the Prometheus API's base URL) is missing")?;

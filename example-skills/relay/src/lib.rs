@@ -19,6 +19,14 @@ impl Skill for Relay {
             )
     }
 
+    fn settings() -> Option<Vec<Setting>> {
+        Some(vec![
+            Setting::new("to")
+                .help("the bridged room, as connector:room")
+                .required(),
+        ])
+    }
+
     async fn handle(cx: Context) -> Result<(), String> {
         let to = config::get("to")?.ok_or("the `to` setting (connector:room) is missing")?;
         let (connector, room) = to

@@ -26,6 +26,17 @@ impl Skill for Reminder {
             .matcher(Matcher::crontab("remind", &schedule).timezone(&zone))
     }
 
+    fn settings() -> Option<Vec<Setting>> {
+        Some(vec![
+            Setting::new("room")
+                .help("where to post, as connector:room")
+                .required(),
+            Setting::new("text").help("what to post"),
+            Setting::new("schedule").help("a crontab expression [default: 0 9 * * MON-FRI]"),
+            Setting::new("timezone").help("an IANA zone [default: Europe/Paris]"),
+        ])
+    }
+
     async fn handle(_cx: Context) -> Result<(), String> {
         let room = config::get("room")?
             .ok_or("the `room` setting (connector:room to post to) is missing")?;

@@ -20,6 +20,14 @@ impl Skill for WebhookAlert {
             .matcher(Matcher::webhook("alert", "alert"))
     }
 
+    fn settings() -> Option<Vec<Setting>> {
+        Some(vec![
+            Setting::new("room")
+                .help("where to post, as connector:room")
+                .required(),
+        ])
+    }
+
     async fn handle(cx: Context) -> Result<(), String> {
         let Event::Webhook(request) = &cx.event else {
             return Err("only webhook requests are handled".into());

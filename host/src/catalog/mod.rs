@@ -23,7 +23,7 @@ pub use report::{Change, LoadFailure, ReloadReport};
 use crate::config::Config;
 use crate::manifest::{AliasSpec, Manifest, MatcherKind, MatcherSpec};
 use crate::matching::{Index, Policy, SkillMatchers, Target};
-use crate::runtime::{LoadError, LoadedSkill, Runtime, SkillSource};
+use crate::runtime::{ConfigText, LoadError, LoadedSkill, Runtime, SkillSource};
 use crate::skill_file::{FileStamp, ReadError, SkillFile};
 use arc_swap::ArcSwap;
 use futures::StreamExt;
@@ -311,6 +311,7 @@ impl Catalog {
     /// order, then the rest of the skills folder by file name.
     pub fn sources(&self) -> Vec<Result<SkillSource, (String, String)>> {
         let config = self.config.load_full();
+        let config_text = ConfigText::of(&config);
         let mut out = Vec::new();
         let mut claimed: HashSet<PathBuf> = HashSet::new();
         for (name, entry) in &config.skills {
@@ -333,6 +334,7 @@ impl Catalog {
                 sha256: entry.sha256.clone(),
                 limits: entry.limits.unwrap_or(config.runtime.default_limits),
                 settings: entry.settings.clone(),
+                config_text: config_text.clone(),
                 grants: config.grants(name),
                 instance_reuse: entry.instance_reuse,
                 extra_matchers: entry
@@ -374,6 +376,7 @@ impl Catalog {
                 out.push(Ok(SkillSource {
                     limits: config.runtime.default_limits,
                     grants: config.grants(&name),
+                    config_text: config_text.clone(),
                     ..SkillSource::new(name, path)
                 }));
             }

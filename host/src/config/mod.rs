@@ -10,6 +10,7 @@ mod env;
 mod error;
 mod load;
 mod notify;
+mod place;
 mod secret;
 mod skill;
 mod web;
@@ -28,6 +29,7 @@ pub use notify::{
     ChannelSpec, Mailbox, NotificationSettings, Notify, NotifyRule, SmtpServer, SmtpTls, Template,
     WebhookUrl,
 };
+pub use place::key_place;
 pub use secret::Secret;
 pub use skill::{Ack, Allow, MatcherEntry, OperatorAlias, SkillEntry};
 pub use web::{DEFAULT_MAX_CONNECTIONS, Origin, WebSettings, normal_host, split_host_port};

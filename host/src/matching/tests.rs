@@ -11,6 +11,7 @@ fn manifest(name: &str, matchers: Vec<(&str, MatcherKind)>) -> Manifest {
         name: name.into(),
         version: "1".into(),
         description: String::new(),
+        settings: None,
         matchers: matchers
             .into_iter()
             .map(|(id, kind)| MatcherSpec {

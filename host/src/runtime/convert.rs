@@ -2,7 +2,30 @@
 
 use super::bindings::wit;
 use crate::event::{Event, Membership, Message};
-use crate::manifest::{AliasSpec, EventKind, Manifest, MatcherKind, MatcherSpec};
+use crate::manifest::{AliasSpec, EventKind, Manifest, MatcherKind, MatcherSpec, SettingSpec};
+use wasmtime::component::{ComponentType, Lift};
+
+/// `types.setting`, read from the `settings` export, which the bound
+/// worlds do not have (`instance::Settings`), so bindgen makes no type
+/// for it here.
+#[derive(ComponentType, Lift, Debug)]
+#[component(record)]
+pub struct WitSetting {
+    name: String,
+    help: String,
+    required: bool,
+}
+
+pub fn settings_from_wit(settings: Vec<WitSetting>) -> Vec<SettingSpec> {
+    settings
+        .into_iter()
+        .map(|s| SettingSpec {
+            name: s.name,
+            help: s.help,
+            required: s.required,
+        })
+        .collect()
+}
 
 pub fn event_to_wit(event: &Event) -> wit::Event {
     match event {
@@ -54,8 +77,9 @@ fn membership(m: &Membership) -> wit::Membership {
     }
 }
 
-pub fn manifest_from_wit(m: wit::Manifest) -> Manifest {
+pub fn manifest_from_wit(m: wit::Manifest, settings: Option<Vec<WitSetting>>) -> Manifest {
     Manifest {
+        settings: settings.map(settings_from_wit),
         name: m.name,
         version: m.version,
         description: m.description,

@@ -4,8 +4,10 @@
 //! Everything else asks this module to instantiate, describe and handle.
 
 use super::bindings::{AsyncSkill, AsyncSkillPre, SkillSync, SkillSyncPre, wit};
+use super::convert::WitSetting;
 use super::store::State;
 use wasmtime::Store;
+use wasmtime::component::TypedFunc;
 
 /// Which of the two skill worlds a component implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +49,49 @@ impl Pre {
             Pre::Async(pre) => Instance::Async(pre.instantiate_async(store).await?),
             Pre::Sync(pre) => Instance::Sync(pre.instantiate_async(store).await?),
         })
+    }
+
+    /// Instantiates, keeping the component instance too: `describe` also
+    /// looks up the exports the bound worlds do not require ([`Settings`]).
+    pub async fn instantiate_open(
+        &self,
+        store: &mut Store<State>,
+    ) -> wasmtime::Result<(Instance, wasmtime::component::Instance)> {
+        Ok(match self {
+            Pre::Async(pre) => {
+                let raw = pre.instance_pre().instantiate_async(&mut *store).await?;
+                (Instance::Async(AsyncSkill::new(&mut *store, &raw)?), raw)
+            }
+            Pre::Sync(pre) => {
+                let raw = pre.instance_pre().instantiate_async(&mut *store).await?;
+                (Instance::Sync(SkillSync::new(&mut *store, &raw)?), raw)
+            }
+        })
+    }
+}
+
+/// The `settings` export of worlds `skill-with-settings` and
+/// `skill-sync-with-settings`. The bot binds `skill` and `skill-sync`,
+/// which do not have it, so a skill built before it existed still loads;
+/// it is looked up by name instead.
+pub enum Settings {
+    /// The skill does not export it: it declares nothing.
+    Absent,
+    Export(TypedFunc<(), (Option<Vec<WitSetting>>,)>),
+    /// It exports something of that name that is not `func() ->
+    /// option<list<setting>>`.
+    WrongType(String),
+}
+
+impl Settings {
+    pub fn find(raw: &wasmtime::component::Instance, store: &mut Store<State>) -> Settings {
+        if raw.get_export_index(&mut *store, None, "settings").is_none() {
+            return Settings::Absent;
+        }
+        match raw.get_typed_func(&mut *store, "settings") {
+            Ok(f) => Settings::Export(f),
+            Err(e) => Settings::WrongType(format!("{e:#}")),
+        }
     }
 }
 

@@ -8,8 +8,9 @@ use super::convert;
 use super::engine::Runtime;
 use super::failure::{self, Failure, FailureContext};
 use super::gate::Gate;
-use super::instance::{Pre, World};
+use super::instance::{Pre, Settings, World};
 use super::phase::Phase;
+use super::settings::{self, ConfigText};
 use super::shape;
 use super::shared::Shared;
 use super::skill_host::SkillHost;
@@ -35,6 +36,9 @@ pub struct SkillSource {
     pub limits: Limits,
     /// The skill's own section of configuration.yaml.
     pub settings: serde_json::Map<String, serde_json::Value>,
+    /// The configuration it came from, to place a setting's mistake at its
+    /// line; `None` for a skill the configuration does not name.
+    pub config_text: Option<ConfigText>,
     pub grants: Grants,
     /// Events one instance may serve before a fresh one is made; 0 or 1
     /// means a fresh instance for every event.
@@ -62,6 +66,7 @@ impl SkillSource {
             sha256: None,
             limits: Limits::default(),
             settings: Default::default(),
+            config_text: None,
             grants: Grants::default(),
             instance_reuse: 0,
             extra_matchers: Vec::new(),
@@ -115,6 +120,10 @@ pub enum LoadError {
     DescribeTimeout(HumanDuration),
     #[error("its manifest is not acceptable: {0}")]
     Manifest(String),
+    /// Its section of configuration.yaml does not fit the settings it
+    /// declares: each mistake, `file:line:column: what`.
+    #[error("its configuration does not fit the settings it declares: {}", .0.join("; "))]
+    Settings(Vec<String>),
     #[error("its matchers are not acceptable: {0}")]
     Matchers(String),
     #[error(
@@ -186,6 +195,10 @@ impl Runtime {
             Some(hit) => hit,
             None => self.compile(bytes, &sha256, use_cache).await?,
         };
+        // What the configuration gives, by name, for the settings the
+        // skill declares (checked once it has said them).
+        let given: Vec<String> = source.settings.keys().cloned().collect();
+        let granted: Vec<String> = source.grants.secrets.keys().cloned().collect();
         // Each interface takes its part of the grants, once; the imports
         // must fit them (the configuration, not the file, decides what a
         // skill may do).
@@ -204,6 +217,18 @@ impl Runtime {
         }
         let mut manifest = self.describe(&shared.pre, &host).await?;
         manifest.validate().map_err(LoadError::Manifest)?;
+        // A key the skill does not declare, or a required one absent, is a
+        // mistake in the configuration, found before the skill runs.
+        let mistakes = settings::mistakes(
+            &source.name,
+            manifest.settings.as_deref(),
+            &given,
+            &granted,
+            source.config_text.as_ref(),
+        );
+        if !mistakes.is_empty() {
+            return Err(LoadError::Settings(mistakes));
+        }
         for extra in source.extra_matchers {
             if !manifest.matchers.iter().any(|m| m.id == extra.id) {
                 let ids: Vec<&str> = manifest.matchers.iter().map(|m| m.id.as_str()).collect();
@@ -323,8 +348,9 @@ impl Runtime {
         Ok((shared, compiled))
     }
 
-    /// Calls `describe` in a fresh store, under the skill's time budget, with
-    /// no chat, no outbound calls and no memory writes.
+    /// Calls `describe`, then `settings` if the skill exports it, in a fresh
+    /// store, under the skill's time budget, with no chat, no outbound
+    /// calls and no memory writes.
     async fn describe(&self, pre: &Pre, host: &Arc<SkillHost>) -> Result<Manifest, LoadError> {
         let _slot = self
             .slots
@@ -333,12 +359,21 @@ impl Runtime {
             .expect("the slots are never closed");
         let mut store = self.new_store(State::new(host, Phase::Describe));
         let call = async {
-            let instance = pre.instantiate(&mut store).await?;
-            instance.describe(&mut store).await
+            let (instance, raw) = pre.instantiate_open(&mut store).await?;
+            let manifest = instance.describe(&mut store).await?;
+            let declared = match Settings::find(&raw, &mut store) {
+                Settings::Absent => None,
+                Settings::Export(settings) => settings.call_async(&mut store, ()).await?.0,
+                Settings::WrongType(why) => return Ok(Err(why)),
+            };
+            wasmtime::Result::Ok(Ok(convert::manifest_from_wit(manifest, declared)))
         };
         let budget = host.limits.time;
         match tokio::time::timeout(budget.0, call).await {
-            Ok(Ok(manifest)) => Ok(convert::manifest_from_wit(manifest)),
+            Ok(Ok(Ok(manifest))) => Ok(manifest),
+            Ok(Ok(Err(why))) => Err(LoadError::Manifest(format!(
+                "its `settings` export is not `func() -> option<list<setting>>`: {why}"
+            ))),
             Ok(Err(e)) => {
                 let state = store.data();
                 let after = FailureContext {

@@ -4,7 +4,8 @@
 //! its grant, its per-store state, its linking), `skill_host` (the grants
 //! of one loaded skill), `store` (one event's state: each interface's),
 //! `host_api` (the linker of them all), `instance` (the two skill worlds),
-//! `warm`, `gate`, `shape`, `cache`, `engine` (the `Runtime`), `load`,
+//! `warm`, `gate`, `shape`, `cache`, `engine` (the `Runtime`), `settings`
+//! (a skill's section against the settings it declares), `load`,
 //! `invoke`.
 
 pub mod bindings;
@@ -20,6 +21,7 @@ mod load;
 mod log_limit;
 mod outbound_http;
 mod phase;
+mod settings;
 pub mod shape;
 mod shared;
 mod skill_host;
@@ -32,4 +34,5 @@ pub use failure::Failure;
 pub use instance::World;
 pub use invoke::{Call, Handled, Reserved, Reword};
 pub use load::{LoadError, LoadedSkill, SkillSource};
+pub use settings::ConfigText;
 pub use skill_host::{Services, SkillHost};

@@ -69,6 +69,7 @@ pub fn flow(w: &Workflow) -> Result<Flow, String> {
         name: w.name.clone(),
         version: VERSION.into(),
         description: w.description.clone(),
+        settings: None,
         matchers,
     };
     let compiled = crate::matching::compile(&manifest)?;

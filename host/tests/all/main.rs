@@ -40,6 +40,7 @@ mod names;
 mod notifications;
 mod properties;
 mod sandbox;
+mod settings;
 mod shell;
 mod slack;
 mod stores;

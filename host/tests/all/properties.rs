@@ -7,7 +7,7 @@
 
 use proptest::prelude::*;
 use sandbot::event::{Event, Message};
-use sandbot::manifest::{EventKind, Manifest, MatcherKind, MatcherSpec};
+use sandbot::manifest::{EventKind, Manifest, MatcherKind, MatcherSpec, SettingSpec};
 use std::path::Path;
 
 const CASES: u32 = 192;
@@ -115,8 +115,12 @@ fn manifest() -> impl Strategy<Value = Manifest> {
         text_field(),
         text_field(),
         proptest::collection::vec((text_field(), matcher_kind(), text_field()), 0..6),
+        proptest::option::of(proptest::collection::vec(
+            (text_field(), text_field(), any::<bool>()),
+            0..4,
+        )),
     )
-        .prop_map(|(name, version, matchers)| Manifest {
+        .prop_map(|(name, version, matchers, settings)| Manifest {
             name,
             version,
             description: String::new(),
@@ -124,6 +128,15 @@ fn manifest() -> impl Strategy<Value = Manifest> {
                 .into_iter()
                 .map(|(id, kind, help)| MatcherSpec { id, kind, help })
                 .collect(),
+            settings: settings.map(|s| {
+                s.into_iter()
+                    .map(|(name, help, required)| SettingSpec {
+                        name,
+                        help,
+                        required,
+                    })
+                    .collect()
+            }),
         })
 }
 
@@ -164,6 +177,11 @@ proptest! {
             for x in &m.matchers {
                 prop_assert!(x.help.len() <= sandbot::manifest::MAX_HELP);
                 prop_assert!(!x.help.chars().any(sandbot::text::is_dangerous));
+            }
+            for s in m.settings.iter().flatten() {
+                prop_assert!(!s.name.trim().is_empty() && s.name.len() <= sandbot::manifest::MAX_NAME);
+                prop_assert!(s.help.len() <= sandbot::manifest::MAX_HELP);
+                prop_assert!(!s.name.chars().chain(s.help.chars()).any(sandbot::text::is_dangerous));
             }
         }
     }

@@ -10,6 +10,10 @@ impl Skill for ForbiddenHost {
             .matcher(Matcher::regex("fetch", "^fetch forbidden$"))
     }
 
+    fn settings() -> Option<Vec<Setting>> {
+        Some(vec![Setting::new("url").help("what to fetch")])
+    }
+
     async fn handle(cx: Context) -> Result<(), String> {
         let url = config::get("url")?.unwrap_or_else(|| "http://example.com/".into());
         let response = http::get(&url).map_err(|e| format!("GET {url}: {e}"))?;

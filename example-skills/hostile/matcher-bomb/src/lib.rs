@@ -24,6 +24,13 @@ impl Skill for MatcherBomb {
         manifest
     }
 
+    fn settings() -> Option<Vec<Setting>> {
+        Some(vec![
+            Setting::new("pattern").help("the regex of every matcher"),
+            Setting::new("count").help("how many matchers"),
+        ])
+    }
+
     async fn handle(cx: Context) -> Result<(), String> {
         cx.respond(format!("matched {} bytes", cx.text().len()))
     }

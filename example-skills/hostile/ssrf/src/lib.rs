@@ -9,6 +9,10 @@ impl Skill for Ssrf {
         Manifest::new("ssrf", env!("CARGO_PKG_VERSION")).matcher(Matcher::regex("ssrf", "^ssrf$"))
     }
 
+    fn settings() -> Option<Vec<Setting>> {
+        Some(vec![Setting::new("url").help("what to fetch")])
+    }
+
     async fn handle(cx: Context) -> Result<(), String> {
         let url = config::get("url")?
             .unwrap_or_else(|| "http://169.254.169.254/latest/meta-data/".into());

@@ -16,6 +16,13 @@ impl Skill for Configured {
             .matcher(Matcher::regex("main", &pattern).help("configured <word> — answers with it"))
     }
 
+    fn settings() -> Option<Vec<Setting>> {
+        Some(vec![
+            Setting::new("pattern").help("its matcher's regex, with a capture `x`"),
+            Setting::new("reply").help("said before the capture [default: ok]"),
+        ])
+    }
+
     async fn handle(cx: Context) -> Result<(), String> {
         let reply = config::get("reply")?.unwrap_or_else(|| "ok".into());
         cx.respond(format!("{reply} {}", cx.capture("x").unwrap_or("")))

@@ -22,6 +22,15 @@ impl Skill for Ticker {
             .matcher(Matcher::webhook("slow", "slow"))
     }
 
+    fn settings() -> Option<Vec<Setting>> {
+        Some(vec![
+            Setting::new("schedule").help("a crontab expression [default: every second]"),
+            Setting::new("timezone").help("an IANA zone [default: UTC]"),
+            Setting::new("sleep-ms").help("how long each tick and request sleeps"),
+            Setting::new("room").help("where ticks are posted, as connector:room"),
+        ])
+    }
+
     async fn handle(cx: Context) -> Result<(), String> {
         let sleep: u64 = config::get("sleep-ms")?
             .map(|s| s.parse().map_err(|_| "sleep-ms is not a number"))

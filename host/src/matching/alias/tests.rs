@@ -44,6 +44,7 @@ fn run(
         name: "s".into(),
         version: "1".into(),
         description: String::new(),
+        settings: None,
         matchers: formats
             .iter()
             .map(|f| MatcherSpec {
