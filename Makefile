@@ -88,11 +88,13 @@ test-build: setup
 	$(CARGO) test --locked -p sandbot --no-run
 
 ## The servers and toolchains are downloads and installs, the build is CPU:
-## they run side by side. The tests run in cargo-nextest when it is there
+## they run side by side (lang-toolchains too, so a checkout whose skills
+## are built still gets what a newer test needs, such as the wheel the
+## first-use install test reads). The tests run in cargo-nextest when it is there
 ## (a process per test: faster here, and one test's crash is its own),
 ## else in cargo test.
 test: setup
-	@$(MAKE) --no-print-directory -j3 test-build lang-skills test-servers
+	@$(MAKE) --no-print-directory -j3 test-build lang-skills lang-toolchains test-servers
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		$(CARGO) nextest run --locked -p sandbot --no-fail-fast; \
 	else \

@@ -226,9 +226,13 @@ mod tests {
             .validate()
             .unwrap_err();
         assert!(forged.contains("U+001B"), "{forged}");
-        let bidi = declaring(vec![setting("ur\u{202e}l", "")]).validate().unwrap_err();
+        let bidi = declaring(vec![setting("ur\u{202e}l", "")])
+            .validate()
+            .unwrap_err();
         assert!(bidi.contains("U+202E"), "{bidi}");
-        let many = (0..=MAX_SETTINGS).map(|i| setting(&format!("s{i}"), "")).collect();
+        let many = (0..=MAX_SETTINGS)
+            .map(|i| setting(&format!("s{i}"), ""))
+            .collect();
         let many = declaring(many).validate().unwrap_err();
         assert!(many.contains("257 settings"), "{many}");
     }

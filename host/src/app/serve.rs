@@ -147,7 +147,9 @@ impl App {
         &mut self,
         web_settings: &crate::config::WebSettings,
     ) -> Result<Option<axum::Router>> {
-        use crate::console::{Accounts, CONNECTOR, Console, Conversations, Lockout, Sessions};
+        use crate::console::{
+            Accounts, CONNECTOR, Console, Conversations, Lockout, Sessions, Staged,
+        };
         let Some(settings) = &self.config.console else {
             return Ok(None);
         };
@@ -168,6 +170,7 @@ impl App {
             bot: self.bot.clone(),
             history: self.history.clone(),
             events: self.events.clone(),
+            staged: Staged::default(),
             conversations: Conversations::start(
                 self.take_outbox(CONNECTOR)
                     .context("the console has no outbox")?,

@@ -13,6 +13,7 @@
 //! and workflows alike.
 
 mod policy;
+mod preview;
 pub mod progress;
 mod report;
 mod same_words;

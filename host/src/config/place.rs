@@ -148,7 +148,10 @@ mod tests {
         let text = "connectors:\n  shell: {}\nskills:\n  hello: {}\n  alerts:\n    path: a.wasm\n    urll: http://x\n  relay: {to: x, fromm: y}\n";
         assert_eq!(key_place(text, &["skills", "alerts", "urll"]), Some((7, 5)));
         assert_eq!(key_place(text, &["skills", "alerts"]), Some((5, 3)));
-        assert_eq!(key_place(text, &["skills", "relay", "fromm"]), Some((8, 18)));
+        assert_eq!(
+            key_place(text, &["skills", "relay", "fromm"]),
+            Some((8, 18))
+        );
         assert_eq!(key_place(text, &["skills"]), Some((3, 1)));
     }
 

@@ -45,6 +45,8 @@ pub struct Console {
     /// Where an operator's commands go, as any connector's events do.
     pub events: Arc<dyn EventSink>,
     pub conversations: Arc<super::commands::Conversations>,
+    /// Uploaded skills waiting for an admin's approval.
+    pub staged: super::staged::Staged,
 }
 
 pub fn routes(console: Arc<Console>) -> Router {
@@ -58,6 +60,14 @@ pub fn routes(console: Arc<Console>) -> Router {
         .route("/api/v1/skills", get(skills))
         .route("/api/v1/skills/{name}/enable", post(enable))
         .route("/api/v1/skills/{name}/disable", post(disable))
+        .route(
+            "/api/v1/skills/{name}/upload",
+            post(upload).layer(axum::extract::DefaultBodyLimit::max(
+                crate::skill_file::MAX_COMPONENT_BYTES as usize,
+            )),
+        )
+        .route("/api/v1/uploads/{id}/approve", post(approve))
+        .route("/api/v1/uploads/{id}/reject", post(reject))
         .route("/api/v1/commands", post(command))
         .route("/api/v1/executions", get(executions))
         .route("/api/v1/executions/{id}", get(execution))
@@ -605,4 +615,143 @@ async fn command(
         .into_response(),
         Err(closed) => error(StatusCode::SERVICE_UNAVAILABLE, closed.to_string()),
     }
+}
+
+/// Checks an uploaded `.wasm` as skill NAME exactly as a file dropped into
+/// the skills folder would be, serves nothing, and answers what an admin
+/// approves: its manifest, its grants, what it replaces, and the id to
+/// approve or reject it by.
+async fn upload(
+    State(console): State<Arc<Console>>,
+    ConnectInfo(from): ConnectInfo<SocketAddr>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let operator = match console.require(&headers, Role::Admin, true) {
+        Ok(o) => o,
+        Err(refused) => return *refused,
+    };
+    let action = format!("skill upload {}", crate::names::shown(&name));
+    let skill = match console.catalog.preview(&name, body.to_vec()).await {
+        Ok(skill) => skill,
+        Err(why) => {
+            console.audit(
+                &operator.who(),
+                "skill upload",
+                &action,
+                from,
+                Outcome::Error,
+                Some(why.clone()),
+            );
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("it would not load: {why}"),
+            );
+        }
+    };
+    let config = console.catalog.config();
+    let replaces = console
+        .catalog
+        .current()
+        .get(&name)
+        .map(|s| s.manifest.version.clone());
+    let id = console
+        .staged
+        .keep(&name, &skill.sha256, body.to_vec(), &operator.who());
+    console.audit(
+        &operator.who(),
+        "skill upload",
+        &action,
+        from,
+        Outcome::Ok,
+        None,
+    );
+    Json(json!({
+        "id": id,
+        "name": name,
+        "version": skill.manifest.version,
+        "description": skill.manifest.description,
+        "sha256": skill.sha256,
+        "replaces": replaces,
+        "matchers": skill.manifest.matchers.iter().map(|m| json!({
+            "id": m.id, "kind": kind(&m.kind), "help": m.help,
+        })).collect::<Vec<_>>(),
+        "grants": grants(&config, &name),
+    }))
+    .into_response()
+}
+
+/// Puts an approved upload where its skill loads from, and loads it.
+async fn approve(
+    State(console): State<Arc<Console>>,
+    ConnectInfo(from): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let operator = match console.require(&headers, Role::Admin, true) {
+        Ok(o) => o,
+        Err(refused) => return *refused,
+    };
+    let Some(upload) = console.staged.take(&id) else {
+        return error(StatusCode::NOT_FOUND, "no upload is waiting under that id");
+    };
+    let action = format!("skill install {} {}", upload.name, &upload.sha256[..12]);
+    match console.catalog.install(&upload.name, &upload.bytes).await {
+        Ok(change) => {
+            let failed = matches!(change, crate::catalog::Change::Failed { .. });
+            let outcome = if failed { Outcome::Error } else { Outcome::Ok };
+            let what = change.to_string();
+            console.audit(
+                &operator.who(),
+                "skill install",
+                &action,
+                from,
+                outcome,
+                failed.then(|| what.clone()),
+            );
+            let status = if failed {
+                StatusCode::UNPROCESSABLE_ENTITY
+            } else {
+                StatusCode::OK
+            };
+            (status, Json(json!({ "name": upload.name, "sha256": upload.sha256, "change": what, "uploaded_by": upload.by }))).into_response()
+        }
+        Err(why) => {
+            console.audit(
+                &operator.who(),
+                "skill install",
+                &action,
+                from,
+                Outcome::Error,
+                Some(why.clone()),
+            );
+            error(StatusCode::INTERNAL_SERVER_ERROR, why)
+        }
+    }
+}
+
+async fn reject(
+    State(console): State<Arc<Console>>,
+    ConnectInfo(from): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let operator = match console.require(&headers, Role::Admin, true) {
+        Ok(o) => o,
+        Err(refused) => return *refused,
+    };
+    let Some(upload) = console.staged.take(&id) else {
+        return error(StatusCode::NOT_FOUND, "no upload is waiting under that id");
+    };
+    let action = format!("skill reject {} {}", upload.name, &upload.sha256[..12]);
+    console.audit(
+        &operator.who(),
+        "skill reject",
+        &action,
+        from,
+        Outcome::Ok,
+        None,
+    );
+    StatusCode::NO_CONTENT.into_response()
 }

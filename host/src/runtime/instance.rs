@@ -85,7 +85,10 @@ pub enum Settings {
 
 impl Settings {
     pub fn find(raw: &wasmtime::component::Instance, store: &mut Store<State>) -> Settings {
-        if raw.get_export_index(&mut *store, None, "settings").is_none() {
+        if raw
+            .get_export_index(&mut *store, None, "settings")
+            .is_none()
+        {
             return Settings::Absent;
         }
         match raw.get_typed_func(&mut *store, "settings") {

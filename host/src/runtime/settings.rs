@@ -119,7 +119,11 @@ mod tests {
     fn setting(name: &str, required: bool) -> SettingSpec {
         SettingSpec {
             name: name.into(),
-            help: if required { "where".into() } else { String::new() },
+            help: if required {
+                "where".into()
+            } else {
+                String::new()
+            },
             required,
         }
     }
@@ -157,7 +161,13 @@ mod tests {
     fn declared_keys_granted_secrets_and_silent_skills_pass() {
         let declared = [setting("url", true), setting("prometheus-token", true)];
         let secrets = section(&["prometheus-token"]);
-        let ok = mistakes("alerts", Some(&declared), &section(&["url"]), &secrets, None);
+        let ok = mistakes(
+            "alerts",
+            Some(&declared),
+            &section(&["url"]),
+            &secrets,
+            None,
+        );
         assert!(ok.is_empty(), "{ok:?}");
         let silent = mistakes("alerts", None, &section(&["anything"]), &secrets, None);
         assert!(silent.is_empty(), "{silent:?}");

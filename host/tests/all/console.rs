@@ -17,18 +17,31 @@ fn request(
     headers: &[(&str, &str)],
     body: &str,
 ) -> (u16, String, String) {
+    request_bytes(port, method, path, headers, body.as_bytes())
+}
+
+fn request_bytes(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String, String) {
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     stream.set_read_timeout(Some(ANSWER_TIMEOUT)).unwrap();
     let mut text = format!(
-        "{method} {path} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
+        "{method} {path} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\nconnection: close\r\ncontent-length: {}\r\n",
         body.len()
     );
+    if !headers.iter().any(|(k, _)| *k == "content-type") {
+        text.push_str("content-type: application/json\r\n");
+    }
     for (k, v) in headers {
         text.push_str(&format!("{k}: {v}\r\n"));
     }
     text.push_str("\r\n");
-    text.push_str(body);
     stream.write_all(text.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
     let mut response = String::new();
     std::io::Read::read_to_string(&mut stream, &mut response).unwrap();
     let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
@@ -519,4 +532,154 @@ fn an_operators_commands_go_through_the_bot_as_console_name_under_chats_permissi
         err.contains("connectors.console: the name `console` is the console's own"),
         "{err}"
     );
+}
+
+#[test]
+fn an_admin_sees_an_uploaded_skills_manifest_and_grants_before_it_serves() {
+    let port = free_port();
+    let bot = BotDir::new(
+        &["hello"],
+        &format!(
+            "web:\n  port: {port}\nconsole: {{}}\nskills:\n  dance:\n    limits: {{time: 3s}}"
+        ),
+    );
+    assert!(
+        admin(
+            &bot,
+            &["add", "root", "--role", "admin"],
+            "root's long password"
+        )
+        .0
+    );
+    assert!(
+        admin(
+            &bot,
+            &["add", "carol", "--role", "operator"],
+            "carol's long password"
+        )
+        .0
+    );
+    let mut running = bot.start();
+    wait_for_port(port);
+    let root = log_in(port, "root", "root's long password").unwrap();
+    let carol = log_in(port, "carol", "carol's long password").unwrap();
+    let headers = |who: &Login| {
+        vec![
+            ("cookie".to_owned(), who.cookie.clone()),
+            ("x-csrf-token".to_owned(), who.csrf.clone()),
+            ("content-type".to_owned(), "application/wasm".to_owned()),
+        ]
+    };
+    let send = |who: &Login, path: &str, body: &[u8]| {
+        let owned = headers(who);
+        let borrowed: Vec<(&str, &str)> = owned
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let (status, _, body) = request_bytes(port, "POST", path, &borrowed, body);
+        (
+            status,
+            serde_json::from_str::<Value>(&body).unwrap_or(Value::String(body)),
+        )
+    };
+    let dance = std::fs::read(skill_wasm("dance")).unwrap();
+
+    // Only an admin installs; what would not load is said, and kept out.
+    let (status, why) = send(&carol, "/api/v1/skills/dance/upload", &dance);
+    assert_eq!(status, 403, "{why}");
+    let (status, why) = send(&root, "/api/v1/skills/dance/upload", b"\0asm not really");
+    assert_eq!(status, 422, "{why}");
+    assert!(
+        why["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("it would not load: "),
+        "{why}"
+    );
+
+    // Shown first: what it is, what it answers to, what it may do.
+    let (status, shown) = send(&root, "/api/v1/skills/dance/upload", &dance);
+    assert_eq!(status, 200, "{shown}");
+    assert_eq!(shown["name"], "dance");
+    assert_eq!(shown["replaces"], Value::Null);
+    assert_eq!(shown["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(shown["matchers"][0]["help"], "dance — I dance");
+    assert_eq!(shown["grants"][0], "no network");
+    assert!(
+        shown["grants"][2].as_str().unwrap().starts_with("3s a run"),
+        "{shown}"
+    );
+    // Not serving until approved (configured, its file not there yet).
+    let (_, _, listed) = request(
+        port,
+        "GET",
+        "/api/v1/skills",
+        &[("cookie", root.cookie.as_str())],
+        "",
+    );
+    let listed: Value = serde_json::from_str(&listed).unwrap();
+    let dance_now = listed["skills"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "dance")
+        .cloned();
+    assert_eq!(
+        dance_now.map(|s| s["state"].clone()),
+        Some(Value::from("failed"))
+    );
+
+    let id = shown["id"].as_str().unwrap();
+    let (status, installed) = send(&root, &format!("/api/v1/uploads/{id}/approve"), b"");
+    assert_eq!(status, 200, "{installed}");
+    assert!(
+        installed["change"]
+            .as_str()
+            .unwrap()
+            .starts_with("dance 0.1.0"),
+        "{installed}"
+    );
+    assert!(
+        !running.ask("dance").is_empty(),
+        "dance answers once installed"
+    );
+    assert!(bot.skill_path("dance").exists());
+    let (status, _) = send(&root, &format!("/api/v1/uploads/{id}/approve"), b"");
+    assert_eq!(status, 404, "approved once");
+
+    // Rejected, an upload is gone.
+    let hello = std::fs::read(skill_wasm("hello")).unwrap();
+    let (_, again) = send(&root, "/api/v1/skills/hello/upload", &hello);
+    assert_eq!(again["replaces"], "0.1.0", "{again}");
+    let id = again["id"].as_str().unwrap();
+    assert_eq!(
+        send(&root, &format!("/api/v1/uploads/{id}/reject"), b"").0,
+        204
+    );
+    assert_eq!(
+        send(&root, &format!("/api/v1/uploads/{id}/approve"), b"").0,
+        404
+    );
+    running.terminate();
+    let _ = running.finish();
+    let texts: Vec<String> = bot
+        .history()
+        .find(&sandbot::history::Filter {
+            skill: Some("console".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.user.as_deref() == Some("root"))
+        .filter_map(|r| r.text)
+        .collect();
+    let sha = shown["sha256"].as_str().unwrap();
+    for expected in [
+        "skill upload dance".to_owned(),
+        format!("skill install dance {}", &sha[..12]),
+        "skill upload hello".to_owned(),
+    ] {
+        assert!(texts.contains(&expected), "{expected} not in {texts:?}");
+    }
 }

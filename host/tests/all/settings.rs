@@ -74,7 +74,10 @@ fn config_validate_names_each_undeclared_or_missing_setting_at_its_place() {
             "missing `{message}` in:\n{err}"
         );
     }
-    assert!(err.contains("3 mistakes"), "all at once, nothing else:\n{err}");
+    assert!(
+        err.contains("3 mistakes"),
+        "all at once, nothing else:\n{err}"
+    );
     assert!(!err.contains("calc"), "calc declares nothing:\n{err}");
     assert!(!err.contains("prometheus-token`"), "{err}");
 
@@ -170,7 +173,11 @@ async fn declared_settings_reach_the_manifest_and_their_absence_is_none() {
         Some(vec![
             declared("room", "where to post, as connector:room", true),
             declared("text", "what to post", false),
-            declared("schedule", "a crontab expression [default: 0 9 * * MON-FRI]", false),
+            declared(
+                "schedule",
+                "a crontab expression [default: 0 9 * * MON-FRI]",
+                false
+            ),
             declared("timezone", "an IANA zone [default: Europe/Paris]", false),
         ])
     );
@@ -207,9 +214,10 @@ fn a_c_skill_declares_its_settings_too() {
         err.contains("greet needs setting `greeting` (what to say before the name, e.g. Bonjour), which is not given"),
         "{err}"
     );
-    let fixed = std::fs::read_to_string(&file)
-        .unwrap()
-        .replace("greting: Bonjour", "greeting: Bonjour\n    punctuation: '!'");
+    let fixed = std::fs::read_to_string(&file).unwrap().replace(
+        "greting: Bonjour",
+        "greeting: Bonjour\n    punctuation: '!'",
+    );
     bot.write_config(&fixed);
     let (status, out, err) = sandbot(&["config", "validate", "-c", file.to_str().unwrap()]);
     assert!(status.success(), "{out}{err}");
