@@ -37,7 +37,7 @@ impl App {
             .iter()
             .map(|(name, kind, _)| (name.clone(), kind.clone()))
             .collect();
-        let console = self.console_routes(&web_settings)?;
+        let console = self.console_routes(&web_settings, &statuses)?;
         let has_console = console.is_some();
         if let Some(r) = console {
             routes = routes.merge(r);
@@ -146,6 +146,7 @@ impl App {
     fn console_routes(
         &mut self,
         web_settings: &crate::config::WebSettings,
+        statuses: &[(String, String, crate::connectors::Status)],
     ) -> Result<Option<axum::Router>> {
         use crate::console::{
             Accounts, CONNECTOR, Console, Conversations, Lockout, Sessions, Staged,
@@ -171,6 +172,8 @@ impl App {
             history: self.history.clone(),
             events: self.events.clone(),
             staged: Staged::default(),
+            connectors: statuses.to_vec(),
+            cluster: self.cluster.as_ref().map(|c| c.hosts.clone()),
             conversations: Conversations::start(
                 self.take_outbox(CONNECTOR)
                     .context("the console has no outbox")?,

@@ -47,6 +47,10 @@ pub struct Console {
     pub conversations: Arc<super::commands::Conversations>,
     /// Uploaded skills waiting for an admin's approval.
     pub staged: super::staged::Staged,
+    /// Each connector's name, kind and state.
+    pub connectors: Vec<(String, String, crate::connectors::Status)>,
+    /// This host among several (on a NATS bus).
+    pub cluster: Option<Arc<crate::nats::hosts::Hosts>>,
 }
 
 pub fn routes(console: Arc<Console>) -> Router {
@@ -69,6 +73,7 @@ pub fn routes(console: Arc<Console>) -> Router {
         .route("/api/v1/uploads/{id}/approve", post(approve))
         .route("/api/v1/uploads/{id}/reject", post(reject))
         .route("/api/v1/commands", post(command))
+        .route("/api/v1/connectors", get(connectors))
         .route("/api/v1/executions", get(executions))
         .route("/api/v1/executions/{id}", get(execution))
         .with_state(console)
@@ -754,4 +759,22 @@ async fn reject(
         None,
     );
     StatusCode::NO_CONTENT.into_response()
+}
+
+/// Each connector and its state (`connected`, or why not), and on several
+/// hosts each host: its roles, leases and load.
+async fn connectors(State(console): State<Arc<Console>>, headers: HeaderMap) -> Response {
+    if let Err(refused) = console.require(&headers, Role::Viewer, false) {
+        return *refused;
+    }
+    let connectors: Vec<_> = console
+        .connectors
+        .iter()
+        .map(|(name, kind, state)| json!({ "name": name, "type": kind, "state": state.get() }))
+        .collect();
+    let cluster = match &console.cluster {
+        Some(hosts) => hosts.status_json().await,
+        None => serde_json::Value::Null,
+    };
+    Json(json!({ "connectors": connectors, "cluster": cluster })).into_response()
 }

@@ -113,13 +113,28 @@ async function showExecutions() {
   say(`${records.length} executions.`);
 }
 
+async function showConnectors() {
+  const { connectors, cluster } = await api("GET", "/api/v1/connectors");
+  const rows = $("connector-rows");
+  rows.replaceChildren();
+  for (const c of connectors) {
+    const row = document.createElement("tr");
+    cell(row, c.name);
+    cell(row, c.type);
+    cell(row, c.state, c.state === "connected" ? "state-serving" : "error");
+    rows.appendChild(row);
+  }
+  $("cluster").hidden = !cluster;
+  if (cluster) $("cluster").textContent = JSON.stringify(cluster, null, 2);
+}
+
 function showPage(name) {
   for (const tab of document.querySelectorAll(".tab")) {
     const current = tab.dataset.page === name;
     if (current) tab.setAttribute("aria-current", "page"); else tab.removeAttribute("aria-current");
     $(tab.dataset.page).hidden = !current;
   }
-  const show = name === "skills" ? showSkills : showExecutions;
+  const show = { skills: showSkills, executions: showExecutions, connectors: showConnectors }[name];
   show().catch((e) => say(e.message, true));
 }
 

@@ -405,6 +405,15 @@ async fn an_operator_logs_in_turns_a_skill_off_and_finds_its_executions() {
     let shot = page.screenshot().await.unwrap();
     std::fs::write(artifacts().join("console-executions.png"), &shot).unwrap();
 
+    page.execute("document.querySelector(\".tab[data-page='connectors']\").click();")
+        .await
+        .unwrap();
+    until(
+        &page,
+        "the shell connector",
+        "document.querySelector('#connector-rows tr td')?.textContent === 'shell'",
+    )
+    .await;
     page.execute("document.getElementById('logout').click();")
         .await
         .unwrap();

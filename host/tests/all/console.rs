@@ -350,6 +350,15 @@ fn scripts_use_revocable_tokens_and_find_executions_by_filter() {
     assert_eq!(grants[1], "may send to shell:*", "{grants:?}");
     assert!(grants[2].starts_with("2s a run"), "{grants:?}");
 
+    // The connectors and their state.
+    let (status, _, body) = request(port, "GET", "/api/v1/connectors", &as_reader, "");
+    assert_eq!(status, 200, "{body}");
+    let connectors: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(connectors["connectors"][0]["name"], "shell", "{body}");
+    assert_eq!(connectors["connectors"][0]["type"], "shell", "{body}");
+    assert!(connectors["connectors"][0]["state"].is_string(), "{body}");
+    assert_eq!(connectors["cluster"], Value::Null);
+
     // A token needs no CSRF token, and acts with the lower of its role and
     // its account's (an operator here).
     let (status, _, body) = request(port, "POST", "/api/v1/skills/hello/disable", &as_reader, "");
