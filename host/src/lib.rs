@@ -27,7 +27,8 @@
 //!    `permissions`, `work`, `turns` (a conversation's commands in order),
 //!    `stored` (bounds on what is kept), `names`, `targets`,
 //!    `sqlite` (opening the bot's SQLite files), `folder` (reading a watched folder),
-//!    `similar` (how close two words are, for "did you mean");
+//!    `similar` (how close two words are, for "did you mean"), `live_log`
+//!    (the bot's recent log lines, for the console);
 //! 2. `config`, `memory`, `history`, `outbound`, `grants`, `matching`,
 //!    `coordination` (how several hosts agree: presence, leases, asking
 //!    another host; its Redis backend here, its NATS one in `nats`);
@@ -62,6 +63,7 @@ pub mod grants;
 pub mod history;
 pub mod identity;
 pub mod limits;
+pub mod live_log;
 pub mod logging;
 pub mod manifest;
 pub mod matching;

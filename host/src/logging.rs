@@ -71,10 +71,18 @@ pub fn init(settings: &Logging) -> Result<()> {
         }
         None => None,
     };
+    // The console's live log (`crate::live_log`): JSON lines with their
+    // spans' fields, so a line can be found by execution and skill.
+    let live = tracing_subscriber::fmt::layer()
+        .json()
+        .with_current_span(true)
+        .with_span_list(true)
+        .with_writer(OneLine(|| crate::live_log::Writer));
     let result = tracing_subscriber::registry()
         .with(filter)
         .with(console)
         .with(file)
+        .with(live)
         .try_init();
     // A second init (tests start several bots in one process) keeps the first.
     let _ = result;

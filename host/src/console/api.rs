@@ -74,6 +74,8 @@ pub fn routes(console: Arc<Console>) -> Router {
         .route("/api/v1/uploads/{id}/reject", post(reject))
         .route("/api/v1/commands", post(command))
         .route("/api/v1/connectors", get(connectors))
+        .route("/api/v1/log", get(log))
+        .route("/api/v1/log/stream", get(log_stream))
         .route("/api/v1/executions", get(executions))
         .route("/api/v1/executions/{id}", get(execution))
         .with_state(console)
@@ -777,4 +779,79 @@ async fn connectors(State(console): State<Arc<Console>>, headers: HeaderMap) -> 
         None => serde_json::Value::Null,
     };
     Json(json!({ "connectors": connectors, "cluster": cluster })).into_response()
+}
+
+/// Which log lines a reader wants: by skill, by execution id, or all.
+#[derive(Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+struct LogFilter {
+    skill: Option<String>,
+    execution: Option<String>,
+    limit: Option<usize>,
+}
+
+impl LogFilter {
+    /// Lines are JSON with their spans' fields: a skill is found by its
+    /// `"skill":"NAME"` field, an execution by its id anywhere in the line.
+    fn keeps(&self, line: &str) -> bool {
+        self.skill.as_deref().is_none_or(|skill| {
+            line.contains(&format!("\"skill\":{}", serde_json::Value::from(skill)))
+        }) && self.execution.as_deref().is_none_or(|id| line.contains(id))
+    }
+}
+
+/// The bot's recent log lines that `filter` keeps, oldest first, each as
+/// the JSON object it was written as.
+async fn log(
+    State(console): State<Arc<Console>>,
+    headers: HeaderMap,
+    filter: Result<Query<LogFilter>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    if let Err(refused) = console.require(&headers, Role::Viewer, false) {
+        return *refused;
+    }
+    let Ok(Query(filter)) = filter else {
+        return error(StatusCode::BAD_REQUEST, "filters: skill, execution, limit");
+    };
+    let limit = filter.limit.unwrap_or(crate::live_log::RECENT);
+    let lines: Vec<serde_json::Value> = crate::live_log::recent()
+        .iter()
+        .filter(|l| filter.keeps(l))
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let skip = lines.len().saturating_sub(limit);
+    Json(&lines[skip..]).into_response()
+}
+
+/// The log as it is written, as server-sent events (one `data:` line a
+/// log line), with the same filters; a reader too slow for the bot is told
+/// how many lines it missed (`event: missed`).
+async fn log_stream(
+    State(console): State<Arc<Console>>,
+    headers: HeaderMap,
+    filter: Result<Query<LogFilter>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    use axum::response::sse::{Event as Sent, KeepAlive, Sse};
+    use tokio::sync::broadcast::error::RecvError;
+    if let Err(refused) = console.require(&headers, Role::Viewer, false) {
+        return *refused;
+    }
+    let Ok(Query(filter)) = filter else {
+        return error(StatusCode::BAD_REQUEST, "filters: skill, execution");
+    };
+    let lines = crate::live_log::subscribe();
+    let stream = futures::stream::unfold((lines, filter), |(mut lines, filter)| async move {
+        loop {
+            let sent = match lines.recv().await {
+                Ok(line) if filter.keeps(&line) => Sent::default().data(&*line),
+                Ok(_) => continue,
+                Err(RecvError::Lagged(n)) => Sent::default().event("missed").data(n.to_string()),
+                Err(RecvError::Closed) => return None,
+            };
+            return Some((Ok::<_, std::convert::Infallible>(sent), (lines, filter)));
+        }
+    });
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
 }

@@ -128,13 +128,45 @@ async function showConnectors() {
   if (cluster) $("cluster").textContent = JSON.stringify(cluster, null, 2);
 }
 
+let following = null;
+
+function logLine(line) {
+  let text = line;
+  try {
+    const e = JSON.parse(line);
+    const fields = Object.entries(e.fields || {})
+      .filter(([k]) => k !== "message")
+      .map(([k, v]) => `${k}=${v}`)
+      .join(" ");
+    text = `${e.timestamp} ${e.level} ${(e.fields && e.fields.message) || ""} ${fields}`;
+  } catch (_) { /* shown as it is */ }
+  const li = document.createElement("li");
+  li.textContent = text;
+  const lines = $("log-lines");
+  lines.appendChild(li);
+  while (lines.children.length > 500) lines.firstChild.remove();
+}
+
+async function showLog() {
+  if (following) following.close();
+  const query = new URLSearchParams();
+  for (const [key, value] of new FormData($("log-filters"))) if (value) query.set(key, value);
+  const lines = await api("GET", `/api/v1/log?${query}`);
+  $("log-lines").replaceChildren();
+  for (const line of lines) logLine(JSON.stringify(line));
+  following = new EventSource(`/api/v1/log/stream?${query}`);
+  following.onmessage = (m) => logLine(m.data);
+  following.addEventListener("missed", (m) => logLine(`… ${m.data} lines missed`));
+}
+
 function showPage(name) {
+  if (name !== "log" && following) { following.close(); following = null; }
   for (const tab of document.querySelectorAll(".tab")) {
     const current = tab.dataset.page === name;
     if (current) tab.setAttribute("aria-current", "page"); else tab.removeAttribute("aria-current");
     $(tab.dataset.page).hidden = !current;
   }
-  const show = { skills: showSkills, executions: showExecutions, connectors: showConnectors }[name];
+  const show = { skills: showSkills, executions: showExecutions, connectors: showConnectors, log: showLog }[name];
   show().catch((e) => say(e.message, true));
 }
 
@@ -168,12 +200,17 @@ document.addEventListener("DOMContentLoaded", () => {
   $("logout").addEventListener("click", async () => {
     try { await api("POST", "/api/v1/logout"); } catch (_) { /* ended already */ }
     me = null;
+    if (following) { following.close(); following = null; }
     say("Logged out.");
     await start();
   });
   for (const tab of document.querySelectorAll(".tab")) {
     tab.addEventListener("click", () => showPage(tab.dataset.page));
   }
+  $("log-filters").addEventListener("submit", (e) => {
+    e.preventDefault();
+    showLog().catch((err) => say(err.message, true));
+  });
   $("filters").addEventListener("submit", (e) => {
     e.preventDefault();
     showExecutions().catch((err) => say(err.message, true));

@@ -25,6 +25,7 @@ const LAYERS: &[&[&str]] = &[
         "targets",
         "sqlite",
         "folder",
+        "live_log",
     ],
     &[
         "config",

@@ -414,6 +414,22 @@ async fn an_operator_logs_in_turns_a_skill_off_and_finds_its_executions() {
         "document.querySelector('#connector-rows tr td')?.textContent === 'shell'",
     )
     .await;
+    // The log, by skill: the console's lines, the wrong password among them.
+    page.execute("document.querySelector(\".tab[data-page='log']\").click();")
+        .await
+        .unwrap();
+    page.find("#l-skill")
+        .await
+        .unwrap()
+        .send_keys("console\n")
+        .await
+        .unwrap();
+    until(
+        &page,
+        "the console's log lines",
+        "[...document.querySelectorAll('#log-lines li')].some(l => l.textContent.includes('wrong name or password'))",
+    )
+    .await;
     page.execute("document.getElementById('logout').click();")
         .await
         .unwrap();

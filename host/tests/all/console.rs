@@ -692,3 +692,70 @@ fn an_admin_sees_an_uploaded_skills_manifest_and_grants_before_it_serves() {
         assert!(texts.contains(&expected), "{expected} not in {texts:?}");
     }
 }
+
+#[test]
+fn the_log_is_read_and_followed_by_skill_one_json_line_an_event() {
+    use std::io::BufRead;
+    let port = free_port();
+    let bot = BotDir::new(&["hello"], &format!("web:\n  port: {port}\nconsole: {{}}"));
+    assert!(admin(&bot, &["add", "victor"], "victor's long password").0);
+    let mut running = bot.start();
+    wait_for_port(port);
+    let victor = log_in(port, "victor", "victor's long password").unwrap();
+
+    // Follow the console's lines as they are written.
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(ANSWER_TIMEOUT)).unwrap();
+    write!(
+        stream,
+        "GET /api/v1/log/stream?skill=console HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\ncookie: {}\r\n\r\n",
+        victor.cookie
+    )
+    .unwrap();
+    let mut following = std::io::BufReader::new(stream);
+    let mut head = String::new();
+    while following.read_line(&mut head).unwrap() > 2 && !head.ends_with("\r\n\r\n") {}
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(head.contains("text/event-stream"), "{head}");
+
+    // A failed login is a warning of skill `console`; a name with a line
+    // break in it stays on its one line.
+    assert_eq!(
+        log_in(port, "mallory\nINFO forged", "a guess that fails")
+            .err()
+            .unwrap()
+            .0,
+        401
+    );
+    let mut line = String::new();
+    let data = loop {
+        line.clear();
+        following.read_line(&mut line).unwrap();
+        if let Some(data) = line.strip_prefix("data: ") {
+            break data.trim_end().to_owned();
+        }
+    };
+    let event: Value = serde_json::from_str(&data).unwrap_or_else(|e| panic!("{e}: {data}"));
+    assert_eq!(event["fields"]["skill"], "console", "{data}");
+    assert_eq!(event["level"], "WARN", "{data}");
+    assert!(data.contains("wrong name or password"), "{data}");
+
+    // And kept: found by skill, not under another skill.
+    assert_eq!(running.ask("hello"), "Hello alice");
+    let cookie = [("cookie", victor.cookie.as_str())];
+    let (status, _, body) = request(port, "GET", "/api/v1/log?skill=console", &cookie, "");
+    assert_eq!(status, 200, "{body}");
+    let lines: Vec<Value> = serde_json::from_str(&body).unwrap();
+    assert!(
+        lines.iter().any(|l| l["fields"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("wrong name or password")),
+        "{body}"
+    );
+    let (_, _, other) = request(port, "GET", "/api/v1/log?skill=hello", &cookie, "");
+    assert!(!other.contains("wrong name or password"), "{other}");
+    assert_eq!(request(port, "GET", "/api/v1/log", &[], "").0, 401);
+    running.terminate();
+    let _ = running.finish();
+}
