@@ -37,11 +37,11 @@
 //! 5. `observe`, `executor` (runs a skill for an event, the one place that
 //!    makes its record), `commands` (the one registry of chat commands),
 //!    then `bot`, `builtins`, `recent` (the `history` command's answer),
-//!    `web`, `console` (the operator's console and its API), `scheduler`,
-//!    `workflow`, `nats`
+//!    `web`, `scheduler`, `workflow`, `nats`
 //!    (several hosts: the bus's other implementation, the NATS backend of
 //!    `coordination`, shared skills);
-//! 6. `app`, `banner` (what a terminal is told at start), `skilltest`,
+//! 6. `app`, `console` (the operator's console and its API: it checks a
+//!    configuration as `validate` does), `banner` (what a terminal is told at start), `skilltest`,
 //!    `validate` (`config validate`), `authoring`, `logging`, and the binary.
 
 pub mod app;

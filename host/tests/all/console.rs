@@ -759,3 +759,57 @@ fn the_log_is_read_and_followed_by_skill_one_json_line_an_event() {
     running.terminate();
     let _ = running.finish();
 }
+
+#[test]
+fn an_admin_checks_a_configuration_change_before_applying_it() {
+    let port = free_port();
+    let bot = BotDir::new(&["hello"], &format!("web:\n  port: {port}\nconsole: {{}}"));
+    assert!(
+        admin(
+            &bot,
+            &["add", "root", "--role", "admin"],
+            "root's long password"
+        )
+        .0
+    );
+    assert!(
+        admin(
+            &bot,
+            &["add", "carol", "--role", "operator"],
+            "carol's long password"
+        )
+        .0
+    );
+    let running = bot.start();
+    wait_for_port(port);
+    let check = |who: &Login, text: &str| {
+        let headers = [
+            ("cookie", who.cookie.as_str()),
+            ("x-csrf-token", who.csrf.as_str()),
+            ("content-type", "text/yaml"),
+        ];
+        let (status, _, body) = request(port, "POST", "/api/v1/config/validate", &headers, text);
+        (
+            status,
+            serde_json::from_str::<Value>(&body).unwrap_or(Value::String(body)),
+        )
+    };
+    let root = log_in(port, "root", "root's long password").unwrap();
+    let carol = log_in(port, "carol", "carol's long password").unwrap();
+    let current = std::fs::read_to_string(bot.config()).unwrap();
+    assert_eq!(check(&carol, &current).0, 403);
+    let (status, verdict) = check(&root, &current);
+    assert_eq!(status, 200, "{verdict}");
+    assert_eq!(verdict["valid"], true, "{verdict}");
+    let changed = current.replace("skills-dir: skills", "skills-dir: skills\nunmatchd: help");
+    let (_, verdict) = check(&root, &changed);
+    assert_eq!(verdict["valid"], false, "{verdict}");
+    let first = verdict["errors"][0].as_str().unwrap();
+    let file = bot.config().display().to_string();
+    assert!(first.starts_with(&format!("{file}:")), "{first}");
+    assert!(first.contains("did you mean `unmatched`?"), "{first}");
+    // Nothing changed: the file in use is as it was.
+    assert_eq!(std::fs::read_to_string(bot.config()).unwrap(), current);
+    running.terminate();
+    let _ = running.finish();
+}
