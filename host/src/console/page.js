@@ -159,14 +159,36 @@ async function showLog() {
   following.addEventListener("missed", (m) => logLine(`… ${m.data} lines missed`));
 }
 
+async function showCommands() {
+  $("as-who").textContent = `console:${me.name}`;
+  $("command").focus();
+}
+
+async function sayCommand(text) {
+  const asked = document.createElement("li");
+  asked.className = "asked";
+  asked.textContent = `› ${text}`;
+  $("answers").appendChild(asked);
+  const { answers, finished } = await api("POST", "/api/v1/commands", { text });
+  for (const answer of answers) {
+    const li = document.createElement("li");
+    const pre = document.createElement("pre");
+    pre.textContent = answer;
+    li.appendChild(pre);
+    $("answers").appendChild(li);
+  }
+  if (!finished) say("Still running: its answers will be in the executions.");
+}
+
 function showPage(name) {
+  say("");
   if (name !== "log" && following) { following.close(); following = null; }
   for (const tab of document.querySelectorAll(".tab")) {
     const current = tab.dataset.page === name;
     if (current) tab.setAttribute("aria-current", "page"); else tab.removeAttribute("aria-current");
     $(tab.dataset.page).hidden = !current;
   }
-  const show = { skills: showSkills, executions: showExecutions, connectors: showConnectors, log: showLog }[name];
+  const show = { skills: showSkills, executions: showExecutions, connectors: showConnectors, log: showLog, commands: showCommands }[name];
   show().catch((e) => say(e.message, true));
 }
 
@@ -207,6 +229,12 @@ document.addEventListener("DOMContentLoaded", () => {
   for (const tab of document.querySelectorAll(".tab")) {
     tab.addEventListener("click", () => showPage(tab.dataset.page));
   }
+  $("command-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const text = $("command").value;
+    $("command").value = "";
+    sayCommand(text).catch((err) => say(err.message, true));
+  });
   $("log-filters").addEventListener("submit", (e) => {
     e.preventDefault();
     showLog().catch((err) => say(err.message, true));

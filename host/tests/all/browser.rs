@@ -430,6 +430,24 @@ async fn an_operator_logs_in_turns_a_skill_off_and_finds_its_executions() {
         "[...document.querySelectorAll('#log-lines li')].some(l => l.textContent.includes('wrong name or password'))",
     )
     .await;
+    // A command, as in chat, from console:carol.
+    page.execute("document.querySelector(\".tab[data-page='commands']\").click();")
+        .await
+        .unwrap();
+    page.find("#command")
+        .await
+        .unwrap()
+        .send_keys("help\n")
+        .await
+        .unwrap();
+    until(
+        &page,
+        "the bot's help, as text",
+        "[...document.querySelectorAll('#answers pre')].some(p => p.textContent.startsWith('I answer to:\\n'))",
+    )
+    .await;
+    let shot = page.screenshot().await.unwrap();
+    std::fs::write(artifacts().join("console-commands.png"), &shot).unwrap();
     page.execute("document.getElementById('logout').click();")
         .await
         .unwrap();
