@@ -115,8 +115,9 @@ fn hostile_names_are_refused_and_forge_no_line_where_names_are_shown() {
     let history = ask_all(&mut run, "history");
     assert_eq!(history[0], "The last run:", "{history:?}");
     assert_eq!(history.len(), 2, "{history:?}");
+    // (However long it took: `ok (0 ms)` on a quiet machine.)
     assert!(
-        history[1].contains(r#"ok (0 ms)  mal\nlory "x"} shell:ro"om{1}\nforged  ["#),
+        history[1].contains(r#" ms)  mal\nlory "x"} shell:ro"om{1}\nforged  ["#),
         "{history:?}"
     );
 
