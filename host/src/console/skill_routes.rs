@@ -1,0 +1,314 @@
+//! The console's routes for skills: each skill as an operator sees it (its
+//! state, what it answers to, its grants and limits as a person reads
+//! them), turning one off or on, and an upload an admin sees before
+//! approving it.
+
+use super::accounts::Role;
+use super::api::{Console, error};
+use crate::config::Config;
+use crate::event::Outcome;
+use crate::manifest::MatcherKind;
+use axum::Json;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// Each skill as an operator sees it: what serves, what is off, what is
+/// compiling, what failed to load (and why), and what it answers to.
+pub(super) async fn skills(State(console): State<Arc<Console>>, headers: HeaderMap) -> Response {
+    if let Err(refused) = console.require(&headers, Role::Viewer, false) {
+        return *refused;
+    }
+    let set = console.catalog.current();
+    let progress = console.catalog.progress();
+    let config = console.catalog.config();
+    let mut out: Vec<serde_json::Value> = set
+        .skills
+        .iter()
+        .zip(&set.policies)
+        .map(|(skill, policy)| {
+            let state = if progress.compiling.contains(&skill.name) {
+                "compiling"
+            } else if policy.disabled {
+                "disabled"
+            } else {
+                "serving"
+            };
+            json!({
+                "name": skill.name,
+                "version": skill.manifest.version,
+                "description": skill.manifest.description,
+                "sha256": skill.sha256,
+                "state": state,
+                "new_file_failed": progress.failed.get(&skill.name),
+                "grants": grants(&config, &skill.name),
+                "matchers": skill.manifest.matchers.iter().map(|m| json!({
+                    "id": m.id,
+                    "kind": kind(&m.kind),
+                    "help": m.help,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    for (name, why) in &progress.failed {
+        if set.get(name).is_none() {
+            out.push(json!({ "name": name, "state": "failed", "error": why }));
+        }
+    }
+    Json(json!({ "skills": out })).into_response()
+}
+
+/// What a skill may do, as a person reads it: what it may reach, where it
+/// may speak, which secrets it reads, and its limits.
+pub(super) fn grants(config: &Config, skill: &str) -> Vec<String> {
+    let entry = config.skills.get(skill);
+    let allow = entry.map(|e| e.allow.clone()).unwrap_or_default();
+    let limits = entry
+        .and_then(|e| e.limits)
+        .unwrap_or(config.runtime.default_limits);
+    let list = |items: Vec<String>| items.join(", ");
+    let mut out = Vec::new();
+    out.push(if allow.http.is_empty() {
+        "no network".to_owned()
+    } else {
+        format!(
+            "HTTP to {}",
+            list(allow.http.iter().map(|h| h.to_string()).collect())
+        )
+    });
+    out.push(if allow.send.is_empty() {
+        "speaks only where it is asked".to_owned()
+    } else {
+        format!(
+            "may send to {}",
+            list(allow.send.iter().map(|r| r.to_string()).collect())
+        )
+    });
+    if !allow.secrets.is_empty() {
+        out.push(format!("reads the secrets {}", list(allow.secrets.clone())));
+    }
+    out.push(format!(
+        "{} a run, {} of memory, {} messages of at most {}, {} at once",
+        limits.time, limits.memory, limits.responses, limits.response_size, limits.concurrency
+    ));
+    out.push(format!(
+        "keeps at most {} keys, {} in memory",
+        limits.stored_keys, limits.stored_bytes
+    ));
+    out
+}
+
+/// A matcher as one line of text.
+pub(super) fn kind(kind: &MatcherKind) -> String {
+    match kind {
+        MatcherKind::Regex { pattern, .. } => format!("regex {pattern}"),
+        MatcherKind::ParseFormat(format) => format!("parse {format}"),
+        MatcherKind::ActionAlias(alias) => format!("alias {}", alias.format),
+        MatcherKind::Crontab {
+            expression,
+            timezone,
+        } => match timezone {
+            Some(tz) => format!("crontab {expression} ({tz})"),
+            None => format!("crontab {expression}"),
+        },
+        MatcherKind::EventType(event) => format!("event {event:?}").to_lowercase(),
+        MatcherKind::Webhook(path) => format!("webhook {path}"),
+        MatcherKind::Always => "always".into(),
+        MatcherKind::CatchAll => "catch-all".into(),
+    }
+}
+
+pub(super) async fn enable(
+    State(console): State<Arc<Console>>,
+    ConnectInfo(from): ConnectInfo<SocketAddr>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    turn(console, from, name, headers, true).await
+}
+
+pub(super) async fn disable(
+    State(console): State<Arc<Console>>,
+    ConnectInfo(from): ConnectInfo<SocketAddr>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    turn(console, from, name, headers, false).await
+}
+
+/// `skill enable NAME` / `skill disable NAME`, as chat's admins say it.
+pub(super) async fn turn(
+    console: Arc<Console>,
+    from: SocketAddr,
+    name: String,
+    headers: HeaderMap,
+    enabled: bool,
+) -> Response {
+    let operator = match console.require(&headers, Role::Operator, true) {
+        Ok(o) => o,
+        Err(refused) => return *refused,
+    };
+    let verb = if enabled { "enable" } else { "disable" };
+    let matcher = format!("skill {verb}");
+    let action = format!("{matcher} {}", crate::names::shown(&name));
+    match console.catalog.set_enabled(&name, enabled).await {
+        Ok(already) => {
+            console.audit(&operator.who(), &matcher, &action, from, Outcome::Ok, None);
+            let state = if enabled { "serving" } else { "disabled" };
+            Json(json!({ "name": name, "state": state, "changed": !already })).into_response()
+        }
+        Err(why) => {
+            console.audit(
+                &operator.who(),
+                &matcher,
+                &action,
+                from,
+                Outcome::Error,
+                Some(why.clone()),
+            );
+            error(StatusCode::NOT_FOUND, why)
+        }
+    }
+}
+
+/// Checks an uploaded `.wasm` as skill NAME exactly as a file dropped into
+/// the skills folder would be, serves nothing, and answers what an admin
+/// approves: its manifest, its grants, what it replaces, and the id to
+/// approve or reject it by.
+pub(super) async fn upload(
+    State(console): State<Arc<Console>>,
+    ConnectInfo(from): ConnectInfo<SocketAddr>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let operator = match console.require(&headers, Role::Admin, true) {
+        Ok(o) => o,
+        Err(refused) => return *refused,
+    };
+    let action = format!("skill upload {}", crate::names::shown(&name));
+    let skill = match console.catalog.preview(&name, body.to_vec()).await {
+        Ok(skill) => skill,
+        Err(why) => {
+            console.audit(
+                &operator.who(),
+                "skill upload",
+                &action,
+                from,
+                Outcome::Error,
+                Some(why.clone()),
+            );
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("it would not load: {why}"),
+            );
+        }
+    };
+    let config = console.catalog.config();
+    let replaces = console
+        .catalog
+        .current()
+        .get(&name)
+        .map(|s| s.manifest.version.clone());
+    let id = console
+        .staged
+        .keep(&name, &skill.sha256, body.to_vec(), &operator.who());
+    console.audit(
+        &operator.who(),
+        "skill upload",
+        &action,
+        from,
+        Outcome::Ok,
+        None,
+    );
+    Json(json!({
+        "id": id,
+        "name": name,
+        "version": skill.manifest.version,
+        "description": skill.manifest.description,
+        "sha256": skill.sha256,
+        "replaces": replaces,
+        "matchers": skill.manifest.matchers.iter().map(|m| json!({
+            "id": m.id, "kind": kind(&m.kind), "help": m.help,
+        })).collect::<Vec<_>>(),
+        "grants": grants(&config, &name),
+    }))
+    .into_response()
+}
+
+/// Puts an approved upload where its skill loads from, and loads it.
+pub(super) async fn approve(
+    State(console): State<Arc<Console>>,
+    ConnectInfo(from): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let operator = match console.require(&headers, Role::Admin, true) {
+        Ok(o) => o,
+        Err(refused) => return *refused,
+    };
+    let Some(upload) = console.staged.take(&id) else {
+        return error(StatusCode::NOT_FOUND, "no upload is waiting under that id");
+    };
+    let action = format!("skill install {} {}", upload.name, &upload.sha256[..12]);
+    match console.catalog.install(&upload.name, &upload.bytes).await {
+        Ok(change) => {
+            let failed = matches!(change, crate::catalog::Change::Failed { .. });
+            let outcome = if failed { Outcome::Error } else { Outcome::Ok };
+            let what = change.to_string();
+            console.audit(
+                &operator.who(),
+                "skill install",
+                &action,
+                from,
+                outcome,
+                failed.then(|| what.clone()),
+            );
+            let status = if failed {
+                StatusCode::UNPROCESSABLE_ENTITY
+            } else {
+                StatusCode::OK
+            };
+            (status, Json(json!({ "name": upload.name, "sha256": upload.sha256, "change": what, "uploaded_by": upload.by }))).into_response()
+        }
+        Err(why) => {
+            console.audit(
+                &operator.who(),
+                "skill install",
+                &action,
+                from,
+                Outcome::Error,
+                Some(why.clone()),
+            );
+            error(StatusCode::INTERNAL_SERVER_ERROR, why)
+        }
+    }
+}
+
+pub(super) async fn reject(
+    State(console): State<Arc<Console>>,
+    ConnectInfo(from): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let operator = match console.require(&headers, Role::Admin, true) {
+        Ok(o) => o,
+        Err(refused) => return *refused,
+    };
+    let Some(upload) = console.staged.take(&id) else {
+        return error(StatusCode::NOT_FOUND, "no upload is waiting under that id");
+    };
+    let action = format!("skill reject {} {}", upload.name, &upload.sha256[..12]);
+    console.audit(
+        &operator.who(),
+        "skill reject",
+        &action,
+        from,
+        Outcome::Ok,
+        None,
+    );
+    StatusCode::NO_CONTENT.into_response()
+}
