@@ -28,17 +28,29 @@ pub type Socket =
 /// names it, then the upgrade.
 #[allow(dead_code)] // not every benchmark opens one
 pub async fn connect(port: u16) -> Socket {
+    connect_named(port).await.1
+}
+
+/// Like [`connect`], with the socket's id (opsdroid's clients put it in
+/// every frame they send).
+#[allow(dead_code)] // not every benchmark opens one
+pub async fn connect_named(port: u16) -> (String, Socket) {
     use std::io::{Read, Write};
-    let post = "POST /connector/websocket HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
+    // The Host the server is reached by (web.allowed-hosts refuses others).
+    let post = format!(
+        "POST /connector/websocket HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n"
+    );
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.write_all(post.as_bytes()).unwrap();
     let mut reply = String::new();
     s.read_to_string(&mut reply).unwrap();
-    let body = reply.split_once("\r\n\r\n").unwrap().1;
-    let id = serde_json::from_str::<serde_json::Value>(body).unwrap()["socket"]
+    let body = reply.split_once("\r\n\r\n").unwrap_or_default().1;
+    let named: serde_json::Value = serde_json::from_str(body)
+        .unwrap_or_else(|e| panic!("asking for a socket: {e}; the answer was {reply:?}"));
+    let id = named["socket"]
         .as_str()
         .unwrap()
         .to_string();
     let url = format!("ws://127.0.0.1:{port}/connector/websocket/{id}");
-    tokio_tungstenite::connect_async(url).await.unwrap().0
+    (id, tokio_tungstenite::connect_async(url).await.unwrap().0)
 }
