@@ -416,6 +416,7 @@ fn synthetic(n: usize) -> Vec<Manifest> {
                 name: format!("s{i}"),
                 version: "1".into(),
                 description: String::new(),
+                settings: None,
                 matchers: vec![MatcherSpec {
                     id: "m".into(),
                     kind: MatcherKind::Regex {
@@ -507,6 +508,7 @@ fn mixed(n: usize) -> Vec<Manifest> {
                 name: format!("s{i}"),
                 version: "1".into(),
                 description: String::new(),
+                settings: None,
                 matchers: vec![MatcherSpec {
                     id: "m".into(),
                     kind,

@@ -414,9 +414,8 @@ impl Client {
         let took = start.elapsed();
         let client = thread_cpu() - client_before;
         let (server_after, history_after) = server.cpu();
-        let busy = |(b0, t0): (u64, u64), (b1, t1): (u64, u64)| {
-            (b1 - b0) as f64 / (t1 - t0).max(1) as f64
-        };
+        let busy =
+            |(b0, t0): (u64, u64), (b1, t1): (u64, u64)| (b1 - b0) as f64 / (t1 - t0).max(1) as f64;
         let cores_after = (core_jiffies(CLIENT_CORE), core_jiffies(SERVER_CORE));
         self.sockets = sockets;
         latencies.sort_unstable();
@@ -479,7 +478,10 @@ fn websocket(counts: bool) {
     let mut counted = Vec::new();
     let mut perf = counts.then(Perf::new);
     for setup in setups() {
-        let servers: Vec<Server> = builds.iter().map(|b| Server::start(&b.bin, setup)).collect();
+        let servers: Vec<Server> = builds
+            .iter()
+            .map(|b| Server::start(&b.bin, setup))
+            .collect();
         for c in concurrencies() {
             let mut clients: Vec<Client> = servers.iter().map(|s| Client::connect(s, c)).collect();
             let mut rounds: Vec<Vec<Figures>> = vec![Vec::new(); builds.len()];
@@ -535,7 +537,10 @@ fn long() {
         setup.label
     );
     println!("{TABLE_HEAD}");
-    let servers: Vec<Server> = builds.iter().map(|b| Server::start(&b.bin, setup)).collect();
+    let servers: Vec<Server> = builds
+        .iter()
+        .map(|b| Server::start(&b.bin, setup))
+        .collect();
     let mut clients: Vec<Client> = servers.iter().map(|s| Client::connect(s, 32)).collect();
     let mut all: Vec<Vec<Figures>> = vec![Vec::new(); builds.len()];
     for round in 1..=total.div_ceil(LONG_ROUND) {
@@ -554,9 +559,8 @@ fn long() {
     }
     for (build, rounds) in builds.iter().zip(all) {
         let half = rounds.len() / 2;
-        let mean = |r: &[Figures]| {
-            r.iter().map(|f| us(f.server)).sum::<f64>() / r.len().max(1) as f64
-        };
+        let mean =
+            |r: &[Figures]| r.iter().map(|f| us(f.server)).sum::<f64>() / r.len().max(1) as f64;
         println!(
             "\n{}: server CPU per message, first half of the run {:.1} µs, second half {:.1} µs",
             build.label,

@@ -47,10 +47,7 @@ pub async fn connect_named(port: u16) -> (String, Socket) {
     let body = reply.split_once("\r\n\r\n").unwrap_or_default().1;
     let named: serde_json::Value = serde_json::from_str(body)
         .unwrap_or_else(|e| panic!("asking for a socket: {e}; the answer was {reply:?}"));
-    let id = named["socket"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = named["socket"].as_str().unwrap().to_string();
     let url = format!("ws://127.0.0.1:{port}/connector/websocket/{id}");
     (id, tokio_tungstenite::connect_async(url).await.unwrap().0)
 }

@@ -641,7 +641,10 @@ mod tests {
         history.started(&running);
         history.record(&other);
         history.record(&done);
-        assert!(history.flush(Duration::from_secs(5)), "every record counts as written");
+        assert!(
+            history.flush(Duration::from_secs(5)),
+            "every record counts as written"
+        );
         let kept = history.get("e1").unwrap().unwrap();
         assert_eq!(kept.outcome, Outcome::Ok);
         assert_eq!(kept.text, done.text);
