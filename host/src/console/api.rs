@@ -54,6 +54,31 @@ pub(super) fn error(status: StatusCode, message: impl Into<String>) -> Response 
     (status, Json(json!({ "error": message.into() }))).into_response()
 }
 
+/// One thing an operator did, for its audit record: who, what (the kind,
+/// and the words), and from where.
+pub(super) struct Act {
+    who: String,
+    matcher: String,
+    action: String,
+    from: SocketAddr,
+}
+
+impl Act {
+    pub(super) fn new(
+        who: impl Into<String>,
+        matcher: impl Into<String>,
+        action: impl Into<String>,
+        from: SocketAddr,
+    ) -> Act {
+        Act {
+            who: who.into(),
+            matcher: matcher.into(),
+            action: action.into(),
+            from,
+        }
+    }
+}
+
 /// Who asks, once the session or token, the account and (for a state
 /// change in a session) the CSRF token are checked.
 pub(super) struct Operator {
@@ -160,16 +185,18 @@ impl Console {
         })
     }
 
-    /// One audit record: `who` did `action` from `from`, with `outcome`.
-    pub(super) fn audit(
-        &self,
-        who: &str,
-        matcher: &str,
-        action: &str,
-        from: SocketAddr,
-        outcome: Outcome,
-        error: Option<String>,
-    ) {
+    /// The audit record of `act`: done, or why it was refused or failed.
+    pub(super) fn audit(&self, act: &Act, result: Result<(), (Outcome, String)>) {
+        let Act {
+            who,
+            matcher,
+            action,
+            from,
+        } = act;
+        let (outcome, error) = match result {
+            Ok(()) => (Outcome::Ok, None),
+            Err((outcome, why)) => (outcome, Some(why)),
+        };
         let id = EventId::next();
         let event = Event::Message(Message {
             id: id.to_string(),
@@ -184,7 +211,7 @@ impl Console {
         });
         let mut record = Execution::for_event(format!("{id}-0"), id, &event, now_ms());
         record.skill = "console".into();
-        record.matcher = matcher.to_owned();
+        record.matcher = matcher.clone();
         record.outcome = outcome;
         record.error = error;
         record.trigger = Some(format!("console from {}", from.ip()));
@@ -293,18 +320,14 @@ pub(super) async fn login(
             "wrong name or password"
         };
         console.audit(
-            &name,
-            "login",
-            "login",
-            from,
-            Outcome::Denied,
-            Some(why.into()),
+            &Act::new(&name, "login", "login", from),
+            Err((Outcome::Denied, why.into())),
         );
         return error(StatusCode::UNAUTHORIZED, "wrong name or password");
     };
     console.lockout.succeeded(&name);
     let (token, session) = console.sessions.start(&account.name);
-    console.audit(&account.name, "login", "login", from, Outcome::Ok, None);
+    console.audit(&Act::new(&account.name, "login", "login", from), Ok(()));
     let mut response = Json(json!({
         "name": account.name,
         "role": account.role,
@@ -334,7 +357,7 @@ pub(super) async fn logout(
         );
     };
     console.sessions.end(session);
-    console.audit(&operator.who(), "logout", "logout", from, Outcome::Ok, None);
+    console.audit(&Act::new(operator.who(), "logout", "logout", from), Ok(()));
     let mut response = StatusCode::NO_CONTENT.into_response();
     response
         .headers_mut()

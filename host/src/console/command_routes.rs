@@ -3,8 +3,7 @@
 //! `config validate` checks it.
 
 use super::accounts::Role;
-use super::api::{Console, error};
-use crate::event::Outcome;
+use super::api::{Act, Console, error};
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -39,7 +38,7 @@ pub(super) async fn command(
     if text.is_empty() {
         return error(StatusCode::BAD_REQUEST, "the command is empty");
     }
-    console.audit(&operator.who(), "command", text, from, Outcome::Ok, None);
+    console.audit(&Act::new(operator.who(), "command", text, from), Ok(()));
     match console
         .conversations
         .ask(console.events.as_ref(), &operator.account.name, text)

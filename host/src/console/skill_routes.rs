@@ -4,7 +4,7 @@
 //! approving it.
 
 use super::accounts::Role;
-use super::api::{Console, error};
+use super::api::{Act, Console, error};
 use crate::config::Config;
 use crate::event::Outcome;
 use crate::manifest::MatcherKind;
@@ -153,22 +153,20 @@ pub(super) async fn turn(
     };
     let verb = if enabled { "enable" } else { "disable" };
     let matcher = format!("skill {verb}");
-    let action = format!("{matcher} {}", crate::names::shown(&name));
+    let act = Act::new(
+        operator.who(),
+        &matcher,
+        format!("{matcher} {}", crate::names::shown(&name)),
+        from,
+    );
     match console.catalog.set_enabled(&name, enabled).await {
         Ok(already) => {
-            console.audit(&operator.who(), &matcher, &action, from, Outcome::Ok, None);
+            console.audit(&act, Ok(()));
             let state = if enabled { "serving" } else { "disabled" };
             Json(json!({ "name": name, "state": state, "changed": !already })).into_response()
         }
         Err(why) => {
-            console.audit(
-                &operator.who(),
-                &matcher,
-                &action,
-                from,
-                Outcome::Error,
-                Some(why.clone()),
-            );
+            console.audit(&act, Err((Outcome::Error, why.clone())));
             error(StatusCode::NOT_FOUND, why)
         }
     }
@@ -189,18 +187,16 @@ pub(super) async fn upload(
         Ok(o) => o,
         Err(refused) => return *refused,
     };
-    let action = format!("skill upload {}", crate::names::shown(&name));
+    let act = Act::new(
+        operator.who(),
+        "skill upload",
+        format!("skill upload {}", crate::names::shown(&name)),
+        from,
+    );
     let skill = match console.catalog.preview(&name, body.to_vec()).await {
         Ok(skill) => skill,
         Err(why) => {
-            console.audit(
-                &operator.who(),
-                "skill upload",
-                &action,
-                from,
-                Outcome::Error,
-                Some(why.clone()),
-            );
+            console.audit(&act, Err((Outcome::Error, why.clone())));
             return error(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 format!("it would not load: {why}"),
@@ -216,14 +212,7 @@ pub(super) async fn upload(
     let id = console
         .staged
         .keep(&name, &skill.sha256, body.to_vec(), &operator.who());
-    console.audit(
-        &operator.who(),
-        "skill upload",
-        &action,
-        from,
-        Outcome::Ok,
-        None,
-    );
+    console.audit(&act, Ok(()));
     Json(json!({
         "id": id,
         "name": name,
@@ -253,20 +242,22 @@ pub(super) async fn approve(
     let Some(upload) = console.staged.take(&id) else {
         return error(StatusCode::NOT_FOUND, "no upload is waiting under that id");
     };
-    let action = format!("skill install {} {}", upload.name, &upload.sha256[..12]);
+    let act = Act::new(
+        operator.who(),
+        "skill install",
+        format!("skill install {} {}", upload.name, &upload.sha256[..12]),
+        from,
+    );
     match console.catalog.install(&upload.name, &upload.bytes).await {
         Ok(change) => {
             let failed = matches!(change, crate::catalog::Change::Failed { .. });
-            let outcome = if failed { Outcome::Error } else { Outcome::Ok };
             let what = change.to_string();
-            console.audit(
-                &operator.who(),
-                "skill install",
-                &action,
-                from,
-                outcome,
-                failed.then(|| what.clone()),
-            );
+            let result = if failed {
+                Err((Outcome::Error, what.clone()))
+            } else {
+                Ok(())
+            };
+            console.audit(&act, result);
             let status = if failed {
                 StatusCode::UNPROCESSABLE_ENTITY
             } else {
@@ -275,14 +266,7 @@ pub(super) async fn approve(
             (status, Json(json!({ "name": upload.name, "sha256": upload.sha256, "change": what, "uploaded_by": upload.by }))).into_response()
         }
         Err(why) => {
-            console.audit(
-                &operator.who(),
-                "skill install",
-                &action,
-                from,
-                Outcome::Error,
-                Some(why.clone()),
-            );
+            console.audit(&act, Err((Outcome::Error, why.clone())));
             error(StatusCode::INTERNAL_SERVER_ERROR, why)
         }
     }
@@ -303,12 +287,8 @@ pub(super) async fn reject(
     };
     let action = format!("skill reject {} {}", upload.name, &upload.sha256[..12]);
     console.audit(
-        &operator.who(),
-        "skill reject",
-        &action,
-        from,
-        Outcome::Ok,
-        None,
+        &Act::new(operator.who(), "skill reject", action, from),
+        Ok(()),
     );
     StatusCode::NO_CONTENT.into_response()
 }
