@@ -31,7 +31,8 @@
 //!    (the bot's recent log lines, for the console);
 //! 2. `config`, `memory`, `history`, `outbound`, `grants`, `matching`,
 //!    `coordination` (how several hosts agree: presence, leases, asking
-//!    another host; its Redis backend here, its NATS one in `nats`);
+//!    another host; its Redis backend here, its NATS one in `nats`),
+//!    `registry` (skills from OCI registries: push, signatures, install);
 //! 3. `runtime`, `connectors`;
 //! 4. `catalog`;
 //! 5. `observe`, `executor` (runs a skill for an event, the one place that
@@ -74,6 +75,7 @@ pub mod observe;
 pub mod outbound;
 pub mod permissions;
 pub mod recent;
+pub mod registry;
 pub mod runtime;
 pub mod scheduler;
 pub mod similar;

@@ -35,6 +35,7 @@ const LAYERS: &[&[&str]] = &[
         "grants",
         "matching",
         "coordination",
+        "registry",
     ],
     &["runtime", "connectors"],
     &["catalog"],
