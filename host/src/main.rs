@@ -172,6 +172,17 @@ enum SkillCommand {
         #[arg(short, long)]
         config: Option<PathBuf>,
     },
+    /// Update a skill installed from a registry to what its tag names now:
+    /// shows the new digest and the grants added or removed, and switches
+    /// on yes (the entry's other keys stay).
+    Update {
+        name: String,
+        /// Approve the change without asking.
+        #[arg(long)]
+        yes: bool,
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+    },
     /// Write a new signing key pair: PREFIX.key (private, PKCS#8, mode
     /// 0600) and PREFIX.pub (public, for `trust.keys` and `cosign verify --key`).
     Keygen { prefix: PathBuf },
@@ -417,6 +428,7 @@ fn skill(command: SkillCommand) -> Result<()> {
             config,
         } => registry_install(reference.as_deref(), locked, lock.as_deref(), yes, config.as_deref()),
         SkillCommand::Keygen { prefix } => registry_keygen(&prefix),
+        SkillCommand::Update { name, yes, config } => registry_update(&name, yes, config.as_deref()),
         SkillCommand::Publish { skill, config } => {
             on_the_bus(config.as_deref(), |cluster| async move {
                 let store = sandbot::nats::skills::store(&cluster).await?;
@@ -444,6 +456,9 @@ fn skill(command: SkillCommand) -> Result<()> {
             let dir = dir.unwrap_or_else(|| PathBuf::from("."));
             let built = sandbot::authoring::build(&dir, install.as_deref())?;
             println!("built {}", built.wasm.display());
+            if let Some(requests) = &built.requests {
+                println!("asks for: {requests} (requests.yaml; `skill push` carries it)");
+            }
             if let Some(to) = built.installed {
                 println!("installed {}", to.display());
             }
@@ -585,6 +600,60 @@ fn registry_install(
             println!("{} is installed already (sha256 {})", installed.name, fetched.sha256());
         }
     }
+    Ok(())
+}
+
+/// `sandbot skill update NAME`.
+fn registry_update(name: &str, yes: bool, explicit: Option<&Path>) -> Result<()> {
+    use sandbot::registry::{self, Reference, lock::Lock};
+    let path = config::locate(explicit).context("no configuration file found")?;
+    let config = config::load(&path)?;
+    let lock_path = registry::lock_path(&config);
+    let lock = Lock::read(&lock_path)?;
+    let locked = lock.skills.get(name).with_context(|| {
+        format!(
+            "{name} is not in {}: it was not installed from a registry",
+            lock_path.display()
+        )
+    })?;
+    let reference = Reference::parse(&locked.reference).map_err(anyhow::Error::msg)?;
+    if reference.tag.is_none() {
+        anyhow::bail!(
+            "{name} was installed by digest ({reference}): there is no tag to follow; install another digest"
+        );
+    }
+    let fetched = current_thread()?.block_on(registry::fetch(&config, &reference))?;
+    if fetched.digest == locked.digest {
+        println!("{name} is up to date ({reference}@{})", fetched.digest);
+        return Ok(());
+    }
+    if fetched.name != name {
+        anyhow::bail!("{reference} is now a skill named {}, not {name}", fetched.name);
+    }
+    eprintln!("{name}: {reference}");
+    eprintln!("  {} -> {}", locked.digest, fetched.digest);
+    match &fetched.signed_by {
+        Some(key) => eprintln!("  signature verified with {key}"),
+        None => eprintln!("  UNSIGNED (accepted: registries.{}.allow-unsigned)", reference.registry),
+    }
+    let changes = locked.requests.changes_to(&fetched.requests);
+    if changes.is_empty() {
+        eprintln!("  grants unchanged: {}", fetched.requests);
+    } else {
+        eprintln!("  grants change:");
+        for line in &changes {
+            eprintln!("    {line}");
+        }
+    }
+    if !yes && !confirm(&format!("Update {name}?"))? {
+        anyhow::bail!("{name}: not updated");
+    }
+    registry::install::update(&path, &fetched)?;
+    println!(
+        "updated {name} to {} (sha256 {}); a running bot takes its grants at `reload`",
+        fetched.digest,
+        fetched.sha256()
+    );
     Ok(())
 }
 

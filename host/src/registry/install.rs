@@ -67,11 +67,51 @@ pub fn apply(config_path: &Path, fetched: &Fetched) -> Result<Installed> {
     if let Some(text) = new_text {
         write_over(config_path, text.as_bytes())?;
     }
-    let lock_path = super::lock_path(&current);
+    record(&current, fetched, sha256)?;
+    Ok(Installed {
+        name: name.to_owned(),
+        file,
+        new,
+    })
+}
+
+/// Switches installed skill `fetched.name` to `fetched`: its file, and in
+/// its entry the lines install wrote (the pin, `allow`, the memory limit),
+/// replaced by the new ones; the operator's other keys stay.
+pub fn update(config_path: &Path, fetched: &Fetched) -> Result<Installed> {
+    let name = fetched.name.as_str();
+    let text = std::fs::read_to_string(config_path)
+        .with_context(|| format!("reading {}", config_path.display()))?;
+    let current = config::load(config_path)?;
+    if !current.skills.contains_key(name) {
+        bail!("{}: there is no skills.{name} to update", config_path.display());
+    }
+    let dir = current
+        .skills_dir
+        .clone()
+        .with_context(|| format!("{}: no `skills-dir:`", config_path.display()))?;
+    let sha256 = fetched.sha256();
+    let new_text = replace_entry(&text, name, &|indent| entry(indent, fetched, &sha256))?;
+    config::parse(&new_text, &std::path::absolute(config_path)?).map_err(|e| {
+        anyhow::anyhow!("not updated: with the new entry the configuration would not load: {e}")
+    })?;
+    let file = dir.join(format!("{name}.wasm"));
+    write_over(&file, &fetched.wasm)?;
+    write_over(config_path, new_text.as_bytes())?;
+    record(&current, fetched, sha256)?;
+    Ok(Installed {
+        name: name.to_owned(),
+        file,
+        new: true,
+    })
+}
+
+fn record(current: &config::Config, fetched: &Fetched, sha256: String) -> Result<()> {
+    let lock_path = super::lock_path(current);
     let mut lock = Lock::read(&lock_path)?;
     lock.version = 1;
     lock.skills.insert(
-        name.to_owned(),
+        fetched.name.clone(),
         Locked {
             reference: as_asked(fetched),
             digest: fetched.digest.clone(),
@@ -79,12 +119,61 @@ pub fn apply(config_path: &Path, fetched: &Fetched) -> Result<Installed> {
             requests: fetched.requests.clone(),
         },
     );
-    lock.write(&lock_path)?;
-    Ok(Installed {
-        name: name.to_owned(),
-        file,
-        new,
-    })
+    lock.write(&lock_path)
+}
+
+/// `text` with the lines install wrote in entry `name` replaced by
+/// `entry(indent)`'s.
+fn replace_entry(text: &str, name: &str, entry: &dyn Fn(&str) -> String) -> Result<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let indent_of = |l: &str| l.len() - l.trim_start().len();
+    let at = lines
+        .iter()
+        .position(|l| l.strip_prefix("skills:").is_some_and(|r| r.is_empty() || r.starts_with([' ', '\t'])))
+        .context("the configuration has no `skills:` block")?;
+    let head = format!("{name}:");
+    let e = (at + 1..lines.len())
+        .take_while(|&i| lines[i].trim().is_empty() || lines[i].starts_with([' ', '#']))
+        .find(|&i| lines[i].trim_start() == head || lines[i].trim_start().starts_with(&format!("{head} #")))
+        .with_context(|| format!("skills.{name} is not written as a block (`{name}:` on a line of its own, its keys below): update it by hand"))?;
+    let unit = &lines[e][..indent_of(lines[e])];
+    let end = (e + 1..lines.len())
+        .find(|&i| !lines[i].trim().is_empty() && indent_of(lines[i]) <= unit.len())
+        .unwrap_or(lines.len());
+    let child = format!("{unit}{unit}");
+    let mut kept = Vec::new();
+    let mut skipping_allow = false;
+    for line in &lines[e + 1..end] {
+        let trimmed = line.trim_start();
+        let at_child = indent_of(line) == child.len();
+        if skipping_allow && (line.trim().is_empty() || indent_of(line) > child.len()) {
+            continue;
+        }
+        skipping_allow = false;
+        if trimmed.starts_with("# `sandbot skill install`")
+            || (at_child && (trimmed.starts_with("sha256:") || trimmed.starts_with("limits: {memory:")))
+        {
+            continue;
+        }
+        if at_child && trimmed.starts_with("allow:") {
+            skipping_allow = true;
+            continue;
+        }
+        kept.push(*line);
+    }
+    let body = entry(unit);
+    let body = body.split_once('\n').map(|(_, b)| b).unwrap_or("");
+    let mut out = String::new();
+    for line in &lines[..=e] {
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.push_str(body);
+    for line in kept.iter().chain(&lines[end..]) {
+        out.push_str(line);
+        out.push('\n');
+    }
+    Ok(out)
 }
 
 /// The reference as asked for (its tag, if it had one), without the pin.
@@ -227,5 +316,16 @@ mod tests {
         assert_eq!(add("skills: {}  # none yet\nx: 1"), "skills: # none yet\n  new:\n    sha256: x\nx: 1\n");
         assert_eq!(add("admins: [a]"), "admins: [a]\nskills:\n  new:\n    sha256: x\n");
         assert!(add_entry("skills: {a: {}}\n", &|_| String::new()).is_err());
+    }
+
+    #[test]
+    fn an_update_replaces_what_install_wrote_and_keeps_the_operators_keys() {
+        let text = "skills:\n  hello:\n    # `sandbot skill install` r/x@sha256:1 (…)\n    sha256: old\n    allow:\n      http: [\"https://a\"]\n      send: [\"x:y\"]\n    aliases:\n      - {format: hi, matcher: hello}\n    limits: {memory: \"8MiB\"}\n  other: {}\nsecrets: {}\n";
+        let out = replace_entry(text, "hello", &|i| format!("{i}hello:\n{i}{i}sha256: new\n")).unwrap();
+        assert_eq!(
+            out,
+            "skills:\n  hello:\n    sha256: new\n    aliases:\n      - {format: hi, matcher: hello}\n  other: {}\nsecrets: {}\n"
+        );
+        assert!(replace_entry("skills:\n  hello: {}\n", "hello", &|_| String::new()).is_err());
     }
 }

@@ -439,3 +439,54 @@ fn openssl_verifies_the_cosign_signature_push_made_and_an_openssl_key_signs() {
     assert!(ok, "{out}");
     assert!(out.contains(&format!("signature verified with {public}")), "{out}");
 }
+
+#[test]
+fn an_update_shows_the_grants_added_and_removed_before_it_switches() {
+    let registry = Registry::start();
+    let author = Author::new();
+    let bot = bot_for(&registry, &author, "{}");
+    let reference = format!("{}/skills/hello:stable", registry.host());
+    let v1 = author.skill("hello", "hello", "http: [\"https://a.example\"]\nsend: [\"shell:#ops\"]\n");
+    let old = author.push(&bot, &reference, &v1, Some(&author.key()));
+    let (ok, out) = install(&bot, &[&reference, "--yes"]);
+    assert!(ok, "{out}");
+    let v2 = author.skill(
+        "loudnoises",
+        "hello",
+        "http: [\"https://a.example\", \"https://b.example\"]\nmemory: 16MiB\n",
+    );
+    let new = author.push(&bot, &reference, &v2, Some(&author.key()));
+    let config = bot.config();
+    let update = |yes: bool| {
+        let mut args = vec!["skill", "update", "hello", "-c", config.to_str().unwrap()];
+        if yes {
+            args.push("--yes");
+        }
+        let (status, out, err) = sandbot(&args);
+        (status.success(), format!("{out}{err}"))
+    };
+    let before = std::fs::read_to_string(&config).unwrap();
+    let (ok, out) = update(false);
+    assert!(!ok, "{out}");
+    assert!(out.contains(&format!("{old} -> {new}")), "{out}");
+    assert!(out.contains("+ HTTP to https://b.example"), "{out}");
+    assert!(out.contains("- send to shell:#ops"), "{out}");
+    assert!(out.contains("~ memory (default) -> 16MiB"), "{out}");
+    assert!(!out.contains("HTTP to https://a.example\n"), "unchanged grants are not listed: {out}");
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), before, "nothing switched before the yes");
+    assert_eq!(sha256_hex(bot.skill_path("hello")), sha256_hex(skill_wasm("hello")));
+
+    let (ok, out) = update(true);
+    assert!(ok, "{out}");
+    assert_eq!(sha256_hex(bot.skill_path("hello")), sha256_hex(skill_wasm("loudnoises")));
+    let after = std::fs::read_to_string(&config).unwrap();
+    assert!(after.contains("      http: [\"https://a.example\", \"https://b.example\"]\n"), "{after}");
+    assert!(!after.contains("shell:#ops"), "{after}");
+    assert!(after.contains(&format!("    sha256: {}\n", sha256_hex(skill_wasm("loudnoises")))), "{after}");
+    let loaded = sandbot::config::load(&config).unwrap();
+    assert_eq!(loaded.skills["hello"].allow.http.len(), 2);
+    let lock = sandbot::registry::lock::Lock::read(&bot.path().join("skills.lock")).unwrap();
+    assert_eq!(lock.skills["hello"].digest, new);
+    let (ok, out) = update(false);
+    assert!(ok && out.contains("is up to date"), "{out}");
+}
