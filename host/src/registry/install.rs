@@ -5,7 +5,7 @@
 //! `skills:`, so every comment and every other line stays as it was; the
 //! new text must load as a configuration before anything is written.
 
-use super::Fetched;
+use super::{Fetched, write_over};
 use super::lock::{Lock, Locked};
 use crate::config;
 use anyhow::{Context, Result, bail};
@@ -277,25 +277,6 @@ fn add_entry(text: &str, entry: &dyn Fn(&str) -> String) -> Result<String> {
         }
     }
     Ok(out)
-}
-
-/// Writes `bytes` beside `path`, then renames the copy over it: a reader
-/// (the bot watching its folder) sees the old file or the new, never half.
-/// The new file keeps the old one's permissions.
-pub fn write_over(path: &Path, bytes: &[u8]) -> Result<()> {
-    let name = path
-        .file_name()
-        .with_context(|| format!("{} names no file", path.display()))?;
-    let tmp = path.with_file_name(format!(
-        ".{}.{}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    if let Ok(meta) = std::fs::metadata(path) {
-        let _ = std::fs::set_permissions(&tmp, meta.permissions());
-    }
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
 }
 
 #[cfg(test)]

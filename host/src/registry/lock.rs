@@ -56,6 +56,6 @@ impl Lock {
             "{HEADER}{}",
             serde_yaml_ng::to_string(self).context("writing the lock")?
         );
-        super::install::write_over(path, text.as_bytes())
+        super::write_over(path, text.as_bytes())
     }
 }

@@ -215,3 +215,22 @@ fn trusted_keys(config: &Config) -> Result<Vec<cosign::PublicKey>> {
 pub fn lock_path(config: &Config) -> PathBuf {
     config.base_dir().join("skills.lock")
 }
+
+/// Writes `bytes` beside `path`, then renames the copy over it: a reader
+/// (the bot watching its folder) sees the old file or the new, never half.
+/// The new file keeps the old one's permissions.
+pub fn write_over(path: &Path, bytes: &[u8]) -> Result<()> {
+    let name = path
+        .file_name()
+        .with_context(|| format!("{} names no file", path.display()))?;
+    let tmp = path.with_file_name(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let _ = std::fs::set_permissions(&tmp, meta.permissions());
+    }
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+}
