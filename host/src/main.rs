@@ -419,16 +419,30 @@ fn skill(command: SkillCommand) -> Result<()> {
             sign,
             requests,
             config,
-        } => registry_push(&reference, &skill, sign.as_deref(), requests.as_deref(), config.as_deref()),
+        } => registry_push(
+            &reference,
+            &skill,
+            sign.as_deref(),
+            requests.as_deref(),
+            config.as_deref(),
+        ),
         SkillCommand::Install {
             reference,
             locked,
             lock,
             yes,
             config,
-        } => registry_install(reference.as_deref(), locked, lock.as_deref(), yes, config.as_deref()),
+        } => registry_install(
+            reference.as_deref(),
+            locked,
+            lock.as_deref(),
+            yes,
+            config.as_deref(),
+        ),
         SkillCommand::Keygen { prefix } => registry_keygen(&prefix),
-        SkillCommand::Update { name, yes, config } => registry_update(&name, yes, config.as_deref()),
+        SkillCommand::Update { name, yes, config } => {
+            registry_update(&name, yes, config.as_deref())
+        }
         SkillCommand::Publish { skill, config } => {
             on_the_bus(config.as_deref(), |cluster| async move {
                 let store = sandbot::nats::skills::store(&cluster).await?;
@@ -597,7 +611,11 @@ fn registry_install(
                 fetched.sha256()
             );
         } else {
-            println!("{} is installed already (sha256 {})", installed.name, fetched.sha256());
+            println!(
+                "{} is installed already (sha256 {})",
+                installed.name,
+                fetched.sha256()
+            );
         }
     }
     Ok(())
@@ -628,13 +646,19 @@ fn registry_update(name: &str, yes: bool, explicit: Option<&Path>) -> Result<()>
         return Ok(());
     }
     if fetched.name != name {
-        anyhow::bail!("{reference} is now a skill named {}, not {name}", fetched.name);
+        anyhow::bail!(
+            "{reference} is now a skill named {}, not {name}",
+            fetched.name
+        );
     }
     eprintln!("{name}: {reference}");
     eprintln!("  {} -> {}", locked.digest, fetched.digest);
     match &fetched.signed_by {
         Some(key) => eprintln!("  signature verified with {key}"),
-        None => eprintln!("  UNSIGNED (accepted: registries.{}.allow-unsigned)", reference.registry),
+        None => eprintln!(
+            "  UNSIGNED (accepted: registries.{}.allow-unsigned)",
+            reference.registry
+        ),
     }
     let changes = locked.requests.changes_to(&fetched.requests);
     if changes.is_empty() {
@@ -665,7 +689,9 @@ fn confirm(question: &str) -> Result<bool> {
     }
     eprint!("{question} [y/N] ");
     let mut line = String::new();
-    std::io::stdin().read_line(&mut line).context("reading the answer")?;
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the answer")?;
     Ok(matches!(line.trim(), "y" | "Y" | "yes"))
 }
 
@@ -691,7 +717,11 @@ fn registry_keygen(prefix: &Path) -> Result<()> {
     )?;
     std::fs::write(&public_path, public)
         .with_context(|| format!("writing {}", public_path.display()))?;
-    println!("wrote {} (keep it secret) and {}", key.display(), public_path.display());
+    println!(
+        "wrote {} (keep it secret) and {}",
+        key.display(),
+        public_path.display()
+    );
     Ok(())
 }
 

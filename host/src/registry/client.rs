@@ -170,7 +170,10 @@ impl Registry {
                 300..=399 => " (redirects are not followed)",
                 _ => "",
             };
-            bail!("{}: {what}: the registry answered {status}{hint}", self.name);
+            bail!(
+                "{}: {what}: the registry answered {status}{hint}",
+                self.name
+            );
         }
         if response.content_length().is_some_and(|n| n > max) {
             bail!("{}: {what} is larger than {max} bytes: refused", self.name);
@@ -235,14 +238,21 @@ impl Registry {
         };
         let sep = if location.contains('?') { '&' } else { '?' };
         let put = self
-            .request(reqwest::Method::PUT, &format!("{location}{sep}digest={digest}"))
+            .request(
+                reqwest::Method::PUT,
+                &format!("{location}{sep}digest={digest}"),
+            )
             .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
             .body(bytes)
             .send()
             .await
             .with_context(|| format!("uploading {digest} to {}", self.name))?;
         if put.status() != reqwest::StatusCode::CREATED {
-            bail!("{}: uploading {digest} was answered {}", self.name, put.status());
+            bail!(
+                "{}: uploading {digest} was answered {}",
+                self.name,
+                put.status()
+            );
         }
         Ok(digest)
     }

@@ -21,8 +21,8 @@ const PAYLOAD_TYPE: &str = "cosign container image signature";
 /// The DER prefix of a P-256 public key's SubjectPublicKeyInfo (id-ecPublicKey,
 /// prime256v1, then the BIT STRING holding the 65-byte uncompressed point).
 const P256_SPKI_PREFIX: [u8; 26] = [
-    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08,
-    0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
+    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
 ];
 
 /// The tag a manifest's signatures are kept under.
@@ -79,11 +79,8 @@ impl SigningKey {
             )
         })?;
         let rng = ring::rand::SystemRandom::new();
-        let pair =
-            EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_ASN1_SIGNING, &der, &rng)
-                .map_err(|e| {
-                    anyhow::anyhow!("{}: not an ECDSA P-256 key ({e})", path.display())
-                })?;
+        let pair = EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_ASN1_SIGNING, &der, &rng)
+            .map_err(|e| anyhow::anyhow!("{}: not an ECDSA P-256 key ({e})", path.display()))?;
         Ok(SigningKey(pair))
     }
 
@@ -140,9 +137,8 @@ impl PublicKey {
 /// A new key pair: (PKCS#8 private key PEM, public key PEM).
 pub fn generate() -> Result<(String, String)> {
     let rng = ring::rand::SystemRandom::new();
-    let pkcs8 =
-        EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_ASN1_SIGNING, &rng)
-            .map_err(|_| anyhow::anyhow!("generating a key failed"))?;
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_ASN1_SIGNING, &rng)
+        .map_err(|_| anyhow::anyhow!("generating a key failed"))?;
     let pair = EcdsaKeyPair::from_pkcs8(
         &signature::ECDSA_P256_SHA256_ASN1_SIGNING,
         pkcs8.as_ref(),
@@ -215,7 +211,10 @@ OSWS1X9vPavpiQOoTTGC0xX57OojUadxF1cdQmrsiReWg2Wn4FneJfa8xw==
         let key = PublicKey::from_pem(VECTOR_KEY, "vector").unwrap();
         let sig = decode_signature(VECTOR_SIGNATURE).unwrap();
         let made = payload(VECTOR_REPOSITORY, VECTOR_DIGEST);
-        assert!(key.verifies(&made, &sig), "the payload's bytes differ from cosign's");
+        assert!(
+            key.verifies(&made, &sig),
+            "the payload's bytes differ from cosign's"
+        );
         assert_eq!(payload_digest(&made).as_deref(), Some(VECTOR_DIGEST));
         // One byte of the payload changed, and it no longer does.
         let other = payload(VECTOR_REPOSITORY, &VECTOR_DIGEST.replace("f3c", "f3d"));
@@ -235,6 +234,9 @@ OSWS1X9vPavpiQOoTTGC0xX57OojUadxF1cdQmrsiReWg2Wn4FneJfa8xw==
         assert!(key.verifies(&made, &sig));
         let stranger = PublicKey::from_pem(VECTOR_KEY, "vector").unwrap();
         assert!(!stranger.verifies(&made, &sig));
-        assert_eq!(signature_tag(VECTOR_DIGEST), format!("sha256-{}.sig", &VECTOR_DIGEST[7..]));
+        assert_eq!(
+            signature_tag(VECTOR_DIGEST),
+            format!("sha256-{}.sig", &VECTOR_DIGEST[7..])
+        );
     }
 }

@@ -5,8 +5,8 @@
 //! `skills:`, so every comment and every other line stays as it was; the
 //! new text must load as a configuration before anything is written.
 
-use super::{Fetched, write_over};
 use super::lock::{Lock, Locked};
+use super::{Fetched, write_over};
 use crate::config;
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -23,8 +23,12 @@ pub struct Installed {
 /// exactly what it requested.
 pub fn apply(config_path: &Path, fetched: &Fetched) -> Result<Installed> {
     let name = fetched.name.as_str();
-    crate::names::check(name)
-        .map_err(|e| anyhow::anyhow!("`{}` cannot be a skill's name: {e}", crate::names::shown(name)))?;
+    crate::names::check(name).map_err(|e| {
+        anyhow::anyhow!(
+            "`{}` cannot be a skill's name: {e}",
+            crate::names::shown(name)
+        )
+    })?;
     let text = std::fs::read_to_string(config_path)
         .with_context(|| format!("reading {}", config_path.display()))?;
     let current = config::load(config_path)?;
@@ -55,9 +59,7 @@ pub fn apply(config_path: &Path, fetched: &Fetched) -> Result<Installed> {
         // Refused before anything is written if it would not load (a
         // requested secret the configuration does not define, say).
         config::parse(&added, &std::path::absolute(config_path)?).map_err(|e| {
-            anyhow::anyhow!(
-                "not installed: with its entry the configuration would not load: {e}"
-            )
+            anyhow::anyhow!("not installed: with its entry the configuration would not load: {e}")
         })?;
         Some(added)
     } else {
@@ -84,7 +86,10 @@ pub fn update(config_path: &Path, fetched: &Fetched) -> Result<Installed> {
         .with_context(|| format!("reading {}", config_path.display()))?;
     let current = config::load(config_path)?;
     if !current.skills.contains_key(name) {
-        bail!("{}: there is no skills.{name} to update", config_path.display());
+        bail!(
+            "{}: there is no skills.{name} to update",
+            config_path.display()
+        );
     }
     let dir = current
         .skills_dir
@@ -129,7 +134,10 @@ fn replace_entry(text: &str, name: &str, entry: &dyn Fn(&str) -> String) -> Resu
     let indent_of = |l: &str| l.len() - l.trim_start().len();
     let at = lines
         .iter()
-        .position(|l| l.strip_prefix("skills:").is_some_and(|r| r.is_empty() || r.starts_with([' ', '\t'])))
+        .position(|l| {
+            l.strip_prefix("skills:")
+                .is_some_and(|r| r.is_empty() || r.starts_with([' ', '\t']))
+        })
         .context("the configuration has no `skills:` block")?;
     let head = format!("{name}:");
     let e = (at + 1..lines.len())
@@ -151,7 +159,8 @@ fn replace_entry(text: &str, name: &str, entry: &dyn Fn(&str) -> String) -> Resu
         }
         skipping_allow = false;
         if trimmed.starts_with("# `sandbot skill install`")
-            || (at_child && (trimmed.starts_with("sha256:") || trimmed.starts_with("limits: {memory:")))
+            || (at_child
+                && (trimmed.starts_with("sha256:") || trimmed.starts_with("limits: {memory:")))
         {
             continue;
         }
@@ -207,9 +216,16 @@ fn entry(indent: &str, fetched: &Fetched, sha256: &str) -> String {
     );
     if !(r.http.is_empty() && r.send.is_empty() && r.secrets.is_empty()) {
         out.push_str(&format!("{indent}{indent}allow:\n"));
-        for (key, items) in [("http", &r.http), ("send", &r.send), ("secrets", &r.secrets)] {
+        for (key, items) in [
+            ("http", &r.http),
+            ("send", &r.send),
+            ("secrets", &r.secrets),
+        ] {
             if !items.is_empty() {
-                out.push_str(&format!("{indent}{indent}{indent}{key}: [{}]\n", list(items)));
+                out.push_str(&format!(
+                    "{indent}{indent}{indent}{key}: [{}]\n",
+                    list(items)
+                ));
             }
         }
     }
@@ -294,15 +310,24 @@ mod tests {
             add(text),
             "# my bot\nskills:   # in order\n    hello: {}\n    # the deploy one\n    deploy:\n        url: x\n    new:\n        sha256: x\n\n# the end\nsecrets: {}\n"
         );
-        assert_eq!(add("skills: {}  # none yet\nx: 1"), "skills: # none yet\n  new:\n    sha256: x\nx: 1\n");
-        assert_eq!(add("admins: [a]"), "admins: [a]\nskills:\n  new:\n    sha256: x\n");
+        assert_eq!(
+            add("skills: {}  # none yet\nx: 1"),
+            "skills: # none yet\n  new:\n    sha256: x\nx: 1\n"
+        );
+        assert_eq!(
+            add("admins: [a]"),
+            "admins: [a]\nskills:\n  new:\n    sha256: x\n"
+        );
         assert!(add_entry("skills: {a: {}}\n", &|_| String::new()).is_err());
     }
 
     #[test]
     fn an_update_replaces_what_install_wrote_and_keeps_the_operators_keys() {
         let text = "skills:\n  hello:\n    # `sandbot skill install` r/x@sha256:1 (…)\n    sha256: old\n    allow:\n      http: [\"https://a\"]\n      send: [\"x:y\"]\n    aliases:\n      - {format: hi, matcher: hello}\n    limits: {memory: \"8MiB\"}\n  other: {}\nsecrets: {}\n";
-        let out = replace_entry(text, "hello", &|i| format!("{i}hello:\n{i}{i}sha256: new\n")).unwrap();
+        let out = replace_entry(text, "hello", &|i| {
+            format!("{i}hello:\n{i}{i}sha256: new\n")
+        })
+        .unwrap();
         assert_eq!(
             out,
             "skills:\n  hello:\n    sha256: new\n    aliases:\n      - {format: hi, matcher: hello}\n  other: {}\nsecrets: {}\n"

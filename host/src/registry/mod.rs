@@ -42,7 +42,10 @@ pub async fn push(
     key: Option<&Path>,
 ) -> Result<Pushed> {
     if reference.digest.is_some() {
-        bail!("push to a tag ({}:TAG), not to a digest", reference.repository_path());
+        bail!(
+            "push to a tag ({}:TAG), not to a digest",
+            reference.repository_path()
+        );
     }
     let signer = key.map(cosign::SigningKey::read).transpose()?;
     let file = crate::skill_file::SkillFile::read_now(wasm)
@@ -124,7 +127,11 @@ pub async fn fetch(config: &Config, reference: &Reference) -> Result<Fetched> {
         .with_context(|| format!("{reference}@{digest}"))?;
     let signed_by = check_signature(config, &registry, reference, &digest).await?;
     let wasm = registry
-        .blob(repo, &skill.layer.digest, crate::skill_file::MAX_COMPONENT_BYTES)
+        .blob(
+            repo,
+            &skill.layer.digest,
+            crate::skill_file::MAX_COMPONENT_BYTES,
+        )
         .await?;
     if !wasm.starts_with(b"\0asm") || wasmparser::Parser::is_core_wasm(&wasm) {
         bail!("{reference}: its layer is not a WebAssembly component");
@@ -198,7 +205,10 @@ async fn check_signature(
     }
     bail!(
         "{reference}@{digest}: its signature does not verify with any trusted key ({}): refused",
-        keys.iter().map(|k| k.file.as_str()).collect::<Vec<_>>().join(", ")
+        keys.iter()
+            .map(|k| k.file.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     )
 }
 

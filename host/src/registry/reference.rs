@@ -42,9 +42,9 @@ impl Reference {
             || repository.split('/').any(|part| {
                 part.is_empty()
                     || !part.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-                    || !part.chars().all(|c| {
-                        c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c)
-                    })
+                    || !part
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
             })
         {
             return Err(bad(
@@ -95,7 +95,10 @@ impl Reference {
 
     /// The skill's default name: the repository's last part.
     pub fn skill_name(&self) -> &str {
-        self.repository.rsplit('/').next().unwrap_or(&self.repository)
+        self.repository
+            .rsplit('/')
+            .next()
+            .unwrap_or(&self.repository)
     }
 }
 

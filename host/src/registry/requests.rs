@@ -33,11 +33,10 @@ impl Requests {
     /// Reads a `requests.yaml`, each entry checked as the configuration
     /// checks the grant it asks for.
     pub fn read(path: &Path) -> Result<Requests> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        let requests: Requests = serde_yaml_ng::from_str(&text).map_err(|e| {
-            anyhow::anyhow!(crate::config::yaml_error(path, &e).to_string())
-        })?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let requests: Requests = serde_yaml_ng::from_str(&text)
+            .map_err(|e| anyhow::anyhow!(crate::config::yaml_error(path, &e).to_string()))?;
         requests
             .check()
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
@@ -64,9 +63,8 @@ impl Requests {
             crate::grants::RoomPattern::parse(s).map_err(|e| format!("send: {e}"))?;
         }
         for s in &self.secrets {
-            crate::names::check(s).map_err(|e| {
-                format!("secrets: `{}` is not a name: {e}", crate::names::shown(s))
-            })?;
+            crate::names::check(s)
+                .map_err(|e| format!("secrets: `{}` is not a name: {e}", crate::names::shown(s)))?;
         }
         if let Some(m) = &self.memory {
             serde_yaml_ng::from_str::<crate::limits::ByteSize>(m)
@@ -153,7 +151,11 @@ mod tests {
         };
         assert_eq!(
             r.changes_to(&newer),
-            ["+ HTTP to https://x.io", "- send to slack:#alerts", "~ memory 64MiB -> (default)"]
+            [
+                "+ HTTP to https://x.io",
+                "- send to slack:#alerts",
+                "~ memory 64MiB -> (default)"
+            ]
         );
     }
 }

@@ -83,11 +83,8 @@ struct Author {
 impl Author {
     fn new() -> Author {
         let dir = tempfile::tempdir().unwrap();
-        let (status, out, err) = sandbot(&[
-            "skill",
-            "keygen",
-            dir.path().join("ops").to_str().unwrap(),
-        ]);
+        let (status, out, err) =
+            sandbot(&["skill", "keygen", dir.path().join("ops").to_str().unwrap()]);
         assert!(status.success(), "{out}{err}");
         Author { dir }
     }
@@ -112,13 +109,23 @@ impl Author {
         if !requests.is_empty() {
             std::fs::write(sub.join("requests.yaml"), requests).unwrap();
         }
-        sub.join(format!("{as_name}.wasm")).to_str().unwrap().to_owned()
+        sub.join(format!("{as_name}.wasm"))
+            .to_str()
+            .unwrap()
+            .to_owned()
     }
 
     /// `sandbot skill push`; the pushed digest.
     fn push(&self, bot: &BotDir, reference: &str, wasm: &str, sign: Option<&str>) -> String {
         let config = bot.config();
-        let mut args = vec!["skill", "push", reference, wasm, "-c", config.to_str().unwrap()];
+        let mut args = vec![
+            "skill",
+            "push",
+            reference,
+            wasm,
+            "-c",
+            config.to_str().unwrap(),
+        ];
         if let Some(key) = sign {
             args.extend(["--sign", key]);
         }
@@ -177,7 +184,10 @@ fn push_signed_then_install_by_tag_pins_the_digest_grants_what_was_asked_and_the
         "{out}"
     );
     assert!(out.contains("give --yes"), "{out}");
-    assert!(out.contains(&format!("signature verified with {}", author.public())), "{out}");
+    assert!(
+        out.contains(&format!("signature verified with {}", author.public())),
+        "{out}"
+    );
     assert_eq!(std::fs::read_to_string(bot.config()).unwrap(), before);
     assert!(!bot.skill_path("hello").exists());
 
@@ -186,20 +196,35 @@ fn push_signed_then_install_by_tag_pins_the_digest_grants_what_was_asked_and_the
     let sha = sha256_hex(skill_wasm("hello"));
     assert_eq!(sha256_hex(bot.skill_path("hello")), sha);
     let after = std::fs::read_to_string(bot.config()).unwrap();
-    assert!(after.starts_with(&before), "the operator's text stays as it was:\n{after}");
+    assert!(
+        after.starts_with(&before),
+        "the operator's text stays as it was:\n{after}"
+    );
     assert!(after.contains(&format!("    sha256: {sha}\n")), "{after}");
     assert!(after.contains(&format!("@{digest}")), "{after}");
-    assert!(after.contains("      http: [\"https://api.github.com\"]\n"), "{after}");
-    assert!(after.contains("      send: [\"shell:#alerts\"]\n"), "{after}");
+    assert!(
+        after.contains("      http: [\"https://api.github.com\"]\n"),
+        "{after}"
+    );
+    assert!(
+        after.contains("      send: [\"shell:#alerts\"]\n"),
+        "{after}"
+    );
     assert!(after.contains("      secrets: [\"gh\"]\n"), "{after}");
-    assert!(after.contains("    limits: {memory: \"32MiB\"}\n"), "{after}");
+    assert!(
+        after.contains("    limits: {memory: \"32MiB\"}\n"),
+        "{after}"
+    );
     let config = sandbot::config::load(&bot.config()).unwrap();
     let entry = &config.skills["hello"];
     assert_eq!(entry.sha256.as_deref(), Some(sha.as_str()));
     assert_eq!(entry.allow.http[0].to_string(), "https://api.github.com");
     let lock = sandbot::registry::lock::Lock::read(&bot.path().join("skills.lock")).unwrap();
     assert_eq!(lock.skills["hello"].reference, reference);
-    assert_eq!(lock.skills["hello"].digest, digest, "the tag, pinned by digest");
+    assert_eq!(
+        lock.skills["hello"].digest, digest,
+        "the tag, pinned by digest"
+    );
     assert_eq!(lock.skills["hello"].sha256, sha);
 
     let mut run = bot.start();
@@ -252,7 +277,10 @@ fn a_tampered_blob_is_refused_and_nothing_is_written() {
     let before = std::fs::read_to_string(bot.config()).unwrap();
     let (ok, out) = install(&bot, &[&reference, "--yes"]);
     assert!(!ok, "{out}");
-    assert!(out.contains(&format!("blob {layer} of skills/hello hashes to")), "{out}");
+    assert!(
+        out.contains(&format!("blob {layer} of skills/hello hashes to")),
+        "{out}"
+    );
     assert!(out.contains("tampered with or damaged; refused"), "{out}");
     assert_eq!(std::fs::read_to_string(bot.config()).unwrap(), before);
     assert!(!bot.skill_path("hello").exists());
@@ -299,7 +327,10 @@ fn an_unsigned_skill_is_refused_by_default_and_taken_with_allow_unsigned() {
     assert!(ok, "{out}");
     assert!(out.contains("UNSIGNED (accepted"), "{out}");
     let config = std::fs::read_to_string(lenient.config()).unwrap();
-    assert!(config.contains("unsigned, accepted by allow-unsigned"), "{config}");
+    assert!(
+        config.contains("unsigned, accepted by allow-unsigned"),
+        "{config}"
+    );
 }
 
 #[test]
@@ -317,7 +348,10 @@ fn a_registry_at_an_internal_address_must_be_named_under_registries() {
         bot.config().to_str().unwrap(),
     ]);
     assert!(!status.success());
-    assert!(err.contains("must be named under `registries:`"), "{out}{err}");
+    assert!(
+        err.contains("must be named under `registries:`"),
+        "{out}{err}"
+    );
     assert!(err.contains("an internal address"), "{out}{err}");
 }
 
@@ -332,7 +366,10 @@ fn a_requested_secret_the_configuration_lacks_is_refused_before_anything_is_writ
     let (ok, out) = install(&bot, &[&reference, "--yes"]);
     assert!(!ok, "{out}");
     assert!(out.contains("would not load"), "{out}");
-    assert!(out.contains("`deploy-token` is not defined under the top-level `secrets:`"), "{out}");
+    assert!(
+        out.contains("`deploy-token` is not defined under the top-level `secrets:`"),
+        "{out}"
+    );
     assert!(!bot.skill_path("hello").exists());
 }
 
@@ -352,7 +389,10 @@ fn two_bots_installing_from_one_lock_file_get_the_same_bytes_after_the_tag_moved
 
     let second = bot_for(&registry, &author, "{}");
     let lock = first.path().join("skills.lock");
-    let (ok, out) = install(&second, &["--locked", "--lock", lock.to_str().unwrap(), "--yes"]);
+    let (ok, out) = install(
+        &second,
+        &["--locked", "--lock", lock.to_str().unwrap(), "--yes"],
+    );
     assert!(ok, "{out}");
     let one = sha256_hex(first.skill_path("hello"));
     assert_eq!(sha256_hex(second.skill_path("hello")), one);
@@ -366,7 +406,10 @@ fn two_bots_installing_from_one_lock_file_get_the_same_bytes_after_the_tag_moved
     let third = bot_for(&registry, &author, "{}");
     let (ok, out) = install(&third, &[&reference, "--yes"]);
     assert!(ok, "{out}");
-    assert_eq!(sha256_hex(third.skill_path("hello")), sha256_hex(skill_wasm("loudnoises")));
+    assert_eq!(
+        sha256_hex(third.skill_path("hello")),
+        sha256_hex(skill_wasm("loudnoises"))
+    );
 }
 
 /// What `skill push --sign` leaves in the registry is cosign's format,
@@ -388,7 +431,10 @@ fn openssl_verifies_the_cosign_signature_push_made_and_an_openssl_key_signs() {
     let tag = format!("sha256-{}.sig", &digest[7..]);
     let sig_manifest = registry.manifest("skills/hello", &tag);
     let layer = &sig_manifest["layers"][0];
-    assert_eq!(layer["mediaType"], "application/vnd.dev.cosign.simplesigning.v1+json");
+    assert_eq!(
+        layer["mediaType"],
+        "application/vnd.dev.cosign.simplesigning.v1+json"
+    );
     let payload = std::fs::read(registry.blob_file(layer["digest"].as_str().unwrap())).unwrap();
     let payload_json: serde_json::Value = serde_json::from_slice(&payload).unwrap();
     assert_eq!(
@@ -415,7 +461,11 @@ fn openssl_verifies_the_cosign_signature_push_made_and_an_openssl_key_signs() {
             .unwrap()
     };
     let out = verify(&author.public());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "Verified OK");
     let stranger = Author::new();
     assert!(!verify(&stranger.public()).status.success());
@@ -424,20 +474,40 @@ fn openssl_verifies_the_cosign_signature_push_made_and_an_openssl_key_signs() {
     let key = author.path("openssl.key");
     let public = author.path("openssl.pub");
     for args in [
-        vec!["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", &key],
+        vec![
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            &key,
+        ],
         vec!["pkey", "-in", &key, "-pubout", "-out", &public],
     ] {
-        assert!(Command::new("openssl").args(&args).status().unwrap().success());
+        assert!(
+            Command::new("openssl")
+                .args(&args)
+                .status()
+                .unwrap()
+                .success()
+        );
     }
     let other = BotDir::new(
         &[],
-        &format!("trust:\n  keys: [{public}]\nregistries:\n  \"{}\": {{}}\n", registry.host()),
+        &format!(
+            "trust:\n  keys: [{public}]\nregistries:\n  \"{}\": {{}}\n",
+            registry.host()
+        ),
     );
     let reference = format!("{}/skills/hi:1", registry.host());
     author.push(&other, &reference, &wasm, Some(&key));
     let (ok, out) = install(&other, &[&reference, "--yes"]);
     assert!(ok, "{out}");
-    assert!(out.contains(&format!("signature verified with {public}")), "{out}");
+    assert!(
+        out.contains(&format!("signature verified with {public}")),
+        "{out}"
+    );
 }
 
 #[test]
@@ -446,7 +516,11 @@ fn an_update_shows_the_grants_added_and_removed_before_it_switches() {
     let author = Author::new();
     let bot = bot_for(&registry, &author, "{}");
     let reference = format!("{}/skills/hello:stable", registry.host());
-    let v1 = author.skill("hello", "hello", "http: [\"https://a.example\"]\nsend: [\"shell:#ops\"]\n");
+    let v1 = author.skill(
+        "hello",
+        "hello",
+        "http: [\"https://a.example\"]\nsend: [\"shell:#ops\"]\n",
+    );
     let old = author.push(&bot, &reference, &v1, Some(&author.key()));
     let (ok, out) = install(&bot, &[&reference, "--yes"]);
     assert!(ok, "{out}");
@@ -472,17 +546,39 @@ fn an_update_shows_the_grants_added_and_removed_before_it_switches() {
     assert!(out.contains("+ HTTP to https://b.example"), "{out}");
     assert!(out.contains("- send to shell:#ops"), "{out}");
     assert!(out.contains("~ memory (default) -> 16MiB"), "{out}");
-    assert!(!out.contains("HTTP to https://a.example\n"), "unchanged grants are not listed: {out}");
-    assert_eq!(std::fs::read_to_string(&config).unwrap(), before, "nothing switched before the yes");
-    assert_eq!(sha256_hex(bot.skill_path("hello")), sha256_hex(skill_wasm("hello")));
+    assert!(
+        !out.contains("HTTP to https://a.example\n"),
+        "unchanged grants are not listed: {out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&config).unwrap(),
+        before,
+        "nothing switched before the yes"
+    );
+    assert_eq!(
+        sha256_hex(bot.skill_path("hello")),
+        sha256_hex(skill_wasm("hello"))
+    );
 
     let (ok, out) = update(true);
     assert!(ok, "{out}");
-    assert_eq!(sha256_hex(bot.skill_path("hello")), sha256_hex(skill_wasm("loudnoises")));
+    assert_eq!(
+        sha256_hex(bot.skill_path("hello")),
+        sha256_hex(skill_wasm("loudnoises"))
+    );
     let after = std::fs::read_to_string(&config).unwrap();
-    assert!(after.contains("      http: [\"https://a.example\", \"https://b.example\"]\n"), "{after}");
+    assert!(
+        after.contains("      http: [\"https://a.example\", \"https://b.example\"]\n"),
+        "{after}"
+    );
     assert!(!after.contains("shell:#ops"), "{after}");
-    assert!(after.contains(&format!("    sha256: {}\n", sha256_hex(skill_wasm("loudnoises")))), "{after}");
+    assert!(
+        after.contains(&format!(
+            "    sha256: {}\n",
+            sha256_hex(skill_wasm("loudnoises"))
+        )),
+        "{after}"
+    );
     let loaded = sandbot::config::load(&config).unwrap();
     assert_eq!(loaded.skills["hello"].allow.http.len(), 2);
     let lock = sandbot::registry::lock::Lock::read(&bot.path().join("skills.lock")).unwrap();
