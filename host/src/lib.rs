@@ -37,7 +37,7 @@
 //! 4. `catalog`;
 //! 5. `observe`, `executor` (runs a skill for an event, the one place that
 //!    makes its record), `commands` (the one registry of chat commands),
-//!    then `bot`, `builtins`, `recent` (the `history` command's answer),
+//!    then `bot`, `builtins`, `installs` (`skill install` in chat), `recent` (the `history` command's answer),
 //!    `web`, `scheduler`, `workflow`, `nats`
 //!    (several hosts: the bus's other implementation, the NATS backend of
 //!    `coordination`, shared skills);
@@ -63,6 +63,7 @@ pub mod folder;
 pub mod grants;
 pub mod history;
 pub mod identity;
+pub mod installs;
 pub mod limits;
 pub mod live_log;
 pub mod logging;

@@ -42,6 +42,7 @@ const LAYERS: &[&[&str]] = &[
     &[
         "bot",
         "builtins",
+        "installs",
         "recent",
         "commands",
         "executor",

@@ -586,3 +586,66 @@ fn an_update_shows_the_grants_added_and_removed_before_it_switches() {
     let (ok, out) = update(false);
     assert!(ok && out.contains("is up to date"), "{out}");
 }
+
+#[test]
+fn in_chat_an_admin_sees_what_a_skill_asks_for_and_installs_it_with_yes_n() {
+    let registry = Registry::start();
+    let author = Author::new();
+    let bot = bot_for(&registry, &author, "{}");
+    let wasm = author.skill(
+        "hello",
+        "hello",
+        "http: [\"https://api.github.com\"]\nsend: [\"shell:#alerts\"]\n",
+    );
+    let reference = format!("{}/skills/hello:1.0", registry.host());
+    let digest = author.push(&bot, &reference, &wasm, Some(&author.key()));
+    let mut run = bot.start();
+    let asked = run.ask(&format!("skill install {reference}"));
+    assert_eq!(
+        asked,
+        format!(
+            "hello ({}/skills/hello@{}, signed) asks for: HTTP to https://api.github.com; send to shell:#alerts. Say `yes 1` to install.",
+            registry.host(),
+            &digest[..19]
+        )
+    );
+    assert!(!bot.skill_path("hello").exists(), "nothing before the yes");
+    assert_eq!(run.ask("yes 2"), "⚠ no install of yours waits for `yes 2`");
+    let mut done = run.ask("yes 1");
+    // The reload's report goes on over more lines.
+    while let Some(line) = run.try_answer(std::time::Duration::from_millis(500)) {
+        done.push('\n');
+        done.push_str(&line);
+    }
+    assert!(done.starts_with("installed hello (sha256 "), "{done}");
+    assert!(
+        done.contains("configuration: skills.hello: added"),
+        "{done}"
+    );
+    assert_eq!(run.ask("hello"), "Hello alice");
+    assert_eq!(
+        run.ask("yes 1"),
+        "⚠ no install of yours waits for `yes 1`",
+        "a yes is used once"
+    );
+    let config = sandbot::config::load(&bot.config()).unwrap();
+    assert_eq!(
+        config.skills["hello"].allow.send[0].to_string(),
+        "shell:#alerts"
+    );
+    let lock = sandbot::registry::lock::Lock::read(&bot.path().join("skills.lock")).unwrap();
+    assert_eq!(lock.skills["hello"].digest, digest);
+
+    // An unsigned one is refused in chat as on the command line.
+    author.push(
+        &bot,
+        &format!("{}/skills/other:1", registry.host()),
+        &author.skill("hello", "other", ""),
+        None,
+    );
+    let refused = run.ask(&format!("skill install {}/skills/other:1", registry.host()));
+    assert!(
+        refused.starts_with("⚠ not installed: ") && refused.contains("unsigned"),
+        "{refused}"
+    );
+}
