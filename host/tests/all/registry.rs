@@ -20,13 +20,52 @@ struct Registry {
 
 impl Registry {
     fn start() -> Registry {
+        Registry::start_with(tempfile::tempdir().unwrap(), "")
+    }
+
+    /// With HTTP Basic credentials: `user` with `password` (bcrypt, by the
+    /// test servers' venv's Python, which Synapse brings bcrypt into).
+    fn with_credentials(user: &str, password: &str) -> Registry {
+        let target = option_env!("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+        let out = Command::new(target.join("test-servers/venv/bin/python"))
+            .args([
+                "-c",
+                "import bcrypt,sys; print(bcrypt.hashpw(sys.argv[1].encode(), bcrypt.gensalt(rounds=4)).decode())",
+                password,
+            ])
+            .output()
+            .expect("the test servers' venv (host/tests/servers.sh)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("htpasswd");
+        std::fs::write(
+            &file,
+            format!("{user}:{}", String::from_utf8_lossy(&out.stdout).trim()),
+        )
+        .unwrap();
+        Registry::start_with(
+            dir,
+            &format!(
+                "auth:\n  htpasswd: {{realm: test, path: {}}}\n",
+                file.display()
+            ),
+        )
+    }
+
+    /// In `dir`, with `more` at the end of its configuration.
+    fn start_with(dir: tempfile::TempDir, more: &str) -> Registry {
         let port = free_port();
         let config = dir.path().join("config.yml");
         std::fs::write(
             &config,
             format!(
-                "version: 0.1\nstorage:\n  filesystem: {{rootdirectory: {}}}\n  delete: {{enabled: true}}\nhttp: {{addr: 127.0.0.1:{port}}}\nlog: {{level: warn}}\n",
+                "version: 0.1\nstorage:\n  filesystem: {{rootdirectory: {}}}\n  delete: {{enabled: true}}\nhttp: {{addr: 127.0.0.1:{port}}}\nlog: {{level: warn}}\n{more}",
                 dir.path().join("data").display()
             ),
         )
@@ -37,7 +76,8 @@ impl Registry {
             "docker-registry (host/tests/servers.sh installs it)",
         );
         wait_for_port(port);
-        assert_eq!(http(port, "GET", "/v2/", &[], "").0, 200);
+        let expected = if more.is_empty() { 200 } else { 401 };
+        assert_eq!(http(port, "GET", "/v2/", &[], "").0, expected);
         Registry {
             port,
             dir,
@@ -648,4 +688,32 @@ fn in_chat_an_admin_sees_what_a_skill_asks_for_and_installs_it_with_yes_n() {
         refused.starts_with("⚠ not installed: ") && refused.contains("unsigned"),
         "{refused}"
     );
+}
+
+#[test]
+fn registry_credentials_come_from_the_configuration_and_never_reach_the_output() {
+    let registry = Registry::with_credentials("bot", "right-pw-4821");
+    let author = Author::new();
+    let settings = |password: &str| {
+        format!("{{username: bot, password: \"${{REG_PW:-{password}}}\", allow-unsigned: true}}")
+    };
+    let pusher = bot_for(&registry, &author, &settings("right-pw-4821"));
+    let reference = format!("{}/skills/hello:1", registry.host());
+    let wasm = author.skill("hello", "hello", "");
+    // Without credentials the registry says no, and the error says where
+    // they go.
+    let anonymous = bot_for(&registry, &author, "{allow-unsigned: true}");
+    let (ok, out) = install(&anonymous, &[&reference, "--yes"]);
+    assert!(
+        !ok && out.contains("401") && out.contains("registries.<host>.username"),
+        "{out}"
+    );
+    author.push(&pusher, &reference, &wasm, None);
+    let (ok, out) = install(&pusher, &[&reference, "--yes"]);
+    assert!(ok, "{out}");
+    let wrong = bot_for(&registry, &author, &settings("wrong-pw-7733"));
+    let (ok, out) = install(&wrong, &[&reference, "--yes"]);
+    assert!(!ok && out.contains("401 Unauthorized"), "{out}");
+    assert!(!out.contains("wrong-pw-7733"), "{out}");
+    assert!(!wrong.skill_path("hello").exists());
 }
