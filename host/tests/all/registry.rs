@@ -717,3 +717,59 @@ fn registry_credentials_come_from_the_configuration_and_never_reach_the_output()
     assert!(!out.contains("wrong-pw-7733"), "{out}");
     assert!(!wrong.skill_path("hello").exists());
 }
+
+#[test]
+fn from_the_console_an_admin_installs_with_the_same_two_commands() {
+    use crate::console::{admin, log_in, request};
+    let registry = Registry::start();
+    let author = Author::new();
+    let port = free_port();
+    let bot = BotDir::new(&[], "");
+    bot.write_config(&format!(
+        "admins: ['console:carol']\nconnectors:\n  shell: {{}}\nskills-dir: skills\ndata-dir: data\nweb: {{port: {port}}}\nconsole: {{}}\ntrust:\n  keys: [{}]\nregistries:\n  \"{}\": {{}}\n",
+        author.public(),
+        registry.host()
+    ));
+    let reference = format!("{}/skills/hello:1.0", registry.host());
+    let wasm = author.skill("hello", "hello", "send: [\"shell:#alerts\"]\n");
+    author.push(&bot, &reference, &wasm, Some(&author.key()));
+    for name in ["carol", "dave"] {
+        assert!(
+            admin(
+                &bot,
+                &["add", name, "--role", "operator"],
+                "a long password"
+            )
+            .0
+        );
+    }
+    let _running = bot.start();
+    wait_for_port(port);
+    let say = |who: &crate::console::Login, text: &str| {
+        let headers = [
+            ("cookie", who.cookie.as_str()),
+            ("x-csrf-token", who.csrf.as_str()),
+        ];
+        let body = serde_json::json!({ "text": text }).to_string();
+        let (status, _, body) = request(port, "POST", "/api/v1/commands", &headers, &body);
+        assert_eq!(status, 200, "{body}");
+        let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+        answer["answers"][0].as_str().unwrap_or_default().to_owned()
+    };
+    let dave = log_in(port, "dave", "a long password").unwrap();
+    let refused = say(&dave, &format!("skill install {reference}"));
+    assert_eq!(refused, "Sorry dave, only admins may install skills.");
+    let carol = log_in(port, "carol", "a long password").unwrap();
+    let asked = say(&carol, &format!("skill install {reference}"));
+    assert!(
+        asked.ends_with("asks for: send to shell:#alerts. Say `yes 1` to install."),
+        "{asked}"
+    );
+    assert_eq!(
+        say(&dave, "yes 1"),
+        "Sorry dave, only admins may confirm installs."
+    );
+    let done = say(&carol, "yes 1");
+    assert!(done.starts_with("installed hello (sha256 "), "{done}");
+    assert_eq!(say(&carol, "hello"), "Hello carol");
+}
