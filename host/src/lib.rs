@@ -31,12 +31,13 @@
 //!    (the bot's recent log lines, for the console);
 //! 2. `config`, `memory`, `history`, `outbound`, `grants`, `matching`,
 //!    `coordination` (how several hosts agree: presence, leases, asking
-//!    another host; its Redis backend here, its NATS one in `nats`);
+//!    another host; its Redis backend here, its NATS one in `nats`),
+//!    `registry` (skills from OCI registries: push, signatures, install);
 //! 3. `runtime`, `connectors`;
 //! 4. `catalog`;
 //! 5. `observe`, `executor` (runs a skill for an event, the one place that
 //!    makes its record), `commands` (the one registry of chat commands),
-//!    then `bot`, `builtins`, `recent` (the `history` command's answer),
+//!    then `bot`, `builtins`, `installs` (`skill install` in chat), `recent` (the `history` command's answer),
 //!    `web`, `scheduler`, `workflow`, `nats`
 //!    (several hosts: the bus's other implementation, the NATS backend of
 //!    `coordination`, shared skills);
@@ -62,6 +63,7 @@ pub mod folder;
 pub mod grants;
 pub mod history;
 pub mod identity;
+pub mod installs;
 pub mod limits;
 pub mod live_log;
 pub mod logging;
@@ -74,6 +76,7 @@ pub mod observe;
 pub mod outbound;
 pub mod permissions;
 pub mod recent;
+pub mod registry;
 pub mod runtime;
 pub mod scheduler;
 pub mod similar;

@@ -1,5 +1,5 @@
 //! The `sandbot` command line: `start`, `config validate`,
-//! `skill new|build|toolchain|test` and `admin add|remove|list|token|tokens|revoke`.
+//! `skill new|build|toolchain|test|push|install|keygen` and `admin add|remove|list|token|tokens|revoke`.
 //! Everything else lives in the library; this file only parses arguments.
 
 use anyhow::{Context, Result};
@@ -133,6 +133,59 @@ enum SkillCommand {
     /// Run a conversation script (CASES.yaml) against a skill; exits
     /// non-zero if a case fails.
     Test { skill: PathBuf, cases: PathBuf },
+    /// Push a built skill to an OCI registry as a Wasm artifact, with what
+    /// it asks for (REQUESTS, default: requests.yaml beside the .wasm);
+    /// `--sign KEY` signs it in cosign's format.
+    Push {
+        /// Where: HOST[:PORT]/NAME:TAG (plain HTTP only to loopback).
+        reference: String,
+        /// The `.wasm` file.
+        skill: PathBuf,
+        /// An unencrypted PKCS#8 P-256 private key (`sandbot skill keygen`).
+        #[arg(long)]
+        sign: Option<PathBuf>,
+        /// A YAML file of what the skill asks for: http, send, secrets, memory.
+        #[arg(long)]
+        requests: Option<PathBuf>,
+        /// For `registries:` (credentials) [default: the usual search, if any].
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+    },
+    /// Install a skill from an OCI registry: resolve its tag to a digest,
+    /// pull, check digests and signature (`trust.keys`), show what it asks
+    /// for, and on yes write the skills folder's file, a configuration
+    /// entry granting that (pinned by sha256) and skills.lock.
+    Install {
+        /// HOST[:PORT]/NAME[:TAG] or HOST[:PORT]/NAME@sha256:DIGEST.
+        #[arg(required_unless_present = "locked")]
+        reference: Option<String>,
+        /// Install every skill of the lock file (skills.lock beside the
+        /// configuration, or --lock), each by its digest.
+        #[arg(long, conflicts_with = "reference")]
+        locked: bool,
+        /// The lock file for --locked.
+        #[arg(long, requires = "locked")]
+        lock: Option<PathBuf>,
+        /// Approve what it asks for without asking.
+        #[arg(long)]
+        yes: bool,
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+    },
+    /// Update a skill installed from a registry to what its tag names now:
+    /// shows the new digest and the grants added or removed, and switches
+    /// on yes (the entry's other keys stay).
+    Update {
+        name: String,
+        /// Approve the change without asking.
+        #[arg(long)]
+        yes: bool,
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+    },
+    /// Write a new signing key pair: PREFIX.key (private, PKCS#8, mode
+    /// 0600) and PREFIX.pub (public, for `trust.keys` and `cosign verify --key`).
+    Keygen { prefix: PathBuf },
     /// Put a built skill in the bus's object store: every host of the bot
     /// (`bus: {type: nats}`) loads it.
     Publish {
@@ -360,6 +413,36 @@ fn validate(explicit: Option<&Path>) -> Result<()> {
 
 fn skill(command: SkillCommand) -> Result<()> {
     match command {
+        SkillCommand::Push {
+            reference,
+            skill,
+            sign,
+            requests,
+            config,
+        } => registry_push(
+            &reference,
+            &skill,
+            sign.as_deref(),
+            requests.as_deref(),
+            config.as_deref(),
+        ),
+        SkillCommand::Install {
+            reference,
+            locked,
+            lock,
+            yes,
+            config,
+        } => registry_install(
+            reference.as_deref(),
+            locked,
+            lock.as_deref(),
+            yes,
+            config.as_deref(),
+        ),
+        SkillCommand::Keygen { prefix } => registry_keygen(&prefix),
+        SkillCommand::Update { name, yes, config } => {
+            registry_update(&name, yes, config.as_deref())
+        }
         SkillCommand::Publish { skill, config } => {
             on_the_bus(config.as_deref(), |cluster| async move {
                 let store = sandbot::nats::skills::store(&cluster).await?;
@@ -387,6 +470,9 @@ fn skill(command: SkillCommand) -> Result<()> {
             let dir = dir.unwrap_or_else(|| PathBuf::from("."));
             let built = sandbot::authoring::build(&dir, install.as_deref())?;
             println!("built {}", built.wasm.display());
+            if let Some(requests) = &built.requests {
+                println!("asks for: {requests} (requests.yaml; `skill push` carries it)");
+            }
             if let Some(to) = built.installed {
                 println!("installed {}", to.display());
             }
@@ -415,6 +501,235 @@ fn skill(command: SkillCommand) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `sandbot skill push`.
+fn registry_push(
+    reference: &str,
+    skill: &Path,
+    sign: Option<&Path>,
+    requests: Option<&Path>,
+    config: Option<&Path>,
+) -> Result<()> {
+    use sandbot::registry::{self, Reference, Requests};
+    let reference = Reference::parse(reference).map_err(anyhow::Error::msg)?;
+    let beside = skill.with_file_name("requests.yaml");
+    let requests = match requests {
+        Some(path) => Requests::read(path)?,
+        None if beside.is_file() => Requests::read(&beside)?,
+        None => Requests::default(),
+    };
+    let config = match config::locate(config) {
+        Some(path) => Some(config::load(&path)?),
+        None => None,
+    };
+    let pushed = current_thread()?.block_on(registry::push(
+        config.as_ref(),
+        &reference,
+        skill,
+        &requests,
+        sign,
+    ))?;
+    println!(
+        "pushed {}@{}",
+        pushed.reference.repository_path(),
+        pushed.digest
+    );
+    println!("asks for: {requests}");
+    match pushed.signature {
+        Some(tag) => println!("signed: {}:{tag}", pushed.reference.repository_path()),
+        None => println!("unsigned (installs refuse it unless its registry has allow-unsigned)"),
+    }
+    Ok(())
+}
+
+/// `sandbot skill install`.
+fn registry_install(
+    reference: Option<&str>,
+    locked: bool,
+    lock: Option<&Path>,
+    yes: bool,
+    explicit: Option<&Path>,
+) -> Result<()> {
+    use sandbot::registry::{self, Reference, lock::Lock};
+    let path = config::locate(explicit).with_context(|| {
+        format!(
+            "no configuration file found (looked for {})",
+            config::SEARCH_ORDER_HELP
+        )
+    })?;
+    let config = config::load(&path)?;
+    // Each wanted skill, and the component SHA-256 a lock says it has.
+    let wanted: Vec<(Reference, Option<String>)> = if locked {
+        let lock_path = lock
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| registry::lock_path(&config));
+        let lock = Lock::read(&lock_path)?;
+        if lock.skills.is_empty() {
+            anyhow::bail!("{}: no skills to install", lock_path.display());
+        }
+        lock.skills
+            .values()
+            .map(|l| {
+                let r = Reference::parse(&l.reference).map_err(anyhow::Error::msg)?;
+                Ok((r.pinned(&l.digest), Some(l.sha256.clone())))
+            })
+            .collect::<Result<_>>()?
+    } else {
+        let text = reference.context("give a reference, or --locked")?;
+        vec![(Reference::parse(text).map_err(anyhow::Error::msg)?, None)]
+    };
+    let runtime = current_thread()?;
+    for (reference, sha256) in wanted {
+        let fetched = runtime.block_on(registry::fetch(&config, &reference))?;
+        if let Some(want) = sha256
+            && fetched.sha256() != want
+        {
+            anyhow::bail!(
+                "{reference}: its component's sha256 is {}, not the lock's {want}: refused",
+                fetched.sha256()
+            );
+        }
+        eprintln!("{}@{}", fetched.reference.repository_path(), fetched.digest);
+        match &fetched.signed_by {
+            Some(key) => eprintln!("  signature verified with {key}"),
+            None => eprintln!(
+                "  UNSIGNED (accepted: registries.{}.allow-unsigned)",
+                reference.registry
+            ),
+        }
+        eprintln!("{} asks for: {}", fetched.name, fetched.requests);
+        if !yes && !confirm(&format!("Install {} with these grants?", fetched.name))? {
+            anyhow::bail!("{}: not installed", fetched.name);
+        }
+        let installed = registry::install::apply(&path, &fetched)?;
+        if installed.new {
+            println!(
+                "installed {} ({}, sha256 {}); a running bot takes its grants at `reload`",
+                installed.name,
+                installed.file.display(),
+                fetched.sha256()
+            );
+        } else {
+            println!(
+                "{} is installed already (sha256 {})",
+                installed.name,
+                fetched.sha256()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `sandbot skill update NAME`.
+fn registry_update(name: &str, yes: bool, explicit: Option<&Path>) -> Result<()> {
+    use sandbot::registry::{self, Reference, lock::Lock};
+    let path = config::locate(explicit).context("no configuration file found")?;
+    let config = config::load(&path)?;
+    let lock_path = registry::lock_path(&config);
+    let lock = Lock::read(&lock_path)?;
+    let locked = lock.skills.get(name).with_context(|| {
+        format!(
+            "{name} is not in {}: it was not installed from a registry",
+            lock_path.display()
+        )
+    })?;
+    let reference = Reference::parse(&locked.reference).map_err(anyhow::Error::msg)?;
+    if reference.tag.is_none() {
+        anyhow::bail!(
+            "{name} was installed by digest ({reference}): there is no tag to follow; install another digest"
+        );
+    }
+    let fetched = current_thread()?.block_on(registry::fetch(&config, &reference))?;
+    if fetched.digest == locked.digest {
+        println!("{name} is up to date ({reference}@{})", fetched.digest);
+        return Ok(());
+    }
+    if fetched.name != name {
+        anyhow::bail!(
+            "{reference} is now a skill named {}, not {name}",
+            fetched.name
+        );
+    }
+    eprintln!("{name}: {reference}");
+    eprintln!("  {} -> {}", locked.digest, fetched.digest);
+    match &fetched.signed_by {
+        Some(key) => eprintln!("  signature verified with {key}"),
+        None => eprintln!(
+            "  UNSIGNED (accepted: registries.{}.allow-unsigned)",
+            reference.registry
+        ),
+    }
+    let changes = locked.requests.changes_to(&fetched.requests);
+    if changes.is_empty() {
+        eprintln!("  grants unchanged: {}", fetched.requests);
+    } else {
+        eprintln!("  grants change:");
+        for line in &changes {
+            eprintln!("    {line}");
+        }
+    }
+    if !yes && !confirm(&format!("Update {name}?"))? {
+        anyhow::bail!("{name}: not updated");
+    }
+    registry::install::update(&path, &fetched)?;
+    println!(
+        "updated {name} to {} (sha256 {}); a running bot takes its grants at `reload`",
+        fetched.digest,
+        fetched.sha256()
+    );
+    Ok(())
+}
+
+/// Asks on the terminal; never takes a yes from a pipe.
+fn confirm(question: &str) -> Result<bool> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!("{question} Not a terminal to ask on: give --yes to approve");
+    }
+    eprint!("{question} [y/N] ");
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the answer")?;
+    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
+}
+
+/// `sandbot skill keygen PREFIX`.
+fn registry_keygen(prefix: &Path) -> Result<()> {
+    let (private, public) = sandbot::registry::cosign::generate()?;
+    let key = prefix.with_extension("key");
+    let public_path = prefix.with_extension("pub");
+    for p in [&key, &public_path] {
+        if p.exists() {
+            anyhow::bail!("{} exists; not overwritten", p.display());
+        }
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::io::Write::write_all(
+        &mut options
+            .open(&key)
+            .with_context(|| format!("writing {}", key.display()))?,
+        private.as_bytes(),
+    )?;
+    std::fs::write(&public_path, public)
+        .with_context(|| format!("writing {}", public_path.display()))?;
+    println!(
+        "wrote {} (keep it secret) and {}",
+        key.display(),
+        public_path.display()
+    );
+    Ok(())
+}
+
+fn current_thread() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }
 
 /// A skill can make the host copy out a string as large as its memory limit

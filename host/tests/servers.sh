@@ -2,8 +2,10 @@
 # Programs the tests drive that are not built here, each installed only when
 # missing; `make test` runs this first:
 # - a headless Chromium and its WebDriver (the web chat page's browser
-#   test), ngircd (the IRC connector's) and redis-server (the Redis memory
-#   backend's), from Debian's packages;
+#   test), ngircd (the IRC connector's), redis-server (the Redis memory
+#   backend's) and docker-registry (CNCF distribution 2.8, the OCI registry
+#   the skill registry tests push to and install from), from Debian's
+#   packages;
 # - Synapse (the Matrix connector's) and aiosmtpd (the SMTP server the
 #   email notifications' test sends to), from PyPI into a venv under
 #   target/test-servers/ so nothing lands outside the checkout.
@@ -23,14 +25,15 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 command -v ngircd >/dev/null 2>&1 || [[ -x /usr/sbin/ngircd ]] || need+=(ngircd)
 command -v redis-server >/dev/null 2>&1 || [[ -x /usr/bin/redis-server ]] || need+=(redis-server)
+command -v docker-registry >/dev/null 2>&1 || [[ -x /usr/bin/docker-registry ]] || need+=(docker-registry)
 if ((${#need[@]})); then
     start=$SECONDS
     say "installing ${need[*]} with apt-get"
     sudo=""
     if [[ $(id -u) != 0 ]]; then sudo=sudo; fi
     $sudo flock /tmp/sandbot-apt.lock apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null
-    # ngircd's and redis-server's packages start the system's own servers
-    # (on 6667 and 6379): the tests do not use them (they start theirs on
+    # ngircd's, redis-server's and docker-registry's packages start the
+    # system's own servers (on 6667, 6379 and 5000): the tests do not use them (they start theirs on
     # other ports), and they are stopped here so the machine serves nothing
     # it did not serve before.
     DEBIAN_FRONTEND=noninteractive $sudo flock /tmp/sandbot-apt.lock apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${need[@]}" >/dev/null
@@ -43,6 +46,9 @@ if ((${#need[@]})); then
         # Without systemd the init script may have left it running: ask the
         # one on 6379 (never a test's, which use other ports) to stop.
         redis-cli -h 127.0.0.1 -p 6379 shutdown nosave >/dev/null 2>&1 || true
+    fi
+    if [[ " ${need[*]} " == *" docker-registry "* ]]; then
+        $sudo systemctl stop docker-registry >/dev/null 2>&1 || $sudo service docker-registry stop >/dev/null 2>&1 || true
     fi
     say "installed ${need[*]} in $((SECONDS - start)) s"
 fi

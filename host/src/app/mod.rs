@@ -118,6 +118,7 @@ impl App {
         let mut commands = Commands::new(config.clone());
         commands.extend(crate::workflow::commands(&workflows));
         commands.extend(crate::builtins::commands(catalog.clone(), history.clone()));
+        commands.extend(crate::installs::commands(catalog.clone()));
         if let Some(hosts) = &hosts {
             commands.replace(&["reload"], |local| {
                 crate::nats::hosts::reload_everywhere(hosts.clone(), local)

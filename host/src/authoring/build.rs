@@ -16,6 +16,9 @@ pub struct Built {
     pub wasm: PathBuf,
     /// Where it was installed too, if asked.
     pub installed: Option<PathBuf>,
+    /// What it asks for (`requests.yaml` in the project, checked here so a
+    /// mistake shows at build, not at push), `skill push` carries it.
+    pub requests: Option<crate::registry::Requests>,
 }
 
 /// Builds the project in `dir`; with `install`, also copies the component
@@ -58,6 +61,11 @@ pub fn build(dir: &Path, install: Option<&Path>) -> Result<Built> {
     if !bytes.starts_with(b"\0asm") || wasmparser::Parser::is_core_wasm(bytes) {
         bail!("{} is not a WebAssembly component", wasm.display());
     }
+    let requests_file = dir.join("requests.yaml");
+    let requests = requests_file
+        .is_file()
+        .then(|| crate::registry::Requests::read(&requests_file))
+        .transpose()?;
     let installed = match install {
         Some(folder) => Some(install_into(bytes, folder, &name)?),
         None => None,
@@ -66,6 +74,7 @@ pub fn build(dir: &Path, install: Option<&Path>) -> Result<Built> {
         lang,
         wasm,
         installed,
+        requests,
     })
 }
 

@@ -50,6 +50,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
     super::notify::check(&config, &text, file)?;
     check_roles(&config, file)?;
     check_console(&config, file)?;
+    check_registries(&config, &text, file)?;
     Ok(config)
 }
 
@@ -163,6 +164,19 @@ fn check_console(config: &Config, file: &Path) -> Result<(), ConfigError> {
     })
 }
 
+/// A registry's key is what a reference names: `host[:port]`.
+fn check_registries(config: &Config, text: &str, file: &Path) -> Result<(), ConfigError> {
+    for key in config.registries.keys() {
+        if let Err(message) = super::check_registry_key(key) {
+            return Err(match super::key_place(text, &["registries", key]) {
+                Some((line, col)) => ConfigError::at(file, line, col, message),
+                None => ConfigError::whole_file(file, message),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Every secret a skill is granted must exist: a typo would otherwise show
 /// up only as a skill that cannot find its token.
 fn check_secret_grants(config: &Config, text: &str, file: &Path) -> Result<(), ConfigError> {
@@ -260,7 +274,7 @@ mod tests {
     fn unknown_top_level_key() {
         assert_eq!(
             err("logging:\n  level: info\nconectors:\n  shell: {}\n"),
-            "/etc/bot/configuration.yaml:3:1: unknown field `conectors` (did you mean `connectors`?), expected one of `logging`, `admins`, `connectors`, `databases`, `skills-dir`, `workflows-dir`, `data-dir`, `skills`, `secrets`, `runtime`, `web`, `console`, `unmatched`, `history`, `metrics`, `workflows`, `notifications`, `bus`, `roles`"
+            "/etc/bot/configuration.yaml:3:1: unknown field `conectors` (did you mean `connectors`?), expected one of `logging`, `admins`, `connectors`, `databases`, `skills-dir`, `workflows-dir`, `data-dir`, `skills`, `secrets`, `runtime`, `web`, `console`, `unmatched`, `history`, `metrics`, `workflows`, `notifications`, `bus`, `roles`, `trust`, `registries`"
         );
     }
 

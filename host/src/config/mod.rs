@@ -11,6 +11,7 @@ mod error;
 mod load;
 mod notify;
 mod place;
+mod registry;
 mod secret;
 mod skill;
 mod web;
@@ -30,6 +31,7 @@ pub use notify::{
     WebhookUrl,
 };
 pub use place::key_place;
+pub use registry::{Registries, RegistrySettings, TrustSettings, check_registry_key};
 pub use secret::Secret;
 pub use skill::{Ack, Allow, MatcherEntry, OperatorAlias, SkillEntry};
 pub use web::{DEFAULT_MAX_CONNECTIONS, Origin, WebSettings, normal_host, split_host_port};
@@ -109,6 +111,12 @@ pub struct Config {
     /// What this host runs: `connectors`, `workers`, or both [default].
     #[serde(default)]
     pub roles: Roles,
+    /// The keys a skill installed from a registry must be signed with.
+    #[serde(default)]
+    pub trust: TrustSettings,
+    /// Each OCI registry skills are installed from, by `host[:port]`.
+    #[serde(default)]
+    pub registries: Registries,
     /// The file this was read from; `None` for built-in defaults.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -309,7 +317,7 @@ fn default_max_in_flight() -> usize {
 
 impl Config {
     /// The folder of the file, against which relative paths are resolved.
-    fn base_dir(&self) -> PathBuf {
+    pub fn base_dir(&self) -> PathBuf {
         self.source
             .as_deref()
             .and_then(Path::parent)
@@ -394,6 +402,7 @@ impl Config {
                 fix(p);
             }
         }
+        self.trust.keys.iter_mut().for_each(fix);
     }
 
     /// The secrets `name` may read, by name.

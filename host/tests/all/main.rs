@@ -39,6 +39,7 @@ mod metrics;
 mod names;
 mod notifications;
 mod properties;
+mod registry;
 mod sandbox;
 mod settings;
 mod shell;
