@@ -692,15 +692,27 @@ fn in_chat_an_admin_sees_what_a_skill_asks_for_and_installs_it_with_yes_n() {
             &new[..19]
         )
     );
-    assert_eq!(sha256_hex(bot.skill_path("hello")), sha256_hex(skill_wasm("hello")));
+    assert_eq!(
+        sha256_hex(bot.skill_path("hello")),
+        sha256_hex(skill_wasm("hello"))
+    );
     let done = run.ask("yes 2");
-    while run.try_answer(std::time::Duration::from_millis(500)).is_some() {}
+    while run
+        .try_answer(std::time::Duration::from_millis(500))
+        .is_some()
+    {}
     assert!(done.starts_with("updated hello (sha256 "), "{done}");
-    assert_eq!(sha256_hex(bot.skill_path("hello")), sha256_hex(skill_wasm("loudnoises")));
+    assert_eq!(
+        sha256_hex(bot.skill_path("hello")),
+        sha256_hex(skill_wasm("loudnoises"))
+    );
     let config = sandbot::config::load(&bot.config()).unwrap();
     assert_eq!(config.skills["hello"].allow.http.len(), 2);
     assert!(config.skills["hello"].allow.send.is_empty());
-    assert_eq!(run.ask("skill update hello"), format!("hello is up to date ({reference})."));
+    assert_eq!(
+        run.ask("skill update hello"),
+        format!("hello is up to date ({reference}).")
+    );
 
     // An unsigned one is refused in chat as on the command line.
     author.push(
