@@ -5,7 +5,8 @@
 //! console's page (`page`, at `/console`) and scripts drive: who asks and
 //! logging in (`api`), skills and uploads (`skill_routes`, uploads waiting
 //! in `staged`), executions, connectors and the log (`watch_routes`), and
-//! what acts through the bot as chat does (`command_routes`: commands go
+//! workflows, their runs and answering them as chat does
+//! (`workflow_routes`), what acts through the bot as chat does (`command_routes`: commands go
 //! through the dispatcher as the `console` connector's, `commands`). Off
 //! unless `console:` is configured; see docs/console.md.
 
@@ -20,6 +21,7 @@ mod sessions;
 mod skill_routes;
 mod staged;
 mod watch_routes;
+mod workflow_routes;
 
 pub use accounts::{Account, Accounts, MIN_PASSWORD, Role};
 pub use api::Console;
@@ -38,6 +40,7 @@ pub fn routes(console: Arc<Console>) -> Router {
     use command_routes::{command, validate_config};
     use skill_routes::{approve, disable, enable, reject, skills, upload};
     use watch_routes::{connectors, execution, executions, log, log_stream};
+    use workflow_routes as wf;
     Router::new()
         .route("/console", get(page::html))
         .route("/console/console.js", get(page::script))
@@ -63,5 +66,11 @@ pub fn routes(console: Arc<Console>) -> Router {
         .route("/api/v1/log/stream", get(log_stream))
         .route("/api/v1/executions", get(executions))
         .route("/api/v1/executions/{id}", get(execution))
+        .route("/api/v1/workflows", get(wf::workflows))
+        .route("/api/v1/workflows/runs", get(wf::runs))
+        .route("/api/v1/workflows/runs/{id}", get(wf::run))
+        .route("/api/v1/workflows/runs/{id}/approve", post(wf::approve))
+        .route("/api/v1/workflows/runs/{id}/deny", post(wf::deny))
+        .route("/api/v1/workflows/runs/{id}/cancel", post(wf::cancel))
         .with_state(console)
 }

@@ -10,7 +10,7 @@ use std::io::Write;
 use std::process::Command;
 
 /// One request to loopback `port`: (status, response head, body).
-fn request(
+pub(crate) fn request(
     port: u16,
     method: &str,
     path: &str,
@@ -20,7 +20,7 @@ fn request(
     request_bytes(port, method, path, headers, body.as_bytes())
 }
 
-fn request_bytes(
+pub(crate) fn request_bytes(
     port: u16,
     method: &str,
     path: &str,
@@ -50,12 +50,16 @@ fn request_bytes(
 }
 
 /// A logged-in operator: the cookie to send and the CSRF token.
-struct Login {
-    cookie: String,
-    csrf: String,
+pub(crate) struct Login {
+    pub(crate) cookie: String,
+    pub(crate) csrf: String,
 }
 
-fn log_in(port: u16, name: &str, password: &str) -> Result<Login, (u16, String, String)> {
+pub(crate) fn log_in(
+    port: u16,
+    name: &str,
+    password: &str,
+) -> Result<Login, (u16, String, String)> {
     let body = serde_json::json!({ "name": name, "password": password }).to_string();
     let (status, head, body) = request(port, "POST", "/api/v1/login", &[], &body);
     if status != 200 {
@@ -79,7 +83,7 @@ fn log_in(port: u16, name: &str, password: &str) -> Result<Login, (u16, String, 
     })
 }
 
-fn admin(bot: &BotDir, args: &[&str], password: &str) -> (bool, String) {
+pub(crate) fn admin(bot: &BotDir, args: &[&str], password: &str) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_sandbot"))
         .arg("admin")
         .args(args)

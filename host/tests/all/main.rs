@@ -19,6 +19,7 @@ mod common;
 mod compile_cache;
 mod connectors;
 mod console;
+mod console_workflows;
 mod coordination;
 mod crontab;
 mod docs;
