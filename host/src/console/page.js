@@ -113,6 +113,119 @@ async function showExecutions() {
   say(`${records.length} executions.`);
 }
 
+async function showWorkflows() {
+  const { workflows } = await api("GET", "/api/v1/workflows");
+  const rows = $("workflow-rows");
+  rows.replaceChildren();
+  for (const w of workflows) {
+    const row = document.createElement("tr");
+    cell(row, w.description ? `${w.name} — ${w.description}` : w.name);
+    const ways = [...w.aliases, ...w.crontab.map((c) => `crontab ${c}`)];
+    if (w.webhook) ways.push(`POST /workflow/${w.name}`);
+    ways.push(`workflow run ${w.name}`);
+    list(row, ways);
+    list(row, w.tasks.map((t) => `${t.name} (${t.action})`));
+    rows.appendChild(row);
+  }
+  await showRuns();
+}
+
+async function showRuns() {
+  const { runs } = await api("GET", "/api/v1/workflows/runs?limit=50");
+  const rows = $("run-rows");
+  rows.replaceChildren();
+  for (const r of runs) {
+    const row = document.createElement("tr");
+    row.tabIndex = 0;
+    row.dataset.run = r.id;
+    cell(row, `#${r.id}`);
+    cell(row, r.workflow);
+    cell(row, r.error ? `${r.status}: ${r.error}` : r.status, r.status === "failed" ? "error" : "");
+    cell(row, r.waiting.join(", "));
+    const open = () => showRun(r.id).catch((e) => say(e.message, true));
+    row.addEventListener("click", open);
+    row.addEventListener("keydown", (e) => { if (e.key === "Enter") open(); });
+    rows.appendChild(row);
+  }
+}
+
+// A run's tasks as an indented tree: each start task, then where it led,
+// each task drawn once (a task reached again is named, not redrawn).
+function graph(run) {
+  const byName = new Map(run.tasks.map((t) => [t.name, t]));
+  const led = new Set(run.tasks.flatMap((t) => t.next.flatMap((n) => n.to)));
+  const starts = run.tasks.filter((t) => !led.has(t.name));
+  const drawn = new Set();
+  const item = (task, when) => {
+    const li = document.createElement("li");
+    li.dataset.task = task.name;
+    if (when) {
+      const w = document.createElement("span");
+      w.className = "when";
+      w.textContent = `${when} → `;
+      li.appendChild(w);
+    }
+    const name = document.createElement("span");
+    let text = `${task.name}: ${task.state}`;
+    if (task.error) text += ` (${task.error})`;
+    if (task.children.length) text += ` — runs ${task.children.map((c) => `#${c}`).join(", ")}`;
+    name.textContent = text;
+    name.className = `state-${task.state.replace(/ /g, "-")}`;
+    li.appendChild(name);
+    if (drawn.has(task.name)) { name.textContent = `${task.name} (above)`; return li; }
+    drawn.add(task.name);
+    if (task.answer) {
+      const said = document.createElement("pre");
+      said.textContent = task.answer;
+      li.appendChild(said);
+    }
+    const ul = document.createElement("ul");
+    for (const edge of task.next) {
+      for (const to of edge.to) {
+        const next = byName.get(to);
+        if (next) ul.appendChild(item(next, edge.when));
+        else {
+          const end = document.createElement("li");
+          end.textContent = `${edge.when} → ${to}`;
+          ul.appendChild(end);
+        }
+      }
+    }
+    if (ul.children.length) li.appendChild(ul);
+    return li;
+  };
+  return starts.map((t) => item(t));
+}
+
+async function showRun(id) {
+  const run = await api("GET", `/api/v1/workflows/runs/${id}`);
+  $("run").hidden = false;
+  $("run-title").textContent = `#${run.id} ${run.workflow}: ${run.status}`;
+  $("run-graph").replaceChildren(...graph(run));
+  const actions = $("run-actions");
+  actions.replaceChildren();
+  if (me.role !== "viewer" && run.status === "running") {
+    const answers = [];
+    for (const task of run.waiting) answers.push(["approve", task], ["deny", task]);
+    answers.push(["cancel", null]);
+    for (const [verb, task] of answers) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = task ? `${verb[0].toUpperCase()}${verb.slice(1)} ${task}` : "Cancel the run";
+      button.setAttribute("aria-label", `${button.textContent} of #${run.id}`);
+      button.addEventListener("click", async () => {
+        try {
+          const said = await api("POST", `/api/v1/workflows/runs/${run.id}/${verb}`, task ? { task } : undefined);
+          say(said.answer);
+          await showRuns();
+          await showRun(run.id);
+        } catch (e) { say(e.message, true); }
+      });
+      actions.appendChild(button);
+    }
+  }
+}
+
 async function showConnectors() {
   const { connectors, cluster } = await api("GET", "/api/v1/connectors");
   const rows = $("connector-rows");
@@ -188,7 +301,7 @@ function showPage(name) {
     if (current) tab.setAttribute("aria-current", "page"); else tab.removeAttribute("aria-current");
     $(tab.dataset.page).hidden = !current;
   }
-  const show = { skills: showSkills, executions: showExecutions, connectors: showConnectors, log: showLog, commands: showCommands }[name];
+  const show = { skills: showSkills, executions: showExecutions, workflows: showWorkflows, connectors: showConnectors, log: showLog, commands: showCommands }[name];
   show().catch((e) => say(e.message, true));
 }
 

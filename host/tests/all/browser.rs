@@ -255,14 +255,23 @@ async fn the_page_keeps_who_you_are_and_what_was_said_and_asks_for_a_token() {
 
 /// The operator's console in the browser: log in with the keyboard, see a
 /// skill that failed to load with its error, turn one off, find its
-/// executions by a filter and open one, log out.
+/// executions by a filter and open one, approve a workflow's step from its
+/// run's graph, log out.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_logs_in_turns_a_skill_off_and_finds_its_executions() {
     let port = free_port();
-    let bot = BotDir::new(
-        &["hello", "seen"],
-        &format!("web: {{port: {port}}}\nconsole: {{}}\n"),
-    );
+    let bot = BotDir::new(&["hello", "seen", "ci"], "");
+    // console:carol is among chat's admins: she answers approvals.
+    bot.write_config(&format!(
+        "admins: [alice, 'console:carol']\nconnectors:\n  shell: {{}}\nskills-dir: skills\ndata-dir: data\nweb: {{port: {port}}}\nconsole: {{}}\nunmatched: suggest\n"
+    ));
+    std::fs::create_dir_all(bot.path().join("workflows")).unwrap();
+    std::fs::copy(
+        std::path::Path::new(sandbot_test_skills::WORKSPACE)
+            .join("example-skills/workflows/deploy.yaml"),
+        bot.path().join("workflows/deploy.yaml"),
+    )
+    .unwrap();
     bot.install_truncated("hello", "broken", 100);
     let made = std::process::Command::new(env!("CARGO_BIN_EXE_sandbot"))
         .args(["admin", "add", "carol", "--role", "operator", "-c"])
@@ -334,8 +343,8 @@ async fn an_operator_logs_in_turns_a_skill_off_and_finds_its_executions() {
         &format!("({ROW})('hello')?.textContent === 'disabled'"),
     )
     .await;
-    assert_eq!(run.ask("skills"), "2 skills:");
-    let lines = run.answers(3);
+    assert_eq!(run.ask("skills"), "3 skills:");
+    let lines = run.answers(4);
     assert!(
         lines.iter().any(|l| l.contains("hello 0.1.0 — disabled")),
         "{lines:?}"
@@ -404,6 +413,57 @@ async fn an_operator_logs_in_turns_a_skill_off_and_finds_its_executions() {
     .await;
     let shot = page.screenshot().await.unwrap();
     std::fs::write(artifacts().join("console-executions.png"), &shot).unwrap();
+
+    // A workflow waits for an approval: its graph, and Approve.
+    assert_eq!(run.ask("release web to prod"), "▶ deploy #1 started.");
+    assert!(run.answer().starts_with("❓ Deploy web 1.1.0 to prod?"));
+    page.execute("document.querySelector(\".tab[data-page='workflows']\").click();")
+        .await
+        .unwrap();
+    until(
+        &page,
+        "run #1 waiting for its approval",
+        "document.querySelector(\"#run-rows tr[data-run='1']\")?.children[3].textContent === 'approval'",
+    )
+    .await;
+    page.execute("document.querySelector(\"#run-rows tr[data-run='1']\").click();")
+        .await
+        .unwrap();
+    until(
+        &page,
+        "the run's graph with the approval waiting",
+        "document.querySelector(\"#run-graph li[data-task='approval'] > span:not(.when)\")?.textContent === 'approval: waiting for approval'",
+    )
+    .await;
+    page.execute("document.getElementById('run').scrollIntoView();")
+        .await
+        .unwrap();
+    let shot = page.screenshot().await.unwrap();
+    std::fs::write(artifacts().join("console-workflows.png"), &shot).unwrap();
+    page.execute(
+        "document.querySelector(\"button[aria-label='Approve approval of #1']\").click();",
+    )
+    .await
+    .unwrap();
+    until(
+        &page,
+        "the approval said",
+        "document.getElementById('status').textContent === '👍 console:carol approved #1 (approval).'",
+    )
+    .await;
+    assert_eq!(
+        run.answer(),
+        "✅ deploy #1 succeeded: version=1.1.0, url=https://prod.example/web"
+    );
+    page.execute("document.querySelector(\"#run-rows tr[data-run='1']\").click();")
+        .await
+        .unwrap();
+    until(
+        &page,
+        "the run succeeded",
+        "document.getElementById('run-title').textContent === '#1 deploy: succeeded'",
+    )
+    .await;
 
     page.execute("document.querySelector(\".tab[data-page='connectors']\").click();")
         .await
