@@ -12,6 +12,7 @@ mod load;
 mod notify;
 mod place;
 mod secret;
+pub mod shown;
 mod skill;
 mod web;
 mod webhook;
@@ -116,6 +117,10 @@ pub struct Config {
     /// their settings from (with positions for errors).
     #[serde(skip)]
     pub text: Option<std::sync::Arc<str>>,
+    /// The values `${VAR}` put in its text, kept only to mask them where
+    /// the configuration is shown (`shown`).
+    #[serde(skip)]
+    pub substituted: Vec<Secret>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -6,7 +6,8 @@
 //! logging in (`api`), skills and uploads (`skill_routes`, uploads waiting
 //! in `staged`), executions, connectors and the log (`watch_routes`), and
 //! workflows, their runs and answering them as chat does
-//! (`workflow_routes`), what acts through the bot as chat does (`command_routes`: commands go
+//! (`workflow_routes`), the configuration, masked, and a change checked
+//! (`config_routes`), what acts through the bot as chat does (`command_routes`: commands go
 //! through the dispatcher as the `console` connector's, `commands`). Off
 //! unless `console:` is configured; see docs/console.md.
 
@@ -14,6 +15,7 @@ mod accounts;
 mod api;
 mod command_routes;
 mod commands;
+mod config_routes;
 mod lockout;
 mod page;
 mod secrets;
@@ -37,7 +39,8 @@ use std::sync::Arc;
 /// Every route of the console, sharing `console`.
 pub fn routes(console: Arc<Console>) -> Router {
     use api::{login, logout, me};
-    use command_routes::{command, validate_config};
+    use command_routes::command;
+    use config_routes::{show_config, validate_config};
     use skill_routes::{approve, disable, enable, reject, skills, upload};
     use watch_routes::{connectors, execution, executions, log, log_stream};
     use workflow_routes as wf;
@@ -61,6 +64,7 @@ pub fn routes(console: Arc<Console>) -> Router {
         .route("/api/v1/uploads/{id}/reject", post(reject))
         .route("/api/v1/commands", post(command))
         .route("/api/v1/connectors", get(connectors))
+        .route("/api/v1/config", get(show_config))
         .route("/api/v1/config/validate", post(validate_config))
         .route("/api/v1/log", get(log))
         .route("/api/v1/log/stream", get(log_stream))

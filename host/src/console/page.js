@@ -9,12 +9,12 @@ function say(text, isError) {
   $("status").className = isError ? "error" : "";
 }
 
-async function api(method, path, body) {
-  const headers = { "content-type": "application/json" };
+async function api(method, path, body, contentType) {
+  const headers = { "content-type": contentType || "application/json" };
   if (me && me.csrf && method !== "GET") headers["x-csrf-token"] = me.csrf;
   const response = await fetch(path, {
     method, headers, credentials: "same-origin",
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: body === undefined ? undefined : contentType ? body : JSON.stringify(body),
   });
   const text = await response.text();
   let json = null;
@@ -241,6 +241,30 @@ async function showConnectors() {
   if (cluster) $("cluster").textContent = JSON.stringify(cluster, null, 2);
 }
 
+async function showConfiguration() {
+  const shown = await api("GET", "/api/v1/config");
+  $("config-file").textContent = shown.file || "(built-in defaults)";
+  $("config-yaml").textContent = shown.yaml;
+  $("config-check").hidden = me.role !== "admin";
+  if (!$("config-text").value) $("config-text").value = shown.yaml;
+}
+
+async function checkConfiguration() {
+  const verdict = await api("POST", "/api/v1/config/validate", $("config-text").value, "text/yaml");
+  const out = $("config-verdict");
+  out.replaceChildren();
+  const line = (text, className) => {
+    const li = document.createElement("li");
+    li.textContent = text;
+    if (className) li.className = className;
+    out.appendChild(li);
+  };
+  line(verdict.valid ? "Valid." : "Not valid:", verdict.valid ? "state-serving" : "error");
+  for (const e of verdict.errors) line(e, "error");
+  for (const n of verdict.notes) line(n);
+  if (verdict.summary) line(verdict.summary);
+}
+
 let following = null;
 
 function logLine(line) {
@@ -301,7 +325,7 @@ function showPage(name) {
     if (current) tab.setAttribute("aria-current", "page"); else tab.removeAttribute("aria-current");
     $(tab.dataset.page).hidden = !current;
   }
-  const show = { skills: showSkills, executions: showExecutions, workflows: showWorkflows, connectors: showConnectors, log: showLog, commands: showCommands }[name];
+  const show = { skills: showSkills, executions: showExecutions, workflows: showWorkflows, configuration: showConfiguration, connectors: showConnectors, log: showLog, commands: showCommands }[name];
   show().catch((e) => say(e.message, true));
 }
 
@@ -351,6 +375,10 @@ document.addEventListener("DOMContentLoaded", () => {
   $("log-filters").addEventListener("submit", (e) => {
     e.preventDefault();
     showLog().catch((err) => say(err.message, true));
+  });
+  $("config-check").addEventListener("submit", (e) => {
+    e.preventDefault();
+    checkConfiguration().catch((err) => say(err.message, true));
   });
   $("filters").addEventListener("submit", (e) => {
     e.preventDefault();

@@ -465,6 +465,19 @@ async fn an_operator_logs_in_turns_a_skill_off_and_finds_its_executions() {
     )
     .await;
 
+    // The configuration in effect, from its file, secrets masked.
+    page.execute("document.querySelector(\".tab[data-page='configuration']\").click();")
+        .await
+        .unwrap();
+    until(
+        &page,
+        "the configuration in effect",
+        "document.getElementById('config-yaml').textContent.includes('console:carol')",
+    )
+    .await;
+    let shot = page.screenshot().await.unwrap();
+    std::fs::write(artifacts().join("console-configuration.png"), &shot).unwrap();
+
     page.execute("document.querySelector(\".tab[data-page='connectors']\").click();")
         .await
         .unwrap();
