@@ -49,6 +49,7 @@ function list(row, items) {
 }
 
 async function showSkills() {
+  $("upload").hidden = me.role !== "admin";
   const { skills } = await api("GET", "/api/v1/skills");
   const rows = $("skill-rows");
   rows.replaceChildren();
@@ -81,6 +82,51 @@ async function showSkills() {
     row.appendChild(td);
     rows.appendChild(row);
   }
+}
+
+let waiting = null;
+
+function items(id, texts) {
+  const ul = $(id);
+  ul.replaceChildren();
+  for (const text of texts) {
+    const li = document.createElement("li");
+    li.textContent = text;
+    ul.appendChild(li);
+  }
+}
+
+// An upload checked by the bot: what it is and what it may do, to approve.
+async function checkUpload() {
+  const file = $("upload-file").files[0];
+  if (!file) return;
+  const name = $("upload-name").value.trim() || file.name.replace(/\.wasm$/, "");
+  const shown = await api("POST", `/api/v1/skills/${encodeURIComponent(name)}/upload`, file, "application/wasm");
+  waiting = shown;
+  $("preview-title").textContent = `${shown.name} ${shown.version}, waiting for approval`;
+  $("preview-about").textContent = shown.description || "(no description)";
+  $("preview-replaces").textContent = shown.replaces ? `version ${shown.replaces}` : "nothing: a new skill";
+  $("preview-sha").textContent = shown.sha256;
+  items("preview-matchers", shown.matchers.map((m) => m.help || m.kind));
+  items("preview-grants", shown.grants);
+  $("preview").hidden = false;
+  say(`${shown.name} checked: read what it may do, then approve or reject it.`);
+}
+
+async function decideUpload(approve) {
+  if (!waiting) return;
+  const { id, name } = waiting;
+  waiting = null;
+  $("preview").hidden = true;
+  $("upload").reset();
+  if (approve) {
+    const done = await api("POST", `/api/v1/uploads/${encodeURIComponent(id)}/approve`);
+    say(done.change);
+  } else {
+    await api("POST", `/api/v1/uploads/${encodeURIComponent(id)}/reject`);
+    say(`${name}: rejected.`);
+  }
+  await showSkills();
 }
 
 async function showExecutions() {
@@ -376,6 +422,12 @@ document.addEventListener("DOMContentLoaded", () => {
     e.preventDefault();
     showLog().catch((err) => say(err.message, true));
   });
+  $("upload").addEventListener("submit", (e) => {
+    e.preventDefault();
+    checkUpload().catch((err) => say(err.message, true));
+  });
+  $("approve-upload").addEventListener("click", () => decideUpload(true).catch((err) => say(err.message, true)));
+  $("reject-upload").addEventListener("click", () => decideUpload(false).catch((err) => say(err.message, true)));
   $("config-check").addEventListener("submit", (e) => {
     e.preventDefault();
     checkConfiguration().catch((err) => say(err.message, true));

@@ -254,16 +254,17 @@ async fn the_page_keeps_who_you_are_and_what_was_said_and_asks_for_a_token() {
 }
 
 /// The operator's console in the browser: log in with the keyboard, see a
-/// skill that failed to load with its error, turn one off, find its
-/// executions by a filter and open one, approve a workflow's step from its
-/// run's graph, log out.
+/// skill that failed to load with its error, upload a new one and approve
+/// it after reading its grants, hear it in the chat page, turn it and
+/// another off, find executions by a filter and open one, approve a
+/// workflow's step from its run's graph, see the configuration, log out.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_logs_in_turns_a_skill_off_and_finds_its_executions() {
     let port = free_port();
     let bot = BotDir::new(&["hello", "seen", "ci"], "");
     // console:carol is among chat's admins: she answers approvals.
     bot.write_config(&format!(
-        "admins: [alice, 'console:carol']\nconnectors:\n  shell: {{}}\nskills-dir: skills\ndata-dir: data\nweb: {{port: {port}}}\nconsole: {{}}\nunmatched: suggest\n"
+        "admins: [alice, 'console:carol']\nconnectors:\n  shell: {{}}\n  websocket: {{bot-name: sandbot}}\nskills-dir: skills\ndata-dir: data\nweb: {{port: {port}}}\nconsole: {{}}\nunmatched: suggest\n"
     ));
     std::fs::create_dir_all(bot.path().join("workflows")).unwrap();
     std::fs::copy(
@@ -274,7 +275,7 @@ async fn an_operator_logs_in_turns_a_skill_off_and_finds_its_executions() {
     .unwrap();
     bot.install_truncated("hello", "broken", 100);
     let made = std::process::Command::new(env!("CARGO_BIN_EXE_sandbot"))
-        .args(["admin", "add", "carol", "--role", "operator", "-c"])
+        .args(["admin", "add", "carol", "--role", "admin", "-c"])
         .arg(bot.config())
         .env("SANDBOT_PASSWORD", "carol's long password")
         .output()
@@ -334,6 +335,79 @@ async fn an_operator_logs_in_turns_a_skill_off_and_finds_its_executions() {
     let shot = page.screenshot().await.unwrap();
     std::fs::write(artifacts().join("console-skills.png"), &shot).unwrap();
 
+    // A new skill: uploaded, shown with what it may do, approved; it
+    // answers in the chat page; then turned off.
+    let dance = crate::common::skill_wasm("dance");
+    page.find("#upload-file")
+        .await
+        .unwrap()
+        .send_keys(dance.to_str().unwrap())
+        .await
+        .unwrap();
+    page.execute("document.querySelector('#upload button[type=submit]').click();")
+        .await
+        .unwrap();
+    until(
+        &page,
+        "the upload's manifest and grants",
+        "!document.getElementById('preview').hidden && \
+         document.getElementById('preview-title').textContent === 'dance 0.1.0, waiting for approval' && \
+         [...document.querySelectorAll('#preview-matchers li')].map(l => l.textContent).join() === 'dance — I dance' && \
+         [...document.querySelectorAll('#preview-grants li')].some(l => l.textContent === 'no network')",
+    )
+    .await;
+    page.execute("document.getElementById('preview').scrollIntoView();")
+        .await
+        .unwrap();
+    let shot = page.screenshot().await.unwrap();
+    std::fs::write(artifacts().join("console-upload.png"), &shot).unwrap();
+    page.execute("document.getElementById('approve-upload').click();")
+        .await
+        .unwrap();
+    until(
+        &page,
+        "dance serving",
+        &format!("({ROW})('dance')?.textContent === 'serving'"),
+    )
+    .await;
+    assert!(bot.skill_path("dance").exists());
+    page.goto(&format!("http://127.0.0.1:{port}/chat"))
+        .await
+        .unwrap();
+    until(
+        &page,
+        "the chat page online",
+        "document.getElementById('state').textContent === 'online'",
+    )
+    .await;
+    ask(&page, "dance").await;
+    until(
+        &page,
+        "the new skill's dance",
+        &format!("{BOT_SAID}.includes(':D|-<')"),
+    )
+    .await;
+    let shot = page.screenshot().await.unwrap();
+    std::fs::write(artifacts().join("console-upload-chat.png"), &shot).unwrap();
+    page.goto(&format!("http://127.0.0.1:{port}/console"))
+        .await
+        .unwrap();
+    until(
+        &page,
+        "dance serving, the session kept",
+        &format!("({ROW})('dance')?.textContent === 'serving'"),
+    )
+    .await;
+    page.execute("document.querySelector(\"button[aria-label='Disable dance']\").click();")
+        .await
+        .unwrap();
+    until(
+        &page,
+        "dance disabled",
+        &format!("({ROW})('dance')?.textContent === 'disabled'"),
+    )
+    .await;
+
     page.execute("document.querySelector(\"button[aria-label='Disable hello']\").click();")
         .await
         .unwrap();
@@ -343,8 +417,8 @@ async fn an_operator_logs_in_turns_a_skill_off_and_finds_its_executions() {
         &format!("({ROW})('hello')?.textContent === 'disabled'"),
     )
     .await;
-    assert_eq!(run.ask("skills"), "3 skills:");
-    let lines = run.answers(4);
+    assert_eq!(run.ask("skills"), "4 skills:");
+    let lines = run.answers(5);
     assert!(
         lines.iter().any(|l| l.contains("hello 0.1.0 — disabled")),
         "{lines:?}"
