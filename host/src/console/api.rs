@@ -261,11 +261,13 @@ fn set_cookie(console: &Console, value: &str, max_age: u64) -> HeaderValue {
     HeaderValue::from_str(&text).expect("a cookie of hex digits is a header value")
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct Login {
-    name: String,
-    password: String,
+crate::with_schema! {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct Login {
+        name: String,
+        password: String,
+    }
 }
 
 pub(super) async fn login(

@@ -12,10 +12,12 @@ use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct Command {
-    text: String,
+crate::with_schema! {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct Command {
+        text: String,
+    }
 }
 
 /// Says a command to the bot as `console:<name>` (see `commands`), and

@@ -10,12 +10,12 @@ use super::accounts::Role;
 use super::api::{Act, Console, error};
 use super::commands::CONNECTOR;
 use crate::event::Outcome;
+use crate::workflow::{DefinitionView, RunSummary};
 use axum::Json;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -24,14 +24,41 @@ pub(super) async fn workflows(State(console): State<Arc<Console>>, headers: Head
     if let Err(refused) = console.require(&headers, Role::Viewer, false) {
         return *refused;
     }
-    let defs = console.bot.workflows().definition_views();
-    Json(json!({ "workflows": defs })).into_response()
+    let workflows = console.bot.workflows().definition_views();
+    Json(Definitions { workflows }).into_response()
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RunsQuery {
-    limit: Option<usize>,
+crate::with_schema! {
+    /// The loaded workflows.
+    #[derive(Serialize)]
+    pub(super) struct Definitions {
+        workflows: Vec<DefinitionView>,
+    }
+}
+
+crate::with_schema! {
+    /// The last runs.
+    #[derive(Serialize)]
+    pub(super) struct Runs {
+        runs: Vec<RunSummary>,
+    }
+}
+
+crate::with_schema! {
+    /// What answering a run said.
+    #[derive(Serialize)]
+    pub(super) struct Answered {
+        run: u64,
+        answer: String,
+    }
+}
+
+crate::with_schema! {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct RunsQuery {
+        limit: Option<usize>,
+    }
 }
 
 /// The last runs (`limit`, 50 unless said, at most 500), newest first.
@@ -48,7 +75,7 @@ pub(super) async fn runs(
     };
     let limit = query.limit.unwrap_or(50).min(500);
     match console.bot.workflows().run_summaries(limit).await {
-        Ok(runs) => Json(json!({ "runs": runs })).into_response(),
+        Ok(runs) => Json(Runs { runs }).into_response(),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")),
     }
 }
@@ -76,11 +103,13 @@ fn run_number(id: &str) -> Option<u64> {
     id.trim_start_matches("wf-").parse().ok()
 }
 
-/// Which approval, when a run waits for several.
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub(super) struct Decision {
-    task: Option<String>,
+crate::with_schema! {
+    /// Which approval, when a run waits for several.
+    #[derive(Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct Decision {
+        task: Option<String>,
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -179,7 +208,11 @@ async fn answer(
     match said {
         Ok(text) => {
             console.audit(&act, Ok(()));
-            Json(json!({ "run": n, "answer": text })).into_response()
+            Json(Answered {
+                run: n,
+                answer: text,
+            })
+            .into_response()
         }
         Err(why) => {
             console.audit(&act, Err((Outcome::Denied, why.clone())));

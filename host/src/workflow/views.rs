@@ -9,86 +9,103 @@ use super::spec::{Action, Target, Task, When, Workflow};
 use super::store::{RunStatus, Status, StoredRun, TaskDoc};
 use serde::Serialize;
 
-/// A loaded workflow.
-#[derive(Debug, Serialize)]
-pub struct DefinitionView {
-    pub name: String,
-    pub description: String,
-    /// Its file in the workflows folder.
-    pub file: Option<String>,
-    /// Each alias's help (how it is started in chat).
-    pub aliases: Vec<String>,
-    /// Its `crontab:` entries' schedules.
-    pub crontab: Vec<String>,
-    /// `POST /workflow/NAME` starts it.
-    pub webhook: bool,
-    pub inputs: Vec<String>,
-    pub tasks: Vec<TaskView>,
+crate::with_schema! {
+    /// A loaded workflow.
+    #[derive(Debug, Serialize)]
+    pub struct DefinitionView {
+        pub name: String,
+        pub description: String,
+        /// Its file in the workflows folder.
+        pub file: Option<String>,
+        /// Each alias's help (how it is started in chat).
+        pub aliases: Vec<String>,
+        /// Its `crontab:` entries' schedules.
+        pub crontab: Vec<String>,
+        /// `POST /workflow/NAME` starts it.
+        pub webhook: bool,
+        pub inputs: Vec<String>,
+        pub tasks: Vec<TaskView>,
+    }
 }
 
-/// A task of a definition, and where it leads.
-#[derive(Debug, Serialize)]
-pub struct TaskView {
-    pub name: String,
-    /// `skill.matcher`, `send`, `wait`, `approve`, or `workflow.NAME`.
-    pub action: String,
-    /// It waits for this many of the tasks that lead to it.
-    pub join: Option<usize>,
-    /// It starts the run (nothing leads to it).
-    pub start: bool,
-    pub next: Vec<Edge>,
+crate::with_schema! {
+    /// A task of a definition, and where it leads.
+    #[derive(Debug, Serialize)]
+    pub struct TaskView {
+        pub name: String,
+        /// `skill.matcher`, `send`, `wait`, `approve`, or `workflow.NAME`.
+        pub action: String,
+        /// It waits for this many of the tasks that lead to it.
+        pub join: Option<usize>,
+        /// It starts the run (nothing leads to it).
+        pub start: bool,
+        pub next: Vec<Edge>,
+    }
 }
 
-/// Where a task leads, and when.
-#[derive(Debug, Clone, Serialize)]
-pub struct Edge {
-    /// `succeeded`, `failed`, `always` or `a condition`.
-    pub when: String,
-    /// Task names; `fail` ends the run failed.
-    pub to: Vec<String>,
+crate::with_schema! {
+    /// Where a task leads, and when.
+    #[derive(Debug, Clone, Serialize)]
+    pub struct Edge {
+        /// `succeeded`, `failed`, `always` or `a condition`.
+        pub when: String,
+        /// Task names; `fail` ends the run failed.
+        pub to: Vec<String>,
+    }
 }
 
-/// A run, as a list shows it.
-#[derive(Debug, Serialize)]
-pub struct RunSummary {
-    pub id: u64,
-    pub workflow: String,
-    /// `running`, `succeeded`, `failed`, `canceled`, or `unreadable`.
-    pub status: String,
-    pub started_at: u64,
-    /// The approvals it waits for, by task.
-    pub waiting: Vec<String>,
-    /// The run whose task started it.
-    pub parent: Option<u64>,
-    pub error: Option<String>,
+crate::with_schema! {
+    /// A run, as a list shows it.
+    #[derive(Debug, Serialize)]
+    pub struct RunSummary {
+        pub id: u64,
+        pub workflow: String,
+        /// `running`, `succeeded`, `failed`, `canceled`, or `unreadable`.
+        pub status: String,
+        pub started_at: u64,
+        /// The approvals it waits for, by task.
+        pub waiting: Vec<String>,
+        /// The run whose task started it.
+        pub parent: Option<u64>,
+        pub error: Option<String>,
+    }
 }
 
-/// A run with its task graph.
-#[derive(Debug, Serialize)]
-pub struct RunView {
-    #[serde(flatten)]
-    pub summary: RunSummary,
-    /// The host that drives it, on several hosts.
-    pub owner: Option<String>,
-    /// Its tasks in the definition's order, those not reached included.
-    pub tasks: Vec<RunTask>,
+crate::with_schema! {
+    /// A run with its task graph: a [`RunSummary`]'s fields, and more.
+    #[derive(Debug, Serialize)]
+    pub struct RunView {
+        pub id: u64,
+        pub workflow: String,
+        pub status: String,
+        pub started_at: u64,
+        pub waiting: Vec<String>,
+        pub parent: Option<u64>,
+        pub error: Option<String>,
+        /// The host that drives it, on several hosts.
+        pub owner: Option<String>,
+        /// Its tasks in the definition's order, those not reached included.
+        pub tasks: Vec<RunTask>,
+    }
 }
 
-/// A task of a run.
-#[derive(Debug, Serialize)]
-pub struct RunTask {
-    pub name: String,
-    /// `not reached`, `waiting`, `running`, `waiting for approval`,
-    /// `succeeded` or `failed`.
-    pub state: String,
-    pub started_at: u64,
-    pub ended_at: u64,
-    /// What it said.
-    pub answer: String,
-    pub error: Option<String>,
-    /// The runs it started (`action: workflow.NAME`).
-    pub children: Vec<u64>,
-    pub next: Vec<Edge>,
+crate::with_schema! {
+    /// A task of a run.
+    #[derive(Debug, Serialize)]
+    pub struct RunTask {
+        pub name: String,
+        /// `not reached`, `waiting`, `running`, `waiting for approval`,
+        /// `succeeded` or `failed`.
+        pub state: String,
+        pub started_at: u64,
+        pub ended_at: u64,
+        /// What it said.
+        pub answer: String,
+        pub error: Option<String>,
+        /// The runs it started (`action: workflow.NAME`).
+        pub children: Vec<u64>,
+        pub next: Vec<Edge>,
+    }
 }
 
 fn action(a: &Action) -> String {
@@ -281,8 +298,15 @@ impl Workflows {
                 }
             })
             .collect();
+        let summary = self.summary(&kept);
         Ok(Some(RunView {
-            summary: self.summary(&kept),
+            id: summary.id,
+            workflow: summary.workflow,
+            status: summary.status,
+            started_at: summary.started_at,
+            waiting: summary.waiting,
+            parent: summary.parent,
+            error: summary.error,
             owner: kept.owner.clone(),
             tasks,
         }))

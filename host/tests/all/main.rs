@@ -19,6 +19,7 @@ mod common;
 mod compile_cache;
 mod connectors;
 mod console;
+mod console_api;
 mod console_config;
 mod console_workflows;
 mod coordination;
