@@ -440,9 +440,11 @@ impl Config {
         }
     }
 
-    /// Is `user_id` on `connector` an admin? By stable id, never by name.
+    /// Is `user_id` on `connector` an admin? By stable id, never by name:
+    /// named in `admins:`, or linked to an admin account of the console.
     pub fn is_admin(&self, connector: &str, user_id: &str) -> bool {
         self.admins.iter().any(|a| a.fits(connector, user_id))
+            || crate::identity::is_linked_admin(connector, user_id)
     }
 }
 

@@ -370,7 +370,15 @@ pub(super) async fn logout(
 pub(super) async fn me(State(console): State<Arc<Console>>, headers: HeaderMap) -> Response {
     match console.require(&headers, Role::Viewer, false) {
         Ok(operator) => {
-            let mut me = json!({ "name": operator.account.name, "role": operator.account.role });
+            let links = console
+                .accounts
+                .links_of(&operator.account.name)
+                .unwrap_or_default();
+            let mut me = json!({
+                "name": operator.account.name,
+                "role": operator.account.role,
+                "links": links,
+            });
             if let Some(csrf) = operator.csrf {
                 me["csrf"] = json!(csrf);
             }

@@ -3,7 +3,7 @@
 //! lockout (`lockout`), random tokens compared in constant time
 //! (`secrets`), and the versioned JSON API under `/api/v1` that the
 //! console's page (`page`, at `/console`) and scripts drive: who asks and
-//! logging in (`api`), skills and uploads (`skill_routes`, uploads waiting
+//! logging in (`api`), chat identities linked to accounts (`links`), skills and uploads (`skill_routes`, uploads waiting
 //! in `staged`), executions, connectors and the log (`watch_routes`), and
 //! workflows, their runs and answering them as chat does
 //! (`workflow_routes`), the configuration, masked, and a change checked
@@ -18,6 +18,7 @@ mod api;
 mod command_routes;
 mod commands;
 mod config_routes;
+mod links;
 mod lockout;
 mod openapi;
 mod page;
@@ -31,6 +32,7 @@ mod workflow_routes;
 pub use accounts::{Account, Accounts, MIN_PASSWORD, Role};
 pub use api::Console;
 pub use commands::{CONNECTOR, Conversations};
+pub use links::follow_links;
 pub use lockout::Lockout;
 pub use sessions::{COOKIE, Sessions};
 pub use staged::Staged;

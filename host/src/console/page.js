@@ -385,7 +385,8 @@ async function start() {
   $("console").hidden = !me;
   $("who").hidden = !me;
   if (me) {
-    $("account").textContent = `${me.name} (${me.role})`;
+    const links = me.links && me.links.length ? `, in chat ${me.links.join(", ")}` : "";
+    $("account").textContent = `${me.name} (${me.role}${links})`;
     showPage("skills");
   } else {
     $("name").focus();
