@@ -243,8 +243,20 @@ function graph(run) {
   return starts.map((t) => item(t));
 }
 
+let watchingRun = null;
+
 async function showRun(id) {
+  clearTimeout(watchingRun);
   const run = await api("GET", `/api/v1/workflows/runs/${id}`);
+  // A running run is followed: read again every 2 s while it is shown.
+  if (run.status === "running") {
+    watchingRun = setTimeout(() => {
+      if (!$("workflows").hidden && !$("run").hidden && $("run").dataset.run === String(id)) {
+        showRun(id).then(showRuns).catch((e) => say(e.message, true));
+      }
+    }, 2000);
+  }
+  $("run").dataset.run = String(run.id);
   $("run").hidden = false;
   $("run-title").textContent = `#${run.id} ${run.workflow}: ${run.status}`;
   $("run-graph").replaceChildren(...graph(run));
