@@ -137,6 +137,7 @@ async function showExecutions() {
   const rows = $("execution-rows");
   rows.replaceChildren();
   $("detail").hidden = true;
+  $("detail-tree").hidden = true;
   for (const r of records) {
     const row = document.createElement("tr");
     row.tabIndex = 0;
@@ -146,17 +147,56 @@ async function showExecutions() {
     cell(row, r.user || "");
     cell(row, r.text || r.trigger || "");
     cell(row, r.outcome, r.outcome === "ok" ? "" : "error");
-    const open = async () => {
-      const one = await api("GET", `/api/v1/executions/${encodeURIComponent(r.id)}`);
-      $("detail").textContent = JSON.stringify(one, null, 2);
-      $("detail").hidden = false;
-      $("detail").focus();
-    };
+    const open = () => openExecution(r.id).catch((e) => say(e.message, true));
     row.addEventListener("click", open);
     row.addEventListener("keydown", (e) => { if (e.key === "Enter") open(); });
     rows.appendChild(row);
   }
   say(`${records.length} executions.`);
+}
+
+function executionLine(r) {
+  const what = r.matcher ? `${r.skill}/${r.matcher}` : r.skill;
+  return `${r.id} ${what}: ${r.outcome}${r.error ? ` (${r.error})` : ""}`;
+}
+
+// One execution: a workflow run's tasks under it as a tree (each opens in
+// turn, a task that started a run showing that run's), and all of it as JSON.
+async function openExecution(id) {
+  const one = await api("GET", `/api/v1/executions/${encodeURIComponent(id)}`);
+  const root = document.createElement("li");
+  root.textContent = executionLine(one);
+  if (one.children) {
+    const ul = document.createElement("ul");
+    for (const child of one.children) {
+      const li = document.createElement("li");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "link";
+      button.dataset.id = child.id;
+      button.textContent = executionLine(child);
+      button.addEventListener("click", () => openExecution(child.id).catch((e) => say(e.message, true)));
+      li.appendChild(button);
+      ul.appendChild(li);
+    }
+    root.appendChild(ul);
+  }
+  if (one.parent) {
+    const up = document.createElement("button");
+    up.type = "button";
+    up.className = "link";
+    up.textContent = `↑ ${one.parent}`;
+    up.addEventListener("click", () => openExecution(one.parent).catch((e) => say(e.message, true)));
+    const upLine = document.createElement("li");
+    upLine.appendChild(up);
+    $("detail-tree").replaceChildren(upLine, root);
+  } else {
+    $("detail-tree").replaceChildren(root);
+  }
+  $("detail-tree").hidden = false;
+  $("detail").textContent = JSON.stringify(one, null, 2);
+  $("detail").hidden = false;
+  $("detail").focus();
 }
 
 async function showWorkflows() {

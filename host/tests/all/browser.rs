@@ -537,6 +537,47 @@ async fn an_operator_logs_in_turns_a_skill_off_and_finds_its_executions() {
     )
     .await;
 
+    // The run in the executions: its tasks under it, each opening in turn.
+    page.execute("document.querySelector(\".tab[data-page='executions']\").click();")
+        .await
+        .unwrap();
+    page.execute("document.getElementById('f-text').value = ''; document.getElementById('f-skill').value = '';")
+        .await
+        .unwrap();
+    page.find("#f-skill")
+        .await
+        .unwrap()
+        .send_keys("deploy\n")
+        .await
+        .unwrap();
+    until(
+        &page,
+        "the run's execution",
+        "document.querySelector(\"#execution-rows tr[data-id='wf-1']\") !== null",
+    )
+    .await;
+    page.execute("document.querySelector(\"#execution-rows tr[data-id='wf-1']\").click();")
+        .await
+        .unwrap();
+    until(
+        &page,
+        "the run's tasks under it",
+        "document.querySelector(\"#detail-tree button[data-id='wf-1.approval']\")?.textContent.startsWith('wf-1.approval approve')",
+    )
+    .await;
+    page.execute(
+        "document.querySelector(\"#detail-tree button[data-id='wf-1.approval']\").click();",
+    )
+    .await
+    .unwrap();
+    until(
+        &page,
+        "the approval's own execution, with its way back up",
+        "document.getElementById('detail').textContent.includes('\"id\": \"wf-1.approval\"') && \
+         document.querySelector('#detail-tree li button')?.textContent === '↑ wf-1'",
+    )
+    .await;
+
     // The configuration in effect, from its file, secrets masked.
     page.execute("document.querySelector(\".tab[data-page='configuration']\").click();")
         .await
