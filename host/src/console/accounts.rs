@@ -29,6 +29,13 @@ pub enum Role {
     Admin,
 }
 
+impl crate::schema::Schema for Role {
+    fn schema() -> serde_json::Value {
+        let roles = [Role::Viewer, Role::Operator, Role::Admin].map(Role::as_str);
+        serde_json::json!({"type": "string", "enum": roles})
+    }
+}
+
 impl Role {
     pub fn as_str(self) -> &'static str {
         match self {

@@ -7,8 +7,7 @@ use axum::Json;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -17,6 +16,16 @@ crate::with_schema! {
     #[serde(deny_unknown_fields)]
     pub(super) struct Command {
         text: String,
+    }
+}
+
+crate::with_schema! {
+    /// What the bot said to a command.
+    #[derive(Serialize)]
+    pub(super) struct Answers {
+        answers: Vec<String>,
+        /// Every answer came within 30 s.
+        finished: bool,
     }
 }
 
@@ -45,10 +54,10 @@ pub(super) async fn command(
         .ask(console.events.as_ref(), &operator.account.name, text)
         .await
     {
-        Ok(answered) => Json(json!({
-            "answers": answered.texts,
-            "finished": answered.finished,
-        }))
+        Ok(answered) => Json(Answers {
+            answers: answered.texts,
+            finished: answered.finished,
+        })
         .into_response(),
         Err(closed) => error(StatusCode::SERVICE_UNAVAILABLE, closed.to_string()),
     }

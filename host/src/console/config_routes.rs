@@ -8,8 +8,33 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
 use std::sync::Arc;
+
+crate::with_schema! {
+    /// The configuration in effect, masked.
+    #[derive(Serialize)]
+    pub(super) struct Shown {
+        /// The file it was read from.
+        file: Option<String>,
+        /// As data, every secret `***`.
+        configuration: serde_json::Value,
+        /// The same as YAML.
+        yaml: String,
+    }
+}
+
+crate::with_schema! {
+    /// What checking a configuration found.
+    #[derive(Serialize)]
+    pub(super) struct Verdict {
+        valid: bool,
+        /// Each naming the file in use and its line.
+        errors: Vec<String>,
+        notes: Vec<String>,
+        summary: Option<String>,
+    }
+}
 
 /// The configuration in effect, every secret masked as `***`: as data
 /// (`configuration`) and as YAML (`yaml`), with the file it came from.
@@ -27,11 +52,11 @@ pub(super) async fn show_config(
     } else {
         serde_yaml_ng::to_string(&shown).unwrap_or_default()
     };
-    Json(json!({
-        "file": config.source.as_ref().map(|p| p.display().to_string()),
-        "configuration": shown,
-        "yaml": yaml,
-    }))
+    Json(Shown {
+        file: config.source.as_ref().map(|p| p.display().to_string()),
+        configuration: shown,
+        yaml,
+    })
     .into_response()
 }
 
@@ -65,12 +90,12 @@ pub(super) async fn validate_config(
         let shown = aside.path().display().to_string();
         let real = real.display().to_string();
         let named = |m: String| m.replace(&shown, &real);
-        anyhow::Ok(json!({
-            "valid": verdict.errors.is_empty(),
-            "errors": verdict.errors.into_iter().map(named).collect::<Vec<_>>(),
-            "notes": verdict.notes.into_iter().map(named).collect::<Vec<_>>(),
-            "summary": verdict.summary,
-        }))
+        anyhow::Ok(Verdict {
+            valid: verdict.errors.is_empty(),
+            errors: verdict.errors.into_iter().map(named).collect(),
+            notes: verdict.notes.into_iter().map(named).collect(),
+            summary: verdict.summary,
+        })
     })
     .await;
     match checked {

@@ -63,47 +63,59 @@ fn table(openapi: axum::routing::MethodRouter<Arc<Console>>) -> Vec<Route> {
             .gives_file("text/css"),
         Route::get("/api/v1/openapi.json", openapi).says("this document"),
         Route::post("/api/v1/login", post(login))
-            .says("log in: {name, role, csrf} and the session cookie; 429 while locked")
-            .takes::<Login>(),
+            .says("log in: the session cookie, and the CSRF token; 429 while locked")
+            .takes::<Login>()
+            .gives::<api::LoggedIn>(),
         Route::post("/api/v1/logout", post(logout))
             .role(Viewer)
             .says("end the session")
             .gives_nothing(),
-        Route::get("/api/v1/me", get(me)).role(Viewer).says("who is logged in: {name, role, csrf}"),
+        Route::get("/api/v1/me", get(me))
+            .role(Viewer)
+            .says("who is logged in")
+            .gives::<api::Me>(),
         Route::get("/api/v1/skills", get(skills))
             .role(Viewer)
-            .says("each skill: {skills: [{name, version, sha256, state, error, matchers, grants}]}"),
+            .says("each skill")
+            .gives::<skill_routes::Skills>(),
         Route::post("/api/v1/skills/{name}/enable", post(enable))
             .role(Operator)
-            .says("skill enable NAME: {name, state, changed}"),
+            .says("skill enable NAME")
+            .gives::<skill_routes::Turned>(),
         Route::post("/api/v1/skills/{name}/disable", post(disable))
             .role(Operator)
-            .says("skill disable NAME: {name, state, changed}"),
+            .says("skill disable NAME")
+            .gives::<skill_routes::Turned>(),
         Route::post("/api/v1/skills/{name}/upload", post(upload).layer(upload_limit))
             .role(Admin)
-            .says("check a .wasm as skill NAME, serving nothing: {id, name, version, sha256, replaces, matchers, grants}; 422 if it would not load")
-            .takes_bytes("application/wasm"),
+            .says("check a .wasm as skill NAME, serving nothing; 422 if it would not load")
+            .takes_bytes("application/wasm")
+            .gives::<skill_routes::Preview>(),
         Route::post("/api/v1/uploads/{id}/approve", post(approve))
             .role(Admin)
-            .says("install an upload make-before-break: {name, sha256, change, uploaded_by}"),
+            .says("install an upload make-before-break")
+            .gives::<skill_routes::Installed>(),
         Route::post("/api/v1/uploads/{id}/reject", post(reject))
             .role(Admin)
             .says("drop an upload")
             .gives_nothing(),
         Route::post("/api/v1/commands", post(command))
             .role(Operator)
-            .says("say a command as console:NAME: {answers, finished}")
-            .takes::<Command>(),
+            .says("say a command as console:NAME")
+            .takes::<Command>()
+            .gives::<command_routes::Answers>(),
         Route::get("/api/v1/connectors", get(connectors))
             .role(Viewer)
             .says("each connector's state: {connectors: [{name, type, state}], cluster}"),
         Route::get("/api/v1/config", get(show_config))
             .role(Viewer)
-            .says("the configuration in effect, every secret masked: {file, configuration, yaml}"),
+            .says("the configuration in effect, every secret masked")
+            .gives::<config_routes::Shown>(),
         Route::post("/api/v1/config/validate", post(validate_config))
             .role(Admin)
-            .says("check a configuration text, changing nothing: {valid, errors, notes, summary}")
-            .takes_bytes("text/yaml"),
+            .says("check a configuration text, changing nothing")
+            .takes_bytes("text/yaml")
+            .gives::<config_routes::Verdict>(),
         Route::get("/api/v1/log", get(log))
             .role(Viewer)
             .says("the bot's recent log lines, each the JSON object it was written as")

@@ -140,6 +140,28 @@ fn the_openapi_document_lists_every_route_and_every_change_checks_who_asks() {
         }
     }
     assert!(changes >= 11, "{changes} state-changing routes");
+    // What the routes answer is what their schemas say.
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let Some(schema) = item["get"]["responses"]["200"]["content"]["application/json"]
+            .get("schema")
+            .filter(|s| s.get("type").is_some())
+        else {
+            continue;
+        };
+        if path.contains('{') {
+            continue;
+        }
+        let (status, _, body) =
+            request(port, "GET", path, &[("cookie", victor.cookie.as_str())], "");
+        assert_eq!(status, 200, "{path}: {body}");
+        let answer: Value = serde_json::from_str(&body).unwrap();
+        if let Err(why) = conforms(&answer, schema, "") {
+            panic!("GET {path}: {why}\n{answer}\n{schema}");
+        }
+        checked += 1;
+    }
+    assert!(checked >= 5, "{checked} answers checked");
     // Nothing was changed by the refusals: hello still serves.
     let (_, _, skills) = request(
         port,
@@ -171,4 +193,52 @@ fn the_openapi_document_lists_every_route_and_every_change_checks_who_asks() {
     }
     running.terminate();
     let _ = running.finish();
+}
+
+/// Does `value` fit `schema` (the subset the document uses: type,
+/// properties, required, items, enum)? `Err` says where not.
+fn conforms(value: &Value, schema: &Value, at: &str) -> Result<(), String> {
+    if let Some(kind) = schema["type"].as_str() {
+        let fits = match kind {
+            "object" => value.is_object(),
+            "array" => value.is_array(),
+            "string" => value.is_string(),
+            "integer" => value.is_u64() || value.is_i64(),
+            "boolean" => value.is_boolean(),
+            _ => true,
+        };
+        // A field that may be absent may be null.
+        if !fits && !value.is_null() {
+            return Err(format!("{at}: {value} is not {kind}"));
+        }
+    }
+    if let Some(allowed) = schema["enum"].as_array()
+        && !allowed.contains(value)
+    {
+        return Err(format!("{at}: {value} is not one of {allowed:?}"));
+    }
+    if let (Some(fields), Some(object)) = (schema["properties"].as_object(), value.as_object()) {
+        for name in schema["required"].as_array().into_iter().flatten() {
+            let name = name.as_str().unwrap();
+            if !object.contains_key(name) {
+                return Err(format!("{at}.{name}: missing"));
+            }
+        }
+        for key in object.keys() {
+            if !fields.contains_key(key) {
+                return Err(format!("{at}.{key}: not in the schema"));
+            }
+        }
+        for (name, field) in fields {
+            if let Some(v) = object.get(name) {
+                conforms(v, field, &format!("{at}.{name}"))?;
+            }
+        }
+    }
+    if let (Some(items), Some(list)) = (schema.get("items"), value.as_array()) {
+        for (i, v) in list.iter().enumerate() {
+            conforms(v, items, &format!("{at}[{i}]"))?;
+        }
+    }
+    Ok(())
 }
