@@ -6,8 +6,30 @@
 //! without a connector names the local shell's user (`alice` is
 //! `shell:alice`).
 
+use arc_swap::ArcSwap;
 use serde::{Deserialize, Deserializer};
+use std::collections::HashSet;
 use std::fmt;
+use std::sync::{Arc, LazyLock};
+
+/// The chat identities (`connector:user_id`) linked to an admin account of
+/// the operator's console: admins in chat as those `admins:` names are
+/// (one list for chat and console). Kept by the console as its accounts
+/// say; read without a lock.
+static LINKED_ADMINS: LazyLock<ArcSwap<HashSet<String>>> = LazyLock::new(Default::default);
+
+/// The console's accounts say these identities are linked to admins.
+pub fn set_linked_admins(identities: HashSet<String>) {
+    if **LINKED_ADMINS.load() != identities {
+        LINKED_ADMINS.store(Arc::new(identities));
+    }
+}
+
+/// Is `user_id` on `connector` linked to an admin account of the console?
+pub fn is_linked_admin(connector: &str, user_id: &str) -> bool {
+    let linked = LINKED_ADMINS.load();
+    !linked.is_empty() && linked.contains(&format!("{connector}:{user_id}"))
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdentityPattern {

@@ -28,7 +28,8 @@
 //!    `stored` (bounds on what is kept), `names`, `targets`,
 //!    `sqlite` (opening the bot's SQLite files), `folder` (reading a watched folder),
 //!    `similar` (how close two words are, for "did you mean"), `live_log`
-//!    (the bot's recent log lines, for the console);
+//!    (the bot's recent log lines, for the console), `schema` (the JSON
+//!    Schemas of an API's types, made from the types);
 //! 2. `config`, `memory`, `history`, `outbound`, `grants`, `matching`,
 //!    `coordination` (how several hosts agree: presence, leases, asking
 //!    another host; its Redis backend here, its NATS one in `nats`),
@@ -79,6 +80,7 @@ pub mod recent;
 pub mod registry;
 pub mod runtime;
 pub mod scheduler;
+pub mod schema;
 pub mod similar;
 pub mod skill_file;
 pub mod skilltest;

@@ -60,7 +60,21 @@ enum AdminCommand {
         #[arg(short, long)]
         config: Option<PathBuf>,
     },
-    /// List the accounts and their roles.
+    /// Link a chat identity (`slack:U024BE7LH`, as messages carry it) to
+    /// account NAME: linked to an admin, it is an admin in chat too.
+    Link {
+        name: String,
+        identity: String,
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+    },
+    /// Unlink a chat identity from its account.
+    Unlink {
+        identity: String,
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+    },
+    /// List the accounts, their roles and linked identities.
     List {
         #[arg(short, long)]
         config: Option<PathBuf>,
@@ -240,6 +254,8 @@ fn admin(command: AdminCommand) -> Result<()> {
     let (AdminCommand::Add { config, .. }
     | AdminCommand::Remove { config, .. }
     | AdminCommand::List { config }
+    | AdminCommand::Link { config, .. }
+    | AdminCommand::Unlink { config, .. }
     | AdminCommand::Token { config, .. }
     | AdminCommand::Tokens { config }
     | AdminCommand::Revoke { config, .. }) = &command;
@@ -264,8 +280,28 @@ fn admin(command: AdminCommand) -> Result<()> {
         }
         AdminCommand::List { .. } => {
             for account in accounts.list()? {
-                println!("{}\t{}", account.name, account.role.as_str());
+                let links = accounts.links_of(&account.name)?;
+                if links.is_empty() {
+                    println!("{}\t{}", account.name, account.role.as_str());
+                } else {
+                    println!(
+                        "{}\t{}\t{}",
+                        account.name,
+                        account.role.as_str(),
+                        links.join(",")
+                    );
+                }
             }
+        }
+        AdminCommand::Link { name, identity, .. } => {
+            accounts.link(&name, &identity)?;
+            println!("{identity} is {name}'s");
+        }
+        AdminCommand::Unlink { identity, .. } => {
+            if !accounts.unlink(&identity)? {
+                anyhow::bail!("`{identity}` is not linked to an account");
+            }
+            println!("{identity} unlinked");
         }
         AdminCommand::Token {
             name, role, note, ..

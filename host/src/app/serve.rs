@@ -162,6 +162,8 @@ impl App {
                 "the console has no accounts: make one with `sandbot admin add NAME --role admin`"
             );
         }
+        // Chat's admins include the identities linked to admin accounts.
+        crate::console::follow_links(Accounts::open(&path)?);
         let console = Console {
             accounts,
             sessions: Sessions::new(settings.session_ttl.0),

@@ -5,10 +5,22 @@
 use super::error::ConfigError;
 use std::path::Path;
 
+#[cfg(test)]
 pub fn substitute(
     text: &str,
     file: &Path,
     lookup: impl Fn(&str) -> Option<String>,
+) -> Result<String, ConfigError> {
+    substitute_noting(text, file, lookup, &mut Vec::new())
+}
+
+/// [`substitute`], noting in `put` each value it put in (a variable's, or
+/// a default), so where the configuration is shown they can be masked.
+pub fn substitute_noting(
+    text: &str,
+    file: &Path,
+    lookup: impl Fn(&str) -> Option<String>,
+    put: &mut Vec<String>,
 ) -> Result<String, ConfigError> {
     let mut out = String::with_capacity(text.len());
     for (line_no, line) in text.split_inclusive('\n').enumerate() {
@@ -60,6 +72,7 @@ pub fn substitute(
                 )));
             }
             out.push_str(&value);
+            put.push(value);
             rest = &after[end + 1..];
         }
         out.push_str(rest);

@@ -32,7 +32,13 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 /// Parses configuration text that came from `file` (used in messages and to
 /// resolve relative paths).
 pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
-    let text = env::substitute(text, file, |name| std::env::var(name).ok())?;
+    let mut substituted = Vec::new();
+    let text = env::substitute_noting(
+        text,
+        file,
+        |name| std::env::var(name).ok(),
+        &mut substituted,
+    )?;
     let has_content = text
         .lines()
         .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#') && l.trim() != "---");
@@ -43,6 +49,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
     };
     config.source = Some(file.to_path_buf());
     config.text = Some(text.as_str().into());
+    config.substituted = substituted.into_iter().map(super::Secret::new).collect();
     config.resolve_paths();
     check_names(&config, &text, file)?;
     check_history(&config, &text, file)?;

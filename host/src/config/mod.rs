@@ -13,6 +13,7 @@ mod notify;
 mod place;
 mod registry;
 mod secret;
+pub mod shown;
 mod skill;
 mod web;
 mod webhook;
@@ -124,6 +125,10 @@ pub struct Config {
     /// their settings from (with positions for errors).
     #[serde(skip)]
     pub text: Option<std::sync::Arc<str>>,
+    /// The values `${VAR}` put in its text, kept only to mask them where
+    /// the configuration is shown (`shown`).
+    #[serde(skip)]
+    pub substituted: Vec<Secret>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -444,9 +449,11 @@ impl Config {
         }
     }
 
-    /// Is `user_id` on `connector` an admin? By stable id, never by name.
+    /// Is `user_id` on `connector` an admin? By stable id, never by name:
+    /// named in `admins:`, or linked to an admin account of the console.
     pub fn is_admin(&self, connector: &str, user_id: &str) -> bool {
         self.admins.iter().any(|a| a.fits(connector, user_id))
+            || crate::identity::is_linked_admin(connector, user_id)
     }
 }
 

@@ -29,6 +29,13 @@ pub enum Role {
     Admin,
 }
 
+impl crate::schema::Schema for Role {
+    fn schema() -> serde_json::Value {
+        let roles = [Role::Viewer, Role::Operator, Role::Admin].map(Role::as_str);
+        serde_json::json!({"type": "string", "enum": roles})
+    }
+}
+
 impl Role {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -71,6 +78,10 @@ CREATE TABLE IF NOT EXISTS tokens (
     note TEXT NOT NULL,
     created_at INTEGER NOT NULL,
     revoked INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS links (
+    identity TEXT PRIMARY KEY,
+    account TEXT NOT NULL
 ) WITHOUT ROWID;";
 
 /// What starts every API token: scanners for leaked secrets can find them.
@@ -96,7 +107,7 @@ impl Accounts {
         })
     }
 
-    fn connection(&self) -> Result<rusqlite::Connection> {
+    pub(super) fn connection(&self) -> Result<rusqlite::Connection> {
         crate::sqlite::open(&self.path, "console accounts", SCHEMA)
     }
 
@@ -129,9 +140,10 @@ impl Accounts {
         Ok(())
     }
 
-    /// Removes an account; false if there was none.
+    /// Removes an account (and its links); false if there was none.
     pub fn remove(&self, name: &str) -> Result<bool> {
         let conn = self.connection()?;
+        conn.execute("DELETE FROM links WHERE account = ?1", [name])?;
         Ok(conn.execute("DELETE FROM accounts WHERE name = ?1", [name])? > 0)
     }
 

@@ -261,11 +261,36 @@ fn set_cookie(console: &Console, value: &str, max_age: u64) -> HeaderValue {
     HeaderValue::from_str(&text).expect("a cookie of hex digits is a header value")
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct Login {
-    name: String,
-    password: String,
+crate::with_schema! {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct Login {
+        name: String,
+        password: String,
+    }
+}
+
+crate::with_schema! {
+    /// Logged in: who, and the CSRF token every change needs.
+    #[derive(serde::Serialize)]
+    pub(super) struct LoggedIn {
+        name: String,
+        role: Role,
+        csrf: String,
+    }
+}
+
+crate::with_schema! {
+    /// Who asks: an account, its chat identities, and (in a session) its
+    /// CSRF token, for a page that reloads.
+    #[derive(serde::Serialize)]
+    pub(super) struct Me {
+        name: String,
+        role: Role,
+        links: Vec<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        csrf: Option<String>,
+    }
 }
 
 pub(super) async fn login(
@@ -328,11 +353,11 @@ pub(super) async fn login(
     console.lockout.succeeded(&name);
     let (token, session) = console.sessions.start(&account.name);
     console.audit(&Act::new(&account.name, "login", "login", from), Ok(()));
-    let mut response = Json(json!({
-        "name": account.name,
-        "role": account.role,
-        "csrf": session.csrf,
-    }))
+    let mut response = Json(LoggedIn {
+        name: account.name,
+        role: account.role,
+        csrf: session.csrf,
+    })
     .into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
@@ -368,11 +393,17 @@ pub(super) async fn logout(
 pub(super) async fn me(State(console): State<Arc<Console>>, headers: HeaderMap) -> Response {
     match console.require(&headers, Role::Viewer, false) {
         Ok(operator) => {
-            let mut me = json!({ "name": operator.account.name, "role": operator.account.role });
-            if let Some(csrf) = operator.csrf {
-                me["csrf"] = json!(csrf);
-            }
-            Json(me).into_response()
+            let links = console
+                .accounts
+                .links_of(&operator.account.name)
+                .unwrap_or_default();
+            Json(Me {
+                name: operator.account.name,
+                role: operator.account.role,
+                links,
+                csrf: operator.csrf,
+            })
+            .into_response()
         }
         Err(refused) => *refused,
     }

@@ -9,12 +9,12 @@ function say(text, isError) {
   $("status").className = isError ? "error" : "";
 }
 
-async function api(method, path, body) {
-  const headers = { "content-type": "application/json" };
+async function api(method, path, body, contentType) {
+  const headers = { "content-type": contentType || "application/json" };
   if (me && me.csrf && method !== "GET") headers["x-csrf-token"] = me.csrf;
   const response = await fetch(path, {
     method, headers, credentials: "same-origin",
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: body === undefined ? undefined : contentType ? body : JSON.stringify(body),
   });
   const text = await response.text();
   let json = null;
@@ -49,6 +49,7 @@ function list(row, items) {
 }
 
 async function showSkills() {
+  $("upload").hidden = me.role !== "admin";
   const { skills } = await api("GET", "/api/v1/skills");
   const rows = $("skill-rows");
   rows.replaceChildren();
@@ -83,6 +84,51 @@ async function showSkills() {
   }
 }
 
+let waiting = null;
+
+function items(id, texts) {
+  const ul = $(id);
+  ul.replaceChildren();
+  for (const text of texts) {
+    const li = document.createElement("li");
+    li.textContent = text;
+    ul.appendChild(li);
+  }
+}
+
+// An upload checked by the bot: what it is and what it may do, to approve.
+async function checkUpload() {
+  const file = $("upload-file").files[0];
+  if (!file) return;
+  const name = $("upload-name").value.trim() || file.name.replace(/\.wasm$/, "");
+  const shown = await api("POST", `/api/v1/skills/${encodeURIComponent(name)}/upload`, file, "application/wasm");
+  waiting = shown;
+  $("preview-title").textContent = `${shown.name} ${shown.version}, waiting for approval`;
+  $("preview-about").textContent = shown.description || "(no description)";
+  $("preview-replaces").textContent = shown.replaces ? `version ${shown.replaces}` : "nothing: a new skill";
+  $("preview-sha").textContent = shown.sha256;
+  items("preview-matchers", shown.matchers.map((m) => m.help || m.kind));
+  items("preview-grants", shown.grants);
+  $("preview").hidden = false;
+  say(`${shown.name} checked: read what it may do, then approve or reject it.`);
+}
+
+async function decideUpload(approve) {
+  if (!waiting) return;
+  const { id, name } = waiting;
+  waiting = null;
+  $("preview").hidden = true;
+  $("upload").reset();
+  if (approve) {
+    const done = await api("POST", `/api/v1/uploads/${encodeURIComponent(id)}/approve`);
+    say(done.change);
+  } else {
+    await api("POST", `/api/v1/uploads/${encodeURIComponent(id)}/reject`);
+    say(`${name}: rejected.`);
+  }
+  await showSkills();
+}
+
 async function showExecutions() {
   const query = new URLSearchParams();
   for (const [key, value] of new FormData($("filters"))) if (value) query.set(key, value);
@@ -91,6 +137,7 @@ async function showExecutions() {
   const rows = $("execution-rows");
   rows.replaceChildren();
   $("detail").hidden = true;
+  $("detail-tree").hidden = true;
   for (const r of records) {
     const row = document.createElement("tr");
     row.tabIndex = 0;
@@ -100,17 +147,181 @@ async function showExecutions() {
     cell(row, r.user || "");
     cell(row, r.text || r.trigger || "");
     cell(row, r.outcome, r.outcome === "ok" ? "" : "error");
-    const open = async () => {
-      const one = await api("GET", `/api/v1/executions/${encodeURIComponent(r.id)}`);
-      $("detail").textContent = JSON.stringify(one, null, 2);
-      $("detail").hidden = false;
-      $("detail").focus();
-    };
+    const open = () => openExecution(r.id).catch((e) => say(e.message, true));
     row.addEventListener("click", open);
     row.addEventListener("keydown", (e) => { if (e.key === "Enter") open(); });
     rows.appendChild(row);
   }
   say(`${records.length} executions.`);
+}
+
+function executionLine(r) {
+  const what = r.matcher ? `${r.skill}/${r.matcher}` : r.skill;
+  return `${r.id} ${what}: ${r.outcome}${r.error ? ` (${r.error})` : ""}`;
+}
+
+// One execution: a workflow run's tasks under it as a tree (each opens in
+// turn, a task that started a run showing that run's), and all of it as JSON.
+async function openExecution(id) {
+  const one = await api("GET", `/api/v1/executions/${encodeURIComponent(id)}`);
+  const root = document.createElement("li");
+  root.textContent = executionLine(one);
+  if (one.children) {
+    const ul = document.createElement("ul");
+    for (const child of one.children) {
+      const li = document.createElement("li");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "link";
+      button.dataset.id = child.id;
+      button.textContent = executionLine(child);
+      button.addEventListener("click", () => openExecution(child.id).catch((e) => say(e.message, true)));
+      li.appendChild(button);
+      ul.appendChild(li);
+    }
+    root.appendChild(ul);
+  }
+  if (one.parent) {
+    const up = document.createElement("button");
+    up.type = "button";
+    up.className = "link";
+    up.textContent = `↑ ${one.parent}`;
+    up.addEventListener("click", () => openExecution(one.parent).catch((e) => say(e.message, true)));
+    const upLine = document.createElement("li");
+    upLine.appendChild(up);
+    $("detail-tree").replaceChildren(upLine, root);
+  } else {
+    $("detail-tree").replaceChildren(root);
+  }
+  $("detail-tree").hidden = false;
+  $("detail").textContent = JSON.stringify(one, null, 2);
+  $("detail").hidden = false;
+  $("detail").focus();
+}
+
+async function showWorkflows() {
+  const { workflows } = await api("GET", "/api/v1/workflows");
+  const rows = $("workflow-rows");
+  rows.replaceChildren();
+  for (const w of workflows) {
+    const row = document.createElement("tr");
+    cell(row, w.description ? `${w.name} — ${w.description}` : w.name);
+    const ways = [...w.aliases, ...w.crontab.map((c) => `crontab ${c}`)];
+    if (w.webhook) ways.push(`POST /workflow/${w.name}`);
+    ways.push(`workflow run ${w.name}`);
+    list(row, ways);
+    list(row, w.tasks.map((t) => `${t.name} (${t.action})`));
+    rows.appendChild(row);
+  }
+  await showRuns();
+}
+
+async function showRuns() {
+  const { runs } = await api("GET", "/api/v1/workflows/runs?limit=50");
+  const rows = $("run-rows");
+  rows.replaceChildren();
+  for (const r of runs) {
+    const row = document.createElement("tr");
+    row.tabIndex = 0;
+    row.dataset.run = r.id;
+    cell(row, `#${r.id}`);
+    cell(row, r.workflow);
+    cell(row, r.error ? `${r.status}: ${r.error}` : r.status, r.status === "failed" ? "error" : "");
+    cell(row, r.waiting.join(", "));
+    const open = () => showRun(r.id).catch((e) => say(e.message, true));
+    row.addEventListener("click", open);
+    row.addEventListener("keydown", (e) => { if (e.key === "Enter") open(); });
+    rows.appendChild(row);
+  }
+}
+
+// A run's tasks as an indented tree: each start task, then where it led,
+// each task drawn once (a task reached again is named, not redrawn).
+function graph(run) {
+  const byName = new Map(run.tasks.map((t) => [t.name, t]));
+  const led = new Set(run.tasks.flatMap((t) => t.next.flatMap((n) => n.to)));
+  const starts = run.tasks.filter((t) => !led.has(t.name));
+  const drawn = new Set();
+  const item = (task, when) => {
+    const li = document.createElement("li");
+    li.dataset.task = task.name;
+    if (when) {
+      const w = document.createElement("span");
+      w.className = "when";
+      w.textContent = `${when} → `;
+      li.appendChild(w);
+    }
+    const name = document.createElement("span");
+    let text = `${task.name}: ${task.state}`;
+    if (task.error) text += ` (${task.error})`;
+    if (task.children.length) text += ` — runs ${task.children.map((c) => `#${c}`).join(", ")}`;
+    name.textContent = text;
+    name.className = `state-${task.state.replace(/ /g, "-")}`;
+    li.appendChild(name);
+    if (drawn.has(task.name)) { name.textContent = `${task.name} (above)`; return li; }
+    drawn.add(task.name);
+    if (task.answer) {
+      const said = document.createElement("pre");
+      said.textContent = task.answer;
+      li.appendChild(said);
+    }
+    const ul = document.createElement("ul");
+    for (const edge of task.next) {
+      for (const to of edge.to) {
+        const next = byName.get(to);
+        if (next) ul.appendChild(item(next, edge.when));
+        else {
+          const end = document.createElement("li");
+          end.textContent = `${edge.when} → ${to}`;
+          ul.appendChild(end);
+        }
+      }
+    }
+    if (ul.children.length) li.appendChild(ul);
+    return li;
+  };
+  return starts.map((t) => item(t));
+}
+
+let watchingRun = null;
+
+async function showRun(id) {
+  clearTimeout(watchingRun);
+  const run = await api("GET", `/api/v1/workflows/runs/${id}`);
+  // A running run is followed: read again every 2 s while it is shown.
+  if (run.status === "running") {
+    watchingRun = setTimeout(() => {
+      if (!$("workflows").hidden && !$("run").hidden && $("run").dataset.run === String(id)) {
+        showRun(id).then(showRuns).catch((e) => say(e.message, true));
+      }
+    }, 2000);
+  }
+  $("run").dataset.run = String(run.id);
+  $("run").hidden = false;
+  $("run-title").textContent = `#${run.id} ${run.workflow}: ${run.status}`;
+  $("run-graph").replaceChildren(...graph(run));
+  const actions = $("run-actions");
+  actions.replaceChildren();
+  if (me.role !== "viewer" && run.status === "running") {
+    const answers = [];
+    for (const task of run.waiting) answers.push(["approve", task], ["deny", task]);
+    answers.push(["cancel", null]);
+    for (const [verb, task] of answers) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = task ? `${verb[0].toUpperCase()}${verb.slice(1)} ${task}` : "Cancel the run";
+      button.setAttribute("aria-label", `${button.textContent} of #${run.id}`);
+      button.addEventListener("click", async () => {
+        try {
+          const said = await api("POST", `/api/v1/workflows/runs/${run.id}/${verb}`, task ? { task } : undefined);
+          say(said.answer);
+          await showRuns();
+          await showRun(run.id);
+        } catch (e) { say(e.message, true); }
+      });
+      actions.appendChild(button);
+    }
+  }
 }
 
 async function showConnectors() {
@@ -126,6 +337,30 @@ async function showConnectors() {
   }
   $("cluster").hidden = !cluster;
   if (cluster) $("cluster").textContent = JSON.stringify(cluster, null, 2);
+}
+
+async function showConfiguration() {
+  const shown = await api("GET", "/api/v1/config");
+  $("config-file").textContent = shown.file || "(built-in defaults)";
+  $("config-yaml").textContent = shown.yaml;
+  $("config-check").hidden = me.role !== "admin";
+  if (!$("config-text").value) $("config-text").value = shown.yaml;
+}
+
+async function checkConfiguration() {
+  const verdict = await api("POST", "/api/v1/config/validate", $("config-text").value, "text/yaml");
+  const out = $("config-verdict");
+  out.replaceChildren();
+  const line = (text, className) => {
+    const li = document.createElement("li");
+    li.textContent = text;
+    if (className) li.className = className;
+    out.appendChild(li);
+  };
+  line(verdict.valid ? "Valid." : "Not valid:", verdict.valid ? "state-serving" : "error");
+  for (const e of verdict.errors) line(e, "error");
+  for (const n of verdict.notes) line(n);
+  if (verdict.summary) line(verdict.summary);
 }
 
 let following = null;
@@ -188,7 +423,7 @@ function showPage(name) {
     if (current) tab.setAttribute("aria-current", "page"); else tab.removeAttribute("aria-current");
     $(tab.dataset.page).hidden = !current;
   }
-  const show = { skills: showSkills, executions: showExecutions, connectors: showConnectors, log: showLog, commands: showCommands }[name];
+  const show = { skills: showSkills, executions: showExecutions, workflows: showWorkflows, configuration: showConfiguration, connectors: showConnectors, log: showLog, commands: showCommands }[name];
   show().catch((e) => say(e.message, true));
 }
 
@@ -202,7 +437,8 @@ async function start() {
   $("console").hidden = !me;
   $("who").hidden = !me;
   if (me) {
-    $("account").textContent = `${me.name} (${me.role})`;
+    const links = me.links && me.links.length ? `, in chat ${me.links.join(", ")}` : "";
+    $("account").textContent = `${me.name} (${me.role}${links})`;
     showPage("skills");
   } else {
     $("name").focus();
@@ -238,6 +474,16 @@ document.addEventListener("DOMContentLoaded", () => {
   $("log-filters").addEventListener("submit", (e) => {
     e.preventDefault();
     showLog().catch((err) => say(err.message, true));
+  });
+  $("upload").addEventListener("submit", (e) => {
+    e.preventDefault();
+    checkUpload().catch((err) => say(err.message, true));
+  });
+  $("approve-upload").addEventListener("click", () => decideUpload(true).catch((err) => say(err.message, true)));
+  $("reject-upload").addEventListener("click", () => decideUpload(false).catch((err) => say(err.message, true)));
+  $("config-check").addEventListener("submit", (e) => {
+    e.preventDefault();
+    checkConfiguration().catch((err) => say(err.message, true));
   });
   $("filters").addEventListener("submit", (e) => {
     e.preventDefault();

@@ -12,9 +12,98 @@ use axum::Json;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
 use std::net::SocketAddr;
 use std::sync::Arc;
+
+crate::with_schema! {
+    /// A skill as an operator sees it; one that failed to load has only its
+    /// name, state and error.
+    #[derive(Serialize)]
+    pub(super) struct SkillView {
+        name: String,
+        version: Option<String>,
+        description: Option<String>,
+        sha256: Option<String>,
+        /// `serving`, `disabled`, `compiling` or `failed`.
+        state: String,
+        error: Option<String>,
+        /// A new file of it that failed while this version serves.
+        new_file_failed: Option<String>,
+        grants: Vec<String>,
+        matchers: Vec<MatcherView>,
+    }
+}
+
+crate::with_schema! {
+    /// Each skill.
+    #[derive(Serialize)]
+    pub(super) struct Skills {
+        skills: Vec<SkillView>,
+    }
+}
+
+crate::with_schema! {
+    /// A matcher as one line of text, and its help.
+    #[derive(Serialize)]
+    pub(super) struct MatcherView {
+        id: String,
+        kind: String,
+        help: String,
+    }
+}
+
+crate::with_schema! {
+    /// A skill turned on or off.
+    #[derive(Serialize)]
+    pub(super) struct Turned {
+        name: String,
+        state: String,
+        /// False when it was so already.
+        changed: bool,
+    }
+}
+
+crate::with_schema! {
+    /// An upload checked, waiting for an admin.
+    #[derive(Serialize)]
+    pub(super) struct Preview {
+        /// What approves or rejects it.
+        id: String,
+        name: String,
+        version: String,
+        description: String,
+        sha256: String,
+        /// The version it replaces, if NAME serves.
+        replaces: Option<String>,
+        matchers: Vec<MatcherView>,
+        grants: Vec<String>,
+    }
+}
+
+crate::with_schema! {
+    /// An upload installed.
+    #[derive(Serialize)]
+    pub(super) struct Installed {
+        name: String,
+        sha256: String,
+        /// What the load did, as `skill reload` says it.
+        change: String,
+        uploaded_by: String,
+    }
+}
+
+fn matchers(manifest: &crate::manifest::Manifest) -> Vec<MatcherView> {
+    manifest
+        .matchers
+        .iter()
+        .map(|m| MatcherView {
+            id: m.id.clone(),
+            kind: kind(&m.kind),
+            help: m.help.clone(),
+        })
+        .collect()
+}
 
 /// Each skill as an operator sees it: what serves, what is off, what is
 /// compiling, what failed to load (and why), and what it answers to.
@@ -25,7 +114,7 @@ pub(super) async fn skills(State(console): State<Arc<Console>>, headers: HeaderM
     let set = console.catalog.current();
     let progress = console.catalog.progress();
     let config = console.catalog.config();
-    let mut out: Vec<serde_json::Value> = set
+    let mut out: Vec<SkillView> = set
         .skills
         .iter()
         .zip(&set.policies)
@@ -37,28 +126,35 @@ pub(super) async fn skills(State(console): State<Arc<Console>>, headers: HeaderM
             } else {
                 "serving"
             };
-            json!({
-                "name": skill.name,
-                "version": skill.manifest.version,
-                "description": skill.manifest.description,
-                "sha256": skill.sha256,
-                "state": state,
-                "new_file_failed": progress.failed.get(&skill.name),
-                "grants": grants(&config, &skill.name),
-                "matchers": skill.manifest.matchers.iter().map(|m| json!({
-                    "id": m.id,
-                    "kind": kind(&m.kind),
-                    "help": m.help,
-                })).collect::<Vec<_>>(),
-            })
+            SkillView {
+                name: skill.name.clone(),
+                version: Some(skill.manifest.version.clone()),
+                description: Some(skill.manifest.description.clone()),
+                sha256: Some(skill.sha256.clone()),
+                state: state.into(),
+                error: None,
+                new_file_failed: progress.failed.get(&skill.name).cloned(),
+                grants: grants(&config, &skill.name),
+                matchers: matchers(&skill.manifest),
+            }
         })
         .collect();
     for (name, why) in &progress.failed {
         if set.get(name).is_none() {
-            out.push(json!({ "name": name, "state": "failed", "error": why }));
+            out.push(SkillView {
+                name: name.clone(),
+                version: None,
+                description: None,
+                sha256: None,
+                state: "failed".into(),
+                error: Some(why.clone()),
+                new_file_failed: None,
+                grants: Vec::new(),
+                matchers: Vec::new(),
+            });
         }
     }
-    Json(json!({ "skills": out })).into_response()
+    Json(Skills { skills: out }).into_response()
 }
 
 /// What a skill may do, as a person reads it: what it may reach, where it
@@ -163,7 +259,12 @@ pub(super) async fn turn(
         Ok(already) => {
             console.audit(&act, Ok(()));
             let state = if enabled { "serving" } else { "disabled" };
-            Json(json!({ "name": name, "state": state, "changed": !already })).into_response()
+            Json(Turned {
+                name,
+                state: state.into(),
+                changed: !already,
+            })
+            .into_response()
         }
         Err(why) => {
             console.audit(&act, Err((Outcome::Error, why.clone())));
@@ -213,18 +314,16 @@ pub(super) async fn upload(
         .staged
         .keep(&name, &skill.sha256, body.to_vec(), &operator.who());
     console.audit(&act, Ok(()));
-    Json(json!({
-        "id": id,
-        "name": name,
-        "version": skill.manifest.version,
-        "description": skill.manifest.description,
-        "sha256": skill.sha256,
-        "replaces": replaces,
-        "matchers": skill.manifest.matchers.iter().map(|m| json!({
-            "id": m.id, "kind": kind(&m.kind), "help": m.help,
-        })).collect::<Vec<_>>(),
-        "grants": grants(&config, &name),
-    }))
+    Json(Preview {
+        id,
+        name: name.clone(),
+        version: skill.manifest.version.clone(),
+        description: skill.manifest.description.clone(),
+        sha256: skill.sha256.clone(),
+        replaces,
+        matchers: matchers(&skill.manifest),
+        grants: grants(&config, &name),
+    })
     .into_response()
 }
 
@@ -263,7 +362,13 @@ pub(super) async fn approve(
             } else {
                 StatusCode::OK
             };
-            (status, Json(json!({ "name": upload.name, "sha256": upload.sha256, "change": what, "uploaded_by": upload.by }))).into_response()
+            let installed = Installed {
+                name: upload.name,
+                sha256: upload.sha256,
+                change: what,
+                uploaded_by: upload.by,
+            };
+            (status, Json(installed)).into_response()
         }
         Err(why) => {
             console.audit(&act, Err((Outcome::Error, why.clone())));

@@ -74,13 +74,15 @@ pub(super) async fn connectors(
     Json(json!({ "connectors": connectors, "cluster": cluster })).into_response()
 }
 
-/// Which log lines a reader wants: by skill, by execution id, or all.
-#[derive(Deserialize, Default, Clone)]
-#[serde(deny_unknown_fields)]
-pub(super) struct LogFilter {
-    skill: Option<String>,
-    execution: Option<String>,
-    limit: Option<usize>,
+crate::with_schema! {
+    /// Which log lines a reader wants: by skill, by execution id, or all.
+    #[derive(Deserialize, Default, Clone)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct LogFilter {
+        skill: Option<String>,
+        execution: Option<String>,
+        limit: Option<usize>,
+    }
 }
 
 impl LogFilter {

@@ -36,23 +36,25 @@ pub fn routes(history: Arc<History>, token: String) -> Router {
         }))
 }
 
-/// A search of the history, as a query string gives it.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Params {
-    skill: Option<String>,
-    user: Option<String>,
-    connector: Option<String>,
-    outcome: Option<String>,
-    /// Milliseconds since the Unix epoch.
-    since: Option<u64>,
-    /// Started before this (milliseconds since the Unix epoch).
-    until: Option<u64>,
-    /// Words the message's text holds (case-insensitive).
-    text: Option<String>,
-    /// Only the tasks of this workflow run.
-    parent: Option<String>,
-    limit: Option<usize>,
+crate::with_schema! {
+    /// A search of the history, as a query string gives it.
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Params {
+        skill: Option<String>,
+        user: Option<String>,
+        connector: Option<String>,
+        outcome: Option<String>,
+        /// Milliseconds since the Unix epoch.
+        since: Option<u64>,
+        /// Started before this (milliseconds since the Unix epoch).
+        until: Option<u64>,
+        /// Words the message's text holds (case-insensitive).
+        text: Option<String>,
+        /// Only the tasks of this workflow run.
+        parent: Option<String>,
+        limit: Option<usize>,
+    }
 }
 
 async fn list(

@@ -41,6 +41,7 @@ pub mod spec;
 pub mod store;
 mod tasks;
 pub mod template;
+mod views;
 
 use crate::bus::ResponseSink;
 use crate::catalog::Catalog;
@@ -59,6 +60,7 @@ use spec::Workflow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use store::{RunStatus, Status, Store};
+pub use views::{DefinitionView, RunSummary, RunView};
 
 pub struct Workflows {
     defs: Arc<Definitions>,
@@ -319,27 +321,42 @@ impl Workflows {
             .collect()
     }
 
-    /// `approve N [task]` / `deny N [task]`, here or on the host that
-    /// drives run `n`.
+    /// `approve N [task]` / `deny N [task]`, said in chat.
     async fn decide(&self, m: &Message, n: u64, task: Option<&str>, approve: bool) -> String {
+        match self
+            .decide_as(&m.connector, &m.user_id, n, task, approve)
+            .await
+        {
+            Ok(text) | Err(text) => text,
+        }
+    }
+
+    /// `approve N [task]` / `deny N [task]` from `connector:user_id` (chat,
+    /// or the console as `console:NAME`), here or on the host that drives
+    /// run `n`: what to say, `Err` when it was not answered (no such
+    /// approval, or not among its approvers). Another host's answer is
+    /// `Ok` either way: it comes back as text.
+    pub async fn decide_as(
+        &self,
+        connector: &str,
+        user_id: &str,
+        n: u64,
+        task: Option<&str>,
+        approve: bool,
+    ) -> Result<String, String> {
         match self.elsewhere(n).await {
             Some(Ok(owner)) => {
                 let request = Request::Decide {
                     run: n,
                     task: task.map(str::to_owned),
-                    connector: m.connector.clone(),
-                    user_id: m.user_id.clone(),
+                    connector: connector.to_owned(),
+                    user_id: user_id.to_owned(),
                     approve,
                 };
-                self.ask(n, &owner, request).await
+                Ok(self.ask(n, &owner, request).await)
             }
-            Some(Err(text)) => text,
-            None => match self
-                .engine
-                .decide(n, task, &m.connector, &m.user_id, approve)
-            {
-                Ok(text) | Err(text) => text,
-            },
+            Some(Err(text)) => Err(text),
+            None => self.engine.decide(n, task, connector, user_id, approve),
         }
     }
 
@@ -390,22 +407,13 @@ impl Workflows {
             None => kept.tasks.iter().map(|(n, _)| n.clone()).collect(),
         };
         let waiting = self.engine.waiting_for(n);
-        // Another host's approvals: a running task with a deadline.
-        let asking =
-            |doc: &store::TaskDoc| doc.deadline.is_some() && kept.status == RunStatus::Running;
         let tasks: Vec<String> = order
             .iter()
             .filter_map(|name| {
                 let (_, doc) = kept.tasks.iter().find(|(t, _)| t == name)?;
-                let state = match doc.status {
-                    Status::Scheduled if waiting.contains(name) || asking(doc) => {
-                        "waiting for approval".to_owned()
-                    }
-                    Status::Failed => match &doc.error {
-                        Some(e) => format!("failed ({e})"),
-                        None => "failed".into(),
-                    },
-                    other => other.as_str().to_owned(),
+                let state = match (&doc.status, &doc.error) {
+                    (Status::Failed, Some(e)) => format!("failed ({e})"),
+                    _ => views::task_state(&kept, &waiting, name, doc),
                 };
                 Some(format!("{name} {state}"))
             })
@@ -429,6 +437,50 @@ impl Workflows {
     /// Cancels run `n` for `m`'s sender, if they may; the answer is said
     /// before the cancel, so it comes before the run's end.
     async fn cancel(&self, n: u64, id: EventId, m: &Message) {
+        let who = format!("{}:{}", m.connector, m.user_id);
+        let text = match self.may_cancel(n, &m.connector, &m.user_id, &m.user).await {
+            Err(text) => text,
+            Ok(Some(owner)) => self.ask(n, &owner, Request::Cancel { run: n, who }).await,
+            Ok(None) => {
+                self.say(m, id, format!("Canceling #{n}…")).await;
+                tracing::info!(run = n, by = %crate::text::for_log(&who), "workflow canceled");
+                self.engine.cancel(n, who);
+                return;
+            }
+        };
+        self.say(m, id, text).await
+    }
+
+    /// `workflow cancel N` from `connector:user_id` (`user`: as they are
+    /// addressed), as chat's: what to say, `Err` when refused.
+    pub async fn cancel_as(
+        &self,
+        connector: &str,
+        user_id: &str,
+        user: &str,
+        n: u64,
+    ) -> Result<String, String> {
+        let who = format!("{connector}:{user_id}");
+        match self.may_cancel(n, connector, user_id, user).await? {
+            Some(owner) => Ok(self.ask(n, &owner, Request::Cancel { run: n, who }).await),
+            None => {
+                tracing::info!(run = n, by = %crate::text::for_log(&who), "workflow canceled");
+                self.engine.cancel(n, who);
+                Ok(format!("Canceling #{n}…"))
+            }
+        }
+    }
+
+    /// May `connector:user_id` cancel run `n` (who started it, or an
+    /// admin)? `None` when it runs here, else the host that drives it; or
+    /// what to say instead.
+    async fn may_cancel(
+        &self,
+        n: u64,
+        connector: &str,
+        user_id: &str,
+        user: &str,
+    ) -> Result<Option<String>, String> {
         let (starter, owner) = match self.engine.started_by(n) {
             Some(starter) => (starter, None),
             None => match self.elsewhere(n).await {
@@ -446,26 +498,17 @@ impl Workflows {
                     };
                     (starter, Some(owner))
                 }
-                Some(Err(text)) => return self.say(m, id, text).await,
-                None => return self.say(m, id, format!("#{n} is not running.")).await,
+                Some(Err(text)) => return Err(text),
+                None => return Err(format!("#{n} is not running.")),
             },
         };
-        let own = starter.is_some_and(|(c, u)| c == m.connector && u == m.user_id);
-        if !own && !self.engine.config.is_admin(&m.connector, &m.user_id) {
-            let text = format!(
-                "⛔ Sorry {}, only who started #{n} or an admin may cancel it.",
-                m.user
-            );
-            return self.say(m, id, text).await;
+        let own = starter.is_some_and(|(c, u)| c == connector && u == user_id);
+        if !own && !self.engine.config.is_admin(connector, user_id) {
+            return Err(format!(
+                "⛔ Sorry {user}, only who started #{n} or an admin may cancel it."
+            ));
         }
-        let who = format!("{}:{}", m.connector, m.user_id);
-        if let Some(owner) = owner {
-            let text = self.ask(n, &owner, Request::Cancel { run: n, who }).await;
-            return self.say(m, id, text).await;
-        }
-        self.say(m, id, format!("Canceling #{n}…")).await;
-        tracing::info!(run = n, by = %crate::text::for_log(&who), "workflow canceled");
-        self.engine.cancel(n, who);
+        Ok(owner)
     }
 
     /// Where run `n` runs when not here: `None` when it runs here (or the

@@ -26,6 +26,7 @@ const LAYERS: &[&[&str]] = &[
         "sqlite",
         "folder",
         "live_log",
+        "schema",
     ],
     &[
         "config",

@@ -254,18 +254,28 @@ async fn the_page_keeps_who_you_are_and_what_was_said_and_asks_for_a_token() {
 }
 
 /// The operator's console in the browser: log in with the keyboard, see a
-/// skill that failed to load with its error, turn one off, find its
-/// executions by a filter and open one, log out.
+/// skill that failed to load with its error, upload a new one and approve
+/// it after reading its grants, hear it in the chat page, turn it and
+/// another off, find executions by a filter and open one, approve a
+/// workflow's step from its run's graph, see the configuration, log out.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_logs_in_turns_a_skill_off_and_finds_its_executions() {
     let port = free_port();
-    let bot = BotDir::new(
-        &["hello", "seen"],
-        &format!("web: {{port: {port}}}\nconsole: {{}}\n"),
-    );
+    let bot = BotDir::new(&["hello", "seen", "ci"], "");
+    // console:carol is among chat's admins: she answers approvals.
+    bot.write_config(&format!(
+        "admins: [alice, 'console:carol']\nconnectors:\n  shell: {{}}\n  websocket: {{bot-name: sandbot}}\nskills-dir: skills\ndata-dir: data\nweb: {{port: {port}}}\nconsole: {{}}\nunmatched: suggest\n"
+    ));
+    std::fs::create_dir_all(bot.path().join("workflows")).unwrap();
+    std::fs::copy(
+        std::path::Path::new(sandbot_test_skills::WORKSPACE)
+            .join("example-skills/workflows/deploy.yaml"),
+        bot.path().join("workflows/deploy.yaml"),
+    )
+    .unwrap();
     bot.install_truncated("hello", "broken", 100);
     let made = std::process::Command::new(env!("CARGO_BIN_EXE_sandbot"))
-        .args(["admin", "add", "carol", "--role", "operator", "-c"])
+        .args(["admin", "add", "carol", "--role", "admin", "-c"])
         .arg(bot.config())
         .env("SANDBOT_PASSWORD", "carol's long password")
         .output()
@@ -325,6 +335,79 @@ async fn an_operator_logs_in_turns_a_skill_off_and_finds_its_executions() {
     let shot = page.screenshot().await.unwrap();
     std::fs::write(artifacts().join("console-skills.png"), &shot).unwrap();
 
+    // A new skill: uploaded, shown with what it may do, approved; it
+    // answers in the chat page; then turned off.
+    let dance = crate::common::skill_wasm("dance");
+    page.find("#upload-file")
+        .await
+        .unwrap()
+        .send_keys(dance.to_str().unwrap())
+        .await
+        .unwrap();
+    page.execute("document.querySelector('#upload button[type=submit]').click();")
+        .await
+        .unwrap();
+    until(
+        &page,
+        "the upload's manifest and grants",
+        "!document.getElementById('preview').hidden && \
+         document.getElementById('preview-title').textContent === 'dance 0.1.0, waiting for approval' && \
+         [...document.querySelectorAll('#preview-matchers li')].map(l => l.textContent).join() === 'dance — I dance' && \
+         [...document.querySelectorAll('#preview-grants li')].some(l => l.textContent === 'no network')",
+    )
+    .await;
+    page.execute("document.getElementById('preview').scrollIntoView();")
+        .await
+        .unwrap();
+    let shot = page.screenshot().await.unwrap();
+    std::fs::write(artifacts().join("console-upload.png"), &shot).unwrap();
+    page.execute("document.getElementById('approve-upload').click();")
+        .await
+        .unwrap();
+    until(
+        &page,
+        "dance serving",
+        &format!("({ROW})('dance')?.textContent === 'serving'"),
+    )
+    .await;
+    assert!(bot.skill_path("dance").exists());
+    page.goto(&format!("http://127.0.0.1:{port}/chat"))
+        .await
+        .unwrap();
+    until(
+        &page,
+        "the chat page online",
+        "document.getElementById('state').textContent === 'online'",
+    )
+    .await;
+    ask(&page, "dance").await;
+    until(
+        &page,
+        "the new skill's dance",
+        &format!("{BOT_SAID}.includes(':D|-<')"),
+    )
+    .await;
+    let shot = page.screenshot().await.unwrap();
+    std::fs::write(artifacts().join("console-upload-chat.png"), &shot).unwrap();
+    page.goto(&format!("http://127.0.0.1:{port}/console"))
+        .await
+        .unwrap();
+    until(
+        &page,
+        "dance serving, the session kept",
+        &format!("({ROW})('dance')?.textContent === 'serving'"),
+    )
+    .await;
+    page.execute("document.querySelector(\"button[aria-label='Disable dance']\").click();")
+        .await
+        .unwrap();
+    until(
+        &page,
+        "dance disabled",
+        &format!("({ROW})('dance')?.textContent === 'disabled'"),
+    )
+    .await;
+
     page.execute("document.querySelector(\"button[aria-label='Disable hello']\").click();")
         .await
         .unwrap();
@@ -334,8 +417,8 @@ async fn an_operator_logs_in_turns_a_skill_off_and_finds_its_executions() {
         &format!("({ROW})('hello')?.textContent === 'disabled'"),
     )
     .await;
-    assert_eq!(run.ask("skills"), "2 skills:");
-    let lines = run.answers(3);
+    assert_eq!(run.ask("skills"), "4 skills:");
+    let lines = run.answers(5);
     assert!(
         lines.iter().any(|l| l.contains("hello 0.1.0 — disabled")),
         "{lines:?}"
@@ -404,6 +487,109 @@ async fn an_operator_logs_in_turns_a_skill_off_and_finds_its_executions() {
     .await;
     let shot = page.screenshot().await.unwrap();
     std::fs::write(artifacts().join("console-executions.png"), &shot).unwrap();
+
+    // A workflow waits for an approval: its graph, and Approve.
+    assert_eq!(run.ask("release web to prod"), "▶ deploy #1 started.");
+    assert!(run.answer().starts_with("❓ Deploy web 1.1.0 to prod?"));
+    page.execute("document.querySelector(\".tab[data-page='workflows']\").click();")
+        .await
+        .unwrap();
+    until(
+        &page,
+        "run #1 waiting for its approval",
+        "document.querySelector(\"#run-rows tr[data-run='1']\")?.children[3].textContent === 'approval'",
+    )
+    .await;
+    page.execute("document.querySelector(\"#run-rows tr[data-run='1']\").click();")
+        .await
+        .unwrap();
+    until(
+        &page,
+        "the run's graph with the approval waiting",
+        "document.querySelector(\"#run-graph li[data-task='approval'] > span:not(.when)\")?.textContent === 'approval: waiting for approval'",
+    )
+    .await;
+    page.execute("document.getElementById('run').scrollIntoView();")
+        .await
+        .unwrap();
+    let shot = page.screenshot().await.unwrap();
+    std::fs::write(artifacts().join("console-workflows.png"), &shot).unwrap();
+    page.execute(
+        "document.querySelector(\"button[aria-label='Approve approval of #1']\").click();",
+    )
+    .await
+    .unwrap();
+    until(
+        &page,
+        "the approval said",
+        "document.getElementById('status').textContent === '👍 console:carol approved #1 (approval).'",
+    )
+    .await;
+    assert_eq!(
+        run.answer(),
+        "✅ deploy #1 succeeded: version=1.1.0, url=https://prod.example/web"
+    );
+    // Followed while it runs: the page sees it end without a click.
+    until(
+        &page,
+        "the run succeeded",
+        "document.getElementById('run-title').textContent === '#1 deploy: succeeded'",
+    )
+    .await;
+
+    // The run in the executions: its tasks under it, each opening in turn.
+    page.execute("document.querySelector(\".tab[data-page='executions']\").click();")
+        .await
+        .unwrap();
+    page.execute("document.getElementById('f-text').value = ''; document.getElementById('f-skill').value = '';")
+        .await
+        .unwrap();
+    page.find("#f-skill")
+        .await
+        .unwrap()
+        .send_keys("deploy\n")
+        .await
+        .unwrap();
+    until(
+        &page,
+        "the run's execution",
+        "document.querySelector(\"#execution-rows tr[data-id='wf-1']\") !== null",
+    )
+    .await;
+    page.execute("document.querySelector(\"#execution-rows tr[data-id='wf-1']\").click();")
+        .await
+        .unwrap();
+    until(
+        &page,
+        "the run's tasks under it",
+        "document.querySelector(\"#detail-tree button[data-id='wf-1.approval']\")?.textContent.startsWith('wf-1.approval approve')",
+    )
+    .await;
+    page.execute(
+        "document.querySelector(\"#detail-tree button[data-id='wf-1.approval']\").click();",
+    )
+    .await
+    .unwrap();
+    until(
+        &page,
+        "the approval's own execution, with its way back up",
+        "document.getElementById('detail').textContent.includes('\"id\": \"wf-1.approval\"') && \
+         document.querySelector('#detail-tree li button')?.textContent === '↑ wf-1'",
+    )
+    .await;
+
+    // The configuration in effect, from its file, secrets masked.
+    page.execute("document.querySelector(\".tab[data-page='configuration']\").click();")
+        .await
+        .unwrap();
+    until(
+        &page,
+        "the configuration in effect",
+        "document.getElementById('config-yaml').textContent.includes('console:carol')",
+    )
+    .await;
+    let shot = page.screenshot().await.unwrap();
+    std::fs::write(artifacts().join("console-configuration.png"), &shot).unwrap();
 
     page.execute("document.querySelector(\".tab[data-page='connectors']\").click();")
         .await

@@ -20,7 +20,7 @@ pub(crate) fn request(
     request_bytes(port, method, path, headers, body.as_bytes())
 }
 
-fn request_bytes(
+pub(crate) fn request_bytes(
     port: u16,
     method: &str,
     path: &str,
@@ -376,8 +376,9 @@ fn scripts_use_revocable_tokens_and_find_executions_by_filter() {
     );
     assert_eq!(status, 200, "{body}");
     assert_eq!(
-        request(port, "GET", "/api/v1/me", &as_operator, "").2,
-        r#"{"name":"carol","role":"operator"}"#
+        serde_json::from_str::<Value>(&request(port, "GET", "/api/v1/me", &as_operator, "").2)
+            .unwrap(),
+        serde_json::json!({"name": "carol", "role": "operator", "links": []})
     );
 
     // Executions, filtered.
@@ -426,7 +427,9 @@ fn scripts_use_revocable_tokens_and_find_executions_by_filter() {
     };
     assert!(admin(&bot, &["revoke", &id_of(&operating)], "").0);
     assert_eq!(request(port, "GET", "/api/v1/me", &as_operator, "").0, 401);
-    let forged = bearer(&format!("{}0", &reading[..reading.len() - 1]));
+    // Its last digit changed (to another: a `0` one time in sixteen).
+    let last = if reading.ends_with('0') { '1' } else { '0' };
+    let forged = bearer(&format!("{}{last}", &reading[..reading.len() - 1]));
     assert_eq!(
         request(
             port,
@@ -816,4 +819,75 @@ fn an_admin_checks_a_configuration_change_before_applying_it() {
     assert_eq!(std::fs::read_to_string(bot.config()).unwrap(), current);
     running.terminate();
     let _ = running.finish();
+}
+
+#[test]
+fn a_chat_identity_linked_to_an_admin_account_is_an_admin_in_chat() {
+    let port = free_port();
+    let bot = BotDir::new(&["hello"], "");
+    // alice (the shell's user) is in no `admins:` list.
+    bot.write_config(&format!(
+        "admins: []\nconnectors:\n  shell: {{}}\nskills-dir: skills\ndata-dir: data\nweb: {{port: {port}}}\nconsole: {{}}\n"
+    ));
+    assert!(
+        admin(
+            &bot,
+            &["add", "carol", "--role", "admin"],
+            "carol's long password"
+        )
+        .0
+    );
+    assert!(
+        admin(
+            &bot,
+            &["add", "dave", "--role", "operator"],
+            "dave's long password"
+        )
+        .0
+    );
+    let mut alice = bot.start();
+    wait_for_port(port);
+    let disable = |alice: &mut crate::common::Running| alice.ask("skill disable hello");
+    let said = disable(&mut alice);
+    assert!(said.starts_with("Sorry alice, only admins may"), "{said}");
+
+    // Linked to an operator: still no admin.
+    let (ok, said) = admin(&bot, &["link", "dave", "shell:alice"], "");
+    assert!(ok, "{said}");
+    std::thread::sleep(sandbot_link_wait());
+    assert!(disable(&mut alice).starts_with("Sorry alice"));
+    let (ok, said) = admin(&bot, &["link", "carol", "shell:alice"], "");
+    assert!(!ok && said.contains("linked to `dave` already"), "{said}");
+    assert!(admin(&bot, &["unlink", "shell:alice"], "").0);
+
+    // Linked to an admin: an admin in chat, within the bot's re-read.
+    let (ok, said) = admin(&bot, &["link", "carol", "shell:alice"], "");
+    assert!(ok, "{said}");
+    let (_, list) = admin(&bot, &["list"], "");
+    assert_eq!(list, "carol\tadmin\tshell:alice\ndave\toperator\n");
+    std::thread::sleep(sandbot_link_wait());
+    assert_eq!(disable(&mut alice), "`hello` is disabled.");
+    let carol = log_in(port, "carol", "carol's long password").unwrap();
+    let (_, _, me) = request(
+        port,
+        "GET",
+        "/api/v1/me",
+        &[("cookie", carol.cookie.as_str())],
+        "",
+    );
+    let me: Value = serde_json::from_str(&me).unwrap();
+    assert_eq!(me["links"], serde_json::json!(["shell:alice"]), "{me}");
+
+    // Unlinked (or the account removed): no more.
+    assert!(admin(&bot, &["unlink", "shell:alice"], "").0);
+    std::thread::sleep(sandbot_link_wait());
+    let said = alice.ask("skill enable hello");
+    assert!(said.starts_with("Sorry alice, only admins may"), "{said}");
+    alice.terminate();
+    let _ = alice.finish();
+}
+
+/// Longer than the bot's re-read of the links (every 2 s).
+fn sandbot_link_wait() -> std::time::Duration {
+    std::time::Duration::from_millis(2500)
 }

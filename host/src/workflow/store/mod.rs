@@ -315,6 +315,9 @@ pub(super) trait Backend: Send + Sync {
     /// `which` says.
     fn claim(&self, which: RunsToClaim) -> Result<Vec<(u64, Option<String>)>>;
     fn get(&self, id: u64) -> Result<Option<Row>>;
+    /// The numbers of the last `limit` runs kept (running or ended), newest
+    /// first.
+    fn recent(&self, limit: usize) -> Result<Vec<u64>>;
     /// Is it shared by several hosts?
     fn shared(&self) -> bool;
 }
@@ -520,6 +523,24 @@ impl Store {
             return Ok(None);
         };
         read(id, row).map(Some)
+    }
+
+    /// The last `limit` runs kept, newest first; one that cannot be read
+    /// is there as why.
+    pub fn recent(&self, limit: usize) -> Result<Vec<Result<StoredRun, Unreadable>>> {
+        let mut out = Vec::new();
+        for id in self.backend.recent(limit)? {
+            let Some(row) = self.backend.get(id)? else {
+                continue;
+            };
+            let workflow = row.workflow.clone();
+            out.push(read(id, row).map_err(|e| Unreadable {
+                id,
+                workflow,
+                error: format!("{e:#}"),
+            }));
+        }
+        Ok(out)
     }
 
     /// Marks run `id` failed without reading or writing its document (one

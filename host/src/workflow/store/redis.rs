@@ -335,6 +335,27 @@ impl Backend for RedisRuns {
         }))
     }
 
+    fn recent(&self, limit: usize) -> Result<Vec<u64>> {
+        // The running set and the newest of the ended (by when they started).
+        let mut ids: Vec<u64> = self.with(|con| {
+            redis::cmd("SMEMBERS")
+                .arg(format!("{}/running", self.base))
+                .query(con)
+        })?;
+        let ended: Vec<u64> = self.with(|con| {
+            redis::cmd("ZREVRANGE")
+                .arg(format!("{}/ended", self.base))
+                .arg(0)
+                .arg(limit.saturating_sub(1))
+                .query(con)
+        })?;
+        ids.extend(ended);
+        ids.sort_unstable_by(|a, b| b.cmp(a));
+        ids.dedup();
+        ids.truncate(limit);
+        Ok(ids)
+    }
+
     fn shared(&self) -> bool {
         true
     }

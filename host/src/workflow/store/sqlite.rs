@@ -152,6 +152,16 @@ impl Backend for SqliteRuns {
         }))
     }
 
+    fn recent(&self, limit: usize) -> Result<Vec<u64>> {
+        let conn = self.conn();
+        let mut q = conn.prepare("SELECT id FROM workflow_runs ORDER BY id DESC LIMIT ?")?;
+        let ids = q
+            .query_map([limit as i64], |r| r.get::<_, i64>(0))?
+            .map(|id| Ok(id? as u64))
+            .collect::<Result<_>>()?;
+        Ok(ids)
+    }
+
     fn shared(&self) -> bool {
         false
     }

@@ -1,4 +1,4 @@
-//! The store's own tests: retention in both backends, ownership in a
+//! The store's own tests: retention and the recent runs in both backends, ownership in a
 //! shared one, and what is refused or cannot be read back.
 
 use super::*;
@@ -73,6 +73,17 @@ fn prunes(store: &Store) {
         .map(|(k, _)| k.as_ref().map_or(0, |k| k.id))
         .collect();
     assert_eq!(left, [ids[4]]);
+    // The console's list: the newest kept, running or ended, first.
+    let recent = |limit| -> Vec<u64> {
+        store
+            .recent(limit)
+            .unwrap()
+            .iter()
+            .map(|r| r.as_ref().map_or(0, |k| k.id))
+            .collect()
+    };
+    assert_eq!(recent(10), [ids[4], ids[3], ids[2]]);
+    assert_eq!(recent(2), [ids[4], ids[3]]);
 }
 
 #[test]

@@ -1,0 +1,244 @@
+//! The console's API as a whole, from its OpenAPI document: the document
+//! is OpenAPI 3.x and lists exactly the routes the router serves (the
+//! router's own list), each served; and every route that changes something
+//! refuses a missing or invalid session or token, a role below its own,
+//! and a session without its CSRF token, before doing anything.
+
+use crate::common::*;
+use crate::console::{admin, log_in, request};
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+#[test]
+fn the_openapi_document_lists_every_route_and_every_change_checks_who_asks() {
+    let port = free_port();
+    let bot = BotDir::new(&["hello"], &format!("web:\n  port: {port}\nconsole: {{}}"));
+    for (name, role) in [
+        ("root", "admin"),
+        ("carol", "operator"),
+        ("victor", "viewer"),
+    ] {
+        let password = format!("{name}'s long password");
+        assert!(admin(&bot, &["add", name, "--role", role], &password).0);
+    }
+    let running = bot.start();
+    wait_for_port(port);
+    let (status, head, body) = request(port, "GET", "/api/v1/openapi.json", &[], "");
+    assert_eq!(status, 200, "{body}");
+    assert!(head.contains("application/json"), "{head}");
+    let doc: Value = serde_json::from_str(&body).unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."), "{doc}");
+    assert!(doc["info"]["title"].is_string() && doc["info"]["version"].is_string());
+
+    // Exactly the router's routes.
+    let mut listed = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            listed.insert((method.clone(), path.clone()));
+            assert!(
+                op["responses"].as_object().is_some_and(|r| !r.is_empty()),
+                "{path}"
+            );
+            // Each {param} of the path is declared.
+            for part in path.split('/').filter(|p| p.starts_with('{')) {
+                let name = part.trim_matches(['{', '}']);
+                assert!(
+                    op["parameters"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|p| p["name"] == name && p["in"] == "path" && p["required"] == true),
+                    "{method} {path}: {name} not declared"
+                );
+            }
+        }
+    }
+    let served: BTreeSet<(String, String)> = sandbot::console::route_list()
+        .into_iter()
+        .map(|(m, p)| (m.to_owned(), p.to_owned()))
+        .collect();
+    assert_eq!(listed, served);
+    assert!(listed.len() >= 27, "{listed:?}");
+    // The schemas come from the types: a workflow run's tasks, a login's body.
+    let run = &doc["paths"]["/api/v1/workflows/runs/{id}"]["get"]["responses"]["200"]["content"]["application/json"]
+        ["schema"];
+    assert_eq!(
+        run["properties"]["tasks"]["items"]["properties"]["next"]["items"]["properties"]["to"]["type"],
+        "array",
+        "{run}"
+    );
+    let login = &doc["paths"]["/api/v1/login"]["post"]["requestBody"]["content"]["application/json"]
+        ["schema"];
+    assert_eq!(
+        login["required"],
+        serde_json::json!(["name", "password"]),
+        "{login}"
+    );
+
+    // Each one is served: without a login, a route that needs one says 401
+    // (never the router's own 404 or 405).
+    let root = log_in(port, "root", "root's long password").unwrap();
+    let carol = log_in(port, "carol", "carol's long password").unwrap();
+    let victor = log_in(port, "victor", "victor's long password").unwrap();
+    let mut changes = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let concrete = path.replace("{name}", "hello").replace("{id}", "1");
+        for (method, op) in item.as_object().unwrap() {
+            let method = method.to_uppercase();
+            let Some(role) = op["x-role"].as_str() else {
+                if method == "GET" && !path.contains("stream") {
+                    let (status, _, body) = request(port, &method, &concrete, &[], "");
+                    assert_eq!(status, 200, "{method} {path}: {body}");
+                }
+                continue;
+            };
+            if path.ends_with("/log/stream") {
+                continue; // a stream that stays open; refusals as any GET.
+            }
+            let (status, _, body) = request(port, &method, &concrete, &[], "");
+            assert_eq!(status, 401, "{method} {path} without a login: {body}");
+            assert!(body.contains("\"error\""), "{method} {path}: {body}");
+            let bogus = [("authorization", "Bearer sbt_00000000_0000000000000000")];
+            assert_eq!(
+                request(port, &method, &concrete, &bogus, "").0,
+                401,
+                "{method} {path} with an invalid token"
+            );
+            let forged = [("cookie", "sandbot-session=00ff"), ("x-csrf-token", "00ff")];
+            assert_eq!(
+                request(port, &method, &concrete, &forged, "").0,
+                401,
+                "{method} {path} with an invalid session"
+            );
+            if method == "GET" {
+                continue;
+            }
+            changes += 1;
+            // A session without its CSRF token: refused, even an admin's.
+            let no_csrf = [("cookie", root.cookie.as_str())];
+            let (status, _, body) = request(port, &method, &concrete, &no_csrf, "");
+            assert_eq!(
+                status, 403,
+                "{method} {path} without the CSRF token: {body}"
+            );
+            assert!(body.contains("X-CSRF-Token"), "{body}");
+            // A role below the route's: refused.
+            let below: &[&crate::console::Login] = match role {
+                "admin" => &[&victor, &carol],
+                "operator" => &[&victor],
+                _ => &[],
+            };
+            for who in below {
+                let headers = [
+                    ("cookie", who.cookie.as_str()),
+                    ("x-csrf-token", who.csrf.as_str()),
+                ];
+                let (status, _, body) = request(port, &method, &concrete, &headers, "");
+                assert_eq!(status, 403, "{method} {path} with a lower role: {body}");
+                assert!(body.contains(&format!("needs the {role} role")), "{body}");
+            }
+        }
+    }
+    assert!(changes >= 11, "{changes} state-changing routes");
+    // What the routes answer is what their schemas say.
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let Some(schema) = item["get"]["responses"]["200"]["content"]["application/json"]
+            .get("schema")
+            .filter(|s| s.get("type").is_some())
+        else {
+            continue;
+        };
+        if path.contains('{') {
+            continue;
+        }
+        let (status, _, body) =
+            request(port, "GET", path, &[("cookie", victor.cookie.as_str())], "");
+        assert_eq!(status, 200, "{path}: {body}");
+        let answer: Value = serde_json::from_str(&body).unwrap();
+        if let Err(why) = conforms(&answer, schema, "") {
+            panic!("GET {path}: {why}\n{answer}\n{schema}");
+        }
+        checked += 1;
+    }
+    assert!(checked >= 5, "{checked} answers checked");
+    // Nothing was changed by the refusals: hello still serves.
+    let (_, _, skills) = request(
+        port,
+        "GET",
+        "/api/v1/skills",
+        &[("cookie", victor.cookie.as_str())],
+        "",
+    );
+    assert!(skills.contains(r#""state":"serving""#), "{skills}");
+
+    // And the document validates, where a validator is installed.
+    let file = bot.path().join("openapi.json");
+    std::fs::write(&file, &body).unwrap();
+    match std::process::Command::new("python3")
+        .args(["-c", "import sys, json; from openapi_spec_validator import validate; validate(json.load(open(sys.argv[1]))); print('valid')"])
+        .arg(&file)
+        .output()
+    {
+        Ok(out) if String::from_utf8_lossy(&out.stderr).contains("No module named") => {
+            eprintln!("openapi-spec-validator is not installed: the document's shape was checked above only");
+        }
+        Ok(out) => assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) => eprintln!("no python3 ({e}): the document's shape was checked above only"),
+    }
+    running.terminate();
+    let _ = running.finish();
+}
+
+/// Does `value` fit `schema` (the subset the document uses: type,
+/// properties, required, items, enum)? `Err` says where not.
+fn conforms(value: &Value, schema: &Value, at: &str) -> Result<(), String> {
+    if let Some(kind) = schema["type"].as_str() {
+        let fits = match kind {
+            "object" => value.is_object(),
+            "array" => value.is_array(),
+            "string" => value.is_string(),
+            "integer" => value.is_u64() || value.is_i64(),
+            "boolean" => value.is_boolean(),
+            _ => true,
+        };
+        // A field that may be absent may be null.
+        if !fits && !value.is_null() {
+            return Err(format!("{at}: {value} is not {kind}"));
+        }
+    }
+    if let Some(allowed) = schema["enum"].as_array()
+        && !allowed.contains(value)
+    {
+        return Err(format!("{at}: {value} is not one of {allowed:?}"));
+    }
+    if let (Some(fields), Some(object)) = (schema["properties"].as_object(), value.as_object()) {
+        for name in schema["required"].as_array().into_iter().flatten() {
+            let name = name.as_str().unwrap();
+            if !object.contains_key(name) {
+                return Err(format!("{at}.{name}: missing"));
+            }
+        }
+        for key in object.keys() {
+            if !fields.contains_key(key) {
+                return Err(format!("{at}.{key}: not in the schema"));
+            }
+        }
+        for (name, field) in fields {
+            if let Some(v) = object.get(name) {
+                conforms(v, field, &format!("{at}.{name}"))?;
+            }
+        }
+    }
+    if let (Some(items), Some(list)) = (schema.get("items"), value.as_array()) {
+        for (i, v) in list.iter().enumerate() {
+            conforms(v, items, &format!("{at}[{i}]"))?;
+        }
+    }
+    Ok(())
+}
