@@ -21,8 +21,8 @@
 //! syntax, so a bad or oversized pattern is still a load error. An ASCII
 //! message is run against the pattern's ASCII reading (`super::ascii`),
 //! which matches it exactly as the pattern does and compiles to a small
-//! fraction of a Unicode class's automaton; the pattern's own is compiled
-//! only once a non-ASCII message reaches it.
+//! fraction of a Unicode class's automaton (and without a lazy DFA); the
+//! pattern's own is compiled only once a non-ASCII message reaches it.
 
 use super::Route;
 use regex_automata::dfa::{StartKind, dense};
