@@ -42,8 +42,8 @@ fn messages() -> usize {
 const ROUNDS: usize = 3;
 /// A long run is cut into rounds of this many messages.
 const LONG_ROUND: usize = 6_400;
-/// Messages in a long run: past 50,000 the history's retention by count
-/// starts deleting (it counts a run's `running` row and its record).
+/// Messages in a long run (before retention by count counted a run's
+/// `running` row and its record once, it started deleting past 50,000).
 fn long_run() -> usize {
     env_usize("WEB_BENCH_LONG", 64_000)
 }
