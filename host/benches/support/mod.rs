@@ -7,6 +7,7 @@ use std::time::Duration;
 
 /// A server binary to measure: this build's, or one named in
 /// `SANDBOT_BENCH_BINS` (`label=path,label=path`).
+#[allow(dead_code)] // not every benchmark runs the binary
 pub struct Build {
     pub label: String,
     pub bin: PathBuf,

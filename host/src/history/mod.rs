@@ -108,6 +108,8 @@ impl Filter {
 }
 
 /// What the writer is sent.
+// A record goes by value: boxing it would add an allocation per record.
+#[allow(clippy::large_enum_variant)]
 enum Queued {
     /// A record to keep.
     Record(Execution),
