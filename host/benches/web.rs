@@ -24,13 +24,14 @@
 
 use futures::{SinkExt, StreamExt};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 mod support;
+use support::builds;
 
 /// Messages in one timed round of a scenario.
 fn messages() -> usize {
@@ -41,8 +42,8 @@ fn messages() -> usize {
 const ROUNDS: usize = 3;
 /// A long run is cut into rounds of this many messages.
 const LONG_ROUND: usize = 6_400;
-/// Messages in a long run: past 50,000 the history's retention by count
-/// starts deleting (it counts a run's `running` row and its record).
+/// Messages in a long run (before retention by count counted a run's
+/// `running` row and its record once, it started deleting past 50,000).
 fn long_run() -> usize {
     env_usize("WEB_BENCH_LONG", 64_000)
 }
@@ -91,38 +92,6 @@ fn pin_to(cpu: usize) {
 fn cpus() -> usize {
     // SAFETY: sysconf has no preconditions.
     unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }.max(1) as usize
-}
-
-/// A server binary to measure: this build's, or one named in
-/// `SANDBOT_BENCH_BINS` (`label=path,label=path`).
-struct Build {
-    label: String,
-    bin: PathBuf,
-}
-
-fn builds() -> Vec<Build> {
-    let list = std::env::var("SANDBOT_BENCH_BINS").unwrap_or_default();
-    if list.trim().is_empty() {
-        return vec![Build {
-            label: "this build".into(),
-            bin: env!("CARGO_BIN_EXE_sandbot").into(),
-        }];
-    }
-    list.split(',')
-        .map(|item| {
-            let (label, bin) = item.split_once('=').unwrap_or((item, item));
-            let bin = PathBuf::from(bin);
-            assert!(
-                bin.is_file(),
-                "SANDBOT_BENCH_BINS: {} is not a file",
-                bin.display()
-            );
-            Build {
-                label: label.into(),
-                bin,
-            }
-        })
-        .collect()
 }
 
 /// A server's configuration: what differs between scenarios.

@@ -94,13 +94,13 @@ impl Executor<'_> {
             limit,
         } = job;
         let clock = Instant::now();
-        // A loud run's "started" row: what is left of it if the bot dies
-        // before the run ends (a quiet run's workflow records it).
+        // Shared while it runs: a loud run's observers may read it as its
+        // `running` row, what is left of it if the bot dies before the run
+        // ends (a quiet run's workflow records it).
+        let record = Arc::new(record);
         if !quiet {
-            let mut started = record.clone();
-            started.outcome = Outcome::Running;
             for observer in self.observers {
-                observer.started(&started);
+                observer.started(&record);
             }
         }
         let mut unfinished = Unfinished {
@@ -129,7 +129,8 @@ impl Executor<'_> {
                 None => Some(run.await),
             }
         };
-        let mut record = unfinished.record.take().expect("taken once");
+        // Copied only if an observer is reading it at this moment.
+        let mut record = Arc::unwrap_or_clone(unfinished.record.take().expect("taken once"));
         record.ended_at = now_ms();
         record.micros = clock.elapsed().as_micros() as u64;
         let Some(handled) = handled else {
@@ -196,13 +197,14 @@ fn observe(observers: &[Arc<dyn Observer>], record: &Execution) {
 /// record to the observers as `interrupted`.
 struct Unfinished<'o> {
     observers: &'o [Arc<dyn Observer>],
-    record: Option<Execution>,
+    record: Option<Arc<Execution>>,
     loud: bool,
 }
 
 impl Drop for Unfinished<'_> {
     fn drop(&mut self) {
-        if let Some(mut record) = self.record.take().filter(|_| self.loud) {
+        if let Some(record) = self.record.take().filter(|_| self.loud) {
+            let mut record = Arc::unwrap_or_clone(record);
             record.ended_at = now_ms();
             record.outcome = Outcome::Interrupted;
             record.error = Some(INTERRUPTED.into());

@@ -1,8 +1,44 @@
 //! What the benchmarks that drive the real binary share: reading another
 //! process's counters from /proc, and opening a socket on the websocket
-//! connector.
+//! connector; which server binaries to measure.
 
+use std::path::PathBuf;
 use std::time::Duration;
+
+/// A server binary to measure: this build's, or one named in
+/// `SANDBOT_BENCH_BINS` (`label=path,label=path`).
+#[allow(dead_code)] // not every benchmark runs the binary
+pub struct Build {
+    pub label: String,
+    pub bin: PathBuf,
+}
+
+/// The binaries `SANDBOT_BENCH_BINS` names, else this build's.
+#[allow(dead_code)] // not every benchmark runs the binary
+pub fn builds() -> Vec<Build> {
+    let list = std::env::var("SANDBOT_BENCH_BINS").unwrap_or_default();
+    if list.trim().is_empty() {
+        return vec![Build {
+            label: "this build".into(),
+            bin: env!("CARGO_BIN_EXE_sandbot").into(),
+        }];
+    }
+    list.split(',')
+        .map(|item| {
+            let (label, bin) = item.split_once('=').unwrap_or((item, item));
+            let bin = PathBuf::from(bin);
+            assert!(
+                bin.is_file(),
+                "SANDBOT_BENCH_BINS: {} is not a file",
+                bin.display()
+            );
+            Build {
+                label: label.into(),
+                bin,
+            }
+        })
+        .collect()
+}
 
 /// User plus system CPU time process `pid` has used so far.
 pub fn cpu_of(pid: u32) -> Duration {

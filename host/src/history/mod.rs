@@ -20,7 +20,8 @@ mod redis;
 mod sqlite;
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Weak, mpsc};
 use std::time::{Duration, Instant};
 
 /// The most records written in one transaction.
@@ -106,17 +107,31 @@ impl Filter {
     }
 }
 
+/// What the writer is sent.
+// A record goes by value: boxing it would add an allocation per record.
+#[allow(clippy::large_enum_variant)]
+enum Queued {
+    /// A record to keep.
+    Record(Execution),
+    /// A run that has started, to keep as its `running` row if it is still
+    /// going when its batch is written. The run holds the record until it
+    /// ends, and then its own record follows; so a run shorter than the
+    /// writer's gathering (most) costs no copy of its record and no row.
+    Started(Weak<Execution>),
+}
+
 /// The writer's end, and where readers find the records.
 pub struct History {
-    records: mpsc::Sender<Execution>,
+    records: mpsc::Sender<Queued>,
     reader: Reader,
     /// Records written so far, for tests and shutdown: see [`History::flush`].
     written: std::sync::Arc<(std::sync::Mutex<u64>, std::sync::Condvar)>,
     /// The same count, for async waiters ([`History::caught_up`]).
     written_now: tokio::sync::watch::Receiver<u64>,
     sent: std::sync::atomic::AtomicU64,
-    /// The longest text a record keeps of any one field.
-    max_text: usize,
+    /// The longest text a record keeps of any one field (the writer cuts
+    /// `running` rows to it).
+    max_text: Arc<AtomicUsize>,
     /// Runs get a `running` row when they start ([`History::started`]):
     /// only a history one bot owns (its SQLite file), which it can clean up
     /// at its next start. In Redis, shared by hosts, one host could not
@@ -168,9 +183,11 @@ impl History {
         let written = std::sync::Arc::new((std::sync::Mutex::new(0u64), std::sync::Condvar::new()));
         let counter = written.clone();
         let (tell, written_now) = tokio::sync::watch::channel(0);
+        let max_text = Arc::new(AtomicUsize::new(DEFAULT_MAX_TEXT));
+        let cut_to = max_text.clone();
         std::thread::Builder::new()
             .name("history".into())
-            .spawn(move || writer(store, rx, retention, counter, tell))
+            .spawn(move || writer(store, rx, retention, cut_to, counter, tell))
             .context("starting the history writer")?;
         Ok(History {
             records,
@@ -178,15 +195,16 @@ impl History {
             written,
             written_now,
             sent: std::sync::atomic::AtomicU64::new(0),
-            max_text: DEFAULT_MAX_TEXT,
+            max_text,
             keeps_started: false,
         })
     }
 
     /// Keeps at most `max` bytes of any one text of a record
     /// (`history.max-text`; at least [`MIN_MAX_TEXT`]).
-    pub fn keeping_texts(mut self, max: usize) -> History {
-        self.max_text = max.max(MIN_MAX_TEXT);
+    pub fn keeping_texts(self, max: usize) -> History {
+        self.max_text
+            .store(max.max(MIN_MAX_TEXT), Ordering::Relaxed);
         self
     }
 
@@ -194,8 +212,12 @@ impl History {
     /// never waits.
     pub fn record(&self, execution: &Execution) {
         let mut kept = execution.clone();
-        cut_texts(&mut kept, self.max_text);
-        if self.records.send(kept).is_ok() {
+        cut_texts(&mut kept, self.max_text.load(Ordering::Relaxed));
+        self.queue(Queued::Record(kept));
+    }
+
+    fn queue(&self, queued: Queued) {
+        if self.records.send(queued).is_ok() {
             self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
     }
@@ -205,6 +227,15 @@ impl History {
     pub fn started(&self, execution: &Execution) {
         if self.keeps_started {
             self.record(execution);
+        }
+    }
+
+    /// Like [`History::started`], for `run`, the record as made, which the
+    /// run holds until it ends: nothing is copied unless the run is still
+    /// going when its batch is written (then its row is, as `running`).
+    pub fn started_shared(&self, run: &Arc<Execution>) {
+        if self.keeps_started {
+            self.queue(Queued::Started(Arc::downgrade(run)));
         }
     }
 
@@ -373,31 +404,44 @@ fn cut_texts(e: &mut Execution, max: usize) {
 /// Writes what arrives, a batch per transaction, until every sender is gone.
 fn writer(
     mut store: impl Store,
-    rx: mpsc::Receiver<Execution>,
+    rx: mpsc::Receiver<Queued>,
     retention: Retention,
+    max_text: Arc<AtomicUsize>,
     written: std::sync::Arc<(std::sync::Mutex<u64>, std::sync::Condvar)>,
     tell: tokio::sync::watch::Sender<u64>,
 ) {
     let mut pruned = Instant::now();
+    let mut queued = Vec::with_capacity(BATCH);
     let mut batch = Vec::with_capacity(BATCH);
     // The last batch was full: more are waiting, so don't linger.
     let mut behind = false;
     while let Ok(first) = rx.recv() {
-        batch.push(first);
+        queued.push(first);
         // Sleep rather than wait on the channel: a sender then finds no
         // one to wake, which spares a futex call and a context switch per
         // record.
         if !behind {
             std::thread::sleep(LINGER);
         }
-        while batch.len() < BATCH {
+        while queued.len() < BATCH {
             match rx.try_recv() {
-                Ok(next) => batch.push(next),
+                Ok(next) => queued.push(next),
                 Err(_) => break,
             }
         }
-        behind = batch.len() == BATCH;
-        let received = batch.len() as u64;
+        behind = queued.len() == BATCH;
+        let received = queued.len() as u64;
+        batch.extend(queued.drain(..).filter_map(|q| match q {
+            Queued::Record(e) => Some(e),
+            // A run still going: its row, as it reads now.
+            Queued::Started(run) => run.upgrade().map(|run| {
+                let mut row = Execution::clone(&run);
+                drop(run);
+                row.outcome = crate::event::Outcome::Running;
+                cut_texts(&mut row, max_text.load(Ordering::Relaxed));
+                row
+            }),
+        }));
         latest_only(&mut batch);
         let over_budget = match store.write(&batch) {
             Ok(total) => total > retention.max_bytes,
@@ -659,6 +703,73 @@ mod tests {
             )
             .unwrap();
         assert_eq!((total, rows), (sum, 2), "the kept total is the table's");
+    }
+
+    /// A run's `running` row and then its record, in two batches, count as
+    /// one row: retention by count keeps `max-count` runs, not half as many.
+    #[test]
+    fn retention_by_count_counts_a_run_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.db");
+        let retention = Retention {
+            max_count: 4,
+            ..Retention::default()
+        };
+        let history = History::open_abandoning(&path, retention).unwrap();
+        for n in 1..=6 {
+            history.started(&record(n, "hello", "alice", Outcome::Running));
+            assert!(history.flush(Duration::from_secs(5)));
+            history.record(&record(n, "hello", "alice", Outcome::Ok));
+            assert!(history.flush(Duration::from_secs(5)));
+        }
+        // Pruning runs at most once a second, after a write.
+        std::thread::sleep(Duration::from_millis(1100));
+        history.record(&record(7, "hello", "alice", Outcome::Ok));
+        assert!(history.flush(Duration::from_secs(5)));
+        let kept = history
+            .find(&Filter {
+                limit: 100,
+                ..Filter::default()
+            })
+            .unwrap();
+        assert_eq!(
+            kept.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+            ["e7", "e6", "e5", "e4"]
+        );
+    }
+
+    /// A run shared with the history: its `running` row is written (cut
+    /// to `max-text`) only if the run is still going when its batch is; a
+    /// run that ended first leaves only its record, and nothing is copied.
+    #[test]
+    fn a_shared_run_is_kept_as_running_only_while_it_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let history = History::open_abandoning(&dir.path().join("h.db"), Retention::default())
+            .unwrap()
+            .keeping_texts(100);
+        let mut long = record(1, "deploy", "alice", Outcome::Ok);
+        long.text = Some("x".repeat(1000));
+        let long = Arc::new(long);
+        history.started_shared(&long);
+        assert!(history.flush(Duration::from_secs(5)));
+        let row = history.get("e1").unwrap().expect("a running row");
+        assert_eq!(row.outcome, Outcome::Running);
+        assert!(row.text.unwrap().len() <= 100);
+        let done = Arc::try_unwrap(long).expect("the history keeps no copy of a run");
+        history.record(&done);
+        assert!(history.flush(Duration::from_secs(5)));
+        assert_eq!(history.get("e1").unwrap().unwrap().outcome, Outcome::Ok);
+
+        // A run that ends before its batch is written (as the history
+        // sees it: its record no longer there).
+        let short = record(2, "hello", "bob", Outcome::Ok);
+        let ended = Arc::downgrade(&Arc::new(short.clone()));
+        history.queue(Queued::Started(ended));
+        assert!(history.flush(Duration::from_secs(5)), "counted as written");
+        assert!(history.get("e2").unwrap().is_none(), "no running row");
+        history.record(&short);
+        assert!(history.flush(Duration::from_secs(5)));
+        assert_eq!(history.get("e2").unwrap().unwrap().outcome, Outcome::Ok);
     }
 
     impl Execution {

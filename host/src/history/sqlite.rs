@@ -15,9 +15,9 @@ use std::path::Path;
 pub(super) struct SqliteStore {
     conn: Connection,
     /// Rows in the table as far as this writer knows: counted once at open,
-    /// then kept by what it inserts and deletes, so retention by count is a
-    /// delete of the excess, not a walk over every row each second. A
-    /// replaced row counts twice, which only makes it keep a few fewer.
+    /// then kept by what it inserts (a record that replaces its own
+    /// `running` row adds none) and deletes, so retention by count is a
+    /// delete of the excess, not a walk over every row each second.
     rows: u64,
     /// A record's JSON, the buffer kept between records.
     json: Vec<u8>,
@@ -123,6 +123,7 @@ impl Store for SqliteStore {
     fn write(&mut self, batch: &[Execution]) -> Result<u64> {
         let tx = self.conn.transaction()?;
         let mut delta = 0i64;
+        let mut added = 0u64;
         {
             let mut insert = tx.prepare_cached(
                 "INSERT OR REPLACE INTO executions (id, skill, user_id, user, connector, outcome, started_at, record)
@@ -137,6 +138,7 @@ impl Store for SqliteStore {
                 let json = std::str::from_utf8(&self.json).expect("serde_json writes UTF-8");
                 let old: Option<i64> = before.query_row([&e.id], |r| r.get(0)).optional()?;
                 delta += json.len() as i64 - old.unwrap_or(0);
+                added += u64::from(old.is_none());
                 insert.execute(params![
                     e.id,
                     e.skill,
@@ -152,7 +154,7 @@ impl Store for SqliteStore {
         add_bytes(&tx, delta)?;
         let total: i64 = tx.query_row("SELECT bytes FROM history_size", [], |r| r.get(0))?;
         tx.commit()?;
-        self.rows += batch.len() as u64;
+        self.rows += added;
         Ok(total.max(0) as u64)
     }
 

@@ -37,6 +37,7 @@
 //! after every skill in rule 3's order.
 
 pub mod alias;
+mod ascii;
 pub mod crontab;
 pub mod parse_format;
 mod regex_index;

@@ -18,7 +18,11 @@
 //! Exact regexes are compiled on first use (a skill that is never asked
 //! costs no automaton) and lean (no one-pass or full DFA: chat lines are
 //! short); at load a pattern is parsed, and its size estimated from its
-//! syntax, so a bad or oversized pattern is still a load error.
+//! syntax, so a bad or oversized pattern is still a load error. An ASCII
+//! message is run against the pattern's ASCII reading (`super::ascii`),
+//! which matches it exactly as the pattern does and compiles to a small
+//! fraction of a Unicode class's automaton (and without a lazy DFA); the
+//! pattern's own is compiled only once a non-ASCII message reaches it.
 
 use super::Route;
 use regex_automata::dfa::{StartKind, dense};
@@ -45,41 +49,68 @@ pub struct CompiledRegex {
     pub bytes: usize,
 }
 
-/// The exact pattern, compiled the first time a pass reports it.
+/// The exact pattern, compiled the first time a pass reports it: its
+/// ASCII reading for an ASCII message, itself for any other.
 #[derive(Debug)]
 pub struct Exact {
     pattern: String,
     case_sensitive: bool,
+    /// The pattern as it reads ASCII text (`super::ascii`), when that
+    /// differs from the pattern: compiled case-sensitively.
+    ascii: Option<Box<str>>,
     compiled: OnceLock<Option<meta::Regex>>,
+    compiled_ascii: OnceLock<Option<meta::Regex>>,
 }
 
 impl Exact {
-    fn new(pattern: &str, case_sensitive: bool) -> Exact {
+    fn new(pattern: &str, case_sensitive: bool, hir: &Hir) -> Exact {
         Exact {
             pattern: pattern.to_owned(),
             case_sensitive,
+            ascii: super::ascii::reading(hir).map(String::into_boxed_str),
             compiled: OnceLock::new(),
+            compiled_ascii: OnceLock::new(),
         }
     }
 
     /// The compiled pattern; `None` if it cannot be (which the size
     /// estimate at load makes a bug, reported once).
     pub fn regex(&self) -> Option<&meta::Regex> {
-        self.compiled
-            .get_or_init(|| match build_exact(&self.pattern, self.case_sensitive) {
-                Ok(re) => Some(re),
-                Err(e) => {
-                    tracing::error!(pattern = %crate::text::for_log(&self.pattern), "a pattern that passed its checks does not compile: {e}");
-                    None
-                }
-            })
-            .as_ref()
+        compiled(&self.compiled, &self.pattern, self.case_sensitive, true)
+    }
+
+    /// What to run on `text`: the ASCII reading when `ascii` (the text is
+    /// all ASCII) and the pattern has one, else the pattern. Both have the
+    /// same groups, and on an ASCII text the same matches.
+    pub fn regex_for(&self, ascii: bool) -> Option<&meta::Regex> {
+        match &self.ascii {
+            Some(reading) if ascii => compiled(&self.compiled_ascii, reading, true, false),
+            _ => self.regex(),
+        }
     }
 
     #[cfg(test)]
     fn is_match(&self, text: &str) -> bool {
-        self.regex().is_some_and(|re| re.is_match(text))
+        self.regex_for(text.is_ascii())
+            .is_some_and(|re| re.is_match(text))
     }
+}
+
+/// `pattern` compiled once into `cell` (see [`build_exact`]).
+fn compiled<'a>(
+    cell: &'a OnceLock<Option<meta::Regex>>,
+    pattern: &str,
+    case_sensitive: bool,
+    lazy_dfa: bool,
+) -> Option<&'a meta::Regex> {
+    cell.get_or_init(|| match build_exact(pattern, case_sensitive, lazy_dfa) {
+        Ok(re) => Some(re),
+        Err(e) => {
+            tracing::error!(pattern = %crate::text::for_log(pattern), "a pattern that passed its checks does not compile: {e}");
+            None
+        }
+    })
+    .as_ref()
 }
 
 /// The largest automaton one pattern may compile to. Patterns come from
@@ -95,13 +126,18 @@ const EXPLOSIVE_ABOVE: usize = 256 << 10;
 /// Classes with more ranges than this widen to "any character".
 const WIDEN_ABOVE_RANGES: usize = 8;
 
-fn build_exact(pattern: &str, case_sensitive: bool) -> Result<meta::Regex, String> {
+/// A pattern's exact regex. With `lazy_dfa` false (an ASCII reading: a
+/// small automaton, run on short lines) it has no lazy DFA, whose two
+/// caches were half of what such a regex kept resident; the bounded
+/// backtracker or the PikeVM finds its matches.
+fn build_exact(pattern: &str, case_sensitive: bool, lazy_dfa: bool) -> Result<meta::Regex, String> {
     meta::Builder::new()
         .configure(
             meta::Config::new()
                 .nfa_size_limit(Some(PATTERN_SIZE_LIMIT))
                 .onepass(false)
                 .dfa(false)
+                .hybrid(lazy_dfa)
                 .hybrid_cache_capacity(EXACT_CACHE),
         )
         .syntax(syntax::Config::new().case_insensitive(!case_sensitive))
@@ -127,6 +163,7 @@ pub fn compile(pattern: &str, case_sensitive: bool) -> Result<CompiledRegex, Str
         ));
     }
     let keys = literal_keys(&hir);
+    let exact = Arc::new(Exact::new(pattern, case_sensitive, &hir));
     let (wide, explosive) = if keys.is_empty() {
         let wide = widen(hir);
         let explosive = explodes(&wide);
@@ -135,7 +172,7 @@ pub fn compile(pattern: &str, case_sensitive: bool) -> Result<CompiledRegex, Str
         (None, false)
     };
     Ok(CompiledRegex {
-        exact: Arc::new(Exact::new(pattern, case_sensitive)),
+        exact,
         keys,
         wide,
         explosive,
@@ -500,6 +537,7 @@ impl RegexIndex {
             candidates.retain(|&i| !self.entries[i].0.addressed);
         }
         let input = Input::new(text);
+        let ascii = text.is_ascii();
         let mut best: Option<(
             usize,
             (u8, u32, usize),
@@ -510,7 +548,7 @@ impl RegexIndex {
         // and matcher by keeping only strictly better matches: a higher
         // rank, then a longer stretch of the message.
         for i in candidates {
-            let Some(re) = self.entries[i].1.regex() else {
+            let Some(re) = self.entries[i].1.regex_for(ascii) else {
                 continue;
             };
             let mut caps = re.create_captures();
@@ -527,7 +565,7 @@ impl RegexIndex {
         }
         let (i, (rank, _, _), caps) = best?;
         let (route, exact) = &self.entries[i];
-        let re = exact.regex()?;
+        let re = exact.regex_for(ascii)?;
         let names = re.group_info().pattern_names(PatternID::ZERO);
         let captures = names
             .enumerate()
@@ -582,6 +620,48 @@ mod tests {
             compile(r"\w{100}", true).unwrap_err(),
             "it compiles to more than 1048576 bytes"
         );
+    }
+
+    /// An ASCII message is run against the pattern's ASCII reading, a
+    /// small automaton: the pattern's own (Unicode `\w`, ~1,000 states each
+    /// way) is compiled only once a non-ASCII message reaches it, and then
+    /// matches as Unicode says.
+    #[test]
+    fn ascii_messages_compile_only_the_small_ascii_reading() {
+        let c = compile(r"^seen (?P<who>\w+)$", true).unwrap();
+        let index = RegexIndex::build(vec![(route(), &c)]);
+        let best = index.best("seen bob_7", true).unwrap();
+        assert_eq!(best.captures, [("who".to_string(), "bob_7".to_string())]);
+        assert!(index.best("seen bob!", true).is_none());
+        assert!(
+            c.exact.compiled.get().is_none(),
+            "the full automaton was built"
+        );
+        let small = c.exact.compiled_ascii.get().unwrap().as_ref().unwrap();
+        let best = index.best("seen Zoë", true).unwrap();
+        assert_eq!(best.captures, [("who".to_string(), "Zoë".to_string())]);
+        let full = c.exact.compiled.get().unwrap().as_ref().unwrap();
+        assert!(
+            small.memory_usage() * 10 < full.memory_usage(),
+            "ASCII reading {} bytes, the pattern {}",
+            small.memory_usage(),
+            full.memory_usage()
+        );
+        // A pattern that is ASCII already is compiled once, for both.
+        let plain = compile("^hello [a-z]+$", true).unwrap();
+        assert!(plain.exact.ascii.is_none());
+        assert!(plain.exact.is_match("hello you"));
+        assert!(plain.exact.compiled_ascii.get().is_none());
+    }
+
+    fn route() -> Route {
+        Route {
+            skill: 0,
+            matcher: 0,
+            rank: 0,
+            addressed: false,
+            specific: 0,
+        }
     }
 
     /// The widened pattern must match wherever the exact one does.

@@ -43,7 +43,7 @@ impl Observer for HistoryObserver {
         });
     }
 
-    fn started(&self, execution: &Execution) {
-        self.0.started(execution);
+    fn started(&self, execution: &Arc<Execution>) {
+        self.0.started_shared(execution);
     }
 }

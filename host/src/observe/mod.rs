@@ -82,10 +82,12 @@ pub trait Observer: Send + Sync + 'static {
     /// its executions were recorded: a keeper of records marks them.
     fn undelivered(&self, _event: EventId, _why: &str) {}
 
-    /// A run has started (its record, outcome `running`): only the history
-    /// keeps it, so a run the bot never finishes (`kill -9`) is found at
-    /// the next start and marked `abandoned`.
-    fn started(&self, _execution: &Execution) {}
+    /// A run has started (its record as made, shared with the run until it
+    /// ends): only the history keeps it, as a `running` row, so a run the
+    /// bot never finishes (`kill -9`) is found at the next start and marked
+    /// `abandoned`. An observer that keeps more than a `Weak` to it makes
+    /// the run copy its record when it ends.
+    fn started(&self, _execution: &Arc<Execution>) {}
 
     /// Resolves once what this observer queued has gone out: the bot waits
     /// for it (bounded) as it stops, so the last executions' notices are
