@@ -21,6 +21,7 @@ mod connectors;
 mod console;
 mod console_api;
 mod console_config;
+mod console_users;
 mod console_workflows;
 mod coordination;
 mod crontab;
