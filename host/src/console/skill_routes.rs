@@ -13,6 +13,7 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -32,7 +33,57 @@ crate::with_schema! {
         new_file_failed: Option<String>,
         grants: Vec<String>,
         matchers: Vec<MatcherView>,
+        /// Its last few executions, newest first (none with the history off).
+        recent: Vec<Ran>,
     }
+}
+
+crate::with_schema! {
+    /// One execution of a skill, as its row shows it.
+    #[derive(Serialize)]
+    pub(super) struct Ran {
+        id: String,
+        outcome: crate::event::Outcome,
+        /// Milliseconds since the Unix epoch.
+        started_at: u64,
+        /// How long it took, in microseconds.
+        micros: u64,
+        error: Option<String>,
+    }
+}
+
+/// How many of each skill's last executions the skills answer shows.
+const RECENT_RUNS: usize = 5;
+
+/// Each skill's last [`RECENT_RUNS`] executions, newest first, read in one
+/// query; none when the history is off or cannot be read (said in the log).
+async fn recent_runs(console: &Console) -> HashMap<String, Vec<Ran>> {
+    let Some(history) = console.history.clone() else {
+        return HashMap::new();
+    };
+    let read = tokio::task::spawn_blocking(move || history.last_of_each_skill(RECENT_RUNS)).await;
+    let records = match read {
+        Ok(Ok(records)) => records,
+        Ok(Err(e)) => {
+            tracing::warn!("the skills' last executions: {e:#}");
+            return HashMap::new();
+        }
+        Err(e) => {
+            tracing::warn!("the skills' last executions: {e}");
+            return HashMap::new();
+        }
+    };
+    let mut out: HashMap<String, Vec<Ran>> = HashMap::new();
+    for e in records {
+        out.entry(e.skill).or_default().push(Ran {
+            id: e.id,
+            outcome: e.outcome,
+            started_at: e.started_at,
+            micros: e.micros,
+            error: e.error,
+        });
+    }
+    out
 }
 
 crate::with_schema! {
@@ -114,6 +165,7 @@ pub(super) async fn skills(State(console): State<Arc<Console>>, headers: HeaderM
     let set = console.catalog.current();
     let progress = console.catalog.progress();
     let config = console.catalog.config();
+    let mut recent = recent_runs(&console).await;
     let mut out: Vec<SkillView> = set
         .skills
         .iter()
@@ -136,6 +188,7 @@ pub(super) async fn skills(State(console): State<Arc<Console>>, headers: HeaderM
                 new_file_failed: progress.failed.get(&skill.name).cloned(),
                 grants: grants(&config, &skill.name),
                 matchers: matchers(&skill.manifest),
+                recent: recent.remove(&skill.name).unwrap_or_default(),
             }
         })
         .collect();
@@ -151,6 +204,7 @@ pub(super) async fn skills(State(console): State<Arc<Console>>, headers: HeaderM
                 new_file_failed: None,
                 grants: Vec::new(),
                 matchers: Vec::new(),
+                recent: recent.remove(name).unwrap_or_default(),
             });
         }
     }

@@ -140,6 +140,37 @@ fn the_openapi_document_lists_every_route_and_every_change_checks_who_asks() {
         }
     }
     assert!(changes >= 17, "{changes} state-changing routes");
+    // hello runs twice (as console:carol), "hello" in the skills answer:
+    // its last runs, newest first, with how each ended, when and how long.
+    let as_carol = [
+        ("cookie", carol.cookie.as_str()),
+        ("x-csrf-token", carol.csrf.as_str()),
+    ];
+    for _ in 0..2 {
+        let said = request(
+            port,
+            "POST",
+            "/api/v1/commands",
+            &as_carol,
+            r#"{"text":"hello"}"#,
+        );
+        assert_eq!(said.0, 200, "{}", said.2);
+    }
+    let (_, _, skills) = request(port, "GET", "/api/v1/skills", &as_carol, "");
+    let skills: Value = serde_json::from_str(&skills).unwrap();
+    let recent = &skills["skills"][0]["recent"];
+    assert_eq!(recent.as_array().map(Vec::len), Some(2), "{skills}");
+    assert_eq!(recent[0]["outcome"], "ok", "{skills}");
+    assert!(recent[0]["started_at"].as_u64() >= recent[1]["started_at"].as_u64());
+    assert!(
+        recent[0]["micros"].as_u64().is_some_and(|m| m > 0),
+        "{skills}"
+    );
+    // The history's own records of those runs, by the ids shown.
+    let (_, _, ran) = request(port, "GET", "/api/v1/executions?skill=hello", &as_carol, "");
+    let ran: Value = serde_json::from_str(&ran).unwrap();
+    assert_eq!(ran[0]["id"], recent[0]["id"], "{ran}");
+    assert_eq!(ran[1]["id"], recent[1]["id"], "{ran}");
     // What the routes answer is what their schemas say.
     let mut checked = 0;
     for (path, item) in doc["paths"].as_object().unwrap() {
