@@ -20,6 +20,7 @@ mod compile_cache;
 mod connectors;
 mod console;
 mod console_api;
+mod console_cluster;
 mod console_config;
 mod console_users;
 mod console_workflows;
