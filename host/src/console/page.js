@@ -62,7 +62,8 @@ async function showSkills() {
     if (skill.new_file_failed) state += ` (its new file did not load: ${skill.new_file_failed})`;
     cell(row, state, `state state-${skill.state}`);
     list(row, (skill.matchers || []).map((m) => m.help || m.kind));
-    list(row, skill.grants || []);
+    const kept = skill.memory ? [`keeps now ${skill.memory.keys} of ${skill.memory.max_keys} keys, ${skill.memory.bytes} of ${skill.memory.max_bytes} bytes`] : [];
+    list(row, [...(skill.grants || []), ...kept]);
     list(row, (skill.recent || []).map((r) =>
       `${r.outcome} ${new Date(r.started_at).toLocaleString()}, ${(r.micros / 1000).toFixed(1)} ms${r.error ? `: ${r.error}` : ""}`));
     const td = document.createElement("td");

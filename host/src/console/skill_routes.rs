@@ -35,6 +35,43 @@ crate::with_schema! {
         matchers: Vec<MatcherView>,
         /// Its last few executions, newest first (none with the history off).
         recent: Vec<Ran>,
+        /// What it keeps in its memory, as its quota counts it; absent when
+        /// the store cannot be read.
+        memory: Option<Kept>,
+    }
+}
+
+crate::with_schema! {
+    /// What a skill keeps in its memory: keys, and their bytes (keys and
+    /// values), against its quota's.
+    #[derive(Serialize)]
+    pub(super) struct Kept {
+        keys: u64,
+        bytes: u64,
+        max_keys: u64,
+        max_bytes: u64,
+    }
+}
+
+/// What `skill` keeps, against its limits; `None` (said in the log) when
+/// the store cannot be read.
+async fn kept(console: &Console, config: &Config, skill: &str) -> Option<Kept> {
+    let limits = config
+        .skills
+        .get(skill)
+        .and_then(|e| e.limits)
+        .unwrap_or(config.runtime.default_limits);
+    match console.memory.stored(skill).await {
+        Ok(stored) => Some(Kept {
+            keys: stored.keys,
+            bytes: stored.bytes,
+            max_keys: limits.stored_keys,
+            max_bytes: limits.stored_bytes.0,
+        }),
+        Err(e) => {
+            tracing::warn!(skill, "reading a skill's memory usage: {e:#}");
+            None
+        }
     }
 }
 
@@ -189,6 +226,7 @@ pub(super) async fn skills(State(console): State<Arc<Console>>, headers: HeaderM
                 grants: grants(&config, &skill.name),
                 matchers: matchers(&skill.manifest),
                 recent: recent.remove(&skill.name).unwrap_or_default(),
+                memory: None,
             }
         })
         .collect();
@@ -205,8 +243,15 @@ pub(super) async fn skills(State(console): State<Arc<Console>>, headers: HeaderM
                 grants: Vec::new(),
                 matchers: Vec::new(),
                 recent: recent.remove(name).unwrap_or_default(),
+                memory: None,
             });
         }
+    }
+    // Each skill's memory, asked of the store all at once.
+    let usage = out.iter().map(|s| kept(&console, &config, &s.name));
+    let usage = futures::future::join_all(usage).await;
+    for (view, kept) in out.iter_mut().zip(usage) {
+        view.memory = kept;
     }
     Json(Skills { skills: out }).into_response()
 }

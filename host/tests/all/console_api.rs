@@ -12,7 +12,10 @@ use std::collections::BTreeSet;
 #[test]
 fn the_openapi_document_lists_every_route_and_every_change_checks_who_asks() {
     let port = free_port();
-    let bot = BotDir::new(&["hello"], &format!("web:\n  port: {port}\nconsole: {{}}"));
+    let bot = BotDir::new(
+        &["hello", "count"],
+        &format!("web:\n  port: {port}\nconsole: {{}}"),
+    );
     for (name, role) in [
         ("root", "admin"),
         ("carol", "operator"),
@@ -156,9 +159,37 @@ fn the_openapi_document_lists_every_route_and_every_change_checks_who_asks() {
         );
         assert_eq!(said.0, 200, "{}", said.2);
     }
+    // count keeps two things: "count:apples" = "5", "count:pears" = "1".
+    for text in ["count apples by 5", "count pears"] {
+        let said = request(
+            port,
+            "POST",
+            "/api/v1/commands",
+            &as_carol,
+            &serde_json::json!({"text": text}).to_string(),
+        );
+        assert_eq!(said.0, 200, "{}", said.2);
+    }
     let (_, _, skills) = request(port, "GET", "/api/v1/skills", &as_carol, "");
     let skills: Value = serde_json::from_str(&skills).unwrap();
-    let recent = &skills["skills"][0]["recent"];
+    let skill = |name: &str| {
+        skills["skills"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("{name} in {skills}"))
+            .clone()
+    };
+    let count = skill("count");
+    let stored = ("count:apples".len() + 1 + "count:pears".len() + 1) as u64;
+    assert_eq!(count["memory"]["keys"], 2, "{count}");
+    assert_eq!(count["memory"]["bytes"], stored, "{count}");
+    assert_eq!(count["memory"]["max_keys"], 10000, "{count}");
+    assert_eq!(skill("hello")["memory"]["keys"], 0);
+    assert_eq!(count["recent"].as_array().map(Vec::len), Some(2), "{count}");
+    let hello = skill("hello");
+    let recent = &hello["recent"];
     assert_eq!(recent.as_array().map(Vec::len), Some(2), "{skills}");
     assert_eq!(recent[0]["outcome"], "ok", "{skills}");
     assert!(recent[0]["started_at"].as_u64() >= recent[1]["started_at"].as_u64());
