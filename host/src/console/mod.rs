@@ -12,6 +12,8 @@
 //! route is declared once (`openapi`): the router and the OpenAPI document
 //! at `/api/v1/openapi.json` are made from that one list. Off unless
 //! `console:` is configured; see docs/console.md.
+//! Accounts, links and tokens from the console are `user_routes`' (an
+//! admin's); an execution record's schema is `record_schema`'s.
 
 mod accounts;
 mod api;
