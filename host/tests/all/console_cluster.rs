@@ -1,7 +1,8 @@
 //! The console on several hosts: two bots on one nats-server (started
 //! here on loopback, as the cluster tests do), and `/api/v1/connectors`
 //! on one of them lists both, each with its roles, its bus state, its
-//! leases (one of them holds `cron`) and its load, and the stream's lag.
+//! leases (one of them holds `cron`) and its load, and the stream's lag;
+//! and a skill's memory, kept in Redis, counted as its quota counts it.
 
 use crate::cluster::NatsServer;
 use crate::common::*;
@@ -16,7 +17,7 @@ fn the_console_shows_every_host_its_roles_leases_and_load() {
     let redis = RedisServer::start();
     let host = |name: &str, roles: &str, extra: &str| {
         BotDir::with_connectors(
-            &["hello"],
+            &["hello", "count"],
             &format!(
                 "bus:\n  type: nats\n  url: {}\n  host: {name}\n  lease-ttl: 3s\nroles: [{roles}]\ndatabases:\n  redis: {{url: '{}'}}\n{extra}",
                 nats.url(),
@@ -31,7 +32,7 @@ fn the_console_shows_every_host_its_roles_leases_and_load() {
         &format!("web: {{port: {port}}}\nconsole: {{}}\n"),
     );
     assert!(admin(&a_dir, &["add", "victor"], "victor's long password").0);
-    let a = a_dir.start();
+    let mut a = a_dir.start();
     wait_for_port(port);
     let b_dir = host("beta", "workers", "");
     let b = b_dir.start();
@@ -75,11 +76,29 @@ fn the_console_shows_every_host_its_roles_leases_and_load() {
     );
     for h in hosts {
         assert_eq!(h["bus"], "connected", "{answer}");
-        assert!(h["in_flight"].is_u64() && h["skills"] == 1, "{answer}");
+        assert!(h["in_flight"].is_u64() && h["skills"] == 2, "{answer}");
     }
     // The stream's lag, read now.
     assert!(cluster["stream"]["pending"].is_u64(), "{answer}");
     assert_eq!(answer["connectors"][0]["name"], "shell", "{answer}");
+
+    // The skills' memory is Redis's here: what count keeps, as its quota
+    // counts it (the key and the value's bytes).
+    assert_eq!(a.ask("count apples by 5"), "apples: 5");
+    let (_, _, skills) = request(port, "GET", "/api/v1/skills", &as_victor, "");
+    let skills: Value = serde_json::from_str(&skills).unwrap();
+    let count = skills["skills"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "count")
+        .unwrap();
+    assert_eq!(count["memory"]["keys"], 1, "{count}");
+    assert_eq!(
+        count["memory"]["bytes"],
+        "count:apples".len() + 1,
+        "{count}"
+    );
 
     // A host gone quiet is shown gone, with no leases.
     drop(b.kill());
