@@ -164,13 +164,6 @@ fn view(console: &Console, name: &str) -> Response {
     }
 }
 
-/// Does the state change as an admin, or the refusal.
-fn admin(console: &Console, headers: &HeaderMap) -> Result<Operator, Response> {
-    console
-        .require(headers, Role::Admin, true)
-        .map_err(|refused| *refused)
-}
-
 /// The audit record of `act`, and the answer: `done`'s, or the refusal's
 /// (`status`, `why`).
 fn answer(console: &Console, act: &Act, done: Result<Response, (StatusCode, String)>) -> Response {
@@ -229,9 +222,9 @@ pub(super) async fn add(
     headers: HeaderMap,
     body: Result<Json<NewUser>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
-    let operator = match admin(&console, &headers) {
+    let operator = match console.require(&headers, Role::Admin, true) {
         Ok(o) => o,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let Ok(Json(new)) = body else {
         return error(
@@ -291,9 +284,9 @@ pub(super) async fn change_role(
     headers: HeaderMap,
     body: Result<Json<RoleChange>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
-    let operator = match admin(&console, &headers) {
+    let operator = match console.require(&headers, Role::Admin, true) {
         Ok(o) => o,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let Ok(Json(RoleChange { role })) = body else {
         return error(
@@ -322,9 +315,9 @@ pub(super) async fn remove(
     Path(name): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let operator = match admin(&console, &headers) {
+    let operator = match console.require(&headers, Role::Admin, true) {
         Ok(o) => o,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let act = Act::new(
         operator.who(),
@@ -370,9 +363,9 @@ async fn relink(
     body: Result<Json<Identity>, axum::extract::rejection::JsonRejection>,
     linking: bool,
 ) -> Response {
-    let operator = match admin(&console, &headers) {
+    let operator = match console.require(&headers, Role::Admin, true) {
         Ok(o) => o,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let Ok(Json(Identity { identity })) = body else {
         return error(
@@ -416,9 +409,9 @@ pub(super) async fn revoke(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let operator = match admin(&console, &headers) {
+    let operator = match console.require(&headers, Role::Admin, true) {
         Ok(o) => o,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let act = Act::new(
         operator.who(),
