@@ -2,7 +2,8 @@
 //! themselves so they cannot drift: [`Schema`] for the primitives, and
 //! [`with_schema!`](crate::with_schema) around a struct's definition, which
 //! writes the struct as given and its schema from its fields (names as
-//! serde writes them by default; `Option` fields not required). The
+//! serde writes them by default, a raw `r#type` as `type`; `Option`
+//! fields not required: a `#[serde(rename)]` is not read). The
 //! console's OpenAPI document is built from them.
 
 use serde_json::{Value, json};
@@ -65,12 +66,14 @@ macro_rules! with_schema {
                 let mut properties = serde_json::Map::new();
                 let mut required: Vec<&str> = Vec::new();
                 $(
+                    // A raw name (`r#type`) is written as serde writes it.
+                    let name = stringify!($field).trim_start_matches("r#");
                     properties.insert(
-                        stringify!($field).to_owned(),
+                        name.to_owned(),
                         <$ty as $crate::schema::Schema>::schema(),
                     );
                     if !<$ty as $crate::schema::Schema>::OPTIONAL {
-                        required.push(stringify!($field));
+                        required.push(name);
                     }
                 )*
                 serde_json::json!({
@@ -93,6 +96,7 @@ mod tests {
             name: String,
             limit: Option<usize>,
             tags: Vec<String>,
+            r#type: String,
         }
     }
 
@@ -106,8 +110,9 @@ mod tests {
                     "name": {"type": "string"},
                     "limit": {"type": "integer", "minimum": 0},
                     "tags": {"type": "array", "items": {"type": "string"}},
+                    "type": {"type": "string"},
                 },
-                "required": ["name", "tags"],
+                "required": ["name", "tags", "type"],
             })
         );
     }

@@ -33,6 +33,8 @@ pub struct App {
     pub events: Arc<dyn EventSink>,
     /// Every execution record, when `history.enabled`.
     pub history: Option<Arc<History>>,
+    /// The skills' memory (what the console shows each keeps).
+    pub memory: Arc<dyn crate::memory::MemoryStore>,
     pub metrics: Arc<Metrics>,
     connectors: Vec<Instance>,
     outboxes: HashMap<String, mpsc::Receiver<Delivery>>,
@@ -81,8 +83,9 @@ impl App {
         let work = Arc::new(Work::default());
         let (bus, responses) = crate::nats::open_bus(&config, &outboxes).await?;
         let coordination = crate::nats::coordination::for_config(&config, bus.as_ref()).await?;
+        let memory: Arc<dyn crate::memory::MemoryStore> = Arc::new(memory);
         let services = Services {
-            memory: Arc::new(memory),
+            memory: memory.clone(),
             responses: responses.clone(),
         };
         let options = Options {
@@ -169,6 +172,7 @@ impl App {
             config,
             events,
             history,
+            memory,
             metrics,
             connectors,
             outboxes: receivers,

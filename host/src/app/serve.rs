@@ -172,6 +172,7 @@ impl App {
             catalog: self.catalog.clone(),
             bot: self.bot.clone(),
             history: self.history.clone(),
+            memory: self.memory.clone(),
             events: self.events.clone(),
             staged: Staged::default(),
             connectors: statuses.to_vec(),

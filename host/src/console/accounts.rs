@@ -18,7 +18,18 @@ use std::path::{Path, PathBuf};
 pub const MIN_PASSWORD: usize = 10;
 
 /// What an operator may do; each role may do all the one before it may.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Reads everything the console shows.
@@ -138,6 +149,19 @@ impl Accounts {
             other => other.with_context(|| format!("writing {}", self.path.display()))?,
         };
         Ok(())
+    }
+
+    /// Changes account `name`'s role, its password kept; false if there is
+    /// no such account.
+    pub fn set_role(&self, name: &str, role: Role) -> Result<bool> {
+        let conn = self.connection()?;
+        let changed = conn
+            .execute(
+                "UPDATE accounts SET role = ?1 WHERE name = ?2",
+                [role.as_str(), name],
+            )
+            .with_context(|| format!("writing {}", self.path.display()))?;
+        Ok(changed > 0)
     }
 
     /// Removes an account (and its links); false if there was none.

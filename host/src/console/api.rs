@@ -39,6 +39,8 @@ pub struct Console {
     pub bot: Arc<Bot>,
     /// The history, when `history.enabled`.
     pub history: Option<Arc<History>>,
+    /// The skills' memory: what each keeps.
+    pub memory: Arc<dyn crate::memory::MemoryStore>,
     /// Where an operator's commands go, as any connector's events do.
     pub events: Arc<dyn EventSink>,
     pub conversations: Arc<super::commands::Conversations>,

@@ -12,6 +12,8 @@
 //! route is declared once (`openapi`): the router and the OpenAPI document
 //! at `/api/v1/openapi.json` are made from that one list. Off unless
 //! `console:` is configured; see docs/console.md.
+//! Accounts, links and tokens from the console are `user_routes`' (an
+//! admin's); an execution record's schema is `record_schema`'s.
 
 mod accounts;
 mod api;
@@ -22,10 +24,12 @@ mod links;
 mod lockout;
 mod openapi;
 mod page;
+mod record_schema;
 mod secrets;
 mod sessions;
 mod skill_routes;
 mod staged;
+mod user_routes;
 mod watch_routes;
 mod workflow_routes;
 
@@ -106,7 +110,8 @@ fn table(openapi: axum::routing::MethodRouter<Arc<Console>>) -> Vec<Route> {
             .gives::<command_routes::Answers>(),
         Route::get("/api/v1/connectors", get(connectors))
             .role(Viewer)
-            .says("each connector's state: {connectors: [{name, type, state}], cluster}"),
+            .says("each connector's state, and on several hosts each host")
+            .gives::<watch_routes::Connectors>(),
         Route::get("/api/v1/config", get(show_config))
             .role(Viewer)
             .says("the configuration in effect, every secret masked")
@@ -119,7 +124,8 @@ fn table(openapi: axum::routing::MethodRouter<Arc<Console>>) -> Vec<Route> {
         Route::get("/api/v1/log", get(log))
             .role(Viewer)
             .says("the bot's recent log lines, each the JSON object it was written as")
-            .query::<LogFilter>(),
+            .query::<LogFilter>()
+            .gives::<Vec<watch_routes::LogLine>>(),
         Route::get("/api/v1/log/stream", get(log_stream))
             .role(Viewer)
             .says("the log as it is written")
@@ -128,10 +134,12 @@ fn table(openapi: axum::routing::MethodRouter<Arc<Console>>) -> Vec<Route> {
         Route::get("/api/v1/executions", get(executions))
             .role(Viewer)
             .says("the history, newest first, filtered")
-            .query::<crate::web::api::Params>(),
+            .query::<crate::web::api::Params>()
+            .gives::<Vec<crate::event::Execution>>(),
         Route::get("/api/v1/executions/{id}", get(execution))
             .role(Viewer)
-            .says("one execution, a workflow run's tasks under children"),
+            .says("one execution, a workflow run's tasks under children")
+            .gives::<record_schema::WithChildren>(),
         Route::get("/api/v1/workflows", get(wf::workflows))
             .role(Viewer)
             .says("the loaded workflows")
@@ -160,6 +168,9 @@ fn table(openapi: axum::routing::MethodRouter<Arc<Console>>) -> Vec<Route> {
             .says("workflow cancel ID as console:NAME; 403 when not allowed, 409 when not running")
             .gives::<wf::Answered>(),
     ]
+    .into_iter()
+    .chain(user_routes::routes())
+    .collect()
 }
 
 /// Each route the console serves, as (method, path): the same list the

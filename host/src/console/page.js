@@ -62,7 +62,10 @@ async function showSkills() {
     if (skill.new_file_failed) state += ` (its new file did not load: ${skill.new_file_failed})`;
     cell(row, state, `state state-${skill.state}`);
     list(row, (skill.matchers || []).map((m) => m.help || m.kind));
-    list(row, skill.grants || []);
+    const kept = skill.memory ? [`keeps now ${skill.memory.keys} of ${skill.memory.max_keys} keys, ${skill.memory.bytes} of ${skill.memory.max_bytes} bytes`] : [];
+    list(row, [...(skill.grants || []), ...kept]);
+    list(row, (skill.recent || []).map((r) =>
+      `${r.outcome} ${new Date(r.started_at).toLocaleString()}, ${(r.micros / 1000).toFixed(1)} ms${r.error ? `: ${r.error}` : ""}`));
     const td = document.createElement("td");
     if (me.role !== "viewer" && (skill.state === "serving" || skill.state === "disabled")) {
       const button = document.createElement("button");
@@ -129,15 +132,27 @@ async function decideUpload(approve) {
   await showSkills();
 }
 
-async function showExecutions() {
+let watchingExecutions = null;
+
+// The list, as the filters say; read again every 2 s while it is shown, so
+// new executions appear (an open execution stays open).
+async function showExecutions(again) {
+  clearTimeout(watchingExecutions);
   const query = new URLSearchParams();
   for (const [key, value] of new FormData($("filters"))) if (value) query.set(key, value);
   query.set("limit", "50");
   const records = await api("GET", `/api/v1/executions?${query}`);
+  watchingExecutions = setTimeout(() => {
+    if (!$("executions").hidden && me) showExecutions(true).catch((e) => say(e.message, true));
+  }, 2000);
   const rows = $("execution-rows");
+  const shown = [...rows.children].map((row) => row.dataset.id).join(" ");
+  if (again && shown === records.map((r) => r.id).join(" ")) return;
   rows.replaceChildren();
-  $("detail").hidden = true;
-  $("detail-tree").hidden = true;
+  if (!again) {
+    $("detail").hidden = true;
+    $("detail-tree").hidden = true;
+  }
   for (const r of records) {
     const row = document.createElement("tr");
     row.tabIndex = 0;
@@ -152,7 +167,7 @@ async function showExecutions() {
     row.addEventListener("keydown", (e) => { if (e.key === "Enter") open(); });
     rows.appendChild(row);
   }
-  say(`${records.length} executions.`);
+  if (!again) say(`${records.length} executions.`);
 }
 
 function executionLine(r) {
@@ -336,7 +351,30 @@ async function showConnectors() {
     rows.appendChild(row);
   }
   $("cluster").hidden = !cluster;
-  if (cluster) $("cluster").textContent = JSON.stringify(cluster, null, 2);
+  if (cluster) showHosts(cluster);
+}
+
+// On several hosts: each host, its roles, leases and load, and the stream.
+function showHosts(cluster) {
+  const s = cluster.stream || {};
+  $("cluster-stream").textContent = s.unknown
+    ? `Stream ${s.name}: its lag is unknown (${s.unknown}).`
+    : `Stream ${s.name}: ${s.pending} waiting, ${s.ack_pending} being handled. This is ${cluster.host}.`;
+  if (cluster.error) $("cluster-stream").textContent += ` The other hosts cannot be read: ${cluster.error}`;
+  const rows = $("host-rows");
+  rows.replaceChildren();
+  for (const h of cluster.hosts) {
+    const row = document.createElement("tr");
+    row.dataset.host = h.host;
+    cell(row, h.host === cluster.host ? `${h.host} (this one)` : h.host);
+    cell(row, h.roles);
+    cell(row, h.bus, h.bus === "connected" ? "state-serving" : "error");
+    list(row, h.leases);
+    cell(row, String(h.in_flight));
+    cell(row, String(h.skills));
+    cell(row, `${((Date.now() - h.seen_at) / 1000).toFixed(1)} s ago`);
+    rows.appendChild(row);
+  }
 }
 
 async function showConfiguration() {
@@ -415,6 +453,9 @@ async function sayCommand(text) {
   if (!finished) say("Still running: its answers will be in the executions.");
 }
 
+// Pages another file of the script adds (page_users.js).
+const sections = {};
+
 function showPage(name) {
   say("");
   if (name !== "log" && following) { following.close(); following = null; }
@@ -424,7 +465,7 @@ function showPage(name) {
     $(tab.dataset.page).hidden = !current;
   }
   const show = { skills: showSkills, executions: showExecutions, workflows: showWorkflows, configuration: showConfiguration, connectors: showConnectors, log: showLog, commands: showCommands }[name];
-  show().catch((e) => say(e.message, true));
+  (show || sections[name])().catch((e) => say(e.message, true));
 }
 
 async function start() {
@@ -439,6 +480,7 @@ async function start() {
   if (me) {
     const links = me.links && me.links.length ? `, in chat ${me.links.join(", ")}` : "";
     $("account").textContent = `${me.name} (${me.role}${links})`;
+    $("users-tab").hidden = me.role !== "admin";
     showPage("skills");
   } else {
     $("name").focus();

@@ -7,7 +7,8 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 const HTML: &str = include_str!("page.html");
-const SCRIPT: &str = include_str!("page.js");
+/// The page's script: its sections, then the admin's Users section.
+const SCRIPT: &str = concat!(include_str!("page.js"), include_str!("page_users.js"));
 const STYLE: &str = include_str!("page.css");
 
 const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";

@@ -13,6 +13,7 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -32,7 +33,94 @@ crate::with_schema! {
         new_file_failed: Option<String>,
         grants: Vec<String>,
         matchers: Vec<MatcherView>,
+        /// Its last few executions, newest first (none with the history off).
+        recent: Vec<Ran>,
+        /// What it keeps in its memory, as its quota counts it; absent when
+        /// the store cannot be read.
+        memory: Option<Kept>,
     }
+}
+
+crate::with_schema! {
+    /// What a skill keeps in its memory: keys, and their bytes (keys and
+    /// values), against its quota's.
+    #[derive(Serialize)]
+    pub(super) struct Kept {
+        keys: u64,
+        bytes: u64,
+        max_keys: u64,
+        max_bytes: u64,
+    }
+}
+
+/// What `skill` keeps, against its limits; `None` (said in the log) when
+/// the store cannot be read.
+async fn kept(console: &Console, config: &Config, skill: &str) -> Option<Kept> {
+    let limits = config
+        .skills
+        .get(skill)
+        .and_then(|e| e.limits)
+        .unwrap_or(config.runtime.default_limits);
+    match console.memory.stored(skill).await {
+        Ok(stored) => Some(Kept {
+            keys: stored.keys,
+            bytes: stored.bytes,
+            max_keys: limits.stored_keys,
+            max_bytes: limits.stored_bytes.0,
+        }),
+        Err(e) => {
+            tracing::warn!(skill, "reading a skill's memory usage: {e:#}");
+            None
+        }
+    }
+}
+
+crate::with_schema! {
+    /// One execution of a skill, as its row shows it.
+    #[derive(Serialize)]
+    pub(super) struct Ran {
+        id: String,
+        outcome: crate::event::Outcome,
+        /// Milliseconds since the Unix epoch.
+        started_at: u64,
+        /// How long it took, in microseconds.
+        micros: u64,
+        error: Option<String>,
+    }
+}
+
+/// How many of each skill's last executions the skills answer shows.
+const RECENT_RUNS: usize = 5;
+
+/// Each skill's last [`RECENT_RUNS`] executions, newest first, read in one
+/// query; none when the history is off or cannot be read (said in the log).
+async fn recent_runs(console: &Console) -> HashMap<String, Vec<Ran>> {
+    let Some(history) = console.history.clone() else {
+        return HashMap::new();
+    };
+    let read = tokio::task::spawn_blocking(move || history.last_of_each_skill(RECENT_RUNS)).await;
+    let records = match read {
+        Ok(Ok(records)) => records,
+        Ok(Err(e)) => {
+            tracing::warn!("the skills' last executions: {e:#}");
+            return HashMap::new();
+        }
+        Err(e) => {
+            tracing::warn!("the skills' last executions: {e}");
+            return HashMap::new();
+        }
+    };
+    let mut out: HashMap<String, Vec<Ran>> = HashMap::new();
+    for e in records {
+        out.entry(e.skill).or_default().push(Ran {
+            id: e.id,
+            outcome: e.outcome,
+            started_at: e.started_at,
+            micros: e.micros,
+            error: e.error,
+        });
+    }
+    out
 }
 
 crate::with_schema! {
@@ -114,6 +202,7 @@ pub(super) async fn skills(State(console): State<Arc<Console>>, headers: HeaderM
     let set = console.catalog.current();
     let progress = console.catalog.progress();
     let config = console.catalog.config();
+    let mut recent = recent_runs(&console).await;
     let mut out: Vec<SkillView> = set
         .skills
         .iter()
@@ -136,6 +225,8 @@ pub(super) async fn skills(State(console): State<Arc<Console>>, headers: HeaderM
                 new_file_failed: progress.failed.get(&skill.name).cloned(),
                 grants: grants(&config, &skill.name),
                 matchers: matchers(&skill.manifest),
+                recent: recent.remove(&skill.name).unwrap_or_default(),
+                memory: None,
             }
         })
         .collect();
@@ -151,8 +242,16 @@ pub(super) async fn skills(State(console): State<Arc<Console>>, headers: HeaderM
                 new_file_failed: None,
                 grants: Vec::new(),
                 matchers: Vec::new(),
+                recent: recent.remove(name).unwrap_or_default(),
+                memory: None,
             });
         }
+    }
+    // Each skill's memory, asked of the store all at once.
+    let usage = out.iter().map(|s| kept(&console, &config, &s.name));
+    let usage = futures::future::join_all(usage).await;
+    for (view, kept) in out.iter_mut().zip(usage) {
+        view.memory = kept;
     }
     Json(Skills { skills: out }).into_response()
 }

@@ -9,8 +9,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 /// The executions, newest first, with `/api/executions`' filters (skill,
@@ -53,6 +52,39 @@ pub(super) async fn execution(
     one_with_children(history.clone(), id).await
 }
 
+crate::with_schema! {
+    /// A connector and its state: `connected`, or why not.
+    #[derive(Serialize)]
+    pub(super) struct ConnectorView {
+        name: String,
+        r#type: String,
+        state: String,
+    }
+}
+
+crate::with_schema! {
+    /// This host among several (on a NATS bus): its name, the stream's lag
+    /// (read now, or why it is unknown), and every host heard of lately,
+    /// each with its roles, leases and load (events in flight).
+    #[derive(Serialize)]
+    pub(super) struct ClusterView {
+        host: String,
+        stream: serde_json::Value,
+        hosts: Vec<crate::nats::hosts::HostStatus>,
+        /// Why the other hosts could not be read, when they could not.
+        error: Option<String>,
+    }
+}
+
+crate::with_schema! {
+    /// Each connector, and on several hosts each host.
+    #[derive(Serialize)]
+    pub(super) struct Connectors {
+        connectors: Vec<ConnectorView>,
+        cluster: Option<ClusterView>,
+    }
+}
+
 /// Each connector and its state (`connected`, or why not), and on several
 /// hosts each host: its roles, leases and load.
 pub(super) async fn connectors(
@@ -62,16 +94,54 @@ pub(super) async fn connectors(
     if let Err(refused) = console.require(&headers, Role::Viewer, false) {
         return *refused;
     }
-    let connectors: Vec<_> = console
+    let connectors = console
         .connectors
         .iter()
-        .map(|(name, kind, state)| json!({ "name": name, "type": kind, "state": state.get() }))
+        .map(|(name, kind, state)| ConnectorView {
+            name: name.clone(),
+            r#type: kind.clone(),
+            state: state.get(),
+        })
         .collect();
     let cluster = match &console.cluster {
-        Some(hosts) => hosts.status_json().await,
-        None => serde_json::Value::Null,
+        Some(hosts) => {
+            let mut this = hosts.status_json().await;
+            let (hosts, error) = match hosts.all().await {
+                Ok(all) => (all, None),
+                Err(e) => (Vec::new(), Some(format!("{e:#}"))),
+            };
+            Some(ClusterView {
+                host: this["host"].as_str().unwrap_or_default().to_owned(),
+                stream: this["stream"].take(),
+                hosts,
+                error,
+            })
+        }
+        None => None,
     };
-    Json(json!({ "connectors": connectors, "cluster": cluster })).into_response()
+    Json(Connectors {
+        connectors,
+        cluster,
+    })
+    .into_response()
+}
+
+crate::with_schema! {
+    /// A log line as it was written: when, how grave, its event's fields
+    /// (`message` among them), where in the code, and the span it happened
+    /// in with the list of spans around it (their fields: an execution's
+    /// id, a skill's name).
+    #[derive(Serialize, Deserialize)]
+    pub(super) struct LogLine {
+        timestamp: String,
+        level: String,
+        fields: serde_json::Value,
+        target: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        span: Option<serde_json::Value>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        spans: Option<Vec<serde_json::Value>>,
+    }
 }
 
 crate::with_schema! {
@@ -109,7 +179,7 @@ pub(super) async fn log(
         return error(StatusCode::BAD_REQUEST, "filters: skill, execution, limit");
     };
     let limit = filter.limit.unwrap_or(crate::live_log::RECENT);
-    let lines: Vec<serde_json::Value> = crate::live_log::recent()
+    let lines: Vec<LogLine> = crate::live_log::recent()
         .iter()
         .filter(|l| filter.keeps(l))
         .filter_map(|l| serde_json::from_str(l).ok())

@@ -340,6 +340,59 @@ impl History {
     }
 }
 
+impl History {
+    /// Each skill's last `each` records, newest first (grouped by skill in
+    /// no set order), in one query: on SQLite from the (skill, started_at)
+    /// index; on Redis, which keeps no per-skill order, among the newest
+    /// [`RECENT_SCAN`] records. Blocking: call it off the async workers.
+    pub fn last_of_each_skill(&self, each: usize) -> Result<Vec<Execution>> {
+        self.flush(Duration::from_secs(1));
+        let path = match &self.reader {
+            Reader::Sqlite(path) => path,
+            Reader::Redis(redis) => {
+                let newest = redis.find(&Filter {
+                    limit: RECENT_SCAN,
+                    ..Filter::default()
+                })?;
+                let mut seen = std::collections::HashMap::<String, usize>::new();
+                return Ok(newest
+                    .into_iter()
+                    .filter(|e| {
+                        let n = seen.entry(e.skill.clone()).or_default();
+                        *n += 1;
+                        *n <= each
+                    })
+                    .collect());
+            }
+        };
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .context("opening the history to read")?;
+        let mut statement = conn.prepare(
+            "SELECT record FROM executions WHERE rowid IN (
+                 SELECT rowid FROM (
+                     SELECT rowid, ROW_NUMBER() OVER (
+                         PARTITION BY skill ORDER BY started_at DESC, rowid DESC
+                     ) AS n FROM executions
+                 ) WHERE n <= ?1
+             ) ORDER BY started_at DESC, rowid DESC",
+        )?;
+        let rows = statement.query_map([each as i64], |row| row.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        let mut unreadable = 0;
+        for row in rows {
+            match serde_json::from_str(&row?) {
+                Ok(e) => out.push(e),
+                Err(_) => unreadable += 1,
+            }
+        }
+        skipped(unreadable);
+        Ok(out)
+    }
+}
+
+/// The newest records a Redis history reads for each skill's last few.
+pub const RECENT_SCAN: usize = 2000;
+
 /// Says that a search skipped `n` records it could not read back.
 fn skipped(n: usize) {
     if n > 0 {

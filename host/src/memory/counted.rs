@@ -61,6 +61,11 @@ impl Counted {
 }
 
 impl MemoryStore for Counted {
+    /// Not a skill's call: not counted.
+    fn stored(&self, skill: &str) -> BoxFuture<'static, anyhow::Result<super::Stored>> {
+        self.inner.stored(skill)
+    }
+
     fn get(&self, skill: &str, key: &str) -> BoxFuture<'static, anyhow::Result<Option<String>>> {
         let (asked, counts) = (self.inner.get(skill, key), self.counts.clone());
         Box::pin(async move {

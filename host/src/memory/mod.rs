@@ -131,9 +131,19 @@ pub(crate) mod refusal {
     }
 }
 
+/// What a skill keeps: its keys, and their bytes (keys and values), as its
+/// quota counts them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Stored {
+    pub keys: u64,
+    pub bytes: u64,
+}
+
 /// A storage backend. Futures are `'static` so host calls can hold them
 /// across awaits without borrowing the store.
 pub trait MemoryStore: Send + Sync + 'static {
+    /// What `skill` keeps now, counted as its quota is (for the console).
+    fn stored(&self, skill: &str) -> BoxFuture<'static, anyhow::Result<Stored>>;
     fn get(&self, skill: &str, key: &str) -> BoxFuture<'static, anyhow::Result<Option<String>>>;
     fn put(
         &self,

@@ -176,6 +176,8 @@ pub struct RedisMemory {
 }
 
 struct Scripts {
+    /// `{keys, bytes}` the hash keeps, changing nothing.
+    stored: Script,
     put: Script,
     delete: Script,
     increment: Script,
@@ -219,6 +221,7 @@ impl RedisMemory {
             .map_err(|e| anyhow!("{}", redact(&e.to_string(), url, shown)))
             .with_context(|| format!("Redis at {shown} does not answer PING"))?;
         let scripts = Scripts {
+            stored: Script::new(&format!("{USAGE_LUA}return {{keys, used}}")),
             put: Script::new(&format!("{USAGE_LUA}{PUT_LUA}")),
             delete: Script::new(&format!("{USAGE_LUA}{DELETE_LUA}")),
             increment: Script::new(&format!("{USAGE_LUA}{INCREMENT_LUA}")),
@@ -283,6 +286,21 @@ fn no_empty_key(key: &str) -> Result<()> {
 }
 
 impl MemoryStore for RedisMemory {
+    fn stored(&self, skill: &str) -> BoxFuture<'static, Result<super::Stored>> {
+        let hash = self.hash(skill);
+        let mut connection = self.connection.clone();
+        let scripts = self.scripts.clone();
+        Box::pin(async move {
+            let (keys, bytes): (u64, u64) = scripts
+                .stored
+                .key(&hash)
+                .invoke_async(&mut connection)
+                .await
+                .context("reading a skill's memory usage from Redis")?;
+            Ok(super::Stored { keys, bytes })
+        })
+    }
+
     fn get(&self, skill: &str, key: &str) -> BoxFuture<'static, Result<Option<String>>> {
         let (hash, key) = (self.hash(skill), key.to_owned());
         let mut connection = self.connection.clone();

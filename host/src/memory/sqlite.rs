@@ -17,6 +17,10 @@ use std::sync::mpsc;
 use tokio::sync::oneshot;
 
 enum Command {
+    Stored {
+        skill: String,
+        reply: oneshot::Sender<Result<super::Stored>>,
+    },
     Get {
         skill: String,
         key: String,
@@ -98,6 +102,11 @@ impl SqliteMemory {
 }
 
 impl MemoryStore for SqliteMemory {
+    fn stored(&self, skill: &str) -> BoxFuture<'static, Result<super::Stored>> {
+        let skill = skill.to_owned();
+        self.send(|reply| Command::Stored { skill, reply })
+    }
+
     fn get(&self, skill: &str, key: &str) -> BoxFuture<'static, Result<Option<String>>> {
         let (skill, key) = (skill.to_owned(), key.to_owned());
         self.send(|reply| Command::Get { skill, key, reply })
@@ -394,6 +403,13 @@ impl Command {
     /// Runs the command inside the open transaction.
     fn run(self, conn: &Connection, usage: &mut Usages) -> Reply {
         match self {
+            Command::Stored { skill, reply } => {
+                let measured = usage_of(conn, usage, &skill).map(|u| super::Stored {
+                    keys: u.keys,
+                    bytes: u.bytes,
+                });
+                reply_later(reply, measured)
+            }
             Command::Get { skill, key, reply } => reply_later(reply, read(conn, &skill, &key)),
             Command::Put {
                 skill,
@@ -438,6 +454,7 @@ impl Command {
         let err = || anyhow::anyhow!("starting a memory transaction: {error}");
         match self {
             Command::Get { reply, .. } => drop(reply.send(Err(err()))),
+            Command::Stored { reply, .. } => drop(reply.send(Err(err()))),
             Command::Delete { reply, .. } => drop(reply.send(Err(err()))),
             Command::Put { reply, .. } | Command::Batch { reply, .. } => {
                 drop(reply.send(Err(WriteError::Backend(err()))))

@@ -26,20 +26,22 @@ const RELOAD_WAIT: Duration = Duration::from_secs(10);
 /// The topic hosts ask each other to reload on.
 const RELOAD: &str = "reload";
 
-/// One host as `cluster status` shows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct HostStatus {
-    pub host: String,
-    pub roles: String,
-    pub bus: String,
-    pub leases: Vec<String>,
-    pub in_flight: usize,
-    pub skills: usize,
-    pub started_at: u64,
-    pub seen_at: u64,
-    /// The process's mark in the event ids it makes (`EventId::origin`).
-    #[serde(default)]
-    pub origin: u32,
+crate::with_schema! {
+    /// One host as `cluster status` shows it.
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct HostStatus {
+        pub host: String,
+        pub roles: String,
+        pub bus: String,
+        pub leases: Vec<String>,
+        pub in_flight: usize,
+        pub skills: usize,
+        pub started_at: u64,
+        pub seen_at: u64,
+        /// The process's mark in the event ids it makes (`EventId::origin`).
+        #[serde(default)]
+        pub origin: u32,
+    }
 }
 
 pub struct Hosts {
@@ -126,6 +128,22 @@ impl Hosts {
             }),
         };
         value
+    }
+
+    /// Every host heard of lately, as each last said (sorted by name); a
+    /// host quiet past a missed heartbeat is shown `gone`, with no leases
+    /// or load, as `cluster status` shows it.
+    pub async fn all(&self) -> Result<Vec<HostStatus>> {
+        let now = crate::event::now_ms();
+        let mut hosts = list(self.coordination.as_ref()).await?;
+        for h in &mut hosts {
+            if now.saturating_sub(h.seen_at) > QUIET.as_millis() as u64 {
+                h.bus = "gone".into();
+                h.leases.clear();
+                h.in_flight = 0;
+            }
+        }
+        Ok(hosts)
     }
 
     /// What this host says at each beat: its status, as JSON.

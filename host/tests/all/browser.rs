@@ -487,6 +487,30 @@ async fn an_operator_logs_in_turns_a_skill_off_and_finds_its_executions() {
     .await;
     let shot = page.screenshot().await.unwrap();
     std::fs::write(artifacts().join("console-executions.png"), &shot).unwrap();
+    // The list follows the history while shown: a line said in chat (`seen`
+    // hears it) appears as a row, the page not reloaded.
+    page.execute("window.notReloaded = true; document.getElementById('f-skill').value = '';")
+        .await
+        .unwrap();
+    page.find("#f-text")
+        .await
+        .unwrap()
+        .send_keys("live-row-probe\n")
+        .await
+        .unwrap();
+    until(&page, "no row yet", &format!("{SAID} === '[]'")).await;
+    run.say("live-row-probe from chat");
+    until(
+        &page,
+        "the new execution's row, without a reload",
+        &format!(
+            "{SAID} === JSON.stringify(['live-row-probe from chat']) && window.notReloaded === true"
+        ),
+    )
+    .await;
+    page.execute("document.getElementById('f-text').value = '';")
+        .await
+        .unwrap();
 
     // A workflow waits for an approval: its graph, and Approve.
     assert_eq!(run.ask("release web to prod"), "▶ deploy #1 started.");
@@ -616,6 +640,54 @@ async fn an_operator_logs_in_turns_a_skill_off_and_finds_its_executions() {
         "[...document.querySelectorAll('#log-lines li')].some(l => l.textContent.includes('wrong name or password'))",
     )
     .await;
+    // Users: carol (an admin) adds dora, and makes her an operator.
+    page.execute("document.querySelector(\".tab[data-page='users']\").click();")
+        .await
+        .unwrap();
+    until(
+        &page,
+        "carol's own row",
+        "document.querySelector(\"#user-rows tr[data-user='carol']\")?.children[0].textContent === 'carol (you)'",
+    )
+    .await;
+    page.find("#new-name")
+        .await
+        .unwrap()
+        .send_keys("dora")
+        .await
+        .unwrap();
+    page.find("#new-password")
+        .await
+        .unwrap()
+        .send_keys("dora's long password\n")
+        .await
+        .unwrap();
+    const DORA: &str = "document.querySelector(\"#user-rows tr[data-user='dora'] select\")";
+    until(
+        &page,
+        "dora, a viewer",
+        &format!("{DORA}?.value === 'viewer'"),
+    )
+    .await;
+    page.execute(&format!(
+        "const s = {DORA}; s.value = 'operator'; s.dispatchEvent(new Event('change'));"
+    ))
+    .await
+    .unwrap();
+    until(
+        &page,
+        "dora, an operator",
+        "document.getElementById('status').textContent === 'dora is now operator.'",
+    )
+    .await;
+    until(
+        &page,
+        "dora's row again",
+        &format!("{DORA}?.value === 'operator'"),
+    )
+    .await;
+    let shot = page.screenshot().await.unwrap();
+    std::fs::write(artifacts().join("console-users.png"), &shot).unwrap();
     // A command, as in chat, from console:carol.
     page.execute("document.querySelector(\".tab[data-page='commands']\").click();")
         .await

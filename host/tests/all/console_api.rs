@@ -12,7 +12,10 @@ use std::collections::BTreeSet;
 #[test]
 fn the_openapi_document_lists_every_route_and_every_change_checks_who_asks() {
     let port = free_port();
-    let bot = BotDir::new(&["hello"], &format!("web:\n  port: {port}\nconsole: {{}}"));
+    let bot = BotDir::new(
+        &["hello", "count"],
+        &format!("web:\n  port: {port}\nconsole: {{}}"),
+    );
     for (name, role) in [
         ("root", "admin"),
         ("carol", "operator"),
@@ -139,7 +142,66 @@ fn the_openapi_document_lists_every_route_and_every_change_checks_who_asks() {
             }
         }
     }
-    assert!(changes >= 11, "{changes} state-changing routes");
+    assert!(changes >= 17, "{changes} state-changing routes");
+    // hello runs twice (as console:carol), "hello" in the skills answer:
+    // its last runs, newest first, with how each ended, when and how long.
+    let as_carol = [
+        ("cookie", carol.cookie.as_str()),
+        ("x-csrf-token", carol.csrf.as_str()),
+    ];
+    for _ in 0..2 {
+        let said = request(
+            port,
+            "POST",
+            "/api/v1/commands",
+            &as_carol,
+            r#"{"text":"hello"}"#,
+        );
+        assert_eq!(said.0, 200, "{}", said.2);
+    }
+    // count keeps two things: "count:apples" = "5", "count:pears" = "1".
+    for text in ["count apples by 5", "count pears"] {
+        let said = request(
+            port,
+            "POST",
+            "/api/v1/commands",
+            &as_carol,
+            &serde_json::json!({"text": text}).to_string(),
+        );
+        assert_eq!(said.0, 200, "{}", said.2);
+    }
+    let (_, _, skills) = request(port, "GET", "/api/v1/skills", &as_carol, "");
+    let skills: Value = serde_json::from_str(&skills).unwrap();
+    let skill = |name: &str| {
+        skills["skills"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("{name} in {skills}"))
+            .clone()
+    };
+    let count = skill("count");
+    let stored = ("count:apples".len() + 1 + "count:pears".len() + 1) as u64;
+    assert_eq!(count["memory"]["keys"], 2, "{count}");
+    assert_eq!(count["memory"]["bytes"], stored, "{count}");
+    assert_eq!(count["memory"]["max_keys"], 10000, "{count}");
+    assert_eq!(skill("hello")["memory"]["keys"], 0);
+    assert_eq!(count["recent"].as_array().map(Vec::len), Some(2), "{count}");
+    let hello = skill("hello");
+    let recent = &hello["recent"];
+    assert_eq!(recent.as_array().map(Vec::len), Some(2), "{skills}");
+    assert_eq!(recent[0]["outcome"], "ok", "{skills}");
+    assert!(recent[0]["started_at"].as_u64() >= recent[1]["started_at"].as_u64());
+    assert!(
+        recent[0]["micros"].as_u64().is_some_and(|m| m > 0),
+        "{skills}"
+    );
+    // The history's own records of those runs, by the ids shown.
+    let (_, _, ran) = request(port, "GET", "/api/v1/executions?skill=hello", &as_carol, "");
+    let ran: Value = serde_json::from_str(&ran).unwrap();
+    assert_eq!(ran[0]["id"], recent[0]["id"], "{ran}");
+    assert_eq!(ran[1]["id"], recent[1]["id"], "{ran}");
     // What the routes answer is what their schemas say.
     let mut checked = 0;
     for (path, item) in doc["paths"].as_object().unwrap() {
@@ -152,16 +214,50 @@ fn the_openapi_document_lists_every_route_and_every_change_checks_who_asks() {
         if path.contains('{') {
             continue;
         }
-        let (status, _, body) =
-            request(port, "GET", path, &[("cookie", victor.cookie.as_str())], "");
+        // An admin's session: the admin's routes (accounts) answer too.
+        let (status, _, body) = request(port, "GET", path, &[("cookie", root.cookie.as_str())], "");
         assert_eq!(status, 200, "{path}: {body}");
         let answer: Value = serde_json::from_str(&body).unwrap();
         if let Err(why) = conforms(&answer, schema, "") {
             panic!("GET {path}: {why}\n{answer}\n{schema}");
         }
+        // A list checked empty checks nothing: these have rows by now (the
+        // logins' audit records, their log lines, the accounts).
+        if ["/api/v1/executions", "/api/v1/log", "/api/v1/users"].contains(&path.as_str()) {
+            let rows = answer.as_array().or(answer["users"].as_array());
+            assert!(rows.is_some_and(|r| !r.is_empty()), "{path}: {answer}");
+        }
         checked += 1;
     }
-    assert!(checked >= 5, "{checked} answers checked");
+    assert!(checked >= 9, "{checked} answers checked");
+    // Every JSON answer but this document's own has a schema.
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let schema = &op["responses"]["200"]["content"]["application/json"]["schema"];
+            if path != "/api/v1/openapi.json" && schema.is_object() {
+                assert!(schema.get("type").is_some(), "{method} {path}: no schema");
+            }
+        }
+    }
+    // One execution, by the id the list gives.
+    let as_root = [("cookie", root.cookie.as_str())];
+    let (_, _, list) = request(port, "GET", "/api/v1/executions?limit=1", &as_root, "");
+    let list: Value = serde_json::from_str(&list).unwrap();
+    let id = list[0]["id"].as_str().unwrap();
+    let (status, _, one) = request(
+        port,
+        "GET",
+        &format!("/api/v1/executions/{id}"),
+        &as_root,
+        "",
+    );
+    assert_eq!(status, 200, "{one}");
+    let schema = &doc["paths"]["/api/v1/executions/{id}"]["get"]["responses"]["200"]["content"]["application/json"]
+        ["schema"];
+    let one: Value = serde_json::from_str(&one).unwrap();
+    if let Err(why) = conforms(&one, schema, "") {
+        panic!("GET /api/v1/executions/{id}: {why}\n{one}");
+    }
     // Nothing was changed by the refusals: hello still serves.
     let (_, _, skills) = request(
         port,
