@@ -124,8 +124,9 @@ impl Installs {
             None => "UNSIGNED, allowed for this registry",
         };
         let text = format!(
-            "{} ({}@{}, {signed}) asks for: {}.",
+            "{} {} ({}@{}, {signed}) asks for: {}.",
             fetched.name,
+            fetched.version_shown(),
             reference.repository_path(),
             &fetched.digest[..19],
             fetched.requests
@@ -207,7 +208,8 @@ impl Installs {
             format!("grants: {}", changes.join("; "))
         };
         let text = format!(
-            "{name}: {} -> {}; {grants}.",
+            "{name}: {}; {} -> {}; {grants}.",
+            registry::version_change(locked.version.as_deref(), fetched.version.as_deref()),
             &locked.digest[..19],
             &fetched.digest[..19]
         );

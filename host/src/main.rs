@@ -523,15 +523,19 @@ fn registry_push(
         Some(path) => Some(config::load(&path)?),
         None => None,
     };
-    let pushed = current_thread()?.block_on(registry::push(
+    let runtime = current_thread()?;
+    // The skill's own version, as it declares it: what installs show.
+    let version = runtime.block_on(sandbot::authoring::declared_version(skill, &requests))?;
+    let pushed = runtime.block_on(registry::push(
         config.as_ref(),
         &reference,
         skill,
         &requests,
+        Some(&version),
         sign,
     ))?;
     println!(
-        "pushed {}@{}",
+        "pushed {}@{} (version {version}, from its describe)",
         pushed.reference.repository_path(),
         pushed.digest
     );
@@ -598,7 +602,12 @@ fn registry_install(
                 reference.registry
             ),
         }
-        eprintln!("{} asks for: {}", fetched.name, fetched.requests);
+        eprintln!(
+            "{} {} asks for: {}",
+            fetched.name,
+            fetched.version_shown(),
+            fetched.requests
+        );
         if !yes && !confirm(&format!("Install {} with these grants?", fetched.name))? {
             anyhow::bail!("{}: not installed", fetched.name);
         }
@@ -653,6 +662,8 @@ fn registry_update(name: &str, yes: bool, explicit: Option<&Path>) -> Result<()>
     }
     eprintln!("{name}: {reference}");
     eprintln!("  {} -> {}", locked.digest, fetched.digest);
+    let (old, new) = (locked.version.as_deref(), fetched.version.as_deref());
+    eprintln!("  {}", registry::version_change(old, new));
     match &fetched.signed_by {
         Some(key) => eprintln!("  signature verified with {key}"),
         None => eprintln!(

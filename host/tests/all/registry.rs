@@ -172,7 +172,8 @@ impl Author {
         let (status, out, err) = sandbot(&args);
         assert!(status.success(), "push failed: {out}{err}");
         let line = out.lines().next().unwrap();
-        line.split_once('@').unwrap().1.to_owned()
+        let digest = line.split_once('@').unwrap().1;
+        digest.split_whitespace().next().unwrap().to_owned()
     }
 }
 
@@ -213,6 +214,13 @@ fn push_signed_then_install_by_tag_pins_the_digest_grants_what_was_asked_and_the
     );
     let reference = format!("{}/skills/hello:1.0", registry.host());
     let digest = author.push(&bot, &reference, &wasm, Some(&author.key()));
+    // The version hello's `describe` declares, in the standard annotation.
+    let manifest = registry.manifest("skills/hello", &digest);
+    assert_eq!(
+        manifest["annotations"]["org.opencontainers.image.version"],
+        "0.1.0",
+        "{manifest}"
+    );
     let before = std::fs::read_to_string(bot.config()).unwrap();
 
     // Not a terminal and no --yes: it shows what the skill asks for and
@@ -220,7 +228,7 @@ fn push_signed_then_install_by_tag_pins_the_digest_grants_what_was_asked_and_the
     let (ok, out) = install(&bot, &[&reference]);
     assert!(!ok, "{out}");
     assert!(
-        out.contains("hello asks for: HTTP to https://api.github.com; send to shell:#alerts; secrets gh; memory 32MiB"),
+        out.contains("hello 0.1.0 asks for: HTTP to https://api.github.com; send to shell:#alerts; secrets gh; memory 32MiB"),
         "{out}"
     );
     assert!(out.contains("give --yes"), "{out}");
@@ -266,6 +274,7 @@ fn push_signed_then_install_by_tag_pins_the_digest_grants_what_was_asked_and_the
         "the tag, pinned by digest"
     );
     assert_eq!(lock.skills["hello"].sha256, sha);
+    assert_eq!(lock.skills["hello"].version.as_deref(), Some("0.1.0"));
 
     let mut run = bot.start();
     assert_eq!(run.ask("hello"), "Hello alice");
@@ -286,7 +295,7 @@ fn install_by_digest_and_a_repeat_is_a_no_op() {
     let by_digest = format!("{}/skills/hello@{digest}", registry.host());
     let (ok, out) = install(&bot, &[&by_digest, "--yes"]);
     assert!(ok, "{out}");
-    assert!(out.contains("hello asks for: nothing"), "{out}");
+    assert!(out.contains("hello 0.1.0 asks for: nothing"), "{out}");
     let lock = std::fs::read_to_string(bot.path().join("skills.lock")).unwrap();
     assert!(lock.contains(&format!("reference: {by_digest}")), "{lock}");
     let config = std::fs::read_to_string(bot.config()).unwrap();
@@ -564,8 +573,9 @@ fn an_update_shows_the_grants_added_and_removed_before_it_switches() {
     let old = author.push(&bot, &reference, &v1, Some(&author.key()));
     let (ok, out) = install(&bot, &[&reference, "--yes"]);
     assert!(ok, "{out}");
+    // hello-v2 declares version 0.2.0 (hello: 0.1.0).
     let v2 = author.skill(
-        "loudnoises",
+        "hello-v2",
         "hello",
         "http: [\"https://a.example\", \"https://b.example\"]\nmemory: 16MiB\n",
     );
@@ -583,6 +593,7 @@ fn an_update_shows_the_grants_added_and_removed_before_it_switches() {
     let (ok, out) = update(false);
     assert!(!ok, "{out}");
     assert!(out.contains(&format!("{old} -> {new}")), "{out}");
+    assert!(out.contains("  version 0.1.0 -> 0.2.0\n"), "{out}");
     assert!(out.contains("+ HTTP to https://b.example"), "{out}");
     assert!(out.contains("- send to shell:#ops"), "{out}");
     assert!(out.contains("~ memory (default) -> 16MiB"), "{out}");
@@ -604,7 +615,7 @@ fn an_update_shows_the_grants_added_and_removed_before_it_switches() {
     assert!(ok, "{out}");
     assert_eq!(
         sha256_hex(bot.skill_path("hello")),
-        sha256_hex(skill_wasm("loudnoises"))
+        sha256_hex(skill_wasm("hello-v2"))
     );
     let after = std::fs::read_to_string(&config).unwrap();
     assert!(
@@ -615,7 +626,7 @@ fn an_update_shows_the_grants_added_and_removed_before_it_switches() {
     assert!(
         after.contains(&format!(
             "    sha256: {}\n",
-            sha256_hex(skill_wasm("loudnoises"))
+            sha256_hex(skill_wasm("hello-v2"))
         )),
         "{after}"
     );
@@ -644,7 +655,7 @@ fn in_chat_an_admin_sees_what_a_skill_asks_for_and_installs_it_with_yes_n() {
     assert_eq!(
         asked,
         format!(
-            "hello ({}/skills/hello@{}, signed) asks for: HTTP to https://api.github.com; send to shell:#alerts. Say `yes 1` to install.",
+            "hello 0.1.0 ({}/skills/hello@{}, signed) asks for: HTTP to https://api.github.com; send to shell:#alerts. Say `yes 1` to install.",
             registry.host(),
             &digest[..19]
         )
@@ -678,7 +689,7 @@ fn in_chat_an_admin_sees_what_a_skill_asks_for_and_installs_it_with_yes_n() {
 
     // An update says what changed, and switches on its own yes.
     let v2 = author.skill(
-        "loudnoises",
+        "hello-v2",
         "hello",
         "http: [\"https://api.github.com\", \"https://b.example\"]\n",
     );
@@ -687,7 +698,7 @@ fn in_chat_an_admin_sees_what_a_skill_asks_for_and_installs_it_with_yes_n() {
     assert_eq!(
         asked,
         format!(
-            "hello: {} -> {}; grants: + HTTP to https://b.example; - send to shell:#alerts. Say `yes 2` to update.",
+            "hello: version 0.1.0 -> 0.2.0; {} -> {}; grants: + HTTP to https://b.example; - send to shell:#alerts. Say `yes 2` to update.",
             &digest[..19],
             &new[..19]
         )
@@ -704,8 +715,9 @@ fn in_chat_an_admin_sees_what_a_skill_asks_for_and_installs_it_with_yes_n() {
     assert!(done.starts_with("updated hello (sha256 "), "{done}");
     assert_eq!(
         sha256_hex(bot.skill_path("hello")),
-        sha256_hex(skill_wasm("loudnoises"))
+        sha256_hex(skill_wasm("hello-v2"))
     );
+    assert_eq!(run.ask("hello"), "Good day, alice", "the new version answers");
     let config = sandbot::config::load(&bot.config()).unwrap();
     assert_eq!(config.skills["hello"].allow.http.len(), 2);
     assert!(config.skills["hello"].allow.send.is_empty());
