@@ -13,6 +13,7 @@ mod accounts;
 mod api;
 mod command_routes;
 mod commands;
+mod install_routes;
 mod lockout;
 mod page;
 mod secrets;
@@ -57,6 +58,12 @@ pub fn routes(console: Arc<Console>) -> Router {
         .route("/api/v1/uploads/{id}/approve", post(approve))
         .route("/api/v1/uploads/{id}/reject", post(reject))
         .route("/api/v1/commands", post(command))
+        .route("/api/v1/installs", post(install_routes::stage))
+        .route(
+            "/api/v1/installs/{id}/approve",
+            post(install_routes::approve),
+        )
+        .route("/api/v1/installs/{id}/reject", post(install_routes::reject))
         .route("/api/v1/connectors", get(connectors))
         .route("/api/v1/config/validate", post(validate_config))
         .route("/api/v1/log", get(log))

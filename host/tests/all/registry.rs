@@ -217,8 +217,7 @@ fn push_signed_then_install_by_tag_pins_the_digest_grants_what_was_asked_and_the
     // The version hello's `describe` declares, in the standard annotation.
     let manifest = registry.manifest("skills/hello", &digest);
     assert_eq!(
-        manifest["annotations"]["org.opencontainers.image.version"],
-        "0.1.0",
+        manifest["annotations"]["org.opencontainers.image.version"], "0.1.0",
         "{manifest}"
     );
     let before = std::fs::read_to_string(bot.config()).unwrap();
@@ -717,7 +716,11 @@ fn in_chat_an_admin_sees_what_a_skill_asks_for_and_installs_it_with_yes_n() {
         sha256_hex(bot.skill_path("hello")),
         sha256_hex(skill_wasm("hello-v2"))
     );
-    assert_eq!(run.ask("hello"), "Good day, alice", "the new version answers");
+    assert_eq!(
+        run.ask("hello"),
+        "Good day, alice",
+        "the new version answers"
+    );
     let config = sandbot::config::load(&bot.config()).unwrap();
     assert_eq!(config.skills["hello"].allow.http.len(), 2);
     assert!(config.skills["hello"].allow.send.is_empty());
@@ -822,4 +825,183 @@ fn from_the_console_an_admin_installs_with_the_same_two_commands() {
     let done = say(&carol, "yes 1");
     assert!(done.starts_with("installed hello (sha256 "), "{done}");
     assert_eq!(say(&carol, "hello"), "Hello carol");
+}
+
+#[test]
+fn the_consoles_install_section_stages_then_approves_through_chats_yes_and_checks_session_role_and_csrf()
+ {
+    use crate::console::{Login, admin, log_in, request};
+    let registry = Registry::start();
+    let author = Author::new();
+    let port = free_port();
+    let bot = BotDir::new(&[], "");
+    bot.write_config(&format!(
+        "admins: ['console:carol']\nconnectors:\n  shell: {{}}\nskills-dir: skills\ndata-dir: data\nweb: {{port: {port}}}\nconsole: {{}}\ntrust:\n  keys: [{}]\nregistries:\n  \"{}\": {{}}\n",
+        author.public(),
+        registry.host()
+    ));
+    let reference = format!("{}/skills/hello:1.0", registry.host());
+    let wasm = author.skill("hello", "hello", "send: [\"shell:#alerts\"]\n");
+    let digest = author.push(&bot, &reference, &wasm, Some(&author.key()));
+    for (name, role) in [("carol", "admin"), ("erin", "admin"), ("dave", "operator")] {
+        assert!(admin(&bot, &["add", name, "--role", role], "a long password").0);
+    }
+    let _running = bot.start();
+    wait_for_port(port);
+    let post = |who: Option<&Login>, csrf: bool, path: &str, body: &str| {
+        let mut headers = Vec::new();
+        if let Some(who) = who {
+            headers.push(("cookie", who.cookie.as_str()));
+            if csrf {
+                headers.push(("x-csrf-token", who.csrf.as_str()));
+            }
+        }
+        let (status, _, body) = request(port, "POST", path, &headers, body);
+        (status, body)
+    };
+    let asked = serde_json::json!({ "reference": reference }).to_string();
+    let carol = log_in(port, "carol", "a long password").unwrap();
+    let dave = log_in(port, "dave", "a long password").unwrap();
+    let erin = log_in(port, "erin", "a long password").unwrap();
+
+    // Refused: no session, an operator, no CSRF token. Nothing staged.
+    assert_eq!(post(None, false, "/api/v1/installs", &asked).0, 401);
+    let (status, body) = post(Some(&dave), true, "/api/v1/installs", &asked);
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("needs the admin role"), "{body}");
+    let (status, body) = post(Some(&carol), false, "/api/v1/installs", &asked);
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("X-CSRF-Token"), "{body}");
+
+    // Staged: what it is and asks for; nothing written yet.
+    let (status, body) = post(Some(&carol), true, "/api/v1/installs", &asked);
+    assert_eq!(status, 200, "{body}");
+    let staged: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(staged["name"], "hello", "{staged}");
+    assert_eq!(staged["version"], "0.1.0", "{staged}");
+    assert_eq!(staged["digest"], digest.as_str(), "{staged}");
+    assert_eq!(
+        staged["reference"],
+        format!("{}/skills/hello@{digest}", registry.host()).as_str()
+    );
+    assert_eq!(staged["signed_by"], author.public().as_str(), "{staged}");
+    assert_eq!(staged["asks_for"]["send"][0], "shell:#alerts", "{staged}");
+    assert_eq!(staged["asks"], "send to shell:#alerts", "{staged}");
+    assert!(!bot.skill_path("hello").exists(), "nothing before approval");
+    let id = staged["id"].as_u64().unwrap();
+    let approve = format!("/api/v1/installs/{id}/approve");
+
+    // Approving needs the session, the role and the token too; another
+    // admin's approval does not count (only who staged it approves, as
+    // with `yes N`).
+    assert_eq!(post(None, false, &approve, "").0, 401);
+    assert_eq!(post(Some(&dave), true, &approve, "").0, 403);
+    assert_eq!(post(Some(&carol), false, &approve, "").0, 403);
+    let (status, body) = post(Some(&erin), true, &approve, "");
+    assert_eq!(status, 404, "{body}");
+    assert!(!bot.skill_path("hello").exists());
+
+    let (status, body) = post(Some(&carol), true, &approve, "");
+    assert_eq!(status, 200, "{body}");
+    let done: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(done["name"], "hello", "{done}");
+    assert_eq!(done["sha256"], sha256_hex(skill_wasm("hello")).as_str());
+    assert!(
+        done["reload"]
+            .as_str()
+            .unwrap()
+            .contains("configuration: skills.hello: added"),
+        "{done}"
+    );
+    assert_eq!(post(Some(&carol), true, &approve, "").0, 404, "used once");
+    let config = sandbot::config::load(&bot.config()).unwrap();
+    assert_eq!(
+        config.skills["hello"].allow.send[0].to_string(),
+        "shell:#alerts"
+    );
+    let lock = sandbot::registry::lock::Lock::read(&bot.path().join("skills.lock")).unwrap();
+    assert_eq!(lock.skills["hello"].digest, digest);
+    // The skill answers at once, with the grants approved.
+    let body = serde_json::json!({ "text": "hello" }).to_string();
+    let headers = [
+        ("cookie", carol.cookie.as_str()),
+        ("x-csrf-token", carol.csrf.as_str()),
+    ];
+    let (status, _, answer) = request(port, "POST", "/api/v1/commands", &headers, &body);
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer.contains("Hello carol"), "{answer}");
+
+    // A staged install rejected is gone; a refused one says why.
+    author.push(
+        &bot,
+        &format!("{}/skills/other:1", registry.host()),
+        &author.skill("hello", "other", ""),
+        Some(&author.key()),
+    );
+    let other = serde_json::json!({ "reference": format!("{}/skills/other:1", registry.host()) });
+    let (status, body) = post(Some(&carol), true, "/api/v1/installs", &other.to_string());
+    assert_eq!(status, 200, "{body}");
+    let id: u64 = serde_json::from_str::<serde_json::Value>(&body).unwrap()["id"]
+        .as_u64()
+        .unwrap();
+    let reject = format!("/api/v1/installs/{id}/reject");
+    assert_eq!(post(Some(&dave), true, &reject, "").0, 403);
+    assert_eq!(post(Some(&carol), true, &reject, "").0, 204);
+    let approve = format!("/api/v1/installs/{id}/approve");
+    assert_eq!(post(Some(&carol), true, &approve, "").0, 404);
+    assert!(!bot.skill_path("other").exists());
+    author.push(
+        &bot,
+        &format!("{}/skills/unsigned:1", registry.host()),
+        &author.skill("hello", "unsigned", ""),
+        None,
+    );
+    let unsigned =
+        serde_json::json!({ "reference": format!("{}/skills/unsigned:1", registry.host()) });
+    let (status, body) = post(
+        Some(&carol),
+        true,
+        "/api/v1/installs",
+        &unsigned.to_string(),
+    );
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("unsigned"), "{body}");
+
+    // Every act is in the audit: who, what, and how it went.
+    let (status, _, audit) = request(
+        port,
+        "GET",
+        "/api/v1/executions?skill=console&text=skill%20install&limit=50",
+        &[("cookie", carol.cookie.as_str())],
+        "",
+    );
+    assert_eq!(status, 200, "{audit}");
+    let audit: serde_json::Value = serde_json::from_str(&audit).unwrap();
+    let acts: Vec<(String, String, String)> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["user"].as_str().unwrap_or_default().to_owned(),
+                r["text"].as_str().unwrap_or_default().to_owned(),
+                r["outcome"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let has = |user: &str, text: &str, outcome: &str| {
+        acts.iter()
+            .any(|(u, t, o)| u == user && t.starts_with(text) && o == outcome)
+    };
+    assert!(
+        has("carol", &format!("skill install {reference}"), "ok"),
+        "{acts:?}"
+    );
+    assert!(
+        has("carol", &format!("skill install approve"), "ok"),
+        "{acts:?}"
+    );
+    assert!(has("erin", "skill install approve", "error"), "{acts:?}");
+    assert!(has("carol", "skill install reject", "ok"), "{acts:?}");
+    assert!(has("carol", "skill install ", "denied"), "{acts:?}");
 }
