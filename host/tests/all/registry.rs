@@ -12,14 +12,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// A `docker-registry serve` on loopback, with its storage in a temp dir.
-struct Registry {
+pub(crate) struct Registry {
     port: u16,
     dir: tempfile::TempDir,
     _server: ServerProcess,
 }
 
 impl Registry {
-    fn start() -> Registry {
+    pub(crate) fn start() -> Registry {
         Registry::start_with(tempfile::tempdir().unwrap(), "")
     }
 
@@ -85,7 +85,7 @@ impl Registry {
         }
     }
 
-    fn host(&self) -> String {
+    pub(crate) fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 
@@ -116,12 +116,12 @@ impl Registry {
 
 /// A folder holding built skill `built` as `NAME.wasm` and, if given, its
 /// `requests.yaml`; and a signing key pair `ops.key`/`ops.pub`.
-struct Author {
+pub(crate) struct Author {
     dir: tempfile::TempDir,
 }
 
 impl Author {
-    fn new() -> Author {
+    pub(crate) fn new() -> Author {
         let dir = tempfile::tempdir().unwrap();
         let (status, out, err) =
             sandbot(&["skill", "keygen", dir.path().join("ops").to_str().unwrap()]);
@@ -129,11 +129,11 @@ impl Author {
         Author { dir }
     }
 
-    fn key(&self) -> String {
+    pub(crate) fn key(&self) -> String {
         self.path("ops.key")
     }
 
-    fn public(&self) -> String {
+    pub(crate) fn public(&self) -> String {
         self.path("ops.pub")
     }
 
@@ -142,7 +142,7 @@ impl Author {
     }
 
     /// Writes built skill `built` as `<as_name>.wasm` with `requests`.
-    fn skill(&self, built: &str, as_name: &str, requests: &str) -> String {
+    pub(crate) fn skill(&self, built: &str, as_name: &str, requests: &str) -> String {
         let sub = self.dir.path().join(format!("{as_name}-{built}"));
         std::fs::create_dir_all(&sub).unwrap();
         std::fs::copy(skill_wasm(built), sub.join(format!("{as_name}.wasm"))).unwrap();
@@ -156,7 +156,13 @@ impl Author {
     }
 
     /// `sandbot skill push`; the pushed digest.
-    fn push(&self, bot: &BotDir, reference: &str, wasm: &str, sign: Option<&str>) -> String {
+    pub(crate) fn push(
+        &self,
+        bot: &BotDir,
+        reference: &str,
+        wasm: &str,
+        sign: Option<&str>,
+    ) -> String {
         let config = bot.config();
         let mut args = vec![
             "skill",
