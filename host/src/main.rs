@@ -141,7 +141,8 @@ enum SkillCommand {
         reference: String,
         /// The `.wasm` file.
         skill: PathBuf,
-        /// An unencrypted PKCS#8 P-256 private key (`sandbot skill keygen`).
+        /// A P-256 private key: PKCS#8 (`sandbot skill keygen`), or cosign's
+        /// encrypted `cosign.key` with its password in COSIGN_PASSWORD.
         #[arg(long)]
         sign: Option<PathBuf>,
         /// A YAML file of what the skill asks for: http, send, secrets, memory.

@@ -1011,3 +1011,69 @@ fn the_consoles_install_section_stages_then_approves_through_chats_yes_and_check
     assert!(has("carol", "skill install reject", "ok"), "{acts:?}");
     assert!(has("carol", "skill install ", "denied"), "{acts:?}");
 }
+
+/// sigstore-rs's encrypted test key (tests/data/keys), password `123`.
+const COSIGN_KEY: &str = "-----BEGIN ENCRYPTED COSIGN PRIVATE KEY-----
+eyJrZGYiOnsibmFtZSI6InNjcnlwdCIsInBhcmFtcyI6eyJOIjozMjc2OCwiciI6
+OCwicCI6MX0sInNhbHQiOiIrRFJrTXNRZmNUNTNKNCs1Y3VkUnlnWTUyWUMrK0RW
+TmxaSTN4VnlwWFlvPSJ9LCJjaXBoZXIiOnsibmFtZSI6Im5hY2wvc2VjcmV0Ym94
+Iiwibm9uY2UiOiJnNTFORnBqQUxlemhvbGVWTWVjUFJUNUErMVhMcDAxeiJ9LCJj
+aXBoZXJ0ZXh0Ijoib0YvN09mOGlQRDlkNlc2Mk5SWGVibEszWXZmNFFucTZORm16
+Q0VyV2FTVUJOZTNXSFJiRVNYK2dJOCszejg4TDBDVXlWdm9LTHhuR0xhVnhnczVD
+YUdyekcrMWxFTEI1cGRMVmZXd1VlQzlLelNab0hxZHZLaUsvUmNodVhpS0VqYmdv
+ajNGd2pMcmhEYkY5a2lVWk93REpuT01kUkoxNnI3emxjRHdwT3htOXFrbWFDWDlB
+VjQ4b1RXVG0rQXExOHlDZE50MDYybGdudVE9PSJ9
+-----END ENCRYPTED COSIGN PRIVATE KEY-----
+";
+
+#[test]
+fn a_push_signs_with_cosigns_encrypted_key_and_cosign_password_and_the_install_verifies_it() {
+    let registry = Registry::start();
+    let author = Author::new();
+    // The author's key is cosign's encrypted one now; its public half as
+    // the library derives it.
+    std::fs::write(author.key(), COSIGN_KEY).unwrap();
+    let public = sandbot::registry::cosign::SigningKey::from_encrypted_pem(COSIGN_KEY, b"123", "k")
+        .unwrap()
+        .public_pem();
+    std::fs::write(author.public(), public).unwrap();
+    let bot = bot_for(&registry, &author, "{}");
+    let reference = format!("{}/skills/hello:1", registry.host());
+    let wasm = author.skill("hello", "hello", "");
+    let push = |password: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sandbot"));
+        command
+            .args([
+                "skill",
+                "push",
+                &reference,
+                &wasm,
+                "--sign",
+                &author.key(),
+                "-c",
+            ])
+            .arg(bot.config())
+            .env_remove("COSIGN_PASSWORD");
+        if let Some(p) = password {
+            command.env("COSIGN_PASSWORD", p);
+        }
+        let out = command.output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &*String::from_utf8_lossy(&out.stderr);
+        (out.status.success(), text)
+    };
+    let (ok, out) = push(None);
+    assert!(
+        !ok && out.contains("give its password in COSIGN_PASSWORD"),
+        "{out}"
+    );
+    let (ok, out) = push(Some("123"));
+    assert!(ok, "{out}");
+    assert!(out.contains("signed: "), "{out}");
+    let (ok, out) = install(&bot, &[&reference, "--yes"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains(&format!("signature verified with {}", author.public())),
+        "{out}"
+    );
+}
