@@ -1003,10 +1003,7 @@ fn the_consoles_install_section_stages_then_approves_through_chats_yes_and_check
         has("carol", &format!("skill install {reference}"), "ok"),
         "{acts:?}"
     );
-    assert!(
-        has("carol", &format!("skill install approve"), "ok"),
-        "{acts:?}"
-    );
+    assert!(has("carol", "skill install approve", "ok"), "{acts:?}");
     assert!(has("erin", "skill install approve", "error"), "{acts:?}");
     assert!(has("carol", "skill install reject", "ok"), "{acts:?}");
     assert!(has("carol", "skill install ", "denied"), "{acts:?}");
