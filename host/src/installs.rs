@@ -5,7 +5,8 @@
 //! file, the configuration entry and `skills.lock`, then reloads, so the
 //! skill answers at once with the grants approved. `skill update NAME`
 //! follows the tag in `skills.lock` and says what changed (digest, grants
-//! added and removed) before its `yes N` switches.
+//! added and removed) before its `yes N` switches. The console's install
+//! routes stage and approve through the same [`Installs`].
 
 use crate::catalog::Catalog;
 use crate::commands::{Asked, Entry, Handler, Reply, Who, word};
