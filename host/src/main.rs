@@ -155,7 +155,8 @@ enum SkillCommand {
         reference: String,
         /// The `.wasm` file.
         skill: PathBuf,
-        /// An unencrypted PKCS#8 P-256 private key (`sandbot skill keygen`).
+        /// A P-256 private key: PKCS#8 (`sandbot skill keygen`), or cosign's
+        /// encrypted `cosign.key` with its password in COSIGN_PASSWORD.
         #[arg(long)]
         sign: Option<PathBuf>,
         /// A YAML file of what the skill asks for: http, send, secrets, memory.
@@ -559,15 +560,19 @@ fn registry_push(
         Some(path) => Some(config::load(&path)?),
         None => None,
     };
-    let pushed = current_thread()?.block_on(registry::push(
+    let runtime = current_thread()?;
+    // The skill's own version, as it declares it: what installs show.
+    let version = runtime.block_on(sandbot::authoring::declared_version(skill, &requests))?;
+    let pushed = runtime.block_on(registry::push(
         config.as_ref(),
         &reference,
         skill,
         &requests,
+        Some(&version),
         sign,
     ))?;
     println!(
-        "pushed {}@{}",
+        "pushed {}@{} (version {version}, from its describe)",
         pushed.reference.repository_path(),
         pushed.digest
     );
@@ -634,7 +639,12 @@ fn registry_install(
                 reference.registry
             ),
         }
-        eprintln!("{} asks for: {}", fetched.name, fetched.requests);
+        eprintln!(
+            "{} {} asks for: {}",
+            fetched.name,
+            fetched.version_shown(),
+            fetched.requests
+        );
         if !yes && !confirm(&format!("Install {} with these grants?", fetched.name))? {
             anyhow::bail!("{}: not installed", fetched.name);
         }
@@ -689,6 +699,8 @@ fn registry_update(name: &str, yes: bool, explicit: Option<&Path>) -> Result<()>
     }
     eprintln!("{name}: {reference}");
     eprintln!("  {} -> {}", locked.digest, fetched.digest);
+    let (old, new) = (locked.version.as_deref(), fetched.version.as_deref());
+    eprintln!("  {}", registry::version_change(old, new));
     match &fetched.signed_by {
         Some(key) => eprintln!("  signature verified with {key}"),
         None => eprintln!(

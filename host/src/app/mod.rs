@@ -36,6 +36,8 @@ pub struct App {
     /// The skills' memory (what the console shows each keeps).
     pub memory: Arc<dyn crate::memory::MemoryStore>,
     pub metrics: Arc<Metrics>,
+    /// Installs from a registry waiting for approval (chat's and the console's).
+    pub installs: Arc<crate::installs::Installs>,
     connectors: Vec<Instance>,
     outboxes: HashMap<String, mpsc::Receiver<Delivery>>,
     /// Every observer, to wait for what they queued as the bot stops.
@@ -121,7 +123,8 @@ impl App {
         let mut commands = Commands::new(config.clone());
         commands.extend(crate::workflow::commands(&workflows));
         commands.extend(crate::builtins::commands(catalog.clone(), history.clone()));
-        commands.extend(crate::installs::commands(catalog.clone()));
+        let installs = crate::installs::Installs::new(catalog.clone());
+        commands.extend(installs.commands());
         if let Some(hosts) = &hosts {
             commands.replace(&["reload"], |local| {
                 crate::nats::hosts::reload_everywhere(hosts.clone(), local)
@@ -174,6 +177,7 @@ impl App {
             history,
             memory,
             metrics,
+            installs,
             connectors,
             outboxes: receivers,
             observers,

@@ -175,6 +175,7 @@ impl App {
             memory: self.memory.clone(),
             events: self.events.clone(),
             staged: Staged::default(),
+            installs: self.installs.clone(),
             connectors: statuses.to_vec(),
             cluster: self.cluster.as_ref().map(|c| c.hosts.clone()),
             conversations: Conversations::start(

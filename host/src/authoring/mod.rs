@@ -4,11 +4,13 @@
 //! (`sandbot skill test` lives in [`crate::skilltest`].)
 
 mod build;
+mod describe;
 mod scaffold;
 mod toolchain;
 mod vendor;
 
 pub use build::{Built, build};
+pub use describe::declared_version;
 pub use scaffold::new_project;
 pub use toolchain::Toolchains;
 

@@ -46,6 +46,8 @@ pub struct Console {
     pub conversations: Arc<super::commands::Conversations>,
     /// Uploaded skills waiting for an admin's approval.
     pub staged: super::staged::Staged,
+    /// Installs from a registry waiting for approval, shared with chat.
+    pub installs: Arc<crate::installs::Installs>,
     /// Each connector's name, kind and state.
     pub connectors: Vec<(String, String, crate::connectors::Status)>,
     /// This host among several (on a NATS bus).

@@ -20,6 +20,7 @@ mod api;
 mod command_routes;
 mod commands;
 mod config_routes;
+mod install_routes;
 mod links;
 mod lockout;
 mod openapi;
@@ -167,6 +168,19 @@ fn table(openapi: axum::routing::MethodRouter<Arc<Console>>) -> Vec<Route> {
             .role(Operator)
             .says("workflow cancel ID as console:NAME; 403 when not allowed, 409 when not running")
             .gives::<wf::Answered>(),
+        Route::post("/api/v1/installs", post(install_routes::stage))
+            .role(Admin)
+            .says("skill install REF: pull and check a skill from a registry, installing nothing; 422 with why when refused")
+            .takes::<install_routes::Install>()
+            .gives::<install_routes::Staged>(),
+        Route::post("/api/v1/installs/{id}/approve", post(install_routes::approve))
+            .role(Admin)
+            .says("yes ID: install what you staged and reload; 404 when nothing of yours waits under ID")
+            .gives::<install_routes::Installed>(),
+        Route::post("/api/v1/installs/{id}/reject", post(install_routes::reject))
+            .role(Admin)
+            .says("drop what you staged under ID; 404 when nothing of yours waits")
+            .gives_nothing(),
     ]
     .into_iter()
     .chain(user_routes::routes())

@@ -533,3 +533,84 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   start();
 });
+
+// The Skills page's Install section (admins): a registry reference is
+// pulled and checked by the bot (POST /api/v1/installs), what it asks for
+// is shown, and Approve or Reject decide, as `yes N` does in chat.
+let staged = null;
+
+function installSection() {
+  let section = $("install");
+  if (section) return section;
+  const make = (tag, props, ...children) => {
+    const el = Object.assign(document.createElement(tag), props);
+    el.append(...children);
+    return el;
+  };
+  const details = make("dl", { id: "install-details" });
+  details.style.overflowWrap = "anywhere"; // a pinned reference is one long word
+  section = make("section", { id: "install", hidden: true },
+    make("h3", { id: "install-title", textContent: "Install from a registry" }),
+    make("form", { id: "install-form" },
+      make("label", { htmlFor: "install-reference", textContent: "Reference" }), " ",
+      make("input", { id: "install-reference", name: "reference", size: 50, required: true,
+        placeholder: "registry.example.com/skills/hello:1.0" }), " ",
+      make("button", { type: "submit", textContent: "Check" })),
+    make("div", { id: "install-staged", hidden: true },
+      details,
+      make("button", { type: "button", id: "install-approve", textContent: "Approve" }), " ",
+      make("button", { type: "button", id: "install-reject", textContent: "Reject" })));
+  section.setAttribute("aria-labelledby", "install-title");
+  $("skills").appendChild(section);
+  $("install-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    stageInstall($("install-reference").value.trim()).catch((err) => say(err.message, true));
+  });
+  $("install-approve").addEventListener("click", () => decideInstall("approve").catch((err) => say(err.message, true)));
+  $("install-reject").addEventListener("click", () => decideInstall("reject").catch((err) => say(err.message, true)));
+  return section;
+}
+
+async function stageInstall(reference) {
+  staged = null;
+  $("install-staged").hidden = true;
+  say(`Checking ${reference}…`);
+  staged = await api("POST", "/api/v1/installs", { reference });
+  const rows = [
+    ["Skill", `${staged.name} ${staged.version || "(no version)"}`],
+    ["Reference", staged.reference],
+    ["Signature", staged.signed_by ? `verified with ${staged.signed_by}` : "UNSIGNED (allowed for this registry)"],
+    ["Asks for", staged.asks],
+  ];
+  const details = $("install-details");
+  details.replaceChildren();
+  for (const [term, text] of rows) {
+    details.append(Object.assign(document.createElement("dt"), { textContent: term }));
+    details.append(Object.assign(document.createElement("dd"), { textContent: text }));
+  }
+  $("install-staged").hidden = false;
+  say(`${staged.name} asks for: ${staged.asks}. Approve to install it with these grants.`);
+  $("install-approve").focus();
+}
+
+async function decideInstall(how) {
+  if (!staged) return;
+  const { id, name } = staged;
+  staged = null;
+  $("install-staged").hidden = true;
+  const done = await api("POST", `/api/v1/installs/${id}/${how}`);
+  if (how === "approve") {
+    say(`Installed ${done.name} (sha256 ${done.sha256.slice(0, 12)}…); ${done.reload}`);
+    $("install-reference").value = "";
+    await showSkillList();
+  } else {
+    say(`${name} not installed.`);
+  }
+}
+
+// The section shows with the Skills page, to admins.
+const showSkillList = showSkills;
+showSkills = async () => {
+  await showSkillList();
+  installSection().hidden = !me || me.role !== "admin";
+};

@@ -15,6 +15,8 @@ pub const WASM_CONFIG: &str = "application/vnd.wasm.config.v0+json";
 pub const WASM_LAYER: &str = "application/wasm";
 const NAME_ANNOTATION: &str = "dev.sandbot.skill.name";
 const TITLE_ANNOTATION: &str = "org.opencontainers.image.title";
+/// The skill's own version, as its `describe` declares it.
+pub const VERSION_ANNOTATION: &str = "org.opencontainers.image.version";
 
 #[derive(Debug, Deserialize)]
 pub struct Manifest {
@@ -55,19 +57,30 @@ pub fn wasm_config(wasm: &[u8]) -> Vec<u8> {
     .expect("JSON serializes")
 }
 
-/// The manifest for a component with its config blob.
-pub fn wasm_manifest(name: &str, wasm: &[u8], config: &[u8], requests: &Requests) -> Vec<u8> {
+/// The manifest for a component with its config blob; `version` is the
+/// one the component's `describe` declares.
+pub fn wasm_manifest(
+    name: &str,
+    version: Option<&str>,
+    wasm: &[u8],
+    config: &[u8],
+    requests: &Requests,
+) -> Vec<u8> {
     let mut layer = descriptor(WASM_LAYER, wasm);
     layer["annotations"] = serde_json::json!({TITLE_ANNOTATION: format!("{name}.wasm")});
+    let mut annotations = serde_json::json!({
+        NAME_ANNOTATION: name,
+        requests::ANNOTATION: requests.to_annotation(),
+    });
+    if let Some(v) = version {
+        annotations[VERSION_ANNOTATION] = v.into();
+    }
     serde_json::to_vec(&serde_json::json!({
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
         "config": descriptor(WASM_CONFIG, config),
         "layers": [layer],
-        "annotations": {
-            NAME_ANNOTATION: name,
-            requests::ANNOTATION: requests.to_annotation(),
-        },
+        "annotations": annotations,
     }))
     .expect("JSON serializes")
 }
@@ -77,6 +90,8 @@ pub fn wasm_manifest(name: &str, wasm: &[u8], config: &[u8], requests: &Requests
 pub struct SkillManifest {
     pub layer: Descriptor,
     pub name: Option<String>,
+    /// `org.opencontainers.image.version`, if the push recorded one.
+    pub version: Option<String>,
     pub requests: Requests,
 }
 
@@ -99,6 +114,12 @@ pub fn read_skill_manifest(bytes: &[u8]) -> Result<SkillManifest> {
     Ok(SkillManifest {
         layer: layer.clone(),
         name: m.annotations.get(NAME_ANNOTATION).cloned(),
+        // Shown to the operator: bounded and printable, or not at all.
+        version: m
+            .annotations
+            .get(VERSION_ANNOTATION)
+            .filter(|v| v.len() <= 64 && v.chars().all(|c| c.is_ascii_graphic()))
+            .cloned(),
         requests,
     })
 }

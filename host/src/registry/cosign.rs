@@ -6,12 +6,17 @@
 //! the signature (base64 of its DER) in the layer's annotation
 //! `dev.cosignproject.cosign/signature`. Keys are PEM: the public one
 //! PKIX (`PUBLIC KEY`), the private one unencrypted PKCS#8 (`PRIVATE
-//! KEY`); cosign's own scrypt-encrypted private keys are not read.
-//! Verification needs no network beyond the registry: no transparency log.
+//! KEY`) or cosign's own (`ENCRYPTED SIGSTORE PRIVATE KEY`, `ENCRYPTED
+//! COSIGN PRIVATE KEY`): JSON naming scrypt's parameters and salt and
+//! NaCl secretbox's nonce, around the PKCS#8 key sealed with the key
+//! scrypt derives from the password (`COSIGN_PASSWORD`, as cosign reads
+//! it). Verification needs no network beyond the registry: no
+//! transparency log.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use base64::Engine as _;
 use ring::signature::{self, EcdsaKeyPair, KeyPair as _};
+use serde::Deserialize;
 use std::path::Path;
 
 pub const PAYLOAD_MEDIA_TYPE: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
@@ -63,25 +68,43 @@ pub fn payload_digest(payload: &[u8]) -> Option<String> {
 pub struct SigningKey(EcdsaKeyPair);
 
 impl SigningKey {
+    /// Reads a PKCS#8 key, or cosign's encrypted one with the password in
+    /// `COSIGN_PASSWORD`.
     pub fn read(path: &Path) -> Result<SigningKey> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading the signing key {}", path.display()))?;
-        if text.contains("ENCRYPTED SIGSTORE PRIVATE KEY") || text.contains("ENCRYPTED COSIGN") {
-            bail!(
-                "{}: an encrypted cosign key; sandbot reads unencrypted PKCS#8 (`sandbot skill keygen`, or `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256`)",
-                path.display()
-            );
+        let file = path.display().to_string();
+        if ENCRYPTED_LABELS.iter().any(|l| text.contains(l)) {
+            let password = std::env::var("COSIGN_PASSWORD").map_err(|_| {
+                anyhow::anyhow!(
+                    "{file}: cosign's encrypted key; give its password in COSIGN_PASSWORD (as cosign reads it)"
+                )
+            })?;
+            return SigningKey::from_encrypted_pem(&text, password.as_bytes(), &file);
         }
         let der = pem_block(&text, "PRIVATE KEY").with_context(|| {
             format!(
-                "{}: no `-----BEGIN PRIVATE KEY-----` (unencrypted PKCS#8) block",
-                path.display()
+                "{file}: no `-----BEGIN PRIVATE KEY-----` (PKCS#8) or cosign `ENCRYPTED SIGSTORE PRIVATE KEY` block"
             )
         })?;
+        SigningKey::from_pkcs8(&der, &file)
+    }
+
+    fn from_pkcs8(der: &[u8], file: &str) -> Result<SigningKey> {
         let rng = ring::rand::SystemRandom::new();
-        let pair = EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_ASN1_SIGNING, &der, &rng)
-            .map_err(|e| anyhow::anyhow!("{}: not an ECDSA P-256 key ({e})", path.display()))?;
+        let pair = EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_ASN1_SIGNING, der, &rng)
+            .map_err(|e| anyhow::anyhow!("{file}: not an ECDSA P-256 key ({e})"))?;
         Ok(SigningKey(pair))
+    }
+
+    /// cosign's encrypted key in PEM `text`, opened with `password`.
+    pub fn from_encrypted_pem(text: &str, password: &[u8], file: &str) -> Result<SigningKey> {
+        let json = ENCRYPTED_LABELS
+            .iter()
+            .find_map(|l| pem_block(text, l))
+            .with_context(|| format!("{file}: its encrypted key block is not base64"))?;
+        let der = decrypt(&json, password).map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
+        SigningKey::from_pkcs8(&der, file)
     }
 
     /// The DER signature of `payload`.
@@ -97,6 +120,89 @@ impl SigningKey {
     pub fn public_pem(&self) -> String {
         public_pem(self.0.public_key().as_ref())
     }
+}
+
+/// The PEM labels of cosign's encrypted private keys: cosign's today,
+/// and the older one sigstore-rs still writes.
+const ENCRYPTED_LABELS: [&str; 2] = [
+    "ENCRYPTED SIGSTORE PRIVATE KEY",
+    "ENCRYPTED COSIGN PRIVATE KEY",
+];
+
+/// scrypt's work at most: 128·r·N·p bytes of memory. cosign uses N = 2¹⁵
+/// or 2¹⁶ with r = 8, p = 1 (32 or 64 MiB); a file asking far more is
+/// refused rather than obeyed.
+const MAX_SCRYPT_BYTES: u64 = 256 << 20;
+
+/// cosign's (go-securesystemslib's) encrypted key: JSON.
+#[derive(Deserialize)]
+struct Sealed {
+    kdf: Kdf,
+    cipher: Cipher,
+    ciphertext: String,
+}
+
+#[derive(Deserialize)]
+struct Kdf {
+    name: String,
+    params: ScryptParams,
+    salt: String,
+}
+
+#[derive(Deserialize)]
+struct ScryptParams {
+    #[serde(rename = "N")]
+    n: u64,
+    r: u32,
+    p: u32,
+}
+
+#[derive(Deserialize)]
+struct Cipher {
+    name: String,
+    nonce: String,
+}
+
+/// The PKCS#8 key sealed in cosign's JSON `sealed`, with `password`.
+fn decrypt(sealed: &[u8], password: &[u8]) -> Result<Vec<u8>, String> {
+    use crypto_secretbox::aead::{Aead, KeyInit};
+    let sealed: Sealed = serde_json::from_slice(sealed)
+        .map_err(|e| format!("not cosign's encrypted key JSON: {e}"))?;
+    if sealed.kdf.name != "scrypt" || sealed.cipher.name != "nacl/secretbox" {
+        return Err(format!(
+            "encrypted with {} and {}; cosign's keys use scrypt and nacl/secretbox",
+            sealed.kdf.name, sealed.cipher.name
+        ));
+    }
+    let ScryptParams { n, r, p } = sealed.kdf.params;
+    if !n.is_power_of_two()
+        || n < 2
+        || 128 * n.saturating_mul(u64::from(r)).saturating_mul(u64::from(p)) > MAX_SCRYPT_BYTES
+    {
+        return Err(format!(
+            "scrypt parameters N={n} r={r} p={p} are not cosign's (N a power of two, at most {} MiB of work)",
+            MAX_SCRYPT_BYTES >> 20
+        ));
+    }
+    let b64 = |what: &str, text: &str| {
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(|e| format!("its {what} is not base64: {e}"))
+    };
+    let salt = b64("salt", &sealed.kdf.salt)?;
+    let nonce = b64("nonce", &sealed.cipher.nonce)?;
+    let ciphertext = b64("ciphertext", &sealed.ciphertext)?;
+    if nonce.len() != 24 {
+        return Err(format!("its nonce is {} bytes, not 24", nonce.len()));
+    }
+    let params = scrypt::Params::new(n.trailing_zeros() as u8, r, p, 32)
+        .map_err(|e| format!("scrypt parameters: {e}"))?;
+    let mut key = [0u8; 32];
+    scrypt::scrypt(password, &salt, &params, &mut key).map_err(|e| format!("scrypt: {e}"))?;
+    let sealer = crypto_secretbox::XSalsa20Poly1305::new(&key.into());
+    sealer
+        .decrypt(crypto_secretbox::Nonce::from_slice(&nonce), &ciphertext[..])
+        .map_err(|_| "wrong password (COSIGN_PASSWORD), or the file is damaged".to_owned())
 }
 
 /// A trusted public key and the file it came from.
@@ -238,5 +344,65 @@ OSWS1X9vPavpiQOoTTGC0xX57OojUadxF1cdQmrsiReWg2Wn4FneJfa8xw==
             signature_tag(VECTOR_DIGEST),
             format!("sha256-{}.sig", &VECTOR_DIGEST[7..])
         );
+    }
+
+    /// sigstore-rs's encrypted keys (tests/data/keys): one written by
+    /// `cosign generate-key-pair` with an empty password (N = 2¹⁶), one by
+    /// sigstore-rs with the password `123` (N = 2¹⁵, the older label).
+    const COSIGN_GENERATED: &str = "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----
+eyJrZGYiOnsibmFtZSI6InNjcnlwdCIsInBhcmFtcyI6eyJOIjo2NTUzNiwiciI6
+OCwicCI6MX0sInNhbHQiOiJFY3pJR3Z0bnpFcCsxaEpudERnbGI1UnoxN3gwQVMy
+YklvWGRNcDQrU1NJPSJ9LCJjaXBoZXIiOnsibmFtZSI6Im5hY2wvc2VjcmV0Ym94
+Iiwibm9uY2UiOiJtSVVKbG1OMzNINExvZ0dhaG5MamdmK3R4SmJwci93MCJ9LCJj
+aXBoZXJ0ZXh0IjoiM3FtS2FidXRuYm1WT1IvTkZGM2NDaUErTXp1WWQ5L0VERDVI
+MVlUSGhQVzZsSzAvdjVqdDZCQzlsME12NGV5am9qZkl0d3B6a2JJOXQrZGx5VXZ3
+VUgvMWZjbkFZT2dEdXRLQzkvSkNiOE02SVY2VHpVaDF5c0ZFWDFzeG9xb1FzeUpL
+bjM0UVlldFNlaVdDaGtmUHUyZXByQjFEV0pwekdzTGZIakxNVTkzOEdmNk1xM1A0
+N0ZSd2syZzY1cFZnSGMwVWV1L1N1OUs0Zmc9PSJ9
+-----END ENCRYPTED SIGSTORE PRIVATE KEY-----
+";
+    const SIGSTORE_RS_ENCRYPTED: &str = "-----BEGIN ENCRYPTED COSIGN PRIVATE KEY-----
+eyJrZGYiOnsibmFtZSI6InNjcnlwdCIsInBhcmFtcyI6eyJOIjozMjc2OCwiciI6
+OCwicCI6MX0sInNhbHQiOiIrRFJrTXNRZmNUNTNKNCs1Y3VkUnlnWTUyWUMrK0RW
+TmxaSTN4VnlwWFlvPSJ9LCJjaXBoZXIiOnsibmFtZSI6Im5hY2wvc2VjcmV0Ym94
+Iiwibm9uY2UiOiJnNTFORnBqQUxlemhvbGVWTWVjUFJUNUErMVhMcDAxeiJ9LCJj
+aXBoZXJ0ZXh0Ijoib0YvN09mOGlQRDlkNlc2Mk5SWGVibEszWXZmNFFucTZORm16
+Q0VyV2FTVUJOZTNXSFJiRVNYK2dJOCszejg4TDBDVXlWdm9LTHhuR0xhVnhnczVD
+YUdyekcrMWxFTEI1cGRMVmZXd1VlQzlLelNab0hxZHZLaUsvUmNodVhpS0VqYmdv
+ajNGd2pMcmhEYkY5a2lVWk93REpuT01kUkoxNnI3emxjRHdwT3htOXFrbWFDWDlB
+VjQ4b1RXVG0rQXExOHlDZE50MDYybGdudVE9PSJ9
+-----END ENCRYPTED COSIGN PRIVATE KEY-----
+";
+
+    #[test]
+    fn cosigns_encrypted_keys_open_with_their_password_and_sign_what_the_verifier_accepts() {
+        let made = payload("r.io/x", VECTOR_DIGEST);
+        for (text, password) in [(COSIGN_GENERATED, ""), (SIGSTORE_RS_ENCRYPTED, "123")] {
+            let signer = SigningKey::from_encrypted_pem(text, password.as_bytes(), "cosign.key")
+                .unwrap_or_else(|e| panic!("{e:#}"));
+            let key = PublicKey::from_pem(&signer.public_pem(), "cosign.pub").unwrap();
+            let sig = signer.sign(&made).unwrap();
+            assert!(key.verifies(&made, &sig));
+            let stranger = PublicKey::from_pem(VECTOR_KEY, "vector").unwrap();
+            assert!(!stranger.verifies(&made, &sig));
+        }
+        let wrong = SigningKey::from_encrypted_pem(SIGSTORE_RS_ENCRYPTED, b"124", "cosign.key")
+            .err()
+            .unwrap();
+        assert_eq!(
+            wrong.to_string(),
+            "cosign.key: wrong password (COSIGN_PASSWORD), or the file is damaged"
+        );
+        // A file that asks scrypt for gigabytes is refused, not obeyed.
+        let greedy = base64::engine::general_purpose::STANDARD.encode(
+            r#"{"kdf":{"name":"scrypt","params":{"N":1073741824,"r":8,"p":1},"salt":""},"cipher":{"name":"nacl/secretbox","nonce":""},"ciphertext":""}"#,
+        );
+        let greedy = format!(
+            "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n{greedy}\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n"
+        );
+        let e = SigningKey::from_encrypted_pem(&greedy, b"", "big.key")
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("are not cosign's"), "{e}");
     }
 }

@@ -121,6 +121,7 @@ fn record(current: &config::Config, fetched: &Fetched, sha256: String) -> Result
             reference: as_asked(fetched),
             digest: fetched.digest.clone(),
             sha256,
+            version: fetched.version.clone(),
             requests: fetched.requests.clone(),
         },
     );

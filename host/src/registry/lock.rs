@@ -28,6 +28,10 @@ pub struct Locked {
     pub digest: String,
     /// The component's SHA-256 (hex), as its configuration entry pins it.
     pub sha256: String,
+    /// The skill's version, as its push recorded it (what `skill update`
+    /// shows the change of).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
     /// What it asked for when installed (what `skill update` compares).
     #[serde(default)]
     pub requests: Requests,

@@ -32,13 +32,15 @@ pub struct Pushed {
     pub signature: Option<String>,
 }
 
-/// Pushes `wasm` under `reference` (which names a tag), with `requests`,
-/// signed with `key` if given.
+/// Pushes `wasm` under `reference` (which names a tag), with `requests`
+/// and the skill's own `version` (its `describe`'s), signed with `key` if
+/// given.
 pub async fn push(
     config: Option<&Config>,
     reference: &Reference,
     wasm: &Path,
     requests: &Requests,
+    version: Option<&str>,
     key: Option<&Path>,
 ) -> Result<Pushed> {
     if reference.digest.is_some() {
@@ -61,7 +63,7 @@ pub async fn push(
     let registry = Registry::connect(reference, settings(config, reference)).await?;
     let repo = &reference.repository;
     let config_blob = artifact::wasm_config(&bytes);
-    let manifest = artifact::wasm_manifest(&name, &bytes, &config_blob, requests);
+    let manifest = artifact::wasm_manifest(&name, version, &bytes, &config_blob, requests);
     registry.push_blob(repo, bytes).await?;
     registry.push_blob(repo, config_blob).await?;
     let tag = reference.tag.as_deref().unwrap_or("latest");
@@ -87,6 +89,20 @@ pub async fn push(
     })
 }
 
+/// A recorded version, or what is said when none was.
+pub fn shown_version(version: Option<&str>) -> &str {
+    version.unwrap_or("(no version)")
+}
+
+/// "version 0.1.0 -> 0.2.0", or "version 0.1.0 (unchanged)".
+pub fn version_change(old: Option<&str>, new: Option<&str>) -> String {
+    if old == new {
+        format!("version {} (unchanged)", shown_version(new))
+    } else {
+        format!("version {} -> {}", shown_version(old), shown_version(new))
+    }
+}
+
 fn settings<'a>(
     config: Option<&'a Config>,
     reference: &Reference,
@@ -100,6 +116,8 @@ pub struct Fetched {
     pub reference: Reference,
     pub digest: String,
     pub name: String,
+    /// The version its push recorded (the component's own), if any.
+    pub version: Option<String>,
     pub wasm: Vec<u8>,
     pub requests: Requests,
     /// The trusted key file that verified it; `None`: unsigned, accepted
@@ -108,6 +126,11 @@ pub struct Fetched {
 }
 
 impl Fetched {
+    /// Its version for a person to read: `0.2.0`, or `(no version)`.
+    pub fn version_shown(&self) -> &str {
+        shown_version(self.version.as_deref())
+    }
+
     /// The component's SHA-256, as a `sha256:` pin in configuration wants it.
     pub fn sha256(&self) -> String {
         reference::hex_sha256(&self.wasm)
@@ -147,6 +170,7 @@ pub async fn fetch(config: &Config, reference: &Reference) -> Result<Fetched> {
         },
         digest,
         name,
+        version: skill.version,
         wasm,
         requests: skill.requests,
         signed_by,

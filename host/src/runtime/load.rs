@@ -154,6 +154,18 @@ impl LoadedSkill {
     }
 }
 
+/// What [`Runtime::described`] found.
+struct Described {
+    shared: Arc<Shared>,
+    compiled: Compiled,
+    host: Arc<SkillHost>,
+    manifest: Manifest,
+    sha256: String,
+    /// The settings the configuration gives and the secrets it grants, by name.
+    given: Vec<String>,
+    granted: Vec<String>,
+}
+
 /// The longest the bot waits for one compilation. Cranelift cannot be
 /// stopped midway, so a file past this is refused and its compile thread is
 /// left to finish in the background; one compilation runs at a time, so a
@@ -167,12 +179,25 @@ impl Runtime {
         self.load_file(source, file).await
     }
 
-    /// Loads a skill from bytes already read.
-    pub async fn load_file(
+    /// What the skill in `file` says of itself (`describe`, validated),
+    /// loaded as `source` would be up to there: for a push, which records
+    /// the skill's own version. Its configuration is not checked.
+    pub async fn manifest_of(
         &self,
-        source: SkillSource,
+        mut source: SkillSource,
         file: SkillFile,
-    ) -> Result<LoadedSkill, LoadError> {
+    ) -> Result<Manifest, LoadError> {
+        Ok(self.described(&mut source, file).await?.manifest)
+    }
+
+    /// The first half of a load: the bytes checked and compiled (or
+    /// reused), the imports checked against the grants (which move into
+    /// the skill's host), and `describe` called and validated.
+    async fn described(
+        &self,
+        source: &mut SkillSource,
+        file: SkillFile,
+    ) -> Result<Described, LoadError> {
         let SkillFile { bytes, sha256, .. } = file;
         if let Some(pin) = &source.sha256
             && *pin != sha256
@@ -204,19 +229,45 @@ impl Runtime {
         // skill may do).
         let host = Arc::new(SkillHost::new(
             source.name.clone(),
-            source.grants,
+            std::mem::take(&mut source.grants),
             source.limits,
-            source.settings,
+            std::mem::take(&mut source.settings),
             &self.services,
         ));
         if let Some(import) = host.refused_import(&self.engine, &shared.component) {
             return Err(LoadError::NotGranted {
-                skill: source.name,
+                skill: source.name.clone(),
                 import,
             });
         }
-        let mut manifest = self.describe(&shared.pre, &host).await?;
+        let manifest = self.describe(&shared.pre, &host).await?;
         manifest.validate().map_err(LoadError::Manifest)?;
+        Ok(Described {
+            shared,
+            compiled,
+            host,
+            manifest,
+            sha256,
+            given,
+            granted,
+        })
+    }
+
+    /// Loads a skill from bytes already read.
+    pub async fn load_file(
+        &self,
+        mut source: SkillSource,
+        file: SkillFile,
+    ) -> Result<LoadedSkill, LoadError> {
+        let Described {
+            shared,
+            compiled,
+            host,
+            mut manifest,
+            sha256,
+            given,
+            granted,
+        } = self.described(&mut source, file).await?;
         // A key the skill does not declare, or a required one absent, is a
         // mistake in the configuration, found before the skill runs.
         let mistakes = settings::mistakes(

@@ -717,3 +717,95 @@ async fn an_operator_logs_in_turns_a_skill_off_and_finds_its_executions() {
     .await;
     page.close().await.unwrap();
 }
+
+/// An admin installs a skill from a registry on the console's Skills page:
+/// a reference checked, what it asks for shown, Approve; the skill answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_installs_a_skill_from_a_registry_on_the_skills_page() {
+    use crate::registry::{Author, Registry};
+    let registry = Registry::start();
+    let author = Author::new();
+    let port = free_port();
+    let bot = BotDir::new(&[], "");
+    bot.write_config(&format!(
+        "admins: [alice, 'console:carol']\nconnectors:\n  shell: {{}}\nskills-dir: skills\ndata-dir: data\nweb: {{port: {port}}}\nconsole: {{}}\ntrust:\n  keys: [{}]\nregistries:\n  \"{}\": {{}}\n",
+        author.public(),
+        registry.host()
+    ));
+    let reference = format!("{}/skills/hello:1.0", registry.host());
+    let wasm = author.skill("hello", "hello", "send: [\"shell:#alerts\"]\n");
+    author.push(&bot, &reference, &wasm, Some(&author.key()));
+    let made = std::process::Command::new(env!("CARGO_BIN_EXE_sandbot"))
+        .args(["admin", "add", "carol", "--role", "admin", "-c"])
+        .arg(bot.config())
+        .env("SANDBOT_PASSWORD", "carol's long password")
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let mut run = Running::start(&bot.config(), &[]);
+    wait_for_port(port);
+
+    let (_driver, driver_port) = chromedriver();
+    let profile = tempfile::tempdir().unwrap();
+    let page = browser(driver_port, profile.path()).await;
+    page.goto(&format!("http://127.0.0.1:{port}/console"))
+        .await
+        .unwrap();
+    until(
+        &page,
+        "the login form",
+        "!document.getElementById('login').hidden",
+    )
+    .await;
+    page.find("#name")
+        .await
+        .unwrap()
+        .send_keys("carol")
+        .await
+        .unwrap();
+    page.find("#password")
+        .await
+        .unwrap()
+        .send_keys("carol's long password\n")
+        .await
+        .unwrap();
+    until(
+        &page,
+        "the Install section",
+        "document.getElementById('install')?.hidden === false",
+    )
+    .await;
+    page.find("#install-reference")
+        .await
+        .unwrap()
+        .send_keys(&format!("{reference}\n"))
+        .await
+        .unwrap();
+    until(
+        &page,
+        "what the skill asks for",
+        "!document.getElementById('install-staged').hidden && document.getElementById('install-details').textContent.includes('send to shell:#alerts')",
+    )
+    .await;
+    let details = page
+        .execute("return document.getElementById('install-details').textContent;")
+        .await
+        .unwrap();
+    let details = details.as_str().unwrap();
+    assert!(details.contains("hello 0.1.0"), "{details}");
+    assert!(details.contains(&author.public()), "{details}");
+    assert!(!bot.skill_path("hello").exists(), "nothing before Approve");
+    let shot = page.screenshot().await.unwrap();
+    std::fs::write(artifacts().join("console-install.png"), &shot).unwrap();
+
+    page.execute("document.getElementById('install-approve').click();")
+        .await
+        .unwrap();
+    until(
+        &page,
+        "the install done and hello listed",
+        "document.getElementById('status').textContent.startsWith('Installed hello') && document.querySelector(\"#skill-rows tr[data-skill='hello'] .state\")?.textContent === 'serving'",
+    )
+    .await;
+    assert_eq!(run.ask("hello"), "Hello alice");
+}

@@ -12,14 +12,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// A `docker-registry serve` on loopback, with its storage in a temp dir.
-struct Registry {
+pub(crate) struct Registry {
     port: u16,
     dir: tempfile::TempDir,
     _server: ServerProcess,
 }
 
 impl Registry {
-    fn start() -> Registry {
+    pub(crate) fn start() -> Registry {
         Registry::start_with(tempfile::tempdir().unwrap(), "")
     }
 
@@ -85,7 +85,7 @@ impl Registry {
         }
     }
 
-    fn host(&self) -> String {
+    pub(crate) fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 
@@ -116,12 +116,12 @@ impl Registry {
 
 /// A folder holding built skill `built` as `NAME.wasm` and, if given, its
 /// `requests.yaml`; and a signing key pair `ops.key`/`ops.pub`.
-struct Author {
+pub(crate) struct Author {
     dir: tempfile::TempDir,
 }
 
 impl Author {
-    fn new() -> Author {
+    pub(crate) fn new() -> Author {
         let dir = tempfile::tempdir().unwrap();
         let (status, out, err) =
             sandbot(&["skill", "keygen", dir.path().join("ops").to_str().unwrap()]);
@@ -129,11 +129,11 @@ impl Author {
         Author { dir }
     }
 
-    fn key(&self) -> String {
+    pub(crate) fn key(&self) -> String {
         self.path("ops.key")
     }
 
-    fn public(&self) -> String {
+    pub(crate) fn public(&self) -> String {
         self.path("ops.pub")
     }
 
@@ -142,7 +142,7 @@ impl Author {
     }
 
     /// Writes built skill `built` as `<as_name>.wasm` with `requests`.
-    fn skill(&self, built: &str, as_name: &str, requests: &str) -> String {
+    pub(crate) fn skill(&self, built: &str, as_name: &str, requests: &str) -> String {
         let sub = self.dir.path().join(format!("{as_name}-{built}"));
         std::fs::create_dir_all(&sub).unwrap();
         std::fs::copy(skill_wasm(built), sub.join(format!("{as_name}.wasm"))).unwrap();
@@ -156,7 +156,13 @@ impl Author {
     }
 
     /// `sandbot skill push`; the pushed digest.
-    fn push(&self, bot: &BotDir, reference: &str, wasm: &str, sign: Option<&str>) -> String {
+    pub(crate) fn push(
+        &self,
+        bot: &BotDir,
+        reference: &str,
+        wasm: &str,
+        sign: Option<&str>,
+    ) -> String {
         let config = bot.config();
         let mut args = vec![
             "skill",
@@ -172,7 +178,8 @@ impl Author {
         let (status, out, err) = sandbot(&args);
         assert!(status.success(), "push failed: {out}{err}");
         let line = out.lines().next().unwrap();
-        line.split_once('@').unwrap().1.to_owned()
+        let digest = line.split_once('@').unwrap().1;
+        digest.split_whitespace().next().unwrap().to_owned()
     }
 }
 
@@ -213,6 +220,12 @@ fn push_signed_then_install_by_tag_pins_the_digest_grants_what_was_asked_and_the
     );
     let reference = format!("{}/skills/hello:1.0", registry.host());
     let digest = author.push(&bot, &reference, &wasm, Some(&author.key()));
+    // The version hello's `describe` declares, in the standard annotation.
+    let manifest = registry.manifest("skills/hello", &digest);
+    assert_eq!(
+        manifest["annotations"]["org.opencontainers.image.version"], "0.1.0",
+        "{manifest}"
+    );
     let before = std::fs::read_to_string(bot.config()).unwrap();
 
     // Not a terminal and no --yes: it shows what the skill asks for and
@@ -220,7 +233,7 @@ fn push_signed_then_install_by_tag_pins_the_digest_grants_what_was_asked_and_the
     let (ok, out) = install(&bot, &[&reference]);
     assert!(!ok, "{out}");
     assert!(
-        out.contains("hello asks for: HTTP to https://api.github.com; send to shell:#alerts; secrets gh; memory 32MiB"),
+        out.contains("hello 0.1.0 asks for: HTTP to https://api.github.com; send to shell:#alerts; secrets gh; memory 32MiB"),
         "{out}"
     );
     assert!(out.contains("give --yes"), "{out}");
@@ -266,6 +279,7 @@ fn push_signed_then_install_by_tag_pins_the_digest_grants_what_was_asked_and_the
         "the tag, pinned by digest"
     );
     assert_eq!(lock.skills["hello"].sha256, sha);
+    assert_eq!(lock.skills["hello"].version.as_deref(), Some("0.1.0"));
 
     let mut run = bot.start();
     assert_eq!(run.ask("hello"), "Hello alice");
@@ -286,7 +300,7 @@ fn install_by_digest_and_a_repeat_is_a_no_op() {
     let by_digest = format!("{}/skills/hello@{digest}", registry.host());
     let (ok, out) = install(&bot, &[&by_digest, "--yes"]);
     assert!(ok, "{out}");
-    assert!(out.contains("hello asks for: nothing"), "{out}");
+    assert!(out.contains("hello 0.1.0 asks for: nothing"), "{out}");
     let lock = std::fs::read_to_string(bot.path().join("skills.lock")).unwrap();
     assert!(lock.contains(&format!("reference: {by_digest}")), "{lock}");
     let config = std::fs::read_to_string(bot.config()).unwrap();
@@ -564,8 +578,9 @@ fn an_update_shows_the_grants_added_and_removed_before_it_switches() {
     let old = author.push(&bot, &reference, &v1, Some(&author.key()));
     let (ok, out) = install(&bot, &[&reference, "--yes"]);
     assert!(ok, "{out}");
+    // hello-v2 declares version 0.2.0 (hello: 0.1.0).
     let v2 = author.skill(
-        "loudnoises",
+        "hello-v2",
         "hello",
         "http: [\"https://a.example\", \"https://b.example\"]\nmemory: 16MiB\n",
     );
@@ -583,6 +598,7 @@ fn an_update_shows_the_grants_added_and_removed_before_it_switches() {
     let (ok, out) = update(false);
     assert!(!ok, "{out}");
     assert!(out.contains(&format!("{old} -> {new}")), "{out}");
+    assert!(out.contains("  version 0.1.0 -> 0.2.0\n"), "{out}");
     assert!(out.contains("+ HTTP to https://b.example"), "{out}");
     assert!(out.contains("- send to shell:#ops"), "{out}");
     assert!(out.contains("~ memory (default) -> 16MiB"), "{out}");
@@ -604,7 +620,7 @@ fn an_update_shows_the_grants_added_and_removed_before_it_switches() {
     assert!(ok, "{out}");
     assert_eq!(
         sha256_hex(bot.skill_path("hello")),
-        sha256_hex(skill_wasm("loudnoises"))
+        sha256_hex(skill_wasm("hello-v2"))
     );
     let after = std::fs::read_to_string(&config).unwrap();
     assert!(
@@ -615,7 +631,7 @@ fn an_update_shows_the_grants_added_and_removed_before_it_switches() {
     assert!(
         after.contains(&format!(
             "    sha256: {}\n",
-            sha256_hex(skill_wasm("loudnoises"))
+            sha256_hex(skill_wasm("hello-v2"))
         )),
         "{after}"
     );
@@ -644,7 +660,7 @@ fn in_chat_an_admin_sees_what_a_skill_asks_for_and_installs_it_with_yes_n() {
     assert_eq!(
         asked,
         format!(
-            "hello ({}/skills/hello@{}, signed) asks for: HTTP to https://api.github.com; send to shell:#alerts. Say `yes 1` to install.",
+            "hello 0.1.0 ({}/skills/hello@{}, signed) asks for: HTTP to https://api.github.com; send to shell:#alerts. Say `yes 1` to install.",
             registry.host(),
             &digest[..19]
         )
@@ -678,7 +694,7 @@ fn in_chat_an_admin_sees_what_a_skill_asks_for_and_installs_it_with_yes_n() {
 
     // An update says what changed, and switches on its own yes.
     let v2 = author.skill(
-        "loudnoises",
+        "hello-v2",
         "hello",
         "http: [\"https://api.github.com\", \"https://b.example\"]\n",
     );
@@ -687,7 +703,7 @@ fn in_chat_an_admin_sees_what_a_skill_asks_for_and_installs_it_with_yes_n() {
     assert_eq!(
         asked,
         format!(
-            "hello: {} -> {}; grants: + HTTP to https://b.example; - send to shell:#alerts. Say `yes 2` to update.",
+            "hello: version 0.1.0 -> 0.2.0; {} -> {}; grants: + HTTP to https://b.example; - send to shell:#alerts. Say `yes 2` to update.",
             &digest[..19],
             &new[..19]
         )
@@ -704,7 +720,12 @@ fn in_chat_an_admin_sees_what_a_skill_asks_for_and_installs_it_with_yes_n() {
     assert!(done.starts_with("updated hello (sha256 "), "{done}");
     assert_eq!(
         sha256_hex(bot.skill_path("hello")),
-        sha256_hex(skill_wasm("loudnoises"))
+        sha256_hex(skill_wasm("hello-v2"))
+    );
+    assert_eq!(
+        run.ask("hello"),
+        "Good day, alice",
+        "the new version answers"
     );
     let config = sandbot::config::load(&bot.config()).unwrap();
     assert_eq!(config.skills["hello"].allow.http.len(), 2);
@@ -810,4 +831,246 @@ fn from_the_console_an_admin_installs_with_the_same_two_commands() {
     let done = say(&carol, "yes 1");
     assert!(done.starts_with("installed hello (sha256 "), "{done}");
     assert_eq!(say(&carol, "hello"), "Hello carol");
+}
+
+#[test]
+fn the_consoles_install_section_stages_then_approves_through_chats_yes_and_checks_session_role_and_csrf()
+ {
+    use crate::console::{Login, admin, log_in, request};
+    let registry = Registry::start();
+    let author = Author::new();
+    let port = free_port();
+    let bot = BotDir::new(&[], "");
+    bot.write_config(&format!(
+        "admins: ['console:carol']\nconnectors:\n  shell: {{}}\nskills-dir: skills\ndata-dir: data\nweb: {{port: {port}}}\nconsole: {{}}\ntrust:\n  keys: [{}]\nregistries:\n  \"{}\": {{}}\n",
+        author.public(),
+        registry.host()
+    ));
+    let reference = format!("{}/skills/hello:1.0", registry.host());
+    let wasm = author.skill("hello", "hello", "send: [\"shell:#alerts\"]\n");
+    let digest = author.push(&bot, &reference, &wasm, Some(&author.key()));
+    for (name, role) in [("carol", "admin"), ("erin", "admin"), ("dave", "operator")] {
+        assert!(admin(&bot, &["add", name, "--role", role], "a long password").0);
+    }
+    let _running = bot.start();
+    wait_for_port(port);
+    let post = |who: Option<&Login>, csrf: bool, path: &str, body: &str| {
+        let mut headers = Vec::new();
+        if let Some(who) = who {
+            headers.push(("cookie", who.cookie.as_str()));
+            if csrf {
+                headers.push(("x-csrf-token", who.csrf.as_str()));
+            }
+        }
+        let (status, _, body) = request(port, "POST", path, &headers, body);
+        (status, body)
+    };
+    let asked = serde_json::json!({ "reference": reference }).to_string();
+    let carol = log_in(port, "carol", "a long password").unwrap();
+    let dave = log_in(port, "dave", "a long password").unwrap();
+    let erin = log_in(port, "erin", "a long password").unwrap();
+
+    // Refused: no session, an operator, no CSRF token. Nothing staged.
+    assert_eq!(post(None, false, "/api/v1/installs", &asked).0, 401);
+    let (status, body) = post(Some(&dave), true, "/api/v1/installs", &asked);
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("needs the admin role"), "{body}");
+    let (status, body) = post(Some(&carol), false, "/api/v1/installs", &asked);
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("X-CSRF-Token"), "{body}");
+
+    // Staged: what it is and asks for; nothing written yet.
+    let (status, body) = post(Some(&carol), true, "/api/v1/installs", &asked);
+    assert_eq!(status, 200, "{body}");
+    let staged: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(staged["name"], "hello", "{staged}");
+    assert_eq!(staged["version"], "0.1.0", "{staged}");
+    assert_eq!(staged["digest"], digest.as_str(), "{staged}");
+    assert_eq!(
+        staged["reference"],
+        format!("{}/skills/hello@{digest}", registry.host()).as_str()
+    );
+    assert_eq!(staged["signed_by"], author.public().as_str(), "{staged}");
+    assert_eq!(staged["asks_for"]["send"][0], "shell:#alerts", "{staged}");
+    assert_eq!(staged["asks"], "send to shell:#alerts", "{staged}");
+    assert!(!bot.skill_path("hello").exists(), "nothing before approval");
+    let id = staged["id"].as_u64().unwrap();
+    let approve = format!("/api/v1/installs/{id}/approve");
+
+    // Approving needs the session, the role and the token too; another
+    // admin's approval does not count (only who staged it approves, as
+    // with `yes N`).
+    assert_eq!(post(None, false, &approve, "").0, 401);
+    assert_eq!(post(Some(&dave), true, &approve, "").0, 403);
+    assert_eq!(post(Some(&carol), false, &approve, "").0, 403);
+    let (status, body) = post(Some(&erin), true, &approve, "");
+    assert_eq!(status, 404, "{body}");
+    assert!(!bot.skill_path("hello").exists());
+
+    let (status, body) = post(Some(&carol), true, &approve, "");
+    assert_eq!(status, 200, "{body}");
+    let done: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(done["name"], "hello", "{done}");
+    assert_eq!(done["sha256"], sha256_hex(skill_wasm("hello")).as_str());
+    assert!(
+        done["reload"]
+            .as_str()
+            .unwrap()
+            .contains("configuration: skills.hello: added"),
+        "{done}"
+    );
+    assert_eq!(post(Some(&carol), true, &approve, "").0, 404, "used once");
+    let config = sandbot::config::load(&bot.config()).unwrap();
+    assert_eq!(
+        config.skills["hello"].allow.send[0].to_string(),
+        "shell:#alerts"
+    );
+    let lock = sandbot::registry::lock::Lock::read(&bot.path().join("skills.lock")).unwrap();
+    assert_eq!(lock.skills["hello"].digest, digest);
+    // The skill answers at once, with the grants approved.
+    let body = serde_json::json!({ "text": "hello" }).to_string();
+    let headers = [
+        ("cookie", carol.cookie.as_str()),
+        ("x-csrf-token", carol.csrf.as_str()),
+    ];
+    let (status, _, answer) = request(port, "POST", "/api/v1/commands", &headers, &body);
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer.contains("Hello carol"), "{answer}");
+
+    // A staged install rejected is gone; a refused one says why.
+    author.push(
+        &bot,
+        &format!("{}/skills/other:1", registry.host()),
+        &author.skill("hello", "other", ""),
+        Some(&author.key()),
+    );
+    let other = serde_json::json!({ "reference": format!("{}/skills/other:1", registry.host()) });
+    let (status, body) = post(Some(&carol), true, "/api/v1/installs", &other.to_string());
+    assert_eq!(status, 200, "{body}");
+    let id: u64 = serde_json::from_str::<serde_json::Value>(&body).unwrap()["id"]
+        .as_u64()
+        .unwrap();
+    let reject = format!("/api/v1/installs/{id}/reject");
+    assert_eq!(post(Some(&dave), true, &reject, "").0, 403);
+    assert_eq!(post(Some(&carol), true, &reject, "").0, 204);
+    let approve = format!("/api/v1/installs/{id}/approve");
+    assert_eq!(post(Some(&carol), true, &approve, "").0, 404);
+    assert!(!bot.skill_path("other").exists());
+    author.push(
+        &bot,
+        &format!("{}/skills/unsigned:1", registry.host()),
+        &author.skill("hello", "unsigned", ""),
+        None,
+    );
+    let unsigned =
+        serde_json::json!({ "reference": format!("{}/skills/unsigned:1", registry.host()) });
+    let (status, body) = post(
+        Some(&carol),
+        true,
+        "/api/v1/installs",
+        &unsigned.to_string(),
+    );
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("unsigned"), "{body}");
+
+    // Every act is in the audit: who, what, and how it went.
+    let (status, _, audit) = request(
+        port,
+        "GET",
+        "/api/v1/executions?skill=console&text=skill%20install&limit=50",
+        &[("cookie", carol.cookie.as_str())],
+        "",
+    );
+    assert_eq!(status, 200, "{audit}");
+    let audit: serde_json::Value = serde_json::from_str(&audit).unwrap();
+    let acts: Vec<(String, String, String)> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["user"].as_str().unwrap_or_default().to_owned(),
+                r["text"].as_str().unwrap_or_default().to_owned(),
+                r["outcome"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let has = |user: &str, text: &str, outcome: &str| {
+        acts.iter()
+            .any(|(u, t, o)| u == user && t.starts_with(text) && o == outcome)
+    };
+    assert!(
+        has("carol", &format!("skill install {reference}"), "ok"),
+        "{acts:?}"
+    );
+    assert!(has("carol", "skill install approve", "ok"), "{acts:?}");
+    assert!(has("erin", "skill install approve", "error"), "{acts:?}");
+    assert!(has("carol", "skill install reject", "ok"), "{acts:?}");
+    assert!(has("carol", "skill install ", "denied"), "{acts:?}");
+}
+
+/// sigstore-rs's encrypted test key (tests/data/keys), password `123`.
+const COSIGN_KEY: &str = "-----BEGIN ENCRYPTED COSIGN PRIVATE KEY-----
+eyJrZGYiOnsibmFtZSI6InNjcnlwdCIsInBhcmFtcyI6eyJOIjozMjc2OCwiciI6
+OCwicCI6MX0sInNhbHQiOiIrRFJrTXNRZmNUNTNKNCs1Y3VkUnlnWTUyWUMrK0RW
+TmxaSTN4VnlwWFlvPSJ9LCJjaXBoZXIiOnsibmFtZSI6Im5hY2wvc2VjcmV0Ym94
+Iiwibm9uY2UiOiJnNTFORnBqQUxlemhvbGVWTWVjUFJUNUErMVhMcDAxeiJ9LCJj
+aXBoZXJ0ZXh0Ijoib0YvN09mOGlQRDlkNlc2Mk5SWGVibEszWXZmNFFucTZORm16
+Q0VyV2FTVUJOZTNXSFJiRVNYK2dJOCszejg4TDBDVXlWdm9LTHhuR0xhVnhnczVD
+YUdyekcrMWxFTEI1cGRMVmZXd1VlQzlLelNab0hxZHZLaUsvUmNodVhpS0VqYmdv
+ajNGd2pMcmhEYkY5a2lVWk93REpuT01kUkoxNnI3emxjRHdwT3htOXFrbWFDWDlB
+VjQ4b1RXVG0rQXExOHlDZE50MDYybGdudVE9PSJ9
+-----END ENCRYPTED COSIGN PRIVATE KEY-----
+";
+
+#[test]
+fn a_push_signs_with_cosigns_encrypted_key_and_cosign_password_and_the_install_verifies_it() {
+    let registry = Registry::start();
+    let author = Author::new();
+    // The author's key is cosign's encrypted one now; its public half as
+    // the library derives it.
+    std::fs::write(author.key(), COSIGN_KEY).unwrap();
+    let public = sandbot::registry::cosign::SigningKey::from_encrypted_pem(COSIGN_KEY, b"123", "k")
+        .unwrap()
+        .public_pem();
+    std::fs::write(author.public(), public).unwrap();
+    let bot = bot_for(&registry, &author, "{}");
+    let reference = format!("{}/skills/hello:1", registry.host());
+    let wasm = author.skill("hello", "hello", "");
+    let push = |password: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sandbot"));
+        command
+            .args([
+                "skill",
+                "push",
+                &reference,
+                &wasm,
+                "--sign",
+                &author.key(),
+                "-c",
+            ])
+            .arg(bot.config())
+            .env_remove("COSIGN_PASSWORD");
+        if let Some(p) = password {
+            command.env("COSIGN_PASSWORD", p);
+        }
+        let out = command.output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &*String::from_utf8_lossy(&out.stderr);
+        (out.status.success(), text)
+    };
+    let (ok, out) = push(None);
+    assert!(
+        !ok && out.contains("give its password in COSIGN_PASSWORD"),
+        "{out}"
+    );
+    let (ok, out) = push(Some("123"));
+    assert!(ok, "{out}");
+    assert!(out.contains("signed: "), "{out}");
+    let (ok, out) = install(&bot, &[&reference, "--yes"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains(&format!("signature verified with {}", author.public())),
+        "{out}"
+    );
 }
