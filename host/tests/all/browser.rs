@@ -624,6 +624,8 @@ async fn an_operator_logs_in_turns_a_skill_off_and_finds_its_executions() {
         "document.querySelector('#connector-rows tr td')?.textContent === 'shell'",
     )
     .await;
+    let shot = page.screenshot().await.unwrap();
+    std::fs::write(artifacts().join("console-connectors.png"), &shot).unwrap();
     // The log, by skill: the console's lines, the wrong password among them.
     page.execute("document.querySelector(\".tab[data-page='log']\").click();")
         .await
@@ -640,6 +642,8 @@ async fn an_operator_logs_in_turns_a_skill_off_and_finds_its_executions() {
         "[...document.querySelectorAll('#log-lines li')].some(l => l.textContent.includes('wrong name or password'))",
     )
     .await;
+    let shot = page.screenshot().await.unwrap();
+    std::fs::write(artifacts().join("console-log.png"), &shot).unwrap();
     // Users: carol (an admin) adds dora, and makes her an operator.
     page.execute("document.querySelector(\".tab[data-page='users']\").click();")
         .await
