@@ -95,7 +95,11 @@ pub fn parse_challenge(header: &str) -> Option<Challenge> {
 
 /// An HTTP client for one host that connects only to `addrs` (the ones
 /// the outbound rule just checked): no proxy, no redirects.
-pub fn pinned_client(host: &str, addrs: &[SocketAddr], timeout: Duration) -> Result<reqwest::Client> {
+pub fn pinned_client(
+    host: &str,
+    addrs: &[SocketAddr],
+    timeout: Duration,
+) -> Result<reqwest::Client> {
     let mut client = reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
@@ -183,10 +187,9 @@ pub async fn fetch_token(
     if let Some((user, password)) = basic {
         request = request.basic_auth(user, Some(password.expose()));
     }
-    let mut response = request
-        .send()
-        .await
-        .with_context(|| format!("registry {registry}: asking its token realm {shown} for {scope}"))?;
+    let mut response = request.send().await.with_context(|| {
+        format!("registry {registry}: asking its token realm {shown} for {scope}")
+    })?;
     let status = response.status();
     if !status.is_success() {
         let hint = match status.as_u16() {
@@ -202,14 +205,14 @@ pub async fn fetch_token(
         );
     }
     let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .with_context(|| format!("registry {registry}: reading the answer of its token realm {shown}"))?
-    {
+    while let Some(chunk) = response.chunk().await.with_context(|| {
+        format!("registry {registry}: reading the answer of its token realm {shown}")
+    })? {
         body.extend_from_slice(&chunk);
         if body.len() > MAX_ANSWER {
-            bail!("registry {registry}: its token realm {shown} answered more than {MAX_ANSWER} bytes: refused");
+            bail!(
+                "registry {registry}: its token realm {shown} answered more than {MAX_ANSWER} bytes: refused"
+            );
         }
     }
     #[derive(serde::Deserialize)]
@@ -226,9 +229,13 @@ pub async fn fetch_token(
         .token
         .filter(|t| !t.is_empty())
         .or(answer.access_token.filter(|t| !t.is_empty()))
-        .with_context(|| format!("registry {registry}: its token realm {shown} answered no token"))?;
+        .with_context(|| {
+            format!("registry {registry}: its token realm {shown} answered no token")
+        })?;
     if value.bytes().any(|b| !b.is_ascii_graphic()) {
-        bail!("registry {registry}: its token realm {shown} answered a token that is not one HTTP header word");
+        bail!(
+            "registry {registry}: its token realm {shown} answered a token that is not one HTTP header word"
+        );
     }
     let until = answer
         .expires_in
@@ -248,7 +255,8 @@ mod tests {
         .unwrap();
         assert_eq!(c.realm, "https://auth.example/token");
         assert_eq!(c.service.as_deref(), Some("registry.example"));
-        let c = parse_challenge(r#"bearer scope="a,b", realm=https://x/t , service="s\"q""#).unwrap();
+        let c =
+            parse_challenge(r#"bearer scope="a,b", realm=https://x/t , service="s\"q""#).unwrap();
         assert_eq!(c.realm, "https://x/t");
         assert_eq!(c.service.as_deref(), Some("s\"q"));
         assert_eq!(parse_challenge(r#"Basic realm="x""#), None);

@@ -47,7 +47,10 @@ enum Access {
 impl Registry {
     /// Connects to `reference`'s registry; its entry under `registries:`,
     /// if it has one, is what lets it be internal and gives credentials.
-    pub async fn connect(reference: &Reference, registries: Option<&Registries>) -> Result<Registry> {
+    pub async fn connect(
+        reference: &Reference,
+        registries: Option<&Registries>,
+    ) -> Result<Registry> {
         let settings: Option<&RegistrySettings> =
             registries.and_then(|r| r.get(&reference.registry));
         let (host, port) = match reference.registry.rsplit_once(':') {
@@ -297,7 +300,12 @@ impl Registry {
             &format!("{}/v2/{repo}/blobs/uploads/", self.base),
         );
         let start = self
-            .send(request, repo, Access::Push, &format!("starting an upload to {repo}"))
+            .send(
+                request,
+                repo,
+                Access::Push,
+                &format!("starting an upload to {repo}"),
+            )
             .await?;
         if start.status() != reqwest::StatusCode::ACCEPTED {
             bail!(

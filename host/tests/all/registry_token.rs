@@ -21,13 +21,16 @@ use std::sync::{Arc, Mutex};
 const SERVICE: &str = "sandbot-test-registry";
 const ISSUER: &str = "sandbot-test-issuer";
 
+/// Every request to the token service: (the scope asked, the Basic
+/// `user:password` sent).
+type Asked = Vec<(String, Option<String>)>;
+
 /// A token service on loopback: `user`:`password` gets the actions its
 /// scope asks for; no credentials get a token granting nothing; wrong
 /// ones get 401.
 struct TokenService {
     port: u16,
-    /// Every request: (the scope asked, the Basic `user:password` sent).
-    asked: Arc<Mutex<Vec<(String, Option<String>)>>>,
+    asked: Arc<Mutex<Asked>>,
     /// The certificate (PEM) the registry trusts.
     cert_pem: std::path::PathBuf,
     _dir: tempfile::TempDir,
@@ -51,24 +54,42 @@ impl TokenService {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         openssl(
-            &["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "ec.pem"],
-            d,
-        );
-        openssl(
             &[
-                "req", "-x509", "-new", "-key", "ec.pem", "-subj", "/CN=sandbot test tokens",
-                "-days", "2", "-out", "cert.pem",
+                "ecparam",
+                "-name",
+                "prime256v1",
+                "-genkey",
+                "-noout",
+                "-out",
+                "ec.pem",
             ],
             d,
         );
         openssl(
-            &["x509", "-in", "cert.pem", "-outform", "DER", "-out", "cert.der"],
+            &[
+                "req",
+                "-x509",
+                "-new",
+                "-key",
+                "ec.pem",
+                "-subj",
+                "/CN=sandbot test tokens",
+                "-days",
+                "2",
+                "-out",
+                "cert.pem",
+            ],
             d,
         );
         openssl(
             &[
-                "pkcs8", "-topk8", "-nocrypt", "-in", "ec.pem", "-outform", "DER", "-out",
-                "key.p8",
+                "x509", "-in", "cert.pem", "-outform", "DER", "-out", "cert.der",
+            ],
+            d,
+        );
+        openssl(
+            &[
+                "pkcs8", "-topk8", "-nocrypt", "-in", "ec.pem", "-outform", "DER", "-out", "key.p8",
             ],
             d,
         );
@@ -104,15 +125,14 @@ impl TokenService {
                     let (name, value) = l.split_once(':')?;
                     let value = value.trim();
                     (name.eq_ignore_ascii_case("authorization") && value.starts_with("Basic "))
-                        .then(|| {
-                            String::from_utf8(STANDARD.decode(&value[6..]).unwrap()).unwrap()
-                        })
+                        .then(|| String::from_utf8(STANDARD.decode(&value[6..]).unwrap()).unwrap())
                 });
                 log.lock().unwrap().push((scope.clone(), basic.clone()));
                 let (status, body) = match basic.as_deref() {
-                    Some(b) if b != format!("{user}:{password}") => {
-                        ("401 Unauthorized", r#"{"errors":"bad credentials"}"#.to_owned())
-                    }
+                    Some(b) if b != format!("{user}:{password}") => (
+                        "401 Unauthorized",
+                        r#"{"errors":"bad credentials"}"#.to_owned(),
+                    ),
                     _ if param("service").as_deref() != Some(SERVICE) => {
                         ("400 Bad Request", "{}".to_owned())
                     }
@@ -181,7 +201,7 @@ impl TokenService {
         format!("127.0.0.1:{}", self.port)
     }
 
-    fn asked(&self) -> Vec<(String, Option<String>)> {
+    fn asked(&self) -> Asked {
         self.asked.lock().unwrap().clone()
     }
 }
@@ -198,7 +218,12 @@ fn registry_with_tokens(tokens: &TokenService, realm: &str) -> Registry {
 }
 
 /// A bot naming the registry (with `settings`) and the token service.
-fn bot_naming(registry: &Registry, tokens: &TokenService, author: &Author, settings: &str) -> BotDir {
+fn bot_naming(
+    registry: &Registry,
+    tokens: &TokenService,
+    author: &Author,
+    settings: &str,
+) -> BotDir {
     BotDir::new(
         &[],
         &format!(
@@ -261,7 +286,10 @@ fn the_token_flow_pushes_and_installs_with_credentials_the_token_service_checks(
             Some("bot:tok-pw-5521".to_owned())
         )]
     );
-    assert!(!out.contains("tok-pw-5521") && !out.contains("eyJ"), "{out}");
+    assert!(
+        !out.contains("tok-pw-5521") && !out.contains("eyJ"),
+        "{out}"
+    );
 
     // Without credentials the service grants an anonymous token nothing:
     // the registry refuses that fresh token, and that is the end of it
@@ -304,7 +332,10 @@ fn a_wrong_password_is_refused_by_the_token_service_naming_the_registry() {
     assert!(!ok, "{out}");
     assert!(
         out.contains(&format!("registry {}", registry.host()))
-            && out.contains(&format!("its token realm http://{}/token refused", tokens.host()))
+            && out.contains(&format!(
+                "its token realm http://{}/token refused",
+                tokens.host()
+            ))
             && out.contains("401 Unauthorized")
             && out.contains("wrong credentials?"),
         "{out}"
