@@ -5,13 +5,19 @@
 //! ([`crate::outbound`]): an internal address only for a registry named
 //! under `registries:`; plain HTTP only to loopback, HTTPS otherwise; no
 //! proxy, no redirects; the connection goes to the addresses just checked.
-//! Credentials go only to their registry and are never logged.
+//! Credentials go only to their registry (and its token realm: see
+//! [`super::auth`]) and are never logged. A registry that answers 401 with
+//! a Bearer challenge is asked again with a token for the repository's
+//! scope (`pull`, or `pull,push` for a push), kept per scope for the
+//! client's life; a 401 to a fresh token is an error, not a loop.
 
+use super::auth::{self, Token};
 use super::reference::{Reference, digest_of};
-use crate::config::RegistrySettings;
+use crate::config::{Registries, RegistrySettings};
 use crate::outbound::{self, Grant, Target};
 use anyhow::{Context, Result, bail};
-use std::net::IpAddr;
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -25,15 +31,28 @@ pub struct Registry {
     name: String,
     client: reqwest::Client,
     basic: Option<(String, crate::config::Secret)>,
+    /// The `registries:` keys, which may name the token realm too.
+    named: Vec<String>,
+    /// Bearer tokens by scope (`repository:NAME:pull`).
+    tokens: Mutex<HashMap<String, Token>>,
+}
+
+/// What a request does to a repository, and so the scope its token needs.
+#[derive(Clone, Copy)]
+enum Access {
+    Pull,
+    Push,
 }
 
 impl Registry {
-    /// Connects to `reference`'s registry; `settings` is its entry under
-    /// `registries:`, if it has one (which is what lets it be internal).
+    /// Connects to `reference`'s registry; its entry under `registries:`,
+    /// if it has one, is what lets it be internal and gives credentials.
     pub async fn connect(
         reference: &Reference,
-        settings: Option<&RegistrySettings>,
+        registries: Option<&Registries>,
     ) -> Result<Registry> {
+        let settings: Option<&RegistrySettings> =
+            registries.and_then(|r| r.get(&reference.registry));
         let (host, port) = match reference.registry.rsplit_once(':') {
             Some((h, p)) => (h.to_ascii_lowercase(), p.parse::<u16>().ok()),
             None => (reference.registry.to_ascii_lowercase(), None),
@@ -68,14 +87,7 @@ impl Registry {
             .into_iter()
             .map(|a| std::net::SocketAddr::new(a.ip(), port))
             .collect();
-        let mut client = reqwest::Client::builder()
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(TIMEOUT)
-            .user_agent(concat!("sandbot/", env!("CARGO_PKG_VERSION")));
-        if host.parse::<IpAddr>().is_err() {
-            client = client.resolve_to_addrs(&host, &addrs);
-        }
+        let client = auth::pinned_client(&host, &addrs, TIMEOUT)?;
         let shown_host = if host.contains(':') {
             format!("[{host}]")
         } else {
@@ -89,17 +101,96 @@ impl Registry {
         Ok(Registry {
             base: format!("{scheme}://{shown_host}:{port}"),
             name: reference.registry.clone(),
-            client: client.build().context("building the HTTP client")?,
+            client,
             basic,
+            named: registries
+                .map(|r| r.keys().map(|k| k.to_ascii_lowercase()).collect())
+                .unwrap_or_default(),
+            tokens: Mutex::new(HashMap::new()),
         })
     }
 
     fn request(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
-        let r = self.client.request(method, url);
-        match &self.basic {
-            Some((user, password)) => r.basic_auth(user, Some(password.expose())),
-            None => r,
+        self.client.request(method, url)
+    }
+
+    /// Sends `request` (about `repo`; `what` names it in errors) with the
+    /// token this scope has, or the Basic credentials; on a Bearer
+    /// challenge, once more with a fresh token.
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        repo: &str,
+        access: Access,
+        what: &str,
+    ) -> Result<reqwest::Response> {
+        let scope = format!(
+            "repository:{repo}:{}",
+            match access {
+                Access::Pull => "pull",
+                Access::Push => "pull,push",
+            }
+        );
+        let cached = self
+            .tokens
+            .lock()
+            .unwrap()
+            .get(&scope)
+            .filter(|t| t.is_fresh())
+            .map(|t| t.value().to_owned());
+        let first = request
+            .try_clone()
+            .context("a request that cannot be sent twice")?;
+        let first = match &cached {
+            Some(token) => first.bearer_auth(token),
+            None => match &self.basic {
+                Some((user, password)) => first.basic_auth(user, Some(password.expose())),
+                None => first,
+            },
+        };
+        let response = first
+            .send()
+            .await
+            .with_context(|| format!("{what} on {}", self.name))?;
+        if response.status() != reqwest::StatusCode::UNAUTHORIZED {
+            return Ok(response);
         }
+        let Some(challenge) = response
+            .headers()
+            .get_all(reqwest::header::WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(auth::parse_challenge)
+        else {
+            return Ok(response);
+        };
+        let token = auth::fetch_token(
+            &self.name,
+            &challenge,
+            &scope,
+            self.basic.as_ref(),
+            &self.named,
+        )
+        .await?;
+        let value = token.value().to_owned();
+        self.tokens.lock().unwrap().insert(scope.clone(), token);
+        let response = request
+            .bearer_auth(&value)
+            .send()
+            .await
+            .with_context(|| format!("{what} on {}", self.name))?;
+        if response.status() == reqwest::StatusCode::UNAUTHORIZED {
+            self.tokens.lock().unwrap().remove(&scope);
+            bail!(
+                "{}: {what}: the registry refused (401 Unauthorized) the fresh token its token service gave for {scope}: the account may not {}",
+                self.name,
+                match access {
+                    Access::Pull => "pull from it",
+                    Access::Push => "push to it",
+                }
+            );
+        }
+        Ok(response)
     }
 
     /// The manifest at `target` (a tag or a digest) and its digest, checked:
@@ -107,12 +198,12 @@ impl Registry {
     /// says (`Docker-Content-Digest`) when it says. `None` when absent.
     pub async fn manifest(&self, repo: &str, target: &str) -> Result<Option<(Vec<u8>, String)>> {
         let url = format!("{}/v2/{repo}/manifests/{target}", self.base);
-        let response = self
+        let request = self
             .request(reqwest::Method::GET, &url)
-            .header(reqwest::header::ACCEPT, OCI_MANIFEST)
-            .send()
-            .await
-            .with_context(|| format!("GET {repo}:{target} from {}", self.name))?;
+            .header(reqwest::header::ACCEPT, OCI_MANIFEST);
+        let response = self
+            .send(request, repo, Access::Pull, &format!("GET {repo}:{target}"))
+            .await?;
         if response.status() == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);
         }
@@ -146,11 +237,10 @@ impl Registry {
     pub async fn blob(&self, repo: &str, digest: &str, max: u64) -> Result<Vec<u8>> {
         super::reference::check_digest(digest).map_err(anyhow::Error::msg)?;
         let url = format!("{}/v2/{repo}/blobs/{digest}", self.base);
+        let request = self.request(reqwest::Method::GET, &url);
         let response = self
-            .request(reqwest::Method::GET, &url)
-            .send()
-            .await
-            .with_context(|| format!("GET blob {digest} from {}", self.name))?;
+            .send(request, repo, Access::Pull, &format!("GET blob {digest}"))
+            .await?;
         let bytes = self.body(response, max, &format!("blob {digest}")).await?;
         let got = digest_of(&bytes);
         if got != digest {
@@ -195,25 +285,28 @@ impl Registry {
     /// Uploads `bytes` as a blob (unless the registry has it); its digest.
     pub async fn push_blob(&self, repo: &str, bytes: Vec<u8>) -> Result<String> {
         let digest = digest_of(&bytes);
+        let request = self.request(
+            reqwest::Method::HEAD,
+            &format!("{}/v2/{repo}/blobs/{digest}", self.base),
+        );
         let head = self
-            .request(
-                reqwest::Method::HEAD,
-                &format!("{}/v2/{repo}/blobs/{digest}", self.base),
-            )
-            .send()
-            .await
-            .with_context(|| format!("HEAD blob on {}", self.name))?;
+            .send(request, repo, Access::Push, &format!("HEAD blob {digest}"))
+            .await?;
         if head.status().is_success() {
             return Ok(digest);
         }
+        let request = self.request(
+            reqwest::Method::POST,
+            &format!("{}/v2/{repo}/blobs/uploads/", self.base),
+        );
         let start = self
-            .request(
-                reqwest::Method::POST,
-                &format!("{}/v2/{repo}/blobs/uploads/", self.base),
+            .send(
+                request,
+                repo,
+                Access::Push,
+                &format!("starting an upload to {repo}"),
             )
-            .send()
-            .await
-            .with_context(|| format!("starting an upload to {}", self.name))?;
+            .await?;
         if start.status() != reqwest::StatusCode::ACCEPTED {
             bail!(
                 "{}: starting an upload to {repo} was answered {}",
@@ -237,16 +330,16 @@ impl Registry {
             );
         };
         let sep = if location.contains('?') { '&' } else { '?' };
-        let put = self
+        let request = self
             .request(
                 reqwest::Method::PUT,
                 &format!("{location}{sep}digest={digest}"),
             )
             .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-            .body(bytes)
-            .send()
-            .await
-            .with_context(|| format!("uploading {digest} to {}", self.name))?;
+            .body(bytes::Bytes::from(bytes));
+        let put = self
+            .send(request, repo, Access::Push, &format!("uploading {digest}"))
+            .await?;
         if put.status() != reqwest::StatusCode::CREATED {
             bail!(
                 "{}: uploading {digest} was answered {}",
@@ -260,16 +353,21 @@ impl Registry {
     /// Puts a manifest under `tag`; its digest.
     pub async fn push_manifest(&self, repo: &str, tag: &str, bytes: Vec<u8>) -> Result<String> {
         let digest = digest_of(&bytes);
-        let put = self
+        let request = self
             .request(
                 reqwest::Method::PUT,
                 &format!("{}/v2/{repo}/manifests/{tag}", self.base),
             )
             .header(reqwest::header::CONTENT_TYPE, OCI_MANIFEST)
-            .body(bytes)
-            .send()
-            .await
-            .with_context(|| format!("putting the manifest {repo}:{tag} on {}", self.name))?;
+            .body(bytes);
+        let put = self
+            .send(
+                request,
+                repo,
+                Access::Push,
+                &format!("putting the manifest {repo}:{tag}"),
+            )
+            .await?;
         let status = put.status();
         if status != reqwest::StatusCode::CREATED {
             let body = put.text().await.unwrap_or_default();

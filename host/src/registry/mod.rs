@@ -7,6 +7,7 @@
 //! `sha256`) into configuration.yaml, and a line into `skills.lock`.
 
 pub mod artifact;
+pub mod auth;
 pub mod client;
 pub mod cosign;
 pub mod install;
@@ -60,7 +61,7 @@ pub async fn push(
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| reference.skill_name().to_owned());
-    let registry = Registry::connect(reference, settings(config, reference)).await?;
+    let registry = Registry::connect(reference, config.map(|c| &c.registries)).await?;
     let repo = &reference.repository;
     let config_blob = artifact::wasm_config(&bytes);
     let manifest = artifact::wasm_manifest(&name, version, &bytes, &config_blob, requests);
@@ -140,7 +141,7 @@ impl Fetched {
 /// Resolves `reference` to a digest, pulls the manifest and the component
 /// (each checked against its digest) and checks its signature.
 pub async fn fetch(config: &Config, reference: &Reference) -> Result<Fetched> {
-    let registry = Registry::connect(reference, settings(Some(config), reference)).await?;
+    let registry = Registry::connect(reference, Some(&config.registries)).await?;
     let repo = &reference.repository;
     let (manifest, digest) = registry
         .manifest(repo, reference.target())

@@ -45,6 +45,7 @@ mod names;
 mod notifications;
 mod properties;
 mod registry;
+mod registry_token;
 mod sandbox;
 mod settings;
 mod shell;

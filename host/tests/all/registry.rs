@@ -59,7 +59,7 @@ impl Registry {
     }
 
     /// In `dir`, with `more` at the end of its configuration.
-    fn start_with(dir: tempfile::TempDir, more: &str) -> Registry {
+    pub(crate) fn start_with(dir: tempfile::TempDir, more: &str) -> Registry {
         let port = free_port();
         let config = dir.path().join("config.yml");
         std::fs::write(
