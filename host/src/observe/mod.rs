@@ -28,7 +28,7 @@ pub type Observers = Vec<Arc<dyn Observer>>;
 /// record: the log, the metrics, the history (when `history.enabled`,
 /// returned too, for the commands and the API that read it), the
 /// notifier, then `more`.
-pub fn open(
+pub fn open_all(
     config: &Config,
     metrics: &Arc<Metrics>,
     responses: &Arc<dyn ResponseSink>,
