@@ -17,7 +17,7 @@ const BATCH: usize = 512;
 /// them: a transaction per record or two costs SQLite a WAL append of every
 /// page it touched (the table's and three indexes'), and the writer a
 /// wake-up per record. A record waits about this long to become findable.
-pub(super) const LINGER: Duration = Duration::from_millis(10);
+const LINGER: Duration = Duration::from_millis(10);
 
 /// What the writer is sent.
 // A record goes by value: boxing it would add an allocation per record.
