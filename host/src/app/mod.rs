@@ -98,7 +98,8 @@ impl App {
         let catalog = Arc::new(Catalog::new(runtime.clone(), config.clone()));
         let watch = watch::load_and_watch(catalog.clone()).await?;
         let metrics = Arc::new(Metrics::new().counting_memory(memory_counts));
-        let (history, observers) = crate::observe::open(&config, &metrics, &responses, observers)?;
+        let (history, observers) =
+            crate::observe::open_all(&config, &metrics, &responses, observers)?;
         let workflows = crate::workflow::Workflows::start(
             config.clone(),
             catalog.clone(),

@@ -18,20 +18,16 @@ use anyhow::{Context, Result};
 use rusqlite::Connection;
 mod redis;
 mod sqlite;
+mod writer;
+
+use writer::Queued;
+#[cfg(test)]
+use writer::latest_only;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Weak, mpsc};
-use std::time::{Duration, Instant};
-
-/// The most records written in one transaction.
-const BATCH: usize = 512;
-
-/// How long the writer gathers records after the first before it writes
-/// them: a transaction per record or two costs SQLite a WAL append of every
-/// page it touched (the table's and three indexes'), and the writer a
-/// wake-up per record. A record waits about this long to become findable.
-const LINGER: Duration = Duration::from_millis(10);
+use std::sync::{Arc, mpsc};
+use std::time::Duration;
 
 /// How long, how many and how many bytes of records are kept.
 #[derive(Debug, Clone, Copy)]
@@ -84,6 +80,22 @@ trait Store: Send + 'static {
     fn prune(&mut self, retention: Retention) -> Result<()>;
 }
 
+/// Where a history is kept, as `databases:` says.
+pub enum Place {
+    /// The SQLite file at `path`. `abandoning`, as the bot opens it at
+    /// start: the records a previous run left `running` are marked
+    /// `abandoned` (logged) first, and runs get a `running` row when they
+    /// start (see [`History::started`]).
+    Sqlite { path: PathBuf, abandoning: bool },
+    /// Redis at `url` (shown as `shown` in errors), under
+    /// `<prefix>/executions`: refused when Redis cannot be reached.
+    Redis {
+        url: String,
+        shown: String,
+        prefix: String,
+    },
+}
+
 /// Where readers find the records.
 enum Reader {
     Sqlite(PathBuf),
@@ -105,19 +117,6 @@ impl Filter {
             && self.outcome.is_none_or(|o| o == e.outcome)
             && is(&self.parent, &e.parent)
     }
-}
-
-/// What the writer is sent.
-// A record goes by value: boxing it would add an allocation per record.
-#[allow(clippy::large_enum_variant)]
-enum Queued {
-    /// A record to keep.
-    Record(Execution),
-    /// A run that has started, to keep as its `running` row if it is still
-    /// going when its batch is written. The run holds the record until it
-    /// ends, and then its own record follows; so a run shorter than the
-    /// writer's gathering (most) costs no copy of its record and no row.
-    Started(Weak<Execution>),
 }
 
 /// The writer's end, and where readers find the records.
@@ -143,27 +142,28 @@ impl History {
     /// Opens (creating if needed) the history database at `path` and starts
     /// its writer thread.
     pub fn open(path: &Path, retention: Retention) -> Result<History> {
-        let store = sqlite::SqliteStore::open(path)?;
-        Self::start(store, Reader::Sqlite(path.to_owned()), retention)
+        let path = path.to_owned();
+        Self::open_in(
+            Place::Sqlite {
+                path,
+                abandoning: false,
+            },
+            retention,
+        )
     }
 
     /// Opens the history as the bot does when it starts: like
     /// [`History::open`], first marking the records a previous run left
     /// `running` as `abandoned` (logged).
     pub fn open_abandoning(path: &Path, retention: Retention) -> Result<History> {
-        let mut store = sqlite::SqliteStore::open(path)?;
-        let abandoned = store
-            .abandon()
-            .with_context(|| format!("marking abandoned runs in {}", path.display()))?;
-        if abandoned > 0 {
-            tracing::warn!(
-                abandoned,
-                "executions in flight when the bot last ended without stopping are recorded as abandoned"
-            );
-        }
-        let mut history = Self::start(store, Reader::Sqlite(path.to_owned()), retention)?;
-        history.keeps_started = true;
-        Ok(history)
+        let path = path.to_owned();
+        Self::open_in(
+            Place::Sqlite {
+                path,
+                abandoning: true,
+            },
+            retention,
+        )
     }
 
     /// Keeps the history in Redis at `url` (shown as `shown` in errors),
@@ -174,30 +174,35 @@ impl History {
         prefix: &str,
         retention: Retention,
     ) -> Result<History> {
-        let (store, reader) = self::redis::RedisHistory::connect(url, shown, prefix)?;
-        Self::start(store, Reader::Redis(Box::new(reader)), retention)
+        let (url, shown, prefix) = (url.to_owned(), shown.to_owned(), prefix.to_owned());
+        Self::open_in(Place::Redis { url, shown, prefix }, retention)
     }
 
-    fn start(store: impl Store, reader: Reader, retention: Retention) -> Result<History> {
-        let (records, rx) = mpsc::channel();
-        let written = std::sync::Arc::new((std::sync::Mutex::new(0u64), std::sync::Condvar::new()));
-        let counter = written.clone();
-        let (tell, written_now) = tokio::sync::watch::channel(0);
-        let max_text = Arc::new(AtomicUsize::new(DEFAULT_MAX_TEXT));
-        let cut_to = max_text.clone();
-        std::thread::Builder::new()
-            .name("history".into())
-            .spawn(move || writer(store, rx, retention, cut_to, counter, tell))
-            .context("starting the history writer")?;
-        Ok(History {
-            records,
-            reader,
-            written,
-            written_now,
-            sent: std::sync::atomic::AtomicU64::new(0),
-            max_text,
-            keeps_started: false,
-        })
+    /// Opens the store `place` names, then starts the writer thread with
+    /// it: the one way every history is opened.
+    pub fn open_in(place: Place, retention: Retention) -> Result<History> {
+        let (store, reader, keeps_started): (Box<dyn Store>, Reader, bool) = match place {
+            Place::Redis { url, shown, prefix } => {
+                let (store, reader) = self::redis::RedisHistory::connect(&url, &shown, &prefix)?;
+                (Box::new(store), Reader::Redis(Box::new(reader)), false)
+            }
+            Place::Sqlite { path, abandoning } => {
+                let mut store = sqlite::SqliteStore::open(&path)?;
+                if abandoning {
+                    let abandoned = store
+                        .abandon()
+                        .with_context(|| format!("marking abandoned runs in {}", path.display()))?;
+                    if abandoned > 0 {
+                        tracing::warn!(
+                            abandoned,
+                            "executions in flight when the bot last ended without stopping are recorded as abandoned"
+                        );
+                    }
+                }
+                (Box::new(store), Reader::Sqlite(path), abandoning)
+            }
+        };
+        writer::start(store, reader, retention, keeps_started)
     }
 
     /// Keeps at most `max` bytes of any one text of a record
@@ -452,99 +457,6 @@ fn cut_texts(e: &mut Execution, max: usize) {
             }
         }
     }
-}
-
-/// Writes what arrives, a batch per transaction, until every sender is gone.
-fn writer(
-    mut store: impl Store,
-    rx: mpsc::Receiver<Queued>,
-    retention: Retention,
-    max_text: Arc<AtomicUsize>,
-    written: std::sync::Arc<(std::sync::Mutex<u64>, std::sync::Condvar)>,
-    tell: tokio::sync::watch::Sender<u64>,
-) {
-    let mut pruned = Instant::now();
-    let mut queued = Vec::with_capacity(BATCH);
-    let mut batch = Vec::with_capacity(BATCH);
-    // The last batch was full: more are waiting, so don't linger.
-    let mut behind = false;
-    while let Ok(first) = rx.recv() {
-        queued.push(first);
-        // Sleep rather than wait on the channel: a sender then finds no
-        // one to wake, which spares a futex call and a context switch per
-        // record.
-        if !behind {
-            std::thread::sleep(LINGER);
-        }
-        while queued.len() < BATCH {
-            match rx.try_recv() {
-                Ok(next) => queued.push(next),
-                Err(_) => break,
-            }
-        }
-        behind = queued.len() == BATCH;
-        let received = queued.len() as u64;
-        batch.extend(queued.drain(..).filter_map(|q| match q {
-            Queued::Record(e) => Some(e),
-            // A run still going: its row, as it reads now.
-            Queued::Started(run) => run.upgrade().map(|run| {
-                let mut row = Execution::clone(&run);
-                drop(run);
-                row.outcome = crate::event::Outcome::Running;
-                cut_texts(&mut row, max_text.load(Ordering::Relaxed));
-                row
-            }),
-        }));
-        latest_only(&mut batch);
-        let over_budget = match store.write(&batch) {
-            Ok(total) => total > retention.max_bytes,
-            Err(e) => {
-                tracing::error!(
-                    "could not write {} execution records to the history: {e:#}",
-                    batch.len()
-                );
-                false
-            }
-        };
-        // Over the byte budget it is pruned at once: the budget holds
-        // after every batch, not only once a second.
-        if over_budget || pruned.elapsed() >= Duration::from_secs(1) {
-            if let Err(e) = store.prune(retention) {
-                tracing::warn!("could not prune the history: {e:#}");
-            }
-            pruned = Instant::now();
-        }
-        let (lock, ready) = &*written;
-        let mut count = lock.lock().unwrap_or_else(|e| e.into_inner());
-        *count += received;
-        tell.send_replace(*count);
-        drop(count);
-        ready.notify_all();
-        batch.clear();
-    }
-}
-
-/// Keeps, of the records in `batch` with the same id, only the last (in
-/// its place): writing the others would only be undone in the same
-/// transaction. Most often a run's `running` row and its record arrive
-/// in one batch (a run is shorter than [`LINGER`]); without this the row
-/// and its indexes were written, then deleted and written again.
-fn latest_only(batch: &mut Vec<Execution>) {
-    if batch.len() < 2 {
-        return;
-    }
-    let keep: Vec<bool> = {
-        let mut seen = std::collections::HashSet::with_capacity(batch.len());
-        let mut keep: Vec<bool> = batch
-            .iter()
-            .rev()
-            .map(|e| seen.insert(e.id.as_str()))
-            .collect();
-        keep.reverse();
-        keep
-    };
-    let mut kept = keep.into_iter();
-    batch.retain(|_| kept.next().unwrap_or(true));
 }
 
 #[cfg(test)]

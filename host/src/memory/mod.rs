@@ -13,6 +13,7 @@
 mod counted;
 mod redis;
 mod sqlite;
+mod sqlite_thread;
 
 pub use self::redis::RedisMemory;
 pub use counted::{Counted, MemoryCounts};

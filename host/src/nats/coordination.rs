@@ -13,7 +13,7 @@ use super::{Bus, Cluster};
 use crate::config::Config;
 use crate::coordination::redis::RedisCoordination;
 use crate::coordination::{Answerer, AskError, Coordination, Presence, Renewal, key_token};
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use async_nats::jetstream::kv;
 use futures::StreamExt;
 use futures::future::BoxFuture;
@@ -61,7 +61,7 @@ impl NatsCoordination {
         let ttl = cluster.settings.lease_ttl.0.max(Duration::from_secs(1));
         Ok(NatsCoordination {
             hosts: hosts_bucket(&cluster).await?,
-            leases: cluster.bucket("leases", ttl).await?,
+            leases: bucket(&cluster, "leases", ttl).await?,
             cluster,
             ttl,
         })
@@ -79,7 +79,27 @@ impl NatsCoordination {
 
 async fn hosts_bucket(cluster: &Cluster) -> Result<kv::Store> {
     let ttl = cluster.settings.lease_ttl.0;
-    cluster.bucket("hosts", GONE_AFTER.max(ttl * 2)).await
+    bucket(cluster, "hosts", GONE_AFTER.max(ttl * 2)).await
+}
+
+/// A key-value bucket of this bot's (`<prefix>_<name>`), created if
+/// missing: the presence and lease buckets are coordination's alone.
+async fn bucket(cluster: &Cluster, name: &str, max_age: Duration) -> Result<kv::Store> {
+    let bucket = format!("{}_{name}", cluster.settings.prefix);
+    if let Ok(store) = cluster.js.get_key_value(&bucket).await {
+        return Ok(store);
+    }
+    cluster
+        .js
+        .create_key_value(kv::Config {
+            bucket: bucket.clone(),
+            history: 1,
+            max_age,
+            num_replicas: cluster.settings.replicas.max(1),
+            ..Default::default()
+        })
+        .await
+        .with_context(|| format!("creating key-value bucket {bucket}"))
 }
 
 /// What `host` said at its last beat, if its entry is there: read without

@@ -34,7 +34,7 @@ pub mod worker;
 use crate::bus::{Outboxes, ResponseSink};
 use crate::config::{BusSettings, Config, NatsSettings};
 use anyhow::{Context as _, Result};
-use async_nats::jetstream::{self, consumer, kv, stream};
+use async_nats::jetstream::{self, consumer, stream};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -246,24 +246,6 @@ impl Cluster {
                 .context("updating the consumer `workers` to this host's bus settings")?;
         }
         Ok(())
-    }
-
-    /// A key-value bucket of this bot's, created if missing.
-    pub async fn bucket(&self, name: &str, max_age: Duration) -> Result<kv::Store> {
-        let bucket = format!("{}_{name}", self.prefix());
-        if let Ok(store) = self.js.get_key_value(&bucket).await {
-            return Ok(store);
-        }
-        self.js
-            .create_key_value(kv::Config {
-                bucket: bucket.clone(),
-                history: 1,
-                max_age,
-                num_replicas: self.settings.replicas.max(1),
-                ..Default::default()
-            })
-            .await
-            .with_context(|| format!("creating key-value bucket {bucket}"))
     }
 
     /// `connected`, `disconnected` or `pending`, for status pages.

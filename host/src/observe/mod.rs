@@ -17,7 +17,7 @@ pub use notify::{Notice, Notifier};
 use crate::bus::ResponseSink;
 use crate::config::Config;
 use crate::event::{EventId, Execution};
-use crate::history::{History, Retention};
+use crate::history::{History, Place, Retention};
 use futures::future::BoxFuture;
 use std::sync::Arc;
 
@@ -28,7 +28,7 @@ pub type Observers = Vec<Arc<dyn Observer>>;
 /// record: the log, the metrics, the history (when `history.enabled`,
 /// returned too, for the commands and the API that read it), the
 /// notifier, then `more`.
-pub fn open(
+pub fn open_all(
     config: &Config,
     metrics: &Arc<Metrics>,
     responses: &Arc<dyn ResponseSink>,
@@ -63,16 +63,18 @@ fn open_history(config: &Config) -> anyhow::Result<History> {
         max_bytes: config.history.max_bytes.0,
     };
     let max_text = usize::try_from(config.history.max_text.0).unwrap_or(usize::MAX);
-    let history = match &config.databases.redis {
-        Some(redis) => History::open_redis(
-            redis.url.expose(),
-            &redis.shown_url(),
-            &redis.prefix,
-            retention,
-        )?,
-        None => History::open_abandoning(&config.history_path(), retention)?,
+    let place = match &config.databases.redis {
+        Some(redis) => Place::Redis {
+            url: redis.url.expose().to_owned(),
+            shown: redis.shown_url(),
+            prefix: redis.prefix.clone(),
+        },
+        None => Place::Sqlite {
+            path: config.history_path(),
+            abandoning: true,
+        },
     };
-    Ok(history.keeping_texts(max_text))
+    Ok(History::open_in(place, retention)?.keeping_texts(max_text))
 }
 
 pub trait Observer: Send + Sync + 'static {

@@ -33,6 +33,7 @@ pub mod engine;
 mod inputs;
 mod joins;
 pub mod matchers;
+mod prune;
 #[cfg(test)]
 mod rehearsal;
 mod resume;
@@ -100,7 +101,7 @@ impl Workflows {
             (None, _) => (Store::sqlite(&config.history_path())?, None),
         };
         if config.history.enabled {
-            prune_now_and_hourly(store.clone(), &config);
+            prune::now_and_hourly(store.clone(), &config);
         }
         let defs = Arc::new(Definitions::for_config(&config).matched_by(catalog.clone()));
         // Watching first: a file changed while the folder is read is seen.
@@ -564,28 +565,6 @@ impl Workflows {
             tracing::warn!("could not answer: {e}");
         }
     }
-}
-
-/// Ended runs go by the history's retention: at start, then every hour,
-/// on a blocking thread (a delete of many rows is not for a tokio worker).
-fn prune_now_and_hourly(store: Store, config: &Config) {
-    let (max_age, max_count) = (config.history.max_age.0, config.history.max_count);
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
-        loop {
-            every.tick().await;
-            let store = store.clone();
-            match tokio::task::spawn_blocking(move || store.prune(max_age, max_count)).await {
-                Ok(Ok(0)) => {}
-                Ok(Ok(n)) => tracing::info!(
-                    runs = n,
-                    "forgot ended workflow runs past the history's retention"
-                ),
-                Ok(Err(e)) => tracing::warn!("could not prune the workflow runs: {e:#}"),
-                Err(_) => return,
-            }
-        }
-    });
 }
 
 /// Does what another host asked of a run driven here; returns what the

@@ -29,6 +29,7 @@
 
 mod redis;
 mod sqlite;
+mod upgrade;
 
 use crate::event::{Event, EventId, Target};
 use anyhow::{Context, Result, anyhow};

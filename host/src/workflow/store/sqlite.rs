@@ -33,7 +33,7 @@ impl SqliteRuns {
                  PRIMARY KEY (run, task)
              ) WITHOUT ROWID;",
         )?;
-        without_rowid(&mut conn)
+        super::upgrade::without_rowid(&mut conn)
             .with_context(|| format!("upgrading the workflow tables in {}", path.display()))?;
         Ok(SqliteRuns {
             conn: Mutex::new(conn),
@@ -186,31 +186,5 @@ fn put_tasks(tx: &rusqlite::Transaction, id: u64, tasks: &[(String, String)]) ->
     for (name, doc) in tasks {
         put.execute(params![id as i64, name, doc])?;
     }
-    Ok(())
-}
-
-/// A tasks table made before it was `WITHOUT ROWID` is copied into one.
-fn without_rowid(conn: &mut Connection) -> Result<()> {
-    let sql: String = conn.query_row(
-        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'workflow_tasks'",
-        [],
-        |r| r.get(0),
-    )?;
-    if sql.to_ascii_uppercase().contains("WITHOUT ROWID") {
-        return Ok(());
-    }
-    let tx = conn.transaction()?;
-    tx.execute_batch(
-        "CREATE TABLE workflow_tasks_new (
-             run INTEGER NOT NULL,
-             task TEXT NOT NULL,
-             doc TEXT NOT NULL,
-             PRIMARY KEY (run, task)
-         ) WITHOUT ROWID;
-         INSERT INTO workflow_tasks_new SELECT run, task, doc FROM workflow_tasks;
-         DROP TABLE workflow_tasks;
-         ALTER TABLE workflow_tasks_new RENAME TO workflow_tasks;",
-    )?;
-    tx.commit()?;
     Ok(())
 }
