@@ -218,6 +218,37 @@ impl Event {
             Event::Webhook(_) | Event::Schedule { .. } => None,
         }
     }
+
+    /// What the dispatcher reads of this event (handled as `event_id`),
+    /// derived once rather than matched on again for each hit.
+    pub fn facts(&self, event_id: EventId) -> Facts {
+        Facts {
+            origin: self.origin(),
+            message: self.message().is_some(),
+            webhook_path: match self {
+                Event::Webhook(w) => Some(w.path.clone()),
+                _ => None,
+            },
+            record: Execution::for_event(String::new(), event_id, self, now_ms()),
+        }
+    }
+}
+
+/// An event's facts as the dispatcher reads them ([`Event::facts`]): where
+/// answers go, and the part of every record of it that the event decides.
+/// The dispatcher reads these fields; it does not ask the event again.
+#[derive(Debug)]
+pub struct Facts {
+    /// Where answers go, if it came from a chat room.
+    pub origin: Option<Origin>,
+    /// A chat message: the one kind a command or "did you mean" answers.
+    pub message: bool,
+    /// A webhook request's path, which its records name.
+    pub webhook_path: Option<String>,
+    /// Connector, room, thread, sender, text and trigger as every record of
+    /// the event says them, under the event's id; each hit fills in the
+    /// rest (its own id, skill, matcher, times).
+    pub record: Execution,
 }
 
 /// Who sent a chat event, and where ([`Event::sender`]).
