@@ -187,18 +187,18 @@ impl Bot {
         event: Event,
         reservation: Option<Reservation>,
     ) -> Vec<Execution> {
+        // Shared, not copied, with the runs it sends to the background.
+        let event = Arc::new(event);
         // Read once: from here on the dispatcher reads these fields, and
         // the event itself goes only to those it is handed down to.
-        let facts = Arc::new(event.facts(id));
+        let facts = event.facts();
         self.metrics.event(&event);
         let span = tracing::info_span!(
             "event",
             id = %id,
-            connector = facts.record.connector.as_deref().unwrap_or(""),
-            user_id = facts.record.user_id.as_deref().unwrap_or(""),
+            connector = facts.connector.unwrap_or(""),
+            user_id = facts.user_id.unwrap_or(""),
         );
-        // Shared, not copied, with the runs it sends to the background.
-        let event = Arc::new(event);
         async {
             let mut in_flight_place = None;
             let executions = if self.command(id, &event, &facts).await {
@@ -229,7 +229,7 @@ impl Bot {
                 self.observe(execution);
             }
             drop(in_flight_place);
-            if let Some(connector) = &facts.record.connector {
+            if let Some(connector) = facts.connector {
                 self.responses.finished(connector, id).await;
             }
             executions
@@ -240,13 +240,13 @@ impl Bot {
 
     /// Answers `event` if it is a chat command (the registry's); true if
     /// it was.
-    async fn command(&self, id: EventId, event: &Event, facts: &Facts) -> bool {
+    async fn command(&self, id: EventId, event: &Event, facts: &Facts<'_>) -> bool {
         match self.commands.answer(id, event).await {
             None => false,
             Some(Reply::Done) => true,
             Some(Reply::Say(text)) => {
-                if let Some(origin) = facts.origin.as_ref().filter(|_| facts.message) {
-                    self.say(origin.target.clone(), id, text).await;
+                if let Some(room) = room_of(facts).filter(|_| facts.message) {
+                    self.say(room, id, text).await;
                 }
                 true
             }
@@ -266,7 +266,7 @@ impl Bot {
         set: &Arc<SkillSet>,
         id: EventId,
         event: &Arc<Event>,
-        facts: &Arc<Facts>,
+        facts: &Facts<'_>,
         mut reserved: Vec<(usize, Reserved)>,
         mut hits: Vec<Hit>,
     ) -> Vec<Execution> {
@@ -297,9 +297,8 @@ impl Bot {
         // Several aliases fit: say which, rather than guess.
         if let Some(at) = hits.iter().position(|h| !h.rivals.is_empty()) {
             let hit = hits.remove(at);
-            if let Some(origin) = &facts.origin {
-                self.say(origin.target.clone(), id, ambiguity(set, &hit))
-                    .await;
+            if let Some(room) = room_of(facts) {
+                self.say(room, id, ambiguity(set, &hit)).await;
             }
         }
         // Past every routed hit's number: the runs' and the denied.
@@ -344,7 +343,7 @@ impl Bot {
         set: &SkillSet,
         id: EventId,
         n: usize,
-        facts: &Facts,
+        facts: &Facts<'_>,
         hits: &mut Vec<Hit>,
     ) -> Option<Execution> {
         let at = hits.iter().position(|h| h.refused.is_some())?;
@@ -353,8 +352,8 @@ impl Bot {
         let mut refused = record(set, id, n, facts, &hit, now_ms());
         refused.outcome = Outcome::Denied;
         refused.error = hit.refused.clone();
-        if let (Some(origin), Some(why)) = (&facts.origin, hit.refused) {
-            self.say(origin.target.clone(), id, why).await;
+        if let (Some(room), Some(why)) = (room_of(facts), hit.refused) {
+            self.say(room, id, why).await;
         }
         Some(refused)
     }
@@ -364,9 +363,9 @@ impl Bot {
     }
 
     /// `hit` (a skill's, numbered `n` among the event's) made ready to
-    /// run: its record, the rewrite of its answers, where a failure is
-    /// said, and its ack if it runs in the background.
-    fn prepare(&self, set: &SkillSet, id: EventId, n: usize, facts: &Facts, hit: &Hit) -> Run {
+    /// run: its record, the rewrite of its answers, the room that asked,
+    /// and its ack if it runs in the background.
+    fn prepare(&self, set: &SkillSet, id: EventId, n: usize, facts: &Facts<'_>, hit: &Hit) -> Run {
         let reword = set
             .policy(hit.target)
             .result
@@ -374,18 +373,15 @@ impl Bot {
             .cloned()
             .flatten()
             .map(|template| result_template(template, hit, facts));
-        // An `always` matcher runs on every message: reporting its
-        // failures in chat would answer messages not meant for it.
-        let failure_to = facts
-            .origin
-            .as_ref()
-            .filter(|_| hit.why != Why::Always)
-            .map(|o| o.target.clone());
+        // An `always` matcher runs on every message, asked nothing:
+        // reporting its failures in chat would answer messages not meant
+        // for it.
+        let room = room_of(facts).filter(|_| hit.why != Why::Always);
         Run {
             skill: hit.skill().expect("only a skill's hit is run"),
             record: record(set, id, n, facts, hit, now_ms()),
             reword,
-            failure_to,
+            room,
             ack: ack_of(set, hit, facts).map(|template| render_ack(template, hit, facts)),
             slot: None,
         }
@@ -413,7 +409,7 @@ impl Bot {
         &self,
         set: &SkillSet,
         id: EventId,
-        facts: &Facts,
+        facts: &Facts<'_>,
         hits: &mut Vec<Hit>,
     ) -> Vec<Execution> {
         let mut refused = Vec::new();
@@ -443,25 +439,24 @@ impl Bot {
         set: &SkillSet,
         event_id: EventId,
         n: usize,
-        facts: &Facts,
+        facts: &Facts<'_>,
         hit: &Hit,
         why: Refusal,
     ) -> Execution {
         let name = set.name(hit.target);
-        let asker = &facts.record;
         tracing::warn!(
             skill = %name,
             matcher = %hit.matcher_id,
-            user_id = %crate::text::for_log(asker.user_id.as_deref().unwrap_or_default()),
+            user_id = %crate::text::for_log(facts.user_id.unwrap_or_default()),
             "denied: {why}"
         );
-        if let Some(origin) = &facts.origin {
+        if let Some(room) = room_of(facts) {
             let text = format!(
                 "⛔ Sorry {}, you are not allowed to run that ({}) here.",
-                asker.user.as_deref().unwrap_or("you"),
+                facts.user.unwrap_or("you"),
                 name
             );
-            self.say(origin.target.clone(), event_id, text).await;
+            self.say(room, event_id, text).await;
         }
         let mut record = record(set, event_id, n, facts, hit, now_ms());
         record.outcome = Outcome::Denied;
@@ -499,7 +494,7 @@ impl Bot {
         let _entered = self.work.enter();
         let id = EventId::next();
         let span = tracing::info_span!("event", id = %id, kind = event_kind(&event));
-        let facts = event.facts(id);
+        let facts = event.facts();
         let run = self.prepare(set, id, 0, &facts, hit);
         async {
             tokio::select! {
@@ -554,12 +549,12 @@ fn event_kind(event: &Event) -> &'static str {
 
 /// An execution record of `hit` (numbered `n` among the event's hits)
 /// for the event of `facts`, as if it ran without a word: the caller fills
-/// in how it went.
+/// in how it went. The one place the dispatcher makes a record.
 fn record(
     set: &SkillSet,
     event_id: EventId,
     n: usize,
-    facts: &Facts,
+    facts: &Facts<'_>,
     hit: &Hit,
     started_at: u64,
 ) -> Execution {
@@ -580,33 +575,49 @@ fn record(
     let name = set.name(hit.target);
     let trigger = match (
         &set.manifest(hit.target).matchers[hit.matcher].kind,
-        &facts.webhook_path,
+        facts.webhook_path,
     ) {
-        (MatcherKind::Crontab { expression, .. }, _) => Some(format!("cron \"{expression}\"")),
-        (_, Some(path)) => Some(format!("webhook /skill/{name}/{path}")),
-        _ => facts.record.trigger.clone(),
+        (MatcherKind::Crontab { expression, .. }, _) => format!("cron \"{expression}\""),
+        (_, Some(path)) => format!("webhook /skill/{name}/{path}"),
+        _ => facts.trigger.clone().into_owned(),
     };
     Execution {
         id: format!("{event_id}-{n}"),
-        trigger,
+        event_id,
         skill: name.to_owned(),
         version,
         sha256,
         matcher,
         alias: set.policy(hit.target).alias(hit.matcher),
+        connector: facts.connector.map(str::to_owned),
+        room: facts.room.map(str::to_owned),
+        thread: facts.thread.map(str::to_owned),
+        user: facts.user.map(str::to_owned),
+        user_id: facts.user_id.map(str::to_owned),
+        text: facts.text.map(str::to_owned),
         captures: hit.captures.clone(),
         started_at,
         ended_at: now_ms(),
-        ..facts.record.clone()
+        trigger: Some(trigger),
+        host: crate::event::host(),
+        ..Execution::default()
     }
+}
+
+/// Where answers to the event of `facts` go: the room it came from (and a
+/// message's thread), if it came from one.
+fn room_of(facts: &Facts<'_>) -> Option<Target> {
+    Some(Target {
+        connector: facts.connector?.to_owned(),
+        room: facts.room?.to_owned(),
+        thread: facts.thread.map(str::to_owned),
+    })
 }
 
 /// May the sender of the event run `hit`? Events from no one (webhooks,
 /// ticks) are not the configuration's permissions' business.
-fn permitted(set: &SkillSet, hit: &Hit, facts: &Facts) -> Result<(), Refusal> {
-    let asker = &facts.record;
-    let (Some(connector), Some(user_id), Some(room)) =
-        (&asker.connector, &asker.user_id, &asker.room)
+fn permitted(set: &SkillSet, hit: &Hit, facts: &Facts<'_>) -> Result<(), Refusal> {
+    let (Some(connector), Some(user_id), Some(room)) = (facts.connector, facts.user_id, facts.room)
     else {
         return Ok(());
     };
@@ -624,8 +635,8 @@ fn permitted(set: &SkillSet, hit: &Hit, facts: &Facts) -> Result<(), Refusal> {
 /// configuration's for its matcher or skill. Only for chat events someone
 /// asked (a webhook's caller waits for its answer; `always` matchers were
 /// not asked anything).
-fn ack_of<'h>(set: &'h SkillSet, hit: &'h Hit, facts: &Facts) -> Option<&'h str> {
-    if hit.why == Why::Always || facts.origin.is_none() {
+fn ack_of<'h>(set: &'h SkillSet, hit: &'h Hit, facts: &Facts<'_>) -> Option<&'h str> {
+    if hit.why == Why::Always || facts.connector.is_none() {
         return None;
     }
     hit.ack
@@ -634,16 +645,15 @@ fn ack_of<'h>(set: &'h SkillSet, hit: &'h Hit, facts: &Facts) -> Option<&'h str>
 }
 
 /// The values an alias's templates see: its parameters, `user`, `room`.
-fn template_values(hit: &Hit, facts: &Facts) -> BTreeMap<String, String> {
+fn template_values(hit: &Hit, facts: &Facts<'_>) -> BTreeMap<String, String> {
     let mut values: BTreeMap<String, String> = hit.captures.iter().cloned().collect();
-    let (user, room) = (&facts.record.user, &facts.record.room);
-    values.insert("user".into(), user.clone().unwrap_or_default());
-    values.insert("room".into(), room.clone().unwrap_or_default());
+    values.insert("user".into(), facts.user.unwrap_or_default().into());
+    values.insert("room".into(), facts.room.unwrap_or_default().into());
     values
 }
 
 /// An alias's `ack` with its parameters, `user` and `room` filled in.
-fn render_ack(template: &str, hit: &Hit, facts: &Facts) -> Option<String> {
+fn render_ack(template: &str, hit: &Hit, facts: &Facts<'_>) -> Option<String> {
     let values = template_values(hit, facts);
     match minijinja::Environment::new().render_str(template, values) {
         Ok(text) => Some(text),
@@ -657,7 +667,7 @@ fn render_ack(template: &str, hit: &Hit, facts: &Facts) -> Option<String> {
 /// An operator alias's `result` template as a rewrite of each answer: the
 /// answer is `result`, beside the parameters, `user` and `room`. An answer
 /// the template cannot render goes out as the skill said it.
-fn result_template(template: Arc<str>, hit: &Hit, facts: &Facts) -> crate::runtime::Reword {
+fn result_template(template: Arc<str>, hit: &Hit, facts: &Facts<'_>) -> crate::runtime::Reword {
     let values = template_values(hit, facts);
     let matcher = hit.matcher_id.clone();
     Arc::new(move |answer: String| {

@@ -1,8 +1,8 @@
 //! A skill's hit handed to the executor, once the dispatcher has made it
-//! ready ([`Run`]: its record, the rewrite of its answers, where a failure
-//! is said, its ack): at once, in the slot reserved for it, or in the
-//! background after its ack. Nothing here asks the event again; it reads
-//! the facts the dispatcher derived from it once.
+//! ready ([`Run`]: its record, the rewrite of its answers, the room that
+//! asked, its ack): at once, in the slot reserved for it, or in the
+//! background after its ack. Nothing here asks the event again: the run
+//! carries what the dispatcher read of it.
 
 use super::Bot;
 use super::dispatch::interrupted;
@@ -21,8 +21,10 @@ pub(super) struct Run {
     pub record: Execution,
     /// Rewrites each answer (an operator alias's `result` template).
     pub reword: Option<Reword>,
-    /// Where a failure the user should hear of is said.
-    pub failure_to: Option<Target>,
+    /// The room that asked: its ack, a busy notice and a failure the user
+    /// should hear of are said there. None for an `always` matcher, which
+    /// no one asked.
+    pub room: Option<Target>,
     /// Its ack, if it has one (the text, if it rendered): it then runs in
     /// the background, after the ack is said.
     pub ack: Option<Option<String>>,
@@ -38,7 +40,7 @@ pub(super) async fn run_skills(
     set: &Arc<SkillSet>,
     id: EventId,
     event: &Arc<Event>,
-    facts: &Arc<Facts>,
+    facts: &Facts<'_>,
     runs: Vec<Run>,
 ) -> Vec<Execution> {
     let (later, now): (Vec<_>, Vec<_>) = runs.into_iter().partition(|run| run.ack.is_some());
@@ -62,31 +64,33 @@ async fn acknowledge(
     set: &Arc<SkillSet>,
     id: EventId,
     event: &Arc<Event>,
-    facts: &Arc<Facts>,
+    facts: &Facts<'_>,
     mut run: Run,
 ) -> Option<Execution> {
     let skill = &set.skills[run.skill];
-    // Only an event from a chat room has an ack.
-    let origin = facts.origin.as_ref()?;
+    // Only a hit someone asked in a chat room has an ack.
+    let room = run.room.clone()?;
     let executor = bot.executor();
     let reserved = match bot.runtime.reserve(skill) {
         Ok(reserved) => reserved,
         Err(busy) => {
             tracing::warn!(skill = %skill.name, matcher = %run.record.matcher, "not started: {busy}");
             let text = format!("⚠ {}: {}", skill.name, busy.brief());
-            executor.say(origin.target.clone(), id, text).await;
+            executor.say(room, id, text).await;
             run.record.outcome = Outcome::Busy;
             run.record.error = Some(busy.to_string());
             return Some(run.record);
         }
     };
     if let Some(text) = run.ack.take().flatten() {
-        executor.say(origin.target.clone(), id, text).await;
+        executor.say(room.clone(), id, text).await;
     }
+    // What the room hears if a stop interrupts it: a message's words.
+    let interrupted = facts.text.map(interrupted);
     run.slot = Some(reserved);
     let entered = bot.work.enter();
     let bot = bot.me.upgrade()?;
-    let (set, event, facts) = (set.clone(), event.clone(), facts.clone());
+    let (set, event) = (set.clone(), event.clone());
     let span = tracing::Span::current();
     tokio::spawn(
         async move {
@@ -96,9 +100,8 @@ async fn acknowledge(
                 // Dropping the run records it as interrupted; the
                 // room that asked is told.
                 () = bot.work.stopped() => {
-                    // Only a message has a text.
-                    if let (Some(origin), Some(text)) = (&facts.origin, &facts.record.text) {
-                        bot.executor().say(origin.target.clone(), id, interrupted(text)).await;
+                    if let Some(text) = interrupted {
+                        bot.executor().say(room, id, text).await;
                     }
                 }
             }
@@ -128,7 +131,7 @@ pub(super) async fn execute(
         event_id,
         reword: run.reword,
         quiet: false,
-        failure_to: run.failure_to,
+        failure_to: run.room,
         reserved: run.slot,
         limit: None,
     };
