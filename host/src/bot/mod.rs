@@ -5,11 +5,13 @@
 //! finished, go out through the response sink. No lock, no disk, no
 //! compiling on this path.
 //!
-//! The path of one message: the command registry (`commands`) first, once;
+//! The path of one message: its facts are read once (`Event::facts`: who,
+//! where, what started it); the command registry (`commands`) first, once;
 //! then the one index routes it to skills and workflows alike; permissions
-//! and the ambiguity rule screen the hits; a workflow's hit starts its run,
-//! a skill's runs through the executor (`executor`), in the background
-//! after an ack if it has one.
+//! and the ambiguity rule screen the hits, and each skill's hit is made
+//! ready here (its record, its ack); then the event is handed down: a
+//! workflow's hit starts its run, a skill's runs through the executor
+//! (`run.rs`, `executor`), in the background after an ack if it has one.
 
 use crate::bus::ResponseSink;
 use crate::catalog::{Catalog, SkillSet};
@@ -710,5 +712,37 @@ fn reply_target(m: &Message) -> Target {
         connector: m.connector.clone(),
         room: m.room.clone(),
         thread: m.thread.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::room_of;
+    use crate::event::Event;
+
+    /// The dispatcher answers where the event says answers go: the room
+    /// it builds from the facts is the event's origin, for every kind.
+    #[test]
+    fn answers_go_where_the_event_came_from() {
+        let who = r#""user": "Ann", "user_id": "U1", "room": "ops", "received_at": 0"#;
+        let events: Vec<Event> = serde_json::from_str(&format!(
+            r#"[{{"kind": "message", "id": "m1", "text": "deploy", "connector": "slack", "thread": "t1", {who}}},
+                {{"kind": "message", "id": "m2", "text": "hi", "connector": "irc", "thread": null, {who}}},
+                {{"kind": "reaction", "emoji": "+1", "message_id": "m1", "connector": "slack", {who}}},
+                {{"kind": "join", "connector": "irc", {who}}}, {{"kind": "leave", "connector": "irc", {who}}},
+                {{"kind": "webhook", "path": "deploy", "method": "POST", "headers": [], "body": [], "received_at": 0}},
+                {{"kind": "schedule", "fired_at": 0}}]"#
+        ))
+        .unwrap();
+        for event in &events {
+            let facts = event.facts();
+            assert_eq!(
+                room_of(&facts),
+                event.origin().map(|o| o.target),
+                "{event:?}"
+            );
+            assert_eq!(facts.message, event.message().is_some());
+            assert_eq!(facts.text, event.message().map(|m| m.text.as_str()));
+        }
     }
 }
