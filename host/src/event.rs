@@ -4,6 +4,7 @@
 //! hosts carry them.
 
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -14,7 +15,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// Written as its 16 hex digits (as in execution ids, `<event>-<n>`): a
 /// JSON number above 2^53 is rounded by JavaScript. A number is still read,
 /// as records written before were.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct EventId(pub u64);
 
 impl Serialize for EventId {
@@ -218,6 +219,54 @@ impl Event {
             Event::Webhook(_) | Event::Schedule { .. } => None,
         }
     }
+
+    /// What the dispatcher reads of this event, borrowed from it: derived
+    /// once, rather than matched on again for each hit.
+    pub fn facts(&self) -> Facts<'_> {
+        let sender = self.sender();
+        let m = self.message();
+        Facts {
+            connector: sender.as_ref().map(|s| s.connector),
+            room: sender.as_ref().map(|s| s.room),
+            user: sender.as_ref().map(|s| s.user),
+            user_id: sender.as_ref().map(|s| s.user_id),
+            thread: m.and_then(|m| m.thread.as_deref()),
+            message: m.is_some(),
+            text: m.map(|m| m.text.as_str()),
+            webhook_path: match self {
+                Event::Webhook(w) => Some(&w.path),
+                _ => None,
+            },
+            trigger: trigger_of(self),
+        }
+    }
+}
+
+/// An event's facts as the dispatcher reads them ([`Event::facts`]),
+/// borrowed from the event: who sent it and where, a message's thread and
+/// text, what started it. The dispatcher reads these fields; it does not
+/// ask the event again, and copies a field only into what it sends or
+/// records.
+#[derive(Debug)]
+pub struct Facts<'e> {
+    /// The connector a chat event came from.
+    pub connector: Option<&'e str>,
+    /// The room it came from (where answers go), for a chat event.
+    pub room: Option<&'e str>,
+    /// The sender's display name, for a chat event.
+    pub user: Option<&'e str>,
+    /// The sender's stable id on its connector, for a chat event.
+    pub user_id: Option<&'e str>,
+    /// A message's thread, if it came in one (answers go there too).
+    pub thread: Option<&'e str>,
+    /// A chat message: the one kind a command or "did you mean" answers.
+    pub message: bool,
+    /// A message's text.
+    pub text: Option<&'e str>,
+    /// A webhook request's path, which its records name.
+    pub webhook_path: Option<&'e str>,
+    /// What started it, as its records say ([`trigger_of`]).
+    pub trigger: Cow<'static, str>,
 }
 
 /// Who sent a chat event, and where ([`Event::sender`]).
@@ -267,7 +316,7 @@ pub enum ResponseBody {
 /// Everything the bot knows about one run of one skill for one event: what
 /// audit, history, notifications and metrics consume. Every execution,
 /// successful or not, produces exactly one.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Execution {
     /// Unique per execution: the event's id and the position of the skill
     /// among those the event ran.
@@ -347,13 +396,18 @@ pub fn set_host(name: String) {
 
 /// What started `event`, as its records say: a chat event, a webhook at its
 /// path, a schedule's tick (the caller adds the expression).
-pub fn trigger_of(event: &Event) -> String {
+pub fn trigger_of(event: &Event) -> Cow<'static, str> {
     match event {
         Event::Message(_) | Event::Reaction(_) | Event::Join(_) | Event::Leave(_) => "chat".into(),
         Event::Webhook(w) if w.path.is_empty() => "webhook".into(),
-        Event::Webhook(w) => format!("webhook {}", w.path),
+        Event::Webhook(w) => format!("webhook {}", w.path).into(),
         Event::Schedule { .. } => "cron".into(),
     }
+}
+
+/// The host this process's records say they ran on ([`set_host`]).
+pub fn host() -> Option<String> {
+    HOST.get().cloned()
 }
 
 impl Execution {
@@ -362,41 +416,30 @@ impl Execution {
     /// text) filled in, the rest empty, the outcome `ok`, for the caller to
     /// fill in how it went.
     pub fn for_event(id: String, event_id: EventId, event: &Event, started_at: u64) -> Execution {
-        let m = event.message();
+        let facts = event.facts();
         Execution {
             id,
             event_id,
-            skill: String::new(),
-            version: String::new(),
-            sha256: String::new(),
-            matcher: String::new(),
-            alias: None,
-            connector: event.connector().map(str::to_owned),
-            room: event.room().map(str::to_owned),
-            thread: m.and_then(|m| m.thread.clone()),
-            user: event.user().map(str::to_owned),
-            user_id: event.user_id().map(str::to_owned),
-            text: m.map(|m| m.text.clone()),
-            captures: Vec::new(),
+            connector: facts.connector.map(str::to_owned),
+            room: facts.room.map(str::to_owned),
+            thread: facts.thread.map(str::to_owned),
+            user: facts.user.map(str::to_owned),
+            user_id: facts.user_id.map(str::to_owned),
+            text: facts.text.map(str::to_owned),
             started_at,
             ended_at: started_at,
-            micros: 0,
-            outcome: Outcome::Ok,
-            error: None,
-            denials: Vec::new(),
-            responses: Vec::new(),
-            parent: None,
-            undelivered: None,
-            trigger: Some(trigger_of(event)),
-            host: HOST.get().cloned(),
-            notified: Vec::new(),
+            trigger: Some(facts.trigger.into_owned()),
+            host: host(),
+            ..Execution::default()
         }
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
+    /// Where a record starts, for its maker to fill in how it went.
+    #[default]
     Ok,
     /// The skill returned an error.
     Error,

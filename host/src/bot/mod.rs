@@ -5,18 +5,20 @@
 //! finished, go out through the response sink. No lock, no disk, no
 //! compiling on this path.
 //!
-//! The path of one message: the command registry (`commands`) first, once;
+//! The path of one message: its facts are read once (`Event::facts`: who,
+//! where, what started it); the command registry (`commands`) first, once;
 //! then the one index routes it to skills and workflows alike; permissions
-//! and the ambiguity rule screen the hits; a workflow's hit starts its run,
-//! a skill's runs through the executor (`executor`), in the background
-//! after an ack if it has one.
+//! and the ambiguity rule screen the hits, and each skill's hit is made
+//! ready here (its record, its ack); then the event is handed down: a
+//! workflow's hit starts its run, a skill's runs through the executor
+//! (`run.rs`, `executor`), in the background after an ack if it has one.
 
 use crate::bus::ResponseSink;
-use crate::catalog::{Catalog, Skill, SkillSet};
+use crate::catalog::{Catalog, SkillSet};
 use crate::commands::{Commands, Reply};
 use crate::config::Config;
-use crate::event::{Event, EventId, Execution, Message, Outcome, Target, now_ms};
-use crate::executor::{Executor, INTERRUPTED, Job};
+use crate::event::{Event, EventId, Execution, Facts, Message, Outcome, Target, now_ms};
+use crate::executor::{Executor, INTERRUPTED};
 use crate::manifest::MatcherKind;
 use crate::matching::{Hit, Target as Aim, Why};
 use crate::observe::Observer;
@@ -30,9 +32,10 @@ use tokio::sync::Semaphore;
 use tracing::Instrument;
 
 mod dispatch;
+mod run;
 
-use dispatch::interrupted;
 pub use dispatch::{Dispatch, STOPPING};
+use run::Run;
 
 pub struct Bot {
     catalog: Arc<Catalog>,
@@ -186,16 +189,21 @@ impl Bot {
         event: Event,
         reservation: Option<Reservation>,
     ) -> Vec<Execution> {
+        // Shared, not copied, with the runs it sends to the background.
+        let event = Arc::new(event);
+        // Read once: from here on the dispatcher reads these fields, and
+        // the event itself goes only to those it is handed down to.
+        let facts = event.facts();
         self.metrics.event(&event);
         let span = tracing::info_span!(
             "event",
             id = %id,
-            connector = event.connector().unwrap_or(""),
-            user_id = event.user_id().unwrap_or(""),
+            connector = facts.connector.unwrap_or(""),
+            user_id = facts.user_id.unwrap_or(""),
         );
         async {
             let mut in_flight_place = None;
-            let executions = if self.command(id, &event).await {
+            let executions = if self.command(id, &event, &facts).await {
                 Vec::new()
             } else {
                 // Routed once: on the set the slots were reserved in, by
@@ -216,13 +224,14 @@ impl Bot {
                         (set, Vec::new(), hits)
                     }
                 };
-                self.run_hits(&set, id, &event, reserved, hits).await
+                self.run_hits(&set, id, &event, &facts, reserved, hits)
+                    .await
             };
             for execution in &executions {
                 self.observe(execution);
             }
             drop(in_flight_place);
-            if let Some(connector) = event.connector() {
+            if let Some(connector) = facts.connector {
                 self.responses.finished(connector, id).await;
             }
             executions
@@ -233,13 +242,13 @@ impl Bot {
 
     /// Answers `event` if it is a chat command (the registry's); true if
     /// it was.
-    async fn command(&self, id: EventId, event: &Event) -> bool {
+    async fn command(&self, id: EventId, event: &Event, facts: &Facts<'_>) -> bool {
         match self.commands.answer(id, event).await {
             None => false,
             Some(Reply::Done) => true,
             Some(Reply::Say(text)) => {
-                if let Some(m) = event.message() {
-                    self.say(reply_target(m), id, text).await;
+                if let Some(room) = room_of(facts).filter(|_| facts.message) {
+                    self.say(room, id, text).await;
                 }
                 true
             }
@@ -250,17 +259,22 @@ impl Bot {
     /// the slots reserved for them, if any) and workflows' runs, alike
     /// screened by permissions and by the ambiguity rule. Returns the
     /// skills' records.
+    ///
+    /// The dispatcher does its own work first (screening, refusals, each
+    /// skill's run made ready), then hands the event down: to the
+    /// workflows, then to the executor (`run.rs`).
     async fn run_hits(
         &self,
         set: &Arc<SkillSet>,
         id: EventId,
-        event: &Event,
+        event: &Arc<Event>,
+        facts: &Facts<'_>,
         mut reserved: Vec<(usize, Reserved)>,
         mut hits: Vec<Hit>,
     ) -> Vec<Execution> {
         if hits.is_empty() {
             tracing::trace!("nothing matched");
-            if event.message().is_some() {
+            if facts.message {
                 self.metrics.matched(None);
             }
         }
@@ -268,10 +282,10 @@ impl Bot {
             self.metrics.matched(Some(hit.why));
         }
         let routed = hits.len();
-        let denied = self.screen(set, id, event, &mut hits).await;
+        let mut refused = self.screen(set, id, facts, &mut hits).await;
         if let Some(m) = event.message()
             && m.addressed
-            && denied.is_empty()
+            && refused.is_empty()
             && hits.iter().all(|h| h.why == Why::Always)
             && let Some(answer) = crate::builtins::unmatched(
                 set,
@@ -285,131 +299,94 @@ impl Bot {
         // Several aliases fit: say which, rather than guess.
         if let Some(at) = hits.iter().position(|h| !h.rivals.is_empty()) {
             let hit = hits.remove(at);
-            if let Some(origin) = event.origin() {
-                self.say(origin.target, id, ambiguity(set, &hit)).await;
+            if let Some(room) = room_of(facts) {
+                self.say(room, id, ambiguity(set, &hit)).await;
             }
         }
-        // A pair that would change a fixed parameter: refused, as
-        // StackStorm refuses it, rather than run quietly; recorded as
-        // `denied`.
-        let mut overridden = None;
-        if let Some(at) = hits.iter().position(|h| h.refused.is_some()) {
-            let hit = hits.remove(at);
-            tracing::info!(matcher = %hit.matcher_id, "refused: a fixed parameter cannot be overridden");
-            // Past every routed hit's number: the runs' and the denied.
-            let mut refused = record(set, id, routed, event, &hit, now_ms());
-            refused.outcome = Outcome::Denied;
-            refused.error = hit.refused.clone();
-            overridden = Some(refused);
-            if let (Some(origin), Some(why)) = (event.origin(), hit.refused) {
-                self.say(origin.target, id, why).await;
-            }
-        }
-        // A workflow's run starts now and goes on its own.
+        // Past every routed hit's number: the runs' and the denied.
+        refused.extend(
+            self.override_refused(set, id, routed, facts, &mut hits)
+                .await,
+        );
+        // A workflow's run starts now and goes on its own; a skill's hit
+        // is made ready to run now, in the slot reserved for it, or in the
+        // background after its ack.
         let (flows, hits): (Vec<_>, Vec<_>) = hits.into_iter().partition(|h| h.skill().is_none());
+        let runs: Vec<Run> = hits
+            .iter()
+            .enumerate()
+            .map(|(n, hit)| {
+                let mut run = self.prepare(set, id, n, facts, hit);
+                if run.ack.is_none() {
+                    run.slot = reserved
+                        .iter()
+                        .position(|(skill, _)| *skill == run.skill)
+                        .map(|at| reserved.swap_remove(at).1);
+                }
+                run
+            })
+            .collect();
         for hit in flows {
             let name = set.name(hit.target);
             self.workflows
                 .start_hit(id, event, name, hit.matcher, hit.captures)
                 .await;
         }
-        // A hit with an ack runs in the background: the ack now, the
-        // answer when it ends.
-        let (later, now): (Vec<_>, Vec<_>) = hits
-            .into_iter()
-            .enumerate()
-            .partition(|(_, hit)| self.ack_of(set, hit, event).is_some());
-        let mut executions = Vec::new();
-        for (n, hit) in later {
-            if let Some(refused) = self.acknowledge(set, id, n, event, hit).await {
-                executions.push(refused);
-            }
-        }
-        let runs: Vec<_> = now
-            .iter()
-            .map(|(n, hit)| {
-                let slot = reserved
-                    .iter()
-                    .position(|(skill, _)| Some(*skill) == hit.skill())
-                    .map(|at| reserved.swap_remove(at).1);
-                self.execute(set, id, *n, event, hit, slot)
-            })
-            .collect();
-        executions.extend(futures::future::join_all(runs).await);
-        executions.extend(denied);
-        executions.extend(overridden);
+        let mut executions = run::run_skills(self, set, id, event, facts, runs).await;
+        executions.extend(refused);
         executions
+    }
+
+    /// Takes out of `hits` the first that would change a fixed parameter:
+    /// refused, as StackStorm refuses it, rather than run quietly; answered,
+    /// and recorded as `denied` (numbered `n`).
+    async fn override_refused(
+        &self,
+        set: &SkillSet,
+        id: EventId,
+        n: usize,
+        facts: &Facts<'_>,
+        hits: &mut Vec<Hit>,
+    ) -> Option<Execution> {
+        let at = hits.iter().position(|h| h.refused.is_some())?;
+        let hit = hits.remove(at);
+        tracing::info!(matcher = %hit.matcher_id, "refused: a fixed parameter cannot be overridden");
+        let mut refused = record(set, id, n, facts, &hit, now_ms());
+        refused.outcome = Outcome::Denied;
+        refused.error = hit.refused.clone();
+        if let (Some(room), Some(why)) = (room_of(facts), hit.refused) {
+            self.say(room, id, why).await;
+        }
+        Some(refused)
     }
 
     fn observe(&self, execution: &Execution) {
         self.executor().observe(execution);
     }
 
-    /// The ack that sends `hit` to the background: an alias's own, else
-    /// the configuration's for its matcher or skill. Only for chat events
-    /// someone asked (a webhook's caller waits for its answer; `always`
-    /// matchers were not asked anything).
-    fn ack_of<'h>(&self, set: &'h SkillSet, hit: &'h Hit, event: &Event) -> Option<&'h str> {
-        if hit.why == Why::Always || event.origin().is_none() {
-            return None;
+    /// `hit` (a skill's, numbered `n` among the event's) made ready to
+    /// run: its record, the rewrite of its answers, the room that asked,
+    /// and its ack if it runs in the background.
+    fn prepare(&self, set: &SkillSet, id: EventId, n: usize, facts: &Facts<'_>, hit: &Hit) -> Run {
+        let reword = set
+            .policy(hit.target)
+            .result
+            .get(hit.matcher)
+            .cloned()
+            .flatten()
+            .map(|template| result_template(template, hit, facts));
+        // An `always` matcher runs on every message, asked nothing:
+        // reporting its failures in chat would answer messages not meant
+        // for it.
+        let room = room_of(facts).filter(|_| hit.why != Why::Always);
+        Run {
+            skill: hit.skill().expect("only a skill's hit is run"),
+            record: record(set, id, n, facts, hit, now_ms()),
+            reword,
+            room,
+            ack: ack_of(set, hit, facts).map(|template| render_ack(template, hit, facts)),
+            slot: None,
         }
-        hit.ack
-            .as_deref()
-            .or_else(|| set.policy(hit.target).ack.get(hit.matcher)?.as_deref())
-    }
-
-    /// Takes `hit` into its skill's gate, says its ack, and runs it in the
-    /// background, its record going to the observers when it ends. A skill
-    /// with no place left is answered as busy at once, without an ack, and
-    /// that refusal is returned as the record.
-    async fn acknowledge(
-        &self,
-        set: &Arc<SkillSet>,
-        id: EventId,
-        n: usize,
-        event: &Event,
-        hit: Hit,
-    ) -> Option<Execution> {
-        let skill = &set.skills[hit.skill()?];
-        let origin = event.origin()?;
-        let reserved = match self.runtime.reserve(skill) {
-            Ok(reserved) => reserved,
-            Err(busy) => {
-                tracing::warn!(skill = %skill.name, matcher = %hit.matcher_id, "not started: {busy}");
-                let text = format!("⚠ {}: {}", skill.name, busy.brief());
-                self.say(origin.target, id, text).await;
-                let mut refused = record(set, id, n, event, &hit, now_ms());
-                refused.outcome = Outcome::Busy;
-                refused.error = Some(busy.to_string());
-                return Some(refused);
-            }
-        };
-        let ack = self.ack_of(set, &hit, event)?;
-        if let Some(text) = render_ack(ack, &hit, event) {
-            self.say(origin.target, id, text).await;
-        }
-        let bot = self.me.upgrade()?;
-        let entered = self.work.enter();
-        let (set, event) = (set.clone(), event.clone());
-        let span = tracing::Span::current();
-        tokio::spawn(
-            async move {
-                let run = bot.execute(&set, id, n, &event, &hit, Some(reserved));
-                tokio::select! {
-                    execution = run => bot.observe(&execution),
-                    // Dropping the run records it as interrupted; the
-                    // room that asked is told.
-                    () = bot.work.stopped() => {
-                        if let Some(m) = event.message() {
-                            bot.say(reply_target(m), id, interrupted(&m.text)).await;
-                        }
-                    }
-                }
-                drop(entered);
-            }
-            .instrument(span),
-        );
-        None
     }
 
     /// Which skills should run for `event`, chosen skill first.
@@ -426,51 +403,6 @@ impl Bot {
         }
     }
 
-    /// Runs one hit (in the place `reserved` in its skill's gate, if
-    /// given) through the executor and returns its execution record; a
-    /// failure the user should hear of is answered in the event's room.
-    /// Dropped before it ends (shutdown, a webhook caller gone), it still
-    /// leaves its record, as `interrupted`.
-    pub async fn execute(
-        &self,
-        set: &SkillSet,
-        event_id: EventId,
-        n: usize,
-        event: &Event,
-        hit: &Hit,
-        reserved: Option<Reserved>,
-    ) -> Execution {
-        let skill: &Skill = &set.skills[hit.skill().expect("only a skill's hit is executed")];
-        // The record's id, formatted only when the span is recorded.
-        let span = tracing::info_span!("execution", id = %format_args!("{event_id}-{n}"), skill = %skill.name, matcher = %hit.matcher_id);
-        let reword = set
-            .policy(hit.target)
-            .result
-            .get(hit.matcher)
-            .cloned()
-            .flatten()
-            .map(|template| result_template(template, hit, event));
-        // An `always` matcher runs on every message: reporting its
-        // failures in chat would answer messages not meant for it.
-        let failure_to = event
-            .origin()
-            .filter(|_| hit.why != Why::Always)
-            .map(|o| o.target);
-        let job = Job {
-            skill,
-            event,
-            event_id,
-            reword,
-            quiet: false,
-            failure_to,
-            reserved,
-            limit: None,
-        };
-        let record = record(set, event_id, n, event, hit, now_ms());
-        let ran = self.executor().run(job, record).instrument(span).await;
-        ran.record
-    }
-
     /// Takes out of `hits` what the sender may not run. A refused command
     /// is answered and recorded (returned); a refused `always`, catch-all
     /// or event-type matcher just does not run, since no one asked it
@@ -479,11 +411,11 @@ impl Bot {
         &self,
         set: &SkillSet,
         id: EventId,
-        event: &Event,
+        facts: &Facts<'_>,
         hits: &mut Vec<Hit>,
     ) -> Vec<Execution> {
         let mut refused = Vec::new();
-        hits.retain(|hit| match permitted(set, hit, event) {
+        hits.retain(|hit| match permitted(set, hit, facts) {
             Ok(()) => true,
             Err(why) => {
                 refused.push((hit.clone(), why));
@@ -492,10 +424,10 @@ impl Bot {
         });
         let mut denied = Vec::new();
         for (hit, why) in refused {
-            if hit.why == Why::Chosen && event.message().is_some() {
+            if hit.why == Why::Chosen && facts.message {
                 // Numbered after the hits that run, so record ids stay unique.
                 let n = hits.len() + denied.len();
-                denied.push(self.refuse(set, id, n, event, &hit, why).await);
+                denied.push(self.refuse(set, id, n, facts, &hit, why).await);
             } else {
                 tracing::debug!(skill = %set.name(hit.target), matcher = %hit.matcher_id, "not run for this user: {why}");
             }
@@ -509,7 +441,7 @@ impl Bot {
         set: &SkillSet,
         event_id: EventId,
         n: usize,
-        event: &Event,
+        facts: &Facts<'_>,
         hit: &Hit,
         why: Refusal,
     ) -> Execution {
@@ -517,18 +449,18 @@ impl Bot {
         tracing::warn!(
             skill = %name,
             matcher = %hit.matcher_id,
-            user_id = %crate::text::for_log(event.user_id().unwrap_or_default()),
+            user_id = %crate::text::for_log(facts.user_id.unwrap_or_default()),
             "denied: {why}"
         );
-        if let Some(origin) = event.origin() {
+        if let Some(room) = room_of(facts) {
             let text = format!(
                 "⛔ Sorry {}, you are not allowed to run that ({}) here.",
-                event.user().unwrap_or("you"),
+                facts.user.unwrap_or("you"),
                 name
             );
-            self.say(origin.target, event_id, text).await;
+            self.say(room, event_id, text).await;
         }
-        let mut record = record(set, event_id, n, event, hit, now_ms());
+        let mut record = record(set, event_id, n, facts, hit, now_ms());
         record.outcome = Outcome::Denied;
         record.error = Some(format!("not allowed: {why}"));
         record
@@ -564,16 +496,18 @@ impl Bot {
         let _entered = self.work.enter();
         let id = EventId::next();
         let span = tracing::info_span!("event", id = %id, kind = event_kind(&event));
+        let facts = event.facts();
+        let run = self.prepare(set, id, 0, &facts, hit);
         async {
             tokio::select! {
-                execution = self.execute(set, id, 0, &event, hit, None) => {
+                execution = run::execute(self, set, id, &event, run) => {
                     self.observe(&execution);
                     execution
                 }
                 // The dropped run has recorded itself as interrupted; this
                 // is that record for the caller.
                 () = self.work.stopped() => {
-                    let mut record = record(set, id, 0, &event, hit, now_ms());
+                    let mut record = record(set, id, 0, &facts, hit, now_ms());
                     record.outcome = Outcome::Interrupted;
                     record.error = Some(INTERRUPTED.into());
                     record
@@ -615,13 +549,14 @@ fn event_kind(event: &Event) -> &'static str {
     }
 }
 
-/// An execution record of `hit` for `event`, as if it ran without a
-/// word: the caller fills in how it went.
+/// An execution record of `hit` (numbered `n` among the event's hits)
+/// for the event of `facts`, as if it ran without a word: the caller fills
+/// in how it went. The one place the dispatcher makes a record.
 fn record(
     set: &SkillSet,
     event_id: EventId,
     n: usize,
-    event: &Event,
+    facts: &Facts<'_>,
     hit: &Hit,
     started_at: u64,
 ) -> Execution {
@@ -640,29 +575,51 @@ fn record(
     // The trigger, as precise as the matcher says: a tick's expression,
     // a webhook's whole path.
     let name = set.name(hit.target);
-    let trigger = match (&set.manifest(hit.target).matchers[hit.matcher].kind, event) {
+    let trigger = match (
+        &set.manifest(hit.target).matchers[hit.matcher].kind,
+        facts.webhook_path,
+    ) {
         (MatcherKind::Crontab { expression, .. }, _) => format!("cron \"{expression}\""),
-        (_, Event::Webhook(w)) => format!("webhook /skill/{name}/{}", w.path),
-        _ => crate::event::trigger_of(event),
+        (_, Some(path)) => format!("webhook /skill/{name}/{path}"),
+        _ => facts.trigger.clone().into_owned(),
     };
     Execution {
-        trigger: Some(trigger),
+        id: format!("{event_id}-{n}"),
+        event_id,
         skill: name.to_owned(),
         version,
         sha256,
         matcher,
         alias: set.policy(hit.target).alias(hit.matcher),
+        connector: facts.connector.map(str::to_owned),
+        room: facts.room.map(str::to_owned),
+        thread: facts.thread.map(str::to_owned),
+        user: facts.user.map(str::to_owned),
+        user_id: facts.user_id.map(str::to_owned),
+        text: facts.text.map(str::to_owned),
         captures: hit.captures.clone(),
+        started_at,
         ended_at: now_ms(),
-        ..Execution::for_event(format!("{event_id}-{n}"), event_id, event, started_at)
+        trigger: Some(trigger),
+        host: crate::event::host(),
+        ..Execution::default()
     }
 }
 
-/// May the sender of `event` run `hit`? Events from no one (webhooks,
+/// Where answers to the event of `facts` go: the room it came from (and a
+/// message's thread), if it came from one.
+fn room_of(facts: &Facts<'_>) -> Option<Target> {
+    Some(Target {
+        connector: facts.connector?.to_owned(),
+        room: facts.room?.to_owned(),
+        thread: facts.thread.map(str::to_owned),
+    })
+}
+
+/// May the sender of the event run `hit`? Events from no one (webhooks,
 /// ticks) are not the configuration's permissions' business.
-fn permitted(set: &SkillSet, hit: &Hit, event: &Event) -> Result<(), Refusal> {
-    let (Some(connector), Some(user_id), Some(room)) =
-        (event.connector(), event.user_id(), event.room())
+fn permitted(set: &SkillSet, hit: &Hit, facts: &Facts<'_>) -> Result<(), Refusal> {
+    let (Some(connector), Some(user_id), Some(room)) = (facts.connector, facts.user_id, facts.room)
     else {
         return Ok(());
     };
@@ -676,17 +633,30 @@ fn permitted(set: &SkillSet, hit: &Hit, event: &Event) -> Result<(), Refusal> {
     }
 }
 
+/// The ack that sends `hit` to the background: an alias's own, else the
+/// configuration's for its matcher or skill. Only for chat events someone
+/// asked (a webhook's caller waits for its answer; `always` matchers were
+/// not asked anything).
+fn ack_of<'h>(set: &'h SkillSet, hit: &'h Hit, facts: &Facts<'_>) -> Option<&'h str> {
+    if hit.why == Why::Always || facts.connector.is_none() {
+        return None;
+    }
+    hit.ack
+        .as_deref()
+        .or_else(|| set.policy(hit.target).ack.get(hit.matcher)?.as_deref())
+}
+
 /// The values an alias's templates see: its parameters, `user`, `room`.
-fn template_values(hit: &Hit, event: &Event) -> BTreeMap<String, String> {
+fn template_values(hit: &Hit, facts: &Facts<'_>) -> BTreeMap<String, String> {
     let mut values: BTreeMap<String, String> = hit.captures.iter().cloned().collect();
-    values.insert("user".into(), event.user().unwrap_or_default().into());
-    values.insert("room".into(), event.room().unwrap_or_default().into());
+    values.insert("user".into(), facts.user.unwrap_or_default().into());
+    values.insert("room".into(), facts.room.unwrap_or_default().into());
     values
 }
 
 /// An alias's `ack` with its parameters, `user` and `room` filled in.
-fn render_ack(template: &str, hit: &Hit, event: &Event) -> Option<String> {
-    let values = template_values(hit, event);
+fn render_ack(template: &str, hit: &Hit, facts: &Facts<'_>) -> Option<String> {
+    let values = template_values(hit, facts);
     match minijinja::Environment::new().render_str(template, values) {
         Ok(text) => Some(text),
         Err(e) => {
@@ -699,8 +669,8 @@ fn render_ack(template: &str, hit: &Hit, event: &Event) -> Option<String> {
 /// An operator alias's `result` template as a rewrite of each answer: the
 /// answer is `result`, beside the parameters, `user` and `room`. An answer
 /// the template cannot render goes out as the skill said it.
-fn result_template(template: Arc<str>, hit: &Hit, event: &Event) -> crate::runtime::Reword {
-    let values = template_values(hit, event);
+fn result_template(template: Arc<str>, hit: &Hit, facts: &Facts<'_>) -> crate::runtime::Reword {
+    let values = template_values(hit, facts);
     let matcher = hit.matcher_id.clone();
     Arc::new(move |answer: String| {
         let mut values = values.clone();
@@ -742,5 +712,37 @@ fn reply_target(m: &Message) -> Target {
         connector: m.connector.clone(),
         room: m.room.clone(),
         thread: m.thread.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::room_of;
+    use crate::event::Event;
+
+    /// The dispatcher answers where the event says answers go: the room
+    /// it builds from the facts is the event's origin, for every kind.
+    #[test]
+    fn answers_go_where_the_event_came_from() {
+        let who = r#""user": "Ann", "user_id": "U1", "room": "ops", "received_at": 0"#;
+        let events: Vec<Event> = serde_json::from_str(&format!(
+            r#"[{{"kind": "message", "id": "m1", "text": "deploy", "connector": "slack", "thread": "t1", {who}}},
+                {{"kind": "message", "id": "m2", "text": "hi", "connector": "irc", "thread": null, {who}}},
+                {{"kind": "reaction", "emoji": "+1", "message_id": "m1", "connector": "slack", {who}}},
+                {{"kind": "join", "connector": "irc", {who}}}, {{"kind": "leave", "connector": "irc", {who}}},
+                {{"kind": "webhook", "path": "deploy", "method": "POST", "headers": [], "body": [], "received_at": 0}},
+                {{"kind": "schedule", "fired_at": 0}}]"#
+        ))
+        .unwrap();
+        for event in &events {
+            let facts = event.facts();
+            assert_eq!(
+                room_of(&facts),
+                event.origin().map(|o| o.target),
+                "{event:?}"
+            );
+            assert_eq!(facts.message, event.message().is_some());
+            assert_eq!(facts.text, event.message().map(|m| m.text.as_str()));
+        }
     }
 }
