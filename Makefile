@@ -15,7 +15,7 @@ EXAMPLE_WORKFLOWS := $(notdir $(basename $(wildcard example-skills/workflows/*.y
 LANG_SKILLS := remember table calc greet
 LANG_TOOL := example-skills/lang-skills.sh
 
-.PHONY: all run release test test-build skills lang-skills lang-toolchains test-servers bench docs setup install-skills clean
+.PHONY: all run release test test-build skills lang-skills lang-toolchains test-servers bench bench-peers docs setup install-skills clean
 
 all: skills
 	$(CARGO) build --locked -p sandbot
@@ -101,8 +101,24 @@ test: setup
 		$(CARGO) test --locked -p sandbot; \
 	fi
 
-bench: setup lang-skills test-servers
+bench: setup lang-skills test-servers bench-peers
 	$(CARGO) bench --locked -p sandbot
+
+## Hubot 14, the peer the web bench measures sandbot against (its adapter
+## and script are in host/benches/peers/hubot/): its npm packages, pinned by
+## the committed package-lock.json, installed into target/bench-peers/hubot
+## once per version of the lock. Without node and npm the bench runs without it.
+HUBOT_SRC := host/benches/peers/hubot
+HUBOT_PEER := $(TARGET_DIR)/bench-peers/hubot
+bench-peers:
+	@if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then \
+		echo "bench-peers: node or npm is not on the PATH: the web bench will run without Hubot"; \
+	elif ! cmp -s $(HUBOT_SRC)/package-lock.json $(HUBOT_PEER)/.installed-lock.json; then \
+		mkdir -p $(HUBOT_PEER) && \
+		cp $(HUBOT_SRC)/package.json $(HUBOT_SRC)/package-lock.json $(HUBOT_PEER)/ && \
+		npm ci --prefix $(HUBOT_PEER) --ignore-scripts --no-audit --no-fund && \
+		cp $(HUBOT_SRC)/package-lock.json $(HUBOT_PEER)/.installed-lock.json; \
+	fi
 
 ## The manual (docs/) as a book in target/book/, with mdBook installed into
 ## target/tools/ the first time (about 3 minutes), then its links and every

@@ -11,6 +11,15 @@
 //! perf can attach); the in-process dispatcher alone; the piped shell.
 //! Prints, asserts nothing but the answers.
 //!
+//! Hubot 14 is measured beside sandbot whenever `node` is on the PATH and
+//! its packages are installed (`make bench-peers`, part of `make bench`;
+//! `WEB_BENCH_HUBOT=off` leaves it out): in each `hello` scenario it is one
+//! more server on the server's core, driven by the same client (an adapter
+//! speaking opsdroid's websocket protocol, `peers/hubot/`), its rounds
+//! alternated with sandbot's; then a table gives sandbot's CPU per message
+//! ÷ Hubot's, paired round by round. Without node or the packages, one line
+//! says why and the rest runs as before.
+//!
 //! `SANDBOT_BENCH_BINS=old=/path/a,new=/path/b` runs the websocket parts
 //! against those binaries instead of this build's, their rounds alternated,
 //! for before/after figures from one sitting on one machine.
@@ -30,6 +39,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
+#[path = "peers/hubot.rs"]
+mod hubot;
 mod support;
 use support::builds;
 
@@ -40,6 +51,8 @@ fn messages() -> usize {
 /// Each figure is the round with the median server CPU of this many: on a
 /// shared 2-core machine one round can be off by half.
 const ROUNDS: usize = 3;
+/// Untimed messages on each client before its scenario's rounds.
+const WARM_UP: usize = 2_000;
 /// A long run is cut into rounds of this many messages.
 const LONG_ROUND: usize = 6_400;
 /// Messages in a long run (before retention by count counted a run's
@@ -154,7 +167,29 @@ fn concurrencies() -> Vec<usize> {
 struct Server {
     child: Child,
     port: u16,
+    /// sandbot (which has a history thread to count), not the peer.
+    sandbot: bool,
     _dir: tempfile::TempDir,
+}
+
+/// Sockets a server accepts: sandbot's `max-connections`, and Hubot's.
+const MAX_CONNECTIONS: usize = 256;
+
+/// Has `command`'s process run on the server's core (when there are two).
+fn on_server_core(command: &mut Command) -> &mut Command {
+    if cpus() > 1 {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            command.pre_exec(|| {
+                let mut set: libc::cpu_set_t = std::mem::zeroed();
+                libc::CPU_SET(SERVER_CORE, &mut set);
+                libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+                Ok(())
+            });
+        }
+    }
+    command
 }
 
 impl Server {
@@ -166,7 +201,7 @@ impl Server {
         std::fs::copy(skill("configured"), skills.join("configured.wasm")).unwrap();
         let port = free_port();
         let mut config = format!(
-            "connectors:\n  websocket: {{max-connections: 256, page: false}}\nweb: {{port: {port}}}\nskills-dir: skills\ndata-dir: data\n{}skills:\n  hello: {{{}}}\n",
+            "connectors:\n  websocket: {{max-connections: {MAX_CONNECTIONS}, page: false}}\nweb: {{port: {port}}}\nskills-dir: skills\ndata-dir: data\n{}skills:\n  hello: {{{}}}\n",
             if setup.history {
                 ""
             } else {
@@ -192,29 +227,48 @@ impl Server {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        if cpus() > 1 {
-            use std::os::unix::process::CommandExt;
-            // SAFETY: only async-signal-safe calls between fork and exec.
-            unsafe {
-                command.pre_exec(|| {
-                    let mut set: libc::cpu_set_t = std::mem::zeroed();
-                    libc::CPU_SET(SERVER_CORE, &mut set);
-                    libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
-                    Ok(())
-                });
-            }
-        }
-        let child = command
+        let child = on_server_core(&mut command)
             .spawn()
             .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
+        Server::listening(child, port, dir, true)
+    }
+
+    /// Hubot, with the same limit on sockets, on the same core.
+    fn hubot(peer: &hubot::Hubot) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let log = dir.path().join("hubot.log");
+        let mut command = peer.command(port, MAX_CONNECTIONS, std::fs::File::create(&log).unwrap());
+        let child = on_server_core(&mut command)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {} (node): {e}", peer.label));
+        Server::listening(child, port, dir, false)
+    }
+
+    /// Waits for `child` to listen on `port`; a child that exits first (or
+    /// never listens) fails the bench with its log, if it wrote one.
+    fn listening(mut child: Child, port: u16, dir: tempfile::TempDir, sandbot: bool) -> Server {
         let deadline = Instant::now() + Duration::from_secs(120);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "the server never listened");
+            let exited = child.try_wait().unwrap();
+            if exited.is_some() || Instant::now() > deadline {
+                let _ = child.kill();
+                let log = std::fs::read_to_string(dir.path().join("hubot.log")).unwrap_or_default();
+                panic!(
+                    "the server never listened ({exited:?}){}",
+                    if log.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {log}")
+                    }
+                );
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
         Server {
             child,
             port,
+            sandbot,
             _dir: dir,
         }
     }
@@ -223,13 +277,16 @@ impl Server {
         self.child.id()
     }
 
-    /// The whole process's CPU, and its history writer thread's.
-    fn cpu(&self) -> (Duration, Duration) {
-        let history = threads_cpu(self.pid())
-            .into_iter()
-            .filter(|(name, _)| name == "history")
-            .map(|(_, cpu)| cpu)
-            .sum();
+    /// The whole process's CPU, and its history writer thread's (none for
+    /// the peer).
+    fn cpu(&self) -> (Duration, Option<Duration>) {
+        let history = self.sandbot.then(|| {
+            threads_cpu(self.pid())
+                .into_iter()
+                .filter(|(name, _)| name == "history")
+                .map(|(_, cpu)| cpu)
+                .sum()
+        });
         (support::cpu_of(self.pid()), history)
     }
 }
@@ -296,8 +353,8 @@ struct Figures {
     p99: Duration,
     /// The server's CPU per reply, all threads.
     server: Duration,
-    /// Of which its history writer thread.
-    history: Duration,
+    /// Of which its history writer thread (sandbot's only).
+    history: Option<Duration>,
     /// The client's own CPU per reply.
     client: Duration,
     /// The share of the round the client's thread was on a CPU.
@@ -395,7 +452,9 @@ impl Client {
             p50: latencies[n / 2],
             p99: latencies[n * 99 / 100],
             server: (server_after - server_before) / n as u32,
-            history: history_after.saturating_sub(history_before) / n as u32,
+            history: history_after
+                .zip(history_before)
+                .map(|(after, before)| after.saturating_sub(before) / n as u32),
             client: client / n as u32,
             client_busy: client.as_secs_f64() / took.as_secs_f64(),
             client_core: busy(cores_before.0, cores_after.0),
@@ -421,13 +480,13 @@ fn row(build: &str, scenario: &str, c: usize, f: &Figures, range: Option<(Durati
     let range = range
         .map(|(lo, hi)| format!(" ({:.0}–{:.0})", us(lo), us(hi)))
         .unwrap_or_default();
+    let history = f.history.map_or("–".into(), |h| format!("{:.1} µs", us(h)));
     println!(
-        "| {build} | {scenario} | {c} | {:.0} | {:.0} µs | {:.0} µs | {:.1} µs{range} | {:.1} µs | {:.1} µs | {:.0}% / {:.0}% | {:.0}% |",
+        "| {build} | {scenario} | {c} | {:.0} | {:.0} µs | {:.0} µs | {:.1} µs{range} | {history} | {:.1} µs | {:.0}% / {:.0}% | {:.0}% |",
         f.rate,
         us(f.p50),
         us(f.p99),
         us(f.server),
-        us(f.history),
         us(f.client),
         f.client_busy * 100.0,
         f.client_core * 100.0,
@@ -443,25 +502,54 @@ fn websocket(counts: bool) {
     println!(
         "\n## Websocket end to end: the server on core {SERVER_CORE}, a closed-loop client on core {CLIENT_CORE}, {messages} messages a round, the median of {ROUNDS} rounds (builds alternated)"
     );
+    let peer = hubot::Hubot::find();
+    match &peer {
+        Ok(peer) => println!(
+            "{}: one more server in the `hello` scenarios (not those with other skills), on core {SERVER_CORE} too, its rounds alternated with sandbot's",
+            peer.label
+        ),
+        Err(why) => println!("Hubot: not measured ({why})"),
+    }
     println!("{TABLE_HEAD}");
     let mut counted = Vec::new();
+    let mut ratios = Vec::new();
     let mut perf = counts.then(Perf::new);
     for setup in setups() {
-        let servers: Vec<Server> = builds
+        let mut servers: Vec<Server> = builds
             .iter()
             .map(|b| Server::start(&b.bin, setup))
             .collect();
+        let mut labels: Vec<&str> = builds.iter().map(|b| b.label.as_str()).collect();
+        // Hubot has no other skills: it is measured where sandbot has `hello` only.
+        let peer = peer.as_ref().ok().filter(|_| setup.extra_skills == 0);
+        if let Some(peer) = peer {
+            servers.push(Server::hubot(peer));
+            labels.push(&peer.label);
+        }
         for c in concurrencies() {
-            let mut clients: Vec<Client> = servers.iter().map(|s| Client::connect(s, c)).collect();
-            let mut rounds: Vec<Vec<Figures>> = vec![Vec::new(); builds.len()];
+            let mut clients: Vec<Client> = servers
+                .iter()
+                .map(|s| {
+                    let mut client = Client::connect(s, c);
+                    // Untimed: Hubot's JavaScript is compiled as it runs hot.
+                    client.round(s, WARM_UP);
+                    client
+                })
+                .collect();
+            let mut rounds: Vec<Vec<Figures>> = vec![Vec::new(); servers.len()];
             for _ in 0..ROUNDS {
                 for (i, server) in servers.iter().enumerate() {
                     rounds[i].push(clients[i].round(server, messages));
                 }
             }
-            for (build, rounds) in builds.iter().zip(rounds) {
+            if let Some(hubot) = peer.and(rounds.last()) {
+                for (build, rounds) in builds.iter().zip(&rounds) {
+                    ratios.push(Ratio::of(&build.label, setup.label, c, rounds, hubot));
+                }
+            }
+            for (label, rounds) in labels.iter().zip(rounds) {
                 let (f, lo, hi) = median(rounds);
-                row(&build.label, setup.label, c, &f, Some((lo, hi)));
+                row(label, setup.label, c, &f, Some((lo, hi)));
             }
             if let Some(Ok(perf)) = &mut perf {
                 for ((build, server), client) in builds.iter().zip(&servers).zip(&mut clients) {
@@ -469,6 +557,17 @@ fn websocket(counts: bool) {
                     counted.push((build.label.clone(), setup.label, c, n));
                 }
             }
+        }
+    }
+    if !ratios.is_empty() {
+        println!(
+            "\n## sandbot's server CPU per message ÷ Hubot's, paired round by round (the median pair, and the range over the {ROUNDS} rounds)"
+        );
+        println!(
+            "| build | scenario | c | sandbot CPU/msg | Hubot CPU/msg | sandbot ÷ Hubot (range) | replies/s, sandbot / Hubot |\n|---|---|---|---|---|---|---|"
+        );
+        for r in ratios {
+            r.print();
         }
     }
     match perf {
@@ -492,6 +591,61 @@ fn websocket(counts: bool) {
             }
             drop(perf);
         }
+    }
+}
+
+/// sandbot's CPU per message over Hubot's in one scenario, round by round.
+struct Ratio {
+    build: String,
+    scenario: &'static str,
+    c: usize,
+    /// The rounds' ratios, sorted; with sandbot's and Hubot's figures.
+    each: Vec<(f64, Figures, Figures)>,
+}
+
+impl Ratio {
+    /// Round i of `sandbot` against round i of `hubot`: the two ran one
+    /// after the other, under the same load.
+    fn of(
+        build: &str,
+        scenario: &'static str,
+        c: usize,
+        sandbot: &[Figures],
+        hubot: &[Figures],
+    ) -> Ratio {
+        let mut each: Vec<(f64, Figures, Figures)> = sandbot
+            .iter()
+            .zip(hubot)
+            .map(|(s, h)| {
+                (
+                    us(s.server) / us(h.server).max(f64::MIN_POSITIVE),
+                    s.clone(),
+                    h.clone(),
+                )
+            })
+            .collect();
+        each.sort_by(|a, b| a.0.total_cmp(&b.0));
+        Ratio {
+            build: build.into(),
+            scenario,
+            c,
+            each,
+        }
+    }
+
+    fn print(&self) {
+        let (ratio, s, h) = &self.each[self.each.len() / 2];
+        let (lo, hi) = (self.each[0].0, self.each[self.each.len() - 1].0);
+        println!(
+            "| {} | {} | {} | {:.1} µs | {:.1} µs | {ratio:.2} ({lo:.2}–{hi:.2}) | {:.0} / {:.0} |",
+            self.build,
+            self.scenario,
+            self.c,
+            us(s.server),
+            us(h.server),
+            s.rate,
+            h.rate
+        );
     }
 }
 
