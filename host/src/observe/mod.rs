@@ -59,10 +59,7 @@ pub fn open_all(
 /// The history `history:` and `databases:` describe: in Redis when
 /// `databases.redis` is set, else in SQLite (runs the last process left
 /// `running` marked abandoned), its texts cut to `history.max-text`.
-fn open_history(
-    config: &Config,
-    file: Option<crate::sqlite::File>,
-) -> anyhow::Result<History> {
+fn open_history(config: &Config, file: Option<crate::sqlite::File>) -> anyhow::Result<History> {
     let retention = Retention {
         max_age: config.history.max_age.0,
         max_count: config.history.max_count,
