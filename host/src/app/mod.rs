@@ -20,6 +20,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
+mod databases;
 mod serve;
 
 /// How long stopping waits for observers' queues (notices) to empty.
@@ -71,7 +72,8 @@ impl App {
         // Every record says which host ran it.
         crate::event::set_host(config.bus.host_name());
         let connectors = registry::instances(&config)?;
-        let memory = Counted::new(crate::memory::open(&config).await?);
+        let files = databases::open_files(&config)?;
+        let memory = Counted::new(crate::memory::open(&config, files.memory).await?);
         let memory_counts = memory.counts();
         // A host without the `connectors` role runs none, so answers to
         // them are never delivered here.
@@ -99,13 +101,14 @@ impl App {
         let watch = watch::load_and_watch(catalog.clone()).await?;
         let metrics = Arc::new(Metrics::new().counting_memory(memory_counts));
         let (history, observers) =
-            crate::observe::open_all(&config, &metrics, &responses, observers)?;
+            crate::observe::open_all(&config, files.history, &metrics, &responses, observers)?;
         let workflows = crate::workflow::Workflows::start(
             config.clone(),
             catalog.clone(),
             responses.clone(),
             observers.clone(),
             coordination.clone(),
+            files.runs,
         )
         .await?;
         let in_flight = crate::bot::in_flight_limit(&config);

@@ -12,6 +12,7 @@
 //! workflows whenever their folder is read): one index routes to skills
 //! and workflows alike.
 
+mod matchers;
 mod policy;
 mod preview;
 pub mod progress;
@@ -34,12 +35,9 @@ use std::collections::{HashMap, HashSet};
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Skill files read at once during a reload.
 const PARALLEL_READS: usize = 8;
-/// The longest a skill's matchers may take to compile.
-const MATCHERS_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A loaded skill with its compiled matchers.
 pub struct Skill {
@@ -535,8 +533,20 @@ impl Catalog {
         forced
     }
 
-    /// Reacts to a change of one file (from the watcher).
+    /// Reads the file at `path`, then [`Catalog::reload_file`].
     pub async fn reload_path(&self, path: &Path) -> Option<Change> {
+        let read = SkillFile::read(path).await;
+        self.reload_file(path, read).await
+    }
+
+    /// Reacts to a change of the file at `path` (from the watcher), `read`
+    /// before the reload lock as [`Catalog::reload_all`] reads: loads it if
+    /// it is a skill's, unloads the skill whose file it was if it is gone.
+    pub async fn reload_file(
+        &self,
+        path: &Path,
+        read: Result<SkillFile, ReadError>,
+    ) -> Option<Change> {
         let in_folder = self.config.load().skills_dir.as_deref() == path.parent();
         let stem = path.file_stem().unwrap_or_default().to_string_lossy();
         if in_folder
@@ -561,13 +571,7 @@ impl Catalog {
             .into_iter()
             .flatten()
             .find(|s| s.path == path);
-        let read = match source {
-            Some(source) => {
-                let file = SkillFile::read(&source.path).await;
-                Some((source, file))
-            }
-            None => None,
-        };
+        let read = source.map(|source| (source, read));
 
         let guard = self.changing.lock().await;
         let old = self.current();
@@ -576,6 +580,10 @@ impl Catalog {
             None => old.skills.iter().find(|s| s.path == path).cloned(),
         };
         let (loaded, change) = match read {
+            Some((source, Err(e))) if e != ReadError::NotFound => {
+                let kept = previous.as_ref().map(|p| p.manifest.version.clone());
+                (previous.clone(), failed(&source, LoadError::Read(e), kept))
+            }
             Some((source, Ok(file))) => {
                 if FileStamp::now(&source.path).as_ref() != Some(&file.stamp) {
                     // Changed again since it was read: a later event loads it.
@@ -590,10 +598,6 @@ impl Catalog {
                     false,
                 )
                 .await
-            }
-            Some((source, Err(e))) if e != ReadError::NotFound => {
-                let kept = previous.as_ref().map(|p| p.manifest.version.clone());
-                (previous.clone(), failed(&source, LoadError::Read(e), kept))
             }
             _ => {
                 let gone = previous.clone()?;
@@ -703,7 +707,7 @@ async fn load_or_keep(
     }
     let path = source.path.clone();
     let loaded = match runtime.load_file(source, file).await {
-        Ok(loaded) => compile_matchers(loaded).await,
+        Ok(loaded) => matchers::compile(loaded).await,
         Err(e) => Err(e),
     };
     match loaded {
@@ -753,23 +757,6 @@ fn failed(source: &SkillSource, error: LoadError, kept: Option<String>) -> Chang
         },
         kept,
     }
-}
-
-/// Compiles a loaded skill's matchers on a blocking thread, within a time
-/// bound (the patterns are the skill's, so untrusted).
-async fn compile_matchers(loaded: LoadedSkill) -> Result<Skill, LoadError> {
-    let manifest = loaded.manifest.clone();
-    let compile = tokio::task::spawn_blocking(move || crate::matching::compile(&manifest));
-    let matchers = tokio::time::timeout(MATCHERS_TIMEOUT, compile)
-        .await
-        .map_err(|_| {
-            LoadError::Matchers(format!(
-                "compiling them took longer than {MATCHERS_TIMEOUT:?}"
-            ))
-        })?
-        .map_err(|e| LoadError::Matchers(format!("compiling them failed: {e}")))?
-        .map_err(LoadError::Matchers)?;
-    Ok(Skill { loaded, matchers })
 }
 
 /// A file in the skills folder whose name is not a skill name: its name

@@ -5,7 +5,7 @@
 //! settings and matchers), then put where the watcher loads it, written
 //! aside and renamed over, so the swap is make-before-break as a drop is.
 
-use super::{Catalog, Change, Skill, SkillSource, compile_matchers};
+use super::{Catalog, Change, Skill, SkillSource, matchers};
 use crate::runtime::LoadError;
 use crate::skill_file::SkillFile;
 use std::path::PathBuf;
@@ -43,7 +43,7 @@ impl Catalog {
             .load_file(source, SkillFile::from_bytes(bytes))
             .await
             .map_err(|e: LoadError| e.to_string())?;
-        compile_matchers(loaded).await.map_err(|e| e.to_string())
+        matchers::compile(loaded).await.map_err(|e| e.to_string())
     }
 
     /// Puts `bytes` where skill `name` loads from (aside, then renamed

@@ -4,6 +4,7 @@
 //! unload followed by a load.
 
 use super::Catalog;
+use crate::skill_file::SkillFile;
 use anyhow::{Context, Result};
 use notify::{RecursiveMode, Watcher};
 use std::collections::HashMap;
@@ -121,7 +122,10 @@ async fn debounce_loop(catalog: Arc<Catalog>, mut rx: mpsc::UnboundedReceiver<Pa
                 let ready: Vec<PathBuf> = due.iter().filter(|(_, t)| **t <= now).map(|(p, _)| p.clone()).collect();
                 for path in ready {
                     due.remove(&path);
-                    if let Some(change) = catalog.reload_path(&path).await {
+                    // Read before the catalog's reload lock, as a reload
+                    // of every skill reads each file.
+                    let read = SkillFile::read(&path).await;
+                    if let Some(change) = catalog.reload_file(&path, read).await {
                         change.log();
                     }
                 }

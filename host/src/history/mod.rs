@@ -82,11 +82,14 @@ trait Store: Send + 'static {
 
 /// Where a history is kept, as `databases:` says.
 pub enum Place {
-    /// The SQLite file at `path`. `abandoning`, as the bot opens it at
+    /// The SQLite `file`, open. `abandoning`, as the bot opens it at
     /// start: the records a previous run left `running` are marked
     /// `abandoned` (logged) first, and runs get a `running` row when they
     /// start (see [`History::started`]).
-    Sqlite { path: PathBuf, abandoning: bool },
+    Sqlite {
+        file: crate::sqlite::File,
+        abandoning: bool,
+    },
     /// Redis at `url` (shown as `shown` in errors), under
     /// `<prefix>/executions`: refused when Redis cannot be reached.
     Redis {
@@ -142,10 +145,10 @@ impl History {
     /// Opens (creating if needed) the history database at `path` and starts
     /// its writer thread.
     pub fn open(path: &Path, retention: Retention) -> Result<History> {
-        let path = path.to_owned();
+        let file = crate::sqlite::open_file(path, "history")?;
         Self::open_in(
             Place::Sqlite {
-                path,
+                file,
                 abandoning: false,
             },
             retention,
@@ -156,10 +159,10 @@ impl History {
     /// [`History::open`], first marking the records a previous run left
     /// `running` as `abandoned` (logged).
     pub fn open_abandoning(path: &Path, retention: Retention) -> Result<History> {
-        let path = path.to_owned();
+        let file = crate::sqlite::open_file(path, "history")?;
         Self::open_in(
             Place::Sqlite {
-                path,
+                file,
                 abandoning: true,
             },
             retention,
@@ -186,19 +189,9 @@ impl History {
                 let (store, reader) = self::redis::RedisHistory::connect(&url, &shown, &prefix)?;
                 (Box::new(store), Reader::Redis(Box::new(reader)), false)
             }
-            Place::Sqlite { path, abandoning } => {
-                let mut store = sqlite::SqliteStore::open(&path)?;
-                if abandoning {
-                    let abandoned = store
-                        .abandon()
-                        .with_context(|| format!("marking abandoned runs in {}", path.display()))?;
-                    if abandoned > 0 {
-                        tracing::warn!(
-                            abandoned,
-                            "executions in flight when the bot last ended without stopping are recorded as abandoned"
-                        );
-                    }
-                }
+            Place::Sqlite { file, abandoning } => {
+                let path = file.path.clone();
+                let store = sqlite::SqliteStore::open(file, abandoning)?;
                 (Box::new(store), Reader::Sqlite(path), abandoning)
             }
         };

@@ -9,7 +9,6 @@ use super::{Retention, Store};
 use crate::event::Execution;
 use anyhow::{Context, Result};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use std::path::Path;
 
 /// The embedded default: one SQLite file.
 pub(super) struct SqliteStore {
@@ -24,11 +23,12 @@ pub(super) struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the history database at `path`.
-    pub(super) fn open(path: &Path) -> Result<SqliteStore> {
-        let conn = crate::sqlite::open(
-            path,
-            "history",
+    /// Keeps the history in `file`: makes its tables and counts its rows;
+    /// `abandoning` (as the bot starts), first marks the records a
+    /// previous run left `running` as `abandoned` (logged).
+    pub(super) fn open(file: crate::sqlite::File, abandoning: bool) -> Result<SqliteStore> {
+        let crate::sqlite::File { conn, path } = file;
+        conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS executions (
                  id TEXT PRIMARY KEY,
                  skill TEXT NOT NULL,
@@ -48,15 +48,28 @@ impl SqliteStore {
              INSERT OR IGNORE INTO history_size (one, bytes)
                  SELECT 1, coalesce(sum(octet_length(record)), 0) FROM executions
                  WHERE NOT EXISTS (SELECT 1 FROM history_size);",
-        )?;
+        )
+        .with_context(|| format!("preparing the history database {}", path.display()))?;
         let rows: i64 = conn
             .query_row("SELECT count(*) FROM executions", [], |r| r.get(0))
             .with_context(|| format!("counting the history in {}", path.display()))?;
-        Ok(SqliteStore {
+        let mut store = SqliteStore {
             conn,
             rows: rows as u64,
             json: Vec::new(),
-        })
+        };
+        if abandoning {
+            let abandoned = store
+                .abandon()
+                .with_context(|| format!("marking abandoned runs in {}", path.display()))?;
+            if abandoned > 0 {
+                tracing::warn!(
+                    abandoned,
+                    "executions in flight when the bot last ended without stopping are recorded as abandoned"
+                );
+            }
+        }
+        Ok(store)
     }
 }
 
@@ -68,7 +81,7 @@ impl SqliteStore {
     /// Marks every record still `running` as `abandoned`: at start, before
     /// any run of this process, a running row is one a bot that ended
     /// without a word (`kill -9`) never finished. Returns how many.
-    pub(super) fn abandon(&mut self) -> Result<usize> {
+    fn abandon(&mut self) -> Result<usize> {
         let tx = self.conn.transaction()?;
         let rows: Vec<(String, String)> = {
             let mut select =

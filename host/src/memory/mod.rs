@@ -24,17 +24,21 @@ use futures::future::BoxFuture;
 use std::sync::Arc;
 
 /// The backend `databases:` names: Redis when `redis` is given, else the
-/// SQLite file. A Redis that cannot be reached stops the start here, with
-/// its URL (password hidden) in the error.
-pub async fn open(config: &Config) -> anyhow::Result<Arc<dyn MemoryStore>> {
-    match &config.databases.redis {
-        Some(redis) => {
+/// SQLite `file` opened as the bot starts. A Redis that cannot be reached
+/// stops the start here, with its URL (password hidden) in the error.
+pub async fn open(
+    config: &Config,
+    file: Option<crate::sqlite::File>,
+) -> anyhow::Result<Arc<dyn MemoryStore>> {
+    match (&config.databases.redis, file) {
+        (Some(redis), _) => {
             let shown = redis.shown_url();
             let memory = RedisMemory::connect(redis.url.expose(), &shown, &redis.prefix).await?;
             tracing::info!(url = %shown, prefix = %redis.prefix, "skills' memory is in Redis");
             Ok(Arc::new(memory))
         }
-        None => Ok(Arc::new(SqliteMemory::open(&config.database_path())?)),
+        (None, Some(file)) => Ok(Arc::new(SqliteMemory::on(file)?)),
+        (None, None) => anyhow::bail!("the memory's SQLite file was not opened"),
     }
 }
 

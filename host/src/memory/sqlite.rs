@@ -24,9 +24,14 @@ pub struct SqliteMemory {
 impl SqliteMemory {
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: &Path) -> Result<Self> {
-        let conn = crate::sqlite::open(
-            path,
-            "memory",
+        Self::on(crate::sqlite::open_file(path, "memory")?)
+    }
+
+    /// Keeps the memory in `file` (opened as the bot starts): makes its
+    /// table, then starts the thread that owns it.
+    pub fn on(file: crate::sqlite::File) -> Result<Self> {
+        let crate::sqlite::File { conn, path } = file;
+        conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS memory (
                  skill TEXT NOT NULL,
                  key TEXT NOT NULL,
@@ -34,7 +39,8 @@ impl SqliteMemory {
                  updated_at INTEGER NOT NULL,
                  PRIMARY KEY (skill, key)
              ) WITHOUT ROWID;",
-        )?;
+        )
+        .with_context(|| format!("preparing the memory database {}", path.display()))?;
         let (commands, inbox) = mpsc::channel();
         std::thread::Builder::new()
             .name("sandbot-sqlite".into())

@@ -18,6 +18,7 @@ use crate::bus::ResponseSink;
 use crate::config::Config;
 use crate::event::{EventId, Execution};
 use crate::history::{History, Place, Retention};
+use anyhow::Context;
 use futures::future::BoxFuture;
 use std::sync::Arc;
 
@@ -27,16 +28,18 @@ pub type Observers = Vec<Arc<dyn Observer>>;
 /// Every observer a configuration asks for, in the order each gets a
 /// record: the log, the metrics, the history (when `history.enabled`,
 /// returned too, for the commands and the API that read it), the
-/// notifier, then `more`.
+/// notifier, then `more`. The history is kept in `history_file` (opened
+/// as the bot starts) unless `databases.redis` is set.
 pub fn open_all(
     config: &Config,
+    history_file: Option<crate::sqlite::File>,
     metrics: &Arc<Metrics>,
     responses: &Arc<dyn ResponseSink>,
     more: Vec<Arc<dyn Observer>>,
 ) -> anyhow::Result<(Option<Arc<History>>, Observers)> {
     let mut all: Vec<Arc<dyn Observer>> = vec![Arc::new(LogObserver), metrics.clone()];
     let history = if config.history.enabled {
-        let history = Arc::new(open_history(config)?);
+        let history = Arc::new(open_history(config, history_file)?);
         all.push(Arc::new(HistoryObserver(history.clone())));
         Some(history)
     } else {
@@ -56,7 +59,7 @@ pub fn open_all(
 /// The history `history:` and `databases:` describe: in Redis when
 /// `databases.redis` is set, else in SQLite (runs the last process left
 /// `running` marked abandoned), its texts cut to `history.max-text`.
-fn open_history(config: &Config) -> anyhow::Result<History> {
+fn open_history(config: &Config, file: Option<crate::sqlite::File>) -> anyhow::Result<History> {
     let retention = Retention {
         max_age: config.history.max_age.0,
         max_count: config.history.max_count,
@@ -70,7 +73,7 @@ fn open_history(config: &Config) -> anyhow::Result<History> {
             prefix: redis.prefix.clone(),
         },
         None => Place::Sqlite {
-            path: config.history_path(),
+            file: file.context("the history's SQLite file was not opened")?,
             abandoning: true,
         },
     };

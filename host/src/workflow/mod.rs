@@ -51,7 +51,7 @@ use crate::coordination::Coordination;
 use crate::event::{Event, EventId, Message, Outcome, Response, ResponseBody, Target};
 use crate::observe::Observer;
 use crate::permissions::Asker;
-use anyhow::Result;
+use anyhow::{Context, Result};
 pub use commands::commands;
 use defs::Definitions;
 use engine::Engine;
@@ -76,16 +76,18 @@ pub struct Workflows {
 }
 
 impl Workflows {
-    /// Opens the store (beside the history, or in Redis when
-    /// `databases.redis` is set, shared with the other hosts through
-    /// `coordination`), loads the folder and watches it. Runs left
-    /// unfinished start again with [`Workflows::resume`].
+    /// Keeps the runs in `runs_file` (the history's file, opened as the
+    /// bot starts), or in Redis when `databases.redis` is set, shared with
+    /// the other hosts through `coordination`; loads the folder and
+    /// watches it. Runs left unfinished start again with
+    /// [`Workflows::resume`].
     pub async fn start(
         config: Arc<Config>,
         catalog: Arc<Catalog>,
         responses: Arc<dyn ResponseSink>,
         observers: Vec<Arc<dyn Observer>>,
         coordination: Option<Arc<dyn Coordination>>,
+        runs_file: Option<crate::sqlite::File>,
     ) -> Result<Arc<Workflows>> {
         let (store, shared) = match (&config.databases.redis, coordination) {
             (Some(redis), Some(coordination)) => {
@@ -98,7 +100,10 @@ impl Workflows {
             (Some(_), None) => {
                 anyhow::bail!("workflow runs in Redis need the hosts' coordination")
             }
-            (None, _) => (Store::sqlite(&config.history_path())?, None),
+            (None, _) => {
+                let file = runs_file.context("the workflow runs' SQLite file was not opened")?;
+                (Store::in_file(file)?, None)
+            }
         };
         if config.history.enabled {
             prune::now_and_hourly(store.clone(), &config);

@@ -357,7 +357,12 @@ const FAILURES_KEPT: usize = 256;
 impl Store {
     /// The runs in the SQLite file at `path` (the history's).
     pub fn sqlite(path: &Path) -> Result<Store> {
-        Ok(Store::with(Arc::new(sqlite::SqliteRuns::open(path)?)))
+        Self::in_file(crate::sqlite::open_file(path, "workflow")?)
+    }
+
+    /// The runs in `file` (the history's, opened as the bot starts).
+    pub fn in_file(file: crate::sqlite::File) -> Result<Store> {
+        Ok(Store::with(Arc::new(sqlite::SqliteRuns::open(file)?)))
     }
 
     /// The runs in Redis under `<prefix>/workflows`, owned by `host`.

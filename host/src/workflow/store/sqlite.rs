@@ -6,7 +6,6 @@
 use super::{Backend, NewRun, Row, RunStatus, RunsToClaim, Step};
 use anyhow::{Context, Result};
 use rusqlite::{Connection, OptionalExtension, params};
-use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -15,10 +14,11 @@ pub(super) struct SqliteRuns {
 }
 
 impl SqliteRuns {
-    pub(super) fn open(path: &Path) -> Result<SqliteRuns> {
-        let mut conn = crate::sqlite::open(
-            path,
-            "workflow",
+    /// Keeps the runs in `file`: makes their tables (upgrading those an
+    /// older sandbot made).
+    pub(super) fn open(file: crate::sqlite::File) -> Result<SqliteRuns> {
+        let crate::sqlite::File { mut conn, path } = file;
+        conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS workflow_runs (
                  id INTEGER PRIMARY KEY AUTOINCREMENT,
                  workflow TEXT NOT NULL,
@@ -32,7 +32,8 @@ impl SqliteRuns {
                  doc TEXT NOT NULL,
                  PRIMARY KEY (run, task)
              ) WITHOUT ROWID;",
-        )?;
+        )
+        .with_context(|| format!("preparing the workflow database {}", path.display()))?;
         super::upgrade::without_rowid(&mut conn)
             .with_context(|| format!("upgrading the workflow tables in {}", path.display()))?;
         Ok(SqliteRuns {
