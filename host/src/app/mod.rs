@@ -5,10 +5,9 @@
 use crate::bot::{Bot, Dispatch};
 use crate::bus::{Delivery, EventSink, Outboxes};
 use crate::catalog::{Catalog, watch};
-use crate::commands::Commands;
 use crate::config::{Config, Role};
 use crate::connectors::registry::{self, Instance};
-use crate::coordination::Heartbeat;
+use crate::coordination::{Heartbeat, HostStatus};
 use crate::history::History;
 use crate::memory::Counted;
 use crate::nats::join::Joined;
@@ -20,6 +19,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
+mod commands;
 mod databases;
 mod serve;
 
@@ -74,7 +74,7 @@ impl App {
         let connectors = registry::instances(&config)?;
         let files = databases::open_files(&config)?;
         let memory = Counted::new(crate::memory::open(&config, files.memory).await?);
-        let memory_counts = memory.counts();
+        let metrics = Arc::new(Metrics::new().counting_memory(memory.counts()));
         // A host without the `connectors` role runs none, so answers to
         // them are never delivered here.
         let served = connectors
@@ -92,14 +92,9 @@ impl App {
             memory: memory.clone(),
             responses: responses.clone(),
         };
-        let options = Options {
-            cache_dir: config.runtime.compile_cache.then(|| config.cache_dir()),
-            max_in_flight: config.runtime.max_in_flight,
-        };
-        let runtime = Arc::new(Runtime::new(options, services)?);
+        let runtime = Arc::new(Runtime::new(Options::as_configured(&config), services)?);
         let catalog = Arc::new(Catalog::new(runtime.clone(), config.clone()));
         let watch = watch::load_and_watch(catalog.clone()).await?;
-        let metrics = Arc::new(Metrics::new().counting_memory(memory_counts));
         let (history, observers) =
             crate::observe::open_all(&config, files.history, &metrics, &responses, observers)?;
         let workflows = crate::workflow::Workflows::start(
@@ -114,26 +109,16 @@ impl App {
         let in_flight = crate::bot::in_flight_limit(&config);
         // On a NATS bus, made before the dispatcher: its `reload` reaches
         // every host.
-        let hosts = match (&bus, &coordination) {
-            (Some(bus), Some(coordination)) => Some(crate::nats::hosts::Hosts::new(
-                bus.cluster.clone(),
-                coordination.clone(),
-                config.roles.clone(),
-                catalog.clone(),
-                in_flight.clone(),
-            )),
-            _ => None,
-        };
-        let mut commands = Commands::new(config.clone());
-        commands.extend(crate::workflow::commands(&workflows));
-        commands.extend(crate::builtins::commands(catalog.clone(), history.clone()));
+        let hosts = crate::nats::hosts::Hosts::on_bus(
+            bus.as_ref(),
+            coordination.as_ref(),
+            config.roles.clone(),
+            catalog.clone(),
+            in_flight.clone(),
+        );
         let installs = crate::installs::Installs::new(catalog.clone());
-        commands.extend(installs.commands());
-        if let Some(hosts) = &hosts {
-            commands.replace(&["reload"], |local| {
-                crate::nats::hosts::reload_everywhere(hosts.clone(), local)
-            });
-        }
+        let commands =
+            commands::registry(&config, &workflows, &catalog, &history, &installs, &hosts);
         let bot = Bot::new(crate::bot::Parts {
             catalog: catalog.clone(),
             runtime,
@@ -142,23 +127,15 @@ impl App {
             metrics: metrics.clone(),
             work: work.clone(),
             workflows: workflows.clone(),
-            commands: Arc::new(commands),
+            commands,
             in_flight,
         });
         // Alive before the workflows claim runs: no other host takes this
         // one's meanwhile. The status it beats: the cluster's on NATS,
         // nothing more than its name on Redis.
+        let status = hosts.clone().map(|h| h as Arc<dyn HostStatus>);
         let heartbeat = match coordination {
-            Some(coordination) => {
-                let status: Arc<dyn Fn() -> Vec<u8> + Send + Sync> = match &hosts {
-                    Some(hosts) => {
-                        let hosts = hosts.clone();
-                        Arc::new(move || hosts.status_bytes())
-                    }
-                    None => Arc::new(Vec::new),
-                };
-                Some(Heartbeat::start(coordination, status).await)
-            }
+            Some(coordination) => Some(Heartbeat::start(coordination, status).await),
             None => None,
         };
         // Never fatal: a run that cannot be read fails alone (logged).

@@ -120,6 +120,12 @@ pub async fn alive(coordination: &dyn Coordination) -> Result<Vec<String>> {
     Ok(hosts)
 }
 
+/// What a host says about itself at each beat (the cluster's status on
+/// NATS; a host without one says nothing more than its name).
+pub trait HostStatus: Send + Sync {
+    fn status_bytes(&self) -> Vec<u8>;
+}
+
 /// This host's heartbeat among several: beats until [`Heartbeat::leave`]
 /// (or until dropped, when it just stops beating).
 pub struct Heartbeat {
@@ -131,8 +137,12 @@ impl Heartbeat {
     /// Beats once, then every beat (see [`keep_beating`]).
     pub async fn start(
         coordination: Arc<dyn Coordination>,
-        status: Arc<dyn Fn() -> Vec<u8> + Send + Sync>,
+        status: Option<Arc<dyn HostStatus>>,
     ) -> Heartbeat {
+        let status: Arc<dyn Fn() -> Vec<u8> + Send + Sync> = match status {
+            Some(status) => Arc::new(move || status.status_bytes()),
+            None => Arc::new(Vec::new),
+        };
         let beating = keep_beating(coordination.clone(), status).await;
         Heartbeat {
             coordination,

@@ -57,17 +57,19 @@ pub struct Hosts {
 }
 
 impl Hosts {
-    /// The hosts and this host's leases, made before the dispatcher, whose
-    /// `reload` command reaches every host.
-    pub fn new(
-        cluster: Cluster,
-        coordination: Arc<dyn Coordination>,
+    /// On a NATS bus, the hosts and this host's leases, made before the
+    /// dispatcher, whose `reload` command reaches every host; none on a
+    /// local bus.
+    pub fn on_bus(
+        bus: Option<&super::Bus>,
+        coordination: Option<&Arc<dyn Coordination>>,
         roles: Roles,
         catalog: Arc<Catalog>,
         in_flight: Arc<tokio::sync::Semaphore>,
-    ) -> Arc<Hosts> {
-        Arc::new(Hosts {
-            cluster,
+    ) -> Option<Arc<Hosts>> {
+        let (bus, coordination) = (bus?, coordination?.clone());
+        Some(Arc::new(Hosts {
+            cluster: bus.cluster.clone(),
             leases: Leases::new(coordination.clone()),
             coordination,
             roles,
@@ -75,7 +77,7 @@ impl Hosts {
             max_in_flight: in_flight.available_permits(),
             in_flight,
             started_at: crate::event::now_ms(),
-        })
+        }))
     }
 
     pub fn cluster(&self) -> &Cluster {
@@ -144,11 +146,6 @@ impl Hosts {
             }
         }
         Ok(hosts)
-    }
-
-    /// What this host says at each beat: its status, as JSON.
-    pub fn status_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(&self.status()).expect("a status serializes")
     }
 
     /// Answers other hosts' `reload`: reloads here and reports, until
@@ -307,5 +304,12 @@ impl Handler for Everywhere {
                 Reply::Done => Reply::Done,
             }
         })
+    }
+}
+
+impl crate::coordination::HostStatus for Hosts {
+    /// What this host says at each beat: its status, as JSON.
+    fn status_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.status()).expect("a status serializes")
     }
 }

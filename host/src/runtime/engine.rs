@@ -40,6 +40,16 @@ pub struct Options {
     pub max_in_flight: usize,
 }
 
+impl Options {
+    /// As the configuration's `runtime:` section says.
+    pub fn as_configured(config: &crate::config::Config) -> Options {
+        Options {
+            cache_dir: config.runtime.compile_cache.then(|| config.cache_dir()),
+            max_in_flight: config.runtime.max_in_flight,
+        }
+    }
+}
+
 impl Default for Options {
     fn default() -> Self {
         Options {

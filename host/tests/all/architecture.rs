@@ -2,6 +2,9 @@
 //! other without circles, and no lower layer imports a higher one (the
 //! layers are listed in `host/src/lib.rs`). Read from the source itself:
 //! every `crate::` and `super::` path outside test modules is an import.
+//! And the rooms stay a size a reader can hold: no file of `host/src` over
+//! 800 lines, no function over 100 in the wiring, the dispatcher and the
+//! workflow engine.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -389,4 +392,117 @@ fn no_layer_imports_a_higher_one() {
             );
         }
     }
+}
+
+/// Every `.rs` file under `host/src`, with its path from there.
+fn all_files() -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    walk(&root, &mut files);
+    files
+        .into_iter()
+        .map(|f| {
+            let rel = f
+                .strip_prefix(&root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            (rel, std::fs::read_to_string(&f).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn no_file_is_over_800_lines() {
+    let files = all_files();
+    assert!(files.len() > 30, "the scan found too little");
+    let long: Vec<String> = files
+        .iter()
+        .filter(|(_, text)| text.lines().count() > 800)
+        .map(|(path, text)| format!("{path}: {} lines", text.lines().count()))
+        .collect();
+    assert!(long.is_empty(), "split these by concept: {long:?}");
+}
+
+/// The functions of `text` (outside its unit tests) longer than `most`
+/// lines, from the `fn` line to the brace that closes it at its indent.
+fn long_functions(text: &str, most: usize) -> Vec<(String, usize)> {
+    let text = match text.find("#[cfg(test)]") {
+        Some(at) => &text[..at],
+        None => text,
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    let mut long = Vec::new();
+    for (at, line) in lines.iter().enumerate() {
+        let body = line.trim_start();
+        let indent = line.len() - body.len();
+        let head = [
+            "pub(crate) ",
+            "pub(super) ",
+            "pub ",
+            "async ",
+            "const ",
+            "unsafe ",
+        ]
+        .iter()
+        .fold(body, |b, word| b.strip_prefix(word).unwrap_or(b));
+        let head = head.strip_prefix("async ").unwrap_or(head);
+        let Some(name) = head.strip_prefix("fn ") else {
+            continue;
+        };
+        let name: String = name
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        // A declaration without a body (a trait's) ends in `;`.
+        let Some(open) = lines[at..]
+            .iter()
+            .position(|l| l.trim_end().ends_with('{') || l.trim_end().ends_with(';'))
+        else {
+            continue;
+        };
+        if lines[at + open].trim_end().ends_with(';') {
+            continue;
+        }
+        let close = " ".repeat(indent) + "}";
+        if let Some(end) = lines[at + open..]
+            .iter()
+            .position(|l| l.trim_end() == close)
+        {
+            let length = open + end + 1;
+            if length > most {
+                long.push((name, length));
+            }
+        }
+    }
+    long
+}
+
+#[test]
+fn no_function_of_the_wiring_the_dispatcher_or_the_workflows_is_over_100_lines() {
+    let mut checked = 0;
+    let mut long = Vec::new();
+    for (path, text) in all_files() {
+        if !["app/", "bot/", "workflow/"]
+            .iter()
+            .any(|d| path.starts_with(d))
+        {
+            continue;
+        }
+        checked += 1;
+        for (name, lines) in long_functions(&text, 100) {
+            long.push(format!("{path}: fn {name}, {lines} lines"));
+        }
+    }
+    assert!(checked > 10, "the scan found too little");
+    assert!(long.is_empty(), "split these: {long:?}");
+}
+
+#[test]
+fn the_function_measure_sees_a_long_function() {
+    let body = "    let x = 1;\n".repeat(120);
+    let text = format!(
+        "impl A {{\n    pub async fn long(&self) {{\n{body}    }}\n    fn short() {{}}\n}}\n"
+    );
+    assert_eq!(long_functions(&text, 100), vec![("long".to_string(), 122)]);
 }
