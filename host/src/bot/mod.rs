@@ -167,7 +167,7 @@ impl Bot {
         event: Event,
         reservation: Reservation,
     ) -> Vec<Execution> {
-        self.handle(id, event, Some(reservation)).await
+        owned(self.handle(id, event, Some(reservation)).await)
     }
 
     /// Handles one event to completion: every skill it started has finished
@@ -177,7 +177,7 @@ impl Bot {
             return Vec::new();
         };
         let _entered = self.work.enter();
-        self.handle(EventId::next(), event, None).await
+        owned(self.handle(EventId::next(), event, None).await)
     }
 
     async fn handle(
@@ -185,7 +185,7 @@ impl Bot {
         id: EventId,
         event: Event,
         reservation: Option<Reservation>,
-    ) -> Vec<Execution> {
+    ) -> Vec<Arc<Execution>> {
         self.metrics.event(&event);
         let span = tracing::info_span!(
             "event",
@@ -218,8 +218,11 @@ impl Bot {
                 };
                 self.run_hits(&set, id, &event, reserved, hits).await
             };
+            // Shared with the history, not copied into it: a connector's
+            // event (most) drops its own at once.
+            let executions: Vec<Arc<Execution>> = executions.into_iter().map(Arc::new).collect();
             for execution in &executions {
-                self.observe(execution);
+                self.executor().observe_shared(execution);
             }
             drop(in_flight_place);
             if let Some(connector) = event.connector() {
@@ -396,7 +399,7 @@ impl Bot {
             async move {
                 let run = bot.execute(&set, id, n, &event, &hit, Some(reserved));
                 tokio::select! {
-                    execution = run => bot.observe(&execution),
+                    execution = run => bot.executor().observe_shared(&Arc::new(execution)),
                     // Dropping the run records it as interrupted; the
                     // room that asked is told.
                     () = bot.work.stopped() => {
@@ -743,4 +746,10 @@ fn reply_target(m: &Message) -> Target {
         room: m.room.clone(),
         thread: m.thread.clone(),
     }
+}
+
+/// The caller's own copies of `executions` (the history may still hold
+/// them, queued).
+fn owned(executions: Vec<Arc<Execution>>) -> Vec<Execution> {
+    executions.into_iter().map(Arc::unwrap_or_clone).collect()
 }

@@ -13,25 +13,20 @@
 //! the records' JSON) as well as by age and count, the oldest first. A
 //! record that cannot be read back is skipped by a search, not fatal to it.
 
-use crate::event::{Execution, Outcome, ResponseBody};
+use crate::event::{Execution, Outcome};
 use anyhow::{Context, Result};
 use rusqlite::Connection;
+mod cut;
 mod redis;
 mod sqlite;
+mod writer;
+
+use cut::{cut_texts, fits_texts};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak, mpsc};
-use std::time::{Duration, Instant};
-
-/// The most records written in one transaction.
-const BATCH: usize = 512;
-
-/// How long the writer gathers records after the first before it writes
-/// them: a transaction per record or two costs SQLite a WAL append of every
-/// page it touched (the table's and three indexes'), and the writer a
-/// wake-up per record. A record waits about this long to become findable.
-const LINGER: Duration = Duration::from_millis(10);
+use std::time::Duration;
 
 /// How long, how many and how many bytes of records are kept.
 #[derive(Debug, Clone, Copy)]
@@ -80,7 +75,7 @@ pub struct Filter {
 /// Where the records are kept, for the writer thread.
 trait Store: Send + 'static {
     /// Writes `batch`; returns the records' total size after it.
-    fn write(&mut self, batch: &[Execution]) -> Result<u64>;
+    fn write(&mut self, batch: &[Arc<Execution>]) -> Result<u64>;
     fn prune(&mut self, retention: Retention) -> Result<()>;
 }
 
@@ -108,11 +103,10 @@ impl Filter {
 }
 
 /// What the writer is sent.
-// A record goes by value: boxing it would add an allocation per record.
-#[allow(clippy::large_enum_variant)]
 enum Queued {
-    /// A record to keep.
-    Record(Execution),
+    /// A record to keep, its texts already cut: most often the one the
+    /// dispatcher made, shared rather than copied ([`History::record_shared`]).
+    Record(Arc<Execution>),
     /// A run that has started, to keep as its `running` row if it is still
     /// going when its batch is written. The run holds the record until it
     /// ends, and then its own record follows; so a run shorter than the
@@ -137,6 +131,8 @@ pub struct History {
     /// at its next start. In Redis, shared by hosts, one host could not
     /// tell another's running rows from abandoned ones.
     keeps_started: bool,
+    /// Wakes the writer when someone waits for what was queued.
+    hurry: writer::Hurry,
 }
 
 impl History {
@@ -181,13 +177,21 @@ impl History {
     fn start(store: impl Store, reader: Reader, retention: Retention) -> Result<History> {
         let (records, rx) = mpsc::channel();
         let written = std::sync::Arc::new((std::sync::Mutex::new(0u64), std::sync::Condvar::new()));
-        let counter = written.clone();
         let (tell, written_now) = tokio::sync::watch::channel(0);
         let max_text = Arc::new(AtomicUsize::new(DEFAULT_MAX_TEXT));
-        let cut_to = max_text.clone();
-        std::thread::Builder::new()
+        let asked = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = writer::Writer {
+            store,
+            rx,
+            retention,
+            max_text: max_text.clone(),
+            written: written.clone(),
+            tell,
+            asked: asked.clone(),
+        };
+        let thread = std::thread::Builder::new()
             .name("history".into())
-            .spawn(move || writer(store, rx, retention, cut_to, counter, tell))
+            .spawn(move || writer.run())
             .context("starting the history writer")?;
         Ok(History {
             records,
@@ -197,6 +201,7 @@ impl History {
             sent: std::sync::atomic::AtomicU64::new(0),
             max_text,
             keeps_started: false,
+            hurry: writer::Hurry::new(asked, thread.thread().clone()),
         })
     }
 
@@ -208,12 +213,24 @@ impl History {
         self
     }
 
-    /// Queues a record for writing, its texts cut to `history.max-text`;
-    /// never waits.
+    /// Queues a copy of a record for writing, its texts cut to
+    /// `history.max-text`; never waits.
     pub fn record(&self, execution: &Execution) {
         let mut kept = execution.clone();
         cut_texts(&mut kept, self.max_text.load(Ordering::Relaxed));
-        self.queue(Queued::Record(kept));
+        self.queue(Queued::Record(Arc::new(kept)));
+    }
+
+    /// Queues `execution` for writing without copying it, unless a text
+    /// must be cut to `history.max-text` (then a cut copy); never waits.
+    /// The writer frees it (after the caller lets go of it).
+    pub fn record_shared(&self, execution: &Arc<Execution>) {
+        let max = self.max_text.load(Ordering::Relaxed);
+        if fits_texts(execution, max) {
+            self.queue(Queued::Record(execution.clone()));
+        } else {
+            self.record(execution);
+        }
     }
 
     fn queue(&self, queued: Queued) {
@@ -244,6 +261,9 @@ impl History {
         let target = self.sent.load(std::sync::atomic::Ordering::Relaxed);
         let (lock, ready) = &*self.written;
         let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+        if *guard < target {
+            self.hurry.now();
+        }
         let (guard, _) = ready
             .wait_timeout_while(guard, within, |n| *n < target)
             .unwrap_or_else(|e| e.into_inner());
@@ -255,6 +275,9 @@ impl History {
     pub async fn caught_up(&self) {
         let target = self.sent.load(std::sync::atomic::Ordering::Relaxed);
         let mut written = self.written_now.clone();
+        if *written.borrow() < target {
+            self.hurry.now();
+        }
         let _ = written.wait_for(|n| *n >= target).await;
     }
 
@@ -403,152 +426,9 @@ fn skipped(n: usize) {
     }
 }
 
-/// Cuts every text of `e` to `max` bytes, marked (`text::cut_marked`): what
-/// came from outside (a message, captures, answers, an error, names, ids
-/// of rooms and users) cannot grow a record past a known size. Its id and
-/// the event's stay whole: they identify it.
-fn cut_texts(e: &mut Execution, max: usize) {
-    let cut = |s: &mut String| {
-        if s.len() > max {
-            *s = crate::text::cut_marked(s, max).into_owned();
-        }
-    };
-    let cut_opt = |s: &mut Option<String>| {
-        if let Some(s) = s {
-            cut(s);
-        }
-    };
-    for s in [&mut e.skill, &mut e.version, &mut e.sha256, &mut e.matcher] {
-        cut(s);
-    }
-    for s in [
-        &mut e.alias,
-        &mut e.connector,
-        &mut e.room,
-        &mut e.thread,
-        &mut e.user,
-        &mut e.user_id,
-        &mut e.text,
-        &mut e.error,
-        &mut e.parent,
-        &mut e.undelivered,
-    ] {
-        cut_opt(s);
-    }
-    for (k, v) in &mut e.captures {
-        cut(k);
-        cut(v);
-    }
-    e.denials.iter_mut().for_each(cut);
-    for r in &mut e.responses {
-        cut(&mut r.target.connector);
-        cut(&mut r.target.room);
-        cut_opt(&mut r.target.thread);
-        match &mut r.body {
-            ResponseBody::Text(t) => cut(t),
-            ResponseBody::Reaction { message_id, emoji } => {
-                cut(message_id);
-                cut(emoji);
-            }
-        }
-    }
-}
-
-/// Writes what arrives, a batch per transaction, until every sender is gone.
-fn writer(
-    mut store: impl Store,
-    rx: mpsc::Receiver<Queued>,
-    retention: Retention,
-    max_text: Arc<AtomicUsize>,
-    written: std::sync::Arc<(std::sync::Mutex<u64>, std::sync::Condvar)>,
-    tell: tokio::sync::watch::Sender<u64>,
-) {
-    let mut pruned = Instant::now();
-    let mut queued = Vec::with_capacity(BATCH);
-    let mut batch = Vec::with_capacity(BATCH);
-    // The last batch was full: more are waiting, so don't linger.
-    let mut behind = false;
-    while let Ok(first) = rx.recv() {
-        queued.push(first);
-        // Sleep rather than wait on the channel: a sender then finds no
-        // one to wake, which spares a futex call and a context switch per
-        // record.
-        if !behind {
-            std::thread::sleep(LINGER);
-        }
-        while queued.len() < BATCH {
-            match rx.try_recv() {
-                Ok(next) => queued.push(next),
-                Err(_) => break,
-            }
-        }
-        behind = queued.len() == BATCH;
-        let received = queued.len() as u64;
-        batch.extend(queued.drain(..).filter_map(|q| match q {
-            Queued::Record(e) => Some(e),
-            // A run still going: its row, as it reads now.
-            Queued::Started(run) => run.upgrade().map(|run| {
-                let mut row = Execution::clone(&run);
-                drop(run);
-                row.outcome = crate::event::Outcome::Running;
-                cut_texts(&mut row, max_text.load(Ordering::Relaxed));
-                row
-            }),
-        }));
-        latest_only(&mut batch);
-        let over_budget = match store.write(&batch) {
-            Ok(total) => total > retention.max_bytes,
-            Err(e) => {
-                tracing::error!(
-                    "could not write {} execution records to the history: {e:#}",
-                    batch.len()
-                );
-                false
-            }
-        };
-        // Over the byte budget it is pruned at once: the budget holds
-        // after every batch, not only once a second.
-        if over_budget || pruned.elapsed() >= Duration::from_secs(1) {
-            if let Err(e) = store.prune(retention) {
-                tracing::warn!("could not prune the history: {e:#}");
-            }
-            pruned = Instant::now();
-        }
-        let (lock, ready) = &*written;
-        let mut count = lock.lock().unwrap_or_else(|e| e.into_inner());
-        *count += received;
-        tell.send_replace(*count);
-        drop(count);
-        ready.notify_all();
-        batch.clear();
-    }
-}
-
-/// Keeps, of the records in `batch` with the same id, only the last (in
-/// its place): writing the others would only be undone in the same
-/// transaction. Most often a run's `running` row and its record arrive
-/// in one batch (a run is shorter than [`LINGER`]); without this the row
-/// and its indexes were written, then deleted and written again.
-fn latest_only(batch: &mut Vec<Execution>) {
-    if batch.len() < 2 {
-        return;
-    }
-    let keep: Vec<bool> = {
-        let mut seen = std::collections::HashSet::with_capacity(batch.len());
-        let mut keep: Vec<bool> = batch
-            .iter()
-            .rev()
-            .map(|e| seen.insert(e.id.as_str()))
-            .collect();
-        keep.reverse();
-        keep
-    };
-    let mut kept = keep.into_iter();
-    batch.retain(|_| kept.next().unwrap_or(true));
-}
-
 #[cfg(test)]
 mod tests {
+    use super::writer::latest_only;
     use super::*;
     use crate::event::EventId;
 
@@ -728,9 +608,13 @@ mod tests {
         running.text = Some("a running row, longer than the record's text".into());
         let done = record(1, "hello", "alice", Outcome::Ok);
         let other = record(2, "deploy", "bob", Outcome::Ok);
-        let mut batch = vec![running.clone(), other.clone(), done.clone()];
+        let mut batch = vec![
+            Arc::new(running.clone()),
+            Arc::new(other.clone()),
+            Arc::new(done.clone()),
+        ];
         latest_only(&mut batch);
-        assert_eq!(batch, [other.clone(), done.clone()]);
+        assert_eq!(batch, [Arc::new(other.clone()), Arc::new(done.clone())]);
 
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("h.db");
@@ -789,6 +673,37 @@ mod tests {
             kept.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
             ["e7", "e6", "e5", "e4"]
         );
+        // Each record replaced its `running` row (a failed INSERT, then
+        // the replacement) and its size.
+        let conn = Connection::open(&path).unwrap();
+        let (total, sum): (i64, i64) = conn
+            .query_row(
+                "SELECT (SELECT bytes FROM history_size),
+                        (SELECT sum(octet_length(record)) FROM executions)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(total, sum, "the kept total is the table's");
+    }
+
+    /// The writer gathers records for [`writer::LINGER`], but one who
+    /// waits for them (a search, a stop) wakes it: a record is findable at
+    /// once.
+    #[test]
+    fn a_reader_does_not_wait_for_the_writers_gathering() {
+        let dir = tempfile::tempdir().unwrap();
+        let history = History::open(&dir.path().join("h.db"), Retention::default()).unwrap();
+        let fastest = (1..=5)
+            .map(|n| {
+                let queued = std::time::Instant::now();
+                history.record(&record(n, "hello", "alice", Outcome::Ok));
+                assert!(history.get(&format!("e{n}")).unwrap().is_some());
+                queued.elapsed()
+            })
+            .min()
+            .unwrap();
+        assert!(fastest < writer::LINGER / 2, "{fastest:?}");
     }
 
     /// A run shared with the history: its `running` row is written (cut
@@ -823,6 +738,94 @@ mod tests {
         history.record(&short);
         assert!(history.flush(Duration::from_secs(5)));
         assert_eq!(history.get("e2").unwrap().unwrap().outcome, Outcome::Ok);
+    }
+
+    /// A record is queued as it is (shared, not copied) only if no text
+    /// needs cutting: each text `cut_texts` cuts, made too long in turn,
+    /// makes `fits_texts` say no.
+    #[test]
+    fn a_record_is_shared_only_when_no_text_must_be_cut() {
+        use crate::event::{Response, ResponseBody, Target};
+        let long = || "x".repeat(200);
+        let answer = |body| Response {
+            target: Target {
+                connector: "shell".into(),
+                room: "shell".into(),
+                thread: Some("t".into()),
+            },
+            body,
+            in_reply_to: None,
+        };
+        let mut base = record(1, "hello", "alice", Outcome::Ok);
+        base.responses = vec![
+            answer(ResponseBody::Text("hi".into())),
+            answer(ResponseBody::Reaction {
+                message_id: "m".into(),
+                emoji: "👍".into(),
+            }),
+        ];
+        base.denials = vec!["no".into()];
+        type Lengthen = fn(&mut Execution, String);
+        let each: [Lengthen; 24] = [
+            |e, s| e.skill = s,
+            |e, s| e.version = s,
+            |e, s| e.sha256 = s,
+            |e, s| e.matcher = s,
+            |e, s| e.alias = Some(s),
+            |e, s| e.connector = Some(s),
+            |e, s| e.room = Some(s),
+            |e, s| e.thread = Some(s),
+            |e, s| e.user = Some(s),
+            |e, s| e.user_id = Some(s),
+            |e, s| e.text = Some(s),
+            |e, s| e.error = Some(s),
+            |e, s| e.parent = Some(s),
+            |e, s| e.undelivered = Some(s),
+            |e, s| e.captures[0].0 = s,
+            |e, s| e.captures[0].1 = s,
+            |e, s| e.denials[0] = s,
+            |e, s| e.responses[0].target.connector = s,
+            |e, s| e.responses[0].target.room = s,
+            |e, s| e.responses[0].target.thread = Some(s),
+            |e, s| e.responses[0].body = ResponseBody::Text(s),
+            |e, s| {
+                e.responses[1].body = ResponseBody::Reaction {
+                    message_id: s,
+                    emoji: "👍".into(),
+                }
+            },
+            |e, s| {
+                e.responses[1].body = ResponseBody::Reaction {
+                    message_id: "m".into(),
+                    emoji: s,
+                }
+            },
+            |e, s| e.captures.push((s, "v".into())),
+        ];
+        assert!(fits_texts(&base, 100));
+        let mut cut = base.clone();
+        cut_texts(&mut cut, 100);
+        assert_eq!(cut, base, "nothing to cut");
+        for (n, lengthen) in each.iter().enumerate() {
+            let mut e = base.clone();
+            lengthen(&mut e, long());
+            assert!(!fits_texts(&e, 100), "text {n} too long, said to fit");
+            let mut cut = e.clone();
+            cut_texts(&mut cut, 100);
+            assert_ne!(cut, e, "text {n} not cut");
+        }
+
+        // Through the history: a shared record is the one written.
+        let dir = tempfile::tempdir().unwrap();
+        let history = History::open(&dir.path().join("h.db"), Retention::default())
+            .unwrap()
+            .keeping_texts(100);
+        let mut e = base.clone();
+        e.text = Some(long());
+        history.record_shared(&Arc::new(e));
+        history.record_shared(&Arc::new(record(2, "hello", "bob", Outcome::Ok)));
+        assert!(history.get("e1").unwrap().unwrap().text.unwrap().len() <= 100);
+        assert_eq!(history.get("e2").unwrap().unwrap().user.as_deref(), Some("bob"));
     }
 
     impl Execution {
