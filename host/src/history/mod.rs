@@ -271,14 +271,20 @@ impl History {
     }
 
     /// Resolves once every record queued before the call is written (a bus
-    /// worker acks an event only then).
+    /// worker acks an event only then). It lets the writer gather for
+    /// [`writer::HURRY_AFTER`] before it wakes it: events handled at once
+    /// still share a batch.
     pub async fn caught_up(&self) {
         let target = self.sent.load(std::sync::atomic::Ordering::Relaxed);
         let mut written = self.written_now.clone();
-        if *written.borrow() < target {
+        let gathered = written.wait_for(|n| *n >= target);
+        if tokio::time::timeout(writer::HURRY_AFTER, gathered)
+            .await
+            .is_err()
+        {
             self.hurry.now();
+            let _ = written.wait_for(|n| *n >= target).await;
         }
-        let _ = written.wait_for(|n| *n >= target).await;
     }
 
     /// The records that fit `filter`, newest first, including every record

@@ -22,6 +22,11 @@ const BATCH: usize = 4096;
 /// it: [`Hurry::now`] wakes the writer.
 pub(super) const LINGER: Duration = Duration::from_millis(100);
 
+/// How long [`super::History::caught_up`] (a bus worker's ack) lets the
+/// writer gather before it wakes it: events handled at about the same time
+/// share a batch, as they did when this was the writer's whole gathering.
+pub(super) const HURRY_AFTER: Duration = Duration::from_millis(10);
+
 /// How a reader (or a stop) tells the writer to write what it has now.
 pub(super) struct Hurry {
     asked: Arc<AtomicBool>,
