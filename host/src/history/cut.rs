@@ -54,7 +54,6 @@ pub(super) fn cut_texts(e: &mut Execution, max: usize) {
     }
 }
 
-
 /// Does every text [`cut_texts`] would cut already fit in `max` bytes (so
 /// the record can be queued as it is)? The same fields, read only.
 pub(super) fn fits_texts(e: &Execution, max: usize) -> bool {
@@ -85,9 +84,7 @@ pub(super) fn fits_texts(e: &Execution, max: usize) -> bool {
                 && fits_opt(&r.target.thread)
                 && match &r.body {
                     ResponseBody::Text(t) => fits(t),
-                    ResponseBody::Reaction { message_id, emoji } => {
-                        fits(message_id) && fits(emoji)
-                    }
+                    ResponseBody::Reaction { message_id, emoji } => fits(message_id) && fits(emoji),
                 }
         })
 }

@@ -831,7 +831,10 @@ mod tests {
         history.record_shared(&Arc::new(e));
         history.record_shared(&Arc::new(record(2, "hello", "bob", Outcome::Ok)));
         assert!(history.get("e1").unwrap().unwrap().text.unwrap().len() <= 100);
-        assert_eq!(history.get("e2").unwrap().unwrap().user.as_deref(), Some("bob"));
+        assert_eq!(
+            history.get("e2").unwrap().unwrap().user.as_deref(),
+            Some("bob")
+        );
     }
 
     impl Execution {
