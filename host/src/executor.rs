@@ -174,6 +174,14 @@ impl Executor<'_> {
         observe(self.observers, record);
     }
 
+    /// Gives `record`, finished, to every observer: one that keeps it (the
+    /// history) shares it rather than copying it.
+    pub fn observe_shared(&self, record: &Arc<Execution>) {
+        for observer in self.observers {
+            observer.executed_shared(record);
+        }
+    }
+
     /// Says `text` to `target`, in reply to event `id`.
     pub async fn say(&self, target: Target, id: EventId, text: String) {
         let response = Response {

@@ -170,7 +170,7 @@ impl Bot {
         event: Event,
         reservation: Reservation,
     ) -> Vec<Execution> {
-        self.handle(id, event, Some(reservation)).await
+        owned(self.handle(id, event, Some(reservation)).await)
     }
 
     /// Handles one event to completion: every skill it started has finished
@@ -180,7 +180,7 @@ impl Bot {
             return Vec::new();
         };
         let _entered = self.work.enter();
-        self.handle(EventId::next(), event, None).await
+        owned(self.handle(EventId::next(), event, None).await)
     }
 
     async fn handle(
@@ -188,7 +188,7 @@ impl Bot {
         id: EventId,
         event: Event,
         reservation: Option<Reservation>,
-    ) -> Vec<Execution> {
+    ) -> Vec<Arc<Execution>> {
         // Shared, not copied, with the runs it sends to the background.
         let event = Arc::new(event);
         // Read once: from here on the dispatcher reads these fields, and
@@ -227,8 +227,11 @@ impl Bot {
                 self.run_hits(&set, id, &event, &facts, reserved, hits)
                     .await
             };
+            // Shared with the history, not copied into it: a connector's
+            // event (most) drops its own at once.
+            let executions: Vec<Arc<Execution>> = executions.into_iter().map(Arc::new).collect();
             for execution in &executions {
-                self.observe(execution);
+                self.executor().observe_shared(execution);
             }
             drop(in_flight_place);
             if let Some(connector) = facts.connector {
@@ -713,6 +716,12 @@ fn reply_target(m: &Message) -> Target {
         room: m.room.clone(),
         thread: m.thread.clone(),
     }
+}
+
+/// The caller's own copies of `executions` (the history may still hold
+/// them, queued).
+fn owned(executions: Vec<Arc<Execution>>) -> Vec<Execution> {
+    executions.into_iter().map(Arc::unwrap_or_clone).collect()
 }
 
 #[cfg(test)]

@@ -96,7 +96,7 @@ async fn acknowledge(
         async move {
             let execution = execute(&bot, &set, id, &event, run);
             tokio::select! {
-                execution = execution => bot.executor().observe(&execution),
+                execution = execution => bot.executor().observe_shared(&Arc::new(execution)),
                 // Dropping the run records it as interrupted; the
                 // room that asked is told.
                 () = bot.work.stopped() => {

@@ -13,20 +13,19 @@
 //! the records' JSON) as well as by age and count, the oldest first. A
 //! record that cannot be read back is skipped by a search, not fatal to it.
 
-use crate::event::{Execution, Outcome, ResponseBody};
+use crate::event::{Execution, Outcome};
 use anyhow::{Context, Result};
 use rusqlite::Connection;
+mod cut;
 mod redis;
 mod sqlite;
 mod writer;
 
-use writer::Queued;
-#[cfg(test)]
-use writer::latest_only;
+use cut::{cut_texts, fits_texts};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::{Arc, Weak, mpsc};
 use std::time::Duration;
 
 /// How long, how many and how many bytes of records are kept.
@@ -76,7 +75,7 @@ pub struct Filter {
 /// Where the records are kept, for the writer thread.
 trait Store: Send + 'static {
     /// Writes `batch`; returns the records' total size after it.
-    fn write(&mut self, batch: &[Execution]) -> Result<u64>;
+    fn write(&mut self, batch: &[Arc<Execution>]) -> Result<u64>;
     fn prune(&mut self, retention: Retention) -> Result<()>;
 }
 
@@ -122,6 +121,18 @@ impl Filter {
     }
 }
 
+/// What the writer is sent.
+enum Queued {
+    /// A record to keep, its texts already cut: most often the one the
+    /// dispatcher made, shared rather than copied ([`History::record_shared`]).
+    Record(Arc<Execution>),
+    /// A run that has started, to keep as its `running` row if it is still
+    /// going when its batch is written. The run holds the record until it
+    /// ends, and then its own record follows; so a run shorter than the
+    /// writer's gathering (most) costs no copy of its record and no row.
+    Started(Weak<Execution>),
+}
+
 /// The writer's end, and where readers find the records.
 pub struct History {
     records: mpsc::Sender<Queued>,
@@ -139,6 +150,8 @@ pub struct History {
     /// at its next start. In Redis, shared by hosts, one host could not
     /// tell another's running rows from abandoned ones.
     keeps_started: bool,
+    /// Wakes the writer when someone waits for what was queued.
+    hurry: writer::Hurry,
 }
 
 impl History {
@@ -206,12 +219,24 @@ impl History {
         self
     }
 
-    /// Queues a record for writing, its texts cut to `history.max-text`;
-    /// never waits.
+    /// Queues a copy of a record for writing, its texts cut to
+    /// `history.max-text`; never waits.
     pub fn record(&self, execution: &Execution) {
         let mut kept = execution.clone();
         cut_texts(&mut kept, self.max_text.load(Ordering::Relaxed));
-        self.queue(Queued::Record(kept));
+        self.queue(Queued::Record(Arc::new(kept)));
+    }
+
+    /// Queues `execution` for writing without copying it, unless a text
+    /// must be cut to `history.max-text` (then a cut copy); never waits.
+    /// The writer frees it (after the caller lets go of it).
+    pub fn record_shared(&self, execution: &Arc<Execution>) {
+        let max = self.max_text.load(Ordering::Relaxed);
+        if fits_texts(execution, max) {
+            self.queue(Queued::Record(execution.clone()));
+        } else {
+            self.record(execution);
+        }
     }
 
     fn queue(&self, queued: Queued) {
@@ -242,6 +267,9 @@ impl History {
         let target = self.sent.load(std::sync::atomic::Ordering::Relaxed);
         let (lock, ready) = &*self.written;
         let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+        if *guard < target {
+            self.hurry.now();
+        }
         let (guard, _) = ready
             .wait_timeout_while(guard, within, |n| *n < target)
             .unwrap_or_else(|e| e.into_inner());
@@ -249,11 +277,20 @@ impl History {
     }
 
     /// Resolves once every record queued before the call is written (a bus
-    /// worker acks an event only then).
+    /// worker acks an event only then). It lets the writer gather for
+    /// [`writer::HURRY_AFTER`] before it wakes it: events handled at once
+    /// still share a batch.
     pub async fn caught_up(&self) {
         let target = self.sent.load(std::sync::atomic::Ordering::Relaxed);
         let mut written = self.written_now.clone();
-        let _ = written.wait_for(|n| *n >= target).await;
+        let gathered = written.wait_for(|n| *n >= target);
+        if tokio::time::timeout(writer::HURRY_AFTER, gathered)
+            .await
+            .is_err()
+        {
+            self.hurry.now();
+            let _ = written.wait_for(|n| *n >= target).await;
+        }
     }
 
     /// The records that fit `filter`, newest first, including every record
@@ -401,343 +438,5 @@ fn skipped(n: usize) {
     }
 }
 
-/// Cuts every text of `e` to `max` bytes, marked (`text::cut_marked`): what
-/// came from outside (a message, captures, answers, an error, names, ids
-/// of rooms and users) cannot grow a record past a known size. Its id and
-/// the event's stay whole: they identify it.
-fn cut_texts(e: &mut Execution, max: usize) {
-    let cut = |s: &mut String| {
-        if s.len() > max {
-            *s = crate::text::cut_marked(s, max).into_owned();
-        }
-    };
-    let cut_opt = |s: &mut Option<String>| {
-        if let Some(s) = s {
-            cut(s);
-        }
-    };
-    for s in [&mut e.skill, &mut e.version, &mut e.sha256, &mut e.matcher] {
-        cut(s);
-    }
-    for s in [
-        &mut e.alias,
-        &mut e.connector,
-        &mut e.room,
-        &mut e.thread,
-        &mut e.user,
-        &mut e.user_id,
-        &mut e.text,
-        &mut e.error,
-        &mut e.parent,
-        &mut e.undelivered,
-    ] {
-        cut_opt(s);
-    }
-    for (k, v) in &mut e.captures {
-        cut(k);
-        cut(v);
-    }
-    e.denials.iter_mut().for_each(cut);
-    for r in &mut e.responses {
-        cut(&mut r.target.connector);
-        cut(&mut r.target.room);
-        cut_opt(&mut r.target.thread);
-        match &mut r.body {
-            ResponseBody::Text(t) => cut(t),
-            ResponseBody::Reaction { message_id, emoji } => {
-                cut(message_id);
-                cut(emoji);
-            }
-        }
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::event::EventId;
-
-    fn record(n: u64, skill: &str, user: &str, outcome: Outcome) -> Execution {
-        Execution {
-            id: format!("e{n}"),
-            event_id: EventId(n),
-            skill: skill.into(),
-            version: "1".into(),
-            sha256: "ab".into(),
-            matcher: "m".into(),
-            alias: None,
-            connector: Some("shell".into()),
-            room: Some("shell".into()),
-            thread: None,
-            user: Some(user.into()),
-            user_id: Some(user.into()),
-            text: Some("hi".into()),
-            captures: vec![("app".into(), "web".into())],
-            started_at: crate::event::now_ms() - 1000 + n,
-            ended_at: crate::event::now_ms(),
-            micros: 5,
-            outcome,
-            error: None,
-            denials: Vec::new(),
-            responses: Vec::new(),
-            parent: None,
-            undelivered: None,
-            trigger: None,
-            host: None,
-            notified: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn records_are_written_found_and_pruned_by_count() {
-        let dir = tempfile::tempdir().unwrap();
-        let retention = Retention {
-            max_age: Duration::from_secs(3600),
-            max_count: 3,
-            ..Retention::default()
-        };
-        let history = History::open(&dir.path().join("h.db"), retention).unwrap();
-        history.record(&record(1, "deploy", "alice", Outcome::Ok));
-        history.record(&record(2, "hello", "bob", Outcome::Error));
-        history.record(&record(3, "deploy", "bob", Outcome::Denied));
-        assert!(history.flush(Duration::from_secs(5)));
-        let all = history
-            .find(&Filter {
-                limit: 10,
-                ..Filter::default()
-            })
-            .unwrap();
-        assert_eq!(
-            all.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
-            ["e3", "e2", "e1"]
-        );
-        assert_eq!(
-            all[2],
-            record(1, "deploy", "alice", Outcome::Ok).clone_with_times(&all[2])
-        );
-        let bobs_deploys = Filter {
-            skill: Some("deploy".into()),
-            user: Some("bob".into()),
-            limit: 10,
-            ..Filter::default()
-        };
-        assert_eq!(history.find(&bobs_deploys).unwrap()[0].id, "e3");
-        let errors = Filter {
-            outcome: Some(Outcome::Error),
-            limit: 10,
-            ..Filter::default()
-        };
-        assert_eq!(history.find(&errors).unwrap().len(), 1);
-        assert_eq!(history.get("e2").unwrap().unwrap().skill, "hello");
-        assert!(history.get("nope").unwrap().is_none());
-        // Over the count: the oldest goes (pruning runs at most once a second).
-        std::thread::sleep(Duration::from_millis(1100));
-        history.record(&record(4, "hello", "carol", Outcome::Ok));
-        assert!(history.flush(Duration::from_secs(5)));
-        let all = history
-            .find(&Filter {
-                limit: 10,
-                ..Filter::default()
-            })
-            .unwrap();
-        assert_eq!(
-            all.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
-            ["e4", "e3", "e2"]
-        );
-    }
-
-    /// Texts are cut and marked as they are queued; the oldest records go
-    /// once the total is over the budget; a record that is not JSON is
-    /// skipped by a search.
-    #[test]
-    fn records_are_cut_and_kept_within_a_byte_budget() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("h.db");
-        let retention = Retention {
-            max_bytes: 20_000,
-            ..Retention::default()
-        };
-        let history = History::open(&path, retention).unwrap().keeping_texts(1000);
-        let mut big = record(1, "hello", "alice", Outcome::Ok);
-        big.text = Some("x".repeat(65_536));
-        big.captures = vec![("y".repeat(5000), "z".repeat(5000))];
-        big.error = Some("e\n".repeat(3000));
-        history.record(&big);
-        assert!(history.flush(Duration::from_secs(5)));
-        let kept = history.get("e1").unwrap().unwrap();
-        let text = kept.text.unwrap();
-        assert!(text.len() <= 1000, "{}", text.len());
-        assert!(
-            text.ends_with(&format!("[{} bytes cut]", 65_536 - 960)),
-            "{text}"
-        );
-        assert!(kept.captures[0].0.len() <= 1000 && kept.captures[0].1.len() <= 1000);
-        assert!(kept.error.unwrap().contains("bytes cut]"));
-        // 40 records of about 2 KiB each: only the newest fit in 20 kB.
-        std::thread::sleep(Duration::from_millis(1100));
-        for n in 2..42 {
-            let mut e = record(n, "hello", "alice", Outcome::Ok);
-            e.text = Some("y".repeat(5000));
-            history.record(&e);
-        }
-        assert!(history.flush(Duration::from_secs(5)));
-        std::thread::sleep(Duration::from_millis(1100));
-        history.record(&record(42, "hello", "alice", Outcome::Ok));
-        assert!(history.flush(Duration::from_secs(5)));
-        let conn = Connection::open(&path).unwrap();
-        let (total, sum, rows): (i64, i64, i64) = conn
-            .query_row(
-                "SELECT (SELECT bytes FROM history_size),
-                        (SELECT sum(octet_length(record)) FROM executions),
-                        (SELECT count(*) FROM executions)",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .unwrap();
-        assert_eq!(total, sum, "the kept total is the table's");
-        assert!(total <= 20_000, "{total} bytes kept");
-        assert!((5..=20).contains(&rows), "{rows} records kept");
-        assert!(history.get("e42").unwrap().is_some(), "the newest stays");
-        assert!(history.get("e1").unwrap().is_none(), "the oldest went");
-        // A record damaged by hand is skipped, the others found.
-        conn.execute(
-            "UPDATE executions SET record = '{not json' WHERE id = 'e41'",
-            [],
-        )
-        .unwrap();
-        let found = history
-            .find(&Filter {
-                limit: 100,
-                ..Filter::default()
-            })
-            .unwrap();
-        assert_eq!(found.len() as i64, rows - 1);
-        assert!(
-            history
-                .find(&Filter {
-                    parent: Some("wf-1".into()),
-                    limit: 10,
-                    ..Filter::default()
-                })
-                .unwrap()
-                .is_empty()
-        );
-    }
-
-    /// A run's `running` row and its record in one batch: one write, the
-    /// record's, whose size alone is counted; records of other ids keep
-    /// their order; every record queued counts as written.
-    #[test]
-    fn a_batch_writes_only_the_last_record_of_an_id() {
-        let mut running = record(1, "hello", "alice", Outcome::Running);
-        running.text = Some("a running row, longer than the record's text".into());
-        let done = record(1, "hello", "alice", Outcome::Ok);
-        let other = record(2, "deploy", "bob", Outcome::Ok);
-        let mut batch = vec![running.clone(), other.clone(), done.clone()];
-        latest_only(&mut batch);
-        assert_eq!(batch, [other.clone(), done.clone()]);
-
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("h.db");
-        let history = History::open_abandoning(&path, Retention::default()).unwrap();
-        history.started(&running);
-        history.record(&other);
-        history.record(&done);
-        assert!(
-            history.flush(Duration::from_secs(5)),
-            "every record counts as written"
-        );
-        let kept = history.get("e1").unwrap().unwrap();
-        assert_eq!(kept.outcome, Outcome::Ok);
-        assert_eq!(kept.text, done.text);
-        let conn = Connection::open(&path).unwrap();
-        let (total, sum, rows): (i64, i64, i64) = conn
-            .query_row(
-                "SELECT (SELECT bytes FROM history_size),
-                        (SELECT sum(octet_length(record)) FROM executions),
-                        (SELECT count(*) FROM executions)",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .unwrap();
-        assert_eq!((total, rows), (sum, 2), "the kept total is the table's");
-    }
-
-    /// A run's `running` row and then its record, in two batches, count as
-    /// one row: retention by count keeps `max-count` runs, not half as many.
-    #[test]
-    fn retention_by_count_counts_a_run_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("h.db");
-        let retention = Retention {
-            max_count: 4,
-            ..Retention::default()
-        };
-        let history = History::open_abandoning(&path, retention).unwrap();
-        for n in 1..=6 {
-            history.started(&record(n, "hello", "alice", Outcome::Running));
-            assert!(history.flush(Duration::from_secs(5)));
-            history.record(&record(n, "hello", "alice", Outcome::Ok));
-            assert!(history.flush(Duration::from_secs(5)));
-        }
-        // Pruning runs at most once a second, after a write.
-        std::thread::sleep(Duration::from_millis(1100));
-        history.record(&record(7, "hello", "alice", Outcome::Ok));
-        assert!(history.flush(Duration::from_secs(5)));
-        let kept = history
-            .find(&Filter {
-                limit: 100,
-                ..Filter::default()
-            })
-            .unwrap();
-        assert_eq!(
-            kept.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
-            ["e7", "e6", "e5", "e4"]
-        );
-    }
-
-    /// A run shared with the history: its `running` row is written (cut
-    /// to `max-text`) only if the run is still going when its batch is; a
-    /// run that ended first leaves only its record, and nothing is copied.
-    #[test]
-    fn a_shared_run_is_kept_as_running_only_while_it_goes_on() {
-        let dir = tempfile::tempdir().unwrap();
-        let history = History::open_abandoning(&dir.path().join("h.db"), Retention::default())
-            .unwrap()
-            .keeping_texts(100);
-        let mut long = record(1, "deploy", "alice", Outcome::Ok);
-        long.text = Some("x".repeat(1000));
-        let long = Arc::new(long);
-        history.started_shared(&long);
-        assert!(history.flush(Duration::from_secs(5)));
-        let row = history.get("e1").unwrap().expect("a running row");
-        assert_eq!(row.outcome, Outcome::Running);
-        assert!(row.text.unwrap().len() <= 100);
-        let done = Arc::try_unwrap(long).expect("the history keeps no copy of a run");
-        history.record(&done);
-        assert!(history.flush(Duration::from_secs(5)));
-        assert_eq!(history.get("e1").unwrap().unwrap().outcome, Outcome::Ok);
-
-        // A run that ends before its batch is written (as the history
-        // sees it: its record no longer there).
-        let short = record(2, "hello", "bob", Outcome::Ok);
-        let ended = Arc::downgrade(&Arc::new(short.clone()));
-        history.queue(Queued::Started(ended));
-        assert!(history.flush(Duration::from_secs(5)), "counted as written");
-        assert!(history.get("e2").unwrap().is_none(), "no running row");
-        history.record(&short);
-        assert!(history.flush(Duration::from_secs(5)));
-        assert_eq!(history.get("e2").unwrap().unwrap().outcome, Outcome::Ok);
-    }
-
-    impl Execution {
-        /// This record with `other`'s clock readings, to compare the rest.
-        fn clone_with_times(&self, other: &Execution) -> Execution {
-            Execution {
-                started_at: other.started_at,
-                ended_at: other.ended_at,
-                ..self.clone()
-            }
-        }
-    }
-}
+mod tests;

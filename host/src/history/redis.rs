@@ -19,7 +19,7 @@
 use super::{Filter, Retention, Store};
 use crate::event::{Execution, now_ms};
 use anyhow::{Context, Result};
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 /// KEYS: records, by time, bytes. ARGV: id, started, JSON, for each
@@ -227,7 +227,7 @@ impl RedisStore {
 }
 
 impl Store for RedisStore {
-    fn write(&mut self, batch: &[Execution]) -> Result<u64> {
+    fn write(&mut self, batch: &[Arc<Execution>]) -> Result<u64> {
         self.with(|con, h| {
             let mut call = WRITE.prepare_invoke();
             call.key(&h.records).key(&h.by_time).key(&h.bytes);

@@ -8,7 +8,8 @@
 use super::{Retention, Store};
 use crate::event::Execution;
 use anyhow::{Context, Result};
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, Transaction, params};
+use std::sync::Arc;
 
 /// The embedded default: one SQLite file.
 pub(super) struct SqliteStore {
@@ -133,26 +134,24 @@ fn forget(tx: &Transaction, which: &str, args: &[&dyn rusqlite::ToSql]) -> Resul
 }
 
 impl Store for SqliteStore {
-    fn write(&mut self, batch: &[Execution]) -> Result<u64> {
+    fn write(&mut self, batch: &[Arc<Execution>]) -> Result<u64> {
         let tx = self.conn.transaction()?;
         let mut delta = 0i64;
         let mut added = 0u64;
         {
+            // A new id (nearly every record) is one INSERT: no look-up of
+            // an old row first. One written before (a long run's `running`
+            // row, a record marked undelivered) fails it, and then replaces
+            // the old row and its size.
             let mut insert = tx.prepare_cached(
-                "INSERT OR REPLACE INTO executions (id, skill, user_id, user, connector, outcome, started_at, record)
+                "INSERT INTO executions (id, skill, user_id, user, connector, outcome, started_at, record)
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             )?;
-            // A record written again (same id) replaces its old size.
-            let mut before =
-                tx.prepare_cached("SELECT octet_length(record) FROM executions WHERE id = ?")?;
             for e in batch {
                 self.json.clear();
                 serde_json::to_writer(&mut self.json, e)?;
                 let json = std::str::from_utf8(&self.json).expect("serde_json writes UTF-8");
-                let old: Option<i64> = before.query_row([&e.id], |r| r.get(0)).optional()?;
-                delta += json.len() as i64 - old.unwrap_or(0);
-                added += u64::from(old.is_none());
-                insert.execute(params![
+                let row = params![
                     e.id,
                     e.skill,
                     e.user_id,
@@ -161,7 +160,29 @@ impl Store for SqliteStore {
                     e.outcome.as_str(),
                     e.started_at as i64,
                     json,
-                ])?;
+                ];
+                match insert.execute(row) {
+                    Ok(_) => {
+                        delta += json.len() as i64;
+                        added += 1;
+                    }
+                    Err(rusqlite::Error::SqliteFailure(f, _))
+                        if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
+                    {
+                        let old: i64 = tx
+                            .prepare_cached(
+                                "SELECT octet_length(record) FROM executions WHERE id = ?",
+                            )?
+                            .query_row([&e.id], |r| r.get(0))?;
+                        tx.prepare_cached(
+                            "INSERT OR REPLACE INTO executions (id, skill, user_id, user, connector, outcome, started_at, record)
+                             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        )?
+                        .execute(row)?;
+                        delta += json.len() as i64 - old;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             }
         }
         add_bytes(&tx, delta)?;

@@ -16,6 +16,10 @@ impl Observer for HistoryObserver {
         self.0.record(execution);
     }
 
+    fn executed_shared(&self, execution: &Arc<Execution>) {
+        self.0.record_shared(execution);
+    }
+
     /// Records again, with `undelivered`, the executions of `event` (their
     /// ids are `<event>-<n>`): read and written off the message path.
     fn undelivered(&self, event: EventId, why: &str) {

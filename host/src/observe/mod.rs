@@ -83,6 +83,13 @@ fn open_history(config: &Config, file: Option<crate::sqlite::File>) -> anyhow::R
 pub trait Observer: Send + Sync + 'static {
     fn executed(&self, execution: &Execution);
 
+    /// The same, for a record the dispatcher made and will not change
+    /// again: an observer that keeps records (the history) keeps this one
+    /// instead of a copy.
+    fn executed_shared(&self, execution: &Arc<Execution>) {
+        self.executed(execution);
+    }
+
     /// A connector gave up delivering an answer to `event` (`why`), after
     /// its executions were recorded: a keeper of records marks them.
     fn undelivered(&self, _event: EventId, _why: &str) {}
