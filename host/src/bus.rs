@@ -8,6 +8,7 @@ use crate::event::{Event, EventId, Response};
 use futures::future::BoxFuture;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// Connector → dispatcher.
@@ -70,17 +71,61 @@ pub struct Outboxes {
     senders: HashMap<String, mpsc::Sender<Delivery>>,
 }
 
+/// The receiving ends of the outboxes, each taken by its connector as it
+/// starts, and the outboxes themselves, to see when their connectors have
+/// taken everything queued.
+pub struct Receivers {
+    waiting: HashMap<String, mpsc::Receiver<Delivery>>,
+    outboxes: Arc<Outboxes>,
+}
+
+impl Receivers {
+    /// Connector `name`'s receiving end, once.
+    pub fn take(&mut self, name: &str) -> Option<mpsc::Receiver<Delivery>> {
+        self.waiting.remove(name)
+    }
+
+    /// Waits, at most `within`, until every connector has taken what its
+    /// outbox holds; true if they all did. As the bot stops, the answers
+    /// and notices of the grace are queued a moment before the connectors
+    /// go: without this wait, a busy machine dropped the last of them.
+    pub async fn drained(&self, within: Duration) -> bool {
+        let outboxes = &self.outboxes;
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            // A sender back at full capacity has had every message taken;
+            // a closed outbox's connector has gone and takes nothing more.
+            let drained = outboxes
+                .senders
+                .values()
+                .all(|tx| tx.is_closed() || tx.capacity() == tx.max_capacity());
+            if drained {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
 impl Outboxes {
-    /// An outbox for each connector named, and their receiving ends by name.
+    /// An outbox for each connector named, and their receiving ends.
     pub fn for_connectors<'a>(
         names: impl IntoIterator<Item = &'a str>,
-    ) -> (Arc<Outboxes>, HashMap<String, mpsc::Receiver<Delivery>>) {
+    ) -> (Arc<Outboxes>, Receivers) {
         let mut outboxes = Outboxes::default();
-        let receivers = names
+        let waiting = names
             .into_iter()
             .map(|name| (name.to_owned(), outboxes.open(name)))
             .collect();
-        (Arc::new(outboxes), receivers)
+        let outboxes = Arc::new(outboxes);
+        let receivers = Receivers {
+            waiting,
+            outboxes: outboxes.clone(),
+        };
+        (outboxes, receivers)
     }
 
     /// Adds a connector's outbox; the connector reads from the receiver.
@@ -129,4 +174,47 @@ pub trait Peers: Send + Sync + 'static {
     /// Reloads skills on every other host; returns this host's report
     /// `own` with each host's, a line each.
     fn reload_everywhere(&self, own: String) -> BoxFuture<'_, String>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{ResponseBody, Target};
+
+    fn response(connector: &str) -> Response {
+        Response {
+            target: Target {
+                connector: connector.into(),
+                room: "room".into(),
+                thread: None,
+            },
+            body: ResponseBody::Text("hi".into()),
+            in_reply_to: None,
+        }
+    }
+
+    /// A stopping bot waits for queued answers to be taken, and no longer
+    /// than its grace for a connector that takes nothing.
+    #[tokio::test]
+    async fn drained_waits_for_what_is_queued_to_be_taken() {
+        let (outboxes, mut receivers) = Outboxes::for_connectors(["shell", "irc"]);
+        let mut shell = receivers.take("shell").unwrap();
+        let irc = receivers.take("irc").unwrap();
+        assert!(receivers.take("shell").is_none(), "taken once");
+        assert!(receivers.drained(Duration::ZERO).await, "nothing queued");
+        outboxes.deliver(response("shell")).await.unwrap();
+        outboxes.deliver(response("irc")).await.unwrap();
+        let started = std::time::Instant::now();
+        assert!(!receivers.drained(Duration::from_millis(50)).await);
+        assert!(started.elapsed() >= Duration::from_millis(50));
+        // The shell takes its answer a moment later; the IRC connector
+        // goes without taking its own.
+        let taker = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            shell.recv().await
+        });
+        drop(irc);
+        assert!(receivers.drained(Duration::from_secs(5)).await);
+        assert!(matches!(taker.await.unwrap(), Some(Delivery::Response(_))));
+    }
 }

@@ -3,7 +3,7 @@
 //! connector instances, and joins them through the ports in `bus`.
 
 use crate::bot::{Bot, Dispatch};
-use crate::bus::{Delivery, EventSink, Outboxes};
+use crate::bus::{Delivery, EventSink, Outboxes, Receivers};
 use crate::catalog::{Catalog, watch};
 use crate::config::{Config, Role};
 use crate::connectors::registry::{self, Instance};
@@ -15,7 +15,6 @@ use crate::observe::{Metrics, Observer};
 use crate::runtime::{Options, Runtime, Services};
 use crate::work::Work;
 use anyhow::Result;
-use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
@@ -40,7 +39,7 @@ pub struct App {
     /// Installs from a registry waiting for approval (chat's and the console's).
     pub installs: Arc<crate::installs::Installs>,
     connectors: Vec<Instance>,
-    outboxes: HashMap<String, mpsc::Receiver<Delivery>>,
+    outboxes: Receivers,
     /// Every observer, to wait for what they queued as the bot stops.
     observers: Vec<Arc<dyn Observer>>,
     /// On a NATS bus: the other hosts, the leases, and the tasks that keep
@@ -171,7 +170,7 @@ impl App {
     /// Hands a connector's outbox to whoever delivers its responses (tests
     /// drive the bot this way, without running the connector).
     pub fn take_outbox(&mut self, connector: &str) -> Option<mpsc::Receiver<Delivery>> {
-        self.outboxes.remove(connector)
+        self.outboxes.take(connector)
     }
 
     /// Runs the configured connectors until one whose input ends (a piped

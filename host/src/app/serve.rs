@@ -5,7 +5,7 @@
 use super::{App, shutdown_signal};
 use crate::config::{Config, Role};
 use crate::connectors::registry::Instance;
-use crate::connectors::{ConnectorSink, Context, Status, Web};
+use crate::connectors::{Closing, ConnectorSink, Context, Status, Web};
 use crate::{scheduler, web};
 use anyhow::{Context as _, Result};
 use tokio_util::task::AbortOnDropHandle;
@@ -14,9 +14,14 @@ use tokio_util::task::AbortOnDropHandle;
 /// nick per network, one sync per Matrix account.
 const SINGLE_CONNECTION: &[&str] = &["irc", "matrix"];
 
+/// How long a stopping bot waits for its connectors to take the answers
+/// still queued for them.
+const OUTBOXES_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 impl App {
     pub(super) async fn serve(&mut self) -> Result<()> {
         let web_settings = self.config.web.clone().unwrap_or_default();
+        let closing = Closing::default();
         let mut routes = axum::Router::new();
         if let (Some(history), Some(token)) = (&self.history, &self.config.history.token)
             && !token.is_empty()
@@ -28,7 +33,7 @@ impl App {
             statuses,
             ready,
             pages,
-        } = self.mount_connectors(&web_settings);
+        } = self.mount_connectors(&web_settings, &closing);
         let mounted = connector_routes.is_some();
         if let Some(r) = connector_routes {
             routes = routes.merge(r);
@@ -61,7 +66,7 @@ impl App {
         // Stopped first when the bot stops, so no tick starts during the
         // grace. On several hosts the ticks fire on the one holding `cron`.
         let scheduler = self.start_scheduler();
-        let mut running = self.start_connectors(ready)?;
+        let mut running = self.start_connectors(ready, &closing)?;
         crate::banner::Banner {
             skills: self.catalog.current().skills.len(),
             connectors: &connectors,
@@ -77,13 +82,29 @@ impl App {
         // reach their rooms.
         drop(scheduler);
         self.stop().await;
+        // What the grace said (answers, interrupted notices) is queued in
+        // the outboxes: the connectors print or send it before they go.
+        if !self.outboxes.drained(OUTBOXES_GRACE).await {
+            tracing::warn!(
+                "answers still queued after {OUTBOXES_GRACE:?} are dropped as the bot stops"
+            );
+        }
+        // Then those that hold answers of their own (a socket's frames)
+        // hand them out and close cleanly.
+        if !closing.close(OUTBOXES_GRACE).await {
+            tracing::warn!("a connector was still closing after {OUTBOXES_GRACE:?}");
+        }
         drop(running);
         Ok(())
     }
 
     /// The connectors this host runs, each with its event sink and status,
     /// and the routes those with a web side mount (none if none do).
-    fn mount_connectors(&mut self, web_settings: &crate::config::WebSettings) -> Mounted {
+    fn mount_connectors(
+        &mut self,
+        web_settings: &crate::config::WebSettings,
+        closing: &Closing,
+    ) -> Mounted {
         let loopback = web::loopback_only(web_settings);
         let mut routes: Option<axum::Router> = None;
         let mut statuses = Vec::new();
@@ -103,6 +124,7 @@ impl App {
                 events: events.clone(),
                 status: status.clone(),
                 loopback,
+                closing: closing.clone(),
             };
             if let Some(r) = instance.connector.routes(&web) {
                 routes = Some(routes.take().unwrap_or_default().merge(r));
@@ -247,7 +269,7 @@ impl App {
 
     /// Starts every connector ready to run, each on its own task (a
     /// single-connection one while it holds its lease).
-    fn start_connectors(&mut self, ready: Vec<Ready>) -> Result<Running> {
+    fn start_connectors(&mut self, ready: Vec<Ready>, closing: &Closing) -> Result<Running> {
         let leases = self.cluster.as_ref().map(|c| c.hosts.leases().clone());
         let mut running = tokio::task::JoinSet::new();
         for (instance, events, status) in ready {
@@ -265,6 +287,7 @@ impl App {
                     .join("connectors")
                     .join(&instance.name),
                 room_aliases: room_aliases(&self.config, &instance.name),
+                closing: closing.clone(),
             };
             let (name, kind) = (instance.name, instance.kind);
             tracing::debug!(connector = %name, kind = %kind, "starting");

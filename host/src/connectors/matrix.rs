@@ -116,6 +116,7 @@ async fn serve(settings: MatrixSettings, cx: Context) -> anyhow::Result<()> {
         status,
         data,
         room_aliases,
+        ..
     } = cx;
     make_private_dir(&data)?;
     let mut backoff = Backoff::default();

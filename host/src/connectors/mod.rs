@@ -135,6 +135,9 @@ pub struct Context {
     /// for this connector (`matrix:#ops:example.org`): a connector whose
     /// events name rooms by id resolves them (`permissions::learn_room_alias`).
     pub room_aliases: Vec<String>,
+    /// Told when the bot stops, after what was said during its grace is
+    /// in the outboxes.
+    pub closing: Closing,
 }
 
 /// What a connector that serves HTTP gets before it runs.
@@ -144,6 +147,42 @@ pub struct Web {
     pub status: Status,
     /// The HTTP server listens on a loopback address only.
     pub loopback: bool,
+    pub closing: Closing,
+}
+
+/// The bot's last moment with its connectors. Once the grace's answers
+/// and notices are in the outboxes, [`Closing::close`] tells every
+/// connector; one that holds answers of its own beyond its outbox (a
+/// socket's frames being written) takes a [`Closing::hold`] while it runs,
+/// hands them out and closes cleanly when told, and drops it: the bot waits
+/// for those holds, up to a bound, before it goes. A connector with nothing
+/// of its own to flush ignores this and is stopped when the bot ends.
+#[derive(Clone, Default)]
+pub struct Closing {
+    told: tokio_util::sync::CancellationToken,
+    holds: tokio_util::task::TaskTracker,
+}
+
+impl Closing {
+    /// Resolves once the bot is stopping and its answers are queued.
+    pub async fn told(&self) {
+        self.told.cancelled().await;
+    }
+
+    /// Held until the holder has handed out what it holds; the bot waits.
+    pub fn hold(&self) -> tokio_util::task::task_tracker::TaskTrackerToken {
+        self.holds.token()
+    }
+
+    /// Tells every connector and waits, at most `within`, for the holds to
+    /// be dropped; true if they all were.
+    pub async fn close(&self, within: std::time::Duration) -> bool {
+        self.holds.close();
+        self.told.cancel();
+        tokio::time::timeout(within, self.holds.wait())
+            .await
+            .is_ok()
+    }
 }
 
 /// A connector's state as the operator sees it: `running`, `listening on

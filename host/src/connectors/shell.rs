@@ -119,6 +119,9 @@ impl Printer {
 
 impl Shell {
     async fn serve(self, mut cx: Context) -> anyhow::Result<()> {
+        // The bot waits for this as it stops, so the grace's answers print.
+        let closing = cx.closing.clone();
+        let _hold = closing.hold();
         let interactive = std::io::stdin().is_terminal();
         let max = cx.events.max_message();
         let mut lines = LineReader::new(BufReader::new(tokio::io::stdin()), max);
@@ -140,6 +143,13 @@ impl Shell {
                 // Answers not tied to a line (a reload, a schedule, or any
                 // answer at an interactive prompt) print as they come.
                 Some(delivery) = cx.outbox.recv() => printer.print(&delivery).await?,
+                // The bot is stopping: what it said last is in the outbox.
+                () = closing.told() => {
+                    while let Ok(delivery) = cx.outbox.try_recv() {
+                        printer.print(&delivery).await?;
+                    }
+                    return Ok(());
+                }
                 line = lines.next_line() => {
                     let Some(line) = line? else { break };
                     if line.replaced {

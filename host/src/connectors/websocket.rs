@@ -27,7 +27,7 @@
 
 use super::in_order::Conversations;
 pub use super::websocket_settings::WebsocketSettings;
-use super::{Connector, ConnectorSink, Context, Status, Web};
+use super::{Closing, Connector, ConnectorSink, Context, Status, Web};
 use crate::bus::Delivery;
 use crate::event::{Event, Message as ChatMessage};
 use crate::text::for_terminal;
@@ -48,6 +48,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc};
+use tokio_util::sync::CancellationToken;
 
 /// How often held answers are checked against `order-wait`.
 const ORDER_CHECK: Duration = Duration::from_millis(250);
@@ -92,6 +93,12 @@ struct Shared {
     events: ConnectorSink,
     status: Status,
     sockets: Mutex<Sockets>,
+    /// The bot's last moment: each socket holds it open until its answers
+    /// are written and it is closed.
+    closing: Closing,
+    /// Cancelled once every answer taken from the outbox is in its
+    /// socket's queue: the sockets write what they hold and close.
+    handed_out: CancellationToken,
 }
 
 #[derive(Default)]
@@ -207,6 +214,8 @@ impl Connector for Websocket {
             events: web.events.clone(),
             status: web.status.clone(),
             sockets: Mutex::default(),
+            closing: web.closing.clone(),
+            handed_out: CancellationToken::new(),
         });
         self.shared = Some(shared.clone());
         // Its routes answer as soon as the server does, which may be
@@ -246,6 +255,7 @@ impl Connector for Websocket {
 
 /// Carries answers from the outbox to the sockets, in each one's order.
 async fn deliver(shared: Arc<Shared>, mut cx: Context) {
+    let _hold = cx.closing.hold();
     let mut check = tokio::time::interval(ORDER_CHECK);
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -255,6 +265,17 @@ async fn deliver(shared: Arc<Shared>, mut cx: Context) {
                 None => return,
             },
             _ = check.tick() => overdue(&shared),
+            // The bot is stopping and what its grace said is queued: each
+            // socket gets its part, then writes it and closes.
+            () = cx.closing.told() => {
+                while let Ok(delivery) = cx.outbox.try_recv() {
+                    if let Some((room, texts)) = delivery_for(&shared, delivery) {
+                        send_to(&shared, room, texts);
+                    }
+                }
+                shared.handed_out.cancel();
+                return;
+            }
         };
         for (room, texts) in due.into_iter().flatten() {
             send_to(&shared, room, texts);
@@ -463,6 +484,8 @@ enum Ending {
     /// The client sent a frame over `max-frame` (close code 1009).
     TooBig,
     Idle,
+    /// The bot is stopping; the socket's answers are written (1001).
+    Stopping,
 }
 
 async fn serve_socket(
@@ -472,6 +495,8 @@ async fn serve_socket(
     token_user: Option<String>,
     ws: WebSocket,
 ) {
+    // Held until the socket is closed, so a stopping bot waits for it.
+    let _hold = shared.closing.hold();
     let (mut to_client, mut from_client) = ws.split();
     let (tx, mut rx) = mpsc::unbounded_channel::<String>();
     let queue = Queue {
@@ -522,6 +547,7 @@ async fn serve_socket(
             1009,
             format!("a frame over {} (max-frame)", settings.max_frame),
         ),
+        Ending::Stopping => (1001, "the bot is stopping".to_owned()),
         Ending::Idle => {
             tracing::debug!(connector = %shared.name, socket = %id, "closing an idle socket");
             (
@@ -557,6 +583,8 @@ async fn write_answers(
                 Some(text) => text,
                 None => return Ending::Closed,
             },
+            // Only once nothing is queued: every answer goes out first.
+            () = shared.handed_out.cancelled() => return Ending::Stopping,
         };
         let sent = tokio::select! {
             biased;

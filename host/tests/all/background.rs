@@ -246,10 +246,11 @@ fn runs_in_flight_at_kill_9_are_abandoned_at_the_next_start() {
 }
 
 /// On a websocket: a message sent while the bot stops gets a short answer
-/// (the socket stays open), and a run the stop interrupts is told to it.
+/// (the socket stays open), a run the stop interrupts is told to it, and
+/// then the socket is closed with "going away" (1001).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_socket_hears_that_the_bot_is_stopping_and_what_it_interrupted() {
-    use futures::SinkExt;
+    use futures::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
     let port = crate::common::free_port();
     let bot = BotDir::with_connectors(
@@ -284,6 +285,17 @@ async fn a_socket_hears_that_the_bot_is_stopping_and_what_it_interrupted() {
         next_text(&mut ws).await,
         "⏳ sandbot is stopping; try again in a moment"
     );
+    // Then the socket is closed cleanly, not cut: "going away".
+    let close = tokio::time::timeout(Duration::from_secs(20), ws.next())
+        .await
+        .expect("a close within 20 s")
+        .expect("the socket is open")
+        .expect("a close frame");
+    let Message::Close(Some(frame)) = close else {
+        panic!("expected a close frame, got {close:?}");
+    };
+    assert_eq!(u16::from(frame.code), 1001, "{frame:?}");
+    assert_eq!(frame.reason.as_str(), "the bot is stopping");
     let (_, status, log) = run.wait_exit(Duration::from_secs(15));
     assert!(status.success(), "{log}");
 }
