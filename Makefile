@@ -15,7 +15,7 @@ EXAMPLE_WORKFLOWS := $(notdir $(basename $(wildcard example-skills/workflows/*.y
 LANG_SKILLS := remember table calc greet
 LANG_TOOL := example-skills/lang-skills.sh
 
-.PHONY: all run release test test-build skills lang-skills lang-toolchains test-servers bench bench-peers docs setup install-skills clean
+.PHONY: all run bot release test test-build skills example-skills lang-skills lang-toolchains test-servers bench bench-peers docs setup install-skills clean
 
 all: skills
 	$(CARGO) build --locked -p sandbot
@@ -28,6 +28,15 @@ setup:
 ## by the build script of example-skills/artifacts (which the tests use too).
 skills: setup
 	$(CARGO) build --locked -p sandbot-test-skills
+
+## The example skills alone, for `make run`: the same cargo run the
+## artifacts build script makes (its target folder, profile and flags, so
+## each reuses what the other built), but not inside the main target
+## folder's lock, so it runs beside the bot's build.
+GUESTS_OUT := target/guests/wasm32-wasip2/skill
+example-skills: setup
+	env -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS -u CARGO_BUILD_RUSTFLAGS CARGO_TARGET_DIR=target/guests \
+		$(CARGO) build --locked --target wasm32-wasip2 --profile skill $(addprefix -p ,$(EXAMPLE_SKILLS))
 
 ## Skills in other languages, into target/skills/<name>.wasm; each is rebuilt
 ## when its sources, the WIT or the build script change.
@@ -52,17 +61,24 @@ $(SKILLS_OUT)/greet.wasm: $(wildcard example-skills/c/greet/*.[ch] example-skill
 
 ## The example skills and workflows, into the folders configuration.yaml
 ## watches. Copy then rename, so a running bot never sees half a file.
-install-skills: skills
+install-skills: example-skills
 	@mkdir -p skills workflows
 	@for s in $(EXAMPLE_SKILLS); do \
-		cp $(SKILLS_OUT)/$$s.wasm skills/.$$s.tmp && mv -f skills/.$$s.tmp skills/$$s.wasm; \
+		cp $(GUESTS_OUT)/$$(echo $$s | tr - _).wasm skills/.$$s.tmp && mv -f skills/.$$s.tmp skills/$$s.wasm; \
 	done
 	@for w in $(EXAMPLE_WORKFLOWS); do \
 		cp example-skills/workflows/$$w.yaml workflows/.$$w.tmp && mv -f workflows/.$$w.tmp workflows/$$w.yaml; \
 	done
 
-run: install-skills
+## The skills and the bot are built side by side: the bot's build leaves a
+## core idle at times (a crate waiting on the one before it), which the
+## skills' build takes.
+run:
+	@$(MAKE) --no-print-directory -j2 install-skills bot
 	$(CARGO) run --locked -p sandbot -- start -c configuration.yaml
+
+bot:
+	$(CARGO) build --locked -p sandbot
 
 ## A binary to ship, in target/dist/: optimised and stripped, with its line
 ## tables and symbols in sandbot.debug beside it (a backtrace reads them from

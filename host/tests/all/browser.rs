@@ -9,18 +9,28 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+/// chromedriver and the browsers it starts, in a process group of their
+/// own: killed together when the test ends, so a test that fails before it
+/// closes its session leaves no Chromium behind (killing chromedriver alone
+/// did).
 struct Driver(Child);
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        if let Ok(group) = i32::try_from(self.0.id()) {
+            // SAFETY: kill(2) on a process group this test made.
+            unsafe { libc::kill(-group, libc::SIGKILL) };
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
 }
 
 fn chromedriver() -> (Driver, u16) {
+    use std::os::unix::process::CommandExt;
     let port = free_port();
     let child = Command::new("chromedriver")
+        .process_group(0)
         .arg(format!("--port={port}"))
         .arg("--allowed-ips=127.0.0.1")
         .stdout(Stdio::null())
