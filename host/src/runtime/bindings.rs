@@ -8,6 +8,35 @@ mod async_world {
         imports: { default: async },
         exports: { default: async },
     });
+
+    impl<T: Send + 'static> SkillPre<T> {
+        /// [`SkillPre::instantiate_async`] without typechecking the exports
+        /// again, which it does for every instance (a tenth of a fresh
+        /// `hello` event's host CPU went to it).
+        ///
+        /// # Safety
+        ///
+        /// `instantiate_async` (or [`Skill::new`]) has succeeded on an
+        /// instance of this same `SkillPre` before: every instance of one
+        /// `InstancePre` has the same exports of the same types, which that
+        /// call checked.
+        pub async unsafe fn instantiate_checked_async(
+            &self,
+            mut store: impl wasmtime::AsContextMut<Data = T>,
+        ) -> wasmtime::Result<Skill> {
+            let mut store = store.as_context_mut();
+            let instance = self.instance_pre.instantiate_async(&mut store).await?;
+            let missing = || wasmtime::format_err!("a checked export is missing");
+            Ok(Skill {
+                describe: instance
+                    .get_func(&mut store, &self.indices.describe)
+                    .ok_or_else(missing)?,
+                handle: instance
+                    .get_func(&mut store, &self.indices.handle)
+                    .ok_or_else(missing)?,
+            })
+        }
+    }
 }
 
 mod sync_world {
@@ -24,6 +53,31 @@ mod sync_world {
             "sandbot:skill/log": super::async_world::sandbot::skill::log,
         },
     });
+
+    impl<T: Send + 'static> SkillSyncPre<T> {
+        /// As the async world's `SkillPre::instantiate_checked_async`.
+        ///
+        /// # Safety
+        ///
+        /// `instantiate_async` (or [`SkillSync::new`]) has succeeded on an
+        /// instance of this same `SkillSyncPre` before.
+        pub async unsafe fn instantiate_checked_async(
+            &self,
+            mut store: impl wasmtime::AsContextMut<Data = T>,
+        ) -> wasmtime::Result<SkillSync> {
+            let mut store = store.as_context_mut();
+            let instance = self.instance_pre.instantiate_async(&mut store).await?;
+            let missing = || wasmtime::format_err!("a checked export is missing");
+            Ok(SkillSync {
+                describe: instance
+                    .get_func(&mut store, &self.indices.describe)
+                    .ok_or_else(missing)?,
+                handle: instance
+                    .get_func(&mut store, &self.indices.handle)
+                    .ok_or_else(missing)?,
+            })
+        }
+    }
 }
 
 pub use async_world::sandbot::skill::{chat, config, log, memory, types as wit};

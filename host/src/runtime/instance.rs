@@ -6,6 +6,7 @@
 use super::bindings::{AsyncSkill, AsyncSkillPre, SkillSync, SkillSyncPre, wit};
 use super::convert::WitSetting;
 use super::store::State;
+use std::sync::atomic::{AtomicBool, Ordering};
 use wasmtime::Store;
 use wasmtime::component::TypedFunc;
 
@@ -19,7 +20,15 @@ pub enum World {
 }
 
 /// A skill ready to instantiate: linked and type-checked once at load.
-pub enum Pre {
+pub struct Pre {
+    world: WorldPre,
+    /// An instance's exports were typechecked: the same for every instance
+    /// of this `InstancePre`, so later ones skip it (see
+    /// `AsyncSkillPre::instantiate_checked_async`).
+    checked: AtomicBool,
+}
+
+enum WorldPre {
     Async(AsyncSkillPre<State>),
     Sync(SkillSyncPre<State>),
 }
@@ -35,19 +44,35 @@ impl Pre {
     pub fn new(
         pre: wasmtime::component::InstancePre<State>,
     ) -> Result<(Pre, World), wasmtime::Error> {
-        match AsyncSkillPre::new(pre.clone()) {
-            Ok(p) => Ok((Pre::Async(p), World::Async)),
+        let (world, kind) = match AsyncSkillPre::new(pre.clone()) {
+            Ok(p) => (WorldPre::Async(p), World::Async),
             Err(async_err) => match SkillSyncPre::new(pre) {
-                Ok(p) => Ok((Pre::Sync(p), World::Sync)),
-                Err(_) => Err(async_err),
+                Ok(p) => (WorldPre::Sync(p), World::Sync),
+                Err(_) => return Err(async_err),
             },
-        }
+        };
+        let checked = AtomicBool::new(false);
+        Ok((Pre { world, checked }, kind))
     }
 
     pub async fn instantiate(&self, store: &mut Store<State>) -> wasmtime::Result<Instance> {
-        Ok(match self {
-            Pre::Async(pre) => Instance::Async(pre.instantiate_async(store).await?),
-            Pre::Sync(pre) => Instance::Sync(pre.instantiate_async(store).await?),
+        if !self.checked.load(Ordering::Acquire) {
+            let instance = match &self.world {
+                WorldPre::Async(pre) => Instance::Async(pre.instantiate_async(store).await?),
+                WorldPre::Sync(pre) => Instance::Sync(pre.instantiate_async(store).await?),
+            };
+            self.checked.store(true, Ordering::Release);
+            return Ok(instance);
+        }
+        // SAFETY: `checked` is set only after `instantiate_async` (which
+        // typechecks) succeeded on this same `InstancePre`.
+        Ok(unsafe {
+            match &self.world {
+                WorldPre::Async(pre) => {
+                    Instance::Async(pre.instantiate_checked_async(store).await?)
+                }
+                WorldPre::Sync(pre) => Instance::Sync(pre.instantiate_checked_async(store).await?),
+            }
         })
     }
 
@@ -57,16 +82,19 @@ impl Pre {
         &self,
         store: &mut Store<State>,
     ) -> wasmtime::Result<(Instance, wasmtime::component::Instance)> {
-        Ok(match self {
-            Pre::Async(pre) => {
+        let instance = match &self.world {
+            WorldPre::Async(pre) => {
                 let raw = pre.instance_pre().instantiate_async(&mut *store).await?;
                 (Instance::Async(AsyncSkill::new(&mut *store, &raw)?), raw)
             }
-            Pre::Sync(pre) => {
+            WorldPre::Sync(pre) => {
                 let raw = pre.instance_pre().instantiate_async(&mut *store).await?;
                 (Instance::Sync(SkillSync::new(&mut *store, &raw)?), raw)
             }
-        })
+        };
+        // `new` typechecked the exports.
+        self.checked.store(true, Ordering::Release);
+        Ok(instance)
     }
 }
 
