@@ -29,10 +29,10 @@ mod async_world {
             let missing = || wasmtime::format_err!("a checked export is missing");
             Ok(Skill {
                 describe: instance
-                    .get_func(&mut store, &self.indices.describe)
+                    .get_func(&mut store, self.indices.describe)
                     .ok_or_else(missing)?,
                 handle: instance
-                    .get_func(&mut store, &self.indices.handle)
+                    .get_func(&mut store, self.indices.handle)
                     .ok_or_else(missing)?,
             })
         }
@@ -70,10 +70,10 @@ mod sync_world {
             let missing = || wasmtime::format_err!("a checked export is missing");
             Ok(SkillSync {
                 describe: instance
-                    .get_func(&mut store, &self.indices.describe)
+                    .get_func(&mut store, self.indices.describe)
                     .ok_or_else(missing)?,
                 handle: instance
-                    .get_func(&mut store, &self.indices.handle)
+                    .get_func(&mut store, self.indices.handle)
                     .ok_or_else(missing)?,
             })
         }
